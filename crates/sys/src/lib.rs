@@ -1,0 +1,325 @@
+//! The one crate of berth that may use `unsafe`.
+//!
+//! Each function wraps one raw syscall (or one libc call) that the safe crates
+//! (nix, std) do not offer in the shape berth needs, returns `io::Result` and
+//! owned file descriptors, and says in a `// SAFETY:` comment why the call is
+//! sound. Nothing here knows about containers.
+
+use std::ffi::CStr;
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+
+/// The result of a fork-like call, seen from either side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Forked {
+    /// We are the new process.
+    Child,
+    /// We are the caller; the new process has this pid.
+    Parent(i32),
+}
+
+fn check(ret: libc::c_long) -> io::Result<libc::c_long> {
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+/// `clone(2)` with fork semantics: a copy of the calling process (no shared
+/// memory, no new stack) created directly inside the namespaces named by
+/// `flags` (`CLONE_NEW*`). The child gets SIGCHLD-style exit notification.
+///
+/// Only call this from a single-threaded process: like `fork`, the child
+/// holds a copy of every lock as it was, and only this thread exists in it.
+pub fn clone_process(flags: libc::c_int) -> io::Result<Forked> {
+    // SAFETY: the raw clone syscall without CLONE_VM and with a null stack
+    // behaves like fork(2): the child continues on a copy-on-write copy of
+    // the caller's stack. The x86_64/aarch64 argument order is
+    // (flags, stack, parent_tid, child_tid, tls); we pass no tid/tls pointers.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            (flags | libc::SIGCHLD) as libc::c_ulong,
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        )
+    };
+    match check(ret)? {
+        0 => Ok(Forked::Child),
+        pid => Ok(Forked::Parent(pid as i32)),
+    }
+}
+
+/// Leaves a forked child at once, without running atexit handlers or
+/// flushing stdio buffers that belong to the parent.
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit never returns and touches no Rust-managed state.
+    unsafe { libc::_exit(code) }
+}
+
+/// `setdomainname(2)`, absent from nix.
+pub fn set_domainname(name: &str) -> io::Result<()> {
+    // SAFETY: the pointer and length describe a live byte slice for the call.
+    let ret = unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) };
+    check(ret as libc::c_long).map(drop)
+}
+
+/// Flags for [`openat2`]'s `resolve` field.
+pub mod resolve {
+    pub const NO_XDEV: u64 = 0x01;
+    pub const NO_MAGICLINKS: u64 = 0x02;
+    pub const NO_SYMLINKS: u64 = 0x04;
+    pub const BENEATH: u64 = 0x08;
+    pub const IN_ROOT: u64 = 0x10;
+}
+
+#[repr(C)]
+struct OpenHow {
+    flags: u64,
+    mode: u64,
+    resolve: u64,
+}
+
+/// `openat2(2)`: open `path` relative to `dir` with `resolve` restrictions
+/// (e.g. [`resolve::IN_ROOT`] to treat `dir` as `/` for every component,
+/// symlinks included).
+pub fn openat2(
+    dir: BorrowedFd<'_>,
+    path: &CStr,
+    flags: libc::c_int,
+    mode: libc::mode_t,
+    resolve: u64,
+) -> io::Result<OwnedFd> {
+    let how = OpenHow {
+        flags: (flags | libc::O_CLOEXEC) as u64,
+        mode: mode as u64,
+        resolve,
+    };
+    loop {
+        // SAFETY: `how` is a properly laid out open_how that outlives the call,
+        // `path` is NUL-terminated, `dir` is a valid fd.
+        let ret = unsafe {
+            libc::syscall(
+                libc::SYS_openat2,
+                dir.as_raw_fd(),
+                path.as_ptr(),
+                &how as *const OpenHow,
+                std::mem::size_of::<OpenHow>(),
+            )
+        };
+        match check(ret) {
+            // SAFETY: the kernel returned a new descriptor that nobody else owns.
+            Ok(fd) => return Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) }),
+            // The kernel asks for a retry when a rename raced the lookup.
+            Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Takes ownership of a descriptor number this process inherited (for
+/// example through `--preserve-fds` or an SCM_RIGHTS message).
+///
+/// # Safety
+/// `fd` must be open and owned by nobody else in this process.
+pub unsafe fn owned_fd(fd: RawFd) -> OwnedFd {
+    // SAFETY: guaranteed by the caller.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}
+
+/// `dup3(old, new, 0)`: makes `new` refer to `old`'s file, without
+/// close-on-exec (used to place the container's stdio on 0, 1 and 2).
+pub fn dup_onto(old: BorrowedFd<'_>, new: RawFd) -> io::Result<()> {
+    if old.as_raw_fd() == new {
+        return clear_cloexec(new);
+    }
+    // SAFETY: dup3 only manipulates the descriptor table.
+    let ret = unsafe { libc::dup3(old.as_raw_fd(), new, 0) };
+    check(ret as libc::c_long).map(drop)
+}
+
+/// Clears FD_CLOEXEC on `fd` so it survives execve.
+pub fn clear_cloexec(fd: RawFd) -> io::Result<()> {
+    // SAFETY: fcntl on an integer fd has no memory-safety requirements.
+    let ret = unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
+    check(ret as libc::c_long).map(drop)
+}
+
+/// Marks every descriptor from `first` upward close-on-exec, so that no
+/// host descriptor leaks into a container's process (CVE-2024-21626).
+pub fn cloexec_from(first: u32) -> io::Result<()> {
+    const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+    // SAFETY: close_range with the CLOEXEC flag only sets descriptor flags.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            first as libc::c_uint,
+            libc::c_uint::MAX,
+            CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    check(ret).map(drop)
+}
+
+/// Makes the terminal on `fd` the controlling terminal of this session.
+pub fn set_controlling_terminal(fd: BorrowedFd<'_>) -> io::Result<()> {
+    // SAFETY: TIOCSCTTY takes an integer argument, no pointers.
+    let ret = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSCTTY, 0) };
+    check(ret as libc::c_long).map(drop)
+}
+
+/// Sets the window size of the terminal on `fd`.
+pub fn set_window_size(fd: BorrowedFd<'_>, rows: u16, cols: u16) -> io::Result<()> {
+    let ws = libc::winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCSWINSZ reads a winsize that lives for the whole call.
+    let ret = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+    check(ret as libc::c_long).map(drop)
+}
+
+/// Reads the window size of the terminal on `fd` as (rows, cols).
+pub fn window_size(fd: BorrowedFd<'_>) -> io::Result<(u16, u16)> {
+    let mut ws = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCGWINSZ writes into a winsize we own.
+    let ret = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCGWINSZ, &mut ws) };
+    check(ret as libc::c_long)?;
+    Ok((ws.ws_row, ws.ws_col))
+}
+
+/// Opens the peer of a pseudo-terminal master through `TIOCGPTPEER`, which
+/// works without a path lookup and therefore without trusting `/dev/pts`.
+pub fn open_pty_peer(master: BorrowedFd<'_>, flags: libc::c_int) -> io::Result<OwnedFd> {
+    // SAFETY: TIOCGPTPEER takes open flags as its integer argument and
+    // returns a new descriptor.
+    let ret = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCGPTPEER, flags | libc::O_CLOEXEC) };
+    let fd = check(ret as libc::c_long)?;
+    // SAFETY: the kernel returned a new descriptor that nobody else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// Unlocks a pseudo-terminal master so that its peer can be opened.
+pub fn unlock_pty(master: BorrowedFd<'_>) -> io::Result<()> {
+    let zero: libc::c_int = 0;
+    // SAFETY: TIOCSPTLCK reads an int that lives for the call.
+    let ret = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &zero) };
+    check(ret as libc::c_long).map(drop)
+}
+
+/// `ioprio_set(IOPRIO_WHO_PROCESS, 0, class << 13 | level)` for this process.
+pub fn set_io_priority(class: u32, level: u32) -> io::Result<()> {
+    const IOPRIO_WHO_PROCESS: libc::c_int = 1;
+    let prio = ((class & 0x7) << 13) | (level & 0x1fff);
+    // SAFETY: integer-only syscall.
+    let ret = unsafe { libc::syscall(libc::SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, prio as libc::c_int) };
+    check(ret).map(drop)
+}
+
+/// The `sched_attr` of `sched_setattr(2)`.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SchedAttr {
+    pub policy: u32,
+    pub flags: u64,
+    pub nice: i32,
+    pub priority: u32,
+    pub runtime: u64,
+    pub deadline: u64,
+    pub period: u64,
+}
+
+#[repr(C)]
+struct RawSchedAttr {
+    size: u32,
+    sched_policy: u32,
+    sched_flags: u64,
+    sched_nice: i32,
+    sched_priority: u32,
+    sched_runtime: u64,
+    sched_deadline: u64,
+    sched_period: u64,
+}
+
+/// `sched_setattr(2)` for this thread.
+pub fn set_scheduler(attr: &SchedAttr) -> io::Result<()> {
+    let raw = RawSchedAttr {
+        size: std::mem::size_of::<RawSchedAttr>() as u32,
+        sched_policy: attr.policy,
+        sched_flags: attr.flags,
+        sched_nice: attr.nice,
+        sched_priority: attr.priority,
+        sched_runtime: attr.runtime,
+        sched_deadline: attr.deadline,
+        sched_period: attr.period,
+    };
+    // SAFETY: `raw` is a correctly sized sched_attr alive for the call.
+    let ret = unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &raw as *const RawSchedAttr, 0) };
+    check(ret).map(drop)
+}
+
+/// Gives this process a new, anonymous session keyring, so that a
+/// container does not share the host's keys.
+pub fn join_new_session_keyring(name: &CStr) -> io::Result<()> {
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_int = 1;
+    // SAFETY: `name` is NUL-terminated and outlives the call.
+    let ret = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
+    check(ret).map(drop)
+}
+
+/// The calling process's open file descriptor numbers, in ascending order
+/// (read from `/proc/self/fd`, which must be mounted).
+pub fn open_fds() -> io::Result<Vec<RawFd>> {
+    let mut fds: Vec<RawFd> = std::fs::read_dir("/proc/self/fd")?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    fds.sort_unstable();
+    Ok(fds)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsFd;
+
+    #[test]
+    fn openat2_in_root_keeps_symlinks_inside() {
+        let dir = std::env::temp_dir().join(format!("berth-sys-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("etc")).unwrap();
+        std::fs::write(dir.join("etc/hostname"), "inside").unwrap();
+        // An absolute symlink must resolve inside `dir`, not on the host.
+        let _ = std::fs::remove_file(dir.join("link"));
+        std::os::unix::fs::symlink("/etc/hostname", dir.join("link")).unwrap();
+        let root = std::fs::File::open(&dir).unwrap();
+        let fd = openat2(root.as_fd(), c"link", libc::O_RDONLY, 0, resolve::IN_ROOT).unwrap();
+        let content = std::fs::read_to_string(format!("/proc/self/fd/{}", fd.as_raw_fd())).unwrap();
+        assert_eq!(content, "inside");
+        // `..` cannot climb out either.
+        let fd = openat2(root.as_fd(), c"../../../etc/hostname", libc::O_RDONLY, 0, resolve::IN_ROOT).unwrap();
+        let content = std::fs::read_to_string(format!("/proc/self/fd/{}", fd.as_raw_fd())).unwrap();
+        assert_eq!(content, "inside");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn clone_process_forks() {
+        match clone_process(0).unwrap() {
+            Forked::Child => exit_now(7),
+            Forked::Parent(pid) => {
+                let mut status = 0;
+                // SAFETY: test-only waitpid on our own child.
+                unsafe { libc::waitpid(pid, &mut status, 0) };
+                assert_eq!(libc::WEXITSTATUS(status), 7);
+            }
+        }
+    }
+}
