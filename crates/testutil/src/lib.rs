@@ -1,1 +1,42 @@
-//! placeholder while the crate is written
+//! Test fixtures for berth's integration tests.
+//!
+//! Owns everything a privileged test needs to drive an OCI runtime binary
+//! the way containerd or Podman would: a root gate ([`require_root!`]),
+//! unique names ([`unique_id`]), self-deleting temp dirs ([`TempDir`]), a
+//! busybox root filesystem ([`busybox_rootfs`]), OCI bundles with a
+//! runc-`spec`-like `config.json` ([`Bundle`]), a runtime binary with its own
+//! `--root` ([`Runtime`]), cgroup cleanup ([`CgroupParent`]) and the
+//! receiving end of a `--console-socket` ([`ConsoleSocket`]).
+//!
+//! Every fixture cleans up on `Drop`, and every name it makes is unique per
+//! process, so tests run in parallel (one process per test under
+//! `cargo nextest`) never see each other. It does not own any runtime logic:
+//! tests only talk to the runtime through its command line.
+//!
+//! The runtime under test is chosen by `BERTH_TEST_RUNTIME` (`runc`, `crun`
+//! or a path); unset means berth's own binary. Running the suite against
+//! runc is how the tests themselves are checked.
+
+#![deny(unsafe_code)]
+
+mod bundle;
+mod cgroup;
+mod console;
+mod host;
+mod id;
+mod root;
+mod rootfs;
+mod runtime;
+mod spec;
+mod tempdir;
+
+pub use bundle::{Bundle, ConfigGuard};
+pub use cgroup::{hierarchies, CgroupParent};
+pub use console::{ConsoleSocket, TerminalReader};
+pub use host::{host_ns, mountinfo, pid_ns, process_alive, wait_until, HostProcess};
+pub use id::unique_id;
+pub use root::{__test_name, is_root, root_required_by_env, should_skip_for_root};
+pub use rootfs::{busybox_applets, busybox_rootfs, BUSYBOX};
+pub use runtime::{Output, Runtime, Spawned, DEFAULT_TIMEOUT};
+pub use spec::default_config;
+pub use tempdir::TempDir;
