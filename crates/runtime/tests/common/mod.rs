@@ -1,0 +1,58 @@
+//! Shared by the integration test files: which runtime to drive, and the
+//! assertions that hold for both berth-runtime and runc.
+//!
+//! Each file does `mod common;`, so not every helper is used by every file.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+pub use berth_testutil::*;
+
+/// How long a container may take to reach a state.
+pub const STATE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The runtime under test: berth-runtime, or the one named by
+/// `BERTH_TEST_RUNTIME` (`runc` validates the suite itself).
+pub fn runtime() -> Runtime {
+    Runtime::from_env(env!("CARGO_BIN_EXE_berth-runtime"))
+}
+
+/// A script for a container init that exits cleanly on SIGTERM. A plain
+/// `sleep` as pid 1 ignores TERM (pid 1 has no default signal actions),
+/// so kill tests need a handler; `wait` returns as soon as one runs.
+pub const TERM_AWARE_INIT: &str = "trap 'exit 143' TERM; sleep 1000 & wait";
+
+/// Asserts the runtime said container `id` does not exist: runc 1.1 prints
+/// `container does not exist`, berth `container "<id>" does not exist`.
+#[track_caller]
+pub fn assert_not_exist(out: &Output, id: &str) {
+    assert!(!out.success(), "expected failure:\n{out}");
+    let quoted = format!("container \"{id}\" does not exist");
+    assert!(
+        out.stderr.contains(&quoted) || out.stderr.contains("container does not exist"),
+        "expected a 'container does not exist' error:\n{out}"
+    );
+}
+
+/// The error line a runtime printed: the `msg="..."` of runc's logrus line,
+/// or the whole line for berth.
+pub fn error_message(out: &Output) -> String {
+    let line = out.stderr_lines().last().map(|l| l.to_string()).unwrap_or_default();
+    match line.split_once("msg=\"") {
+        Some((_, rest)) => rest.trim_end().trim_end_matches('"').replace("\\\"", "\""),
+        None => line,
+    }
+}
+
+/// Runs `script` in a fresh default bundle with `run` and returns its
+/// stdout, asserting success.
+pub fn run_script(rt: &Runtime, script: &str) -> String {
+    let mut b = Bundle::new(rt);
+    b.set_script(script);
+    rt.run(&b).ok().stdout
+}
+
+/// `cgroupsPath` dirs that still exist for `bundle`'s container.
+pub fn leftover_cgroups(bundle: &Bundle) -> Vec<std::path::PathBuf> {
+    CgroupParent::dirs_of(&bundle.cgroup_path())
+}
