@@ -1,0 +1,203 @@
+//! The container's filesystem: spec mounts, bind mounts, read-only paths,
+//! the devices, and pivot_root leaving the host unreachable.
+
+mod common;
+
+use std::fs;
+
+use common::*;
+
+/// Mount points under `dir` in this (the host's) mount table.
+fn host_mounts_under(dir: &std::path::Path) -> Vec<String> {
+    let dir = dir.to_str().unwrap();
+    mountinfo()
+        .into_iter()
+        .map(|m| m.mount_point)
+        .filter(|p| p.starts_with(dir))
+        .collect()
+}
+
+#[test]
+fn tmpfs_and_bind_mounts_are_visible_inside_only() {
+    require_root!();
+    let rt = runtime();
+    let mut b = Bundle::new(&rt);
+    let shared = b.host_dir("shared");
+    fs::write(shared.join("hello"), "from the host\n").unwrap();
+    fs::create_dir_all(b.rootfs().join("mnt/t")).unwrap();
+    fs::create_dir_all(b.rootfs().join("mnt/b")).unwrap();
+    b.add_mount("/mnt/t", "tmpfs", "tmpfs", &["nosuid", "nodev", "size=1m"]);
+    b.add_mount("/mnt/b", "bind", shared.to_str().unwrap(), &["rbind", "rw"]);
+    b.set_script(
+        "grep -E ' /mnt/(t|b) ' /proc/mounts | cut -d' ' -f2,3; \
+         cat /mnt/b/hello; echo x > /mnt/t/f && cat /mnt/t/f; echo back > /mnt/b/reply; \
+         sleep 1000",
+    );
+    let created = rt.create(&b).ok();
+    rt.start(b.id()).ok();
+    // While it runs, its mounts live in its own mount namespace only.
+    assert!(wait_until(STATE_TIMEOUT, || created.stdout_now().contains("x\n")), "{}", created.stdout_now());
+    assert_eq!(host_mounts_under(b.path()), Vec::<String>::new(), "container mounts leaked to the host");
+
+    let lines: Vec<String> = created.stdout_now().lines().map(str::to_owned).collect();
+    assert!(lines.contains(&"/mnt/t tmpfs".to_owned()), "{lines:?}");
+    // A bind mount shows the type of the filesystem it comes from.
+    assert!(lines.iter().any(|l| l.starts_with("/mnt/b ")), "{lines:?}");
+    assert!(lines.contains(&"from the host".to_owned()), "{lines:?}");
+    assert_eq!(fs::read_to_string(shared.join("reply")).unwrap(), "back\n");
+
+    rt.delete_force(b.id()).ok();
+    assert_eq!(host_mounts_under(b.path()), Vec::<String>::new());
+}
+
+#[test]
+fn read_only_bind_refuses_writes() {
+    require_root!();
+    let rt = runtime();
+    let mut b = Bundle::new(&rt);
+    let src = b.host_dir("ro-src");
+    fs::write(src.join("keep"), "k").unwrap();
+    fs::create_dir_all(b.rootfs().join("mnt/ro")).unwrap();
+    b.add_mount("/mnt/ro", "bind", src.to_str().unwrap(), &["rbind", "ro"]);
+    b.set_script(
+        "cat /mnt/ro/keep; echo; \
+         if touch /mnt/ro/new 2>/dev/null; then echo wrote; else echo refused; fi; \
+         grep ' /mnt/ro ' /proc/mounts | cut -d' ' -f4 | cut -d, -f1",
+    );
+    let out = rt.run(&b).ok();
+    assert_eq!(out.stdout, "k\nrefused\nro\n");
+    assert!(!src.join("new").exists());
+}
+
+#[test]
+fn readonly_root_refuses_writes_and_writable_root_accepts() {
+    require_root!();
+    let rt = runtime();
+    let script = "if touch /made 2>/dev/null; then echo wrote; else echo refused; fi";
+
+    let mut ro = Bundle::new(&rt);
+    ro.set_readonly_root(true).set_script(script);
+    assert_eq!(rt.run(&ro).ok().stdout, "refused\n");
+    assert!(!ro.rootfs().join("made").exists());
+
+    let mut rw = Bundle::new(&rt);
+    rw.set_readonly_root(false).set_script(script);
+    assert_eq!(rt.run(&rw).ok().stdout, "wrote\n");
+    assert!(rw.rootfs().join("made").exists());
+}
+
+#[test]
+fn host_root_is_unreachable_after_pivot_root() {
+    require_root!();
+    let marker = format!("/{}", unique_id("berth-marker"));
+    fs::write(&marker, "host").unwrap();
+    struct Remove(String);
+    impl Drop for Remove {
+        fn drop(&mut self) {
+            let _ = fs::remove_file(&self.0);
+        }
+    }
+    let _cleanup = Remove(marker.clone());
+
+    let rt = runtime();
+    let mut b = Bundle::new(&rt);
+    b.set_script(&format!(
+        "test -e {marker} && echo marker-visible; \
+         test -e /usr && echo usr-visible; \
+         cd /..; pwd; \
+         [ \"$(ls -a /..)\" = \"$(ls -a /)\" ] && echo dotdot-is-root; \
+         [ \"$(stat -c %i /..)\" = \"$(stat -c %i /)\" ] && echo same-inode; \
+         ls /"
+    ));
+    let out = rt.run(&b).ok().stdout;
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some("/"), "{out}");
+    assert_eq!(lines.next(), Some("dotdot-is-root"), "{out}");
+    assert_eq!(lines.next(), Some("same-inode"), "{out}");
+    let root_listing: Vec<&str> = lines.collect();
+    let mut want: Vec<String> = fs::read_dir(b.rootfs())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    want.sort();
+    assert_eq!(root_listing, want, "ls / inside is not the rootfs");
+}
+
+#[test]
+fn proc_sys_and_dev_are_mounted_as_specified() {
+    require_root!();
+    let rt = runtime();
+    let out = run_script(
+        &rt,
+        "for m in /proc /sys /dev /dev/pts /dev/shm /dev/mqueue; do \
+           grep \" $m \" /proc/mounts | head -n1 | cut -d' ' -f2,3; done; \
+         grep ' /sys ' /proc/mounts | cut -d' ' -f4 | cut -d, -f1",
+    );
+    assert_eq!(
+        out,
+        "/proc proc\n/sys sysfs\n/dev tmpfs\n/dev/pts devpts\n/dev/shm tmpfs\n/dev/mqueue mqueue\nro\n"
+    );
+}
+
+#[test]
+fn default_devices_exist_and_work() {
+    require_root!();
+    let rt = runtime();
+    let out = run_script(
+        &rt,
+        "for d in null zero full random urandom tty; do \
+           test -c /dev/$d && echo $d; done; \
+         echo gone > /dev/null && echo null-writable; \
+         head -c 4 /dev/zero | wc -c; \
+         for l in fd stdin stdout stderr; do readlink /dev/$l; done; \
+         test -e /dev/ptmx && echo ptmx",
+    );
+    assert_eq!(
+        out,
+        "null\nzero\nfull\nrandom\nurandom\ntty\nnull-writable\n4\n\
+         /proc/self/fd\n/proc/self/fd/0\n/proc/self/fd/1\n/proc/self/fd/2\nptmx\n"
+    );
+}
+
+#[test]
+fn masked_and_readonly_paths() {
+    require_root!();
+    let rt = runtime();
+    // Masked files are /dev/null bind mounts: empty. Which of the spec's
+    // masked /proc files exist depends on the kernel's config.
+    let masked = ["/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/sched_debug"]
+        .into_iter()
+        .find(|p| fs::metadata(p).is_ok_and(|m| m.is_file()))
+        .expect("some masked /proc file exists on the host");
+    let out = run_script(
+        &rt,
+        &format!(
+            "wc -c < {masked}; \
+             grep ' /proc/sys ' /proc/mounts | cut -d' ' -f4 | cut -d, -f1; \
+             if echo 1 > /proc/sys/vm/drop_caches 2>/dev/null; then echo wrote; else echo refused; fi"
+        ),
+    );
+    assert_eq!(out, "0\nro\nrefused\n", "masked file {masked}");
+}
+
+#[test]
+fn other_devices_are_denied() {
+    require_root!();
+    let rt = runtime();
+    // The default spec denies all devices but the standard ones: a node
+    // made for /dev/sda's numbers cannot be opened.
+    let mut b = Bundle::new(&rt);
+    b.config_mut()["process"]["capabilities"]["bounding"]
+        .as_array_mut()
+        .unwrap()
+        .push("CAP_MKNOD".into());
+    for set in ["effective", "permitted"] {
+        b.config_mut()["process"]["capabilities"][set].as_array_mut().unwrap().push("CAP_MKNOD".into());
+    }
+    b.set_script(
+        "mknod /dev/sda-test b 8 0 2>/dev/null || echo mknod-refused; \
+         if head -c 1 /dev/sda-test >/dev/null 2>&1; then echo opened; else echo denied; fi",
+    );
+    let out = rt.run(&b).ok().stdout;
+    assert!(out.ends_with("denied\n"), "{out}");
+}
