@@ -19,9 +19,9 @@ use crate::Error;
 /// cgroup with processes cannot delegate controllers.
 ///
 /// Which ancestors may be written: the root, the ones we just created, and
-/// existing ones that neither contain nor sit inside `own_dir` (the calling
-/// process's cgroup, typically owned by the machine or a service manager,
-/// which we must not reconfigure). Controllers already enabled are not
+/// existing ones that are not `own_dir` (the calling process's cgroup,
+/// typically owned by the machine or a service manager, which we must not
+/// reconfigure) or one of its ancestors. Controllers already enabled are not
 /// written again. A controller the kernel refuses (e.g. `cpu` while
 /// real-time tasks exist) is skipped with a debug line: `apply` reports the
 /// missing controller if the container's config needs it.
@@ -35,7 +35,7 @@ pub(crate) fn create(mount_point: &Path, dir: &Path, own_dir: Option<&Path>) -> 
     for comp in rel.components() {
         let writable = level == mount_point
             || created.contains(&level)
-            || !own_dir.is_some_and(|own| own.starts_with(&level) || level.starts_with(own));
+            || !own_dir.is_some_and(|own| own.starts_with(&level));
         if writable {
             enable_controllers(&level)?;
         } else {
