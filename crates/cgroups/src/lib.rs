@@ -131,6 +131,8 @@ pub enum Error {
     /// is not supported yet".
     #[error("{0}")]
     Unsupported(String),
+    #[error("no cgroup filesystem is mounted")]
+    NoCgroupFs,
     #[error("no cgroup hierarchy with the {controller} controller is mounted")]
     NoHierarchy { controller: String },
     #[error("the {controller} controller is not enabled for {path}")]
@@ -165,9 +167,10 @@ impl Error {
             Self::InvalidPath { .. }
             | Self::InvalidContainerId { .. }
             | Self::InvalidResource { .. } => ErrorKind::InvalidInput,
-            Self::Unsupported(_) | Self::NoHierarchy { .. } | Self::ControllerNotEnabled { .. } => {
-                ErrorKind::Unsupported
-            }
+            Self::Unsupported(_)
+            | Self::NoCgroupFs
+            | Self::NoHierarchy { .. }
+            | Self::ControllerNotEnabled { .. } => ErrorKind::Unsupported,
             Self::Signal {
                 source: Errno::ESRCH,
                 ..
@@ -343,6 +346,7 @@ impl Cgroup {
                 Step::Pair(first, second) => match self.write_resource(first) {
                     Ok(()) => self.write_resource(second)?,
                     Err(e) if e.kind() == ErrorKind::InvalidInput => {
+                        tracing::debug!(error = %e, file = second.file, "writing the other value first");
                         self.write_resource(second)?;
                         self.write_resource(first)?;
                     }
@@ -468,10 +472,10 @@ impl Cgroup {
     /// Sends `signal` to every process in the cgroup and below.
     ///
     /// `SIGKILL` on v2 uses `cgroup.kill` when the kernel has it (atomic, no
-    /// race with forks). Otherwise, for `SIGKILL`, the cgroup is frozen first
-    /// (when a freezer is available) so nothing forks between listing and
-    /// killing, then thawed so the killed processes can die; this also ends a
-    /// pause. Other signals are sent without freezing, and a paused
+    /// race with forks; frozen processes die too, the freeze state is left
+    /// as is). Otherwise, for `SIGKILL`, the cgroup is frozen first (when a
+    /// freezer is available) so nothing forks between listing and killing,
+    /// then thawed so the killed processes can die; this also ends a pause. Other signals are sent without freezing, and a paused
     /// container receives them when resumed. Processes that exit meanwhile
     /// are not an error.
     pub fn signal_all(&self, signal: Signal) -> Result<(), Error> {
