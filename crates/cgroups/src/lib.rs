@@ -24,7 +24,7 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Layout: `mode.rs` detects the host's mode and mounts, `path.rs` resolves
+//! Layout: `error.rs` holds [`Error`], `mode.rs` detects the host's mode and mounts, `path.rs` resolves
 //! `linux.cgroupsPath`, `resources.rs` turns `linux.resources` into file
 //! writes, `v1.rs` and `v2.rs` hold what differs between the versions (cpuset
 //! setup, controller delegation, freezers, `cgroup.kill`), `files.rs` the
@@ -41,6 +41,7 @@
 
 #![forbid(unsafe_code)]
 
+mod error;
 mod files;
 mod mode;
 mod path;
@@ -48,7 +49,6 @@ mod resources;
 mod v1;
 mod v2;
 
-use std::io;
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
@@ -57,128 +57,12 @@ use nix::unistd::Pid;
 use oci_spec::runtime::LinuxResources;
 use serde::{Deserialize, Serialize};
 
+pub use crate::error::{Error, ErrorKind};
 use crate::mode::Layout;
 pub use crate::mode::{detect_mode, Mode};
 use crate::path::CgroupPath;
 pub use crate::path::DEFAULT_PARENT;
 use crate::resources::{Step, Write};
-
-/// What went wrong, for callers that branch on it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorKind {
-    /// A cgroup or cgroup file does not exist.
-    NotFound,
-    /// The path, container id or resource values are invalid (including
-    /// values the kernel rejected with `EINVAL`).
-    InvalidInput,
-    /// This host or this crate cannot do it (controller not mounted or not
-    /// enabled, resource not supported yet).
-    Unsupported,
-    /// Anything else: I/O failures, timeouts, unexpected kernel output.
-    Internal,
-}
-
-/// Errors of this crate. Each variant is one failed step and names its path.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum Error {
-    #[error("failed to statfs {path}")]
-    Statfs {
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
-    #[error("failed to read {path}")]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
-    #[error("failed to parse {path}: unexpected line {line:?}")]
-    Parse { path: PathBuf, line: String },
-    #[error("failed to write {value:?} to {path}")]
-    Write {
-        path: PathBuf,
-        value: String,
-        #[source]
-        source: io::Error,
-    },
-    #[error("failed to create cgroup {path}")]
-    Create {
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
-    #[error("failed to remove cgroup {path}")]
-    Remove {
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
-    #[error("failed to list child cgroups of {path}")]
-    ReadDir {
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
-    #[error("invalid cgroups path {path:?}: it {reason}")]
-    InvalidPath { path: String, reason: &'static str },
-    #[error("container id {id:?} cannot name a cgroup: it {reason}")]
-    InvalidContainerId { id: String, reason: &'static str },
-    #[error("invalid linux.resources.{field}: {reason}")]
-    InvalidResource { field: &'static str, reason: String },
-    /// A resource this crate does not apply yet, e.g. "linux.resources.blockIO
-    /// is not supported yet".
-    #[error("{0}")]
-    Unsupported(String),
-    #[error("no cgroup filesystem is mounted")]
-    NoCgroupFs,
-    #[error("no cgroup hierarchy with the {controller} controller is mounted")]
-    NoHierarchy { controller: String },
-    #[error("the {controller} controller is not enabled for {path}")]
-    ControllerNotEnabled { controller: String, path: PathBuf },
-    #[error("timed out waiting for {path} to read {state:?}")]
-    Timeout { path: PathBuf, state: &'static str },
-    #[error("failed to send {signal} to process {pid}")]
-    Signal {
-        pid: i32,
-        signal: Signal,
-        #[source]
-        source: Errno,
-    },
-}
-
-impl Error {
-    pub fn kind(&self) -> ErrorKind {
-        let io_kind = |e: &io::Error| match e.kind() {
-            io::ErrorKind::NotFound => ErrorKind::NotFound,
-            _ if e.raw_os_error() == Some(libc::EINVAL) => ErrorKind::InvalidInput,
-            _ => ErrorKind::Internal,
-        };
-        match self {
-            Self::Read { source, .. }
-            | Self::Write { source, .. }
-            | Self::Remove { source, .. }
-            | Self::ReadDir { source, .. } => io_kind(source),
-            Self::Statfs { source, .. } | Self::Create { source, .. } => match source.kind() {
-                io::ErrorKind::NotFound => ErrorKind::NotFound,
-                _ => ErrorKind::Internal,
-            },
-            Self::InvalidPath { .. }
-            | Self::InvalidContainerId { .. }
-            | Self::InvalidResource { .. } => ErrorKind::InvalidInput,
-            Self::Unsupported(_)
-            | Self::NoCgroupFs
-            | Self::NoHierarchy { .. }
-            | Self::ControllerNotEnabled { .. } => ErrorKind::Unsupported,
-            Self::Signal {
-                source: Errno::ESRCH,
-                ..
-            } => ErrorKind::NotFound,
-            Self::Parse { .. } | Self::Timeout { .. } | Self::Signal { .. } => ErrorKind::Internal,
-        }
-    }
-}
 
 /// What [`Cgroup::apply`] could not apply without failing.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -606,7 +490,7 @@ mod tests {
         let e = Error::Write {
             path: "/x".into(),
             value: "1".into(),
-            source: io::Error::from_raw_os_error(libc::EINVAL),
+            source: std::io::Error::from_raw_os_error(libc::EINVAL),
         };
         assert_eq!(e.kind(), ErrorKind::InvalidInput);
         assert_eq!(e.to_string(), r#"failed to write "1" to /x"#);
