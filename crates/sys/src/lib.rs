@@ -276,6 +276,60 @@ pub fn join_new_session_keyring(name: &CStr) -> io::Result<()> {
     check(ret).map(drop)
 }
 
+/// Restores the default disposition of every catchable signal. A process
+/// about to `execve` a container's program must not pass on dispositions
+/// its runtime chose (Rust ignores SIGPIPE, for example): ignored signals
+/// stay ignored across `execve`.
+pub fn reset_signal_dispositions() {
+    for sig in 1..libc::SIGRTMAX() {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: installing SIG_DFL involves no handler code; errors for
+        // signals the kernel reserves (glibc's internal ones) are harmless.
+        unsafe { libc::signal(sig, libc::SIG_DFL) };
+    }
+}
+
+/// Receives one descriptor passed with SCM_RIGHTS on a unix socket (the
+/// payload is read and discarded). `None` if the message carried none.
+pub fn recv_fd(socket: BorrowedFd<'_>) -> io::Result<Option<OwnedFd>> {
+    let mut payload = [0u8; 4096];
+    let mut iov = libc::iovec { iov_base: payload.as_mut_ptr().cast(), iov_len: payload.len() };
+    // Room for one int-sized control message, 8-byte aligned.
+    let mut control = [0u64; 8];
+    // SAFETY: msghdr is plain data; zeroed is a valid empty header.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = std::mem::size_of_val(&control) as _;
+    loop {
+        // SAFETY: every pointer in `msg` refers to a live local buffer of the
+        // stated length.
+        let ret = unsafe { libc::recvmsg(socket.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) };
+        if ret < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        break;
+    }
+    // SAFETY: the CMSG macros walk the control buffer the kernel just filled,
+    // within msg_controllen.
+    unsafe {
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        if cmsg.is_null() || (*cmsg).cmsg_level != libc::SOL_SOCKET || (*cmsg).cmsg_type != libc::SCM_RIGHTS {
+            return Ok(None);
+        }
+        let fd = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg) as *const RawFd);
+        // The kernel installed this descriptor for us alone.
+        Ok(Some(OwnedFd::from_raw_fd(fd)))
+    }
+}
+
 /// The calling process's open file descriptor numbers, in ascending order
 /// (read from `/proc/self/fd`, which must be mounted).
 pub fn open_fds() -> io::Result<Vec<RawFd>> {

@@ -1,0 +1,464 @@
+//! runc's command line: global flags before the subcommand, then one
+//! subcommand per lifecycle operation.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context as _, Result};
+use berth_runtime::container::{self, CreateOptions, ExecOptions};
+use berth_runtime::{default_spec, features, supervise};
+use clap::{Parser, Subcommand, ValueEnum};
+use oci_spec::runtime::{Capability, Process};
+
+use crate::log::Format;
+
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    "\nspec: ",
+    "1.0.2"
+);
+
+#[derive(Parser)]
+#[command(name = "berth-runtime", version = VERSION, about = "An OCI container runtime, compatible with runc's command line")]
+#[command(disable_version_flag = true)]
+pub struct Args {
+    /// Print the version and the OCI runtime-spec version
+    #[arg(short = 'v', long = "version", action = clap::ArgAction::Version)]
+    version: Option<bool>,
+    /// Directory for container state (should be on tmpfs)
+    #[arg(long, default_value = "/run/berth-runtime")]
+    pub root: PathBuf,
+    /// Log file (default: stderr)
+    #[arg(long)]
+    pub log: Option<PathBuf>,
+    /// Log format
+    #[arg(long, value_enum, default_value = "text")]
+    pub log_format: Format,
+    /// Log debug messages too
+    #[arg(long)]
+    pub debug: bool,
+    /// Use systemd to manage cgroups (not supported)
+    #[arg(long)]
+    pub systemd_cgroup: bool,
+    /// Rootless mode: true, false or auto
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    pub rootless: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum OutputFormat {
+    Table,
+    Json,
+}
+
+#[derive(clap::Args)]
+pub struct CreateArgs {
+    pub id: String,
+    /// Bundle directory (default: the current directory)
+    #[arg(short, long, default_value = ".")]
+    pub bundle: PathBuf,
+    #[arg(long)]
+    pub pid_file: Option<PathBuf>,
+    /// Unix socket that receives the pty master when process.terminal is set
+    #[arg(long)]
+    pub console_socket: Option<PathBuf>,
+    /// Use MS_MOVE + chroot instead of pivot_root
+    #[arg(long)]
+    pub no_pivot: bool,
+    /// Do not give the container a new session keyring
+    #[arg(long)]
+    pub no_new_keyring: bool,
+    /// Pass this many extra fds (3, 4, ...) to the container
+    #[arg(long, default_value_t = 0)]
+    pub preserve_fds: u32,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Create a container (its init waits for `start`)
+    Create(CreateArgs),
+    /// Start the user process of a created container
+    Start { id: String },
+    /// Create and start a container; wait for it unless --detach
+    Run {
+        #[command(flatten)]
+        create: CreateArgs,
+        #[arg(short, long)]
+        detach: bool,
+        /// Keep the container's state after it exits
+        #[arg(long)]
+        keep: bool,
+    },
+    /// Print the OCI state of a container
+    State { id: String },
+    /// Send a signal (default SIGTERM) to a container's init
+    Kill {
+        id: String,
+        signal: Option<String>,
+        /// Signal every process of the container
+        #[arg(short, long)]
+        all: bool,
+    },
+    /// Delete a container and everything it holds
+    Delete {
+        id: String,
+        /// Kill the container first if it runs
+        #[arg(short, long)]
+        force: bool,
+    },
+    /// Run a new process in a container
+    Exec {
+        id: String,
+        /// The command, unless --process is given
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        command: Vec<String>,
+        /// JSON file with an OCI process (overrides the flags below)
+        #[arg(short, long)]
+        process: Option<PathBuf>,
+        #[arg(short, long)]
+        tty: bool,
+        #[arg(long)]
+        cwd: Option<PathBuf>,
+        /// Set an environment variable (repeatable)
+        #[arg(short, long)]
+        env: Vec<String>,
+        /// uid[:gid]
+        #[arg(short, long)]
+        user: Option<String>,
+        /// Additional gids (repeatable)
+        #[arg(short = 'g', long)]
+        additional_gids: Vec<u32>,
+        #[arg(short, long)]
+        detach: bool,
+        #[arg(long)]
+        pid_file: Option<PathBuf>,
+        #[arg(long)]
+        console_socket: Option<PathBuf>,
+        /// Add a capability (repeatable)
+        #[arg(short, long)]
+        cap: Vec<String>,
+        #[arg(long)]
+        no_new_privs: bool,
+        #[arg(long, default_value_t = 0)]
+        preserve_fds: u32,
+    },
+    /// List the processes of a container
+    Ps {
+        id: String,
+        #[arg(short, long, value_enum, default_value = "table")]
+        format: OutputFormat,
+        /// ps(1) options are not supported
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+        ps_args: Vec<String>,
+    },
+    /// List containers
+    List {
+        #[arg(short, long, value_enum, default_value = "table")]
+        format: OutputFormat,
+        /// Only print ids
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// Freeze every process of a container
+    Pause { id: String },
+    /// Thaw a paused container
+    Resume { id: String },
+    /// Write a default config.json into the bundle
+    Spec {
+        #[arg(short, long, default_value = ".")]
+        bundle: PathBuf,
+        /// A config for an unprivileged user (user namespace, no network ns)
+        #[arg(long)]
+        rootless: bool,
+    },
+    /// Print the features this runtime supports (OCI features document)
+    Features,
+}
+
+/// Runs the command; returns the process exit code.
+pub fn run(args: Args) -> Result<u8> {
+    if args.systemd_cgroup {
+        bail!("systemd cgroup driver is not supported (use the cgroupfs driver: omit --systemd-cgroup)");
+    }
+    let unprivileged = !nix::unistd::geteuid().is_root();
+    match args.rootless.as_deref() {
+        None | Some("auto") | Some("false") if !unprivileged => {}
+        None | Some("auto") | Some("false") | Some("true") => {
+            if !matches!(args.command, Command::Spec { .. } | Command::Features | Command::List { .. } | Command::State { .. }) {
+                bail!("rootless mode (running as a non-root user) is not supported yet");
+            }
+        }
+        Some(other) => bail!("invalid --rootless value {other:?}: want true, false or auto"),
+    }
+    let root = args.root.as_path();
+    match args.command {
+        Command::Create(c) => {
+            let id = c.id.clone();
+            container::create(root, &id, create_options(c))?;
+        }
+        Command::Start { id } => container::start(root, &id)?,
+        Command::Run { create, detach, keep } => return run_container(root, create, detach, keep),
+        Command::State { id } => {
+            let state = container::state(root, &id)?;
+            println!("{}", serde_json::to_string_pretty(&state)?);
+        }
+        Command::Kill { id, signal, all } => {
+            let signal = container::parse_signal(signal.as_deref().unwrap_or("SIGTERM"))?;
+            container::kill(root, &id, signal, all)?;
+        }
+        Command::Delete { id, force } => container::delete(root, &id, force)?,
+        Command::Exec {
+            id,
+            command,
+            process,
+            tty,
+            cwd,
+            env,
+            user,
+            additional_gids,
+            detach,
+            pid_file,
+            console_socket,
+            cap,
+            no_new_privs,
+            preserve_fds,
+        } => {
+            let process = match process {
+                Some(path) => {
+                    let bytes = std::fs::read(&path).with_context(|| format!("failed to read process file {}", path.display()))?;
+                    serde_json::from_slice(&bytes).with_context(|| format!("malformed process file {}", path.display()))?
+                }
+                None => {
+                    let mut p = base_process(root, &id)?;
+                    if command.is_empty() {
+                        bail!("exec needs a command or --process");
+                    }
+                    p.set_args(Some(command));
+                    p.set_terminal(Some(tty));
+                    if let Some(cwd) = cwd {
+                        p.set_cwd(cwd);
+                    }
+                    let mut all_env = p.env().clone().unwrap_or_default();
+                    for e in env {
+                        let key = e.split('=').next().unwrap_or_default().to_string();
+                        all_env.retain(|x| x.split('=').next() != Some(key.as_str()));
+                        all_env.push(e);
+                    }
+                    p.set_env(Some(all_env));
+                    if let Some(u) = user {
+                        let (uid, gid) = parse_user(&u)?;
+                        p.user_mut().set_uid(uid);
+                        p.user_mut().set_gid(gid);
+                    }
+                    if !additional_gids.is_empty() {
+                        p.user_mut().set_additional_gids(Some(additional_gids));
+                    }
+                    if no_new_privs {
+                        p.set_no_new_privileges(Some(true));
+                    }
+                    add_caps(&mut p, &cap)?;
+                    p
+                }
+            };
+            return exec_process(root, &id, process, detach, pid_file, console_socket, preserve_fds);
+        }
+        Command::Ps { id, format, ps_args } => {
+            if !ps_args.is_empty() {
+                bail!("ps options ({}) are not supported; use --format json for pids", ps_args.join(" "));
+            }
+            let pids = container::pids(root, &id)?;
+            match format {
+                OutputFormat::Json => println!("{}", serde_json::to_string(&pids)?),
+                OutputFormat::Table => print_ps_table(&pids),
+            }
+        }
+        Command::List { format, quiet } => {
+            let entries = container::list(root)?;
+            if quiet {
+                for e in &entries {
+                    println!("{}", e.state.id);
+                }
+            } else if format == OutputFormat::Json {
+                let states: Vec<_> = entries.iter().map(|e| &e.state).collect();
+                println!("{}", serde_json::to_string(&states)?);
+            } else {
+                let mut out = String::from("ID\tPID\tSTATUS\tBUNDLE\tCREATED\tOWNER\n");
+                for e in &entries {
+                    let s = &e.state;
+                    out.push_str(&format!("{}\t{}\t{}\t{}\t{}\t{}\n", s.id, s.pid, s.status, s.bundle.display(), s.created, s.owner));
+                }
+                print!("{}", tabulate(&out));
+            }
+        }
+        Command::Pause { id } => container::pause(root, &id)?,
+        Command::Resume { id } => container::resume(root, &id)?,
+        Command::Spec { bundle, rootless } => default_spec::write_spec(&bundle, rootless)?,
+        Command::Features => println!("{}", serde_json::to_string_pretty(&features::features())?),
+    }
+    Ok(0)
+}
+
+fn create_options(c: CreateArgs) -> CreateOptions {
+    CreateOptions {
+        bundle: c.bundle,
+        pid_file: c.pid_file,
+        console_socket: c.console_socket,
+        console_fd: None,
+        no_pivot: c.no_pivot,
+        no_new_keyring: c.no_new_keyring,
+        preserve_fds: c.preserve_fds,
+    }
+}
+
+/// `run`: create + start, then (unless detached) wait, relay the exit code
+/// and delete. With a terminal and no console socket, the runtime holds
+/// the pty itself.
+fn run_container(root: &Path, c: CreateArgs, detach: bool, keep: bool) -> Result<u8> {
+    let id = c.id.clone();
+    let foreground_tty = !detach && c.console_socket.is_none() && wants_terminal(&c.bundle);
+    let signals = if detach { None } else { Some(supervise::prepare()?) };
+    let mut opts = create_options(c);
+    let mut our_end = None;
+    if foreground_tty {
+        let (a, b) = std::os::unix::net::UnixStream::pair().context("failed to create console socket pair")?;
+        opts.console_fd = Some(b.into());
+        our_end = Some(a);
+    }
+    let created = container::create(root, &id, opts)?;
+    let master = match &our_end {
+        Some(sock) => Some(berth_runtime::console::recv_fd(std::os::fd::AsFd::as_fd(sock))?),
+        None => None,
+    };
+    if let Err(e) = container::start(root, &id) {
+        let _ = container::delete(root, &id, true);
+        return Err(e.into());
+    }
+    let Some(signals) = signals else { return Ok(0) };
+    let code = supervise::wait(created.pid, &signals, master)?;
+    if !keep {
+        container::delete(root, &id, true)?;
+    }
+    Ok(code.clamp(0, 255) as u8)
+}
+
+fn wants_terminal(bundle: &Path) -> bool {
+    berth_runtime::config::load(&std::fs::canonicalize(bundle).unwrap_or_else(|_| bundle.to_path_buf()))
+        .ok()
+        .and_then(|s| s.process().as_ref().and_then(|p| p.terminal()))
+        .unwrap_or(false)
+}
+
+fn exec_process(
+    root: &Path,
+    id: &str,
+    process: Process,
+    detach: bool,
+    pid_file: Option<PathBuf>,
+    console_socket: Option<PathBuf>,
+    preserve_fds: u32,
+) -> Result<u8> {
+    let foreground_tty = !detach && console_socket.is_none() && process.terminal().unwrap_or(false);
+    let signals = if detach { None } else { Some(supervise::prepare()?) };
+    let mut our_end = None;
+    let mut console_fd = None;
+    if foreground_tty {
+        let (a, b) = std::os::unix::net::UnixStream::pair().context("failed to create console socket pair")?;
+        console_fd = Some(b.into());
+        our_end = Some(a);
+    }
+    let opts = ExecOptions { process, console_socket, console_fd, pid_file, preserve_fds };
+    let pid = container::exec(root, id, opts)?;
+    let master = match &our_end {
+        Some(sock) => Some(berth_runtime::console::recv_fd(std::os::fd::AsFd::as_fd(sock))?),
+        None => None,
+    };
+    let Some(signals) = signals else { return Ok(0) };
+    Ok(supervise::wait(pid, &signals, master)?.clamp(0, 255) as u8)
+}
+
+/// exec's defaults come from the container's own process, as with runc.
+fn base_process(root: &Path, id: &str) -> Result<Process> {
+    let c = container::Container::load(root, id)?;
+    let p = c.record()?.config.process().clone().ok_or_else(|| anyhow!("container {id} has no process"))?;
+    Ok(p)
+}
+
+fn parse_user(u: &str) -> Result<(u32, u32)> {
+    let (uid, gid) = u.split_once(':').unwrap_or((u, "0"));
+    let uid = uid.parse().with_context(|| format!("invalid --user {u:?}: want uid[:gid] as numbers"))?;
+    let gid = gid.parse().with_context(|| format!("invalid --user {u:?}: want uid[:gid] as numbers"))?;
+    Ok((uid, gid))
+}
+
+fn add_caps(p: &mut Process, names: &[String]) -> Result<()> {
+    if names.is_empty() {
+        return Ok(());
+    }
+    let mut caps = p.capabilities().clone().unwrap_or_default();
+    for name in names {
+        let upper = name.to_ascii_uppercase();
+        let full = if upper.starts_with("CAP_") { upper } else { format!("CAP_{upper}") };
+        let cap: Capability = serde_json::from_value(serde_json::Value::String(full.clone()))
+            .map_err(|_| anyhow!("unknown capability {name:?}"))?;
+        let add = |set: &Option<oci_spec::runtime::Capabilities>| {
+            let mut set = set.clone().unwrap_or_default();
+            set.insert(cap);
+            set
+        };
+        caps.set_bounding(Some(add(caps.bounding())));
+        caps.set_effective(Some(add(caps.effective())));
+        caps.set_permitted(Some(add(caps.permitted())));
+        caps.set_inheritable(Some(add(caps.inheritable())));
+        caps.set_ambient(Some(add(caps.ambient())));
+    }
+    p.set_capabilities(Some(caps));
+    Ok(())
+}
+
+fn print_ps_table(pids: &[i32]) {
+    let mut out = String::from("UID\tPID\tPPID\tSTAT\tCMD\n");
+    for pid in pids {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .map(|v| v.split_whitespace().next().unwrap_or("").to_string())
+                .unwrap_or_default()
+        };
+        let uid: u32 = field("Uid:").parse().unwrap_or(0);
+        let cmd = std::fs::read(format!("/proc/{pid}/cmdline"))
+            .map(|b| String::from_utf8_lossy(&b).replace('\0', " ").trim().to_string())
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "{}\t{pid}\t{}\t{}\t{}\n",
+            berth_runtime::procfs::user_name(uid),
+            field("PPid:"),
+            field("State:"),
+            cmd
+        ));
+    }
+    print!("{}", tabulate(&out));
+}
+
+/// Aligns tab-separated columns like Go's tabwriter (runc's table output).
+fn tabulate(text: &str) -> String {
+    let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split('\t').collect()).collect();
+    let cols = rows.iter().map(|r| r.len()).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..cols).map(|c| rows.iter().filter_map(|r| r.get(c)).map(|s| s.len()).max().unwrap_or(0)).collect();
+    let mut out = Vec::new();
+    for r in rows {
+        let mut line = String::new();
+        for (i, cell) in r.iter().enumerate() {
+            if i + 1 == r.len() {
+                line.push_str(cell);
+            } else {
+                line.push_str(&format!("{cell:<w$}   ", w = widths[i]));
+            }
+        }
+        let _ = writeln!(out, "{}", line.trim_end());
+    }
+    String::from_utf8(out).unwrap_or_default()
+}

@@ -1,0 +1,99 @@
+//! `exec`: run another process in a created or running container. An
+//! intermediate process joins the init's namespaces (`/proc/<init>/ns/*`)
+//! and forks the new process, so that it lands in the container's pid
+//! namespace too; the runtime puts it in the cgroup before it goes on.
+
+use std::os::fd::OwnedFd;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::{LinuxNamespaceType, Process};
+
+use super::Container;
+use crate::error::{Error, Result};
+use crate::namespaces::{self, proc_name};
+use crate::process::channel::{self, Message};
+use crate::process::exec::{self as exec_process, ExecArgs};
+use crate::process::fork_via_intermediate;
+use crate::state::Status;
+
+pub struct ExecOptions {
+    pub process: Process,
+    pub console_socket: Option<PathBuf>,
+    /// A connected console socket (foreground exec with a terminal).
+    pub console_fd: Option<OwnedFd>,
+    pub pid_file: Option<PathBuf>,
+    pub preserve_fds: u32,
+}
+
+/// Starts the process; returns its host pid. The caller waits for it (as
+/// its subreaper) unless it detaches.
+pub fn exec(root: &Path, id: &str, opts: ExecOptions) -> Result<i32> {
+    let c = Container::load(root, id)?;
+    match c.status() {
+        Status::Created | Status::Running => {}
+        Status::Paused => return Err(Error::Container("cannot exec in a paused container".into())),
+        _ => return Err(Error::Container("cannot exec in a stopped container".into())),
+    }
+    let record = c.record()?;
+    if opts.process.args().as_ref().is_none_or(|a| a.is_empty()) {
+        return Err(Error::InvalidConfig("exec needs a command (args)".into()));
+    }
+    let terminal = opts.process.terminal().unwrap_or(false);
+    if terminal && opts.console_socket.is_none() && opts.console_fd.is_none() {
+        return Err(Error::InvalidConfig("cannot allocate tty if berth-runtime will detach without setting console socket".into()));
+    }
+    let console: Option<OwnedFd> = match (&opts.console_fd, &opts.console_socket) {
+        (Some(fd), _) => Some(fd.try_clone().map_err(|e| Error::sys("duplicate console socket", e))?),
+        (None, Some(path)) => Some(UnixStream::connect(path).map_err(|e| Error::io("connect to console socket", path, e))?.into()),
+        _ => None,
+    };
+    // Join every namespace the container lists, as its init sees them.
+    let listed = record.config.linux().as_ref().and_then(|l| l.namespaces().clone()).unwrap_or_default();
+    let joins: Vec<(LinuxNamespaceType, PathBuf)> = {
+        let mut j: Vec<_> = listed
+            .iter()
+            .map(|ns| (ns.typ(), PathBuf::from(format!("/proc/{}/ns/{}", record.pid, proc_name(ns.typ())))))
+            .filter(|(t, p)| !same_as_ours(*t, p))
+            .collect();
+        j.sort_by_key(|(t, _)| *t == LinuxNamespaceType::User);
+        j
+    };
+    let (ours, theirs) = channel::pair()?;
+    let args = ExecArgs { process: &opts.process, console_socket: console.as_ref(), preserve_fds: opts.preserve_fds };
+    let pid = fork_via_intermediate(
+        nix::sched::CloneFlags::empty(),
+        &ours,
+        &theirs,
+        || namespaces::join_all(&joins),
+        || exec_process::run(&args, &theirs),
+    )?;
+    drop(theirs);
+    let started = (|| {
+        if let Some(cg) = &record.cgroup {
+            cg.add_process(pid)?;
+        }
+        let state = serde_json::to_string(&record.oci_state(&c.dir, Status::Running)).expect("state encodes");
+        ours.send(&Message::Proceed { state })?;
+        ours.expect("Ready", |m| matches!(m, Message::Ready))?;
+        if let Some(path) = &opts.pid_file {
+            super::create::write_pid_file(path, pid)?;
+        }
+        Ok(())
+    })();
+    if let Err(e) = started {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+        return Err(e);
+    }
+    Ok(pid)
+}
+
+/// setns into the namespace we are already in fails for user namespaces
+/// and is pointless for the others.
+fn same_as_ours(t: LinuxNamespaceType, theirs: &Path) -> bool {
+    let ours = PathBuf::from(format!("/proc/self/ns/{}", proc_name(t)));
+    match (std::fs::read_link(ours), std::fs::read_link(theirs)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}

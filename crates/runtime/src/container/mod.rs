@@ -1,0 +1,78 @@
+//! Containers as the runtime's commands see them: one file per operation
+//! (create, start, kill, delete, exec, pause, ps, list), each a small block
+//! over a locked [`Container`].
+
+mod create;
+mod delete;
+mod exec;
+mod kill;
+mod list;
+mod pause;
+mod ps;
+mod start;
+
+use std::fs::File;
+use std::path::Path;
+
+use nix::fcntl::Flock;
+
+pub use create::{create, CreateOptions};
+pub use delete::delete;
+pub use exec::{exec, ExecOptions};
+pub use kill::{kill, parse_signal};
+pub use list::{list, ListEntry};
+pub use pause::{pause, resume};
+pub use ps::pids;
+pub use start::start;
+
+use crate::error::{Error, Result};
+use crate::state::{OciState, Record, StateDir, Status};
+
+/// A container's state directory, locked for the duration of a command.
+pub struct Container {
+    pub dir: StateDir,
+    /// `None` for a container whose `create` died before recording anything.
+    pub record: Option<Record>,
+    _lock: Flock<File>,
+}
+
+impl Container {
+    /// Opens and locks the container `id` under `root`.
+    pub fn load(root: &Path, id: &str) -> Result<Self> {
+        let dir = StateDir::open(root, id)?;
+        let lock = dir.lock()?;
+        // A concurrent delete may have removed it while we waited.
+        if !dir.path.exists() {
+            return Err(Error::NotExist(id.to_string()));
+        }
+        let record = dir.load()?;
+        Ok(Container { dir, record, _lock: lock })
+    }
+
+    pub fn id(&self) -> &str {
+        &self.dir.id
+    }
+
+    pub fn status(&self) -> Status {
+        match &self.record {
+            Some(r) => r.status(&self.dir),
+            None => Status::Stopped,
+        }
+    }
+
+    /// The record of a container whose init exists.
+    pub fn record(&self) -> Result<&Record> {
+        self.record.as_ref().ok_or_else(|| Error::NotExist(self.id().to_string()))
+    }
+
+    /// The OCI state document.
+    pub fn oci_state(&self) -> Result<OciState> {
+        let status = self.status();
+        Ok(self.record()?.oci_state(&self.dir, status))
+    }
+}
+
+/// The OCI state of container `id`, as `state` prints it.
+pub fn state(root: &Path, id: &str) -> Result<OciState> {
+    Container::load(root, id)?.oci_state()
+}

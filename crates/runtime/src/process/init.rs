@@ -1,0 +1,191 @@
+//! The container's init process, from clone to `execve`. It runs inside the
+//! new namespaces and talks to the runtime over the sync channel:
+//!
+//! 1. wait for `Proceed` (the runtime wrote our id maps and put us in the
+//!    cgroup), then unshare the cgroup namespace so its root is our cgroup;
+//! 2. build the rootfs, hand over to the runtime for the prestart and
+//!    createRuntime hooks, run createContainer hooks, pivot_root;
+//! 3. console, sysctls, masked and read-only paths, identity, capabilities;
+//! 4. report `Ready`, block on the exec fifo until `start`, run the
+//!    startContainer hooks and `execve` the user's program.
+//!
+//! Everything here runs in a forked copy of the single-threaded runtime,
+//! so no locks are held by absent threads.
+
+use std::ffi::CString;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
+
+use nix::sched::{unshare, CloneFlags};
+use nix::unistd::{setresgid, setresuid, Gid, Uid};
+use oci_spec::runtime::Spec;
+
+use super::channel::{Channel, Message};
+use super::identity;
+use crate::console;
+use crate::error::{one_line, Error, Result};
+use crate::hooks::{self, HookKind};
+use crate::namespaces::Plan;
+use crate::rootfs;
+
+/// What the init needs, borrowed from the runtime's memory (the init is a
+/// forked copy of it).
+pub struct InitArgs<'a> {
+    pub spec: &'a Spec,
+    pub bundle: &'a Path,
+    pub rootfs: &'a Path,
+    pub plan: &'a Plan,
+    /// `O_PATH` descriptor of the state directory, to reach the exec fifo
+    /// after pivot_root.
+    pub state_dir: &'a OwnedFd,
+    pub console_socket: Option<&'a OwnedFd>,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub preserve_fds: u32,
+    /// Whether prestart/createRuntime hooks need a pause before pivot_root.
+    pub early_hooks: bool,
+}
+
+/// Runs the init; never returns. A failure is reported to the runtime as
+/// one line and ends the process.
+pub fn run(args: &InitArgs<'_>, chan: &Channel) -> ! {
+    match setup(args, chan) {
+        Ok(never) => match never {},
+        Err(e) => {
+            let _ = chan.send(&Message::Failed(one_line(&e)));
+            berth_sys::exit_now(1)
+        }
+    }
+}
+
+enum Never {}
+
+fn setup(args: &InitArgs<'_>, chan: &Channel) -> Result<Never> {
+    // The runtime may have blocked or ignored signals; the container must
+    // start with the defaults.
+    berth_sys::reset_signal_dispositions();
+    let _ = nix::sys::signal::sigprocmask(nix::sys::signal::SigmaskHow::SIG_SETMASK, Some(&nix::sys::signal::SigSet::empty()), None);
+
+    let Message::Proceed { state } = chan.expect("Proceed", |m| matches!(m, Message::Proceed { .. }))? else {
+        unreachable!()
+    };
+    let linux = args.spec.linux().as_ref();
+    if args.plan.new_user && maps_root(args.spec) {
+        setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0)).map_err(|e| Error::sys("become root in the user namespace (gid)", e))?;
+        setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0)).map_err(|e| Error::sys("become root in the user namespace (uid)", e))?;
+    }
+    // The host paths of our cgroups, for bind mounts, before the cgroup
+    // namespace hides them.
+    let own_cgroups = std::fs::read_to_string("/proc/self/cgroup").map(|t| rootfs::cgroupfs_own(&t)).unwrap_or_default();
+    if args.plan.new_cgroup {
+        unshare(CloneFlags::CLONE_NEWCGROUP).map_err(|e| Error::sys("unshare cgroup namespace", e))?;
+    }
+    if !args.no_new_keyring {
+        let name = CString::new(format!("_ses.{}", args.spec.hostname().as_deref().unwrap_or("berth"))).unwrap_or_default();
+        // Without a keyring facility (some kernels, some seccomp profiles)
+        // the container just shares the session keyring, as with runc.
+        let _ = berth_sys::join_new_session_keyring(&name);
+    }
+    if let Some(h) = args.spec.hostname().as_deref().filter(|h| !h.is_empty()) {
+        nix::unistd::sethostname(h).map_err(|e| Error::sys(format!("set hostname {h:?}"), e))?;
+    }
+    if let Some(d) = args.spec.domainname().as_deref().filter(|d| !d.is_empty()) {
+        berth_sys::set_domainname(d).map_err(|e| Error::sys(format!("set domainname {d:?}"), e))?;
+    }
+
+    let ctx = rootfs::Context { spec: args.spec, rootfs: args.rootfs, bundle: args.bundle, plan: args.plan, own_cgroups: &own_cgroups };
+    rootfs::prepare(&ctx)?;
+    if args.early_hooks {
+        chan.send(&Message::MountsReady)?;
+        chan.expect("HooksDone", |m| matches!(m, Message::HooksDone))?;
+    }
+    if let Some(h) = args.spec.hooks().as_ref().and_then(|h| h.create_container().as_ref()) {
+        hooks::run_hooks(HookKind::CreateContainer, h, state.as_bytes())?;
+    }
+    rootfs::pivot(args.rootfs, args.no_pivot)?;
+
+    let process = args.spec.process().as_ref().ok_or_else(|| Error::InvalidConfig("config has no process".into()))?;
+    if process.terminal().unwrap_or(false) {
+        let socket = args.console_socket.ok_or_else(|| Error::InvalidConfig("terminal requested without a console socket".into()))?;
+        let slave = console::create_and_send(socket.as_fd(), process)?;
+        bind_console(&slave)?;
+        console::attach(slave)?;
+    }
+    rootfs::finish(&ctx)?;
+
+    if let Some(adj) = process.oom_score_adj() {
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string()).map_err(|e| Error::io("write", "/proc/self/oom_score_adj", e))?;
+    }
+    if let Some(p) = linux.and_then(|l| l.personality().as_ref()) {
+        set_personality(p)?;
+    }
+    super::apply_scheduling(process)?;
+    identity::apply_rlimits(process)?;
+    identity::become_user(process, true)?;
+    let (program, argv) = identity::find_program(process)?;
+    let env = identity::environment(process);
+
+    // Only stdio and --preserve-fds reach the program (CVE-2024-21626).
+    for fd in 3..3 + args.preserve_fds as i32 {
+        berth_sys::clear_cloexec(fd).map_err(|e| Error::sys(format!("keep preserved fd {fd}"), e))?;
+    }
+    berth_sys::cloexec_from(3 + args.preserve_fds).map_err(|e| Error::sys("mark descriptors close-on-exec", e))?;
+
+    chan.send(&Message::Ready)?;
+    wait_for_start(args.state_dir)?;
+
+    if let Some(h) = args.spec.hooks().as_ref().and_then(|h| h.start_container().as_ref()) {
+        let mut s: serde_json::Value = serde_json::from_str(&state).unwrap_or_default();
+        s["status"] = "running".into();
+        hooks::run_hooks(HookKind::StartContainer, h, s.to_string().as_bytes())?;
+    }
+    let err = nix::unistd::execve(&program, &argv, &env).unwrap_err();
+    Err(Error::Container(format!("exec {:?}: {err}", program)))
+}
+
+fn maps_root(spec: &Spec) -> bool {
+    let linux = spec.linux().as_ref();
+    let has_zero = |m: Option<&Vec<oci_spec::runtime::LinuxIdMapping>>| {
+        m.into_iter().flatten().any(|m| m.container_id() == 0 && m.size() > 0)
+    };
+    has_zero(linux.and_then(|l| l.uid_mappings().as_ref())) && has_zero(linux.and_then(|l| l.gid_mappings().as_ref()))
+}
+
+/// `/dev/console` is the container's terminal (as runc sets it up).
+fn bind_console(slave: &OwnedFd) -> Result<()> {
+    let Some(pts) = console::peer_path(slave) else { return Ok(()) };
+    let console = Path::new("/dev/console");
+    if std::fs::symlink_metadata(console).is_err() {
+        if std::fs::File::create(console).is_err() {
+            // A /dev without our tmpfs may be read-only: no console then.
+            return Ok(());
+        }
+    }
+    nix::mount::mount(Some(&pts), console, None::<&str>, nix::mount::MsFlags::MS_BIND, None::<&str>)
+        .map_err(|e| Error::sys("bind the terminal to /dev/console", e))
+}
+
+fn set_personality(p: &oci_spec::runtime::LinuxPersonality) -> Result<()> {
+    use oci_spec::runtime::LinuxPersonalityDomain as D;
+    let persona = match p.domain() {
+        D::PerLinux => nix::sys::personality::Persona::empty(),
+        D::PerLinux32 => nix::sys::personality::Persona::from_bits_retain(0x0008),
+    };
+    if p.flags().as_ref().is_some_and(|f| !f.is_empty()) {
+        return Err(Error::Unsupported("linux.personality.flags".into()));
+    }
+    nix::sys::personality::set(persona).map(drop).map_err(|e| Error::sys("set personality", e))
+}
+
+/// Blocks until `start` opens the fifo for reading, then tells it we go on.
+fn wait_for_start(state_dir: &OwnedFd) -> Result<()> {
+    let fifo = loop {
+        match nix::fcntl::openat(state_dir, crate::state::EXEC_FIFO, nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty()) {
+            Ok(fd) => break fd,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(Error::sys("open exec fifo", e)),
+        }
+    };
+    nix::unistd::write(&fifo, b"0").map_err(|e| Error::sys("write exec fifo", e))?;
+    Ok(())
+}

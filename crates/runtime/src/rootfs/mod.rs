@@ -1,0 +1,291 @@
+//! The container's filesystem view, built by the init inside its new mount
+//! namespace in three steps: [`prepare`] (propagation, the rootfs bind,
+//! every `mounts` entry, devices), [`pivot`] (make the rootfs `/`, drop the
+//! host's root) and [`finish`] (sysctls, read-only and masked paths, a
+//! read-only root). Hooks that must see the host's root run between the
+//! first two.
+
+mod cgroupfs;
+mod devices;
+pub mod options;
+pub mod resolve;
+
+pub use cgroupfs::own_cgroups as cgroupfs_own;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::sys::statvfs::{statvfs, FsFlags};
+use nix::unistd::{chdir, chroot, fchdir, pivot_root};
+use oci_spec::runtime::{LinuxNamespaceType, Mount, Spec};
+
+use crate::error::{Error, Result};
+use crate::namespaces::Plan;
+use resolve::{fd_path, Root};
+
+/// What rootfs setup needs to know besides the config.
+pub struct Context<'a> {
+    pub spec: &'a Spec,
+    pub rootfs: &'a Path,
+    pub bundle: &'a Path,
+    pub plan: &'a Plan,
+    /// The init's `/proc/self/cgroup` (controllers → path) from before it
+    /// entered its cgroup namespace, for `cgroup` mounts made as binds.
+    pub own_cgroups: &'a HashMap<String, String>,
+}
+
+impl Context<'_> {
+    fn in_user_namespace(&self) -> bool {
+        self.plan.has(LinuxNamespaceType::User)
+    }
+}
+
+fn do_mount(source: Option<&Path>, target: &Path, fstype: Option<&str>, flags: MsFlags, data: Option<&str>) -> nix::Result<()> {
+    mount(source, target, fstype, flags, data.filter(|d| !d.is_empty()))
+}
+
+fn mount_err(what: &str, dest: &Path, e: nix::errno::Errno) -> Error {
+    Error::sys(format!("{what} on {}", dest.display()), e)
+}
+
+/// Flags of the mount at `path` that an unprivileged remount must keep
+/// (the kernel refuses to clear locked nodev/nosuid/noexec in a userns).
+fn locked_flags(path: &Path) -> MsFlags {
+    let Ok(st) = statvfs(path) else { return MsFlags::empty() };
+    let f = st.flags();
+    let mut out = MsFlags::empty();
+    for (fs, ms) in [
+        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+        (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
+        (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
+        (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+    ] {
+        if f.contains(fs) {
+            out |= ms;
+        }
+    }
+    out
+}
+
+/// Step 1, in the new mount namespace, before pivot_root.
+pub fn prepare(ctx: &Context<'_>) -> Result<()> {
+    let linux = ctx.spec.linux().as_ref();
+    // Stop our mounts from propagating to the host (default rslave, as runc).
+    let propagation = match linux.and_then(|l| l.rootfs_propagation().as_deref()) {
+        None | Some("") => MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        Some(p) => options::propagation_of(p)
+            .ok_or_else(|| Error::InvalidConfig(format!("invalid rootfsPropagation {p:?}")))?,
+    };
+    do_mount(None, Path::new("/"), None, propagation, None).map_err(|e| mount_err("set propagation", Path::new("/"), e))?;
+    // pivot_root refuses a new root whose parent mount is shared.
+    if propagation.contains(MsFlags::MS_SHARED) {
+        make_parent_mount_private(ctx.rootfs)?;
+    }
+    do_mount(Some(ctx.rootfs), ctx.rootfs, Some("bind"), MsFlags::MS_BIND | MsFlags::MS_REC, None)
+        .map_err(|e| mount_err("bind rootfs", ctx.rootfs, e))?;
+
+    let root = Root::open(ctx.rootfs)?;
+    let mut dev_mounted = false;
+    for m in ctx.spec.mounts().as_deref().unwrap_or_default() {
+        mount_entry(ctx, &root, m)?;
+        dev_mounted |= m.destination() == Path::new("/dev");
+    }
+    devices::create(ctx, &root, dev_mounted)?;
+    if propagation.contains(MsFlags::MS_SHARED) {
+        // Re-apply so the container's root itself shares with the host.
+        do_mount(None, ctx.rootfs, None, propagation, None).map_err(|e| mount_err("set propagation", ctx.rootfs, e))?;
+    }
+    Ok(())
+}
+
+fn make_parent_mount_private(rootfs: &Path) -> Result<()> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").map_err(|e| Error::io("read", "/proc/self/mountinfo", e))?;
+    let parent = rootfs.parent().unwrap_or(Path::new("/"));
+    let mount_point = info
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(PathBuf::from)
+        .filter(|mp| parent.starts_with(mp))
+        .max_by_key(|mp| mp.as_os_str().len())
+        .unwrap_or_else(|| PathBuf::from("/"));
+    do_mount(None, &mount_point, None, MsFlags::MS_PRIVATE, None).map_err(|e| mount_err("make private", &mount_point, e))
+}
+
+fn mount_entry(ctx: &Context<'_>, root: &Root, m: &Mount) -> Result<()> {
+    let dest = m.destination();
+    if !dest.is_absolute() {
+        return Err(Error::InvalidConfig(format!("mount destination {} is not absolute", dest.display())));
+    }
+    let opts = options::parse(m.options().as_deref().unwrap_or_default())
+        .map_err(|e| Error::InvalidConfig(format!("mount {}: {e}", dest.display())))?;
+    let fstype = m.typ().as_deref().unwrap_or("");
+    if fstype == "bind" || opts.bind {
+        return bind_entry(ctx, root, m, &opts);
+    }
+    if fstype == "cgroup" || fstype == "cgroup2" {
+        return cgroupfs::mount(ctx, root, dest, &opts);
+    }
+    if fstype.is_empty() {
+        return Err(Error::InvalidConfig(format!("mount {}: no type given", dest.display())));
+    }
+    let target = root.mkdir_all(dest, 0o755)?;
+    let source = m.source().as_deref().unwrap_or(Path::new(fstype));
+    let flags = opts.flags;
+    match do_mount(Some(source), &fd_path(&target), Some(fstype), flags, Some(&opts.data)) {
+        Ok(()) => {}
+        // sysfs needs a network namespace owned by our user namespace; when
+        // we have none, give a read-only view of the host's instead (runc's
+        // fallback).
+        Err(nix::errno::Errno::EPERM) if fstype == "sysfs" && ctx.in_user_namespace() => {
+            let sys = Path::new("/sys");
+            do_mount(Some(sys), &fd_path(&target), None, MsFlags::MS_BIND | MsFlags::MS_REC, None)
+                .map_err(|e| mount_err("bind /sys", dest, e))?;
+            let top = root.lookup(dest).map_err(|e| Error::io("open", dest, e))?;
+            do_mount(None, &fd_path(&top), None, MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | locked_flags(sys), None)
+                .map_err(|e| mount_err("remount read-only", dest, e))?;
+        }
+        Err(e) => return Err(mount_err(&format!("mount {fstype}"), dest, e)),
+    }
+    apply_propagation(root, dest, &opts.propagation)
+}
+
+fn bind_entry(ctx: &Context<'_>, root: &Root, m: &Mount, opts: &options::MountOptions) -> Result<()> {
+    let dest = m.destination();
+    let source = m
+        .source()
+        .as_deref()
+        .ok_or_else(|| Error::InvalidConfig(format!("bind mount {} has no source", dest.display())))?;
+    let source = if source.is_absolute() { source.to_path_buf() } else { ctx.bundle.join(source) };
+    let meta = std::fs::metadata(&source).map_err(|e| Error::io("stat bind mount source", &source, e))?;
+    let target = if meta.is_dir() { root.mkdir_all(dest, 0o755)? } else { root.create_file(dest, 0o644)? };
+    let rec = opts.flags & MsFlags::MS_REC;
+    do_mount(Some(&source), &fd_path(&target), None, MsFlags::MS_BIND | rec, None)
+        .map_err(|e| mount_err(&format!("bind {}", source.display()), dest, e))?;
+    // Per-mount flags (ro, nosuid, ...) need a remount of the new mount;
+    // open the destination again to reach the mount, not what it covers.
+    let extra = opts.flags - (MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
+    if !extra.is_empty() {
+        let top = root.lookup(dest).map_err(|e| Error::io("open", dest, e))?;
+        let locked = if ctx.in_user_namespace() { locked_flags(&source) } else { MsFlags::empty() };
+        do_mount(None, &fd_path(&top), None, MsFlags::MS_BIND | MsFlags::MS_REMOUNT | extra | locked, None)
+            .map_err(|e| mount_err("remount bind", dest, e))?;
+    }
+    apply_propagation(root, dest, &opts.propagation)
+}
+
+fn apply_propagation(root: &Root, dest: &Path, propagation: &[MsFlags]) -> Result<()> {
+    if propagation.is_empty() {
+        return Ok(());
+    }
+    let top = root.lookup(dest).map_err(|e| Error::io("open", dest, e))?;
+    for p in propagation {
+        do_mount(None, &fd_path(&top), None, *p, None).map_err(|e| mount_err("set propagation", dest, e))?;
+    }
+    Ok(())
+}
+
+/// Step 2: make the rootfs `/`. With `no_pivot` (for ramdisk roots, where
+/// pivot_root is refused) move the mount over `/` and chroot instead.
+pub fn pivot(rootfs: &Path, no_pivot: bool) -> Result<()> {
+    if no_pivot {
+        chdir(rootfs).map_err(|e| Error::io("chdir to", rootfs, e.into()))?;
+        do_mount(Some(rootfs), Path::new("/"), None, MsFlags::MS_MOVE, None).map_err(|e| mount_err("move rootfs", Path::new("/"), e))?;
+        chroot(".").map_err(|e| Error::sys("chroot into rootfs", e))?;
+        return chdir("/").map_err(|e| Error::sys("chdir to /", e));
+    }
+    let old_root = std::fs::File::open("/").map_err(|e| Error::io("open", "/", e))?;
+    let new_root = std::fs::File::open(rootfs).map_err(|e| Error::io("open", rootfs, e))?;
+    fchdir(&new_root).map_err(|e| Error::io("chdir to", rootfs, e.into()))?;
+    // pivot_root(".", ".") stacks the old root on top of the new one, so no
+    // directory for it is needed inside the container.
+    pivot_root(".", ".").map_err(|e| Error::io("pivot_root to", rootfs, e.into()))?;
+    fchdir(&old_root).map_err(|e| Error::sys("chdir to old root", e))?;
+    // Keep the unmount below from propagating to the host.
+    do_mount(None, Path::new("."), None, MsFlags::MS_SLAVE | MsFlags::MS_REC, None)
+        .map_err(|e| mount_err("make old root slave", Path::new("/"), e))?;
+    umount2(".", MntFlags::MNT_DETACH).map_err(|e| Error::sys("unmount old root", e))?;
+    drop(old_root);
+    chdir("/").map_err(|e| Error::sys("chdir to /", e))
+}
+
+/// Step 3, after pivot_root: everything that acts on the container's own
+/// `/proc` and `/`.
+pub fn finish(ctx: &Context<'_>) -> Result<()> {
+    let Some(linux) = ctx.spec.linux().as_ref() else {
+        return readonly_root(ctx);
+    };
+    if let Some(sysctl) = linux.sysctl() {
+        write_sysctls(sysctl, ctx.plan)?;
+    }
+    for p in linux.readonly_paths().as_deref().unwrap_or_default() {
+        readonly_path(Path::new(p))?;
+    }
+    for p in linux.masked_paths().as_deref().unwrap_or_default() {
+        mask_path(Path::new(p))?;
+    }
+    readonly_root(ctx)
+}
+
+fn readonly_root(ctx: &Context<'_>) -> Result<()> {
+    if ctx.spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false) {
+        let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | locked_flags(Path::new("/"));
+        do_mount(None, Path::new("/"), None, flags, None).map_err(|e| mount_err("remount read-only", Path::new("/"), e))?;
+    }
+    Ok(())
+}
+
+fn readonly_path(path: &Path) -> Result<()> {
+    match do_mount(Some(path), path, None, MsFlags::MS_BIND | MsFlags::MS_REC, None) {
+        Ok(()) => {}
+        Err(nix::errno::Errno::ENOENT) => return Ok(()),
+        Err(e) => return Err(mount_err("bind read-only path", path, e)),
+    }
+    let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_REC | locked_flags(path);
+    do_mount(None, path, None, flags, None).map_err(|e| mount_err("remount read-only", path, e))
+}
+
+fn mask_path(path: &Path) -> Result<()> {
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::io("stat masked path", path, e)),
+    };
+    let result = if meta.is_dir() {
+        do_mount(Some(Path::new("tmpfs")), path, Some("tmpfs"), MsFlags::MS_RDONLY, None)
+    } else {
+        do_mount(Some(Path::new("/dev/null")), path, None, MsFlags::MS_BIND, None)
+    };
+    result.map_err(|e| mount_err("mask", path, e))
+}
+
+/// Sysctls live in namespaces; one the container does not have its own of
+/// would change the host, so it is refused (as runc does).
+fn write_sysctls(sysctl: &HashMap<String, String>, plan: &Plan) -> Result<()> {
+    for (key, value) in sysctl {
+        let own = |t| plan.has(t);
+        let ok = if key.starts_with("net.") {
+            own(LinuxNamespaceType::Network)
+        } else if key.starts_with("fs.mqueue.")
+            || ["kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced"]
+                .contains(&key.as_str())
+        {
+            own(LinuxNamespaceType::Ipc)
+        } else if key == "kernel.hostname" || key == "kernel.domainname" {
+            own(LinuxNamespaceType::Uts)
+        } else {
+            false
+        };
+        if !ok {
+            return Err(Error::InvalidConfig(format!("sysctl {key:?} is not in a separate kernel namespace")));
+        }
+        if key.contains("..") || key.contains('/') {
+            return Err(Error::InvalidConfig(format!("invalid sysctl name {key:?}")));
+        }
+        let path = PathBuf::from("/proc/sys").join(key.replace('.', "/"));
+        std::fs::write(&path, value).map_err(|e| Error::io("write sysctl", &path, e))?;
+    }
+    Ok(())
+}
