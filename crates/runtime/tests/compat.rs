@@ -14,7 +14,7 @@ fn reference() -> Option<Runtime> {
             if root_required_by_env() {
                 panic!("reference runtime {name} not installed, and CI asks for every test");
             }
-            eprintln!("SKIPPED: reference runtime {name} not installed");
+            skipped(&format!("reference runtime {name} not installed"));
             None
         }
     }
@@ -35,7 +35,13 @@ fn assert_same_view(script: &str) {
     let ours = runtime();
     let want = view(&reference, script);
     let got = view(&ours, script);
-    assert_eq!(got, want, "{} and {} differ for {script:?}", ours.name(), reference.name());
+    assert_eq!(
+        got,
+        want,
+        "{} and {} differ for {script:?}",
+        ours.name(),
+        reference.name()
+    );
 }
 
 #[test]
@@ -43,7 +49,9 @@ fn identity_caps_and_rootfs_match_runc() {
     require_root!();
     // Seccomp is part of the line set: runc's default spec has no seccomp
     // profile, so both must show mode 0.
-    assert_same_view("hostname; id; ls /; cat /proc/self/status | grep -E '^(Cap|NoNewPrivs|Seccomp)'");
+    assert_same_view(
+        "hostname; id; ls /; cat /proc/self/status | grep -E '^(Cap|NoNewPrivs|Seccomp)'",
+    );
 }
 
 #[test]
@@ -63,7 +71,9 @@ fn dev_matches_runc() {
 #[test]
 fn environment_and_limits_match_runc() {
     require_root!();
-    assert_same_view("env | grep -v '^HOSTNAME=' | sort; ulimit -n; umask; cat /proc/self/oom_score_adj");
+    assert_same_view(
+        "env | grep -v '^HOSTNAME=' | sort; ulimit -n; umask; cat /proc/self/oom_score_adj",
+    );
 }
 
 #[test]

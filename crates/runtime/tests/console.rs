@@ -56,7 +56,8 @@ fn console_size_is_applied() {
     require_root!();
     let rt = runtime();
     let mut b = Bundle::new(&rt);
-    b.set_terminal(true).set_script("stty size; echo size-done; sleep 1000");
+    b.set_terminal(true)
+        .set_script("stty size; echo size-done; sleep 1000");
     b.config_mut()["process"]["consoleSize"] = json!({ "height": 40, "width": 100 });
     let (_master, mut out) = start_with_console(&rt, &b);
     let seen = out.wait_for("size-done", TTY_TIMEOUT);
@@ -70,7 +71,9 @@ fn terminal_stdio_is_the_pty_and_ctrl_c_interrupts() {
     let mut b = Bundle::new(&rt);
     b.set_terminal(true).set_args(&["sh"]);
     let (mut master, mut out) = start_with_console(&rt, &b);
-    master.write_all(b"for f in 0 1 2; do readlink /proc/self/fd/$f; done; echo \"fds\"-done\n").unwrap();
+    master
+        .write_all(b"for f in 0 1 2; do readlink /proc/self/fd/$f; done; echo \"fds\"-done\n")
+        .unwrap();
     let seen = out.wait_for("fds-done\r\n", TTY_TIMEOUT);
     assert_eq!(seen.matches("/dev/pts/0").count(), 3, "{seen}");
     // The shell is the session leader with the pty as controlling

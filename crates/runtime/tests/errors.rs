@@ -14,9 +14,21 @@ use common::*;
 /// cgroup directory in any hierarchy.
 #[track_caller]
 fn assert_nothing_left(rt: &Runtime, b: &Bundle) {
-    assert!(rt.list_ids().is_empty(), "still listed: {:?}", rt.list_ids());
-    assert!(!rt.root().join(b.id()).exists(), "state dir left for {}", b.id());
-    assert!(leftover_cgroups(b).is_empty(), "cgroup left: {:?}", leftover_cgroups(b));
+    assert!(
+        rt.list_ids().is_empty(),
+        "still listed: {:?}",
+        rt.list_ids()
+    );
+    assert!(
+        !rt.root().join(b.id()).exists(),
+        "state dir left for {}",
+        b.id()
+    );
+    assert!(
+        leftover_cgroups(b).is_empty(),
+        "cgroup left: {:?}",
+        leftover_cgroups(b)
+    );
 }
 
 #[test]
@@ -69,7 +81,10 @@ fn duplicate_id_is_refused() {
     }
     // The first container is untouched.
     let s = rt.state(b.id());
-    assert_eq!((s["status"].as_str(), s["pid"].as_u64()), (Some("running"), Some(pid)));
+    assert_eq!(
+        (s["status"].as_str(), s["pid"].as_u64()),
+        (Some("running"), Some(pid))
+    );
 }
 
 #[test]
@@ -77,8 +92,13 @@ fn invalid_id_is_refused() {
     require_root!();
     let rt = runtime();
     let b = Bundle::new(&rt);
-    let out = rt.cmd(&["create", "--bundle", b.path().to_str().unwrap(), "bad/id"]).failed();
-    assert!(error_message(&out).contains("invalid container ID format"), "{out}");
+    let out = rt
+        .cmd(&["create", "--bundle", b.path().to_str().unwrap(), "bad/id"])
+        .failed();
+    assert!(
+        error_message(&out).contains("invalid container ID format"),
+        "{out}"
+    );
     assert!(rt.list_ids().is_empty());
 }
 
@@ -87,9 +107,17 @@ fn malformed_config_fails_with_one_line_and_leaves_nothing() {
     require_root!();
     let rt = runtime();
     let b = Bundle::new(&rt);
-    fs::write(b.config_path(), "{\"ociVersion\": \"1.0.2\", \"process\": {bad").unwrap();
+    fs::write(
+        b.config_path(),
+        "{\"ociVersion\": \"1.0.2\", \"process\": {bad",
+    )
+    .unwrap();
     let out = rt.create(&b).failed();
-    assert_eq!(out.stderr_lines().len(), 1, "one clear line expected:\n{out}");
+    assert_eq!(
+        out.stderr_lines().len(),
+        1,
+        "one clear line expected:\n{out}"
+    );
     assert_eq!(out.stdout, "");
     assert_nothing_left(&rt, &b);
 }
@@ -138,7 +166,10 @@ fn start_of_stopped_container_is_refused() {
     rt.start(b.id()).ok();
     rt.wait_for_status(b.id(), "stopped", STATE_TIMEOUT);
     let out = rt.start(b.id()).failed();
-    assert!(error_message(&out).contains("cannot start a container that has stopped"), "{out}");
+    assert!(
+        error_message(&out).contains("cannot start a container that has stopped"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -149,7 +180,10 @@ fn start_of_running_container_is_refused() {
     b.set_args(&["sleep", "1000"]);
     rt.run_detached(&b).ok();
     let out = rt.start(b.id()).failed();
-    assert!(error_message(&out).contains("cannot start an already running container"), "{out}");
+    assert!(
+        error_message(&out).contains("cannot start an already running container"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -162,7 +196,10 @@ fn kill_of_stopped_container_is_refused() {
     rt.start(b.id()).ok();
     rt.wait_for_status(b.id(), "stopped", STATE_TIMEOUT);
     let out = rt.kill(b.id(), "TERM").failed();
-    assert!(error_message(&out).contains("container not running"), "{out}");
+    assert!(
+        error_message(&out).contains("container not running"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -175,7 +212,10 @@ fn exec_in_stopped_container_is_refused() {
     rt.start(b.id()).ok();
     rt.wait_for_status(b.id(), "stopped", STATE_TIMEOUT);
     let out = rt.exec(b.id(), &["true"]).failed();
-    assert!(error_message(&out).contains("cannot exec in a stopped container"), "{out}");
+    assert!(
+        error_message(&out).contains("cannot exec in a stopped container"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -188,7 +228,10 @@ fn delete_of_running_container_without_force_is_refused() {
     let out = rt.delete(b.id()).failed();
     // runc: cannot delete container <id> that is not stopped: running
     let msg = error_message(&out);
-    assert!(msg.contains("cannot delete container") && msg.contains("not stopped"), "{out}");
+    assert!(
+        msg.contains("cannot delete container") && msg.contains("not stopped"),
+        "{out}"
+    );
     assert_eq!(rt.state(b.id())["status"], "running");
 }
 

@@ -24,7 +24,9 @@ fn exec_joins_the_init_namespaces() {
     let rt = runtime();
     let (b, pid) = running(&rt);
     for kind in ["pid", "net", "mnt", "uts", "ipc"] {
-        let out = rt.exec(b.id(), &["readlink", &format!("/proc/self/ns/{kind}")]).ok();
+        let out = rt
+            .exec(b.id(), &["readlink", &format!("/proc/self/ns/{kind}")])
+            .ok();
         assert_eq!(out.stdout.trim(), pid_ns(pid, kind), "{kind}");
     }
 }
@@ -34,7 +36,16 @@ fn exec_sees_the_container_processes() {
     require_root!();
     let rt = runtime();
     let (b, _) = running(&rt);
-    let out = rt.exec(b.id(), &["sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '; echo; hostname"]).ok();
+    let out = rt
+        .exec(
+            b.id(),
+            &[
+                "sh",
+                "-c",
+                "cat /proc/1/cmdline | tr '\\0' ' '; echo; hostname",
+            ],
+        )
+        .ok();
     assert_eq!(out.stdout, "sleep 1000 \nrunc\n");
 }
 
@@ -44,8 +55,16 @@ fn exec_joins_the_cgroup() {
     let rt = runtime();
     let (b, _) = running(&rt);
     let out = rt.exec(b.id(), &["cat", "/proc/self/cgroup"]).ok();
-    let mem = out.stdout.lines().find(|l| l.contains(":memory:")).unwrap_or_else(|| panic!("{out}"));
-    assert!(mem.ends_with(&b.cgroup_path()), "{mem} not in {}", b.cgroup_path());
+    let mem = out
+        .stdout
+        .lines()
+        .find(|l| l.contains(":memory:"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        mem.ends_with(&b.cgroup_path()),
+        "{mem} not in {}",
+        b.cgroup_path()
+    );
 }
 
 #[test]
@@ -54,7 +73,17 @@ fn exec_env_and_cwd() {
     let rt = runtime();
     let (b, _) = running(&rt);
     let out = rt
-        .cmd(&["exec", "--env", "GREETING=hi there", "--cwd", "/tmp", b.id(), "sh", "-c", "echo $GREETING; pwd; echo $PATH"])
+        .cmd(&[
+            "exec",
+            "--env",
+            "GREETING=hi there",
+            "--cwd",
+            "/tmp",
+            b.id(),
+            "sh",
+            "-c",
+            "echo $GREETING; pwd; echo $PATH",
+        ])
         .ok();
     let lines: Vec<&str> = out.stdout.lines().collect();
     assert_eq!(lines[0], "hi there");
@@ -68,7 +97,17 @@ fn exec_as_another_user() {
     require_root!();
     let rt = runtime();
     let (b, _) = running(&rt);
-    let out = rt.cmd(&["exec", "--user", "1000:1000", b.id(), "sh", "-c", "id -u; id -g; id -un"]).ok();
+    let out = rt
+        .cmd(&[
+            "exec",
+            "--user",
+            "1000:1000",
+            b.id(),
+            "sh",
+            "-c",
+            "id -u; id -g; id -un",
+        ])
+        .ok();
     assert_eq!(out.stdout, "1000\n1000\nuser\n");
 }
 
@@ -96,7 +135,9 @@ fn exec_with_process_file() {
     });
     let file = b.path().join("process.json");
     fs::write(&file, process.to_string()).unwrap();
-    let out = rt.cmd(&["exec", "--process", file.to_str().unwrap(), b.id()]).ok();
+    let out = rt
+        .cmd(&["exec", "--process", file.to_str().unwrap(), b.id()])
+        .ok();
     assert_eq!(out.stdout, "from-file process-json 1000 /home/user\n");
 }
 
@@ -106,8 +147,21 @@ fn exec_detached_writes_pid_file() {
     let rt = runtime();
     let (b, init) = running(&rt);
     let pid_file = b.path().join("exec.pid");
-    rt.cmd(&["exec", "-d", "--pid-file", pid_file.to_str().unwrap(), b.id(), "sleep", "999"]).ok();
-    let pid: u32 = fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
+    rt.cmd(&[
+        "exec",
+        "-d",
+        "--pid-file",
+        pid_file.to_str().unwrap(),
+        b.id(),
+        "sleep",
+        "999",
+    ])
+    .ok();
+    let pid: u32 = fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     assert!(process_alive(pid), "exec'd pid {pid} not running");
     assert_eq!(pid_ns(pid, "pid"), pid_ns(init, "pid"));
     let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap();
@@ -126,7 +180,9 @@ fn exec_keeps_the_container_capabilities() {
     require_root!();
     let rt = runtime();
     let (b, init) = running(&rt);
-    let out = rt.exec(b.id(), &["grep", "^CapBnd", "/proc/self/status"]).ok();
+    let out = rt
+        .exec(b.id(), &["grep", "^CapBnd", "/proc/self/status"])
+        .ok();
     let host_view = fs::read_to_string(format!("/proc/{init}/status")).unwrap();
     let init_bnd = host_view.lines().find(|l| l.starts_with("CapBnd")).unwrap();
     assert_eq!(out.stdout.trim(), init_bnd);

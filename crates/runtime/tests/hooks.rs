@@ -9,8 +9,14 @@ use std::path::Path;
 use common::*;
 use serde_json::json;
 
-const STAGES: [&str; 6] =
-    ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"];
+const STAGES: [&str; 6] = [
+    "prestart",
+    "createRuntime",
+    "createContainer",
+    "startContainer",
+    "poststart",
+    "poststop",
+];
 
 /// A hook command that appends `<name> <status> <id>` (both read from the
 /// state JSON on stdin) to `log`. It must work with the host's /bin/sh and
@@ -42,7 +48,11 @@ fn hooked_bundle(rt: &Runtime) -> (Bundle, std::path::PathBuf) {
 }
 
 fn log_lines(log: &Path) -> Vec<String> {
-    fs::read_to_string(log).unwrap_or_default().lines().map(str::to_owned).collect()
+    fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
 }
 
 /// The hook log after `create`, after `start` and after `delete`.
@@ -52,7 +62,11 @@ fn hook_log_by_phase(rt: &Runtime) -> (String, [Vec<String>; 3]) {
     rt.create(&b).ok();
     let after_create = log_lines(&log);
     rt.start(b.id()).ok();
-    assert!(wait_until(STATE_TIMEOUT, || log_lines(&log).len() >= 5), "{:?}", log_lines(&log));
+    assert!(
+        wait_until(STATE_TIMEOUT, || log_lines(&log).len() >= 5),
+        "{:?}",
+        log_lines(&log)
+    );
     let after_start = log_lines(&log)[after_create.len()..].to_vec();
     rt.kill(b.id(), "KILL").ok();
     rt.wait_for_status(b.id(), "stopped", STATE_TIMEOUT);
@@ -74,9 +88,18 @@ fn hooks_run_in_order_with_the_state_on_stdin() {
         eprintln!("NOTE: {} hook order: {phases:?}", rt.name());
         let all: Vec<&String> = phases.iter().flatten().collect();
         for stage in STAGES {
-            assert_eq!(all.iter().filter(|l| l.starts_with(&format!("{stage} "))).count(), 1, "{stage}: {all:?}");
+            assert_eq!(
+                all.iter()
+                    .filter(|l| l.starts_with(&format!("{stage} ")))
+                    .count(),
+                1,
+                "{stage}: {all:?}"
+            );
         }
-        assert!(all.iter().all(|l| l.ends_with(&format!(" {id}"))), "{all:?}");
+        assert!(
+            all.iter().all(|l| l.ends_with(&format!(" {id}"))),
+            "{all:?}"
+        );
         assert_eq!(phases[2], [line("poststop", "stopped")]);
         return;
     }
@@ -84,8 +107,15 @@ fn hooks_run_in_order_with_the_state_on_stdin() {
     assert_eq!(
         phases,
         [
-            vec![line("prestart", "creating"), line("createRuntime", "creating"), line("createContainer", "creating")],
-            vec![line("startContainer", "created"), line("poststart", "running")],
+            vec![
+                line("prestart", "creating"),
+                line("createRuntime", "creating"),
+                line("createContainer", "creating")
+            ],
+            vec![
+                line("startContainer", "created"),
+                line("poststart", "running")
+            ],
             vec![line("poststop", "stopped")],
         ]
     );
@@ -98,7 +128,10 @@ fn run_runs_every_hook_once() {
     let (mut b, log) = hooked_bundle(&rt);
     b.set_args(&["true"]);
     rt.run(&b).ok();
-    let mut stages: Vec<String> = log_lines(&log).iter().map(|l| l.split(' ').next().unwrap().to_owned()).collect();
+    let mut stages: Vec<String> = log_lines(&log)
+        .iter()
+        .map(|l| l.split(' ').next().unwrap().to_owned())
+        .collect();
     if !rt.is_berth() {
         // runc 1.1 runs poststart before startContainer (see above).
         stages.sort();
@@ -135,12 +168,27 @@ fn failing_prestart_hook_fails_create_and_leaves_nothing() {
     let rt = runtime();
     let mut b = Bundle::new(&rt);
     b.set_args(&["sleep", "1000"]);
-    b.add_hook("prestart", "/bin/sh", &["sh", "-c", "echo hook-says-no >&2; exit 3"]);
+    b.add_hook(
+        "prestart",
+        "/bin/sh",
+        &["sh", "-c", "echo hook-says-no >&2; exit 3"],
+    );
     let out = rt.create(&b).failed();
-    assert!(out.stderr.contains("prestart") || out.stderr.contains("hook"), "{out}");
-    assert!(rt.list_ids().is_empty(), "still listed: {:?}", rt.list_ids());
+    assert!(
+        out.stderr.contains("prestart") || out.stderr.contains("hook"),
+        "{out}"
+    );
+    assert!(
+        rt.list_ids().is_empty(),
+        "still listed: {:?}",
+        rt.list_ids()
+    );
     assert!(!rt.root().join(b.id()).exists(), "state dir left");
-    assert!(leftover_cgroups(&b).is_empty(), "cgroup left: {:?}", leftover_cgroups(&b));
+    assert!(
+        leftover_cgroups(&b).is_empty(),
+        "cgroup left: {:?}",
+        leftover_cgroups(&b)
+    );
     // No container process survives in the parent cgroup either.
     assert!(CgroupParent::procs_of(&b.cgroup_parent().path()).is_empty());
 }
@@ -154,5 +202,9 @@ fn failing_create_runtime_hook_fails_create() {
     b.add_hook("createRuntime", "/bin/false", &["false"]);
     rt.create(&b).failed();
     assert!(rt.list_ids().is_empty());
-    assert!(leftover_cgroups(&b).is_empty(), "cgroup left: {:?}", leftover_cgroups(&b));
+    assert!(
+        leftover_cgroups(&b).is_empty(),
+        "cgroup left: {:?}",
+        leftover_cgroups(&b)
+    );
 }

@@ -19,7 +19,11 @@ fn run_prints_output_and_exits_zero() {
     assert_eq!(out.stdout, "hello from runc\n");
     // `run` deletes the container when it exits.
     assert_not_exist(&rt.cmd(&["state", b.id()]), b.id());
-    assert!(leftover_cgroups(&b).is_empty(), "cgroup left: {:?}", leftover_cgroups(&b));
+    assert!(
+        leftover_cgroups(&b).is_empty(),
+        "cgroup left: {:?}",
+        leftover_cgroups(&b)
+    );
 }
 
 #[test]
@@ -60,7 +64,12 @@ fn create_start_stop_delete() {
     assert!(pid > 0);
     assert!(process_alive(pid as u32));
     assert_eq!(s["bundle"], Value::from(b.path().to_str().unwrap()));
-    assert!(s["ociVersion"].as_str().is_some_and(|v| v.starts_with("1.")), "{s}");
+    assert!(
+        s["ociVersion"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("1.")),
+        "{s}"
+    );
     // The process has not run yet.
     assert_eq!(created.stdout_now(), "");
 
@@ -74,7 +83,11 @@ fn create_start_stop_delete() {
     rt.delete(b.id()).ok();
     assert_not_exist(&rt.cmd(&["state", b.id()]), b.id());
     assert!(!rt.root().join(b.id()).exists(), "state dir left behind");
-    assert!(leftover_cgroups(&b).is_empty(), "cgroup left: {:?}", leftover_cgroups(&b));
+    assert!(
+        leftover_cgroups(&b).is_empty(),
+        "cgroup left: {:?}",
+        leftover_cgroups(&b)
+    );
 }
 
 #[test]
@@ -194,8 +207,15 @@ fn delete_force_kills_a_running_container() {
 
     rt.delete_force(b.id()).ok();
     assert_not_exist(&rt.cmd(&["state", b.id()]), b.id());
-    assert!(wait_until(Duration::from_secs(5), || !process_alive(pid)), "pid {pid} survived");
-    assert!(leftover_cgroups(&b).is_empty(), "cgroup left: {:?}", leftover_cgroups(&b));
+    assert!(
+        wait_until(Duration::from_secs(5), || !process_alive(pid)),
+        "pid {pid} survived"
+    );
+    assert!(
+        leftover_cgroups(&b).is_empty(),
+        "cgroup left: {:?}",
+        leftover_cgroups(&b)
+    );
 }
 
 #[test]
@@ -225,14 +245,23 @@ fn list_table_json_and_quiet() {
     let table = rt.cmd(&["list"]).ok().stdout;
     let mut lines = table.lines();
     let header: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
-    assert_eq!(header, ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]);
+    assert_eq!(
+        header,
+        ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]
+    );
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split_whitespace().collect()).collect();
-    let row = |id: &str| rows.iter().find(|r| r[0] == id).cloned().unwrap_or_else(|| panic!("{id} not listed:\n{table}"));
+    let row = |id: &str| {
+        rows.iter()
+            .find(|r| r[0] == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("{id} not listed:\n{table}"))
+    };
     assert_eq!(row(a.id())[2], "running");
     assert_eq!(row(c.id())[2], "created");
     assert_eq!(row(a.id())[3], a.path().to_str().unwrap());
 
-    let json: Value = serde_json::from_str(&rt.cmd(&["list", "--format", "json"]).ok().stdout).unwrap();
+    let json: Value =
+        serde_json::from_str(&rt.cmd(&["list", "--format", "json"]).ok().stdout).unwrap();
     let list = json.as_array().expect("list --format json is an array");
     assert_eq!(list.len(), 2);
     let entry = list.iter().find(|e| e["id"] == a.id()).expect("a listed");
@@ -255,7 +284,10 @@ fn list_empty_root() {
     let json = rt.cmd(&["list", "--format", "json"]).ok().stdout;
     let v: Value = serde_json::from_str(&json).unwrap_or(Value::Null);
     // runc prints `null` for no containers; `[]` is as good.
-    assert!(v.is_null() || v.as_array().is_some_and(|a| a.is_empty()), "{json}");
+    assert!(
+        v.is_null() || v.as_array().is_some_and(|a| a.is_empty()),
+        "{json}"
+    );
 }
 
 #[test]
@@ -278,7 +310,15 @@ fn create_writes_pid_file() {
     let mut b = Bundle::new(&rt);
     b.set_args(&["true"]);
     let pid_file = b.path().join("init.pid");
-    rt.cmd(&["create", "--bundle", b.path().to_str().unwrap(), "--pid-file", pid_file.to_str().unwrap(), b.id()]).ok();
+    rt.cmd(&[
+        "create",
+        "--bundle",
+        b.path().to_str().unwrap(),
+        "--pid-file",
+        pid_file.to_str().unwrap(),
+        b.id(),
+    ])
+    .ok();
     let written = fs::read_to_string(&pid_file).unwrap();
     let pid = rt.state(b.id())["pid"].as_u64().unwrap();
     assert_eq!(written.trim(), pid.to_string());

@@ -61,7 +61,10 @@ fn network_namespace_can_be_left_out() {
     b.remove_namespace("network");
     b.set_script(&ns_script(&["net"]));
     let out = rt.run(&b).ok();
-    assert_eq!(parse_ns(&out.stdout), vec![("net".to_owned(), host_ns("net"))]);
+    assert_eq!(
+        parse_ns(&out.stdout),
+        vec![("net".to_owned(), host_ns("net"))]
+    );
 }
 
 #[test]
@@ -82,14 +85,20 @@ fn cgroup_namespace_is_new_when_asked() {
     let rt = runtime();
     let mut b = Bundle::new(&rt);
     b.set_namespace("cgroup", None);
-    b.set_script(&format!("{}; cat /proc/self/cgroup", ns_script(&["cgroup"])));
+    b.set_script(&format!(
+        "{}; cat /proc/self/cgroup",
+        ns_script(&["cgroup"])
+    ));
     let out = rt.run(&b).ok().stdout;
     let link = out.lines().next().unwrap().split_once(' ').unwrap().1;
     assert_ne!(link, host_ns("cgroup"));
     // Inside, the container's own cgroup is the root: the parent's name
     // must not show.
     let parent = b.cgroup_parent().path();
-    assert!(!out.contains(&parent), "cgroup path leaks into the namespace:\n{out}");
+    assert!(
+        !out.contains(&parent),
+        "cgroup path leaks into the namespace:\n{out}"
+    );
 }
 
 #[test]
@@ -116,7 +125,13 @@ fn network_namespace_is_joined_by_path() {
 #[test]
 fn uts_namespace_joined_by_path_sees_its_hostname() {
     require_root!();
-    let holder = HostProcess::spawn(&["unshare", "--uts", "sh", "-c", "hostname joined-uts; exec sleep 100"]);
+    let holder = HostProcess::spawn(&[
+        "unshare",
+        "--uts",
+        "sh",
+        "-c",
+        "hostname joined-uts; exec sleep 100",
+    ]);
     let pid = holder.pid();
     assert!(wait_until(Duration::from_secs(5), || {
         fs::read_to_string(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c.starts_with("sleep"))
@@ -141,7 +156,10 @@ fn hostname_is_set() {
     b.set_script("hostname; cat /proc/sys/kernel/hostname");
     let out = rt.run(&b).ok();
     assert_eq!(out.stdout, "berth-box\nberth-box\n");
-    assert_eq!(fs::read_to_string("/proc/sys/kernel/hostname").unwrap(), host_name);
+    assert_eq!(
+        fs::read_to_string("/proc/sys/kernel/hostname").unwrap(),
+        host_name
+    );
 }
 
 #[test]
@@ -157,7 +175,10 @@ fn domainname_is_set() {
     b.config_mut()["domainname"] = json!("example.test");
     b.set_script("cat /proc/sys/kernel/domainname");
     assert_eq!(rt.run(&b).ok().stdout, "example.test\n");
-    assert_eq!(fs::read_to_string("/proc/sys/kernel/domainname").unwrap(), host_domain);
+    assert_eq!(
+        fs::read_to_string("/proc/sys/kernel/domainname").unwrap(),
+        host_domain
+    );
 }
 
 #[test]
@@ -213,7 +234,7 @@ fn time_namespace_offsets_show_in_uptime() {
     require_root!();
     let rt = runtime();
     if !supports_time_namespace(&rt) {
-        eprintln!("SKIPPED: {} has no time namespace support", rt.name());
+        skipped(&format!("{} has no time namespace support", rt.name()));
         return;
     }
     const TEN_DAYS: u64 = 10 * 24 * 3600;

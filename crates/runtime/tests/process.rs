@@ -39,7 +39,10 @@ fn added_capability_takes_effect() {
     let rt = runtime();
     let mut b = Bundle::new(&rt);
     for set in ["bounding", "effective", "permitted"] {
-        b.config_mut()["process"]["capabilities"][set].as_array_mut().unwrap().push(json!("CAP_SYS_ADMIN"));
+        b.config_mut()["process"]["capabilities"][set]
+            .as_array_mut()
+            .unwrap()
+            .push(json!("CAP_SYS_ADMIN"));
     }
     b.set_readonly_root(false);
     b.set_script("mkdir -p /m && mount -t tmpfs none /m && echo mounted");
@@ -47,7 +50,9 @@ fn added_capability_takes_effect() {
 
     let mut denied = Bundle::new(&rt);
     denied.set_readonly_root(false);
-    denied.set_script("mkdir -p /m; mount -t tmpfs none /m 2>/dev/null && echo mounted || echo refused");
+    denied.set_script(
+        "mkdir -p /m; mount -t tmpfs none /m 2>/dev/null && echo mounted || echo refused",
+    );
     assert_eq!(rt.run(&denied).ok().stdout, "refused\n");
 }
 
@@ -56,12 +61,17 @@ fn user_groups_and_cwd() {
     require_root!();
     let rt = runtime();
     let mut b = Bundle::new(&rt);
-    b.config_mut()["process"]["user"] = json!({ "uid": 1000, "gid": 1000, "additionalGids": [65534] });
+    b.config_mut()["process"]["user"] =
+        json!({ "uid": 1000, "gid": 1000, "additionalGids": [65534] });
     b.config_mut()["process"]["cwd"] = json!("/home/user");
     b.set_script("id -u; id -g; id -G; pwd; echo $HOME");
     let out = rt.run(&b).ok().stdout;
     let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines[..4], ["1000", "1000", "1000 65534", "/home/user"], "{out}");
+    assert_eq!(
+        lines[..4],
+        ["1000", "1000", "1000 65534", "/home/user"],
+        "{out}"
+    );
 }
 
 #[test]
@@ -110,7 +120,10 @@ fn sysctls_are_applied_in_the_container_only() {
     b.config_mut()["linux"]["sysctl"] = json!({ "net.ipv4.ip_unprivileged_port_start": "80" });
     b.set_script("cat /proc/sys/net/ipv4/ip_unprivileged_port_start");
     assert_eq!(rt.run(&b).ok().stdout, "80\n");
-    assert_eq!(std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start").unwrap(), host);
+    assert_eq!(
+        std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start").unwrap(),
+        host
+    );
 }
 
 #[test]
@@ -119,7 +132,9 @@ fn stdio_is_passed_through() {
     let rt = runtime();
     let mut b = Bundle::new(&rt);
     b.set_script("echo to-out; echo to-err >&2; cat");
-    let out = rt.cmd(&["run", "--bundle", b.path().to_str().unwrap(), b.id()]).ok();
+    let out = rt
+        .cmd(&["run", "--bundle", b.path().to_str().unwrap(), b.id()])
+        .ok();
     assert_eq!(out.stdout, "to-out\n");
     assert!(out.stderr.contains("to-err\n"), "{out}");
 }

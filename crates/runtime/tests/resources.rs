@@ -38,7 +38,9 @@ fn memory_and_pids_limits_are_written() {
             "pids": { "limit": 64 }
         }),
     );
-    let is_v1 = CgroupParent::dirs_of(&b.cgroup_path()).iter().any(|d| d.join("memory.limit_in_bytes").exists());
+    let is_v1 = CgroupParent::dirs_of(&b.cgroup_path())
+        .iter()
+        .any(|d| d.join("memory.limit_in_bytes").exists());
     if is_v1 {
         assert_eq!(cgroup_file(&b, "memory.limit_in_bytes"), "67108864");
     } else {
@@ -60,7 +62,11 @@ fn pids_limit_stops_a_fork_bomb() {
          set -- /proc/[0-9]*; echo $#; exit 0",
     );
     let out = rt.run(&b).ok();
-    let n: u32 = out.stdout.trim().parse().unwrap_or_else(|_| panic!("{out}"));
+    let n: u32 = out
+        .stdout
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("{out}"));
     assert!((5..=10).contains(&n), "{n} processes with pids.max=10");
 }
 

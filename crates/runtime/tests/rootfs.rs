@@ -36,8 +36,16 @@ fn tmpfs_and_bind_mounts_are_visible_inside_only() {
     let created = rt.create(&b).ok();
     rt.start(b.id()).ok();
     // While it runs, its mounts live in its own mount namespace only.
-    assert!(wait_until(STATE_TIMEOUT, || created.stdout_now().contains("x\n")), "{}", created.stdout_now());
-    assert_eq!(host_mounts_under(b.path()), Vec::<String>::new(), "container mounts leaked to the host");
+    assert!(
+        wait_until(STATE_TIMEOUT, || created.stdout_now().contains("x\n")),
+        "{}",
+        created.stdout_now()
+    );
+    assert_eq!(
+        host_mounts_under(b.path()),
+        Vec::<String>::new(),
+        "container mounts leaked to the host"
+    );
 
     let lines: Vec<String> = created.stdout_now().lines().map(str::to_owned).collect();
     assert!(lines.contains(&"/mnt/t tmpfs".to_owned()), "{lines:?}");
@@ -165,10 +173,15 @@ fn masked_and_readonly_paths() {
     let rt = runtime();
     // Masked files are /dev/null bind mounts: empty. Which of the spec's
     // masked /proc files exist depends on the kernel's config.
-    let masked = ["/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/sched_debug"]
-        .into_iter()
-        .find(|p| fs::metadata(p).is_ok_and(|m| m.is_file()))
-        .expect("some masked /proc file exists on the host");
+    let masked = [
+        "/proc/kcore",
+        "/proc/keys",
+        "/proc/timer_list",
+        "/proc/sched_debug",
+    ]
+    .into_iter()
+    .find(|p| fs::metadata(p).is_ok_and(|m| m.is_file()))
+    .expect("some masked /proc file exists on the host");
     let out = run_script(
         &rt,
         &format!(
@@ -192,7 +205,10 @@ fn other_devices_are_denied() {
         .unwrap()
         .push("CAP_MKNOD".into());
     for set in ["effective", "permitted"] {
-        b.config_mut()["process"]["capabilities"][set].as_array_mut().unwrap().push("CAP_MKNOD".into());
+        b.config_mut()["process"]["capabilities"][set]
+            .as_array_mut()
+            .unwrap()
+            .push("CAP_MKNOD".into());
     }
     b.set_script(
         "mknod /dev/sda-test b 8 0 2>/dev/null || echo mknod-refused; \

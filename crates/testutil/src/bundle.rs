@@ -46,7 +46,13 @@ impl Bundle {
         let id = unique_id(&test_hint());
         let cgroup = CgroupParent::new();
         let config = default_config(&cgroup.path_for(&id));
-        Bundle { runtime: runtime.clone(), id, config, cgroup, dir }
+        Bundle {
+            runtime: runtime.clone(),
+            id,
+            config,
+            cgroup,
+            dir,
+        }
     }
 
     /// The container id this bundle is for.
@@ -119,7 +125,10 @@ impl Bundle {
 
     /// Adds `KEY=value` to `process.env`.
     pub fn add_env(&mut self, key: &str, value: &str) -> &mut Bundle {
-        push(&mut self.config_mut()["process"]["env"], json!(format!("{key}={value}")));
+        push(
+            &mut self.config_mut()["process"]["env"],
+            json!(format!("{key}={value}")),
+        );
         self
     }
 
@@ -140,7 +149,13 @@ impl Bundle {
     }
 
     /// Appends a mount to `mounts`.
-    pub fn add_mount(&mut self, destination: &str, kind: &str, source: &str, options: &[&str]) -> &mut Bundle {
+    pub fn add_mount(
+        &mut self,
+        destination: &str,
+        kind: &str,
+        source: &str,
+        options: &[&str],
+    ) -> &mut Bundle {
         let m = json!({
             "destination": destination, "type": kind, "source": source, "options": options
         });
@@ -157,7 +172,9 @@ impl Bundle {
             None => json!({ "type": kind }),
         };
         let mut cfg = self.config_mut();
-        let list = cfg["linux"]["namespaces"].as_array_mut().expect("namespaces is an array");
+        let list = cfg["linux"]["namespaces"]
+            .as_array_mut()
+            .expect("namespaces is an array");
         list.retain(|n| n["type"] != kind);
         list.push(entry);
         drop(cfg);
@@ -178,7 +195,10 @@ impl Bundle {
         if cfg.get("hooks").is_none() {
             cfg["hooks"] = json!({});
         }
-        push(&mut cfg["hooks"][stage], json!({ "path": path, "args": args }));
+        push(
+            &mut cfg["hooks"][stage],
+            json!({ "path": path, "args": args }),
+        );
         drop(cfg);
         self
     }

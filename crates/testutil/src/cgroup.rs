@@ -39,7 +39,9 @@ pub struct CgroupParent {
 
 impl CgroupParent {
     pub fn new() -> CgroupParent {
-        CgroupParent { name: unique_id("berth-test") }
+        CgroupParent {
+            name: unique_id("berth-test"),
+        }
     }
 
     /// The parent's absolute cgroup path, e.g. `/berth-test-12-0-abcde`.

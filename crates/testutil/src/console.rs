@@ -28,10 +28,15 @@ impl ConsoleSocket {
             .unwrap_or_else(|e| panic!("bind console socket {}: {e}", path.display()));
         let (tx, rx) = mpsc::channel();
         thread::spawn(move || {
-            let result = listener.accept().and_then(|(stream, _)| recv_fd(stream.as_raw_fd()));
+            let result = listener
+                .accept()
+                .and_then(|(stream, _)| recv_fd(stream.as_raw_fd()));
             let _ = tx.send(result);
         });
-        ConsoleSocket { path: path.to_owned(), master: rx }
+        ConsoleSocket {
+            path: path.to_owned(),
+            master: rx,
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -43,7 +48,10 @@ impl ConsoleSocket {
         match self.master.recv_timeout(timeout) {
             Ok(Ok(f)) => f,
             Ok(Err(e)) => panic!("receive console fd on {}: {e}", self.path.display()),
-            Err(_) => panic!("no console fd on {} within {timeout:?}", self.path.display()),
+            Err(_) => panic!(
+                "no console fd on {} within {timeout:?}",
+                self.path.display()
+            ),
         }
     }
 }
@@ -64,7 +72,9 @@ fn recv_fd(sock: RawFd) -> std::io::Result<File> {
             }
         }
     }
-    Err(std::io::Error::other("console socket message carried no file descriptor"))
+    Err(std::io::Error::other(
+        "console socket message carried no file descriptor",
+    ))
 }
 
 /// Takes ownership of a descriptor the kernel just installed for us.
@@ -98,7 +108,10 @@ impl TerminalReader {
                 }
             }
         });
-        TerminalReader { rx, seen: String::new() }
+        TerminalReader {
+            rx,
+            seen: String::new(),
+        }
     }
 
     /// Reads until the collected output contains `pattern`; returns all

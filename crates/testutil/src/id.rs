@@ -13,7 +13,13 @@ static COUNTER: AtomicU32 = AtomicU32::new(0);
 pub fn unique_id(prefix: &str) -> String {
     let prefix: String = prefix
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "_.-".contains(c) { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "_.-".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
         .take(24)
         .collect();
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
@@ -49,7 +55,11 @@ mod tests {
         let b = unique_id("life cycle/x");
         assert_ne!(a, b);
         assert!(a.starts_with("life-cycle-x-"), "{a}");
-        assert!(a.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)), "{a}");
+        assert!(
+            a.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)),
+            "{a}"
+        );
         assert!(a.len() < 64, "{a}");
     }
 }

@@ -35,7 +35,7 @@ pub use cgroup::{hierarchies, CgroupParent};
 pub use console::{ConsoleSocket, TerminalReader};
 pub use host::{host_ns, mountinfo, pid_ns, process_alive, wait_until, HostProcess};
 pub use id::unique_id;
-pub use root::{__test_name, is_root, root_required_by_env, should_skip_for_root};
+pub use root::{__test_name, is_root, root_required_by_env, should_skip_for_root, skipped};
 pub use rootfs::{busybox_applets, busybox_rootfs, BUSYBOX};
 pub use runtime::{Output, Runtime, Spawned, DEFAULT_TIMEOUT};
 pub use spec::default_config;

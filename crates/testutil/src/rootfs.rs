@@ -25,7 +25,11 @@ pub fn busybox_applets() -> &'static [String] {
             .arg("--list")
             .output()
             .unwrap_or_else(|e| panic!("{bin} --list: {e} (install busybox-static)"));
-        assert!(out.status.success(), "{bin} --list failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{bin} --list failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout)
             .lines()
             .map(str::trim)
@@ -110,7 +114,10 @@ mod tests {
             Err(e) => panic!("{e}"),
         }
         assert!(root.join("bin/busybox").metadata().unwrap().len() > 100_000);
-        assert_eq!(fs::read_link(root.join("bin/sh")).unwrap(), Path::new("busybox"));
+        assert_eq!(
+            fs::read_link(root.join("bin/sh")).unwrap(),
+            Path::new("busybox")
+        );
         let passwd = fs::read_to_string(root.join("etc/passwd")).unwrap();
         assert!(passwd.contains(":65534:") && passwd.contains(":1000:"));
     }

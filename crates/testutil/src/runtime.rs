@@ -77,7 +77,14 @@ impl Runtime {
         let path = std::env::var("PATH").unwrap_or_default();
         let found = path
             .split(':')
-            .chain(["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"])
+            .chain([
+                "/usr/local/sbin",
+                "/usr/local/bin",
+                "/usr/sbin",
+                "/usr/bin",
+                "/sbin",
+                "/bin",
+            ])
             .map(|d| Path::new(d).join(name))
             .find(|p| p.is_file());
         found
@@ -147,7 +154,13 @@ impl Runtime {
         let child = c
             .spawn()
             .unwrap_or_else(|e| panic!("spawn {}: {e}", self.bin().display()));
-        Spawned { child, argv, stdout_path, stderr_path, started: Instant::now() }
+        Spawned {
+            child,
+            argv,
+            stdout_path,
+            stderr_path,
+            started: Instant::now(),
+        }
     }
 
     /// `create --bundle <dir> <id>`. The container inherits this call's
@@ -164,7 +177,13 @@ impl Runtime {
 
     /// `run -d --bundle <dir> <id>`.
     pub fn run_detached(&self, bundle: &Bundle) -> Output {
-        self.cmd(&["run", "-d", "--bundle", path_str(bundle.path()), bundle.id()])
+        self.cmd(&[
+            "run",
+            "-d",
+            "--bundle",
+            path_str(bundle.path()),
+            bundle.id(),
+        ])
     }
 
     pub fn start(&self, id: &str) -> Output {
@@ -191,6 +210,7 @@ impl Runtime {
     }
 
     /// `state <id>` parsed, or the failed command.
+    #[allow(clippy::result_large_err)]
     pub fn try_state(&self, id: &str) -> Result<Value, Output> {
         let out = self.cmd(&["state", id]);
         if !out.success() {
@@ -235,7 +255,12 @@ impl Runtime {
     /// Ids printed by `list -q`.
     pub fn list_ids(&self) -> Vec<String> {
         let out = self.cmd(&["list", "-q"]);
-        out.stdout.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect()
+        out.stdout
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect()
     }
 }
 
@@ -243,7 +268,9 @@ impl Drop for Inner {
     fn drop(&mut self) {
         // Leftover containers (a test that failed half-way): force-delete
         // everything this root knows about, then the TempDir goes.
-        let Ok(entries) = fs::read_dir(&self.root) else { return };
+        let Ok(entries) = fs::read_dir(&self.root) else {
+            return;
+        };
         for entry in entries.flatten() {
             if !entry.path().is_dir() {
                 continue;
@@ -292,11 +319,17 @@ impl Spawned {
         loop {
             match self.child.try_wait() {
                 Ok(Some(status)) => return self.output(status),
-                Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(5))
+                }
                 Ok(None) => {
                     let _ = self.child.kill();
                     let status = self.child.wait().expect("wait after kill");
-                    panic!("`{}` timed out after {timeout:?}:\n{}", self.argv, self.output(status));
+                    panic!(
+                        "`{}` timed out after {timeout:?}:\n{}",
+                        self.argv,
+                        self.output(status)
+                    );
                 }
                 Err(e) => panic!("wait for `{}`: {e}", self.argv),
             }
@@ -378,7 +411,10 @@ impl Output {
 
     /// Non-empty stderr lines.
     pub fn stderr_lines(&self) -> Vec<&str> {
-        self.stderr.lines().filter(|l| !l.trim().is_empty()).collect()
+        self.stderr
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .collect()
     }
 }
 

@@ -22,7 +22,10 @@ impl TempDir {
         let template = std::env::temp_dir().join(format!("{prefix}-XXXXXX"));
         let path = nix::unistd::mkdtemp(&template).map_err(io::Error::from)?;
         fs::set_permissions(&path, fs::Permissions::from_mode(0o755))?;
-        Ok(TempDir { path, keep: std::env::var_os("BERTH_TEST_KEEP").is_some() })
+        Ok(TempDir {
+            path,
+            keep: std::env::var_os("BERTH_TEST_KEEP").is_some(),
+        })
     }
 
     pub fn path(&self) -> &Path {

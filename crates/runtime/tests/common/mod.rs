@@ -37,7 +37,11 @@ pub fn assert_not_exist(out: &Output, id: &str) {
 /// The error line a runtime printed: the `msg="..."` of runc's logrus line,
 /// or the whole line for berth.
 pub fn error_message(out: &Output) -> String {
-    let line = out.stderr_lines().last().map(|l| l.to_string()).unwrap_or_default();
+    let line = out
+        .stderr_lines()
+        .last()
+        .map(|l| l.to_string())
+        .unwrap_or_default();
     match line.split_once("msg=\"") {
         Some((_, rest)) => rest.trim_end().trim_end_matches('"').replace("\\\"", "\""),
         None => line,
@@ -64,6 +68,6 @@ pub fn skip_unless_berth(rt: &Runtime, why: &str) -> bool {
     if rt.is_berth() {
         return false;
     }
-    eprintln!("SKIPPED for {}: {why}", rt.name());
+    skipped(&format!("{}: berth-only behaviour: {why}", rt.name()));
     true
 }
