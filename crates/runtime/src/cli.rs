@@ -12,11 +12,8 @@ use oci_spec::runtime::{Capability, Process};
 
 use crate::log::Format;
 
-const VERSION: &str = concat!(
-    env!("CARGO_PKG_VERSION"),
-    "\nspec: ",
-    "1.0.2"
-);
+/// Printed after the program name, as runc prints it.
+const VERSION: &str = concat!("version ", env!("CARGO_PKG_VERSION"), "\nspec: 1.0.2");
 
 #[derive(Parser)]
 #[command(name = "berth-runtime", version = VERSION, about = "An OCI container runtime, compatible with runc's command line")]

@@ -24,7 +24,7 @@ pub enum Error {
     NotExist(String),
     #[error("container with id exists: {0}")]
     Exists(String),
-    #[error("invalid container id {0:?}: use letters, digits, '_', '+', '-' and '.' (not leading)")]
+    #[error("invalid container ID format: {0:?} (use letters, digits, '_', '+', '-' and '.', not leading)")]
     InvalidId(String),
     #[error("container not running")]
     NotRunning,

@@ -139,13 +139,19 @@ fn create_in(
     // Saved before the init exists, so that `delete` can clean up after a
     // create killed at any point.
     dir.save(&record)?;
-    nix::unistd::mkfifo(&dir.fifo_path(), nix::sys::stat::Mode::from_bits_truncate(0o622))
-        .map_err(|e| Error::io("create exec fifo", dir.fifo_path(), e.into()))?;
+    make_exec_fifo(dir, spec)?;
     let state_fd: OwnedFd = std::fs::File::options()
         .read(true)
         .custom_flags(libc::O_PATH | libc::O_DIRECTORY)
         .open(&dir.path)
         .map_err(|e| Error::io("open state directory", &dir.path, e))?
+        .into();
+
+    let fifo_fd: OwnedFd = std::fs::File::options()
+        .read(true)
+        .custom_flags(libc::O_PATH)
+        .open(dir.fifo_path())
+        .map_err(|e| Error::io("open exec fifo", dir.fifo_path(), e))?
         .into();
 
     let hooks = spec.hooks().as_ref();
@@ -156,6 +162,7 @@ fn create_in(
         bundle,
         rootfs,
         plan,
+        fifo: &fifo_fd,
         state_dir: &state_fd,
         console_socket: console,
         no_pivot: opts.no_pivot,
@@ -220,6 +227,28 @@ fn spawn(args: &InitArgs<'_>, ours: &Channel, theirs: Channel) -> Result<i32> {
     };
     drop(theirs);
     Ok(pid)
+}
+
+/// The fifo must be writable by the container's user (mode 0622, not cut
+/// by our umask) and owned by the container's root, as runc makes it.
+fn make_exec_fifo(dir: &StateDir, spec: &Spec) -> Result<()> {
+    use nix::sys::stat::{umask, Mode};
+    let path = dir.fifo_path();
+    let old = umask(Mode::empty());
+    let made = nix::unistd::mkfifo(&path, Mode::from_bits_truncate(0o622));
+    umask(old);
+    made.map_err(|e| Error::io("create exec fifo", &path, e.into()))?;
+    let host_root = |maps: Option<&Vec<LinuxIdMapping>>| {
+        maps.into_iter().flatten().find(|m| m.container_id() == 0).map(|m| m.host_id())
+    };
+    let linux = spec.linux().as_ref();
+    let uid = host_root(linux.and_then(|l| l.uid_mappings().as_ref()));
+    let gid = host_root(linux.and_then(|l| l.gid_mappings().as_ref()));
+    if uid.is_some() || gid.is_some() {
+        nix::unistd::chown(&path, uid.map(nix::unistd::Uid::from_raw), gid.map(nix::unistd::Gid::from_raw))
+            .map_err(|e| Error::io("chown exec fifo", &path, e.into()))?;
+    }
+    Ok(())
 }
 
 fn map_lines(maps: &[LinuxIdMapping]) -> String {

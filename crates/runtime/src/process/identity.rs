@@ -118,8 +118,12 @@ pub fn become_user(process: &Process, can_setgroups: bool) -> Result<()> {
         caps::set(None, CapSet::Effective, &s.effective).map_err(|e| caps_err("effective", e))?;
         caps::set(None, CapSet::Permitted, &s.permitted).map_err(|e| caps_err("permitted", e))?;
         caps::clear(None, CapSet::Ambient).map_err(|e| caps_err("ambient", e))?;
+        // The kernel only raises an ambient capability that is also
+        // permitted and inheritable; like runc, skip the others.
         for cap in &s.ambient {
-            caps::raise(None, CapSet::Ambient, *cap).map_err(|e| caps_err("ambient", e))?;
+            if s.inheritable.contains(cap) && s.permitted.contains(cap) {
+                caps::raise(None, CapSet::Ambient, *cap).map_err(|e| caps_err("ambient", e))?;
+            }
         }
     }
     if process.no_new_privileges().unwrap_or(false) {

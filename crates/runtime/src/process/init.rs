@@ -13,7 +13,7 @@
 //! so no locks are held by absent threads.
 
 use std::ffi::CString;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::Path;
 
 use nix::sched::{unshare, CloneFlags};
@@ -35,8 +35,9 @@ pub struct InitArgs<'a> {
     pub bundle: &'a Path,
     pub rootfs: &'a Path,
     pub plan: &'a Plan,
-    /// `O_PATH` descriptor of the state directory, to reach the exec fifo
-    /// after pivot_root.
+    /// `O_PATH` descriptors of the exec fifo and of the state directory,
+    /// to reach the fifo after pivot_root.
+    pub fifo: &'a OwnedFd,
     pub state_dir: &'a OwnedFd,
     pub console_socket: Option<&'a OwnedFd>,
     pub no_pivot: bool,
@@ -132,15 +133,27 @@ fn setup(args: &InitArgs<'_>, chan: &Channel) -> Result<Never> {
     berth_sys::cloexec_from(3 + args.preserve_fds).map_err(|e| Error::sys("mark descriptors close-on-exec", e))?;
 
     chan.send(&Message::Ready)?;
-    wait_for_start(args.state_dir)?;
+    // `create` stops listening after `Ready`: from here on, failures can
+    // only go to the container's stderr.
+    let err = match start_program(args, &state, &program, &argv, &env) {
+        Ok(never) => match never {},
+        Err(e) => e,
+    };
+    eprintln!("berth-runtime init: {}", one_line(&err));
+    berth_sys::exit_now(127)
+}
 
+fn start_program(args: &InitArgs<'_>, state: &str, program: &CString, argv: &[CString], env: &[CString]) -> Result<Never> {
+    wait_for_start(args.fifo, args.state_dir)?;
     if let Some(h) = args.spec.hooks().as_ref().and_then(|h| h.start_container().as_ref()) {
-        let mut s: serde_json::Value = serde_json::from_str(&state).unwrap_or_default();
-        s["status"] = "running".into();
+        let mut s: serde_json::Value = serde_json::from_str(state).unwrap_or_default();
+        // runc hands these hooks the state as it is before the fifo is
+        // gone: "created".
+        s["status"] = "created".into();
         hooks::run_hooks(HookKind::StartContainer, h, s.to_string().as_bytes())?;
     }
-    let err = nix::unistd::execve(&program, &argv, &env).unwrap_err();
-    Err(Error::Container(format!("exec {:?}: {err}", program)))
+    let err = nix::unistd::execve(program, argv, env).unwrap_err();
+    Err(Error::Container(format!("exec {program:?}: {err}")))
 }
 
 fn maps_root(spec: &Spec) -> bool {
@@ -178,9 +191,20 @@ fn set_personality(p: &oci_spec::runtime::LinuxPersonality) -> Result<()> {
 }
 
 /// Blocks until `start` opens the fifo for reading, then tells it we go on.
-fn wait_for_start(state_dir: &OwnedFd) -> Result<()> {
+/// The fifo is reopened through its `O_PATH` descriptor, which needs no
+/// search permission on the state directory (a container user may have
+/// none); without /proc in the container, through the directory.
+fn wait_for_start(fifo_path_fd: &OwnedFd, state_dir: &OwnedFd) -> Result<()> {
+    use nix::fcntl::{open, openat, OFlag};
+    use nix::sys::stat::Mode;
+    let flags = OFlag::O_WRONLY | OFlag::O_CLOEXEC;
+    let magic = format!("/proc/self/fd/{}", fifo_path_fd.as_raw_fd());
     let fifo = loop {
-        match nix::fcntl::openat(state_dir, crate::state::EXEC_FIFO, nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty()) {
+        let opened = match open(magic.as_str(), flags, Mode::empty()) {
+            Err(nix::errno::Errno::ENOENT) => openat(state_dir, crate::state::EXEC_FIFO, flags, Mode::empty()),
+            other => other,
+        };
+        match opened {
             Ok(fd) => break fd,
             Err(nix::errno::Errno::EINTR) => continue,
             Err(e) => return Err(Error::sys("open exec fifo", e)),

@@ -98,8 +98,7 @@ pub fn mount(ctx: &Context<'_>, root: &Root, dest: &Path, opts: &MountOptions) -
     let readonly = opts.flags.contains(MsFlags::MS_RDONLY);
     let pure_v2 = hierarchies.len() == 1 && hierarchies[0].v2 && hierarchies[0].mount_point == Path::new("/sys/fs/cgroup");
     if pure_v2 {
-        let target = root.mkdir_all(dest, 0o755)?;
-        return mount_one(&hierarchies[0], &fd_path(&target), dest, fresh, flags | if readonly { MsFlags::MS_RDONLY } else { MsFlags::empty() }, ctx.own_cgroups);
+        return mount_one(&hierarchies[0], root, dest, fresh, flags | if readonly { MsFlags::MS_RDONLY } else { MsFlags::empty() }, ctx.own_cgroups);
     }
     // v1 or hybrid: a tmpfs holding one directory per hierarchy.
     let target = root.mkdir_all(dest, 0o755)?;
@@ -107,14 +106,15 @@ pub fn mount(ctx: &Context<'_>, root: &Root, dest: &Path, opts: &MountOptions) -
         .map_err(|e| mount_err("mount tmpfs for cgroups", dest, e))?;
     for h in &hierarchies {
         let name = h.mount_point.strip_prefix("/sys/fs/cgroup").unwrap_or(&h.mount_point);
-        if name.as_os_str().is_empty() {
+        // On a hybrid host the unified hierarchy holds no controllers; like
+        // runc, the container gets the v1 hierarchies only.
+        if name.as_os_str().is_empty() || h.v2 {
             continue;
         }
         let sub = dest.join(name);
-        let sub_fd = root.mkdir_all(&sub, 0o755)?;
         // v1 filesystems cannot be mounted in a user namespace.
         let fresh_here = fresh && (h.v2 || !userns);
-        mount_one(h, &fd_path(&sub_fd), &sub, fresh_here, flags | if readonly { MsFlags::MS_RDONLY } else { MsFlags::empty() }, ctx.own_cgroups)?;
+        mount_one(h, root, &sub, fresh_here, flags | if readonly { MsFlags::MS_RDONLY } else { MsFlags::empty() }, ctx.own_cgroups)?;
         // Co-mounted controllers ("cpu,cpuacct") also get a link per name.
         let dir_name = name.to_string_lossy();
         if !h.v2 && dir_name.contains(',') {
@@ -132,7 +132,9 @@ pub fn mount(ctx: &Context<'_>, root: &Root, dest: &Path, opts: &MountOptions) -
     Ok(())
 }
 
-fn mount_one(h: &Hierarchy, target: &Path, dest: &Path, fresh: bool, flags: MsFlags, own: &HashMap<String, String>) -> Result<()> {
+fn mount_one(h: &Hierarchy, root: &Root, dest: &Path, fresh: bool, flags: MsFlags, own: &HashMap<String, String>) -> Result<()> {
+    let target_fd = root.mkdir_all(dest, 0o755)?;
+    let target = &fd_path(&target_fd);
     if fresh {
         let (fstype, data) = if h.v2 { ("cgroup2", String::new()) } else { ("cgroup", h.controllers.clone()) };
         return do_mount(Some(Path::new(fstype)), target, Some(fstype), flags, Some(&data))
@@ -147,7 +149,9 @@ fn mount_one(h: &Hierarchy, target: &Path, dest: &Path, fresh: bool, flags: MsFl
     };
     do_mount(Some(&source), target, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)
         .map_err(|e| mount_err(&format!("bind {}", source.display()), dest, e))?;
-    do_mount(None, target, None, MsFlags::MS_BIND | MsFlags::MS_REMOUNT | flags, None)
+    // Remount the new mount, not the directory under it.
+    let top = root.lookup(dest).map_err(|e| Error::io("open", dest, e))?;
+    do_mount(None, &fd_path(&top), None, MsFlags::MS_BIND | MsFlags::MS_REMOUNT | flags, None)
         .map_err(|e| mount_err("remount cgroup bind", dest, e))
 }
 

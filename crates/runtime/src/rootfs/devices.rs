@@ -98,6 +98,10 @@ pub fn create(ctx: &Context<'_>, root: &Root, dev_mounted: bool) -> Result<()> {
     result?;
     if dev_mounted {
         for (target, link) in LINKS {
+            // Only where the host kernel has one (as runc decides it).
+            if *link == "/dev/core" && !Path::new("/proc/kcore").exists() {
+                continue;
+            }
             make_link(root, target, link)?;
         }
         // /dev/ptmx must be the container's devpts instance.

@@ -135,8 +135,13 @@ mod tests {
         // in <root>/tmp instead.
         std::os::unix::fs::symlink("/tmp/../../tmp", dir.join("evil")).unwrap();
         let root = Root::open(&dir).unwrap();
-        root.mkdir_all(Path::new("/evil/inner"), 0o755).unwrap();
-        assert!(dir.join("tmp/inner").is_dir());
+        // Dangling inside the root: refused, never created on the host.
+        assert!(root.mkdir_all(Path::new("/evil/inner"), 0o755).is_err());
+        std::fs::create_dir(dir.join("tmp")).unwrap();
+        let marker = format!("berth-resolve-marker-{}", std::process::id());
+        root.mkdir_all(&Path::new("/evil").join(&marker), 0o755).unwrap();
+        assert!(dir.join("tmp").join(&marker).is_dir());
+        assert!(!Path::new("/tmp").join(&marker).exists());
         root.create_file(Path::new("/a/b/file"), 0o644).unwrap();
         assert!(dir.join("a/b/file").is_file());
         std::fs::remove_dir_all(&dir).unwrap();
