@@ -21,7 +21,7 @@ if [ -n "${RUNTIME:-}" ]; then
     RT="$(command -v "$RUNTIME" || echo "$RUNTIME")"
 else
     cargo build --release
-    RT="$PWD/target/release/berth-runtime"
+    RT="${CARGO_TARGET_DIR:-$PWD/target}/release/berth-runtime"
 fi
 echo "runtime: $RT ($("$RT" --version | head -n1))"
 
