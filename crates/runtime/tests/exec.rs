@@ -15,6 +15,7 @@ fn running(rt: &Runtime) -> (Bundle, u32) {
     b.set_args(&["sleep", "1000"]);
     rt.run_detached(&b).ok();
     let pid = rt.state(b.id())["pid"].as_u64().unwrap() as u32;
+    wait_for_exec(pid, &["sleep", "1000"]);
     (b, pid)
 }
 
@@ -55,14 +56,17 @@ fn exec_joins_the_cgroup() {
     let rt = runtime();
     let (b, _) = running(&rt);
     let out = rt.exec(b.id(), &["cat", "/proc/self/cgroup"]).ok();
-    let mem = out
-        .stdout
-        .lines()
+    // v1 and hybrid: the memory controller's line; v2: the only line,
+    // `0::<path>`.
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    let line = lines
+        .iter()
         .find(|l| l.contains(":memory:"))
+        .or_else(|| lines.iter().find(|l| l.starts_with("0::")))
         .unwrap_or_else(|| panic!("{out}"));
     assert!(
-        mem.ends_with(&b.cgroup_path()),
-        "{mem} not in {}",
+        line.ends_with(&b.cgroup_path()),
+        "{line} not in {}",
         b.cgroup_path()
     );
 }
@@ -164,8 +168,13 @@ fn exec_detached_writes_pid_file() {
         .unwrap();
     assert!(process_alive(pid), "exec'd pid {pid} not running");
     assert_eq!(pid_ns(pid, "pid"), pid_ns(init, "pid"));
-    let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap();
-    assert_eq!(cmdline, b"sleep\x00999\x00");
+    // The pid may be written a moment before the process calls execve.
+    let cmdline = || fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    assert!(
+        wait_until(Duration::from_secs(5), || cmdline() == b"sleep\x00999\x00"),
+        "pid {pid} runs {:?}",
+        String::from_utf8_lossy(&cmdline())
+    );
     // It is one of the container's processes.
     let ps = rt.cmd(&["ps", "--format", "json", b.id()]).ok();
     let pids: Vec<u32> = serde_json::from_str(&ps.stdout).unwrap();

@@ -102,8 +102,7 @@ fn running_state_while_process_lives() {
     assert_eq!(s["status"], "running", "{s}");
     let pid = s["pid"].as_u64().unwrap() as u32;
     // The container's pid 1 is `sleep`.
-    let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap();
-    assert_eq!(cmdline, b"sleep\x001000\x00");
+    wait_for_exec(pid, &["sleep", "1000"]);
     // And it sits in the cgroup of cgroupsPath.
     assert!(
         CgroupParent::procs_of(&b.cgroup_path()).contains(&pid),
@@ -131,9 +130,7 @@ fn run_detached_then_state_running() {
 fn kill_with(signal: &str) {
     let rt = runtime();
     let mut b = Bundle::new(&rt);
-    b.set_script(TERM_AWARE_INIT);
-    rt.run_detached(&b).ok();
-    rt.wait_for_status(b.id(), "running", STATE_TIMEOUT);
+    run_term_aware(&rt, &mut b);
     rt.kill(b.id(), signal).ok();
     rt.wait_for_status(b.id(), "stopped", STATE_TIMEOUT);
     rt.delete(b.id()).ok();
@@ -162,8 +159,7 @@ fn kill_defaults_to_sigterm() {
     require_root!();
     let rt = runtime();
     let mut b = Bundle::new(&rt);
-    b.set_script(TERM_AWARE_INIT);
-    rt.run_detached(&b).ok();
+    run_term_aware(&rt, &mut b);
     rt.cmd(&["kill", b.id()]).ok();
     rt.wait_for_status(b.id(), "stopped", STATE_TIMEOUT);
 }

@@ -30,7 +30,7 @@ fn tmpfs_and_bind_mounts_are_visible_inside_only() {
     b.add_mount("/mnt/b", "bind", shared.to_str().unwrap(), &["rbind", "rw"]);
     b.set_script(
         "grep -E ' /mnt/(t|b) ' /proc/mounts | cut -d' ' -f2,3; \
-         cat /mnt/b/hello; echo x > /mnt/t/f && cat /mnt/t/f; echo back > /mnt/b/reply; \
+         cat /mnt/b/hello; echo back > /mnt/b/reply; echo x > /mnt/t/f && cat /mnt/t/f; \
          sleep 1000",
     );
     let created = rt.create(&b).ok();

@@ -19,8 +19,20 @@ pub fn runtime() -> Runtime {
 
 /// A script for a container init that exits cleanly on SIGTERM. A plain
 /// `sleep` as pid 1 ignores TERM (pid 1 has no default signal actions),
-/// so kill tests need a handler; `wait` returns as soon as one runs.
-pub const TERM_AWARE_INIT: &str = "trap 'exit 143' TERM; sleep 1000 & wait";
+/// so kill tests need a handler; `wait` returns as soon as one runs. It
+/// prints `ready` once the handler is in place: see [`run_term_aware`].
+pub const TERM_AWARE_INIT: &str = "trap 'exit 143' TERM; echo ready; sleep 1000 & wait";
+
+/// `run -d` of `b` with [`TERM_AWARE_INIT`], returning once the TERM
+/// handler is installed (a TERM sent earlier would be ignored by pid 1).
+pub fn run_term_aware(rt: &Runtime, b: &mut Bundle) {
+    b.set_script(TERM_AWARE_INIT);
+    let out = rt.run_detached(b).ok();
+    assert!(
+        wait_until(STATE_TIMEOUT, || out.stdout_now().contains("ready")),
+        "init never got ready:\n{out}"
+    );
+}
 
 /// Asserts the runtime said container `id` does not exist: runc 1.1 prints
 /// `container does not exist`, berth `container "<id>" does not exist`.
@@ -70,4 +82,18 @@ pub fn skip_unless_berth(rt: &Runtime, why: &str) -> bool {
     }
     skipped(&format!("{}: berth-only behaviour: {why}", rt.name()));
     true
+}
+
+/// Waits until process `pid` runs `argv` (its /proc cmdline): `start` and
+/// `run -d` may return a moment before the container's init has called
+/// execve.
+#[track_caller]
+pub fn wait_for_exec(pid: u32, argv: &[&str]) {
+    let want: Vec<u8> = argv.iter().flat_map(|a| a.bytes().chain([0])).collect();
+    let cmdline = || std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    assert!(
+        wait_until(STATE_TIMEOUT, || cmdline() == want),
+        "pid {pid} runs {:?}, not {argv:?}",
+        String::from_utf8_lossy(&cmdline())
+    );
 }
