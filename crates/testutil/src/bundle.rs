@@ -3,14 +3,13 @@
 use std::fs;
 use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use serde_json::{json, Value};
 
 use crate::cgroup::CgroupParent;
 use crate::id::unique_id;
 use crate::rootfs::busybox_rootfs;
-use crate::runtime::Runtime;
+use crate::runtime::{force_delete, Runtime};
 use crate::spec::default_config;
 use crate::tempdir::TempDir;
 
@@ -220,14 +219,7 @@ fn test_hint() -> String {
 
 impl Drop for Bundle {
     fn drop(&mut self) {
-        let _ = Command::new(self.runtime.bin())
-            .arg("--root")
-            .arg(self.runtime.root())
-            .args(["delete", "--force", &self.id])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
+        force_delete(self.runtime.bin(), self.runtime.root(), &self.id);
         self.cgroup.remove();
         // `dir` (a TempDir) removes itself after this.
     }

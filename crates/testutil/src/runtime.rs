@@ -276,14 +276,38 @@ impl Drop for Inner {
                 continue;
             }
             let id = entry.file_name().to_string_lossy().into_owned();
-            let _ = Command::new(&self.bin)
-                .arg("--root")
-                .arg(&self.root)
-                .args(["delete", "--force", &id])
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
+            force_delete(&self.bin, &self.root, &id);
+        }
+    }
+}
+
+/// How long cleanup waits for `delete --force` before giving up on it.
+const CLEANUP_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Best-effort `<bin> --root <root> delete --force <id>` for cleanup:
+/// quiet, and killed after [`CLEANUP_TIMEOUT`] so a hung runtime cannot
+/// hang the test run in a destructor.
+pub(crate) fn force_delete(bin: &Path, root: &Path, id: &str) {
+    let child = Command::new(bin)
+        .arg("--root")
+        .arg(root)
+        .args(["delete", "--force", id])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
+    let Ok(mut child) = child else { return };
+    let deadline = Instant::now() + CLEANUP_TIMEOUT;
+    loop {
+        match child.try_wait() {
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
+            Ok(None) => {
+                eprintln!("warning: `delete --force {id}` hung for {CLEANUP_TIMEOUT:?}; killed it");
+                let _ = child.kill();
+                let _ = child.wait();
+                return;
+            }
+            _ => return,
         }
     }
 }

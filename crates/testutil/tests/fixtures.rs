@@ -10,9 +10,15 @@ use berth_testutil::*;
 fn cgroup_parent_drop_kills_leftovers_and_removes_dirs() {
     require_root!();
     let parent = CgroupParent::new();
+    // v1: the pids controller's hierarchy; v2: the unified one, whose root
+    // lists pids among its controllers (the root has no pids.max).
+    let has_pids = |h: &std::path::Path| {
+        fs::read_to_string(h.join("cgroup.controllers"))
+            .is_ok_and(|c| c.split_whitespace().any(|c| c == "pids"))
+    };
     let pids_root = hierarchies()
         .into_iter()
-        .find(|h| h.join("pids.max").exists() || h.ends_with("pids"))
+        .find(|h| h.join("pids.max").exists() || h.ends_with("pids") || has_pids(h))
         .expect("a pids hierarchy");
     let child = pids_root.join(parent.path().trim_start_matches('/')).join("leftover");
     fs::create_dir_all(&child).unwrap();
