@@ -223,7 +223,7 @@ fn spawn(args: &InitArgs<'_>, ours: &Channel, theirs: Channel) -> Result<i32> {
             || init::run(args, &theirs),
         )?
     } else {
-        fork_into(plan.clone_flags, || init::run(args, &theirs))?
+        fork_into(plan.clone_flags, Some(ours), || init::run(args, &theirs))?
     };
     drop(theirs);
     Ok(pid)

@@ -76,6 +76,9 @@ pub fn exec(root: &Path, id: &str, opts: ExecOptions) -> Result<i32> {
         let state = serde_json::to_string(&record.oci_state(&c.dir, Status::Running)).expect("state encodes");
         ours.send(&Message::Proceed { state })?;
         ours.expect("Ready", |m| matches!(m, Message::Ready))?;
+        // Return (and write the pid file) only once execve succeeded, so
+        // callers never see the runtime's own image at that pid.
+        ours.expect_exec()?;
         if let Some(path) = &opts.pid_file {
             super::create::write_pid_file(path, pid)?;
         }

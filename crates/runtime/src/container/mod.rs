@@ -33,7 +33,9 @@ pub struct Container {
     pub dir: StateDir,
     /// `None` for a container whose `create` died before recording anything.
     pub record: Option<Record>,
-    _lock: Flock<File>,
+    /// Held by commands that change the container; readers go without
+    /// (state.json is replaced atomically, so they never see half of it).
+    _lock: Option<Flock<File>>,
 }
 
 impl Container {
@@ -46,7 +48,15 @@ impl Container {
             return Err(Error::NotExist(id.to_string()));
         }
         let record = dir.load()?;
-        Ok(Container { dir, record, _lock: lock })
+        Ok(Container { dir, record, _lock: Some(lock) })
+    }
+
+    /// Opens container `id` for reading only, without waiting for a
+    /// command that holds its lock (a `create` running its hooks, say).
+    pub fn read(root: &Path, id: &str) -> Result<Self> {
+        let dir = StateDir::open(root, id)?;
+        let record = dir.load()?;
+        Ok(Container { dir, record, _lock: None })
     }
 
     pub fn id(&self) -> &str {
@@ -74,5 +84,5 @@ impl Container {
 
 /// The OCI state of container `id`, as `state` prints it.
 pub fn state(root: &Path, id: &str) -> Result<OciState> {
-    Container::load(root, id)?.oci_state()
+    Container::read(root, id)?.oci_state()
 }

@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 
 /// Host pids of every process in the container, sorted.
 pub fn pids(root: &Path, id: &str) -> Result<Vec<i32>> {
-    let c = Container::load(root, id)?;
+    let c = Container::read(root, id)?;
     let record = c.record()?;
     let cg = record.cgroup.as_ref().ok_or(Error::NotRunning)?;
     let mut pids = cg.pids()?;

@@ -50,15 +50,45 @@ impl Channel {
         Ok(())
     }
 
+    /// In a freshly forked child: closes the child's copy of this (the
+    /// parent's) end, so that the parent's death reads as end-of-file on
+    /// the child's end instead of leaving it waiting forever. The child
+    /// leaves through `_exit` and never drops the `Channel`, so the
+    /// descriptor is not closed twice.
+    pub fn close_copy_in_child(&self) {
+        let _ = nix::unistd::close(self.fd.as_raw_fd());
+    }
+
     /// The next message; an error if the peer closed its end without one
     /// (it died).
     pub fn recv(&self) -> Result<Message> {
+        self.recv_or_closed()?
+            .ok_or_else(|| Error::Container("container process exited during setup".into()))
+    }
+
+    /// Waits until the peer's end closes without another message: the
+    /// child exec'd (its end is close-on-exec), so its `/proc/<pid>` now
+    /// shows the new program. A `Failed` message (execve failed) is the
+    /// error.
+    pub fn expect_exec(&self) -> Result<()> {
+        match self.recv_or_closed()? {
+            None => Ok(()),
+            Some(Message::Failed(reason)) => Err(Error::Container(reason)),
+            Some(other) => Err(Error::Container(format!(
+                "expected the container process to exec, got {other:?}"
+            ))),
+        }
+    }
+
+    /// The next message, or `None` once the peer's end is closed.
+    fn recv_or_closed(&self) -> Result<Option<Message>> {
         let mut buf = vec![0u8; 64 * 1024];
         loop {
             match recv(self.fd.as_raw_fd(), &mut buf, MsgFlags::empty()) {
-                Ok(0) => return Err(Error::Container("container process exited during setup".into())),
+                Ok(0) => return Ok(None),
                 Ok(n) => {
                     return serde_json::from_slice(&buf[..n])
+                        .map(Some)
                         .map_err(|e| Error::sys("decode sync message", std::io::Error::other(e)))
                 }
                 Err(nix::errno::Errno::EINTR) => continue,

@@ -15,11 +15,18 @@ use crate::error::{one_line, Error, Result};
 use channel::{Channel, Message};
 
 /// Forks a process into new namespaces (`flags`) that runs `body` and
-/// never returns to the caller's code. Returns the new pid.
+/// never returns to the caller's code. Returns the new pid. The child first
+/// closes its copy of `parent_chan`, the runtime's end of the channel
+/// (an intermediate has closed it already for its own child).
 #[allow(unreachable_code)]
-pub fn fork_into(flags: CloneFlags, body: impl FnOnce() -> std::convert::Infallible) -> Result<i32> {
+pub fn fork_into(flags: CloneFlags, parent_chan: Option<&Channel>, body: impl FnOnce() -> std::convert::Infallible) -> Result<i32> {
     match berth_sys::clone_process(flags.bits()).map_err(|e| Error::sys("clone container process", e))? {
-        Forked::Child => match body() {},
+        Forked::Child => {
+            if let Some(chan) = parent_chan {
+                chan.close_copy_in_child();
+            }
+            match body() {}
+        }
         Forked::Parent(pid) => Ok(pid),
     }
 }
@@ -34,8 +41,8 @@ pub fn fork_via_intermediate(
     prepare: impl FnOnce() -> Result<()>,
     body: impl FnOnce() -> std::convert::Infallible,
 ) -> Result<i32> {
-    let intermediate = fork_into(CloneFlags::empty(), || {
-        let code = match prepare().and_then(|()| fork_into(flags, body)) {
+    let intermediate = fork_into(CloneFlags::empty(), Some(parent_chan), || {
+        let code = match prepare().and_then(|()| fork_into(flags, None, body)) {
             Ok(pid) => match child_chan.send(&Message::Pid(pid)) {
                 Ok(()) => 0,
                 Err(_) => 1,
