@@ -24,7 +24,9 @@ fn create_killed_midway_is_cleaned_up_by_delete() {
     }
     let mut b = Bundle::new(&rt);
     let marker = b.host_dir("hook").join("entered");
-    let script = format!("touch {}; sleep 60", marker.display());
+    // The hook records its pid so the test can end it: killing `create`
+    // orphans it, as it would any hook a killed runc was running.
+    let script = format!("echo $$ > {}.tmp && mv {m}.tmp {m}; exec sleep 60", marker.display(), m = marker.display());
     b.add_hook("prestart", "/bin/sh", &["sh", "-c", &script]);
     b.set_script("true");
     let create = rt.spawn(&["create", "--bundle", b.path().to_str().unwrap(), b.id()]);
@@ -44,6 +46,8 @@ fn create_killed_midway_is_cleaned_up_by_delete() {
         wait_until(STATE_TIMEOUT, || !process_alive(init)),
         "init {init} outlived its create"
     );
+    let hook: u32 = fs::read_to_string(&marker).unwrap().trim().parse().unwrap();
+    nix_kill(hook, "KILL");
     rt.delete(b.id()).ok();
     assert!(!rt.root().join(b.id()).exists(), "state dir left behind");
     assert!(
