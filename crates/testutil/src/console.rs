@@ -2,15 +2,13 @@
 //! runtime sends the PTY master with `SCM_RIGHTS`.
 
 use std::fs::File;
-use std::io::{IoSliceMut, Read};
-use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use std::io::Read;
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
 
 /// A listening unix socket that accepts one connection and receives the
 /// terminal master from it, on a background thread, so the runtime never
@@ -30,7 +28,7 @@ impl ConsoleSocket {
         thread::spawn(move || {
             let result = listener
                 .accept()
-                .and_then(|(stream, _)| recv_fd(stream.as_raw_fd()));
+                .and_then(|(stream, _)| recv_fd(std::os::fd::AsFd::as_fd(&stream)));
             let _ = tx.send(result);
         });
         ConsoleSocket {
@@ -57,36 +55,10 @@ impl ConsoleSocket {
 }
 
 /// Receives one file descriptor sent with `SCM_RIGHTS` on `sock`.
-fn recv_fd(sock: RawFd) -> std::io::Result<File> {
-    let mut buf = [0u8; 4096];
-    let mut iov = [IoSliceMut::new(&mut buf)];
-    let mut cmsg = nix::cmsg_space!([RawFd; 4]);
-    let msg = recvmsg::<()>(sock, &mut iov, Some(&mut cmsg), MsgFlags::MSG_CMSG_CLOEXEC)?;
-    for c in msg.cmsgs()? {
-        if let ControlMessageOwned::ScmRights(fds) = c {
-            if let Some(&fd) = fds.first() {
-                for &extra in &fds[1..] {
-                    let _ = nix::unistd::close(extra);
-                }
-                return Ok(own_fd(fd));
-            }
-        }
-    }
-    Err(std::io::Error::other(
-        "console socket message carried no file descriptor",
-    ))
-}
-
-/// Takes ownership of a descriptor the kernel just installed for us.
-/// The only `unsafe` in this crate: std has no safe way to adopt a
-/// descriptor received with `SCM_RIGHTS`, and berth-sys has no helper for
-/// it yet.
-#[allow(unsafe_code)]
-fn own_fd(fd: RawFd) -> File {
-    // SAFETY: `fd` was installed in this process by recvmsg(SCM_RIGHTS) a
-    // moment ago; nothing else knows about it, so this File is its only
-    // owner and closes it exactly once.
-    unsafe { File::from_raw_fd(fd) }
+fn recv_fd(sock: std::os::fd::BorrowedFd<'_>) -> std::io::Result<File> {
+    berth_sys::recv_fd(sock)?
+        .map(File::from)
+        .ok_or_else(|| std::io::Error::other("console socket message carried no file descriptor"))
 }
 
 /// Reads from a terminal master on a background thread and collects the

@@ -3,7 +3,6 @@
 use std::os::fd::AsFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
-use std::time::Duration;
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
@@ -31,23 +30,33 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
         .custom_flags(libc::O_NONBLOCK)
         .open(&path)
         .map_err(|e| Error::io("open exec fifo", &path, e))?;
-    let mut buf = [0u8; 1];
+    // One byte: the startContainer hooks ran. Then end-of-file: the init's
+    // close-on-exec write end went away, so the program runs. A second
+    // byte instead means execve failed.
+    let mut bytes = 0;
+    let mut buf = [0u8; 2];
     loop {
         let mut fds = [PollFd::new(fifo.as_fd(), PollFlags::POLLIN)];
         match poll(&mut fds, PollTimeout::from(100u16)) {
             Ok(0) | Err(nix::errno::Errno::EINTR) => {}
             Ok(_) => match nix::unistd::read(fifo.as_fd(), &mut buf) {
-                Ok(1) => break,
-                Ok(_) | Err(nix::errno::Errno::EAGAIN) => {}
+                Ok(0) if bytes == 1 => break,
+                Ok(0) if bytes == 0 => {}
+                Ok(0) => {
+                    let _ = std::fs::remove_file(&path);
+                    return Err(Error::Container("the container's program failed to start (see its stderr)".into()));
+                }
+                Ok(n) => bytes += n,
+                Err(nix::errno::Errno::EAGAIN) => {}
                 Err(e) => return Err(Error::io("read exec fifo", &path, e.into())),
             },
             Err(e) => return Err(Error::io("wait on exec fifo", &path, e.into())),
         }
-        if !record.init_alive() {
+        // Before its byte, an init that died will never write one.
+        if bytes == 0 && !record.init_alive() {
             let _ = std::fs::remove_file(&path);
             return Err(Error::StartStopped);
         }
-        std::thread::sleep(Duration::from_millis(1));
     }
     std::fs::remove_file(&path).map_err(|e| Error::io("remove exec fifo", &path, e))?;
     if let Some(h) = record.config.hooks().as_ref().and_then(|h| h.poststart().as_deref()) {

@@ -143,8 +143,13 @@ fn setup(args: &InitArgs<'_>, chan: &Channel) -> Result<Never> {
     berth_sys::exit_now(127)
 }
 
+/// The fifo protocol with `start`: `start` opens the read end (our open
+/// returns), we run the startContainer hooks, write one byte, and execve.
+/// Our write end is close-on-exec, so `start` sees end-of-file exactly when
+/// the program replaced us, and only then runs poststart; if execve fails,
+/// a second byte says so.
 fn start_program(args: &InitArgs<'_>, state: &str, program: &CString, argv: &[CString], env: &[CString]) -> Result<Never> {
-    wait_for_start(args.fifo, args.state_dir)?;
+    let fifo = open_fifo(args.fifo, args.state_dir)?;
     if let Some(h) = args.spec.hooks().as_ref().and_then(|h| h.start_container().as_ref()) {
         let mut s: serde_json::Value = serde_json::from_str(state).unwrap_or_default();
         // runc hands these hooks the state as it is before the fifo is
@@ -152,7 +157,10 @@ fn start_program(args: &InitArgs<'_>, state: &str, program: &CString, argv: &[CS
         s["status"] = "created".into();
         hooks::run_hooks(HookKind::StartContainer, h, s.to_string().as_bytes())?;
     }
+    nix::unistd::write(&fifo, b"0").map_err(|e| Error::sys("write exec fifo", e))?;
     let err = nix::unistd::execve(program, argv, env).unwrap_err();
+    // A second byte tells `start` the program did not start.
+    let _ = nix::unistd::write(&fifo, b"E");
     Err(Error::Container(format!("exec {program:?}: {err}")))
 }
 
@@ -190,26 +198,24 @@ fn set_personality(p: &oci_spec::runtime::LinuxPersonality) -> Result<()> {
     nix::sys::personality::set(persona).map(drop).map_err(|e| Error::sys("set personality", e))
 }
 
-/// Blocks until `start` opens the fifo for reading, then tells it we go on.
-/// The fifo is reopened through its `O_PATH` descriptor, which needs no
-/// search permission on the state directory (a container user may have
-/// none); without /proc in the container, through the directory.
-fn wait_for_start(fifo_path_fd: &OwnedFd, state_dir: &OwnedFd) -> Result<()> {
+/// Blocks until `start` opens the fifo for reading. The fifo is reopened
+/// through its `O_PATH` descriptor, which needs no search permission on the
+/// state directory (a container user may have none); without /proc in the
+/// container, through the directory.
+fn open_fifo(fifo_path_fd: &OwnedFd, state_dir: &OwnedFd) -> Result<OwnedFd> {
     use nix::fcntl::{open, openat, OFlag};
     use nix::sys::stat::Mode;
     let flags = OFlag::O_WRONLY | OFlag::O_CLOEXEC;
     let magic = format!("/proc/self/fd/{}", fifo_path_fd.as_raw_fd());
-    let fifo = loop {
+    loop {
         let opened = match open(magic.as_str(), flags, Mode::empty()) {
             Err(nix::errno::Errno::ENOENT) => openat(state_dir, crate::state::EXEC_FIFO, flags, Mode::empty()),
             other => other,
         };
         match opened {
-            Ok(fd) => break fd,
+            Ok(fd) => return Ok(fd),
             Err(nix::errno::Errno::EINTR) => continue,
             Err(e) => return Err(Error::sys("open exec fifo", e)),
         }
-    };
-    nix::unistd::write(&fifo, b"0").map_err(|e| Error::sys("write exec fifo", e))?;
-    Ok(())
+    }
 }
