@@ -38,19 +38,8 @@ fn setup(args: &ExecArgs<'_>, chan: &Channel) -> Result<Never> {
         let slave = console::create_and_send(socket.as_fd(), process)?;
         console::attach(slave)?;
     }
-    if let Some(adj) = process.oom_score_adj() {
-        std::fs::write("/proc/self/oom_score_adj", adj.to_string()).map_err(|e| Error::io("write", "/proc/self/oom_score_adj", e))?;
-    }
-    super::apply_scheduling(process)?;
-    identity::apply_rlimits(process)?;
-    identity::become_user(process, true)?;
-    let (program, argv) = identity::find_program(process)?;
-    let env = identity::environment(process);
-    for fd in 3..3 + args.preserve_fds as i32 {
-        berth_sys::clear_cloexec(fd).map_err(|e| Error::sys(format!("keep preserved fd {fd}"), e))?;
-    }
-    berth_sys::cloexec_from(3 + args.preserve_fds).map_err(|e| Error::sys("mark descriptors close-on-exec", e))?;
+    let program = identity::become_process(process, args.preserve_fds)?;
     chan.send(&Message::Ready)?;
-    let err = nix::unistd::execve(&program, &argv, &env).unwrap_err();
-    Err(Error::Container(format!("exec {program:?}: {err}")))
+    let err = nix::unistd::execve(&program.path, &program.argv, &program.env).unwrap_err();
+    Err(Error::Container(format!("exec {:?}: {err}", program.path)))
 }

@@ -40,7 +40,34 @@ fn resource(t: PosixRlimitType) -> Resource {
     }
 }
 
-pub fn apply_rlimits(process: &Process) -> Result<()> {
+/// What `execve` needs, ready before the process reports `Ready`.
+pub struct Program {
+    pub path: CString,
+    pub argv: Vec<CString>,
+    pub env: Vec<CString>,
+}
+
+/// The steps from privileged setup to a program ready to exec, shared by
+/// init and exec: oom_score_adj, scheduling, rlimits, user and
+/// capabilities, the program lookup, and close-on-exec for every
+/// descriptor but stdio and the `preserve_fds` after it (CVE-2024-21626).
+pub fn become_process(process: &Process, preserve_fds: u32) -> Result<Program> {
+    if let Some(adj) = process.oom_score_adj() {
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string()).map_err(|e| Error::io("write", "/proc/self/oom_score_adj", e))?;
+    }
+    super::apply_scheduling(process)?;
+    apply_rlimits(process)?;
+    become_user(process, true)?;
+    let (path, argv) = find_program(process)?;
+    let env = environment(process);
+    for fd in 3..3 + preserve_fds as i32 {
+        berth_sys::clear_cloexec(fd).map_err(|e| Error::sys(format!("keep preserved fd {fd}"), e))?;
+    }
+    berth_sys::cloexec_from(3 + preserve_fds).map_err(|e| Error::sys("mark descriptors close-on-exec", e))?;
+    Ok(Program { path, argv, env })
+}
+
+fn apply_rlimits(process: &Process) -> Result<()> {
     for r in process.rlimits().as_deref().unwrap_or_default() {
         setrlimit(resource(r.typ()), r.soft(), r.hard())
             .map_err(|e| Error::sys(format!("set rlimit {:?} to {}/{}", r.typ(), r.soft(), r.hard()), e))?;
@@ -87,7 +114,7 @@ fn caps_err(what: &str, e: caps::errors::CapsError) -> Error {
 
 /// Everything from the bounding set to the working directory. `setgroups`
 /// is skipped where the user namespace forbids it (rootless maps).
-pub fn become_user(process: &Process, can_setgroups: bool) -> Result<()> {
+fn become_user(process: &Process, can_setgroups: bool) -> Result<()> {
     let sets = cap_sets(process)?;
     if let Some(s) = &sets {
         // Dropping from the bounding set needs CAP_SETPCAP, which we still have.
@@ -140,7 +167,7 @@ pub fn become_user(process: &Process, can_setgroups: bool) -> Result<()> {
 
 /// The process environment, with HOME added from the container's
 /// /etc/passwd when the config has none (as runc does).
-pub fn environment(process: &Process) -> Vec<CString> {
+fn environment(process: &Process) -> Vec<CString> {
     let mut env: Vec<String> = process.env().clone().unwrap_or_default();
     if !env.iter().any(|e| e.starts_with("HOME=")) {
         let home = home_of(process.user().uid()).unwrap_or_else(|| "/".to_string());
@@ -160,7 +187,7 @@ fn home_of(uid: u32) -> Option<String> {
 /// Finds the program to run the way execvp would, with the container's
 /// PATH, and checks it is executable: a missing program fails `create`,
 /// not `start`.
-pub fn find_program(process: &Process) -> Result<(CString, Vec<CString>)> {
+fn find_program(process: &Process) -> Result<(CString, Vec<CString>)> {
     let args = process.args().as_deref().unwrap_or_default();
     let Some(first) = args.first() else {
         return Err(Error::InvalidConfig("process.args must not be empty".into()));

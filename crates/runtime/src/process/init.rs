@@ -114,28 +114,15 @@ fn setup(args: &InitArgs<'_>, chan: &Channel) -> Result<Never> {
     }
     rootfs::finish(&ctx)?;
 
-    if let Some(adj) = process.oom_score_adj() {
-        std::fs::write("/proc/self/oom_score_adj", adj.to_string()).map_err(|e| Error::io("write", "/proc/self/oom_score_adj", e))?;
-    }
     if let Some(p) = linux.and_then(|l| l.personality().as_ref()) {
         set_personality(p)?;
     }
-    super::apply_scheduling(process)?;
-    identity::apply_rlimits(process)?;
-    identity::become_user(process, true)?;
-    let (program, argv) = identity::find_program(process)?;
-    let env = identity::environment(process);
-
-    // Only stdio and --preserve-fds reach the program (CVE-2024-21626).
-    for fd in 3..3 + args.preserve_fds as i32 {
-        berth_sys::clear_cloexec(fd).map_err(|e| Error::sys(format!("keep preserved fd {fd}"), e))?;
-    }
-    berth_sys::cloexec_from(3 + args.preserve_fds).map_err(|e| Error::sys("mark descriptors close-on-exec", e))?;
+    let program = identity::become_process(process, args.preserve_fds)?;
 
     chan.send(&Message::Ready)?;
     // `create` stops listening after `Ready`: from here on, failures can
     // only go to the container's stderr.
-    let err = match start_program(args, &state, &program, &argv, &env) {
+    let err = match start_program(args, &state, &program) {
         Ok(never) => match never {},
         Err(e) => e,
     };
@@ -148,7 +135,7 @@ fn setup(args: &InitArgs<'_>, chan: &Channel) -> Result<Never> {
 /// Our write end is close-on-exec, so `start` sees end-of-file exactly when
 /// the program replaced us, and only then runs poststart; if execve fails,
 /// a second byte says so.
-fn start_program(args: &InitArgs<'_>, state: &str, program: &CString, argv: &[CString], env: &[CString]) -> Result<Never> {
+fn start_program(args: &InitArgs<'_>, state: &str, program: &identity::Program) -> Result<Never> {
     let fifo = open_fifo(args.fifo, args.state_dir)?;
     if let Some(h) = args.spec.hooks().as_ref().and_then(|h| h.start_container().as_ref()) {
         let mut s: serde_json::Value = serde_json::from_str(state).unwrap_or_default();
@@ -158,10 +145,10 @@ fn start_program(args: &InitArgs<'_>, state: &str, program: &CString, argv: &[CS
         hooks::run_hooks(HookKind::StartContainer, h, s.to_string().as_bytes())?;
     }
     nix::unistd::write(&fifo, b"0").map_err(|e| Error::sys("write exec fifo", e))?;
-    let err = nix::unistd::execve(program, argv, env).unwrap_err();
+    let err = nix::unistd::execve(&program.path, &program.argv, &program.env).unwrap_err();
     // A second byte tells `start` the program did not start.
     let _ = nix::unistd::write(&fifo, b"E");
-    Err(Error::Container(format!("exec {program:?}: {err}")))
+    Err(Error::Container(format!("exec {:?}: {err}", program.path)))
 }
 
 fn maps_root(spec: &Spec) -> bool {
@@ -176,11 +163,9 @@ fn maps_root(spec: &Spec) -> bool {
 fn bind_console(slave: &OwnedFd) -> Result<()> {
     let Some(pts) = console::peer_path(slave) else { return Ok(()) };
     let console = Path::new("/dev/console");
-    if std::fs::symlink_metadata(console).is_err() {
-        if std::fs::File::create(console).is_err() {
-            // A /dev without our tmpfs may be read-only: no console then.
-            return Ok(());
-        }
+    // A /dev without our tmpfs may be read-only: no console then.
+    if std::fs::symlink_metadata(console).is_err() && std::fs::File::create(console).is_err() {
+        return Ok(());
     }
     nix::mount::mount(Some(&pts), console, None::<&str>, nix::mount::MsFlags::MS_BIND, None::<&str>)
         .map_err(|e| Error::sys("bind the terminal to /dev/console", e))
