@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Runs every test binary of the workspace (unit and integration, all crates)
+# as root on a pure cgroup v2 guest (/work/shared/tools/cgv2vm), the layout
+# most users have and a v1/hybrid host cannot show. Builds on the host, boots
+# the guest once, runs the binaries one after the other there, and exits
+# non-zero if any of them failed (or the guest is not pure cgroup v2).
+#
+#   scripts/test-in-v2vm.sh                    # everything
+#   scripts/test-in-v2vm.sh lifecycle          # a libtest filter, every binary
+#   scripts/test-in-v2vm.sh -- --nocapture     # extra libtest arguments
+#
+# BERTH_REQUIRE_CGROUP=v2 makes mode-aware tests fail rather than skip when
+# the guest is not v2; CI/BERTH_REQUIRE_ROOT=1 forbid root skips.
+#
+# Environment:
+#   CARGO_TARGET_DIR   where to build (default: <repo>/target, the same dir
+#                      scripts/test.sh uses, so CI builds once). The guest must
+#                      see it: anywhere on this machine but /tmp, /run,
+#                      /var/lib and /var/tmp, which are the guest's own tmpfs.
+#   V2VM               the launcher (default /work/shared/tools/cgv2vm/run-in-v2vm.sh)
+#   V2VM_CPUS, V2VM_MEM   guest size (default: this machine's CPUs, 4096 MiB)
+#   V2VM_BIN_TIMEOUT   seconds one test binary may run in the guest (default 900)
+#
+# The doctests are not run here: they are not binaries cargo can hand over,
+# and scripts/test.sh runs them.
+set -euo pipefail
+
+# Inside the guest: run the binaries named before `--`, passing what follows
+# to each, and report.
+if [ "${1:-}" = --in-guest ]; then
+    shift
+    # The guest's init chroots into its root instead of moving it onto /
+    # (switch_root), so every process here is "chrooted": clone(CLONE_NEWUSER)
+    # fails with EPERM, and setns(CLONE_NEWNS) lands on the initramfs, not
+    # on the container's pivoted root, for runc and berth alike. Real hosts
+    # are not like that: redo what switch_root does, in a mount namespace of
+    # our own, then come back here.
+    root_id=$(awk '$5 == "/" { print $1 }' /proc/self/mountinfo)
+    root_at=$(awk -v id="$root_id" '$1 == id { print $5 }' /proc/1/mountinfo)
+    if [ -n "$root_at" ] && [ "$root_at" != / ]; then
+        exec nsenter --target 1 --root /bin/busybox unshare --mount --propagation private \
+            /bin/busybox sh -c 'cd "$1" && mount --move . / && shift && exec chroot . "$@"' \
+            sh "$root_at" bash "$0" --in-guest "$@"
+    fi
+    cd "$CARGO_TARGET_DIR"
+    bins=()
+    while [ $# -gt 0 ] && [ "$1" != -- ]; do bins+=("$1"); shift; done
+    [ $# -eq 0 ] || shift
+    fs=$(stat -fc %T /sys/fs/cgroup)
+    if [ "$fs" != cgroup2fs ] || grep -q ' cgroup ' /proc/self/mounts; then
+        echo "test-in-v2vm: the guest is not pure cgroup v2 (/sys/fs/cgroup is $fs)" >&2
+        exit 1
+    fi
+    echo "guest: $(uname -r), $(nproc) CPUs, cgroup2 controllers: $(cat /sys/fs/cgroup/cgroup.subtree_control)"
+    echo "guest: $(busybox | head -n1)"
+    echo "guest: $(runc --version | head -n1)"
+    limit=${V2VM_BIN_TIMEOUT:-900}
+    failed=()
+    for bin in "${bins[@]}"; do
+        name=${bin#"$CARGO_TARGET_DIR"/}
+        echo
+        echo "=== $name ($SECONDS s)"
+        "$bin" "$@" &
+        pid=$!
+        # A hung test shows what it waits for, then dies.
+        (
+            sleep "$limit"
+            echo "test-in-v2vm: $name still running after ${limit}s, killing it:" >&2
+            ps -eo pid,ppid,stat,wchan:24,args >&2
+            kill -KILL "$pid"
+        ) &
+        dog=$!
+        rc=0
+        wait "$pid" || rc=$?
+        kill "$dog" 2>/dev/null || true
+        wait "$dog" 2>/dev/null || true
+        [ "$rc" = 0 ] || failed+=("$name (exit $rc)")
+    done
+    echo
+    echo "=== ${#bins[@]} test binaries in ${SECONDS}s on cgroup v2, ${#failed[@]} failed"
+    for f in "${failed[@]}"; do echo "FAILED: $f"; done
+    [ ${#failed[@]} -eq 0 ] || exit 1
+    exit 0
+fi
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/.." && pwd)
+vm=${V2VM:-/work/shared/tools/cgv2vm/run-in-v2vm.sh}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$repo/target}
+mkdir -p "$CARGO_TARGET_DIR"
+CARGO_TARGET_DIR=$(cd "$CARGO_TARGET_DIR" && pwd)
+case "$CARGO_TARGET_DIR/" in
+    /tmp/* | /run/* | /var/lib/* | /var/tmp/*)
+        echo "test-in-v2vm: CARGO_TARGET_DIR=$CARGO_TARGET_DIR is hidden by a tmpfs in the guest: use a dir under the repo" >&2
+        exit 2 ;;
+esac
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+
+# Build, keeping only the test binaries (profile.test), not the runtime's
+# own executable. Compiler messages still reach stderr.
+json=$(cd "$repo" && cargo test --workspace --no-run --message-format=json-render-diagnostics)
+mapfile -t bins < <(printf '%s\n' "$json" \
+    | grep '"reason":"compiler-artifact"' \
+    | grep '"profile":{[^}]*"test":true' \
+    | grep -o '"executable":"[^"]*"' | sed 's/^"executable":"\(.*\)"$/\1/')
+[ ${#bins[@]} -gt 0 ] || { echo "test-in-v2vm: no test binaries built" >&2; exit 2; }
+
+args=()
+if [ $# -gt 0 ] && [ "$1" != -- ]; then args+=("$1"); shift; fi
+[ "${1:-}" != -- ] || shift
+args+=("$@")
+
+export CI=1 BERTH_REQUIRE_ROOT=1 BERTH_REQUIRE_CGROUP=v2
+export RUST_BACKTRACE=${RUST_BACKTRACE:-1}
+# The guest shares the current directory read-write and sees the rest of
+# this machine read-only; run from the target dir so the binaries (and the
+# runtime the integration tests exec by absolute path) are there in any case.
+cd "$CARGO_TARGET_DIR"
+exec "$vm" --cpus "${V2VM_CPUS:-$(nproc)}" --mem "${V2VM_MEM:-4096}" \
+    bash "$here/test-in-v2vm.sh" --in-guest "${bins[@]}" -- "${args[@]}"
