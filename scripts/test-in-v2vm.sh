@@ -86,6 +86,7 @@ fi
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
 vm=${V2VM:-/work/shared/tools/cgv2vm/run-in-v2vm.sh}
+[ -x "$vm" ] || { echo "test-in-v2vm: no cgv2vm launcher at $vm (set V2VM)" >&2; exit 2; }
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$repo/target}
 mkdir -p "$CARGO_TARGET_DIR"
 CARGO_TARGET_DIR=$(cd "$CARGO_TARGET_DIR" && pwd)
