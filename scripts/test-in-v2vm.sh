@@ -17,7 +17,7 @@
 #                      scripts/test.sh uses, so CI builds once). The guest must
 #                      see it: anywhere on this machine but /tmp, /run,
 #                      /var/lib and /var/tmp, which are the guest's own tmpfs.
-#   V2VM               the launcher (default /work/shared/tools/cgv2vm/run-in-v2vm.sh)
+#   V2VM               the launcher (default ../shared/tools/cgv2vm/run-in-v2vm.sh beside the repo)
 #   V2VM_CPUS, V2VM_MEM   guest size (default: this machine's CPUs, 4096 MiB)
 #   V2VM_BIN_TIMEOUT   seconds one test binary may run in the guest (default 900)
 #
@@ -85,7 +85,9 @@ fi
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
-vm=${V2VM:-/work/shared/tools/cgv2vm/run-in-v2vm.sh}
+# The tool lives in ../shared beside the repo (as on the CI machine).
+vm=${V2VM:-$repo/../shared/tools/cgv2vm/run-in-v2vm.sh}
+[ -x "$vm" ] || vm=/work/shared/tools/cgv2vm/run-in-v2vm.sh
 [ -x "$vm" ] || { echo "test-in-v2vm: no cgv2vm launcher at $vm (set V2VM)" >&2; exit 2; }
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$repo/target}
 mkdir -p "$CARGO_TARGET_DIR"
