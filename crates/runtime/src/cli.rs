@@ -72,6 +72,50 @@ pub struct CreateArgs {
     pub preserve_fds: u32,
 }
 
+/// runc's `update` flags; memory sizes take k, m, g (binary) suffixes.
+#[derive(clap::Args)]
+pub struct UpdateArgs {
+    pub id: String,
+    /// JSON LinuxResources from a file, or - for stdin (flags override it)
+    #[arg(short, long)]
+    pub resources: Option<String>,
+    #[arg(long)]
+    pub blkio_weight: Option<u16>,
+    #[arg(long)]
+    pub cpu_period: Option<u64>,
+    #[arg(long, allow_hyphen_values = true)]
+    pub cpu_quota: Option<i64>,
+    #[arg(long)]
+    pub cpu_rt_period: Option<u64>,
+    #[arg(long, allow_hyphen_values = true)]
+    pub cpu_rt_runtime: Option<i64>,
+    #[arg(long = "cpu-share", alias = "cpu-shares")]
+    pub cpu_share: Option<u64>,
+    #[arg(long)]
+    pub cpuset_cpus: Option<String>,
+    #[arg(long)]
+    pub cpuset_mems: Option<String>,
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_bytes)]
+    pub memory: Option<i64>,
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_bytes)]
+    pub memory_reservation: Option<i64>,
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_bytes)]
+    pub memory_swap: Option<i64>,
+    #[arg(long, allow_hyphen_values = true)]
+    pub pids_limit: Option<i64>,
+    /// Intel RDT (not supported)
+    #[arg(long)]
+    pub l3_cache_schema: Option<String>,
+    /// Intel RDT (not supported)
+    #[arg(long)]
+    pub mem_bw_schema: Option<String>,
+    /// Obsolete in the kernel (not supported)
+    #[arg(long, hide = true)]
+    pub kernel_memory: Option<String>,
+    #[arg(long, hide = true)]
+    pub kernel_memory_tcp: Option<String>,
+}
+
 #[derive(Subcommand)]
 pub enum Command {
     /// Create a container (its init waits for `start`)
@@ -162,6 +206,8 @@ pub enum Command {
     Pause { id: String },
     /// Thaw a paused container
     Resume { id: String },
+    /// Change a running container's resource limits
+    Update(UpdateArgs),
     /// Write a default config.json into the bundle
     Spec {
         #[arg(short, long, default_value = ".")]
@@ -291,6 +337,11 @@ pub fn run(args: Args) -> Result<u8> {
         }
         Command::Pause { id } => container::pause(root, &id)?,
         Command::Resume { id } => container::resume(root, &id)?,
+        Command::Update(u) => {
+            let id = u.id.clone();
+            let resources = update_resources(u)?;
+            container::update(root, &id, &resources)?;
+        }
         Command::Spec { bundle, rootless } => default_spec::write_spec(&bundle, rootless)?,
         Command::Features => println!("{}", serde_json::to_string_pretty(&features::features())?),
     }
@@ -458,4 +509,85 @@ fn tabulate(text: &str) -> String {
         let _ = writeln!(out, "{}", line.trim_end());
     }
     String::from_utf8(out).unwrap_or_default()
+}
+
+/// Reads "512m", "1G", "4096", "-1" as bytes (binary multiples, like
+/// runc's RAMInBytes).
+fn parse_bytes(text: &str) -> std::result::Result<i64, String> {
+    let t = text.trim().to_ascii_lowercase();
+    if t == "-1" {
+        return Ok(-1);
+    }
+    let t = t.trim_end_matches('b').trim_end_matches('i');
+    let (num, mult) = match t.char_indices().last() {
+        Some((i, 'k')) => (&t[..i], 1i64 << 10),
+        Some((i, 'm')) => (&t[..i], 1 << 20),
+        Some((i, 'g')) => (&t[..i], 1 << 30),
+        Some((i, 't')) => (&t[..i], 1 << 40),
+        Some((i, 'p')) => (&t[..i], 1 << 50),
+        _ => (t, 1),
+    };
+    let n: f64 = num.trim().parse().map_err(|_| format!("invalid size {text:?}"))?;
+    if n < 0.0 {
+        return Err(format!("invalid size {text:?}"));
+    }
+    Ok((n * mult as f64) as i64)
+}
+
+/// The resources an `update` asks for: `--resources` JSON, then the flags.
+fn update_resources(u: UpdateArgs) -> Result<oci_spec::runtime::LinuxResources> {
+    use oci_spec::runtime::{LinuxBlockIo, LinuxPids, LinuxResources};
+    if u.l3_cache_schema.is_some() || u.mem_bw_schema.is_some() {
+        bail!("Intel RDT (--l3-cache-schema, --mem-bw-schema) is not supported");
+    }
+    if u.kernel_memory.is_some() || u.kernel_memory_tcp.is_some() {
+        bail!("kernel memory limits are not supported (the kernel dropped them)");
+    }
+    let mut r: LinuxResources = match u.resources.as_deref() {
+        None => LinuxResources::default(),
+        Some("-") => serde_json::from_reader(std::io::stdin().lock()).context("malformed resources on stdin")?,
+        Some(path) => {
+            let bytes = std::fs::read(path).with_context(|| format!("failed to read {path}"))?;
+            serde_json::from_slice(&bytes).with_context(|| format!("malformed resources in {path}"))?
+        }
+    };
+    let mut cpu = r.cpu().clone().unwrap_or_default();
+    let mut cpu_set = false;
+    macro_rules! set {
+        ($flag:expr, $obj:ident, $setter:ident, $flagvar:ident) => {
+            if let Some(v) = $flag {
+                $obj.$setter(Some(v));
+                $flagvar = true;
+            }
+        };
+    }
+    set!(u.cpu_share, cpu, set_shares, cpu_set);
+    set!(u.cpu_period, cpu, set_period, cpu_set);
+    set!(u.cpu_quota, cpu, set_quota, cpu_set);
+    set!(u.cpu_rt_period, cpu, set_realtime_period, cpu_set);
+    set!(u.cpu_rt_runtime, cpu, set_realtime_runtime, cpu_set);
+    set!(u.cpuset_cpus, cpu, set_cpus, cpu_set);
+    set!(u.cpuset_mems, cpu, set_mems, cpu_set);
+    if cpu_set {
+        r.set_cpu(Some(cpu));
+    }
+    let mut mem = r.memory().clone().unwrap_or_default();
+    let mut mem_set = false;
+    set!(u.memory, mem, set_limit, mem_set);
+    set!(u.memory_reservation, mem, set_reservation, mem_set);
+    set!(u.memory_swap, mem, set_swap, mem_set);
+    if mem_set {
+        r.set_memory(Some(mem));
+    }
+    if let Some(limit) = u.pids_limit {
+        let mut p = LinuxPids::default();
+        p.set_limit(limit);
+        r.set_pids(Some(p));
+    }
+    if let Some(w) = u.blkio_weight {
+        let mut b = r.block_io().clone().unwrap_or_else(LinuxBlockIo::default);
+        b.set_weight(Some(w));
+        r.set_block_io(Some(b));
+    }
+    Ok(r)
 }

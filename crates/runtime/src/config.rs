@@ -92,9 +92,15 @@ pub fn validate(spec: &Spec, plan: &Plan) -> Result<()> {
 /// the default devices, ptys, mknod of anything (the node is still useless
 /// without rw), and the devices `linux.devices` creates.
 pub fn resources(spec: &Spec) -> Option<oci_spec::runtime::LinuxResources> {
-    use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType};
     let linux = spec.linux().as_ref()?;
-    let mut res = linux.resources().clone()?;
+    let res = linux.resources().clone()?;
+    Some(with_default_device_rules(res, spec))
+}
+
+/// Appends, after `res`'s own device rules (if it has any), the rules
+/// every container needs (see [`resources`]).
+pub fn with_default_device_rules(mut res: oci_spec::runtime::LinuxResources, spec: &Spec) -> oci_spec::runtime::LinuxResources {
+    use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType};
     let rule = |typ, major: Option<i64>, minor: Option<i64>, access: &str| {
         let mut r = LinuxDeviceCgroup::default();
         r.set_allow(true);
@@ -107,7 +113,7 @@ pub fn resources(spec: &Spec) -> Option<oci_spec::runtime::LinuxResources> {
     let mut rules = res.devices().clone().unwrap_or_default();
     if rules.is_empty() {
         // No device rules at all: the host's defaults stay as they are.
-        return Some(res);
+        return res;
     }
     rules.push(rule(LinuxDeviceType::C, None, None, "m"));
     rules.push(rule(LinuxDeviceType::B, None, None, "m"));
@@ -115,7 +121,7 @@ pub fn resources(spec: &Spec) -> Option<oci_spec::runtime::LinuxResources> {
         rules.push(rule(LinuxDeviceType::C, Some(major), Some(minor), "rwm"));
     }
     rules.push(rule(LinuxDeviceType::C, Some(136), None, "rwm"));
-    for d in linux.devices().iter().flatten() {
+    for d in spec.linux().as_ref().and_then(|l| l.devices().as_ref()).into_iter().flatten() {
         let typ = match d.typ() {
             LinuxDeviceType::B => LinuxDeviceType::B,
             _ => LinuxDeviceType::C,
@@ -123,5 +129,5 @@ pub fn resources(spec: &Spec) -> Option<oci_spec::runtime::LinuxResources> {
         rules.push(rule(typ, Some(d.major()), Some(d.minor()), "rwm"));
     }
     res.set_devices(Some(rules));
-    Some(res)
+    res
 }

@@ -10,6 +10,7 @@ mod list;
 mod pause;
 mod ps;
 mod start;
+mod update;
 
 use std::fs::File;
 use std::path::Path;
@@ -24,6 +25,7 @@ pub use list::{list, ListEntry};
 pub use pause::{pause, resume};
 pub use ps::pids;
 pub use start::start;
+pub use update::update;
 
 use crate::error::{Error, Result};
 use crate::state::{OciState, Record, StateDir, Status};
