@@ -223,7 +223,12 @@ pub enum Command {
 /// Runs the command; returns the process exit code.
 pub fn run(args: Args) -> Result<u8> {
     if args.systemd_cgroup {
-        bail!("systemd cgroup driver is not supported (use the cgroupfs driver: omit --systemd-cgroup)");
+        // Where systemd is not PID 1 there is nothing to delegate to; where it
+        // is, berth has no systemd driver yet. Either way: cgroupfs.
+        if !std::path::Path::new("/run/systemd/system").is_dir() {
+            bail!("systemd cgroup driver is not supported on this host: systemd is not PID 1 (omit --systemd-cgroup)");
+        }
+        bail!("systemd cgroup driver is not supported yet (omit --systemd-cgroup to use cgroupfs)");
     }
     let unprivileged = !nix::unistd::geteuid().is_root();
     match args.rootless.as_deref() {
