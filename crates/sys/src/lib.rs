@@ -5,6 +5,8 @@
 //! owned file descriptors, and says in a `// SAFETY:` comment why the call is
 //! sound. Nothing here knows about containers.
 
+pub mod bpf;
+
 use std::ffi::CStr;
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
