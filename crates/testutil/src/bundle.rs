@@ -72,13 +72,28 @@ impl Bundle {
         self.dir.join("config.json")
     }
 
-    /// The container's absolute `linux.cgroupsPath`.
+    /// The container's absolute `linux.cgroupsPath`: the one in the config
+    /// if absolute (see [`share_cgroup_parent`](Self::share_cgroup_parent)),
+    /// else the one under this bundle's own parent.
     pub fn cgroup_path(&self) -> String {
-        self.cgroup.path_for(&self.id)
+        match self.config["linux"]["cgroupsPath"].as_str() {
+            Some(p) if p.starts_with('/') => p.to_owned(),
+            _ => self.cgroup.path_for(&self.id),
+        }
     }
 
     pub fn cgroup_parent(&self) -> &CgroupParent {
         &self.cgroup
+    }
+
+    /// Moves this container's `linux.cgroupsPath` under `other`'s cgroup
+    /// parent, so the two are siblings: CPU shares and weights only divide
+    /// CPU time between sibling cgroups. `other`'s parent removes both on
+    /// drop (this bundle's own parent is then left empty).
+    pub fn share_cgroup_parent(&mut self, other: &Bundle) -> &mut Bundle {
+        let path = other.cgroup.path_for(&self.id);
+        self.config_mut()["linux"]["cgroupsPath"] = json!(path);
+        self
     }
 
     /// A fresh directory in the bundle dir, outside the rootfs (a host-side

@@ -29,6 +29,29 @@ pub fn hierarchies() -> Vec<PathBuf> {
     out
 }
 
+/// True on a pure cgroup v2 host (`/sys/fs/cgroup` is the unified
+/// hierarchy), false on v1 and hybrid hosts, whose controllers are v1 ones.
+///
+/// Panics when `BERTH_REQUIRE_CGROUP` (`v1`, `hybrid` or `v2`) says the
+/// host should be the other kind, so a job meant for v2 cannot pass by
+/// testing v1.
+pub fn cgroup_v2() -> bool {
+    let v2 = Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+    if let Ok(want) = std::env::var("BERTH_REQUIRE_CGROUP") {
+        let want = want.trim().to_ascii_lowercase();
+        assert!(
+            want.is_empty() || (want == "v2") == v2,
+            "BERTH_REQUIRE_CGROUP={want} but this host is {}",
+            if v2 {
+                "pure cgroup v2"
+            } else {
+                "cgroup v1 or hybrid"
+            }
+        );
+    }
+    v2
+}
+
 /// `/berth-test-<pid>-<n>-<t>`: a cgroup parent for the containers of one
 /// test. Dropping it kills whatever is left inside and removes the
 /// directories it has in every hierarchy, deepest first.
@@ -73,6 +96,53 @@ impl CgroupParent {
         pids.sort_unstable();
         pids.dedup();
         pids
+    }
+
+    /// The path of controller file `file` (`memory.max`, `cpu.shares`,
+    /// `pids.max`...) of absolute cgroup `cgroup`, as the host sees it: in
+    /// the v2 hierarchy on a pure v2 host, else in whichever v1 controller
+    /// hierarchy has it (a hybrid host's empty cgroup2 mount is skipped, so
+    /// `cpu.stat` means the v1 cpu controller's there). `None` if no
+    /// hierarchy has that file for `cgroup`.
+    pub fn file_of(cgroup: &str, file: &str) -> Option<PathBuf> {
+        let v2 = cgroup_v2();
+        mountinfo()
+            .into_iter()
+            .filter(|m| (m.fs_type == "cgroup2") == v2 && m.fs_type.starts_with("cgroup"))
+            .map(|m| {
+                Path::new(&m.mount_point)
+                    .join(cgroup.trim_start_matches('/'))
+                    .join(file)
+            })
+            .find(|p| p.exists())
+    }
+
+    /// The trimmed content of controller file `file` of `cgroup` (see
+    /// [`file_of`](Self::file_of)); panics if there is no such file.
+    pub fn read_file(cgroup: &str, file: &str) -> String {
+        let path = CgroupParent::file_of(cgroup, file)
+            .unwrap_or_else(|| panic!("no cgroup file {file} for {cgroup}"));
+        fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+            .trim()
+            .to_owned()
+    }
+
+    /// The CPU time the tasks of `cgroup` have used so far: `cpuacct.usage`
+    /// on v1, `usage_usec` of `cpu.stat` on v2.
+    pub fn cpu_usage_of(cgroup: &str) -> Duration {
+        if cgroup_v2() {
+            let stat = CgroupParent::read_file(cgroup, "cpu.stat");
+            let usec = stat
+                .lines()
+                .find_map(|l| l.strip_prefix("usage_usec "))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or_else(|| panic!("no usage_usec in cpu.stat of {cgroup}: {stat}"));
+            Duration::from_micros(usec)
+        } else {
+            let ns = CgroupParent::read_file(cgroup, "cpuacct.usage");
+            Duration::from_nanos(ns.parse().unwrap_or_else(|_| panic!("cpuacct.usage: {ns}")))
+        }
     }
 
     /// Removes this parent now (also done on drop).

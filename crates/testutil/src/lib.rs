@@ -5,8 +5,9 @@
 //! unique names ([`unique_id`]), self-deleting temp dirs ([`TempDir`]), a
 //! busybox root filesystem ([`busybox_rootfs`]), OCI bundles with a
 //! runc-`spec`-like `config.json` ([`Bundle`]), a runtime binary with its own
-//! `--root` ([`Runtime`]), cgroup cleanup ([`CgroupParent`]) and the
-//! receiving end of a `--console-socket` ([`ConsoleSocket`]).
+//! `--root` ([`Runtime`]), cgroup cleanup and reads ([`CgroupParent`]), a
+//! loop block device ([`LoopDevice`]) and the receiving end of a
+//! `--console-socket` ([`ConsoleSocket`]).
 //!
 //! Every fixture cleans up on `Drop`, and every name it makes is unique per
 //! process, so tests run in parallel (one process per test under
@@ -24,6 +25,7 @@ mod cgroup;
 mod console;
 mod host;
 mod id;
+mod loopdev;
 mod root;
 mod rootfs;
 mod runtime;
@@ -31,10 +33,11 @@ mod spec;
 mod tempdir;
 
 pub use bundle::{Bundle, ConfigGuard};
-pub use cgroup::{hierarchies, CgroupParent};
+pub use cgroup::{cgroup_v2, hierarchies, CgroupParent};
 pub use console::{ConsoleSocket, TerminalReader};
 pub use host::{host_ns, mountinfo, pid_ns, process_alive, wait_until, HostProcess};
 pub use id::unique_id;
+pub use loopdev::LoopDevice;
 pub use root::{__test_name, is_root, root_required_by_env, should_skip_for_root, skipped};
 pub use rootfs::{busybox_applets, busybox_rootfs, BUSYBOX};
 pub use runtime::{Output, Runtime, Spawned, DEFAULT_TIMEOUT};

@@ -360,6 +360,12 @@ impl Spawned {
         }
     }
 
+    /// stdout as written so far, while the command still runs (`events`
+    /// streaming its lines, a foreground `run`).
+    pub fn stdout_now(&self) -> String {
+        fs::read_to_string(&self.stdout_path).unwrap_or_default()
+    }
+
     /// Whether the command has exited yet.
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
