@@ -70,18 +70,37 @@ pub enum Error {
     InvalidContainerId { id: String, reason: &'static str },
     #[error("invalid linux.resources.{field}: {reason}")]
     InvalidResource { field: &'static str, reason: String },
-    /// A resource this crate does not apply yet, e.g. "linux.resources.blockIO
-    /// is not supported yet".
+    /// Something this crate does not do, with a message saying what.
     #[error("{0}")]
     Unsupported(String),
+    /// A `linux.resources` field this host cannot honour: its controller is
+    /// not mounted or not enabled, the kernel lacks the file, or the cgroup
+    /// version has no such knob. Never silently ignored.
+    #[error("linux.resources.{field} is not supported: {reason}")]
+    ResourceUnsupported { field: String, reason: String },
     #[error("no cgroup filesystem is mounted")]
     NoCgroupFs,
     #[error("no cgroup hierarchy with the {controller} controller is mounted")]
     NoHierarchy { controller: String },
     #[error("the {controller} controller is not enabled for {path}")]
     ControllerNotEnabled { controller: String, path: PathBuf },
+    #[error("failed to watch {path} for OOM events")]
+    Watch {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
     #[error("timed out waiting for {path} to read {state:?}")]
     Timeout { path: PathBuf, state: &'static str },
+    /// A step of putting the cgroup v2 device filter (an eBPF program) in
+    /// place; a program the verifier rejects has its log in `source`.
+    #[error("failed to {action} for cgroup {path}")]
+    DeviceFilter {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
     #[error("failed to send {signal} to process {pid}")]
     Signal {
         pid: i32,
@@ -102,7 +121,8 @@ impl Error {
             Self::Read { source, .. }
             | Self::Write { source, .. }
             | Self::Remove { source, .. }
-            | Self::ReadDir { source, .. } => io_kind(source),
+            | Self::ReadDir { source, .. }
+            | Self::Watch { source, .. } => io_kind(source),
             Self::Statfs { source, .. } | Self::Create { source, .. } => match source.kind() {
                 io::ErrorKind::NotFound => ErrorKind::NotFound,
                 _ => ErrorKind::Internal,
@@ -111,6 +131,7 @@ impl Error {
             | Self::InvalidContainerId { .. }
             | Self::InvalidResource { .. } => ErrorKind::InvalidInput,
             Self::Unsupported(_)
+            | Self::ResourceUnsupported { .. }
             | Self::NoCgroupFs
             | Self::NoHierarchy { .. }
             | Self::ControllerNotEnabled { .. } => ErrorKind::Unsupported,
@@ -118,6 +139,12 @@ impl Error {
                 source: Errno::ESRCH,
                 ..
             } => ErrorKind::NotFound,
+            Self::DeviceFilter { source, .. } => match source.raw_os_error() {
+                // no privilege for bpf(2) (e.g. in a user namespace), or no bpf(2)
+                Some(libc::EPERM | libc::ENOSYS) => ErrorKind::Unsupported,
+                _ if source.kind() == io::ErrorKind::NotFound => ErrorKind::NotFound,
+                _ => ErrorKind::Internal,
+            },
             Self::Parse { .. } | Self::Timeout { .. } | Self::Signal { .. } => ErrorKind::Internal,
         }
     }

@@ -37,15 +37,24 @@
 //! them unapplied in [`Applied::devices_skipped`]. Every other resource this
 //! crate cannot apply yet fails with [`Error::Unsupported`].
 //!
-//! Not here yet: stats, OOM events, `update`, the systemd driver.
+//! [`Cgroup::stats`] reads usage in the shape of runc's `events --stats`
+//! (`stats.rs`); [`Cgroup::oom_watcher`] gives a pollable fd that reports
+//! OOM kills (`events.rs`). `placement.rs` says which hierarchy holds each
+//! controller (a hybrid host can have hugetlb in the unified one).
+//!
+//! Not here: the systemd cgroup driver ([`systemd_available`] lets the
+//! runtime say why it refuses `--systemd-cgroup`).
 
 #![forbid(unsafe_code)]
 
 mod error;
+mod events;
 mod files;
 mod mode;
 mod path;
+mod placement;
 mod resources;
+mod stats;
 mod v1;
 mod v2;
 
@@ -59,10 +68,14 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::error::{Error, ErrorKind};
 use crate::mode::Layout;
-pub use crate::mode::{detect_mode, Mode};
+pub use crate::events::OomWatcher;
+pub use crate::mode::{detect_mode, systemd_available, Mode};
 use crate::path::CgroupPath;
 pub use crate::path::DEFAULT_PARENT;
-use crate::resources::{Step, Write};
+pub use crate::stats::{
+    Blkio, BlkioEntry, Cpu, CpuSet, CpuUsage, Hugetlb, IntelRdt, Memory, MemoryEntry,
+    NetworkInterface, Pids, PsiData, PsiStats, Stats, Throttling,
+};
 
 /// What [`Cgroup::apply`] could not apply without failing.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -215,29 +228,22 @@ impl Cgroup {
         Ok(())
     }
 
-    /// Applies `linux.resources`. Supported now: `memory.{limit,reservation,
-    /// swap}`, `cpu.{shares,quota,period,cpus,mems}` (shares become
-    /// `cpu.weight` on v2 with runc's formula), `pids.limit`, and device rules
+    /// Applies `linux.resources`: every field, on v1 and v2 (`resources.rs`
+    /// and the files beside it say which cgroup files each field writes).
+    ///
+    /// This is also the live update: only the fields that are set are
+    /// written, so a partial `LinuxResources` changes just those limits.
+    /// Device rules
     /// (v1: written to `devices.allow`/`devices.deny` in order). On v2, device
     /// rules are accepted but not enforced: see [`Applied::devices_skipped`].
-    /// Any other field that is set is an [`Error::Unsupported`] naming it,
-    /// and nothing is written then.
+    /// A field the host cannot honour (controller not mounted or not
+    /// enabled, file missing from this kernel, no such knob in this cgroup
+    /// version) is an [`Error::ResourceUnsupported`] naming it, and nothing
+    /// is written then. A value the kernel refuses fails with that write's
+    /// error, after the fields before it were written.
     pub fn apply(&self, resources: &LinuxResources) -> Result<Applied, Error> {
-        let plan = resources::plan(resources, self.mode)?;
-        for step in &plan.steps {
-            match step {
-                Step::One(w) => self.write_resource(w)?,
-                Step::Pair(first, second) => match self.write_resource(first) {
-                    Ok(()) => self.write_resource(second)?,
-                    Err(e) if e.kind() == ErrorKind::InvalidInput => {
-                        tracing::debug!(error = %e, file = second.file, "writing the other value first");
-                        self.write_resource(second)?;
-                        self.write_resource(first)?;
-                    }
-                    Err(e) => return Err(e),
-                },
-            }
-        }
+        let plan = resources::plan(resources, &self.host())?;
+        resources::carry_out(&plan, |c| self.controller_dir(c))?;
         if plan.devices_skipped {
             tracing::warn!(
                 cgroup = ?self.unified_path(),
@@ -247,25 +253,6 @@ impl Cgroup {
         Ok(Applied {
             devices_skipped: plan.devices_skipped,
         })
-    }
-
-    fn write_resource(&self, w: &Write) -> Result<(), Error> {
-        let dir = self.resource_dir(w.controller)?;
-        let file = dir.join(w.file);
-        match files::write(&file, &w.value) {
-            Err(e) if files::is_not_found(&e) && w.optional => Ok(()),
-            Err(e) if files::is_not_found(&e) && self.mode == Mode::V2 => {
-                // Most likely the controller was not delegated to us.
-                match v2::has_controller(dir, w.controller) {
-                    Ok(false) => Err(Error::ControllerNotEnabled {
-                        controller: w.controller.to_string(),
-                        path: dir.to_path_buf(),
-                    }),
-                    _ => Err(e),
-                }
-            }
-            other => other,
-        }
     }
 
     fn resource_dir(&self, controller: &str) -> Result<&Path, Error> {

@@ -57,6 +57,15 @@ pub fn detect_mode() -> Result<Mode, Error> {
     Ok(Mode::V1)
 }
 
+/// Whether systemd is the init system of this host (`/run/systemd/system`
+/// exists, the test `sd_booted(3)` makes). This crate has no systemd cgroup
+/// driver: a `slice:prefix:name` cgroups path is taken as one directory
+/// name, as runc's cgroupfs driver does. The runtime uses this to explain
+/// why it refuses `--systemd-cgroup`.
+pub fn systemd_available() -> bool {
+    Path::new("/run/systemd/system").is_dir()
+}
+
 /// One mounted cgroup v1 hierarchy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct V1Mount {

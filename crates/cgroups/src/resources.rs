@@ -1,219 +1,217 @@
-//! Turning `linux.resources` into the cgroup files to write, for v1 and v2.
+//! Turning `linux.resources` into the cgroup files to write, for v1 and v2,
+//! and writing them.
 //!
-//! This module is pure: [`plan`] returns the list of writes (controller, file,
-//! value) in the order they must happen, and `lib.rs` carries them out. That
-//! keeps the conversions (shares → weight, swap semantics, device rules) unit
-//! testable without root.
+//! [`plan`] is pure: it returns the writes (OCI field, controller, file,
+//! value) in the order they must happen, so the conversions (shares →
+//! weight, swap semantics, io.max lines, device rules) are unit tested
+//! without root. [`carry_out`] then finds every file before writing any, so
+//! a field the host cannot honour (controller not mounted or not enabled,
+//! file missing from this kernel) fails with
+//! [`Error::ResourceUnsupported`] naming the field, and nothing written.
 //!
-//! Supported for now: `memory.{limit,reservation,swap}`,
-//! `cpu.{shares,quota,period,cpus,mems}`, `pids.limit`, and `devices` (v1:
-//! `devices.allow`/`devices.deny`; v2: accepted but not applied, see
-//! [`Plan::devices_skipped`]). Every other field that is set is an
-//! [`Error::Unsupported`], so nothing is silently ignored. Following runc, a
-//! zero value means "unset" for the numeric fields (`memory.limit: 0` would
-//! otherwise kill the container).
+//! Each controller's part lives in its own file under `resources/`, and is
+//! planned for the cgroup version that controller is in on this host (a
+//! hybrid host can have `hugetlb` in the unified hierarchy and everything
+//! else in v1).
+//!
+//! Update semantics: only the fields that are set are written, so applying
+//! a partial `LinuxResources` to a running container changes just those.
+//! Following runc, a zero value means "unset" for the numeric limits
+//! (`memory.limit: 0` would otherwise kill the container); the fields where
+//! zero is a real value (`cpu.idle`, `cpu.burst`, `memory.swappiness`,
+//! `pids.limit`, where 0 means no limit) are written whenever present.
+
+mod blkio;
+mod cpu;
+mod hugetlb;
+mod memory;
+mod network;
+mod rdma;
+mod unified;
+
+use std::io;
+use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType, LinuxResources};
 
-use crate::{Error, Mode};
+use crate::{files, v2, Error, ErrorKind, Mode};
+
+/// Which cgroup version a controller is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Version {
+    V1,
+    V2,
+}
+
+/// What the planner needs to know about the host: which controllers are
+/// where.
+#[derive(Debug, Clone)]
+pub(crate) struct Host {
+    pub mode: Mode,
+    /// Controllers of the mounted v1 hierarchies.
+    pub v1: Vec<String>,
+    /// Hybrid hosts: the controllers the unified hierarchy offers (its
+    /// root's `cgroup.controllers`).
+    pub unified: Vec<String>,
+}
+
+impl Host {
+    /// The version `controller` is used in. On v2 hosts every controller is
+    /// v2: whether it is enabled is found out when its files are looked for.
+    pub fn version(&self, controller: &str) -> Option<Version> {
+        if self.mode == Mode::V2 {
+            Some(Version::V2)
+        } else if self.v1.iter().any(|c| c == controller) {
+            Some(Version::V1)
+        } else if self.unified.iter().any(|c| c == controller) {
+            Some(Version::V2)
+        } else {
+            None
+        }
+    }
+
+    /// Like [`Host::version`], or the error saying `field` cannot be set.
+    pub fn require(&self, field: &str, controller: &str) -> Result<Version, Error> {
+        self.version(controller).ok_or_else(|| {
+            unsupported(field, format!("no cgroup hierarchy has the {controller} controller"))
+        })
+    }
+}
 
 /// One value to write to one cgroup file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Write {
+    /// The OCI field this write sets, below `linux.resources` (for errors).
+    pub field: String,
     /// The controller whose hierarchy holds the file (v1) or that must be
-    /// enabled for the file to exist (v2).
-    pub controller: &'static str,
-    pub file: &'static str,
+    /// enabled for the file to exist (v2); `cgroup` for core files.
+    pub controller: String,
+    pub file: String,
     pub value: String,
-    /// Skip the write when the file does not exist (used for defaults that
-    /// only matter when the kernel has the feature).
-    pub optional: bool,
+    pub if_missing: IfMissing,
+}
+
+/// What a missing file means.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum IfMissing {
+    /// The host cannot honour the field: [`Error::ResourceUnsupported`].
+    Fail,
+    /// Nothing to do (a default that only matters when the kernel has the
+    /// feature).
+    Skip,
+    /// Write this instead (`blkio.weight` → `blkio.bfq.weight`).
+    Try(Box<Write>),
 }
 
 /// One step of a plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Step {
     One(Write),
-    /// Two values the kernel checks against each other (memory limit vs.
-    /// memory+swap limit; CFS period vs. quota): write the first then the
-    /// second, and if the kernel rejects the first with `EINVAL`, write the
-    /// second first. This is the order-independence runc gets by reading the
+    /// Values the kernel checks against each other (memory vs.
+    /// memory+swap limit; CFS period, quota and burst): written in order,
+    /// and those the kernel refuses with `EINVAL` are written again after
+    /// the others. This is the order-independence runc gets by reading the
     /// current values first.
-    Pair(Write, Write),
+    Together(Vec<Write>),
+}
+
+impl Step {
+    fn writes(&self) -> &[Write] {
+        match self {
+            Step::One(w) => std::slice::from_ref(w),
+            Step::Together(v) => v,
+        }
+    }
+}
+
+/// `memory.checkBeforeUpdate`: refuse a limit below the current usage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct UsageCheck {
+    pub field: &'static str,
+    pub usage_file: &'static str,
+    pub limit: u64,
 }
 
 /// What to write for a `LinuxResources`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Plan {
     pub steps: Vec<Step>,
+    /// Checked before anything is written.
+    pub checks: Vec<UsageCheck>,
     /// Device rules were given but cannot be applied yet (cgroup v2 needs an
     /// eBPF program, a later issue).
     pub devices_skipped: bool,
 }
 
-/// Builds the plan for the host's mode: v1 files for [`Mode::V1`] and
-/// [`Mode::Hybrid`], v2 files for [`Mode::V2`].
-pub(crate) fn plan(res: &LinuxResources, mode: Mode) -> Result<Plan, Error> {
-    reject_unsupported(res)?;
+/// Builds the plan: each controller's fields for the version that
+/// controller is in on `host`.
+pub(crate) fn plan(res: &LinuxResources, host: &Host) -> Result<Plan, Error> {
+    let mode = host.mode;
     let v2 = mode == Mode::V2;
     let mut plan = Plan::default();
-    if v2 {
-        memory_v2(res, &mut plan)?;
-        cpu_v2(res, &mut plan);
-    } else {
-        memory_v1(res, &mut plan);
-        cpu_v1(res, &mut plan);
-    }
-    cpuset(res, &mut plan);
-    pids(res, &mut plan);
+    memory::plan(res, host, &mut plan)?;
+    cpu::plan(res, host, &mut plan)?;
+    pids(res, host, &mut plan)?;
+    blkio::plan(res, host, &mut plan)?;
+    hugetlb::plan(res, host, &mut plan)?;
+    network::plan(res, host, &mut plan)?;
+    rdma::plan(res, host, &mut plan)?;
     if let Some(rules) = res.devices().as_ref().filter(|r| !r.is_empty()) {
         if v2 {
             plan.devices_skipped = true;
         } else {
-            for rule in rules {
-                plan.steps.push(Step::One(device_rule_v1(rule)?));
-            }
+            devices_v1(rules, &mut plan)?;
         }
     }
+    // Last, as runc does, so it can override what the fields above set.
+    unified::plan(res, mode, &mut plan)?;
     Ok(plan)
 }
 
-fn unsupported(field: &str) -> Error {
-    Error::Unsupported(format!("linux.resources.{field} is not supported yet"))
+pub(crate) fn unsupported(field: &str, reason: impl Into<String>) -> Error {
+    Error::ResourceUnsupported {
+        field: field.to_string(),
+        reason: reason.into(),
+    }
 }
 
-fn invalid(field: &'static str, reason: String) -> Error {
+pub(crate) fn invalid(field: &'static str, reason: String) -> Error {
     Error::InvalidResource { field, reason }
 }
 
-/// Every field that is set (and not to its no-op value) but not handled
-/// below is an error.
-fn reject_unsupported(res: &LinuxResources) -> Result<(), Error> {
-    if let Some(b) = res.block_io() {
-        let set = b.weight().is_some()
-            || b.leaf_weight().is_some()
-            || b.weight_device().as_ref().is_some_and(|v| !v.is_empty())
-            || b.throttle_read_bps_device()
-                .as_ref()
-                .is_some_and(|v| !v.is_empty())
-            || b.throttle_write_bps_device()
-                .as_ref()
-                .is_some_and(|v| !v.is_empty())
-            || b.throttle_read_iops_device()
-                .as_ref()
-                .is_some_and(|v| !v.is_empty())
-            || b.throttle_write_iops_device()
-                .as_ref()
-                .is_some_and(|v| !v.is_empty());
-        if set {
-            return Err(unsupported("blockIO"));
-        }
+/// A write that fails with [`Error::ResourceUnsupported`] when its file is
+/// missing.
+pub(crate) fn write(field: &str, controller: &str, file: &str, value: impl ToString) -> Write {
+    Write {
+        field: field.to_string(),
+        controller: controller.to_string(),
+        file: file.to_string(),
+        value: value.to_string(),
+        if_missing: IfMissing::Fail,
     }
-    if res
-        .hugepage_limits()
-        .as_ref()
-        .is_some_and(|v| !v.is_empty())
-    {
-        return Err(unsupported("hugepageLimits"));
-    }
-    if let Some(n) = res.network() {
-        if n.class_id().is_some() || n.priorities().as_ref().is_some_and(|v| !v.is_empty()) {
-            return Err(unsupported("network"));
-        }
-    }
-    if res.rdma().as_ref().is_some_and(|m| !m.is_empty()) {
-        return Err(unsupported("rdma"));
-    }
-    if res.unified().as_ref().is_some_and(|m| !m.is_empty()) {
-        return Err(unsupported("unified"));
-    }
-    if let Some(m) = res.memory() {
-        // Docker always sends `disableOOMKiller: false`: the default, accepted.
-        if m.kernel().is_some_and(|v| v != 0) {
-            return Err(unsupported("memory.kernel"));
-        }
-        if m.kernel_tcp().is_some_and(|v| v != 0) {
-            return Err(unsupported("memory.kernelTCP"));
-        }
-        if m.swappiness().is_some() {
-            return Err(unsupported("memory.swappiness"));
-        }
-        if m.disable_oom_killer() == Some(true) {
-            return Err(unsupported("memory.disableOOMKiller"));
-        }
-        if m.use_hierarchy().is_some() {
-            return Err(unsupported("memory.useHierarchy"));
-        }
-        if m.check_before_update() == Some(true) {
-            return Err(unsupported("memory.checkBeforeUpdate"));
-        }
-    }
-    if let Some(c) = res.cpu() {
-        if c.idle().is_some_and(|v| v != 0) {
-            return Err(unsupported("cpu.idle"));
-        }
-        if c.burst().is_some_and(|v| v != 0) {
-            return Err(unsupported("cpu.burst"));
-        }
-        if c.realtime_runtime().is_some_and(|v| v != 0) {
-            return Err(unsupported("cpu.realtimeRuntime"));
-        }
-        if c.realtime_period().is_some_and(|v| v != 0) {
-            return Err(unsupported("cpu.realtimePeriod"));
-        }
-    }
-    Ok(())
 }
 
-fn write(controller: &'static str, file: &'static str, value: impl ToString) -> Write {
-    Write {
-        controller,
-        file,
-        value: value.to_string(),
-        optional: false,
+impl Write {
+    /// Skipped when the file is missing.
+    pub fn optional(mut self) -> Self {
+        self.if_missing = IfMissing::Skip;
+        self
+    }
+
+    /// `other` is written instead when this file is missing.
+    pub fn or_else(mut self, other: Write) -> Self {
+        self.if_missing = IfMissing::Try(Box::new(other));
+        self
     }
 }
 
 /// A set, non-zero value (runc treats 0 as unset).
-fn nonzero<T: Default + PartialEq>(v: Option<T>) -> Option<T> {
+pub(crate) fn nonzero<T: Default + PartialEq>(v: Option<T>) -> Option<T> {
     v.filter(|v| *v != T::default())
 }
 
-fn memory_v1(res: &LinuxResources, plan: &mut Plan) {
-    let Some(m) = res.memory() else { return };
-    let limit = nonzero(m.limit());
-    let swap = nonzero(m.swap());
-    if let Some(limit) = limit {
-        let limit_w = write("memory", "memory.limit_in_bytes", limit);
-        match swap {
-            Some(swap) => plan.steps.push(Step::Pair(
-                limit_w,
-                write("memory", "memory.memsw.limit_in_bytes", swap),
-            )),
-            // runc: an unlimited memory without an explicit swap also lifts the
-            // memory+swap limit, when the kernel accounts swap.
-            None if limit == -1 => {
-                let mut swap_w = write("memory", "memory.memsw.limit_in_bytes", -1);
-                swap_w.optional = true;
-                plan.steps.push(Step::Pair(limit_w, swap_w));
-            }
-            None => plan.steps.push(Step::One(limit_w)),
-        }
-    } else if let Some(swap) = swap {
-        plan.steps.push(Step::One(write(
-            "memory",
-            "memory.memsw.limit_in_bytes",
-            swap,
-        )));
-    }
-    if let Some(r) = nonzero(m.reservation()) {
-        plan.steps
-            .push(Step::One(write("memory", "memory.soft_limit_in_bytes", r)));
-    }
-}
-
-/// `-1` means no limit; v2 spells it `max`.
-fn v2_limit(v: i64) -> String {
+/// `-1` (any negative) means no limit; v2 spells it `max`.
+pub(crate) fn v2_limit(v: i64) -> String {
     if v < 0 {
         "max".to_string()
     } else {
@@ -221,111 +219,161 @@ fn v2_limit(v: i64) -> String {
     }
 }
 
-fn memory_v2(res: &LinuxResources, plan: &mut Plan) -> Result<(), Error> {
-    let Some(m) = res.memory() else { return Ok(()) };
-    let limit = nonzero(m.limit());
-    if let Some(limit) = limit {
+/// `pids.limit`: 0 and negative mean no limit (the spec's default is "no
+/// limit" and the field is not optional), as for runc.
+fn pids(res: &LinuxResources, host: &Host, plan: &mut Plan) -> Result<(), Error> {
+    let Some(p) = res.pids() else { return Ok(()) };
+    host.require("pids.limit", "pids")?;
+    let value = if p.limit() > 0 {
+        p.limit().to_string()
+    } else {
+        "max".to_string()
+    };
+    plan.steps
+        .push(Step::One(write("pids.limit", "pids", "pids.max", value)));
+    Ok(())
+}
+
+/// v1 device rules. Like runc, an update starts from "deny everything", so
+/// the result is the given list and not the list added to what was allowed
+/// before; when the rules already start by denying everything (the usual
+/// first rule), that rule is the start.
+fn devices_v1(rules: &[LinuxDeviceCgroup], plan: &mut Plan) -> Result<(), Error> {
+    let first = device_rule_v1(&rules[0])?;
+    if !(first.file == "devices.deny" && first.value == "a *:* rwm") {
         plan.steps
-            .push(Step::One(write("memory", "memory.max", v2_limit(limit))));
+            .push(Step::One(write("devices", "devices", "devices.deny", "a *:* rwm")));
     }
-    if let Some(swap) = swap_v2(nonzero(m.swap()), limit)? {
-        plan.steps.push(Step::One(write(
-            "memory",
-            "memory.swap.max",
-            v2_limit(swap),
-        )));
-    }
-    if let Some(r) = nonzero(m.reservation()) {
-        plan.steps
-            .push(Step::One(write("memory", "memory.low", v2_limit(r))));
+    for rule in rules {
+        plan.steps.push(Step::One(device_rule_v1(rule)?));
     }
     Ok(())
 }
 
-/// OCI's `memory.swap` is memory+swap (v1 semantics); v2's `memory.swap.max`
-/// is swap alone. Same conversion as runc's `ConvertMemorySwapToCgroupV2Value`.
-fn swap_v2(swap: Option<i64>, limit: Option<i64>) -> Result<Option<i64>, Error> {
-    match (swap, limit) {
-        (None, Some(-1)) => Ok(Some(-1)),
-        (None, _) => Ok(None),
-        (Some(-1), _) => Ok(Some(-1)),
-        (Some(_), None | Some(-1)) => Err(invalid(
-            "memory.swap",
-            "a swap limit needs a memory limit".into(),
-        )),
-        (Some(_), Some(l)) if l < 0 => Err(invalid("memory.limit", format!("{l} is negative"))),
-        (Some(s), Some(l)) if s < l => Err(invalid(
-            "memory.swap",
-            format!("memory+swap limit {s} is lower than the memory limit {l}"),
-        )),
-        (Some(s), Some(l)) => Ok(Some(s - l)),
-    }
-}
-
-fn cpu_v1(res: &LinuxResources, plan: &mut Plan) {
-    let Some(c) = res.cpu() else { return };
-    if let Some(shares) = nonzero(c.shares()) {
-        plan.steps
-            .push(Step::One(write("cpu", "cpu.shares", shares)));
-    }
-    let period = nonzero(c.period()).map(|p| write("cpu", "cpu.cfs_period_us", p));
-    let quota = nonzero(c.quota()).map(|q| write("cpu", "cpu.cfs_quota_us", q));
-    match (period, quota) {
-        (Some(p), Some(q)) => plan.steps.push(Step::Pair(p, q)),
-        (Some(w), None) | (None, Some(w)) => plan.steps.push(Step::One(w)),
-        (None, None) => {}
-    }
-}
-
-fn cpu_v2(res: &LinuxResources, plan: &mut Plan) {
-    let Some(c) = res.cpu() else { return };
-    if let Some(shares) = nonzero(c.shares()) {
-        plan.steps.push(Step::One(write(
-            "cpu",
-            "cpu.weight",
-            shares_to_weight(shares),
-        )));
-    }
-    let quota = nonzero(c.quota());
-    let period = nonzero(c.period());
-    if quota.is_some() || period.is_some() {
-        // "max" alone keeps the current period, as runc writes it.
-        let mut value = match quota {
-            Some(q) if q > 0 => q.to_string(),
-            _ => "max".to_string(),
-        };
-        if let Some(p) = period {
-            value.push_str(&format!(" {p}"));
+/// Writes a plan's steps to the directories `dir_of` gives for each
+/// controller. Every file is looked for first (and every usage check made),
+/// so a field the host cannot honour fails before anything is written.
+pub(crate) fn carry_out(
+    plan: &Plan,
+    dir_of: impl Fn(&str) -> Option<PathBuf>,
+) -> Result<(), Error> {
+    let mut located = Vec::with_capacity(plan.steps.len());
+    for step in &plan.steps {
+        let mut group = Vec::new();
+        for w in step.writes() {
+            if let Some(found) = locate(w, &dir_of)? {
+                group.push(found);
+            }
         }
-        plan.steps.push(Step::One(write("cpu", "cpu.max", value)));
+        located.push(group);
     }
+    for check in &plan.checks {
+        if let Some(dir) = dir_of("memory") {
+            check_usage(check, &dir)?;
+        }
+    }
+    for group in &located {
+        write_together(group)?;
+    }
+    Ok(())
 }
 
-/// cpu.shares (2..=262144) to cpu.weight (1..=10000), runc's linear formula.
-pub(crate) fn shares_to_weight(shares: u64) -> u64 {
-    let shares = shares.clamp(2, 262_144);
-    1 + ((shares - 2) * 9999) / 262_142
+/// The file to write for `w` (or its fallback), `None` to skip it.
+fn locate<'a>(
+    w: &'a Write,
+    dir_of: &impl Fn(&str) -> Option<PathBuf>,
+) -> Result<Option<(&'a Write, PathBuf)>, Error> {
+    let dir = dir_of(&w.controller).ok_or_else(|| {
+        unsupported(
+            &w.field,
+            format!("no cgroup hierarchy has the {} controller", w.controller),
+        )
+    })?;
+    let mut tried = Vec::new();
+    let mut cur = w;
+    loop {
+        let path = dir.join(&cur.file);
+        if path.exists() {
+            return Ok(Some((cur, path)));
+        }
+        tried.push(cur.file.as_str());
+        match &cur.if_missing {
+            IfMissing::Skip => return Ok(None),
+            IfMissing::Try(next) => cur = next,
+            IfMissing::Fail => break,
+        }
+    }
+    if !dir.is_dir() {
+        return Err(Error::Write {
+            path: dir.join(&w.file),
+            value: w.value.clone(),
+            source: io::Error::from(io::ErrorKind::NotFound),
+        });
+    }
+    Err(unsupported(&w.field, why_missing(&dir, &w.controller, &tried)))
 }
 
-fn cpuset(res: &LinuxResources, plan: &mut Plan) {
-    let Some(c) = res.cpu() else { return };
-    if let Some(cpus) = c.cpus().as_ref().filter(|s| !s.is_empty()) {
-        plan.steps
-            .push(Step::One(write("cpuset", "cpuset.cpus", cpus)));
+fn why_missing(dir: &Path, controller: &str, tried: &[&str]) -> String {
+    let is_v2 = dir.join("cgroup.controllers").exists();
+    if is_v2 && controller != "cgroup" && v2::has_controller(dir, controller).ok() == Some(false) {
+        return format!(
+            "the {controller} controller is not enabled for {}",
+            dir.display()
+        );
     }
-    if let Some(mems) = c.mems().as_ref().filter(|s| !s.is_empty()) {
-        plan.steps
-            .push(Step::One(write("cpuset", "cpuset.mems", mems)));
-    }
+    format!(
+        "this kernel has no {} in {}",
+        tried.join(" or "),
+        dir.display()
+    )
 }
 
-fn pids(res: &LinuxResources, plan: &mut Plan) {
-    let Some(p) = res.pids() else { return };
-    // runc: 0 leaves the limit alone, negative means no limit.
-    if p.limit() != 0 {
-        plan.steps
-            .push(Step::One(write("pids", "pids.max", v2_limit(p.limit()))));
+fn check_usage(check: &UsageCheck, dir: &Path) -> Result<(), Error> {
+    let path = dir.join(check.usage_file);
+    let text = match files::read(&path) {
+        Ok(t) => t,
+        // no swap accounting: nothing to compare with
+        Err(e) if files::is_not_found(&e) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let usage: u64 = text.trim().parse().map_err(|_| Error::Parse {
+        path: path.clone(),
+        line: text.clone(),
+    })?;
+    if check.limit < usage {
+        return Err(invalid(
+            check.field,
+            format!(
+                "{} is below the current usage {usage} ({}) and memory.checkBeforeUpdate is set",
+                check.limit,
+                path.display()
+            ),
+        ));
     }
+    Ok(())
+}
+
+/// Writes a group; values refused with `EINVAL` are retried once after the
+/// others were written (when at least one other was).
+fn write_together(group: &[(&Write, PathBuf)]) -> Result<(), Error> {
+    let mut refused = Vec::new();
+    for (w, path) in group {
+        match files::write(path, &w.value) {
+            Ok(()) => {}
+            Err(e) if group.len() > 1 && e.kind() == ErrorKind::InvalidInput => {
+                tracing::debug!(error = %e, "writing it again after the others");
+                refused.push((w, path, e));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    if refused.len() == group.len() {
+        return refused.into_iter().next().map_or(Ok(()), |(_, _, e)| Err(e));
+    }
+    for (w, path, _) in refused {
+        files::write(path, &w.value)?;
+    }
+    Ok(())
 }
 
 /// One OCI device rule as a v1 `devices.allow`/`devices.deny` line:
@@ -374,48 +422,67 @@ fn device_rule_v1(rule: &LinuxDeviceCgroup) -> Result<Write, Error> {
     } else {
         "devices.deny"
     };
-    Ok(write("devices", file, value))
+    Ok(write("devices", "devices", file, value))
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
+    use std::fs;
+
     use super::*;
 
-    fn res(json: &str) -> LinuxResources {
+    pub(crate) fn res(json: &str) -> LinuxResources {
         serde_json::from_str(json).unwrap()
     }
 
-    fn writes(plan: &Plan) -> Vec<(String, String)> {
-        plan.steps
-            .iter()
-            .flat_map(|s| match s {
-                Step::One(w) => vec![w.clone()],
-                Step::Pair(a, b) => vec![a.clone(), b.clone()],
-            })
-            .map(|w| (w.file.to_string(), w.value))
-            .collect()
+    /// A host with every controller in `mode`'s usual place.
+    pub(crate) fn host(mode: Mode) -> Host {
+        let all = [
+            "cpu", "cpuacct", "cpuset", "memory", "pids", "blkio", "devices", "freezer",
+            "hugetlb", "net_cls", "net_prio", "rdma",
+        ];
+        Host {
+            mode,
+            v1: if mode == Mode::V2 {
+                Vec::new()
+            } else {
+                all.iter().map(|c| c.to_string()).collect()
+            },
+            unified: Vec::new(),
+        }
     }
 
-    fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
-        v.iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect()
+    /// A plan's writes as (file, value), comparable with a list of pairs.
+    #[derive(Debug)]
+    pub(crate) struct Writes(pub Vec<(String, String)>);
+
+    pub(crate) fn writes(plan: &Plan) -> Writes {
+        Writes(
+            plan.steps
+                .iter()
+                .flat_map(|s| s.writes().to_vec())
+                .map(|w| (w.file, w.value))
+                .collect(),
+        )
     }
 
-    #[test]
-    fn weight_conversion_matches_runc() {
-        assert_eq!(shares_to_weight(2), 1);
-        assert_eq!(shares_to_weight(1024), 39);
-        assert_eq!(shares_to_weight(262_144), 10_000);
-        assert_eq!(shares_to_weight(1), 1);
-        assert_eq!(shares_to_weight(u64::MAX), 10_000);
+    impl<const N: usize> PartialEq<[(&str, &str); N]> for Writes {
+        fn eq(&self, other: &[(&str, &str); N]) -> bool {
+            self.0.len() == N && self.0.iter().zip(other).all(|(a, b)| a.0 == b.0 && a.1 == b.1)
+        }
+    }
+
+    impl std::ops::Index<usize> for Writes {
+        type Output = (String, String);
+        fn index(&self, i: usize) -> &Self::Output {
+            &self.0[i]
+        }
     }
 
     #[test]
     fn v1_plan_covers_memory_cpu_pids_devices_in_order() {
         let r = res(r#"{
-            "memory": {"limit": 104857600, "reservation": 52428800, "swap": 209715200,
-                       "disableOOMKiller": false},
+            "memory": {"limit": 104857600, "reservation": 52428800, "swap": 209715200},
             "cpu": {"shares": 512, "quota": 50000, "period": 100000, "cpus": "0", "mems": "0"},
             "pids": {"limit": 32},
             "devices": [{"allow": false, "access": "rwm"},
@@ -423,11 +490,11 @@ mod tests {
                         {"allow": true, "type": "c", "major": 136, "access": "rw"}],
             "blockIO": {}, "hugepageLimits": []
         }"#);
-        let p = plan(&r, Mode::V1).unwrap();
+        let p = plan(&r, &host(Mode::V1)).unwrap();
         assert!(!p.devices_skipped);
         assert_eq!(
             writes(&p),
-            pairs(&[
+            [
                 ("memory.limit_in_bytes", "104857600"),
                 ("memory.memsw.limit_in_bytes", "209715200"),
                 ("memory.soft_limit_in_bytes", "52428800"),
@@ -440,132 +507,155 @@ mod tests {
                 ("devices.deny", "a *:* rwm"),
                 ("devices.allow", "c 1:3 rwm"),
                 ("devices.allow", "c 136:* rw"),
-            ])
+            ]
         );
-        // Hybrid hosts use the v1 files
-        assert_eq!(plan(&r, Mode::Hybrid).unwrap(), p);
+        assert_eq!(plan(&r, &host(Mode::Hybrid)).unwrap(), p);
     }
 
     #[test]
     fn v2_plan_converts_values_and_skips_devices() {
         let r = res(r#"{
             "memory": {"limit": 104857600, "reservation": 52428800, "swap": 209715200},
-            "cpu": {"shares": 1024, "quota": 50000, "period": 100000, "cpus": "0-1"},
             "pids": {"limit": -1},
             "devices": [{"allow": false, "access": "rwm"}]
         }"#);
-        let p = plan(&r, Mode::V2).unwrap();
+        let p = plan(&r, &host(Mode::V2)).unwrap();
         assert!(p.devices_skipped);
         assert_eq!(
             writes(&p),
-            pairs(&[
+            [
                 ("memory.max", "104857600"),
                 ("memory.swap.max", "104857600"),
                 ("memory.low", "52428800"),
-                ("cpu.weight", "39"),
-                ("cpu.max", "50000 100000"),
-                ("cpuset.cpus", "0-1"),
                 ("pids.max", "max"),
-            ])
+            ]
         );
-    }
-
-    #[test]
-    fn v2_cpu_max_and_unlimited_memory() {
-        let r = res(r#"{"cpu": {"period": 250000}, "memory": {"limit": -1}}"#);
+        // unlimited memory also lifts swap, where swap is accounted
+        let p = plan(&res(r#"{"memory": {"limit": -1}}"#), &host(Mode::V2)).unwrap();
+        assert_eq!(writes(&p), [("memory.max", "max"), ("memory.swap.max", "max")]);
+        assert_eq!(p.steps[1].writes()[0].if_missing, IfMissing::Skip);
+        let p = plan(&res(r#"{"memory": {"limit": -1}}"#), &host(Mode::V1)).unwrap();
         assert_eq!(
-            writes(&plan(&r, Mode::V2).unwrap()),
-            pairs(&[
-                ("memory.max", "max"),
-                ("memory.swap.max", "max"),
-                ("cpu.max", "max 250000")
-            ])
+            writes(&p),
+            [("memory.limit_in_bytes", "-1"), ("memory.memsw.limit_in_bytes", "-1")]
         );
-        let r = res(r#"{"cpu": {"quota": -1}}"#);
+        assert_eq!(p.steps[0].writes()[1].if_missing, IfMissing::Skip);
+    }
+
+    #[test]
+    fn zero_values_are_unset_but_pids_zero_is_no_limit() {
+        let r = res(r#"{"memory": {"limit": 0, "swap": 0}, "cpu": {"shares": 0, "quota": 0}}"#);
+        assert!(plan(&r, &host(Mode::V1)).unwrap().steps.is_empty());
+        assert!(plan(&r, &host(Mode::V2)).unwrap().steps.is_empty());
+        let r = res(r#"{"pids": {"limit": 0}}"#);
+        assert_eq!(writes(&plan(&r, &host(Mode::V1)).unwrap()), [("pids.max", "max")]);
+    }
+
+    #[test]
+    fn v1_devices_start_from_deny_all() {
+        let r = res(r#"{"devices": [{"allow": true, "type": "b", "major": 8, "minor": 0}]}"#);
         assert_eq!(
-            writes(&plan(&r, Mode::V2).unwrap()),
-            pairs(&[("cpu.max", "max")])
+            writes(&plan(&r, &host(Mode::V1)).unwrap()),
+            [("devices.deny", "a *:* rwm"), ("devices.allow", "b 8:0 rwm")]
         );
-        // v1: unlimited memory also lifts memsw, when it exists
-        let r = res(r#"{"memory": {"limit": -1}}"#);
-        let p = plan(&r, Mode::V1).unwrap();
-        match &p.steps[0] {
-            Step::Pair(a, b) => {
-                assert_eq!(
-                    (a.file, a.value.as_str(), a.optional),
-                    ("memory.limit_in_bytes", "-1", false)
-                );
-                assert_eq!(
-                    (b.file, b.value.as_str(), b.optional),
-                    ("memory.memsw.limit_in_bytes", "-1", true)
-                );
-            }
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
-    fn zero_values_are_unset() {
-        let r = res(
-            r#"{"memory": {"limit": 0, "swap": 0}, "cpu": {"shares": 0, "quota": 0},
-                        "pids": {"limit": 0}}"#,
-        );
-        assert!(plan(&r, Mode::V1).unwrap().steps.is_empty());
-        assert!(plan(&r, Mode::V2).unwrap().steps.is_empty());
-    }
-
-    #[test]
-    fn bad_swap_is_invalid_on_v2() {
-        let r = res(r#"{"memory": {"limit": 200, "swap": 100}}"#);
-        let e = plan(&r, Mode::V2).unwrap_err();
-        assert_eq!(e.kind(), crate::ErrorKind::InvalidInput, "{e}");
-        let r = res(r#"{"memory": {"swap": 100}}"#);
-        assert!(plan(&r, Mode::V2).is_err());
-    }
-
-    #[test]
-    fn unsupported_fields_are_named() {
-        for (json, field) in [
-            (r#"{"blockIO": {"weight": 10}}"#, "blockIO"),
-            (
-                r#"{"hugepageLimits": [{"pageSize": "2MB", "limit": 1}]}"#,
-                "hugepageLimits",
-            ),
-            (r#"{"network": {"classID": 1}}"#, "network"),
-            (r#"{"unified": {"memory.high": "1"}}"#, "unified"),
-            (r#"{"rdma": {"x": {"hcaHandles": 1}}}"#, "rdma"),
-            (r#"{"memory": {"swappiness": 10}}"#, "memory.swappiness"),
-            (
-                r#"{"memory": {"disableOOMKiller": true}}"#,
-                "memory.disableOOMKiller",
-            ),
-            (r#"{"cpu": {"realtimeRuntime": 5}}"#, "cpu.realtimeRuntime"),
-            (r#"{"cpu": {"idle": 1}}"#, "cpu.idle"),
-        ] {
-            for mode in [Mode::V1, Mode::V2] {
-                let e = plan(&res(json), mode).unwrap_err();
-                assert_eq!(e.kind(), crate::ErrorKind::Unsupported);
-                assert_eq!(
-                    e.to_string(),
-                    format!("linux.resources.{field} is not supported yet")
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn device_rules_are_validated() {
         for json in [
             r#"{"devices": [{"allow": true, "type": "p", "access": "rwm"}]}"#,
             r#"{"devices": [{"allow": true, "type": "c", "access": "rwx"}]}"#,
             r#"{"devices": [{"allow": true, "type": "c", "major": -5, "access": "r"}]}"#,
         ] {
-            assert!(plan(&res(json), Mode::V1).is_err(), "{json}");
+            assert!(plan(&res(json), &host(Mode::V1)).is_err(), "{json}");
         }
-        let r = res(r#"{"devices": [{"allow": true, "type": "b", "major": 8, "minor": 0}]}"#);
+    }
+
+    #[test]
+    fn missing_controller_names_the_field() {
+        let mut h = host(Mode::V1);
+        h.v1.retain(|c| c != "pids");
+        let e = plan(&res(r#"{"pids": {"limit": 3}}"#), &h).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Unsupported);
         assert_eq!(
-            writes(&plan(&r, Mode::V1).unwrap()),
-            pairs(&[("devices.allow", "b 8:0 rwm")])
+            e.to_string(),
+            "linux.resources.pids.limit is not supported: no cgroup hierarchy has the pids controller"
         );
+    }
+
+    /// A scratch directory standing in for a cgroup.
+    struct Scratch(PathBuf);
+
+    impl Scratch {
+        fn new(files: &[&str]) -> Self {
+            let dir = std::env::temp_dir().join(format!(
+                "berth-cgroups-unit-{}-{:?}",
+                std::process::id(),
+                std::thread::current().id()
+            ));
+            let _ = fs::remove_dir_all(&dir);
+            fs::create_dir_all(&dir).unwrap();
+            for f in files {
+                fs::write(dir.join(f), "").unwrap();
+            }
+            Scratch(dir)
+        }
+
+        fn read(&self, f: &str) -> String {
+            fs::read_to_string(self.0.join(f)).unwrap()
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn carry_out_finds_every_file_before_writing() {
+        let dir = Scratch::new(&["pids.max", "blkio.bfq.weight", "cpu.shares"]);
+        let dir_of = |_: &str| Some(dir.0.clone());
+        let r = res(r#"{"pids": {"limit": 4}, "blockIO": {"weight": 300}}"#);
+        carry_out(&plan(&r, &host(Mode::V1)).unwrap(), dir_of).unwrap();
+        assert_eq!(dir.read("pids.max"), "4");
+        assert_eq!(dir.read("blkio.bfq.weight"), "300", "the BFQ file is the fallback");
+
+        let r = res(r#"{"pids": {"limit": 5}, "cpu": {"shares": 5, "idle": 1}}"#);
+        let e = carry_out(&plan(&r, &host(Mode::V1)).unwrap(), dir_of).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Unsupported);
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "linux.resources.cpu.idle is not supported: this kernel has no cpu.idle in {}",
+                dir.0.display()
+            )
+        );
+        assert_eq!(dir.read("pids.max"), "4", "nothing is written on error");
+        assert_eq!(dir.read("cpu.shares"), "");
+
+        // a 0 for cpu.idle on a kernel without it asks for nothing
+        let r = res(r#"{"cpu": {"shares": 5, "idle": 0}}"#);
+        carry_out(&plan(&r, &host(Mode::V1)).unwrap(), dir_of).unwrap();
+        assert_eq!(dir.read("cpu.shares"), "5");
+
+        let r = res(r#"{"blockIO": {"leafWeight": 300}}"#);
+        let e = carry_out(&plan(&r, &host(Mode::V1)).unwrap(), dir_of).unwrap_err();
+        assert!(e.to_string().contains("this kernel has no blkio.leaf_weight"), "{e}");
+        let none = |_: &str| None;
+        let e = carry_out(&plan(&res(r#"{"pids": {"limit": 1}}"#), &host(Mode::V1)).unwrap(), none)
+            .unwrap_err();
+        assert!(e.to_string().starts_with("linux.resources.pids.limit is not supported"), "{e}");
+    }
+
+    #[test]
+    fn check_before_update_refuses_limits_below_usage() {
+        let dir = Scratch::new(&["memory.max", "memory.current"]);
+        fs::write(dir.0.join("memory.current"), "5000\n").unwrap();
+        let dir_of = |_: &str| Some(dir.0.clone());
+        let r = res(r#"{"memory": {"limit": 4096, "checkBeforeUpdate": true}}"#);
+        let e = carry_out(&plan(&r, &host(Mode::V2)).unwrap(), dir_of).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput);
+        assert!(e.to_string().contains("below the current usage 5000"), "{e}");
+        assert_eq!(dir.read("memory.max"), "");
+        let r = res(r#"{"memory": {"limit": 8192, "checkBeforeUpdate": true}}"#);
+        carry_out(&plan(&r, &host(Mode::V2)).unwrap(), dir_of).unwrap();
+        assert_eq!(dir.read("memory.max"), "8192");
     }
 }
