@@ -364,13 +364,14 @@ fn unsupported_fields_fail_and_write_nothing() {
     let before = read(&pids, "pids.max");
     let e = cg
         .apply(&resources(
-            r#"{"pids": {"limit": 7}, "blockIO": {"weight": 100}}"#,
+            r#"{"pids": {"limit": 7}, "memory": {"kernel": 67108864}}"#,
         ))
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Unsupported);
-    assert_eq!(
-        e.to_string(),
-        "linux.resources.blockIO is not supported yet"
+    assert!(
+        e.to_string()
+            .starts_with("linux.resources.memory.kernel is not supported: "),
+        "{e}"
     );
     assert_eq!(
         read(&pids, "pids.max"),
