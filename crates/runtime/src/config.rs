@@ -61,9 +61,6 @@ pub fn validate(spec: &Spec, plan: &Plan) -> Result<()> {
         return Err(Error::InvalidConfig("linux.timeOffsets needs a new time namespace".into()));
     }
     // Features of later issues: refused by name rather than ignored.
-    if linux.and_then(|l| l.seccomp().as_ref()).is_some() {
-        return Err(Error::Unsupported("linux.seccomp (seccomp filters)".into()));
-    }
     if process.apparmor_profile().as_deref().is_some_and(|p| !p.is_empty()) {
         return Err(Error::Unsupported("process.apparmorProfile (AppArmor)".into()));
     }

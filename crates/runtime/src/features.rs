@@ -4,7 +4,7 @@
 //! recognizes. It also owns the static tables the rest of the runtime
 //! validates against ([`CAPABILITY_NAMES`], [`MOUNT_OPTIONS`],
 //! [`NAMESPACES`]), so what we advertise and what we accept cannot drift
-//! apart. It claims only what berth implements today: no seccomp, LSMs,
+//! apart. It claims only what berth implements today: no LSMs,
 //! Intel RDT, systemd cgroups or idmapped mounts yet.
 
 use serde_json::{json, Value};
@@ -142,7 +142,14 @@ pub fn features() -> Value {
                 "systemdUser": false,
                 "rdma": false,
             },
-            "seccomp": { "enabled": false },
+            "seccomp": {
+                "enabled": true,
+                "actions": ["SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG", "SCMP_ACT_NOTIFY", "SCMP_ACT_TRACE", "SCMP_ACT_TRAP"],
+                "operators": ["SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE", "SCMP_CMP_LT", "SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE"],
+                "archs": ["SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM", "SCMP_ARCH_MIPS", "SCMP_ARCH_MIPS64", "SCMP_ARCH_MIPS64N32", "SCMP_ARCH_MIPSEL", "SCMP_ARCH_MIPSEL64", "SCMP_ARCH_MIPSEL64N32", "SCMP_ARCH_PPC", "SCMP_ARCH_PPC64", "SCMP_ARCH_PPC64LE", "SCMP_ARCH_RISCV64", "SCMP_ARCH_S390", "SCMP_ARCH_S390X", "SCMP_ARCH_X32", "SCMP_ARCH_X86", "SCMP_ARCH_X86_64"],
+                "knownFlags": ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_LOG"],
+                "supportedFlags": ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_LOG"],
+            },
             "apparmor": { "enabled": false },
             "selinux": { "enabled": false },
             "intelRdt": { "enabled": false },
@@ -174,7 +181,7 @@ mod tests {
             .contains(&json!("rbind")));
         assert_eq!(doc["linux"]["capabilities"][0], "CAP_CHOWN");
         assert_eq!(doc["linux"]["cgroup"]["v2"], true);
-        assert_eq!(doc["linux"]["seccomp"]["enabled"], false);
+        assert_eq!(doc["linux"]["seccomp"]["enabled"], true);
         assert_eq!(doc["linux"]["mountExtensions"]["idmap"]["enabled"], false);
         assert_eq!(
             doc["annotations"][VERSION_ANNOTATION],

@@ -59,8 +59,17 @@ pub fn exec(root: &Path, id: &str, opts: ExecOptions) -> Result<i32> {
         j.sort_by_key(|(t, _)| *t == LinuxNamespaceType::User);
         j
     };
+    let filter = match record.config.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
+        Some(profile) => Some(crate::seccomp::compile(profile, opts.process.no_new_privileges().unwrap_or(false))?),
+        None => None,
+    };
     let (ours, theirs) = channel::pair()?;
-    let args = ExecArgs { process: &opts.process, console_socket: console.as_ref(), preserve_fds: opts.preserve_fds };
+    let args = ExecArgs {
+        process: &opts.process,
+        console_socket: console.as_ref(),
+        preserve_fds: opts.preserve_fds,
+        seccomp: filter.as_ref(),
+    };
     let pid = fork_via_intermediate(
         nix::sched::CloneFlags::empty(),
         &ours,

@@ -15,6 +15,7 @@ pub struct ExecArgs<'a> {
     pub process: &'a Process,
     pub console_socket: Option<&'a OwnedFd>,
     pub preserve_fds: u32,
+    pub seccomp: Option<&'a crate::seccomp::Filter>,
 }
 
 pub fn run(args: &ExecArgs<'_>, chan: &Channel) -> ! {
@@ -31,15 +32,23 @@ enum Never {}
 fn setup(args: &ExecArgs<'_>, chan: &Channel) -> Result<Never> {
     berth_sys::reset_signal_dispositions();
     let _ = nix::sys::signal::sigprocmask(nix::sys::signal::SigmaskHow::SIG_SETMASK, Some(&nix::sys::signal::SigSet::empty()), None);
-    chan.expect("Proceed", |m| matches!(m, Message::Proceed { .. }))?;
+    let Message::Proceed { state } = chan.expect("Proceed", |m| matches!(m, Message::Proceed { .. }))? else {
+        unreachable!()
+    };
     let process = args.process;
     if process.terminal().unwrap_or(false) {
         let socket = args.console_socket.ok_or_else(|| Error::InvalidConfig("terminal requested without a console socket".into()))?;
         let slave = console::create_and_send(socket.as_fd(), process)?;
         console::attach(slave)?;
     }
-    let program = identity::become_process(process, args.preserve_fds)?;
+    let program = identity::become_process(process, args.preserve_fds, args.seccomp.map(|f| (f, state.as_str())))?;
     chan.send(&Message::Ready)?;
+    // With no_new_privs the filter goes on last, so only execve runs under
+    // it; the runtime still listens (until our channel end closes on exec)
+    // and hears a failure.
+    if let Some(filter) = args.seccomp.filter(|f| f.late) {
+        filter.load(&state)?;
+    }
     let err = nix::unistd::execve(&program.path, &program.argv, &program.env).unwrap_err();
     Err(Error::Container(format!("exec {:?}: {err}", program.path)))
 }

@@ -16,6 +16,7 @@ use nix::unistd::{Gid, Uid};
 use oci_spec::runtime::{Capabilities, PosixRlimitType, Process};
 
 use crate::error::{Error, Result};
+use crate::seccomp::Filter;
 
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -51,12 +52,17 @@ pub struct Program {
 /// init and exec: oom_score_adj, scheduling, rlimits, user and
 /// capabilities, the program lookup, and close-on-exec for every
 /// descriptor but stdio and the `preserve_fds` after it (CVE-2024-21626).
-pub fn become_process(process: &Process, preserve_fds: u32) -> Result<Program> {
+pub fn become_process(process: &Process, preserve_fds: u32, seccomp: Option<(&Filter, &str)>) -> Result<Program> {
     if let Some(adj) = process.oom_score_adj() {
         std::fs::write("/proc/self/oom_score_adj", adj.to_string()).map_err(|e| Error::io("write", "/proc/self/oom_score_adj", e))?;
     }
     super::apply_scheduling(process)?;
     apply_rlimits(process)?;
+    // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it
+    // while we still have it. With it, the caller loads it before execve.
+    if let Some((filter, state)) = seccomp.filter(|(f, _)| !f.late) {
+        filter.load(state)?;
+    }
     become_user(process, true)?;
     let (path, argv) = find_program(process)?;
     let env = environment(process);

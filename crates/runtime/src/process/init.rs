@@ -43,6 +43,7 @@ pub struct InitArgs<'a> {
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
+    pub seccomp: Option<&'a crate::seccomp::Filter>,
     /// Whether prestart/createRuntime hooks need a pause before pivot_root.
     pub early_hooks: bool,
 }
@@ -117,7 +118,7 @@ fn setup(args: &InitArgs<'_>, chan: &Channel) -> Result<Never> {
     if let Some(p) = linux.and_then(|l| l.personality().as_ref()) {
         set_personality(p)?;
     }
-    let program = identity::become_process(process, args.preserve_fds)?;
+    let program = identity::become_process(process, args.preserve_fds, args.seccomp.map(|f| (f, state.as_str())))?;
 
     chan.send(&Message::Ready)?;
     // `create` stops listening after `Ready`: from here on, failures can
@@ -145,6 +146,10 @@ fn start_program(args: &InitArgs<'_>, state: &str, program: &identity::Program) 
         hooks::run_hooks(HookKind::StartContainer, h, s.to_string().as_bytes())?;
     }
     nix::unistd::write(&fifo, b"0").map_err(|e| Error::sys("write exec fifo", e))?;
+    // As late as possible: only execve runs under the filter from here.
+    if let Some(filter) = args.seccomp.filter(|f| f.late) {
+        filter.load(state)?;
+    }
     let err = nix::unistd::execve(&program.path, &program.argv, &program.env).unwrap_err();
     // A second byte tells `start` the program did not start.
     let _ = nix::unistd::write(&fifo, b"E");
