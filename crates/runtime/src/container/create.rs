@@ -121,9 +121,7 @@ fn create_in(
     cgroup.create()?;
     made.cgroup = Some(cgroup.clone());
     if let Some(resources) = config::resources(spec) {
-        if cgroup.apply(&resources)?.devices_skipped {
-            tracing::warn!("linux.resources.devices: device rules are not enforced on cgroup v2 yet");
-        }
+        cgroup.apply(&resources)?;
     }
     let mut record = Record {
         id: dir.id.clone(),
@@ -157,8 +155,14 @@ fn create_in(
     let hooks = spec.hooks().as_ref();
     let prestart = hooks.and_then(|h| h.prestart().as_deref()).unwrap_or_default();
     let create_runtime = hooks.and_then(|h| h.create_runtime().as_deref()).unwrap_or_default();
+    let process = spec.process().as_ref().expect("validated");
+    let filter = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
+        Some(profile) => Some(crate::seccomp::compile(profile, process.no_new_privileges().unwrap_or(false))?),
+        None => None,
+    };
     let args = InitArgs {
         spec,
+        seccomp: filter.as_ref(),
         bundle,
         rootfs,
         plan,
