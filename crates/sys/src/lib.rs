@@ -296,7 +296,13 @@ pub fn reset_signal_dispositions() {
 /// Receives one descriptor passed with SCM_RIGHTS on a unix socket (the
 /// payload is read and discarded). `None` if the message carried none.
 pub fn recv_fd(socket: BorrowedFd<'_>) -> io::Result<Option<OwnedFd>> {
-    let mut payload = [0u8; 4096];
+    recv_message(socket).map(|(_, fd)| fd)
+}
+
+/// Receives one message (up to 64 KiB) and the descriptor passed with it
+/// by SCM_RIGHTS, if any.
+pub fn recv_message(socket: BorrowedFd<'_>) -> io::Result<(Vec<u8>, Option<OwnedFd>)> {
+    let mut payload = vec![0u8; 64 * 1024];
     let mut iov = libc::iovec { iov_base: payload.as_mut_ptr().cast(), iov_len: payload.len() };
     // Room for one int-sized control message, 8-byte aligned.
     let mut control = [0u64; 8];
@@ -306,7 +312,7 @@ pub fn recv_fd(socket: BorrowedFd<'_>) -> io::Result<Option<OwnedFd>> {
     msg.msg_iovlen = 1;
     msg.msg_control = control.as_mut_ptr().cast();
     msg.msg_controllen = std::mem::size_of_val(&control) as _;
-    loop {
+    let len = loop {
         // SAFETY: every pointer in `msg` refers to a live local buffer of the
         // stated length.
         let ret = unsafe { libc::recvmsg(socket.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) };
@@ -317,18 +323,19 @@ pub fn recv_fd(socket: BorrowedFd<'_>) -> io::Result<Option<OwnedFd>> {
             }
             return Err(e);
         }
-        break;
-    }
+        break ret as usize;
+    };
+    payload.truncate(len);
     // SAFETY: the CMSG macros walk the control buffer the kernel just filled,
     // within msg_controllen.
     unsafe {
         let cmsg = libc::CMSG_FIRSTHDR(&msg);
         if cmsg.is_null() || (*cmsg).cmsg_level != libc::SOL_SOCKET || (*cmsg).cmsg_type != libc::SCM_RIGHTS {
-            return Ok(None);
+            return Ok((payload, None));
         }
         let fd = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg) as *const RawFd);
         // The kernel installed this descriptor for us alone.
-        Ok(Some(OwnedFd::from_raw_fd(fd)))
+        Ok((payload, Some(OwnedFd::from_raw_fd(fd))))
     }
 }
 
