@@ -208,6 +208,16 @@ pub enum Command {
     Resume { id: String },
     /// Change a running container's resource limits
     Update(UpdateArgs),
+    /// Print cgroup statistics and OOM events of a container
+    Events {
+        id: String,
+        /// Print the statistics once and exit
+        #[arg(long)]
+        stats: bool,
+        /// How often to print statistics (e.g. 5s, 500ms, 1m)
+        #[arg(long, default_value = "5s", value_parser = parse_duration)]
+        interval: std::time::Duration,
+    },
     /// Write a default config.json into the bundle
     Spec {
         #[arg(short, long, default_value = ".")]
@@ -346,6 +356,29 @@ pub fn run(args: Args) -> Result<u8> {
             let id = u.id.clone();
             let resources = update_resources(u)?;
             container::update(root, &id, &resources)?;
+        }
+        Command::Events { id, stats, interval } => {
+            let line = |kind: &str, data: Option<serde_json::Value>| {
+                let mut v = serde_json::json!({ "type": kind, "id": id });
+                if let Some(d) = data {
+                    v["data"] = d;
+                }
+                v.to_string()
+            };
+            if stats {
+                let s = container::stats(root, &id)?;
+                println!("{}", line("stats", Some(serde_json::to_value(&s)?)));
+            } else {
+                container::watch(root, &id, interval, |event| {
+                    let text = match event {
+                        container::Event::Stats(s) => line("stats", serde_json::to_value(&*s).ok()),
+                        container::Event::Oom => line("oom", None),
+                    };
+                    let mut out = std::io::stdout().lock();
+                    writeln!(out, "{text}")?;
+                    out.flush()
+                })?;
+            }
         }
         Command::Spec { bundle, rootless } => default_spec::write_spec(&bundle, rootless)?,
         Command::Features => println!("{}", serde_json::to_string_pretty(&features::features())?),
@@ -537,6 +570,37 @@ fn parse_bytes(text: &str) -> std::result::Result<i64, String> {
         return Err(format!("invalid size {text:?}"));
     }
     Ok((n * mult as f64) as i64)
+}
+
+/// Reads Go-style durations: "5s", "500ms", "1m", "2h", "1m30s".
+fn parse_duration(text: &str) -> std::result::Result<std::time::Duration, String> {
+    let mut total = 0f64;
+    let mut rest = text.trim();
+    if rest.is_empty() {
+        return Err("empty duration".into());
+    }
+    while !rest.is_empty() {
+        let split = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(|| format!("missing unit in duration {text:?}"))?;
+        let (num, tail) = rest.split_at(split);
+        let n: f64 = num.parse().map_err(|_| format!("invalid duration {text:?}"))?;
+        let unit_len = tail.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(tail.len());
+        let (unit, next) = tail.split_at(unit_len);
+        let secs = match unit {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return Err(format!("unknown unit {unit:?} in duration {text:?}")),
+        };
+        total += n * secs;
+        rest = next;
+    }
+    if total <= 0.0 {
+        return Err(format!("duration {text:?} must be positive"));
+    }
+    Ok(std::time::Duration::from_secs_f64(total))
 }
 
 /// The resources an `update` asks for: `--resources` JSON, then the flags.

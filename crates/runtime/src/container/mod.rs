@@ -4,6 +4,7 @@
 
 mod create;
 mod delete;
+mod events;
 mod exec;
 mod kill;
 mod list;
@@ -19,6 +20,7 @@ use nix::fcntl::Flock;
 
 pub use create::{create, CreateOptions};
 pub use delete::delete;
+pub use events::{stats, watch, Event};
 pub use exec::{exec, ExecOptions};
 pub use kill::{kill, parse_signal};
 pub use list::{list, ListEntry};
