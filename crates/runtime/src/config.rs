@@ -86,17 +86,18 @@ pub fn validate(spec: &Spec, plan: &Plan) -> Result<()> {
 
 /// The cgroup resources to apply: the config's, with the device rules
 /// every container needs appended after the config's own (as runc does):
-/// the default devices, ptys, mknod of anything (the node is still useless
-/// without rw), and the devices `linux.devices` creates.
+/// the default devices, ptys, and mknod of anything (the node is still
+/// useless without rw). Nodes from `linux.devices` get no rule of their
+/// own: the config's rules decide, as with runc.
 pub fn resources(spec: &Spec) -> Option<oci_spec::runtime::LinuxResources> {
     let linux = spec.linux().as_ref()?;
     let res = linux.resources().clone()?;
-    Some(with_default_device_rules(res, spec))
+    Some(with_default_device_rules(res))
 }
 
 /// Appends, after `res`'s own device rules (if it has any), the rules
 /// every container needs (see [`resources`]).
-pub fn with_default_device_rules(mut res: oci_spec::runtime::LinuxResources, spec: &Spec) -> oci_spec::runtime::LinuxResources {
+pub fn with_default_device_rules(mut res: oci_spec::runtime::LinuxResources) -> oci_spec::runtime::LinuxResources {
     use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType};
     let rule = |typ, major: Option<i64>, minor: Option<i64>, access: &str| {
         let mut r = LinuxDeviceCgroup::default();
@@ -118,13 +119,6 @@ pub fn with_default_device_rules(mut res: oci_spec::runtime::LinuxResources, spe
         rules.push(rule(LinuxDeviceType::C, Some(major), Some(minor), "rwm"));
     }
     rules.push(rule(LinuxDeviceType::C, Some(136), None, "rwm"));
-    for d in spec.linux().as_ref().and_then(|l| l.devices().as_ref()).into_iter().flatten() {
-        let typ = match d.typ() {
-            LinuxDeviceType::B => LinuxDeviceType::B,
-            _ => LinuxDeviceType::C,
-        };
-        rules.push(rule(typ, Some(d.major()), Some(d.minor()), "rwm"));
-    }
     res.set_devices(Some(rules));
     res
 }

@@ -22,10 +22,8 @@ pub fn update(root: &Path, id: &str, resources: &LinuxResources) -> Result<()> {
         .cgroup
         .as_ref()
         .ok_or_else(|| Error::Unsupported(format!("updating container {id} without a cgroup")))?;
-    let effective = config::with_default_device_rules(resources.clone(), &record.config);
-    if cgroup.apply(&effective)?.devices_skipped {
-        tracing::warn!("linux.resources.devices: device rules are not enforced on cgroup v2 yet");
-    }
+    let effective = config::with_default_device_rules(resources.clone());
+    cgroup.apply(&effective)?;
     // Record what is now in force.
     let mut spec = serde_json::to_value(&record.config).map_err(|e| Error::sys("encode config", std::io::Error::other(e)))?;
     let update = serde_json::to_value(resources).map_err(|e| Error::sys("encode resources", std::io::Error::other(e)))?;
