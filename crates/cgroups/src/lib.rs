@@ -13,10 +13,7 @@
 //!
 //! let cg = Cgroup::resolve(Some("/berth/web"), "web")?;
 //! cg.create()?;
-//! let applied = cg.apply(&resources)?;
-//! if applied.devices_skipped {
-//!     // cgroup v2: device rules need an eBPF program, not written yet
-//! }
+//! cg.apply(&resources)?;
 //! cg.add_process(pid)?;
 //! // ... later
 //! cg.signal_all(nix::sys::signal::Signal::SIGKILL)?;
@@ -27,15 +24,9 @@
 //! Layout: `error.rs` holds [`Error`], `mode.rs` detects the host's mode and mounts, `path.rs` resolves
 //! `linux.cgroupsPath`, `resources.rs` turns `linux.resources` into file
 //! writes, `v1.rs` and `v2.rs` hold what differs between the versions (cpuset
-//! setup, controller delegation, freezers, `cgroup.kill`), `files.rs` the
-//! shared file operations.
-//!
-//! **Device rules on cgroup v2 are not enforced yet.** v2 has no
-//! `devices.allow`; it needs an eBPF program (a later issue). Since every
-//! config from runc's `spec`, Docker, Podman and containerd carries device
-//! rules, [`Cgroup::apply`] accepts them on v2, logs a warning, and reports
-//! them unapplied in [`Applied::devices_skipped`]. Every other resource this
-//! crate cannot apply yet fails with [`Error::Unsupported`].
+//! setup, controller delegation, freezers, `cgroup.kill`), `devices_bpf.rs`
+//! the v2 device rules (an eBPF program), `files.rs` the shared file
+//! operations.
 //!
 //! [`Cgroup::stats`] reads usage in the shape of runc's `events --stats`
 //! (`stats.rs`); [`Cgroup::oom_watcher`] gives a pollable fd that reports
@@ -47,6 +38,7 @@
 
 #![forbid(unsafe_code)]
 
+mod devices_bpf;
 mod error;
 mod events;
 mod files;
@@ -76,15 +68,6 @@ pub use crate::stats::{
     Blkio, BlkioEntry, Cpu, CpuSet, CpuUsage, Hugetlb, IntelRdt, Memory, MemoryEntry,
     NetworkInterface, Pids, PsiData, PsiStats, Stats, Throttling,
 };
-
-/// What [`Cgroup::apply`] could not apply without failing.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[must_use = "device rules may have been left unenforced"]
-pub struct Applied {
-    /// Device rules were given but not enforced: on cgroup v2 they need an
-    /// eBPF program, which this crate does not load yet.
-    pub devices_skipped: bool,
-}
 
 /// One hierarchy's directory for the container.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -233,26 +216,27 @@ impl Cgroup {
     ///
     /// This is also the live update: only the fields that are set are
     /// written, so a partial `LinuxResources` changes just those limits.
-    /// Device rules
-    /// (v1: written to `devices.allow`/`devices.deny` in order). On v2, device
-    /// rules are accepted but not enforced: see [`Applied::devices_skipped`].
+    /// Device rules: v1 writes them to `devices.allow`/`devices.deny` in
+    /// order; v2 compiles them into an eBPF program that replaces the
+    /// cgroup's previous one (`devices_bpf.rs` says how the rules read).
     /// A field the host cannot honour (controller not mounted or not
     /// enabled, file missing from this kernel, no such knob in this cgroup
     /// version) is an [`Error::ResourceUnsupported`] naming it, and nothing
     /// is written then. A value the kernel refuses fails with that write's
     /// error, after the fields before it were written.
-    pub fn apply(&self, resources: &LinuxResources) -> Result<Applied, Error> {
+    pub fn apply(&self, resources: &LinuxResources) -> Result<(), Error> {
         let plan = resources::plan(resources, &self.host())?;
+        // The plan leaves v2 device rules out: they become an eBPF program,
+        // compiled before any write so that invalid rules change nothing.
+        let device_filter = match resources.devices() {
+            Some(rules) if plan.devices_skipped => Some(devices_bpf::Program::compile(rules)?),
+            _ => None,
+        };
         resources::carry_out(&plan, |c| self.controller_dir(c))?;
-        if plan.devices_skipped {
-            tracing::warn!(
-                cgroup = ?self.unified_path(),
-                "device cgroup rules are not enforced on cgroup v2 yet"
-            );
+        if let Some(program) = &device_filter {
+            devices_bpf::attach(self.resource_dir("devices")?, program)?;
         }
-        Ok(Applied {
-            devices_skipped: plan.devices_skipped,
-        })
+        Ok(())
     }
 
     fn resource_dir(&self, controller: &str) -> Result<&Path, Error> {

@@ -15,8 +15,7 @@ use common::*;
 
 /// Applies `json`; panics with the error.
 fn apply(cg: &Cgroup, json: &str) {
-    let _applied = cg
-        .apply(&resources(json))
+    cg.apply(&resources(json))
         .unwrap_or_else(|e| panic!("apply {json}: {e}"));
 }
 

@@ -19,7 +19,7 @@ fn stats_show_a_busy_process_with_runcs_keys() {
     host_mode();
     let parent = CgroupParent::new();
     let cg = container(&parent, "c1");
-    let _applied = cg.apply(&resources(r#"{"pids": {"limit": 50}, "memory": {"limit": 268435456}}"#)).unwrap();
+    cg.apply(&resources(r#"{"pids": {"limit": 50}, "memory": {"limit": 268435456}}"#)).unwrap();
     let mut hog = Hog::start(&cg, 8 << 20);
     assert!(hog.ready());
 
@@ -80,7 +80,7 @@ fn oom_kill_is_reported() {
     } else {
         format!(r#"{{"memory": {{"limit": {limit}}}}}"#)
     };
-    let _applied = cg.apply(&resources(&json)).unwrap();
+    cg.apply(&resources(&json)).unwrap();
 
     let before = cg.oom_kill_count().unwrap();
     let mut w = cg.oom_watcher().unwrap();

@@ -12,12 +12,6 @@ mod common;
 use common::*;
 use serde_json::json;
 
-/// True on a pure cgroup v2 host, where berth does not enforce device
-/// rules yet (see `other_devices_are_denied`).
-fn berth_lacks_v2_device_rules(rt: &Runtime) -> bool {
-    rt.is_berth() && cgroup_v2()
-}
-
 /// What the container could do with a loop device given to it as
 /// `/dev/blk`, under a device rule for it allowing `access` (no rule if
 /// `None`): `read-ok`/`read-denied`, then `write-ok`/`write-denied`.
@@ -54,12 +48,6 @@ fn try_device(rt: &Runtime, dev: &LoopDevice, access: Option<&str>) -> String {
 fn device_access_follows_the_rules() {
     require_root!();
     let rt = runtime();
-    if berth_lacks_v2_device_rules(&rt) {
-        skipped(
-            "device_access_follows_the_rules: berth does not enforce device rules on cgroup v2 yet",
-        );
-        return;
-    }
     let dev = LoopDevice::new(1 << 20);
     assert_eq!(try_device(&rt, &dev, None), "read-denied\nwrite-denied\n");
     assert_eq!(try_device(&rt, &dev, Some("r")), "read-ok\nwrite-denied\n");

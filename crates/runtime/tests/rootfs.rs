@@ -217,22 +217,10 @@ fn host_block_device() -> Option<(u32, u32)> {
     list().first().copied()
 }
 
-/// True on a host whose only cgroup hierarchy is cgroup2.
-fn pure_cgroup_v2() -> bool {
-    let hs = hierarchies();
-    !hs.is_empty() && hs.iter().all(|h| h.join("cgroup.controllers").exists())
-}
-
 #[test]
 fn other_devices_are_denied() {
     require_root!();
     let rt = runtime();
-    if rt.is_berth() && pure_cgroup_v2() {
-        // berth-cgroups reports Applied::devices_skipped and the runtime
-        // warns: v2 needs an eBPF device program, not written yet.
-        skipped("other_devices_are_denied: berth does not enforce device rules on cgroup v2 yet");
-        return;
-    }
     let Some((major, minor)) = host_block_device() else {
         skipped("other_devices_are_denied: this host has no block device to try");
         return;

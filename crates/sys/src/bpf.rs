@@ -94,7 +94,12 @@ impl Insn {
         let regs = (dst & 0xf) | ((src & 0xf) << 4);
         #[cfg(target_endian = "big")]
         let regs = ((dst & 0xf) << 4) | (src & 0xf);
-        Insn { code, regs, off, imm }
+        Insn {
+            code,
+            regs,
+            off,
+            imm,
+        }
     }
 
     pub const fn dst(&self) -> u8 {
@@ -269,7 +274,8 @@ fn load(insns: &[Insn], license: &CStr, log: Option<&mut [u8]>) -> io::Result<Ow
     name[..13].copy_from_slice(b"berth_devices");
     let mut attr = ProgLoadAttr {
         prog_type: PROG_TYPE_CGROUP_DEVICE,
-        insn_cnt: u32::try_from(insns.len()).map_err(|_| io::Error::from_raw_os_error(libc::E2BIG))?,
+        insn_cnt: u32::try_from(insns.len())
+            .map_err(|_| io::Error::from_raw_os_error(libc::E2BIG))?,
         insns: insns.as_ptr() as u64,
         license: license.as_ptr() as u64,
         prog_name: name,
@@ -325,7 +331,9 @@ pub fn prog_query(cgroup_dir: BorrowedFd<'_>) -> io::Result<Vec<u32>> {
                 ids.truncate(attr.prog_cnt as usize);
                 return Ok(ids);
             }
-            Err(e) if e.raw_os_error() == Some(libc::ENOSPC) && attr.prog_cnt as usize > ids.len() => {
+            Err(e)
+                if e.raw_os_error() == Some(libc::ENOSPC) && attr.prog_cnt as usize > ids.len() =>
+            {
                 ids = vec![0; attr.prog_cnt as usize];
             }
             Err(e) => return Err(e),
@@ -373,7 +381,8 @@ mod tests {
             eprintln!("SKIPPED: trivial_program_loads_and_bad_one_shows_the_log (needs root)");
             return;
         }
-        let fd = prog_load_cgroup_device(&[Insn::mov32_imm(0, 1), Insn::exit()], c"Apache-2.0").unwrap();
+        let fd =
+            prog_load_cgroup_device(&[Insn::mov32_imm(0, 1), Insn::exit()], c"Apache-2.0").unwrap();
         assert!(fd.as_fd().as_raw_fd() >= 0);
 
         // r0 is never set: the verifier refuses and says why.
