@@ -78,9 +78,8 @@ impl Cgroup {
     }
 
     fn memory_dir(&self) -> Result<(&Path, Version), Error> {
-        self.controller("memory").ok_or_else(|| {
-            unsupported("memory", "no cgroup hierarchy has the memory controller")
-        })
+        self.controller("memory")
+            .ok_or_else(|| unsupported("memory", "no cgroup hierarchy has the memory controller"))
     }
 }
 
@@ -94,7 +93,10 @@ fn kill_count(path: &Path) -> Result<Option<u64>, Error> {
             source: io::Error::from(io::ErrorKind::NotFound),
         });
     }
-    Ok(read_keyed(path)?.unwrap_or_default().get("oom_kill").copied())
+    Ok(read_keyed(path)?
+        .unwrap_or_default()
+        .get("oom_kill")
+        .copied())
 }
 
 fn watch_err(path: &Path) -> impl FnOnce(Errno) -> Error + '_ {

@@ -31,11 +31,9 @@ impl Cgroup {
     /// Hybrid: the controllers the unified hierarchy's root offers.
     fn unified_controllers(&self) -> Vec<String> {
         match (&self.mode, &self.unified) {
-            (Mode::Hybrid, Some(u)) => {
-                files::read(&u.mount_point.join("cgroup.controllers"))
-                    .map(|s| s.split_whitespace().map(str::to_string).collect())
-                    .unwrap_or_default()
-            }
+            (Mode::Hybrid, Some(u)) => files::read(&u.mount_point.join("cgroup.controllers"))
+                .map(|s| s.split_whitespace().map(str::to_string).collect())
+                .unwrap_or_default(),
             _ => Vec::new(),
         }
     }
@@ -44,7 +42,10 @@ impl Cgroup {
     /// when no hierarchy has it.
     pub(crate) fn controller(&self, controller: &str) -> Option<(&Path, Version)> {
         if self.mode == Mode::V2 {
-            return self.unified.as_ref().map(|u| (u.path.as_path(), Version::V2));
+            return self
+                .unified
+                .as_ref()
+                .map(|u| (u.path.as_path(), Version::V2));
         }
         if let Some(d) = self
             .v1
@@ -78,15 +79,23 @@ mod tests {
         let mi = "32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct\n\
                   41 31 0:38 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n";
         let layout = Layout::from_parts(Mode::Hybrid, mi, "2:cpu,cpuacct:/\n0::/\n").unwrap();
-        let cg = Cgroup::from_layout(&CgroupPath::parse(Some("/x"), "x").unwrap(), &layout).unwrap();
+        let cg =
+            Cgroup::from_layout(&CgroupPath::parse(Some("/x"), "x").unwrap(), &layout).unwrap();
         let (dir, v) = cg.controller("cpuacct").unwrap();
-        assert_eq!((dir.to_str().unwrap(), v), ("/sys/fs/cgroup/cpu,cpuacct/x", Version::V1));
+        assert_eq!(
+            (dir.to_str().unwrap(), v),
+            ("/sys/fs/cgroup/cpu,cpuacct/x", Version::V1)
+        );
         assert_eq!(cg.host().v1, ["cpu", "cpuacct"]);
 
         let mi = "35 31 0:30 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n";
         let layout = Layout::from_parts(Mode::V2, mi, "0::/\n").unwrap();
-        let cg = Cgroup::from_layout(&CgroupPath::parse(Some("/x"), "x").unwrap(), &layout).unwrap();
+        let cg =
+            Cgroup::from_layout(&CgroupPath::parse(Some("/x"), "x").unwrap(), &layout).unwrap();
         let (dir, v) = cg.controller("hugetlb").unwrap();
-        assert_eq!((dir.to_str().unwrap(), v), ("/sys/fs/cgroup/x", Version::V2));
+        assert_eq!(
+            (dir.to_str().unwrap(), v),
+            ("/sys/fs/cgroup/x", Version::V2)
+        );
     }
 }

@@ -73,7 +73,10 @@ impl Host {
     /// Like [`Host::version`], or the error saying `field` cannot be set.
     pub fn require(&self, field: &str, controller: &str) -> Result<Version, Error> {
         self.version(controller).ok_or_else(|| {
-            unsupported(field, format!("no cgroup hierarchy has the {controller} controller"))
+            unsupported(
+                field,
+                format!("no cgroup hierarchy has the {controller} controller"),
+            )
         })
     }
 }
@@ -241,8 +244,12 @@ fn pids(res: &LinuxResources, host: &Host, plan: &mut Plan) -> Result<(), Error>
 fn devices_v1(rules: &[LinuxDeviceCgroup], plan: &mut Plan) -> Result<(), Error> {
     let first = device_rule_v1(&rules[0])?;
     if !(first.file == "devices.deny" && first.value == "a *:* rwm") {
-        plan.steps
-            .push(Step::One(write("devices", "devices", "devices.deny", "a *:* rwm")));
+        plan.steps.push(Step::One(write(
+            "devices",
+            "devices",
+            "devices.deny",
+            "a *:* rwm",
+        )));
     }
     for rule in rules {
         plan.steps.push(Step::One(device_rule_v1(rule)?));
@@ -310,7 +317,10 @@ fn locate<'a>(
             source: io::Error::from(io::ErrorKind::NotFound),
         });
     }
-    Err(unsupported(&w.field, why_missing(&dir, &w.controller, &tried)))
+    Err(unsupported(
+        &w.field,
+        why_missing(&dir, &w.controller, &tried),
+    ))
 }
 
 fn why_missing(dir: &Path, controller: &str, tried: &[&str]) -> String {
@@ -368,7 +378,10 @@ fn write_together(group: &[(&Write, PathBuf)]) -> Result<(), Error> {
         }
     }
     if refused.len() == group.len() {
-        return refused.into_iter().next().map_or(Ok(()), |(_, _, e)| Err(e));
+        return refused
+            .into_iter()
+            .next()
+            .map_or(Ok(()), |(_, _, e)| Err(e));
     }
     for (w, path, _) in refused {
         files::write(path, &w.value)?;
@@ -438,8 +451,8 @@ pub(crate) mod tests {
     /// A host with every controller in `mode`'s usual place.
     pub(crate) fn host(mode: Mode) -> Host {
         let all = [
-            "cpu", "cpuacct", "cpuset", "memory", "pids", "blkio", "devices", "freezer",
-            "hugetlb", "net_cls", "net_prio", "rdma",
+            "cpu", "cpuacct", "cpuset", "memory", "pids", "blkio", "devices", "freezer", "hugetlb",
+            "net_cls", "net_prio", "rdma",
         ];
         Host {
             mode,
@@ -468,7 +481,12 @@ pub(crate) mod tests {
 
     impl<const N: usize> PartialEq<[(&str, &str); N]> for Writes {
         fn eq(&self, other: &[(&str, &str); N]) -> bool {
-            self.0.len() == N && self.0.iter().zip(other).all(|(a, b)| a.0 == b.0 && a.1 == b.1)
+            self.0.len() == N
+                && self
+                    .0
+                    .iter()
+                    .zip(other)
+                    .all(|(a, b)| a.0 == b.0 && a.1 == b.1)
         }
     }
 
@@ -532,12 +550,18 @@ pub(crate) mod tests {
         );
         // unlimited memory also lifts swap, where swap is accounted
         let p = plan(&res(r#"{"memory": {"limit": -1}}"#), &host(Mode::V2)).unwrap();
-        assert_eq!(writes(&p), [("memory.max", "max"), ("memory.swap.max", "max")]);
+        assert_eq!(
+            writes(&p),
+            [("memory.max", "max"), ("memory.swap.max", "max")]
+        );
         assert_eq!(p.steps[1].writes()[0].if_missing, IfMissing::Skip);
         let p = plan(&res(r#"{"memory": {"limit": -1}}"#), &host(Mode::V1)).unwrap();
         assert_eq!(
             writes(&p),
-            [("memory.limit_in_bytes", "-1"), ("memory.memsw.limit_in_bytes", "-1")]
+            [
+                ("memory.limit_in_bytes", "-1"),
+                ("memory.memsw.limit_in_bytes", "-1")
+            ]
         );
         assert_eq!(p.steps[0].writes()[1].if_missing, IfMissing::Skip);
     }
@@ -548,7 +572,10 @@ pub(crate) mod tests {
         assert!(plan(&r, &host(Mode::V1)).unwrap().steps.is_empty());
         assert!(plan(&r, &host(Mode::V2)).unwrap().steps.is_empty());
         let r = res(r#"{"pids": {"limit": 0}}"#);
-        assert_eq!(writes(&plan(&r, &host(Mode::V1)).unwrap()), [("pids.max", "max")]);
+        assert_eq!(
+            writes(&plan(&r, &host(Mode::V1)).unwrap()),
+            [("pids.max", "max")]
+        );
     }
 
     #[test]
@@ -556,7 +583,10 @@ pub(crate) mod tests {
         let r = res(r#"{"devices": [{"allow": true, "type": "b", "major": 8, "minor": 0}]}"#);
         assert_eq!(
             writes(&plan(&r, &host(Mode::V1)).unwrap()),
-            [("devices.deny", "a *:* rwm"), ("devices.allow", "b 8:0 rwm")]
+            [
+                ("devices.deny", "a *:* rwm"),
+                ("devices.allow", "b 8:0 rwm")
+            ]
         );
         for json in [
             r#"{"devices": [{"allow": true, "type": "p", "access": "rwm"}]}"#,
@@ -615,7 +645,11 @@ pub(crate) mod tests {
         let r = res(r#"{"pids": {"limit": 4}, "blockIO": {"weight": 300}}"#);
         carry_out(&plan(&r, &host(Mode::V1)).unwrap(), dir_of).unwrap();
         assert_eq!(dir.read("pids.max"), "4");
-        assert_eq!(dir.read("blkio.bfq.weight"), "300", "the BFQ file is the fallback");
+        assert_eq!(
+            dir.read("blkio.bfq.weight"),
+            "300",
+            "the BFQ file is the fallback"
+        );
 
         let r = res(r#"{"pids": {"limit": 5}, "cpu": {"shares": 5, "idle": 1}}"#);
         let e = carry_out(&plan(&r, &host(Mode::V1)).unwrap(), dir_of).unwrap_err();
@@ -637,11 +671,22 @@ pub(crate) mod tests {
 
         let r = res(r#"{"blockIO": {"leafWeight": 300}}"#);
         let e = carry_out(&plan(&r, &host(Mode::V1)).unwrap(), dir_of).unwrap_err();
-        assert!(e.to_string().contains("this kernel has no blkio.leaf_weight"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("this kernel has no blkio.leaf_weight"),
+            "{e}"
+        );
         let none = |_: &str| None;
-        let e = carry_out(&plan(&res(r#"{"pids": {"limit": 1}}"#), &host(Mode::V1)).unwrap(), none)
-            .unwrap_err();
-        assert!(e.to_string().starts_with("linux.resources.pids.limit is not supported"), "{e}");
+        let e = carry_out(
+            &plan(&res(r#"{"pids": {"limit": 1}}"#), &host(Mode::V1)).unwrap(),
+            none,
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("linux.resources.pids.limit is not supported"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -652,7 +697,10 @@ pub(crate) mod tests {
         let r = res(r#"{"memory": {"limit": 4096, "checkBeforeUpdate": true}}"#);
         let e = carry_out(&plan(&r, &host(Mode::V2)).unwrap(), dir_of).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidInput);
-        assert!(e.to_string().contains("below the current usage 5000"), "{e}");
+        assert!(
+            e.to_string().contains("below the current usage 5000"),
+            "{e}"
+        );
         assert_eq!(dir.read("memory.max"), "");
         let r = res(r#"{"memory": {"limit": 8192, "checkBeforeUpdate": true}}"#);
         carry_out(&plan(&r, &host(Mode::V2)).unwrap(), dir_of).unwrap();

@@ -317,7 +317,11 @@ pub(crate) fn huge_page_sizes() -> Vec<String> {
     let mut sizes: Vec<(u64, String)> = entries
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
         .filter_map(|n| {
-            let kb: u64 = n.strip_prefix("hugepages-")?.strip_suffix("kB")?.parse().ok()?;
+            let kb: u64 = n
+                .strip_prefix("hugepages-")?
+                .strip_suffix("kB")?
+                .parse()
+                .ok()?;
             Some((kb, page_size_name(kb)))
         })
         .collect();
@@ -456,23 +460,55 @@ mod tests {
         };
         st.cpu.throttling.throttled_periods = 2;
         st.cpu.psi = Some(PsiStats {
-            some: PsiData { avg10: 1.5, avg60: 0.0, avg300: 0.25, total: 9 },
+            some: PsiData {
+                avg10: 1.5,
+                avg60: 0.0,
+                avg300: 0.25,
+                total: 9,
+            },
             full: PsiData::default(),
         });
         st.cpuset.cpus = vec![0, 1];
         st.memory.cache = 7;
-        st.memory.usage = MemoryEntry { limit: 100, usage: 50, max: 60, failcnt: 0 };
-        st.memory.kernel_tcp = MemoryEntry { limit: 1, ..Default::default() };
+        st.memory.usage = MemoryEntry {
+            limit: 100,
+            usage: 50,
+            max: 60,
+            failcnt: 0,
+        };
+        st.memory.kernel_tcp = MemoryEntry {
+            limit: 1,
+            ..Default::default()
+        };
         st.memory.raw.insert("anon".into(), 3);
-        st.pids = Pids { current: 2, limit: 0 };
-        st.blkio.io_queued_recursive.push(BlkioEntry { major: 8, minor: 0, op: "Read".into(), value: 0 });
-        st.hugetlb.insert("2MB".into(), Hugetlb { usage: 0, max: 0, failcnt: 0 });
+        st.pids = Pids {
+            current: 2,
+            limit: 0,
+        };
+        st.blkio.io_queued_recursive.push(BlkioEntry {
+            major: 8,
+            minor: 0,
+            op: "Read".into(),
+            value: 0,
+        });
+        st.hugetlb.insert(
+            "2MB".into(),
+            Hugetlb {
+                usage: 0,
+                max: 0,
+                failcnt: 0,
+            },
+        );
         let json = serde_json::to_string(&st).unwrap();
         let want = r#"{"cpu":{"usage":{"total":5,"percpu":[2,3],"kernel":1,"user":4},"throttling":{"throttledPeriods":2},"psi":{"some":{"avg10":1.5,"avg60":0,"avg300":0.25,"total":9}}},"cpuset":{"cpus":[0,1],"cpu_exclusive":0,"mem_hardwall":0,"mem_exclusive":0,"memory_migrate":0,"memory_spread_page":0,"memory_spread_slab":0,"memory_pressure":0,"sched_load_balance":0,"sched_relax_domain_level":0},"memory":{"cache":7,"usage":{"limit":100,"usage":50,"max":60,"failcnt":0},"kernelTCP":{"limit":1,"failcnt":0},"raw":{"anon":3}},"pids":{"current":2},"blkio":{"ioQueueRecursive":[{"major":8,"op":"Read"}]},"hugetlb":{"2MB":{"failcnt":0}},"intel_rdt":{},"network_interfaces":null}"#;
         assert_eq!(json, want);
         let back: Stats = serde_json::from_str(&json).unwrap();
         assert_eq!(back, st);
-        let nic = NetworkInterface { name: "eth0".into(), rx_bytes: 1, ..Default::default() };
+        let nic = NetworkInterface {
+            name: "eth0".into(),
+            rx_bytes: 1,
+            ..Default::default()
+        };
         let v = serde_json::to_value(nic).unwrap();
         assert_eq!(v["Name"], "eth0");
         assert_eq!(v["RxBytes"], 1);

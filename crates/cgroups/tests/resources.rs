@@ -44,7 +44,10 @@ fn memory_fields_apply_and_update() {
         ("memory.limit_in_bytes", "memory.soft_limit_in_bytes")
     };
 
-    apply(&cg, r#"{"memory": {"limit": 67108864, "reservation": 33554432}}"#);
+    apply(
+        &cg,
+        r#"{"memory": {"limit": 67108864, "reservation": 33554432}}"#,
+    );
     assert_eq!(read(&mem, max), "67108864");
     assert_eq!(read(&mem, low), "33554432");
     // update: only what is given changes
@@ -52,38 +55,83 @@ fn memory_fields_apply_and_update() {
     assert_eq!(read(&mem, max), "100663296");
     assert_eq!(read(&mem, low), "33554432");
     apply(&cg, r#"{"memory": {"limit": -1}}"#);
-    assert!(matches!(read(&mem, max).as_str(), "max" | "9223372036854771712"));
+    assert!(matches!(
+        read(&mem, max).as_str(),
+        "max" | "9223372036854771712"
+    ));
 
-    let swap_file = if v2 { "memory.swap.max" } else { "memory.memsw.limit_in_bytes" };
+    let swap_file = if v2 {
+        "memory.swap.max"
+    } else {
+        "memory.memsw.limit_in_bytes"
+    };
     if mem.join(swap_file).exists() {
         // raising and lowering both in one apply, in either order
-        for (limit, swap) in [(33554432u64, 67108864u64), (134217728, 268435456), (33554432, 33554432)] {
-            apply(&cg, &format!(r#"{{"memory": {{"limit": {limit}, "swap": {swap}}}}}"#));
+        for (limit, swap) in [
+            (33554432u64, 67108864u64),
+            (134217728, 268435456),
+            (33554432, 33554432),
+        ] {
+            apply(
+                &cg,
+                &format!(r#"{{"memory": {{"limit": {limit}, "swap": {swap}}}}}"#),
+            );
             assert_eq!(read(&mem, max), limit.to_string());
             let want = if v2 { swap - limit } else { swap };
             assert_eq!(read(&mem, swap_file), want.to_string());
         }
     } else {
-        say(&format!("SKIPPED: memory.swap part (no {swap_file}: no swap accounting)"));
-        refused(&cg, r#"{"memory": {"limit": 33554432, "swap": 67108864}}"#, "memory.swap");
+        say(&format!(
+            "SKIPPED: memory.swap part (no {swap_file}: no swap accounting)"
+        ));
+        refused(
+            &cg,
+            r#"{"memory": {"limit": 33554432, "swap": 67108864}}"#,
+            "memory.swap",
+        );
     }
 
     if v2 {
-        refused(&cg, r#"{"memory": {"swappiness": 10}}"#, "memory.swappiness");
-        refused(&cg, r#"{"memory": {"disableOOMKiller": true}}"#, "memory.disableOOMKiller");
-        refused(&cg, r#"{"memory": {"useHierarchy": false}}"#, "memory.useHierarchy");
-        apply(&cg, r#"{"memory": {"swappiness": 0, "disableOOMKiller": false, "useHierarchy": true}}"#);
+        refused(
+            &cg,
+            r#"{"memory": {"swappiness": 10}}"#,
+            "memory.swappiness",
+        );
+        refused(
+            &cg,
+            r#"{"memory": {"disableOOMKiller": true}}"#,
+            "memory.disableOOMKiller",
+        );
+        refused(
+            &cg,
+            r#"{"memory": {"useHierarchy": false}}"#,
+            "memory.useHierarchy",
+        );
+        apply(
+            &cg,
+            r#"{"memory": {"swappiness": 0, "disableOOMKiller": false, "useHierarchy": true}}"#,
+        );
     } else {
-        apply(&cg, r#"{"memory": {"swappiness": 10, "disableOOMKiller": true, "useHierarchy": true}}"#);
+        apply(
+            &cg,
+            r#"{"memory": {"swappiness": 10, "disableOOMKiller": true, "useHierarchy": true}}"#,
+        );
         assert_eq!(read(&mem, "memory.swappiness"), "10");
         assert!(read(&mem, "memory.oom_control").contains("oom_kill_disable 1"));
         assert_eq!(read(&mem, "memory.use_hierarchy"), "1");
-        apply(&cg, r#"{"memory": {"swappiness": 60, "disableOOMKiller": false}}"#);
+        apply(
+            &cg,
+            r#"{"memory": {"swappiness": 60, "disableOOMKiller": false}}"#,
+        );
         assert_eq!(read(&mem, "memory.swappiness"), "60");
         assert!(read(&mem, "memory.oom_control").contains("oom_kill_disable 0"));
     }
     refused(&cg, r#"{"memory": {"kernel": 67108864}}"#, "memory.kernel");
-    refused(&cg, r#"{"memory": {"kernelTCP": 67108864}}"#, "memory.kernelTCP");
+    refused(
+        &cg,
+        r#"{"memory": {"kernelTCP": 67108864}}"#,
+        "memory.kernelTCP",
+    );
     cg.destroy().unwrap();
 }
 
@@ -96,12 +144,17 @@ fn check_before_update_refuses_a_limit_below_usage() {
     let mut hog = Hog::start(&cg, 16 << 20);
     assert!(hog.ready());
     let e = cg
-        .apply(&resources(r#"{"memory": {"limit": 4194304, "checkBeforeUpdate": true}}"#))
+        .apply(&resources(
+            r#"{"memory": {"limit": 4194304, "checkBeforeUpdate": true}}"#,
+        ))
         .map(|_| ())
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
     assert!(e.to_string().contains("below the current usage"), "{e}");
-    apply(&cg, r#"{"memory": {"limit": 1073741824, "checkBeforeUpdate": true}}"#);
+    apply(
+        &cg,
+        r#"{"memory": {"limit": 1073741824, "checkBeforeUpdate": true}}"#,
+    );
     cg.signal_all(nix::sys::signal::Signal::SIGKILL).unwrap();
     drop(hog);
     cg.destroy().unwrap();
@@ -116,7 +169,10 @@ fn cpu_fields_apply_and_update() {
     let cpu = cg.path_of("cpu").unwrap();
     let v2 = mode == Mode::V2;
 
-    apply(&cg, r#"{"cpu": {"shares": 512, "quota": 20000, "period": 100000}}"#);
+    apply(
+        &cg,
+        r#"{"cpu": {"shares": 512, "quota": 20000, "period": 100000}}"#,
+    );
     if v2 {
         assert_eq!(read(&cpu, "cpu.weight"), "20");
         assert_eq!(read(&cpu, "cpu.max"), "20000 100000");
@@ -134,7 +190,11 @@ fn cpu_fields_apply_and_update() {
         assert_eq!(read(&cpu, "cpu.cfs_period_us"), "10000");
     }
 
-    let burst = if v2 { "cpu.max.burst" } else { "cpu.cfs_burst_us" };
+    let burst = if v2 {
+        "cpu.max.burst"
+    } else {
+        "cpu.cfs_burst_us"
+    };
     if cpu.join(burst).exists() {
         apply(&cg, r#"{"cpu": {"burst": 5000}}"#);
         assert_eq!(read(&cpu, burst), "5000");
@@ -205,7 +265,11 @@ fn block_io_apply_and_update() {
     };
     let (major, minor) = dev.split_once(':').unwrap();
     let v2 = mode == Mode::V2;
-    let dir = if v2 { cg.unified_path().unwrap().to_path_buf() } else { cg.path_of("blkio").unwrap() };
+    let dir = if v2 {
+        cg.unified_path().unwrap().to_path_buf()
+    } else {
+        cg.path_of("blkio").unwrap()
+    };
     let throttle = |rbps: u64, wiops: u64| {
         format!(
             r#"{{"blockIO": {{"throttleReadBpsDevice": [{{"major": {major}, "minor": {minor}, "rate": {rbps}}}],
@@ -215,36 +279,64 @@ fn block_io_apply_and_update() {
     apply(&cg, &throttle(1048576, 100));
     if v2 {
         let line = read(&dir, "io.max");
-        assert!(line.contains(&format!("{dev} rbps=1048576 wbps=max riops=max wiops=100")), "{line}");
+        assert!(
+            line.contains(&format!("{dev} rbps=1048576 wbps=max riops=max wiops=100")),
+            "{line}"
+        );
     } else {
-        assert_eq!(read(&dir, "blkio.throttle.read_bps_device"), format!("{dev} 1048576"));
-        assert_eq!(read(&dir, "blkio.throttle.write_iops_device"), format!("{dev} 100"));
+        assert_eq!(
+            read(&dir, "blkio.throttle.read_bps_device"),
+            format!("{dev} 1048576")
+        );
+        assert_eq!(
+            read(&dir, "blkio.throttle.write_iops_device"),
+            format!("{dev} 100")
+        );
     }
     // update: new rates; a 0 lifts the limit
     apply(&cg, &throttle(2097152, 0));
     if v2 {
         let line = read(&dir, "io.max");
-        assert!(line.contains(&format!("{dev} rbps=2097152 wbps=max riops=max wiops=max")), "{line}");
+        assert!(
+            line.contains(&format!("{dev} rbps=2097152 wbps=max riops=max wiops=max")),
+            "{line}"
+        );
     } else {
-        assert_eq!(read(&dir, "blkio.throttle.read_bps_device"), format!("{dev} 2097152"));
+        assert_eq!(
+            read(&dir, "blkio.throttle.read_bps_device"),
+            format!("{dev} 2097152")
+        );
         assert_eq!(read(&dir, "blkio.throttle.write_iops_device"), "");
     }
 
-    let weights: &[&str] = if v2 { &["io.bfq.weight", "io.weight"] } else { &["blkio.weight", "blkio.bfq.weight"] };
+    let weights: &[&str] = if v2 {
+        &["io.bfq.weight", "io.weight"]
+    } else {
+        &["blkio.weight", "blkio.bfq.weight"]
+    };
     match weights.iter().find(|f| dir.join(f).exists()) {
         Some(file) => {
             apply(&cg, r#"{"blockIO": {"weight": 500}}"#);
             let want = if *file == "io.weight" { "4950" } else { "500" };
             let got = read(&dir, file);
-            assert!(got == want || got.starts_with(&format!("default {want}")), "{file}: {got}");
+            assert!(
+                got == want || got.starts_with(&format!("default {want}")),
+                "{file}: {got}"
+            );
         }
         None => {
-            say(&format!("SKIPPED: blockIO.weight write (no {weights:?}: no CFQ/BFQ/io cost here)"));
+            say(&format!(
+                "SKIPPED: blockIO.weight write (no {weights:?}: no CFQ/BFQ/io cost here)"
+            ));
             refused(&cg, r#"{"blockIO": {"weight": 500}}"#, "blockIO.weight");
         }
     }
     if v2 || !dir.join("blkio.leaf_weight").exists() {
-        refused(&cg, r#"{"blockIO": {"leafWeight": 500}}"#, "blockIO.leafWeight");
+        refused(
+            &cg,
+            r#"{"blockIO": {"leafWeight": 500}}"#,
+            "blockIO.leafWeight",
+        );
     }
     cg.destroy().unwrap();
 }
@@ -257,7 +349,9 @@ fn hugepage_limits_go_where_the_hugetlb_controller_is() {
     let cg = container(&parent, "c1");
     let v1_file = "hugetlb.2MB.limit_in_bytes";
     let dir_v1 = cg.path_of("hugetlb").filter(|d| d.join(v1_file).exists());
-    let dir_v2 = cg.unified_path().filter(|d| d.join("hugetlb.2MB.max").exists());
+    let dir_v2 = cg
+        .unified_path()
+        .filter(|d| d.join("hugetlb.2MB.max").exists());
     let json = r#"{"hugepageLimits": [{"pageSize": "2MB", "limit": 4194304}]}"#;
     match (dir_v1, dir_v2) {
         (Some(d), _) => {
@@ -277,7 +371,11 @@ fn hugepage_limits_go_where_the_hugetlb_controller_is() {
             refused(&cg, json, "hugepageLimits");
         }
     }
-    refused(&cg, r#"{"hugepageLimits": [{"pageSize": "3MB", "limit": 4194304}]}"#, "hugepageLimits");
+    refused(
+        &cg,
+        r#"{"hugepageLimits": [{"pageSize": "3MB", "limit": 4194304}]}"#,
+        "hugepageLimits",
+    );
     cg.destroy().unwrap();
 }
 
@@ -304,7 +402,11 @@ fn network_and_rdma_apply_or_name_the_field() {
         _ => refused(&cg, prio, "network.priorities"),
     }
     let rdma = r#"{"rdma": {"mlx5_0": {"hcaHandles": 2}}}"#;
-    let rdma_dir = if mode == Mode::V2 { cg.unified_path().map(Path::to_path_buf) } else { cg.path_of("rdma") };
+    let rdma_dir = if mode == Mode::V2 {
+        cg.unified_path().map(Path::to_path_buf)
+    } else {
+        cg.path_of("rdma")
+    };
     if rdma_dir.is_some_and(|d| d.join("rdma.max").exists()) {
         say("SKIPPED: rdma write (needs an RDMA device)");
     } else {
@@ -323,7 +425,10 @@ fn unified_is_written_verbatim_on_v2_only() {
     if mode != Mode::V2 {
         let e = cg.apply(&resources(json)).map(|_| ()).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidInput);
-        assert!(e.to_string().contains("unified resources need cgroup v2"), "{e}");
+        assert!(
+            e.to_string().contains("unified resources need cgroup v2"),
+            "{e}"
+        );
         return;
     }
     let dir = cg.unified_path().unwrap();
@@ -344,17 +449,26 @@ fn unified_is_written_verbatim_on_v2_only() {
 #[test]
 fn v1_device_update_replaces_the_allow_list() {
     require_root!();
-    if !require_mode("v1_device_update_replaces_the_allow_list", &[Mode::V1, Mode::Hybrid]) {
+    if !require_mode(
+        "v1_device_update_replaces_the_allow_list",
+        &[Mode::V1, Mode::Hybrid],
+    ) {
         return;
     }
     let parent = CgroupParent::new();
     let cg = container(&parent, "c1");
     let devices = cg.path_of("devices").unwrap();
-    apply(&cg, r#"{"devices": [{"allow": false, "access": "rwm"},
-        {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"}]}"#);
+    apply(
+        &cg,
+        r#"{"devices": [{"allow": false, "access": "rwm"},
+        {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"}]}"#,
+    );
     assert_eq!(read(&devices, "devices.list"), "c 1:3 rwm");
     // an update without a leading deny-all still ends with exactly its list
-    apply(&cg, r#"{"devices": [{"allow": true, "type": "c", "major": 1, "minor": 5, "access": "r"}]}"#);
+    apply(
+        &cg,
+        r#"{"devices": [{"allow": true, "type": "c", "major": 1, "minor": 5, "access": "r"}]}"#,
+    );
     assert_eq!(read(&devices, "devices.list"), "c 1:5 r");
     cg.destroy().unwrap();
 }

@@ -19,7 +19,10 @@ fn stats_show_a_busy_process_with_runcs_keys() {
     host_mode();
     let parent = CgroupParent::new();
     let cg = container(&parent, "c1");
-    cg.apply(&resources(r#"{"pids": {"limit": 50}, "memory": {"limit": 268435456}}"#)).unwrap();
+    cg.apply(&resources(
+        r#"{"pids": {"limit": 50}, "memory": {"limit": 268435456}}"#,
+    ))
+    .unwrap();
     let mut hog = Hog::start(&cg, 8 << 20);
     assert!(hog.ready());
 
@@ -28,7 +31,11 @@ fn stats_show_a_busy_process_with_runcs_keys() {
     assert_eq!(st.memory.usage.limit, 268435456);
     assert!(!st.memory.raw.is_empty());
     assert!(st.cpu.usage.total > 0, "{:?}", st.cpu.usage);
-    assert!(st.cpu.usage.user + st.cpu.usage.kernel > 0, "{:?}", st.cpu.usage);
+    assert!(
+        st.cpu.usage.user + st.cpu.usage.kernel > 0,
+        "{:?}",
+        st.cpu.usage
+    );
     // the shell and its sleep
     assert_eq!(st.pids.current, 2);
     assert_eq!(st.pids.limit, 50);
@@ -42,7 +49,16 @@ fn stats_show_a_busy_process_with_runcs_keys() {
     };
     assert_eq!(
         keys(&json),
-        ["blkio", "cpu", "cpuset", "hugetlb", "intel_rdt", "memory", "network_interfaces", "pids"]
+        [
+            "blkio",
+            "cpu",
+            "cpuset",
+            "hugetlb",
+            "intel_rdt",
+            "memory",
+            "network_interfaces",
+            "pids"
+        ]
     );
     assert_eq!(json["pids"], serde_json::json!({"current": 2, "limit": 50}));
     let usage = &json["memory"]["usage"];
@@ -50,7 +66,10 @@ fn stats_show_a_busy_process_with_runcs_keys() {
         assert!(usage.get(k).is_some(), "memory.usage.{k} missing: {usage}");
     }
     for k in ["total", "kernel", "user"] {
-        assert!(json["cpu"]["usage"].get(k).is_some(), "cpu.usage.{k} missing: {json}");
+        assert!(
+            json["cpu"]["usage"].get(k).is_some(),
+            "cpu.usage.{k} missing: {json}"
+        );
     }
     assert!(json["memory"]["raw"].is_object());
     assert_eq!(json["intel_rdt"], serde_json::json!({}));
@@ -74,7 +93,11 @@ fn oom_kill_is_reported() {
     // no swap to escape to: memory+swap = memory (v1), swap.max 0 (v2)
     let limit = 16u64 << 20;
     let mem = cg.path_of("memory").unwrap();
-    let swap_file = if mode == Mode::V2 { "memory.swap.max" } else { "memory.memsw.limit_in_bytes" };
+    let swap_file = if mode == Mode::V2 {
+        "memory.swap.max"
+    } else {
+        "memory.memsw.limit_in_bytes"
+    };
     let json = if mem.join(swap_file).exists() {
         format!(r#"{{"memory": {{"limit": {limit}, "swap": {limit}}}}}"#)
     } else {
@@ -92,7 +115,10 @@ fn oom_kill_is_reported() {
     assert_eq!(w.consume().unwrap(), 0);
 
     let mut hog = Hog::start(&cg, 64 << 20);
-    assert!(!hog.ready(), "the shell outlived a 64 MiB allocation under a 16 MiB limit");
+    assert!(
+        !hog.ready(),
+        "the shell outlived a 64 MiB allocation under a 16 MiB limit"
+    );
     assert!(readable(&w, 10_000), "no OOM event within 10s");
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut kills = 0;
@@ -102,7 +128,7 @@ fn oom_kill_is_reported() {
         let _ = readable(&w, 100);
     }
     assert!(kills >= 1);
-    assert!(cg.oom_kill_count().unwrap() >= before + 1);
+    assert!(cg.oom_kill_count().unwrap() > before);
     assert_eq!(w.consume().unwrap(), 0, "consumed already");
     cg.signal_all(nix::sys::signal::Signal::SIGKILL).unwrap();
     drop(hog);

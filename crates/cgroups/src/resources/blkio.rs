@@ -10,14 +10,18 @@ use super::{invalid, unsupported, write, Host, Plan, Step, Version};
 use crate::Error;
 
 pub(super) fn plan(res: &LinuxResources, host: &Host, plan: &mut Plan) -> Result<(), Error> {
-    let Some(b) = res.block_io() else { return Ok(()) };
+    let Some(b) = res.block_io() else {
+        return Ok(());
+    };
     if !is_set(b) {
         return Ok(());
     }
-    match host.require("blockIO", "blkio").or_else(|e| match host.version("io") {
-        Some(v) => Ok(v),
-        None => Err(e),
-    })? {
+    match host
+        .require("blockIO", "blkio")
+        .or_else(|e| match host.version("io") {
+            Some(v) => Ok(v),
+            None => Err(e),
+        })? {
         Version::V1 => v1(b, plan),
         Version::V2 => v2(b, plan),
     }
@@ -44,12 +48,39 @@ fn device(field: &'static str, major: i64, minor: i64) -> Result<String, Error> 
     Ok(format!("{major}:{minor}"))
 }
 
-fn throttles(b: &LinuxBlockIo) -> [(&'static str, &'static str, &'static str, &[LinuxThrottleDevice]); 4] {
+fn throttles(
+    b: &LinuxBlockIo,
+) -> [(
+    &'static str,
+    &'static str,
+    &'static str,
+    &[LinuxThrottleDevice],
+); 4] {
     [
-        ("blockIO.throttleReadBpsDevice", "blkio.throttle.read_bps_device", "rbps", list(b.throttle_read_bps_device())),
-        ("blockIO.throttleWriteBpsDevice", "blkio.throttle.write_bps_device", "wbps", list(b.throttle_write_bps_device())),
-        ("blockIO.throttleReadIOPSDevice", "blkio.throttle.read_iops_device", "riops", list(b.throttle_read_iops_device())),
-        ("blockIO.throttleWriteIOPSDevice", "blkio.throttle.write_iops_device", "wiops", list(b.throttle_write_iops_device())),
+        (
+            "blockIO.throttleReadBpsDevice",
+            "blkio.throttle.read_bps_device",
+            "rbps",
+            list(b.throttle_read_bps_device()),
+        ),
+        (
+            "blockIO.throttleWriteBpsDevice",
+            "blkio.throttle.write_bps_device",
+            "wbps",
+            list(b.throttle_write_bps_device()),
+        ),
+        (
+            "blockIO.throttleReadIOPSDevice",
+            "blkio.throttle.read_iops_device",
+            "riops",
+            list(b.throttle_read_iops_device()),
+        ),
+        (
+            "blockIO.throttleWriteIOPSDevice",
+            "blkio.throttle.write_iops_device",
+            "wiops",
+            list(b.throttle_write_iops_device()),
+        ),
     ]
 }
 
@@ -57,8 +88,12 @@ fn v1(b: &LinuxBlockIo, plan: &mut Plan) -> Result<(), Error> {
     let field = "blockIO.weight";
     if let Some(w) = b.weight() {
         plan.steps.push(Step::One(
-            write(field, "blkio", "blkio.weight", w)
-                .or_else(write(field, "blkio", "blkio.bfq.weight", w)),
+            write(field, "blkio", "blkio.weight", w).or_else(write(
+                field,
+                "blkio",
+                "blkio.bfq.weight",
+                w,
+            )),
         ));
     }
     if let Some(w) = b.leaf_weight() {
@@ -75,8 +110,12 @@ fn v1(b: &LinuxBlockIo, plan: &mut Plan) -> Result<(), Error> {
         if let Some(w) = wd.weight() {
             let value = format!("{dev} {w}");
             plan.steps.push(Step::One(
-                write(field, "blkio", "blkio.weight_device", &value)
-                    .or_else(write(field, "blkio", "blkio.bfq.weight_device", &value)),
+                write(field, "blkio", "blkio.weight_device", &value).or_else(write(
+                    field,
+                    "blkio",
+                    "blkio.bfq.weight_device",
+                    &value,
+                )),
             ));
         }
         if let Some(w) = wd.leaf_weight() {
@@ -110,7 +149,11 @@ pub(crate) fn blkio_to_io_weight(weight: u16) -> u64 {
 }
 
 fn v2(b: &LinuxBlockIo, plan: &mut Plan) -> Result<(), Error> {
-    if b.leaf_weight().is_some() || list(b.weight_device()).iter().any(|d| d.leaf_weight().is_some()) {
+    if b.leaf_weight().is_some()
+        || list(b.weight_device())
+            .iter()
+            .any(|d| d.leaf_weight().is_some())
+    {
         return Err(unsupported(
             "blockIO.leafWeight",
             "cgroup v2 has no leaf weights",
@@ -121,8 +164,12 @@ fn v2(b: &LinuxBlockIo, plan: &mut Plan) -> Result<(), Error> {
     // its own range.
     if let Some(w) = b.weight() {
         plan.steps.push(Step::One(
-            write(field, "io", "io.bfq.weight", w)
-                .or_else(write(field, "io", "io.weight", blkio_to_io_weight(w))),
+            write(field, "io", "io.bfq.weight", w).or_else(write(
+                field,
+                "io",
+                "io.weight",
+                blkio_to_io_weight(w),
+            )),
         ));
     }
     let field = "blockIO.weightDevice";
@@ -211,14 +258,22 @@ mod tests {
             ]
         );
         let Step::One(w) = &p.steps[0] else { panic!() };
-        assert!(matches!(&w.if_missing, IfMissing::Try(b) if b.file == "io.weight" && b.value == "4950"));
+        assert!(
+            matches!(&w.if_missing, IfMissing::Try(b) if b.file == "io.weight" && b.value == "4950")
+        );
         assert_eq!(blkio_to_io_weight(10), 1);
         assert_eq!(blkio_to_io_weight(1000), 10000);
         let e = super::super::plan(&res(r#"{"blockIO": {"leafWeight": 10}}"#), &host(Mode::V2))
             .unwrap_err();
-        assert!(e.to_string().starts_with("linux.resources.blockIO.leafWeight is not supported"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("linux.resources.blockIO.leafWeight is not supported"),
+            "{e}"
+        );
         let e = super::super::plan(
-            &res(r#"{"blockIO": {"throttleReadBpsDevice": [{"major": -1, "minor": 0, "rate": 1}]}}"#),
+            &res(
+                r#"{"blockIO": {"throttleReadBpsDevice": [{"major": -1, "minor": 0, "rate": 1}]}}"#,
+            ),
             &host(Mode::V2),
         )
         .unwrap_err();

@@ -85,7 +85,10 @@ fn push_together(plan: &mut Plan, mut writes: Vec<Write>) {
 
 fn v2(c: &LinuxCpu, plan: &mut Plan) -> Result<(), Error> {
     for (field, set) in [
-        ("cpu.realtimeRuntime", nonzero(c.realtime_runtime()).is_some()),
+        (
+            "cpu.realtimeRuntime",
+            nonzero(c.realtime_runtime()).is_some(),
+        ),
         ("cpu.realtimePeriod", nonzero(c.realtime_period()).is_some()),
     ] {
         if set {
@@ -115,7 +118,11 @@ fn v2(c: &LinuxCpu, plan: &mut Plan) -> Result<(), Error> {
         if let Some(p) = period {
             value.push_str(&format!(" {p}"));
         }
-        let field = if quota.is_some() { "cpu.quota" } else { "cpu.period" };
+        let field = if quota.is_some() {
+            "cpu.quota"
+        } else {
+            "cpu.period"
+        };
         bandwidth.push(write(field, "cpu", "cpu.max", value));
     }
     if let Some(b) = c.burst() {
@@ -175,8 +182,10 @@ mod tests {
 
     #[test]
     fn v1_cpu_fields() {
-        let r = res(r#"{"cpu": {"shares": 512, "quota": 50000, "period": 100000, "burst": 1000,
-            "realtimeRuntime": 5000, "realtimePeriod": 10000, "idle": 1, "cpus": "0", "mems": "0"}}"#);
+        let r = res(
+            r#"{"cpu": {"shares": 512, "quota": 50000, "period": 100000, "burst": 1000,
+            "realtimeRuntime": 5000, "realtimePeriod": 10000, "idle": 1, "cpus": "0", "mems": "0"}}"#,
+        );
         let p = super::super::plan(&r, &host(Mode::V1)).unwrap();
         assert_eq!(
             writes(&p),
@@ -197,8 +206,10 @@ mod tests {
 
     #[test]
     fn v2_cpu_fields() {
-        let r = res(r#"{"cpu": {"shares": 1024, "quota": 50000, "period": 100000, "burst": 0,
-            "idle": 0, "cpus": "0-1"}}"#);
+        let r = res(
+            r#"{"cpu": {"shares": 1024, "quota": 50000, "period": 100000, "burst": 0,
+            "idle": 0, "cpus": "0-1"}}"#,
+        );
         let p = super::super::plan(&r, &host(Mode::V2)).unwrap();
         assert_eq!(
             writes(&p),
@@ -220,7 +231,10 @@ mod tests {
             writes(&super::super::plan(&r, &host(Mode::V2)).unwrap()),
             [("cpu.max", "max")]
         );
-        for json in [r#"{"cpu": {"realtimeRuntime": 5}}"#, r#"{"cpu": {"realtimePeriod": 5}}"#] {
+        for json in [
+            r#"{"cpu": {"realtimeRuntime": 5}}"#,
+            r#"{"cpu": {"realtimePeriod": 5}}"#,
+        ] {
             let e = super::super::plan(&res(json), &host(Mode::V2)).unwrap_err();
             assert!(e.to_string().contains("real-time"), "{e}");
         }

@@ -29,8 +29,19 @@ pub(super) fn plan(res: &LinuxResources, host: &Host, plan: &mut Plan) -> Result
             return Err(invalid(FIELD, format!("negative limit {}", l.limit())));
         }
         plan.steps.push(Step::Together(vec![
-            write(FIELD, "hugetlb", &format!("hugetlb.{size}.{suffix}"), l.limit()),
-            write(FIELD, "hugetlb", &format!("hugetlb.{size}.rsvd.{suffix}"), l.limit()).optional(),
+            write(
+                FIELD,
+                "hugetlb",
+                &format!("hugetlb.{size}.{suffix}"),
+                l.limit(),
+            ),
+            write(
+                FIELD,
+                "hugetlb",
+                &format!("hugetlb.{size}.rsvd.{suffix}"),
+                l.limit(),
+            )
+            .optional(),
         ]));
     }
     Ok(())
@@ -53,17 +64,28 @@ mod tests {
         );
         assert_eq!(
             writes(&super::super::plan(&r, &host(Mode::V2)).unwrap()),
-            [("hugetlb.2MB.max", "4194304"), ("hugetlb.2MB.rsvd.max", "4194304")]
+            [
+                ("hugetlb.2MB.max", "4194304"),
+                ("hugetlb.2MB.rsvd.max", "4194304")
+            ]
         );
         // hybrid with hugetlb in the unified hierarchy
         let mut h = host(Mode::Hybrid);
         h.v1.retain(|c| c != "hugetlb");
         h.unified = vec!["hugetlb".into()];
-        assert_eq!(writes(&super::super::plan(&r, &h).unwrap())[0].0, "hugetlb.2MB.max");
+        assert_eq!(
+            writes(&super::super::plan(&r, &h).unwrap())[0].0,
+            "hugetlb.2MB.max"
+        );
         h.unified.clear();
         let e = super::super::plan(&r, &h).unwrap_err();
         assert_eq!(e.to_string(), "linux.resources.hugepageLimits is not supported: no cgroup hierarchy has the hugetlb controller");
         let bad = res(r#"{"hugepageLimits": [{"pageSize": "../x", "limit": 1}]}"#);
-        assert_eq!(super::super::plan(&bad, &host(Mode::V2)).unwrap_err().kind(), crate::ErrorKind::InvalidInput);
+        assert_eq!(
+            super::super::plan(&bad, &host(Mode::V2))
+                .unwrap_err()
+                .kind(),
+            crate::ErrorKind::InvalidInput
+        );
     }
 }

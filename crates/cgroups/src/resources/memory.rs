@@ -64,7 +64,12 @@ fn v1(m: &LinuxMemory, plan: &mut Plan) -> Result<(), Error> {
     // runc: an unlimited memory without an explicit swap also lifts the
     // memory+swap limit, when the kernel accounts swap.
     let swap_w = match (swap, limit) {
-        (Some(s), _) => Some(write("memory.swap", "memory", "memory.memsw.limit_in_bytes", s)),
+        (Some(s), _) => Some(write(
+            "memory.swap",
+            "memory",
+            "memory.memsw.limit_in_bytes",
+            s,
+        )),
         (None, Some(-1)) => {
             Some(write("memory.swap", "memory", "memory.memsw.limit_in_bytes", -1).optional())
         }
@@ -169,7 +174,11 @@ fn v2(m: &LinuxMemory, plan: &mut Plan) -> Result<(), Error> {
         let w = write("memory.swap", "memory", "memory.swap.max", v2_limit(swap));
         // Lifting the swap limit along with the memory limit only matters
         // when the kernel accounts swap.
-        let w = if nonzero(m.swap()).is_none() { w.optional() } else { w };
+        let w = if nonzero(m.swap()).is_none() {
+            w.optional()
+        } else {
+            w
+        };
         plan.steps.push(Step::One(w));
     }
     if check_before_update(m) {
@@ -262,12 +271,19 @@ mod tests {
         );
         for (json, field) in [
             (r#"{"memory": {"swappiness": 10}}"#, "memory.swappiness"),
-            (r#"{"memory": {"disableOOMKiller": true}}"#, "memory.disableOOMKiller"),
-            (r#"{"memory": {"useHierarchy": false}}"#, "memory.useHierarchy"),
+            (
+                r#"{"memory": {"disableOOMKiller": true}}"#,
+                "memory.disableOOMKiller",
+            ),
+            (
+                r#"{"memory": {"useHierarchy": false}}"#,
+                "memory.useHierarchy",
+            ),
         ] {
             let e = super::super::plan(&res(json), &host(Mode::V2)).unwrap_err();
             assert!(
-                e.to_string().starts_with(&format!("linux.resources.{field} is not supported: ")),
+                e.to_string()
+                    .starts_with(&format!("linux.resources.{field} is not supported: ")),
                 "{e}"
             );
         }
@@ -280,7 +296,9 @@ mod tests {
                 .unwrap_err();
             assert_eq!(e.kind(), crate::ErrorKind::Unsupported);
             assert!(e.to_string().contains("kernel dropped"), "{e}");
-            assert!(super::super::plan(&res(r#"{"memory": {"kernelTCP": 1}}"#), &host(mode)).is_err());
+            assert!(
+                super::super::plan(&res(r#"{"memory": {"kernelTCP": 1}}"#), &host(mode)).is_err()
+            );
             // unset (or 0, runc's "unset") is fine
             let p = super::super::plan(&res(r#"{"memory": {"kernel": 0}}"#), &host(mode)).unwrap();
             assert!(p.steps.is_empty());
@@ -294,8 +312,16 @@ mod tests {
         assert_eq!(
             p.checks,
             [
-                UsageCheck { field: "memory.limit", usage_file: "memory.current", limit: 100 },
-                UsageCheck { field: "memory.swap", usage_file: "memory.swap.current", limit: 200 },
+                UsageCheck {
+                    field: "memory.limit",
+                    usage_file: "memory.current",
+                    limit: 100
+                },
+                UsageCheck {
+                    field: "memory.swap",
+                    usage_file: "memory.swap.current",
+                    limit: 200
+                },
             ]
         );
         let p = super::super::plan(&r, &host(Mode::V1)).unwrap();

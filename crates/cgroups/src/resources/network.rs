@@ -8,15 +8,18 @@ use super::{invalid, unsupported, write, Host, Plan, Step, Version};
 use crate::Error;
 
 pub(super) fn plan(res: &LinuxResources, host: &Host, plan: &mut Plan) -> Result<(), Error> {
-    let Some(n) = res.network() else { return Ok(()) };
+    let Some(n) = res.network() else {
+        return Ok(());
+    };
     let priorities = n.priorities().as_deref().unwrap_or_default();
     let v2 = "cgroup v2 has no net_cls/net_prio controllers";
     if let Some(id) = n.class_id() {
         let field = "network.classID";
         match host.require(field, "net_cls")? {
-            Version::V1 => plan
-                .steps
-                .push(Step::One(write(field, "net_cls", "net_cls.classid", id))),
+            Version::V1 => {
+                plan.steps
+                    .push(Step::One(write(field, "net_cls", "net_cls.classid", id)))
+            }
             Version::V2 => return Err(unsupported(field, v2)),
         }
     }
@@ -26,7 +29,10 @@ pub(super) fn plan(res: &LinuxResources, host: &Host, plan: &mut Plan) -> Result
     }
     for p in priorities {
         if p.name().is_empty() || p.name().contains(char::is_whitespace) {
-            return Err(invalid("network.priorities", format!("invalid interface name {:?}", p.name())));
+            return Err(invalid(
+                "network.priorities",
+                format!("invalid interface name {:?}", p.name()),
+            ));
         }
         plan.steps.push(Step::One(write(
             field,
@@ -45,10 +51,15 @@ mod tests {
 
     #[test]
     fn v1_files_and_v2_refusal() {
-        let r = res(r#"{"network": {"classID": 1048577, "priorities": [{"name": "eth0", "priority": 5}]}}"#);
+        let r = res(
+            r#"{"network": {"classID": 1048577, "priorities": [{"name": "eth0", "priority": 5}]}}"#,
+        );
         assert_eq!(
             writes(&super::super::plan(&r, &host(Mode::V1)).unwrap()),
-            [("net_cls.classid", "1048577"), ("net_prio.ifpriomap", "eth0 5")]
+            [
+                ("net_cls.classid", "1048577"),
+                ("net_prio.ifpriomap", "eth0 5")
+            ]
         );
         let e = super::super::plan(&r, &host(Mode::V2)).unwrap_err();
         assert_eq!(

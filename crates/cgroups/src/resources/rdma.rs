@@ -42,7 +42,9 @@ mod tests {
 
     #[test]
     fn rdma_max_lines() {
-        let r = res(r#"{"rdma": {"mlx5_1": {"hcaHandles": 3}, "mlx4_0": {"hcaHandles": 2, "hcaObjects": 100}}}"#);
+        let r = res(
+            r#"{"rdma": {"mlx5_1": {"hcaHandles": 3}, "mlx4_0": {"hcaHandles": 2, "hcaObjects": 100}}}"#,
+        );
         assert_eq!(
             writes(&super::super::plan(&r, &host(Mode::V2)).unwrap()),
             [
@@ -52,6 +54,9 @@ mod tests {
         );
         let mut h = host(Mode::V1);
         h.v1.retain(|c| c != "rdma");
-        assert!(super::super::plan(&r, &h).unwrap_err().to_string().contains("rdma controller"));
+        assert!(super::super::plan(&r, &h)
+            .unwrap_err()
+            .to_string()
+            .contains("rdma controller"));
     }
 }

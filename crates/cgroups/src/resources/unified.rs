@@ -29,7 +29,10 @@ pub(super) fn plan(res: &LinuxResources, mode: Mode, plan: &mut Plan) -> Result<
             _ => return Err(invalid(FIELD, format!("{key:?} is not a cgroup file name"))),
         };
         if key.contains('/') || key.contains("..") || key.contains('\0') {
-            return Err(invalid(FIELD, format!("{key:?} is not a file of the cgroup")));
+            return Err(invalid(
+                FIELD,
+                format!("{key:?} is not a file of the cgroup"),
+            ));
         }
         plan.steps.push(Step::One(write(
             &format!("unified[{key:?}]"),
@@ -48,16 +51,25 @@ mod tests {
 
     #[test]
     fn verbatim_on_v2_only_with_checked_keys() {
-        let r = res(r#"{"unified": {"memory.high": "50000000", "pids.max": "9"}, "pids": {"limit": 5}}"#);
+        let r = res(
+            r#"{"unified": {"memory.high": "50000000", "pids.max": "9"}, "pids": {"limit": 5}}"#,
+        );
         let p = super::super::plan(&r, &host(Mode::V2)).unwrap();
         assert_eq!(
             writes(&p),
-            [("pids.max", "5"), ("memory.high", "50000000"), ("pids.max", "9")]
+            [
+                ("pids.max", "5"),
+                ("memory.high", "50000000"),
+                ("pids.max", "9")
+            ]
         );
         for mode in [Mode::V1, Mode::Hybrid] {
             let e = super::super::plan(&r, &host(mode)).unwrap_err();
             assert_eq!(e.kind(), ErrorKind::InvalidInput);
-            assert!(e.to_string().contains("unified resources need cgroup v2"), "{e}");
+            assert!(
+                e.to_string().contains("unified resources need cgroup v2"),
+                "{e}"
+            );
         }
         for key in ["../memory.max", "a/b.c", "memory", ".max", "x..y"] {
             let r = res(&format!(r#"{{"unified": {{"{key}": "1"}}}}"#));

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use super::{parse_err, parse_list, parse_u64, read_keyed, read_opt, read_u64};
-use super::{BlkioEntry, Blkio, Cpu, CpuSet, Hugetlb, Memory, MemoryEntry};
+use super::{Blkio, BlkioEntry, Cpu, CpuSet, Hugetlb, Memory, MemoryEntry};
 use crate::Error;
 
 /// `cpuacct.stat` counts in USER_HZ ticks, which is 100 on every Linux
@@ -122,7 +122,10 @@ fn blkio_entries(path: &Path) -> Result<Option<Vec<BlkioEntry>>, Error> {
     };
     let mut out = Vec::new();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        let f: Vec<&str> = line.split(|c| c == ' ' || c == ':').filter(|s| !s.is_empty()).collect();
+        let f: Vec<&str> = line
+            .split([' ', ':'])
+            .filter(|s| !s.is_empty())
+            .collect();
         if f.len() == 2 && f[0] == "Total" {
             continue;
         }
@@ -151,10 +154,18 @@ pub(super) fn blkio(dir: &Path, st: &mut Blkio) -> Result<(), Error> {
     let families: [&[(&str, Slot)]; 5] = [
         &[
             ("blkio.bfq.sectors_recursive", |b| &mut b.sectors_recursive),
-            ("blkio.bfq.io_service_time_recursive", |b| &mut b.io_service_time_recursive),
-            ("blkio.bfq.io_wait_time_recursive", |b| &mut b.io_wait_time_recursive),
-            ("blkio.bfq.io_merged_recursive", |b| &mut b.io_merged_recursive),
-            ("blkio.bfq.io_queued_recursive", |b| &mut b.io_queued_recursive),
+            ("blkio.bfq.io_service_time_recursive", |b| {
+                &mut b.io_service_time_recursive
+            }),
+            ("blkio.bfq.io_wait_time_recursive", |b| {
+                &mut b.io_wait_time_recursive
+            }),
+            ("blkio.bfq.io_merged_recursive", |b| {
+                &mut b.io_merged_recursive
+            }),
+            ("blkio.bfq.io_queued_recursive", |b| {
+                &mut b.io_queued_recursive
+            }),
             ("blkio.bfq.time_recursive", |b| &mut b.io_time_recursive),
             ("blkio.bfq.io_serviced_recursive", serviced),
             ("blkio.bfq.io_service_bytes_recursive", bytes),
@@ -165,8 +176,12 @@ pub(super) fn blkio(dir: &Path, st: &mut Blkio) -> Result<(), Error> {
         ],
         &[
             ("blkio.sectors_recursive", |b| &mut b.sectors_recursive),
-            ("blkio.io_service_time_recursive", |b| &mut b.io_service_time_recursive),
-            ("blkio.io_wait_time_recursive", |b| &mut b.io_wait_time_recursive),
+            ("blkio.io_service_time_recursive", |b| {
+                &mut b.io_service_time_recursive
+            }),
+            ("blkio.io_wait_time_recursive", |b| {
+                &mut b.io_wait_time_recursive
+            }),
             ("blkio.io_merged_recursive", |b| &mut b.io_merged_recursive),
             ("blkio.io_queued_recursive", |b| &mut b.io_queued_recursive),
             ("blkio.time_recursive", |b| &mut b.io_time_recursive),

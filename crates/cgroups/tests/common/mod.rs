@@ -103,7 +103,7 @@ impl Hog {
     pub fn start(cg: &Cgroup, bytes: usize) -> Hog {
         let script = format!(
             "read _go; v=$(head -c {bytes} /dev/zero | tr '\\0' x); i=0; \
-             while [ $i -lt 20000 ]; do i=$((i+1)); done; echo ready; sleep 1000; echo done"
+             while [ $i -lt 20000 ]; do i=$((i+1)); done; sleep 1000 & echo ready; wait"
         );
         let mut child = Command::new("sh")
             .args(["-c", &script])
