@@ -141,8 +141,8 @@ pub(crate) struct Plan {
     pub steps: Vec<Step>,
     /// Checked before anything is written.
     pub checks: Vec<UsageCheck>,
-    /// Device rules were given but cannot be applied yet (cgroup v2 needs an
-    /// eBPF program, a later issue).
+    /// cgroup v2 device rules were given: they are not files to write but an
+    /// eBPF program, which `Cgroup::apply` makes (`devices_bpf.rs`).
     pub devices_skipped: bool,
 }
 
