@@ -1,5 +1,5 @@
 //! Block I/O limits on a loop device of the test's own: a write bandwidth
-//! throttle the kernel enforces (measured inside the container), and the
+//! throttle the kernel enforces (measured from the host), and the
 //! proportional weight, written and read back, at create and by `update
 //! --blkio-weight`.
 //!
@@ -10,6 +10,10 @@
 //! page cache), so two weighted writers to it get no dependable split.
 
 mod common;
+
+use std::fs;
+use std::thread::sleep;
+use std::time::{Duration, Instant};
 
 use common::*;
 use serde_json::json;
@@ -37,49 +41,97 @@ fn add_block_device(b: &mut Bundle, dev: &LoopDevice, access: &str) {
         }));
 }
 
+/// Bytes the tasks of `cgroup` have written to `dev` so far, as the host's
+/// cgroup files count them: `wbytes=` of the device's line in `io.stat`
+/// on v2, its `Write` line in `blkio.throttle.io_service_bytes` on v1.
+fn written(cgroup: &str, dev: &LoopDevice) -> u64 {
+    let id = format!("{}:{}", dev.major(), dev.minor());
+    let v2 = cgroup_v2();
+    let file = if v2 {
+        "io.stat"
+    } else {
+        "blkio.throttle.io_service_bytes"
+    };
+    let Some(path) = CgroupParent::file_of(cgroup, file) else {
+        return 0;
+    };
+    let text = fs::read_to_string(path).unwrap_or_default();
+    for line in text.lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let value = match fields[..] {
+            // v2: `7:3 rbytes=0 wbytes=1048576 rios=0 wios=16 ...`
+            [dev_id, ref rest @ ..] if v2 && dev_id == id => {
+                rest.iter().find_map(|f| f.strip_prefix("wbytes="))
+            }
+            // v1: `7:3 Write 1048576`
+            [dev_id, "Write", n] if !v2 && dev_id == id => Some(n),
+            _ => None,
+        };
+        if let Some(n) = value.and_then(|n| n.parse().ok()) {
+            return n;
+        }
+    }
+    0
+}
+
 /// A `throttleWriteBpsDevice` of 2 MiB/s on the loop device holds direct
-/// writes to it to that rate: `dd oflag=direct` of 6 MiB in 64 KiB blocks
-/// (3 s worth), timed inside the container with /proc/uptime, runs at
-/// 2 MiB/s ± 15%.
+/// writes to it to that rate: while four `dd oflag=direct` writers in the
+/// container push 64 KiB blocks at it, the bytes the host counts for the
+/// container's cgroup grow by 2 MiB/s ± 15% over a 2.5 s window.
+///
+/// The window opens once the writers are going, so starting them does not
+/// count; four writers keep a request always waiting in the throttle, so
+/// the time each request spends in the loop device (long under emulation)
+/// overlaps the throttle's delay instead of adding to it.
 #[test]
 fn write_throttle_holds_the_rate_measured() {
     require_root!();
     let rt = runtime();
-    let dev = LoopDevice::new(16 * MIB);
+    let dev = LoopDevice::new(32 * MIB);
     let rate = 2 * MIB;
     let mut b = Bundle::new(&rt);
     add_block_device(&mut b, &dev, "rwm");
     b.config_mut()["linux"]["resources"]["blockIO"] = json!({
         "throttleWriteBpsDevice": [{ "major": dev.major(), "minor": dev.minor(), "rate": rate }]
     });
-    let blocks = 6 * MIB / (64 << 10);
+    // 4 x 4 MiB: 8 s at the limit, more than the test watches.
+    let (writers, blocks) = (4, 64);
+    let total = writers * blocks * (64 << 10);
     b.set_script(&format!(
-        "read t0 _ < /proc/uptime; \
-         dd if=/dev/zero of={INSIDE} bs=64k count={blocks} oflag=direct 2>/dev/null || exit 1; \
-         read t1 _ < /proc/uptime; echo $t0 $t1"
+        "for i in $(seq 0 {last}); do \
+           dd if=/dev/zero of={INSIDE} bs=64k seek=$((i * {blocks})) count={blocks} \
+              oflag=direct conv=notrunc 2>/dev/null & \
+         done; wait",
+        last = writers - 1
     ));
-    let out = rt.run(&b).ok();
-    let times: Vec<f64> = out
-        .stdout
-        .split_whitespace()
-        .filter_map(|t| t.parse().ok())
-        .collect();
-    let [t0, t1] = times[..] else {
-        panic!("no timestamps:\n{out}")
-    };
-    let measured = (blocks * (64 << 10)) as f64 / (t1 - t0);
+    rt.run_detached(&b).ok();
+    let cg = b.cgroup_path();
+    assert!(
+        wait_until(STATE_TIMEOUT, || written(&cg, &dev) > 0),
+        "the writers never wrote"
+    );
+    sleep(Duration::from_millis(500));
+
+    let (t0, b0) = (Instant::now(), written(&cg, &dev));
+    sleep(Duration::from_millis(2500));
+    let (t1, b1) = (Instant::now(), written(&cg, &dev));
+    let measured = (b1 - b0) as f64 / (t1 - t0).as_secs_f64();
     eprintln!(
-        "write throttle {:.2} MiB/s: measured {:.2} MiB/s over {:.2} s",
+        "write throttle {:.2} MiB/s: measured {:.2} MiB/s ({} bytes in {:?})",
         rate as f64 / MIB as f64,
         measured / MIB as f64,
+        b1 - b0,
         t1 - t0
+    );
+    assert!(
+        b1 < total,
+        "the writers were done before the window closed ({b1} of {total} bytes): no throttle"
     );
     let ratio = measured / rate as f64;
     assert!(
         (0.85..=1.15).contains(&ratio),
-        "limit {rate} B/s, measured {measured:.0} B/s ({:.0}% of it) over {:.2} s",
-        ratio * 100.0,
-        t1 - t0
+        "limit {rate} B/s, measured {measured:.0} B/s ({:.0}% of it)",
+        ratio * 100.0
     );
 }
 

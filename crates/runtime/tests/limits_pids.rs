@@ -4,6 +4,11 @@
 
 mod common;
 
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
 use common::*;
 use serde_json::json;
 
@@ -47,25 +52,75 @@ fn fork_fails_past_the_limit() {
     assert!(out.stdout.ends_with("forks-done\n"), "{out}");
 }
 
+/// Wakes a container blocked in `read x < fifo` (a builtin: a shell at
+/// its pids limit can still wait that way). Opening without blocking fails
+/// until the reader is there, so a container that died fails the test
+/// instead of hanging it.
+fn signal_fifo(fifo: &Path) {
+    let opened = || {
+        OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(fifo)
+    };
+    let mut writer = None;
+    assert!(
+        wait_until(STATE_TIMEOUT, || {
+            writer = opened().ok();
+            writer.is_some()
+        }),
+        "nobody reads {}",
+        fifo.display()
+    );
+    writer.unwrap().write_all(b"go\n").expect("write fifo");
+}
+
 /// `update --pids-limit` moves a running container's limit: `pids.max`
-/// shows it, and forks that the old limit refused then succeed.
+/// shows it, and forks that the old limit refused then succeed. The
+/// container's own init forks, on the host's signal, so no `exec` (whose
+/// runtime processes count against the limit too) is needed.
 #[test]
 fn update_pids_limit_live() {
     require_root!();
     let rt = runtime();
     let mut b = Bundle::new(&rt);
-    // Room for the init and an exec (runc's exec briefly has three of its
-    // own processes in the cgroup), not for 4 more sleeps.
-    b.config_mut()["linux"]["resources"]["pids"] = json!({ "limit": 5 });
-    b.set_args(&["sleep", "1000"]);
+    let ctl = b.host_dir("ctl");
+    for fifo in ["go1", "go2", "park"] {
+        nix::unistd::mkfifo(
+            &ctl.join(fifo),
+            nix::sys::stat::Mode::from_bits_truncate(0o600),
+        )
+        .expect("mkfifo");
+    }
+    b.add_mount("/ctl", "bind", ctl.to_str().unwrap(), &["rbind", "rw"]);
+    // The init, a subshell and 2 sleeps: the 3rd sleep cannot fork.
+    b.config_mut()["linux"]["resources"]["pids"] = json!({ "limit": 4 });
+    let forks = fork_sleeps(5);
+    b.set_script(&format!(
+        "read x < /ctl/go1; {{ {forks}; }} > /ctl/out1; \
+         read x < /ctl/go2; {{ {forks}; }} > /ctl/out2; \
+         read x < /ctl/park"
+    ));
     rt.run_detached(&b).ok();
+    let done = |name: &str| {
+        let path = ctl.join(name);
+        assert!(
+            wait_until(STATE_TIMEOUT, || fs::read_to_string(&path)
+                .is_ok_and(|s| s.ends_with("forks-done\n"))),
+            "{name}: {:?}",
+            fs::read_to_string(&path)
+        );
+        fs::read_to_string(&path).unwrap()
+    };
 
-    let before = rt.exec(b.id(), &["sh", "-c", &fork_sleeps(4)]).ok();
-    assert!(forks_made(&before.stdout) < 4, "pids.max=5:\n{before}");
-    assert!(before.stdout.contains("can't fork"), "{before}");
+    signal_fifo(&ctl.join("go1"));
+    let before = done("out1");
+    assert_eq!(forks_made(&before), 2, "pids.max=4:\n{before}");
+    assert!(before.contains("can't fork"), "{before}");
 
     rt.cmd(&["update", "--pids-limit", "20", b.id()]).ok();
     assert_eq!(CgroupParent::read_file(&b.cgroup_path(), "pids.max"), "20");
-    let after = rt.exec(b.id(), &["sh", "-c", &fork_sleeps(4)]).ok();
-    assert_eq!(forks_made(&after.stdout), 4, "pids.max=20:\n{after}");
+    signal_fifo(&ctl.join("go2"));
+    let after = done("out2");
+    assert_eq!(forks_made(&after), 5, "pids.max=20:\n{after}");
 }

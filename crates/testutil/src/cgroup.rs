@@ -128,23 +128,6 @@ impl CgroupParent {
             .to_owned()
     }
 
-    /// The CPU time the tasks of `cgroup` have used so far: `cpuacct.usage`
-    /// on v1, `usage_usec` of `cpu.stat` on v2.
-    pub fn cpu_usage_of(cgroup: &str) -> Duration {
-        if cgroup_v2() {
-            let stat = CgroupParent::read_file(cgroup, "cpu.stat");
-            let usec = stat
-                .lines()
-                .find_map(|l| l.strip_prefix("usage_usec "))
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or_else(|| panic!("no usage_usec in cpu.stat of {cgroup}: {stat}"));
-            Duration::from_micros(usec)
-        } else {
-            let ns = CgroupParent::read_file(cgroup, "cpuacct.usage");
-            Duration::from_nanos(ns.parse().unwrap_or_else(|_| panic!("cpuacct.usage: {ns}")))
-        }
-    }
-
     /// Removes this parent now (also done on drop).
     pub fn remove(&self) {
         for h in hierarchies() {
@@ -205,4 +188,39 @@ fn remove_cgroup_tree(dir: &Path) -> io::Result<()> {
         std::thread::sleep(Duration::from_millis(20));
     }
     Err(last.unwrap_or_else(|| io::Error::other("rmdir kept failing")))
+}
+
+/// The CPU-time counter of one cgroup (`cpuacct.usage` on v1, `usage_usec`
+/// of `cpu.stat` on v2), located once so that each reading is one read of
+/// one file: tests that compare two cgroups read them close together.
+#[derive(Debug, Clone)]
+pub struct CpuUsage {
+    path: PathBuf,
+    v2: bool,
+}
+
+impl CpuUsage {
+    /// The counter of absolute cgroup `cgroup`; panics if it has none.
+    pub fn of(cgroup: &str) -> CpuUsage {
+        let v2 = cgroup_v2();
+        let file = if v2 { "cpu.stat" } else { "cpuacct.usage" };
+        let path = CgroupParent::file_of(cgroup, file)
+            .unwrap_or_else(|| panic!("no cgroup file {file} for {cgroup}"));
+        CpuUsage { path, v2 }
+    }
+
+    /// The CPU time the cgroup's tasks have used so far.
+    pub fn read(&self) -> Duration {
+        let text = fs::read_to_string(&self.path)
+            .unwrap_or_else(|e| panic!("read {}: {e}", self.path.display()));
+        let parsed = if self.v2 {
+            text.lines()
+                .find_map(|l| l.strip_prefix("usage_usec "))
+                .and_then(|v| v.trim().parse().ok())
+                .map(Duration::from_micros)
+        } else {
+            text.trim().parse().ok().map(Duration::from_nanos)
+        };
+        parsed.unwrap_or_else(|| panic!("no CPU time in {}: {text}", self.path.display()))
+    }
 }

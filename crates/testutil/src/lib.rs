@@ -33,7 +33,7 @@ mod spec;
 mod tempdir;
 
 pub use bundle::{Bundle, ConfigGuard};
-pub use cgroup::{cgroup_v2, hierarchies, CgroupParent};
+pub use cgroup::{cgroup_v2, hierarchies, CgroupParent, CpuUsage};
 pub use console::{ConsoleSocket, TerminalReader};
 pub use host::{host_ns, mountinfo, pid_ns, process_alive, wait_until, HostProcess};
 pub use id::unique_id;
