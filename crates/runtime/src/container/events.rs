@@ -48,6 +48,10 @@ pub fn watch(root: &Path, id: &str, interval: Duration, mut emit: impl FnMut(Eve
     loop {
         let now = Instant::now();
         if now >= next {
+            // Catch up on kills the kernel counted after it woke us.
+            for _ in 0..oom.consume().unwrap_or(0) {
+                emit(Event::Oom).map_err(out)?;
+            }
             if Container::read(root, id).map(|c| c.status() == Status::Stopped).unwrap_or(true) {
                 return Ok(());
             }
@@ -65,7 +69,19 @@ pub fn watch(root: &Path, id: &str, interval: Duration, mut emit: impl FnMut(Eve
         match poll(&mut fds, PollTimeout::from(wait)) {
             Ok(0) | Err(nix::errno::Errno::EINTR) => {}
             Ok(_) => {
-                for _ in 0..oom.consume()? {
+                // The notification can come before the kernel counts the
+                // kill (v1 signals while the cgroup is under OOM): give the
+                // count a moment to move. The cgroup may be gone meanwhile
+                // (a foreground `run` deletes it): then no count is read.
+                let mut kills = oom.consume().unwrap_or(0);
+                for _ in 0..20 {
+                    if kills > 0 {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(5));
+                    kills = oom.consume().unwrap_or(0);
+                }
+                for _ in 0..kills {
                     emit(Event::Oom).map_err(out)?;
                 }
             }
