@@ -605,7 +605,7 @@ fn parse_duration(text: &str) -> std::result::Result<std::time::Duration, String
 
 /// The resources an `update` asks for: `--resources` JSON, then the flags.
 fn update_resources(u: UpdateArgs) -> Result<oci_spec::runtime::LinuxResources> {
-    use oci_spec::runtime::{LinuxBlockIo, LinuxPids, LinuxResources};
+    use oci_spec::runtime::{LinuxPids, LinuxResources};
     if u.l3_cache_schema.is_some() || u.mem_bw_schema.is_some() {
         bail!("Intel RDT (--l3-cache-schema, --mem-bw-schema) is not supported");
     }
@@ -640,7 +640,7 @@ fn update_resources(u: UpdateArgs) -> Result<oci_spec::runtime::LinuxResources> 
     if cpu_set {
         r.set_cpu(Some(cpu));
     }
-    let mut mem = r.memory().clone().unwrap_or_default();
+    let mut mem = r.memory().unwrap_or_default();
     let mut mem_set = false;
     set!(u.memory, mem, set_limit, mem_set);
     set!(u.memory_reservation, mem, set_reservation, mem_set);
@@ -654,7 +654,7 @@ fn update_resources(u: UpdateArgs) -> Result<oci_spec::runtime::LinuxResources> 
         r.set_pids(Some(p));
     }
     if let Some(w) = u.blkio_weight {
-        let mut b = r.block_io().clone().unwrap_or_else(LinuxBlockIo::default);
+        let mut b = r.block_io().clone().unwrap_or_default();
         b.set_weight(Some(w));
         r.set_block_io(Some(b));
     }
