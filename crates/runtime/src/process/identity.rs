@@ -50,7 +50,8 @@ pub struct Program {
 
 /// The steps from privileged setup to a program ready to exec, shared by
 /// init and exec: oom_score_adj, scheduling, rlimits, user and
-/// capabilities, the program lookup, and close-on-exec for every
+/// capabilities, the working directory (refused when outside the
+/// container's root), the program lookup, and close-on-exec for every
 /// descriptor but stdio and the `preserve_fds` after it (CVE-2024-21626).
 pub fn become_process(process: &Process, preserve_fds: u32, seccomp: Option<(&Filter, &str)>) -> Result<Program> {
     if let Some(adj) = process.oom_score_adj() {
@@ -168,7 +169,23 @@ fn become_user(process: &Process, can_setgroups: bool) -> Result<()> {
     if !cwd.is_absolute() {
         return Err(Error::InvalidConfig(format!("process.cwd {} must be absolute", cwd.display())));
     }
-    nix::unistd::chdir(cwd.as_path()).map_err(|e| Error::io("chdir to", cwd, e.into()))
+    nix::unistd::chdir(cwd.as_path()).map_err(|e| Error::io("chdir to", cwd, e.into()))?;
+    check_cwd_inside_root(cwd)
+}
+
+/// A cwd such as `/proc/self/fd/N`, where N is a descriptor of a host
+/// directory the runtime inherited or holds, would leave the process
+/// outside the container's root (CVE-2024-21626). The kernel's getcwd
+/// then has no path from our root: glibc and musl report ENOENT, the raw
+/// syscall an "(unreachable)" prefix. Refuse both, as runc 1.1.12 does.
+fn check_cwd_inside_root(cwd: &Path) -> Result<()> {
+    match nix::unistd::getcwd() {
+        Ok(p) if p.is_absolute() => Ok(()),
+        _ => Err(Error::Container(format!(
+            "process.cwd {}: the working directory is outside the container's root (possible breakout)",
+            cwd.display()
+        ))),
+    }
 }
 
 /// The process environment, with HOME added from the container's

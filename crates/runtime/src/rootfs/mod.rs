@@ -131,6 +131,9 @@ fn mount_entry(ctx: &Context<'_>, root: &Root, m: &Mount) -> Result<()> {
     if fstype.is_empty() {
         return Err(Error::InvalidConfig(format!("mount {}: no type given", dest.display())));
     }
+    if fstype == "proc" || fstype == "sysfs" {
+        refuse_symlinked_destination(root, dest, fstype)?;
+    }
     let target = root.mkdir_all(dest, 0o755)?;
     let source = m.source().as_deref().unwrap_or(Path::new(fstype));
     let flags = opts.flags;
@@ -150,6 +153,27 @@ fn mount_entry(ctx: &Context<'_>, root: &Root, m: &Mount) -> Result<()> {
         Err(e) => return Err(mount_err(&format!("mount {fstype}"), dest, e)),
     }
     apply_propagation(root, dest, &opts.propagation)
+}
+
+/// proc and sysfs go on an ordinary directory only, as in runc: an image
+/// whose `/proc` is a symlink would otherwise move the kernel's procfs
+/// somewhere else in the tree (CVE-2019-16884, CVE-2019-19921).
+fn refuse_symlinked_destination(root: &Root, dest: &Path, fstype: &str) -> Result<()> {
+    match root.open_in(dest, libc::O_PATH | libc::O_NOFOLLOW) {
+        Ok(fd) => {
+            let meta = std::fs::File::from(fd).metadata().map_err(|e| Error::io("stat", dest, e))?;
+            if meta.is_dir() {
+                Ok(())
+            } else {
+                Err(Error::InvalidConfig(format!(
+                    "mount {}: filesystem {fstype:?} must be mounted on an ordinary directory",
+                    dest.display()
+                )))
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io("open", dest, e)),
+    }
 }
 
 fn bind_entry(ctx: &Context<'_>, root: &Root, m: &Mount, opts: &options::MountOptions) -> Result<()> {
