@@ -74,7 +74,37 @@ fn written(cgroup: &str, dev: &LoopDevice) -> u64 {
     0
 }
 
-/// A `throttleWriteBpsDevice` of 2 MiB/s on the loop device holds direct
+/// Bytes per second four parallel `dd oflag=direct` writers push at `dev`
+/// from the host, with no throttle (the same pattern the test uses).
+fn unthrottled_rate(dev: &LoopDevice) -> f64 {
+    let start = Instant::now();
+    let writers: Vec<_> = (0..4)
+        .map(|i| {
+            std::process::Command::new("dd")
+                .args([
+                    "if=/dev/zero",
+                    &format!("of={}", dev.path().display()),
+                    "bs=64k",
+                    "count=16",
+                ])
+                .args([
+                    &format!("seek={}", i * 16),
+                    "oflag=direct",
+                    "conv=notrunc",
+                    "status=none",
+                ])
+                .spawn()
+                .expect("spawn dd")
+        })
+        .collect();
+    for mut w in writers {
+        assert!(w.wait().unwrap().success(), "dd to the loop device failed");
+    }
+    (4 * 16 * (64 << 10)) as f64 / start.elapsed().as_secs_f64()
+}
+
+/// A `throttleWriteBpsDevice` of 2 MiB/s (less on a slow device, see
+/// `unthrottled_rate`) on the loop device holds direct
 /// writes to it to that rate: while four `dd oflag=direct` writers in the
 /// container push 64 KiB blocks at it, the bytes the host counts for the
 /// container's cgroup grow by 2 MiB/s ± 15% over a 2.5 s window.
@@ -82,19 +112,35 @@ fn written(cgroup: &str, dev: &LoopDevice) -> u64 {
 /// The window opens once the writers are going, so starting them does not
 /// count; four writers keep a request always waiting in the throttle, so
 /// the time each request spends in the loop device (long under emulation)
-/// overlaps the throttle's delay instead of adding to it.
+/// overlaps the throttle's delay instead of adding to it. The throttle is a
+/// cap: a starved machine can only lower the reading (an emulated guest
+/// whose vCPUs the host does not run loses throttle slices it cannot make
+/// up), so a reading under the band is taken once more before failing, and
+/// one over it fails at once.
 #[test]
 fn write_throttle_holds_the_rate_measured() {
     require_root!();
     let rt = runtime();
     let dev = LoopDevice::new(32 * MIB);
-    let rate = 2 * MIB;
+    // The throttle can only be seen below what the device does unthrottled:
+    // 2 MiB/s, or a third of the device's own direct-write rate where that
+    // is slow (an emulated guest's loop device manages about 2 MiB/s).
+    let capacity = unthrottled_rate(&dev);
+    let rate = (2 * MIB)
+        .min((capacity / 3.0) as u64 / (64 << 10) * (64 << 10))
+        .max(128 << 10);
+    eprintln!(
+        "loop device: {:.2} MiB/s unthrottled, limit {:.2} MiB/s",
+        capacity / MIB as f64,
+        rate as f64 / MIB as f64
+    );
     let mut b = Bundle::new(&rt);
     add_block_device(&mut b, &dev, "rwm");
     b.config_mut()["linux"]["resources"]["blockIO"] = json!({
         "throttleWriteBpsDevice": [{ "major": dev.major(), "minor": dev.minor(), "rate": rate }]
     });
-    // 4 x 4 MiB: 8 s at the limit, more than the test watches.
+    // 4 x 4 MiB: 8 s at the limit, more than the test watches (at most
+    // 0.5 + 2 x 2.5 s).
     let (writers, blocks) = (4, 64);
     let total = writers * blocks * (64 << 10);
     b.set_script(&format!(
@@ -112,27 +158,35 @@ fn write_throttle_holds_the_rate_measured() {
     );
     sleep(Duration::from_millis(500));
 
-    let (t0, b0) = (Instant::now(), written(&cg, &dev));
-    sleep(Duration::from_millis(2500));
-    let (t1, b1) = (Instant::now(), written(&cg, &dev));
-    let measured = (b1 - b0) as f64 / (t1 - t0).as_secs_f64();
-    eprintln!(
-        "write throttle {:.2} MiB/s: measured {:.2} MiB/s ({} bytes in {:?})",
-        rate as f64 / MIB as f64,
-        measured / MIB as f64,
-        b1 - b0,
-        t1 - t0
-    );
-    assert!(
-        b1 < total,
-        "the writers were done before the window closed ({b1} of {total} bytes): no throttle"
-    );
-    let ratio = measured / rate as f64;
-    assert!(
-        (0.85..=1.15).contains(&ratio),
-        "limit {rate} B/s, measured {measured:.0} B/s ({:.0}% of it)",
-        ratio * 100.0
-    );
+    let mut readings = Vec::new();
+    for _ in 0..2 {
+        let (t0, b0) = (Instant::now(), written(&cg, &dev));
+        sleep(Duration::from_millis(2500));
+        let (t1, b1) = (Instant::now(), written(&cg, &dev));
+        let measured = (b1 - b0) as f64 / (t1 - t0).as_secs_f64();
+        eprintln!(
+            "write throttle {:.2} MiB/s: measured {:.2} MiB/s ({} bytes in {:?})",
+            rate as f64 / MIB as f64,
+            measured / MIB as f64,
+            b1 - b0,
+            t1 - t0
+        );
+        assert!(
+            b1 < total,
+            "the writers were done before the window closed ({b1} of {total} bytes): no throttle"
+        );
+        let ratio = measured / rate as f64;
+        assert!(
+            ratio <= 1.15,
+            "limit {rate} B/s, measured {measured:.0} B/s ({:.0}% of it): the throttle does not hold",
+            ratio * 100.0
+        );
+        readings.push(ratio * 100.0);
+        if ratio >= 0.85 {
+            return;
+        }
+    }
+    panic!("limit {rate} B/s, measured {readings:.0?}% of it (want 85..115%)");
 }
 
 /// The file the runtime writes `blockIO.weight` to, and what it should
