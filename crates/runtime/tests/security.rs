@@ -348,3 +348,25 @@ fn exec_cap_adds_only_what_is_asked() {
         );
     }
 }
+
+/// CVE-2019-5736's way in: while a container is created, its init is still
+/// the runtime's binary. A process in the container (root, default
+/// capabilities, no CAP_SYS_PTRACE) must not be able to open it through
+/// `/proc/1/exe`. berth keeps the init non-dumpable until execve; runc
+/// instead runs a sealed memfd copy, which may be read (harmlessly), so
+/// this is berth's own contract.
+#[test]
+fn cve_2019_5736_runtime_binary_is_not_reachable_from_the_container() {
+    require_root!();
+    let rt = runtime();
+    if skip_unless_berth(&rt, "runc exposes a sealed memfd copy at /proc/1/exe instead") {
+        return;
+    }
+    let mut b = Bundle::new(&rt);
+    b.set_script("true");
+    rt.create(&b).ok();
+    let out = rt.exec(b.id(), &["sh", "-c", "cat /proc/1/exe >/dev/null 2>&1 && echo READ || echo denied; ls -l /proc/1/exe 2>&1 | grep -c berth-runtime"]);
+    assert!(out.stdout.starts_with("denied\n"), "the container read the runtime binary:\n{out}");
+    assert!(out.stdout.ends_with("0\n"), "the container sees where the runtime binary lives:\n{out}");
+    rt.delete_force(b.id()).ok();
+}

@@ -30,6 +30,8 @@ pub fn run(args: &ExecArgs<'_>, chan: &Channel) -> ! {
 enum Never {}
 
 fn setup(args: &ExecArgs<'_>, chan: &Channel) -> Result<Never> {
+    // As for the init: not reachable through /proc/<pid>/exe until execve.
+    nix::sys::prctl::set_dumpable(false).map_err(|e| Error::sys("make the exec process non-dumpable", e))?;
     berth_sys::reset_signal_dispositions();
     let _ = nix::sys::signal::sigprocmask(nix::sys::signal::SigmaskHow::SIG_SETMASK, Some(&nix::sys::signal::SigSet::empty()), None);
     let Message::Proceed { state } = chan.expect("Proceed", |m| matches!(m, Message::Proceed { .. }))? else {

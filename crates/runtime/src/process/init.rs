@@ -63,6 +63,11 @@ pub fn run(args: &InitArgs<'_>, chan: &Channel) -> ! {
 enum Never {}
 
 fn setup(args: &InitArgs<'_>, chan: &Channel) -> Result<Never> {
+    // Until execve replaces it, this process is the runtime's binary inside
+    // the container: keep other processes there from reaching it through
+    // /proc/<pid>/exe, mem or fd (CVE-2019-5736's way in). Only a holder of
+    // CAP_SYS_PTRACE over us still can; execve resets the flag.
+    nix::sys::prctl::set_dumpable(false).map_err(|e| Error::sys("make the init non-dumpable", e))?;
     // The runtime may have blocked or ignored signals; the container must
     // start with the defaults.
     berth_sys::reset_signal_dispositions();
