@@ -12,47 +12,17 @@
 //! `CI` / `BERTH_REQUIRE_ROOT` make the root gate fail instead of skip.
 
 use std::fs;
-use std::io::Write as _;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use berth_cgroups::{detect_mode, Cgroup, ErrorKind, Mode};
+mod common;
+
+use berth_cgroups::{Cgroup, ErrorKind, Mode};
 use berth_testutil::{require_root, CgroupParent};
+use common::{container, host_mode, read, require_mode, resources, say};
 use nix::sys::signal::Signal;
-use oci_spec::runtime::LinuxResources;
-
-/// Prints a line that libtest does not capture, so skips are seen.
-fn say(line: &str) {
-    let _ = writeln!(std::io::stderr(), "{line}");
-}
-
-/// The host's mode; panics when `BERTH_REQUIRE_CGROUP` names another one.
-fn host_mode() -> Mode {
-    let mode = detect_mode().expect("detect cgroup mode");
-    if let Ok(want) = std::env::var("BERTH_REQUIRE_CGROUP") {
-        let want = want.trim().to_ascii_lowercase();
-        let name = format!("{mode:?}").to_ascii_lowercase();
-        assert!(
-            want.is_empty() || want == name,
-            "BERTH_REQUIRE_CGROUP={want} but this host is {name}"
-        );
-    }
-    mode
-}
-
-/// `false` (after printing `SKIPPED`) unless the host is in one of `modes`.
-fn require_mode(test: &str, modes: &[Mode]) -> bool {
-    let mode = host_mode();
-    if modes.contains(&mode) {
-        return true;
-    }
-    say(&format!(
-        "SKIPPED: {test} (needs cgroup {modes:?}, this host is {mode:?})"
-    ));
-    false
-}
 
 /// A `sleep` child, killed and reaped on drop.
 struct Sleeper(Child);
@@ -79,18 +49,6 @@ impl Drop for Sleeper {
     }
 }
 
-fn resources(json: &str) -> LinuxResources {
-    serde_json::from_str(json).expect("resources json")
-}
-
-fn read(dir: &Path, file: &str) -> String {
-    let p = dir.join(file);
-    fs::read_to_string(&p)
-        .unwrap_or_else(|e| panic!("read {}: {e}", p.display()))
-        .trim()
-        .to_string()
-}
-
 fn existing(cg: &Cgroup) -> Vec<PathBuf> {
     cg.paths()
         .filter(|p| p.exists())
@@ -112,13 +70,6 @@ fn wait_killed(child: &mut Sleeper) -> i32 {
         );
         std::thread::sleep(Duration::from_millis(10));
     }
-}
-
-/// A created cgroup for one container under the test's own parent.
-fn container(parent: &CgroupParent, name: &str) -> Cgroup {
-    let cg = Cgroup::resolve(Some(&parent.path_for(name)), name).expect("resolve");
-    cg.create().expect("create");
-    cg
 }
 
 #[test]
