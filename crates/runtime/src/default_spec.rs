@@ -384,32 +384,16 @@ pub fn write_spec(bundle: &Path, rootless: bool) -> Result<(), SpecError> {
 #[cfg(test)]
 mod tests {
     use std::fs;
-    use std::sync::atomic::{AtomicUsize, Ordering};
 
     use oci_spec::runtime::{Capability, LinuxNamespaceType};
     use serde_json::{json, Value};
 
     use super::*;
 
-    struct TempDir(PathBuf);
+    use berth_testutil::TempDir;
 
-    impl TempDir {
-        fn new() -> TempDir {
-            static COUNTER: AtomicUsize = AtomicUsize::new(0);
-            let dir = std::env::temp_dir().join(format!(
-                "berth-spec-test-{}-{}",
-                std::process::id(),
-                COUNTER.fetch_add(1, Ordering::SeqCst)
-            ));
-            fs::create_dir_all(&dir).unwrap();
-            TempDir(dir)
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
-        }
+    fn temp_dir() -> TempDir {
+        TempDir::new("berth-spec-test").unwrap()
     }
 
     fn value(spec: &ExampleSpec) -> Value {
@@ -602,27 +586,27 @@ mod tests {
 
     #[test]
     fn write_spec_writes_config_json_once() {
-        let dir = TempDir::new();
-        write_spec(&dir.0, false).unwrap();
-        let written = fs::read_to_string(dir.0.join(CONFIG_FILE)).unwrap();
+        let dir = temp_dir();
+        write_spec(dir.path(), false).unwrap();
+        let written = fs::read_to_string(dir.join(CONFIG_FILE)).unwrap();
         assert_eq!(written, default_spec().to_json().unwrap());
 
-        let err = write_spec(&dir.0, true).unwrap_err();
+        let err = write_spec(dir.path(), true).unwrap_err();
         assert!(matches!(err, SpecError::Exists { .. }), "{err:?}");
         assert_eq!(err.to_string(), "File config.json exists. Remove it first");
         // The existing file is left alone.
         assert_eq!(
-            fs::read_to_string(dir.0.join(CONFIG_FILE)).unwrap(),
+            fs::read_to_string(dir.join(CONFIG_FILE)).unwrap(),
             written
         );
     }
 
     #[test]
     fn write_spec_rootless_uses_the_effective_ids() {
-        let dir = TempDir::new();
-        write_spec(&dir.0, true).unwrap();
+        let dir = temp_dir();
+        write_spec(dir.path(), true).unwrap();
         let v: Value =
-            serde_json::from_str(&fs::read_to_string(dir.0.join(CONFIG_FILE)).unwrap()).unwrap();
+            serde_json::from_str(&fs::read_to_string(dir.join(CONFIG_FILE)).unwrap()).unwrap();
         assert_eq!(
             v["linux"]["uidMappings"][0]["hostID"],
             json!(nix::unistd::geteuid().as_raw())
@@ -635,8 +619,8 @@ mod tests {
 
     #[test]
     fn write_spec_into_a_missing_bundle_fails() {
-        let dir = TempDir::new();
-        let err = write_spec(&dir.0.join("missing"), false).unwrap_err();
+        let dir = temp_dir();
+        let err = write_spec(&dir.join("missing"), false).unwrap_err();
         assert!(matches!(err, SpecError::Write { .. }), "{err:?}");
     }
 }

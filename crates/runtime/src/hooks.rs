@@ -445,25 +445,18 @@ mod tests {
     use std::fs;
     use std::os::unix::fs::PermissionsExt;
     use std::path::PathBuf;
-    use std::sync::atomic::{AtomicUsize, Ordering};
 
     use oci_spec::runtime::HookBuilder;
 
     use super::*;
 
-    /// A fresh directory under the system temp dir, removed on drop.
-    struct TempDir(PathBuf);
+    /// A fresh directory under the system temp dir, removed on drop, with
+    /// the script helpers these tests use.
+    struct TempDir(berth_testutil::TempDir);
 
     impl TempDir {
         fn new() -> TempDir {
-            static COUNTER: AtomicUsize = AtomicUsize::new(0);
-            let dir = std::env::temp_dir().join(format!(
-                "berth-hooks-test-{}-{}",
-                std::process::id(),
-                COUNTER.fetch_add(1, Ordering::SeqCst)
-            ));
-            fs::create_dir_all(&dir).unwrap();
-            TempDir(dir)
+            TempDir(berth_testutil::TempDir::new("berth-hooks-test").unwrap())
         }
 
         /// Writes an executable `/bin/sh` script named `name`.
@@ -476,12 +469,6 @@ mod tests {
 
         fn path(&self, name: &str) -> PathBuf {
             self.0.join(name)
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
         }
     }
 
