@@ -29,25 +29,40 @@ fn oom_events(stdout: &str, id: &str) -> Vec<Value> {
         .collect()
 }
 
-/// A container's init that allocates past its 32 MiB limit is OOM-killed:
-/// `events <id>`, started before, prints `{"type":"oom","id":"<id>"}`
-/// (runc's shape), and `run` exits 137, 128 + SIGKILL.
+/// A container's init that allocates past its 32 MiB limit is OOM-killed,
+/// and a foreground `run` exits 137, 128 + SIGKILL.
 #[test]
 fn allocating_past_the_limit_is_oom_killed() {
+    require_root!();
+    let rt = runtime();
+    let mut b = Bundle::new(&rt);
+    b.config_mut()["linux"]["resources"]["memory"] = json!({ "limit": 32 * MIB, "swap": 32 * MIB });
+    b.set_args(&["dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"]);
+    let out = rt.run(&b);
+    assert_eq!(out.code(), Some(137), "the OOM-killed init:\n{out}");
+}
+
+/// `events <id>`, started before an OOM kill, prints
+/// `{"type":"oom","id":"<id>"}` (runc's shape) for it.
+///
+/// The container is detached and its init outlives the killed `dd`: a
+/// foreground `run` removes the cgroup as soon as its init dies, and a
+/// slow `events` would then find no counter left to read (runc's too).
+#[test]
+fn an_oom_kill_is_an_oom_event() {
     require_root!();
     let rt = runtime();
     let mut b = Bundle::new(&rt);
     let ctl = b.host_dir("ctl");
     b.add_mount("/ctl", "bind", ctl.to_str().unwrap(), &["rbind", "rw"]);
     b.config_mut()["linux"]["resources"]["memory"] = json!({ "limit": 32 * MIB, "swap": 32 * MIB });
-    // Waits for the host to say go, then becomes the allocating dd, so the
-    // OOM victim is the container's init.
+    // Waits for the host to say go, runs the allocating dd (the OOM killer
+    // picks it, the biggest process) and records how it ended.
     b.set_script(&format!(
-        "while [ ! -e /ctl/go ]; do sleep 0.05; done; exec {}",
+        "while [ ! -e /ctl/go ]; do sleep 0.05; done; {}; echo $? > /ctl/status; sleep 1000",
         allocate("64M")
     ));
-    let run = rt.spawn(&["run", "--bundle", b.path().to_str().unwrap(), b.id()]);
-    rt.wait_for_status(b.id(), "running", STATE_TIMEOUT);
+    rt.run_detached(&b).ok();
 
     let events = rt.spawn(&["events", "--interval", "100ms", b.id()]);
     // runc subscribes to OOM notifications before it prints its first
@@ -59,8 +74,13 @@ fn allocating_past_the_limit_is_oom_killed() {
     );
     fs::write(ctl.join("go"), "").unwrap();
 
-    let out = run.wait();
-    assert_eq!(out.code(), Some(137), "the OOM-killed init:\n{out}");
+    assert!(
+        wait_until(STATE_TIMEOUT, || fs::read_to_string(ctl.join("status"))
+            .is_ok_and(|s| s.ends_with('\n'))),
+        "dd did not end"
+    );
+    let status = fs::read_to_string(ctl.join("status")).unwrap();
+    assert_eq!(status.trim(), "137", "dd past the limit was not SIGKILLed");
     assert!(
         wait_until(STATE_TIMEOUT, || !oom_events(&events.stdout_now(), b.id())
             .is_empty()),
