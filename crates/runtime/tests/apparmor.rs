@@ -107,3 +107,39 @@ fn the_unconfined_profile_is_applied_to_init_and_exec() {
     let out = rt.cmd(&["exec", "--apparmor", &name, b.id(), "true"]).failed();
     assert!(error_message(&out).contains(&name), "error does not name the profile:\n{out}");
 }
+
+/// CVE-2019-16884: a container whose `/proc` is a directory it controls
+/// (here a bind mount over the proc mount, with writable fake attribute
+/// files) made runc write the profile into a plain file, so the program
+/// ran unconfined. berth writes through the host's procfs: the profile
+/// still reaches AppArmor (a profile that is not loaded still fails) and
+/// the fake files stay empty.
+#[test]
+fn cve_2019_16884_a_fake_proc_does_not_swallow_the_profile() {
+    require_root!();
+    if !apparmor_enabled() {
+        skipped("no AppArmor on this host: tested in the cgroup v2 guest");
+        return;
+    }
+    let rt = runtime();
+    let mut b = Bundle::new(&rt);
+    let fake = b.host_dir("fakeproc");
+    let mut files = Vec::new();
+    for task in ["self", "thread-self"] {
+        for attr in ["attr/exec", "attr/apparmor/exec"] {
+            let f = fake.join(task).join(attr);
+            fs::create_dir_all(f.parent().unwrap()).unwrap();
+            fs::write(&f, "").unwrap();
+            files.push(f);
+        }
+    }
+    b.add_mount("/proc", "bind", fake.to_str().unwrap(), &["rbind", "rw"]);
+    let name = not_loaded(&b);
+    b.config_mut()["process"]["apparmorProfile"] = json!(name);
+    let out = rt.create(&b).failed();
+    assert!(error_message(&out).contains(&name), "the profile did not reach AppArmor:\n{out}");
+    for f in files {
+        assert_eq!(fs::read_to_string(&f).unwrap(), "", "{} was written", f.display());
+    }
+    assert_nothing_left(&rt, &b);
+}
