@@ -286,7 +286,7 @@ mod tests {
     #[test]
     fn tables_and_globs() {
         let t = tabulate(&["A\tBB\tC".into(), "long-name\tx\ty".into()]);
-        assert_eq!(t, "A            BB        C\nlong-name    x         y\n");
+        assert_eq!(t, "A           BB        C\nlong-name   x         y\n");
         assert!(glob("busy*", "busybox"));
         assert!(!glob("*", "a/b"));
         assert!(glob("*/*", "a/b"));

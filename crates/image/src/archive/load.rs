@@ -101,11 +101,14 @@ impl Files {
             if files.blobs.len() + files.links.len() > MAX_FILES {
                 return Err(bad(format!("more than {MAX_FILES} files")));
             }
+            let kind = entry.header().entry_type();
+            if kind.is_dir() || kind.is_pax_global_extensions() {
+                continue;
+            }
             let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
             let Some(path) = normalize(&raw) else {
                 return Err(bad(format!("bad path {raw:?}")));
             };
-            let kind = entry.header().entry_type();
             if kind.is_symlink() || kind.is_hard_link() {
                 let target = String::from_utf8_lossy(&entry.link_name_bytes().unwrap_or_default())
                     .into_owned();
