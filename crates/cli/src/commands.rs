@@ -89,7 +89,7 @@ fn import_cmd(store: &ImageStore, a: ImportArgs) -> Result<()> {
 /// One row of `images`, with Docker's field names.
 fn image_rows(store: &ImageStore, info: &ImageInfo, no_trunc: bool) -> Result<Vec<Value>> {
     let created = store
-        .config(&info.record, &info.id)
+        .config(&info.id)
         .ok()
         .and_then(|(c, _)| c.created)
         .unwrap_or_default();
@@ -246,7 +246,7 @@ fn rmi(store: &ImageStore, a: RmiArgs) -> Result<()> {
 
 fn history(store: &ImageStore, a: HistoryArgs) -> Result<()> {
     let (id, record) = store.resolve(&a.image)?;
-    let (config, _) = store.config(&record, &id)?;
+    let (config, _) = store.config(&id)?;
     let state = store.index.read()?;
     let layer_sizes: Vec<u64> = record
         .chain
@@ -371,7 +371,7 @@ fn load(store: &ImageStore, a: LoadArgs) -> Result<()> {
 /// `image inspect`: Docker's JSON shape.
 fn inspect_value(store: &ImageStore, name: &str) -> Result<Value> {
     let (id, record) = store.resolve(name)?;
-    let (config, _) = store.config(&record, &id)?;
+    let (config, _) = store.config(&id)?;
     let info = store.list()?.into_iter().find(|i| i.id == id);
     let tags: Vec<Reference> = info.map(|i| i.tags).unwrap_or_default();
     let mut repo_digests: Vec<String> = tags

@@ -128,8 +128,7 @@ impl ImageStore {
     }
 
     /// The config of an image, as parsed and as stored.
-    pub fn config(&self, record: &ImageRecord, id: &Digest) -> Result<(ImageConfig, Vec<u8>)> {
-        let _ = record;
+    pub fn config(&self, id: &Digest) -> Result<(ImageConfig, Vec<u8>)> {
         let raw = self.content.read(id)?;
         Ok((ImageConfig::parse(&raw)?, raw))
     }
@@ -241,9 +240,10 @@ impl ImageStore {
             for (id, rec) in &state.images {
                 keep_blobs.insert(id.clone());
                 keep_blobs.insert(rec.manifest.digest.clone());
-                if let Ok((manifest, _)) = self.manifest(rec) {
-                    keep_blobs.extend(manifest.layers.iter().map(|l| l.digest.clone()));
-                }
+                // An unreadable manifest stops the collection: guessing
+                // would delete the layers of a recorded image.
+                let (manifest, _) = self.manifest(rec)?;
+                keep_blobs.extend(manifest.layers.iter().map(|l| l.digest.clone()));
                 if let Some(top) = rec.chain.last() {
                     keep_snaps.extend(state.lineage(top.as_str()));
                 }
@@ -299,6 +299,25 @@ impl ImageStore {
     ) -> Result<Option<StagedLayer>> {
         let chain = Digest::chain(parent, diff_id);
         if self.index.read()?.snapshots.contains_key(chain.as_str()) {
+            // Already unpacked; still prove this blob is that layer, so a
+            // lying manifest cannot slip another blob in under its name.
+            let (_, plain) = crate::compression::decompress(blob).map_err(|e| Error::BadLayer {
+                layer: what.to_owned(),
+                reason: format!("cannot read: {e}"),
+            })?;
+            let mut hashed = crate::digest::DigestReader::new(plain);
+            std::io::copy(&mut hashed, &mut std::io::sink()).map_err(|e| Error::BadLayer {
+                layer: what.to_owned(),
+                reason: format!("cannot read: {e}"),
+            })?;
+            let (actual, _) = hashed.finish();
+            if &actual != diff_id {
+                return Err(Error::DigestMismatch {
+                    what: format!("uncompressed {what} (diff id)"),
+                    expected: diff_id.to_string(),
+                    actual: actual.to_string(),
+                });
+            }
             return Ok(None);
         }
         let tree = self.snapshots.stage(false)?;

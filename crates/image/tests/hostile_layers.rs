@@ -236,3 +236,26 @@ fn unknown_entry_types_are_named() {
         "tar entry type",
     );
 }
+
+#[test]
+fn a_known_layer_cannot_be_claimed_by_another_blob() {
+    require_root!();
+    let t = store();
+    let layer = Layer::new().file("hello", b"hello").finish();
+    archive::load(&t.store, &oci_archive(std::slice::from_ref(&layer), Some("docker.io/library/real:1"))[..]).unwrap();
+    // Same config (so the layer's chain id is already unpacked), but the
+    // manifest names another blob as that layer.
+    let (blobs, _) = image_blobs(&[layer], "amd64");
+    let other = gzip(&Layer::new().file("evil", b"evil").finish());
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": berth_image::Digest::of(&blobs[0]).to_string(), "size": blobs[0].len()},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": berth_image::Digest::of(&other).to_string(), "size": other.len()}],
+    }))
+    .unwrap();
+    let index = serde_json::json!({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": berth_image::Digest::of(&manifest).to_string(), "size": manifest.len(), "annotations": {"io.containerd.image.name": "docker.io/library/liar:1"}}]});
+    let before = listing(t.store.root());
+    let err = archive::load(&t.store, &layout_tar(&serde_json::to_vec(&index).unwrap(), &[blobs[0].clone(), other, manifest])[..]).unwrap_err().to_string();
+    assert!(err.contains("diff id"), "{err}");
+    assert_eq!(listing(t.store.root()), before);
+}
