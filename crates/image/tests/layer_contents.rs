@@ -39,7 +39,7 @@ fn metadata_is_kept() {
     let mut layer = Layer::new();
     layer.dir("bin");
     layer.pax(&[
-        ("SCHILY.xattr.user.origin", b"berth"),
+        ("SCHILY.xattr.trusted.berth-origin", b"berth"),
         ("SCHILY.xattr.trusted.overlay.redirect", b"/etc"),
     ]);
     layer.header(h, "bin/tool", b"tool");
@@ -64,7 +64,7 @@ fn metadata_is_kept() {
     assert_eq!((tool.uid(), tool.gid()), (1234, 5678));
     assert_eq!(tool.mtime(), 1_234_567_890);
     assert_eq!(
-        xattr(&fs.join("bin/tool"), "user.origin").as_deref(),
+        xattr(&fs.join("bin/tool"), "trusted.berth-origin").as_deref(),
         Some(&b"berth"[..])
     );
     assert_eq!(
