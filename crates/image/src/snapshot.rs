@@ -135,6 +135,8 @@ impl Snapshotter {
         }
         let c =
             |s: &[u8]| CString::new(s).map_err(|_| Error::invalid("mount target", "NUL in path"));
+        // The helper works from inside the snapshots directory.
+        let target = std::path::absolute(target).map_err(|e| Error::io("resolve", target, e))?;
         let target_c = c(target.as_os_str().as_bytes())?;
         let data_c = c(data.as_bytes())?;
         berth_sys::fs::mount_in_dir(dir.as_fd(), c"overlay", &target_c, c"overlay", 0, &data_c)

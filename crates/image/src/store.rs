@@ -363,7 +363,7 @@ impl ImageStore {
                 if state.snapshots.contains_key(layer.chain.as_str()) {
                     continue; // a concurrent writer unpacked it first
                 }
-                let sid = next_id(state);
+                let sid = next_id(state, snapshots);
                 layer.tree.persist(&snapshots.dir().join(sid.to_string()))?;
                 state.snapshots.insert(
                     layer.chain.to_string(),
@@ -406,7 +406,6 @@ impl ImageStore {
         if key.is_empty()
             || key.len() > 128
             || key.contains(['/', '\0'])
-            || key.parse::<u64>().is_ok()
             || key.starts_with("sha256:")
         {
             return Err(Error::invalid("snapshot key", format!("{key:?}")));
@@ -424,7 +423,7 @@ impl ImageStore {
                 .last()
                 .cloned()
                 .ok_or_else(|| Error::invalid(format!("image {image}"), "has no layers"))?;
-            let sid = next_id(state);
+            let sid = next_id(state, snapshots);
             tree.persist(&snapshots.dir().join(sid.to_string()))?;
             state.snapshots.insert(
                 key.to_owned(),
@@ -463,9 +462,19 @@ impl ImageStore {
     }
 }
 
-fn next_id(state: &mut State) -> u64 {
-    state.next_snapshot_id += 1;
-    state.next_snapshot_id
+/// A fresh snapshot directory number. Skips numbers a crashed writer left
+/// on disk (renamed into place, never recorded) until GC removes them.
+fn next_id(state: &mut State, snapshots: &Snapshotter) -> u64 {
+    loop {
+        state.next_snapshot_id += 1;
+        if !snapshots
+            .dir()
+            .join(state.next_snapshot_id.to_string())
+            .exists()
+        {
+            return state.next_snapshot_id;
+        }
+    }
 }
 
 fn familiar_tag(full: &str) -> String {

@@ -156,6 +156,9 @@ struct Meta {
 
 impl LayerWriter {
     fn entry<R: Read>(&mut self, mut entry: tar::Entry<'_, R>) -> Result<()> {
+        if entry.header().entry_type().is_pax_global_extensions() {
+            return Ok(()); // archive-wide comments (git archive), nothing to apply
+        }
         let raw = entry.path_bytes().into_owned();
         let name = String::from_utf8_lossy(&raw).into_owned();
         let comps = split_path(&raw, &name)?;
@@ -186,9 +189,6 @@ impl LayerWriter {
             xattrs,
         };
 
-        if kind.is_pax_global_extensions() {
-            return Ok(());
-        }
         let Some((last, parents)) = comps.split_last() else {
             // "./": the layer root itself; its attributes come from the
             // snapshot, not the tar.

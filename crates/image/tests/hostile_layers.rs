@@ -242,7 +242,14 @@ fn a_known_layer_cannot_be_claimed_by_another_blob() {
     require_root!();
     let t = store();
     let layer = Layer::new().file("hello", b"hello").finish();
-    archive::load(&t.store, &oci_archive(std::slice::from_ref(&layer), Some("docker.io/library/real:1"))[..]).unwrap();
+    archive::load(
+        &t.store,
+        &oci_archive(
+            std::slice::from_ref(&layer),
+            Some("docker.io/library/real:1"),
+        )[..],
+    )
+    .unwrap();
     // Same config (so the layer's chain id is already unpacked), but the
     // manifest names another blob as that layer.
     let (blobs, _) = image_blobs(&[layer], "amd64");
@@ -255,7 +262,15 @@ fn a_known_layer_cannot_be_claimed_by_another_blob() {
     .unwrap();
     let index = serde_json::json!({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": berth_image::Digest::of(&manifest).to_string(), "size": manifest.len(), "annotations": {"io.containerd.image.name": "docker.io/library/liar:1"}}]});
     let before = listing(t.store.root());
-    let err = archive::load(&t.store, &layout_tar(&serde_json::to_vec(&index).unwrap(), &[blobs[0].clone(), other, manifest])[..]).unwrap_err().to_string();
+    let err = archive::load(
+        &t.store,
+        &layout_tar(
+            &serde_json::to_vec(&index).unwrap(),
+            &[blobs[0].clone(), other, manifest],
+        )[..],
+    )
+    .unwrap_err()
+    .to_string();
     assert!(err.contains("diff id"), "{err}");
     assert_eq!(listing(t.store.root()), before);
 }
