@@ -36,7 +36,7 @@ fn the_host_platform_is_chosen_from_an_index() {
     let (index, blobs) = multi_arch(&["s390x", &host, "riscv64"]);
     let loaded = archive::load(&t.store, &layout_tar(&index, &blobs)[..]).unwrap();
     assert_eq!(loaded.len(), 1);
-    let (id, record) = t.store.resolve("multi:1").unwrap();
+    let (id, _) = t.store.resolve("multi:1").unwrap();
     let (config, _) = t.store.config(&id).unwrap();
     assert_eq!(config.architecture, host);
 }
