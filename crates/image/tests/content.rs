@@ -42,7 +42,7 @@ fn writes_are_verified_and_reads_check_the_digest() {
 fn concurrent_writers_of_one_blob_all_succeed() {
     let dir = TempDir::new("berth-content").unwrap();
     let cs = ContentStore::open(dir.path()).unwrap();
-    let data: Arc<Vec<u8>> = Arc::new((0..4 << 20).map(|i| (i % 251) as u8).collect());
+    let data: Arc<Vec<u8>> = Arc::new((0..1 << 20).map(|i| (i % 251) as u8).collect());
     let barrier = Arc::new(Barrier::new(8));
     let threads: Vec<_> = (0..8)
         .map(|_| {
