@@ -6,6 +6,7 @@
 //! first two.
 
 mod cgroupfs;
+mod copyup;
 mod devices;
 pub mod options;
 pub mod resolve;
@@ -13,6 +14,7 @@ pub mod resolve;
 pub use cgroupfs::own_cgroups as cgroupfs_own;
 
 use std::collections::HashMap;
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
@@ -134,8 +136,14 @@ fn mount_entry(ctx: &Context<'_>, root: &Root, m: &Mount) -> Result<()> {
     if fstype == "proc" || fstype == "sysfs" {
         refuse_symlinked_destination(root, dest, fstype)?;
     }
-    let target = root.mkdir_all(dest, 0o755)?;
     let source = m.source().as_deref().unwrap_or(Path::new(fstype));
+    if opts.copy_up {
+        if fstype != "tmpfs" {
+            return Err(Error::InvalidConfig(format!("mount {}: tmpcopyup applies to tmpfs only, not {fstype:?}", dest.display())));
+        }
+        return tmpfs_copy_up(root, source, dest, &opts);
+    }
+    let target = root.mkdir_all(dest, 0o755)?;
     let flags = opts.flags;
     match do_mount(Some(source), &fd_path(&target), Some(fstype), flags, Some(&opts.data)) {
         Ok(()) => {}
@@ -151,6 +159,25 @@ fn mount_entry(ctx: &Context<'_>, root: &Root, m: &Mount) -> Result<()> {
                 .map_err(|e| mount_err("remount read-only", dest, e))?;
         }
         Err(e) => return Err(mount_err(&format!("mount {fstype}"), dest, e)),
+    }
+    apply_propagation(root, dest, &opts.propagation)
+}
+
+/// A tmpfs over `dest` that starts with a copy of what `dest` holds
+/// ("tmpcopyup"). The covered directory stays reachable through a
+/// descriptor opened before the mount; a read-only tmpfs is mounted
+/// writable, filled, then made read-only.
+fn tmpfs_copy_up(root: &Root, source: &Path, dest: &Path, opts: &options::MountOptions) -> Result<()> {
+    let target = root.mkdir_all(dest, 0o755)?;
+    let covered = root.open_in(dest, libc::O_RDONLY | libc::O_DIRECTORY).map_err(|e| Error::io("open", dest, e))?;
+    let flags = opts.flags - MsFlags::MS_RDONLY;
+    do_mount(Some(source), &fd_path(&target), Some("tmpfs"), flags, Some(&opts.data)).map_err(|e| mount_err("mount tmpfs", dest, e))?;
+    let top = root.open_in(dest, libc::O_RDONLY | libc::O_DIRECTORY).map_err(|e| Error::io("open", dest, e))?;
+    copyup::copy_tree(covered.as_fd(), top.as_fd()).map_err(|e| Error::io("copy up the content of", dest, e))?;
+    if opts.flags.contains(MsFlags::MS_RDONLY) {
+        let extra = opts.flags - (MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
+        do_mount(None, &fd_path(&top), None, MsFlags::MS_BIND | MsFlags::MS_REMOUNT | extra, None)
+            .map_err(|e| mount_err("remount read-only", dest, e))?;
     }
     apply_propagation(root, dest, &opts.propagation)
 }
