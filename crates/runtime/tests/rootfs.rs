@@ -311,6 +311,42 @@ fn tmpcopyup_fills_the_tmpfs_with_the_covered_directory() {
     assert_eq!(fs::read_to_string(covered.join("f")).unwrap(), "data\n");
 }
 
+/// A tmpfs over an existing directory takes that directory's mode, with
+/// or without "tmpcopyup" (runc does so; Docker's and Podman's `--tmpfs`
+/// rely on it); over a new directory it keeps tmpfs's 1777. An explicit
+/// `mode=` wins in berth (runc 1.1 overrides it with the directory's).
+#[test]
+fn tmpfs_takes_the_mode_of_the_directory_it_covers() {
+    require_root!();
+    use std::os::unix::fs::PermissionsExt;
+    let rt = runtime();
+    let mut b = Bundle::new(&rt);
+    for dir in ["plain", "copied", "ro", "asked"] {
+        let d = b.rootfs().join("mnt").join(dir);
+        fs::create_dir_all(&d).unwrap();
+        fs::set_permissions(&d, fs::Permissions::from_mode(0o750)).unwrap();
+    }
+    b.add_mount("/mnt/plain", "tmpfs", "tmpfs", &["nosuid"]);
+    b.add_mount("/mnt/copied", "tmpfs", "tmpfs", &["tmpcopyup"]);
+    b.add_mount("/mnt/ro", "tmpfs", "tmpfs", &["ro"]);
+    b.add_mount("/mnt/new", "tmpfs", "tmpfs", &["nosuid"]);
+    b.add_mount("/mnt/newcopied", "tmpfs", "tmpfs", &["tmpcopyup"]);
+    b.add_mount("/mnt/asked", "tmpfs", "tmpfs", &["mode=700"]);
+    b.set_script(
+        "stat -c '%n %a' /mnt/plain /mnt/copied /mnt/ro /mnt/new /mnt/newcopied; \
+         grep ' /mnt/ro ' /proc/mounts | cut -d' ' -f4 | cut -d, -f1; stat -c %a /mnt/asked",
+    );
+    let out = rt.run(&b).ok();
+    let (common, asked) = out.stdout.rsplit_once("ro\n").expect("the ro line");
+    assert_eq!(
+        common,
+        "/mnt/plain 750\n/mnt/copied 750\n/mnt/ro 750\n/mnt/new 1777\n/mnt/newcopied 1777\n"
+    );
+    if rt.is_berth() {
+        assert_eq!(asked, "700\n");
+    }
+}
+
 /// Device nodes and fifos under a "tmpcopyup" tmpfs are made again with
 /// their kind, numbers, owner and mode. runc 1.1 aborts the container on
 /// them (`lchown ...: no such file or directory`), so this is berth's.

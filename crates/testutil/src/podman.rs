@@ -281,9 +281,18 @@ impl Podman {
         out.stdout + &out.stderr
     }
 
-    /// Polls `podman logs` until they contain `text`; false after `timeout`.
+    /// Waits until the container's log holds `text`; false after
+    /// `timeout`. Reads Podman's k8s-file log itself rather than polling
+    /// `podman logs`, which is slow on an emulated test machine.
     pub fn wait_for_log(&self, id: &str, text: &str, timeout: Duration) -> bool {
-        crate::host::wait_until(timeout, || self.logs(id).contains(text))
+        let inspect = self.inspect(id);
+        let log = inspect["HostConfig"]["LogConfig"]["Path"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(!log.is_empty(), "container {id} has no log path: {inspect}");
+        crate::host::wait_until(timeout, || {
+            fs::read_to_string(&log).is_ok_and(|l| l.contains(text))
+        })
     }
 
     /// Paths mounted under this instance's directory (its storage).

@@ -6,15 +6,14 @@
 //! first two.
 
 mod cgroupfs;
-mod copyup;
 mod devices;
 pub mod options;
 pub mod resolve;
+mod tmpfs;
 
 pub use cgroupfs::own_cgroups as cgroupfs_own;
 
 use std::collections::HashMap;
-use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
@@ -43,11 +42,11 @@ impl Context<'_> {
     }
 }
 
-fn do_mount(source: Option<&Path>, target: &Path, fstype: Option<&str>, flags: MsFlags, data: Option<&str>) -> nix::Result<()> {
+pub(super) fn do_mount(source: Option<&Path>, target: &Path, fstype: Option<&str>, flags: MsFlags, data: Option<&str>) -> nix::Result<()> {
     mount(source, target, fstype, flags, data.filter(|d| !d.is_empty()))
 }
 
-fn mount_err(what: &str, dest: &Path, e: nix::errno::Errno) -> Error {
+pub(super) fn mount_err(what: &str, dest: &Path, e: nix::errno::Errno) -> Error {
     Error::sys(format!("{what} on {}", dest.display()), e)
 }
 
@@ -137,11 +136,12 @@ fn mount_entry(ctx: &Context<'_>, root: &Root, m: &Mount) -> Result<()> {
         refuse_symlinked_destination(root, dest, fstype)?;
     }
     let source = m.source().as_deref().unwrap_or(Path::new(fstype));
+    if fstype == "tmpfs" {
+        tmpfs::mount(root, source, dest, &opts)?;
+        return apply_propagation(root, dest, &opts.propagation);
+    }
     if opts.copy_up {
-        if fstype != "tmpfs" {
-            return Err(Error::InvalidConfig(format!("mount {}: tmpcopyup applies to tmpfs only, not {fstype:?}", dest.display())));
-        }
-        return tmpfs_copy_up(root, source, dest, &opts);
+        return Err(Error::InvalidConfig(format!("mount {}: tmpcopyup applies to tmpfs only, not {fstype:?}", dest.display())));
     }
     let target = root.mkdir_all(dest, 0o755)?;
     let flags = opts.flags;
@@ -159,25 +159,6 @@ fn mount_entry(ctx: &Context<'_>, root: &Root, m: &Mount) -> Result<()> {
                 .map_err(|e| mount_err("remount read-only", dest, e))?;
         }
         Err(e) => return Err(mount_err(&format!("mount {fstype}"), dest, e)),
-    }
-    apply_propagation(root, dest, &opts.propagation)
-}
-
-/// A tmpfs over `dest` that starts with a copy of what `dest` holds
-/// ("tmpcopyup"). The covered directory stays reachable through a
-/// descriptor opened before the mount; a read-only tmpfs is mounted
-/// writable, filled, then made read-only.
-fn tmpfs_copy_up(root: &Root, source: &Path, dest: &Path, opts: &options::MountOptions) -> Result<()> {
-    let target = root.mkdir_all(dest, 0o755)?;
-    let covered = root.open_in(dest, libc::O_RDONLY | libc::O_DIRECTORY).map_err(|e| Error::io("open", dest, e))?;
-    let flags = opts.flags - MsFlags::MS_RDONLY;
-    do_mount(Some(source), &fd_path(&target), Some("tmpfs"), flags, Some(&opts.data)).map_err(|e| mount_err("mount tmpfs", dest, e))?;
-    let top = root.open_in(dest, libc::O_RDONLY | libc::O_DIRECTORY).map_err(|e| Error::io("open", dest, e))?;
-    copyup::copy_tree(covered.as_fd(), top.as_fd()).map_err(|e| Error::io("copy up the content of", dest, e))?;
-    if opts.flags.contains(MsFlags::MS_RDONLY) {
-        let extra = opts.flags - (MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
-        do_mount(None, &fd_path(&top), None, MsFlags::MS_BIND | MsFlags::MS_REMOUNT | extra, None)
-            .map_err(|e| mount_err("remount read-only", dest, e))?;
     }
     apply_propagation(root, dest, &opts.propagation)
 }
