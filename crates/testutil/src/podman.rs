@@ -291,7 +291,7 @@ impl Podman {
             .unwrap_or_default();
         assert!(!log.is_empty(), "container {id} has no log path: {inspect}");
         crate::host::wait_until(timeout, || {
-            fs::read_to_string(&log).is_ok_and(|l| l.contains(text))
+            fs::read_to_string(log).is_ok_and(|l| l.contains(text))
         })
     }
 
