@@ -311,6 +311,34 @@ fn tmpcopyup_fills_the_tmpfs_with_the_covered_directory() {
     assert_eq!(fs::read_to_string(covered.join("f")).unwrap(), "data\n");
 }
 
+/// The copy for "tmpcopyup" runs before pivot_root, where the host's
+/// whole tree is visible: an image whose covered directory holds symlinks
+/// to host paths (a directory and a file) must get those symlinks copied
+/// as they are, never the host content they point at.
+#[test]
+fn tmpcopyup_never_copies_host_files_through_image_symlinks() {
+    require_root!();
+    use std::os::unix::fs::symlink;
+    let rt = runtime();
+    let mut b = Bundle::new(&rt);
+    let host = b.host_dir("host-secret");
+    fs::write(host.join("secret"), "host only\n").unwrap();
+    let covered = b.rootfs().join("mnt/cu");
+    fs::create_dir_all(&covered).unwrap();
+    symlink(&host, covered.join("dir")).unwrap();
+    symlink(host.join("secret"), covered.join("file")).unwrap();
+    b.add_mount("/mnt/cu", "tmpfs", "tmpfs", &["tmpcopyup"]);
+    b.set_script(
+        "cd /mnt/cu; stat -c '%n %F' dir file; \
+         cat dir/secret file 2>/dev/null || echo unreadable",
+    );
+    let out = rt.run(&b).ok();
+    assert_eq!(
+        out.stdout, "dir symbolic link\nfile symbolic link\nunreadable\n",
+        "{out}"
+    );
+}
+
 /// A tmpfs over an existing directory takes that directory's mode, with
 /// or without "tmpcopyup" (runc does so; Docker's and Podman's `--tmpfs`
 /// rely on it); over a new directory it keeps tmpfs's 1777. An explicit
