@@ -59,8 +59,12 @@ impl Kind {
 /// config's `linux.uidMappings` and `linux.gidMappings`.
 pub fn write_maps(pid: i32, spec: &Spec) -> Result<()> {
     let linux = spec.linux().as_ref();
-    let uid = linux.and_then(|l| l.uid_mappings().as_deref()).unwrap_or_default();
-    let gid = linux.and_then(|l| l.gid_mappings().as_deref()).unwrap_or_default();
+    let uid = linux
+        .and_then(|l| l.uid_mappings().as_deref())
+        .unwrap_or_default();
+    let gid = linux
+        .and_then(|l| l.gid_mappings().as_deref())
+        .unwrap_or_default();
     write_map(pid, Kind::Uid, uid)?;
     if crate::rootless::unprivileged() && only_own_id(gid, Kind::Gid.own_id()) {
         deny_setgroups(pid)?;
@@ -75,7 +79,9 @@ fn only_own_id(maps: &[LinuxIdMapping], own: u32) -> bool {
 }
 
 fn map_lines(maps: &[LinuxIdMapping]) -> String {
-    maps.iter().map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size())).collect()
+    maps.iter()
+        .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
+        .collect()
 }
 
 fn write_map(pid: i32, kind: Kind, maps: &[LinuxIdMapping]) -> Result<()> {
@@ -110,7 +116,11 @@ fn run_helper(pid: i32, kind: Kind, maps: &[LinuxIdMapping], direct: std::io::Er
     };
     let mut args = vec![pid.to_string()];
     for m in maps {
-        args.extend([m.container_id().to_string(), m.host_id().to_string(), m.size().to_string()]);
+        args.extend([
+            m.container_id().to_string(),
+            m.host_id().to_string(),
+            m.size().to_string(),
+        ]);
     }
     let out = Command::new(&helper)
         .args(&args)
@@ -154,19 +164,35 @@ mod tests {
 
     #[test]
     fn one_own_id_is_the_direct_case() {
-        assert!(only_own_id(&maps(r#"[{"containerID":0,"hostID":1000,"size":1}]"#), 1000));
-        assert!(only_own_id(&maps(r#"[{"containerID":5,"hostID":1000,"size":1}]"#), 1000));
-        assert!(!only_own_id(&maps(r#"[{"containerID":0,"hostID":1000,"size":2}]"#), 1000));
-        assert!(!only_own_id(&maps(r#"[{"containerID":0,"hostID":1001,"size":1}]"#), 1000));
+        assert!(only_own_id(
+            &maps(r#"[{"containerID":0,"hostID":1000,"size":1}]"#),
+            1000
+        ));
+        assert!(only_own_id(
+            &maps(r#"[{"containerID":5,"hostID":1000,"size":1}]"#),
+            1000
+        ));
         assert!(!only_own_id(
-            &maps(r#"[{"containerID":0,"hostID":1000,"size":1},{"containerID":1,"hostID":200000,"size":10}]"#),
+            &maps(r#"[{"containerID":0,"hostID":1000,"size":2}]"#),
+            1000
+        ));
+        assert!(!only_own_id(
+            &maps(r#"[{"containerID":0,"hostID":1001,"size":1}]"#),
+            1000
+        ));
+        assert!(!only_own_id(
+            &maps(
+                r#"[{"containerID":0,"hostID":1000,"size":1},{"containerID":1,"hostID":200000,"size":10}]"#
+            ),
             1000
         ));
     }
 
     #[test]
     fn map_lines_are_one_per_range() {
-        let m = maps(r#"[{"containerID":0,"hostID":1000,"size":1},{"containerID":1,"hostID":200000,"size":65536}]"#);
+        let m = maps(
+            r#"[{"containerID":0,"hostID":1000,"size":1},{"containerID":1,"hostID":200000,"size":65536}]"#,
+        );
         assert_eq!(map_lines(&m), "0 1000 1\n1 200000 65536\n");
     }
 }

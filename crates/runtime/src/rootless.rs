@@ -63,14 +63,26 @@ pub fn auto_detect() -> bool {
     unprivileged() || running_in_user_namespace()
 }
 
-/// The resources a rootless container may ask for: the config's minus its
-/// device rules. Device rules cannot be written without privileges over
-/// the host (v1 `devices.allow`, a v2 BPF program), and they are moot: a
-/// user namespace cannot make device nodes, only bind the host's, which
-/// the host's own permissions guard. runc ignores them the same way.
-pub fn without_device_rules(mut resources: LinuxResources) -> LinuxResources {
-    resources.set_devices(None);
-    resources
+/// A rootless container's resources split in two: the limits (`None`
+/// when there are none) and the device rules (`None` when there are none).
+/// Device rules cannot be written without privileges over the host (v1
+/// `devices.allow`, a v2 BPF program), and are moot there: a user
+/// namespace cannot make device nodes, only bind the host's, which the
+/// host's own permissions guard. So, as runc does, they are written when
+/// the kernel lets us and skipped when it refuses.
+pub fn split_device_rules(
+    resources: LinuxResources,
+) -> (Option<LinuxResources>, Option<LinuxResources>) {
+    let rules = resources.devices().clone().filter(|d| !d.is_empty());
+    let mut limits = resources;
+    limits.set_devices(None);
+    let limits = first_limit(&limits).is_some().then_some(limits);
+    let devices = rules.map(|r| {
+        let mut only = LinuxResources::default();
+        only.set_devices(Some(r));
+        only
+    });
+    (limits, devices)
 }
 
 /// The first limit `resources` asks for, by its OCI name, if any.
@@ -81,11 +93,20 @@ pub fn first_limit(resources: &LinuxResources) -> Option<&'static str> {
         ("cpu", r.cpu().is_some()),
         ("pids", r.pids().is_some()),
         ("blockIO", r.block_io().is_some()),
-        ("hugepageLimits", r.hugepage_limits().as_ref().is_some_and(|h| !h.is_empty())),
+        (
+            "hugepageLimits",
+            r.hugepage_limits().as_ref().is_some_and(|h| !h.is_empty()),
+        ),
         ("network", r.network().is_some()),
         ("rdma", r.rdma().as_ref().is_some_and(|m| !m.is_empty())),
-        ("unified", r.unified().as_ref().is_some_and(|m| !m.is_empty())),
-        ("devices", r.devices().as_ref().is_some_and(|d| !d.is_empty())),
+        (
+            "unified",
+            r.unified().as_ref().is_some_and(|m| !m.is_empty()),
+        ),
+        (
+            "devices",
+            r.devices().as_ref().is_some_and(|d| !d.is_empty()),
+        ),
     ]
     .into_iter()
     .find_map(|(name, set)| set.then_some(name))
@@ -97,7 +118,10 @@ pub fn is_permission_error(err: &(dyn std::error::Error + 'static)) -> bool {
     let mut cause = Some(err);
     while let Some(e) = cause {
         if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            return matches!(io.raw_os_error(), Some(libc::EACCES | libc::EPERM | libc::EROFS));
+            return matches!(
+                io.raw_os_error(),
+                Some(libc::EACCES | libc::EPERM | libc::EROFS)
+            );
         }
         cause = e.source();
     }
@@ -116,13 +140,18 @@ mod tests {
     }
 
     #[test]
-    fn device_rules_are_not_limits() {
+    fn device_rules_are_split_from_limits() {
         let r: LinuxResources =
             serde_json::from_str(r#"{"devices":[{"allow":false,"access":"rwm"}]}"#).unwrap();
         assert_eq!(first_limit(&r), Some("devices"));
-        assert_eq!(first_limit(&without_device_rules(r)), None);
+        let (limits, devices) = split_device_rules(r);
+        assert!(limits.is_none());
+        assert_eq!(devices.unwrap().devices().as_ref().map(Vec::len), Some(1));
         let r: LinuxResources = serde_json::from_str(r#"{"pids":{"limit":10}}"#).unwrap();
         assert_eq!(first_limit(&r), Some("pids"));
+        let (limits, devices) = split_device_rules(r);
+        assert_eq!(limits.as_ref().and_then(first_limit), Some("pids"));
+        assert!(devices.is_none());
     }
 
     #[test]

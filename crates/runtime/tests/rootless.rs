@@ -18,15 +18,22 @@ use serde_json::json;
 /// The test user and a runtime that runs as it.
 fn unprivileged_runtime() -> (UnprivilegedUser, Runtime) {
     let user = rootless_user();
-    let rt = Runtime::unprivileged_from_env(env!("CARGO_BIN_EXE_berth-runtime"), user.uid, user.gid);
+    let rt =
+        Runtime::unprivileged_from_env(env!("CARGO_BIN_EXE_berth-runtime"), user.uid, user.gid);
     (user, rt)
 }
 
 /// The real, effective, saved and filesystem uids of host process `pid`.
 fn host_uids(pid: u64) -> Vec<u32> {
     let status = fs::read_to_string(format!("/proc/{pid}/status")).expect("read status");
-    let line = status.lines().find(|l| l.starts_with("Uid:")).expect("Uid line");
-    line.split_whitespace().skip(1).map(|f| f.parse().expect("uid")).collect()
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("Uid:"))
+        .expect("Uid line");
+    line.split_whitespace()
+        .skip(1)
+        .map(|f| f.parse().expect("uid"))
+        .collect()
 }
 
 /// Gives the container's process CAP_CHOWN (not among the defaults), so
@@ -34,7 +41,9 @@ fn host_uids(pid: u64) -> Vec<u32> {
 fn allow_chown(b: &mut Bundle) {
     let mut c = b.config_mut();
     for set in ["bounding", "effective", "permitted"] {
-        let list = c["process"]["capabilities"][set].as_array_mut().expect("capability set");
+        let list = c["process"]["capabilities"][set]
+            .as_array_mut()
+            .expect("capability set");
         list.push(json!("CAP_CHOWN"));
     }
 }
@@ -43,7 +52,10 @@ fn allow_chown(b: &mut Bundle) {
 fn map_lines(text: &str) -> Vec<(u64, u64, u64)> {
     text.lines()
         .map(|l| {
-            let f: Vec<u64> = l.split_whitespace().map(|x| x.parse().expect("map number")).collect();
+            let f: Vec<u64> = l
+                .split_whitespace()
+                .map(|x| x.parse().expect("map number"))
+                .collect();
             (f[0], f[1], f[2])
         })
         .collect()
@@ -63,7 +75,11 @@ fn unprivileged_run_is_root_inside_a_user_namespace() {
     assert_eq!(parts.len(), 3, "{out}");
     let head: Vec<&str> = parts[0].lines().collect();
     assert_eq!(head[..2], ["0", "0"], "{out}");
-    assert_eq!(map_lines(&head[2..].join("\n")), [(0, u64::from(user.uid), 1)], "{out}");
+    assert_eq!(
+        map_lines(&head[2..].join("\n")),
+        [(0, u64::from(user.uid), 1)],
+        "{out}"
+    );
     assert_eq!(map_lines(parts[1]), [(0, u64::from(user.gid), 1)], "{out}");
     let tail: Vec<&str> = parts[2].lines().collect();
     // An unprivileged single-gid map needs setgroups denied first.
@@ -110,19 +126,38 @@ fn unprivileged_exec_joins_the_container() {
     for (kind, line) in ["user", "pid", "mnt"].iter().zip(&lines[1..4]) {
         assert_eq!(*line, pid_ns(pid as u32, kind), "{kind}: {out}");
     }
-    assert!(lines[4].starts_with("sh -c trap"), "exec sees the container's init as pid 1: {out}");
+    assert!(
+        lines[4].starts_with("sh -c trap"),
+        "exec sees the container's init as pid 1: {out}"
+    );
 
     // A detached exec'd process is the caller on the host too.
     let pids = b.host_dir("pids");
     nix::unistd::chown(&pids, Some(user.uid.into()), Some(user.gid.into())).expect("chown");
     let pid_file = pids.join("exec.pid");
-    rt.cmd(&["exec", "-d", "--pid-file", pid_file.to_str().expect("utf-8"), b.id(), "sleep", "1000"]).ok();
-    let exec_pid: u64 = fs::read_to_string(&pid_file).expect("pid file").trim().parse().expect("pid");
+    rt.cmd(&[
+        "exec",
+        "-d",
+        "--pid-file",
+        pid_file.to_str().expect("utf-8"),
+        b.id(),
+        "sleep",
+        "1000",
+    ])
+    .ok();
+    let exec_pid: u64 = fs::read_to_string(&pid_file)
+        .expect("pid file")
+        .trim()
+        .parse()
+        .expect("pid");
     assert_eq!(host_uids(exec_pid), [user.uid; 4]);
     assert_eq!(pid_ns(exec_pid as u32, "pid"), pid_ns(pid as u32, "pid"));
     rt.kill(b.id(), "KILL").ok();
     rt.wait_for_status(b.id(), "stopped", STATE_TIMEOUT);
-    assert!(wait_until(STATE_TIMEOUT, || !process_alive(exec_pid as u32)), "exec'd process outlived its pid namespace");
+    assert!(
+        wait_until(STATE_TIMEOUT, || !process_alive(exec_pid as u32)),
+        "exec'd process outlived its pid namespace"
+    );
 }
 
 /// A map beyond the caller's own id goes through newuidmap/newgidmap and
@@ -159,7 +194,8 @@ fn subordinate_ranges_are_mapped_with_newuidmap() {
     assert!(parts[2].contains("done"), "{out}");
 
     let owner = |name: &str| {
-        let m = fs::metadata(b.rootfs().join("tmp").join(name)).expect("file made in the container");
+        let m =
+            fs::metadata(b.rootfs().join("tmp").join(name)).expect("file made in the container");
         (m.uid(), m.gid())
     };
     assert_eq!(owner("by-root"), (user.uid, user.gid));
@@ -181,9 +217,15 @@ fn a_map_outside_the_subordinate_ranges_fails_and_leaves_nothing() {
     let out = rt.run(&b).failed();
     if rt.is_berth() {
         let msg = error_message(&out);
-        assert!(msg.contains("newuidmap") && msg.contains("/etc/subuid"), "{out}");
+        assert!(
+            msg.contains("newuidmap") && msg.contains("/etc/subuid"),
+            "{out}"
+        );
     }
-    assert!(rt.list_ids().is_empty(), "a failed create left state behind");
+    assert!(
+        rt.list_ids().is_empty(),
+        "a failed create left state behind"
+    );
 }
 
 /// With limits asked for, a rootless container that cannot create its
@@ -198,8 +240,14 @@ fn limits_without_a_writable_cgroup_are_a_clear_error() {
     b.set_args(&["true"]);
     let out = rt.run(&b).failed();
     let msg = error_message(&out);
-    assert!(msg.contains("cannot set") && msg.contains("pids limit"), "{out}");
-    assert!(rt.list_ids().is_empty(), "a failed create left state behind");
+    assert!(
+        msg.contains("cannot set") && msg.contains("pids limit"),
+        "{out}"
+    );
+    assert!(
+        rt.list_ids().is_empty(),
+        "a failed create left state behind"
+    );
 }
 
 /// Device cgroup rules cannot be written without privileges and are moot
@@ -209,7 +257,8 @@ fn device_rules_alone_do_not_need_a_cgroup() {
     require_root!();
     let (_user, rt) = unprivileged_runtime();
     let mut b = Bundle::rootless(&rt);
-    b.config_mut()["linux"]["resources"] = json!({ "devices": [{ "allow": false, "access": "rwm" }] });
+    b.config_mut()["linux"]["resources"] =
+        json!({ "devices": [{ "allow": false, "access": "rwm" }] });
     b.set_script("echo ok > /dev/null && echo ran");
     let out = rt.run(&b).ok().stdout;
     assert_eq!(out.trim(), "ran");
@@ -247,7 +296,11 @@ fn unprivileged_default_root_is_in_xdg_runtime_dir() {
     };
     let bundle = b.path().to_str().expect("utf-8");
     let (created, err) = runtime(&["create", "--bundle", bundle, b.id()], Some(xdg.path()));
-    let dir = xdg.join(if rt.is_berth() { "berth-runtime".to_owned() } else { rt.name() });
+    let dir = xdg.join(if rt.is_berth() {
+        "berth-runtime".to_owned()
+    } else {
+        rt.name()
+    });
     let state_made = dir.join(b.id()).join("state.json").exists();
     let (deleted, delete_err) = runtime(&["delete", "--force", b.id()], Some(xdg.path()));
     assert!(created.success(), "create: {err}");
@@ -270,7 +323,10 @@ fn unprivileged_default_root_is_in_xdg_runtime_dir() {
 fn unprivileged_exec_into_a_created_container_is_refused_clearly() {
     require_root!();
     let (_user, rt) = unprivileged_runtime();
-    if skip_unless_berth(&rt, "runc 1.1 lets an unprivileged caller exec before start") {
+    if skip_unless_berth(
+        &rt,
+        "runc 1.1 lets an unprivileged caller exec before start",
+    ) {
         return;
     }
     let mut b = Bundle::rootless(&rt);
@@ -293,7 +349,10 @@ fn additional_gids_with_setgroups_denied_are_refused() {
     b.set_args(&["true"]);
     let out = rt.run(&b).failed();
     let msg = error_message(&out);
-    assert!(msg.contains("additionalGids") || msg.contains("additional groups"), "{out}");
+    assert!(
+        msg.contains("additionalGids") || msg.contains("additional groups"),
+        "{out}"
+    );
 }
 
 /// The seeds' example, with a root runtime: container ids 0-9999 are host
@@ -313,7 +372,12 @@ fn container_ids_0_to_9999_are_host_ids_10000_to_19999() {
         c["linux"]["gidMappings"] = map;
     }
     fs::create_dir(b.rootfs().join("data")).expect("mkdir");
-    b.add_mount("/data", "bind", data.to_str().expect("utf-8"), &["rbind", "rw"]);
+    b.add_mount(
+        "/data",
+        "bind",
+        data.to_str().expect("utf-8"),
+        &["rbind", "rw"],
+    );
     allow_chown(&mut b);
     b.set_script("set -e; id; touch /data/by-root /data/by-9999; chown 9999:9999 /data/by-9999; cat /proc/self/uid_map");
     let out = rt.run(&b).ok().stdout;

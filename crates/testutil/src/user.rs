@@ -37,8 +37,10 @@ pub struct UnprivilegedUser {
 /// The `berth-rootless` user, created on first use (needs root).
 pub fn rootless_user() -> UnprivilegedUser {
     let lock_path = std::env::temp_dir().join("berth-rootless-user.lock");
-    let lock = File::create(&lock_path).unwrap_or_else(|e| panic!("create {}: {e}", lock_path.display()));
-    let _lock = Flock::lock(lock, FlockArg::LockExclusive).unwrap_or_else(|(_, e)| panic!("lock {}: {e}", lock_path.display()));
+    let lock =
+        File::create(&lock_path).unwrap_or_else(|e| panic!("create {}: {e}", lock_path.display()));
+    let _lock = Flock::lock(lock, FlockArg::LockExclusive)
+        .unwrap_or_else(|(_, e)| panic!("lock {}: {e}", lock_path.display()));
     let gid = match entry_id("group", ROOTLESS_USER) {
         Some(gid) => gid,
         None => {
@@ -55,7 +57,14 @@ pub fn rootless_user() -> UnprivilegedUser {
         Some(uid) => uid,
         None => {
             let mut c = Command::new("useradd");
-            c.args(["--system", "--no-create-home", "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin"]);
+            c.args([
+                "--system",
+                "--no-create-home",
+                "--home-dir",
+                "/nonexistent",
+                "--shell",
+                "/usr/sbin/nologin",
+            ]);
             c.args(["--gid", &gid.to_string()]);
             if entry_by_id("passwd", PREFERRED_ID).is_none() {
                 c.args(["--uid", &PREFERRED_ID.to_string()]);
@@ -65,12 +74,21 @@ pub fn rootless_user() -> UnprivilegedUser {
             entry_id("passwd", ROOTLESS_USER).expect("useradd made the user")
         }
     };
-    UnprivilegedUser { uid, gid, sub_uids: subordinate_range("/etc/subuid"), sub_gids: subordinate_range("/etc/subgid") }
+    UnprivilegedUser {
+        uid,
+        gid,
+        sub_uids: subordinate_range("/etc/subuid"),
+        sub_gids: subordinate_range("/etc/subgid"),
+    }
 }
 
 fn run(mut c: Command) {
     let out = c.output().unwrap_or_else(|e| panic!("run {c:?}: {e}"));
-    assert!(out.status.success(), "{c:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{c:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// The id (third field) of `name` in `getent <db>`.
@@ -82,9 +100,15 @@ fn entry_id(db: &str, name: &str) -> Option<u32> {
 
 /// The name holding `id` in `getent <db>`, if any.
 fn entry_by_id(db: &str, id: u32) -> Option<String> {
-    let out = Command::new("getent").args([db, &id.to_string()]).output().ok()?;
+    let out = Command::new("getent")
+        .args([db, &id.to_string()])
+        .output()
+        .ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
-    text.lines().next().and_then(|l| l.split(':').next()).map(str::to_owned)
+    text.lines()
+        .next()
+        .and_then(|l| l.split(':').next())
+        .map(str::to_owned)
 }
 
 /// Our range in `file`, appended when the user has none.
@@ -93,15 +117,29 @@ fn subordinate_range(file: &str) -> (u32, u32) {
     let ours = text.lines().find_map(|l| {
         let f: Vec<&str> = l.trim().split(':').collect();
         match f.as_slice() {
-            [name, start, count] if *name == ROOTLESS_USER => Some((start.parse().ok()?, count.parse().ok()?)),
+            [name, start, count] if *name == ROOTLESS_USER => {
+                Some((start.parse().ok()?, count.parse().ok()?))
+            }
             _ => None,
         }
     });
     if let Some(range) = ours {
         return range;
     }
-    let mut f = OpenOptions::new().create(true).append(true).open(file).unwrap_or_else(|e| panic!("open {file}: {e}"));
-    let sep = if text.is_empty() || text.ends_with('\n') { "" } else { "\n" };
-    write!(f, "{sep}{ROOTLESS_USER}:{SUBORDINATE_START}:{SUBORDINATE_COUNT}\n").unwrap_or_else(|e| panic!("append to {file}: {e}"));
+    let mut f = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(file)
+        .unwrap_or_else(|e| panic!("open {file}: {e}"));
+    let sep = if text.is_empty() || text.ends_with('\n') {
+        ""
+    } else {
+        "\n"
+    };
+    writeln!(
+        f,
+        "{sep}{ROOTLESS_USER}:{SUBORDINATE_START}:{SUBORDINATE_COUNT}"
+    )
+    .unwrap_or_else(|e| panic!("append to {file}: {e}"));
     (SUBORDINATE_START, SUBORDINATE_COUNT)
 }

@@ -120,12 +120,25 @@ fn create_in(
     let dir = made.dir;
     let linux = spec.linux().as_ref();
     let cgroups_path = linux.and_then(|l| l.cgroups_path().as_ref()).map(|p| p.to_string_lossy().into_owned());
-    let resources = cgroup_resources(spec, opts.rootless);
+    // Rootless, device rules are best effort and the rest are the limits.
+    let (resources, device_rules) = match config::resources(spec) {
+        Some(r) if opts.rootless => rootless::split_device_rules(r),
+        other => (other, None),
+    };
     // Rootless, a cgroup we may not make is no error unless limits were
     // asked for or the config named the cgroup (runc's rule); without one
     // the container stays in the caller's cgroups.
     let optional = opts.rootless && cgroups_path.as_deref().is_none_or(str::is_empty);
     made.cgroup = make_cgroup(cgroups_path.as_deref(), &dir.id, resources.as_ref(), optional)?;
+    if let (Some(cg), Some(rules)) = (&made.cgroup, &device_rules) {
+        match cg.apply(rules) {
+            Ok(()) => {}
+            Err(err) if rootless::is_permission_error(&err) => {
+                tracing::debug!(error = %one_line(&err), "rootless: device cgroup rules not written");
+            }
+            Err(err) => return Err(err.into()),
+        }
+    }
     let mut record = Record {
         id: dir.id.clone(),
         pid: 0,
@@ -210,18 +223,6 @@ fn create_in(
         write_pid_file(path, pid)?;
     }
     Ok(Created { pid })
-}
-
-/// The resources to write: the config's with the default device rules;
-/// rootless, without any device rules, and none at all when nothing is
-/// left (see [`rootless::without_device_rules`]).
-fn cgroup_resources(spec: &Spec, rootless: bool) -> Option<LinuxResources> {
-    let resources = config::resources(spec)?;
-    if !rootless {
-        return Some(resources);
-    }
-    let rest = rootless::without_device_rules(resources);
-    rootless::first_limit(&rest).is_some().then_some(rest)
 }
 
 /// Resolves, creates and configures the container's cgroup. When it is
