@@ -264,6 +264,22 @@ fn device_rules_alone_do_not_need_a_cgroup() {
     assert_eq!(out.trim(), "ran");
 }
 
+/// In a user namespace, procfs can only be mounted for a pid namespace
+/// that user namespace owns: without one, a clear error.
+#[test]
+fn proc_without_a_pid_namespace_is_refused_clearly() {
+    require_root!();
+    let (_user, rt) = unprivileged_runtime();
+    let mut b = Bundle::rootless(&rt);
+    b.remove_namespace("pid");
+    b.set_args(&["true"]);
+    let out = rt.run(&b).failed();
+    if rt.is_berth() {
+        assert!(error_message(&out).contains("needs a pid namespace of its own"), "{out}");
+    }
+    assert!(rt.list_ids().is_empty(), "a failed create left state behind");
+}
+
 /// An unprivileged runtime keeps its state in $XDG_RUNTIME_DIR/<name>
 /// when `--root` is not given.
 #[test]
