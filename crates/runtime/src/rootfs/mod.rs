@@ -152,14 +152,15 @@ fn mount_entry(ctx: &Context<'_>, root: &Root, m: &Mount) -> Result<()> {
         }
         // proc and mqueue belong to a pid or ipc namespace: in a user
         // namespace only one that namespace owns can be mounted.
-        Err(nix::errno::Errno::EPERM) if ctx.in_user_namespace() && owner_missing(ctx, fstype).is_some() => {
-            let (ns, kind) = owner_missing(ctx, fstype).unwrap_or_default();
-            return Err(Error::InvalidConfig(format!(
-                "mount {fstype} on {}: in a user namespace it needs {ns} of its own (linux.namespaces: {kind})",
-                dest.display()
-            )));
+        Err(e) => {
+            return Err(match owner_missing(ctx, fstype) {
+                Some((ns, kind)) if e == nix::errno::Errno::EPERM && ctx.in_user_namespace() => Error::InvalidConfig(format!(
+                    "mount {fstype} on {}: in a user namespace it needs {ns} of its own (linux.namespaces: {kind})",
+                    dest.display()
+                )),
+                _ => mount_err(&format!("mount {fstype}"), dest, e),
+            })
         }
-        Err(e) => return Err(mount_err(&format!("mount {fstype}"), dest, e)),
     }
     apply_propagation(root, dest, &opts.propagation)
 }
