@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context as _, Result};
 use berth_runtime::container::{self, CreateOptions, ExecOptions};
-use berth_runtime::{default_spec, features, supervise};
+use berth_runtime::{default_spec, features, rootless, supervise};
 use clap::{Parser, Subcommand, ValueEnum};
 use oci_spec::runtime::{Capability, Process};
 
@@ -22,9 +22,11 @@ pub struct Args {
     /// Print the version and the OCI runtime-spec version
     #[arg(short = 'v', long = "version", action = clap::ArgAction::Version)]
     version: Option<bool>,
-    /// Directory for container state (should be on tmpfs)
-    #[arg(long, default_value = "/run/berth-runtime")]
-    pub root: PathBuf,
+    /// Directory for container state (should be on tmpfs) [default:
+    /// /run/berth-runtime, or $XDG_RUNTIME_DIR/berth-runtime when
+    /// unprivileged]
+    #[arg(long)]
+    pub root: Option<PathBuf>,
     /// Log file (default: stderr)
     #[arg(long)]
     pub log: Option<PathBuf>,
@@ -243,24 +245,24 @@ pub fn run(args: Args) -> Result<u8> {
         }
         bail!("systemd cgroup driver is not supported yet (omit --systemd-cgroup to use cgroupfs)");
     }
-    let unprivileged = !nix::unistd::geteuid().is_root();
-    match args.rootless.as_deref() {
-        None | Some("auto") | Some("false") if !unprivileged => {}
-        None | Some("auto") | Some("false") | Some("true") => {
-            if !matches!(args.command, Command::Spec { .. } | Command::Features | Command::List { .. } | Command::State { .. }) {
-                bail!("rootless mode (running as a non-root user) is not supported yet");
-            }
-        }
+    let rootless = match args.rootless.as_deref() {
+        Some("true") => true,
+        Some("false") => false,
+        None | Some("auto") => rootless::auto_detect(),
         Some(other) => bail!("invalid --rootless value {other:?}: want true, false or auto"),
-    }
-    let root = args.root.as_path();
+    };
+    let root = match &args.root {
+        Some(root) => root.clone(),
+        None => default_root(&args.command)?,
+    };
+    let root = root.as_path();
     match args.command {
         Command::Create(c) => {
             let id = c.id.clone();
-            container::create(root, &id, create_options(c))?;
+            container::create(root, &id, create_options(c, rootless))?;
         }
         Command::Start { id } => container::start(root, &id)?,
-        Command::Run { create, detach, keep } => return run_container(root, create, detach, keep),
+        Command::Run { create, detach, keep } => return run_container(root, create, detach, keep, rootless),
         Command::State { id } => {
             let state = container::state(root, &id)?;
             println!("{}", serde_json::to_string_pretty(&state)?);
@@ -393,7 +395,22 @@ pub fn run(args: Args) -> Result<u8> {
     Ok(0)
 }
 
-fn create_options(c: CreateArgs) -> CreateOptions {
+/// runc's default state root; unprivileged without `$XDG_RUNTIME_DIR`
+/// that is the system one, which such a caller cannot use: say so, except
+/// for the commands that never touch it.
+fn default_root(command: &Command) -> Result<PathBuf> {
+    let root = rootless::default_state_root();
+    let needs_root = !matches!(command, Command::Spec { .. } | Command::Features);
+    if needs_root && rootless::unprivileged() && root == Path::new(rootless::SYSTEM_STATE_ROOT) {
+        bail!(
+            "XDG_RUNTIME_DIR is not set: an unprivileged berth-runtime keeps its state in $XDG_RUNTIME_DIR/berth-runtime \
+             (set it, or pass --root)"
+        );
+    }
+    Ok(root)
+}
+
+fn create_options(c: CreateArgs, rootless: bool) -> CreateOptions {
     CreateOptions {
         bundle: c.bundle,
         pid_file: c.pid_file,
@@ -402,17 +419,18 @@ fn create_options(c: CreateArgs) -> CreateOptions {
         no_pivot: c.no_pivot,
         no_new_keyring: c.no_new_keyring,
         preserve_fds: c.preserve_fds,
+        rootless,
     }
 }
 
 /// `run`: create + start, then (unless detached) wait, relay the exit code
 /// and delete. With a terminal and no console socket, the runtime holds
 /// the pty itself.
-fn run_container(root: &Path, c: CreateArgs, detach: bool, keep: bool) -> Result<u8> {
+fn run_container(root: &Path, c: CreateArgs, detach: bool, keep: bool, rootless: bool) -> Result<u8> {
     let id = c.id.clone();
     let foreground_tty = !detach && c.console_socket.is_none() && wants_terminal(&c.bundle);
     let signals = if detach { None } else { Some(supervise::prepare()?) };
-    let mut opts = create_options(c);
+    let mut opts = create_options(c, rootless);
     let mut our_end = None;
     if foreground_tty {
         let (a, b) = std::os::unix::net::UnixStream::pair().context("failed to create console socket pair")?;

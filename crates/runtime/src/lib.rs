@@ -5,8 +5,10 @@
 //! Map: [`container`] has one module per command; [`process`] holds the
 //! code that runs in forked processes (init, exec) and the channel to them;
 //! [`rootfs`] builds the container's filesystem view; [`namespaces`] plans
-//! which namespaces are made or joined; [`state`] is the on-disk state
-//! directory; [`console`] and [`supervise`] handle terminals and foreground
+//! which namespaces are made or joined; [`rootless`] decides what changes
+//! without privileges and [`idmap`] writes user namespace maps; [`state`]
+//! is the on-disk state directory; [`console`] and [`supervise`] handle
+//! terminals and foreground
 //! runs; [`apparmor`] confines the container's programs; [`hooks`], [`default_spec`] and [`features`] implement the OCI
 //! hooks, `spec` and `features`.
 #![forbid(unsafe_code)]
@@ -19,10 +21,12 @@ pub mod default_spec;
 pub mod error;
 pub mod features;
 pub mod hooks;
+pub mod idmap;
 pub mod namespaces;
 pub mod process;
 pub mod procfs;
 pub mod rootfs;
+pub mod rootless;
 pub mod seccomp;
 pub mod state;
 pub mod supervise;

@@ -93,9 +93,7 @@ impl Plan {
                 },
             }
         }
-        // Enter the user namespace last: as host root we may join anything,
-        // and the user namespace only adds rights over what it owns.
-        plan.joins.sort_by_key(|(t, _)| *t == LinuxNamespaceType::User);
+        order_joins(&mut plan.joins, crate::rootless::unprivileged());
         Ok(plan)
     }
 
@@ -108,6 +106,15 @@ impl Plan {
     pub fn needs_intermediate(&self) -> bool {
         !self.joins.is_empty() || self.new_time
     }
+}
+
+/// Puts the user namespace where joining it works. As host root, last: we
+/// may join anything, and the user namespace only adds rights over what
+/// it owns (first, we would lose our rights over namespaces the host's
+/// user namespace owns). Unprivileged, first: only inside it do we hold
+/// the capabilities the other joins need.
+pub fn order_joins(joins: &mut [(LinuxNamespaceType, PathBuf)], unprivileged: bool) {
+    joins.sort_by_key(|(t, _)| (*t == LinuxNamespaceType::User) != unprivileged);
 }
 
 /// Opens every namespace file first (paths may vanish from view once we
@@ -185,7 +192,10 @@ mod tests {
         let l = linux(
             r#"{"namespaces":[{"type":"user","path":"/proc/1/ns/user"},{"type":"network","path":"/proc/1/ns/net"}]}"#,
         );
-        let p = Plan::from_config(Some(&l)).unwrap();
+        let mut p = Plan::from_config(Some(&l)).unwrap();
+        order_joins(&mut p.joins, false);
         assert_eq!(p.joins.last().unwrap().0, LinuxNamespaceType::User);
+        order_joins(&mut p.joins, true);
+        assert_eq!(p.joins.first().unwrap().0, LinuxNamespaceType::User);
     }
 }

@@ -54,6 +54,23 @@ impl Bundle {
         }
     }
 
+    /// A bundle whose `config.json` is what `<runtime> spec --rootless`
+    /// writes when run as the runtime's user (see
+    /// [`Runtime::unprivileged_from_env`]), with `process.terminal` off.
+    /// The bundle directory belongs to that user, so `spec` can write
+    /// there; the rootfs stays root's (readable by all).
+    pub fn rootless(runtime: &Runtime) -> Bundle {
+        let mut b = Bundle::rootfs_only(runtime);
+        if let Some((uid, gid)) = runtime.user() {
+            nix::unistd::chown(b.path(), Some(uid.into()), Some(gid.into())).expect("chown bundle dir");
+        }
+        let out = runtime.cmd_in(b.path(), &["spec", "--rootless"]);
+        assert!(out.success(), "spec --rootless failed:\n{out}");
+        b.reload();
+        b.set_terminal(false);
+        b
+    }
+
     /// The container id this bundle is for.
     pub fn id(&self) -> &str {
         &self.id
@@ -234,7 +251,7 @@ fn test_hint() -> String {
 
 impl Drop for Bundle {
     fn drop(&mut self) {
-        force_delete(self.runtime.bin(), self.runtime.root(), &self.id);
+        force_delete(self.runtime.bin(), self.runtime.user(), self.runtime.root(), &self.id);
         self.cgroup.remove();
         // `dir` (a TempDir) removes itself after this.
     }

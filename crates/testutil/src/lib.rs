@@ -7,8 +7,9 @@
 //! runc-`spec`-like `config.json` ([`Bundle`]), a runtime binary with its own
 //! `--root` ([`Runtime`]), cgroup cleanup and reads ([`CgroupParent`]), a
 //! loop block device ([`LoopDevice`]), the receiving end of a
-//! `--console-socket` ([`ConsoleSocket`]) and a private Podman driving the
-//! runtime ([`Podman`]).
+//! `--console-socket` ([`ConsoleSocket`]), a private Podman driving the
+//! runtime ([`Podman`]) and an unprivileged user with subordinate ids for
+//! rootless tests ([`rootless_user`]).
 //!
 //! Every fixture cleans up on `Drop`, and every name it makes is unique per
 //! process, so tests run in parallel (one process per test under
@@ -33,6 +34,7 @@ mod rootfs;
 mod runtime;
 mod spec;
 mod tempdir;
+mod user;
 
 pub use bundle::{Bundle, ConfigGuard};
 pub use cgroup::{cgroup_v2, hierarchies, CgroupParent, CpuUsage};
@@ -46,3 +48,4 @@ pub use rootfs::{busybox_applets, busybox_rootfs, BUSYBOX};
 pub use runtime::{Output, Runtime, Spawned, DEFAULT_TIMEOUT};
 pub use spec::default_config;
 pub use tempdir::TempDir;
+pub use user::{rootless_user, UnprivilegedUser, ROOTLESS_USER};

@@ -29,6 +29,8 @@ struct Inner {
     bin: PathBuf,
     root: PathBuf,
     io_dir: PathBuf,
+    /// Run every command as this uid and gid (no supplementary groups).
+    user: Option<(u32, u32)>,
     next_io: AtomicU64,
     // Last field: dropped after Inner::drop has cleaned the containers.
     _dir: TempDir,
@@ -51,20 +53,42 @@ impl Runtime {
 
     /// `bin` with a fresh temp `--root`.
     pub fn new(bin: impl Into<PathBuf>) -> Runtime {
+        Runtime::with_user(bin.into(), None)
+    }
+
+    /// Like [`from_env`](Self::from_env), but every command (cleanup
+    /// included) runs as `uid`:`gid` without supplementary groups, through
+    /// `setpriv`; the `--root` directory belongs to that user. The test
+    /// itself must run as root.
+    pub fn unprivileged_from_env(default_bin: &str, uid: u32, gid: u32) -> Runtime {
+        let bin = Runtime::from_env(default_bin).bin().to_path_buf();
+        Runtime::with_user(bin, Some((uid, gid)))
+    }
+
+    fn with_user(bin: PathBuf, user: Option<(u32, u32)>) -> Runtime {
         let dir = TempDir::new("berth-rt").expect("create runtime temp dir");
         let root = dir.join("state");
         let io_dir = dir.join("io");
         fs::create_dir(&root).expect("create runtime root");
         fs::create_dir(&io_dir).expect("create io dir");
+        if let Some((uid, gid)) = user {
+            nix::unistd::chown(&root, Some(uid.into()), Some(gid.into())).expect("chown runtime root");
+        }
         Runtime {
             inner: Arc::new(Inner {
-                bin: bin.into(),
+                bin,
                 root,
                 io_dir,
+                user,
                 next_io: AtomicU64::new(0),
                 _dir: dir,
             }),
         }
+    }
+
+    /// The uid and gid commands run as, when not the test's own.
+    pub fn user(&self) -> Option<(u32, u32)> {
+        self.inner.user
     }
 
     /// Resolves `name` to an executable: a path as is, else the first match
@@ -112,9 +136,10 @@ impl Runtime {
         self.name().contains("berth")
     }
 
-    /// `<bin> --root <root>`, ready for more arguments.
+    /// `<bin> --root <root>`, ready for more arguments (behind `setpriv`
+    /// for an unprivileged runtime).
     pub fn command(&self) -> Command {
-        let mut c = Command::new(self.bin());
+        let mut c = base_command(self.bin(), self.inner.user);
         c.arg("--root").arg(self.root());
         c
     }
@@ -276,7 +301,7 @@ impl Drop for Inner {
                 continue;
             }
             let id = entry.file_name().to_string_lossy().into_owned();
-            force_delete(&self.bin, &self.root, &id);
+            force_delete(&self.bin, self.user, &self.root, &id);
         }
     }
 }
@@ -287,8 +312,8 @@ const CLEANUP_TIMEOUT: Duration = Duration::from_secs(20);
 /// Best-effort `<bin> --root <root> delete --force <id>` for cleanup:
 /// quiet, and killed after [`CLEANUP_TIMEOUT`] so a hung runtime cannot
 /// hang the test run in a destructor.
-pub(crate) fn force_delete(bin: &Path, root: &Path, id: &str) {
-    let child = Command::new(bin)
+pub(crate) fn force_delete(bin: &Path, user: Option<(u32, u32)>, root: &Path, id: &str) {
+    let child = base_command(bin, user)
         .arg("--root")
         .arg(root)
         .args(["delete", "--force", id])
@@ -308,6 +333,19 @@ pub(crate) fn force_delete(bin: &Path, root: &Path, id: &str) {
                 return;
             }
             _ => return,
+        }
+    }
+}
+
+/// `bin`, or `setpriv --reuid=U --regid=G --clear-groups -- bin` (root
+/// dropping to that user: every capability goes with the uid change).
+fn base_command(bin: &Path, user: Option<(u32, u32)>) -> Command {
+    match user {
+        None => Command::new(bin),
+        Some((uid, gid)) => {
+            let mut c = Command::new("setpriv");
+            c.arg(format!("--reuid={uid}")).arg(format!("--regid={gid}")).args(["--clear-groups", "--"]).arg(bin);
+            c
         }
     }
 }

@@ -15,16 +15,16 @@ use std::path::{Path, PathBuf};
 use berth_cgroups::Cgroup;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType, Spec};
+use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType, LinuxResources, Spec};
 
-use crate::error::{Error, Result};
+use crate::error::{one_line, Error, Result};
 use crate::hooks::{self, HookKind};
 use crate::namespaces::{self, Plan};
 use crate::process::channel::{self, Channel, Message};
 use crate::process::init::{self, InitArgs};
 use crate::process::{fork_into, fork_via_intermediate};
 use crate::state::{Record, StateDir, Status};
-use crate::{config, procfs};
+use crate::{config, idmap, procfs, rootless};
 
 #[derive(Debug, Default)]
 pub struct CreateOptions {
@@ -37,6 +37,9 @@ pub struct CreateOptions {
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
+    /// Rootless cgroups (`--rootless`): a cgroup the caller may not create
+    /// is skipped, unless the config asks for limits.
+    pub rootless: bool,
 }
 
 /// What a successful create leaves behind.
@@ -117,11 +120,24 @@ fn create_in(
     let dir = made.dir;
     let linux = spec.linux().as_ref();
     let cgroups_path = linux.and_then(|l| l.cgroups_path().as_ref()).map(|p| p.to_string_lossy().into_owned());
-    let cgroup = Cgroup::resolve(cgroups_path.as_deref(), &dir.id)?;
-    cgroup.create()?;
-    made.cgroup = Some(cgroup.clone());
-    if let Some(resources) = config::resources(spec) {
-        cgroup.apply(&resources)?;
+    // Rootless, device rules are best effort and the rest are the limits.
+    let (resources, device_rules) = match config::resources(spec) {
+        Some(r) if opts.rootless => rootless::split_device_rules(r),
+        other => (other, None),
+    };
+    // Rootless, a cgroup we may not make is no error unless limits were
+    // asked for or the config named the cgroup (runc's rule); without one
+    // the container stays in the caller's cgroups.
+    let optional = opts.rootless && cgroups_path.as_deref().is_none_or(str::is_empty);
+    made.cgroup = make_cgroup(cgroups_path.as_deref(), &dir.id, resources.as_ref(), optional)?;
+    if let (Some(cg), Some(rules)) = (&made.cgroup, &device_rules) {
+        match cg.apply(rules) {
+            Ok(()) => {}
+            Err(err) if rootless::is_permission_error(&err) => {
+                tracing::debug!(error = %one_line(&err), "rootless: device cgroup rules not written");
+            }
+            Err(err) => return Err(err.into()),
+        }
     }
     let mut record = Record {
         id: dir.id.clone(),
@@ -130,7 +146,7 @@ fn create_in(
         bundle: bundle.to_path_buf(),
         rootfs: rootfs.to_path_buf(),
         created: procfs::now_rfc3339(),
-        cgroup: Some(cgroup.clone()),
+        cgroup: made.cgroup.clone(),
         own_pid_namespace: plan.has(LinuxNamespaceType::Pid),
         config: spec.clone(),
     };
@@ -175,15 +191,17 @@ fn create_in(
         no_new_keyring: opts.no_new_keyring,
         preserve_fds: opts.preserve_fds,
         early_hooks: !prestart.is_empty() || !create_runtime.is_empty(),
+        dumpable_until_mapped: plan.new_user && rootless::unprivileged(),
     };
     let (ours, theirs) = channel::pair()?;
     let pid = spawn(&args, &ours, theirs)?;
     made.pid = Some(pid);
 
     if plan.new_user {
-        write_id_maps(pid, spec)?;
+        idmap::write_maps(pid, spec)?;
     }
-    cgroup.add_process(pid)?;
+    join_cgroup(made, pid, optional && resources.is_none())?;
+    record.cgroup = made.cgroup.clone();
     record.pid = pid;
     record.pid_start_time = procfs::start_time(pid).unwrap_or(0);
     dir.save(&record)?;
@@ -207,6 +225,48 @@ fn create_in(
         write_pid_file(path, pid)?;
     }
     Ok(Created { pid })
+}
+
+/// Resolves, creates and configures the container's cgroup. When it is
+/// `optional` and the kernel refuses us, the container goes without one,
+/// unless `resources` holds limits: those are a clear error then.
+fn make_cgroup(path: Option<&str>, id: &str, resources: Option<&LinuxResources>, optional: bool) -> Result<Option<Cgroup>> {
+    let cgroup = Cgroup::resolve(path, id)?;
+    let made = cgroup.create().and_then(|()| resources.map_or(Ok(()), |r| cgroup.apply(r)));
+    let Err(err) = made else { return Ok(Some(cgroup)) };
+    let _ = cgroup.destroy();
+    if !(optional && rootless::is_permission_error(&err)) {
+        return Err(err.into());
+    }
+    match resources.and_then(rootless::first_limit) {
+        None => {
+            tracing::debug!(error = %one_line(&err), "rootless: running without a cgroup of its own");
+            Ok(None)
+        }
+        Some(limit) => Err(Error::Container(format!(
+            "cannot set linux.resources.{limit} limit: a rootless container could not create or write its cgroup \
+             (it needs a cgroup delegated to uid {}): {}",
+            nix::unistd::geteuid(),
+            one_line(&err)
+        ))),
+    }
+}
+
+/// Moves the init into its cgroup. A rootless container without limits
+/// that may not move there (cgroup v2 wants write access to the common
+/// ancestor's `cgroup.procs`) gives its cgroup up instead.
+fn join_cgroup(made: &mut Made<'_>, pid: i32, optional: bool) -> Result<()> {
+    let Some(cg) = &made.cgroup else { return Ok(()) };
+    match cg.add_process(pid) {
+        Ok(()) => Ok(()),
+        Err(err) if optional && rootless::is_permission_error(&err) => {
+            tracing::debug!(error = %one_line(&err), "rootless: running without a cgroup of its own");
+            let _ = cg.destroy();
+            made.cgroup = None;
+            Ok(())
+        }
+        Err(err) => Err(err.into()),
+    }
 }
 
 /// Forks the init, through an intermediate process when it must first
@@ -251,25 +311,13 @@ fn make_exec_fifo(dir: &StateDir, spec: &Spec) -> Result<()> {
     let uid = host_root(linux.and_then(|l| l.uid_mappings().as_ref()));
     let gid = host_root(linux.and_then(|l| l.gid_mappings().as_ref()));
     if uid.is_some() || gid.is_some() {
-        nix::unistd::chown(&path, uid.map(nix::unistd::Uid::from_raw), gid.map(nix::unistd::Gid::from_raw))
-            .map_err(|e| Error::io("chown exec fifo", &path, e.into()))?;
-    }
-    Ok(())
-}
-
-fn map_lines(maps: &[LinuxIdMapping]) -> String {
-    maps.iter().map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size())).collect()
-}
-
-/// The kernel takes the whole map in one write, from a process with
-/// CAP_SETUID/CAP_SETGID over the parent user namespace: us.
-fn write_id_maps(pid: i32, spec: &Spec) -> Result<()> {
-    let linux = spec.linux().as_ref();
-    let uid = linux.and_then(|l| l.uid_mappings().as_deref()).unwrap_or_default();
-    let gid = linux.and_then(|l| l.gid_mappings().as_deref()).unwrap_or_default();
-    for (file, maps) in [("uid_map", uid), ("gid_map", gid)] {
-        let path = format!("/proc/{pid}/{file}");
-        std::fs::write(&path, map_lines(maps)).map_err(|e| Error::io("write", &path, e))?;
+        match nix::unistd::chown(&path, uid.map(nix::unistd::Uid::from_raw), gid.map(nix::unistd::Gid::from_raw)) {
+            Ok(()) => {}
+            // An unprivileged caller may only give files to itself; the
+            // mode already lets the container's root write the fifo.
+            Err(nix::errno::Errno::EPERM) if rootless::unprivileged() => {}
+            Err(e) => return Err(Error::io("chown exec fifo", &path, e.into())),
+        }
     }
     Ok(())
 }

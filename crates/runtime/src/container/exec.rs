@@ -35,6 +35,14 @@ pub fn exec(root: &Path, id: &str, opts: ExecOptions) -> Result<i32> {
         Status::Paused => return Err(Error::Container("cannot exec in a paused container".into())),
         _ => return Err(Error::Container("cannot exec in a stopped container".into())),
     }
+    // Until `start`, the init is the runtime's binary and not dumpable
+    // (CVE-2019-5736): only a caller with CAP_SYS_PTRACE over the host may
+    // open its /proc/<pid>/ns files.
+    if c.status() == Status::Created && crate::rootless::unprivileged() {
+        return Err(Error::Container(
+            "an unprivileged caller cannot exec into a created container: its init cannot be joined until `start`; start it first".into(),
+        ));
+    }
     let record = c.record()?;
     if opts.process.args().as_ref().is_none_or(|a| a.is_empty()) {
         return Err(Error::InvalidConfig("exec needs a command (args)".into()));
@@ -56,7 +64,7 @@ pub fn exec(root: &Path, id: &str, opts: ExecOptions) -> Result<i32> {
             .map(|ns| (ns.typ(), PathBuf::from(format!("/proc/{}/ns/{}", record.pid, proc_name(ns.typ())))))
             .filter(|(t, p)| !same_as_ours(*t, p))
             .collect();
-        j.sort_by_key(|(t, _)| *t == LinuxNamespaceType::User);
+        namespaces::order_joins(&mut j, crate::rootless::unprivileged());
         j
     };
     let filter = match record.config.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {

@@ -64,7 +64,7 @@ pub fn become_process(process: &Process, preserve_fds: u32, seccomp: Option<(&Fi
     if let Some((filter, state)) = seccomp.filter(|(f, _)| !f.late) {
         filter.load(state)?;
     }
-    become_user(process, true)?;
+    become_user(process)?;
     let (path, argv) = find_program(process)?;
     let env = environment(process);
     for fd in 3..3 + preserve_fds as i32 {
@@ -121,7 +121,7 @@ fn caps_err(what: &str, e: caps::errors::CapsError) -> Error {
 
 /// Everything from the bounding set to the working directory. `setgroups`
 /// is skipped where the user namespace forbids it (rootless maps).
-fn become_user(process: &Process, can_setgroups: bool) -> Result<()> {
+fn become_user(process: &Process) -> Result<()> {
     let sets = cap_sets(process)?;
     if let Some(s) = &sets {
         // Dropping from the bounding set needs CAP_SETPCAP, which we still have.
@@ -138,9 +138,17 @@ fn become_user(process: &Process, can_setgroups: bool) -> Result<()> {
     }
     let user = process.user();
     nix::sys::prctl::set_keepcaps(true).map_err(|e| Error::sys("keep capabilities across setuid", e))?;
-    if can_setgroups {
-        let groups: Vec<Gid> = user.additional_gids().as_deref().unwrap_or_default().iter().map(|g| Gid::from_raw(*g)).collect();
+    let groups: Vec<Gid> = user.additional_gids().as_deref().unwrap_or_default().iter().map(|g| Gid::from_raw(*g)).collect();
+    if setgroups_allowed() {
         nix::unistd::setgroups(&groups).map_err(|e| Error::sys("set supplementary groups", e))?;
+    } else if !groups.is_empty() {
+        // The process keeps the caller's groups (as nogroup); asked-for
+        // groups cannot be honoured, so refuse rather than ignore them.
+        return Err(Error::InvalidConfig(
+            "process.user.additionalGids cannot be set: setgroups is denied in this user namespace \
+             (an unprivileged single-gid map; map gids with newgidmap and /etc/subgid instead)"
+                .into(),
+        ));
     }
     let gid = Gid::from_raw(user.gid());
     nix::unistd::setresgid(gid, gid, gid).map_err(|e| Error::sys(format!("set gid to {gid}"), e))?;
@@ -171,6 +179,12 @@ fn become_user(process: &Process, can_setgroups: bool) -> Result<()> {
     }
     nix::unistd::chdir(cwd.as_path()).map_err(|e| Error::io("chdir to", cwd, e.into()))?;
     check_cwd_inside_root(cwd)
+}
+
+/// `/proc/self/setgroups` reads `deny` in a user namespace whose gid map
+/// was written without privileges; setgroups(2) then fails with EPERM.
+fn setgroups_allowed() -> bool {
+    std::fs::read_to_string("/proc/self/setgroups").map_or(true, |s| s.trim() != "deny")
 }
 
 /// A cwd such as `/proc/self/fd/N`, where N is a descriptor of a host

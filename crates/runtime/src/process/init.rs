@@ -47,6 +47,10 @@ pub struct InitArgs<'a> {
     pub apparmor: Option<&'a crate::apparmor::Profile>,
     /// Whether prestart/createRuntime hooks need a pause before pivot_root.
     pub early_hooks: bool,
+    /// Stay dumpable until the runtime wrote our id maps: an unprivileged
+    /// runtime (and newuidmap, which checks who owns `/proc/<pid>`) can
+    /// only write the maps of a process that is dumpable.
+    pub dumpable_until_mapped: bool,
 }
 
 /// Runs the init; never returns. A failure is reported to the runtime as
@@ -67,8 +71,11 @@ fn setup(args: &InitArgs<'_>, chan: &Channel) -> Result<Never> {
     // Until execve replaces it, this process is the runtime's binary inside
     // the container: keep other processes there from reaching it through
     // /proc/<pid>/exe, mem or fd (CVE-2019-5736's way in). Only a holder of
-    // CAP_SYS_PTRACE over us still can; execve resets the flag.
-    nix::sys::prctl::set_dumpable(false).map_err(|e| Error::sys("make the init non-dumpable", e))?;
+    // CAP_SYS_PTRACE over us still can; execve resets the flag. Rootless,
+    // this waits for Proceed (nothing of the container runs before that).
+    if !args.dumpable_until_mapped {
+        make_non_dumpable()?;
+    }
     // The runtime may have blocked or ignored signals; the container must
     // start with the defaults.
     berth_sys::reset_signal_dispositions();
@@ -77,6 +84,9 @@ fn setup(args: &InitArgs<'_>, chan: &Channel) -> Result<Never> {
     let Message::Proceed { state } = chan.expect("Proceed", |m| matches!(m, Message::Proceed { .. }))? else {
         unreachable!()
     };
+    if args.dumpable_until_mapped {
+        make_non_dumpable()?;
+    }
     let linux = args.spec.linux().as_ref();
     if args.plan.new_user && maps_root(args.spec) {
         setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0)).map_err(|e| Error::sys("become root in the user namespace (gid)", e))?;
@@ -164,6 +174,10 @@ fn start_program(args: &InitArgs<'_>, state: &str, program: &identity::Program) 
     // A second byte tells `start` the program did not start.
     let _ = nix::unistd::write(&fifo, b"E");
     Err(Error::Container(format!("exec {:?}: {err}", program.path)))
+}
+
+fn make_non_dumpable() -> Result<()> {
+    nix::sys::prctl::set_dumpable(false).map_err(|e| Error::sys("make the init non-dumpable", e))
 }
 
 fn maps_root(spec: &Spec) -> bool {

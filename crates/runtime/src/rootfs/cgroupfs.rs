@@ -98,7 +98,7 @@ pub fn mount(ctx: &Context<'_>, root: &Root, dest: &Path, opts: &MountOptions) -
     let readonly = opts.flags.contains(MsFlags::MS_RDONLY);
     let pure_v2 = hierarchies.len() == 1 && hierarchies[0].v2 && hierarchies[0].mount_point == Path::new("/sys/fs/cgroup");
     if pure_v2 {
-        return mount_one(&hierarchies[0], root, dest, fresh, flags | if readonly { MsFlags::MS_RDONLY } else { MsFlags::empty() }, ctx.own_cgroups);
+        return mount_one(&hierarchies[0], root, dest, fresh, userns, flags | if readonly { MsFlags::MS_RDONLY } else { MsFlags::empty() }, ctx.own_cgroups);
     }
     // v1 or hybrid: a tmpfs holding one directory per hierarchy.
     let target = root.mkdir_all(dest, 0o755)?;
@@ -114,7 +114,7 @@ pub fn mount(ctx: &Context<'_>, root: &Root, dest: &Path, opts: &MountOptions) -
         let sub = dest.join(name);
         // v1 filesystems cannot be mounted in a user namespace.
         let fresh_here = fresh && (h.v2 || !userns);
-        mount_one(h, root, &sub, fresh_here, flags | if readonly { MsFlags::MS_RDONLY } else { MsFlags::empty() }, ctx.own_cgroups)?;
+        mount_one(h, root, &sub, fresh_here, userns, flags | if readonly { MsFlags::MS_RDONLY } else { MsFlags::empty() }, ctx.own_cgroups)?;
         // Co-mounted controllers ("cpu,cpuacct") also get a link per name.
         let dir_name = name.to_string_lossy();
         if !h.v2 && dir_name.contains(',') {
@@ -132,13 +132,22 @@ pub fn mount(ctx: &Context<'_>, root: &Root, dest: &Path, opts: &MountOptions) -
     Ok(())
 }
 
-fn mount_one(h: &Hierarchy, root: &Root, dest: &Path, fresh: bool, flags: MsFlags, own: &HashMap<String, String>) -> Result<()> {
+fn mount_one(h: &Hierarchy, root: &Root, dest: &Path, fresh: bool, userns: bool, flags: MsFlags, own: &HashMap<String, String>) -> Result<()> {
     let target_fd = root.mkdir_all(dest, 0o755)?;
     let target = &fd_path(&target_fd);
     if fresh {
         let (fstype, data) = if h.v2 { ("cgroup2", String::new()) } else { ("cgroup", h.controllers.clone()) };
-        return do_mount(Some(Path::new(fstype)), target, Some(fstype), flags, Some(&data))
-            .map_err(|e| mount_err(&format!("mount {fstype}"), dest, e));
+        match do_mount(Some(Path::new(fstype)), target, Some(fstype), flags, Some(&data)) {
+            Ok(()) => return Ok(()),
+            // In a user namespace the kernel refuses a cgroup2 superblock
+            // that the host's user namespace already mounted (EBUSY: the
+            // cgroup namespace's root is the host's mounted root, as for a
+            // rootless container without a cgroup of its own) or any it may
+            // not make (EPERM). A bind of the same directory shows the
+            // same tree (runc falls back the same way).
+            Err(nix::errno::Errno::EBUSY | nix::errno::Errno::EPERM) if userns => {}
+            Err(e) => return Err(mount_err(&format!("mount {fstype}"), dest, e)),
+        }
     }
     let Some(source) = host_dir(h, own) else {
         return Err(Error::Container(format!(
@@ -149,9 +158,11 @@ fn mount_one(h: &Hierarchy, root: &Root, dest: &Path, fresh: bool, flags: MsFlag
     };
     do_mount(Some(&source), target, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)
         .map_err(|e| mount_err(&format!("bind {}", source.display()), dest, e))?;
-    // Remount the new mount, not the directory under it.
+    // Remount the new mount, not the directory under it, keeping the
+    // flags a user namespace may not clear.
     let top = root.lookup(dest).map_err(|e| Error::io("open", dest, e))?;
-    do_mount(None, &fd_path(&top), None, MsFlags::MS_BIND | MsFlags::MS_REMOUNT | flags, None)
+    let locked = if userns { super::locked_flags(&source) } else { MsFlags::empty() };
+    do_mount(None, &fd_path(&top), None, MsFlags::MS_BIND | MsFlags::MS_REMOUNT | flags | locked, None)
         .map_err(|e| mount_err("remount cgroup bind", dest, e))
 }
 

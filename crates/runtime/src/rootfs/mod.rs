@@ -158,9 +158,29 @@ fn mount_entry(ctx: &Context<'_>, root: &Root, m: &Mount) -> Result<()> {
             do_mount(None, &fd_path(&top), None, MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | locked_flags(sys), None)
                 .map_err(|e| mount_err("remount read-only", dest, e))?;
         }
-        Err(e) => return Err(mount_err(&format!("mount {fstype}"), dest, e)),
+        // proc and mqueue belong to a pid or ipc namespace: in a user
+        // namespace only one that namespace owns can be mounted.
+        Err(e) => {
+            return Err(match owner_missing(ctx, fstype) {
+                Some((ns, kind)) if e == nix::errno::Errno::EPERM && ctx.in_user_namespace() => Error::InvalidConfig(format!(
+                    "mount {fstype} on {}: in a user namespace it needs {ns} of its own (linux.namespaces: {kind})",
+                    dest.display()
+                )),
+                _ => mount_err(&format!("mount {fstype}"), dest, e),
+            })
+        }
     }
     apply_propagation(root, dest, &opts.propagation)
+}
+
+/// The namespace a `fstype` mount belongs to, when the container shares
+/// the host's: (what, its `linux.namespaces` type).
+fn owner_missing(ctx: &Context<'_>, fstype: &str) -> Option<(&'static str, &'static str)> {
+    match fstype {
+        "proc" if !ctx.plan.has(LinuxNamespaceType::Pid) => Some(("a pid namespace", "pid")),
+        "mqueue" if !ctx.plan.has(LinuxNamespaceType::Ipc) => Some(("an ipc namespace", "ipc")),
+        _ => None,
+    }
 }
 
 /// proc and sysfs go on an ordinary directory only, as in runc: an image
