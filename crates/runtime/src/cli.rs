@@ -251,6 +251,15 @@ pub fn run(args: Args) -> Result<u8> {
         Some(other) => bail!("invalid --rootless value {other:?}: want true, false or auto"),
     }
     let root = args.root.as_path();
+    if matches!(args.command, Command::Create(_) | Command::Run { .. } | Command::Exec { .. }) {
+        // These fork processes into the container: from here on they must
+        // be copies of a binary the container cannot write (CVE-2019-5736).
+        // The state root (made as `create` makes it) is the overlay's empty layer.
+        std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o711)
+            .create(root)
+            .with_context(|| format!("create runtime root {}", root.display()))?;
+        berth_runtime::sealed_exe::ensure(root)?;
+    }
     match args.command {
         Command::Create(c) => {
             let id = c.id.clone();

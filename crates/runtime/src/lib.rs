@@ -7,7 +7,8 @@
 //! [`rootfs`] builds the container's filesystem view; [`namespaces`] plans
 //! which namespaces are made or joined; [`state`] is the on-disk state
 //! directory; [`console`] and [`supervise`] handle terminals and foreground
-//! runs; [`hooks`], [`default_spec`] and [`features`] implement the OCI
+//! runs; [`sealed_exe`] keeps the runtime binary out of the container's
+//! reach (CVE-2019-5736); [`hooks`], [`default_spec`] and [`features`] implement the OCI
 //! hooks, `spec` and `features`.
 #![forbid(unsafe_code)]
 
@@ -22,6 +23,7 @@ pub mod namespaces;
 pub mod process;
 pub mod procfs;
 pub mod rootfs;
+pub mod sealed_exe;
 pub mod seccomp;
 pub mod state;
 pub mod supervise;
