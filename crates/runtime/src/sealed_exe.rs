@@ -26,10 +26,10 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::Path;
 
+use nix::fcntl::AtFlags;
 use nix::fcntl::{fcntl, FcntlArg, OFlag, SealFlag};
 use nix::sys::stat::Mode;
 use nix::sys::statfs::{fstatfs, OVERLAYFS_SUPER_MAGIC};
-use nix::fcntl::AtFlags;
 
 /// Set by the runtime for its own re-executed copy.
 pub const MARKER: &str = "_BERTH_SEALED_EXE";
@@ -94,23 +94,43 @@ pub fn running_sealed() -> Result<Option<Sealed>, SealError> {
 /// The binary opened (`O_PATH`) through a fresh, detached, read-only
 /// overlayfs of its directory.
 fn overlay_view(empty_dir: &Path) -> Result<OwnedFd, SealError> {
-    let real = std::fs::read_link("/proc/self/exe").map_err(|e| SealError::Io("read /proc/self/exe", e))?;
+    let real = std::fs::read_link("/proc/self/exe")
+        .map_err(|e| SealError::Io("read /proc/self/exe", e))?;
     let (Some(dir), Some(name)) = (real.parent(), real.file_name()) else {
-        return Err(SealError::Io("split the runtime binary's path", io::ErrorKind::InvalidInput.into()));
+        return Err(SealError::Io(
+            "split the runtime binary's path",
+            io::ErrorKind::InvalidInput.into(),
+        ));
     };
-    let ctx = berth_sys::fsmount::fsopen(c"overlay").map_err(|e| SealError::Io("fsopen overlay", e))?;
-    let lower = [escape_lowerdir(dir.as_os_str()), escape_lowerdir(empty_dir.as_os_str())].join(&b':');
-    let lower = CString::new(lower).map_err(|_| SealError::Io("use a path with NUL", io::ErrorKind::InvalidInput.into()))?;
-    berth_sys::fsmount::fsconfig_set_string(ctx.as_fd(), c"lowerdir", &lower).map_err(|e| SealError::Io("set overlay lowerdir", e))?;
+    let ctx =
+        berth_sys::fsmount::fsopen(c"overlay").map_err(|e| SealError::Io("fsopen overlay", e))?;
+    let lower = [
+        escape_lowerdir(dir.as_os_str()),
+        escape_lowerdir(empty_dir.as_os_str()),
+    ]
+    .join(&b':');
+    let lower = CString::new(lower)
+        .map_err(|_| SealError::Io("use a path with NUL", io::ErrorKind::InvalidInput.into()))?;
+    berth_sys::fsmount::fsconfig_set_string(ctx.as_fd(), c"lowerdir", &lower)
+        .map_err(|e| SealError::Io("set overlay lowerdir", e))?;
     // Inode number mapping is useless here and logs warnings when the
     // layers sit on different filesystems; old kernels lack the option.
     let _ = berth_sys::fsmount::fsconfig_set_string(ctx.as_fd(), c"xino", c"off");
-    berth_sys::fsmount::fsconfig_create(ctx.as_fd()).map_err(|e| SealError::Io("create the overlay", e))?;
+    berth_sys::fsmount::fsconfig_create(ctx.as_fd())
+        .map_err(|e| SealError::Io("create the overlay", e))?;
     use berth_sys::fsmount::{MOUNT_ATTR_NODEV, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY};
-    let mnt = berth_sys::fsmount::fsmount(ctx.as_fd(), MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)
-        .map_err(|e| SealError::Io("mount the overlay", e))?;
-    nix::fcntl::openat(mnt, name, OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC, Mode::empty())
-        .map_err(|e| SealError::Sys("open the binary through the overlay", e))
+    let mnt = berth_sys::fsmount::fsmount(
+        ctx.as_fd(),
+        MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+    )
+    .map_err(|e| SealError::Io("mount the overlay", e))?;
+    nix::fcntl::openat(
+        mnt,
+        name,
+        OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| SealError::Sys("open the binary through the overlay", e))
 }
 
 /// overlayfs splits `lowerdir` at `:` and unescapes `\`.
@@ -127,27 +147,48 @@ fn escape_lowerdir(path: &OsStr) -> Vec<u8> {
 
 /// A sealed memfd holding a copy of the binary.
 fn memfd_copy() -> Result<OwnedFd, SealError> {
-    let mut src = File::open("/proc/self/exe").map_err(|e| SealError::Io("open /proc/self/exe", e))?;
-    let memfd = berth_sys::memfd_create_executable(c"berth-runtime").map_err(|e| SealError::Io("create a memfd", e))?;
+    let mut src =
+        File::open("/proc/self/exe").map_err(|e| SealError::Io("open /proc/self/exe", e))?;
+    let memfd = berth_sys::memfd_create_executable(c"berth-runtime")
+        .map_err(|e| SealError::Io("create a memfd", e))?;
     let mut dst = File::from(memfd);
-    io::copy(&mut src, &mut dst).map_err(|e| SealError::Io("copy the runtime binary into a memfd", e))?;
-    fcntl(&dst, FcntlArg::F_ADD_SEALS(base_seals())).map_err(|e| SealError::Sys("seal the memfd", e))?;
+    io::copy(&mut src, &mut dst)
+        .map_err(|e| SealError::Io("copy the runtime binary into a memfd", e))?;
+    fcntl(&dst, FcntlArg::F_ADD_SEALS(base_seals()))
+        .map_err(|e| SealError::Sys("seal the memfd", e))?;
     Ok(OwnedFd::from(dst))
 }
 
 fn reexec(exe: &OwnedFd) -> Result<Sealed, SealError> {
-    let to_c = |s: &OsStr| CString::new(s.as_bytes()).map_err(|_| SealError::Io("pass an argument with NUL", io::ErrorKind::InvalidInput.into()));
-    let argv = std::env::args_os().map(|a| to_c(&a)).collect::<Result<Vec<_>, _>>()?;
+    let to_c = |s: &OsStr| {
+        CString::new(s.as_bytes()).map_err(|_| {
+            SealError::Io(
+                "pass an argument with NUL",
+                io::ErrorKind::InvalidInput.into(),
+            )
+        })
+    };
+    let argv = std::env::args_os()
+        .map(|a| to_c(&a))
+        .collect::<Result<Vec<_>, _>>()?;
     let mut env = Vec::new();
     for (k, v) in std::env::vars_os() {
         let mut kv = k.into_vec();
         kv.push(b'=');
         kv.extend_from_slice(v.as_bytes());
-        env.push(CString::new(kv).map_err(|_| SealError::Io("pass an environment with NUL", io::ErrorKind::InvalidInput.into()))?);
+        env.push(CString::new(kv).map_err(|_| {
+            SealError::Io(
+                "pass an environment with NUL",
+                io::ErrorKind::InvalidInput.into(),
+            )
+        })?);
     }
     env.push(CString::new(format!("{MARKER}=1")).expect("no NUL"));
     let err = nix::unistd::execveat(exe, c"", &argv, &env, AtFlags::AT_EMPTY_PATH).unwrap_err();
-    Err(SealError::Sys("re-execute the runtime from its sealed binary", err))
+    Err(SealError::Sys(
+        "re-execute the runtime from its sealed binary",
+        err,
+    ))
 }
 
 #[cfg(test)]
@@ -158,7 +199,10 @@ mod tests {
 
     #[test]
     fn lowerdir_escapes_colons_and_backslashes() {
-        assert_eq!(escape_lowerdir(OsStr::new(r"/a:b\c")), br"/a\:b\\c".to_vec());
+        assert_eq!(
+            escape_lowerdir(OsStr::new(r"/a:b\c")),
+            br"/a\:b\\c".to_vec()
+        );
     }
 
     #[test]
@@ -166,9 +210,16 @@ mod tests {
         let fd = memfd_copy().unwrap();
         let seals = SealFlag::from_bits_truncate(fcntl(&fd, FcntlArg::F_GET_SEALS).unwrap());
         assert!(seals.contains(base_seals()));
-        let copy = std::fs::read(format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&fd))).unwrap();
+        let copy = std::fs::read(format!(
+            "/proc/self/fd/{}",
+            std::os::fd::AsRawFd::as_raw_fd(&fd)
+        ))
+        .unwrap();
         assert_eq!(copy, std::fs::read("/proc/self/exe").unwrap());
         let mut w = File::from(fd);
-        assert!(w.write_all(b"PWNED").is_err(), "a sealed memfd took a write");
+        assert!(
+            w.write_all(b"PWNED").is_err(),
+            "a sealed memfd took a write"
+        );
     }
 }

@@ -33,7 +33,14 @@ pub fn fsconfig_set_string(ctx: BorrowedFd<'_>, key: &CStr, value: &CStr) -> io:
     // SAFETY: key and value are valid NUL-terminated strings; ctx is an open
     // descriptor; aux is unused (0) for SET_STRING.
     check(unsafe {
-        libc::syscall(libc::SYS_fsconfig, ctx.as_raw_fd(), FSCONFIG_SET_STRING, key.as_ptr(), value.as_ptr(), 0)
+        libc::syscall(
+            libc::SYS_fsconfig,
+            ctx.as_raw_fd(),
+            FSCONFIG_SET_STRING,
+            key.as_ptr(),
+            value.as_ptr(),
+            0,
+        )
     })?;
     Ok(())
 }
@@ -42,7 +49,14 @@ pub fn fsconfig_set_string(ctx: BorrowedFd<'_>, key: &CStr, value: &CStr) -> io:
 pub fn fsconfig_create(ctx: BorrowedFd<'_>) -> io::Result<()> {
     // SAFETY: no pointers are passed; ctx is an open descriptor.
     check(unsafe {
-        libc::syscall(libc::SYS_fsconfig, ctx.as_raw_fd(), FSCONFIG_CMD_CREATE, std::ptr::null::<libc::c_char>(), std::ptr::null::<libc::c_void>(), 0)
+        libc::syscall(
+            libc::SYS_fsconfig,
+            ctx.as_raw_fd(),
+            FSCONFIG_CMD_CREATE,
+            std::ptr::null::<libc::c_char>(),
+            std::ptr::null::<libc::c_void>(),
+            0,
+        )
     })?;
     Ok(())
 }
@@ -52,7 +66,9 @@ pub fn fsconfig_create(ctx: BorrowedFd<'_>) -> io::Result<()> {
 /// descriptor or open file that refers to it.
 pub fn fsmount(ctx: BorrowedFd<'_>, attrs: libc::c_uint) -> io::Result<OwnedFd> {
     // SAFETY: no pointers are passed; the returned descriptor is new.
-    let fd = check(unsafe { libc::syscall(libc::SYS_fsmount, ctx.as_raw_fd(), FSMOUNT_CLOEXEC, attrs) })?;
+    let fd = check(unsafe {
+        libc::syscall(libc::SYS_fsmount, ctx.as_raw_fd(), FSMOUNT_CLOEXEC, attrs)
+    })?;
     // SAFETY: the kernel just returned this descriptor to us.
     Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
