@@ -438,11 +438,19 @@ fn run_container(root: &Path, c: CreateArgs, detach: bool, keep: bool) -> Result
     Ok(code.clamp(0, 255) as u8)
 }
 
+/// Only `process.terminal`: `create` parses and checks the whole config
+/// right after, so this skips building the full spec a second time.
 fn wants_terminal(bundle: &Path) -> bool {
-    berth_runtime::config::load(&std::fs::canonicalize(bundle).unwrap_or_else(|_| bundle.to_path_buf()))
-        .ok()
-        .and_then(|s| s.process().as_ref().and_then(|p| p.terminal()))
-        .unwrap_or(false)
+    #[derive(serde::Deserialize)]
+    struct Config {
+        process: Option<ProcessTerminal>,
+    }
+    #[derive(serde::Deserialize)]
+    struct ProcessTerminal {
+        terminal: Option<bool>,
+    }
+    let Ok(bytes) = std::fs::read(bundle.join(berth_runtime::config::CONFIG_FILE)) else { return false };
+    serde_json::from_slice::<Config>(&bytes).ok().and_then(|c| c.process?.terminal).unwrap_or(false)
 }
 
 fn exec_process(
