@@ -350,6 +350,17 @@ pub fn open_fds() -> io::Result<Vec<RawFd>> {
     Ok(fds)
 }
 
+/// `pidfd_open(pid, 0)` (Linux 5.3): a descriptor that becomes readable
+/// (POLLIN) when process `pid` exits, so a caller can wait for a process
+/// that is not its child without polling `/proc`.
+pub fn pidfd_open(pid: i32) -> io::Result<OwnedFd> {
+    // SAFETY: plain integer arguments; the returned descriptor is new
+    // (pidfds are always close-on-exec).
+    let fd = check(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) })?;
+    // SAFETY: the kernel just returned this descriptor to us.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
 /// `memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC)`: an
 /// anonymous file that can be sealed and executed. `MFD_EXEC` (Linux 6.3)
 /// keeps it executable under `vm.memfd_noexec=1`; older kernels refuse the
