@@ -22,4 +22,4 @@ libdir=$(dirname "$(gcc -print-file-name=libseccomp.a)")
 [ -f "$libdir/libseccomp.a" ] || { echo "build-release: libseccomp.a not found (apt-get install libseccomp-dev)" >&2; exit 2; }
 LIBSECCOMP_LINK_TYPE=static LIBSECCOMP_LIB_PATH=$libdir RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+crt-static" \
     cargo build --release -p berth-runtime --target "$target" >&2
-echo "$PWD/target/$target/release/berth-runtime"
+echo "${CARGO_TARGET_DIR:-$PWD/target}/$target/release/berth-runtime"
