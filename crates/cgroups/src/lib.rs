@@ -340,6 +340,12 @@ impl Cgroup {
                     return Ok(());
                 }
             }
+            // Nothing to kill (the usual case when deleting a stopped
+            // container): skip the freeze and thaw. An empty cgroup stays
+            // empty, since only its own members can fork into it.
+            if self.pids()?.is_empty() {
+                return Ok(());
+            }
             let frozen = match self.freeze() {
                 Ok(()) => true,
                 Err(e) => {

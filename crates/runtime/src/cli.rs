@@ -256,6 +256,15 @@ pub fn run(args: Args) -> Result<u8> {
         None => default_root(&args.command)?,
     };
     let root = root.as_path();
+    if matches!(args.command, Command::Create(_) | Command::Run { .. } | Command::Exec { .. }) {
+        // These fork processes into the container: from here on they must
+        // be copies of a binary the container cannot write (CVE-2019-5736).
+        // The state root (made as `create` makes it) is the overlay's empty layer.
+        std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o711)
+            .create(root)
+            .with_context(|| format!("create runtime root {}", root.display()))?;
+        berth_runtime::sealed_exe::ensure(root)?;
+    }
     match args.command {
         Command::Create(c) => {
             let id = c.id.clone();
@@ -454,11 +463,19 @@ fn run_container(root: &Path, c: CreateArgs, detach: bool, keep: bool, rootless:
     Ok(code.clamp(0, 255) as u8)
 }
 
+/// Only `process.terminal`: `create` parses and checks the whole config
+/// right after, so this skips building the full spec a second time.
 fn wants_terminal(bundle: &Path) -> bool {
-    berth_runtime::config::load(&std::fs::canonicalize(bundle).unwrap_or_else(|_| bundle.to_path_buf()))
-        .ok()
-        .and_then(|s| s.process().as_ref().and_then(|p| p.terminal()))
-        .unwrap_or(false)
+    #[derive(serde::Deserialize)]
+    struct Config {
+        process: Option<ProcessTerminal>,
+    }
+    #[derive(serde::Deserialize)]
+    struct ProcessTerminal {
+        terminal: Option<bool>,
+    }
+    let Ok(bytes) = std::fs::read(bundle.join(berth_runtime::config::CONFIG_FILE)) else { return false };
+    serde_json::from_slice::<Config>(&bytes).ok().and_then(|c| c.process?.terminal).unwrap_or(false)
 }
 
 fn exec_process(

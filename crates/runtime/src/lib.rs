@@ -9,7 +9,8 @@
 //! without privileges and [`idmap`] writes user namespace maps; [`state`]
 //! is the on-disk state directory; [`console`] and [`supervise`] handle
 //! terminals and foreground
-//! runs; [`apparmor`] confines the container's programs; [`hooks`], [`default_spec`] and [`features`] implement the OCI
+//! runs; [`sealed_exe`] keeps the runtime binary out of the container's
+//! reach (CVE-2019-5736); [`apparmor`] confines the container's programs; [`hooks`], [`default_spec`] and [`features`] implement the OCI
 //! hooks, `spec` and `features`.
 #![forbid(unsafe_code)]
 
@@ -27,6 +28,7 @@ pub mod process;
 pub mod procfs;
 pub mod rootfs;
 pub mod rootless;
+pub mod sealed_exe;
 pub mod seccomp;
 pub mod state;
 pub mod supervise;

@@ -370,3 +370,52 @@ fn cve_2019_5736_runtime_binary_is_not_reachable_from_the_container() {
     assert!(out.stdout.ends_with("0\n"), "the container sees where the runtime binary lives:\n{out}");
     rt.delete_force(b.id()).ok();
 }
+
+/// CVE-2019-5736 itself, by a container given CAP_SYS_PTRACE and no user
+/// namespace: while the container is created its init is still the
+/// runtime's binary, so a process exec'd into it can open `/proc/1/exe`
+/// (CAP_SYS_PTRACE overrides non-dumpable). It keeps that descriptor until
+/// no runtime process runs the binary any more (the init has exec'd its
+/// program, `exec -d` and `start` have exited), then reopens it for
+/// writing through `/proc/self/fd/3`. On a vulnerable runtime the write
+/// lands in the host's runtime binary; here the binary the container can
+/// reach is a read-only or sealed view of it and the write is refused.
+/// The runtime is a private copy of the binary, so no other test keeps it
+/// busy (ETXTBSY would hide the hole).
+#[test]
+fn cve_2019_5736_runtime_binary_is_not_writable_through_proc_exe() {
+    require_root!();
+    let shared = runtime();
+    let dir = TempDir::new("berth-5736").unwrap();
+    let bin = dir.join(shared.name());
+    fs::copy(shared.bin(), &bin).unwrap();
+    let original = fs::read(&bin).unwrap();
+    let rt = Runtime::new(&bin);
+
+    let mut b = Bundle::new(&rt);
+    b.set_readonly_root(false);
+    b.set_script("echo up >/tmp/up; exec sleep 600");
+    rt.create(&b).ok();
+    let attack = "exec 3</proc/1/exe || { echo noopen >/tmp/attack; exit 0; }; \
+                  echo held >/tmp/attack; \
+                  while [ ! -e /tmp/go ]; do sleep 0.05; done; \
+                  if echo PWNED 1<>/proc/self/fd/3; then echo wrote >>/tmp/attack; else echo refused >>/tmp/attack; fi";
+    rt.cmd(&["exec", "-d", "--cap", "CAP_SYS_PTRACE", b.id(), "sh", "-c", attack]).ok();
+    let report = b.rootfs().join("tmp/attack");
+    let read = |p: &Path| fs::read_to_string(p).unwrap_or_default();
+    assert!(wait_until(STATE_TIMEOUT, || !read(&report).is_empty()), "the attacker never reported");
+    assert_eq!(read(&report), "held\n", "with CAP_SYS_PTRACE the attacker must reach /proc/1/exe, or this test proves nothing");
+
+    rt.start(b.id()).ok();
+    assert!(wait_until(STATE_TIMEOUT, || b.rootfs().join("tmp/up").exists()), "the init never exec'd its program");
+    fs::write(b.rootfs().join("tmp/go"), "").unwrap();
+    assert!(wait_until(STATE_TIMEOUT, || read(&report).lines().count() == 2), "the attacker never finished: {}", read(&report));
+    let overwritten = fs::read(&bin).unwrap() != original;
+    if overwritten {
+        // Put the binary back so that the cleanup can still run it.
+        fs::write(&bin, &original).unwrap();
+    }
+    rt.delete_force(b.id()).ok();
+    assert!(!overwritten, "the container overwrote the runtime binary through /proc/1/exe: {}", read(&report));
+    assert_eq!(read(&report), "held\nrefused\n");
+}

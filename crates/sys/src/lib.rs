@@ -7,6 +7,7 @@
 
 pub mod bpf;
 pub mod fs;
+pub mod fsmount;
 
 use std::ffi::CStr;
 use std::io;
@@ -21,7 +22,7 @@ pub enum Forked {
     Parent(i32),
 }
 
-fn check(ret: libc::c_long) -> io::Result<libc::c_long> {
+pub(crate) fn check(ret: libc::c_long) -> io::Result<libc::c_long> {
     if ret < 0 {
         Err(io::Error::last_os_error())
     } else {
@@ -348,6 +349,40 @@ pub fn open_fds() -> io::Result<Vec<RawFd>> {
         .collect();
     fds.sort_unstable();
     Ok(fds)
+}
+
+/// `pidfd_open(pid, 0)` (Linux 5.3): a descriptor that becomes readable
+/// (POLLIN) when process `pid` exits, so a caller can wait for a process
+/// that is not its child without polling `/proc`.
+pub fn pidfd_open(pid: i32) -> io::Result<OwnedFd> {
+    // SAFETY: plain integer arguments; the returned descriptor is new
+    // (pidfds are always close-on-exec).
+    let fd = check(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) })?;
+    // SAFETY: the kernel just returned this descriptor to us.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// `memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC)`: an
+/// anonymous file that can be sealed and executed. `MFD_EXEC` (Linux 6.3)
+/// keeps it executable under `vm.memfd_noexec=1`; older kernels refuse the
+/// flag (EINVAL) and their memfds are always executable, so it is retried
+/// without.
+pub fn memfd_create_executable(name: &CStr) -> io::Result<OwnedFd> {
+    const MFD_EXEC: libc::c_uint = 0x10;
+    let base = libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING;
+    let mut fd = -1;
+    for flags in [base | MFD_EXEC, base] {
+        // SAFETY: name is a valid NUL-terminated string for the call.
+        fd = unsafe { libc::memfd_create(name.as_ptr(), flags) };
+        if fd >= 0 || io::Error::last_os_error().raw_os_error() != Some(libc::EINVAL) {
+            break;
+        }
+    }
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel just returned this descriptor to us.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 #[cfg(test)]

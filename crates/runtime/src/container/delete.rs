@@ -2,9 +2,11 @@
 //! one first): its processes, cgroup and state directory, then run the
 //! poststop hooks. Works on whatever a killed `create` left behind.
 
+use std::os::fd::AsFd;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
@@ -47,10 +49,40 @@ fn stop_processes(record: &Record, status: Status) -> Result<()> {
     if record.pid > 0 && record.init_alive() {
         let _ = nix::sys::signal::kill(Pid::from_raw(record.pid), Signal::SIGKILL);
     }
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while record.pid > 0 && record.init_alive() {
+    if record.pid > 0 && record.init_alive() {
+        wait_for_exit(record)?;
+    }
+    Ok(())
+}
+
+/// Waits until the init has exited: on its pidfd (no polling), else (a
+/// kernel before 5.3) by checking /proc every 2 ms.
+fn wait_for_exit(record: &Record) -> Result<()> {
+    let timeout = Duration::from_secs(10);
+    let died = || Error::Container(format!("container init {} did not die after SIGKILL", record.pid));
+    if let Ok(pidfd) = berth_sys::pidfd_open(record.pid) {
+        // The pid may have been reused between the check and the open:
+        // then the init is gone already.
+        if !record.init_alive() {
+            return Ok(());
+        }
+        let mut fds = [PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let ms = PollTimeout::try_from(left).unwrap_or(PollTimeout::MAX);
+            match poll(&mut fds, ms) {
+                Ok(0) => return Err(died()),
+                Ok(_) => return Ok(()),
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(Error::sys("wait for the container init to exit", e)),
+            }
+        }
+    }
+    let deadline = Instant::now() + timeout;
+    while record.init_alive() {
         if Instant::now() > deadline {
-            return Err(Error::Container(format!("container init {} did not die after SIGKILL", record.pid)));
+            return Err(died());
         }
         std::thread::sleep(Duration::from_millis(2));
     }
