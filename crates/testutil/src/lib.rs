@@ -6,8 +6,10 @@
 //! busybox root filesystem ([`busybox_rootfs`]), OCI bundles with a
 //! runc-`spec`-like `config.json` ([`Bundle`]), a runtime binary with its own
 //! `--root` ([`Runtime`]), cgroup cleanup and reads ([`CgroupParent`]), a
-//! loop block device ([`LoopDevice`]) and the receiving end of a
-//! `--console-socket` ([`ConsoleSocket`]).
+//! loop block device ([`LoopDevice`]), the receiving end of a
+//! `--console-socket` ([`ConsoleSocket`]), and private instances of the
+//! real clients, each with a locally made busybox image ([`Containerd`],
+//! [`Dockerd`]).
 //!
 //! Every fixture cleans up on `Drop`, and every name it makes is unique per
 //! process, so tests run in parallel (one process per test under
@@ -23,9 +25,13 @@
 mod bundle;
 mod cgroup;
 mod console;
+mod containerd;
+mod daemon;
+mod dockerd;
 mod host;
 mod id;
 mod loopdev;
+mod oci_image;
 mod root;
 mod rootfs;
 mod runtime;
@@ -35,9 +41,13 @@ mod tempdir;
 pub use bundle::{Bundle, ConfigGuard};
 pub use cgroup::{cgroup_v2, hierarchies, CgroupParent, CpuUsage};
 pub use console::{ConsoleSocket, TerminalReader};
+pub use containerd::{Containerd, BUSYBOX_IMAGE};
+pub use daemon::DAEMON_TIMEOUT;
+pub use dockerd::{Dockerd, DOCKER_BUSYBOX_IMAGE};
 pub use host::{host_ns, mountinfo, pid_ns, process_alive, wait_until, HostProcess};
 pub use id::unique_id;
 pub use loopdev::LoopDevice;
+pub use oci_image::{busybox_layer_tar, sha256_digest, write_oci_archive};
 pub use root::{__test_name, is_root, root_required_by_env, should_skip_for_root, skipped};
 pub use rootfs::{busybox_applets, busybox_rootfs, BUSYBOX};
 pub use runtime::{Output, Runtime, Spawned, DEFAULT_TIMEOUT};
