@@ -253,16 +253,14 @@ fn update_changes_limits_of_a_running_container() {
     require_root!();
     let Some(d) = dockerd() else { return };
     let name = unique_id("dk-update");
-    run_detached(
-        &d,
-        &name,
-        &["--memory", "64m", "--memory-swap", "-1"],
-        &["sleep", "1000"],
-    );
+    run_detached(&d, &name, &["--memory", "64m"], &["sleep", "1000"]);
+    // Docker wants the swap limit (by default twice the memory) raised too.
     d.docker(&[
         "update",
         "--memory",
         "96m",
+        "--memory-swap",
+        "192m",
         "--pids-limit",
         "17",
         "--cpus",
@@ -377,4 +375,56 @@ fn seccomp_profile_from_a_file() {
         out.stdout.contains("touch-ok"),
         "other calls are allowed:\n{out}"
     );
+}
+
+#[test]
+fn dockerd_keeps_its_containerd_and_runtime_state_in_the_temp_dir() {
+    require_root!();
+    let Some(d) = dockerd() else { return };
+    let name = unique_id("dk-layout");
+    run_detached(&d, &name, &[], &["sleep", "1000"]);
+    let id = inspect(&d, &name, "{{.Id}}");
+
+    // dockerd started its own containerd, configured under the exec root.
+    let config = d.dir().join("exec/containerd/containerd.toml");
+    let toml = std::fs::read_to_string(&config)
+        .unwrap_or_else(|e| panic!("{}: {e}\n{}", config.display(), d.log()));
+    let dir = d.dir().to_string_lossy().into_owned();
+    for key in ["root", "state"] {
+        let line = toml
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{key} =")))
+            .unwrap_or_else(|| panic!("no {key} in {toml}"));
+        assert!(line.contains(&dir), "containerd {key} outside {dir}: {line}");
+    }
+
+    // The runtime under test holds the container: its own `state`, run
+    // against the root dockerd gave it, says running.
+    let state_dir = walk(d.dir())
+        .into_iter()
+        .find(|p| p.ends_with(format!("{id}/state.json")))
+        .unwrap_or_else(|| panic!("no runtime state.json for {id} under {dir}"));
+    let root = state_dir.parent().and_then(|p| p.parent()).unwrap();
+    let state = std::process::Command::new(runtime().bin())
+        .arg("--root")
+        .arg(root)
+        .args(["state", &id])
+        .output()
+        .expect("run the runtime's state");
+    let state: serde_json::Value = serde_json::from_slice(&state.stdout)
+        .unwrap_or_else(|e| panic!("state JSON: {e}: {state:?}"));
+    assert_eq!(state["status"], "running", "{state}");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            out.push(e.path());
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                out.extend(walk(&e.path()));
+            }
+        }
+    }
+    out
 }

@@ -49,10 +49,12 @@ impl Dockerd {
             fs::create_dir(dir.join(sub)).expect("dockerd dirs");
         }
         let socket = dir.join("docker.sock");
-        // An empty config of its own, so the host's /etc/docker/daemon.json
-        // (if any) does not apply.
+        // A config of its own, so the host's /etc/docker/daemon.json (if
+        // any) does not apply, and the daemon's key goes to the temp dir
+        // instead of /etc/docker/key.json.
         let config = dir.join("daemon.json");
-        fs::write(&config, "{}\n").expect("write daemon.json");
+        let daemon_json = serde_json::json!({ "deprecated-key-path": dir.join("key.json") });
+        fs::write(&config, daemon_json.to_string()).expect("write daemon.json");
         let cgroups = CgroupParent::new();
 
         let bin = std::env::var("BERTH_TEST_DOCKERD").unwrap_or_else(|_| DOCKERD.into());
