@@ -258,7 +258,7 @@ mod tests {
             "weightDevice": [{"major": 8, "minor": 0, "weight": 0, "leafWeight": 0}]}}"#;
         for mode in [Mode::V1, Mode::V2] {
             let p = super::super::plan(&res(zero), &host(mode)).unwrap();
-            assert!(writes(&p).is_empty(), "{mode:?}: {:?}", writes(&p));
+            assert!(writes(&p).0.is_empty(), "{mode:?}: {:?}", writes(&p));
         }
     }
 
