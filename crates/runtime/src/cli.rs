@@ -182,6 +182,9 @@ pub enum Command {
         cap: Vec<String>,
         #[arg(long)]
         no_new_privs: bool,
+        /// AppArmor profile for the process (default: the container's)
+        #[arg(long)]
+        apparmor: Option<String>,
         #[arg(long, default_value_t = 0)]
         preserve_fds: u32,
     },
@@ -281,9 +284,10 @@ pub fn run(args: Args) -> Result<u8> {
             console_socket,
             cap,
             no_new_privs,
+            apparmor,
             preserve_fds,
         } => {
-            let process = match process {
+            let mut process: Process = match process {
                 Some(path) => {
                     let bytes = std::fs::read(&path).with_context(|| format!("failed to read process file {}", path.display()))?;
                     serde_json::from_slice(&bytes).with_context(|| format!("malformed process file {}", path.display()))?
@@ -320,6 +324,9 @@ pub fn run(args: Args) -> Result<u8> {
                     p
                 }
             };
+            if apparmor.is_some() {
+                process.set_apparmor_profile(apparmor);
+            }
             return exec_process(root, &id, process, detach, pid_file, console_socket, preserve_fds);
         }
         Command::Ps { id, format, ps_args } => {

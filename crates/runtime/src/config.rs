@@ -60,10 +60,10 @@ pub fn validate(spec: &Spec, plan: &Plan) -> Result<()> {
     if linux.and_then(|l| l.time_offsets().as_ref()).is_some() && !plan.new_time {
         return Err(Error::InvalidConfig("linux.timeOffsets needs a new time namespace".into()));
     }
-    // Features of later issues: refused by name rather than ignored.
-    if process.apparmor_profile().as_deref().is_some_and(|p| !p.is_empty()) {
-        return Err(Error::Unsupported("process.apparmorProfile (AppArmor)".into()));
+    if let Some(name) = process.apparmor_profile().as_deref().filter(|p| !p.is_empty()) {
+        crate::apparmor::check_available(name)?;
     }
+    // Features berth does not have: refused by name rather than ignored.
     if process.selinux_label().as_deref().is_some_and(|p| !p.is_empty())
         || linux.and_then(|l| l.mount_label().as_deref()).is_some_and(|p| !p.is_empty())
     {

@@ -40,6 +40,9 @@ pub enum Error {
     InvalidConfig(String),
     #[error("{0} is not supported")]
     Unsupported(String),
+    /// The config asks for a kernel feature this host does not have.
+    #[error("{0}")]
+    HostLacks(String),
     #[error("failed to {what} {}", path.display())]
     Io { what: &'static str, path: PathBuf, #[source] source: io::Error },
     #[error("failed to {0}")]
@@ -65,7 +68,7 @@ impl Error {
             | Error::StartRunning
             | Error::WrongState { .. }
             | Error::DeleteNotStopped { .. } => ErrorKind::WrongState,
-            Error::Unsupported(_) => ErrorKind::Unsupported,
+            Error::Unsupported(_) | Error::HostLacks(_) => ErrorKind::Unsupported,
             _ => ErrorKind::Internal,
         }
     }

@@ -7,10 +7,11 @@
 //! [`rootfs`] builds the container's filesystem view; [`namespaces`] plans
 //! which namespaces are made or joined; [`state`] is the on-disk state
 //! directory; [`console`] and [`supervise`] handle terminals and foreground
-//! runs; [`hooks`], [`default_spec`] and [`features`] implement the OCI
+//! runs; [`apparmor`] confines the container's programs; [`hooks`], [`default_spec`] and [`features`] implement the OCI
 //! hooks, `spec` and `features`.
 #![forbid(unsafe_code)]
 
+pub mod apparmor;
 pub mod config;
 pub mod console;
 pub mod container;

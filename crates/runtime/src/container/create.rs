@@ -160,9 +160,11 @@ fn create_in(
         Some(profile) => Some(crate::seccomp::compile(profile, process.no_new_privileges().unwrap_or(false))?),
         None => None,
     };
+    let apparmor = crate::apparmor::Profile::prepare(process.apparmor_profile().as_deref())?;
     let args = InitArgs {
         spec,
         seccomp: filter.as_ref(),
+        apparmor: apparmor.as_ref(),
         bundle,
         rootfs,
         plan,

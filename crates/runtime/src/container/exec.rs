@@ -63,12 +63,17 @@ pub fn exec(root: &Path, id: &str, opts: ExecOptions) -> Result<i32> {
         Some(profile) => Some(crate::seccomp::compile(profile, opts.process.no_new_privileges().unwrap_or(false))?),
         None => None,
     };
+    // The container's profile unless the process names its own, as runc.
+    let own = opts.process.apparmor_profile().as_deref().filter(|p| !p.is_empty());
+    let profile = own.or_else(|| record.config.process().as_ref().and_then(|p| p.apparmor_profile().as_deref()));
+    let apparmor = crate::apparmor::Profile::prepare(profile)?;
     let (ours, theirs) = channel::pair()?;
     let args = ExecArgs {
         process: &opts.process,
         console_socket: console.as_ref(),
         preserve_fds: opts.preserve_fds,
         seccomp: filter.as_ref(),
+        apparmor: apparmor.as_ref(),
     };
     let pid = fork_via_intermediate(
         nix::sched::CloneFlags::empty(),

@@ -16,6 +16,7 @@ pub struct ExecArgs<'a> {
     pub console_socket: Option<&'a OwnedFd>,
     pub preserve_fds: u32,
     pub seccomp: Option<&'a crate::seccomp::Filter>,
+    pub apparmor: Option<&'a crate::apparmor::Profile>,
 }
 
 pub fn run(args: &ExecArgs<'_>, chan: &Channel) -> ! {
@@ -42,6 +43,9 @@ fn setup(args: &ExecArgs<'_>, chan: &Channel) -> Result<Never> {
         let socket = args.console_socket.ok_or_else(|| Error::InvalidConfig("terminal requested without a console socket".into()))?;
         let slave = console::create_and_send(socket.as_fd(), process)?;
         console::attach(slave)?;
+    }
+    if let Some(profile) = args.apparmor {
+        profile.apply_on_exec()?;
     }
     let program = identity::become_process(process, args.preserve_fds, args.seccomp.map(|f| (f, state.as_str())))?;
     chan.send(&Message::Ready)?;

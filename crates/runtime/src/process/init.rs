@@ -44,6 +44,7 @@ pub struct InitArgs<'a> {
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
     pub seccomp: Option<&'a crate::seccomp::Filter>,
+    pub apparmor: Option<&'a crate::apparmor::Profile>,
     /// Whether prestart/createRuntime hooks need a pause before pivot_root.
     pub early_hooks: bool,
 }
@@ -122,6 +123,10 @@ fn setup(args: &InitArgs<'_>, chan: &Channel) -> Result<Never> {
 
     if let Some(p) = linux.and_then(|l| l.personality().as_ref()) {
         set_personality(p)?;
+    }
+    // Before no_new_privs, which limits profile transitions.
+    if let Some(profile) = args.apparmor {
+        profile.apply_on_exec()?;
     }
     let program = identity::become_process(process, args.preserve_fds, args.seccomp.map(|f| (f, state.as_str())))?;
 
