@@ -14,8 +14,11 @@ use nix::unistd::Pid;
 
 use crate::host::{process_alive, wait_until};
 
-/// How long a daemon may take to open its socket, and to stop.
-pub const DAEMON_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a daemon may take to open its socket, answer, and stop: a hang
+/// guard, generous because the cgroup v2 guest emulates its CPUs (TCG) and
+/// runs a test binary's tests in parallel, where a dockerd start took over
+/// a minute on a loaded machine.
+pub const DAEMON_TIMEOUT: Duration = Duration::from_secs(240);
 
 /// A daemon process, its output in `log`; SIGTERM then SIGKILL on drop.
 #[derive(Debug)]
