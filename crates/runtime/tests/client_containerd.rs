@@ -284,18 +284,29 @@ fn tty_run() {
         .map(|a| format!("'{a}'"))
         .collect::<Vec<_>>()
         .join(" ");
-    let out = std::process::Command::new("script")
+    // script's stdin is a pipe held open until the end: at EOF on /dev/null
+    // script would end the session, racing with the container's output.
+    let log = ctrd.dir().join("tty.out");
+    let mut child = std::process::Command::new("script")
         .args(["-q", "-e", "-c", &line, "/dev/null"])
-        .stdin(std::process::Stdio::null())
-        .output()
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(std::process::Stdio::null())
+        .spawn()
         .expect("run script(1) (util-linux bsdutils)");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(5),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let _stdin = child.stdin.take();
+    let mut status = None;
+    let exited = wait_until(DEFAULT_TIMEOUT, || {
+        status = child.try_wait().ok().flatten();
+        status.is_some()
+    });
+    if !exited {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let stdout = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(exited, "ctr run -t did not exit:\n{stdout}");
+    assert_eq!(status.and_then(|s| s.code()), Some(5), "{stdout}");
     assert!(stdout.contains("/dev/pts/"), "{stdout}");
     assert!(stdout.contains("both-ttys"), "{stdout}");
 }
