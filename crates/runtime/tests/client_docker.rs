@@ -395,7 +395,10 @@ fn dockerd_keeps_its_containerd_and_runtime_state_in_the_temp_dir() {
             .lines()
             .find(|l| l.trim_start().starts_with(&format!("{key} =")))
             .unwrap_or_else(|| panic!("no {key} in {toml}"));
-        assert!(line.contains(&dir), "containerd {key} outside {dir}: {line}");
+        assert!(
+            line.contains(&dir),
+            "containerd {key} outside {dir}: {line}"
+        );
     }
 
     // The runtime under test holds the container: its own `state`, run

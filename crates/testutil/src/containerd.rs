@@ -56,7 +56,9 @@ impl Containerd {
 
         let bin = std::env::var("BERTH_TEST_CONTAINERD").unwrap_or_else(|_| CONTAINERD.into());
         let mut cmd = Command::new(&bin);
-        cmd.arg("--config").arg(&config).args(["--log-level", "info"]);
+        cmd.arg("--config")
+            .arg(&config)
+            .args(["--log-level", "info"]);
         let mut daemon = Daemon::spawn(cmd, "containerd", &dir.join("containerd.log"));
         daemon.wait_for_socket(&socket);
         Containerd {

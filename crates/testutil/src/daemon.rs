@@ -60,7 +60,11 @@ impl Daemon {
     pub(crate) fn wait_for_socket(&mut self, socket: &Path) {
         let ready = wait_until(DAEMON_TIMEOUT, || {
             if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("{} exited ({status}) before it listened:\n{}", self.name, self.log());
+                panic!(
+                    "{} exited ({status}) before it listened:\n{}",
+                    self.name,
+                    self.log()
+                );
             }
             fs::metadata(socket)
                 .map(|m| m.file_type().is_socket())
@@ -81,7 +85,9 @@ impl Daemon {
             return;
         }
         let _ = kill(Pid::from_raw(self.child.id() as i32), Signal::SIGTERM);
-        let exited = wait_until(DAEMON_TIMEOUT, || matches!(self.child.try_wait(), Ok(Some(_))));
+        let exited = wait_until(DAEMON_TIMEOUT, || {
+            matches!(self.child.try_wait(), Ok(Some(_)))
+        });
         if !exited {
             eprintln!("warning: {} ignored SIGTERM; killing it", self.name);
             let _ = self.child.kill();
@@ -107,7 +113,11 @@ pub(crate) fn kill_processes_using(dir: &Path) -> Vec<u32> {
         return killed;
     };
     for entry in entries.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
             continue;
         };
         if pid == me {

@@ -151,7 +151,11 @@ impl Dockerd {
         let layer = self.dir.join("rootfs.tar");
         busybox_layer_tar(&layer).expect("make the busybox rootfs tar");
         let out = self.docker(&["import", path(&layer), DOCKER_BUSYBOX_IMAGE]);
-        assert!(out.success(), "docker import failed:\n{out}\n{}", self.log());
+        assert!(
+            out.success(),
+            "docker import failed:\n{out}\n{}",
+            self.log()
+        );
         fs::remove_file(&layer).ok();
     }
 

@@ -6,9 +6,9 @@
 //! `blobs/sha256/<digest>` for the layer, the config and the manifest. The
 //! layer is an uncompressed tar, so its digest is also its `diff_id`.
 
-use std::fs::File;
 #[cfg(test)]
 use std::fs;
+use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::Path;
 
@@ -101,7 +101,11 @@ pub fn write_oci_archive(layer: &Path, name: &str, out: &Path) -> io::Result<()>
     }))?;
 
     let mut builder = tar::Builder::new(File::create(out)?);
-    append_file(&mut builder, "oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#)?;
+    append_file(
+        &mut builder,
+        "oci-layout",
+        br#"{"imageLayoutVersion":"1.0.0"}"#,
+    )?;
     append_file(&mut builder, "index.json", &index)?;
     for (digest, bytes) in [
         (&layer_digest, &layer_bytes[..]),
@@ -138,7 +142,11 @@ fn go_arch() -> &'static str {
 /// Reads a blob of an image layout on disk; for the tests of this module.
 #[cfg(test)]
 fn blob(dir: &Path, digest: &str) -> Vec<u8> {
-    fs::read(dir.join("blobs/sha256").join(digest.trim_start_matches("sha256:"))).unwrap()
+    fs::read(
+        dir.join("blobs/sha256")
+            .join(digest.trim_start_matches("sha256:")),
+    )
+    .unwrap()
 }
 
 #[cfg(test)]
