@@ -29,8 +29,8 @@ pub const HOOK_NAMES: &[&str] = &[
     "poststop",
 ];
 
-/// Mount options the mount code turns into mount(2) flags or propagation
-/// changes, sorted. Anything else in a mount's `options` is passed to the
+/// Mount options the mount code turns into mount(2) flags, propagation
+/// changes or its own steps (`tmpcopyup`), sorted. Anything else in a mount's `options` is passed to the
 /// filesystem as data.
 pub const MOUNT_OPTIONS: &[&str] = &[
     "async",
@@ -70,6 +70,7 @@ pub const MOUNT_OPTIONS: &[&str] = &[
     "strictatime",
     "suid",
     "sync",
+    "tmpcopyup",
     "unbindable",
 ];
 
@@ -220,7 +221,7 @@ mod tests {
         sorted.sort_unstable();
         sorted.dedup();
         assert_eq!(sorted, MOUNT_OPTIONS);
-        assert!(!MOUNT_OPTIONS.contains(&"tmpcopyup"));
+        assert!(MOUNT_OPTIONS.contains(&"tmpcopyup"));
         let mut sorted = NAMESPACES.to_vec();
         sorted.sort_unstable();
         sorted.dedup();

@@ -262,3 +262,157 @@ fn other_devices_are_denied() {
         "block {major}:{minor} with a rule allowing it"
     );
 }
+
+/// "tmpcopyup" (Podman puts it on every `--tmpfs` and on the tmpfs mounts
+/// of `--read-only`): the tmpfs starts with a copy of the directory it
+/// covers, with owners, modes and symlinks kept, and writes
+/// go to the tmpfs only. A read-only one is filled, then read-only.
+#[test]
+fn tmpcopyup_fills_the_tmpfs_with_the_covered_directory() {
+    require_root!();
+    use std::os::unix::fs::{symlink, PermissionsExt};
+    let rt = runtime();
+    let mut b = Bundle::new(&rt);
+    let covered = b.rootfs().join("mnt/cu");
+    fs::create_dir_all(covered.join("d")).unwrap();
+    fs::write(covered.join("f"), "data\n").unwrap();
+    // 0666: the container's root has no CAP_DAC_OVERRIDE to read a file
+    // of user 1000 otherwise.
+    fs::set_permissions(covered.join("f"), fs::Permissions::from_mode(0o666)).unwrap();
+    nix::unistd::chown(&covered.join("f"), Some(1000.into()), Some(1000.into())).unwrap();
+    fs::write(covered.join("d/g"), "deep\n").unwrap();
+    symlink("/etc/hostname", covered.join("l")).unwrap();
+    fs::set_permissions(&covered, fs::Permissions::from_mode(0o750)).unwrap();
+    let ro = b.rootfs().join("mnt/ro");
+    fs::create_dir_all(&ro).unwrap();
+    fs::write(ro.join("x"), "kept\n").unwrap();
+    b.add_mount(
+        "/mnt/cu",
+        "tmpfs",
+        "tmpfs",
+        &["nosuid", "nodev", "tmpcopyup", "size=1m"],
+    );
+    b.add_mount("/mnt/ro", "tmpfs", "tmpfs", &["ro", "tmpcopyup"]);
+    b.set_script(
+        "grep -E ' /mnt/(cu|ro) ' /proc/mounts | cut -d' ' -f2,3,4 | cut -d, -f1; \
+         cd /mnt/cu && stat -c '%n %a %u:%g %F' . f d d/g l; \
+         cat f d/g; readlink l; echo changed > f; cat f; \
+         cat /mnt/ro/x; if touch /mnt/ro/y 2>/dev/null; then echo wrote; else echo refused; fi",
+    );
+    let out = rt.run(&b).ok();
+    assert_eq!(
+        out.stdout,
+        "/mnt/cu tmpfs rw\n/mnt/ro tmpfs ro\n\
+         . 750 0:0 directory\nf 666 1000:1000 regular file\nd 755 0:0 directory\n\
+         d/g 644 0:0 regular file\nl 777 0:0 symbolic link\n\
+         data\ndeep\n/etc/hostname\nchanged\nkept\nrefused\n"
+    );
+    // The write went to the tmpfs; the image's file is as it was.
+    assert_eq!(fs::read_to_string(covered.join("f")).unwrap(), "data\n");
+}
+
+/// The copy for "tmpcopyup" runs before pivot_root, where the host's
+/// whole tree is visible: an image whose covered directory holds symlinks
+/// to host paths (a directory and a file) must get those symlinks copied
+/// as they are, never the host content they point at.
+#[test]
+fn tmpcopyup_never_copies_host_files_through_image_symlinks() {
+    require_root!();
+    use std::os::unix::fs::symlink;
+    let rt = runtime();
+    let mut b = Bundle::new(&rt);
+    let host = b.host_dir("host-secret");
+    fs::write(host.join("secret"), "host only\n").unwrap();
+    let covered = b.rootfs().join("mnt/cu");
+    fs::create_dir_all(&covered).unwrap();
+    symlink(&host, covered.join("dir")).unwrap();
+    symlink(host.join("secret"), covered.join("file")).unwrap();
+    b.add_mount("/mnt/cu", "tmpfs", "tmpfs", &["tmpcopyup"]);
+    b.set_script(
+        "cd /mnt/cu; stat -c '%n %F' dir file; \
+         cat dir/secret file 2>/dev/null || echo unreadable",
+    );
+    let out = rt.run(&b).ok();
+    assert_eq!(
+        out.stdout, "dir symbolic link\nfile symbolic link\nunreadable\n",
+        "{out}"
+    );
+}
+
+/// A tmpfs over an existing directory takes that directory's mode, with
+/// or without "tmpcopyup" (runc does so; Docker's and Podman's `--tmpfs`
+/// rely on it); over a new directory it keeps tmpfs's 1777. An explicit
+/// `mode=` wins in berth (runc 1.1 overrides it with the directory's).
+#[test]
+fn tmpfs_takes_the_mode_of_the_directory_it_covers() {
+    require_root!();
+    use std::os::unix::fs::PermissionsExt;
+    let rt = runtime();
+    let mut b = Bundle::new(&rt);
+    for dir in ["plain", "copied", "ro", "asked"] {
+        let d = b.rootfs().join("mnt").join(dir);
+        fs::create_dir_all(&d).unwrap();
+        fs::set_permissions(&d, fs::Permissions::from_mode(0o750)).unwrap();
+    }
+    b.add_mount("/mnt/plain", "tmpfs", "tmpfs", &["nosuid"]);
+    b.add_mount("/mnt/copied", "tmpfs", "tmpfs", &["tmpcopyup"]);
+    b.add_mount("/mnt/ro", "tmpfs", "tmpfs", &["ro"]);
+    b.add_mount("/mnt/new", "tmpfs", "tmpfs", &["nosuid"]);
+    b.add_mount("/mnt/newcopied", "tmpfs", "tmpfs", &["tmpcopyup"]);
+    b.add_mount("/mnt/asked", "tmpfs", "tmpfs", &["mode=700"]);
+    b.set_script(
+        "stat -c '%n %a' /mnt/plain /mnt/copied /mnt/ro /mnt/new /mnt/newcopied; \
+         grep ' /mnt/ro ' /proc/mounts | cut -d' ' -f4 | cut -d, -f1; stat -c %a /mnt/asked",
+    );
+    let out = rt.run(&b).ok();
+    let (common, asked) = out.stdout.rsplit_once("ro\n").expect("the ro line");
+    assert_eq!(
+        common,
+        "/mnt/plain 750\n/mnt/copied 750\n/mnt/ro 750\n/mnt/new 1777\n/mnt/newcopied 1777\n"
+    );
+    if rt.is_berth() {
+        assert_eq!(asked, "700\n");
+    }
+}
+
+/// Device nodes and fifos under a "tmpcopyup" tmpfs are made again with
+/// their kind, numbers, owner and mode. runc 1.1 aborts the container on
+/// them (`lchown ...: no such file or directory`), so this is berth's.
+#[test]
+fn tmpcopyup_copies_device_nodes_and_fifos() {
+    require_root!();
+    use std::os::unix::fs::PermissionsExt;
+    let rt = runtime();
+    if !rt.is_berth() {
+        skipped(&format!("{} cannot copy special files up", rt.name()));
+        return;
+    }
+    let mut b = Bundle::new(&rt);
+    let covered = b.rootfs().join("mnt/cu");
+    fs::create_dir_all(&covered).unwrap();
+    let mode = nix::sys::stat::Mode::from_bits_truncate(0o600);
+    let null = nix::sys::stat::makedev(1, 3);
+    nix::sys::stat::mknod(
+        &covered.join("null"),
+        nix::sys::stat::SFlag::S_IFCHR,
+        mode,
+        null,
+    )
+    .unwrap();
+    nix::unistd::mkfifo(&covered.join("fifo"), mode).unwrap();
+    for (name, perm) in [("null", 0o666), ("fifo", 0o620)] {
+        fs::set_permissions(covered.join(name), fs::Permissions::from_mode(perm)).unwrap();
+        nix::unistd::chown(&covered.join(name), Some(1000.into()), Some(5.into())).unwrap();
+    }
+    b.add_mount("/mnt/cu", "tmpfs", "tmpfs", &["tmpcopyup"]);
+    b.set_script(
+        "stat -c '%n %a %u:%g %F %t,%T' /mnt/cu/null /mnt/cu/fifo; \
+         echo gone > /mnt/cu/null && echo written",
+    );
+    let out = rt.run(&b).ok();
+    assert_eq!(
+        out.stdout,
+        "/mnt/cu/null 666 1000:5 character special file 1,3\n\
+         /mnt/cu/fifo 620 1000:5 fifo 0,0\nwritten\n"
+    );
+}

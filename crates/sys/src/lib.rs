@@ -6,6 +6,7 @@
 //! sound. Nothing here knows about containers.
 
 pub mod bpf;
+pub mod fs;
 
 use std::ffi::CStr;
 use std::io;

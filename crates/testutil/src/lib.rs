@@ -8,8 +8,8 @@
 //! `--root` ([`Runtime`]), cgroup cleanup and reads ([`CgroupParent`]), a
 //! loop block device ([`LoopDevice`]), the receiving end of a
 //! `--console-socket` ([`ConsoleSocket`]), and private instances of the
-//! real clients, each with a locally made busybox image ([`Containerd`],
-//! [`Dockerd`]).
+//! real clients driving the runtime, each with a locally made busybox image
+//! ([`Podman`], [`Containerd`], [`Dockerd`]).
 //!
 //! Every fixture cleans up on `Drop`, and every name it makes is unique per
 //! process, so tests run in parallel (one process per test under
@@ -32,6 +32,7 @@ mod host;
 mod id;
 mod loopdev;
 mod oci_image;
+mod podman;
 mod root;
 mod rootfs;
 mod runtime;
@@ -48,6 +49,7 @@ pub use host::{host_ns, mountinfo, pid_ns, process_alive, wait_until, HostProces
 pub use id::unique_id;
 pub use loopdev::LoopDevice;
 pub use oci_image::{busybox_layer_tar, sha256_digest, write_oci_archive};
+pub use podman::{Podman, PODMAN_IMAGE};
 pub use root::{__test_name, is_root, root_required_by_env, should_skip_for_root, skipped};
 pub use rootfs::{busybox_applets, busybox_rootfs, BUSYBOX};
 pub use runtime::{Output, Runtime, Spawned, DEFAULT_TIMEOUT};

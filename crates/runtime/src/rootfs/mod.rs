@@ -9,6 +9,7 @@ mod cgroupfs;
 mod devices;
 pub mod options;
 pub mod resolve;
+mod tmpfs;
 
 pub use cgroupfs::own_cgroups as cgroupfs_own;
 
@@ -41,11 +42,11 @@ impl Context<'_> {
     }
 }
 
-fn do_mount(source: Option<&Path>, target: &Path, fstype: Option<&str>, flags: MsFlags, data: Option<&str>) -> nix::Result<()> {
+pub(super) fn do_mount(source: Option<&Path>, target: &Path, fstype: Option<&str>, flags: MsFlags, data: Option<&str>) -> nix::Result<()> {
     mount(source, target, fstype, flags, data.filter(|d| !d.is_empty()))
 }
 
-fn mount_err(what: &str, dest: &Path, e: nix::errno::Errno) -> Error {
+pub(super) fn mount_err(what: &str, dest: &Path, e: nix::errno::Errno) -> Error {
     Error::sys(format!("{what} on {}", dest.display()), e)
 }
 
@@ -134,8 +135,15 @@ fn mount_entry(ctx: &Context<'_>, root: &Root, m: &Mount) -> Result<()> {
     if fstype == "proc" || fstype == "sysfs" {
         refuse_symlinked_destination(root, dest, fstype)?;
     }
-    let target = root.mkdir_all(dest, 0o755)?;
     let source = m.source().as_deref().unwrap_or(Path::new(fstype));
+    if fstype == "tmpfs" {
+        tmpfs::mount(root, source, dest, &opts)?;
+        return apply_propagation(root, dest, &opts.propagation);
+    }
+    if opts.copy_up {
+        return Err(Error::InvalidConfig(format!("mount {}: tmpcopyup applies to tmpfs only, not {fstype:?}", dest.display())));
+    }
+    let target = root.mkdir_all(dest, 0o755)?;
     let flags = opts.flags;
     match do_mount(Some(source), &fd_path(&target), Some(fstype), flags, Some(&opts.data)) {
         Ok(()) => {}

@@ -14,11 +14,14 @@ pub struct MountOptions {
     pub data: String,
     /// Whether "bind" or "rbind" was given.
     pub bind: bool,
+    /// "tmpcopyup": fill a new tmpfs with what the directory it covers
+    /// holds.
+    pub copy_up: bool,
 }
 
 impl Default for MountOptions {
     fn default() -> Self {
-        MountOptions { flags: MsFlags::empty(), propagation: Vec::new(), data: String::new(), bind: false }
+        MountOptions { flags: MsFlags::empty(), propagation: Vec::new(), data: String::new(), bind: false, copy_up: false }
     }
 }
 
@@ -74,7 +77,7 @@ pub fn propagation_of(option: &str) -> Option<MsFlags> {
 
 /// Options that runc understands but berth does not implement yet: refused
 /// rather than passed to the kernel as data, where they would mean nothing.
-const UNSUPPORTED: &[&str] = &["tmpcopyup", "idmap", "ridmap"];
+const UNSUPPORTED: &[&str] = &["idmap", "ridmap"];
 
 pub fn parse(options: &[String]) -> Result<MountOptions, String> {
     let mut out = MountOptions::default();
@@ -87,6 +90,8 @@ pub fn parse(options: &[String]) -> Result<MountOptions, String> {
         } else if opt == "rbind" {
             out.bind = true;
             out.flags |= MsFlags::MS_BIND | MsFlags::MS_REC;
+        } else if opt == "tmpcopyup" {
+            out.copy_up = true;
         } else if let Some(p) = propagation_of(opt) {
             out.propagation.push(p);
         } else if let Some((clear, f)) = flag_of(opt) {
@@ -131,6 +136,15 @@ mod tests {
 
     #[test]
     fn refuses_unsupported_options() {
-        assert!(parse(&["tmpcopyup".to_string()]).is_err());
+        assert!(parse(&["idmap".to_string()]).is_err());
+        assert!(parse(&["idmap=uids=0-1000-10".to_string()]).is_err());
+    }
+
+    #[test]
+    fn tmpcopyup_is_an_option_not_data() {
+        let o = p(&["nosuid", "tmpcopyup", "size=1m"]);
+        assert!(o.copy_up);
+        assert_eq!(o.data, "size=1m");
+        assert!(!p(&["nosuid"]).copy_up);
     }
 }

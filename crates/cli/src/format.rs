@@ -1,0 +1,294 @@
+//! Docker's output conventions: a subset of Go templates for `--format`,
+//! tab-aligned tables, human sizes and durations (go-units).
+
+use anyhow::{bail, Result};
+use serde_json::Value;
+
+/// A parsed `--format`: text, `{{.A.B}}` fields and `{{json .X}}`, with an
+/// optional `table ` prefix that prints a header row.
+#[derive(Debug)]
+pub struct Template {
+    pub table: bool,
+    parts: Vec<Part>,
+}
+
+#[derive(Debug)]
+enum Part {
+    Text(String),
+    Field(Vec<String>),
+    Json(Vec<String>),
+}
+
+impl Template {
+    pub fn parse(format: &str) -> Result<Template> {
+        let (table, body) = match format.strip_prefix("table") {
+            Some(rest) if rest.is_empty() || rest.starts_with(' ') => (true, rest.trim_start()),
+            _ => (false, format),
+        };
+        let body = body.replace("\\t", "\t").replace("\\n", "\n");
+        let mut parts = Vec::new();
+        let mut rest = body.as_str();
+        while let Some(start) = rest.find("{{") {
+            if start > 0 {
+                parts.push(Part::Text(rest[..start].to_owned()));
+            }
+            let end = rest[start..]
+                .find("}}")
+                .map(|e| start + e)
+                .ok_or_else(|| anyhow::anyhow!("template: unclosed action in {format:?}"))?;
+            let action = rest[start + 2..end].trim();
+            parts.push(match action.strip_prefix("json") {
+                Some(arg) => Part::Json(path(arg.trim(), format)?),
+                None => Part::Field(path(action, format)?),
+            });
+            rest = &rest[end + 2..];
+        }
+        if !rest.is_empty() {
+            parts.push(Part::Text(rest.to_owned()));
+        }
+        Ok(Template { table, parts })
+    }
+
+    /// Renders one value.
+    pub fn render(&self, v: &Value) -> Result<String> {
+        let mut out = String::new();
+        for p in &self.parts {
+            match p {
+                Part::Text(t) => out.push_str(t),
+                Part::Field(path) => out.push_str(&plain(lookup(v, path)?)),
+                Part::Json(path) => out.push_str(&serde_json::to_string(lookup(v, path)?)?),
+            }
+        }
+        Ok(out)
+    }
+
+    /// The header row of a table: each field replaced by its column title.
+    pub fn header(&self, title: impl Fn(&str) -> String) -> String {
+        let mut out = String::new();
+        for p in &self.parts {
+            match p {
+                Part::Text(t) => out.push_str(t),
+                Part::Field(path) | Part::Json(path) => {
+                    out.push_str(&title(path.last().map(String::as_str).unwrap_or("")))
+                }
+            }
+        }
+        out
+    }
+}
+
+fn path(arg: &str, format: &str) -> Result<Vec<String>> {
+    if arg == "." {
+        return Ok(Vec::new());
+    }
+    match arg.strip_prefix('.') {
+        Some(p) if !p.is_empty() && p.split('.').all(|s| !s.is_empty() && s.chars().all(|c| c.is_alphanumeric() || c == '_')) => {
+            Ok(p.split('.').map(str::to_owned).collect())
+        }
+        _ => bail!("template: unsupported action {{{{{arg}}}}} in {format:?} (berth supports {{{{.Field}}}}, {{{{json .}}}}, {{{{json .Field}}}} and table)"),
+    }
+}
+
+fn lookup<'a>(v: &'a Value, path: &[String]) -> Result<&'a Value> {
+    let mut cur = v;
+    for key in path {
+        cur = match cur {
+            Value::Object(m) => m
+                .get(key)
+                .ok_or_else(|| anyhow::anyhow!("template: can't evaluate field {key}"))?,
+            _ => bail!("template: can't evaluate field {key}"),
+        };
+    }
+    Ok(cur)
+}
+
+/// Go's `{{.X}}` printing of JSON-like values.
+fn plain(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "<no value>".into(),
+        Value::Array(a) => format!("[{}]", a.iter().map(plain).collect::<Vec<_>>().join(" ")),
+        Value::Object(m) => format!(
+            "map[{}]",
+            m.iter()
+                .map(|(k, v)| format!("{k}:{}", plain(v)))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
+        other => other.to_string(),
+    }
+}
+
+/// Aligns tab-separated rows like Go's tabwriter with Docker's settings
+/// (min width 10, padding 3): every cell but a row's last is padded.
+pub fn tabulate(rows: &[String]) -> String {
+    let split: Vec<Vec<&str>> = rows.iter().map(|r| r.split('\t').collect()).collect();
+    let mut widths: Vec<usize> = Vec::new();
+    for row in &split {
+        for (i, cell) in row.iter().enumerate().take(row.len().saturating_sub(1)) {
+            let w = cell.chars().count();
+            if widths.len() <= i {
+                widths.push(0);
+            }
+            widths[i] = widths[i].max(w);
+        }
+    }
+    let mut out = String::new();
+    for row in &split {
+        let mut line = String::new();
+        for (i, cell) in row.iter().enumerate() {
+            line.push_str(cell);
+            if i + 1 < row.len() {
+                let width = (widths[i] + 3).max(10);
+                line.push_str(&" ".repeat(width - cell.chars().count()));
+            }
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
+/// go-units `HumanSizeWithPrecision(size, 3)`: decimal units, 3 digits.
+pub fn human_size(size: u64) -> String {
+    const UNITS: [&str; 9] = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"];
+    let mut v = size as f64;
+    let mut i = 0;
+    while v >= 1000.0 && i < UNITS.len() - 1 {
+        v /= 1000.0;
+        i += 1;
+    }
+    format!("{}{}", sig3(v), UNITS[i])
+}
+
+/// `%.3g` for 0 <= v < 1000.
+fn sig3(v: f64) -> String {
+    let decimals = if v >= 100.0 {
+        0
+    } else if v >= 10.0 {
+        1
+    } else {
+        2
+    };
+    let s = format!("{v:.decimals$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_owned()
+    } else {
+        s
+    }
+}
+
+/// go-units `HumanDuration`.
+pub fn human_duration(secs: i64) -> String {
+    let secs = secs.max(0);
+    let minutes = secs / 60;
+    let hours = (secs as f64 / 3600.0 + 0.5) as i64;
+    match () {
+        _ if secs < 1 => "Less than a second".into(),
+        _ if secs == 1 => "1 second".into(),
+        _ if secs < 60 => format!("{secs} seconds"),
+        _ if minutes == 1 => "About a minute".into(),
+        _ if minutes < 60 => format!("{minutes} minutes"),
+        _ if hours == 1 => "About an hour".into(),
+        _ if hours < 48 => format!("{hours} hours"),
+        _ if hours < 24 * 7 * 2 => format!("{} days", hours / 24),
+        _ if hours < 24 * 30 * 2 => format!("{} weeks", hours / 24 / 7),
+        _ if hours < 24 * 365 * 2 => format!("{} months", hours / 24 / 30),
+        _ => format!("{} years", hours / 24 / 365),
+    }
+}
+
+/// Docker's `CreatedAt`: `2006-01-02 15:04:05 +0000 UTC`.
+pub fn created_at(rfc3339: &str) -> String {
+    match berth_image::time::parse_rfc3339(rfc3339) {
+        Some(secs) => {
+            let s = berth_image::time::format_rfc3339(secs, 0);
+            format!("{} {} +0000 UTC", &s[..10], &s[11..19])
+        }
+        None => String::new(),
+    }
+}
+
+/// Docker's `CreatedSince`: `3 days ago`.
+pub fn created_since(rfc3339: &str) -> String {
+    match berth_image::time::parse_rfc3339(rfc3339) {
+        Some(secs) => format!("{} ago", human_duration(now() - secs)),
+        None => "N/A".into(),
+    }
+}
+
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Go's `path.Match` for `--filter reference=`: `*` and `?` stop at `/`.
+pub fn glob(pattern: &str, name: &str) -> bool {
+    fn go(p: &[char], n: &[char]) -> bool {
+        match p.first() {
+            None => n.is_empty(),
+            Some('*') => (0..=n.len())
+                .take_while(|&i| i == 0 || n[i - 1] != '/')
+                .any(|i| go(&p[1..], &n[i..])),
+            Some('?') => n.first().is_some_and(|c| *c != '/') && go(&p[1..], &n[1..]),
+            Some(c) => n.first() == Some(c) && go(&p[1..], &n[1..]),
+        }
+    }
+    let p: Vec<char> = pattern.chars().collect();
+    let n: Vec<char> = name.chars().collect();
+    go(&p, &n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn templates() {
+        let t = Template::parse("table {{.Repository}}\\t{{.Tag}}").unwrap();
+        assert!(t.table);
+        assert_eq!(
+            t.render(&json!({"Repository": "a", "Tag": "b"})).unwrap(),
+            "a\tb"
+        );
+        assert_eq!(t.header(|f| f.to_uppercase()), "REPOSITORY\tTAG");
+        let j = Template::parse("{{json .}}").unwrap();
+        assert_eq!(j.render(&json!({"A": 1})).unwrap(), r#"{"A":1}"#);
+        assert_eq!(
+            Template::parse("{{.Config.Cmd}}")
+                .unwrap()
+                .render(&json!({"Config": {"Cmd": ["sh", "-c"]}}))
+                .unwrap(),
+            "[sh -c]"
+        );
+        assert!(Template::parse("{{range .}}").is_err());
+        assert!(Template::parse("{{.Nope}}")
+            .unwrap()
+            .render(&json!({}))
+            .is_err());
+    }
+
+    #[test]
+    fn units_like_go_units() {
+        assert_eq!(human_size(0), "0B");
+        assert_eq!(human_size(4_261_234), "4.26MB");
+        assert_eq!(human_size(1_200), "1.2kB");
+        assert_eq!(human_size(123), "123B");
+        assert_eq!(human_duration(0), "Less than a second");
+        assert_eq!(human_duration(90), "About a minute");
+        assert_eq!(human_duration(3 * 86400), "3 days");
+        assert_eq!(human_duration(20 * 86400), "2 weeks");
+    }
+
+    #[test]
+    fn tables_and_globs() {
+        let t = tabulate(&["A\tBB\tC".into(), "long-name\tx\ty".into()]);
+        assert_eq!(t, "A           BB        C\nlong-name   x         y\n");
+        assert!(glob("busy*", "busybox"));
+        assert!(!glob("*", "a/b"));
+        assert!(glob("*/*", "a/b"));
+    }
+}
