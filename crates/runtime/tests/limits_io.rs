@@ -297,3 +297,21 @@ fn write_throttle_is_written() {
         "{file}:\n{content}\nwant the line {want:?}"
     );
 }
+
+/// Docker writes `blockIO.weight: 0` for every container started without
+/// `--blkio-weight`: like runc, 0 means "not set", not a value for the
+/// kernel (which refuses it with ERANGE, so the container failed to start).
+#[test]
+fn zero_blkio_weight_means_unset() {
+    require_root!();
+    let rt = runtime();
+    let mut b = Bundle::new(&rt);
+    b.set_script("echo started");
+    b.config_mut()["linux"]["resources"]["blockIO"] = json!({
+        "weight": 0,
+        "weightDevice": [{"major": 7, "minor": 0, "weight": 0}]
+    });
+    let out = rt.run(&b);
+    assert!(out.success(), "{out}");
+    assert_eq!(out.stdout.trim(), "started");
+}

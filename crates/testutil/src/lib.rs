@@ -7,9 +7,10 @@
 //! runc-`spec`-like `config.json` ([`Bundle`]), a runtime binary with its own
 //! `--root` ([`Runtime`]), cgroup cleanup and reads ([`CgroupParent`]), a
 //! loop block device ([`LoopDevice`]), the receiving end of a
-//! `--console-socket` ([`ConsoleSocket`]), a private Podman driving the
-//! runtime ([`Podman`]) and an unprivileged user with subordinate ids for
-//! rootless tests ([`rootless_user`]).
+//! `--console-socket` ([`ConsoleSocket`]), and private instances of the
+//! real clients driving the runtime, each with a locally made busybox image
+//! ([`Podman`], [`Containerd`], [`Dockerd`]), and an unprivileged user with
+//! subordinate ids for rootless tests ([`rootless_user`]).
 //!
 //! Every fixture cleans up on `Drop`, and every name it makes is unique per
 //! process, so tests run in parallel (one process per test under
@@ -25,9 +26,13 @@
 mod bundle;
 mod cgroup;
 mod console;
+mod containerd;
+mod daemon;
+mod dockerd;
 mod host;
 mod id;
 mod loopdev;
+mod oci_image;
 mod podman;
 mod root;
 mod rootfs;
@@ -39,9 +44,13 @@ mod user;
 pub use bundle::{Bundle, ConfigGuard};
 pub use cgroup::{cgroup_v2, hierarchies, CgroupParent, CpuUsage};
 pub use console::{ConsoleSocket, TerminalReader};
+pub use containerd::{Containerd, BUSYBOX_IMAGE};
+pub use daemon::DAEMON_TIMEOUT;
+pub use dockerd::{Dockerd, DOCKER_BUSYBOX_IMAGE};
 pub use host::{host_ns, mountinfo, pid_ns, process_alive, wait_until, HostProcess};
 pub use id::unique_id;
 pub use loopdev::LoopDevice;
+pub use oci_image::{busybox_layer_tar, sha256_digest, write_oci_archive};
 pub use podman::{Podman, PODMAN_IMAGE};
 pub use root::{__test_name, is_root, root_required_by_env, should_skip_for_root, skipped};
 pub use rootfs::{busybox_applets, busybox_rootfs, BUSYBOX};

@@ -167,25 +167,10 @@ impl Runtime {
     /// Starts a command after `tweak` adjusted it (env, cwd, stdin...).
     pub fn spawn_with(&self, args: &[&str], tweak: impl FnOnce(&mut Command)) -> Spawned {
         let n = self.inner.next_io.fetch_add(1, Ordering::Relaxed);
-        let stdout_path = self.inner.io_dir.join(format!("{n}.stdout"));
-        let stderr_path = self.inner.io_dir.join(format!("{n}.stderr"));
         let mut c = self.command();
-        c.args(args)
-            .stdin(Stdio::null())
-            .stdout(File::create(&stdout_path).expect("create stdout file"))
-            .stderr(File::create(&stderr_path).expect("create stderr file"));
-        tweak(&mut c);
+        c.args(args);
         let argv = format!("{} {}", self.name(), args.join(" "));
-        let child = c
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn {}: {e}", self.bin().display()));
-        Spawned {
-            child,
-            argv,
-            stdout_path,
-            stderr_path,
-            started: Instant::now(),
-        }
+        Spawned::start(c, argv, &self.inner.io_dir, n, tweak)
     }
 
     /// `create --bundle <dir> <id>`. The container inherits this call's
@@ -365,6 +350,34 @@ pub struct Spawned {
 }
 
 impl Spawned {
+    /// Starts `c` with stdin on /dev/null and stdout/stderr to the files
+    /// `<io_dir>/<n>.stdout` and `.stderr` (a process that inherits them
+    /// cannot hold the call open), after `tweak` adjusted it.
+    pub(crate) fn start(
+        mut c: Command,
+        argv: String,
+        io_dir: &Path,
+        n: u64,
+        tweak: impl FnOnce(&mut Command),
+    ) -> Spawned {
+        let stdout_path = io_dir.join(format!("{n}.stdout"));
+        let stderr_path = io_dir.join(format!("{n}.stderr"));
+        c.stdin(Stdio::null())
+            .stdout(File::create(&stdout_path).expect("create stdout file"))
+            .stderr(File::create(&stderr_path).expect("create stderr file"));
+        tweak(&mut c);
+        let child = c
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn `{argv}`: {e}"));
+        Spawned {
+            child,
+            argv,
+            stdout_path,
+            stderr_path,
+            started: Instant::now(),
+        }
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }

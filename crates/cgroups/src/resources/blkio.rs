@@ -31,9 +31,15 @@ fn list<T>(v: &Option<Vec<T>>) -> &[T] {
     v.as_deref().unwrap_or_default()
 }
 
+/// A weight of 0 means "not set", as in runc: Docker sends `weight: 0`
+/// for every container without `--blkio-weight`, and the kernel refuses 0.
+fn weight(w: Option<u16>) -> Option<u16> {
+    w.filter(|&w| w != 0)
+}
+
 fn is_set(b: &LinuxBlockIo) -> bool {
-    b.weight().is_some()
-        || b.leaf_weight().is_some()
+    weight(b.weight()).is_some()
+        || weight(b.leaf_weight()).is_some()
         || !list(b.weight_device()).is_empty()
         || !list(b.throttle_read_bps_device()).is_empty()
         || !list(b.throttle_write_bps_device()).is_empty()
@@ -86,7 +92,7 @@ fn throttles(
 
 fn v1(b: &LinuxBlockIo, plan: &mut Plan) -> Result<(), Error> {
     let field = "blockIO.weight";
-    if let Some(w) = b.weight() {
+    if let Some(w) = weight(b.weight()) {
         plan.steps.push(Step::One(
             write(field, "blkio", "blkio.weight", w).or_else(write(
                 field,
@@ -96,7 +102,7 @@ fn v1(b: &LinuxBlockIo, plan: &mut Plan) -> Result<(), Error> {
             )),
         ));
     }
-    if let Some(w) = b.leaf_weight() {
+    if let Some(w) = weight(b.leaf_weight()) {
         plan.steps.push(Step::One(write(
             "blockIO.leafWeight",
             "blkio",
@@ -107,7 +113,7 @@ fn v1(b: &LinuxBlockIo, plan: &mut Plan) -> Result<(), Error> {
     let field = "blockIO.weightDevice";
     for wd in list(b.weight_device()) {
         let dev = device(field, wd.major(), wd.minor())?;
-        if let Some(w) = wd.weight() {
+        if let Some(w) = weight(wd.weight()) {
             let value = format!("{dev} {w}");
             plan.steps.push(Step::One(
                 write(field, "blkio", "blkio.weight_device", &value).or_else(write(
@@ -118,7 +124,7 @@ fn v1(b: &LinuxBlockIo, plan: &mut Plan) -> Result<(), Error> {
                 )),
             ));
         }
-        if let Some(w) = wd.leaf_weight() {
+        if let Some(w) = weight(wd.leaf_weight()) {
             plan.steps.push(Step::One(write(
                 field,
                 "blkio",
@@ -149,10 +155,10 @@ pub(crate) fn blkio_to_io_weight(weight: u16) -> u64 {
 }
 
 fn v2(b: &LinuxBlockIo, plan: &mut Plan) -> Result<(), Error> {
-    if b.leaf_weight().is_some()
+    if weight(b.leaf_weight()).is_some()
         || list(b.weight_device())
             .iter()
-            .any(|d| d.leaf_weight().is_some())
+            .any(|d| weight(d.leaf_weight()).is_some())
     {
         return Err(unsupported(
             "blockIO.leafWeight",
@@ -162,7 +168,7 @@ fn v2(b: &LinuxBlockIo, plan: &mut Plan) -> Result<(), Error> {
     let field = "blockIO.weight";
     // BFQ takes blkio weights as they are; io.weight (the io cost model) has
     // its own range.
-    if let Some(w) = b.weight() {
+    if let Some(w) = weight(b.weight()) {
         plan.steps.push(Step::One(
             write(field, "io", "io.bfq.weight", w).or_else(write(
                 field,
@@ -175,7 +181,7 @@ fn v2(b: &LinuxBlockIo, plan: &mut Plan) -> Result<(), Error> {
     let field = "blockIO.weightDevice";
     for wd in list(b.weight_device()) {
         let dev = device(field, wd.major(), wd.minor())?;
-        if let Some(w) = wd.weight() {
+        if let Some(w) = weight(wd.weight()) {
             plan.steps.push(Step::One(
                 write(field, "io", "io.bfq.weight", format!("{dev} {w}")).or_else(write(
                     field,
@@ -243,6 +249,17 @@ mod tests {
         );
         let Step::One(w) = &p.steps[0] else { panic!() };
         assert!(matches!(&w.if_missing, IfMissing::Try(b) if b.file == "blkio.bfq.weight"));
+    }
+
+    #[test]
+    fn zero_weights_are_not_set() {
+        // Docker's config for a container without --blkio-weight.
+        let zero = r#"{"blockIO": {"weight": 0, "leafWeight": 0,
+            "weightDevice": [{"major": 8, "minor": 0, "weight": 0, "leafWeight": 0}]}}"#;
+        for mode in [Mode::V1, Mode::V2] {
+            let p = super::super::plan(&res(zero), &host(mode)).unwrap();
+            assert!(writes(&p).0.is_empty(), "{mode:?}: {:?}", writes(&p));
+        }
     }
 
     #[test]
