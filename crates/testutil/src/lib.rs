@@ -7,7 +7,8 @@
 //! runc-`spec`-like `config.json` ([`Bundle`]), a runtime binary with its own
 //! `--root` ([`Runtime`]), cgroup cleanup and reads ([`CgroupParent`]), a
 //! loop block device ([`LoopDevice`]) and the receiving end of a
-//! `--console-socket` ([`ConsoleSocket`]).
+//! `--console-socket` ([`ConsoleSocket`]), and a local registry with a
+//! recording proxy in front of it ([`Registry`], [`RegistryProxy`]).
 //!
 //! Every fixture cleans up on `Drop`, and every name it makes is unique per
 //! process, so tests run in parallel (one process per test under
@@ -26,6 +27,7 @@ mod console;
 mod host;
 mod id;
 mod loopdev;
+mod registry;
 mod root;
 mod rootfs;
 mod runtime;
@@ -38,6 +40,9 @@ pub use console::{ConsoleSocket, TerminalReader};
 pub use host::{host_ns, mountinfo, pid_ns, process_alive, wait_until, HostProcess};
 pub use id::unique_id;
 pub use loopdev::LoopDevice;
+pub use registry::{
+    htpasswd_file, BearerAuth, Logged, ProxyBehavior, Registry, RegistryConfig, RegistryProxy,
+};
 pub use root::{__test_name, is_root, root_required_by_env, should_skip_for_root, skipped};
 pub use rootfs::{busybox_applets, busybox_rootfs, BUSYBOX};
 pub use runtime::{Output, Runtime, Spawned, DEFAULT_TIMEOUT};
