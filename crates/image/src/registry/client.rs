@@ -444,11 +444,15 @@ fn transient_status(status: u16) -> bool {
     matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
 }
 
+/// Connection trouble worth another try; a TLS failure (rustls reports
+/// it as `InvalidData`) is not.
 pub(crate) fn transient_error(e: &ureq::Error) -> bool {
+    if let ureq::Error::Io(io) = e {
+        return io.kind() != std::io::ErrorKind::InvalidData;
+    }
     matches!(
         e,
-        ureq::Error::Io(_)
-            | ureq::Error::Timeout(_)
+        ureq::Error::Timeout(_)
             | ureq::Error::ConnectionFailed
             | ureq::Error::BodyStalled
             | ureq::Error::Protocol(_)

@@ -155,7 +155,11 @@ fn fetch_rest(
                     .get_ref()
                     .and_then(|inner| inner.downcast_ref::<ureq::Error>())
                     .is_none_or(transient_error);
-                let err = Error::io("read blob from", url.to_owned(), e);
+                let err = Error::Registry {
+                    registry: client.host.clone(),
+                    action: format!("fetch {}", desc.digest),
+                    reason: format!("connection closed after {done} of {} bytes: {e}", desc.size),
+                };
                 return Err(if transient {
                     Interrupted::Transient(err)
                 } else {
