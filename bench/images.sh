@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # berth's image paths beside the tools people use for the same job.
 #
-#   bench/images.sh [-n RUNS] [-l LAYERS] [-m MIB_PER_LAYER] [-d UNPACK_DIR] [BERTH]
+#   bench/images.sh [-n RUNS] [-l LAYERS] [-m MIB_PER_LAYER] [-d UNPACK_DIR] [-o pull|unpack] [BERTH]
 #
 # 1. pull: a LAYERS-layer image (each layer MIB_PER_LAYER of random data
 #    plus 200 small files, gzip) from a local docker-registry on
@@ -13,7 +13,7 @@
 #    archive's blobs, verify, unpack) vs `umoci unpack` of the same
 #    image from an OCI layout (decompress, unpack, write its mtree).
 #
-# BERTH defaults to target/release/berth of this repo. Needs root,
+# -o runs only one of the two. BERTH defaults to target/release/berth of this repo. Needs root,
 # docker-registry, skopeo, umoci. Prints each run and the medians, and the
 # ratio berth / other (below 1: berth is faster). The page cache is warm
 # (nothing is dropped: other work on the machine would pay for it).
@@ -23,12 +23,14 @@ RUNS=5
 LAYERS=8
 MIB=16
 UNPACK_DIR=/usr/share
-while getopts n:l:m:d: o; do
+ONLY=
+while getopts n:l:m:d:o: o; do
     case $o in
         n) RUNS=$OPTARG ;;
         l) LAYERS=$OPTARG ;;
         m) MIB=$OPTARG ;;
         d) UNPACK_DIR=$OPTARG ;;
+        o) ONLY=$OPTARG ;;
         *) exit 2 ;;
     esac
 done
@@ -53,6 +55,7 @@ now() { date +%s.%N; }
 sub() { awk -v a="$1" -v b="$2" 'BEGIN { print a - b }'; }
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
+if [ "$ONLY" != unpack ]; then
 # --- a registry on a free port ---------------------------------------------
 for _ in 1 2 3 4 5; do
     PORT=$((20000 + RANDOM % 30000))
@@ -107,6 +110,9 @@ for r in $(seq "$RUNS"); do
     printf 'pull run %d: berth %.3fs  skopeo %.3fs\n' "$r" "$b" "$s" >&2
 done
 
+fi
+
+if [ "$ONLY" != pull ]; then
 # --- one large layer ---------------------------------------------------------
 echo "building a one-layer image of $UNPACK_DIR..." >&2
 umoci init --layout "$W/big"
@@ -135,13 +141,19 @@ for r in $(seq "$RUNS"); do
     printf 'unpack run %d: berth load %.3fs  umoci unpack %.3fs\n' "$r" "$b" "$u" >&2
 done
 
-pb=$(printf '%s\n' "${pull_berth[@]}" | median)
-ps=$(printf '%s\n' "${pull_skopeo[@]}" | median)
-ub=$(printf '%s\n' "${unpack_berth[@]}" | median)
-uu=$(printf '%s\n' "${unpack_umoci[@]}" | median)
+fi
+
 echo
 echo "medians of $RUNS runs"
+if [ "$ONLY" != unpack ]; then
+pb=$(printf '%s\n' "${pull_berth[@]}" | median)
+ps=$(printf '%s\n' "${pull_skopeo[@]}" | median)
 printf 'pull   %d layers x %d MiB:  berth pull %.2fs  skopeo copy %.2fs  ratio %.2f\n' \
     "$LAYERS" "$MIB" "$pb" "$ps" "$(awk -v a="$pb" -v b="$ps" 'BEGIN { print a / b }')"
+fi
+if [ "$ONLY" != pull ]; then
+ub=$(printf '%s\n' "${unpack_berth[@]}" | median)
+uu=$(printf '%s\n' "${unpack_umoci[@]}" | median)
 printf 'unpack %s (%d files, %d MiB of blobs):  berth load %.2fs  umoci unpack %.2fs  ratio %.2f\n' \
     "$UNPACK_DIR" "$files" "$layer_size" "$ub" "$uu" "$(awk -v a="$ub" -v b="$uu" 'BEGIN { print a / b }')"
+fi

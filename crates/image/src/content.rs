@@ -142,41 +142,14 @@ impl ContentStore {
         self.dir.join(format!("{DOWNLOAD_PREFIX}{}", digest.hex()))
     }
 
-    /// Hashes a finished download and, when it is `digest`, fsyncs it and
-    /// renames it into place; otherwise removes it.
-    pub(crate) fn commit_download(&self, path: &Path, digest: &Digest, size: u64) -> Result<()> {
-        let check = (|| {
-            let file = File::open(path).map_err(|e| Error::io("open", path, e))?;
-            let mut hashed = crate::digest::DigestReader::new(io::BufReader::with_capacity(
-                256 * 1024,
-                file,
-            ));
-            io::copy(&mut hashed, &mut io::sink()).map_err(|e| Error::io("read", path, e))?;
-            let (actual, actual_size) = hashed.finish();
-            if actual_size != size {
-                return Err(Error::SizeMismatch {
-                    what: format!("blob {digest}"),
-                    expected: size,
-                    actual: actual_size,
-                });
-            }
-            if &actual != digest {
-                return Err(Error::DigestMismatch {
-                    what: format!("blob {digest}"),
-                    expected: digest.to_string(),
-                    actual: actual.to_string(),
-                });
-            }
-            OpenOptions::new()
-                .write(true)
-                .open(path)
-                .and_then(|f| f.sync_all())
-                .map_err(|e| Error::io("fsync", path, e))
-        })();
-        if let Err(e) = check {
-            let _ = fs::remove_file(path);
-            return Err(e);
-        }
+    /// Renames a finished download, whose digest the caller checked while
+    /// it streamed, into place after an fsync.
+    pub(crate) fn commit_download(&self, path: &Path, digest: &Digest) -> Result<()> {
+        OpenOptions::new()
+            .write(true)
+            .open(path)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| Error::io("fsync", path, e))?;
         let dest = self.path(digest);
         fs::rename(path, &dest).map_err(|e| Error::io("rename into place", &dest, e))?;
         fsync_dir(&self.dir)

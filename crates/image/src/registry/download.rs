@@ -5,19 +5,57 @@
 //! a prefix (a pull was interrupted, or a connection broke), the request
 //! asks for the rest with `Range: bytes=N-`; a registry that answers 200
 //! instead of 206 sends everything again and the file starts over. The
-//! whole file is hashed before it is renamed into place: a blob whose
-//! digest or size is wrong is deleted and never stored.
+//! bytes are hashed as they are written (a kept prefix is hashed first);
+//! a blob whose digest or size is wrong is deleted and never stored.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 
 use nix::fcntl::{Flock, FlockArg};
+use sha2::{Digest as _, Sha256};
 
 use super::client::{backoff, transient_error, Client, Payload};
 use super::progress::{Event, Progress};
 use crate::content::ContentStore;
 use crate::spec::Descriptor;
-use crate::{Error, Result};
+use crate::{Digest, Error, Result};
+
+/// The sha256 of the first `len` bytes of the download file.
+struct Hashed {
+    hasher: Sha256,
+    len: u64,
+}
+
+impl Hashed {
+    fn new() -> Hashed {
+        Hashed {
+            hasher: Sha256::new(),
+            len: 0,
+        }
+    }
+
+    fn update(&mut self, data: &[u8]) {
+        self.hasher.update(data);
+        self.len += data.len() as u64;
+    }
+
+    /// Hashes the first `len` bytes of `file` (a kept prefix).
+    fn of_prefix(file: &mut File, len: u64) -> io::Result<Hashed> {
+        let mut h = Hashed::new();
+        file.seek(SeekFrom::Start(0))?;
+        let mut r = io::BufReader::with_capacity(256 * 1024, (&*file).take(len));
+        loop {
+            let buf = io::BufRead::fill_buf(&mut r)?;
+            if buf.is_empty() {
+                break;
+            }
+            let n = buf.len();
+            h.update(buf);
+            io::BufRead::consume(&mut r, n);
+        }
+        Ok(h)
+    }
+}
 
 /// Fetches `desc` from `repo` unless the store has it already.
 pub(crate) fn fetch_blob(
@@ -49,6 +87,7 @@ pub(crate) fn fetch_blob(
         return Ok(());
     }
     let url = client.url(&format!("{repo}/blobs/{digest}"));
+    let mut hashed = Hashed::new();
     let mut tries = 0;
     loop {
         let have = file.metadata().map_err(|e| Error::io("stat", &path, e))?.len();
@@ -62,7 +101,7 @@ pub(crate) fn fetch_blob(
         if have > 0 {
             progress.event(digest, Event::Resuming { from: have });
         }
-        match fetch_rest(client, &url, desc, &mut file, have, progress) {
+        match fetch_rest(client, &url, desc, &mut file, &mut hashed, progress) {
             Ok(()) => {}
             Err(Interrupted::Transient(e)) if tries < client.retries() => {
                 tracing::debug!(%url, error = %e, "download interrupted, resuming");
@@ -72,8 +111,21 @@ pub(crate) fn fetch_blob(
             Err(Interrupted::Transient(e) | Interrupted::Fatal(e)) => return Err(e),
         }
     }
+    if hashed.len != desc.size {
+        // Complete from an earlier pull that died before the rename.
+        hashed = Hashed::of_prefix(&mut file, desc.size).map_err(|e| Error::io("read", &path, e))?;
+    }
+    let actual = Digest::from_hasher(hashed.hasher);
+    if &actual != digest {
+        let _ = std::fs::remove_file(&path);
+        return Err(Error::DigestMismatch {
+            what: format!("blob {digest}"),
+            expected: digest.to_string(),
+            actual: actual.to_string(),
+        });
+    }
     drop(file);
-    content.commit_download(&path, digest, desc.size)?;
+    content.commit_download(&path, digest)?;
     progress.event(digest, Event::Downloaded);
     Ok(())
 }
@@ -90,9 +142,13 @@ fn fetch_rest(
     url: &str,
     desc: &Descriptor,
     file: &mut File,
-    have: u64,
+    hashed: &mut Hashed,
     progress: &dyn Progress,
 ) -> std::result::Result<(), Interrupted> {
+    let have = file
+        .metadata()
+        .map_err(|e| Interrupted::Fatal(Error::io("stat", url.to_owned(), e)))?
+        .len();
     let io_err = |action, e| Interrupted::Fatal(Error::io(action, url.to_owned(), e));
     let mut headers = Vec::new();
     if have > 0 {
@@ -131,6 +187,9 @@ fn fetch_rest(
         }));
     }
     file.set_len(start).map_err(|e| io_err("truncate", e))?;
+    if hashed.len != start {
+        *hashed = Hashed::of_prefix(file, start).map_err(|e| io_err("read", e))?;
+    }
     file.seek(SeekFrom::Start(start))
         .map_err(|e| io_err("seek", e))?;
     // One byte more than the blob may have, to notice a registry that
@@ -169,6 +228,7 @@ fn fetch_rest(
         };
         file.write_all(&buf[..n])
             .map_err(|e| io_err("write download of", e))?;
+        hashed.update(&buf[..n]);
         done += n as u64;
         if done - reported >= 512 * 1024 || done >= desc.size {
             progress.event(

@@ -66,7 +66,7 @@ pub fn login(domain: &str, opts: &RegistryOptions, creds: Credentials) -> Result
 pub(crate) fn parallel<T: Sync>(
     items: &[T],
     workers: usize,
-    work: impl Fn(&T) -> Result<()> + Sync,
+    work: impl Fn(usize, &T) -> Result<()> + Sync,
 ) -> Result<()> {
     let next = AtomicUsize::new(0);
     let failed: Mutex<Option<Error>> = Mutex::new(None);
@@ -78,7 +78,7 @@ pub(crate) fn parallel<T: Sync>(
                 }
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(item) = items.get(i) else { return };
-                if let Err(e) = work(item) {
+                if let Err(e) = work(i, item) {
                     failed.lock().expect("not poisoned").get_or_insert(e);
                     return;
                 }

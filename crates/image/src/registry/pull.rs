@@ -9,6 +9,8 @@
 //! The writer lock keeps GC from removing those blobs meanwhile.
 
 use std::io::Read;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
 
 use super::client::{Client, Payload, RegistryOptions};
 use super::download::fetch_blob;
@@ -137,34 +139,76 @@ pub fn pull(
 
     let _writer = store.writer_lock()?;
     for layer in &manifest.layers {
-        progress.event(&layer.digest, Event::Waiting { total: layer.size });
+        // Layers already stored are reported by `fetch_blob` as existing.
+        if !store.content.contains(&layer.digest) {
+            progress.event(&layer.digest, Event::Waiting { total: layer.size });
+        }
     }
-    parallel(&manifest.layers, opts.concurrency, |layer| {
-        fetch_blob(&client, repo, layer, &store.content, progress)
-    })?;
-
-    let mut staging = Staging::default();
-    let mut parent: Option<Digest> = None;
-    for (i, (layer, diff_id)) in manifest
-        .layers
-        .iter()
-        .zip(&config.rootfs.diff_ids)
-        .enumerate()
-    {
-        let blob = store.content.reader(&layer.digest)?;
-        staging.layers.extend(store.stage_layer(
-            blob,
-            diff_id,
-            parent.as_ref(),
-            &format!("layer {} ({})", i + 1, layer.digest),
-        )?);
-        parent = Some(Digest::chain(parent.as_ref(), diff_id));
-        progress.event(&layer.digest, Event::Extracted);
-    }
+    let mut staging = fetch_and_unpack(store, &client, repo, &manifest, &config, opts, progress)?;
     stage(store, &mut staging, &manifest_raw, &manifest_digest)?;
     stage(store, &mut staging, &config_raw, &id)?;
     store.commit_image(staging, manifest_desc, id.clone(), &config, &tags)?;
     Ok(pulled(true))
+}
+
+/// Downloads the layers concurrently and unpacks each, bottom first, as
+/// soon as it and the ones below it are stored, so unpacking overlaps the
+/// downloads still running.
+fn fetch_and_unpack(
+    store: &ImageStore,
+    client: &Client,
+    repo: &str,
+    manifest: &Manifest,
+    config: &ImageConfig,
+    opts: &PullOptions,
+    progress: &dyn Progress,
+) -> Result<Staging> {
+    let layers = &manifest.layers;
+    let (tx, rx) = mpsc::channel::<(usize, Result<()>)>();
+    let cancel = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let cancel = &cancel;
+        s.spawn(move || {
+            // Errors travel through the channel; the unpacking side stops
+            // the rest with `cancel`.
+            let _ = parallel(layers, opts.concurrency, |i, layer| {
+                if cancel.load(Ordering::Relaxed) {
+                    return Ok(());
+                }
+                let r = fetch_blob(client, repo, layer, &store.content, progress);
+                let _ = tx.send((i, r));
+                Ok(())
+            });
+        });
+        let result = (|| {
+            let mut fetched = vec![false; layers.len()];
+            let mut staging = Staging::default();
+            let mut parent: Option<Digest> = None;
+            for (i, (layer, diff_id)) in layers.iter().zip(&config.rootfs.diff_ids).enumerate() {
+                while !fetched[i] {
+                    match rx.recv() {
+                        Ok((j, Ok(()))) => fetched[j] = true,
+                        Ok((_, Err(e))) => return Err(e),
+                        Err(_) => unreachable!("every layer reports before the sender is dropped"),
+                    }
+                }
+                let blob = store.content.reader(&layer.digest)?;
+                staging.layers.extend(store.stage_layer(
+                    blob,
+                    diff_id,
+                    parent.as_ref(),
+                    &format!("layer {} ({})", i + 1, layer.digest),
+                )?);
+                parent = Some(Digest::chain(parent.as_ref(), diff_id));
+                progress.event(&layer.digest, Event::Extracted);
+            }
+            Ok(staging)
+        })();
+        if result.is_err() {
+            cancel.store(true, Ordering::Relaxed);
+        }
+        result
+    })
 }
 
 /// The image is recorded from this manifest and every tag points at it.

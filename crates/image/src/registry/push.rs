@@ -59,7 +59,7 @@ pub fn push(
     for b in &blobs {
         progress.event(&b.digest, Event::Waiting { total: b.size });
     }
-    parallel(&blobs, concurrency, |desc| {
+    parallel(&blobs, concurrency, |_, desc| {
         push_blob(&client, store, repo, desc, sources.get(&desc.digest), progress)
     })?;
 
