@@ -7,7 +7,8 @@
 #    plus 200 small files, gzip) from a local docker-registry on
 #    127.0.0.1: `berth pull` into an empty store (download, verify,
 #    unpack into snapshots) vs `skopeo copy docker://... oci:DIR`
-#    (download and verify only: skopeo does not unpack).
+#    (download and verify only: skopeo does not unpack), and vs that copy
+#    followed by `umoci unpack` (the same work as berth's pull).
 # 2. unpack: one large layer (the files of UNPACK_DIR, default
 #    /usr/share, gzip), as an OCI archive: `berth load` (stage the
 #    archive's blobs, verify, unpack) vs `umoci unpack` of the same
@@ -98,16 +99,19 @@ skopeo copy -q --dest-tls-verify=false "oci:$W/src:t" "docker://$REG/bench/multi
 
 pull_berth=()
 pull_skopeo=()
+pull_umoci=()
 for r in $(seq "$RUNS"); do
     t0=$(now)
     "$BERTH" --root "$W/b" pull -q --tls-verify=false "$REG/bench/multi:t" >/dev/null
     t1=$(now)
     skopeo copy -q --src-tls-verify=false "docker://$REG/bench/multi:t" "oci:$W/s:t"
     t2=$(now)
-    rm -rf "$W/b" "$W/s"
-    b=$(sub "$t1" "$t0"); s=$(sub "$t2" "$t1")
-    pull_berth+=("$b"); pull_skopeo+=("$s")
-    printf 'pull run %d: berth %.3fs  skopeo %.3fs\n' "$r" "$b" "$s" >&2
+    umoci unpack --image "$W/s:t" "$W/u" >/dev/null
+    t3=$(now)
+    rm -rf "$W/b" "$W/s" "$W/u"
+    b=$(sub "$t1" "$t0"); s=$(sub "$t2" "$t1"); u=$(sub "$t3" "$t1")
+    pull_berth+=("$b"); pull_skopeo+=("$s"); pull_umoci+=("$u")
+    printf 'pull run %d: berth %.3fs  skopeo %.3fs  skopeo+umoci unpack %.3fs\n' "$r" "$b" "$s" "$u" >&2
 done
 
 fi
@@ -148,8 +152,10 @@ echo "medians of $RUNS runs"
 if [ "$ONLY" != unpack ]; then
 pb=$(printf '%s\n' "${pull_berth[@]}" | median)
 ps=$(printf '%s\n' "${pull_skopeo[@]}" | median)
-printf 'pull   %d layers x %d MiB:  berth pull %.2fs  skopeo copy %.2fs  ratio %.2f\n' \
-    "$LAYERS" "$MIB" "$pb" "$ps" "$(awk -v a="$pb" -v b="$ps" 'BEGIN { print a / b }')"
+pu=$(printf '%s\n' "${pull_umoci[@]}" | median)
+printf 'pull   %d layers x %d MiB:  berth pull %.2fs  skopeo copy %.2fs (ratio %.2f)  skopeo copy + umoci unpack %.2fs (ratio %.2f)\n' \
+    "$LAYERS" "$MIB" "$pb" "$ps" "$(awk -v a="$pb" -v b="$ps" 'BEGIN { print a / b }')" \
+    "$pu" "$(awk -v a="$pb" -v b="$pu" 'BEGIN { print a / b }')"
 fi
 if [ "$ONLY" != pull ]; then
 ub=$(printf '%s\n' "${unpack_berth[@]}" | median)
