@@ -117,7 +117,12 @@ fn free_port() -> u16 {
         .expect("a free port on 127.0.0.1")
 }
 
-fn config_yml(dir: &Path, port: u16, c: &RegistryConfig, tls: Option<&(PathBuf, PathBuf)>) -> String {
+fn config_yml(
+    dir: &Path,
+    port: u16,
+    c: &RegistryConfig,
+    tls: Option<&(PathBuf, PathBuf)>,
+) -> String {
     let mut s = format!(
         "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n  secret: berth-test-secret\n",
         dir.join("storage").display()
@@ -143,8 +148,15 @@ fn self_signed(dir: &Path) -> (PathBuf, PathBuf) {
     let cert = dir.join("cert.pem");
     let key = dir.join("key.pem");
     let out = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"])
-        .args(["-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"])
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
+        .args([
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ])
         .arg("-keyout")
         .arg(&key)
         .arg("-out")
@@ -209,7 +221,9 @@ impl RegistryProxy {
     pub fn start(upstream: &str, behavior: ProxyBehavior) -> RegistryProxy {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind proxy");
         let port = listener.local_addr().expect("proxy address").port();
-        listener.set_nonblocking(true).expect("nonblocking listener");
+        listener
+            .set_nonblocking(true)
+            .expect("nonblocking listener");
         let log = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
         let upstream = upstream.to_owned();
@@ -218,7 +232,8 @@ impl RegistryProxy {
             while !stop2.load(Ordering::Relaxed) {
                 match listener.accept() {
                     Ok((conn, _)) => {
-                        let (log, upstream, behavior) = (log2.clone(), upstream.clone(), behavior.clone());
+                        let (log, upstream, behavior) =
+                            (log2.clone(), upstream.clone(), behavior.clone());
                         thread::spawn(move || {
                             let _ = serve(conn, &upstream, port, &behavior, &log);
                         });
@@ -274,7 +289,9 @@ fn serve(
         // A TLS handshake: answer as Go's HTTP server does, so a client
         // trying HTTPS first learns at once that this is plain HTTP.
         let mut conn = conn;
-        conn.write_all(b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n")?;
+        conn.write_all(
+            b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n",
+        )?;
         let _ = conn.shutdown(Shutdown::Both);
         return Ok(());
     }
@@ -296,10 +313,14 @@ fn serve(
     let header = |name: &str| {
         head[1..].iter().find_map(|h| {
             let (k, v) = h.split_once(':')?;
-            k.trim().eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
+            k.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_owned())
         })
     };
-    let length: usize = header("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let length: usize = header("content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     let mut body = vec![0u8; length];
     reader.read_exact(&mut body)?;
     let authorization = header("authorization");
@@ -318,19 +339,26 @@ fn serve(
             );
             return if authorization.as_deref() == Some(want.as_str()) {
                 let json = format!("{{\"token\":\"{}\"}}", b.token);
-                respond(&mut conn, "200 OK", &[("Content-Type", "application/json")], json.as_bytes())
+                respond(
+                    &mut conn,
+                    "200 OK",
+                    &[("Content-Type", "application/json")],
+                    json.as_bytes(),
+                )
             } else {
                 respond(&mut conn, "401 Unauthorized", &[], b"{}")
             };
         }
         if authorization.as_deref() != Some(format!("Bearer {}", b.token).as_str()) {
-            let challenge = format!(
-                "Bearer realm=\"http://127.0.0.1:{port}/token\",service=\"berth-test\""
-            );
+            let challenge =
+                format!("Bearer realm=\"http://127.0.0.1:{port}/token\",service=\"berth-test\"");
             return respond(
                 &mut conn,
                 "401 Unauthorized",
-                &[("WWW-Authenticate", &challenge), ("Content-Type", "application/json")],
+                &[
+                    ("WWW-Authenticate", &challenge),
+                    ("Content-Type", "application/json"),
+                ],
                 br#"{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}"#,
             );
         }
@@ -354,10 +382,9 @@ fn serve(
     up.write_all(&body)?;
     let mut resp = Vec::new();
     up.read_to_end(&mut resp)?;
-    let cut = behavior
-        .cut_blob
-        .as_ref()
-        .filter(|(needle, _)| method == "GET" && path.contains("/blobs/") && path.contains(needle.as_str()));
+    let cut = behavior.cut_blob.as_ref().filter(|(needle, _)| {
+        method == "GET" && path.contains("/blobs/") && path.contains(needle.as_str())
+    });
     match cut {
         Some((_, n)) => {
             let body_at = resp
@@ -375,8 +402,16 @@ fn serve(
     Ok(())
 }
 
-fn respond(conn: &mut TcpStream, status: &str, headers: &[(&str, &str)], body: &[u8]) -> io::Result<()> {
-    let mut out = format!("HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n", body.len());
+fn respond(
+    conn: &mut TcpStream,
+    status: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> io::Result<()> {
+    let mut out = format!(
+        "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
     for (k, v) in headers {
         out.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -392,7 +427,11 @@ fn base64(data: &[u8]) -> String {
     const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
     for chunk in data.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {

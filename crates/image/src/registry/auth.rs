@@ -153,7 +153,9 @@ impl AuthFile {
             .decode(auth)
             .ok()
             .and_then(|b| String::from_utf8(b).ok())
-            .ok_or_else(|| self.bad(format!("the auth of {host} is not base64 of user:password")))?;
+            .ok_or_else(|| {
+                self.bad(format!("the auth of {host} is not base64 of user:password"))
+            })?;
         let (username, password) = plain
             .split_once(':')
             .ok_or_else(|| self.bad(format!("the auth of {host} has no ':'")))?;
@@ -204,7 +206,8 @@ impl AuthFile {
                 .mode(0o600)
                 .open(&tmp)
                 .map_err(|e| Error::io("create", &tmp, e))?;
-            f.write_all(&data).map_err(|e| Error::io("write", &tmp, e))?;
+            f.write_all(&data)
+                .map_err(|e| Error::io("write", &tmp, e))?;
             f.sync_all().map_err(|e| Error::io("fsync", &tmp, e))?;
             fs::rename(&tmp, &self.path).map_err(|e| Error::io("rename into place", &self.path, e))
         })();

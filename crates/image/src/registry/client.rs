@@ -141,7 +141,8 @@ impl Client {
     fn get_ping(&self) -> Result<Response<Body>> {
         let url = format!("{}/v2/", self.base);
         self.with_retries("reach", &url, || {
-            self.agent.run(Request::get(&url).body(()).expect("a valid request"))
+            self.agent
+                .run(Request::get(&url).body(()).expect("a valid request"))
         })
     }
 
@@ -290,7 +291,10 @@ impl Client {
     ) -> Result<Response<Body>> {
         let req = self.request(method, url, headers);
         self.agent
-            .run(req.body(SendBody::from_reader(body)).expect("a valid request"))
+            .run(
+                req.body(SendBody::from_reader(body))
+                    .expect("a valid request"),
+            )
             .map_err(|e| Error::Http {
                 action: verb(method),
                 url: url.to_owned(),

@@ -90,9 +90,13 @@ pub(crate) fn fetch_blob(
     let mut hashed = Hashed::new();
     let mut tries = 0;
     loop {
-        let have = file.metadata().map_err(|e| Error::io("stat", &path, e))?.len();
+        let have = file
+            .metadata()
+            .map_err(|e| Error::io("stat", &path, e))?
+            .len();
         if have > desc.size {
-            file.set_len(0).map_err(|e| Error::io("truncate", &path, e))?;
+            file.set_len(0)
+                .map_err(|e| Error::io("truncate", &path, e))?;
             continue;
         }
         if have == desc.size {
@@ -113,7 +117,8 @@ pub(crate) fn fetch_blob(
     }
     if hashed.len != desc.size {
         // Complete from an earlier pull that died before the rename.
-        hashed = Hashed::of_prefix(&mut file, desc.size).map_err(|e| Error::io("read", &path, e))?;
+        hashed =
+            Hashed::of_prefix(&mut file, desc.size).map_err(|e| Error::io("read", &path, e))?;
     }
     let actual = Digest::from_hasher(hashed.hasher);
     if &actual != digest {

@@ -46,7 +46,9 @@ pub(crate) const MAX_CONFIG: u64 = 16 << 20;
 
 /// `127.0.0.1:5000` and `a/b` for `127.0.0.1:5000/a/b`.
 pub(crate) fn split_name(r: &Reference) -> (&str, &str) {
-    r.name.split_once('/').expect("a normalized name has a domain")
+    r.name
+        .split_once('/')
+        .expect("a normalized name has a domain")
 }
 
 /// Checks credentials against a registry (a token from its realm, or a

@@ -68,8 +68,8 @@ pub fn pull(
         .map(|d| d.to_string())
         .or_else(|| reference.tag.clone())
         .expect("a parsed reference has a tag or a digest");
-    let (raw, top_digest) = fetch_manifest(&client, repo, &by, reference.digest.as_ref())
-        .map_err(|e| match e {
+    let (raw, top_digest) =
+        fetch_manifest(&client, repo, &by, reference.digest.as_ref()).map_err(|e| match e {
             Error::ManifestNotFound(_) => Error::ManifestNotFound(reference.familiar()),
             e => e,
         })?;
@@ -84,8 +84,11 @@ pub fn pull(
                     media::is_manifest(&d.media_type)
                         && d.platform.as_ref().is_some_and(|p| p.satisfies(&wanted))
                 })
-                .ok_or_else(|| Error::NoMatchingPlatform(reference.familiar(), wanted.to_string()))?;
-            let (raw, digest) = fetch_manifest(&client, repo, desc.digest.as_str(), Some(&desc.digest))?;
+                .ok_or_else(|| {
+                    Error::NoMatchingPlatform(reference.familiar(), wanted.to_string())
+                })?;
+            let (raw, digest) =
+                fetch_manifest(&client, repo, desc.digest.as_str(), Some(&desc.digest))?;
             match Document::parse("manifest", &raw)? {
                 Document::Manifest(m) => (m, raw, digest),
                 Document::Index(_) => {
@@ -114,7 +117,10 @@ pub fn pull(
             os_version: None,
         };
         if !have.satisfies(p) {
-            return Err(Error::NoMatchingPlatform(reference.familiar(), p.to_string()));
+            return Err(Error::NoMatchingPlatform(
+                reference.familiar(),
+                p.to_string(),
+            ));
         }
     }
     let id = manifest.config.digest.clone();
@@ -215,7 +221,12 @@ fn fetch_and_unpack(
 }
 
 /// The image is recorded from this manifest and every tag points at it.
-fn up_to_date(store: &ImageStore, id: &Digest, manifest: &Digest, tags: &[Reference]) -> Result<bool> {
+fn up_to_date(
+    store: &ImageStore,
+    id: &Digest,
+    manifest: &Digest,
+    tags: &[Reference],
+) -> Result<bool> {
     let state = store.index.read()?;
     Ok(state
         .images
@@ -274,7 +285,10 @@ fn fetch_manifest(
         .and_then(|v| Digest::parse(v).ok());
     let raw = read_limited(&mut resp, &url, MAX_MANIFEST)?;
     let actual = Digest::of(&raw);
-    for (want, source) in [(expected, "the reference"), (header.as_ref(), "Docker-Content-Digest")] {
+    for (want, source) in [
+        (expected, "the reference"),
+        (header.as_ref(), "Docker-Content-Digest"),
+    ] {
         if let Some(want) = want {
             if want != &actual {
                 return Err(Error::DigestMismatch {
@@ -334,7 +348,10 @@ fn read_limited(
         .read_to_end(&mut raw)
         .map_err(|e| Error::io("read", url.to_owned(), e))?;
     if raw.len() as u64 > limit {
-        return Err(Error::invalid(url.to_owned(), format!("more than {limit} bytes")));
+        return Err(Error::invalid(
+            url.to_owned(),
+            format!("more than {limit} bytes"),
+        ));
     }
     Ok(raw)
 }
@@ -342,7 +359,8 @@ fn read_limited(
 /// Adds verified bytes as a staged blob.
 fn stage(store: &ImageStore, staging: &mut Staging, data: &[u8], digest: &Digest) -> Result<()> {
     let mut ingest = store.content.ingest()?;
-    std::io::Write::write_all(&mut ingest, data).map_err(|e| Error::io("write", ingest.path(), e))?;
+    std::io::Write::write_all(&mut ingest, data)
+        .map_err(|e| Error::io("write", ingest.path(), e))?;
     ingest.verify(&format!("blob {digest}"), digest, Some(data.len() as u64))?;
     staging.blobs.push(ingest);
     Ok(())

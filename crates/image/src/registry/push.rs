@@ -60,7 +60,14 @@ pub fn push(
         progress.event(&b.digest, Event::Waiting { total: b.size });
     }
     parallel(&blobs, concurrency, |_, desc| {
-        push_blob(&client, store, repo, desc, sources.get(&desc.digest), progress)
+        push_blob(
+            &client,
+            store,
+            repo,
+            desc,
+            sources.get(&desc.digest),
+            progress,
+        )
     })?;
 
     let media_type = manifest
@@ -85,7 +92,10 @@ pub fn push(
     {
         if said != digest.as_str() {
             return Err(Error::DigestMismatch {
-                what: format!("manifest of {} as the registry stored it", reference.familiar()),
+                what: format!(
+                    "manifest of {} as the registry stored it",
+                    reference.familiar()
+                ),
                 expected: digest.to_string(),
                 actual: said.to_owned(),
             });
@@ -105,15 +115,22 @@ fn mount_sources(store: &ImageStore, domain: &str, repo: &str) -> Result<BTreeMa
     let state = store.index.read()?;
     let mut out = BTreeMap::new();
     for (tag, id) in &state.tags {
-        let Ok(r) = Reference::parse(tag) else { continue };
+        let Ok(r) = Reference::parse(tag) else {
+            continue;
+        };
         let (d, other) = split_name(&r);
         if d != domain || other == repo {
             continue;
         }
-        let Some(rec) = state.images.get(id) else { continue };
-        let Ok((m, _)) = store.manifest(rec) else { continue };
+        let Some(rec) = state.images.get(id) else {
+            continue;
+        };
+        let Ok((m, _)) = store.manifest(rec) else {
+            continue;
+        };
         for desc in m.layers.iter().chain([&m.config]) {
-            out.entry(desc.digest.clone()).or_insert_with(|| other.to_owned());
+            out.entry(desc.digest.clone())
+                .or_insert_with(|| other.to_owned());
         }
     }
     Ok(out)
@@ -183,7 +200,12 @@ fn start_upload(
     if let Some(from) = mount_from {
         url.push_str(&format!("?mount={digest}&from={from}"));
     }
-    let resp = client.send("POST", &url, &[("Content-Length", "0".into())], Payload::None)?;
+    let resp = client.send(
+        "POST",
+        &url,
+        &[("Content-Length", "0".into())],
+        Payload::None,
+    )?;
     match resp.status().as_u16() {
         201 if mount_from.is_some() => Ok(Upload::Mounted(mount_from.cloned().unwrap_or_default())),
         202 => {
