@@ -85,8 +85,12 @@ impl Progress for Display {
                 bars,
             } => {
                 let mut bars = bars.lock().expect("not poisoned");
+                let length = match &event {
+                    Event::Waiting { total } | Event::Bytes { total, .. } => *total,
+                    _ => 0,
+                };
                 let bar = bars.entry(blob.clone()).or_insert_with(|| {
-                    let bar = multi.add(ProgressBar::new(0));
+                    let bar = multi.add(ProgressBar::new(length));
                     bar.set_style(
                         ProgressStyle::with_template(
                             "{prefix}: {msg:<18} {wide_bar} {bytes}/{total_bytes}",

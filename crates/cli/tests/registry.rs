@@ -612,6 +612,57 @@ fn interrupted_pull_resumes() {
 }
 
 #[test]
+fn damaged_partial_download_starts_over() {
+    if !tools() {
+        return;
+    }
+    let reg = Registry::start(RegistryConfig::default());
+    let b = Berth::new();
+    let layer = layer_tar(&[("data", noise(300_000, 5))]);
+    let digest = Digest::of(&layer);
+    let src = format!("{}/partial/img:1", reg.addr());
+    b.ok(&[
+        "load",
+        "-i",
+        &oci_archive(
+            b.dir.path(),
+            &src,
+            std::slice::from_ref(&layer),
+            ("linux", "amd64"),
+        ),
+    ]);
+    b.ok(&["push", "-q", "--tls-verify=false", &src]);
+    // What a crash can leave: a partial download whose bytes are not the
+    // blob's. The resumed result does not verify, so berth starts over.
+    let c = Berth::new();
+    let content = c.root.join("content/sha256");
+    fs::create_dir_all(&content).unwrap();
+    fs::write(
+        content.join(format!(".download-{}", digest.hex())),
+        vec![0u8; 1000],
+    )
+    .unwrap();
+    let proxy = RegistryProxy::start(&reg.addr(), ProxyBehavior::default());
+    let name = format!("{}/partial/img:1", proxy.addr());
+    c.ok(&[
+        "pull",
+        "-q",
+        "--platform",
+        "linux/amd64",
+        "--tls-verify=false",
+        &name,
+    ]);
+    let gets: Vec<_> = proxy
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.contains(digest.hex()))
+        .map(|r| r.range)
+        .collect();
+    assert_eq!(gets, [Some("bytes=1000-".to_owned()), None]);
+    assert_eq!(recorded(&c, &name).0, recorded(&b, &src).0);
+}
+
+#[test]
 fn corrupted_blob_is_refused_and_nothing_recorded() {
     if !tools() {
         return;

@@ -87,25 +87,66 @@ pub(crate) fn fetch_blob(
         return Ok(());
     }
     let url = client.url(&format!("{repo}/blobs/{digest}"));
+    // What an earlier pull left may be damaged (a crash before its data
+    // reached the disk): if the result does not verify, start over once.
+    let kept = file.metadata().map(|m| m.len() > 0).unwrap_or(false);
+    for fresh in [false, true] {
+        if fresh && !kept {
+            break;
+        }
+        if fresh {
+            tracing::debug!(%digest, "a resumed download did not verify; starting over");
+            file.set_len(0)
+                .map_err(|e| Error::io("truncate", &path, e))?;
+        }
+        let actual = fill(client, &url, desc, &mut file, &path, progress)?;
+        if &actual == digest {
+            drop(file);
+            content.commit_download(&path, digest)?;
+            progress.event(digest, Event::Downloaded);
+            return Ok(());
+        }
+        if fresh || !kept {
+            let _ = std::fs::remove_file(&path);
+            return Err(Error::DigestMismatch {
+                what: format!("blob {digest}"),
+                expected: digest.to_string(),
+                actual: actual.to_string(),
+            });
+        }
+    }
+    unreachable!("the second pass returns")
+}
+
+/// Completes the download file to the blob's size (resuming, retrying)
+/// and returns the digest of its bytes.
+fn fill(
+    client: &Client,
+    url: &str,
+    desc: &Descriptor,
+    file: &mut File,
+    path: &std::path::Path,
+    progress: &dyn Progress,
+) -> Result<Digest> {
     let mut hashed = Hashed::new();
     let mut tries = 0;
     loop {
         let have = file
             .metadata()
-            .map_err(|e| Error::io("stat", &path, e))?
+            .map_err(|e| Error::io("stat", path, e))?
             .len();
         if have > desc.size {
             file.set_len(0)
-                .map_err(|e| Error::io("truncate", &path, e))?;
+                .map_err(|e| Error::io("truncate", path, e))?;
             continue;
         }
         if have == desc.size {
             break;
         }
         if have > 0 {
-            progress.event(digest, Event::Resuming { from: have });
+            progress.event(&desc.digest, Event::Resuming { from: have });
         }
-        match fetch_rest(client, &url, desc, &mut file, &mut hashed, progress) {
+        match fetch_rest(client, url, desc, file, &mut hashed, progress) {
             Ok(()) => {}
             Err(Interrupted::Transient(e)) if tries < client.retries() => {
                 tracing::debug!(%url, error = %e, "download interrupted, resuming");
@@ -117,22 +158,9 @@ pub(crate) fn fetch_blob(
     }
     if hashed.len != desc.size {
         // Complete from an earlier pull that died before the rename.
-        hashed =
-            Hashed::of_prefix(&mut file, desc.size).map_err(|e| Error::io("read", &path, e))?;
+        hashed = Hashed::of_prefix(file, desc.size).map_err(|e| Error::io("read", path, e))?;
     }
-    let actual = Digest::from_hasher(hashed.hasher);
-    if &actual != digest {
-        let _ = std::fs::remove_file(&path);
-        return Err(Error::DigestMismatch {
-            what: format!("blob {digest}"),
-            expected: digest.to_string(),
-            actual: actual.to_string(),
-        });
-    }
-    drop(file);
-    content.commit_download(&path, digest)?;
-    progress.event(digest, Event::Downloaded);
-    Ok(())
+    Ok(Digest::from_hasher(hashed.hasher))
 }
 
 enum Interrupted {
