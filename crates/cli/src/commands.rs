@@ -24,6 +24,16 @@ pub fn run(cli: Cli) -> Result<()> {
             .with_context(|| format!("cannot open the image store in {}", cli.root.display()))
     };
     match cli.command {
+        Command::Pull(a)
+        | Command::Image {
+            command: ImageCommand::Pull(a),
+        } => crate::registry::pull(&store()?, a),
+        Command::Push(a)
+        | Command::Image {
+            command: ImageCommand::Push(a),
+        } => crate::registry::push(&store()?, a),
+        Command::Login(a) => crate::registry::login(&cli.root, a),
+        Command::Logout(a) => crate::registry::logout(&cli.root, a),
         Command::Import(a)
         | Command::Image {
             command: ImageCommand::Import(a),

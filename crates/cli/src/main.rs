@@ -1,6 +1,6 @@
 //! `berth`: the Docker-compatible command line. For now it covers images
-//! (import, images, tag, rmi, image inspect, history, save, load, image
-//! prune); the engine's commands join it later. Errors print one
+//! (pull, push, login, logout, import, images, tag, rmi, image inspect,
+//! history, save, load, image prune); the engine's commands join it later. Errors print one
 //! `Error: ...` line and exit 125, as `docker` does for its own errors.
 
 #![forbid(unsafe_code)]
@@ -8,6 +8,8 @@
 mod cli;
 mod commands;
 mod format;
+mod progress;
+mod registry;
 
 use std::process::ExitCode;
 

@@ -17,6 +17,9 @@ use crate::{Digest, Error, Result};
 
 /// Prefix of in-progress writes; the GC removes leftovers.
 pub(crate) const INGEST_PREFIX: &str = ".ingest-";
+/// Prefix of a registry download in progress, named by its digest so an
+/// interrupted pull resumes it; the GC removes leftovers.
+pub(crate) const DOWNLOAD_PREFIX: &str = ".download-";
 
 #[derive(Debug, Clone)]
 pub struct ContentStore {
@@ -125,9 +128,31 @@ impl ContentStore {
         let rd = fs::read_dir(&self.dir).map_err(|e| Error::io("read directory", &self.dir, e))?;
         Ok(rd
             .filter_map(|e| e.ok())
-            .filter(|e| e.file_name().to_string_lossy().starts_with(INGEST_PREFIX))
+            .filter(|e| {
+                let name = e.file_name();
+                let name = name.to_string_lossy();
+                name.starts_with(INGEST_PREFIX) || name.starts_with(DOWNLOAD_PREFIX)
+            })
             .map(|e| e.path())
             .collect())
+    }
+
+    /// Where a download of `digest` keeps what arrived so far.
+    pub(crate) fn download_path(&self, digest: &Digest) -> PathBuf {
+        self.dir.join(format!("{DOWNLOAD_PREFIX}{}", digest.hex()))
+    }
+
+    /// Renames a finished download, whose digest the caller checked while
+    /// it streamed, into place after an fsync.
+    pub(crate) fn commit_download(&self, path: &Path, digest: &Digest) -> Result<()> {
+        OpenOptions::new()
+            .write(true)
+            .open(path)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| Error::io("fsync", path, e))?;
+        let dest = self.path(digest);
+        fs::rename(path, &dest).map_err(|e| Error::io("rename into place", &dest, e))?;
+        fsync_dir(&self.dir)
     }
 
     pub(crate) fn remove(&self, digest: &Digest) -> Result<()> {

@@ -33,7 +33,7 @@ impl Digest {
         Digest::from_hasher(Sha256::new_with_prefix(data))
     }
 
-    fn from_hasher(h: Sha256) -> Digest {
+    pub(crate) fn from_hasher(h: Sha256) -> Digest {
         Digest(format!("sha256:{}", hex(&h.finalize())))
     }
 

@@ -13,6 +13,10 @@ pub enum ErrorKind {
     AlreadyExists,
     InvalidInput,
     Conflict,
+    /// The registry refused the credentials, or has none to use.
+    Unauthenticated,
+    /// A registry could not be reached or kept failing.
+    Unavailable,
     Internal,
 }
 
@@ -75,6 +79,26 @@ pub enum Error {
     SnapshotExists(String),
     #[error("snapshot {0} not found")]
     SnapshotNotFound(String),
+    #[error("failed to {action} {url}")]
+    Http {
+        action: &'static str,
+        url: String,
+        #[source]
+        source: ureq::Error,
+    },
+    /// The registry answered with an error (`errors[0]` of its JSON body).
+    #[error("{registry}: {action}: {reason}")]
+    Registry {
+        registry: String,
+        action: String,
+        reason: String,
+    },
+    #[error("{registry}: unauthorized: {reason}")]
+    Unauthorized { registry: String, reason: String },
+    #[error("manifest for {0} not found: manifest unknown")]
+    ManifestNotFound(String),
+    #[error("credentials file {}: {reason}", path.display())]
+    AuthFile { path: PathBuf, reason: String },
 }
 
 impl Error {
@@ -102,9 +126,13 @@ impl Error {
 
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::BlobNotFound(_) | Error::NoSuchImage(_) | Error::SnapshotNotFound(_) => {
-                ErrorKind::NotFound
-            }
+            Error::BlobNotFound(_)
+            | Error::NoSuchImage(_)
+            | Error::SnapshotNotFound(_)
+            | Error::ManifestNotFound(_) => ErrorKind::NotFound,
+            Error::Unauthorized { .. } => ErrorKind::Unauthenticated,
+            Error::Http { .. } | Error::Registry { .. } => ErrorKind::Unavailable,
+            Error::AuthFile { .. } => ErrorKind::Internal,
             Error::SnapshotExists(_) => ErrorKind::AlreadyExists,
             Error::Conflict(..) => ErrorKind::Conflict,
             Error::Io { .. } | Error::Mount { .. } => ErrorKind::Internal,

@@ -11,8 +11,8 @@
 //!   tag, remove, garbage collection.
 //!
 //! [`spec`] holds the OCI image-spec and Docker schema2 types,
-//! [`reference`] parses image names. The registry client (pull, push,
-//! login) is not written yet.
+//! [`reference`] parses image names, [`registry`] pulls and pushes
+//! (Distribution API v2: auth, TLS, resumable verified downloads).
 
 #![forbid(unsafe_code)]
 
@@ -26,6 +26,7 @@ pub mod import;
 pub mod index;
 pub mod platform;
 pub mod reference;
+pub mod registry;
 pub mod snapshot;
 pub mod spec;
 pub mod store;

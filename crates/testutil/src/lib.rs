@@ -10,7 +10,9 @@
 //! `--console-socket` ([`ConsoleSocket`]), and private instances of the
 //! real clients driving the runtime, each with a locally made busybox image
 //! ([`Podman`], [`Containerd`], [`Dockerd`]), and an unprivileged user with
-//! subordinate ids for rootless tests ([`rootless_user`]).
+//! subordinate ids for rootless tests ([`rootless_user`]), and a local
+//! registry with a recording proxy in front of it ([`Registry`],
+//! [`RegistryProxy`]).
 //!
 //! Every fixture cleans up on `Drop`, and every name it makes is unique per
 //! process, so tests run in parallel (one process per test under
@@ -34,6 +36,7 @@ mod id;
 mod loopdev;
 mod oci_image;
 mod podman;
+mod registry;
 mod root;
 mod rootfs;
 mod runtime;
@@ -52,6 +55,9 @@ pub use id::unique_id;
 pub use loopdev::LoopDevice;
 pub use oci_image::{busybox_layer_tar, sha256_digest, write_oci_archive};
 pub use podman::{Podman, PODMAN_IMAGE};
+pub use registry::{
+    htpasswd_file, BearerAuth, Logged, ProxyBehavior, Registry, RegistryConfig, RegistryProxy,
+};
 pub use root::{__test_name, is_root, root_required_by_env, should_skip_for_root, skipped};
 pub use rootfs::{busybox_applets, busybox_rootfs, BUSYBOX};
 pub use runtime::{Output, Runtime, Spawned, DEFAULT_TIMEOUT};
