@@ -97,11 +97,14 @@ impl Monitor {
                 let _ = crate::unmount(&bundle.rootfs());
                 let code = i32::from(e.exit_code());
                 engine.db.set_failed(id, code, &e.to_string())?;
+                // Removed before the report, so the CLI's caller sees it gone.
+                let removed = if c.config.auto_remove {
+                    engine.remove_files(&c)
+                } else {
+                    Ok(())
+                };
                 let _ = writeln!(report, "error {code} {}", one_line(&e.to_string()));
-                if c.config.auto_remove {
-                    engine.remove_files(&c)?;
-                }
-                return Ok(());
+                return removed;
             }
         };
         let (pid, threads) = pid;
