@@ -59,7 +59,8 @@ pub fn run(root: &Path, runtime: &str, a: RunArgs) -> Result<()> {
         println!("{}", c.id);
         return Ok(());
     }
-    let started = started.ok_or_else(|| anyhow!("container {} was started by someone else", c.id))?;
+    let started =
+        started.ok_or_else(|| anyhow!("container {} was started by someone else", c.id))?;
     let code = attach_until_exit(&engine.log_path(&c), started.reports)?;
     Err(ExitWith(code).into())
 }
@@ -71,7 +72,10 @@ fn attach_until_exit(log: &Path, mut reports: BufReader<io::PipeReader>) -> Resu
     std::thread::spawn(move || {
         let mut line = String::new();
         let code = match reports.read_line(&mut line) {
-            Ok(_) => line.trim().strip_prefix("exited ").and_then(|c| c.parse::<i32>().ok()),
+            Ok(_) => line
+                .trim()
+                .strip_prefix("exited ")
+                .and_then(|c| c.parse::<i32>().ok()),
             Err(_) => None,
         };
         let _ = tx.send(code);
@@ -84,11 +88,15 @@ fn attach_until_exit(log: &Path, mut reports: BufReader<io::PipeReader>) -> Resu
                 follower.copy_new()?;
                 return match code {
                     Some(c) => Ok((c & 0xff) as u8),
-                    None => Err(anyhow!("the container's monitor ended without reporting an exit code")),
+                    None => Err(anyhow!(
+                        "the container's monitor ended without reporting an exit code"
+                    )),
                 };
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {}
-            Err(mpsc::RecvTimeoutError::Disconnected) => unreachable!("the sender sends before it drops"),
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                unreachable!("the sender sends before it drops")
+            }
         }
     }
 }
@@ -282,7 +290,13 @@ fn inspect_container(engine: &Engine, c: &Container) -> Value {
     let bundle = engine.bundle(&c.id);
     let running = c.state == State::Running;
     let zero = "0001-01-01T00:00:00Z";
-    let or_zero = |t: &str| if t.is_empty() { zero.to_owned() } else { t.to_owned() };
+    let or_zero = |t: &str| {
+        if t.is_empty() {
+            zero.to_owned()
+        } else {
+            t.to_owned()
+        }
+    };
     let cfg = &c.config;
     let args = cfg.args();
     json!({
@@ -348,7 +362,8 @@ pub fn inspect(
 ) -> Result<()> {
     let engine = Engine::open(root)?;
     let found: Vec<Option<Container>> = a.images.iter().map(|k| engine.find(k).ok()).collect();
-    if found.iter().all(|c| c.is_none()) || a.format.is_some() && found.iter().any(|c| c.is_none()) {
+    if found.iter().all(|c| c.is_none()) || a.format.is_some() && found.iter().any(|c| c.is_none())
+    {
         return images(a);
     }
     let mut values = Vec::new();
