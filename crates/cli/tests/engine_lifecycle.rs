@@ -95,10 +95,26 @@ fn foreground_output_and_exit_code(runtime: &'static str) {
     let e = Engine::new(runtime);
     let n = name("fg");
     let out = e.run(&[
-        "run", "--name", &n, "-e", "GREETING=hi there", "-w", "/etc", "--hostname", "boat",
-        "bb:1", "sh", "-c", "echo $GREETING; pwd; hostname; cat /etc/hostname; echo oops >&2; exit 7",
+        "run",
+        "--name",
+        &n,
+        "-e",
+        "GREETING=hi there",
+        "-w",
+        "/etc",
+        "--hostname",
+        "boat",
+        "bb:1",
+        "sh",
+        "-c",
+        "echo $GREETING; pwd; hostname; cat /etc/hostname; echo oops >&2; exit 7",
     ]);
-    assert_eq!(out.status.code(), Some(7), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(7),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
         "hi there\n/etc\nboat\nboat\n"
@@ -110,12 +126,25 @@ fn foreground_output_and_exit_code(runtime: &'static str) {
     assert_eq!(v["Name"], format!("/{n}"));
     // The log keeps both streams in Docker's json-file format.
     let log = std::fs::read_to_string(v["LogPath"].as_str().unwrap()).unwrap();
-    let entries: Vec<serde_json::Value> =
-        log.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert!(entries.iter().any(|e| e["stream"] == "stderr" && e["log"] == "oops\n"), "{log}");
-    assert!(entries.iter().all(|e| e["time"].as_str().is_some_and(|t| t.ends_with('Z'))));
+    let entries: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["stream"] == "stderr" && e["log"] == "oops\n"),
+        "{log}"
+    );
+    assert!(entries
+        .iter()
+        .all(|e| e["time"].as_str().is_some_and(|t| t.ends_with('Z'))));
     // Nothing stays mounted once the container exited.
-    assert!(e.mounts_under_root().is_empty(), "{:?}", e.mounts_under_root());
+    assert!(
+        e.mounts_under_root().is_empty(),
+        "{:?}",
+        e.mounts_under_root()
+    );
 }
 
 #[test]
@@ -138,7 +167,16 @@ fn detached_logs_stop() {
     require_root!();
     let e = Engine::new("berth");
     let n = name("d");
-    let id = e.ok(&["run", "-d", "--name", &n, "bb:1", "sh", "-c", "echo ready; exec sleep 1000"]);
+    let id = e.ok(&[
+        "run",
+        "-d",
+        "--name",
+        &n,
+        "bb:1",
+        "sh",
+        "-c",
+        "echo ready; exec sleep 1000",
+    ]);
     let id = id.trim();
     assert_eq!(id.len(), 64, "{id}");
     // The monitor reports "started" only after `runtime start`: it runs.
@@ -146,7 +184,11 @@ fn detached_logs_stop() {
     assert!(ps.contains(&n) && ps.contains("Up "), "{ps}");
     assert_eq!(e.inspect(&n)["State"]["Running"], true);
     // `logs -f` follows until the container exits: stop it meanwhile.
-    let follower = e.command(&["logs", "-f", &n]).stdout(Stdio::piped()).spawn().unwrap();
+    let follower = e
+        .command(&["logs", "-f", &n])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
     // sleep as PID 1 ignores SIGTERM: stop must fall back to SIGKILL.
     assert_eq!(e.ok(&["stop", "-t", "1", &n]), format!("{n}\n"));
     let followed = follower.wait_with_output().unwrap();
@@ -166,7 +208,10 @@ fn detached_logs_stop() {
     e.ok(&["stop", "-t", "0", &n]);
     e.ok(&["rm", &n]);
     let err = String::from_utf8(e.run(&["inspect", &n]).stderr).unwrap();
-    assert!(err.contains(&format!("No such object: {n}")) || err.contains("No such image"), "{err}");
+    assert!(
+        err.contains(&format!("No such object: {n}")) || err.contains("No such image"),
+        "{err}"
+    );
     assert!(e.mounts_under_root().is_empty());
 }
 
@@ -184,7 +229,11 @@ fn rm_flag_leaves_nothing() {
     // The container snapshot is gone too: only the image's layer is left.
     let images: serde_json::Value =
         serde_json::from_slice(&std::fs::read(e.berth.root.join("images.json")).unwrap()).unwrap();
-    assert_eq!(images["snapshots"].as_object().unwrap().len(), 1, "{images}");
+    assert_eq!(
+        images["snapshots"].as_object().unwrap().len(),
+        1,
+        "{images}"
+    );
 }
 
 #[test]
@@ -198,14 +247,20 @@ fn ps_shows_states_and_rm_refuses_running() {
     assert_eq!(out.status.code(), Some(1));
     let ps = e.ok(&["ps"]);
     assert!(ps.starts_with("CONTAINER ID   IMAGE"), "{ps}");
-    assert!(ps.contains(&running) && !ps.contains(&created) && !ps.contains(&exited), "{ps}");
+    assert!(
+        ps.contains(&running) && !ps.contains(&created) && !ps.contains(&exited),
+        "{ps}"
+    );
     let all = e.ok(&["ps", "-a"]);
     let line = |n: &str| all.lines().find(|l| l.ends_with(n)).unwrap().to_owned();
     assert!(line(&created).contains("Created"), "{all}");
     assert!(line(&running).contains("Up "), "{all}");
     assert!(line(&exited).contains("Exited (1)"), "{all}");
     let err = String::from_utf8(e.run(&["rm", &running]).stderr).unwrap();
-    assert!(err.contains("container is running: stop the container before removing or force remove"), "{err}");
+    assert!(
+        err.contains("container is running: stop the container before removing or force remove"),
+        "{err}"
+    );
     e.ok(&["rm", "-f", &running, &created, &exited]);
     assert_eq!(e.ok(&["ps", "-aq"]), "");
 }
@@ -219,7 +274,12 @@ fn errors_in_dockers_words() {
     let out = e.run(&["run", "--name", &n, "bb:1", "true"]);
     assert_eq!(out.status.code(), Some(125));
     let err = String::from_utf8(out.stderr).unwrap();
-    assert!(err.contains(&format!("Conflict. The container name \"/{n}\" is already in use by container")), "{err}");
+    assert!(
+        err.contains(&format!(
+            "Conflict. The container name \"/{n}\" is already in use by container"
+        )),
+        "{err}"
+    );
 
     let out = e.run(&["run", "--rm", "no-such-image:1", "true"]);
     assert_eq!(out.status.code(), Some(125));
@@ -227,12 +287,24 @@ fn errors_in_dockers_words() {
 
     let out = e.run(&["stop", "nonexistent-container"]);
     assert_eq!(out.status.code(), Some(125));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("No such container: nonexistent-container"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("No such container: nonexistent-container")
+    );
 
     let out = e.run(&["run", "--rm", "bb:1", "/no/such/binary"]);
-    assert_eq!(out.status.code(), Some(127), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(127),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = e.run(&["run", "--rm", "bb:1", "/etc"]);
-    assert_eq!(out.status.code(), Some(126), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(126),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let out = e.run(&["run", "--rm", "--network", "bridge", "bb:1", "true"]);
     assert_eq!(out.status.code(), Some(125));
