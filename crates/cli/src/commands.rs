@@ -62,10 +62,22 @@ pub fn run(cli: Cli) -> Result<()> {
         | Command::Image {
             command: ImageCommand::Load(a),
         } => load(&store()?, a),
-        Command::Inspect(a)
-        | Command::Image {
+        Command::Inspect(a) => crate::containers::inspect(&cli.root, a, |a| inspect(&store()?, a)),
+        Command::Image {
             command: ImageCommand::Inspect(a),
         } => inspect(&store()?, a),
+        Command::Run(a) => crate::containers::run(&cli.root, &cli.runtime, a),
+        Command::Create(a) => crate::containers::create_cmd(&cli.root, &cli.runtime, a),
+        Command::Start(a) => crate::containers::start(&cli.root, a),
+        Command::Stop(a) => crate::containers::stop(&cli.root, a),
+        Command::Kill(a) => crate::containers::kill(&cli.root, a),
+        Command::Rm(a) => crate::containers::rm(&cli.root, a),
+        Command::Ps(a) => crate::containers::ps(&cli.root, a),
+        Command::Logs(a) => crate::containers::logs(&cli.root, a),
+        Command::ContainerMonitor { detached, id } => {
+            let code = berth_engine::monitor::main(&cli.root, &id, detached);
+            Err(crate::containers::ExitWith(code as u8).into())
+        }
         Command::Image {
             command: ImageCommand::Prune(a),
         } => prune(&store()?, a),

@@ -7,6 +7,7 @@
 
 mod cli;
 mod commands;
+mod containers;
 mod format;
 mod progress;
 mod registry;
@@ -33,8 +34,14 @@ fn main() -> ExitCode {
             {
                 return ExitCode::SUCCESS;
             }
+            if let Some(containers::ExitWith(code)) = e.downcast_ref() {
+                return ExitCode::from(*code);
+            }
             eprintln!("Error: {}", error_line(&e));
-            ExitCode::from(125)
+            let code = e
+                .downcast_ref::<berth_engine::Error>()
+                .map_or(125, |e| e.exit_code());
+            ExitCode::from(code)
         }
     }
 }

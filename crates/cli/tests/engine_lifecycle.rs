@@ -1,0 +1,315 @@
+//! The engine end to end as root: `berth run/create/start/stop/kill/rm/ps/
+//! logs/inspect` over an image imported from the busybox rootfs, with the
+//! default runtime (berth-runtime) and with runc. Each test has its own
+//! root, names and cgroup parent, and removes its containers and mounts
+//! even when it fails.
+
+mod common;
+
+use std::process::{Command, Output, Stdio};
+
+use berth_testutil::{require_root, CgroupParent};
+use common::{rootfs_tar, Berth};
+
+struct Engine {
+    runtime: &'static str,
+    cgroups: CgroupParent,
+    berth: Berth,
+}
+
+impl Engine {
+    fn new(runtime: &'static str) -> Engine {
+        let berth = Berth::new();
+        let tar = rootfs_tar(berth.dir.path());
+        berth.ok(&["import", tar.to_str().unwrap(), "bb:1"]);
+        Engine {
+            runtime,
+            cgroups: CgroupParent::new(),
+            berth,
+        }
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = self.berth.command();
+        c.arg("--runtime").arg(self.runtime);
+        let mut args = args.iter();
+        if let Some(first) = args.next() {
+            c.arg(first);
+            if *first == "run" || *first == "create" {
+                c.arg("--cgroup-parent").arg(self.cgroups.path());
+            }
+        }
+        c.args(args);
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args).stdin(Stdio::null()).output().unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "berth {args:?} failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn inspect(&self, name: &str) -> serde_json::Value {
+        let v: serde_json::Value = serde_json::from_str(&self.ok(&["inspect", name])).unwrap();
+        v[0].clone()
+    }
+
+    fn mounts_under_root(&self) -> Vec<String> {
+        let root = self.berth.root.to_str().unwrap().to_owned();
+        std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap()
+            .lines()
+            .filter_map(|l| l.split(' ').nth(4).map(str::to_owned))
+            .filter(|m| m.starts_with(&root))
+            .collect()
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        if let Ok(out) = self.command(&["ps", "-aq", "--no-trunc"]).output() {
+            for id in String::from_utf8_lossy(&out.stdout).lines() {
+                let _ = self.command(&["rm", "-f", id]).output();
+            }
+        }
+        for m in self.mounts_under_root().iter().rev() {
+            let _ = nix::mount::umount2(m.as_str(), nix::mount::MntFlags::MNT_DETACH);
+        }
+    }
+}
+
+fn name(tag: &str) -> String {
+    berth_testutil::unique_id(&format!("e-{tag}"))
+}
+
+fn foreground_output_and_exit_code(runtime: &'static str) {
+    let e = Engine::new(runtime);
+    let n = name("fg");
+    let out = e.run(&[
+        "run",
+        "--name",
+        &n,
+        "-e",
+        "GREETING=hi there",
+        "-w",
+        "/etc",
+        "--hostname",
+        "boat",
+        "bb:1",
+        "sh",
+        "-c",
+        "echo $GREETING; pwd; hostname; cat /etc/hostname; echo oops >&2; exit 7",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(7),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "hi there\n/etc\nboat\nboat\n"
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "oops\n");
+    let v = e.inspect(&n);
+    assert_eq!(v["State"]["Status"], "exited");
+    assert_eq!(v["State"]["ExitCode"], 7);
+    assert_eq!(v["Name"], format!("/{n}"));
+    // The log keeps both streams in Docker's json-file format.
+    let log = std::fs::read_to_string(v["LogPath"].as_str().unwrap()).unwrap();
+    let entries: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["stream"] == "stderr" && e["log"] == "oops\n"),
+        "{log}"
+    );
+    assert!(entries
+        .iter()
+        .all(|e| e["time"].as_str().is_some_and(|t| t.ends_with('Z'))));
+    // Nothing stays mounted once the container exited.
+    assert!(
+        e.mounts_under_root().is_empty(),
+        "{:?}",
+        e.mounts_under_root()
+    );
+}
+
+#[test]
+fn run_output_and_exit_code() {
+    require_root!();
+    foreground_output_and_exit_code("berth");
+}
+
+#[test]
+fn run_with_runc() {
+    require_root!();
+    if !common::have_tool("runc") {
+        return;
+    }
+    foreground_output_and_exit_code("runc");
+}
+
+#[test]
+fn detached_logs_stop() {
+    require_root!();
+    let e = Engine::new("berth");
+    let n = name("d");
+    let id = e.ok(&[
+        "run",
+        "-d",
+        "--name",
+        &n,
+        "bb:1",
+        "sh",
+        "-c",
+        "echo ready; exec sleep 1000",
+    ]);
+    let id = id.trim();
+    assert_eq!(id.len(), 64, "{id}");
+    // The monitor reports "started" only after `runtime start`: it runs.
+    let ps = e.ok(&["ps"]);
+    assert!(ps.contains(&n) && ps.contains("Up "), "{ps}");
+    assert_eq!(e.inspect(&n)["State"]["Running"], true);
+    // `logs -f` follows until the container exits: stop it meanwhile.
+    let follower = e
+        .command(&["logs", "-f", &n])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // sleep as PID 1 ignores SIGTERM: stop must fall back to SIGKILL.
+    assert_eq!(e.ok(&["stop", "-t", "1", &n]), format!("{n}\n"));
+    let followed = follower.wait_with_output().unwrap();
+    assert!(followed.status.success());
+    assert_eq!(String::from_utf8_lossy(&followed.stdout), "ready\n");
+    assert_eq!(e.ok(&["logs", &id[..12]]), "ready\n");
+    let v = e.inspect(&n);
+    assert_eq!(v["State"]["Status"], "exited");
+    assert_eq!(v["State"]["ExitCode"], 137);
+    assert!(!e.ok(&["ps", "-q"]).contains(&id[..12]));
+    assert!(e.ok(&["ps", "-a"]).contains("Exited (137)"));
+    // A stopped container starts again.
+    e.ok(&["start", &n]);
+    assert_eq!(e.inspect(&n)["State"]["Running"], true);
+    e.ok(&["kill", "-s", "KILL", &n]);
+    // kill returns once signalled (as Docker's); stop waits for the exit.
+    e.ok(&["stop", "-t", "0", &n]);
+    e.ok(&["rm", &n]);
+    let err = String::from_utf8(e.run(&["inspect", &n]).stderr).unwrap();
+    assert!(
+        err.contains(&format!("No such object: {n}")) || err.contains("No such image"),
+        "{err}"
+    );
+    assert!(e.mounts_under_root().is_empty());
+}
+
+#[test]
+fn rm_flag_leaves_nothing() {
+    require_root!();
+    let e = Engine::new("berth");
+    let n = name("rm");
+    let out = e.ok(&["run", "--rm", "--name", &n, "bb:1", "echo", "gone"]);
+    assert_eq!(out, "gone\n");
+    assert_eq!(e.ok(&["ps", "-aq"]), "");
+    let containers = e.berth.root.join("containers");
+    assert_eq!(std::fs::read_dir(&containers).unwrap().count(), 0);
+    assert!(e.mounts_under_root().is_empty());
+    // The container snapshot is gone too: only the image's layer is left.
+    let images: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(e.berth.root.join("images.json")).unwrap()).unwrap();
+    assert_eq!(
+        images["snapshots"].as_object().unwrap().len(),
+        1,
+        "{images}"
+    );
+}
+
+#[test]
+fn ps_shows_states_and_rm_refuses_running() {
+    require_root!();
+    let e = Engine::new("berth");
+    let (created, running, exited) = (name("c"), name("r"), name("x"));
+    e.ok(&["create", "--name", &created, "bb:1", "true"]);
+    e.ok(&["run", "-d", "--name", &running, "bb:1", "sleep", "1000"]);
+    let out = e.run(&["run", "--name", &exited, "bb:1", "false"]);
+    assert_eq!(out.status.code(), Some(1));
+    let ps = e.ok(&["ps"]);
+    assert!(ps.starts_with("CONTAINER ID   IMAGE"), "{ps}");
+    assert!(
+        ps.contains(&running) && !ps.contains(&created) && !ps.contains(&exited),
+        "{ps}"
+    );
+    let all = e.ok(&["ps", "-a"]);
+    let line = |n: &str| all.lines().find(|l| l.ends_with(n)).unwrap().to_owned();
+    assert!(line(&created).contains("Created"), "{all}");
+    assert!(line(&running).contains("Up "), "{all}");
+    assert!(line(&exited).contains("Exited (1)"), "{all}");
+    let err = String::from_utf8(e.run(&["rm", &running]).stderr).unwrap();
+    assert!(
+        err.contains("container is running: stop the container before removing or force remove"),
+        "{err}"
+    );
+    e.ok(&["rm", "-f", &running, &created, &exited]);
+    assert_eq!(e.ok(&["ps", "-aq"]), "");
+}
+
+#[test]
+fn errors_in_dockers_words() {
+    require_root!();
+    let e = Engine::new("berth");
+    let n = name("dup");
+    e.ok(&["create", "--name", &n, "bb:1", "true"]);
+    let out = e.run(&["run", "--name", &n, "bb:1", "true"]);
+    assert_eq!(out.status.code(), Some(125));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains(&format!(
+            "Conflict. The container name \"/{n}\" is already in use by container"
+        )),
+        "{err}"
+    );
+
+    let out = e.run(&["run", "--rm", "no-such-image:1", "true"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("No such image: no-such-image:1"));
+
+    let out = e.run(&["stop", "nonexistent-container"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("No such container: nonexistent-container")
+    );
+
+    let out = e.run(&["run", "--rm", "bb:1", "/no/such/binary"]);
+    assert_eq!(
+        out.status.code(),
+        Some(127),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = e.run(&["run", "--rm", "bb:1", "/etc"]);
+    assert_eq!(
+        out.status.code(),
+        Some(126),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let out = e.run(&["run", "--rm", "--network", "bridge", "bb:1", "true"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unsupported network"));
+    // Only the created container is left, and nothing is mounted.
+    assert_eq!(e.ok(&["ps", "-aq"]).lines().count(), 1);
+    assert!(e.mounts_under_root().is_empty());
+}

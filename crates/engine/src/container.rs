@@ -1,0 +1,139 @@
+//! A container as the engine records it: the resolved configuration it was
+//! created with, and its lifecycle state.
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Recorded, bundle written, never started (or exited and restartable).
+    Created,
+    /// A monitor is starting it.
+    Starting,
+    Running,
+    Exited,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Created => "created",
+            State::Starting => "starting",
+            State::Running => "running",
+            State::Exited => "exited",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> State {
+        match s {
+            "starting" => State::Starting,
+            "running" => State::Running,
+            "exited" => State::Exited,
+            _ => State::Created,
+        }
+    }
+}
+
+/// Everything `create` resolved from the image and the flags; stored as JSON
+/// in the database.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ContainerConfig {
+    /// The image as the user named it.
+    pub image: String,
+    pub hostname: String,
+    pub user: String,
+    pub env: Vec<String>,
+    pub entrypoint: Vec<String>,
+    pub cmd: Vec<String>,
+    pub working_dir: String,
+    pub labels: std::collections::BTreeMap<String, String>,
+    pub stop_signal: String,
+    pub auto_remove: bool,
+    /// The runtime binary this container was created with; every later
+    /// command uses the same one.
+    pub runtime: PathBuf,
+    /// Parent of the container's cgroup (`linux.cgroupsPath` is
+    /// `<parent>/<id>`).
+    pub cgroup_parent: String,
+}
+
+impl ContainerConfig {
+    /// The process's argv: entrypoint then command.
+    pub fn args(&self) -> Vec<String> {
+        self.entrypoint.iter().chain(&self.cmd).cloned().collect()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Container {
+    pub id: String,
+    pub name: String,
+    /// The image's id (`sha256:<config digest>`).
+    pub image_id: String,
+    pub config: ContainerConfig,
+    pub state: State,
+    pub pid: i32,
+    pub exit_code: i32,
+    /// Why the last start failed, as `docker inspect`'s `State.Error`.
+    pub error: String,
+    pub created_at: String,
+    pub started_at: String,
+    pub finished_at: String,
+}
+
+/// 64 random hex digits, like Docker's ids.
+pub fn new_id() -> Result<String> {
+    let mut bytes = [0u8; 32];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .map_err(|e| Error::io("read", "/dev/urandom", e))?;
+    let id: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    // Docker avoids all-digit short ids (they read as numbers).
+    if id[..12].bytes().all(|b| b.is_ascii_digit()) {
+        return new_id();
+    }
+    Ok(id)
+}
+
+/// Docker's rule: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
+pub fn validate_name(name: &str) -> Result<()> {
+    let b = name.as_bytes();
+    let ok = b.len() >= 2
+        && b[0].is_ascii_alphanumeric()
+        && b[1..]
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || b"_.-".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidName(name.to_owned()))
+    }
+}
+
+const ADJECTIVES: &[&str] = &[
+    "agile", "bold", "brave", "calm", "clever", "crisp", "eager", "fair", "gentle", "happy",
+    "keen", "kind", "lucid", "merry", "nimble", "proud", "quiet", "rapid", "serene", "sharp",
+    "steady", "swift", "tidy", "vivid", "wise", "witty", "zesty", "jolly", "loyal", "sunny",
+];
+const NOUNS: &[&str] = &[
+    "anchor", "barge", "beacon", "buoy", "cable", "cargo", "compass", "crane", "dock", "ferry",
+    "galley", "harbor", "hull", "jetty", "keel", "mast", "mooring", "pier", "quay", "rudder",
+    "sail", "schooner", "skiff", "tide", "tug", "wharf", "yacht", "lighthouse", "marina", "port",
+];
+
+/// A readable name (`adjective_noun`) from the id's random bits; the caller
+/// adds a suffix on a clash.
+pub fn generated_name(id: &str, attempt: u32) -> String {
+    let n = u64::from_str_radix(&id[..12], 16).unwrap_or(0);
+    let adj = ADJECTIVES[(n % ADJECTIVES.len() as u64) as usize];
+    let noun = NOUNS[((n / 31) % NOUNS.len() as u64) as usize];
+    if attempt == 0 {
+        format!("{adj}_{noun}")
+    } else {
+        format!("{adj}_{noun}{attempt}")
+    }
+}

@@ -1,0 +1,299 @@
+//! The container database, `<root>/berth.db`: SQLite in WAL mode, so many
+//! `berth` processes and monitors read and write it at once. Each change is
+//! one transaction; the schema grows by numbered migrations recorded in
+//! `schema_version`.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
+
+use crate::container::{Container, ContainerConfig, State};
+use crate::error::{Error, Result};
+
+/// Migration n (1-based) brings the schema from version n-1 to n. Never edit
+/// one that has shipped; add the next.
+const MIGRATIONS: &[&str] = &[
+    // 1: containers.
+    "CREATE TABLE containers (
+        id          TEXT PRIMARY KEY,
+        name        TEXT NOT NULL UNIQUE,
+        image_id    TEXT NOT NULL,
+        config      TEXT NOT NULL,
+        state       TEXT NOT NULL,
+        pid         INTEGER NOT NULL DEFAULT 0,
+        exit_code   INTEGER NOT NULL DEFAULT 0,
+        error       TEXT NOT NULL DEFAULT '',
+        created_at  TEXT NOT NULL,
+        started_at  TEXT NOT NULL DEFAULT '',
+        finished_at TEXT NOT NULL DEFAULT ''
+    );",
+];
+
+pub struct Db {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Db {
+    /// Opens (creating if needed) the database and brings its schema up to
+    /// date.
+    pub fn open(root: &Path) -> Result<Db> {
+        let path = root.join("berth.db");
+        let conn = Connection::open(&path).map_err(|source| Error::Database {
+            path: path.clone(),
+            source,
+        })?;
+        let mut db = Db { conn, path };
+        db.setup()?;
+        Ok(db)
+    }
+
+    fn err(&self) -> impl Fn(rusqlite::Error) -> Error + '_ {
+        move |source| Error::Database {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    fn setup(&mut self) -> Result<()> {
+        // Parallel `berth run`s wait for each other's short transactions.
+        self.conn
+            .busy_timeout(Duration::from_secs(30))
+            .map_err(self.err())?;
+        self.conn
+            .pragma_update(None, "journal_mode", "WAL")
+            .map_err(self.err())?;
+        self.conn
+            .pragma_update(None, "synchronous", "NORMAL")
+            .map_err(self.err())?;
+        let path = self.path.clone();
+        let err = |source| Error::Database {
+            path: path.clone(),
+            source,
+        };
+        // IMMEDIATE: two processes migrating at once serialize here.
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        tx.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);")
+            .map_err(err)?;
+        let version: Option<i64> = tx
+            .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
+            .optional()
+            .map_err(err)?;
+        let known = MIGRATIONS.len() as i64;
+        let mut version = match version {
+            Some(v) => v,
+            None => {
+                tx.execute("INSERT INTO schema_version (version) VALUES (0)", [])
+                    .map_err(err)?;
+                0
+            }
+        };
+        if version > known {
+            return Err(Error::SchemaTooNew {
+                path: path.clone(),
+                found: version,
+                known,
+            });
+        }
+        while version < known {
+            tx.execute_batch(MIGRATIONS[version as usize]).map_err(err)?;
+            version += 1;
+        }
+        tx.execute("UPDATE schema_version SET version = ?1", [version])
+            .map_err(err)?;
+        tx.commit().map_err(err)
+    }
+
+    /// Records a new container; fails with Docker's conflict message when
+    /// the name is taken.
+    pub fn insert(&mut self, c: &Container) -> Result<()> {
+        let config = serde_json::to_string(&c.config).expect("config serializes");
+        let path = self.path.clone();
+        let err = |source| Error::Database {
+            path: path.clone(),
+            source,
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        let holder: Option<String> = tx
+            .query_row(
+                "SELECT id FROM containers WHERE name = ?1",
+                [&c.name],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(err)?;
+        if let Some(id) = holder {
+            return Err(Error::NameInUse {
+                name: c.name.clone(),
+                id,
+            });
+        }
+        tx.execute(
+            "INSERT INTO containers (id, name, image_id, config, state, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![c.id, c.name, c.image_id, config, c.state.as_str(), c.created_at],
+        )
+        .map_err(err)?;
+        tx.commit().map_err(err)
+    }
+
+    pub fn all(&self) -> Result<Vec<Container>> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!("{SELECT} ORDER BY created_at DESC, id"))
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([], from_row)
+            .map_err(self.err())?
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(self.err())?;
+        Ok(rows)
+    }
+
+    /// Finds a container by full id, name, or unique id prefix (Docker's
+    /// order).
+    pub fn find(&self, key: &str) -> Result<Container> {
+        let key = key.strip_prefix('/').unwrap_or(key);
+        let exact = self
+            .conn
+            .query_row(
+                &format!("{SELECT} WHERE id = ?1 OR name = ?1 ORDER BY id = ?1 DESC LIMIT 1"),
+                [key],
+                from_row,
+            )
+            .optional()
+            .map_err(self.err())?;
+        if let Some(c) = exact {
+            return Ok(c);
+        }
+        if key.is_empty() || !key.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(Error::NoSuchContainer(key.to_owned()));
+        }
+        let mut stmt = self
+            .conn
+            .prepare(&format!("{SELECT} WHERE id LIKE ?1 || '%' LIMIT 2"))
+            .map_err(self.err())?;
+        let mut found = stmt
+            .query_map([key.to_ascii_lowercase()], from_row)
+            .map_err(self.err())?
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(self.err())?;
+        match found.len() {
+            1 => Ok(found.remove(0)),
+            0 => Err(Error::NoSuchContainer(key.to_owned())),
+            _ => Err(Error::Ambiguous(key.to_owned())),
+        }
+    }
+
+    pub fn get(&self, id: &str) -> Result<Option<Container>> {
+        self.conn
+            .query_row(&format!("{SELECT} WHERE id = ?1"), [id], from_row)
+            .optional()
+            .map_err(self.err())
+    }
+
+    /// The monitor started the container's process.
+    pub fn set_running(&mut self, id: &str, pid: i32, started_at: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE containers SET state = ?2, pid = ?3, started_at = ?4, exit_code = 0,
+                 error = '', finished_at = '' WHERE id = ?1",
+                params![id, State::Running.as_str(), pid, started_at],
+            )
+            .map_err(self.err())?;
+        Ok(())
+    }
+
+    /// The container's process ended (or never started: `error` says why).
+    pub fn set_exited(&mut self, id: &str, exit_code: i32, error: &str, finished_at: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE containers SET state = ?2, pid = 0, exit_code = ?3, error = ?4,
+                 finished_at = ?5 WHERE id = ?1",
+                params![id, State::Exited.as_str(), exit_code, error, finished_at],
+            )
+            .map_err(self.err())?;
+        Ok(())
+    }
+
+    /// The start failed before the process ran: back to `created`, with
+    /// the exit code Docker reports (126/127/125) and why.
+    pub fn set_failed(&mut self, id: &str, exit_code: i32, error: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE containers SET state = ?2, pid = 0, exit_code = ?3, error = ?4 WHERE id = ?1",
+                params![id, State::Created.as_str(), exit_code, error],
+            )
+            .map_err(self.err())?;
+        Ok(())
+    }
+
+    /// Moves a container from `from` to `to` only if it is still in `from`;
+    /// returns whether it did. This is how two `start`s of one container
+    /// are told apart.
+    pub fn transition(&mut self, id: &str, from: &[State], to: State) -> Result<bool> {
+        let path = self.path.clone();
+        let err = |source| Error::Database {
+            path: path.clone(),
+            source,
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        let state: Option<String> = tx
+            .query_row("SELECT state FROM containers WHERE id = ?1", [id], |r| r.get(0))
+            .optional()
+            .map_err(err)?;
+        let ok = state.is_some_and(|s| from.iter().any(|f| f.as_str() == s));
+        if ok {
+            tx.execute(
+                "UPDATE containers SET state = ?2 WHERE id = ?1",
+                params![id, to.as_str()],
+            )
+            .map_err(err)?;
+        }
+        tx.commit().map_err(err)?;
+        Ok(ok)
+    }
+
+    /// Deletes the record; returns false if another process already did.
+    pub fn delete(&mut self, id: &str) -> Result<bool> {
+        let n = self
+            .conn
+            .execute("DELETE FROM containers WHERE id = ?1", [id])
+            .map_err(self.err())?;
+        Ok(n == 1)
+    }
+}
+
+const SELECT: &str = "SELECT id, name, image_id, config, state, pid, exit_code, error,
+    created_at, started_at, finished_at FROM containers";
+
+fn from_row(r: &Row) -> rusqlite::Result<Container> {
+    let config: String = r.get(3)?;
+    let config: ContainerConfig = serde_json::from_str(&config).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(3, rusqlite::types::Type::Text, Box::new(e))
+    })?;
+    let state: String = r.get(4)?;
+    Ok(Container {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        image_id: r.get(2)?,
+        config,
+        state: State::parse(&state),
+        pid: r.get(5)?,
+        exit_code: r.get(6)?,
+        error: r.get(7)?,
+        created_at: r.get(8)?,
+        started_at: r.get(9)?,
+        finished_at: r.get(10)?,
+    })
+}

@@ -1,0 +1,125 @@
+//! The engine's error: one variant per failed step, in Docker's words where
+//! users know them.
+
+use std::io;
+use std::path::PathBuf;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What kind of failure, for callers that branch (containerd's errdefs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    NotFound,
+    AlreadyExists,
+    InvalidInput,
+    Conflict,
+    /// The container's command could not be run (Docker's 126/127).
+    Command,
+    Internal,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("failed to {action} {}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("container database {}", path.display())]
+    Database {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("container database {} has schema version {found}, newer than this berth knows ({known})", path.display())]
+    SchemaTooNew {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
+    #[error(transparent)]
+    Image(#[from] berth_image::Error),
+    #[error("No such container: {0}")]
+    NoSuchContainer(String),
+    #[error("Conflict. The container name \"/{name}\" is already in use by container \"{id}\". You have to remove (or rename) that container to be able to reuse that name.")]
+    NameInUse { name: String, id: String },
+    #[error("Invalid container name ({0}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")]
+    InvalidName(String),
+    #[error("multiple containers match {0:?}: use more of the id")]
+    Ambiguous(String),
+    #[error("invalid {what}: {reason}")]
+    Invalid { what: String, reason: String },
+    #[error("unsupported {what}: {value}")]
+    Unsupported { what: &'static str, value: String },
+    #[error("runtime {name:?} not found{}", if hint.is_empty() { String::new() } else { format!(" ({hint})") })]
+    RuntimeNotFound { name: String, hint: String },
+    #[error("failed to run {runtime} {command}")]
+    RuntimeSpawn {
+        runtime: PathBuf,
+        command: &'static str,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{runtime} {command} failed: {message}")]
+    Runtime {
+        runtime: String,
+        command: &'static str,
+        message: String,
+    },
+    /// The runtime could not start the container's command; Docker exits
+    /// 127 when it is missing and 126 when it cannot be executed.
+    #[error("{message}")]
+    Command { message: String, exit_code: u8 },
+    #[error("cannot {action} container {id}: container is {state}")]
+    WrongState {
+        action: &'static str,
+        id: String,
+        state: String,
+    },
+    #[error("cannot remove container \"/{0}\": container is running: stop the container before removing or force remove")]
+    RemoveRunning(String),
+    #[error("monitor of container {id}: {message}")]
+    Monitor { id: String, message: String },
+}
+
+impl Error {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::NoSuchContainer(_) | Error::RuntimeNotFound { .. } => ErrorKind::NotFound,
+            Error::Image(e) if e.kind() == berth_image::ErrorKind::NotFound => ErrorKind::NotFound,
+            Error::NameInUse { .. } => ErrorKind::AlreadyExists,
+            Error::InvalidName(_)
+            | Error::Ambiguous(_)
+            | Error::Invalid { .. }
+            | Error::Unsupported { .. } => ErrorKind::InvalidInput,
+            Error::WrongState { .. } | Error::RemoveRunning(_) => ErrorKind::Conflict,
+            Error::Command { .. } => ErrorKind::Command,
+            _ => ErrorKind::Internal,
+        }
+    }
+
+    /// The exit code Docker's CLI uses for this error.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Command { exit_code, .. } => *exit_code,
+            _ => 125,
+        }
+    }
+
+    pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Error {
+        Error::Io {
+            action,
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn invalid(what: impl Into<String>, reason: impl Into<String>) -> Error {
+        Error::Invalid {
+            what: what.into(),
+            reason: reason.into(),
+        }
+    }
+}

@@ -1,0 +1,314 @@
+//! The per-container monitor: `berth` re-executed in a hidden mode (like
+//! Podman's conmon). Stage 1 calls `setsid` and spawns stage 2, then exits,
+//! so stage 2 belongs to no terminal and outlives the CLI (double fork
+//! without `unsafe`). Stage 2 is a child subreaper: it mounts the rootfs,
+//! calls the runtime's `create` with pipes for stdout/stderr and `start`,
+//! writes Docker's json-file log, waits for the init, records the exit,
+//! runs `delete` and removes the container when `--rm`.
+//!
+//! It reports to whoever started it through its stdout, a pipe: one line
+//! `started <pid>` or `error <exit code> <message>`, and later
+//! `exited <code>` once the log is complete.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::os::fd::AsFd;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::Pid;
+use serde_json::json;
+
+use crate::error::{Error, Result};
+use crate::runtime::{command_exit_code, last_line};
+use crate::Engine;
+
+/// The hidden subcommand the CLI dispatches to [`main`].
+pub const SUBCOMMAND: &str = "container-monitor";
+const DETACHED_FLAG: &str = "--detached";
+
+/// Stage 1 (no `--detached`) or stage 2. Returns the process's exit code.
+pub fn main(root: &Path, id: &str, detached: bool) -> i32 {
+    if !detached {
+        // Not a group leader (spawned by the CLI), so setsid succeeds.
+        if let Err(e) = nix::unistd::setsid() {
+            eprintln!("monitor {id}: setsid: {e}");
+            return 1;
+        }
+        let exe = match std::env::current_exe() {
+            Ok(e) => e,
+            Err(e) => {
+                eprintln!("monitor {id}: {e}");
+                return 1;
+            }
+        };
+        let spawned = Command::new(exe)
+            .arg("--root")
+            .arg(root)
+            .arg(SUBCOMMAND)
+            .arg(DETACHED_FLAG)
+            .arg(id)
+            .spawn();
+        return match spawned {
+            Ok(_) => 0,
+            Err(e) => {
+                eprintln!("monitor {id}: spawn: {e}");
+                1
+            }
+        };
+    }
+    let mut report = io::stdout();
+    match Monitor::run(root, id, &mut report) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("monitor {id}: {e}");
+            1
+        }
+    }
+}
+
+/// The arguments that start a monitor for `id` (stage 1).
+pub fn command(root: &Path, id: &str) -> Result<Command> {
+    let exe = std::env::current_exe().map_err(|e| Error::io("find", "/proc/self/exe", e))?;
+    let mut c = Command::new(exe);
+    c.arg("--root").arg(root).arg(SUBCOMMAND).arg(id);
+    Ok(c)
+}
+
+struct Monitor;
+
+impl Monitor {
+    fn run(root: &Path, id: &str, report: &mut impl Write) -> Result<()> {
+        nix::sys::prctl::set_child_subreaper(true).map_err(|e| Error::Monitor {
+            id: id.to_owned(),
+            message: format!("set child subreaper: {e}"),
+        })?;
+        let mut engine = Engine::open(root)?;
+        let c = engine.db.get(id)?.ok_or_else(|| Error::NoSuchContainer(id.to_owned()))?;
+        let bundle = engine.bundle(id);
+        let runtime = engine.runtime_for(&c);
+
+        let pid = match Self::launch(&engine, &c, report) {
+            Ok((pid, threads)) => (pid, threads),
+            Err(e) => {
+                let _ = runtime.delete(id, true);
+                let _ = crate::unmount(&bundle.rootfs());
+                let code = i32::from(e.exit_code());
+                engine.db.set_failed(id, code, &e.to_string())?;
+                // Removed before the report, so the CLI's caller sees it gone.
+                let removed = if c.config.auto_remove {
+                    engine.remove_files(&c)
+                } else {
+                    Ok(())
+                };
+                let _ = writeln!(report, "error {code} {}", one_line(&e.to_string()));
+                return removed;
+            }
+        };
+        let (pid, threads) = pid;
+        engine
+            .db
+            .set_running(id, pid, &berth_image::time::now_rfc3339())?;
+        let _ = writeln!(report, "started {pid}");
+        let _ = report.flush();
+
+        let code = wait_for(pid);
+        for t in threads {
+            let _ = t.join();
+        }
+        let finished = berth_image::time::now_rfc3339();
+        if runtime.delete(id, false).is_err() {
+            let _ = runtime.delete(id, true);
+        }
+        let _ = crate::unmount(&bundle.rootfs());
+        engine.db.set_exited(id, code, "", &finished)?;
+        if c.config.auto_remove {
+            engine.remove_files(&c)?;
+        }
+        let _ = writeln!(report, "exited {code}");
+        Ok(())
+    }
+
+    /// Mount, `create`, log copiers, `start`. Returns the init's pid.
+    fn launch(
+        engine: &Engine,
+        c: &crate::Container,
+        report: &mut impl Write,
+    ) -> Result<(i32, Vec<std::thread::JoinHandle<()>>)> {
+        let _ = report;
+        let id = &c.id;
+        let bundle = engine.bundle(id);
+        let rootfs = bundle.rootfs();
+        let _ = crate::unmount(&rootfs);
+        engine.images.mount(id, &rootfs)?;
+        let runtime = engine.runtime_for(c);
+        std::fs::create_dir_all(&runtime.root)
+            .map_err(|e| Error::io("create", &runtime.root, e))?;
+        // A leftover from a monitor that died: the id must be free.
+        let _ = runtime.delete(id, true);
+
+        let (out_r, out_w) = io::pipe().map_err(|e| Error::io("create", "a pipe", e))?;
+        let (err_r, err_w) = io::pipe().map_err(|e| Error::io("create", "a pipe", e))?;
+        let pid_file = bundle.file("init.pid");
+        let _ = std::fs::remove_file(&pid_file);
+        let status = {
+            let mut cmd = runtime.create_command(id, bundle.dir(), &pid_file);
+            cmd.stdin(Stdio::null()).stdout(out_w).stderr(err_w);
+            let mut child = cmd.spawn().map_err(|source| Error::RuntimeSpawn {
+                runtime: runtime.path.clone(),
+                command: "create",
+                source,
+            })?;
+            // `cmd` (our copies of the write ends) drops here.
+            child.wait().map_err(|e| Error::io("wait for", &runtime.path, e))?
+        };
+        if !status.success() {
+            // The runtime's error is on the container's stderr pipe; the
+            // init is gone, so read what is there without blocking.
+            let text = read_available(err_r);
+            let message = last_line(&text).unwrap_or_else(|| status.to_string());
+            return Err(match command_exit_code(&message) {
+                Some(exit_code) => Error::Command { message, exit_code },
+                None => Error::Runtime {
+                    runtime: runtime_name(&runtime.path),
+                    command: "create",
+                    message,
+                },
+            });
+        }
+        let pid: i32 = std::fs::read_to_string(&pid_file)
+            .map_err(|e| Error::io("read", &pid_file, e))?
+            .trim()
+            .parse()
+            .map_err(|_| Error::invalid("pid file", pid_file.display().to_string()))?;
+
+        let log_path = bundle.log_path(id);
+        let log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .map_err(|e| Error::io("open", &log_path, e))?;
+        let log = Arc::new(Mutex::new(log));
+        let threads = vec![
+            copy_to_log(out_r, "stdout", log.clone()),
+            copy_to_log(err_r, "stderr", log),
+        ];
+        if let Err(e) = runtime.start(id) {
+            let _ = runtime.kill(id, "KILL");
+            let _ = wait_for(pid);
+            for t in threads {
+                let _ = t.join();
+            }
+            return Err(match &e {
+                Error::Runtime { message, .. } => match command_exit_code(message) {
+                    Some(exit_code) => Error::Command {
+                        message: message.clone(),
+                        exit_code,
+                    },
+                    None => e,
+                },
+                _ => e,
+            });
+        }
+        Ok((pid, threads))
+    }
+}
+
+fn runtime_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+fn one_line(s: &str) -> String {
+    s.replace('\n', " ")
+}
+
+/// Reaps children (we are their subreaper) until `pid` exits; its exit
+/// code, or 128 + signal as a shell reports it.
+fn wait_for(pid: i32) -> i32 {
+    loop {
+        match waitpid(Pid::from_raw(-1), None) {
+            Ok(WaitStatus::Exited(p, code)) if p.as_raw() == pid => return code,
+            Ok(WaitStatus::Signaled(p, sig, _)) if p.as_raw() == pid => return 128 + sig as i32,
+            Ok(_) => {}
+            Err(nix::errno::Errno::EINTR) => {}
+            // No children left: the init was reaped elsewhere or never ours.
+            Err(_) => return 255,
+        }
+    }
+}
+
+fn read_available(r: io::PipeReader) -> String {
+    use nix::fcntl::{fcntl, FcntlArg, OFlag};
+    let _ = fcntl(r.as_fd(), FcntlArg::F_SETFL(OFlag::O_NONBLOCK));
+    let mut buf = Vec::new();
+    let mut r = r;
+    let _ = r.read_to_end(&mut buf);
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+/// Docker splits long lines into 16 KiB log entries.
+const MAX_ENTRY: usize = 16 * 1024;
+
+/// Copies one stream into the json-file log, one entry per line:
+/// `{"log":"...\n","stream":"stdout","time":"..."}`.
+fn copy_to_log(
+    r: io::PipeReader,
+    stream: &'static str,
+    log: Arc<Mutex<File>>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut r = BufReader::with_capacity(MAX_ENTRY, r);
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            // A line, or a full buffer of a longer one.
+            let n = match read_entry(&mut r, &mut line) {
+                Ok(n) => n,
+                Err(_) => break,
+            };
+            if n == 0 {
+                break;
+            }
+            let entry = json!({
+                "log": String::from_utf8_lossy(&line),
+                "stream": stream,
+                "time": berth_image::time::now_rfc3339(),
+            });
+            let mut text = entry.to_string();
+            text.push('\n');
+            let mut f = log.lock().unwrap_or_else(|p| p.into_inner());
+            if f.write_all(text.as_bytes()).is_err() {
+                break;
+            }
+        }
+    })
+}
+
+fn read_entry(r: &mut BufReader<io::PipeReader>, line: &mut Vec<u8>) -> io::Result<usize> {
+    loop {
+        let buf = match r.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if buf.is_empty() {
+            return Ok(line.len());
+        }
+        let room = MAX_ENTRY - line.len();
+        let take = buf.len().min(room);
+        if let Some(i) = buf[..take].iter().position(|&b| b == b'\n') {
+            line.extend_from_slice(&buf[..=i]);
+            r.consume(i + 1);
+            return Ok(line.len());
+        }
+        line.extend_from_slice(&buf[..take]);
+        r.consume(take);
+        if line.len() >= MAX_ENTRY {
+            return Ok(line.len());
+        }
+    }
+}

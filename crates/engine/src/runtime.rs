@@ -1,0 +1,150 @@
+//! The OCI runtime, always executed as a binary (never linked): berth's own
+//! `berth-runtime`, runc, crun or any path, through the runc CLI contract.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use crate::error::{Error, Result};
+
+pub struct Runtime {
+    pub path: PathBuf,
+    /// The runtime's state directory (`--root`).
+    pub root: PathBuf,
+}
+
+/// `berth` (the `berth-runtime` next to the running binary), a name looked
+/// up in `$PATH`, or a path.
+pub fn resolve(name: &str) -> Result<PathBuf> {
+    let not_found = |hint: &str| Error::RuntimeNotFound {
+        name: name.to_owned(),
+        hint: hint.to_owned(),
+    };
+    if name == "berth" || name == "berth-runtime" {
+        let exe = std::env::current_exe().map_err(|e| Error::io("find", "/proc/self/exe", e))?;
+        let path = exe.with_file_name("berth-runtime");
+        return if path.is_file() {
+            Ok(path)
+        } else {
+            Err(not_found(&format!("expected it at {}", path.display())))
+        };
+    }
+    if name.contains('/') {
+        let path = PathBuf::from(name);
+        return if path.is_file() {
+            std::path::absolute(&path).map_err(|e| Error::io("resolve", &path, e))
+        } else {
+            Err(not_found("no such file"))
+        };
+    }
+    let paths = std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
+    std::env::split_paths(&paths)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+        .ok_or_else(|| not_found("not in $PATH"))
+}
+
+impl Runtime {
+    pub fn new(path: &Path, root: &Path) -> Runtime {
+        Runtime {
+            path: path.to_owned(),
+            root: root.to_owned(),
+        }
+    }
+
+    fn command(&self) -> Command {
+        let mut c = Command::new(&self.path);
+        c.arg("--root").arg(&self.root);
+        c
+    }
+
+    fn name(&self) -> String {
+        self.path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+
+    /// Runs a short runtime command and turns a failure into its last
+    /// stderr line.
+    fn run(&self, command: &'static str, args: &[&str]) -> Result<()> {
+        let out = self
+            .command()
+            .arg(command)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .output()
+            .map_err(|source| Error::RuntimeSpawn {
+                runtime: self.path.clone(),
+                command,
+                source,
+            })?;
+        self.check(command, out)
+    }
+
+    fn check(&self, command: &'static str, out: Output) -> Result<()> {
+        if out.status.success() {
+            return Ok(());
+        }
+        Err(Error::Runtime {
+            runtime: self.name(),
+            command,
+            message: last_line(&String::from_utf8_lossy(&out.stderr))
+                .unwrap_or_else(|| out.status.to_string()),
+        })
+    }
+
+    /// `create`, with the container's stdio given; returns the runtime's
+    /// error output on failure (the caller reads it from the pipes).
+    pub fn create_command(&self, id: &str, bundle: &Path, pid_file: &Path) -> Command {
+        let mut c = self.command();
+        c.arg("create")
+            .arg("--bundle")
+            .arg(bundle)
+            .arg("--pid-file")
+            .arg(pid_file)
+            .arg(id);
+        c
+    }
+
+    pub fn start(&self, id: &str) -> Result<()> {
+        self.run("start", &[id])
+    }
+
+    pub fn kill(&self, id: &str, signal: &str) -> Result<()> {
+        self.run("kill", &[id, signal])
+    }
+
+    pub fn delete(&self, id: &str, force: bool) -> Result<()> {
+        if force {
+            self.run("delete", &["--force", id])
+        } else {
+            self.run("delete", &[id])
+        }
+    }
+}
+
+/// The last non-empty line; runc-style JSON log lines give their `msg`.
+pub fn last_line(text: &str) -> Option<String> {
+    let line = text.lines().rev().find(|l| !l.trim().is_empty())?.trim();
+    if let Ok(v) = serde_json::from_str::<serde_json::Value>(line) {
+        if let Some(msg) = v.get("msg").and_then(|m| m.as_str()) {
+            return Some(msg.to_owned());
+        }
+    }
+    Some(line.strip_prefix("Error: ").unwrap_or(line).to_owned())
+}
+
+/// Docker's exit codes for a command the runtime could not start: 127 when
+/// it does not exist, 126 when it cannot be executed.
+pub fn command_exit_code(message: &str) -> Option<u8> {
+    let m = message.to_ascii_lowercase();
+    if m.contains("executable file not found") || m.contains("no such file or directory") {
+        Some(127)
+    } else if m.contains("permission denied") || m.contains("is a directory") {
+        Some(126)
+    } else {
+        None
+    }
+}
