@@ -105,25 +105,42 @@ fn attach_until_exit(log: &Path, mut reports: BufReader<io::PipeReader>) -> Resu
 /// stdout or stderr.
 struct LogFollower {
     path: PathBuf,
+    /// Held once opened: a `--rm` container's monitor removes the log
+    /// (with the container) before it reports the exit.
+    file: Option<File>,
     offset: u64,
     partial: Vec<u8>,
 }
 
 impl LogFollower {
     fn new(path: PathBuf) -> LogFollower {
-        LogFollower {
+        let mut f = LogFollower {
             path,
+            file: None,
             offset: 0,
             partial: Vec::new(),
+        };
+        // The monitor made the log before it reported the start.
+        let _ = f.open();
+        f
+    }
+
+    fn open(&mut self) -> Result<bool> {
+        if self.file.is_none() {
+            match File::open(&self.path) {
+                Ok(f) => self.file = Some(f),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+                Err(e) => return Err(e.into()),
+            }
         }
+        Ok(true)
     }
 
     fn copy_new(&mut self) -> Result<()> {
-        let mut f = match File::open(&self.path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(e.into()),
-        };
+        if !self.open()? {
+            return Ok(());
+        }
+        let mut f = self.file.as_ref().expect("opened");
         f.seek(SeekFrom::Start(self.offset))?;
         let mut r = BufReader::new(f);
         let mut out = io::stdout().lock();
