@@ -23,6 +23,25 @@ fn not_loaded(b: &Bundle) -> String {
     format!("berth-test-not-loaded-{}", b.id())
 }
 
+/// The refusal needs a host without AppArmor, and berth: runc 1.1 ignores
+/// the profile there. Says SKIPPED otherwise.
+fn refusal_is_testable(rt: &Runtime) -> bool {
+    if apparmor_enabled() {
+        skipped("AppArmor is enabled here: the refusal path is tested on hosts without it");
+        return false;
+    }
+    !skip_unless_berth(rt, "runc 1.1 ignores the profile when AppArmor is off")
+}
+
+/// Applying a profile needs AppArmor in the kernel. Says SKIPPED otherwise.
+fn apply_is_testable() -> bool {
+    if !apparmor_enabled() {
+        skipped("no AppArmor on this host: tested in the cgroup v2 guest");
+        return false;
+    }
+    true
+}
+
 #[track_caller]
 fn assert_nothing_left(rt: &Runtime, b: &Bundle) {
     assert!(!rt.root().join(b.id()).exists(), "state dir left for {}", b.id());
@@ -33,11 +52,7 @@ fn assert_nothing_left(rt: &Runtime, b: &Bundle) {
 fn a_profile_the_host_cannot_apply_is_refused() {
     require_root!();
     let rt = runtime();
-    if apparmor_enabled() {
-        skipped("AppArmor is enabled here: the refusal path is tested on hosts without it");
-        return;
-    }
-    if skip_unless_berth(&rt, "runc 1.1 ignores the profile when AppArmor is off") {
+    if !refusal_is_testable(&rt) {
         return;
     }
     let mut b = Bundle::new(&rt);
@@ -54,11 +69,7 @@ fn a_profile_the_host_cannot_apply_is_refused() {
 fn exec_with_a_profile_the_host_cannot_apply_is_refused() {
     require_root!();
     let rt = runtime();
-    if apparmor_enabled() {
-        skipped("AppArmor is enabled here: the refusal path is tested on hosts without it");
-        return;
-    }
-    if skip_unless_berth(&rt, "runc 1.1 ignores the profile when AppArmor is off") {
+    if !refusal_is_testable(&rt) {
         return;
     }
     let mut b = Bundle::new(&rt);
@@ -75,8 +86,7 @@ fn exec_with_a_profile_the_host_cannot_apply_is_refused() {
 #[test]
 fn a_profile_that_is_not_loaded_fails_create() {
     require_root!();
-    if !apparmor_enabled() {
-        skipped("no AppArmor on this host: tested in the cgroup v2 guest");
+    if !apply_is_testable() {
         return;
     }
     let rt = runtime();
@@ -91,8 +101,7 @@ fn a_profile_that_is_not_loaded_fails_create() {
 #[test]
 fn the_unconfined_profile_is_applied_to_init_and_exec() {
     require_root!();
-    if !apparmor_enabled() {
-        skipped("no AppArmor on this host: tested in the cgroup v2 guest");
+    if !apply_is_testable() {
         return;
     }
     let rt = runtime();
@@ -117,8 +126,7 @@ fn the_unconfined_profile_is_applied_to_init_and_exec() {
 #[test]
 fn cve_2019_16884_a_fake_proc_does_not_swallow_the_profile() {
     require_root!();
-    if !apparmor_enabled() {
-        skipped("no AppArmor on this host: tested in the cgroup v2 guest");
+    if !apply_is_testable() {
         return;
     }
     let rt = runtime();
