@@ -8,6 +8,8 @@ use std::process::{Command, Output, Stdio};
 
 use berth_testutil::TempDir;
 
+pub mod engine;
+
 pub struct Berth {
     pub dir: TempDir,
     pub root: PathBuf,
