@@ -68,6 +68,16 @@ pub enum Command {
     Ps(PsArgs),
     /// Fetch the logs of a container
     Logs(LogsArgs),
+    /// Update configuration (resource limits) of one or more containers
+    Update(crate::live_ops::UpdateArgs),
+    /// Pause all processes within one or more containers
+    Pause(ContainersArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(ContainersArgs),
+    /// Display the running processes of a container
+    Top(crate::live_ops::TopArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(crate::stats::StatsArgs),
     /// The per-container monitor (internal)
     #[command(name = "container-monitor", hide = true)]
     ContainerMonitor {
@@ -297,6 +307,8 @@ pub struct CreateArgs {
     /// Parent cgroup for the container's cgroup (default /berth)
     #[arg(long)]
     pub cgroup_parent: Option<String>,
+    #[command(flatten)]
+    pub resources: crate::resource_args::CreateResourceArgs,
     pub image: String,
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<String>,

@@ -74,6 +74,11 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Rm(a) => crate::containers::rm(&cli.root, a),
         Command::Ps(a) => crate::containers::ps(&cli.root, a),
         Command::Logs(a) => crate::containers::logs(&cli.root, a),
+        Command::Update(a) => crate::live_ops::update(&cli.root, a),
+        Command::Pause(a) => crate::live_ops::pause(&cli.root, &a.containers),
+        Command::Unpause(a) => crate::live_ops::unpause(&cli.root, &a.containers),
+        Command::Top(a) => crate::live_ops::top(&cli.root, a),
+        Command::Stats(a) => crate::stats::stats(&cli.root, a),
         Command::ContainerMonitor { detached, id } => {
             let code = berth_engine::monitor::main(&cli.root, &id, detached);
             Err(crate::containers::ExitWith(code as u8).into())

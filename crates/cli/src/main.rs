@@ -9,8 +9,11 @@ mod cli;
 mod commands;
 mod containers;
 mod format;
+mod live_ops;
 mod progress;
 mod registry;
+mod resource_args;
+mod stats;
 
 use std::process::ExitCode;
 

@@ -166,7 +166,7 @@ pub fn spec(c: &Container, dir: &Path) -> Result<Value> {
     let (uid, gid) = parse_user(&cfg.user)?;
     let caps = DEFAULT_CAPABILITIES;
     let cwd = if cfg.working_dir.is_empty() { "/" } else { &cfg.working_dir };
-    Ok(json!({
+    let mut spec = json!({
         "ociVersion": "1.0.2",
         "process": {
             "terminal": false,
@@ -194,7 +194,9 @@ pub fn spec(c: &Container, dir: &Path) -> Result<Value> {
             "readonlyPaths": READONLY_PATHS,
         },
         "annotations": cfg.labels,
-    }))
+    });
+    crate::resources::add_to_spec(&mut spec, &cfg.resources)?;
+    Ok(spec)
 }
 
 fn mounts(dir: &Path) -> Vec<Value> {

@@ -59,6 +59,10 @@ pub struct ContainerConfig {
     /// Parent of the container's cgroup (`linux.cgroupsPath` is
     /// `<parent>/<id>`).
     pub cgroup_parent: String,
+    /// `--memory`, `--cpus`, ... as Docker records them; `update` changes
+    /// them.
+    #[serde(default)]
+    pub resources: crate::resources::Resources,
 }
 
 impl ContainerConfig {
@@ -83,6 +87,10 @@ pub struct Container {
     pub created_at: String,
     pub started_at: String,
     pub finished_at: String,
+    /// Frozen by `pause` (the state stays `running`, as in Docker).
+    pub paused: bool,
+    /// The OOM killer killed a process of the container's last run.
+    pub oom_killed: bool,
 }
 
 /// 64 random hex digits, like Docker's ids.

@@ -28,6 +28,9 @@ const MIGRATIONS: &[&str] = &[
         started_at  TEXT NOT NULL DEFAULT '',
         finished_at TEXT NOT NULL DEFAULT ''
     );",
+    // 2: pause and OOM flags (resources.rs).
+    "ALTER TABLE containers ADD COLUMN paused INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE containers ADD COLUMN oom_killed INTEGER NOT NULL DEFAULT 0;",
 ];
 
 pub struct Db {
@@ -204,7 +207,7 @@ impl Db {
         self.conn
             .execute(
                 "UPDATE containers SET state = ?2, pid = ?3, started_at = ?4, exit_code = 0,
-                 error = '', finished_at = '' WHERE id = ?1",
+                 error = '', finished_at = '', paused = 0, oom_killed = 0 WHERE id = ?1",
                 params![id, State::Running.as_str(), pid, started_at],
             )
             .map_err(self.err())?;
@@ -264,6 +267,29 @@ impl Db {
         Ok(ok)
     }
 
+    /// `pause`/`unpause` and the OOM kill seen at exit.
+    pub fn set_flags(&self, id: &str, oom_killed: bool, paused: bool) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE containers SET oom_killed = ?2, paused = ?3 WHERE id = ?1",
+                params![id, oom_killed, paused],
+            )
+            .map_err(self.err())?;
+        Ok(())
+    }
+
+    /// Replaces the recorded configuration (`update`).
+    pub fn set_config(&self, id: &str, config: &ContainerConfig) -> Result<()> {
+        let config = serde_json::to_string(config).expect("config serializes");
+        self.conn
+            .execute(
+                "UPDATE containers SET config = ?2 WHERE id = ?1",
+                params![id, config],
+            )
+            .map_err(self.err())?;
+        Ok(())
+    }
+
     /// Deletes the record; returns false if another process already did.
     pub fn delete(&mut self, id: &str) -> Result<bool> {
         let n = self
@@ -275,7 +301,7 @@ impl Db {
 }
 
 const SELECT: &str = "SELECT id, name, image_id, config, state, pid, exit_code, error,
-    created_at, started_at, finished_at FROM containers";
+    created_at, started_at, finished_at, paused, oom_killed FROM containers";
 
 fn from_row(r: &Row) -> rusqlite::Result<Container> {
     let config: String = r.get(3)?;
@@ -295,5 +321,7 @@ fn from_row(r: &Row) -> rusqlite::Result<Container> {
         created_at: r.get(8)?,
         started_at: r.get(9)?,
         finished_at: r.get(10)?,
+        paused: r.get(11)?,
+        oom_killed: r.get(12)?,
     })
 }

@@ -82,6 +82,20 @@ pub enum Error {
     RemoveRunning(String),
     #[error("monitor of container {id}: {message}")]
     Monitor { id: String, message: String },
+    /// A resource limit Docker's daemon refuses, in its words.
+    #[error("{0}")]
+    Resources(String),
+    #[error("Cannot update container {id}: {message}")]
+    UpdateFailed { id: String, message: String },
+    /// The container is not in the state the command needs (Docker's words).
+    #[error("{0}")]
+    StateConflict(String),
+    #[error("cgroup of container {id}")]
+    Cgroup {
+        id: String,
+        #[source]
+        source: berth_cgroups::Error,
+    },
 }
 
 impl Error {
@@ -93,8 +107,12 @@ impl Error {
             Error::InvalidName(_)
             | Error::Ambiguous(_)
             | Error::Invalid { .. }
-            | Error::Unsupported { .. } => ErrorKind::InvalidInput,
-            Error::WrongState { .. } | Error::RemoveRunning(_) => ErrorKind::Conflict,
+            | Error::Unsupported { .. }
+            | Error::Resources(_) => ErrorKind::InvalidInput,
+            Error::WrongState { .. }
+            | Error::RemoveRunning(_)
+            | Error::StateConflict(_)
+            | Error::UpdateFailed { .. } => ErrorKind::Conflict,
             Error::Command { .. } => ErrorKind::Command,
             _ => ErrorKind::Internal,
         }

@@ -11,7 +11,10 @@ mod container;
 mod db;
 mod error;
 pub mod monitor;
+mod resources;
 pub mod runtime;
+pub mod stats;
+pub mod top;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -23,6 +26,7 @@ use berth_image::ImageStore;
 pub use bundle::{Bundle, DEFAULT_CAPABILITIES};
 pub use container::{Container, ContainerConfig, State};
 pub use error::{Error, ErrorKind, Result};
+pub use resources::{Resources, ThrottleDevice};
 use runtime::Runtime;
 
 const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -45,6 +49,7 @@ pub struct CreateOptions {
     pub runtime: PathBuf,
     pub cgroup_parent: Option<String>,
     pub network: Option<String>,
+    pub resources: Resources,
 }
 
 pub struct Engine {
@@ -111,6 +116,7 @@ impl Engine {
         if let Some(name) = &o.name {
             container::validate_name(name)?;
         }
+        o.resources.validate(false)?;
         let (image_id, _) = self.images.resolve(&o.image)?;
         let (image, _) = self.images.config(&image_id)?;
         let ic = image.config.unwrap_or_default();
@@ -165,6 +171,7 @@ impl Engine {
                 .cgroup_parent
                 .clone()
                 .unwrap_or_else(|| DEFAULT_CGROUP_PARENT.to_owned()),
+            resources: o.resources.clone().with_defaults(),
         };
         let mut c = Container {
             id: id.clone(),
@@ -178,6 +185,8 @@ impl Engine {
             created_at: berth_image::time::now_rfc3339(),
             started_at: String::new(),
             finished_at: String::new(),
+            paused: false,
+            oom_killed: false,
         };
         // Check the spec before anything is recorded (bad user, ...).
         bundle::spec(&c, Path::new("/"))?;
@@ -281,6 +290,7 @@ impl Engine {
         }
         let signal = signal.strip_prefix("SIG").unwrap_or(signal);
         self.runtime_for(&c).kill(&c.id, signal)?;
+        self.resume_after_signal(&c, signal);
         Ok(c)
     }
 
@@ -295,10 +305,13 @@ impl Engine {
             "" => "TERM",
             s => s.strip_prefix("SIG").unwrap_or(s),
         };
-        if runtime.kill(&c.id, signal).is_ok() && self.wait_not_running(&c.id, timeout)? {
+        let signalled = runtime.kill(&c.id, signal).is_ok();
+        self.resume_after_signal(&c, signal);
+        if signalled && self.wait_not_running(&c.id, timeout)? {
             return Ok(c);
         }
         let _ = runtime.kill(&c.id, "KILL");
+        self.resume_after_signal(&c, "KILL");
         if !self.wait_not_running(&c.id, Duration::from_secs(30))? {
             return Err(Error::Monitor {
                 id: c.id,
@@ -332,6 +345,7 @@ impl Engine {
                 return Err(Error::RemoveRunning(c.name));
             }
             let _ = self.runtime_for(&c).kill(&c.id, "KILL");
+            self.resume_after_signal(&c, "KILL");
             if !self.wait_not_running(&c.id, Duration::from_secs(30))? {
                 return Err(Error::Monitor {
                     id: c.id,
