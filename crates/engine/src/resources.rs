@@ -388,6 +388,18 @@ fn swap_accounted() -> bool {
         .unwrap_or(false)
 }
 
+/// Rewrites only `config.json` (temp file + rename), so the next start
+/// creates the cgroup with the updated limits; the files bind-mounted into
+/// a running container are left alone.
+fn write_spec(bundle: &crate::Bundle, c: &Container) -> Result<()> {
+    let spec = crate::bundle::spec(c, bundle.dir())?;
+    let path = bundle.file("config.json");
+    let tmp = bundle.file(".config.json.update");
+    let text = serde_json::to_vec_pretty(&spec).expect("spec serializes");
+    std::fs::write(&tmp, text).map_err(|e| Error::io("write", &tmp, e))?;
+    std::fs::rename(&tmp, &path).map_err(|e| Error::io("rename", &path, e))
+}
+
 /// Adds the container's limits to the spec's `linux.resources` (which
 /// already holds the device rules).
 pub(crate) fn add_to_spec(spec: &mut Value, r: &Resources) -> Result<()> {
@@ -452,7 +464,7 @@ impl Engine {
         }
         c.config.resources = merged;
         self.db.set_config(&c.id, &c.config)?;
-        self.bundle(&c.id).write(&c)?;
+        write_spec(&self.bundle(&c.id), &c)?;
         Ok(c)
     }
 
