@@ -267,12 +267,23 @@ impl Db {
         Ok(ok)
     }
 
-    /// `pause`/`unpause` and the OOM kill seen at exit.
-    pub fn set_flags(&self, id: &str, oom_killed: bool, paused: bool) -> Result<()> {
+    /// `pause`/`unpause`: only while running (an exit in between wins).
+    pub fn set_paused(&self, id: &str, paused: bool) -> Result<()> {
         self.conn
             .execute(
-                "UPDATE containers SET oom_killed = ?2, paused = ?3 WHERE id = ?1",
-                params![id, oom_killed, paused],
+                "UPDATE containers SET paused = ?2 WHERE id = ?1 AND state = ?3",
+                params![id, paused, State::Running.as_str()],
+            )
+            .map_err(self.err())?;
+        Ok(())
+    }
+
+    /// At exit: whether the OOM killer struck; no longer paused.
+    pub fn set_oom_killed(&self, id: &str, oom_killed: bool) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE containers SET oom_killed = ?2, paused = 0 WHERE id = ?1",
+                params![id, oom_killed],
             )
             .map_err(self.err())?;
         Ok(())

@@ -364,7 +364,8 @@ fn parse_list(s: &str) -> Option<Vec<u32>> {
 /// A device's major and minor numbers, as Docker finds them (stat).
 fn device_numbers(path: &str) -> Result<(u64, u64)> {
     let st = nix::sys::stat::stat(path)
-        .map_err(|e| invalid(format!("stat {path}: {}", std::io::Error::from(e))))?;
+        // Go's wording: "stat /dev/x: no such file or directory".
+        .map_err(|e| invalid(format!("stat {path}: {}", e.desc().to_lowercase())))?;
     Ok((
         nix::sys::stat::major(st.st_rdev),
         nix::sys::stat::minor(st.st_rdev),
@@ -431,7 +432,7 @@ pub(crate) fn record_exit(engine: &Engine, c: &Container) -> Result<()> {
             })
         })
         .is_ok_and(|n| n > 0);
-    engine.db.set_flags(&c.id, oom_killed, false)
+    engine.db.set_oom_killed(&c.id, oom_killed)
 }
 
 fn not_running(c: &Container) -> Error {
@@ -481,7 +482,7 @@ impl Engine {
             )));
         }
         self.runtime_for(&c).pause(&c.id)?;
-        self.db.set_flags(&c.id, c.oom_killed, true)?;
+        self.db.set_paused(&c.id, true)?;
         c.paused = true;
         Ok(c)
     }
@@ -496,7 +497,7 @@ impl Engine {
             )));
         }
         self.runtime_for(&c).resume(&c.id)?;
-        self.db.set_flags(&c.id, c.oom_killed, false)?;
+        self.db.set_paused(&c.id, false)?;
         c.paused = false;
         Ok(c)
     }
@@ -515,7 +516,7 @@ impl Engine {
         let signal = signal.strip_prefix("SIG").unwrap_or(signal);
         if signal == "KILL" || signal == "9" || stop.is_empty() || stop == signal {
             let _ = self.runtime_for(c).resume(&c.id);
-            let _ = self.db.set_flags(&c.id, c.oom_killed, false);
+            let _ = self.db.set_paused(&c.id, false);
         }
     }
 }
