@@ -1,7 +1,7 @@
 //! Resources and live operations end to end as root: the resource flags of
 //! `run` (limits seen inside the container and in its cgroup files, on v1
 //! and v2), bad values (Docker's words, 125, nothing left), `update` of a
-//! running container (kept across a restart), `stats --no-stream`, `top`,
+//! running container (kept across a restart), `stats` and `top`,
 //! `pause`/`unpause` (and `kill`/`stop` of a paused container), and
 //! `OOMKilled`. The key tests run with berth-runtime, runc and crun.
 
@@ -116,16 +116,8 @@ fn limits_inside_and_in_cgroup(runtime: &'static str) {
         Some(vec!["Cpus_allowed_list:", "0"]),
         "{out}"
     );
-    e.ok(&["rm", "-f", &n]);
-}
-with_runtimes!(limits_inside_and_in_cgroup: limits_berth, limits_runc, limits_crun);
-
-#[test]
-fn pids_limit_stops_forks_inside() {
-    require_root!();
-    let e = Engine::new("berth");
-    // sh and two sleeps fit in 3; the third sleep's fork fails, and sh
-    // gives up (exit 2) before "after".
+    // sh and two sleeps fit in a pids limit of 3; the third sleep's fork
+    // fails, and sh gives up (exit 2) before "after".
     let out = e.run(&[
         "run", "--rm", "--pids-limit", "3", "bb:1", "sh", "-c",
         "sleep 5 & sleep 5 & sleep 5 & echo after",
@@ -134,7 +126,9 @@ fn pids_limit_stops_forks_inside() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("can't fork: Resource temporarily unavailable"), "{err}");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "");
+    e.ok(&["rm", "-f", &n]);
 }
+with_runtimes!(limits_inside_and_in_cgroup: limits_berth, limits_runc, limits_crun);
 
 #[test]
 fn bad_values_in_dockers_words_leave_nothing() {
@@ -257,20 +251,48 @@ fn percent(v: &Value) -> f64 {
     v.as_str().unwrap().trim_end_matches('%').parse().unwrap()
 }
 
-fn stats_numbers_plausible(runtime: &'static str) {
+/// The container's processes as `top` lists them (header excluded).
+fn top_rows(e: &Engine, n: &str) -> Vec<Vec<String>> {
+    let out = e.ok(&["top", n]);
+    let mut lines = out.lines();
+    assert_eq!(
+        lines.next().unwrap().split_whitespace().collect::<Vec<_>>(),
+        ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"]
+    );
+    lines
+        .map(|l| l.split_whitespace().map(str::to_owned).collect())
+        .collect()
+}
+
+/// `stats` and `top` on one container: a shell with two sleeps and a busy
+/// loop.
+fn stats_and_top(runtime: &'static str) {
     let Some(e) = engine(runtime) else { return };
     let n = name("st");
     e.ok(&[
         "run", "-d", "--name", &n, "-m", "64m", "bb:1", "sh", "-c",
         "sleep 1000 & sleep 1000 & while :; do :; done",
     ]);
+    let init = e.inspect(&n)["State"]["Pid"].as_i64().unwrap().to_string();
+    // top: the shell (the init) and its two sleeps, once it forked them.
+    eventually("the shell forks its sleeps", || top_rows(&e, &n).len() == 3);
+    let rows = top_rows(&e, &n);
+    assert!(rows.iter().all(|r| r[0] == "root"), "{rows:?}");
+    assert!(rows.iter().any(|r| r[1] == init && r[7] == "sh"), "{rows:?}");
+    let sleeps: Vec<_> = rows.iter().filter(|r| r[7..] == ["sleep", "1000"]).collect();
+    assert_eq!(sleeps.len(), 2, "{rows:?}");
+    assert!(sleeps.iter().all(|r| r[2] == init), "{rows:?}");
+    // With ps options, host ps's columns, Docker's 20-wide table.
+    let out = e.ok(&["top", &n, "-o", "pid,comm"]);
+    let mut lines = out.lines();
+    assert_eq!(lines.next().unwrap(), format!("PID{}COMMAND", " ".repeat(17)));
+    assert!(out.contains(&format!("{init:<20}sh\n")), "{out}");
+    assert_eq!(lines.filter(|l| l.ends_with("sleep")).count(), 2, "{out}");
+
     let s = stats_json(&e, &n);
     assert_eq!(s["Name"], n.as_str());
     assert_eq!(s["Container"], n.as_str());
-    // sh and two sleeps, as the runtime's ps sees them.
-    let top = e.ok(&["top", &n]);
-    assert_eq!(s["PIDs"], "3", "{s}\n{top}");
-    assert_eq!(top.lines().count(), 4, "{top}");
+    assert_eq!(s["PIDs"], "3", "{s}");
     let mem = s["MemUsage"].as_str().unwrap();
     let (usage, limit) = mem.split_once(" / ").unwrap();
     assert_eq!(limit, "64MiB", "{s}");
@@ -291,6 +313,8 @@ fn stats_numbers_plausible(runtime: &'static str) {
         ["CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "NET I/O", "BLOCK I/O", "PIDS"]
     );
     assert_eq!(lines.count(), 1, "{table}");
+    stats_redraws(&e, &n);
+
     e.ok(&["stop", "-t", "0", &n]);
     assert_eq!(e.ok(&["stats", "--no-stream"]).lines().count(), 1);
     let all = e.ok(&["stats", "--no-stream", "-a", "--format", "{{.Name}} {{.PIDs}} {{.MemUsage}}"]);
@@ -298,18 +322,17 @@ fn stats_numbers_plausible(runtime: &'static str) {
     let out = e.run(&["stats", "--no-stream", "no-such-container"]);
     assert_eq!(out.status.code(), Some(125));
     assert!(String::from_utf8_lossy(&out.stderr).contains("No such container: no-such-container"));
-    e.ok(&["rm", "-f", &n]);
+    let out = e.run(&["top", &n]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not running"));
+    e.ok(&["rm", &n]);
 }
-with_runtimes!(stats_numbers_plausible: stats_berth, stats_runc, stats_crun);
+with_runtimes!(stats_and_top: stats_top_berth, stats_top_runc, stats_top_crun);
 
-#[test]
-fn stats_streams_and_redraws() {
-    require_root!();
-    let e = Engine::new("berth");
-    let n = name("stream");
-    e.ok(&["run", "-d", "--name", &n, "bb:1", "sleep", "1000"]);
+/// The live view: frames that each clear the screen and draw the table.
+fn stats_redraws(e: &Engine, n: &str) {
     let mut child = e
-        .command(&["stats", &n])
+        .command(&["stats", n])
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -328,35 +351,8 @@ fn stats_streams_and_redraws() {
     let text = String::from_utf8_lossy(&text);
     let frames: Vec<&str> = text.split("\x1b[2J\x1b[H").filter(|f| !f.is_empty()).collect();
     assert!(frames[0].starts_with("CONTAINER ID"), "{text}");
-    assert!(frames[0].contains(&n), "{text}");
+    assert!(frames[0].contains(n), "{text}");
 }
-
-fn top_lists_the_sleep(runtime: &'static str) {
-    let Some(e) = engine(runtime) else { return };
-    let n = name("top");
-    e.ok(&["run", "-d", "--name", &n, "bb:1", "sleep", "1000"]);
-    let pid = e.inspect(&n)["State"]["Pid"].as_i64().unwrap();
-    let out = e.ok(&["top", &n]);
-    let mut lines = out.lines();
-    assert_eq!(
-        lines.next().unwrap().split_whitespace().collect::<Vec<_>>(),
-        ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"]
-    );
-    let row: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
-    assert_eq!(row[0], "root");
-    assert_eq!(row[1], pid.to_string());
-    assert_eq!(row[7..], ["sleep", "1000"]);
-    assert_eq!(lines.next(), None, "{out}");
-    // With ps options, host ps's columns.
-    let out = e.ok(&["top", &n, "-o", "pid,comm"]);
-    assert_eq!(out, format!("PID{}COMMAND\n{pid:<20}sleep\n", " ".repeat(17)));
-    e.ok(&["stop", "-t", "0", &n]);
-    let out = e.run(&["top", &n]);
-    assert_eq!(out.status.code(), Some(125));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("is not running"));
-    e.ok(&["rm", &n]);
-}
-with_runtimes!(top_lists_the_sleep: top_berth, top_runc, top_crun);
 
 /// The number of lines the container logged so far.
 fn logged(e: &Engine, n: &str) -> usize {

@@ -372,21 +372,15 @@ fn device_numbers(path: &str) -> Result<(u64, u64)> {
     ))
 }
 
-/// Whether the kernel accounts swap per cgroup (v1 `memory.memsw.*`, v2
-/// `memory.swap.max` in any child cgroup).
+/// Whether the kernel accounts swap per cgroup, as Docker's sysinfo
+/// decides: v1 has `memory.memsw.*`; on v2 the memory controller does
+/// (the root cgroup has no swap files to look at).
 fn swap_accounted() -> bool {
     if Path::new("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes").exists() {
         return true;
     }
-    if !Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
-        return false;
-    }
-    std::fs::read_dir("/sys/fs/cgroup")
-        .map(|dir| {
-            dir.flatten()
-                .any(|e| e.path().join("memory.swap.max").exists())
-        })
-        .unwrap_or(false)
+    std::fs::read_to_string("/sys/fs/cgroup/cgroup.controllers")
+        .is_ok_and(|c| c.split_whitespace().any(|c| c == "memory"))
 }
 
 /// Rewrites only `config.json` (temp file + rename), so the next start
