@@ -298,10 +298,12 @@ fn stats_and_top(runtime: &'static str) {
     assert_eq!(limit, "64MiB", "{s}");
     assert!(usage != "0B" && (usage.ends_with("KiB") || usage.ends_with("MiB")), "{s}");
     assert!(percent(&s["MemPerc"]) > 0.0 && percent(&s["MemPerc"]) < 100.0, "{s}");
-    // The busy loop uses CPU; no more than all the CPUs there are.
+    // The busy loop uses CPU. The bound only catches unit mistakes: under
+    // emulation (the v2 guest) /proc/stat loses ticks, and one busy thread
+    // can read above 100% per CPU.
     let cpus = std::thread::available_parallelism().unwrap().get() as f64;
     let cpu = percent(&s["CPUPerc"]);
-    assert!(cpu > 0.0 && cpu <= cpus * 100.0 + 1.0, "{s}");
+    assert!(cpu > 0.0 && cpu <= cpus * 1000.0, "{s}");
     assert_eq!(s["NetIO"], "0B / 0B");
 
     // Docker's default table, running containers only without -a.
@@ -398,6 +400,10 @@ fn pause_freezes(runtime: &'static str) {
     let out = e.run(&["pause", &n]);
     assert_eq!(out.status.code(), Some(125));
     assert!(String::from_utf8_lossy(&out.stderr).contains("is already paused"));
+    let out = e.run(&["start", &n]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("cannot start a paused container, try unpause instead"));
     assert_eq!(e.ok(&["unpause", &n]), format!("{n}\n"));
     assert_eq!(e.inspect(&n)["State"]["Status"], "running");
     eventually("the counter moves again", || logged(&e, &n) > frozen);

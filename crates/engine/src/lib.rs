@@ -222,6 +222,11 @@ impl Engine {
     /// process started (or why it did not).
     pub fn start(&mut self, key: &str) -> Result<Option<Started>> {
         let c = self.find(key)?;
+        if c.paused {
+            return Err(Error::StateConflict(
+                "cannot start a paused container, try unpause instead".into(),
+            ));
+        }
         if !self
             .db
             .transition(&c.id, &[State::Created, State::Exited], State::Starting)?
