@@ -68,13 +68,6 @@ pub enum Command {
     Ps(PsArgs),
     /// Fetch the logs of a container
     Logs(LogsArgs),
-    /// The per-container monitor (internal)
-    #[command(name = "container-monitor", hide = true)]
-    ContainerMonitor {
-        #[arg(long)]
-        detached: bool,
-        id: String,
-    },
     /// Manage images
     Image {
         #[command(subcommand)]
