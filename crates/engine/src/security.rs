@@ -247,6 +247,12 @@ fn normalize_caps(list: &[String], field: &str) -> Result<Vec<String>> {
                 format!("unknown capability: {name:?}"),
             ));
         }
+        if name != "ALL" && !current_capabilities().contains(&name) {
+            return Err(Error::invalid(
+                field,
+                format!("capability not supported by your kernel or not available in the current environment: {name:?}"),
+            ));
+        }
         if !out.contains(&name) {
             out.push(name);
         }
@@ -254,16 +260,22 @@ fn normalize_caps(list: &[String], field: &str) -> Result<Vec<String>> {
     Ok(out)
 }
 
-/// The capabilities this kernel has (`cap_last_cap`).
-fn kernel_capabilities() -> Vec<String> {
-    let last = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+/// The capabilities berth itself holds (`CapEff` of /proc/self/status),
+/// which is what "all" means, as in Docker: a runtime cannot give more.
+fn current_capabilities() -> Vec<String> {
+    let mask = std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.trim().parse::<usize>().ok())
-        .unwrap_or(ALL_CAPABILITIES.len() - 1);
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("CapEff:"))
+                .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+        })
+        .unwrap_or(u64::MAX);
     ALL_CAPABILITIES
         .iter()
-        .take(last + 1)
-        .map(|s| s.to_string())
+        .enumerate()
+        .filter(|(bit, _)| mask & (1 << bit) != 0)
+        .map(|(_, s)| s.to_string())
         .collect()
 }
 
@@ -273,10 +285,10 @@ fn kernel_capabilities() -> Vec<String> {
 pub fn capabilities(c: &SecurityConfig) -> Vec<String> {
     let all = "ALL".to_owned();
     if c.privileged {
-        return kernel_capabilities();
+        return current_capabilities();
     }
     if c.cap_add.contains(&all) {
-        return kernel_capabilities()
+        return current_capabilities()
             .into_iter()
             .filter(|x| !c.cap_drop.contains(x))
             .collect();
@@ -569,7 +581,9 @@ fn sysctl(arg: &str, host_network: bool) -> Result<(String, String)> {
 /// runs inside arbitrary images, so it must be statically linked.
 fn init_binary() -> Result<PathBuf> {
     let path = match std::env::var_os(INIT_ENV) {
-        Some(p) => PathBuf::from(p),
+        // The runtime resolves bind sources from the bundle directory.
+        Some(p) => std::path::absolute(PathBuf::from(p))
+            .map_err(|e| Error::io("resolve", "$BERTH_INIT", e))?,
         None => std::env::current_exe()
             .map_err(|e| Error::io("find", "/proc/self/exe", e))?
             .with_file_name("berth-init"),
