@@ -9,13 +9,14 @@
 
 #![forbid(unsafe_code)]
 
-use std::ffi::OsString;
+use std::ffi::{CString, OsStr, OsString};
 use std::os::fd::AsFd;
-use std::os::unix::process::CommandExt;
-use std::process::{Command, ExitCode};
+use std::os::unix::ffi::OsStrExt;
+use std::process::ExitCode;
 
 use nix::errno::Errno;
 use nix::sys::signal::{kill, SigSet, SigmaskHow, Signal};
+use nix::spawn::{posix_spawnp, PosixSpawnAttr, PosixSpawnFileActions, PosixSpawnFlags};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
@@ -52,22 +53,16 @@ fn main() -> ExitCode {
         eprintln!("berth-init: sigprocmask: {e}");
         return ExitCode::from(1);
     }
-    // std resets the signal mask and dispositions in the child.
-    let child = match Command::new(&args[0])
-        .args(&args[1..])
-        .process_group(0)
-        .spawn()
-    {
-        Ok(c) => c,
+    let child = match spawn(&args) {
+        Ok(pid) => pid,
         Err(e) => {
             eprintln!("berth-init: exec {}: {e}", args[0].to_string_lossy());
-            return ExitCode::from(match e.kind() {
-                std::io::ErrorKind::NotFound => 127,
+            return ExitCode::from(match e {
+                Errno::ENOENT => 127,
                 _ => 126,
             });
         }
     };
-    let child = Pid::from_raw(child.id() as i32);
     // On a terminal, the command's group becomes the foreground one (SIGTTOU
     // is blocked here, so this cannot stop us); elsewhere this fails, fine.
     let _ = nix::unistd::tcsetpgrp(std::io::stdin().as_fd(), child);
@@ -88,6 +83,34 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     }
+}
+
+/// Starts the command in a process group of its own, with an empty signal
+/// mask and SIGPIPE back to its default (std ignores it; Command would keep
+/// our mask, so posix_spawn it is), searching PATH.
+fn spawn(args: &[OsString]) -> nix::Result<Pid> {
+    let cstr = |s: &OsStr| CString::new(s.as_bytes()).map_err(|_| Errno::EINVAL);
+    let argv = args.iter().map(|a| cstr(a)).collect::<nix::Result<Vec<_>>>()?;
+    let env = std::env::vars_os()
+        .map(|(k, v)| {
+            let mut kv = k;
+            kv.push("=");
+            kv.push(v);
+            cstr(&kv)
+        })
+        .collect::<nix::Result<Vec<_>>>()?;
+    let mut attr = PosixSpawnAttr::init()?;
+    attr.set_flags(
+        PosixSpawnFlags::POSIX_SPAWN_SETSIGMASK
+            | PosixSpawnFlags::POSIX_SPAWN_SETSIGDEF
+            | PosixSpawnFlags::POSIX_SPAWN_SETPGROUP,
+    )?;
+    attr.set_sigmask(&SigSet::empty())?;
+    let mut default = SigSet::empty();
+    default.add(Signal::SIGPIPE);
+    attr.set_sigdefault(&default)?;
+    attr.set_pgroup(Pid::from_raw(0))?;
+    posix_spawnp(&argv[0], &PosixSpawnFileActions::init()?, &attr, &argv, &env)
 }
 
 /// Reaps every child that has exited; returns the exit code to use when
