@@ -105,8 +105,8 @@ impl SecurityArgs {
 /// blank lines skipped, leading whitespace ignored, no whitespace in keys.
 pub fn read_key_value_file(path: &Path) -> Result<Vec<String>> {
     let text = std::fs::read(path).with_context(|| format!("open {}", path.display()))?;
-    let text = String::from_utf8(text)
-        .map_err(|_| anyhow!("{}: invalid utf8 bytes", path.display()))?;
+    let text =
+        String::from_utf8(text).map_err(|_| anyhow!("{}: invalid utf8 bytes", path.display()))?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     let mut out = Vec::new();
     for (n, line) in text.lines().enumerate() {
@@ -128,7 +128,11 @@ pub fn read_key_value_file(path: &Path) -> Result<Vec<String>> {
                 path.display()
             ));
         }
-        out.push(if line.contains('=') { line.to_owned() } else { key.to_owned() });
+        out.push(if line.contains('=') {
+            line.to_owned()
+        } else {
+            key.to_owned()
+        });
     }
     Ok(out)
 }
@@ -148,7 +152,10 @@ mod tests {
             ["A=1", "B= two words ", "C", "D="]
         );
         std::fs::write(&f, "BAD KEY=1\n").unwrap();
-        assert!(read_key_value_file(&f).unwrap_err().to_string().contains("whitespaces"));
+        assert!(read_key_value_file(&f)
+            .unwrap_err()
+            .to_string()
+            .contains("whitespaces"));
         std::fs::write(&f, "=1\n").unwrap();
         assert!(read_key_value_file(&f).is_err());
         assert!(read_key_value_file(&dir.join("missing")).is_err());

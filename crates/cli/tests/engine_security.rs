@@ -108,7 +108,10 @@ fn seccomp_options(runtime: &'static str) {
         &["--cap-add", "SYS_ADMIN"],
         "grep Seccomp: /proc/self/status; unshare -m true && echo unshare-ok",
     );
-    assert!(out.contains("Seccomp:\t2") && out.contains("unshare-ok"), "{out}");
+    assert!(
+        out.contains("Seccomp:\t2") && out.contains("unshare-ok"),
+        "{out}"
+    );
 
     // A custom Docker-format profile: mkdir fails with the errno it names
     // (EACCES, which root never gets from the filesystem here).
@@ -126,8 +129,14 @@ fn seccomp_options(runtime: &'static str) {
         "grep Seccomp: /proc/self/status; mkdir /tmp/d 2>&1; touch /tmp/f && echo touch-ok; unshare -U true && echo unshare-ok",
     );
     assert!(out.contains("Seccomp:\t2"), "{out}");
-    assert!(out.contains("can't create directory '/tmp/d': Permission denied"), "{out}");
-    assert!(out.contains("touch-ok") && out.contains("unshare-ok"), "{out}");
+    assert!(
+        out.contains("can't create directory '/tmp/d': Permission denied"),
+        "{out}"
+    );
+    assert!(
+        out.contains("touch-ok") && out.contains("unshare-ok"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -146,7 +155,10 @@ fn seccomp_options_with_runc() {
 
 fn privileged(runtime: &'static str) {
     let e = Engine::new(runtime);
-    let host_caps = status_field(&std::fs::read_to_string("/proc/self/status").unwrap(), "CapEff");
+    let host_caps = status_field(
+        &std::fs::read_to_string("/proc/self/status").unwrap(),
+        "CapEff",
+    );
     let out = sh(
         &e,
         &["--privileged"],
@@ -194,7 +206,14 @@ fn cap_add_and_drop() {
     // without the prefix.
     let out = sh(
         &e,
-        &["--cap-drop", "all", "--cap-add", "chown", "--cap-add", "Cap_Kill"],
+        &[
+            "--cap-drop",
+            "all",
+            "--cap-add",
+            "chown",
+            "--cap-add",
+            "Cap_Kill",
+        ],
         "grep CapEff /proc/self/status",
     );
     assert_eq!(status_field(&out, "CapEff"), "0000000000000021");
@@ -207,16 +226,28 @@ fn cap_add_and_drop() {
     let want = u64::from_str_radix(DOCKER_DEFAULT_CAPS, 16).unwrap() & !(1 << 13) | (1 << 25);
     assert_eq!(status_field(&out, "CapEff"), format!("{want:016x}"));
     // What a dropped capability guards fails: chown needs CAP_CHOWN.
-    let out = sh_out(&e, &["--cap-drop", "CHOWN"], "touch /tmp/f; chown 1000 /tmp/f");
+    let out = sh_out(
+        &e,
+        &["--cap-drop", "CHOWN"],
+        "touch /tmp/f; chown 1000 /tmp/f",
+    );
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("Operation not permitted"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("Operation not permitted"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
 fn no_new_privileges_and_apparmor() {
     require_root!();
     let e = Engine::new("berth");
-    let out = sh(&e, &["--security-opt", "no-new-privileges"], "grep NoNewPrivs /proc/self/status");
+    let out = sh(
+        &e,
+        &["--security-opt", "no-new-privileges"],
+        "grep NoNewPrivs /proc/self/status",
+    );
     assert_eq!(status_field(&out, "NoNewPrivs"), "1");
     let out = sh(
         &e,
@@ -227,10 +258,25 @@ fn no_new_privileges_and_apparmor() {
 
     // apparmor=PROFILE goes to the runtime as process.apparmorProfile.
     let n = name("aa");
-    e.ok(&["create", "--name", &n, "--security-opt", "apparmor=berth-test-profile", "bb:1", "true"]);
+    e.ok(&[
+        "create",
+        "--name",
+        &n,
+        "--security-opt",
+        "apparmor=berth-test-profile",
+        "bb:1",
+        "true",
+    ]);
     let id = e.ok(&["ps", "-aq", "--no-trunc"]).trim().to_owned();
     let config: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(e.berth.root.join("containers").join(&id).join("config.json")).unwrap(),
+        &std::fs::read(
+            e.berth
+                .root
+                .join("containers")
+                .join(&id)
+                .join("config.json"),
+        )
+        .unwrap(),
     )
     .unwrap();
     assert_eq!(config["process"]["apparmorProfile"], "berth-test-profile");
@@ -238,7 +284,11 @@ fn no_new_privileges_and_apparmor() {
         // berth-runtime refuses a profile it cannot apply.
         let out = e.run(&["start", &n]);
         assert_eq!(out.status.code(), Some(125));
-        assert!(text(&out.stderr).to_lowercase().contains("apparmor"), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).to_lowercase().contains("apparmor"),
+            "{}",
+            text(&out.stderr)
+        );
     }
 }
 
@@ -276,9 +326,15 @@ fn filesystem_and_limits(runtime: &'static str) {
             .unwrap_or_else(|| panic!("no {dest} mount: {out}"))
             .to_owned()
     };
-    assert!(mount("/").split(' ').nth(5).unwrap().starts_with("ro"), "{out}");
+    assert!(
+        mount("/").split(' ').nth(5).unwrap().starts_with("ro"),
+        "{out}"
+    );
     let run = mount("/run");
-    assert!(run.contains("tmpfs") && run.contains("size=1024k") && run.contains("noexec"), "{run}");
+    assert!(
+        run.contains("tmpfs") && run.contains("size=1024k") && run.contains("noexec"),
+        "{run}"
+    );
     assert!(out.lines().any(|l| l == "700"), "{out}");
     assert!(mount("/dev/shm").contains("size=131072k"), "{out}");
     assert!(out.contains("nofile=1024:2048 nproc=500"), "{out}");
@@ -307,20 +363,35 @@ fn devices(runtime: &'static str) {
     let read_only = format!("{}:/dev/blk:r", dev.path().display());
     let out = sh(
         &e,
-        &["--device", "/dev/null:/dev/mynull:rw", "--device", &read_only],
+        &[
+            "--device",
+            "/dev/null:/dev/mynull:rw",
+            "--device",
+            &read_only,
+        ],
         "stat -c '%F %t:%T %n' /dev/mynull /dev/blk; echo hi > /dev/mynull && echo null-write-ok; \
          head -c 512 /dev/blk | wc -c; \
          dd if=/dev/zero of=/dev/blk bs=512 count=1 2>&1 || echo blk-write-refused",
     );
-    assert!(out.contains("character special file 1:3 /dev/mynull"), "{out}");
     assert!(
-        out.contains(&format!("block special file {:x}:{:x} /dev/blk", dev.major(), dev.minor())),
+        out.contains("character special file 1:3 /dev/mynull"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "block special file {:x}:{:x} /dev/blk",
+            dev.major(),
+            dev.minor()
+        )),
         "{out}"
     );
     assert!(out.contains("null-write-ok"), "{out}");
     assert!(out.lines().any(|l| l.trim() == "512"), "{out}");
     // The cgroup rule allows reading only.
-    assert!(out.contains("Operation not permitted") && out.contains("blk-write-refused"), "{out}");
+    assert!(
+        out.contains("Operation not permitted") && out.contains("blk-write-refused"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -342,8 +413,16 @@ fn labels_label_files_and_env_files() {
     require_root!();
     let e = Engine::new("berth");
     let dir = e.berth.dir.path();
-    std::fs::write(dir.join("labels"), "# team labels\na=from-file\nb=2\nflag\n").unwrap();
-    std::fs::write(dir.join("env"), "# env\nFROM_FILE=yes\n  SPACED=x y\nOVERRIDDEN=file\n").unwrap();
+    std::fs::write(
+        dir.join("labels"),
+        "# team labels\na=from-file\nb=2\nflag\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("env"),
+        "# env\nFROM_FILE=yes\n  SPACED=x y\nOVERRIDDEN=file\n",
+    )
+    .unwrap();
     let n = name("lbl");
     let label_file = dir.join("labels");
     let env_file = dir.join("env");
@@ -368,10 +447,24 @@ fn labels_label_files_and_env_files() {
     ]);
     assert_eq!(out, "yes/x y/flag\n");
     let labels = &e.inspect(&n)["Config"]["Labels"];
-    assert_eq!(labels, &serde_json::json!({"a": "from-flag", "b": "2", "c": "3", "flag": ""}));
-    let out = e.run(&["run", "--rm", "--env-file", "/nonexistent/env", "bb:1", "true"]);
+    assert_eq!(
+        labels,
+        &serde_json::json!({"a": "from-flag", "b": "2", "c": "3", "flag": ""})
+    );
+    let out = e.run(&[
+        "run",
+        "--rm",
+        "--env-file",
+        "/nonexistent/env",
+        "bb:1",
+        "true",
+    ]);
     assert_eq!(out.status.code(), Some(125));
-    assert!(text(&out.stderr).contains("/nonexistent/env"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("/nonexistent/env"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 /// An image with groups listing `user` as a member and USER set to a name.
@@ -395,7 +488,13 @@ fn import_users_image(e: &Engine) {
         .unwrap()
         .success();
     assert!(ok);
-    e.berth.ok(&["import", "--change", "USER user", tar.to_str().unwrap(), "users:1"]);
+    e.berth.ok(&[
+        "import",
+        "--change",
+        "USER user",
+        tar.to_str().unwrap(),
+        "users:1",
+    ]);
 }
 
 fn users(runtime: &'static str) {
@@ -408,9 +507,18 @@ fn users(runtime: &'static str) {
         e.ok(&args).trim().to_owned()
     };
     // The image's USER, by name, with its supplementary groups.
-    assert_eq!(id(&[]), "uid=1000(user) gid=1000(user) groups=10(wheel),29(audio)");
-    assert_eq!(id(&["-u", "nobody"]), "uid=65534(nobody) gid=65534(nogroup) groups=10(wheel)");
-    assert_eq!(id(&["-u", "1000"]), "uid=1000(user) gid=1000(user) groups=10(wheel),29(audio)");
+    assert_eq!(
+        id(&[]),
+        "uid=1000(user) gid=1000(user) groups=10(wheel),29(audio)"
+    );
+    assert_eq!(
+        id(&["-u", "nobody"]),
+        "uid=65534(nobody) gid=65534(nogroup) groups=10(wheel)"
+    );
+    assert_eq!(
+        id(&["-u", "1000"]),
+        "uid=1000(user) gid=1000(user) groups=10(wheel),29(audio)"
+    );
     // An explicit group: no supplementary groups, as in Docker.
     assert_eq!(id(&["-u", "user:audio"]), "uid=1000(user) gid=29(audio)");
     // A uid without an entry gets group 0.
@@ -422,9 +530,16 @@ fn users(runtime: &'static str) {
     let out = e.run(&["run", "--rm", "-u", "nosuch", "users:1", "id"]);
     assert_eq!(out.status.code(), Some(125));
     let err = text(&out.stderr);
-    assert!(err.contains("unable to find user nosuch: no matching entries in passwd file"), "{err}");
+    assert!(
+        err.contains("unable to find user nosuch: no matching entries in passwd file"),
+        "{err}"
+    );
     let out = e.run(&["run", "--rm", "-u", "user:nosuch", "users:1", "id"]);
-    assert!(text(&out.stderr).contains("unable to find group nosuch"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("unable to find group nosuch"),
+        "{}",
+        text(&out.stderr)
+    );
     assert!(e.mounts_under_root().is_empty());
 }
 
@@ -448,18 +563,33 @@ fn network_host_shares_the_hosts_namespace() {
     let e = Engine::new("berth");
     let host_ns = std::fs::read_link("/proc/self/ns/net").unwrap();
     let host_name = nix::unistd::gethostname().unwrap().into_string().unwrap();
-    let out = sh(&e, &["--network", "host"], "readlink /proc/self/ns/net; hostname; cat /etc/hosts");
+    let out = sh(
+        &e,
+        &["--network", "host"],
+        "readlink /proc/self/ns/net; hostname; cat /etc/hosts",
+    );
     let mut lines = out.lines();
     assert_eq!(lines.next().unwrap(), host_ns.to_str().unwrap());
     assert_eq!(lines.next().unwrap(), host_name);
-    assert!(out.ends_with(&std::fs::read_to_string("/etc/hosts").unwrap()), "{out}");
+    assert!(
+        out.ends_with(&std::fs::read_to_string("/etc/hosts").unwrap()),
+        "{out}"
+    );
     // The default stays an empty network namespace of its own.
     let out = sh(&e, &[], "readlink /proc/self/ns/net");
     assert_ne!(out.trim(), host_ns.to_str().unwrap());
     // net.* sysctls would change the host's.
-    let out = sh_out(&e, &["--network", "host", "--sysctl", "net.ipv4.ip_forward=1"], "true");
+    let out = sh_out(
+        &e,
+        &["--network", "host", "--sysctl", "net.ipv4.ip_forward=1"],
+        "true",
+    );
     assert_eq!(out.status.code(), Some(125));
-    assert!(text(&out.stderr).contains("network namespace"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("network namespace"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 /// The static berth-init: `BERTH_TEST_INIT`, else built once by
@@ -472,7 +602,12 @@ fn init_binary() -> &'static Path {
         }
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/build-init.sh");
         let out = Command::new("bash").arg(&script).output().unwrap();
-        assert!(out.status.success(), "{}: {}", script.display(), text(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            script.display(),
+            text(&out.stderr)
+        );
         PathBuf::from(text(&out.stdout).trim())
     })
 }
@@ -494,19 +629,42 @@ const ORPHAN: &str = "(sleep 1 & echo $! > /tmp/orphan); p=$(cat /tmp/orphan); \
 
 fn init(runtime: &'static str) {
     let e = Engine::new(runtime);
-    let out = with_init(&e, &["run", "--rm", "--init", "bb:1", "sh", "-c", &format!("cat /proc/1/cmdline | tr '\\0' ' '; echo; {ORPHAN}")]);
+    let out = with_init(
+        &e,
+        &[
+            "run",
+            "--rm",
+            "--init",
+            "bb:1",
+            "sh",
+            "-c",
+            &format!("cat /proc/1/cmdline | tr '\\0' ' '; echo; {ORPHAN}"),
+        ],
+    );
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
     assert!(stdout.starts_with("/sbin/berth-init -- sh -c"), "{stdout}");
     // The orphan was re-parented to the init, which reaped it.
-    assert!(stdout.contains("ppid=1\n") && stdout.contains("reaped"), "{stdout}");
+    assert!(
+        stdout.contains("ppid=1\n") && stdout.contains("reaped"),
+        "{stdout}"
+    );
 
     // Signals reach the command through the init; its exit code is ours.
     let n = name("init");
     let out = with_init(
         &e,
-        &["run", "-d", "--init", "--name", &n, "bb:1", "sh", "-c",
-          "trap 'echo got TERM; exit 3' TERM; echo ready; while :; do sleep 0.1; done"],
+        &[
+            "run",
+            "-d",
+            "--init",
+            "--name",
+            &n,
+            "bb:1",
+            "sh",
+            "-c",
+            "trap 'echo got TERM; exit 3' TERM; echo ready; while :; do sleep 0.1; done",
+        ],
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
     for _ in 0..1200 {
@@ -515,12 +673,18 @@ fn init(runtime: &'static str) {
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    assert!(e.ok(&["logs", &n]).contains("ready"), "the container never started");
+    assert!(
+        e.ok(&["logs", &n]).contains("ready"),
+        "the container never started"
+    );
     e.ok(&["stop", "-t", "60", &n]);
     assert_eq!(e.inspect(&n)["State"]["ExitCode"], 3);
     assert!(e.ok(&["logs", &n]).contains("got TERM"));
     // Killed by a signal: 128 + N, as tini reports it.
-    let out = with_init(&e, &["run", "--rm", "--init", "bb:1", "sh", "-c", "kill -9 $$"]);
+    let out = with_init(
+        &e,
+        &["run", "--rm", "--init", "bb:1", "sh", "-c", "kill -9 $$"],
+    );
     assert_eq!(out.status.code(), Some(137), "{}", text(&out.stderr));
 }
 
@@ -573,10 +737,11 @@ fn bad_values_are_one_line_errors_that_leave_nothing() {
     std::fs::write(&bad_profile, "{\"defaultAction\": \"SCMP_ACT_NOPE\"}").unwrap();
     let bad_profile_opt = format!("seccomp={}", bad_profile.display());
     let bad_profile_case: [&str; 2] = ["--security-opt", &bad_profile_opt];
-    let all = cases
-        .iter()
-        .copied()
-        .chain([(&bad_profile_case[..], "invalid seccomp profile: unknown action \"SCMP_ACT_NOPE\"", None)]);
+    let all = cases.iter().copied().chain([(
+        &bad_profile_case[..],
+        "invalid seccomp profile: unknown action \"SCMP_ACT_NOPE\"",
+        None,
+    )]);
     for (flags, want, init) in all {
         for verb in ["run", "create"] {
             let mut args = vec![verb, "--name", "never"];
@@ -589,12 +754,18 @@ fn bad_values_are_one_line_errors_that_leave_nothing() {
             let out = cmd.output().unwrap();
             let err = text(&out.stderr);
             assert_eq!(out.status.code(), Some(125), "{args:?}: {err}");
-            assert!(err.starts_with("Error: ") && err.lines().count() == 1, "{args:?}: {err}");
+            assert!(
+                err.starts_with("Error: ") && err.lines().count() == 1,
+                "{args:?}: {err}"
+            );
             assert!(err.contains(want), "{args:?}: {err}");
         }
     }
     assert_eq!(e.ok(&["ps", "-aq"]), "");
-    assert_eq!(std::fs::read_dir(e.berth.root.join("containers")).map_or(0, |d| d.count()), 0);
+    assert_eq!(
+        std::fs::read_dir(e.berth.root.join("containers")).map_or(0, |d| d.count()),
+        0
+    );
     assert_eq!(snapshot_count(&e), snapshots);
     assert!(e.mounts_under_root().is_empty());
 }

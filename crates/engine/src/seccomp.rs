@@ -314,7 +314,14 @@ mod tests {
             assert!(allowed.contains(&n.to_owned()), "{n} not allowed");
         }
         // CAP_SYS_ADMIN-only calls, other architectures' calls.
-        for n in ["unshare", "mount", "setns", "reboot", "riscv_flush_icache", "set_tls"] {
+        for n in [
+            "unshare",
+            "mount",
+            "setns",
+            "reboot",
+            "riscv_flush_icache",
+            "set_tls",
+        ] {
             assert!(!allowed.contains(&n.to_owned()), "{n} allowed");
         }
         // clone3 gets ENOSYS without CAP_SYS_ADMIN (so libcs fall back to clone).

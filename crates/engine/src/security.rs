@@ -211,7 +211,8 @@ pub fn resolve(o: &SecurityOptions, host_network: bool) -> Result<SecurityConfig
         c.devices.extend(devices(d)?);
     }
     if let Some(s) = &o.shm_size {
-        c.shm_size = parse_bytes(s).ok_or_else(|| bad_flag("shm-size", s, format!("invalid size: '{s}'")))?;
+        c.shm_size = parse_bytes(s)
+            .ok_or_else(|| bad_flag("shm-size", s, format!("invalid size: '{s}'")))?;
         if c.shm_size == 0 {
             return Err(bad_flag("shm-size", s, "the size must be greater than 0"));
         }
@@ -319,9 +320,7 @@ fn security_opt(c: &mut SecurityConfig, opt: &str) -> Result<()> {
             None => (opt, None),
         },
     };
-    let bad = |why: &str| {
-        Error::invalid("--security-opt", format!("{opt:?}: {why}"))
-    };
+    let bad = |why: &str| Error::invalid("--security-opt", format!("{opt:?}: {why}"));
     match (key, value) {
         ("no-new-privileges", None) => c.no_new_privileges = true,
         ("no-new-privileges", Some(v)) => {
@@ -392,16 +391,28 @@ pub fn parse_bytes(s: &str) -> Option<u64> {
 fn tmpfs(arg: &str) -> Result<Tmpfs> {
     let (dest, opts) = arg.split_once(':').unwrap_or((arg, ""));
     if !dest.starts_with('/') || dest == "/" {
-        return Err(bad_flag("tmpfs", arg, "the mount point must be an absolute path other than /"));
+        return Err(bad_flag(
+            "tmpfs",
+            arg,
+            "the mount point must be an absolute path other than /",
+        ));
     }
-    let mut options: Vec<String> = vec!["noexec".into(), "nosuid".into(), "nodev".into(), "rprivate".into()];
+    let mut options: Vec<String> = vec![
+        "noexec".into(),
+        "nosuid".into(),
+        "nodev".into(),
+        "rprivate".into(),
+    ];
     for o in opts.split(',').filter(|o| !o.is_empty()) {
         let key = |x: &str| x.split_once('=').map_or(x, |(k, _)| k).to_owned();
         let opposite = |x: &str| -> Option<String> {
             match x {
                 "rw" => Some("ro".into()),
                 "ro" => Some("rw".into()),
-                _ => x.strip_prefix("no").map(str::to_owned).or(Some(format!("no{x}"))),
+                _ => x
+                    .strip_prefix("no")
+                    .map(str::to_owned)
+                    .or(Some(format!("no{x}"))),
             }
         };
         let k = key(o);
@@ -434,10 +445,18 @@ fn devices(arg: &str) -> Result<Vec<Device>> {
         _ => return Err(bad_flag("device", arg, "invalid device specification")),
     };
     if !valid_device_mode(perms) {
-        return Err(bad_flag("device", arg, format!("invalid device mode: {perms}")));
+        return Err(bad_flag(
+            "device",
+            arg,
+            format!("invalid device mode: {perms}"),
+        ));
     }
     if !dst.starts_with('/') {
-        return Err(bad_flag("device", arg, format!("{dst} is not an absolute path")));
+        return Err(bad_flag(
+            "device",
+            arg,
+            format!("{dst} is not an absolute path"),
+        ));
     }
     let gathering = |e: String| {
         Error::invalid(
@@ -450,7 +469,11 @@ fn devices(arg: &str) -> Result<Vec<Device>> {
     if meta.is_dir() {
         let mut out = Vec::new();
         walk_devices(&resolved, &mut |host, rel| {
-            if let Some(d) = device(host, &format!("{}/{}", dst.trim_end_matches('/'), rel), perms) {
+            if let Some(d) = device(
+                host,
+                &format!("{}/{}", dst.trim_end_matches('/'), rel),
+                perms,
+            ) {
                 out.push(d);
             }
         })
@@ -495,14 +518,24 @@ fn device(host: &Path, dest: &str, access: &str) -> Option<Device> {
 /// `dir`, skipping what containerd's `HostDevices` skips.
 fn walk_devices(dir: &Path, f: &mut dyn FnMut(&Path, &str)) -> std::io::Result<()> {
     fn walk(base: &Path, rel: &str, f: &mut dyn FnMut(&Path, &str)) -> std::io::Result<()> {
-        let here = if rel.is_empty() { base.to_owned() } else { base.join(rel) };
+        let here = if rel.is_empty() {
+            base.to_owned()
+        } else {
+            base.join(rel)
+        };
         for entry in std::fs::read_dir(&here)? {
             let entry = entry?;
             let name = entry.file_name().to_string_lossy().into_owned();
-            let sub = if rel.is_empty() { name.clone() } else { format!("{rel}/{name}") };
+            let sub = if rel.is_empty() {
+                name.clone()
+            } else {
+                format!("{rel}/{name}")
+            };
             let ft = entry.file_type()?;
             if ft.is_dir() {
-                if !["pts", "shm", "fd", "mqueue", ".lxc", ".lxd-mounts", ".udev"].contains(&name.as_str()) {
+                if !["pts", "shm", "fd", "mqueue", ".lxc", ".lxd-mounts", ".udev"]
+                    .contains(&name.as_str())
+                {
                     walk(base, &sub, f)?;
                 }
             } else if (ft.is_char_device() || ft.is_block_device()) && sub != "console" {
@@ -520,13 +553,21 @@ fn ulimit(arg: &str) -> Result<Ulimit> {
         .split_once('=')
         .ok_or_else(|| bad_flag("ulimit", arg, format!("invalid ulimit argument: {arg}")))?;
     if !ULIMITS.contains(&name) {
-        return Err(bad_flag("ulimit", arg, format!("invalid ulimit type: {name}")));
+        return Err(bad_flag(
+            "ulimit",
+            arg,
+            format!("invalid ulimit type: {name}"),
+        ));
     }
     let num = |v: &str| -> Result<u64> {
         match v {
             "-1" | "unlimited" => Ok(u64::MAX),
             _ => v.parse().map_err(|_| {
-                bad_flag("ulimit", arg, format!("invalid ulimit value {v:?}: not a number"))
+                bad_flag(
+                    "ulimit",
+                    arg,
+                    format!("invalid ulimit value {v:?}: not a number"),
+                )
             }),
         }
     };
@@ -568,7 +609,9 @@ fn sysctl(arg: &str, host_network: bool) -> Result<(String, String)> {
             return Err(bad_flag(
                 "sysctl",
                 arg,
-                format!("sysctl '{k}' is not allowed in the host's network namespace (--network host)"),
+                format!(
+                    "sysctl '{k}' is not allowed in the host's network namespace (--network host)"
+                ),
             ));
         }
     } else if !IPC.contains(&k) && !k.starts_with("fs.mqueue.") {
@@ -592,7 +635,11 @@ fn init_binary() -> Result<PathBuf> {
     let bytes = std::fs::read(&path).map_err(|e| {
         Error::invalid(
             "--init",
-            format!("cannot read the init binary {}: {} ({how})", path.display(), io_reason(&e)),
+            format!(
+                "cannot read the init binary {}: {} ({how})",
+                path.display(),
+                io_reason(&e)
+            ),
         )
     })?;
     match elf_interpreter(&bytes) {
@@ -709,8 +756,10 @@ pub fn apply(spec: &mut Value, c: &SecurityConfig) -> Result<()> {
     if !devices.is_empty() {
         linux["devices"] = json!(devices
             .iter()
-            .map(|d| json!({ "path": d.path, "type": d.kind, "major": d.major, "minor": d.minor,
-                             "fileMode": d.file_mode, "uid": d.uid, "gid": d.gid }))
+            .map(
+                |d| json!({ "path": d.path, "type": d.kind, "major": d.major, "minor": d.minor,
+                             "fileMode": d.file_mode, "uid": d.uid, "gid": d.gid })
+            )
             .collect::<Vec<_>>());
     }
     let cgroup_rules = &mut linux["resources"]["devices"];
@@ -814,7 +863,11 @@ mod tests {
         assert_eq!(c.seccomp, SeccompMode::Unconfined);
         assert_eq!(c.apparmor_profile, "foo");
         let c = resolve_ok(SecurityOptions {
-            security_opt: strings(&["no-new-privileges:true", "no-new-privileges=false", "seccomp:builtin"]),
+            security_opt: strings(&[
+                "no-new-privileges:true",
+                "no-new-privileges=false",
+                "seccomp:builtin",
+            ]),
             ..Default::default()
         });
         assert!(!c.no_new_privileges);
@@ -823,7 +876,10 @@ mod tests {
             ("foo=bar", "invalid --security-opt: \"foo=bar\""),
             ("no-new-privileges=maybe", "expected true or false"),
             ("label=disable", "SELinux"),
-            ("seccomp=/nonexistent.json", "opening seccomp profile (/nonexistent.json) failed"),
+            (
+                "seccomp=/nonexistent.json",
+                "opening seccomp profile (/nonexistent.json) failed",
+            ),
         ] {
             let e = err(SecurityOptions {
                 security_opt: strings(&[bad]),
@@ -854,17 +910,27 @@ mod tests {
     fn ulimits() {
         assert_eq!(
             ulimit("nofile=1024:2048").unwrap(),
-            Ulimit { kind: "RLIMIT_NOFILE".into(), soft: 1024, hard: 2048 }
+            Ulimit {
+                kind: "RLIMIT_NOFILE".into(),
+                soft: 1024,
+                hard: 2048
+            }
         );
         assert_eq!(ulimit("core=-1").unwrap().hard, u64::MAX);
         for (bad, want) in [
             ("nofile=x", "invalid ulimit value \"x\""),
             ("nofile", "invalid ulimit argument"),
             ("bogus=1", "invalid ulimit type: bogus"),
-            ("nproc=10:5", "soft limit must be less than or equal to hard limit: 10 > 5"),
+            (
+                "nproc=10:5",
+                "soft limit must be less than or equal to hard limit: 10 > 5",
+            ),
         ] {
             let e = ulimit(bad).unwrap_err().to_string();
-            assert!(e.starts_with(&format!("invalid argument {bad:?} for \"--ulimit\" flag: ")), "{e}");
+            assert!(
+                e.starts_with(&format!("invalid argument {bad:?} for \"--ulimit\" flag: ")),
+                "{e}"
+            );
             assert!(e.contains(want), "{e}");
         }
     }
@@ -873,23 +939,43 @@ mod tests {
     fn tmpfs_options() {
         let t = tmpfs("/run:exec,size=1m,mode=700").unwrap();
         assert_eq!(t.destination, "/run");
-        assert_eq!(t.options, strings(&["nosuid", "nodev", "rprivate", "exec", "size=1m", "mode=700"]));
-        assert_eq!(tmpfs("/x").unwrap().options, strings(&["noexec", "nosuid", "nodev", "rprivate"]));
+        assert_eq!(
+            t.options,
+            strings(&["nosuid", "nodev", "rprivate", "exec", "size=1m", "mode=700"])
+        );
+        assert_eq!(
+            tmpfs("/x").unwrap().options,
+            strings(&["noexec", "nosuid", "nodev", "rprivate"])
+        );
         assert!(tmpfs("relative").is_err());
     }
 
     #[test]
     fn device_specs() {
         let d = devices("/dev/null").unwrap();
-        assert_eq!((d[0].path.as_str(), d[0].kind.as_str(), d[0].major, d[0].minor), ("/dev/null", "c", 1, 3));
+        assert_eq!(
+            (
+                d[0].path.as_str(),
+                d[0].kind.as_str(),
+                d[0].major,
+                d[0].minor
+            ),
+            ("/dev/null", "c", 1, 3)
+        );
         assert_eq!(d[0].access, "rwm");
         let d = devices("/dev/zero:r").unwrap();
-        assert_eq!((d[0].path.as_str(), d[0].access.as_str()), ("/dev/zero", "r"));
+        assert_eq!(
+            (d[0].path.as_str(), d[0].access.as_str()),
+            ("/dev/zero", "r")
+        );
         let d = devices("/dev/zero:/dev/z:rw").unwrap();
         assert_eq!((d[0].path.as_str(), d[0].access.as_str()), ("/dev/z", "rw"));
         let e = devices("/nonexistent").unwrap_err().to_string();
         assert_eq!(e, "invalid --device: error gathering device information while adding custom device \"/nonexistent\": no such file or directory");
-        assert!(devices("/etc/hostname").unwrap_err().to_string().contains("not a device node"));
+        assert!(devices("/etc/hostname")
+            .unwrap_err()
+            .to_string()
+            .contains("not a device node"));
         assert!(devices("/dev/null:/dev/n:rwx").is_err());
         assert!(devices("/dev/null:rel").is_err());
     }

@@ -83,7 +83,12 @@ fn groups(text: &str) -> Vec<GroupEntry> {
                 gid: f.get(2)?.parse().ok()?,
                 members: f
                     .get(3)
-                    .map(|m| m.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect())
+                    .map(|m| {
+                        m.split(',')
+                            .filter(|s| !s.is_empty())
+                            .map(str::to_owned)
+                            .collect()
+                    })
                     .unwrap_or_default(),
             })
         })
@@ -91,11 +96,17 @@ fn groups(text: &str) -> Vec<GroupEntry> {
 }
 
 fn no_user(u: &str) -> Error {
-    Error::invalid("user", format!("unable to find user {u}: no matching entries in passwd file"))
+    Error::invalid(
+        "user",
+        format!("unable to find user {u}: no matching entries in passwd file"),
+    )
 }
 
 fn no_group(g: &str) -> Error {
-    Error::invalid("user", format!("unable to find group {g}: no matching entries in group file"))
+    Error::invalid(
+        "user",
+        format!("unable to find group {g}: no matching entries in group file"),
+    )
 }
 
 /// Resolves `spec` (`user[:group]`, names or ids; empty means root) and
@@ -103,23 +114,36 @@ fn no_group(g: &str) -> Error {
 pub fn resolve(rootfs: &Path, spec: &str, group_add: &[String]) -> Result<ExecUser> {
     let (u, g) = split(spec);
     let u = if u.is_empty() { "0" } else { u };
-    let users = read(rootfs, "etc/passwd").map(|t| passwd(&t)).unwrap_or_default();
-    let group_file = read(rootfs, "etc/group").map(|t| groups(&t)).unwrap_or_default();
+    let users = read(rootfs, "etc/passwd")
+        .map(|t| passwd(&t))
+        .unwrap_or_default();
+    let group_file = read(rootfs, "etc/group")
+        .map(|t| groups(&t))
+        .unwrap_or_default();
     let numeric_uid = u.parse::<u32>().ok();
-    let matched = users
-        .iter()
-        .find(|e| match numeric_uid {
-            Some(n) => e.uid == n,
-            None => e.name == u,
-        });
+    let matched = users.iter().find(|e| match numeric_uid {
+        Some(n) => e.uid == n,
+        None => e.name == u,
+    });
     let mut user = match (matched, numeric_uid) {
-        (Some(e), _) => ExecUser { uid: e.uid, gid: e.gid, additional_gids: Vec::new() },
-        (None, Some(n)) => ExecUser { uid: n, gid: 0, additional_gids: Vec::new() },
+        (Some(e), _) => ExecUser {
+            uid: e.uid,
+            gid: e.gid,
+            additional_gids: Vec::new(),
+        },
+        (None, Some(n)) => ExecUser {
+            uid: n,
+            gid: 0,
+            additional_gids: Vec::new(),
+        },
         (None, None) => return Err(no_user(u)),
     };
     match g {
         Some(g) if !g.is_empty() => {
-            user.gid = match group_file.iter().find(|e| e.name == g || e.gid.to_string() == g) {
+            user.gid = match group_file
+                .iter()
+                .find(|e| e.name == g || e.gid.to_string() == g)
+            {
                 Some(e) => e.gid,
                 None => g.parse().map_err(|_| no_group(g))?,
             };
@@ -193,7 +217,11 @@ mod tests {
 
     #[test]
     fn docker_rules() {
-        let eu = |uid, gid, add: &[u32]| ExecUser { uid, gid, additional_gids: add.to_vec() };
+        let eu = |uid, gid, add: &[u32]| ExecUser {
+            uid,
+            gid,
+            additional_gids: add.to_vec(),
+        };
         assert_eq!(r("", &[]).unwrap(), eu(0, 0, &[]));
         assert_eq!(r("alice", &[]).unwrap(), eu(1000, 1000, &[10, 29]));
         assert_eq!(r("1000", &[]).unwrap(), eu(1000, 1000, &[10, 29]));
@@ -203,12 +231,18 @@ mod tests {
         assert_eq!(r("alice:4242", &[]).unwrap(), eu(1000, 4242, &[]));
         // A number without an entry: group 0.
         assert_eq!(r("4242", &[]).unwrap(), eu(4242, 0, &[]));
-        assert_eq!(r("bob", &["audio", "77"]).unwrap(), eu(1001, 50, &[10, 29, 77]));
+        assert_eq!(
+            r("bob", &["audio", "77"]).unwrap(),
+            eu(1001, 50, &[10, 29, 77])
+        );
         assert_eq!(
             r("nosuch", &[]).unwrap_err().to_string(),
             "invalid user: unable to find user nosuch: no matching entries in passwd file"
         );
-        assert!(r("alice:nosuch", &[]).unwrap_err().to_string().contains("unable to find group nosuch"));
+        assert!(r("alice:nosuch", &[])
+            .unwrap_err()
+            .to_string()
+            .contains("unable to find group nosuch"));
         assert!(r("alice", &["nosuch"]).is_err());
         assert_eq!(numeric("1000:27"), (1000, 27));
         assert_eq!(numeric("alice"), (0, 0));

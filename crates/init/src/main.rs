@@ -15,8 +15,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::process::ExitCode;
 
 use nix::errno::Errno;
-use nix::sys::signal::{kill, SigSet, SigmaskHow, Signal};
 use nix::spawn::{posix_spawnp, PosixSpawnAttr, PosixSpawnFileActions, PosixSpawnFlags};
+use nix::sys::signal::{kill, SigSet, SigmaskHow, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
@@ -90,7 +90,10 @@ fn main() -> ExitCode {
 /// our mask, so posix_spawn it is), searching PATH.
 fn spawn(args: &[OsString]) -> nix::Result<Pid> {
     let cstr = |s: &OsStr| CString::new(s.as_bytes()).map_err(|_| Errno::EINVAL);
-    let argv = args.iter().map(|a| cstr(a)).collect::<nix::Result<Vec<_>>>()?;
+    let argv = args
+        .iter()
+        .map(|a| cstr(a))
+        .collect::<nix::Result<Vec<_>>>()?;
     let env = std::env::vars_os()
         .map(|(k, v)| {
             let mut kv = k;
@@ -110,7 +113,13 @@ fn spawn(args: &[OsString]) -> nix::Result<Pid> {
     default.add(Signal::SIGPIPE);
     attr.set_sigdefault(&default)?;
     attr.set_pgroup(Pid::from_raw(0))?;
-    posix_spawnp(&argv[0], &PosixSpawnFileActions::init()?, &attr, &argv, &env)
+    posix_spawnp(
+        &argv[0],
+        &PosixSpawnFileActions::init()?,
+        &attr,
+        &argv,
+        &env,
+    )
 }
 
 /// Reaps every child that has exited; returns the exit code to use when
