@@ -8,6 +8,8 @@
 //! (so a change in the container's layer counts, as in Docker); `create`
 //! writes the numeric part only ([`numeric`]).
 
+use std::io::Read;
+use std::os::fd::AsFd;
 use std::path::Path;
 
 use serde_json::{json, Value};
@@ -50,15 +52,28 @@ pub fn numeric(spec: &str) -> (u32, u32) {
     )
 }
 
+/// Reads `file` (relative) in the container's root: every component,
+/// symlinks included, resolved inside `rootfs` (an image's `/etc` or
+/// `/etc/passwd` may be a symlink that would lead elsewhere on the host).
+/// Only a regular file counts; at most 16 MiB is read.
 fn read(rootfs: &Path, file: &str) -> Option<String> {
-    // The rootfs is the container's: its /etc/passwd may be a symlink
-    // that means something else on the host; read it only as a file.
-    let path = rootfs.join(file);
-    let meta = std::fs::symlink_metadata(&path).ok()?;
-    if !meta.is_file() {
+    let root = std::fs::File::open(rootfs).ok()?;
+    let name = std::ffi::CString::new(file).ok()?;
+    let fd = berth_sys::openat2(
+        root.as_fd(),
+        &name,
+        libc::O_RDONLY | libc::O_NONBLOCK,
+        0,
+        berth_sys::resolve::IN_ROOT,
+    )
+    .ok()?;
+    let f = std::fs::File::from(fd);
+    if !f.metadata().ok()?.is_file() {
         return None;
     }
-    std::fs::read_to_string(path).ok()
+    let mut text = String::new();
+    f.take(16 << 20).read_to_string(&mut text).ok()?;
+    Some(text)
 }
 
 fn passwd(text: &str) -> Vec<PasswdEntry> {
@@ -247,5 +262,26 @@ mod tests {
         assert_eq!(numeric("1000:27"), (1000, 27));
         assert_eq!(numeric("alice"), (0, 0));
         std::fs::remove_dir_all(rootfs()).unwrap();
+    }
+
+    /// An image whose /etc is a symlink to a host path: the files are
+    /// looked for under the rootfs, never on the host.
+    #[test]
+    fn symlinks_stay_in_the_rootfs() {
+        let base = std::env::temp_dir().join(format!("berth-users-link-{}", std::process::id()));
+        let host_etc = base.join("host-etc");
+        std::fs::create_dir_all(&host_etc).unwrap();
+        std::fs::write(host_etc.join("passwd"), "evil:x:7:7::/:/bin/sh\n").unwrap();
+        let rootfs = base.join("rootfs");
+        std::fs::create_dir_all(&rootfs).unwrap();
+        std::os::unix::fs::symlink(&host_etc, rootfs.join("etc")).unwrap();
+        let err = resolve(&rootfs, "evil", &[]).unwrap_err().to_string();
+        assert!(err.contains("unable to find user evil"), "{err}");
+        // The same file inside the rootfs is found through the link.
+        let inside = rootfs.join(host_etc.strip_prefix("/").unwrap());
+        std::fs::create_dir_all(&inside).unwrap();
+        std::fs::write(inside.join("passwd"), "good:x:8:8::/:/bin/sh\n").unwrap();
+        assert_eq!(resolve(&rootfs, "good", &[]).unwrap().uid, 8);
+        std::fs::remove_dir_all(&base).unwrap();
     }
 }
