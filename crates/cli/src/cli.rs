@@ -272,7 +272,7 @@ pub struct CreateArgs {
     /// Working directory inside the container
     #[arg(short = 'w', long = "workdir")]
     pub workdir: Option<String>,
-    /// Username or UID (format: <uid>[:<gid>])
+    /// Username or UID (format: <name|uid>[:<group|gid>])
     #[arg(short = 'u', long)]
     pub user: Option<String>,
     /// Overwrite the default ENTRYPOINT of the image
@@ -284,12 +284,14 @@ pub struct CreateArgs {
     /// Automatically remove the container when it exits
     #[arg(long)]
     pub rm: bool,
-    /// Network mode (only "none" for now)
+    /// Network mode ("none" or "host" for now)
     #[arg(long)]
     pub network: Option<String>,
     /// Parent cgroup for the container's cgroup (default /berth)
     #[arg(long)]
     pub cgroup_parent: Option<String>,
+    #[command(flatten)]
+    pub security: crate::security_args::SecurityArgs,
     pub image: String,
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<String>,

@@ -59,6 +59,12 @@ pub struct ContainerConfig {
     /// Parent of the container's cgroup (`linux.cgroupsPath` is
     /// `<parent>/<id>`).
     pub cgroup_parent: String,
+    /// `none` (empty in older records) or `host`.
+    #[serde(default)]
+    pub network_mode: String,
+    /// Capabilities, seccomp, devices, limits, `--init`, ... (security.rs).
+    #[serde(default)]
+    pub security: crate::security::SecurityConfig,
 }
 
 impl ContainerConfig {
