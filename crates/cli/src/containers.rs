@@ -8,6 +8,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use anyhow::{anyhow, Result};
+use berth_engine::logfile::{self, LogDriver};
 use berth_engine::{Container, CreateOptions, Engine, State};
 use serde_json::{json, Value};
 
@@ -40,6 +41,9 @@ fn options(runtime: &str, a: CreateArgs) -> Result<CreateOptions> {
         runtime: berth_engine::runtime::resolve(runtime)?,
         cgroup_parent: a.cgroup_parent,
         network: a.network,
+        restart: a.restart,
+        log_driver: a.log_driver,
+        log_opts: a.log_opts,
     })
 }
 
@@ -51,6 +55,12 @@ pub fn create_cmd(root: &Path, runtime: &str, a: CreateArgs) -> Result<()> {
 }
 
 pub fn run(root: &Path, runtime: &str, a: RunArgs) -> Result<()> {
+    // Blocked before any thread starts, so every thread inherits it.
+    let proxy = if a.sig_proxy && !a.detach {
+        Some(crate::sigproxy::SignalProxy::block()?)
+    } else {
+        None
+    };
     let mut engine = Engine::open(root)?;
     let c = engine.create(&options(runtime, a.create)?)?;
     // A `--rm` container that failed to start is removed by its monitor.
@@ -61,13 +71,20 @@ pub fn run(root: &Path, runtime: &str, a: RunArgs) -> Result<()> {
     }
     let started =
         started.ok_or_else(|| anyhow!("container {} was started by someone else", c.id))?;
-    let code = attach_until_exit(&engine.log_path(&c), started.reports)?;
+    if let Some(p) = proxy {
+        p.forward(root.to_owned(), c.id.clone());
+    }
+    let code = attach_until_exit(&engine, &c, started.reports)?;
     Err(ExitWith(code).into())
 }
 
 /// Copies the log to stdout/stderr as it grows until the monitor reports
 /// the exit; returns the container's exit code.
-fn attach_until_exit(log: &Path, mut reports: BufReader<io::PipeReader>) -> Result<u8> {
+fn attach_until_exit(
+    engine: &Engine,
+    c: &Container,
+    mut reports: BufReader<io::PipeReader>,
+) -> Result<u8> {
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         let mut line = String::new();
@@ -80,7 +97,8 @@ fn attach_until_exit(log: &Path, mut reports: BufReader<io::PipeReader>) -> Resu
         };
         let _ = tx.send(code);
     });
-    let mut follower = LogFollower::new(log.to_owned());
+    // With `--log-driver none` there is nothing to copy (no attach yet).
+    let mut follower = LogFollower::new(engine, c);
     loop {
         follower.copy_new()?;
         match rx.recv_timeout(Duration::from_millis(50)) {
@@ -101,10 +119,11 @@ fn attach_until_exit(log: &Path, mut reports: BufReader<io::PipeReader>) -> Resu
     }
 }
 
-/// Reads a json-file log from where it left off, writing each entry to
-/// stdout or stderr.
+/// Reads a log (json-file or k8s-file) from where it left off, writing each
+/// entry to stdout or stderr; follows the live file across rotations.
 struct LogFollower {
     path: PathBuf,
+    driver: LogDriver,
     /// Held once opened: a `--rm` container's monitor removes the log
     /// (with the container) before it reports the exit.
     file: Option<File>,
@@ -113,9 +132,10 @@ struct LogFollower {
 }
 
 impl LogFollower {
-    fn new(path: PathBuf) -> LogFollower {
+    fn new(engine: &Engine, c: &Container) -> LogFollower {
         let mut f = LogFollower {
-            path,
+            path: engine.log_path(c).unwrap_or_default(),
+            driver: c.config.log.driver,
             file: None,
             offset: 0,
             partial: Vec::new(),
@@ -148,22 +168,58 @@ impl LogFollower {
         loop {
             let n = r.read_until(b'\n', &mut self.partial)?;
             if n == 0 {
+                // At the end of a file the monitor rotated away: go on
+                // with the new live file.
+                if self.partial.is_empty() && self.rotated()? {
+                    drop(r);
+                    self.file = None;
+                    self.offset = 0;
+                    return self.copy_new();
+                }
                 break;
             }
             self.offset += n as u64;
             if !self.partial.ends_with(b"\n") {
                 break; // the monitor is mid-write; finish it next time
             }
-            let entry: Value = serde_json::from_slice(&self.partial).unwrap_or(Value::Null);
+            let entry = logfile::parse_line(self.driver, &self.partial);
             self.partial.clear();
-            let text = entry["log"].as_str().unwrap_or("");
-            if entry["stream"] == "stderr" {
-                err.write_all(text.as_bytes())?;
+            let Some(entry) = entry else { continue };
+            if entry.stream == "stderr" {
+                err.write_all(&entry.text)?;
             } else {
-                out.write_all(text.as_bytes())?;
+                out.write_all(&entry.text)?;
             }
         }
         out.flush()?;
+        Ok(())
+    }
+
+    /// Whether the path now names another file than the one being read.
+    fn rotated(&self) -> Result<bool> {
+        use std::os::unix::fs::MetadataExt;
+        let Some(f) = &self.file else {
+            return Ok(false);
+        };
+        Ok(match std::fs::metadata(&self.path) {
+            Ok(m) => m.ino() != f.metadata()?.ino(),
+            Err(_) => false,
+        })
+    }
+
+    /// Copies the rotated files (oldest first) before the live one.
+    fn copy_rotated(&self, max_file: u32) -> Result<()> {
+        let files = logfile::files_oldest_first(&self.path, max_file);
+        for p in &files[..files.len() - 1] {
+            let mut old = LogFollower {
+                path: p.clone(),
+                driver: self.driver,
+                file: None,
+                offset: 0,
+                partial: Vec::new(),
+            };
+            old.copy_new()?;
+        }
         Ok(())
     }
 }
@@ -240,6 +296,11 @@ fn status(c: &Container) -> String {
             since(&c.finished_at).unwrap_or_default()
         ),
         State::Created => "Created".into(),
+        State::Restarting => format!(
+            "Restarting ({}) {} ago",
+            c.exit_code,
+            since(&c.finished_at).unwrap_or_default()
+        ),
     }
 }
 
@@ -257,7 +318,13 @@ pub fn ps(root: &Path, a: PsArgs) -> Result<()> {
     let list: Vec<Container> = engine
         .list()?
         .into_iter()
-        .filter(|c| a.all || matches!(c.state, State::Running | State::Starting))
+        .filter(|c| {
+            a.all
+                || matches!(
+                    c.state,
+                    State::Running | State::Starting | State::Restarting
+                )
+        })
         .collect();
     let id = |c: &Container| {
         if a.no_trunc {
@@ -292,7 +359,13 @@ pub fn ps(root: &Path, a: PsArgs) -> Result<()> {
 pub fn logs(root: &Path, a: LogsArgs) -> Result<()> {
     let engine = Engine::open(root)?;
     let c = engine.find(&a.container)?;
-    let mut follower = LogFollower::new(engine.log_path(&c));
+    if c.config.log.driver == LogDriver::None {
+        return Err(anyhow!(
+            "configured logging driver does not support reading"
+        ));
+    }
+    let mut follower = LogFollower::new(&engine, &c);
+    follower.copy_rotated(c.config.log.max_file)?;
     follower.copy_new()?;
     if !a.follow {
         return Ok(());
@@ -305,7 +378,8 @@ pub fn logs(root: &Path, a: LogsArgs) -> Result<()> {
 
 fn inspect_container(engine: &Engine, c: &Container) -> Value {
     let bundle = engine.bundle(&c.id);
-    let running = c.state == State::Running;
+    let running = matches!(c.state, State::Running | State::Restarting);
+    let lifecycle = engine.lifecycle(c).unwrap_or_default();
     let zero = "0001-01-01T00:00:00Z";
     let or_zero = |t: &str| {
         if t.is_empty() {
@@ -325,7 +399,7 @@ fn inspect_container(engine: &Engine, c: &Container) -> Value {
             "Status": if c.state == State::Starting { "created" } else { c.state.as_str() },
             "Running": running,
             "Paused": false,
-            "Restarting": false,
+            "Restarting": c.state == State::Restarting,
             "OOMKilled": false,
             "Dead": false,
             "Pid": c.pid,
@@ -338,9 +412,9 @@ fn inspect_container(engine: &Engine, c: &Container) -> Value {
         "ResolvConfPath": bundle.file("resolv.conf"),
         "HostnamePath": bundle.file("hostname"),
         "HostsPath": bundle.file("hosts"),
-        "LogPath": engine.log_path(c),
+        "LogPath": engine.log_path(c).unwrap_or_default(),
         "Name": format!("/{}", c.name),
-        "RestartCount": 0,
+        "RestartCount": lifecycle.restart_count,
         "Driver": "overlay",
         "Platform": "linux",
         "HostConfig": {
@@ -348,7 +422,11 @@ fn inspect_container(engine: &Engine, c: &Container) -> Value {
             "Runtime": cfg.runtime,
             "CgroupParent": cfg.cgroup_parent,
             "NetworkMode": "none",
-            "LogConfig": { "Type": "json-file", "Config": {} },
+            "LogConfig": { "Type": cfg.log.driver.name(), "Config": cfg.log.opts },
+            "RestartPolicy": {
+                "Name": cfg.restart.name(),
+                "MaximumRetryCount": cfg.restart.max_retries(),
+            },
             "CapAdd": null,
             "CapDrop": null,
         },
@@ -402,6 +480,56 @@ pub fn inspect(
     }
     if let Some(m) = missing.first() {
         return Err(anyhow!("No such object: {m}"));
+    }
+    Ok(())
+}
+
+pub fn restart(root: &Path, a: StopArgs) -> Result<()> {
+    let mut engine = Engine::open(root)?;
+    each(&a.containers, |key| {
+        engine.restart(key, Duration::from_secs(a.time))?;
+        Ok(())
+    })
+}
+
+/// Docker's `wait`: one exit code per line, in order; 125 if any failed.
+pub fn wait(root: &Path, a: ContainersArgs) -> Result<()> {
+    let engine = Engine::open(root)?;
+    let mut failed = false;
+    for key in &a.containers {
+        match engine.wait(key) {
+            Ok(code) => println!("{code}"),
+            Err(e) => {
+                if a.containers.len() == 1 {
+                    return Err(e.into());
+                }
+                eprintln!("Error: {e}");
+                failed = true;
+            }
+        }
+    }
+    if failed {
+        return Err(ExitWith(125).into());
+    }
+    Ok(())
+}
+
+/// `system boot`: the reconcile ran when the engine opened; start what the
+/// restart policies say, printing each name started.
+pub fn system_boot(root: &Path) -> Result<()> {
+    let mut engine = Engine::open(root)?;
+    let mut failed = false;
+    for s in engine.boot()? {
+        match s.result {
+            Ok(()) => println!("{}", s.name),
+            Err(e) => {
+                eprintln!("Error: {}: {e}", s.name);
+                failed = true;
+            }
+        }
+    }
+    if failed {
+        return Err(ExitWith(125).into());
     }
     Ok(())
 }

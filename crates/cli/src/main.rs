@@ -11,6 +11,7 @@ mod containers;
 mod format;
 mod progress;
 mod registry;
+mod sigproxy;
 
 use std::process::ExitCode;
 

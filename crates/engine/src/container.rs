@@ -16,6 +16,9 @@ pub enum State {
     Starting,
     Running,
     Exited,
+    /// Exited; its monitor starts it again after the back-off (restart
+    /// policy).
+    Restarting,
 }
 
 impl State {
@@ -25,6 +28,7 @@ impl State {
             State::Starting => "starting",
             State::Running => "running",
             State::Exited => "exited",
+            State::Restarting => "restarting",
         }
     }
 
@@ -33,6 +37,7 @@ impl State {
             "starting" => State::Starting,
             "running" => State::Running,
             "exited" => State::Exited,
+            "restarting" => State::Restarting,
             _ => State::Created,
         }
     }
@@ -59,6 +64,12 @@ pub struct ContainerConfig {
     /// Parent of the container's cgroup (`linux.cgroupsPath` is
     /// `<parent>/<id>`).
     pub cgroup_parent: String,
+    /// `--restart`.
+    #[serde(default)]
+    pub restart: crate::restart::RestartPolicy,
+    /// `--log-driver`, `--log-opt`.
+    #[serde(default)]
+    pub log: crate::logfile::LogConfig,
 }
 
 impl ContainerConfig {
