@@ -124,6 +124,7 @@ fn attach_until_exit(
 struct LogFollower {
     path: PathBuf,
     driver: LogDriver,
+    max_file: u32,
     /// Held once opened: a `--rm` container's monitor removes the log
     /// (with the container) before it reports the exit.
     file: Option<File>,
@@ -136,6 +137,7 @@ impl LogFollower {
         let mut f = LogFollower {
             path: engine.log_path(c).unwrap_or_default(),
             driver: c.config.log.driver,
+            max_file: c.config.log.max_file,
             file: None,
             offset: 0,
             partial: Vec::new(),
@@ -156,11 +158,37 @@ impl LogFollower {
         Ok(true)
     }
 
+    /// Copies what was added since the last call, moving on to newer files
+    /// when the monitor rotated the one being read.
     fn copy_new(&mut self) -> Result<()> {
-        if !self.open()? {
-            return Ok(());
+        loop {
+            if !self.open()? {
+                return Ok(());
+            }
+            self.copy_to_end()?;
+            let Some(next) = self.next_file()? else {
+                return Ok(());
+            };
+            // Rotated away, so it gets no more entries: take the ones
+            // written between our end of file and the rotation.
+            self.copy_to_end()?;
+            self.partial.clear();
+            self.offset = 0;
+            self.file = match File::open(&next) {
+                Ok(f) => Some(f),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+                Err(e) => return Err(e.into()),
+            };
         }
+    }
+
+    fn copy_to_end(&mut self) -> Result<()> {
         let mut f = self.file.as_ref().expect("opened");
+        // max-file 1 rotates by emptying the file.
+        if f.metadata()?.len() < self.offset {
+            self.offset = 0;
+            self.partial.clear();
+        }
         f.seek(SeekFrom::Start(self.offset))?;
         let mut r = BufReader::new(f);
         let mut out = io::stdout().lock();
@@ -168,14 +196,6 @@ impl LogFollower {
         loop {
             let n = r.read_until(b'\n', &mut self.partial)?;
             if n == 0 {
-                // At the end of a file the monitor rotated away: go on
-                // with the new live file.
-                if self.partial.is_empty() && self.rotated()? {
-                    drop(r);
-                    self.file = None;
-                    self.offset = 0;
-                    return self.copy_new();
-                }
                 break;
             }
             self.offset += n as u64;
@@ -195,16 +215,39 @@ impl LogFollower {
         Ok(())
     }
 
-    /// Whether the path now names another file than the one being read.
-    fn rotated(&self) -> Result<bool> {
+    /// The file after the one being read when that one is no longer the
+    /// live file: the next newer rotated file, or the live one. None while
+    /// it is still the live file.
+    fn next_file(&self) -> Result<Option<PathBuf>> {
         use std::os::unix::fs::MetadataExt;
         let Some(f) = &self.file else {
-            return Ok(false);
+            return Ok(None);
         };
-        Ok(match std::fs::metadata(&self.path) {
-            Ok(m) => m.ino() != f.metadata()?.ino(),
-            Err(_) => false,
-        })
+        let m = f.metadata()?;
+        let same = |p: &Path| {
+            std::fs::metadata(p).is_ok_and(|o| o.ino() == m.ino() && o.dev() == m.dev())
+        };
+        if same(&self.path) || !self.path.exists() {
+            return Ok(None);
+        }
+        let rotated: Vec<PathBuf> = (1..self.max_file.max(1))
+            .map(|n| logfile::rotated_path(&self.path, n))
+            .collect();
+        if let Some(k) = rotated.iter().position(|p| same(p)) {
+            return Ok(Some(if k == 0 {
+                self.path.clone()
+            } else {
+                rotated[k - 1].clone()
+            }));
+        }
+        // Ours fell off the end: every file left is newer.
+        Ok(Some(
+            rotated
+                .into_iter()
+                .rev()
+                .find(|p| p.exists())
+                .unwrap_or_else(|| self.path.clone()),
+        ))
     }
 
     /// Copies the rotated files (oldest first) before the live one.
@@ -214,6 +257,7 @@ impl LogFollower {
             let mut old = LogFollower {
                 path: p.clone(),
                 driver: self.driver,
+                max_file: 1,
                 file: None,
                 offset: 0,
                 partial: Vec::new(),

@@ -145,7 +145,8 @@ pub fn path(dir: &Path, id: &str, driver: LogDriver) -> Option<PathBuf> {
     }
 }
 
-fn rotated(path: &Path, n: u32) -> PathBuf {
+/// The n-th rotated file of the log at `path` (`<path>.<n>`).
+pub fn rotated_path(path: &Path, n: u32) -> PathBuf {
     let mut s = path.as_os_str().to_owned();
     s.push(format!(".{n}"));
     PathBuf::from(s)
@@ -156,7 +157,7 @@ fn rotated(path: &Path, n: u32) -> PathBuf {
 pub fn files_oldest_first(path: &Path, max_file: u32) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = (1..max_file.max(1))
         .rev()
-        .map(|n| rotated(path, n))
+        .map(|n| rotated_path(path, n))
         .filter(|p| p.exists())
         .collect();
     files.push(path.to_owned());
@@ -219,14 +220,14 @@ impl LogWriter {
         let path = self.path.clone().expect("rotating a file log");
         let keep = self.config.max_file;
         if keep > 1 {
-            let _ = std::fs::remove_file(rotated(&path, keep - 1));
+            let _ = std::fs::remove_file(rotated_path(&path, keep - 1));
             for n in (1..keep - 1).rev() {
-                match std::fs::rename(rotated(&path, n), rotated(&path, n + 1)) {
+                match std::fs::rename(rotated_path(&path, n), rotated_path(&path, n + 1)) {
                     Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
                     _ => {}
                 }
             }
-            std::fs::rename(&path, rotated(&path, 1))?;
+            std::fs::rename(&path, rotated_path(&path, 1))?;
             self.file = Some(open_append(&path).map_err(io::Error::other)?);
         } else if let Some(f) = &self.file {
             f.set_len(0)?;
@@ -355,7 +356,7 @@ mod tests {
         let live = path(&dir, "c", LogDriver::JsonFile).unwrap();
         let files = files_oldest_first(&live, 3);
         assert_eq!(files.len(), 3);
-        assert!(!rotated(&live, 3).exists());
+        assert!(!rotated_path(&live, 3).exists());
         let mut lines = Vec::new();
         for f in &files {
             let text = std::fs::read(f).unwrap();

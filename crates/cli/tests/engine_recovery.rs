@@ -1,0 +1,247 @@
+//! Recovery as root: after a `kill -9` of a monitor or a CLI, or a
+//! simulated reboot, the next command reconciles the database with what
+//! runs (no container stuck `running`, no mount, runtime state or cgroup
+//! left); `system boot` starts what the restart policies say; 20 parallel
+//! `berth run`s on one root all succeed. With berth-runtime, and the key
+//! case with runc.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::Stdio;
+
+use berth_testutil::{require_root, CgroupParent};
+use common::engine::{name, Engine};
+use common::lifecycle::{id_of, is_gone, monitor_pid, sigkill, sql, state_of, wait_for};
+
+/// The cgroup directories of container `id` that still exist.
+fn cgroups_of(e: &Engine, id: &str) -> Vec<std::path::PathBuf> {
+    CgroupParent::dirs_of(&format!("{}/{id}", e.cgroups.path()))
+}
+
+fn kill_9_of_the_monitor_is_reconciled(runtime: &'static str) {
+    let e = Engine::new(runtime);
+    let n = name("k9");
+    e.ok(&["run", "-d", "--name", &n, "bb:1", "sleep", "1000"]);
+    let id = id_of(&e, &n);
+    let init = e.inspect(&n)["State"]["Pid"].as_i64().unwrap() as i32;
+    assert!(!cgroups_of(&e, &id).is_empty());
+    let monitor = monitor_pid(&id).expect("a monitor runs");
+    sigkill(monitor);
+    wait_for("the monitor to die", || is_gone(monitor).then_some(()));
+
+    // The next command, whatever it is, finds the owner gone.
+    let ps = e.ok(&["ps"]);
+    assert!(!ps.contains(&n), "{ps}");
+    let v = e.inspect(&n);
+    assert_eq!(v["State"]["Status"], "exited", "{v}");
+    assert_eq!(v["State"]["ExitCode"], 137, "the live container was killed");
+    assert!(v["State"]["Error"].as_str().unwrap().contains("monitor died"), "{v}");
+    wait_for("the container's init to be gone", || is_gone(init).then_some(()));
+    assert!(e.mounts_under_root().is_empty(), "{:?}", e.mounts_under_root());
+    assert!(!e.berth.root.join("runtime").join(&id).exists(), "runtime state left");
+    assert!(cgroups_of(&e, &id).is_empty(), "{:?}", cgroups_of(&e, &id));
+    // And it starts again normally.
+    e.ok(&["start", &n]);
+    assert_eq!(state_of(&e, &n), "running");
+}
+
+#[test]
+fn kill_9_of_the_monitor() {
+    require_root!();
+    kill_9_of_the_monitor_is_reconciled("berth");
+}
+
+#[test]
+fn kill_9_of_the_monitor_with_runc() {
+    require_root!();
+    if !common::have_tool("runc") {
+        return;
+    }
+    kill_9_of_the_monitor_is_reconciled("runc");
+}
+
+#[test]
+fn kill_9_of_the_monitor_of_an_rm_container_removes_it() {
+    require_root!();
+    let e = Engine::new("berth");
+    let n = name("k9rm");
+    e.ok(&["run", "-d", "--rm", "--name", &n, "bb:1", "sleep", "1000"]);
+    let id = id_of(&e, &n);
+    let monitor = monitor_pid(&id).unwrap();
+    sigkill(monitor);
+    wait_for("the monitor to die", || is_gone(monitor).then_some(()));
+    assert_eq!(e.ok(&["ps", "-aq"]), "");
+    assert!(!e.berth.root.join("containers").join(&id).exists());
+    assert!(e.mounts_under_root().is_empty(), "{:?}", e.mounts_under_root());
+}
+
+#[test]
+fn kill_9_of_a_foreground_run_leaves_the_container_to_its_monitor() {
+    require_root!();
+    let e = Engine::new("berth");
+    let n = name("k9cli");
+    let mut cli = e
+        .command(&["run", "--name", &n, "bb:1", "sh", "-c", "echo ready; sleep 1000"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(cli.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line, "ready\n");
+    sigkill(cli.id() as i32);
+    cli.wait().unwrap();
+    // The monitor lives on, so the reconcile leaves the container alone.
+    assert_eq!(state_of(&e, &n), "running");
+    assert!(e.ok(&["ps"]).contains(&n));
+    e.ok(&["stop", "-t", "0", &n]);
+    assert_eq!(e.inspect(&n)["State"]["ExitCode"], 137);
+}
+
+/// What a reboot leaves: the recorded boot id is another one, every
+/// process and mount is gone; the runtime's state (here on disk) and the
+/// database still say running.
+fn simulate_reboot(e: &Engine, names: &[&str]) {
+    // Read before any monitor dies: the next berth command would reconcile.
+    let inits: Vec<i32> = names
+        .iter()
+        .map(|n| e.inspect(n)["State"]["Pid"].as_i64().unwrap() as i32)
+        .collect();
+    let ids: Vec<String> = names.iter().map(|n| id_of(e, n)).collect();
+    for id in &ids {
+        let monitor = monitor_pid(id).unwrap();
+        // The monitor first, so it does not see the container's exit.
+        sigkill(monitor);
+        wait_for("the monitor to die", || is_gone(monitor).then_some(()));
+    }
+    for init in inits {
+        sigkill(init);
+        wait_for("the init to die", || is_gone(init).then_some(()));
+    }
+    for m in e.mounts_under_root().iter().rev() {
+        nix::mount::umount2(m.as_str(), nix::mount::MntFlags::MNT_DETACH).unwrap();
+    }
+    sql(e, "UPDATE containers SET boot_id = 'a-boot-long-gone' WHERE boot_id != ''");
+}
+
+#[test]
+fn reboot_is_reconciled_and_system_boot_restarts_by_policy() {
+    require_root!();
+    let e = Engine::new("berth");
+    let always = name("always");
+    let unless = name("unless");
+    let plain = name("plain");
+    let stopped_unless = name("stopunl");
+    let stopped_always = name("stopalw");
+    let onfail_ok = name("onfok");
+    for (n, policy) in [
+        (&always, "always"),
+        (&unless, "unless-stopped"),
+        (&plain, "no"),
+        (&stopped_unless, "unless-stopped"),
+        (&stopped_always, "always"),
+    ] {
+        e.ok(&["run", "-d", "--restart", policy, "--name", n, "bb:1", "sleep", "1000"]);
+    }
+    e.ok(&["run", "-d", "--restart", "on-failure", "--name", &onfail_ok, "bb:1", "true"]);
+    assert_eq!(e.ok(&["wait", &onfail_ok]), "0\n");
+    e.ok(&["stop", "-t", "0", &stopped_unless, &stopped_always]);
+    let ids: Vec<String> = [&always, &unless, &plain].iter().map(|n| id_of(&e, n)).collect();
+
+    simulate_reboot(&e, &[&always, &unless, &plain]);
+
+    // Any command reconciles: all exited, with Docker's 255.
+    let all = e.ok(&["ps", "-a"]);
+    for n in [&always, &unless, &plain] {
+        let v = e.inspect(n);
+        assert_eq!(v["State"]["Status"], "exited", "{all}");
+        assert_eq!(v["State"]["ExitCode"], 255);
+        assert!(v["State"]["Error"].as_str().unwrap().contains("rebooted"), "{v}");
+    }
+    for id in &ids {
+        assert!(!e.berth.root.join("runtime").join(id).exists(), "stale runtime state");
+        assert!(cgroups_of(&e, id).is_empty(), "{:?}", cgroups_of(&e, id));
+    }
+    assert!(e.mounts_under_root().is_empty());
+
+    // `system boot` starts what Docker's daemon would at its start.
+    let started = e.ok(&["system", "boot"]);
+    let mut started: Vec<&str> = started.lines().collect();
+    started.sort();
+    let mut expected = vec![always.as_str(), unless.as_str(), stopped_always.as_str()];
+    expected.sort();
+    assert_eq!(started, expected);
+    for n in [&always, &unless, &stopped_always] {
+        assert_eq!(state_of(&e, n), "running", "{n}");
+    }
+    for n in [&plain, &stopped_unless, &onfail_ok] {
+        assert_eq!(state_of(&e, n), "exited", "{n}");
+    }
+    // A second boot has nothing to do.
+    assert_eq!(e.ok(&["system", "boot"]), "");
+}
+
+#[test]
+fn system_boot_respects_on_failure_retries() {
+    require_root!();
+    let e = Engine::new("berth");
+    let spent = name("spent");
+    e.ok(&["run", "-d", "--restart", "on-failure:1", "--name", &spent, "bb:1", "false"]);
+    assert_eq!(e.ok(&["wait", &spent]), "1\n");
+    assert_eq!(e.inspect(&spent)["RestartCount"], 1);
+    let id = id_of(&e, &spent);
+    wait_for("the monitor to exit", || monitor_pid(&id).is_none().then_some(()));
+    // Its one retry is used: a boot leaves it down.
+    assert_eq!(e.ok(&["system", "boot"]), "");
+    assert_eq!(state_of(&e, &spent), "exited");
+}
+
+#[test]
+fn twenty_parallel_runs_on_one_root() {
+    require_root!();
+    let e = Engine::new("berth");
+    let names: Vec<String> = (0..20).map(|i| name(&format!("par{i}"))).collect();
+    let children: Vec<_> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            e.command(&["run", "--name", n, "bb:1", "sh", "-c", &format!("echo hello {i}; exit {i}")])
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for (i, child) in children.into_iter().enumerate() {
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(i as i32),
+            "run {i}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&out.stdout), format!("hello {i}\n"));
+    }
+    let ids = e.ok(&["ps", "-aq", "--no-trunc"]);
+    let mut ids: Vec<&str> = ids.lines().collect();
+    assert_eq!(ids.len(), 20);
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 20, "distinct rows");
+    for (i, n) in names.iter().enumerate() {
+        assert_eq!(e.ok(&["logs", n]), format!("hello {i}\n"));
+        let v = e.inspect(n);
+        assert_eq!(v["State"]["ExitCode"], i as i64);
+        assert_eq!(v["State"]["Status"], "exited");
+    }
+    let db = rusqlite::Connection::open(e.berth.root.join("berth.db")).unwrap();
+    let check: String = db.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+    assert_eq!(check, "ok");
+    assert!(e.mounts_under_root().is_empty(), "{:?}", e.mounts_under_root());
+    assert!(Path::new(&e.berth.root.join("berth.db")).exists());
+}
