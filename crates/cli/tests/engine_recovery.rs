@@ -245,3 +245,28 @@ fn twenty_parallel_runs_on_one_root() {
     assert!(e.mounts_under_root().is_empty(), "{:?}", e.mounts_under_root());
     assert!(Path::new(&e.berth.root.join("berth.db")).exists());
 }
+
+/// The shipped init script runs `system boot` (the systemd unit's
+/// ExecStart is the same command).
+#[test]
+fn contrib_init_script_boots_an_always_container() {
+    require_root!();
+    let e = Engine::new("berth");
+    let n = name("initd");
+    e.ok(&["run", "-d", "--restart", "always", "--name", &n, "bb:1", "sleep", "1000"]);
+    // Stopped by hand: an `always` container still comes back at boot.
+    e.ok(&["stop", "-t", "0", &n]);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../contrib/berth-boot.init");
+    let out = std::process::Command::new("sh")
+        .arg(&script)
+        .arg("start")
+        .env("BERTH", env!("CARGO_BIN_EXE_berth"))
+        .env("BERTH_ROOT", &e.berth.root)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&n));
+    assert_eq!(state_of(&e, &n), "running");
+    let unit = std::fs::read_to_string(script.with_file_name("berth-boot.service")).unwrap();
+    assert!(unit.contains("ExecStart=/usr/local/bin/berth system boot"), "{unit}");
+}

@@ -1,8 +1,8 @@
 //! Recovery: make the database true again after a `kill -9` of any berth
 //! process or monitor, or a reboot. Every container whose state says a
 //! process exists (`starting`, `running`, `restarting`, `paused`) has an
-//! owner recorded with it: its monitor, or the command starting it, as pid
-//! + start time (safe from pid reuse) + boot id. When the owner is gone or
+//! owner recorded with it: its monitor, or the command starting it, as pid,
+//! start time (safe from pid reuse) and boot id. When the owner is gone or
 //! the host booted since, the next command takes the container over
 //! (atomically, so two commands never both clean it), has the runtime
 //! delete it (killing what is left), removes its cgroups and rootfs mount,

@@ -29,7 +29,7 @@ pub fn monitor_pid(id: &str) -> Option<i32> {
             continue;
         };
         let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
-        let has = |s: &str| args.iter().any(|a| *a == s.as_bytes());
+        let has = |s: &str| args.contains(&s.as_bytes());
         if has("container-monitor") && has("--detached") && has(id) && !is_zombie(pid) {
             return Some(pid);
         }
