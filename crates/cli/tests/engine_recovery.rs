@@ -270,3 +270,93 @@ fn contrib_init_script_boots_an_always_container() {
     let unit = std::fs::read_to_string(script.with_file_name("berth-boot.service")).unwrap();
     assert!(unit.contains("ExecStart=/usr/local/bin/berth system boot"), "{unit}");
 }
+
+#[test]
+fn kill_9_of_a_monitor_in_back_off() {
+    require_root!();
+    let e = Engine::new("berth");
+    let n = name("k9bo");
+    e.ok(&["run", "-d", "--restart", "always", "--name", &n, "bb:1", "false"]);
+    let id = id_of(&e, &n);
+    let monitor = monitor_pid(&id).unwrap();
+    wait_for("a long back-off", || {
+        let v = e.inspect(&n);
+        (v["RestartCount"].as_u64().unwrap() >= 5 && v["State"]["Status"] == "restarting")
+            .then_some(())
+    });
+    sigkill(monitor);
+    wait_for("the monitor to die", || is_gone(monitor).then_some(()));
+    let v = e.inspect(&n);
+    assert_eq!(v["State"]["Status"], "exited", "{v}");
+    assert!(v["State"]["Error"].as_str().unwrap().contains("monitor died"), "{v}");
+    assert!(e.mounts_under_root().is_empty(), "{:?}", e.mounts_under_root());
+    assert!(!e.berth.root.join("runtime").join(&id).exists());
+}
+
+/// A `start` killed before its monitor took over leaves the container
+/// `starting`, owned by a process that is gone (simulated in the database
+/// with the pid of a process that has exited).
+#[test]
+fn a_start_whose_command_died_is_reconciled() {
+    require_root!();
+    let e = Engine::new("berth");
+    let n = name("deadstart");
+    e.ok(&["create", "--name", &n, "bb:1", "echo", "hi"]);
+    let id = id_of(&e, &n);
+    let mut gone = std::process::Command::new("true").spawn().unwrap();
+    let dead_pid = gone.id();
+    gone.wait().unwrap();
+    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap();
+    sql(
+        &e,
+        &format!(
+            "UPDATE containers SET state = 'starting', monitor_pid = {dead_pid},
+             monitor_start = 1, boot_id = '{}' WHERE id = '{id}'",
+            boot.trim()
+        ),
+    );
+    let v = e.inspect(&n);
+    assert_eq!(v["State"]["Status"], "exited", "{v}");
+    assert_eq!(v["State"]["ExitCode"], 255);
+    // It can be started (and it runs) as usual.
+    e.ok(&["start", &n]);
+    assert_eq!(e.ok(&["wait", &n]), "0\n");
+    assert_eq!(e.ok(&["logs", &n]), "hi\n");
+}
+
+/// A container whose owner is alive is never touched by a reconcile, even
+/// while `starting` (the owner here: this test process).
+#[test]
+fn a_live_owner_is_left_alone() {
+    require_root!();
+    let e = Engine::new("berth");
+    let n = name("liveown");
+    e.ok(&["create", "--name", &n, "bb:1", "true"]);
+    let id = id_of(&e, &n);
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let start: u64 = stat[stat.rfind(')').unwrap() + 1..]
+        .split_whitespace()
+        .nth(19)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap();
+    sql(
+        &e,
+        &format!(
+            "UPDATE containers SET state = 'starting', monitor_pid = {}, monitor_start = {start},
+             boot_id = '{}' WHERE id = '{id}'",
+            std::process::id(),
+            boot.trim()
+        ),
+    );
+    e.ok(&["ps", "-a"]);
+    assert_eq!(state_of(&e, &n), "created", "inspect shows starting as created");
+    let db = rusqlite::Connection::open(e.berth.root.join("berth.db")).unwrap();
+    let state: String = db
+        .query_row("SELECT state FROM containers WHERE id = ?1", [&id], |r| r.get(0))
+        .unwrap();
+    assert_eq!(state, "starting");
+    // Give it back so the engine's cleanup can remove it.
+    sql(&e, &format!("UPDATE containers SET state = 'created' WHERE id = '{id}'"));
+}

@@ -360,3 +360,44 @@ fn sig_proxy_false_leaves_the_container_running() {
     assert_eq!(status.code(), None, "the CLI died of the signal");
     assert_eq!(state_of(&e, &n), "running");
 }
+
+/// Waits until the container sits in a long back-off (after five quick
+/// failures the next delay is 3.2 s), so a command lands between runs.
+fn wait_for_back_off(e: &Engine, n: &str) {
+    wait_for("a long back-off", || {
+        let v = e.inspect(n);
+        (v["RestartCount"].as_u64().unwrap() >= 5 && v["State"]["Status"] == "restarting")
+            .then_some(())
+    });
+}
+
+#[test]
+fn kill_between_runs_ends_the_restarts() {
+    require_root!();
+    let e = Engine::new("berth");
+    let n = name("killrs");
+    e.ok(&["run", "-d", "--restart", "always", "--name", &n, "bb:1", "false"]);
+    let id = id_of(&e, &n);
+    wait_for_back_off(&e, &n);
+    let count = e.inspect(&n)["RestartCount"].clone();
+    e.ok(&["kill", &n]);
+    wait_for("the monitor to exit", || monitor_pid(&id).is_none().then_some(()));
+    let v = e.inspect(&n);
+    assert_eq!(v["State"]["Status"], "exited", "{v}");
+    assert_eq!(v["RestartCount"], count, "no run after the kill");
+    assert_eq!(v["State"]["ExitCode"], 1);
+}
+
+#[test]
+fn stop_between_runs_ends_the_restarts() {
+    require_root!();
+    let e = Engine::new("berth");
+    let n = name("stoprs");
+    e.ok(&["run", "-d", "--restart", "unless-stopped", "--name", &n, "bb:1", "false"]);
+    let id = id_of(&e, &n);
+    wait_for_back_off(&e, &n);
+    e.ok(&["stop", &n]);
+    wait_for("the monitor to exit", || monitor_pid(&id).is_none().then_some(()));
+    assert_eq!(state_of(&e, &n), "exited");
+    assert!(e.mounts_under_root().is_empty(), "{:?}", e.mounts_under_root());
+}

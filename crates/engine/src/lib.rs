@@ -315,6 +315,17 @@ impl Engine {
     /// Signals the container (`runtime kill`).
     pub fn kill(&self, key: &str, signal: &str) -> Result<Container> {
         let c = self.find(key)?;
+        if c.state == State::Restarting {
+            // Docker's: between two runs there is no process to signal;
+            // marking it is enough, and KILL or the stop signal cancels
+            // the coming restart.
+            let ends = restart::ends_restarts(&c.config.stop_signal, signal);
+            self.db.mark_stopped_by_user(&c.id, ends)?;
+            if ends {
+                self.db.cancel_restart(&c.id)?;
+            }
+            return Ok(c);
+        }
         if c.state != State::Running {
             return Err(Error::WrongState {
                 action: "kill",
@@ -325,11 +336,7 @@ impl Engine {
         let signal = signal.strip_prefix("SIG").unwrap_or(signal);
         // Docker: any kill counts as a stop by hand; KILL or the stop
         // signal also cancels the restart its exit would bring.
-        let stop_signal = match c.config.stop_signal.as_str() {
-            "" => "TERM",
-            s => s.strip_prefix("SIG").unwrap_or(s),
-        };
-        let ends = ["KILL", "9"].contains(&signal) || signal.eq_ignore_ascii_case(stop_signal);
+        let ends = restart::ends_restarts(&c.config.stop_signal, signal);
         self.db.mark_stopped_by_user(&c.id, ends)?;
         self.runtime_for(&c).kill(&c.id, signal)?;
         Ok(c)

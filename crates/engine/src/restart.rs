@@ -127,6 +127,22 @@ impl fmt::Display for RestartPolicy {
     }
 }
 
+/// Whether `kill -s signal` cancels the restart the exit would bring:
+/// SIGKILL and the container's stop signal do (Docker's ExitOnNext).
+pub fn ends_restarts(stop_signal: &str, signal: &str) -> bool {
+    let name = |s: &str| {
+        let s = s.trim_start_matches("SIG").trim_start_matches("sig");
+        match s {
+            "9" => "KILL".to_owned(),
+            "15" => "TERM".to_owned(),
+            s => s.to_ascii_uppercase(),
+        }
+    };
+    let stop = if stop_signal.is_empty() { "TERM" } else { stop_signal };
+    let signal = name(signal);
+    signal == "KILL" || signal == name(stop)
+}
+
 /// Docker's back-off between restarts.
 #[derive(Debug, Default)]
 pub struct Backoff {
@@ -203,6 +219,16 @@ mod tests {
         assert!(!RestartPolicy::UnlessStopped.restarts_after(0, true, 0));
         assert!(RestartPolicy::UnlessStopped.restarts_after(0, false, 0));
         assert!(!RestartPolicy::No.restarts_after(1, false, 0));
+    }
+
+    #[test]
+    fn which_kills_end_restarts() {
+        assert!(ends_restarts("", "KILL"));
+        assert!(ends_restarts("", "9"));
+        assert!(ends_restarts("", "SIGTERM"));
+        assert!(ends_restarts("SIGQUIT", "QUIT"));
+        assert!(!ends_restarts("SIGQUIT", "TERM"));
+        assert!(!ends_restarts("", "USR1"));
     }
 
     #[test]
