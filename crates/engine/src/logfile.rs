@@ -35,7 +35,7 @@ impl LogDriver {
 }
 
 /// `--log-driver` and `--log-opt`, as recorded with the container.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LogConfig {
     pub driver: LogDriver,
     /// The options as given, for `inspect`'s `HostConfig.LogConfig.Config`.
@@ -49,6 +49,18 @@ pub struct LogConfig {
 
 fn one() -> u32 {
     1
+}
+
+impl Default for LogConfig {
+    /// Docker's: json-file, one file, no size limit.
+    fn default() -> LogConfig {
+        LogConfig {
+            driver: LogDriver::JsonFile,
+            opts: BTreeMap::new(),
+            max_size: None,
+            max_file: 1,
+        }
+    }
 }
 
 impl LogConfig {
@@ -68,7 +80,6 @@ impl LogConfig {
             };
         let mut c = LogConfig {
             driver,
-            max_file: 1,
             ..LogConfig::default()
         };
         for o in opts {
@@ -315,6 +326,13 @@ mod tests {
         assert_eq!(parse_size("1.5KB"), Some(1_500));
         assert_eq!(parse_size("300"), Some(300));
         assert_eq!(parse_size("12qq"), None);
+    }
+
+    #[test]
+    fn old_records_get_dockers_defaults() {
+        let c: LogConfig = serde_json::from_str(r#"{"driver":"json-file","opts":{},"max_size":null}"#).unwrap();
+        assert_eq!(c, LogConfig::default());
+        assert_eq!(c.max_file, 1);
     }
 
     #[test]
