@@ -360,3 +360,29 @@ fn a_live_owner_is_left_alone() {
     // Give it back so the engine's cleanup can remove it.
     sql(&e, &format!("UPDATE containers SET state = 'created' WHERE id = '{id}'"));
 }
+
+/// A `create` killed before its files were complete (simulated: the
+/// creator recorded with the row is a process that has exited) is removed
+/// by the next command, files and snapshot included.
+#[test]
+fn an_unfinished_create_is_removed() {
+    require_root!();
+    let e = Engine::new("berth");
+    let n = name("halfmade");
+    e.ok(&["create", "--name", &n, "bb:1", "true"]);
+    let id = id_of(&e, &n);
+    let mut gone = std::process::Command::new("true").spawn().unwrap();
+    let dead_pid = gone.id();
+    gone.wait().unwrap();
+    sql(
+        &e,
+        &format!("UPDATE containers SET creator_pid = {dead_pid}, creator_start = 1 WHERE id = '{id}'"),
+    );
+    assert_eq!(e.ok(&["ps", "-aq"]), "");
+    assert!(!e.berth.root.join("containers").join(&id).exists());
+    let images: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(e.berth.root.join("images.json")).unwrap()).unwrap();
+    assert!(!images["snapshots"].to_string().contains(&id), "{images}");
+    // The name is free again.
+    e.ok(&["create", "--name", &n, "bb:1", "true"]);
+}

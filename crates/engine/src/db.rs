@@ -12,7 +12,7 @@ use crate::container::{Container, ContainerConfig, State};
 use crate::error::{Error, Result};
 
 mod lifecycle;
-pub use lifecycle::{Lifecycle, LiveRow};
+pub use lifecycle::{Lifecycle, LiveRow, Unfinished};
 
 /// Migration n (1-based) brings the schema from version n-1 to n. Never edit
 /// one that has shipped; add the next.
@@ -40,7 +40,10 @@ const MIGRATIONS: &[&str] = &[
      ALTER TABLE containers ADD COLUMN restart_count INTEGER NOT NULL DEFAULT 0;
      ALTER TABLE containers ADD COLUMN manually_stopped INTEGER NOT NULL DEFAULT 0;
      ALTER TABLE containers ADD COLUMN exit_on_next INTEGER NOT NULL DEFAULT 0;
-     CREATE INDEX containers_state ON containers (state);",
+     ALTER TABLE containers ADD COLUMN creator_pid INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE containers ADD COLUMN creator_start INTEGER NOT NULL DEFAULT 0;
+     CREATE INDEX containers_state ON containers (state);
+     CREATE INDEX containers_creator ON containers (creator_pid);",
 ];
 
 pub struct Db {
@@ -154,6 +157,7 @@ impl Db {
             params![c.id, c.name, c.image_id, config, c.state.as_str(), c.created_at],
         )
         .map_err(err)?;
+        lifecycle::record_creator(&tx, &c.id).map_err(err)?;
         tx.commit().map_err(err)
     }
 

@@ -241,6 +241,7 @@ impl Engine {
             let _ = self.remove_files(&c);
             return Err(e);
         }
+        self.db.created(&id)?;
         Ok(c)
     }
 

@@ -7,8 +7,10 @@
 //! (atomically, so two commands never both clean it), has the runtime
 //! delete it (killing what is left), removes its cgroups and rootfs mount,
 //! and records it `exited`: 137 when a live container had to be killed,
-//! 255 (Docker's code after a crash) otherwise. `berth system boot` then
-//! starts the containers whose restart policy says so.
+//! 255 (Docker's code after a crash) otherwise. A `create` that died
+//! before its files were complete (its creator is recorded the same way
+//! until then) is removed. `berth system boot` then starts the containers
+//! whose restart policy says so.
 //!
 //! The check is cheap enough for every command: one indexed query, and a
 //! read of `/proc/<pid>/stat` per live container.
@@ -94,6 +96,14 @@ impl Engine {
     pub fn reconcile(&mut self) -> Result<()> {
         let rows = self.db.live_rows()?;
         let mut first_error = None;
+        for u in self.db.unfinished()? {
+            if u.boot_id == boot_id() && u.creator.is_alive() {
+                continue;
+            }
+            if let Err(e) = self.remove_unfinished(&u) {
+                first_error.get_or_insert(e);
+            }
+        }
         for row in rows {
             if row.boot_id == boot_id() && row.owner.is_alive() {
                 continue;
@@ -136,6 +146,18 @@ impl Engine {
             self.remove_files(&c)?;
         }
         Ok(())
+    }
+
+    /// A `create` died before its files were complete: the container never
+    /// existed for the user; remove what there is of it.
+    fn remove_unfinished(&mut self, u: &crate::db::Unfinished) -> Result<()> {
+        if !self.db.take_unfinished(u, ProcessId::current())? {
+            return Ok(());
+        }
+        match self.db.get(&u.id)? {
+            Some(c) => self.remove_files(&c),
+            None => Ok(()),
+        }
     }
 
     /// The runtime's state, the container's processes and cgroups, and the

@@ -33,6 +33,26 @@ pub struct LiveRow {
     pub boot_id: String,
 }
 
+/// A container whose `create` has not finished: its files may be partial.
+#[derive(Debug, Clone)]
+pub struct Unfinished {
+    pub id: String,
+    pub creator: ProcessId,
+    pub boot_id: String,
+}
+
+/// In `insert`'s transaction: the calling process is creating the
+/// container until [`Db::created`]; if it dies first, a reconcile removes
+/// the half-made container.
+pub(super) fn record_creator(tx: &rusqlite::Transaction, id: &str) -> rusqlite::Result<()> {
+    let me = ProcessId::current();
+    tx.execute(
+        "UPDATE containers SET creator_pid = ?2, creator_start = ?3, boot_id = ?4 WHERE id = ?1",
+        params![id, me.pid, me.start_time as i64, crate::recovery::boot_id()],
+    )?;
+    Ok(())
+}
+
 /// The states in which a process (monitor or container) should exist.
 const LIVE: &str = "('starting', 'running', 'restarting', 'paused')";
 
@@ -91,6 +111,61 @@ impl Db {
         rows.map_err(|e| self.db_err(e))
     }
 
+    /// The containers still being created (an indexed query).
+    pub fn unfinished(&self) -> Result<Vec<Unfinished>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT id, creator_pid, creator_start, boot_id FROM containers
+                 WHERE creator_pid != 0",
+            )
+            .map_err(|e| self.db_err(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(Unfinished {
+                    id: r.get(0)?,
+                    creator: ProcessId {
+                        pid: r.get(1)?,
+                        start_time: r.get::<_, i64>(2)? as u64,
+                    },
+                    boot_id: r.get(3)?,
+                })
+            })
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>());
+        rows.map_err(|e| self.db_err(e))
+    }
+
+    /// `create` finished: the files are complete.
+    pub fn created(&self, id: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE containers SET creator_pid = 0, creator_start = 0 WHERE id = ?1",
+                [id],
+            )
+            .map_err(|e| self.db_err(e))?;
+        Ok(())
+    }
+
+    /// Takes an unfinished container from its dead creator (compare and
+    /// set, so one reconciling command removes it).
+    pub fn take_unfinished(&self, u: &Unfinished, me: ProcessId) -> Result<bool> {
+        let n = self
+            .conn
+            .execute(
+                "UPDATE containers SET creator_pid = ?4, creator_start = ?5
+                 WHERE id = ?1 AND creator_pid = ?2 AND creator_start = ?3",
+                params![
+                    u.id,
+                    u.creator.pid,
+                    u.creator.start_time as i64,
+                    me.pid,
+                    me.start_time as i64
+                ],
+            )
+            .map_err(|e| self.db_err(e))?;
+        Ok(n == 1)
+    }
+
     /// `created|exited → starting`, owned by `owner`, in one statement.
     /// A start by the user (`reset`) forgets restarts and a manual stop,
     /// as Docker's does.
@@ -108,7 +183,7 @@ impl Db {
                  boot_id = ?4, exit_on_next = 0,
                  restart_count = CASE WHEN ?5 THEN 0 ELSE restart_count END,
                  manually_stopped = CASE WHEN ?5 THEN 0 ELSE manually_stopped END
-                 WHERE id = ?1 AND state IN ('created', 'exited')",
+                 WHERE id = ?1 AND state IN ('created', 'exited') AND creator_pid = 0",
                 params![id, owner.pid, owner.start_time as i64, boot_id, reset],
             )
             .map_err(|e| self.db_err(e))?;
