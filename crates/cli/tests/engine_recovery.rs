@@ -386,3 +386,78 @@ fn an_unfinished_create_is_removed() {
     // The name is free again.
     e.ok(&["create", "--name", &n, "bb:1", "true"]);
 }
+
+/// The monitors (stage 2) running for this engine's root.
+fn monitors_of(e: &Engine) -> Vec<i32> {
+    let root = e.berth.root.to_str().unwrap().to_owned();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|p| {
+            let pid: i32 = p.file_name().to_str()?.parse().ok()?;
+            let cmdline = std::fs::read(p.path().join("cmdline")).ok()?;
+            let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+            (args.contains(&b"container-monitor".as_slice()) && args.contains(&root.as_bytes()))
+                .then_some(pid)
+        })
+        .collect()
+}
+
+/// `kill -9` of a `berth run -d`, or of every monitor, after delays that
+/// land in different steps (create, snapshot, bundle, monitor start,
+/// runtime create/start, running). Whatever the moment: afterwards no
+/// container is `running`/`starting` without a live monitor, and once all
+/// are removed nothing is left: no mount, runtime state or cgroup.
+#[test]
+fn kill_9_at_any_moment_leaves_a_consistent_state() {
+    require_root!();
+    let e = Engine::new("berth");
+    let mut ids = Vec::new();
+    for (k, delay_ms) in [0u64, 2, 5, 10, 20, 40, 80, 160].into_iter().enumerate() {
+        for kill_monitor in [false, true] {
+            let n = name(&format!("any{k}{}", kill_monitor as u8));
+            let mut cli = e
+                .command(&["run", "-d", "--name", &n, "bb:1", "sleep", "1000"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+            if kill_monitor {
+                for m in monitors_of(&e) {
+                    sigkill(m);
+                }
+                let _ = cli.wait();
+            } else {
+                sigkill(cli.id() as i32);
+                let _ = cli.wait();
+            }
+            // The next command sees a consistent state.
+            let _ = e.ok(&["ps", "-a"]);
+            // Killed before the row was written: no container at all.
+            let out = e.run(&["inspect", &n]);
+            if out.status.success() {
+                let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+                let v = &v[0];
+                let id = v["Id"].as_str().unwrap().to_owned();
+                let status = v["State"]["Status"].as_str().unwrap().to_owned();
+                if status == "running" {
+                    assert!(monitor_pid(&id).is_some(), "{n} running without a monitor");
+                }
+                ids.push(id);
+            }
+        }
+    }
+    for id in &ids {
+        // Still being created by a killed `run`: the reconcile removed it.
+        let _ = e.run(&["rm", "-f", id]);
+    }
+    assert_eq!(e.ok(&["ps", "-aq"]), "");
+    assert!(e.mounts_under_root().is_empty(), "{:?}", e.mounts_under_root());
+    for id in &ids {
+        assert!(!e.berth.root.join("runtime").join(id).exists(), "runtime state of {id}");
+        assert!(cgroups_of(&e, id).is_empty(), "{:?}", cgroups_of(&e, id));
+    }
+    assert!(monitors_of(&e).is_empty());
+}
