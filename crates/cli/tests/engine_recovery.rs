@@ -37,10 +37,25 @@ fn kill_9_of_the_monitor_is_reconciled(runtime: &'static str) {
     let v = e.inspect(&n);
     assert_eq!(v["State"]["Status"], "exited", "{v}");
     assert_eq!(v["State"]["ExitCode"], 137, "the live container was killed");
-    assert!(v["State"]["Error"].as_str().unwrap().contains("monitor died"), "{v}");
-    wait_for("the container's init to be gone", || is_gone(init).then_some(()));
-    assert!(e.mounts_under_root().is_empty(), "{:?}", e.mounts_under_root());
-    assert!(!e.berth.root.join("runtime").join(&id).exists(), "runtime state left");
+    assert!(
+        v["State"]["Error"]
+            .as_str()
+            .unwrap()
+            .contains("monitor died"),
+        "{v}"
+    );
+    wait_for("the container's init to be gone", || {
+        is_gone(init).then_some(())
+    });
+    assert!(
+        e.mounts_under_root().is_empty(),
+        "{:?}",
+        e.mounts_under_root()
+    );
+    assert!(
+        !e.berth.root.join("runtime").join(&id).exists(),
+        "runtime state left"
+    );
     assert!(cgroups_of(&e, &id).is_empty(), "{:?}", cgroups_of(&e, &id));
     // And it starts again normally.
     e.ok(&["start", &n]);
@@ -74,7 +89,11 @@ fn kill_9_of_the_monitor_of_an_rm_container_removes_it() {
     wait_for("the monitor to die", || is_gone(monitor).then_some(()));
     assert_eq!(e.ok(&["ps", "-aq"]), "");
     assert!(!e.berth.root.join("containers").join(&id).exists());
-    assert!(e.mounts_under_root().is_empty(), "{:?}", e.mounts_under_root());
+    assert!(
+        e.mounts_under_root().is_empty(),
+        "{:?}",
+        e.mounts_under_root()
+    );
 }
 
 #[test]
@@ -83,7 +102,15 @@ fn kill_9_of_a_foreground_run_leaves_the_container_to_its_monitor() {
     let e = Engine::new("berth");
     let n = name("k9cli");
     let mut cli = e
-        .command(&["run", "--name", &n, "bb:1", "sh", "-c", "echo ready; sleep 1000"])
+        .command(&[
+            "run",
+            "--name",
+            &n,
+            "bb:1",
+            "sh",
+            "-c",
+            "echo ready; sleep 1000",
+        ])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .spawn()
@@ -125,7 +152,10 @@ fn simulate_reboot(e: &Engine, names: &[&str]) {
     for m in e.mounts_under_root().iter().rev() {
         nix::mount::umount2(m.as_str(), nix::mount::MntFlags::MNT_DETACH).unwrap();
     }
-    sql(e, "UPDATE containers SET boot_id = 'a-boot-long-gone' WHERE boot_id != ''");
+    sql(
+        e,
+        "UPDATE containers SET boot_id = 'a-boot-long-gone' WHERE boot_id != ''",
+    );
 }
 
 #[test]
@@ -145,12 +175,34 @@ fn reboot_is_reconciled_and_system_boot_restarts_by_policy() {
         (&stopped_unless, "unless-stopped"),
         (&stopped_always, "always"),
     ] {
-        e.ok(&["run", "-d", "--restart", policy, "--name", n, "bb:1", "sleep", "1000"]);
+        e.ok(&[
+            "run",
+            "-d",
+            "--restart",
+            policy,
+            "--name",
+            n,
+            "bb:1",
+            "sleep",
+            "1000",
+        ]);
     }
-    e.ok(&["run", "-d", "--restart", "on-failure", "--name", &onfail_ok, "bb:1", "true"]);
+    e.ok(&[
+        "run",
+        "-d",
+        "--restart",
+        "on-failure",
+        "--name",
+        &onfail_ok,
+        "bb:1",
+        "true",
+    ]);
     assert_eq!(e.ok(&["wait", &onfail_ok]), "0\n");
     e.ok(&["stop", "-t", "0", &stopped_unless, &stopped_always]);
-    let ids: Vec<String> = [&always, &unless, &plain].iter().map(|n| id_of(&e, n)).collect();
+    let ids: Vec<String> = [&always, &unless, &plain]
+        .iter()
+        .map(|n| id_of(&e, n))
+        .collect();
 
     simulate_reboot(&e, &[&always, &unless, &plain]);
 
@@ -160,10 +212,16 @@ fn reboot_is_reconciled_and_system_boot_restarts_by_policy() {
         let v = e.inspect(n);
         assert_eq!(v["State"]["Status"], "exited", "{all}");
         assert_eq!(v["State"]["ExitCode"], 255);
-        assert!(v["State"]["Error"].as_str().unwrap().contains("rebooted"), "{v}");
+        assert!(
+            v["State"]["Error"].as_str().unwrap().contains("rebooted"),
+            "{v}"
+        );
     }
     for id in &ids {
-        assert!(!e.berth.root.join("runtime").join(id).exists(), "stale runtime state");
+        assert!(
+            !e.berth.root.join("runtime").join(id).exists(),
+            "stale runtime state"
+        );
         assert!(cgroups_of(&e, id).is_empty(), "{:?}", cgroups_of(&e, id));
     }
     assert!(e.mounts_under_root().is_empty());
@@ -190,11 +248,22 @@ fn system_boot_respects_on_failure_retries() {
     require_root!();
     let e = Engine::new("berth");
     let spent = name("spent");
-    e.ok(&["run", "-d", "--restart", "on-failure:1", "--name", &spent, "bb:1", "false"]);
+    e.ok(&[
+        "run",
+        "-d",
+        "--restart",
+        "on-failure:1",
+        "--name",
+        &spent,
+        "bb:1",
+        "false",
+    ]);
     assert_eq!(e.ok(&["wait", &spent]), "1\n");
     assert_eq!(e.inspect(&spent)["RestartCount"], 1);
     let id = id_of(&e, &spent);
-    wait_for("the monitor to exit", || monitor_pid(&id).is_none().then_some(()));
+    wait_for("the monitor to exit", || {
+        monitor_pid(&id).is_none().then_some(())
+    });
     // Its one retry is used: a boot leaves it down.
     assert_eq!(e.ok(&["system", "boot"]), "");
     assert_eq!(state_of(&e, &spent), "exited");
@@ -209,12 +278,20 @@ fn twenty_parallel_runs_on_one_root() {
         .iter()
         .enumerate()
         .map(|(i, n)| {
-            e.command(&["run", "--name", n, "bb:1", "sh", "-c", &format!("echo hello {i}; exit {i}")])
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
+            e.command(&[
+                "run",
+                "--name",
+                n,
+                "bb:1",
+                "sh",
+                "-c",
+                &format!("echo hello {i}; exit {i}"),
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
         })
         .collect();
     for (i, child) in children.into_iter().enumerate() {
@@ -240,9 +317,15 @@ fn twenty_parallel_runs_on_one_root() {
         assert_eq!(v["State"]["Status"], "exited");
     }
     let db = rusqlite::Connection::open(e.berth.root.join("berth.db")).unwrap();
-    let check: String = db.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+    let check: String = db
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(check, "ok");
-    assert!(e.mounts_under_root().is_empty(), "{:?}", e.mounts_under_root());
+    assert!(
+        e.mounts_under_root().is_empty(),
+        "{:?}",
+        e.mounts_under_root()
+    );
     assert!(Path::new(&e.berth.root.join("berth.db")).exists());
 }
 
@@ -253,7 +336,17 @@ fn contrib_init_script_boots_an_always_container() {
     require_root!();
     let e = Engine::new("berth");
     let n = name("initd");
-    e.ok(&["run", "-d", "--restart", "always", "--name", &n, "bb:1", "sleep", "1000"]);
+    e.ok(&[
+        "run",
+        "-d",
+        "--restart",
+        "always",
+        "--name",
+        &n,
+        "bb:1",
+        "sleep",
+        "1000",
+    ]);
     // Stopped by hand: an `always` container still comes back at boot.
     e.ok(&["stop", "-t", "0", &n]);
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../contrib/berth-boot.init");
@@ -264,11 +357,18 @@ fn contrib_init_script_boots_an_always_container() {
         .env("BERTH_ROOT", &e.berth.root)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains(&n));
     assert_eq!(state_of(&e, &n), "running");
     let unit = std::fs::read_to_string(script.with_file_name("berth-boot.service")).unwrap();
-    assert!(unit.contains("ExecStart=/usr/local/bin/berth system boot"), "{unit}");
+    assert!(
+        unit.contains("ExecStart=/usr/local/bin/berth system boot"),
+        "{unit}"
+    );
 }
 
 #[test]
@@ -276,7 +376,16 @@ fn kill_9_of_a_monitor_in_back_off() {
     require_root!();
     let e = Engine::new("berth");
     let n = name("k9bo");
-    e.ok(&["run", "-d", "--restart", "always", "--name", &n, "bb:1", "false"]);
+    e.ok(&[
+        "run",
+        "-d",
+        "--restart",
+        "always",
+        "--name",
+        &n,
+        "bb:1",
+        "false",
+    ]);
     let id = id_of(&e, &n);
     let monitor = monitor_pid(&id).unwrap();
     wait_for("a long back-off", || {
@@ -288,8 +397,18 @@ fn kill_9_of_a_monitor_in_back_off() {
     wait_for("the monitor to die", || is_gone(monitor).then_some(()));
     let v = e.inspect(&n);
     assert_eq!(v["State"]["Status"], "exited", "{v}");
-    assert!(v["State"]["Error"].as_str().unwrap().contains("monitor died"), "{v}");
-    assert!(e.mounts_under_root().is_empty(), "{:?}", e.mounts_under_root());
+    assert!(
+        v["State"]["Error"]
+            .as_str()
+            .unwrap()
+            .contains("monitor died"),
+        "{v}"
+    );
+    assert!(
+        e.mounts_under_root().is_empty(),
+        "{:?}",
+        e.mounts_under_root()
+    );
     assert!(!e.berth.root.join("runtime").join(&id).exists());
 }
 
@@ -351,14 +470,23 @@ fn a_live_owner_is_left_alone() {
         ),
     );
     e.ok(&["ps", "-a"]);
-    assert_eq!(state_of(&e, &n), "created", "inspect shows starting as created");
+    assert_eq!(
+        state_of(&e, &n),
+        "created",
+        "inspect shows starting as created"
+    );
     let db = rusqlite::Connection::open(e.berth.root.join("berth.db")).unwrap();
     let state: String = db
-        .query_row("SELECT state FROM containers WHERE id = ?1", [&id], |r| r.get(0))
+        .query_row("SELECT state FROM containers WHERE id = ?1", [&id], |r| {
+            r.get(0)
+        })
         .unwrap();
     assert_eq!(state, "starting");
     // Give it back so the engine's cleanup can remove it.
-    sql(&e, &format!("UPDATE containers SET state = 'created' WHERE id = '{id}'"));
+    sql(
+        &e,
+        &format!("UPDATE containers SET state = 'created' WHERE id = '{id}'"),
+    );
 }
 
 /// A `create` killed before its files were complete (simulated: the
@@ -376,7 +504,9 @@ fn an_unfinished_create_is_removed() {
     gone.wait().unwrap();
     sql(
         &e,
-        &format!("UPDATE containers SET creator_pid = {dead_pid}, creator_start = 1 WHERE id = '{id}'"),
+        &format!(
+            "UPDATE containers SET creator_pid = {dead_pid}, creator_start = 1 WHERE id = '{id}'"
+        ),
     );
     assert_eq!(e.ok(&["ps", "-aq"]), "");
     assert!(!e.berth.root.join("containers").join(&id).exists());
@@ -454,9 +584,16 @@ fn kill_9_at_any_moment_leaves_a_consistent_state() {
         let _ = e.run(&["rm", "-f", id]);
     }
     assert_eq!(e.ok(&["ps", "-aq"]), "");
-    assert!(e.mounts_under_root().is_empty(), "{:?}", e.mounts_under_root());
+    assert!(
+        e.mounts_under_root().is_empty(),
+        "{:?}",
+        e.mounts_under_root()
+    );
     for id in &ids {
-        assert!(!e.berth.root.join("runtime").join(id).exists(), "runtime state of {id}");
+        assert!(
+            !e.berth.root.join("runtime").join(id).exists(),
+            "runtime state of {id}"
+        );
         assert!(cgroups_of(&e, id).is_empty(), "{:?}", cgroups_of(&e, id));
     }
     assert!(monitors_of(&e).is_empty());

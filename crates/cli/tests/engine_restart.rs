@@ -38,8 +38,14 @@ fn on_failure_restarts_exactly_n_times(runtime: &'static str) {
     assert_eq!(e.ok(&["logs", &n]), "run\nrun\nrun\nrun\n");
     // The monitor ended with the last run, and nothing stays mounted.
     let id = id_of(&e, &n);
-    wait_for("the monitor to exit", || monitor_pid(&id).is_none().then_some(()));
-    assert!(e.mounts_under_root().is_empty(), "{:?}", e.mounts_under_root());
+    wait_for("the monitor to exit", || {
+        monitor_pid(&id).is_none().then_some(())
+    });
+    assert!(
+        e.mounts_under_root().is_empty(),
+        "{:?}",
+        e.mounts_under_root()
+    );
 }
 
 #[test]
@@ -62,10 +68,21 @@ fn on_failure_does_not_restart_a_success() {
     require_root!();
     let e = Engine::new("berth");
     let n = name("onok");
-    e.ok(&["run", "-d", "--restart", "on-failure", "--name", &n, "bb:1", "true"]);
+    e.ok(&[
+        "run",
+        "-d",
+        "--restart",
+        "on-failure",
+        "--name",
+        &n,
+        "bb:1",
+        "true",
+    ]);
     assert_eq!(e.ok(&["wait", &n]), "0\n");
     let id = id_of(&e, &n);
-    wait_for("the monitor to exit", || monitor_pid(&id).is_none().then_some(()));
+    wait_for("the monitor to exit", || {
+        monitor_pid(&id).is_none().then_some(())
+    });
     assert_eq!(e.inspect(&n)["RestartCount"], 0);
     assert_eq!(state_of(&e, &n), "exited");
 }
@@ -76,7 +93,16 @@ fn always_restarts_after_exit_0_and_stop_ends_it() {
     let e = Engine::new("berth");
     let n = name("always");
     e.ok(&[
-        "run", "-d", "--restart", "always", "--name", &n, "bb:1", "sh", "-c", "echo up; exit 0",
+        "run",
+        "-d",
+        "--restart",
+        "always",
+        "--name",
+        &n,
+        "bb:1",
+        "sh",
+        "-c",
+        "echo up; exit 0",
     ]);
     let id = id_of(&e, &n);
     wait_for("three restarts", || {
@@ -86,7 +112,9 @@ fn always_restarts_after_exit_0_and_stop_ends_it() {
     assert!(ps.contains(&n), "a restarting container is listed: {ps}");
     e.ok(&["stop", "-t", "1", &n]);
     // The monitor ends instead of starting it again.
-    wait_for("the monitor to exit", || monitor_pid(&id).is_none().then_some(()));
+    wait_for("the monitor to exit", || {
+        monitor_pid(&id).is_none().then_some(())
+    });
     let v = e.inspect(&n);
     assert_eq!(v["State"]["Status"], "exited", "{v}");
     assert_eq!(v["State"]["Restarting"], false);
@@ -94,8 +122,15 @@ fn always_restarts_after_exit_0_and_stop_ends_it() {
     // One log line per run; as in Docker, a restart is counted when it is
     // decided, so a stop during the back-off leaves one count without a run.
     let runs = e.ok(&["logs", &n]).lines().count() as u64;
-    assert!(runs == count + 1 || runs == count, "{runs} runs, RestartCount {count}");
-    assert!(e.mounts_under_root().is_empty(), "{:?}", e.mounts_under_root());
+    assert!(
+        runs == count + 1 || runs == count,
+        "{runs} runs, RestartCount {count}"
+    );
+    assert!(
+        e.mounts_under_root().is_empty(),
+        "{:?}",
+        e.mounts_under_root()
+    );
 }
 
 #[test]
@@ -103,10 +138,22 @@ fn stop_of_a_running_always_container_does_not_restart_it() {
     require_root!();
     let e = Engine::new("berth");
     let n = name("stopalw");
-    e.ok(&["run", "-d", "--restart", "always", "--name", &n, "bb:1", "sleep", "1000"]);
+    e.ok(&[
+        "run",
+        "-d",
+        "--restart",
+        "always",
+        "--name",
+        &n,
+        "bb:1",
+        "sleep",
+        "1000",
+    ]);
     let id = id_of(&e, &n);
     e.ok(&["stop", "-t", "1", &n]);
-    wait_for("the monitor to exit", || monitor_pid(&id).is_none().then_some(()));
+    wait_for("the monitor to exit", || {
+        monitor_pid(&id).is_none().then_some(())
+    });
     let v = e.inspect(&n);
     assert_eq!(v["State"]["Status"], "exited");
     assert_eq!(v["RestartCount"], 0);
@@ -125,13 +172,28 @@ fn restart_policy_errors_are_dockers() {
     require_root!();
     let e = Engine::new("berth");
     for (args, words) in [
-        (vec!["--rm", "--restart", "always"], "Conflicting options: --restart and --rm"),
+        (
+            vec!["--rm", "--restart", "always"],
+            "Conflicting options: --restart and --rm",
+        ),
         (vec!["--restart", "sometimes"], "unknown policy 'sometimes'"),
-        (vec!["--restart", "always:3"], "maximum retry count can only be used with 'on-failure'"),
-        (vec!["--restart", "on-failure:-1"], "maximum retry count cannot be negative"),
-        (vec!["--log-driver", "syslog"], "no log driver named 'syslog'"),
+        (
+            vec!["--restart", "always:3"],
+            "maximum retry count can only be used with 'on-failure'",
+        ),
+        (
+            vec!["--restart", "on-failure:-1"],
+            "maximum retry count cannot be negative",
+        ),
+        (
+            vec!["--log-driver", "syslog"],
+            "no log driver named 'syslog'",
+        ),
         (vec!["--log-opt", "max-size=12qq"], "max-size"),
-        (vec!["--log-opt", "compress=true"], "unknown log opt 'compress'"),
+        (
+            vec!["--log-opt", "compress=true"],
+            "unknown log opt 'compress'",
+        ),
     ] {
         let mut a = vec!["run", "-d"];
         a.extend(args);
@@ -164,7 +226,16 @@ fn restart_command_and_wait() {
     e.ok(&["kill", &n]);
 
     let (a, b) = (name("wa"), name("wb"));
-    e.ok(&["run", "-d", "--name", &a, "bb:1", "sh", "-c", "sleep 0.3; exit 3"]);
+    e.ok(&[
+        "run",
+        "-d",
+        "--name",
+        &a,
+        "bb:1",
+        "sh",
+        "-c",
+        "sleep 0.3; exit 3",
+    ]);
     e.ok(&["run", "-d", "--name", &b, "bb:1", "sh", "-c", "exit 5"]);
     assert_eq!(e.ok(&["wait", &a, &b]), "3\n5\n");
     let out = e.run(&["wait", "no-such-container-x"]);
@@ -197,7 +268,10 @@ fn log_rotation_keeps_max_file_files_of_max_size() {
     assert_eq!(v["HostConfig"]["LogConfig"]["Type"], "json-file");
     assert_eq!(v["HostConfig"]["LogConfig"]["Config"]["max-size"], "1k");
     let live = v["LogPath"].as_str().unwrap().to_owned();
-    assert!(live.ends_with(&format!("{}-json.log", id_of(&e, &n))), "{live}");
+    assert!(
+        live.ends_with(&format!("{}-json.log", id_of(&e, &n))),
+        "{live}"
+    );
     let files = [format!("{live}.2"), format!("{live}.1"), live.clone()];
     for f in &files {
         let len = std::fs::metadata(f).unwrap().len();
@@ -237,9 +311,19 @@ fn k8s_file_log_format() {
         let parts: Vec<&str> = line.splitn(4, ' ').collect();
         assert_eq!(parts.len(), 4, "{line}");
         // RFC 3339 with nanoseconds, UTC.
-        assert!(parts[0].len() > 20 && parts[0].ends_with('Z') && parts[0].contains('.'), "{line}");
-        assert!(berth_image::time::parse_rfc3339(parts[0]).is_some(), "{line}");
-        seen.push((parts[1].to_owned(), parts[2].to_owned(), parts[3].to_owned()));
+        assert!(
+            parts[0].len() > 20 && parts[0].ends_with('Z') && parts[0].contains('.'),
+            "{line}"
+        );
+        assert!(
+            berth_image::time::parse_rfc3339(parts[0]).is_some(),
+            "{line}"
+        );
+        seen.push((
+            parts[1].to_owned(),
+            parts[2].to_owned(),
+            parts[3].to_owned(),
+        ));
     }
     seen.sort();
     assert_eq!(
@@ -258,7 +342,17 @@ fn none_log_driver_keeps_no_log() {
     require_root!();
     let e = Engine::new("berth");
     let n = name("nolog");
-    let out = e.run(&["run", "--name", &n, "--log-driver", "none", "bb:1", "sh", "-c", "echo x; exit 4"]);
+    let out = e.run(&[
+        "run",
+        "--name",
+        &n,
+        "--log-driver",
+        "none",
+        "bb:1",
+        "sh",
+        "-c",
+        "echo x; exit 4",
+    ]);
     assert_eq!(out.status.code(), Some(4));
     let v = e.inspect(&n);
     assert_eq!(v["LogPath"], "");
@@ -271,7 +365,9 @@ fn none_log_driver_keeps_no_log() {
     let logs: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
         .flatten()
-        .filter(|f| f.file_name().to_string_lossy().contains(".log") && f.file_name() != "monitor.log")
+        .filter(|f| {
+            f.file_name().to_string_lossy().contains(".log") && f.file_name() != "monitor.log"
+        })
         .collect();
     assert!(logs.is_empty(), "{logs:?}");
 }
@@ -376,12 +472,23 @@ fn kill_between_runs_ends_the_restarts() {
     require_root!();
     let e = Engine::new("berth");
     let n = name("killrs");
-    e.ok(&["run", "-d", "--restart", "always", "--name", &n, "bb:1", "false"]);
+    e.ok(&[
+        "run",
+        "-d",
+        "--restart",
+        "always",
+        "--name",
+        &n,
+        "bb:1",
+        "false",
+    ]);
     let id = id_of(&e, &n);
     wait_for_back_off(&e, &n);
     let count = e.inspect(&n)["RestartCount"].clone();
     e.ok(&["kill", &n]);
-    wait_for("the monitor to exit", || monitor_pid(&id).is_none().then_some(()));
+    wait_for("the monitor to exit", || {
+        monitor_pid(&id).is_none().then_some(())
+    });
     let v = e.inspect(&n);
     assert_eq!(v["State"]["Status"], "exited", "{v}");
     assert_eq!(v["RestartCount"], count, "no run after the kill");
@@ -393,11 +500,26 @@ fn stop_between_runs_ends_the_restarts() {
     require_root!();
     let e = Engine::new("berth");
     let n = name("stoprs");
-    e.ok(&["run", "-d", "--restart", "unless-stopped", "--name", &n, "bb:1", "false"]);
+    e.ok(&[
+        "run",
+        "-d",
+        "--restart",
+        "unless-stopped",
+        "--name",
+        &n,
+        "bb:1",
+        "false",
+    ]);
     let id = id_of(&e, &n);
     wait_for_back_off(&e, &n);
     e.ok(&["stop", &n]);
-    wait_for("the monitor to exit", || monitor_pid(&id).is_none().then_some(()));
+    wait_for("the monitor to exit", || {
+        monitor_pid(&id).is_none().then_some(())
+    });
     assert_eq!(state_of(&e, &n), "exited");
-    assert!(e.mounts_under_root().is_empty(), "{:?}", e.mounts_under_root());
+    assert!(
+        e.mounts_under_root().is_empty(),
+        "{:?}",
+        e.mounts_under_root()
+    );
 }

@@ -66,18 +66,19 @@ impl Default for LogConfig {
 impl LogConfig {
     /// Validates the flags with Docker's messages.
     pub fn parse(driver: Option<&str>, opts: &[String]) -> Result<LogConfig> {
-        let driver =
-            match driver.unwrap_or("json-file") {
-                "json-file" => LogDriver::JsonFile,
-                "k8s-file" => LogDriver::K8sFile,
-                "none" => LogDriver::None,
-                other => return Err(Error::Unsupported {
+        let driver = match driver.unwrap_or("json-file") {
+            "json-file" => LogDriver::JsonFile,
+            "k8s-file" => LogDriver::K8sFile,
+            "none" => LogDriver::None,
+            other => {
+                return Err(Error::Unsupported {
                     what: "log driver",
                     value: format!(
                         "no log driver named '{other}' is registered (json-file, k8s-file, none)"
                     ),
-                }),
-            };
+                })
+            }
+        };
         let mut c = LogConfig {
             driver,
             ..LogConfig::default()
@@ -330,7 +331,8 @@ mod tests {
 
     #[test]
     fn old_records_get_dockers_defaults() {
-        let c: LogConfig = serde_json::from_str(r#"{"driver":"json-file","opts":{},"max_size":null}"#).unwrap();
+        let c: LogConfig =
+            serde_json::from_str(r#"{"driver":"json-file","opts":{},"max_size":null}"#).unwrap();
         assert_eq!(c, LogConfig::default());
         assert_eq!(c.max_file, 1);
     }

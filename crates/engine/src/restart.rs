@@ -138,7 +138,11 @@ pub fn ends_restarts(stop_signal: &str, signal: &str) -> bool {
             s => s.to_ascii_uppercase(),
         }
     };
-    let stop = if stop_signal.is_empty() { "TERM" } else { stop_signal };
+    let stop = if stop_signal.is_empty() {
+        "TERM"
+    } else {
+        stop_signal
+    };
     let signal = name(signal);
     signal == "KILL" || signal == name(stop)
 }
