@@ -161,7 +161,20 @@ fn simulate_reboot(e: &Engine, names: &[&str]) {
 #[test]
 fn reboot_is_reconciled_and_system_boot_restarts_by_policy() {
     require_root!();
-    let e = Engine::new("berth");
+    reboot_then_boot("berth");
+}
+
+#[test]
+fn reboot_is_reconciled_and_system_boot_restarts_by_policy_with_runc() {
+    require_root!();
+    if !common::have_tool("runc") {
+        return;
+    }
+    reboot_then_boot("runc");
+}
+
+fn reboot_then_boot(runtime: &'static str) {
+    let e = Engine::new(runtime);
     let always = name("always");
     let unless = name("unless");
     let plain = name("plain");
@@ -272,7 +285,20 @@ fn system_boot_respects_on_failure_retries() {
 #[test]
 fn twenty_parallel_runs_on_one_root() {
     require_root!();
-    let e = Engine::new("berth");
+    twenty_parallel_runs("berth");
+}
+
+#[test]
+fn twenty_parallel_runs_on_one_root_with_runc() {
+    require_root!();
+    if !common::have_tool("runc") {
+        return;
+    }
+    twenty_parallel_runs("runc");
+}
+
+fn twenty_parallel_runs(runtime: &'static str) {
+    let e = Engine::new(runtime);
     let names: Vec<String> = (0..20).map(|i| name(&format!("par{i}"))).collect();
     let children: Vec<_> = names
         .iter()
