@@ -68,11 +68,26 @@ pub enum Command {
     Ps(PsArgs),
     /// Fetch the logs of a container
     Logs(LogsArgs),
+    /// Restart one or more containers
+    Restart(StopArgs),
+    /// Block until one or more containers stop, then print their exit codes
+    Wait(ContainersArgs),
+    /// Manage berth
+    System {
+        #[command(subcommand)]
+        command: SystemCommand,
+    },
     /// Manage images
     Image {
         #[command(subcommand)]
         command: ImageCommand,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SystemCommand {
+    /// Reconcile the containers with what survived a reboot, then start those whose restart policy says so (for a boot-time unit)
+    Boot,
 }
 
 #[derive(Debug, Subcommand)]
@@ -292,6 +307,15 @@ pub struct CreateArgs {
     pub cgroup_parent: Option<String>,
     #[command(flatten)]
     pub security: crate::security_args::SecurityArgs,
+    /// Restart policy to apply when a container exits (no, on-failure[:max-retries], always, unless-stopped)
+    #[arg(long)]
+    pub restart: Option<String>,
+    /// Logging driver for the container (json-file, k8s-file, none)
+    #[arg(long)]
+    pub log_driver: Option<String>,
+    /// Log driver options (max-size=SIZE, max-file=N)
+    #[arg(long = "log-opt")]
+    pub log_opts: Vec<String>,
     pub image: String,
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<String>,
@@ -302,6 +326,9 @@ pub struct RunArgs {
     /// Run container in background and print container ID
     #[arg(short = 'd', long)]
     pub detach: bool,
+    /// Proxy received signals to the process
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub sig_proxy: bool,
     #[command(flatten)]
     pub create: CreateArgs,
 }
