@@ -2,7 +2,7 @@
 # berth against Podman, end to end through the engines, from the same
 # image and with the same OCI runtime:
 #   1. latency of `run --rm IMAGE /bin/true`, alternating berth and podman;
-#   2. memory of the per-container monitor (berth's `container-monitor`
+#   2. memory of the per-container monitor (`berth-monitor`
 #      vs Podman's conmon) with IDLE containers running `sleep` each.
 #
 #   bench/engine-run.sh [-n RUNS] [-m IDLE] BERTH [RUNTIME...]
@@ -118,7 +118,7 @@ for i in $(seq "$IDLE"); do
 done
 sleep 2
 # Only this run's monitors: both carry the temp dir in their arguments.
-mapfile -t bp < <(pgrep -f -- "--root $W/berth container-monitor")
+mapfile -t bp < <(pgrep -f -- "berth-monitor --root $W/berth --detached")
 mapfile -t pp < <(pgrep -f -- "^/usr/bin/conmon .*$W/")
 read -r bpss brss bn <<<"$(sum_mem "${bp[@]}")"
 read -r ppss prss pn <<<"$(sum_mem "${pp[@]}")"
@@ -126,7 +126,7 @@ echo
 echo "## monitor memory, $IDLE idle containers each, runtime $(basename "$rtp") (KiB per container)"
 echo "| monitor | processes | Pss | Rss |"
 echo "|---|---|---|---|"
-awk -v n="$IDLE" -v c="$bn" -v p="$bpss" -v r="$brss" 'BEGIN{printf "| berth container-monitor | %d | %.0f | %.0f |\n", c, p/n, r/n}'
+awk -v n="$IDLE" -v c="$bn" -v p="$bpss" -v r="$brss" 'BEGIN{printf "| berth-monitor | %d | %.0f | %.0f |\n", c, p/n, r/n}'
 awk -v n="$IDLE" -v c="$pn" -v p="$ppss" -v r="$prss" 'BEGIN{printf "| conmon | %d | %.0f | %.0f |\n", c, p/n, r/n}'
 awk -v a="$bpss" -v b="$ppss" 'BEGIN{printf "berth / conmon (Pss): %.2f\n", a / b}'
 for f in "$W"/err-*; do [ -s "$f" ] && { echo "== $(basename "$f")"; tail -3 "$f"; }; done

@@ -78,18 +78,26 @@ pub enum Command {
     Top(crate::live_ops::TopArgs),
     /// Display a live stream of container(s) resource usage statistics
     Stats(crate::stats::StatsArgs),
-    /// The per-container monitor (internal)
-    #[command(name = "container-monitor", hide = true)]
-    ContainerMonitor {
-        #[arg(long)]
-        detached: bool,
-        id: String,
+    /// Restart one or more containers
+    Restart(StopArgs),
+    /// Block until one or more containers stop, then print their exit codes
+    Wait(ContainersArgs),
+    /// Manage berth
+    System {
+        #[command(subcommand)]
+        command: SystemCommand,
     },
     /// Manage images
     Image {
         #[command(subcommand)]
         command: ImageCommand,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SystemCommand {
+    /// Reconcile the containers with what survived a reboot, then start those whose restart policy says so (for a boot-time unit)
+    Boot,
 }
 
 #[derive(Debug, Subcommand)]
@@ -289,7 +297,7 @@ pub struct CreateArgs {
     /// Working directory inside the container
     #[arg(short = 'w', long = "workdir")]
     pub workdir: Option<String>,
-    /// Username or UID (format: <uid>[:<gid>])
+    /// Username or UID (format: <name|uid>[:<group|gid>])
     #[arg(short = 'u', long)]
     pub user: Option<String>,
     /// Overwrite the default ENTRYPOINT of the image
@@ -301,7 +309,7 @@ pub struct CreateArgs {
     /// Automatically remove the container when it exits
     #[arg(long)]
     pub rm: bool,
-    /// Network mode (only "none" for now)
+    /// Network mode ("none" or "host" for now)
     #[arg(long)]
     pub network: Option<String>,
     /// Parent cgroup for the container's cgroup (default /berth)
@@ -309,6 +317,17 @@ pub struct CreateArgs {
     pub cgroup_parent: Option<String>,
     #[command(flatten)]
     pub resources: crate::resource_args::CreateResourceArgs,
+    #[command(flatten)]
+    pub security: crate::security_args::SecurityArgs,
+    /// Restart policy to apply when a container exits (no, on-failure[:max-retries], always, unless-stopped)
+    #[arg(long)]
+    pub restart: Option<String>,
+    /// Logging driver for the container (json-file, k8s-file, none)
+    #[arg(long)]
+    pub log_driver: Option<String>,
+    /// Log driver options (max-size=SIZE, max-file=N)
+    #[arg(long = "log-opt")]
+    pub log_opts: Vec<String>,
     pub image: String,
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<String>,
@@ -319,6 +338,9 @@ pub struct RunArgs {
     /// Run container in background and print container ID
     #[arg(short = 'd', long)]
     pub detach: bool,
+    /// Proxy received signals to the process
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub sig_proxy: bool,
     #[command(flatten)]
     pub create: CreateArgs,
 }

@@ -79,10 +79,11 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Unpause(a) => crate::live_ops::unpause(&cli.root, &a.containers),
         Command::Top(a) => crate::live_ops::top(&cli.root, a),
         Command::Stats(a) => crate::stats::stats(&cli.root, a),
-        Command::ContainerMonitor { detached, id } => {
-            let code = berth_engine::monitor::main(&cli.root, &id, detached);
-            Err(crate::containers::ExitWith(code as u8).into())
-        }
+        Command::Restart(a) => crate::containers::restart(&cli.root, a),
+        Command::Wait(a) => crate::containers::wait(&cli.root, a),
+        Command::System {
+            command: SystemCommand::Boot,
+        } => crate::containers::system_boot(&cli.root),
         Command::Image {
             command: ImageCommand::Prune(a),
         } => prune(&store()?, a),

@@ -14,6 +14,8 @@ mod progress;
 mod registry;
 mod resource_args;
 mod stats;
+mod security_args;
+mod sigproxy;
 
 use std::process::ExitCode;
 

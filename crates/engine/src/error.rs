@@ -51,10 +51,14 @@ pub enum Error {
     Ambiguous(String),
     #[error("invalid {what}: {reason}")]
     Invalid { what: String, reason: String },
+    #[error("Conflicting options: {0}")]
+    ConflictingOptions(&'static str),
     #[error("unsupported {what}: {value}")]
     Unsupported { what: &'static str, value: String },
     #[error("runtime {name:?} not found{}", if hint.is_empty() { String::new() } else { format!(" ({hint})") })]
     RuntimeNotFound { name: String, hint: String },
+    #[error("the container monitor was not found (expected it at {})", .0.display())]
+    MonitorNotFound(std::path::PathBuf),
     #[error("failed to run {runtime} {command}")]
     RuntimeSpawn {
         runtime: PathBuf,
@@ -108,6 +112,7 @@ impl Error {
             | Error::Ambiguous(_)
             | Error::Invalid { .. }
             | Error::Unsupported { .. }
+            | Error::ConflictingOptions(_)
             | Error::Resources(_) => ErrorKind::InvalidInput,
             Error::WrongState { .. }
             | Error::RemoveRunning(_)

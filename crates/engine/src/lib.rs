@@ -10,11 +10,17 @@ mod bundle;
 mod container;
 mod db;
 mod error;
+pub mod logfile;
 pub mod monitor;
+pub mod recovery;
 mod resources;
+pub mod restart;
 pub mod runtime;
+pub mod seccomp;
+pub mod security;
 pub mod stats;
 pub mod top;
+pub mod users;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -25,8 +31,10 @@ use berth_image::ImageStore;
 
 pub use bundle::{Bundle, DEFAULT_CAPABILITIES};
 pub use container::{Container, ContainerConfig, State};
+pub use db::Lifecycle;
 pub use error::{Error, ErrorKind, Result};
 pub use resources::{Resources, ThrottleDevice};
+pub use security::SecurityOptions;
 use runtime::Runtime;
 
 const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -49,6 +57,15 @@ pub struct CreateOptions {
     pub runtime: PathBuf,
     pub cgroup_parent: Option<String>,
     pub network: Option<String>,
+    /// `-l`/`--label-file`: `KEY=VALUE` or `KEY` (empty value).
+    pub labels: Vec<String>,
+    pub security: SecurityOptions,
+    /// `--restart`.
+    pub restart: Option<String>,
+    /// `--log-driver`.
+    pub log_driver: Option<String>,
+    /// `--log-opt key=value`.
+    pub log_opts: Vec<String>,
     pub resources: Resources,
 }
 
@@ -66,7 +83,16 @@ pub struct Started {
 }
 
 impl Engine {
+    /// Opens the engine and reconciles the database with the processes
+    /// that really exist ([`recovery`]).
     pub fn open(root: &Path) -> Result<Engine> {
+        let mut engine = Engine::open_unreconciled(root)?;
+        engine.reconcile()?;
+        Ok(engine)
+    }
+
+    /// Without the reconcile: for the monitor, which owns its container.
+    pub(crate) fn open_unreconciled(root: &Path) -> Result<Engine> {
         std::fs::create_dir_all(root).map_err(|e| Error::io("create", root, e))?;
         let images = ImageStore::open(root)?;
         let db = db::Db::open(root)?;
@@ -85,8 +111,14 @@ impl Engine {
         Bundle::new(&self.containers_dir(), id)
     }
 
-    pub fn log_path(&self, c: &Container) -> PathBuf {
-        self.bundle(&c.id).log_path(&c.id)
+    /// The live log file; None with `--log-driver none`.
+    pub fn log_path(&self, c: &Container) -> Option<PathBuf> {
+        logfile::path(self.bundle(&c.id).dir(), &c.id, c.config.log.driver)
+    }
+
+    /// Restart count, manual stop, the monitor.
+    pub fn lifecycle(&self, c: &Container) -> Result<Lifecycle> {
+        Ok(self.db.lifecycle(&c.id)?.unwrap_or_default())
     }
 
     fn runtime_for(&self, c: &Container) -> Runtime {
@@ -105,11 +137,11 @@ impl Engine {
     /// nothing.
     pub fn create(&mut self, o: &CreateOptions) -> Result<Container> {
         match o.network.as_deref() {
-            None | Some("none") => {}
+            None | Some("none") | Some("host") => {}
             Some(other) => {
                 return Err(Error::Unsupported {
                     what: "network",
-                    value: format!("{other:?} (only \"none\" for now)"),
+                    value: format!("{other:?} (only \"none\" and \"host\" for now)"),
                 })
             }
         }
@@ -117,11 +149,27 @@ impl Engine {
             container::validate_name(name)?;
         }
         o.resources.validate(false)?;
+        let host_network = o.network.as_deref() == Some("host");
+        let security = security::resolve(&o.security, host_network)?;
+        let restart = match &o.restart {
+            Some(r) => restart::RestartPolicy::parse(r)?,
+            None => restart::RestartPolicy::No,
+        };
+        if o.auto_remove && !restart.is_none() {
+            return Err(Error::ConflictingOptions("--restart and --rm"));
+        }
+        let log = logfile::LogConfig::parse(o.log_driver.as_deref(), &o.log_opts)?;
         let (image_id, _) = self.images.resolve(&o.image)?;
         let (image, _) = self.images.config(&image_id)?;
         let ic = image.config.unwrap_or_default();
         let id = container::new_id()?;
-        let hostname = o.hostname.clone().unwrap_or_else(|| id[..12].to_owned());
+        let hostname = o.hostname.clone().unwrap_or_else(|| match host_network {
+            // Docker gives a --network host container the host's name.
+            true => nix::unistd::gethostname()
+                .map(|h| h.to_string_lossy().into_owned())
+                .unwrap_or_else(|_| id[..12].to_owned()),
+            false => id[..12].to_owned(),
+        });
 
         let (entrypoint, cmd) = match &o.entrypoint {
             Some(e) if e.is_empty() => (Vec::new(), o.cmd.clone()),
@@ -163,7 +211,14 @@ impl Engine {
             entrypoint,
             cmd,
             working_dir: o.working_dir.clone().or(ic.working_dir.clone()).unwrap_or_default(),
-            labels: ic.labels.clone().unwrap_or_default(),
+            labels: {
+                let mut labels = ic.labels.clone().unwrap_or_default();
+                for l in &o.labels {
+                    let (k, v) = l.split_once('=').unwrap_or((l, ""));
+                    labels.insert(k.to_owned(), v.to_owned());
+                }
+                labels
+            },
             stop_signal: ic.stop_signal.clone().unwrap_or_default(),
             auto_remove: o.auto_remove,
             runtime: o.runtime.clone(),
@@ -171,6 +226,10 @@ impl Engine {
                 .cgroup_parent
                 .clone()
                 .unwrap_or_else(|| DEFAULT_CGROUP_PARENT.to_owned()),
+            network_mode: o.network.clone().unwrap_or_else(|| "none".to_owned()),
+            security,
+            restart,
+            log,
             resources: o.resources.clone().with_defaults(),
         };
         let mut c = Container {
@@ -215,21 +274,29 @@ impl Engine {
             let _ = self.remove_files(&c);
             return Err(e);
         }
+        self.db.created(&id)?;
         Ok(c)
     }
 
     /// Starts a monitor for the container and waits until it reports the
     /// process started (or why it did not).
     pub fn start(&mut self, key: &str) -> Result<Option<Started>> {
+        self.start_as(key, true)
+    }
+
+    /// `start`; `by_user` forgets restarts and a manual stop (Docker's
+    /// start does, its daemon's restart at boot does not).
+    pub(crate) fn start_as(&mut self, key: &str, by_user: bool) -> Result<Option<Started>> {
         let c = self.find(key)?;
         if c.paused {
             return Err(Error::StateConflict(
                 "cannot start a paused container, try unpause instead".into(),
             ));
         }
+        let me = recovery::ProcessId::current();
         if !self
             .db
-            .transition(&c.id, &[State::Created, State::Exited], State::Starting)?
+            .begin_start(&c.id, me, recovery::boot_id(), by_user)?
         {
             // Already running or being started: Docker's start is a no-op.
             return Ok(None);
@@ -242,6 +309,7 @@ impl Engine {
             .open(&log)
             .map_err(|e| Error::io("open", &log, e))?;
         let status = monitor::command(&self.root, &c.id)?
+            .env(recovery::STARTER_ENV, me.to_string())
             .stdin(Stdio::null())
             .stdout(w)
             .stderr(errors)
@@ -286,6 +354,17 @@ impl Engine {
     /// Signals the container (`runtime kill`).
     pub fn kill(&self, key: &str, signal: &str) -> Result<Container> {
         let c = self.find(key)?;
+        if c.state == State::Restarting {
+            // Docker's: between two runs there is no process to signal;
+            // marking it is enough, and KILL or the stop signal cancels
+            // the coming restart.
+            let ends = restart::ends_restarts(&c.config.stop_signal, signal);
+            self.db.mark_stopped_by_user(&c.id, ends)?;
+            if ends {
+                self.db.cancel_restart(&c.id)?;
+            }
+            return Ok(c);
+        }
         if c.state != State::Running {
             return Err(Error::WrongState {
                 action: "kill",
@@ -294,17 +373,62 @@ impl Engine {
             });
         }
         let signal = signal.strip_prefix("SIG").unwrap_or(signal);
+        // Docker: any kill counts as a stop by hand; KILL or the stop
+        // signal also cancels the restart its exit would bring.
+        let ends = restart::ends_restarts(&c.config.stop_signal, signal);
+        self.db.mark_stopped_by_user(&c.id, ends)?;
         self.runtime_for(&c).kill(&c.id, signal)?;
         self.resume_after_signal(&c, signal);
         Ok(c)
     }
 
+    /// Sends a signal for `berth run`'s signal proxy: not a stop by the
+    /// user, just what the terminal got.
+    pub fn forward_signal(&self, id: &str, signal: &str) -> Result<()> {
+        let c = self.find(id)?;
+        if c.state != State::Running {
+            return Ok(());
+        }
+        self.runtime_for(&c).kill(&c.id, signal)
+    }
+
+    /// `wait`: blocks until the container is not running (nor starting or
+    /// restarting) and returns its exit code.
+    pub fn wait(&self, key: &str) -> Result<i32> {
+        let c = self.find(key)?;
+        loop {
+            match self.db.get(&c.id)? {
+                Some(c)
+                    if matches!(
+                        c.state,
+                        State::Running | State::Starting | State::Restarting
+                    ) => {}
+                Some(c) => return Ok(c.exit_code),
+                None => return Err(Error::NoSuchContainer(key.to_owned())),
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// `restart`: stop (if running) then start, as Docker's.
+    pub fn restart(&mut self, key: &str, timeout: Duration) -> Result<()> {
+        let c = self.stop(key, timeout)?;
+        self.start(&c.id)?;
+        Ok(())
+    }
+
     /// The image's stop signal (or SIGTERM), then SIGKILL after `timeout`.
     pub fn stop(&self, key: &str, timeout: Duration) -> Result<Container> {
         let c = self.find(key)?;
+        if c.state == State::Restarting {
+            // Between two runs: the monitor sees this and does not restart.
+            self.db.mark_stopped_by_user(&c.id, true)?;
+            self.db.cancel_restart(&c.id)?;
+        }
         if c.state != State::Running {
             return Ok(c);
         }
+        self.db.mark_stopped_by_user(&c.id, true)?;
         let runtime = self.runtime_for(&c);
         let signal = match c.config.stop_signal.as_str() {
             "" => "TERM",
@@ -332,7 +456,11 @@ impl Engine {
         let deadline = Instant::now() + limit;
         loop {
             match self.db.get(id)? {
-                Some(c) if matches!(c.state, State::Running | State::Starting) => {}
+                Some(c)
+                    if matches!(
+                        c.state,
+                        State::Running | State::Starting | State::Restarting
+                    ) => {}
                 _ => return Ok(true),
             }
             if Instant::now() >= deadline {
@@ -345,10 +473,16 @@ impl Engine {
     /// `rm [-f]`.
     pub fn remove(&mut self, key: &str, force: bool) -> Result<Container> {
         let c = self.find(key)?;
-        if matches!(c.state, State::Running | State::Starting) {
+        if matches!(
+            c.state,
+            State::Running | State::Starting | State::Restarting
+        ) {
             if !force {
                 return Err(Error::RemoveRunning(c.name));
             }
+            self.db.mark_stopped_by_user(&c.id, true)?;
+            self.db
+                .transition(&c.id, &[State::Restarting], State::Exited)?;
             let _ = self.runtime_for(&c).kill(&c.id, "KILL");
             self.resume_after_signal(&c, "KILL");
             if !self.wait_not_running(&c.id, Duration::from_secs(30))? {
