@@ -122,7 +122,7 @@ fn resolv_conf() -> String {
 }
 
 /// `USER` / `-u`: `uid[:gid]`, numeric, or `root`.
-fn parse_user(user: &str) -> Result<(u32, u32)> {
+pub(crate) fn parse_user(user: &str) -> Result<(u32, u32)> {
     let (u, g) = match user.split_once(':') {
         Some((u, g)) => (u, Some(g)),
         None => (user, None),
@@ -166,7 +166,7 @@ pub fn spec(c: &Container, dir: &Path) -> Result<Value> {
     let (uid, gid) = parse_user(&cfg.user)?;
     let caps = DEFAULT_CAPABILITIES;
     let cwd = if cfg.working_dir.is_empty() { "/" } else { &cfg.working_dir };
-    Ok(json!({
+    let mut spec = json!({
         "ociVersion": "1.0.2",
         "process": {
             "terminal": false,
@@ -194,7 +194,9 @@ pub fn spec(c: &Container, dir: &Path) -> Result<Value> {
             "readonlyPaths": READONLY_PATHS,
         },
         "annotations": cfg.labels,
-    }))
+    });
+    crate::stdio::apply_to_spec(&cfg.stdio, &mut spec);
+    Ok(spec)
 }
 
 fn mounts(dir: &Path) -> Vec<Value> {

@@ -59,6 +59,9 @@ pub struct ContainerConfig {
     /// Parent of the container's cgroup (`linux.cgroupsPath` is
     /// `<parent>/<id>`).
     pub cgroup_parent: String,
+    /// `-i`/`-t` (absent from rows written before they existed).
+    #[serde(default)]
+    pub stdio: crate::stdio::StdioConfig,
 }
 
 impl ContainerConfig {

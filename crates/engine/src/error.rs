@@ -82,6 +82,10 @@ pub enum Error {
     RemoveRunning(String),
     #[error("monitor of container {id}: {message}")]
     Monitor { id: String, message: String },
+    #[error("Container {0} is not running")]
+    NotRunning(String),
+    #[error("You cannot attach to a stopped container, start it first")]
+    AttachStopped,
 }
 
 impl Error {
@@ -95,6 +99,7 @@ impl Error {
             | Error::Invalid { .. }
             | Error::Unsupported { .. } => ErrorKind::InvalidInput,
             Error::WrongState { .. } | Error::RemoveRunning(_) => ErrorKind::Conflict,
+            Error::NotRunning(_) | Error::AttachStopped => ErrorKind::Conflict,
             Error::Command { .. } => ErrorKind::Command,
             _ => ErrorKind::Internal,
         }

@@ -6,16 +6,18 @@
 
 #![forbid(unsafe_code)]
 
+pub mod attach;
 mod bundle;
 mod container;
 mod db;
 mod error;
+pub mod exec;
 pub mod monitor;
 pub mod runtime;
+mod stdio;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use berth_image::ImageStore;
@@ -23,6 +25,7 @@ use berth_image::ImageStore;
 pub use bundle::{Bundle, DEFAULT_CAPABILITIES};
 pub use container::{Container, ContainerConfig, State};
 pub use error::{Error, ErrorKind, Result};
+pub use stdio::StdioConfig;
 use runtime::Runtime;
 
 const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -45,6 +48,8 @@ pub struct CreateOptions {
     pub runtime: PathBuf,
     pub cgroup_parent: Option<String>,
     pub network: Option<String>,
+    /// `-i`, `-t`.
+    pub stdio: StdioConfig,
 }
 
 pub struct Engine {
@@ -58,6 +63,9 @@ pub struct Engine {
 pub struct Started {
     pub pid: i32,
     pub reports: BufReader<std::io::PipeReader>,
+    /// Connected to the attach socket before the container started (see
+    /// [`Engine::start_attached`]), so no output is missed.
+    pub attach: Option<std::os::unix::net::UnixStream>,
 }
 
 impl Engine {
@@ -165,6 +173,7 @@ impl Engine {
                 .cgroup_parent
                 .clone()
                 .unwrap_or_else(|| DEFAULT_CGROUP_PARENT.to_owned()),
+            stdio: o.stdio.clone(),
         };
         let mut c = Container {
             id: id.clone(),
@@ -212,6 +221,16 @@ impl Engine {
     /// Starts a monitor for the container and waits until it reports the
     /// process started (or why it did not).
     pub fn start(&mut self, key: &str) -> Result<Option<Started>> {
+        self.start_with(key, false)
+    }
+
+    /// [`Engine::start`], connected to the container's attach socket from
+    /// before it starts (`run`, `start -a`).
+    pub fn start_attached(&mut self, key: &str) -> Result<Option<Started>> {
+        self.start_with(key, true)
+    }
+
+    fn start_with(&mut self, key: &str, attach: bool) -> Result<Option<Started>> {
         let c = self.find(key)?;
         if !self
             .db
@@ -227,8 +246,15 @@ impl Engine {
             .append(true)
             .open(&log)
             .map_err(|e| Error::io("open", &log, e))?;
+        // The monitor serves the attach socket bound here, so a client can
+        // connect before the container starts.
+        let socket = attach::BoundSocket::bind(self.bundle(&c.id).dir(), attach::SOCKET)?;
+        let client = match attach {
+            true => Some(attach::connect(self.bundle(&c.id).dir(), attach::SOCKET)?),
+            false => None,
+        };
         let status = monitor::command(&self.root, &c.id)?
-            .stdin(Stdio::null())
+            .stdin(std::os::fd::OwnedFd::from(socket.listener))
             .stdout(w)
             .stderr(errors)
             .status()
@@ -241,6 +267,7 @@ impl Engine {
             return Ok(Some(Started {
                 pid: pid.parse().unwrap_or(0),
                 reports,
+                attach: client,
             }));
         }
         if let Some(rest) = line.strip_prefix("error ") {

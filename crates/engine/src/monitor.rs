@@ -14,7 +14,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::fd::AsFd;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 use nix::sys::wait::{waitpid, WaitStatus};
@@ -89,8 +89,9 @@ impl Monitor {
         let c = engine.db.get(id)?.ok_or_else(|| Error::NoSuchContainer(id.to_owned()))?;
         let bundle = engine.bundle(id);
         let runtime = engine.runtime_for(&c);
+        let hub = crate::stdio::Hub::serve(&c.config.stdio, bundle.dir())?;
 
-        let pid = match Self::launch(&engine, &c, report) {
+        let pid = match Self::launch(&engine, &c, &hub, report) {
             Ok((pid, threads)) => (pid, threads),
             Err(e) => {
                 let _ = runtime.delete(id, true);
@@ -124,6 +125,7 @@ impl Monitor {
         }
         let _ = crate::unmount(&bundle.rootfs());
         engine.db.set_exited(id, code, "", &finished)?;
+        hub.finish(code);
         if c.config.auto_remove {
             engine.remove_files(&c)?;
         }
@@ -135,6 +137,7 @@ impl Monitor {
     fn launch(
         engine: &Engine,
         c: &crate::Container,
+        hub: &std::sync::Arc<crate::stdio::Hub>,
         report: &mut impl Write,
     ) -> Result<(i32, Vec<std::thread::JoinHandle<()>>)> {
         let _ = report;
@@ -149,13 +152,13 @@ impl Monitor {
         // A leftover from a monitor that died: the id must be free.
         let _ = runtime.delete(id, true);
 
-        let (out_r, out_w) = io::pipe().map_err(|e| Error::io("create", "a pipe", e))?;
-        let (err_r, err_w) = io::pipe().map_err(|e| Error::io("create", "a pipe", e))?;
+        let mut stdio = hub.prepare(bundle.dir())?;
         let pid_file = bundle.file("init.pid");
         let _ = std::fs::remove_file(&pid_file);
         let status = {
-            let mut cmd = runtime.create_command(id, bundle.dir(), &pid_file);
-            cmd.stdin(Stdio::null()).stdout(out_w).stderr(err_w);
+            let console = stdio.console_socket();
+            let mut cmd = runtime.create_command(id, bundle.dir(), &pid_file, console.as_deref());
+            stdio.configure(&mut cmd);
             let mut child = cmd.spawn().map_err(|source| Error::RuntimeSpawn {
                 runtime: runtime.path.clone(),
                 command: "create",
@@ -167,7 +170,7 @@ impl Monitor {
         if !status.success() {
             // The runtime's error is on the container's stderr pipe; the
             // init is gone, so read what is there without blocking.
-            let text = read_available(err_r);
+            let text = stdio.failure_output();
             let message = last_line(&text).unwrap_or_else(|| status.to_string());
             return Err(match command_exit_code(&message) {
                 Some(exit_code) => Error::Command { message, exit_code },
@@ -190,6 +193,7 @@ impl Monitor {
             .append(true)
             .open(&log_path)
             .map_err(|e| Error::io("open", &log_path, e))?;
+        let (out_r, err_r) = stdio.started()?;
         let log = Arc::new(Mutex::new(log));
         let threads = vec![
             copy_to_log(out_r, "stdout", log.clone()),
@@ -241,7 +245,7 @@ fn wait_for(pid: i32) -> i32 {
     }
 }
 
-fn read_available(r: io::PipeReader) -> String {
+pub(crate) fn read_available(r: io::PipeReader) -> String {
     use nix::fcntl::{fcntl, FcntlArg, OFlag};
     let _ = fcntl(r.as_fd(), FcntlArg::F_SETFL(OFlag::O_NONBLOCK));
     let mut buf = Vec::new();

@@ -1,0 +1,426 @@
+//! The container's stdio inside its monitor: the PTY master (received from
+//! the runtime on a console socket) or the stdin/stdout/stderr pipes, the
+//! attach clients, and what goes to the log.
+//!
+//! A [`Hub`] lives as long as the monitor: it serves `attach.sock`
+//! ([`crate::attach`]) and passes stdin and window sizes from clients to
+//! the container. Each launch of the container ([`Hub::prepare`]) makes a
+//! [`Launch`]: the runtime's `create` gets the pipes or a console socket;
+//! once it succeeded, [`Launch::started`] starts one thread per output
+//! stream that sends every chunk to the attached clients and on to a pipe
+//! whose reader is the log writer, so the log knows nothing of attaching.
+//! [`Hub::finish`] waits for those threads and tells the clients the exit
+//! code. It does not own the log, the lifecycle or the exit code.
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc::{sync_channel, SyncSender};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+
+use serde::{Deserialize, Serialize};
+
+use crate::attach::{self, BoundSocket, Frame};
+use crate::error::{Error, Result};
+
+/// `-i`/`-t` as the container was created with.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct StdioConfig {
+    /// `-t`: the process gets a pseudo-terminal.
+    #[serde(default)]
+    pub tty: bool,
+    /// `-i`: stdin stays open for attach clients.
+    #[serde(default)]
+    pub open_stdin: bool,
+    /// Close the container's stdin when the attached client's stdin ends
+    /// (Docker sets it for a foreground `run -i`).
+    #[serde(default)]
+    pub stdin_once: bool,
+    /// The terminal size (rows, cols) at create, for `process.consoleSize`.
+    #[serde(default)]
+    pub console_size: Option<(u16, u16)>,
+}
+
+/// `process.terminal`, `process.consoleSize` and Docker's `TERM=xterm`
+/// for a terminal.
+pub(crate) fn apply_to_spec(cfg: &StdioConfig, spec: &mut serde_json::Value) {
+    let process = &mut spec["process"];
+    process["terminal"] = serde_json::Value::Bool(cfg.tty);
+    if !cfg.tty {
+        return;
+    }
+    if let Some((rows, cols)) = cfg.console_size {
+        process["consoleSize"] = serde_json::json!({ "height": rows, "width": cols });
+    }
+    add_term(process);
+}
+
+/// Adds `TERM=xterm` to a process's env unless it sets TERM (Docker does
+/// for every process with a terminal).
+pub(crate) fn add_term(process: &mut serde_json::Value) {
+    if let Some(env) = process["env"].as_array_mut() {
+        if !env.iter().any(|e| e.as_str().is_some_and(|e| e.starts_with("TERM="))) {
+            env.push("TERM=xterm".into());
+        }
+    }
+}
+
+/// Name of the console socket the runtime connects to in the container
+/// directory (removed once the master arrived).
+const CONSOLE_SOCKET: &str = "console.sock";
+
+/// Output chunks a slow client may have queued before the container's
+/// output waits for it (as Docker's attach streams do).
+const CLIENT_QUEUE: usize = 64;
+
+enum Input {
+    None,
+    Pipe(io::PipeWriter),
+    Terminal(Arc<File>),
+}
+
+pub struct Hub {
+    config: StdioConfig,
+    socket_path: PathBuf,
+    clients: Mutex<Vec<(u64, SyncSender<Arc<Vec<u8>>>)>>,
+    next_client: std::sync::atomic::AtomicU64,
+    input: Mutex<Input>,
+    terminal: Mutex<Option<Arc<File>>>,
+    /// The output threads of the current launch.
+    outputs: Mutex<Vec<JoinHandle<()>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Hub {
+    /// Serves `dir/attach.sock`: on the listening socket the monitor got as
+    /// its stdin (bound by [`crate::Engine`] before it started the monitor,
+    /// so a client may connect before the container starts), else on a
+    /// new one.
+    pub fn serve(config: &StdioConfig, dir: &Path) -> Result<Arc<Hub>> {
+        let listener = match inherited_listener() {
+            Some(l) => l,
+            None => BoundSocket::bind(dir, attach::SOCKET)?.listener,
+        };
+        // The listener must not become some child's stdin.
+        if let Ok(null) = File::open("/dev/null") {
+            let _ = nix::unistd::dup2_stdin(null.as_fd());
+        }
+        let hub = Arc::new(Hub {
+            config: config.clone(),
+            socket_path: dir.join(attach::SOCKET),
+            clients: Mutex::new(Vec::new()),
+            next_client: Default::default(),
+            input: Mutex::new(Input::None),
+            terminal: Mutex::new(None),
+            outputs: Mutex::new(Vec::new()),
+        });
+        let h = hub.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                match stream {
+                    Ok(s) => h.add_client(s),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(_) => break,
+                }
+            }
+        });
+        Ok(hub)
+    }
+
+    fn add_client(self: &Arc<Self>, stream: UnixStream) {
+        let Ok(mut writer) = stream.try_clone() else { return };
+        let (tx, rx) = sync_channel::<Arc<Vec<u8>>>(CLIENT_QUEUE);
+        let id = self
+            .next_client
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        lock(&self.clients).push((id, tx));
+        std::thread::spawn(move || {
+            for frame in rx {
+                if writer.write_all(&frame).is_err() {
+                    break;
+                }
+            }
+        });
+        let hub = self.clone();
+        std::thread::spawn(move || {
+            let mut r = io::BufReader::new(stream);
+            while let Ok(Some(frame)) = Frame::read_from(&mut r) {
+                hub.from_client(frame);
+            }
+        });
+    }
+
+    fn from_client(&self, frame: Frame) {
+        match frame {
+            Frame::Stdin(bytes) if self.config.open_stdin => {
+                // Clone out of the lock: a write may block on a container
+                // that does not read, and must not stop other clients.
+                let sink = match &*lock(&self.input) {
+                    Input::Pipe(w) => w.try_clone().ok().map(Sink::Pipe),
+                    Input::Terminal(t) => Some(Sink::Terminal(t.clone())),
+                    Input::None => None,
+                };
+                match sink {
+                    Some(Sink::Pipe(mut w)) => {
+                        let _ = w.write_all(&bytes);
+                    }
+                    Some(Sink::Terminal(t)) => {
+                        let _ = (&*t).write_all(&bytes);
+                    }
+                    None => {}
+                }
+            }
+            Frame::CloseStdin if self.config.stdin_once => {
+                let mut input = lock(&self.input);
+                if matches!(*input, Input::Pipe(_)) {
+                    *input = Input::None;
+                }
+            }
+            Frame::Resize { rows, cols } => {
+                if let Some(t) = &*lock(&self.terminal) {
+                    let _ = berth_sys::set_window_size(t.as_fd(), rows, cols);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Sends a frame to every client, waiting for slow ones; drops the
+    /// clients that went away.
+    fn broadcast(&self, frame: &Frame) {
+        let bytes = Arc::new(frame.encode());
+        let clients: Vec<_> = lock(&self.clients).clone();
+        let gone: Vec<u64> = clients
+            .iter()
+            .filter(|(_, c)| c.send(bytes.clone()).is_err())
+            .map(|(id, _)| *id)
+            .collect();
+        if !gone.is_empty() {
+            lock(&self.clients).retain(|(id, _)| !gone.contains(id));
+        }
+    }
+
+    /// The stdio for one launch of the container.
+    pub fn prepare(self: &Arc<Self>, dir: &Path) -> Result<Launch> {
+        let pipe = || io::pipe().map_err(|e| Error::io("create", "a pipe", e));
+        let stdin = if self.config.open_stdin && !self.config.tty {
+            Some(pipe()?)
+        } else {
+            None
+        };
+        let console = if self.config.tty {
+            Some(BoundSocket::bind(dir, CONSOLE_SOCKET)?)
+        } else {
+            None
+        };
+        Ok(Launch {
+            hub: self.clone(),
+            dir: dir.to_owned(),
+            stdin,
+            out: Some(pipe()?),
+            err: Some(pipe()?),
+            console,
+        })
+    }
+
+    /// After the container exited: waits until its output reached every
+    /// client, sends them the exit code and lets them go.
+    pub fn finish(&self, code: i32) {
+        let threads: Vec<_> = lock(&self.outputs).drain(..).collect();
+        for t in threads {
+            let _ = t.join();
+        }
+        *lock(&self.input) = Input::None;
+        *lock(&self.terminal) = None;
+        self.broadcast(&Frame::Exit(code));
+        lock(&self.clients).clear();
+    }
+}
+
+impl Drop for Hub {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.socket_path);
+    }
+}
+
+enum Sink {
+    Pipe(io::PipeWriter),
+    Terminal(Arc<File>),
+}
+
+/// The listening unix socket on our stdin, if that is what it is.
+fn inherited_listener() -> Option<UnixListener> {
+    use nix::sys::socket::{getsockopt, sockopt};
+    let fd: OwnedFd = io::stdin().as_fd().try_clone_to_owned().ok()?;
+    match getsockopt(&fd, sockopt::AcceptConn) {
+        Ok(true) => Some(UnixListener::from(fd)),
+        _ => None,
+    }
+}
+
+/// One launch's stdio, between `create` and the output threads.
+pub struct Launch {
+    hub: Arc<Hub>,
+    dir: PathBuf,
+    stdin: Option<(io::PipeReader, io::PipeWriter)>,
+    out: Option<(io::PipeReader, io::PipeWriter)>,
+    err: Option<(io::PipeReader, io::PipeWriter)>,
+    console: Option<BoundSocket>,
+}
+
+impl Launch {
+    /// The `--console-socket` for the runtime, with `-t`.
+    pub fn console_socket(&self) -> Option<String> {
+        self.console.as_ref().map(BoundSocket::proc_path)
+    }
+
+    /// Gives `create` its stdio: the container's pipes (or, with `-t`,
+    /// none: its stdio is the terminal), and the stderr pipe, where the
+    /// runtime reports its own errors, in every case.
+    pub fn configure(&mut self, cmd: &mut Command) {
+        match self.stdin.as_mut().map(|(r, _)| r.try_clone()) {
+            Some(Ok(r)) => cmd.stdin(r),
+            _ => cmd.stdin(Stdio::null()),
+        };
+        match self.out.as_ref().map(|(_, w)| w.try_clone()) {
+            Some(Ok(w)) if self.console.is_none() => cmd.stdout(w),
+            _ => cmd.stdout(Stdio::null()),
+        };
+        if let Some(Ok(w)) = self.err.as_ref().map(|(_, w)| w.try_clone()) {
+            cmd.stderr(w);
+        }
+    }
+
+    /// What the failed `create` wrote on the stderr pipe (without waiting
+    /// for writers that may still hold it).
+    pub fn failure_output(mut self) -> String {
+        let Some((r, w)) = self.err.take() else {
+            return String::new();
+        };
+        drop(w);
+        crate::monitor::read_available(r)
+    }
+
+    /// After a successful `create`: takes the terminal (with `-t`), starts
+    /// the output threads and returns the readers of the container's
+    /// stdout and stderr for the log.
+    pub fn started(mut self) -> Result<(io::PipeReader, io::PipeReader)> {
+        let hub = self.hub.clone();
+        let (out_r, out_w) = self.out.take().expect("prepared");
+        let (err_r, err_w) = self.err.take().expect("prepared");
+        // Only the container (and the runtime) may hold the write ends now.
+        drop((out_w, err_w));
+        if let Some((r, w)) = self.stdin.take() {
+            drop(r);
+            *lock(&hub.input) = Input::Pipe(w);
+        }
+        let stdout: Box<dyn Read + Send> = match self.console.take() {
+            Some(console) => {
+                drop(out_r);
+                let master = Arc::new(receive_terminal(&console, &self.dir)?);
+                if let Some((rows, cols)) = hub.config.console_size {
+                    let _ = berth_sys::set_window_size(master.as_fd(), rows, cols);
+                }
+                *lock(&hub.terminal) = Some(master.clone());
+                if hub.config.open_stdin {
+                    *lock(&hub.input) = Input::Terminal(master.clone());
+                }
+                Box::new(TerminalReader(master))
+            }
+            None => Box::new(out_r),
+        };
+        let (log_out, out_thread) = tee(stdout, false, hub.clone())?;
+        let (log_err, err_thread) = tee(Box::new(err_r), true, hub.clone())?;
+        lock(&hub.outputs).extend([out_thread, err_thread]);
+        Ok((log_out, log_err))
+    }
+}
+
+impl Drop for Launch {
+    fn drop(&mut self) {
+        if self.console.is_some() {
+            let _ = std::fs::remove_file(self.dir.join(CONSOLE_SOCKET));
+        }
+    }
+}
+
+/// The PTY master the runtime sent during `create` (which has returned, so
+/// the connection and the message are already queued: nothing blocks).
+fn receive_terminal(console: &BoundSocket, dir: &Path) -> Result<File> {
+    let path = dir.join(CONSOLE_SOCKET);
+    let no_terminal = |why: &str| Error::Monitor {
+        id: dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        message: format!("the runtime sent no terminal: {why}"),
+    };
+    console
+        .listener
+        .set_nonblocking(true)
+        .map_err(|e| Error::io("set non-blocking", &path, e))?;
+    let (stream, _) = console
+        .listener
+        .accept()
+        .map_err(|e| no_terminal(&format!("no connection ({e})")))?;
+    stream
+        .set_nonblocking(true)
+        .map_err(|e| Error::io("set non-blocking", &path, e))?;
+    let fd = berth_sys::recv_fd(stream.as_fd())
+        .map_err(|e| no_terminal(&e.to_string()))?
+        .ok_or_else(|| no_terminal("the message carried no descriptor"))?;
+    let _ = std::fs::remove_file(&path);
+    Ok(File::from(fd))
+}
+
+/// Reads the master; EIO means every slave end closed (the container and
+/// all its processes are gone), which is the end of the stream.
+struct TerminalReader(Arc<File>);
+
+impl Read for TerminalReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match (&*self.0).read(buf) {
+            Err(e) if e.raw_os_error() == Some(nix::libc::EIO) => Ok(0),
+            other => other,
+        }
+    }
+}
+
+/// Copies `source` to the attach clients and to a new pipe, whose reader
+/// is returned for the log.
+fn tee(
+    mut source: Box<dyn Read + Send>,
+    stderr: bool,
+    hub: Arc<Hub>,
+) -> Result<(io::PipeReader, JoinHandle<()>)> {
+    let (r, mut w) = io::pipe().map_err(|e| Error::io("create", "a pipe", e))?;
+    let thread = std::thread::spawn(move || {
+        let mut buf = vec![0u8; 32 * 1024];
+        let mut log_open = true;
+        loop {
+            let n = match source.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            };
+            let chunk = buf[..n].to_vec();
+            if log_open && w.write_all(&chunk).is_err() {
+                log_open = false;
+            }
+            hub.broadcast(&if stderr {
+                Frame::Stderr(chunk)
+            } else {
+                Frame::Stdout(chunk)
+            });
+        }
+    });
+    Ok((r, thread))
+}
