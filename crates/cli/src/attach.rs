@@ -349,8 +349,8 @@ pub fn start(root: &Path, a: StartArgs) -> Result<()> {
     let c = engine.find(&a.containers.containers[0])?;
     let cfg = &c.config.stdio;
     let stdin = a.interactive && cfg.open_stdin;
-    check_tty_input(cfg.tty, stdin)?;
     let detach_keys = parse_detach_keys(a.detach_keys.as_deref().unwrap_or(DEFAULT_DETACH_KEYS))?;
+    check_tty_input(cfg.tty, stdin)?;
     let Some(started) = engine.start_attached(&c.id)? else {
         // Already running: Docker attaches to it.
         let stream = attach::connect(engine.bundle(&c.id).dir(), attach::SOCKET)?;
@@ -373,8 +373,8 @@ pub fn attach_cmd(root: &Path, a: AttachArgs) -> Result<()> {
     }
     let cfg = &c.config.stdio;
     let stdin = !a.no_stdin && cfg.open_stdin;
-    check_tty_input(cfg.tty, stdin)?;
     let detach_keys = parse_detach_keys(a.detach_keys.as_deref().unwrap_or(DEFAULT_DETACH_KEYS))?;
+    check_tty_input(cfg.tty, stdin)?;
     let stream = attach::connect(engine.bundle(&c.id).dir(), attach::SOCKET)?;
     let opts = Options {
         stdin,

@@ -8,14 +8,12 @@
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::AsFd;
-use std::process::{Child, Stdio};
-use std::time::Duration;
+use std::process::Stdio;
 
 use anyhow::{bail, Result};
 use berth_engine::attach::BoundSocket;
 use berth_engine::exec::{Exec, ExecOptions};
 use berth_engine::Engine;
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::SignalFd;
 
@@ -77,18 +75,25 @@ fn failure(e: &Exec, code: Option<i32>) -> anyhow::Error {
 
 fn with_terminal(engine: &Engine, key: &str, o: &ExecOptions, interactive: bool) -> Result<()> {
     let c = engine.find(key)?;
-    let token = std::process::id();
-    let socket = BoundSocket::bind(engine.bundle(&c.id).dir(), &format!("exec-{token}.sock"))?;
-    let socket_file = engine.bundle(&c.id).file(&format!("exec-{token}.sock"));
+    let name = format!("exec-{}.sock", std::process::id());
+    let socket_file = engine.bundle(&c.id).file(&name);
     let result = (|| {
-        let mut e = engine.exec(&c.id, o, false, Some(&socket.proc_path()))?;
-        let mut child = e.command.stdin(Stdio::null()).spawn()?;
-        let Some(master) = receive_terminal(&socket, &mut child)? else {
-            let status = child.wait()?;
+        let socket = BoundSocket::bind(engine.bundle(&c.id).dir(), &name)?;
+        // The runtime detaches (runc takes a console socket only then);
+        // as subreaper we inherit the process and wait for it ourselves.
+        nix::sys::prctl::set_child_subreaper(true)?;
+        let mut e = engine.exec(&c.id, o, true, Some(&socket.proc_path()))?;
+        let status = e
+            .command
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .status()?;
+        if !status.success() {
             return Err(failure(&e, status.code()));
-        };
+        }
+        let pid = e.pid()?;
+        let master = std::sync::Arc::new(receive_terminal(&socket)?);
         let _ = std::fs::remove_file(&socket_file);
-        let master = std::sync::Arc::new(master);
         // Signals first, so the copy threads inherit the mask.
         let mut winch = SigSet::empty();
         winch.add(Signal::SIGWINCH);
@@ -113,39 +118,43 @@ fn with_terminal(engine: &Engine, key: &str, o: &ExecOptions, interactive: bool)
             });
         }
         copy_terminal_output(&master)?;
-        let status = child.wait()?;
+        let code = wait_for(pid);
         drop(raw);
-        if status.success() {
-            return Ok(());
+        match code {
+            0 => Ok(()),
+            c => Err(ExitWith((c & 0xff) as u8).into()),
         }
-        Err(failure(&e, status.code()))
     })();
     let _ = std::fs::remove_file(&socket_file);
     result
 }
 
-/// Waits for the runtime to send the terminal, or to exit without (it
-/// failed): `None` then.
-fn receive_terminal(socket: &BoundSocket, child: &mut Child) -> Result<Option<File>> {
-    socket.listener.set_nonblocking(true)?;
+/// The exit code of `pid` (our child as subreaper), 128 + signal when
+/// killed.
+fn wait_for(pid: i32) -> i32 {
+    use nix::sys::wait::{waitpid, WaitStatus};
     loop {
-        match socket.listener.accept() {
-            Ok((stream, _)) => {
-                stream.set_nonblocking(false)?;
-                stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-                return match berth_sys::recv_fd(stream.as_fd())? {
-                    Some(fd) => Ok(Some(File::from(fd))),
-                    None => Ok(None),
-                };
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            Err(e) => return Err(e.into()),
+        match waitpid(nix::unistd::Pid::from_raw(pid), None) {
+            Ok(WaitStatus::Exited(_, code)) => return code,
+            Ok(WaitStatus::Signaled(_, sig, _)) => return 128 + sig as i32,
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(_) => return 255,
         }
-        if child.try_wait()?.is_some() {
-            return Ok(None);
-        }
-        let mut fds = [PollFd::new(socket.listener.as_fd(), PollFlags::POLLIN)];
-        let _ = poll(&mut fds, PollTimeout::from(100u16));
+    }
+}
+
+/// The terminal the runtime sent before it exited (so the connection and
+/// the message are queued: nothing blocks).
+fn receive_terminal(socket: &BoundSocket) -> Result<File> {
+    socket.listener.set_nonblocking(true)?;
+    let (stream, _) = socket
+        .listener
+        .accept()
+        .map_err(|e| anyhow::anyhow!("the runtime sent no terminal: {e}"))?;
+    stream.set_nonblocking(true)?;
+    match berth_sys::recv_fd(stream.as_fd())? {
+        Some(fd) => Ok(File::from(fd)),
+        None => bail!("the runtime sent no terminal"),
     }
 }
 

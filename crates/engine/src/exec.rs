@@ -108,16 +108,28 @@ pub struct Exec {
     process_file: PathBuf,
     /// The runtime's `--log` (json), where it records why an exec failed.
     pub log_file: PathBuf,
+    /// Where a detached exec's runtime writes the process's pid.
+    pub pid_file: PathBuf,
 }
 
 impl Drop for Exec {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.process_file);
         let _ = std::fs::remove_file(&self.log_file);
+        let _ = std::fs::remove_file(&self.pid_file);
     }
 }
 
 impl Exec {
+    /// The pid a detached exec's runtime wrote.
+    pub fn pid(&self) -> Result<i32> {
+        std::fs::read_to_string(&self.pid_file)
+            .map_err(|e| Error::io("read", &self.pid_file, e))?
+            .trim()
+            .parse()
+            .map_err(|_| Error::invalid("pid file", self.pid_file.display().to_string()))
+    }
+
     /// The error the runtime logged, if it failed before the process ran:
     /// with Docker's exit code (127 not found, 126 not executable or any
     /// other runtime failure).
@@ -136,8 +148,9 @@ impl Exec {
 
 impl Engine {
     /// Checks the container runs, writes the process file and returns the
-    /// runtime's `exec` command (`--detach` when `detach`, with
-    /// `--console-socket` when given).
+    /// runtime's `exec` command (`--detach` with a pid file when `detach`,
+    /// with `--console-socket` when given: runc takes a console socket
+    /// only with `--detach`).
     pub fn exec(
         &self,
         key: &str,
@@ -155,15 +168,19 @@ impl Engine {
         let token = &crate::container::new_id()?[..16];
         let process_file = dir.join(format!("exec-{token}.json"));
         let log_file = dir.join(format!("exec-{token}.log"));
+        let pid_file = dir.join(format!("exec-{token}.pid"));
         let text = serde_json::to_vec(&process).expect("process serializes");
         std::fs::write(&process_file, text).map_err(|e| Error::io("write", &process_file, e))?;
         let runtime = self.runtime_for(&c);
-        let mut command = runtime.exec_command(&c.id, &process_file, &log_file, detach, console_socket);
+        let detached = detach.then_some(pid_file.as_path());
+        let mut command =
+            runtime.exec_command(&c.id, &process_file, &log_file, detached, console_socket);
         command.current_dir("/");
         Ok(Exec {
             command,
             process_file,
             log_file,
+            pid_file,
         })
     }
 

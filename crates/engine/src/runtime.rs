@@ -117,21 +117,22 @@ impl Runtime {
         c
     }
 
-    /// `exec --process FILE [--detach] [--console-socket S] ID`, logging
-    /// its errors as json to `log` (the error also goes to its stderr).
+    /// `exec --process FILE [--detach --pid-file P] [--console-socket S]
+    /// ID`, logging its errors as json to `log` (the error also goes to its
+    /// stderr).
     pub fn exec_command(
         &self,
         id: &str,
         process: &Path,
         log: &Path,
-        detach: bool,
+        detach_pid_file: Option<&Path>,
         console_socket: Option<&str>,
     ) -> Command {
         let mut c = self.command();
         c.arg("--log").arg(log).arg("--log-format").arg("json");
         c.arg("exec").arg("--process").arg(process);
-        if detach {
-            c.arg("--detach");
+        if let Some(pid_file) = detach_pid_file {
+            c.arg("--detach").arg("--pid-file").arg(pid_file);
         }
         if let Some(socket) = console_socket {
             c.arg("--console-socket").arg(socket);
