@@ -342,3 +342,61 @@ fn exec_with_runc() {
     }
     exec_all("runc");
 }
+
+/// The next line of `r`, read on a thread so a silent child cannot hang
+/// the test.
+fn next_line(r: std::process::ChildStdout) -> (String, std::process::ChildStdout) {
+    use std::io::Read;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut r = r;
+        let mut line = Vec::new();
+        let mut b = [0u8; 1];
+        while let Ok(1) = r.read(&mut b) {
+            line.push(b[0]);
+            if b[0] == b'\n' {
+                break;
+            }
+        }
+        let _ = tx.send((String::from_utf8_lossy(&line).into_owned(), r));
+    });
+    rx.recv_timeout(PATIENCE).expect("no line from berth")
+}
+
+#[test]
+fn foreground_run_passes_signals_on() {
+    require_root!();
+    let e = Engine::new("berth");
+    let script = "trap 'echo got TERM; exit 9' TERM; echo ready; while :; do sleep 0.1; done";
+    let spawn = |extra: &[&str], n: &str| {
+        let mut args = vec!["run", "--name", n];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["bb:1", "sh", "-c", script]);
+        e.command(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap()
+    };
+    let n = name("sig");
+    let mut child = spawn(&[], &n);
+    let (line, out) = next_line(child.stdout.take().unwrap());
+    assert_eq!(line, "ready\n");
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
+    let (line, _out) = next_line(out);
+    assert_eq!(line, "got TERM\n");
+    assert_eq!(child.wait().unwrap().code(), Some(9));
+
+    // --sig-proxy=false: the signal is berth's alone; the container runs on.
+    let n = name("nosig");
+    let mut child = spawn(&["--sig-proxy=false"], &n);
+    let (line, _out) = next_line(child.stdout.take().unwrap());
+    assert_eq!(line, "ready\n");
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&child.wait().unwrap()),
+        Some(Signal::SIGTERM as i32)
+    );
+    assert_eq!(e.inspect(&n)["State"]["Running"], true);
+}
