@@ -261,10 +261,10 @@ fn pump_output(stream: UnixStream, detached: &AtomicBool) -> Result<End> {
     }
 }
 
-fn spawn_signal_thread(mut fd: SignalFd, writer: Arc<Mutex<UnixStream>>, root: PathBuf, id: String) {
+fn spawn_signal_thread(fd: SignalFd, writer: Arc<Mutex<UnixStream>>, root: PathBuf, id: String) {
     std::thread::spawn(move || {
         let mut engine = None;
-        while let Some(info) = fd.next() {
+        for info in fd {
             let Ok(signal) = Signal::try_from(info.ssi_signo as i32) else { continue };
             if signal == Signal::SIGWINCH {
                 if let Some((rows, cols)) = terminal_size() {

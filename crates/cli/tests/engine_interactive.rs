@@ -202,10 +202,11 @@ fn attach_detach_and_start(runtime: &'static str) {
     assert!(String::from_utf8_lossy(&out.stderr)
         .contains("You cannot attach to a stopped container, start it first"));
 
-    // start -ai: attached from the start, stdin included.
+    // start -ai: attached from the start, stdin included, the terminal of
+    // the size of ours (not of the one at create).
     let mut t = OnPty::spawn(&e, &["start", "-ai", &n], 24, 80);
-    t.type_text(b"echo \"st=$((2+3))\"\r");
-    t.expect("st=5");
+    t.type_text(b"echo \"st=$((2+3)) $(stty size)\"\r");
+    t.expect("st=5 24 80");
     t.type_text(b"exit 4\r");
     assert_eq!(t.wait().code(), Some(4));
 

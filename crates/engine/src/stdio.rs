@@ -10,7 +10,9 @@
 //! stream that sends every chunk to the attached clients and on to a pipe
 //! whose reader is the log writer, so the log knows nothing of attaching.
 //! [`Hub::finish`] waits for those threads and tells the clients the exit
-//! code. It does not own the log, the lifecycle or the exit code.
+//! code. It does not own the log, the lifecycle or the exit code. The
+//! socket file outlives the monitor (connecting is then refused) until the
+//! next start binds a new one.
 
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -77,6 +79,10 @@ const CONSOLE_SOCKET: &str = "console.sock";
 /// output waits for it (as Docker's attach streams do).
 const CLIENT_QUEUE: usize = 64;
 
+/// An attached client: its id and the queue of encoded frames its writer
+/// thread sends.
+type Client = (u64, SyncSender<Arc<Vec<u8>>>);
+
 enum Input {
     None,
     Pipe(io::PipeWriter),
@@ -85,11 +91,10 @@ enum Input {
 
 pub struct Hub {
     config: StdioConfig,
-    socket_path: PathBuf,
-    clients: Mutex<Vec<(u64, SyncSender<Arc<Vec<u8>>>)>>,
+    clients: Mutex<Vec<Client>>,
     next_client: std::sync::atomic::AtomicU64,
     input: Mutex<Input>,
-    terminal: Mutex<Option<Arc<File>>>,
+    terminal: Mutex<Terminal>,
     /// The output threads of the current launch.
     outputs: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -114,11 +119,10 @@ impl Hub {
         }
         let hub = Arc::new(Hub {
             config: config.clone(),
-            socket_path: dir.join(attach::SOCKET),
             clients: Mutex::new(Vec::new()),
             next_client: Default::default(),
             input: Mutex::new(Input::None),
-            terminal: Mutex::new(None),
+            terminal: Mutex::new(Terminal::default()),
             outputs: Mutex::new(Vec::new()),
         });
         let h = hub.clone();
@@ -152,12 +156,12 @@ impl Hub {
         std::thread::spawn(move || {
             let mut r = io::BufReader::new(stream);
             while let Ok(Some(frame)) = Frame::read_from(&mut r) {
-                hub.from_client(frame);
+                hub.handle(frame);
             }
         });
     }
 
-    fn from_client(&self, frame: Frame) {
+    fn handle(&self, frame: Frame) {
         match frame {
             Frame::Stdin(bytes) if self.config.open_stdin => {
                 // Clone out of the lock: a write may block on a container
@@ -184,9 +188,7 @@ impl Hub {
                 }
             }
             Frame::Resize { rows, cols } => {
-                if let Some(t) = &*lock(&self.terminal) {
-                    let _ = berth_sys::set_window_size(t.as_fd(), rows, cols);
-                }
+                lock(&self.terminal).resize(rows, cols);
             }
             _ => {}
         }
@@ -238,15 +240,27 @@ impl Hub {
             let _ = t.join();
         }
         *lock(&self.input) = Input::None;
-        *lock(&self.terminal) = None;
+        lock(&self.terminal).master = None;
         self.broadcast(&Frame::Exit(code));
         lock(&self.clients).clear();
     }
 }
 
-impl Drop for Hub {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.socket_path);
+/// The current launch's PTY master and the last size a client asked for
+/// (a client attached before the start sends its size before the
+/// terminal exists).
+#[derive(Default)]
+struct Terminal {
+    master: Option<Arc<File>>,
+    size: Option<(u16, u16)>,
+}
+
+impl Terminal {
+    fn resize(&mut self, rows: u16, cols: u16) {
+        self.size = Some((rows, cols));
+        if let Some(m) = &self.master {
+            let _ = berth_sys::set_window_size(m.as_fd(), rows, cols);
+        }
     }
 }
 
@@ -325,10 +339,12 @@ impl Launch {
             Some(console) => {
                 drop(out_r);
                 let master = Arc::new(receive_terminal(&console, &self.dir)?);
-                if let Some((rows, cols)) = hub.config.console_size {
-                    let _ = berth_sys::set_window_size(master.as_fd(), rows, cols);
+                let mut terminal = lock(&hub.terminal);
+                terminal.master = Some(master.clone());
+                if let Some((rows, cols)) = terminal.size.or(hub.config.console_size) {
+                    terminal.resize(rows, cols);
                 }
-                *lock(&hub.terminal) = Some(master.clone());
+                drop(terminal);
                 if hub.config.open_stdin {
                     *lock(&hub.input) = Input::Terminal(master.clone());
                 }
