@@ -59,8 +59,8 @@ use oci_spec::runtime::LinuxResources;
 use serde::{Deserialize, Serialize};
 
 pub use crate::error::{Error, ErrorKind};
-use crate::mode::Layout;
 pub use crate::events::OomWatcher;
+use crate::mode::Layout;
 pub use crate::mode::{detect_mode, systemd_available, Mode};
 use crate::path::CgroupPath;
 pub use crate::path::DEFAULT_PARENT;

@@ -72,13 +72,6 @@ pub enum Command {
     Attach(AttachArgs),
     /// Execute a command in a running container
     Exec(ExecArgs),
-    /// The per-container monitor (internal)
-    #[command(name = "container-monitor", hide = true)]
-    ContainerMonitor {
-        #[arg(long)]
-        detached: bool,
-        id: String,
-    },
     /// Manage images
     Image {
         #[command(subcommand)]

@@ -76,10 +76,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Rm(a) => crate::containers::rm(&cli.root, a),
         Command::Ps(a) => crate::containers::ps(&cli.root, a),
         Command::Logs(a) => crate::containers::logs(&cli.root, a),
-        Command::ContainerMonitor { detached, id } => {
-            let code = berth_engine::monitor::main(&cli.root, &id, detached);
-            Err(crate::containers::ExitWith(code as u8).into())
-        }
         Command::Image {
             command: ImageCommand::Prune(a),
         } => prune(&store()?, a),

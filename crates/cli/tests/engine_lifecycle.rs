@@ -1,6 +1,6 @@
 //! The engine end to end as root: `berth run/create/start/stop/kill/rm/ps/
 //! logs/inspect` over an image imported from the busybox rootfs, with the
-//! default runtime (berth-runtime) and with runc. Each test has its own
+//! default runtime (berth-runtime), with runc and with crun. Each test has its own
 //! root, names and cgroup parent, and removes its containers and mounts
 //! even when it fails.
 
@@ -12,6 +12,8 @@ use berth_testutil::require_root;
 use common::engine::{name, Engine};
 
 fn foreground_output_and_exit_code(runtime: &'static str) {
+    // "berth" is the berth-runtime binary.
+    let runtime_file = if runtime == "berth" { "berth-runtime" } else { runtime };
     let e = Engine::new(runtime);
     let n = name("fg");
     let out = e.run(&[
@@ -44,6 +46,9 @@ fn foreground_output_and_exit_code(runtime: &'static str) {
     assert_eq!(v["State"]["Status"], "exited");
     assert_eq!(v["State"]["ExitCode"], 7);
     assert_eq!(v["Name"], format!("/{n}"));
+    // The container ran with the runtime asked for.
+    let used = v["HostConfig"]["Runtime"].as_str().unwrap();
+    assert!(used.ends_with(runtime_file), "{used} is not {runtime_file}");
     // The log keeps both streams in Docker's json-file format.
     let log = std::fs::read_to_string(v["LogPath"].as_str().unwrap()).unwrap();
     let entries: Vec<serde_json::Value> = log
@@ -85,7 +90,37 @@ fn run_with_runc() {
 #[test]
 fn detached_logs_stop() {
     require_root!();
-    let e = Engine::new("berth");
+    detached_logs_stop_with("berth");
+}
+
+#[test]
+fn detached_logs_stop_with_runc() {
+    require_root!();
+    if common::have_tool("runc") {
+        detached_logs_stop_with("runc");
+    }
+}
+
+#[test]
+fn run_with_crun() {
+    require_root!();
+    if common::have_tool("crun") {
+        foreground_output_and_exit_code("crun");
+    }
+}
+
+#[test]
+fn detached_logs_stop_with_crun() {
+    require_root!();
+    if common::have_tool("crun") {
+        detached_logs_stop_with("crun");
+    }
+}
+
+/// The detached lifecycle: run -d, ps, logs -f, stop (SIGKILL fallback),
+/// start again, kill, rm.
+fn detached_logs_stop_with(runtime: &'static str) {
+    let e = Engine::new(runtime);
     let n = name("d");
     let id = e.ok(&[
         "run",

@@ -55,6 +55,8 @@ pub enum Error {
     Unsupported { what: &'static str, value: String },
     #[error("runtime {name:?} not found{}", if hint.is_empty() { String::new() } else { format!(" ({hint})") })]
     RuntimeNotFound { name: String, hint: String },
+    #[error("the container monitor was not found (expected it at {})", .0.display())]
+    MonitorNotFound(std::path::PathBuf),
     #[error("failed to run {runtime} {command}")]
     RuntimeSpawn {
         runtime: PathBuf,

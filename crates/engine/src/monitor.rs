@@ -1,5 +1,7 @@
-//! The per-container monitor: `berth` re-executed in a hidden mode (like
-//! Podman's conmon). Stage 1 calls `setsid` and spawns stage 2, then exits,
+//! The per-container monitor (like Podman's conmon): the small
+//! `berth-monitor` binary next to `berth`, which links only this module's
+//! side of the engine, so that an idle monitor costs little memory (see
+//! docs/benchmarks.md). Stage 1 calls `setsid` and spawns stage 2, then exits,
 //! so stage 2 belongs to no terminal and outlives the CLI (double fork
 //! without `unsafe`). Stage 2 is a child subreaper: it mounts the rootfs,
 //! calls the runtime's `create` with pipes for stdout/stderr and `start`,
@@ -25,13 +27,19 @@ use crate::error::{Error, Result};
 use crate::runtime::{command_exit_code, last_line};
 use crate::Engine;
 
-/// The hidden subcommand the CLI dispatches to [`main`].
-pub const SUBCOMMAND: &str = "container-monitor";
+/// The monitor's binary, next to `berth`.
+pub const BINARY: &str = "berth-monitor";
 const DETACHED_FLAG: &str = "--detached";
 
 /// Stage 1 (no `--detached`) or stage 2. Returns the process's exit code.
 pub fn main(root: &Path, id: &str, detached: bool) -> i32 {
     if !detached {
+        // Whatever the CLI's caller left open (a test harness's output
+        // pipe, ...) must not be held for the container's lifetime.
+        if let Err(e) = berth_sys::cloexec_from(3) {
+            eprintln!("monitor {id}: close inherited descriptors: {e}");
+            return 1;
+        }
         // Not a group leader (spawned by the CLI), so setsid succeeds.
         if let Err(e) = nix::unistd::setsid() {
             eprintln!("monitor {id}: setsid: {e}");
@@ -47,7 +55,6 @@ pub fn main(root: &Path, id: &str, detached: bool) -> i32 {
         let spawned = Command::new(exe)
             .arg("--root")
             .arg(root)
-            .arg(SUBCOMMAND)
             .arg(DETACHED_FLAG)
             .arg(id)
             .spawn();
@@ -69,12 +76,35 @@ pub fn main(root: &Path, id: &str, detached: bool) -> i32 {
     }
 }
 
-/// The arguments that start a monitor for `id` (stage 1).
+/// The arguments that start a monitor for `id` (stage 1): the
+/// `berth-monitor` next to the running binary.
 pub fn command(root: &Path, id: &str) -> Result<Command> {
     let exe = std::env::current_exe().map_err(|e| Error::io("find", "/proc/self/exe", e))?;
-    let mut c = Command::new(exe);
-    c.arg("--root").arg(root).arg(SUBCOMMAND).arg(id);
+    let path = exe.with_file_name(BINARY);
+    if !path.is_file() {
+        return Err(Error::MonitorNotFound(path));
+    }
+    let mut c = Command::new(path);
+    c.arg("--root").arg(root).arg(id);
     Ok(c)
+}
+
+/// `berth-monitor [--root ROOT] [--detached] ID`: the monitor's own
+/// command line (it is started only by berth).
+pub fn parse_args(args: &[String]) -> Option<(std::path::PathBuf, String, bool)> {
+    let mut root = std::path::PathBuf::from("/var/lib/berth");
+    let mut detached = false;
+    let mut id = None;
+    let mut args = args.iter();
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--root" => root = args.next()?.into(),
+            DETACHED_FLAG => detached = true,
+            _ if id.is_none() && !a.starts_with('-') => id = Some(a.clone()),
+            _ => return None,
+        }
+    }
+    Some((root, id?, detached))
 }
 
 struct Monitor;
@@ -114,8 +144,13 @@ impl Monitor {
             .set_running(id, pid, &berth_image::time::now_rfc3339())?;
         let _ = writeln!(report, "started {pid}");
         let _ = report.flush();
+        // Idle until the exit: hold no database, image store or freed heap
+        // meanwhile (a monitor per container adds up).
+        drop(engine);
+        berth_sys::trim_heap();
 
         let code = wait_for(pid);
+        let mut engine = Engine::open(root)?;
         for t in threads {
             let _ = t.join();
         }

@@ -422,3 +422,14 @@ mod tests {
         }
     }
 }
+
+/// Returns the free parts of the heap to the kernel (glibc's malloc_trim):
+/// a long-lived process that is done with its start-up allocations stops
+/// holding them.
+pub fn trim_heap() {
+    // SAFETY: malloc_trim only walks and releases the allocator's own free
+    // memory; it takes no pointers from us.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}

@@ -122,10 +122,7 @@ fn blkio_entries(path: &Path) -> Result<Option<Vec<BlkioEntry>>, Error> {
     };
     let mut out = Vec::new();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        let f: Vec<&str> = line
-            .split([' ', ':'])
-            .filter(|s| !s.is_empty())
-            .collect();
+        let f: Vec<&str> = line.split([' ', ':']).filter(|s| !s.is_empty()).collect();
         if f.len() == 2 && f[0] == "Total" {
             continue;
         }

@@ -1,8 +1,15 @@
 //! A test engine: its own berth root with the busybox image imported as
 //! `bb:1`, a runtime, and a unique cgroup parent; removes its containers
 //! and mounts on drop, even when the test fails.
+//!
+//! crun 1.8 refuses a hybrid cgroup host (v1 controllers plus an empty
+//! cgroup2 at /sys/fs/cgroup/unified). On such a host a crun engine runs
+//! every berth command (and so its monitors and mounts) in one private
+//! mount namespace without that mount, the way bench/ runs crun; elsewhere
+//! it runs crun directly.
 
-use std::process::{Command, Output, Stdio};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Output, Stdio};
 
 use berth_testutil::CgroupParent;
 
@@ -12,6 +19,33 @@ pub struct Engine {
     pub runtime: &'static str,
     pub cgroups: CgroupParent,
     pub berth: Berth,
+    /// The mount namespace every command runs in (crun on a hybrid host).
+    mount_ns: Option<Child>,
+}
+
+/// True when /sys/fs/cgroup/unified is a cgroup2 mount (a hybrid host).
+fn hybrid_cgroups() -> bool {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .any(|l| l.split(' ').nth(4) == Some("/sys/fs/cgroup/unified") && l.contains(" - cgroup2 "))
+}
+
+/// A process holding a private mount namespace without the unified mount.
+fn private_mount_ns() -> Child {
+    let mut holder = Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-c"])
+        .arg("umount /sys/fs/cgroup/unified && echo ready && exec sleep 100000")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("unshare (util-linux)");
+    let mut line = String::new();
+    BufReader::new(holder.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line, "ready\n", "could not prepare a mount namespace for crun");
+    holder
 }
 
 impl Engine {
@@ -19,11 +53,28 @@ impl Engine {
         let berth = Berth::new();
         let tar = rootfs_tar(berth.dir.path());
         berth.ok(&["import", tar.to_str().unwrap(), "bb:1"]);
+        let mount_ns = (runtime == "crun" && hybrid_cgroups()).then(private_mount_ns);
         Engine {
             runtime,
             cgroups: CgroupParent::new(),
             berth,
+            mount_ns,
         }
+    }
+
+    /// A command that runs in the engine's mount namespace.
+    fn in_namespace(&self, c: Command) -> Command {
+        let Some(ns) = &self.mount_ns else { return c };
+        let mut n = Command::new("nsenter");
+        n.arg("-t").arg(ns.id().to_string()).arg("-m").arg("--");
+        n.arg(c.get_program()).args(c.get_args());
+        for (k, v) in c.get_envs() {
+            match v {
+                Some(v) => n.env(k, v),
+                None => n.env_remove(k),
+            };
+        }
+        n
     }
 
     pub fn command(&self, args: &[&str]) -> Command {
@@ -37,7 +88,7 @@ impl Engine {
             }
         }
         c.args(args);
-        c
+        self.in_namespace(c)
     }
 
     pub fn run(&self, args: &[&str]) -> Output {
@@ -62,7 +113,11 @@ impl Engine {
 
     pub fn mounts_under_root(&self) -> Vec<String> {
         let root = self.berth.root.to_str().unwrap().to_owned();
-        std::fs::read_to_string("/proc/self/mountinfo")
+        let mountinfo = match &self.mount_ns {
+            Some(ns) => format!("/proc/{}/mountinfo", ns.id()),
+            None => "/proc/self/mountinfo".to_owned(),
+        };
+        std::fs::read_to_string(mountinfo)
             .unwrap()
             .lines()
             .filter_map(|l| l.split(' ').nth(4).map(str::to_owned))
@@ -79,7 +134,22 @@ impl Drop for Engine {
             }
         }
         for m in self.mounts_under_root().iter().rev() {
-            let _ = nix::mount::umount2(m.as_str(), nix::mount::MntFlags::MNT_DETACH);
+            match &self.mount_ns {
+                Some(ns) => {
+                    let _ = Command::new("nsenter")
+                        .arg("-t")
+                        .arg(ns.id().to_string())
+                        .args(["-m", "--", "umount", "-l", m])
+                        .status();
+                }
+                None => {
+                    let _ = nix::mount::umount2(m.as_str(), nix::mount::MntFlags::MNT_DETACH);
+                }
+            }
+        }
+        if let Some(ns) = &mut self.mount_ns {
+            let _ = ns.kill();
+            let _ = ns.wait();
         }
     }
 }
