@@ -3,7 +3,7 @@
 //! types on the master and reads what berth draws), window resize,
 //! `run -i` with piped stdin, `attach` and detaching with ctrl-p ctrl-q,
 //! `start -ai`, and `exec` (output, exit codes, -e/-u/-w, -i, -t, -d, a
-//! stopped container), with berth-runtime and with runc. Each test has
+//! stopped container), with berth-runtime, runc and crun. Each test has
 //! its own root, names and cgroup parent, and removes its containers and
 //! mounts even when it fails.
 
@@ -135,6 +135,15 @@ fn run_it_with_runc() {
     run_it_terminal_and_resize("runc");
 }
 
+#[test]
+fn run_it_with_crun() {
+    require_root!();
+    if !common::have_tool("crun") {
+        return;
+    }
+    run_it_terminal_and_resize("crun");
+}
+
 /// `echo hi | berth run -i bb:1 cat` and friends.
 fn run_i(e: &Engine, args: &[&str], input: &[u8]) -> std::process::Output {
     let mut child = e
@@ -233,6 +242,15 @@ fn attach_with_runc() {
         return;
     }
     attach_detach_and_start("runc");
+}
+
+#[test]
+fn attach_with_crun() {
+    require_root!();
+    if !common::have_tool("crun") {
+        return;
+    }
+    attach_detach_and_start("crun");
 }
 
 #[test]
@@ -342,6 +360,15 @@ fn exec_with_runc() {
         return;
     }
     exec_all("runc");
+}
+
+#[test]
+fn exec_with_crun() {
+    require_root!();
+    if !common::have_tool("crun") {
+        return;
+    }
+    exec_all("crun");
 }
 
 /// The next line of `r`, read on a thread so a silent child cannot hang
