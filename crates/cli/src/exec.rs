@@ -45,7 +45,11 @@ pub fn exec(root: &std::path::Path, a: ExecArgs) -> Result<()> {
             .stderr(Stdio::null())
             .status()?;
         if !status.success() {
-            return Err(failure(&e, status.code()));
+            // The runtime's stderr was /dev/null: say why here.
+            return Err(match e.runtime_error() {
+                Some(err) => err.into(),
+                None => failure(&e, status.code()),
+            });
         }
         return Ok(());
     }

@@ -310,7 +310,11 @@ fn exec_all(runtime: &'static str) {
     let out = e.ok(&["exec", &n, "sh", "-c", "grep CapEff /proc/self/status"]);
     assert_ne!(out.split_whitespace().nth(1), Some(bnd.as_str()));
 
-    // -d returns at once; the process runs on.
+    // -d returns at once; the process runs on. A failure to start is
+    // still reported, with Docker's code.
+    let out = e.run(&["exec", "-d", &n, "no-such-command"]);
+    assert_eq!(out.status.code(), Some(127));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-command"));
     assert_eq!(e.ok(&["exec", "-d", &n, "sh", "-c", "sleep 1; echo later > /tmp/d"]), "");
     let deadline = Instant::now() + PATIENCE;
     while e.run(&["exec", &n, "test", "-f", "/tmp/d"]).status.code() != Some(0) {

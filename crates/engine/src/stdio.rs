@@ -15,7 +15,7 @@
 //! next start binds a new one.
 
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, BufRead, Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
@@ -418,16 +418,18 @@ fn tee(
 ) -> Result<(io::PipeReader, JoinHandle<()>)> {
     let (r, mut w) = io::pipe().map_err(|e| Error::io("create", "a pipe", e))?;
     let thread = std::thread::spawn(move || {
-        let mut buf = vec![0u8; 32 * 1024];
+        // BufReader's buffer is not zeroed: an idle container's monitor
+        // never touches its pages.
+        let mut source = io::BufReader::with_capacity(32 * 1024, &mut source);
         let mut log_open = true;
         loop {
-            let n = match source.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
+            let chunk = match source.fill_buf() {
+                Ok([]) => break,
+                Ok(b) => b.to_vec(),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(_) => break,
             };
-            let chunk = buf[..n].to_vec();
+            source.consume(chunk.len());
             if log_open && w.write_all(&chunk).is_err() {
                 log_open = false;
             }
