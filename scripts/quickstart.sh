@@ -1,54 +1,49 @@
 #!/usr/bin/env bash
-# Quick start: build berth-runtime, make a busybox bundle with `spec`, run a
-# container in it, clean up. Needs root (uses sudo when not root).
+# Quick start: build berth, make a busybox image locally (there is no
+# registry to pull from), and `berth run` a container from it; clean up.
+# Needs root (uses sudo when not root).
 #
-#   scripts/quickstart.sh               # with target/release/berth-runtime
-#   RUNTIME=runc scripts/quickstart.sh  # the same steps with runc (no build)
+#   scripts/quickstart.sh               # with berth's own runtime, berth-runtime
+#   RUNTIME=runc scripts/quickstart.sh  # the same container under runc (or crun, a path)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
-# 1. Packages: a static busybox for the rootfs, jq to edit config.json.
-if [ ! -x /bin/busybox ] || ! command -v jq >/dev/null; then
+# 1. Packages: a static busybox for the image.
+if [ ! -x /bin/busybox ]; then
     $SUDO apt-get update
-    $SUDO apt-get install -y busybox-static jq
+    $SUDO apt-get install -y busybox-static
 fi
 
-# 2. The runtime.
-if [ -n "${RUNTIME:-}" ]; then
-    RT="$(command -v "$RUNTIME" || echo "$RUNTIME")"
-else
-    cargo build --release
-    RT="${CARGO_TARGET_DIR:-$PWD/target}/release/berth-runtime"
-fi
-echo "runtime: $RT ($("$RT" --version | head -n1))"
+# 2. berth, berth-monitor and berth-runtime (one build).
+cargo build --release
+BERTH="${CARGO_TARGET_DIR:-$PWD/target}/release/berth"
 
-# 3. A bundle: rootfs from busybox, config.json from `spec`.
-BUNDLE="$(mktemp -d /tmp/berth-quickstart-XXXXXX)"
-chmod 755 "$BUNDLE"
-STATE="$BUNDLE/state"
-ID="quickstart-$$"
+# 3. An image: a busybox root filesystem as a tarball, imported.
+WORK="$(mktemp -d /tmp/berth-quickstart-XXXXXX)"
+ROOT="$WORK/root"
+NAME="quickstart-$$"
+B=("$BERTH" --root "$ROOT" --runtime "${RUNTIME:-berth}")
 cleanup() {
-    $SUDO "$RT" --root "$STATE" delete --force "$ID" >/dev/null 2>&1 || true
-    $SUDO rm -rf "$BUNDLE"
+    $SUDO "${B[@]}" rm -f "$NAME" >/dev/null 2>&1 || true
+    $SUDO rm -rf "$WORK"
 }
 trap cleanup EXIT
 
-mkdir -p "$BUNDLE"/rootfs/{bin,proc,sys,dev,tmp,etc}
-cp /bin/busybox "$BUNDLE/rootfs/bin/busybox"
+mkdir -p "$WORK"/rootfs/{bin,proc,sys,dev,tmp,etc,root}
+cp /bin/busybox "$WORK/rootfs/bin/busybox"
 for applet in $(/bin/busybox --list); do
-    [ "$applet" = busybox ] || ln -s busybox "$BUNDLE/rootfs/bin/$applet"
+    [ "$applet" = busybox ] || ln -s busybox "$WORK/rootfs/bin/$applet"
 done
-echo 'root:x:0:0:root:/root:/bin/sh' > "$BUNDLE/rootfs/etc/passwd"
+echo 'root:x:0:0:root:/root:/bin/sh' > "$WORK/rootfs/etc/passwd"
+echo 'root:x:0:' > "$WORK/rootfs/etc/group"
+tar -C "$WORK/rootfs" -cf "$WORK/rootfs.tar" .
+$SUDO "${B[@]}" import "$WORK/rootfs.tar" busybox:quickstart
+$SUDO "${B[@]}" images
 
-(cd "$BUNDLE" && "$RT" spec)
-jq '.process.terminal = false
-    | .process.args = ["sh", "-c", "echo hostname: $(hostname); ps; ls -l /proc/self/ns"]' \
-    "$BUNDLE/config.json" > "$BUNDLE/config.json.new"
-mv "$BUNDLE/config.json.new" "$BUNDLE/config.json"
-
-# 4. Run it in the foreground; `run` deletes the container when it exits.
-echo "+ $RT --root $STATE run --bundle $BUNDLE $ID"
-$SUDO "$RT" --root "$STATE" run --bundle "$BUNDLE" "$ID"
+# 4. Run a container from it in the foreground; --rm removes it at exit.
+echo "+ berth run --rm --name $NAME busybox:quickstart sh -c '...'"
+$SUDO "${B[@]}" run --rm --name "$NAME" busybox:quickstart \
+    sh -c 'echo hostname: $(hostname); ps; ls -l /proc/self/ns'

@@ -276,7 +276,7 @@ pub struct CreateArgs {
     /// Working directory inside the container
     #[arg(short = 'w', long = "workdir")]
     pub workdir: Option<String>,
-    /// Username or UID (format: <uid>[:<gid>])
+    /// Username or UID (format: <name|uid>[:<group|gid>])
     #[arg(short = 'u', long)]
     pub user: Option<String>,
     /// Overwrite the default ENTRYPOINT of the image
@@ -288,7 +288,7 @@ pub struct CreateArgs {
     /// Automatically remove the container when it exits
     #[arg(long)]
     pub rm: bool,
-    /// Network mode (only "none" for now)
+    /// Network mode ("none" or "host" for now)
     #[arg(long)]
     pub network: Option<String>,
     /// Parent cgroup for the container's cgroup (default /berth)
@@ -296,6 +296,8 @@ pub struct CreateArgs {
     pub cgroup_parent: Option<String>,
     #[command(flatten)]
     pub stdio: StdioArgs,
+    #[command(flatten)]
+    pub security: crate::security_args::SecurityArgs,
     pub image: String,
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<String>,
@@ -375,7 +377,7 @@ pub struct ExecArgs {
     /// Set environment variables
     #[arg(short = 'e', long = "env")]
     pub env: Vec<String>,
-    /// Username or UID (format: <uid>[:<gid>])
+    /// Username or UID (format: <name|uid>[:<group|gid>])
     #[arg(short = 'u', long)]
     pub user: Option<String>,
     /// Working directory inside the container

@@ -26,12 +26,16 @@ impl std::fmt::Display for ExitWith {
 impl std::error::Error for ExitWith {}
 
 fn options(runtime: &str, a: CreateArgs) -> Result<CreateOptions> {
+    // Docker reads --env-file first; -e overrides it.
+    let env = a.security.env()?.into_iter().chain(a.env).collect();
     Ok(CreateOptions {
+        labels: a.security.labels()?,
+        security: a.security.options(),
         name: a.name,
         image: a.image,
         cmd: a.command,
         entrypoint: a.entrypoint,
-        env: a.env,
+        env,
         working_dir: a.workdir,
         user: a.user,
         hostname: a.hostname,
@@ -293,6 +297,7 @@ fn inspect_container(engine: &Engine, c: &Container) -> Value {
         }
     };
     let cfg = &c.config;
+    let sec = &cfg.security;
     let args = cfg.args();
     json!({
         "Id": c.id,
@@ -325,10 +330,16 @@ fn inspect_container(engine: &Engine, c: &Container) -> Value {
             "AutoRemove": cfg.auto_remove,
             "Runtime": cfg.runtime,
             "CgroupParent": cfg.cgroup_parent,
-            "NetworkMode": "none",
+            "NetworkMode": if cfg.network_mode.is_empty() { "none" } else { &cfg.network_mode },
             "LogConfig": { "Type": "json-file", "Config": {} },
-            "CapAdd": null,
-            "CapDrop": null,
+            "CapAdd": if sec.cap_add.is_empty() { Value::Null } else { json!(sec.cap_add) },
+            "CapDrop": if sec.cap_drop.is_empty() { Value::Null } else { json!(sec.cap_drop) },
+            "Privileged": sec.privileged,
+            "ReadonlyRootfs": sec.read_only,
+            "Init": sec.init.is_some(),
+            "OomScoreAdj": sec.oom_score_adj,
+            "GroupAdd": if sec.group_add.is_empty() { Value::Null } else { json!(sec.group_add) },
+            "Sysctls": sec.sysctls,
         },
         "GraphDriver": {
             "Name": "overlay",

@@ -13,6 +13,7 @@ mod exec;
 mod format;
 mod progress;
 mod registry;
+mod security_args;
 
 use std::process::ExitCode;
 

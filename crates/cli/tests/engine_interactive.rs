@@ -292,6 +292,11 @@ fn exec_all(runtime: &'static str) {
         "echo $A $FROM_RUN; id -u; id -g; pwd",
     ]);
     assert_eq!(out, "b 1\n1000\n27\n/tmp\n");
+    // Names from the container's /etc/passwd, as run's -u.
+    assert_eq!(e.ok(&["exec", "-u", "nobody", &n, "id", "-u"]), "65534\n");
+    let out = e.run(&["exec", "-u", "no-such-user", &n, "true"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unable to find user no-such-user"));
 
     let out = e.run(&["exec", &n, "no-such-command"]);
     assert_eq!(out.status.code(), Some(127), "{}", String::from_utf8_lossy(&out.stderr));

@@ -95,6 +95,12 @@ impl Bundle {
             ),
         )?;
         self.write_file("resolv.conf", &resolv_conf())?;
+        if c.config.network_mode == "host" {
+            // The host's own files, as Docker does with --network host.
+            let host = |f: &str| fs::read_to_string(f).unwrap_or_default();
+            self.write_file("hosts", &host("/etc/hosts"))?;
+            self.write_file("resolv.conf", &host("/etc/resolv.conf"))?;
+        }
         let spec = serde_json::to_vec_pretty(&spec(c, &self.dir)?).expect("spec serializes");
         self.write_file("config.json", std::str::from_utf8(&spec).expect("json is utf-8"))
     }
@@ -121,32 +127,6 @@ fn resolv_conf() -> String {
         .collect()
 }
 
-/// `USER` / `-u`: `uid[:gid]`, numeric, or `root`.
-pub(crate) fn parse_user(user: &str) -> Result<(u32, u32)> {
-    let (u, g) = match user.split_once(':') {
-        Some((u, g)) => (u, Some(g)),
-        None => (user, None),
-    };
-    let num = |s: &str, what: &str| -> Result<u32> {
-        match s {
-            "" | "root" => Ok(0),
-            _ => s.parse().map_err(|_| Error::Unsupported {
-                what: "user",
-                value: format!(
-                    "{what} {s:?} (looking names up in the image's /etc/passwd and /etc/group is not done yet; use numeric ids)"
-                ),
-            }),
-        }
-    };
-    let uid = num(u, "user")?;
-    let gid = match g {
-        Some(g) => num(g, "group")?,
-        None if uid == 0 => 0,
-        None => uid,
-    };
-    Ok((uid, gid))
-}
-
 fn bind(dest: &str, source: &Path, readonly: bool) -> Value {
     let mut options = vec!["rbind", "rprivate"];
     if readonly {
@@ -163,7 +143,8 @@ pub fn spec(c: &Container, dir: &Path) -> Result<Value> {
     if args.is_empty() {
         return Err(Error::invalid("container command", "no command specified"));
     }
-    let (uid, gid) = parse_user(&cfg.user)?;
+    // Names are resolved in the image's files when the container starts.
+    let (uid, gid) = crate::users::numeric(&cfg.user);
     let caps = DEFAULT_CAPABILITIES;
     let cwd = if cfg.working_dir.is_empty() { "/" } else { &cfg.working_dir };
     let mut spec = json!({
@@ -196,6 +177,13 @@ pub fn spec(c: &Container, dir: &Path) -> Result<Value> {
         "annotations": cfg.labels,
     });
     crate::stdio::apply_to_spec(&cfg.stdio, &mut spec);
+    if cfg.network_mode == "host" {
+        spec["linux"]["namespaces"]
+            .as_array_mut()
+            .expect("namespaces")
+            .retain(|n| n["type"] != "network");
+    }
+    crate::security::apply(&mut spec, &cfg.security)?;
     Ok(spec)
 }
 
@@ -219,18 +207,4 @@ fn mounts(dir: &Path) -> Vec<Value> {
         bind("/etc/hostname", &dir.join("hostname"), false),
         bind("/etc/hosts", &dir.join("hosts"), false),
     ]
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn users() {
-        assert_eq!(parse_user("").unwrap(), (0, 0));
-        assert_eq!(parse_user("root").unwrap(), (0, 0));
-        assert_eq!(parse_user("1000").unwrap(), (1000, 1000));
-        assert_eq!(parse_user("1000:27").unwrap(), (1000, 27));
-        assert!(parse_user("nobody").unwrap_err().to_string().contains("numeric"));
-    }
 }

@@ -62,6 +62,12 @@ pub struct ContainerConfig {
     /// `-i`/`-t` (absent from rows written before they existed).
     #[serde(default)]
     pub stdio: crate::stdio::StdioConfig,
+    /// `none` (empty in older records) or `host`.
+    #[serde(default)]
+    pub network_mode: String,
+    /// Capabilities, seccomp, devices, limits, `--init`, ... (security.rs).
+    #[serde(default)]
+    pub security: crate::security::SecurityConfig,
 }
 
 impl ContainerConfig {

@@ -31,7 +31,8 @@ pub struct ExecOptions {
     pub args: Vec<String>,
     /// `-e K=V` (or `-e K`: the caller's value, if set).
     pub env: Vec<String>,
-    /// `-u uid[:gid]`; the container's user when absent.
+    /// `-u user[:group]` (names from the container's `/etc/passwd` and
+    /// `/etc/group`); the container's user when absent.
     pub user: Option<String>,
     /// `-w`; the container's working directory when absent.
     pub workdir: Option<String>,
@@ -78,10 +79,6 @@ pub fn process(base: &Value, o: &ExecOptions, bounding: u64) -> Result<Value> {
     p["env"] = json!(env);
     if o.tty {
         crate::stdio::add_term(&mut p);
-    }
-    if let Some(user) = &o.user {
-        let (uid, gid) = crate::bundle::parse_user(user)?;
-        p["user"] = json!({ "uid": uid, "gid": gid });
     }
     if let Some(w) = &o.workdir {
         if !w.starts_with('/') {
@@ -163,7 +160,15 @@ impl Engine {
             return Err(Error::NotRunning(c.id));
         }
         let base = self.process_of(&c)?;
-        let process = process(&base, o, our_bounding_set())?;
+        let mut process = process(&base, o, our_bounding_set())?;
+        if let Some(spec) = &o.user {
+            let u = crate::users::resolve(&self.bundle(&c.id).rootfs(), spec, &[])?;
+            let mut user = json!({ "uid": u.uid, "gid": u.gid });
+            if !u.additional_gids.is_empty() {
+                user["additionalGids"] = json!(u.additional_gids);
+            }
+            process["user"] = user;
+        }
         let dir = self.bundle(&c.id).dir().to_owned();
         let token = &crate::container::new_id()?[..16];
         let process_file = dir.join(format!("exec-{token}.json"));
@@ -220,7 +225,6 @@ mod tests {
         let o = ExecOptions {
             args: vec!["id".into()],
             env: vec!["A=2".into(), "B=3".into()],
-            user: Some("1000:27".into()),
             workdir: Some("/tmp".into()),
             ..Default::default()
         };
@@ -229,7 +233,7 @@ mod tests {
         assert_eq!(p["terminal"], false);
         assert!(p.get("consoleSize").is_none());
         assert_eq!(p["env"], json!(["PATH=/bin", "A=2", "B=3"]));
-        assert_eq!(p["user"], json!({ "uid": 1000, "gid": 27 }));
+        assert_eq!(p["user"], json!({ "uid": 0, "gid": 0 }));
         assert_eq!(p["cwd"], "/tmp");
         assert_eq!(p["capabilities"]["bounding"], json!(["CAP_KILL"]));
 

@@ -15,6 +15,9 @@ pub mod exec;
 pub mod monitor;
 pub mod runtime;
 mod stdio;
+pub mod seccomp;
+pub mod security;
+pub mod users;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -26,6 +29,7 @@ pub use bundle::{Bundle, DEFAULT_CAPABILITIES};
 pub use container::{Container, ContainerConfig, State};
 pub use error::{Error, ErrorKind, Result};
 pub use stdio::StdioConfig;
+pub use security::SecurityOptions;
 use runtime::Runtime;
 
 const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -50,6 +54,9 @@ pub struct CreateOptions {
     pub network: Option<String>,
     /// `-i`, `-t`.
     pub stdio: StdioConfig,
+    /// `-l`/`--label-file`: `KEY=VALUE` or `KEY` (empty value).
+    pub labels: Vec<String>,
+    pub security: SecurityOptions,
 }
 
 pub struct Engine {
@@ -108,22 +115,30 @@ impl Engine {
     /// nothing.
     pub fn create(&mut self, o: &CreateOptions) -> Result<Container> {
         match o.network.as_deref() {
-            None | Some("none") => {}
+            None | Some("none") | Some("host") => {}
             Some(other) => {
                 return Err(Error::Unsupported {
                     what: "network",
-                    value: format!("{other:?} (only \"none\" for now)"),
+                    value: format!("{other:?} (only \"none\" and \"host\" for now)"),
                 })
             }
         }
         if let Some(name) = &o.name {
             container::validate_name(name)?;
         }
+        let host_network = o.network.as_deref() == Some("host");
+        let security = security::resolve(&o.security, host_network)?;
         let (image_id, _) = self.images.resolve(&o.image)?;
         let (image, _) = self.images.config(&image_id)?;
         let ic = image.config.unwrap_or_default();
         let id = container::new_id()?;
-        let hostname = o.hostname.clone().unwrap_or_else(|| id[..12].to_owned());
+        let hostname = o.hostname.clone().unwrap_or_else(|| match host_network {
+            // Docker gives a --network host container the host's name.
+            true => nix::unistd::gethostname()
+                .map(|h| h.to_string_lossy().into_owned())
+                .unwrap_or_else(|_| id[..12].to_owned()),
+            false => id[..12].to_owned(),
+        });
 
         let (entrypoint, cmd) = match &o.entrypoint {
             Some(e) if e.is_empty() => (Vec::new(), o.cmd.clone()),
@@ -165,7 +180,14 @@ impl Engine {
             entrypoint,
             cmd,
             working_dir: o.working_dir.clone().or(ic.working_dir.clone()).unwrap_or_default(),
-            labels: ic.labels.clone().unwrap_or_default(),
+            labels: {
+                let mut labels = ic.labels.clone().unwrap_or_default();
+                for l in &o.labels {
+                    let (k, v) = l.split_once('=').unwrap_or((l, ""));
+                    labels.insert(k.to_owned(), v.to_owned());
+                }
+                labels
+            },
             stop_signal: ic.stop_signal.clone().unwrap_or_default(),
             auto_remove: o.auto_remove,
             runtime: o.runtime.clone(),
@@ -174,6 +196,8 @@ impl Engine {
                 .clone()
                 .unwrap_or_else(|| DEFAULT_CGROUP_PARENT.to_owned()),
             stdio: o.stdio.clone(),
+            network_mode: o.network.clone().unwrap_or_else(|| "none".to_owned()),
+            security,
         };
         let mut c = Container {
             id: id.clone(),

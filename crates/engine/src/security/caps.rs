@@ -1,0 +1,130 @@
+//! Capabilities: Docker's names (`CAP_` optional, any case, `ALL`) and
+//! its `TweakCapabilities` rule for `--privileged`, `--cap-add` and
+//! `--cap-drop`.
+
+use super::SecurityConfig;
+use crate::bundle::DEFAULT_CAPABILITIES;
+use crate::error::{Error, Result};
+
+/// Capabilities 0..=40 by number (linux/capability.h).
+const ALL_CAPABILITIES: &[&str] = &[
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN",
+    "CAP_NET_RAW",
+    "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO",
+    "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN",
+    "CAP_SYS_BOOT",
+    "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE",
+    "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG",
+    "CAP_MKNOD",
+    "CAP_LEASE",
+    "CAP_AUDIT_WRITE",
+    "CAP_AUDIT_CONTROL",
+    "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN",
+    "CAP_SYSLOG",
+    "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND",
+    "CAP_AUDIT_READ",
+    "CAP_PERFMON",
+    "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE",
+];
+
+/// Upper case, `CAP_` prefix; `ALL` stays; unknown names are refused.
+pub(super) fn normalize_caps(list: &[String], field: &str) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for c in list {
+        let up = c.to_ascii_uppercase();
+        let name = if up == "ALL" || up.starts_with("CAP_") {
+            up
+        } else {
+            format!("CAP_{up}")
+        };
+        if name != "ALL" && !ALL_CAPABILITIES.contains(&name.as_str()) {
+            return Err(Error::invalid(
+                field,
+                format!("unknown capability: {name:?}"),
+            ));
+        }
+        if name != "ALL" && !current_capabilities().contains(&name) {
+            return Err(Error::invalid(
+                field,
+                format!("capability not supported by your kernel or not available in the current environment: {name:?}"),
+            ));
+        }
+        if !out.contains(&name) {
+            out.push(name);
+        }
+    }
+    Ok(out)
+}
+
+/// The capabilities berth itself holds (`CapEff` of /proc/self/status),
+/// which is what "all" means, as in Docker: a runtime cannot give more.
+pub(super) fn current_capabilities() -> Vec<String> {
+    let mask = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("CapEff:"))
+                .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+        })
+        .unwrap_or(u64::MAX);
+    ALL_CAPABILITIES
+        .iter()
+        .enumerate()
+        .filter(|(bit, _)| mask & (1 << bit) != 0)
+        .map(|(_, s)| s.to_string())
+        .collect()
+}
+
+/// Docker's `TweakCapabilities`: privileged gets all; `--cap-add ALL` all
+/// but the dropped; `--cap-drop ALL` only the added; else the defaults
+/// minus the dropped plus the added.
+pub fn capabilities(c: &SecurityConfig) -> Vec<String> {
+    let all = "ALL".to_owned();
+    if c.privileged {
+        return current_capabilities();
+    }
+    if c.cap_add.contains(&all) {
+        return current_capabilities()
+            .into_iter()
+            .filter(|x| !c.cap_drop.contains(x))
+            .collect();
+    }
+    if c.cap_drop.contains(&all) {
+        return c.cap_add.clone();
+    }
+    let mut caps: Vec<String> = DEFAULT_CAPABILITIES
+        .iter()
+        .map(|s| s.to_string())
+        .filter(|x| !c.cap_drop.contains(x))
+        .collect();
+    for a in &c.cap_add {
+        if !caps.contains(a) {
+            caps.push(a.clone());
+        }
+    }
+    caps
+}
