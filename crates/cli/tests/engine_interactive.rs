@@ -264,6 +264,16 @@ fn start_a_without_terminal_and_custom_detach_keys() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "out\n");
     assert_eq!(String::from_utf8_lossy(&out.stderr), "err\n");
 
+    // A container that closed its stdout and stderr is still attachable:
+    // our stdin reaches it, its exit code comes back.
+    let quiet = name("quiet");
+    e.ok(&[
+        "run", "-d", "-i", "--name", &quiet, "bb:1", "sh", "-c",
+        "exec >/dev/null 2>&1; read l; [ \"$l\" = hello ] && exit 3",
+    ]);
+    let out = run_i(&e, &["attach", &quiet], b"hello\n");
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+
     let n2 = name("keys");
     e.ok(&["run", "-d", "-it", "--name", &n2, "bb:1", "sh"]);
     let mut t = OnPty::spawn(&e, &["attach", "--detach-keys", "ctrl-x,x", &n2], 24, 80);

@@ -95,8 +95,10 @@ pub struct Hub {
     next_client: std::sync::atomic::AtomicU64,
     input: Mutex<Input>,
     terminal: Mutex<Terminal>,
-    /// The output threads of the current launch.
-    outputs: Mutex<Vec<JoinHandle<()>>>,
+    listener: UnixListener,
+    /// The current launch's pump thread, and the pipe whose closing tells
+    /// it the container exited.
+    pump: Mutex<Option<(JoinHandle<()>, io::PipeWriter)>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -117,28 +119,24 @@ impl Hub {
         if let Ok(null) = File::open("/dev/null") {
             let _ = nix::unistd::dup2_stdin(null.as_fd());
         }
-        let hub = Arc::new(Hub {
+        listener
+            .set_nonblocking(true)
+            .map_err(|e| Error::io("set non-blocking", dir.join(attach::SOCKET), e))?;
+        Ok(Arc::new(Hub {
             config: config.clone(),
             clients: Mutex::new(Vec::new()),
             next_client: Default::default(),
             input: Mutex::new(Input::None),
             terminal: Mutex::new(Terminal::default()),
-            outputs: Mutex::new(Vec::new()),
-        });
-        let h = hub.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                match stream {
-                    Ok(s) => h.add_client(s),
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(_) => break,
-                }
-            }
-        });
-        Ok(hub)
+            listener,
+            pump: Mutex::new(None),
+        }))
     }
 
     fn add_client(self: &Arc<Self>, stream: UnixStream) {
+        if stream.set_nonblocking(false).is_err() {
+            return;
+        }
         let Ok(mut writer) = stream.try_clone() else { return };
         let (tx, rx) = sync_channel::<Arc<Vec<u8>>>(CLIENT_QUEUE);
         let id = self
@@ -235,9 +233,10 @@ impl Hub {
     /// After the container exited: waits until its output reached every
     /// client, sends them the exit code and lets them go.
     pub fn finish(&self, code: i32) {
-        let threads: Vec<_> = lock(&self.outputs).drain(..).collect();
-        for t in threads {
-            let _ = t.join();
+        let pump = lock(&self.pump).take();
+        if let Some((thread, stop)) = pump {
+            drop(stop);
+            let _ = thread.join();
         }
         *lock(&self.input) = Input::None;
         lock(&self.terminal).master = None;
@@ -335,7 +334,7 @@ impl Launch {
             drop(r);
             *lock(&hub.input) = Input::Pipe(w);
         }
-        let stdout: Box<dyn Read + Send> = match self.console.take() {
+        let stdout = match self.console.take() {
             Some(console) => {
                 drop(out_r);
                 let master = Arc::new(receive_terminal(&console, &self.dir)?);
@@ -348,13 +347,16 @@ impl Launch {
                 if hub.config.open_stdin {
                     *lock(&hub.input) = Input::Terminal(master.clone());
                 }
-                Box::new(TerminalReader(master))
+                Source::Terminal(master)
             }
-            None => Box::new(out_r),
+            None => Source::Pipe(out_r),
         };
-        let (log_out, out_thread) = tee(stdout, false, hub.clone())?;
-        let (log_err, err_thread) = tee(Box::new(err_r), true, hub.clone())?;
-        lock(&hub.outputs).extend([out_thread, err_thread]);
+        let (log_out, out) = Output::new(stdout, false)?;
+        let (log_err, err) = Output::new(Source::Pipe(err_r), true)?;
+        let (stop_r, stop_w) = io::pipe().map_err(|e| Error::io("create", "a pipe", e))?;
+        let h = hub.clone();
+        let thread = std::thread::spawn(move || pump(&h, vec![out, err], stop_r));
+        *lock(&hub.pump) = Some((thread, stop_w));
         Ok((log_out, log_err))
     }
 }
@@ -396,49 +398,111 @@ fn receive_terminal(console: &BoundSocket, dir: &Path) -> Result<File> {
     Ok(File::from(fd))
 }
 
-/// Reads the master; EIO means every slave end closed (the container and
-/// all its processes are gone), which is the end of the stream.
-struct TerminalReader(Arc<File>);
+/// A container output stream: a pipe, or the PTY master, where EIO means
+/// every slave end closed (the container and all its processes are gone):
+/// the end of the stream.
+enum Source {
+    Pipe(io::PipeReader),
+    Terminal(Arc<File>),
+}
 
-impl Read for TerminalReader {
+impl Read for Source {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match (&*self.0).read(buf) {
-            Err(e) if e.raw_os_error() == Some(nix::libc::EIO) => Ok(0),
-            other => other,
+        match self {
+            Source::Pipe(p) => p.read(buf),
+            Source::Terminal(t) => match (&**t).read(buf) {
+                Err(e) if e.raw_os_error() == Some(nix::libc::EIO) => Ok(0),
+                other => other,
+            },
         }
     }
 }
 
-/// Copies `source` to the attach clients and to a new pipe, whose reader
-/// is returned for the log.
-fn tee(
-    mut source: Box<dyn Read + Send>,
-    stderr: bool,
-    hub: Arc<Hub>,
-) -> Result<(io::PipeReader, JoinHandle<()>)> {
-    let (r, mut w) = io::pipe().map_err(|e| Error::io("create", "a pipe", e))?;
-    let thread = std::thread::spawn(move || {
-        // BufReader's buffer is not zeroed: an idle container's monitor
-        // never touches its pages.
-        let mut source = io::BufReader::with_capacity(32 * 1024, &mut source);
-        let mut log_open = true;
-        loop {
-            let chunk = match source.fill_buf() {
-                Ok([]) => break,
-                Ok(b) => b.to_vec(),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(_) => break,
-            };
-            source.consume(chunk.len());
-            if log_open && w.write_all(&chunk).is_err() {
-                log_open = false;
-            }
-            hub.broadcast(&if stderr {
-                Frame::Stderr(chunk)
-            } else {
-                Frame::Stdout(chunk)
-            });
+impl AsFd for Source {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        match self {
+            Source::Pipe(p) => p.as_fd(),
+            Source::Terminal(t) => t.as_fd(),
         }
-    });
-    Ok((r, thread))
+    }
+}
+
+/// One output stream of a launch and the pipe to the log writer.
+struct Output {
+    /// Not zeroed: an idle container's monitor never touches its pages.
+    source: io::BufReader<Source>,
+    stderr: bool,
+    log: Option<io::PipeWriter>,
+}
+
+impl Output {
+    /// The stream, and the reader of its copy for the log.
+    fn new(source: Source, stderr: bool) -> Result<(io::PipeReader, Output)> {
+        let (r, w) = io::pipe().map_err(|e| Error::io("create", "a pipe", e))?;
+        let source = io::BufReader::with_capacity(32 * 1024, source);
+        Ok((r, Output { source, stderr, log: Some(w) }))
+    }
+
+    /// Copies what one read gives to the log and the clients; false at
+    /// the end of the stream.
+    fn copy_once(&mut self, hub: &Hub) -> bool {
+        let chunk = match self.source.fill_buf() {
+            Ok([]) | Err(_) => return false,
+            Ok(b) => b.to_vec(),
+        };
+        self.source.consume(chunk.len());
+        if let Some(w) = &mut self.log {
+            if w.write_all(&chunk).is_err() {
+                self.log = None;
+            }
+        }
+        hub.broadcast(&if self.stderr {
+            Frame::Stderr(chunk)
+        } else {
+            Frame::Stdout(chunk)
+        });
+        true
+    }
+}
+
+/// One thread per launch (an idle monitor's memory is mostly its threads):
+/// accepts attach clients while the container runs (until `stop` closes)
+/// and copies the container's output streams until they ended.
+fn pump(hub: &Arc<Hub>, mut outputs: Vec<Output>, stop: io::PipeReader) {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    let mut stopped = false;
+    while !(stopped && outputs.is_empty()) {
+        let (accept, stop_now, ready) = {
+            let mut fds = vec![PollFd::new(hub.listener.as_fd(), PollFlags::POLLIN)];
+            if !stopped {
+                fds.push(PollFd::new(stop.as_fd(), PollFlags::POLLIN));
+            }
+            let first_output = fds.len();
+            fds.extend(
+                outputs
+                    .iter()
+                    .map(|o| PollFd::new(o.source.get_ref().as_fd(), PollFlags::POLLIN)),
+            );
+            match poll(&mut fds, PollTimeout::NONE) {
+                Ok(_) => {}
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(_) => return,
+            }
+            let fired = |f: &PollFd| f.revents().is_some_and(|r| !r.is_empty());
+            let ready: Vec<bool> = fds[first_output..].iter().map(fired).collect();
+            (fired(&fds[0]), !stopped && fired(&fds[1]), ready)
+        };
+        stopped |= stop_now;
+        if accept {
+            while let Ok((stream, _)) = hub.listener.accept() {
+                hub.add_client(stream);
+            }
+        }
+        let mut i = 0;
+        outputs.retain_mut(|o| {
+            let keep = !ready[i] || o.copy_once(hub);
+            i += 1;
+            keep
+        });
+    }
 }
