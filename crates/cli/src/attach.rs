@@ -4,12 +4,13 @@
 //! session and leave it running), its output to our stdout/stderr, our
 //! terminal size at the start and on SIGWINCH; with a terminal our own is
 //! in raw mode until we return (also on errors). Without a terminal the
-//! signals we get go to the container (`--sig-proxy`, as Docker).
+//! signals we get go to the container (`--sig-proxy`, as Docker; the
+//! signals and their forwarding are `sigproxy`'s).
 
 use std::io::{self, Read, Write};
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -24,16 +25,6 @@ use crate::cli::{AttachArgs, StartArgs};
 use crate::containers::ExitWith;
 
 pub const DEFAULT_DETACH_KEYS: &str = "ctrl-p,ctrl-q";
-
-/// Signals a foreground, non-terminal session passes to the container.
-const PROXIED: &[Signal] = &[
-    Signal::SIGHUP,
-    Signal::SIGINT,
-    Signal::SIGQUIT,
-    Signal::SIGTERM,
-    Signal::SIGUSR1,
-    Signal::SIGUSR2,
-];
 
 pub struct Options {
     /// Send our stdin to the container.
@@ -174,17 +165,22 @@ fn send(stream: &Mutex<UnixStream>, frame: &Frame) -> io::Result<()> {
 /// monitor goes away. `root`/`id` name the container for `--sig-proxy`.
 pub fn session(stream: UnixStream, root: &Path, id: &str, o: Options) -> Result<End> {
     // Block the signals we handle before any thread exists, so that every
-    // thread inherits the mask and only the signalfd sees them.
+    // thread inherits the mask: SIGWINCH for a terminal (a signalfd),
+    // else, with `--sig-proxy`, the ones the container gets (`sigproxy`).
     let mut signals = SigSet::empty();
-    if o.tty {
-        signals.add(Signal::SIGWINCH);
-    } else if o.sig_proxy {
-        for s in PROXIED {
-            signals.add(*s);
+    let proxy = match (o.tty, o.sig_proxy) {
+        (true, _) => {
+            signals.add(Signal::SIGWINCH);
+            None
         }
-    }
+        (false, true) => Some(crate::sigproxy::SignalProxy::block()?),
+        (false, false) => None,
+    };
     signals.thread_block()?;
     let signal_fd = SignalFd::new(&signals)?;
+    if let Some(p) = proxy {
+        p.forward(root.to_owned(), id.to_owned());
+    }
 
     let raw = if o.tty && o.stdin { RawTerminal::enable() } else { None };
     let writer = Arc::new(Mutex::new(stream.try_clone()?));
@@ -193,7 +189,9 @@ pub fn session(stream: UnixStream, root: &Path, id: &str, o: Options) -> Result<
             let _ = send(&writer, &Frame::Resize { rows, cols });
         }
     }
-    spawn_signal_thread(signal_fd, writer.clone(), root.to_owned(), id.to_owned());
+    if o.tty {
+        spawn_resize_thread(signal_fd, writer.clone());
+    }
 
     let detached = Arc::new(AtomicBool::new(false));
     if o.stdin {
@@ -261,22 +259,12 @@ fn pump_output(stream: UnixStream, detached: &AtomicBool) -> Result<End> {
     }
 }
 
-fn spawn_signal_thread(fd: SignalFd, writer: Arc<Mutex<UnixStream>>, root: PathBuf, id: String) {
+/// Sends our size on each SIGWINCH.
+fn spawn_resize_thread(fd: SignalFd, writer: Arc<Mutex<UnixStream>>) {
     std::thread::spawn(move || {
-        let mut engine = None;
-        for info in fd {
-            let Ok(signal) = Signal::try_from(info.ssi_signo as i32) else { continue };
-            if signal == Signal::SIGWINCH {
-                if let Some((rows, cols)) = terminal_size() {
-                    let _ = send(&writer, &Frame::Resize { rows, cols });
-                }
-                continue;
-            }
-            if engine.is_none() {
-                engine = Engine::open(&root).ok();
-            }
-            if let Some(e) = &engine {
-                let _ = e.kill(&id, signal.as_str());
+        for _ in fd {
+            if let Some((rows, cols)) = terminal_size() {
+                let _ = send(&writer, &Frame::Resize { rows, cols });
             }
         }
     });

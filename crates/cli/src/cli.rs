@@ -72,11 +72,26 @@ pub enum Command {
     Attach(AttachArgs),
     /// Execute a command in a running container
     Exec(ExecArgs),
+    /// Restart one or more containers
+    Restart(StopArgs),
+    /// Block until one or more containers stop, then print their exit codes
+    Wait(ContainersArgs),
+    /// Manage berth
+    System {
+        #[command(subcommand)]
+        command: SystemCommand,
+    },
     /// Manage images
     Image {
         #[command(subcommand)]
         command: ImageCommand,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SystemCommand {
+    /// Reconcile the containers with what survived a reboot, then start those whose restart policy says so (for a boot-time unit)
+    Boot,
 }
 
 #[derive(Debug, Subcommand)]
@@ -298,6 +313,15 @@ pub struct CreateArgs {
     pub stdio: StdioArgs,
     #[command(flatten)]
     pub security: crate::security_args::SecurityArgs,
+    /// Restart policy to apply when a container exits (no, on-failure[:max-retries], always, unless-stopped)
+    #[arg(long)]
+    pub restart: Option<String>,
+    /// Logging driver for the container (json-file, k8s-file, none)
+    #[arg(long)]
+    pub log_driver: Option<String>,
+    /// Log driver options (max-size=SIZE, max-file=N)
+    #[arg(long = "log-opt")]
+    pub log_opts: Vec<String>,
     pub image: String,
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<String>,

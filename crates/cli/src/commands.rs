@@ -76,6 +76,11 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Rm(a) => crate::containers::rm(&cli.root, a),
         Command::Ps(a) => crate::containers::ps(&cli.root, a),
         Command::Logs(a) => crate::containers::logs(&cli.root, a),
+        Command::Restart(a) => crate::containers::restart(&cli.root, a),
+        Command::Wait(a) => crate::containers::wait(&cli.root, a),
+        Command::System {
+            command: SystemCommand::Boot,
+        } => crate::containers::system_boot(&cli.root),
         Command::Image {
             command: ImageCommand::Prune(a),
         } => prune(&store()?, a),

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{anyhow, Result};
+use berth_engine::logfile::{self, LogDriver};
 use berth_engine::{Container, CreateOptions, Engine, State};
 use serde_json::{json, Value};
 
@@ -49,6 +50,9 @@ fn options(runtime: &str, a: CreateArgs) -> Result<CreateOptions> {
             stdin_once: false,
             console_size: if a.stdio.tty { crate::attach::terminal_size() } else { None },
         },
+        restart: a.restart,
+        log_driver: a.log_driver,
+        log_opts: a.log_opts,
     })
 }
 
@@ -83,10 +87,12 @@ pub fn run(root: &Path, runtime: &str, a: RunArgs) -> Result<()> {
     Ok(())
 }
 
-/// Reads a json-file log from where it left off, writing each entry to
-/// stdout or stderr.
+/// Reads a log (json-file or k8s-file) from where it left off, writing each
+/// entry to stdout or stderr; follows the live file across rotations.
 struct LogFollower {
     path: PathBuf,
+    driver: LogDriver,
+    max_file: u32,
     /// Held once opened: a `--rm` container's monitor removes the log
     /// (with the container) before it reports the exit.
     file: Option<File>,
@@ -95,9 +101,11 @@ struct LogFollower {
 }
 
 impl LogFollower {
-    fn new(path: PathBuf) -> LogFollower {
+    fn new(engine: &Engine, c: &Container) -> LogFollower {
         let mut f = LogFollower {
-            path,
+            path: engine.log_path(c).unwrap_or_default(),
+            driver: c.config.log.driver,
+            max_file: c.config.log.max_file,
             file: None,
             offset: 0,
             partial: Vec::new(),
@@ -118,11 +126,37 @@ impl LogFollower {
         Ok(true)
     }
 
+    /// Copies what was added since the last call, moving on to newer files
+    /// when the monitor rotated the one being read.
     fn copy_new(&mut self) -> Result<()> {
-        if !self.open()? {
-            return Ok(());
+        loop {
+            if !self.open()? {
+                return Ok(());
+            }
+            self.copy_to_end()?;
+            let Some(next) = self.next_file()? else {
+                return Ok(());
+            };
+            // Rotated away, so it gets no more entries: take the ones
+            // written between our end of file and the rotation.
+            self.copy_to_end()?;
+            self.partial.clear();
+            self.offset = 0;
+            self.file = match File::open(&next) {
+                Ok(f) => Some(f),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+                Err(e) => return Err(e.into()),
+            };
         }
+    }
+
+    fn copy_to_end(&mut self) -> Result<()> {
         let mut f = self.file.as_ref().expect("opened");
+        // max-file 1 rotates by emptying the file.
+        if f.metadata()?.len() < self.offset {
+            self.offset = 0;
+            self.partial.clear();
+        }
         f.seek(SeekFrom::Start(self.offset))?;
         let mut r = BufReader::new(f);
         let mut out = io::stdout().lock();
@@ -136,16 +170,68 @@ impl LogFollower {
             if !self.partial.ends_with(b"\n") {
                 break; // the monitor is mid-write; finish it next time
             }
-            let entry: Value = serde_json::from_slice(&self.partial).unwrap_or(Value::Null);
+            let entry = logfile::parse_line(self.driver, &self.partial);
             self.partial.clear();
-            let text = entry["log"].as_str().unwrap_or("");
-            if entry["stream"] == "stderr" {
-                err.write_all(text.as_bytes())?;
+            let Some(entry) = entry else { continue };
+            if entry.stream == "stderr" {
+                err.write_all(&entry.text)?;
             } else {
-                out.write_all(text.as_bytes())?;
+                out.write_all(&entry.text)?;
             }
         }
         out.flush()?;
+        Ok(())
+    }
+
+    /// The file after the one being read when that one is no longer the
+    /// live file: the next newer rotated file, or the live one. None while
+    /// it is still the live file.
+    fn next_file(&self) -> Result<Option<PathBuf>> {
+        use std::os::unix::fs::MetadataExt;
+        let Some(f) = &self.file else {
+            return Ok(None);
+        };
+        let m = f.metadata()?;
+        let same = |p: &Path| {
+            std::fs::metadata(p).is_ok_and(|o| o.ino() == m.ino() && o.dev() == m.dev())
+        };
+        if same(&self.path) || !self.path.exists() {
+            return Ok(None);
+        }
+        let rotated: Vec<PathBuf> = (1..self.max_file.max(1))
+            .map(|n| logfile::rotated_path(&self.path, n))
+            .collect();
+        if let Some(k) = rotated.iter().position(|p| same(p)) {
+            return Ok(Some(if k == 0 {
+                self.path.clone()
+            } else {
+                rotated[k - 1].clone()
+            }));
+        }
+        // Ours fell off the end: every file left is newer.
+        Ok(Some(
+            rotated
+                .into_iter()
+                .rev()
+                .find(|p| p.exists())
+                .unwrap_or_else(|| self.path.clone()),
+        ))
+    }
+
+    /// Copies the rotated files (oldest first) before the live one.
+    fn copy_rotated(&self, max_file: u32) -> Result<()> {
+        let files = logfile::files_oldest_first(&self.path, max_file);
+        for p in &files[..files.len() - 1] {
+            let mut old = LogFollower {
+                path: p.clone(),
+                driver: self.driver,
+                max_file: 1,
+                file: None,
+                offset: 0,
+                partial: Vec::new(),
+            };
+            old.copy_new()?;
+        }
         Ok(())
     }
 }
@@ -222,6 +308,11 @@ fn status(c: &Container) -> String {
             since(&c.finished_at).unwrap_or_default()
         ),
         State::Created => "Created".into(),
+        State::Restarting => format!(
+            "Restarting ({}) {} ago",
+            c.exit_code,
+            since(&c.finished_at).unwrap_or_default()
+        ),
     }
 }
 
@@ -239,7 +330,13 @@ pub fn ps(root: &Path, a: PsArgs) -> Result<()> {
     let list: Vec<Container> = engine
         .list()?
         .into_iter()
-        .filter(|c| a.all || matches!(c.state, State::Running | State::Starting))
+        .filter(|c| {
+            a.all
+                || matches!(
+                    c.state,
+                    State::Running | State::Starting | State::Restarting
+                )
+        })
         .collect();
     let id = |c: &Container| {
         if a.no_trunc {
@@ -274,7 +371,13 @@ pub fn ps(root: &Path, a: PsArgs) -> Result<()> {
 pub fn logs(root: &Path, a: LogsArgs) -> Result<()> {
     let engine = Engine::open(root)?;
     let c = engine.find(&a.container)?;
-    let mut follower = LogFollower::new(engine.log_path(&c));
+    if c.config.log.driver == LogDriver::None {
+        return Err(anyhow!(
+            "configured logging driver does not support reading"
+        ));
+    }
+    let mut follower = LogFollower::new(&engine, &c);
+    follower.copy_rotated(c.config.log.max_file)?;
     follower.copy_new()?;
     if !a.follow {
         return Ok(());
@@ -287,7 +390,8 @@ pub fn logs(root: &Path, a: LogsArgs) -> Result<()> {
 
 fn inspect_container(engine: &Engine, c: &Container) -> Value {
     let bundle = engine.bundle(&c.id);
-    let running = c.state == State::Running;
+    let running = matches!(c.state, State::Running | State::Restarting);
+    let lifecycle = engine.lifecycle(c).unwrap_or_default();
     let zero = "0001-01-01T00:00:00Z";
     let or_zero = |t: &str| {
         if t.is_empty() {
@@ -308,7 +412,7 @@ fn inspect_container(engine: &Engine, c: &Container) -> Value {
             "Status": if c.state == State::Starting { "created" } else { c.state.as_str() },
             "Running": running,
             "Paused": false,
-            "Restarting": false,
+            "Restarting": c.state == State::Restarting,
             "OOMKilled": false,
             "Dead": false,
             "Pid": c.pid,
@@ -321,9 +425,9 @@ fn inspect_container(engine: &Engine, c: &Container) -> Value {
         "ResolvConfPath": bundle.file("resolv.conf"),
         "HostnamePath": bundle.file("hostname"),
         "HostsPath": bundle.file("hosts"),
-        "LogPath": engine.log_path(c),
+        "LogPath": engine.log_path(c).unwrap_or_default(),
         "Name": format!("/{}", c.name),
-        "RestartCount": 0,
+        "RestartCount": lifecycle.restart_count,
         "Driver": "overlay",
         "Platform": "linux",
         "HostConfig": {
@@ -331,7 +435,11 @@ fn inspect_container(engine: &Engine, c: &Container) -> Value {
             "Runtime": cfg.runtime,
             "CgroupParent": cfg.cgroup_parent,
             "NetworkMode": if cfg.network_mode.is_empty() { "none" } else { &cfg.network_mode },
-            "LogConfig": { "Type": "json-file", "Config": {} },
+            "LogConfig": { "Type": cfg.log.driver.name(), "Config": cfg.log.opts },
+            "RestartPolicy": {
+                "Name": cfg.restart.name(),
+                "MaximumRetryCount": cfg.restart.max_retries(),
+            },
             "CapAdd": if sec.cap_add.is_empty() { Value::Null } else { json!(sec.cap_add) },
             "CapDrop": if sec.cap_drop.is_empty() { Value::Null } else { json!(sec.cap_drop) },
             "Privileged": sec.privileged,
@@ -391,6 +499,56 @@ pub fn inspect(
     }
     if let Some(m) = missing.first() {
         return Err(anyhow!("No such object: {m}"));
+    }
+    Ok(())
+}
+
+pub fn restart(root: &Path, a: StopArgs) -> Result<()> {
+    let mut engine = Engine::open(root)?;
+    each(&a.containers, |key| {
+        engine.restart(key, Duration::from_secs(a.time))?;
+        Ok(())
+    })
+}
+
+/// Docker's `wait`: one exit code per line, in order; 125 if any failed.
+pub fn wait(root: &Path, a: ContainersArgs) -> Result<()> {
+    let engine = Engine::open(root)?;
+    let mut failed = false;
+    for key in &a.containers {
+        match engine.wait(key) {
+            Ok(code) => println!("{code}"),
+            Err(e) => {
+                if a.containers.len() == 1 {
+                    return Err(e.into());
+                }
+                eprintln!("Error: {e}");
+                failed = true;
+            }
+        }
+    }
+    if failed {
+        return Err(ExitWith(125).into());
+    }
+    Ok(())
+}
+
+/// `system boot`: the reconcile ran when the engine opened; start what the
+/// restart policies say, printing each name started.
+pub fn system_boot(root: &Path) -> Result<()> {
+    let mut engine = Engine::open(root)?;
+    let mut failed = false;
+    for s in engine.boot()? {
+        match s.result {
+            Ok(()) => println!("{}", s.name),
+            Err(e) => {
+                eprintln!("Error: {}: {e}", s.name);
+                failed = true;
+            }
+        }
+    }
+    if failed {
+        return Err(ExitWith(125).into());
     }
     Ok(())
 }

@@ -14,6 +14,7 @@ mod format;
 mod progress;
 mod registry;
 mod security_args;
+mod sigproxy;
 
 use std::process::ExitCode;
 

@@ -16,6 +16,9 @@ pub enum State {
     Starting,
     Running,
     Exited,
+    /// Exited; its monitor starts it again after the back-off (restart
+    /// policy).
+    Restarting,
 }
 
 impl State {
@@ -25,6 +28,7 @@ impl State {
             State::Starting => "starting",
             State::Running => "running",
             State::Exited => "exited",
+            State::Restarting => "restarting",
         }
     }
 
@@ -33,6 +37,7 @@ impl State {
             "starting" => State::Starting,
             "running" => State::Running,
             "exited" => State::Exited,
+            "restarting" => State::Restarting,
             _ => State::Created,
         }
     }
@@ -68,6 +73,12 @@ pub struct ContainerConfig {
     /// Capabilities, seccomp, devices, limits, `--init`, ... (security.rs).
     #[serde(default)]
     pub security: crate::security::SecurityConfig,
+    /// `--restart`.
+    #[serde(default)]
+    pub restart: crate::restart::RestartPolicy,
+    /// `--log-driver`, `--log-opt`.
+    #[serde(default)]
+    pub log: crate::logfile::LogConfig,
 }
 
 impl ContainerConfig {

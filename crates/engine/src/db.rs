@@ -11,6 +11,9 @@ use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 use crate::container::{Container, ContainerConfig, State};
 use crate::error::{Error, Result};
 
+mod lifecycle;
+pub use lifecycle::{Lifecycle, LiveRow, Unfinished};
+
 /// Migration n (1-based) brings the schema from version n-1 to n. Never edit
 /// one that has shipped; add the next.
 const MIGRATIONS: &[&str] = &[
@@ -28,6 +31,19 @@ const MIGRATIONS: &[&str] = &[
         started_at  TEXT NOT NULL DEFAULT '',
         finished_at TEXT NOT NULL DEFAULT ''
     );",
+    // 2: the lifecycle (db/lifecycle.rs): who owns the container's process
+    // (its monitor, or the command starting it) on which boot, restarts,
+    // and whether the user stopped it.
+    "ALTER TABLE containers ADD COLUMN monitor_pid INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE containers ADD COLUMN monitor_start INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE containers ADD COLUMN boot_id TEXT NOT NULL DEFAULT '';
+     ALTER TABLE containers ADD COLUMN restart_count INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE containers ADD COLUMN manually_stopped INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE containers ADD COLUMN exit_on_next INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE containers ADD COLUMN creator_pid INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE containers ADD COLUMN creator_start INTEGER NOT NULL DEFAULT 0;
+     CREATE INDEX containers_state ON containers (state);
+     CREATE INDEX containers_creator ON containers (creator_pid);",
 ];
 
 pub struct Db {
@@ -141,6 +157,7 @@ impl Db {
             params![c.id, c.name, c.image_id, config, c.state.as_str(), c.created_at],
         )
         .map_err(err)?;
+        lifecycle::record_creator(&tx, &c.id).map_err(err)?;
         tx.commit().map_err(err)
     }
 
@@ -197,30 +214,6 @@ impl Db {
             .query_row(&format!("{SELECT} WHERE id = ?1"), [id], from_row)
             .optional()
             .map_err(self.err())
-    }
-
-    /// The monitor started the container's process.
-    pub fn set_running(&mut self, id: &str, pid: i32, started_at: &str) -> Result<()> {
-        self.conn
-            .execute(
-                "UPDATE containers SET state = ?2, pid = ?3, started_at = ?4, exit_code = 0,
-                 error = '', finished_at = '' WHERE id = ?1",
-                params![id, State::Running.as_str(), pid, started_at],
-            )
-            .map_err(self.err())?;
-        Ok(())
-    }
-
-    /// The container's process ended (or never started: `error` says why).
-    pub fn set_exited(&mut self, id: &str, exit_code: i32, error: &str, finished_at: &str) -> Result<()> {
-        self.conn
-            .execute(
-                "UPDATE containers SET state = ?2, pid = 0, exit_code = ?3, error = ?4,
-                 finished_at = ?5 WHERE id = ?1",
-                params![id, State::Exited.as_str(), exit_code, error, finished_at],
-            )
-            .map_err(self.err())?;
-        Ok(())
     }
 
     /// The start failed before the process ran: back to `created`, with

@@ -51,6 +51,8 @@ pub enum Error {
     Ambiguous(String),
     #[error("invalid {what}: {reason}")]
     Invalid { what: String, reason: String },
+    #[error("Conflicting options: {0}")]
+    ConflictingOptions(&'static str),
     #[error("unsupported {what}: {value}")]
     Unsupported { what: &'static str, value: String },
     #[error("runtime {name:?} not found{}", if hint.is_empty() { String::new() } else { format!(" ({hint})") })]
@@ -99,7 +101,8 @@ impl Error {
             Error::InvalidName(_)
             | Error::Ambiguous(_)
             | Error::Invalid { .. }
-            | Error::Unsupported { .. } => ErrorKind::InvalidInput,
+            | Error::Unsupported { .. }
+            | Error::ConflictingOptions(_) => ErrorKind::InvalidInput,
             Error::WrongState { .. } | Error::RemoveRunning(_) => ErrorKind::Conflict,
             Error::NotRunning(_) | Error::AttachStopped => ErrorKind::Conflict,
             Error::Command { .. } => ErrorKind::Command,

@@ -12,7 +12,10 @@ mod container;
 mod db;
 mod error;
 pub mod exec;
+pub mod logfile;
 pub mod monitor;
+pub mod recovery;
+pub mod restart;
 pub mod runtime;
 mod stdio;
 pub mod seccomp;
@@ -27,6 +30,7 @@ use berth_image::ImageStore;
 
 pub use bundle::{Bundle, DEFAULT_CAPABILITIES};
 pub use container::{Container, ContainerConfig, State};
+pub use db::Lifecycle;
 pub use error::{Error, ErrorKind, Result};
 pub use stdio::StdioConfig;
 pub use security::SecurityOptions;
@@ -57,6 +61,12 @@ pub struct CreateOptions {
     /// `-l`/`--label-file`: `KEY=VALUE` or `KEY` (empty value).
     pub labels: Vec<String>,
     pub security: SecurityOptions,
+    /// `--restart`.
+    pub restart: Option<String>,
+    /// `--log-driver`.
+    pub log_driver: Option<String>,
+    /// `--log-opt key=value`.
+    pub log_opts: Vec<String>,
 }
 
 pub struct Engine {
@@ -76,7 +86,16 @@ pub struct Started {
 }
 
 impl Engine {
+    /// Opens the engine and reconciles the database with the processes
+    /// that really exist ([`recovery`]).
     pub fn open(root: &Path) -> Result<Engine> {
+        let mut engine = Engine::open_unreconciled(root)?;
+        engine.reconcile()?;
+        Ok(engine)
+    }
+
+    /// Without the reconcile: for the monitor, which owns its container.
+    pub(crate) fn open_unreconciled(root: &Path) -> Result<Engine> {
         std::fs::create_dir_all(root).map_err(|e| Error::io("create", root, e))?;
         let images = ImageStore::open(root)?;
         let db = db::Db::open(root)?;
@@ -95,8 +114,14 @@ impl Engine {
         Bundle::new(&self.containers_dir(), id)
     }
 
-    pub fn log_path(&self, c: &Container) -> PathBuf {
-        self.bundle(&c.id).log_path(&c.id)
+    /// The live log file; None with `--log-driver none`.
+    pub fn log_path(&self, c: &Container) -> Option<PathBuf> {
+        logfile::path(self.bundle(&c.id).dir(), &c.id, c.config.log.driver)
+    }
+
+    /// Restart count, manual stop, the monitor.
+    pub fn lifecycle(&self, c: &Container) -> Result<Lifecycle> {
+        Ok(self.db.lifecycle(&c.id)?.unwrap_or_default())
     }
 
     fn runtime_for(&self, c: &Container) -> Runtime {
@@ -128,6 +153,14 @@ impl Engine {
         }
         let host_network = o.network.as_deref() == Some("host");
         let security = security::resolve(&o.security, host_network)?;
+        let restart = match &o.restart {
+            Some(r) => restart::RestartPolicy::parse(r)?,
+            None => restart::RestartPolicy::No,
+        };
+        if o.auto_remove && !restart.is_none() {
+            return Err(Error::ConflictingOptions("--restart and --rm"));
+        }
+        let log = logfile::LogConfig::parse(o.log_driver.as_deref(), &o.log_opts)?;
         let (image_id, _) = self.images.resolve(&o.image)?;
         let (image, _) = self.images.config(&image_id)?;
         let ic = image.config.unwrap_or_default();
@@ -198,6 +231,8 @@ impl Engine {
             stdio: o.stdio.clone(),
             network_mode: o.network.clone().unwrap_or_else(|| "none".to_owned()),
             security,
+            restart,
+            log,
         };
         let mut c = Container {
             id: id.clone(),
@@ -239,26 +274,34 @@ impl Engine {
             let _ = self.remove_files(&c);
             return Err(e);
         }
+        self.db.created(&id)?;
         Ok(c)
     }
 
     /// Starts a monitor for the container and waits until it reports the
     /// process started (or why it did not).
     pub fn start(&mut self, key: &str) -> Result<Option<Started>> {
-        self.start_with(key, false)
+        self.start_with(key, true, false)
     }
 
     /// [`Engine::start`], connected to the container's attach socket from
     /// before it starts (`run`, `start -a`).
     pub fn start_attached(&mut self, key: &str) -> Result<Option<Started>> {
-        self.start_with(key, true)
+        self.start_with(key, true, true)
     }
 
-    fn start_with(&mut self, key: &str, attach: bool) -> Result<Option<Started>> {
+    /// `start`; `by_user` forgets restarts and a manual stop (Docker's
+    /// start does, its daemon's restart at boot does not).
+    pub(crate) fn start_as(&mut self, key: &str, by_user: bool) -> Result<Option<Started>> {
+        self.start_with(key, by_user, false)
+    }
+
+    fn start_with(&mut self, key: &str, by_user: bool, attach: bool) -> Result<Option<Started>> {
         let c = self.find(key)?;
+        let me = recovery::ProcessId::current();
         if !self
             .db
-            .transition(&c.id, &[State::Created, State::Exited], State::Starting)?
+            .begin_start(&c.id, me, recovery::boot_id(), by_user)?
         {
             // Already running or being started: Docker's start is a no-op.
             return Ok(None);
@@ -278,6 +321,7 @@ impl Engine {
             false => None,
         };
         let status = monitor::command(&self.root, &c.id)?
+            .env(recovery::STARTER_ENV, me.to_string())
             .stdin(std::os::fd::OwnedFd::from(socket.listener))
             .stdout(w)
             .stderr(errors)
@@ -323,6 +367,17 @@ impl Engine {
     /// Signals the container (`runtime kill`).
     pub fn kill(&self, key: &str, signal: &str) -> Result<Container> {
         let c = self.find(key)?;
+        if c.state == State::Restarting {
+            // Docker's: between two runs there is no process to signal;
+            // marking it is enough, and KILL or the stop signal cancels
+            // the coming restart.
+            let ends = restart::ends_restarts(&c.config.stop_signal, signal);
+            self.db.mark_stopped_by_user(&c.id, ends)?;
+            if ends {
+                self.db.cancel_restart(&c.id)?;
+            }
+            return Ok(c);
+        }
         if c.state != State::Running {
             return Err(Error::WrongState {
                 action: "kill",
@@ -331,16 +386,61 @@ impl Engine {
             });
         }
         let signal = signal.strip_prefix("SIG").unwrap_or(signal);
+        // Docker: any kill counts as a stop by hand; KILL or the stop
+        // signal also cancels the restart its exit would bring.
+        let ends = restart::ends_restarts(&c.config.stop_signal, signal);
+        self.db.mark_stopped_by_user(&c.id, ends)?;
         self.runtime_for(&c).kill(&c.id, signal)?;
         Ok(c)
+    }
+
+    /// Sends a signal for `berth run`'s signal proxy: not a stop by the
+    /// user, just what the terminal got.
+    pub fn forward_signal(&self, id: &str, signal: &str) -> Result<()> {
+        let c = self.find(id)?;
+        if c.state != State::Running {
+            return Ok(());
+        }
+        self.runtime_for(&c).kill(&c.id, signal)
+    }
+
+    /// `wait`: blocks until the container is not running (nor starting or
+    /// restarting) and returns its exit code.
+    pub fn wait(&self, key: &str) -> Result<i32> {
+        let c = self.find(key)?;
+        loop {
+            match self.db.get(&c.id)? {
+                Some(c)
+                    if matches!(
+                        c.state,
+                        State::Running | State::Starting | State::Restarting
+                    ) => {}
+                Some(c) => return Ok(c.exit_code),
+                None => return Err(Error::NoSuchContainer(key.to_owned())),
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// `restart`: stop (if running) then start, as Docker's.
+    pub fn restart(&mut self, key: &str, timeout: Duration) -> Result<()> {
+        let c = self.stop(key, timeout)?;
+        self.start(&c.id)?;
+        Ok(())
     }
 
     /// The image's stop signal (or SIGTERM), then SIGKILL after `timeout`.
     pub fn stop(&self, key: &str, timeout: Duration) -> Result<Container> {
         let c = self.find(key)?;
+        if c.state == State::Restarting {
+            // Between two runs: the monitor sees this and does not restart.
+            self.db.mark_stopped_by_user(&c.id, true)?;
+            self.db.cancel_restart(&c.id)?;
+        }
         if c.state != State::Running {
             return Ok(c);
         }
+        self.db.mark_stopped_by_user(&c.id, true)?;
         let runtime = self.runtime_for(&c);
         let signal = match c.config.stop_signal.as_str() {
             "" => "TERM",
@@ -365,7 +465,11 @@ impl Engine {
         let deadline = Instant::now() + limit;
         loop {
             match self.db.get(id)? {
-                Some(c) if matches!(c.state, State::Running | State::Starting) => {}
+                Some(c)
+                    if matches!(
+                        c.state,
+                        State::Running | State::Starting | State::Restarting
+                    ) => {}
                 _ => return Ok(true),
             }
             if Instant::now() >= deadline {
@@ -378,10 +482,16 @@ impl Engine {
     /// `rm [-f]`.
     pub fn remove(&mut self, key: &str, force: bool) -> Result<Container> {
         let c = self.find(key)?;
-        if matches!(c.state, State::Running | State::Starting) {
+        if matches!(
+            c.state,
+            State::Running | State::Starting | State::Restarting
+        ) {
             if !force {
                 return Err(Error::RemoveRunning(c.name));
             }
+            self.db.mark_stopped_by_user(&c.id, true)?;
+            self.db
+                .transition(&c.id, &[State::Restarting], State::Exited)?;
             let _ = self.runtime_for(&c).kill(&c.id, "KILL");
             if !self.wait_not_running(&c.id, Duration::from_secs(30))? {
                 return Err(Error::Monitor {

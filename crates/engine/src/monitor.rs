@@ -5,27 +5,33 @@
 //! so stage 2 belongs to no terminal and outlives the CLI (double fork
 //! without `unsafe`). Stage 2 is a child subreaper: it mounts the rootfs,
 //! calls the runtime's `create` with pipes for stdout/stderr and `start`,
-//! writes Docker's json-file log, waits for the init, records the exit,
-//! runs `delete` and removes the container when `--rm`.
+//! writes the log through [`crate::logfile`], waits for the init, records
+//! the exit, runs `delete` and removes the container when `--rm`. It stays
+//! alive across the restarts its restart policy asks for
+//! ([`crate::restart`]). It takes the container over from the command that
+//! started it (recorded as the owner, [`crate::recovery`]), and every
+//! later write checks it still owns it.
 //!
 //! It reports to whoever started it through its stdout, a pipe: one line
 //! `started <pid>` or `error <exit code> <message>`, and later
 //! `exited <code>` once the log is complete.
 
-use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::fd::AsFd;
 use std::path::Path;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
-use serde_json::json;
 
 use crate::error::{Error, Result};
+use crate::logfile::LogWriter;
+use crate::recovery::{self, ProcessId};
+use crate::restart::Backoff;
 use crate::runtime::{command_exit_code, last_line};
-use crate::Engine;
+use crate::{Engine, State};
 
 /// The monitor's binary, next to `berth`.
 pub const BINARY: &str = "berth-monitor";
@@ -110,69 +116,145 @@ pub fn parse_args(args: &[String]) -> Option<(std::path::PathBuf, String, bool)>
 struct Monitor;
 
 impl Monitor {
+    /// Takes the container over from the command that started it, then
+    /// runs it until it exits for good (see [`Self::lifecycle`]).
     fn run(root: &Path, id: &str, report: &mut impl Write) -> Result<()> {
         nix::sys::prctl::set_child_subreaper(true).map_err(|e| Error::Monitor {
             id: id.to_owned(),
             message: format!("set child subreaper: {e}"),
         })?;
-        let mut engine = Engine::open(root)?;
-        let c = engine.db.get(id)?.ok_or_else(|| Error::NoSuchContainer(id.to_owned()))?;
-        let bundle = engine.bundle(id);
-        let runtime = engine.runtime_for(&c);
-        let hub = crate::stdio::Hub::serve(&c.config.stdio, bundle.dir())?;
+        let mut engine = Engine::open_unreconciled(root)?;
+        let me = ProcessId::current();
+        let starter = std::env::var(recovery::STARTER_ENV)
+            .ok()
+            .and_then(|s| ProcessId::parse(&s));
+        let boot = recovery::boot_id();
+        let claimed = match starter {
+            Some(s) => engine.db.take_over(id, s, boot, me, boot)?,
+            None => false,
+        };
+        if !claimed {
+            // The starter died and a reconcile took the container first.
+            let _ = writeln!(
+                report,
+                "error 125 the container was reconciled before its monitor started"
+            );
+            return Ok(());
+        }
+        let c = engine
+            .db
+            .get(id)?
+            .ok_or_else(|| Error::NoSuchContainer(id.to_owned()))?;
+        Self::lifecycle(root, engine, &c, me, report)
+    }
 
-        let pid = match Self::launch(&engine, &c, &hub, report) {
-            Ok((pid, threads)) => (pid, threads),
-            Err(e) => {
+    /// Runs the container, and again after each exit its restart policy
+    /// restarts (after Docker's back-off), until a stop, an exit the
+    /// policy does not restart, or a failed start. Every database write
+    /// is conditional on still owning the container, so a reconcile that
+    /// took over wins.
+    fn lifecycle(
+        root: &Path,
+        mut engine: Engine,
+        c: &crate::Container,
+        me: ProcessId,
+        report: &mut impl Write,
+    ) -> Result<()> {
+        let id = &c.id;
+        let bundle = engine.bundle(id);
+        let runtime = engine.runtime_for(c);
+        let hub = crate::stdio::Hub::serve(&c.config.stdio, bundle.dir())?;
+        let mut backoff = Backoff::default();
+        let mut first = true;
+        loop {
+            let (pid, threads) = match Self::launch(&engine, c, &hub, report) {
+                Ok(launched) => launched,
+                Err(e) => {
+                    let _ = runtime.delete(id, true);
+                    let _ = crate::unmount(&bundle.rootfs());
+                    let code = i32::from(e.exit_code());
+                    // A first start that fails leaves the container
+                    // `created` (Docker's); a restart that fails, `exited`.
+                    let state = if first { State::Created } else { State::Exited };
+                    if !engine
+                        .db
+                        .owned_failed(id, me, state, code, &e.to_string())?
+                    {
+                        return Ok(());
+                    }
+                    // Removed before the report, so the CLI's caller sees it gone.
+                    let removed = if c.config.auto_remove {
+                        engine.remove_files(c)
+                    } else {
+                        Ok(())
+                    };
+                    if first {
+                        let _ = writeln!(report, "error {code} {}", one_line(&e.to_string()));
+                    }
+                    return removed;
+                }
+            };
+            let started = Instant::now();
+            let now = berth_image::time::now_rfc3339();
+            if !engine.db.owned_running(id, me, pid, &now)? {
+                // Taken over meanwhile: what we started is not ours to run.
                 let _ = runtime.delete(id, true);
+                let _ = wait_for(pid);
                 let _ = crate::unmount(&bundle.rootfs());
-                let code = i32::from(e.exit_code());
-                engine.db.set_failed(id, code, &e.to_string())?;
-                // Removed before the report, so the CLI's caller sees it gone.
-                let removed = if c.config.auto_remove {
-                    engine.remove_files(&c)
-                } else {
-                    Ok(())
-                };
-                let _ = writeln!(report, "error {code} {}", one_line(&e.to_string()));
+                return Ok(());
+            }
+            if first {
+                let _ = writeln!(report, "started {pid}");
+                let _ = report.flush();
+            }
+            // Idle until the exit: hold no database, image store or freed
+            // heap meanwhile (a monitor per container adds up).
+            drop(engine);
+            berth_sys::trim_heap();
+
+            let code = wait_for(pid);
+            engine = Engine::open_unreconciled(root)?;
+            for t in threads {
+                let _ = t.join();
+            }
+            let finished = berth_image::time::now_rfc3339();
+            if runtime.delete(id, false).is_err() {
+                let _ = runtime.delete(id, true);
+            }
+            let _ = crate::unmount(&bundle.rootfs());
+            let policy = c.config.restart;
+            let again = engine.db.owned_exited(id, me, code, "", &finished, |l| {
+                policy.restarts_after(code, l.manually_stopped, l.restart_count)
+            })?;
+            hub.finish(code);
+            // Removed before the report, so the CLI's caller sees it gone
+            // (`--rm` excludes a restart policy).
+            let removed = if again == Some(false) && c.config.auto_remove {
+                engine.remove_files(c)
+            } else {
+                Ok(())
+            };
+            if first {
+                // A foreground `run` returns at the first exit, as Docker's.
+                let _ = writeln!(report, "exited {code}");
+                let _ = report.flush();
+                first = false;
+            }
+            if again != Some(true) {
                 return removed;
             }
-        };
-        let (pid, threads) = pid;
-        engine
-            .db
-            .set_running(id, pid, &berth_image::time::now_rfc3339())?;
-        let _ = writeln!(report, "started {pid}");
-        let _ = report.flush();
-        // Idle until the exit: hold no database, image store or freed heap
-        // meanwhile (a monitor per container adds up).
-        drop(engine);
-        berth_sys::trim_heap();
-
-        let code = wait_for(pid);
-        let mut engine = Engine::open(root)?;
-        for t in threads {
-            let _ = t.join();
+            std::thread::sleep(backoff.next(started.elapsed()));
+            if !engine.db.owned_restart(id, me)? {
+                return Ok(()); // stopped (or removed) during the back-off
+            }
         }
-        let finished = berth_image::time::now_rfc3339();
-        if runtime.delete(id, false).is_err() {
-            let _ = runtime.delete(id, true);
-        }
-        let _ = crate::unmount(&bundle.rootfs());
-        engine.db.set_exited(id, code, "", &finished)?;
-        hub.finish(code);
-        if c.config.auto_remove {
-            engine.remove_files(&c)?;
-        }
-        let _ = writeln!(report, "exited {code}");
-        Ok(())
     }
 
     /// Mount, `create`, log copiers, `start`. Returns the init's pid.
     fn launch(
         engine: &Engine,
         c: &crate::Container,
-        hub: &std::sync::Arc<crate::stdio::Hub>,
+        hub: &Arc<crate::stdio::Hub>,
         report: &mut impl Write,
     ) -> Result<(i32, Vec<std::thread::JoinHandle<()>>)> {
         let _ = report;
@@ -223,13 +305,8 @@ impl Monitor {
             .parse()
             .map_err(|_| Error::invalid("pid file", pid_file.display().to_string()))?;
 
-        let log_path = bundle.log_path(id);
-        let log = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log_path)
-            .map_err(|e| Error::io("open", &log_path, e))?;
         let (out_r, err_r) = stdio.started()?;
+        let log = LogWriter::open(bundle.dir(), id, &c.config.log)?;
         let log = Arc::new(Mutex::new(log));
         let threads = vec![
             copy_to_log(out_r, "stdout", log.clone()),
@@ -293,12 +370,11 @@ pub(crate) fn read_available(r: io::PipeReader) -> String {
 /// Docker splits long lines into 16 KiB log entries.
 const MAX_ENTRY: usize = 16 * 1024;
 
-/// Copies one stream into the json-file log, one entry per line:
-/// `{"log":"...\n","stream":"stdout","time":"..."}`.
+/// Copies one stream into the log (`logfile`), one entry per line.
 fn copy_to_log(
     r: io::PipeReader,
     stream: &'static str,
-    log: Arc<Mutex<File>>,
+    log: Arc<Mutex<LogWriter>>,
 ) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         let mut r = BufReader::with_capacity(MAX_ENTRY, r);
@@ -313,15 +389,8 @@ fn copy_to_log(
             if n == 0 {
                 break;
             }
-            let entry = json!({
-                "log": String::from_utf8_lossy(&line),
-                "stream": stream,
-                "time": berth_image::time::now_rfc3339(),
-            });
-            let mut text = entry.to_string();
-            text.push('\n');
-            let mut f = log.lock().unwrap_or_else(|p| p.into_inner());
-            if f.write_all(text.as_bytes()).is_err() {
+            let mut log = log.lock().unwrap_or_else(|p| p.into_inner());
+            if log.write(stream, &line).is_err() {
                 break;
             }
         }

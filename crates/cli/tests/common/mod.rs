@@ -9,6 +9,7 @@ use std::process::{Command, Output, Stdio};
 use berth_testutil::TempDir;
 
 pub mod engine;
+pub mod lifecycle;
 
 pub struct Berth {
     pub dir: TempDir,
