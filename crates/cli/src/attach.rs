@@ -356,8 +356,11 @@ pub fn start(root: &Path, a: StartArgs) -> Result<()> {
 pub fn attach_cmd(root: &Path, a: AttachArgs) -> Result<()> {
     let engine = Engine::open(root)?;
     let c = engine.find(&a.container)?;
-    if c.state != State::Running {
-        return Err(berth_engine::Error::AttachStopped.into());
+    match c.state {
+        // Starting: the socket is bound before the monitor starts.
+        State::Running | State::Starting => {}
+        State::Restarting => return Err(berth_engine::Error::Restarting(c.id).into()),
+        _ => return Err(berth_engine::Error::AttachStopped.into()),
     }
     let cfg = &c.config.stdio;
     let stdin = !a.no_stdin && cfg.open_stdin;

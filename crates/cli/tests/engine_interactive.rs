@@ -447,3 +447,31 @@ fn foreground_run_passes_signals_on() {
     );
     assert_eq!(e.inspect(&n)["State"]["Running"], true);
 }
+
+#[test]
+fn attach_across_restarts() {
+    require_root!();
+    let e = Engine::new("berth");
+    let n = name("again");
+    e.ok(&[
+        "run", "-d", "-i", "--restart", "always", "--name", &n, "bb:1", "sh", "-c",
+        "read l; echo \"got $l\"; exit 1",
+    ]);
+    let out = run_i(&e, &["attach", &n], b"a\n");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "got a\n");
+    assert_eq!(out.status.code(), Some(1));
+    // The monitor runs it again (after Docker's back-off) and serves the
+    // same socket for the new run.
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let v = e.inspect(&n);
+        if v["State"]["Status"] == "running" && v["RestartCount"].as_u64() >= Some(1) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never restarted: {v}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = run_i(&e, &["attach", &n], b"b\n");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "got b\n");
+    assert_eq!(out.status.code(), Some(1));
+}

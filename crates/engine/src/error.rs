@@ -90,6 +90,8 @@ pub enum Error {
     NotRunning(String),
     #[error("You cannot attach to a stopped container, start it first")]
     AttachStopped,
+    #[error("Container {0} is restarting, wait until the container is running")]
+    Restarting(String),
 }
 
 impl Error {
@@ -104,7 +106,9 @@ impl Error {
             | Error::Unsupported { .. }
             | Error::ConflictingOptions(_) => ErrorKind::InvalidInput,
             Error::WrongState { .. } | Error::RemoveRunning(_) => ErrorKind::Conflict,
-            Error::NotRunning(_) | Error::AttachStopped => ErrorKind::Conflict,
+            Error::NotRunning(_) | Error::AttachStopped | Error::Restarting(_) => {
+                ErrorKind::Conflict
+            }
             Error::Command { .. } => ErrorKind::Command,
             _ => ErrorKind::Internal,
         }

@@ -156,8 +156,10 @@ impl Engine {
         console_socket: Option<&str>,
     ) -> Result<Exec> {
         let c = self.find(key)?;
-        if c.state != State::Running {
-            return Err(Error::NotRunning(c.id));
+        match c.state {
+            State::Running => {}
+            State::Restarting => return Err(Error::Restarting(c.id)),
+            _ => return Err(Error::NotRunning(c.id)),
         }
         let base = self.process_of(&c)?;
         let mut process = process(&base, o, our_bounding_set())?;
