@@ -15,7 +15,7 @@
 //! next start binds a new one.
 
 use std::fs::File;
-use std::io::{self, BufRead, Read, Write};
+use std::io::{self, BufRead, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
@@ -347,12 +347,15 @@ impl Launch {
                 if hub.config.open_stdin {
                     *lock(&hub.input) = Input::Terminal(master.clone());
                 }
-                Source::Terminal(master)
+                let reader = master
+                    .try_clone()
+                    .map_err(|e| Error::io("duplicate", "the terminal", e))?;
+                Source::new(reader)
             }
-            None => Source::Pipe(out_r),
+            None => Source::new(out_r),
         };
         let (log_out, out) = Output::new(stdout, false)?;
-        let (log_err, err) = Output::new(Source::Pipe(err_r), true)?;
+        let (log_err, err) = Output::new(Source::new(err_r), true)?;
         let (stop_r, stop_w) = io::pipe().map_err(|e| Error::io("create", "a pipe", e))?;
         let h = hub.clone();
         let thread = std::thread::spawn(move || pump(&h, vec![out, err], stop_r));
@@ -398,39 +401,38 @@ fn receive_terminal(console: &BoundSocket, dir: &Path) -> Result<File> {
     Ok(File::from(fd))
 }
 
-/// A container output stream: a pipe, or the PTY master, where EIO means
-/// every slave end closed (the container and all its processes are gone):
-/// the end of the stream.
-enum Source {
-    Pipe(io::PipeReader),
-    Terminal(Arc<File>),
-}
+/// A container output stream: a pipe, or the PTY master (a descriptor of
+/// its own), where EIO means every slave end closed (the container and all
+/// its processes are gone): the end of the stream. Read as a `File`, which
+/// std reads into the buffer without zeroing it first (a `PipeReader`
+/// would zero it), so the buffer's pages are touched only by output.
+struct Source(io::BufReader<File>);
 
-impl Read for Source {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Source::Pipe(p) => p.read(buf),
-            Source::Terminal(t) => match (&**t).read(buf) {
-                Err(e) if e.raw_os_error() == Some(nix::libc::EIO) => Ok(0),
-                other => other,
-            },
-        }
+const OUTPUT_BUFFER: usize = 32 * 1024;
+
+impl Source {
+    fn new(fd: impl Into<OwnedFd>) -> Source {
+        Source(io::BufReader::with_capacity(OUTPUT_BUFFER, File::from(fd.into())))
     }
-}
 
-impl AsFd for Source {
-    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-        match self {
-            Source::Pipe(p) => p.as_fd(),
-            Source::Terminal(t) => t.as_fd(),
-        }
+    /// The next chunk, empty at the end of the stream.
+    fn next_chunk(&mut self) -> Vec<u8> {
+        let chunk = match self.0.fill_buf() {
+            Ok(b) => b.to_vec(),
+            Err(_) => Vec::new(),
+        };
+        self.0.consume(chunk.len());
+        chunk
+    }
+
+    fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.0.get_ref().as_fd()
     }
 }
 
 /// One output stream of a launch and the pipe to the log writer.
 struct Output {
-    /// Not zeroed: an idle container's monitor never touches its pages.
-    source: io::BufReader<Source>,
+    source: Source,
     stderr: bool,
     log: Option<io::PipeWriter>,
 }
@@ -439,18 +441,16 @@ impl Output {
     /// The stream, and the reader of its copy for the log.
     fn new(source: Source, stderr: bool) -> Result<(io::PipeReader, Output)> {
         let (r, w) = io::pipe().map_err(|e| Error::io("create", "a pipe", e))?;
-        let source = io::BufReader::with_capacity(32 * 1024, source);
         Ok((r, Output { source, stderr, log: Some(w) }))
     }
 
     /// Copies what one read gives to the log and the clients; false at
     /// the end of the stream.
     fn copy_once(&mut self, hub: &Hub) -> bool {
-        let chunk = match self.source.fill_buf() {
-            Ok([]) | Err(_) => return false,
-            Ok(b) => b.to_vec(),
-        };
-        self.source.consume(chunk.len());
+        let chunk = self.source.next_chunk();
+        if chunk.is_empty() {
+            return false;
+        }
         if let Some(w) = &mut self.log {
             if w.write_all(&chunk).is_err() {
                 self.log = None;
@@ -481,7 +481,7 @@ fn pump(hub: &Arc<Hub>, mut outputs: Vec<Output>, stop: io::PipeReader) {
             fds.extend(
                 outputs
                     .iter()
-                    .map(|o| PollFd::new(o.source.get_ref().as_fd(), PollFlags::POLLIN)),
+                    .map(|o| PollFd::new(o.source.fd(), PollFlags::POLLIN)),
             );
             match poll(&mut fds, PollTimeout::NONE) {
                 Ok(_) => {}
