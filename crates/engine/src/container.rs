@@ -64,6 +64,9 @@ pub struct ContainerConfig {
     /// Parent of the container's cgroup (`linux.cgroupsPath` is
     /// `<parent>/<id>`).
     pub cgroup_parent: String,
+    /// `-i`/`-t` (absent from rows written before they existed).
+    #[serde(default)]
+    pub stdio: crate::stdio::StdioConfig,
     /// `none` (empty in older records) or `host`.
     #[serde(default)]
     pub network_mode: String,

@@ -86,6 +86,12 @@ pub enum Error {
     RemoveRunning(String),
     #[error("monitor of container {id}: {message}")]
     Monitor { id: String, message: String },
+    #[error("Container {0} is not running")]
+    NotRunning(String),
+    #[error("You cannot attach to a stopped container, start it first")]
+    AttachStopped,
+    #[error("Container {0} is restarting, wait until the container is running")]
+    Restarting(String),
 }
 
 impl Error {
@@ -100,6 +106,9 @@ impl Error {
             | Error::Unsupported { .. }
             | Error::ConflictingOptions(_) => ErrorKind::InvalidInput,
             Error::WrongState { .. } | Error::RemoveRunning(_) => ErrorKind::Conflict,
+            Error::NotRunning(_) | Error::AttachStopped | Error::Restarting(_) => {
+                ErrorKind::Conflict
+            }
             Error::Command { .. } => ErrorKind::Command,
             _ => ErrorKind::Internal,
         }
