@@ -57,7 +57,7 @@ pub enum Command {
     /// Create a new container
     Create(CreateArgs),
     /// Start one or more stopped containers
-    Start(ContainersArgs),
+    Start(StartArgs),
     /// Stop one or more running containers
     Stop(StopArgs),
     /// Kill one or more running containers
@@ -78,6 +78,10 @@ pub enum Command {
     Top(crate::live_ops::TopArgs),
     /// Display a live stream of container(s) resource usage statistics
     Stats(crate::stats::StatsArgs),
+    /// Attach local standard input, output, and error streams to a running container
+    Attach(AttachArgs),
+    /// Execute a command in a running container
+    Exec(ExecArgs),
     /// Restart one or more containers
     Restart(StopArgs),
     /// Block until one or more containers stop, then print their exit codes
@@ -318,6 +322,8 @@ pub struct CreateArgs {
     #[command(flatten)]
     pub resources: crate::resource_args::CreateResourceArgs,
     #[command(flatten)]
+    pub stdio: StdioArgs,
+    #[command(flatten)]
     pub security: crate::security_args::SecurityArgs,
     /// Restart policy to apply when a container exits (no, on-failure[:max-retries], always, unless-stopped)
     #[arg(long)]
@@ -338,11 +344,87 @@ pub struct RunArgs {
     /// Run container in background and print container ID
     #[arg(short = 'd', long)]
     pub detach: bool,
-    /// Proxy received signals to the process
-    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
-    pub sig_proxy: bool,
+    #[command(flatten)]
+    pub attach: RunAttachArgs,
     #[command(flatten)]
     pub create: CreateArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct StdioArgs {
+    /// Keep STDIN open even if not attached
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
+    /// Allocate a pseudo-TTY
+    #[arg(short = 't', long)]
+    pub tty: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunAttachArgs {
+    /// Override the key sequence for detaching a container
+    #[arg(long, default_value = crate::attach::DEFAULT_DETACH_KEYS)]
+    pub detach_keys: String,
+    /// Proxy received signals to the process
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub sig_proxy: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    /// Attach STDOUT/STDERR and forward signals
+    #[arg(short = 'a', long)]
+    pub attach: bool,
+    /// Attach container's STDIN
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long)]
+    pub detach_keys: Option<String>,
+    #[command(flatten)]
+    pub containers: ContainersArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct AttachArgs {
+    /// Override the key sequence for detaching a container
+    #[arg(long)]
+    pub detach_keys: Option<String>,
+    /// Do not attach STDIN
+    #[arg(long)]
+    pub no_stdin: bool,
+    /// Proxy all received signals to the process
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub sig_proxy: bool,
+    pub container: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// Detached mode: run command in the background
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// Keep STDIN open even if not attached
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
+    /// Allocate a pseudo-TTY
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    /// Set environment variables
+    #[arg(short = 'e', long = "env")]
+    pub env: Vec<String>,
+    /// Username or UID (format: <name|uid>[:<group|gid>])
+    #[arg(short = 'u', long)]
+    pub user: Option<String>,
+    /// Working directory inside the container
+    #[arg(short = 'w', long = "workdir")]
+    pub workdir: Option<String>,
+    /// Give extended privileges to the command
+    #[arg(long)]
+    pub privileged: bool,
+    pub container: String,
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -4,7 +4,6 @@
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
 use std::time::Duration;
 
 use anyhow::{anyhow, Result};
@@ -48,6 +47,12 @@ fn options(runtime: &str, a: CreateArgs) -> Result<CreateOptions> {
         cgroup_parent: a.cgroup_parent,
         network: a.network,
         resources,
+        stdio: berth_engine::StdioConfig {
+            tty: a.stdio.tty,
+            open_stdin: a.stdio.interactive,
+            stdin_once: false,
+            console_size: if a.stdio.tty { crate::attach::terminal_size() } else { None },
+        },
         restart: a.restart,
         log_driver: a.log_driver,
         log_opts: a.log_opts,
@@ -62,68 +67,27 @@ pub fn create_cmd(root: &Path, runtime: &str, a: CreateArgs) -> Result<()> {
 }
 
 pub fn run(root: &Path, runtime: &str, a: RunArgs) -> Result<()> {
-    // Blocked before any thread starts, so every thread inherits it.
-    let proxy = if a.sig_proxy && !a.detach {
-        Some(crate::sigproxy::SignalProxy::block()?)
-    } else {
-        None
-    };
     let mut engine = Engine::open(root)?;
-    let c = engine.create(&options(runtime, a.create)?)?;
-    // A `--rm` container that failed to start is removed by its monitor.
-    let started = engine.start(&c.id)?;
-    if a.detach {
-        println!("{}", c.id);
-        return Ok(());
+    let mut o = options(runtime, a.create)?;
+    // Docker's foreground `run -i` closes the container's stdin with ours.
+    o.stdio.stdin_once = o.stdio.open_stdin && !a.detach;
+    if !a.detach {
+        crate::attach::check_tty_input(o.stdio.tty, o.stdio.open_stdin)?;
     }
-    let started =
-        started.ok_or_else(|| anyhow!("container {} was started by someone else", c.id))?;
-    if let Some(p) = proxy {
-        p.forward(root.to_owned(), c.id.clone());
+    let c = engine.create(&o)?;
+    if !a.detach {
+        // A `--rm` container that failed to start is removed by its monitor.
+        return crate::attach::run_foreground(
+            root,
+            &mut engine,
+            &c,
+            &a.attach.detach_keys,
+            a.attach.sig_proxy,
+        );
     }
-    let code = attach_until_exit(&engine, &c, started.reports)?;
-    Err(ExitWith(code).into())
-}
-
-/// Copies the log to stdout/stderr as it grows until the monitor reports
-/// the exit; returns the container's exit code.
-fn attach_until_exit(
-    engine: &Engine,
-    c: &Container,
-    mut reports: BufReader<io::PipeReader>,
-) -> Result<u8> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let code = match reports.read_line(&mut line) {
-            Ok(_) => line
-                .trim()
-                .strip_prefix("exited ")
-                .and_then(|c| c.parse::<i32>().ok()),
-            Err(_) => None,
-        };
-        let _ = tx.send(code);
-    });
-    // With `--log-driver none` there is nothing to copy (no attach yet).
-    let mut follower = LogFollower::new(engine, c);
-    loop {
-        follower.copy_new()?;
-        match rx.recv_timeout(Duration::from_millis(50)) {
-            Ok(code) => {
-                follower.copy_new()?;
-                return match code {
-                    Some(c) => Ok((c & 0xff) as u8),
-                    None => Err(anyhow!(
-                        "the container's monitor ended without reporting an exit code"
-                    )),
-                };
-            }
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                unreachable!("the sender sends before it drops")
-            }
-        }
-    }
+    engine.start(&c.id)?;
+    println!("{}", c.id);
+    Ok(())
 }
 
 /// Reads a log (json-file or k8s-file) from where it left off, writing each

@@ -5,9 +5,11 @@
 
 #![forbid(unsafe_code)]
 
+mod attach;
 mod cli;
 mod commands;
 mod containers;
+mod exec;
 mod format;
 mod live_ops;
 mod progress;

@@ -176,6 +176,7 @@ pub fn spec(c: &Container, dir: &Path) -> Result<Value> {
         },
         "annotations": cfg.labels,
     });
+    crate::stdio::apply_to_spec(&cfg.stdio, &mut spec);
     if cfg.network_mode == "host" {
         spec["linux"]["namespaces"]
             .as_array_mut()

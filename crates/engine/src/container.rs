@@ -68,6 +68,9 @@ pub struct ContainerConfig {
     /// them.
     #[serde(default)]
     pub resources: crate::resources::Resources,
+    /// `-i`/`-t` (absent from rows written before they existed).
+    #[serde(default)]
+    pub stdio: crate::stdio::StdioConfig,
     /// `none` (empty in older records) or `host`.
     #[serde(default)]
     pub network_mode: String,

@@ -100,6 +100,12 @@ pub enum Error {
         #[source]
         source: berth_cgroups::Error,
     },
+    #[error("Container {0} is not running")]
+    NotRunning(String),
+    #[error("You cannot attach to a stopped container, start it first")]
+    AttachStopped,
+    #[error("Container {0} is restarting, wait until the container is running")]
+    Restarting(String),
 }
 
 impl Error {
@@ -118,6 +124,9 @@ impl Error {
             | Error::RemoveRunning(_)
             | Error::StateConflict(_)
             | Error::UpdateFailed { .. } => ErrorKind::Conflict,
+            Error::NotRunning(_) | Error::AttachStopped | Error::Restarting(_) => {
+                ErrorKind::Conflict
+            }
             Error::Command { .. } => ErrorKind::Command,
             _ => ErrorKind::Internal,
         }

@@ -6,16 +6,19 @@
 
 #![forbid(unsafe_code)]
 
+pub mod attach;
 mod bundle;
 mod container;
 mod db;
 mod error;
+pub mod exec;
 pub mod logfile;
 pub mod monitor;
 pub mod recovery;
 mod resources;
 pub mod restart;
 pub mod runtime;
+mod stdio;
 pub mod seccomp;
 pub mod security;
 pub mod stats;
@@ -24,7 +27,6 @@ pub mod users;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use berth_image::ImageStore;
@@ -34,6 +36,7 @@ pub use container::{Container, ContainerConfig, State};
 pub use db::Lifecycle;
 pub use error::{Error, ErrorKind, Result};
 pub use resources::{Resources, ThrottleDevice};
+pub use stdio::StdioConfig;
 pub use security::SecurityOptions;
 use runtime::Runtime;
 
@@ -57,6 +60,8 @@ pub struct CreateOptions {
     pub runtime: PathBuf,
     pub cgroup_parent: Option<String>,
     pub network: Option<String>,
+    /// `-i`, `-t`.
+    pub stdio: StdioConfig,
     /// `-l`/`--label-file`: `KEY=VALUE` or `KEY` (empty value).
     pub labels: Vec<String>,
     pub security: SecurityOptions,
@@ -80,6 +85,9 @@ pub struct Engine {
 pub struct Started {
     pub pid: i32,
     pub reports: BufReader<std::io::PipeReader>,
+    /// Connected to the attach socket before the container started (see
+    /// [`Engine::start_attached`]), so no output is missed.
+    pub attach: Option<std::os::unix::net::UnixStream>,
 }
 
 impl Engine {
@@ -226,6 +234,7 @@ impl Engine {
                 .cgroup_parent
                 .clone()
                 .unwrap_or_else(|| DEFAULT_CGROUP_PARENT.to_owned()),
+            stdio: o.stdio.clone(),
             network_mode: o.network.clone().unwrap_or_else(|| "none".to_owned()),
             security,
             restart,
@@ -281,12 +290,22 @@ impl Engine {
     /// Starts a monitor for the container and waits until it reports the
     /// process started (or why it did not).
     pub fn start(&mut self, key: &str) -> Result<Option<Started>> {
-        self.start_as(key, true)
+        self.start_with(key, true, false)
+    }
+
+    /// [`Engine::start`], connected to the container's attach socket from
+    /// before it starts (`run`, `start -a`).
+    pub fn start_attached(&mut self, key: &str) -> Result<Option<Started>> {
+        self.start_with(key, true, true)
     }
 
     /// `start`; `by_user` forgets restarts and a manual stop (Docker's
     /// start does, its daemon's restart at boot does not).
     pub(crate) fn start_as(&mut self, key: &str, by_user: bool) -> Result<Option<Started>> {
+        self.start_with(key, by_user, false)
+    }
+
+    fn start_with(&mut self, key: &str, by_user: bool, attach: bool) -> Result<Option<Started>> {
         let c = self.find(key)?;
         if c.paused {
             return Err(Error::StateConflict(
@@ -308,9 +327,16 @@ impl Engine {
             .append(true)
             .open(&log)
             .map_err(|e| Error::io("open", &log, e))?;
+        // The monitor serves the attach socket bound here, so a client can
+        // connect before the container starts.
+        let socket = attach::BoundSocket::bind(self.bundle(&c.id).dir(), attach::SOCKET)?;
+        let client = match attach {
+            true => Some(attach::connect(self.bundle(&c.id).dir(), attach::SOCKET)?),
+            false => None,
+        };
         let status = monitor::command(&self.root, &c.id)?
             .env(recovery::STARTER_ENV, me.to_string())
-            .stdin(Stdio::null())
+            .stdin(std::os::fd::OwnedFd::from(socket.listener))
             .stdout(w)
             .stderr(errors)
             .status()
@@ -323,6 +349,7 @@ impl Engine {
             return Ok(Some(Started {
                 pid: pid.parse().unwrap_or(0),
                 reports,
+                attach: client,
             }));
         }
         if let Some(rest) = line.strip_prefix("error ") {

@@ -19,7 +19,7 @@
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::fd::AsFd;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -163,10 +163,11 @@ impl Monitor {
         let id = &c.id;
         let bundle = engine.bundle(id);
         let runtime = engine.runtime_for(c);
+        let hub = crate::stdio::Hub::serve(&c.config.stdio, bundle.dir())?;
         let mut backoff = Backoff::default();
         let mut first = true;
         loop {
-            let (pid, threads) = match Self::launch(&engine, c, report) {
+            let (pid, threads) = match Self::launch(&engine, c, &hub, report) {
                 Ok(launched) => launched,
                 Err(e) => {
                     let _ = runtime.delete(id, true);
@@ -227,6 +228,7 @@ impl Monitor {
             let again = engine.db.owned_exited(id, me, code, "", &finished, |l| {
                 policy.restarts_after(code, l.manually_stopped, l.restart_count)
             })?;
+            hub.finish(code);
             // Removed before the report, so the CLI's caller sees it gone
             // (`--rm` excludes a restart policy).
             let removed = if again == Some(false) && c.config.auto_remove {
@@ -254,6 +256,7 @@ impl Monitor {
     fn launch(
         engine: &Engine,
         c: &crate::Container,
+        hub: &Arc<crate::stdio::Hub>,
         report: &mut impl Write,
     ) -> Result<(i32, Vec<std::thread::JoinHandle<()>>)> {
         let _ = report;
@@ -269,13 +272,13 @@ impl Monitor {
         // A leftover from a monitor that died: the id must be free.
         let _ = runtime.delete(id, true);
 
-        let (out_r, out_w) = io::pipe().map_err(|e| Error::io("create", "a pipe", e))?;
-        let (err_r, err_w) = io::pipe().map_err(|e| Error::io("create", "a pipe", e))?;
+        let mut stdio = hub.prepare(bundle.dir())?;
         let pid_file = bundle.file("init.pid");
         let _ = std::fs::remove_file(&pid_file);
         let status = {
-            let mut cmd = runtime.create_command(id, bundle.dir(), &pid_file);
-            cmd.stdin(Stdio::null()).stdout(out_w).stderr(err_w);
+            let console = stdio.console_socket();
+            let mut cmd = runtime.create_command(id, bundle.dir(), &pid_file, console.as_deref());
+            stdio.configure(&mut cmd);
             let mut child = cmd.spawn().map_err(|source| Error::RuntimeSpawn {
                 runtime: runtime.path.clone(),
                 command: "create",
@@ -287,7 +290,7 @@ impl Monitor {
         if !status.success() {
             // The runtime's error is on the container's stderr pipe; the
             // init is gone, so read what is there without blocking.
-            let text = read_available(err_r);
+            let text = stdio.failure_output();
             let message = last_line(&text).unwrap_or_else(|| status.to_string());
             return Err(match command_exit_code(&message) {
                 Some(exit_code) => Error::Command { message, exit_code },
@@ -304,6 +307,7 @@ impl Monitor {
             .parse()
             .map_err(|_| Error::invalid("pid file", pid_file.display().to_string()))?;
 
+        let (out_r, err_r) = stdio.started()?;
         let log = LogWriter::open(bundle.dir(), id, &c.config.log)?;
         let log = Arc::new(Mutex::new(log));
         let threads = vec![
@@ -356,7 +360,7 @@ fn wait_for(pid: i32) -> i32 {
     }
 }
 
-fn read_available(r: io::PipeReader) -> String {
+pub(crate) fn read_available(r: io::PipeReader) -> String {
     use nix::fcntl::{fcntl, FcntlArg, OFlag};
     let _ = fcntl(r.as_fd(), FcntlArg::F_SETFL(OFlag::O_NONBLOCK));
     let mut buf = Vec::new();

@@ -97,14 +97,47 @@ impl Runtime {
 
     /// `create`, with the container's stdio given; returns the runtime's
     /// error output on failure (the caller reads it from the pipes).
-    pub fn create_command(&self, id: &str, bundle: &Path, pid_file: &Path) -> Command {
+    pub fn create_command(
+        &self,
+        id: &str,
+        bundle: &Path,
+        pid_file: &Path,
+        console_socket: Option<&str>,
+    ) -> Command {
         let mut c = self.command();
         c.arg("create")
             .arg("--bundle")
             .arg(bundle)
             .arg("--pid-file")
-            .arg(pid_file)
-            .arg(id);
+            .arg(pid_file);
+        if let Some(socket) = console_socket {
+            c.arg("--console-socket").arg(socket);
+        }
+        c.arg(id);
+        c
+    }
+
+    /// `exec --process FILE [--detach --pid-file P] [--console-socket S]
+    /// ID`, logging its errors as json to `log` (the error also goes to its
+    /// stderr).
+    pub fn exec_command(
+        &self,
+        id: &str,
+        process: &Path,
+        log: &Path,
+        detach_pid_file: Option<&Path>,
+        console_socket: Option<&str>,
+    ) -> Command {
+        let mut c = self.command();
+        c.arg("--log").arg(log).arg("--log-format").arg("json");
+        c.arg("exec").arg("--process").arg(process);
+        if let Some(pid_file) = detach_pid_file {
+            c.arg("--detach").arg("--pid-file").arg(pid_file);
+        }
+        if let Some(socket) = console_socket {
+            c.arg("--console-socket").arg(socket);
+        }
+        c.arg(id);
         c
     }
 
