@@ -12,7 +12,7 @@ use berth_engine::{Container, CreateOptions, Engine, State};
 use serde_json::{json, Value};
 
 use crate::cli::*;
-use crate::format::{created_since, human_duration, tabulate};
+use crate::format::human_duration;
 
 /// Exit with this code and print nothing (the container's own code).
 #[derive(Debug)]
@@ -44,6 +44,7 @@ fn options(runtime: &str, a: CreateArgs) -> Result<CreateOptions> {
 }
 
 pub fn create_cmd(root: &Path, runtime: &str, a: CreateArgs) -> Result<()> {
+    crate::system::ensure_image(root, &a.image, &a.pull)?;
     let mut engine = Engine::open(root)?;
     let c = engine.create(&options(runtime, a)?)?;
     println!("{}", c.id);
@@ -51,6 +52,7 @@ pub fn create_cmd(root: &Path, runtime: &str, a: CreateArgs) -> Result<()> {
 }
 
 pub fn run(root: &Path, runtime: &str, a: RunArgs) -> Result<()> {
+    crate::system::ensure_image(root, &a.create.image, &a.create.pull)?;
     let mut engine = Engine::open(root)?;
     let c = engine.create(&options(runtime, a.create)?)?;
     // A `--rm` container that failed to start is removed by its monitor.
@@ -222,7 +224,7 @@ pub fn rm(root: &Path, a: RmArgs) -> Result<()> {
     })
 }
 
-fn status(c: &Container) -> String {
+pub(crate) fn status(c: &Container) -> String {
     let since = |t: &str| {
         berth_image::time::parse_rfc3339(t).map(|s| {
             let now = std::time::SystemTime::now()
@@ -241,66 +243,6 @@ fn status(c: &Container) -> String {
         ),
         State::Created => "Created".into(),
     }
-}
-
-fn command_line(c: &Container, no_trunc: bool) -> String {
-    let cmd = c.config.args().join(" ");
-    if no_trunc || cmd.chars().count() <= 20 {
-        format!("\"{cmd}\"")
-    } else {
-        format!("\"{}…\"", cmd.chars().take(19).collect::<String>())
-    }
-}
-
-pub fn ps(root: &Path, a: PsArgs) -> Result<()> {
-    let engine = Engine::open(root)?;
-    let list: Vec<Container> = engine
-        .list()?
-        .into_iter()
-        .filter(|c| a.all || matches!(c.state, State::Running | State::Starting))
-        .collect();
-    let id = |c: &Container| {
-        if a.no_trunc {
-            c.id.clone()
-        } else {
-            c.id[..12].to_owned()
-        }
-    };
-    let mut out = io::stdout().lock();
-    if a.quiet {
-        for c in &list {
-            writeln!(out, "{}", id(c))?;
-        }
-        return Ok(());
-    }
-    let mut rows = vec!["CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tPORTS\tNAMES".to_owned()];
-    for c in &list {
-        rows.push(format!(
-            "{}\t{}\t{}\t{}\t{}\t\t{}",
-            id(c),
-            c.config.image,
-            command_line(c, a.no_trunc),
-            created_since(&c.created_at),
-            status(c),
-            c.name
-        ));
-    }
-    write!(out, "{}", tabulate(&rows))?;
-    Ok(())
-}
-
-pub fn logs(root: &Path, a: LogsArgs) -> Result<()> {
-    let engine = Engine::open(root)?;
-    let c = engine.find(&a.container)?;
-    let mut follower = LogFollower::new(engine.log_path(&c));
-    follower.copy_new()?;
-    if !a.follow {
-        return Ok(());
-    }
-    while !engine.wait_not_running(&c.id, Duration::from_millis(100))? {
-        follower.copy_new()?;
-    }
-    follower.copy_new()
 }
 
 fn inspect_container(engine: &Engine, c: &Container) -> Value {

@@ -264,6 +264,38 @@ impl Db {
         Ok(ok)
     }
 
+    /// Renames a container; Docker's conflict message when the name is
+    /// taken (checked in the same transaction).
+    pub fn rename(&mut self, id: &str, name: &str) -> Result<()> {
+        let path = self.path.clone();
+        let err = |source| Error::Database {
+            path: path.clone(),
+            source,
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        let holder: Option<String> = tx
+            .query_row("SELECT id FROM containers WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(err)?;
+        if let Some(holder) = holder {
+            return Err(Error::NameInUse {
+                name: name.to_owned(),
+                id: holder,
+            });
+        }
+        tx.execute(
+            "UPDATE containers SET name = ?2 WHERE id = ?1",
+            params![id, name],
+        )
+        .map_err(err)?;
+        tx.commit().map_err(err)
+    }
+
     /// Deletes the record; returns false if another process already did.
     pub fn delete(&mut self, id: &str) -> Result<bool> {
         let n = self

@@ -10,6 +10,7 @@ mod bundle;
 mod container;
 mod db;
 mod error;
+pub mod fs;
 pub mod monitor;
 pub mod runtime;
 
