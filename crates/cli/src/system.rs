@@ -227,7 +227,9 @@ fn stopped(c: &Container) -> bool {
 fn prune_containers(engine: &mut Engine) -> Result<(Vec<String>, u64)> {
     let mut removed = Vec::new();
     let mut bytes = 0;
-    for c in engine.list()?.into_iter().filter(stopped) {
+    let mut list: Vec<Container> = engine.list()?.into_iter().filter(stopped).collect();
+    list.sort_by_key(|c| std::cmp::Reverse(crate::ps::nanos(&c.created_at)));
+    for c in list {
         let size = engine.layers(&c).map(|(u, _)| dir_size(&u)).unwrap_or(0);
         // One that started meanwhile is refused (not forced): kept.
         if engine.remove(&c.id, false).is_ok() {

@@ -11,9 +11,10 @@
 //! (`RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS`, create with `O_EXCL`).
 //!
 //! A running container's root is its mounted overlay. A stopped one's is
-//! mounted privately and detached at once: the kernel keeps the mount
-//! alive while our descriptor is open and drops it when it closes, so a
-//! killed `berth cp` leaves no mount behind.
+//! mounted on its bundle's `rootfs` inside a mount namespace of the
+//! calling process's own (a slave of the host's), so nobody else sees it
+//! and it ends with the process: a killed `berth cp` leaves no mount
+//! behind.
 
 use std::collections::{BTreeMap, HashMap};
 use std::ffi::{CStr, CString, OsStr};
@@ -110,7 +111,8 @@ pub struct Rootfs {
 
 impl Engine {
     /// Opens the container's root filesystem: its overlay when mounted
-    /// (running), else a private mount that lives as long as the result.
+    /// (running), else a private mount in a new mount namespace of this
+    /// process (call it before starting threads).
     pub fn rootfs(&self, c: &Container) -> Result<Rootfs> {
         let bundle = self.bundle(&c.id);
         let mounted = bundle.rootfs();
@@ -121,13 +123,24 @@ impl Engine {
                 return Ok(Rootfs { root });
             }
         }
-        let tmp = bundle.file(&format!(".mnt-{}-{}", std::process::id(), unique()));
-        std::fs::create_dir(&tmp).map_err(|e| Error::io("create", &tmp, e))?;
-        let mounted = self.images.mount(&c.id, &tmp);
-        let opened = mounted.map_err(Error::from).and_then(|()| open_dir(&tmp));
-        let _ = nix::mount::umount2(&tmp, nix::mount::MntFlags::MNT_DETACH);
-        let _ = std::fs::remove_dir(&tmp);
-        Ok(Rootfs { root: opened? })
+        // A mount namespace of our own, slave to the host's: the mount is
+        // seen by this process only and ends with it, whatever happens.
+        // (A detached mount would do too, but `openat2(RESOLVE_IN_ROOT)`
+        // answers EAGAIN forever for `..` under one.)
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
+            .map_err(|e| Error::io("unshare the mount namespace for", &mounted, e.into()))?;
+        nix::mount::mount(
+            None::<&str>,
+            "/",
+            None::<&str>,
+            nix::mount::MsFlags::MS_REC | nix::mount::MsFlags::MS_SLAVE,
+            None::<&str>,
+        )
+        .map_err(|e| Error::io("make private the mounts of", "/", e.into()))?;
+        self.images.mount(&c.id, &mounted)?;
+        Ok(Rootfs {
+            root: open_dir(&mounted)?,
+        })
     }
 
     /// The container's writable layer and the image layers below it (top
@@ -379,12 +392,6 @@ fn is_absent(e: &io::Error) -> bool {
         errno,
         Some(nix::errno::Errno::ENOENT | nix::errno::Errno::ENOTDIR)
     )
-}
-
-fn unique() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    N.fetch_add(1, Ordering::Relaxed)
 }
 
 fn open_dir(path: &Path) -> Result<OwnedFd> {
