@@ -88,31 +88,31 @@ fn ps_filters_formats_and_limits() {
         full.extend_from_slice(args);
         e.ok(&full).lines().map(str::to_owned).collect()
     };
-    assert_eq!(names(&[]), [n2.clone()]);
-    assert_eq!(names(&["-a"]), [n3.clone(), n2.clone(), n1.clone()]);
+    assert_eq!(names(&[]), [n2.as_str()]);
+    assert_eq!(names(&["-a"]), [n3.as_str(), n2.as_str(), n1.as_str()]);
     assert_eq!(e.ok(&["ps", "-q"]), format!("{}\n", &id2[..12]));
     assert_eq!(e.ok(&["ps", "-q", "--no-trunc"]), format!("{id2}\n"));
     // Filters (status and since imply -a, as in Docker).
-    assert_eq!(names(&["-a", "-f", &format!("name={n1}")]), [n1.clone()]);
-    assert_eq!(names(&["-a", "-f", &format!("name=^{n3}$")]), [n3.clone()]);
-    assert_eq!(names(&["-f", "status=exited"]), [n1.clone()]);
-    assert_eq!(names(&["-f", "status=created"]), [n3.clone()]);
-    assert_eq!(names(&["-a", "-f", "exited=3"]), [n1.clone()]);
+    assert_eq!(names(&["-a", "-f", &format!("name={n1}")]), [n1.as_str()]);
+    assert_eq!(names(&["-a", "-f", &format!("name=^{n3}$")]), [n3.as_str()]);
+    assert_eq!(names(&["-f", "status=exited"]), [n1.as_str()]);
+    assert_eq!(names(&["-f", "status=created"]), [n3.as_str()]);
+    assert_eq!(names(&["-a", "-f", "exited=3"]), [n1.as_str()]);
     assert!(names(&["-a", "-f", "exited=0"]).is_empty());
     assert_eq!(
         names(&["-a", "-f", &format!("id={}", &id3[..10])]),
-        [n3.clone()]
+        [n3.as_str()]
     );
     assert_eq!(names(&["-a", "-f", "ancestor=bb:1"]).len(), 3);
     assert!(names(&["-a", "-f", "ancestor=nope:1"]).is_empty());
-    assert_eq!(names(&["-f", &format!("before={n2}")]), [n1.clone()]);
-    assert_eq!(names(&["-f", &format!("since={n2}")]), [n3.clone()]);
-    assert_eq!(names(&["-n", "2"]), [n3.clone(), n2.clone()]);
-    assert_eq!(names(&["-l"]), [n3.clone()]);
+    assert_eq!(names(&["-f", &format!("before={n2}")]), [n1.as_str()]);
+    assert_eq!(names(&["-f", &format!("since={n2}")]), [n3.as_str()]);
+    assert_eq!(names(&["-n", "2"]), [n3.as_str(), n2.as_str()]);
+    assert_eq!(names(&["-l"]), [n3.as_str()]);
     // Two filters of one key: either; of two keys: both.
     assert_eq!(
         names(&["-f", "status=exited", "-f", "status=created"]),
-        [n3.clone(), n1.clone()]
+        [n3.as_str(), n1.as_str()]
     );
     assert!(names(&["-a", "-f", "status=exited", "-f", &format!("name={n3}")]).is_empty());
 
