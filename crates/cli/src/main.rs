@@ -78,8 +78,14 @@ fn container_alias(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString>
             _ => break,
         }
     }
-    if args.get(i).is_some_and(|a| a == "container") && i + 1 < args.len() {
-        let sub = match args[i + 1].to_string_lossy().as_ref() {
+    if args.get(i).is_some_and(|a| a == "container") {
+        // Alone or with --help: the command list.
+        let Some(next) = args.get(i + 1) else {
+            args[i] = "help".into();
+            return args;
+        };
+        let sub = match next.to_string_lossy().as_ref() {
+            "-h" | "--help" | "help" => "help".to_owned(),
             "ls" | "list" => "ps".to_owned(),
             "remove" => "rm".to_owned(),
             "prune" => "container-prune".to_owned(),

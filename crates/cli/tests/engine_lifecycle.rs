@@ -201,7 +201,8 @@ fn errors_in_dockers_words() {
         "{err}"
     );
 
-    let out = e.run(&["run", "--rm", "no-such-image:1", "true"]);
+    // `--pull never`: the default (`missing`) would ask Docker Hub.
+    let out = e.run(&["run", "--rm", "--pull", "never", "no-such-image:1", "true"]);
     assert_eq!(out.status.code(), Some(125));
     assert!(String::from_utf8_lossy(&out.stderr).contains("No such image: no-such-image:1"));
 
