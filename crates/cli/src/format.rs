@@ -95,6 +95,30 @@ impl Template {
     }
 }
 
+/// Renders `rows` through a `--format`: with `table`, a header row of
+/// `title(field)` and tab alignment; else one line per row. `call(row,
+/// method, arg)` answers `{{.Method "arg"}}` for row number `row`. The
+/// one entry point for list commands (`ps`, `system df`, `stats`, ...).
+pub fn render_rows(
+    format: &str,
+    rows: &[Value],
+    title: impl Fn(&str) -> String,
+    call: &dyn Fn(usize, &str, &str) -> Result<String>,
+) -> Result<String> {
+    let t = Template::parse(format)?;
+    let mut lines = Vec::new();
+    if t.table {
+        lines.push(t.header(title));
+    }
+    for (i, r) in rows.iter().enumerate() {
+        lines.push(t.render_with(r, &|m, a| call(i, m, a))?);
+    }
+    if t.table {
+        return Ok(tabulate(&lines));
+    }
+    Ok(lines.into_iter().map(|l| l + "\n").collect())
+}
+
 /// `.Name "arg"` → (`.Name`, `arg`).
 fn call(action: &str) -> Option<(&str, String)> {
     let (name, arg) = action.split_once(char::is_whitespace)?;
@@ -292,6 +316,29 @@ mod tests {
         );
         assert!(Template::parse("{{range .}}").is_err());
         assert!(Template::parse("{{.Nope}}")
+            .unwrap()
+            .render(&json!({}))
+            .is_err());
+    }
+
+    #[test]
+    fn rows_and_methods() {
+        let rows = [json!({"Names": "a"}), json!({"Names": "bb"})];
+        let labels = ["x", "y"];
+        let call = |i: usize, m: &str, arg: &str| -> Result<String> {
+            assert_eq!((m, arg), ("Label", "k"));
+            Ok(labels[i].to_owned())
+        };
+        assert_eq!(
+            render_rows("{{.Names}}={{.Label \"k\"}}", &rows, str::to_uppercase, &call).unwrap(),
+            "a=x\nbb=y\n"
+        );
+        assert_eq!(
+            render_rows("table {{.Names}}\\t{{.Label \"k\"}}", &rows, str::to_uppercase, &call)
+                .unwrap(),
+            "NAMES     LABEL\na         x\nbb        y\n"
+        );
+        assert!(Template::parse("{{.Label \"k\"}}")
             .unwrap()
             .render(&json!({}))
             .is_err());

@@ -166,7 +166,7 @@ fn parent_of(path: &str) -> String {
 
 /// `SRC/.` copies a directory's content, not the directory.
 fn contents_only(path: &str) -> bool {
-    path.ends_with("/.") || path == "."
+    path.ends_with("/.") || path == "." || path.trim_end_matches('/').is_empty()
 }
 
 pub fn cp(root: &Path, a: CpArgs) -> Result<()> {
@@ -202,7 +202,11 @@ fn copy_out(rootfs: Rootfs, container: &str, src: &str, dest: &str, archive: boo
         bail!("Could not find the file {src} in container {container}");
     }
     if dest == "-" {
-        let name = base_name(&src);
+        let name = if contents_only(&src) {
+            ".".to_owned()
+        } else {
+            base_name(&src)
+        };
         rootfs.archive(&src, &name, io::BufWriter::new(io::stdout().lock()))?;
         return Ok(());
     }

@@ -11,7 +11,7 @@ use berth_engine::{Container, Engine, State};
 use serde_json::{json, Value};
 
 use crate::cli::PsArgs;
-use crate::format::{created_since, human_size, tabulate, Template};
+use crate::format::{created_since, human_size, render_rows};
 
 /// Docker's default `ps` table.
 const DEFAULT_FORMAT: &str =
@@ -333,26 +333,21 @@ pub fn ps(root: &Path, a: PsArgs) -> Result<()> {
         None if a.more.size => format!("{DEFAULT_FORMAT}\\t{{{{.Size}}}}"),
         None => DEFAULT_FORMAT.to_owned(),
     };
-    let t = Template::parse(&format)?;
-    let mut lines = Vec::new();
-    if t.table {
-        lines.push(t.header(title));
-    }
+    let mut rows = Vec::new();
     for c in &list {
         let size = (a.more.size || format.contains(".Size")).then(|| sizes(&engine, c));
-        let v = row(c, &image_column(&engine, c, a.no_trunc), a.no_trunc, size);
-        lines.push(t.render_with(&v, &|method, arg| match method {
-            "Label" => Ok(c.config.labels.get(arg).cloned().unwrap_or_default()),
-            other => bail!("template: can't evaluate field {other} with an argument"),
-        })?);
+        rows.push(row(
+            c,
+            &image_column(&engine, c, a.no_trunc),
+            a.no_trunc,
+            size,
+        ));
     }
-    if t.table {
-        write!(out, "{}", tabulate(&lines))?;
-    } else {
-        for l in lines {
-            writeln!(out, "{l}")?;
-        }
-    }
+    let text = render_rows(&format, &rows, title, &|i, method, arg| match method {
+        "Label" => Ok(list[i].config.labels.get(arg).cloned().unwrap_or_default()),
+        other => bail!("template: can't evaluate field {other} with an argument"),
+    })?;
+    write!(out, "{text}")?;
     Ok(())
 }
 

@@ -14,7 +14,7 @@ use berth_image::registry::{self, AuthFile, PullOptions, RegistryOptions};
 use serde_json::{json, Value};
 
 use crate::cli::*;
-use crate::format::{human_size, tabulate, Template};
+use crate::format::{human_size, render_rows, Template};
 use crate::ps::dir_size;
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -374,25 +374,14 @@ pub fn df(root: &Path, a: DfArgs) -> Result<()> {
     let format = a.format.unwrap_or_else(|| {
         "table {{.Type}}\\t{{.TotalCount}}\\t{{.Active}}\\t{{.Size}}\\t{{.Reclaimable}}".into()
     });
-    let t = Template::parse(&format)?;
-    let mut lines = Vec::new();
-    if t.table {
-        lines.push(t.header(|f| match f {
-            "TotalCount" => "TOTAL".into(),
-            other => other.to_uppercase(),
-        }));
-    }
-    for r in &rows {
-        lines.push(t.render(r)?);
-    }
-    let mut out = io::stdout().lock();
-    if t.table {
-        write!(out, "{}", tabulate(&lines))?;
-    } else {
-        for l in lines {
-            writeln!(out, "{l}")?;
-        }
-    }
+    let title = |f: &str| match f {
+        "TotalCount" => "TOTAL".into(),
+        other => other.to_uppercase(),
+    };
+    let text = render_rows(&format, &rows, title, &|_, m, _| {
+        bail!("template: can't evaluate field {m} with an argument")
+    })?;
+    write!(io::stdout().lock(), "{text}")?;
     Ok(())
 }
 
@@ -447,7 +436,12 @@ pub fn ensure_image(root: &Path, image: &str, p: &PullPolicyArgs) -> Result<()> 
             "invalid pull option: '{other}': must be one of \"always\", \"missing\" or \"never\""
         ),
     };
-    if !pull {
+    // An image named by its id is local by definition: never pulled.
+    let by_id = local.as_ref().is_some_and(|(id, _)| {
+        let hex = image.strip_prefix("sha256:").unwrap_or(image);
+        hex.len() >= 4 && id.hex().starts_with(hex)
+    });
+    if !pull || by_id {
         return Ok(());
     }
     // An id (prefix) is never pulled: it names a local image.
