@@ -488,6 +488,9 @@ pub struct CpArgs {
     /// Archive mode (copy all uid/gid information)
     #[arg(short, long)]
     pub archive: bool,
+    /// Always follow symbol link in SRC_PATH
+    #[arg(short = 'L', long)]
+    pub follow_link: bool,
     /// Suppress progress output during copy (berth prints none)
     #[arg(short, long)]
     pub quiet: bool,

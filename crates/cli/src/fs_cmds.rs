@@ -181,7 +181,7 @@ pub fn cp(root: &Path, a: CpArgs) -> Result<()> {
             let engine = Engine::open(root)?;
             let container = engine.find(&c)?;
             let rootfs = engine.rootfs(&container)?;
-            copy_out(rootfs, &c, &src, &dest, a.archive)
+            copy_out(rootfs, &c, &src, &dest, a.archive, a.follow_link)
         }
         (Side::Local(src), Side::Container(c, dest)) => {
             let engine = Engine::open(root)?;
@@ -192,7 +192,14 @@ pub fn cp(root: &Path, a: CpArgs) -> Result<()> {
     }
 }
 
-fn copy_out(rootfs: Rootfs, container: &str, src: &str, dest: &str, archive: bool) -> Result<()> {
+fn copy_out(
+    rootfs: Rootfs,
+    container: &str,
+    src: &str,
+    dest: &str,
+    archive: bool,
+    follow: bool,
+) -> Result<()> {
     let src = if src.starts_with('/') {
         src.to_owned()
     } else {
@@ -201,11 +208,18 @@ fn copy_out(rootfs: Rootfs, container: &str, src: &str, dest: &str, archive: boo
     if rootfs.kind(&src)?.is_none() {
         bail!("Could not find the file {src} in container {container}");
     }
+    // `-L`: the link's target, under the link's name.
+    let (src, top_name) = if follow {
+        let name = base_name(&src);
+        (rootfs.resolve(&src)?, Some(name))
+    } else {
+        (src, None)
+    };
     if dest == "-" {
         let name = if contents_only(&src) {
             ".".to_owned()
         } else {
-            base_name(&src)
+            top_name.clone().unwrap_or_else(|| base_name(&src))
         };
         rootfs.archive(&src, &name, io::BufWriter::new(io::stdout().lock()))?;
         return Ok(());
@@ -216,7 +230,10 @@ fn copy_out(rootfs: Rootfs, container: &str, src: &str, dest: &str, archive: boo
             if contents_only(&src) {
                 (dest_path.to_owned(), ".".to_owned())
             } else {
-                (dest_path.to_owned(), base_name(&src))
+                (
+                    dest_path.to_owned(),
+                    top_name.clone().unwrap_or_else(|| base_name(&src)),
+                )
             }
         }
         Ok(_) if rootfs.kind(&src)? == Some(FileKind::Directory) => {

@@ -475,6 +475,7 @@ fn cp_both_ways(e: &Engine, c: &str) {
         [
             "data",
             "data/f",
+            "data/flink",
             "data/renamed",
             "data/tree",
             "data/tree/link",
@@ -510,6 +511,32 @@ fn cp_both_ways(e: &Engine, c: &str) {
         .file_type()
         .is_symlink());
     assert_eq!(std::fs::read_link(&link).unwrap(), Path::new("/etc/shadow"));
+    // -L copies what a link points to (resolved inside the container),
+    // under the link's name; without it the link itself.
+    let followed = dir.join("followed");
+    e.ok(&[
+        "cp",
+        "-L",
+        &format!("{c}:/data/flink"),
+        followed.to_str().unwrap(),
+    ]);
+    assert_eq!(std::fs::read_to_string(&followed).unwrap(), "inside\n");
+    let followed_dir = dir.join("followed-dir");
+    std::fs::create_dir(&followed_dir).unwrap();
+    e.ok(&[
+        "cp",
+        "--follow-link",
+        &format!("{c}:/data/flink"),
+        followed_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        std::fs::read_to_string(followed_dir.join("flink")).unwrap(),
+        "inside\n"
+    );
+    assert!(std::fs::symlink_metadata(out.join("data/flink"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
     // SRC/. copies the content; a new destination name is created.
     let content = dir.join("content");
     e.ok(&[
@@ -560,7 +587,7 @@ fn cp_both_ways(e: &Engine, c: &str) {
 }
 
 fn setup_script() -> &'static str {
-    "ln -s / /escape; mkdir /data; echo inside > /data/f"
+    "ln -s / /escape; mkdir /data; echo inside > /data/f; ln -s /data/f /data/flink"
 }
 
 #[test]

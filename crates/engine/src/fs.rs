@@ -269,6 +269,21 @@ impl Rootfs {
         }
     }
 
+    /// `path` with every symlink on it, the last one too, resolved inside
+    /// the root (`cp -L`).
+    pub fn resolve(&self, path: &str) -> Result<String> {
+        let fd = self.open(path, OFlag::O_PATH)?;
+        let link = |fd: BorrowedFd<'_>| {
+            std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+                .map_err(|e| Error::io("resolve", path, e))
+        };
+        let (target, root) = (link(fd.as_fd())?, link(self.root.as_fd())?);
+        let rel = target.strip_prefix(&root).map_err(|_| {
+            Error::invalid("path", format!("{path} resolves outside the container"))
+        })?;
+        Ok(format!("/{}", rel.display()))
+    }
+
     /// Writes a tar of `path` (a directory with everything in it, a final
     /// symlink as a symlink) whose top entry is named `name`.
     pub fn archive(&self, path: &str, name: &str, out: impl Write) -> Result<()> {
