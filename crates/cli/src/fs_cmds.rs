@@ -181,6 +181,23 @@ pub fn cp(root: &Path, a: CpArgs) -> Result<()> {
             let engine = Engine::open(root)?;
             let container = engine.find(&c)?;
             let rootfs = engine.rootfs(&container)?;
+            // What the container sees at its bind-mounted files is the
+            // bundle's copy, not the mount point beneath.
+            let abs = if src.starts_with('/') {
+                src.clone()
+            } else {
+                format!("/{src}")
+            };
+            let is_link = rootfs.kind(&abs)? == Some(FileKind::Symlink);
+            if !is_link || a.follow_link {
+                if let Some(file) = rootfs
+                    .resolve(&abs)
+                    .ok()
+                    .and_then(|p| engine.bind_mounted(&container, &p))
+                {
+                    return copy_host_file_out(&file, &base_name(&abs), &dest);
+                }
+            }
             copy_out(rootfs, &c, &src, &dest, a.archive, a.follow_link)
         }
         (Side::Local(src), Side::Container(c, dest)) => {
@@ -281,6 +298,24 @@ fn copy_out(
         .map_err(|_| anyhow!("the archive writer panicked"))?;
     written?;
     unpacked
+}
+
+/// `cp` of one of the engine's own files (a bind-mounted `/etc/hosts`):
+/// a tar of it on stdout, or a copy named as Docker would.
+fn copy_host_file_out(file: &Path, name: &str, dest: &str) -> Result<()> {
+    if dest == "-" {
+        let mut out = io::BufWriter::new(io::stdout().lock());
+        host_tar(file, name, false, &mut out)?;
+        return Ok(out.flush()?);
+    }
+    let dest_path = Path::new(dest);
+    let target = if dest_path.is_dir() {
+        dest_path.join(name)
+    } else {
+        dest_path.to_owned()
+    };
+    std::fs::copy(file, &target).with_context(|| format!("cannot write {}", target.display()))?;
+    Ok(())
 }
 
 fn parent_dir(p: &Path) -> PathBuf {

@@ -639,6 +639,29 @@ fn cp_running_container() {
     assert!(ready, "the container never made /data/f");
     cp_hostile_symlink(&e, &n);
     cp_both_ways(&e, &n);
+    // The bind-mounted files read as the container sees them.
+    let hostname = e.inspect(&n)["Config"]["Hostname"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let tar = e.run(&["cp", &format!("{n}:/etc/hostname"), "-"]);
+    let mut a = tar::Archive::new(&tar.stdout[..]);
+    let mut entry = a.entries().unwrap().next().unwrap().unwrap();
+    assert_eq!(entry.path().unwrap(), Path::new("hostname"));
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut entry, &mut text).unwrap();
+    assert_eq!(text, format!("{hostname}\n"));
+    let hosts = TempDir::new("berth-hosts").unwrap();
+    e.ok(&[
+        "cp",
+        &format!("{n}:/etc/hosts"),
+        hosts.path().to_str().unwrap(),
+    ]);
+    let text = std::fs::read_to_string(hosts.join("hosts")).unwrap();
+    assert!(
+        text.contains(&hostname) && text.contains("localhost"),
+        "{text}"
+    );
     let go = TempDir::new("berth-go").unwrap();
     std::fs::write(go.join("go"), "seen inside\n").unwrap();
     e.ok(&[

@@ -143,6 +143,20 @@ impl Engine {
         })
     }
 
+    /// The bundle file bind-mounted at `path` in the container
+    /// (`/etc/hosts`, `/etc/hostname`, `/etc/resolv.conf`): what the
+    /// container reads there, hidden under the mount from the host's view
+    /// of its root. `path` must be resolved ([`Rootfs::resolve`]).
+    pub fn bind_mounted(&self, c: &Container, path: &str) -> Option<PathBuf> {
+        let name = match path {
+            "/etc/hosts" => "hosts",
+            "/etc/hostname" => "hostname",
+            "/etc/resolv.conf" => "resolv.conf",
+            _ => return None,
+        };
+        Some(self.bundle(&c.id).file(name)).filter(|p| p.is_file())
+    }
+
     /// The container's writable layer and the image layers below it (top
     /// first), as directories on the host.
     pub fn layers(&self, c: &Container) -> Result<(PathBuf, Vec<PathBuf>)> {
