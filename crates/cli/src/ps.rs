@@ -1,6 +1,8 @@
 //! `ps`: Docker's container list, its filters (`name`, `id`, `status`,
-//! `label`, `ancestor`, `exited`, `before`, `since`), `-n`/`-l`, `-s` and
-//! `--format` templates over Docker's row fields.
+//! `label`, `ancestor`, `exited`, `before`, `since`; and `network`,
+//! `health`, `volume`, `publish`, `expose`, `is-task` as they apply while
+//! containers have no networks, health checks, volumes or ports),
+//! `-n`/`-l`, `-s` and `--format` templates over Docker's row fields.
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -96,9 +98,28 @@ impl Filters {
             let k = k.trim().to_ascii_lowercase();
             if !matches!(
                 k.as_str(),
-                "name" | "id" | "status" | "label" | "ancestor" | "exited" | "before" | "since"
+                "name"
+                    | "id"
+                    | "status"
+                    | "label"
+                    | "ancestor"
+                    | "exited"
+                    | "before"
+                    | "since"
+                    | "network"
+                    | "health"
+                    | "volume"
+                    | "publish"
+                    | "expose"
+                    | "is-task"
             ) {
-                bail!("invalid filter '{k}' (berth supports name, id, status, label, ancestor, exited, before and since)");
+                bail!("invalid filter '{k}'");
+            }
+            if k == "health" && !matches!(v, "none" | "starting" | "healthy" | "unhealthy") {
+                bail!("Unrecognised filter value for health: {v}");
+            }
+            if k == "is-task" && !matches!(v, "true" | "false" | "1" | "0") {
+                bail!("invalid filter 'is-task={v}'");
             }
             if k == "status" && !STATES.contains(&v) {
                 bail!("invalid filter 'status={v}'");
@@ -268,6 +289,14 @@ fn select(engine: &Engine, a: &PsArgs, filters: &Filters) -> Result<Vec<Containe
             && filters.any("exited", |code| {
                 c.state == State::Exited && code.parse::<i32>().ok() == Some(c.exit_code)
             })
+            // Every container is on the "none" network, has no health
+            // check, volume or port, and is no swarm task (for now).
+            && filters.any("network", |n| n == "none")
+            && filters.any("health", |h| h == "none")
+            && filters.get("volume").is_empty()
+            && filters.get("publish").is_empty()
+            && filters.get("expose").is_empty()
+            && filters.any("is-task", |t| matches!(t, "false" | "0"))
             && (filters.get("ancestor").is_empty() || {
                 // The image or one built on it (its layers start with the
                 // ancestor's).

@@ -109,6 +109,15 @@ fn ps_filters_formats_and_limits() {
     assert_eq!(names(&["-f", &format!("since={n2}")]), [n3.as_str()]);
     assert_eq!(names(&["-n", "2"]), [n3.as_str(), n2.as_str()]);
     assert_eq!(names(&["-l"]), [n3.as_str()]);
+    // Filters for what no container has yet (networks, health checks,
+    // volumes, ports) answer as Docker would for such containers.
+    assert_eq!(names(&["-a", "-f", "network=none"]).len(), 3);
+    assert!(names(&["-a", "-f", "network=bridge"]).is_empty());
+    assert_eq!(names(&["-a", "-f", "health=none"]).len(), 3);
+    assert!(names(&["-a", "-f", "health=healthy"]).is_empty());
+    assert!(names(&["-a", "-f", "volume=/data"]).is_empty());
+    assert!(names(&["-a", "-f", "publish=80"]).is_empty());
+    assert_eq!(names(&["-a", "-f", "is-task=false"]).len(), 3);
     // Two filters of one key: either; of two keys: both.
     assert_eq!(
         names(&["-f", "status=exited", "-f", "status=created"]),
@@ -186,6 +195,8 @@ fn ps_filters_formats_and_limits() {
     // Bad filters are Docker's errors.
     assert!(fails(&e, &["ps", "-f", "nope"]).contains("bad format of filter (expected name=value)"));
     assert!(fails(&e, &["ps", "-f", "color=red"]).contains("invalid filter 'color'"));
+    assert!(fails(&e, &["ps", "-f", "health=great"])
+        .contains("Unrecognised filter value for health: great"));
     assert!(fails(&e, &["ps", "-f", "status=sleepy"]).contains("invalid filter 'status=sleepy'"));
     e.ok(&["rm", "-f", &n2]);
 }
