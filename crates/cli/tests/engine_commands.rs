@@ -250,22 +250,47 @@ fn logs_tail_since_until_timestamps() {
     assert_eq!(e.ok(&["logs", "--tail", "0", &n]), "");
     assert_eq!(e.ok(&["logs", "--tail", "all", &n]), "1\n2\n3\n4\n5\n");
     let stamped = e.ok(&["logs", "-t", &n]);
-    let times: Vec<&str> = stamped
+    let entries: Vec<(&str, &str)> = stamped
         .lines()
         .map(|l| {
-            let (t, _) = l.split_once(' ').unwrap();
+            let (t, text) = l.split_once(' ').unwrap();
             // RFC 3339 with nine fraction digits, as Docker prints.
             assert_eq!(t.len(), 30, "{l}");
             assert!(t.ends_with('Z') && &t[19..20] == ".", "{l}");
-            t
+            (t, text)
         })
         .collect();
-    assert_eq!(times.len(), 5);
-    assert_eq!(e.ok(&["logs", "--since", times[2], &n]), "3\n4\n5\n");
-    assert_eq!(e.ok(&["logs", "--until", times[1], &n]), "1\n2\n");
+    assert_eq!(
+        entries.iter().map(|(_, l)| *l).collect::<Vec<_>>(),
+        ["1", "2", "3", "4", "5"]
+    );
+    // Lines read together share a time; what a window holds follows from
+    // the times (fixed width: they compare as strings).
+    let window = |since: Option<&str>, until: Option<&str>| -> String {
+        entries
+            .iter()
+            .filter(|(t, _)| since.is_none_or(|s| *t >= s) && until.is_none_or(|u| *t <= u))
+            .map(|(_, l)| format!("{l}\n"))
+            .collect()
+    };
+    let times: Vec<&str> = entries.iter().map(|(t, _)| *t).collect();
+    assert_eq!(
+        e.ok(&["logs", "--since", times[2], &n]),
+        window(Some(times[2]), None)
+    );
+    assert!(e
+        .ok(&["logs", "--since", times[2], &n])
+        .ends_with("3\n4\n5\n"));
+    assert_eq!(
+        e.ok(&["logs", "--until", times[1], &n]),
+        window(None, Some(times[1]))
+    );
+    assert!(e
+        .ok(&["logs", "--until", times[1], &n])
+        .starts_with("1\n2\n"));
     assert_eq!(
         e.ok(&["logs", "--since", times[1], "--until", times[3], &n]),
-        "2\n3\n4\n"
+        window(Some(times[1]), Some(times[3]))
     );
     // Relative and unix times.
     assert_eq!(e.ok(&["logs", "--since", "1h", &n]), "1\n2\n3\n4\n5\n");
