@@ -518,6 +518,9 @@ pub struct ContainerPruneArgs {
     /// Do not prompt for confirmation
     #[arg(short, long)]
     pub force: bool,
+    /// Provide filter values (until=TIME, label=K[=V], label!=K[=V])
+    #[arg(long = "filter")]
+    pub filters: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]

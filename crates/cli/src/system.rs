@@ -224,10 +224,45 @@ fn stopped(c: &Container) -> bool {
 }
 
 /// Removes stopped containers; their ids and the bytes freed.
-fn prune_containers(engine: &mut Engine) -> Result<(Vec<String>, u64)> {
+/// `prune --filter`: `until=TIME` (created before it; RFC 3339, unix
+/// time or a duration ago, as `logs --since`), `label=K[=V]`, `label!=K[=V]`.
+fn prune_filter(filters: &[String]) -> Result<impl Fn(&Container) -> bool> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i128);
+    let mut until = None;
+    let mut labels: Vec<(bool, String)> = Vec::new();
+    for f in filters {
+        match f.split_once('=') {
+            Some(("until", t)) => until = Some(crate::logs::parse_time(t, now)?),
+            Some(("label!", l)) => labels.push((false, l.to_owned())),
+            Some(("label", l)) => labels.push((true, l.to_owned())),
+            _ => bail!("invalid filter '{f}' (prune takes until=, label= and label!=)"),
+        }
+    }
+    Ok(move |c: &Container| {
+        until.is_none_or(|u| crate::ps::nanos(&c.created_at) < u)
+            && labels.iter().all(|(want, l)| {
+                let has = match l.split_once('=') {
+                    Some((k, v)) => c.config.labels.get(k).is_some_and(|x| x == v),
+                    None => c.config.labels.contains_key(l),
+                };
+                has == *want
+            })
+    })
+}
+
+fn prune_containers(
+    engine: &mut Engine,
+    keep: impl Fn(&Container) -> bool,
+) -> Result<(Vec<String>, u64)> {
     let mut removed = Vec::new();
     let mut bytes = 0;
-    let mut list: Vec<Container> = engine.list()?.into_iter().filter(stopped).collect();
+    let mut list: Vec<Container> = engine
+        .list()?
+        .into_iter()
+        .filter(|c| stopped(c) && keep(c))
+        .collect();
     list.sort_by_key(|c| std::cmp::Reverse(crate::ps::nanos(&c.created_at)));
     for c in list {
         let size = engine.layers(&c).map(|(u, _)| dir_size(&u)).unwrap_or(0);
@@ -248,11 +283,12 @@ fn confirm(warning: &str) -> Result<bool> {
 }
 
 pub fn container_prune(root: &Path, a: ContainerPruneArgs) -> Result<()> {
+    let chosen = prune_filter(&a.filters)?;
     if !a.force && !confirm("WARNING! This will remove all stopped containers.")? {
         return Ok(());
     }
     let mut engine = Engine::open(root)?;
-    let (removed, bytes) = prune_containers(&mut engine)?;
+    let (removed, bytes) = prune_containers(&mut engine, chosen)?;
     let mut out = io::stdout().lock();
     if !removed.is_empty() {
         writeln!(out, "Deleted Containers:")?;
@@ -279,7 +315,7 @@ pub fn system_prune(root: &Path, a: PruneArgs) -> Result<()> {
         return Ok(());
     }
     let mut engine = Engine::open(root)?;
-    let (removed, bytes) = prune_containers(&mut engine)?;
+    let (removed, bytes) = prune_containers(&mut engine, |_| true)?;
     let (images, gc) = engine.images.prune(a.all)?;
     let mut out = io::stdout().lock();
     if !removed.is_empty() {

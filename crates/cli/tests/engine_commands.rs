@@ -895,7 +895,29 @@ fn prune_removes_only_stopped_and_df_counts() {
         "3 1 2 1\n"
     );
 
-    let out = e.ok(&["container", "prune", "-f"]);
+    // Filters: created before an hour ago, or with a label: none here.
+    assert_eq!(
+        e.ok(&["container", "prune", "-f", "--filter", "until=1h"]),
+        "Total reclaimed space: 0B\n"
+    );
+    assert_eq!(
+        e.ok(&["container", "prune", "-f", "--filter", "label=tier"]),
+        "Total reclaimed space: 0B\n"
+    );
+    assert!(
+        fails(&e, &["container", "prune", "-f", "--filter", "color=red"])
+            .contains("invalid filter")
+    );
+    assert_eq!(e.ok(&["ps", "-aq"]).lines().count(), 3);
+    let out = e.ok(&[
+        "container",
+        "prune",
+        "-f",
+        "--filter",
+        "until=0s",
+        "--filter",
+        "label!=tier",
+    ]);
     assert_eq!(
         out,
         format!("Deleted Containers:\n{created_id}\n{exited_id}\n\nTotal reclaimed space: 5B\n")
