@@ -455,9 +455,11 @@ pub fn ensure_image(root: &Path, image: &str, p: &PullPolicyArgs) -> Result<()> 
             _ => None,
         })
     };
-    let mismatch = match &local {
-        Some((id, _)) => matches(id)?,
-        None => None,
+    // The config is read only when a platform is asked for: `run`'s
+    // latency matters.
+    let mismatch = match (&local, &platform) {
+        (Some((id, _)), Some(_)) => matches(id)?,
+        _ => None,
     };
     let pull = match p.pull.as_str() {
         "always" => true,
