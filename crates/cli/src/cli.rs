@@ -535,6 +535,9 @@ pub enum SystemCommand {
 
 #[derive(Debug, Args)]
 pub struct DfArgs {
+    /// Show detailed information on space usage
+    #[arg(short, long)]
+    pub verbose: bool,
     /// Format output using a Go template subset
     #[arg(long)]
     pub format: Option<String>,

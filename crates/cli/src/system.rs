@@ -14,7 +14,7 @@ use berth_image::registry::{self, AuthFile, PullOptions, RegistryOptions};
 use serde_json::{json, Value};
 
 use crate::cli::*;
-use crate::format::{human_size, render_rows, Template};
+use crate::format::{human_size, render_rows, tabulate, Template};
 use crate::ps::dir_size;
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -407,6 +407,14 @@ pub fn df(root: &Path, a: DfArgs) -> Result<()> {
             "Reclaimable": reclaimable(c_reclaim, c_total),
         }),
     ];
+    if a.verbose {
+        if a.format.is_some() {
+            bail!("--format and --verbose cannot be combined");
+        }
+        let text = df_verbose(&engine, &containers, &images, &state)?;
+        write!(io::stdout().lock(), "{text}")?;
+        return Ok(());
+    }
     let format = a.format.unwrap_or_else(|| {
         "table {{.Type}}\\t{{.TotalCount}}\\t{{.Active}}\\t{{.Size}}\\t{{.Reclaimable}}".into()
     });
@@ -419,6 +427,88 @@ pub fn df(root: &Path, a: DfArgs) -> Result<()> {
     })?;
     write!(io::stdout().lock(), "{text}")?;
     Ok(())
+}
+
+/// `system df -v`: Docker's per-image and per-container tables (berth has
+/// no volumes or build cache to list).
+fn df_verbose(
+    engine: &Engine,
+    containers: &[Container],
+    images: &[berth_image::store::ImageInfo],
+    state: &berth_image::index::State,
+) -> Result<String> {
+    let size_of = |c: &berth_image::Digest| state.snapshots.get(c.as_str()).map_or(0, |s| s.size);
+    let mut lines = vec![
+        "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE\tSHARED SIZE\tUNIQUE SIZE\tCONTAINERS".to_owned(),
+    ];
+    for info in images {
+        let shared: u64 = info
+            .record
+            .chain
+            .iter()
+            .filter(|c| {
+                images
+                    .iter()
+                    .any(|o| o.id != info.id && o.record.chain.contains(c))
+            })
+            .map(size_of)
+            .sum();
+        let created = engine
+            .images
+            .config(&info.id)
+            .ok()
+            .and_then(|(c, _)| c.created)
+            .unwrap_or_default();
+        let users = containers
+            .iter()
+            .filter(|c| c.image_id == info.id.to_string())
+            .count();
+        let mut names: Vec<(String, String)> = info
+            .tags
+            .iter()
+            .map(|t| {
+                (
+                    t.familiar_name().to_owned(),
+                    t.tag.clone().unwrap_or_else(|| "<none>".into()),
+                )
+            })
+            .collect();
+        if names.is_empty() {
+            names.push(("<none>".into(), "<none>".into()));
+        }
+        for (repo, tag) in names {
+            lines.push(format!(
+                "{repo}\t{tag}\t{}\t{}\t{}\t{}\t{}\t{users}",
+                info.id.short(),
+                crate::format::created_since(&created),
+                human_size(info.record.size),
+                human_size(shared),
+                human_size(info.record.size.saturating_sub(shared)),
+            ));
+        }
+    }
+    let mut out = format!("Images space usage:\n\n{}", tabulate(&lines));
+    let mut lines = vec![
+        "CONTAINER ID\tIMAGE\tCOMMAND\tLOCAL VOLUMES\tSIZE\tCREATED\tSTATUS\tNAMES".to_owned(),
+    ];
+    for c in containers {
+        let size = engine.layers(c).map(|(u, _)| dir_size(&u)).unwrap_or(0);
+        lines.push(format!(
+            "{}\t{}\t{}\t0\t{}\t{}\t{}\t{}",
+            &c.id[..12],
+            c.config.image,
+            crate::ps::command_column(c, false),
+            human_size(size),
+            crate::format::created_since(&c.created_at),
+            crate::containers::status(c),
+            c.name
+        ));
+    }
+    out.push_str(&format!(
+        "\nContainers space usage:\n\n{}",
+        tabulate(&lines)
+    ));
+    Ok(out)
 }
 
 pub fn completion(a: CompletionArgs) -> Result<()> {

@@ -882,6 +882,39 @@ fn prune_removes_only_stopped_and_df_counts() {
     assert_eq!(rows[0], ["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"]);
     assert_eq!(rows[1][..3], ["Images", "1", "1"]);
     assert_eq!(rows[2][..3], ["Containers", "3", "1"]);
+    let v = e.ok(&["system", "df", "-v"]);
+    let rows: Vec<Vec<String>> = v.lines().map(cells).collect();
+    assert_eq!(rows[0], ["Images space usage:"]);
+    assert_eq!(
+        rows[2],
+        [
+            "REPOSITORY",
+            "TAG",
+            "IMAGE ID",
+            "CREATED",
+            "SIZE",
+            "SHARED SIZE",
+            "UNIQUE SIZE",
+            "CONTAINERS"
+        ]
+    );
+    assert_eq!(rows[3][..2], ["bb", "1"]);
+    assert_eq!(rows[3].last().unwrap(), "3");
+    assert_eq!(rows[5], ["Containers space usage:"]);
+    assert_eq!(
+        rows[7],
+        [
+            "CONTAINER ID",
+            "IMAGE",
+            "COMMAND",
+            "LOCAL VOLUMES",
+            "SIZE",
+            "CREATED",
+            "STATUS",
+            "NAMES"
+        ]
+    );
+    assert_eq!(rows.len(), 11, "{v}");
     assert_eq!(
         e.ok(&["system", "df", "--format", "{{.Type}}:{{.TotalCount}}"]),
         "Images:1\nContainers:3\n"
