@@ -230,6 +230,9 @@ pub struct InspectArgs {
     /// Return JSON for specified type (container or image)
     #[arg(long = "type")]
     pub kind: Option<String>,
+    /// Display total file sizes if the type is container
+    #[arg(short, long)]
+    pub size: bool,
 }
 
 #[derive(Debug, Args)]

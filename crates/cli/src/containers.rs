@@ -329,7 +329,12 @@ pub fn inspect(
     let mut missing = Vec::new();
     for (key, c) in a.images.iter().zip(found) {
         match c {
-            Some(c) => values.push(inspect_container(&engine, &c)),
+            Some(c) => values.push(crate::ps::with_sizes(
+                &engine,
+                &c,
+                inspect_container(&engine, &c),
+                a.size,
+            )),
             None => missing.push(key.clone()),
         }
     }

@@ -345,6 +345,17 @@ fn sizes(engine: &Engine, c: &Container) -> (u64, u64) {
     (rw, rw + image)
 }
 
+/// `inspect --size`: Docker's `SizeRw` (the writable layer) and
+/// `SizeRootFs` (with the image).
+pub fn with_sizes(engine: &Engine, c: &Container, mut v: Value, size: bool) -> Value {
+    if size {
+        let (rw, rootfs) = sizes(engine, c);
+        v["SizeRw"] = json!(rw);
+        v["SizeRootFs"] = json!(rootfs);
+    }
+    v
+}
+
 pub fn ps(root: &Path, a: PsArgs) -> Result<()> {
     let engine = Engine::open(root)?;
     let filters = Filters::parse(&a.more.filters)?;

@@ -332,6 +332,12 @@ fn inspect_type_rename_and_port() {
         "created\n"
     );
 
+    // --size: the writable layer (nothing yet) and the whole.
+    let sizes = e.ok(&["inspect", "-s", "-f", "{{.SizeRw}} {{.SizeRootFs}}", &n]);
+    let (rw, all) = sizes.trim().split_once(' ').unwrap();
+    assert_eq!(rw, "0");
+    assert!(all.parse::<u64>().unwrap() > 1_000_000, "{sizes}");
+    assert!(e.inspect(&n).get("SizeRw").is_none());
     assert_eq!(e.ok(&["rename", &n, &m]), "");
     assert!(fails(&e, &["inspect", "--type", "container", &n]).contains("No such container"));
     assert_eq!(e.inspect(&m)["Name"], format!("/{m}"));
@@ -698,6 +704,13 @@ fn cp_running_container() {
         text.contains(&hostname) && text.contains("localhost"),
         "{text}"
     );
+    // export reads a running container's root too.
+    let out = e.run(&["export", &n]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(tar::Archive::new(&out.stdout[..])
+        .entries()
+        .unwrap()
+        .any(|e| e.unwrap().path().unwrap() == Path::new("data/f")));
     let go = TempDir::new("berth-go").unwrap();
     std::fs::write(go.join("go"), "seen inside\n").unwrap();
     e.ok(&[
