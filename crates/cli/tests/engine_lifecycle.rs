@@ -13,7 +13,11 @@ use common::engine::{name, Engine};
 
 fn foreground_output_and_exit_code(runtime: &'static str) {
     // "berth" is the berth-runtime binary.
-    let runtime_file = if runtime == "berth" { "berth-runtime" } else { runtime };
+    let runtime_file = if runtime == "berth" {
+        "berth-runtime"
+    } else {
+        runtime
+    };
     let e = Engine::new(runtime);
     let n = name("fg");
     let out = e.run(&[
@@ -236,7 +240,8 @@ fn errors_in_dockers_words() {
         "{err}"
     );
 
-    let out = e.run(&["run", "--rm", "no-such-image:1", "true"]);
+    // `--pull never`: the default (`missing`) would ask Docker Hub.
+    let out = e.run(&["run", "--rm", "--pull", "never", "no-such-image:1", "true"]);
     assert_eq!(out.status.code(), Some(125));
     assert!(String::from_utf8_lossy(&out.stderr).contains("No such image: no-such-image:1"));
 

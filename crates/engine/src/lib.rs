@@ -12,14 +12,15 @@ mod container;
 mod db;
 mod error;
 pub mod exec;
+pub mod fs;
 pub mod logfile;
 pub mod monitor;
 pub mod recovery;
 pub mod restart;
 pub mod runtime;
-mod stdio;
 pub mod seccomp;
 pub mod security;
+mod stdio;
 pub mod users;
 
 use std::io::{BufRead, BufReader};
@@ -32,9 +33,9 @@ pub use bundle::{Bundle, DEFAULT_CAPABILITIES};
 pub use container::{Container, ContainerConfig, State};
 pub use db::Lifecycle;
 pub use error::{Error, ErrorKind, Result};
-pub use stdio::StdioConfig;
-pub use security::SecurityOptions;
 use runtime::Runtime;
+pub use security::SecurityOptions;
+pub use stdio::StdioConfig;
 
 const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 const DEFAULT_CGROUP_PARENT: &str = "/berth";
@@ -212,7 +213,11 @@ impl Engine {
             env,
             entrypoint,
             cmd,
-            working_dir: o.working_dir.clone().or(ic.working_dir.clone()).unwrap_or_default(),
+            working_dir: o
+                .working_dir
+                .clone()
+                .or(ic.working_dir.clone())
+                .unwrap_or_default(),
             labels: {
                 let mut labels = ic.labels.clone().unwrap_or_default();
                 for l in &o.labels {
@@ -354,7 +359,9 @@ impl Engine {
             });
         }
         let detail = std::fs::read_to_string(&log).unwrap_or_default();
-        let _ = self.db.set_failed(&c.id, 125, "the monitor exited without a report");
+        let _ = self
+            .db
+            .set_failed(&c.id, 125, "the monitor exited without a report");
         Err(Error::Monitor {
             id: c.id,
             message: format!(

@@ -263,7 +263,12 @@ impl Monitor {
         let rootfs = bundle.rootfs();
         let _ = crate::unmount(&rootfs);
         engine.images.mount(id, &rootfs)?;
-        crate::users::apply(bundle.dir(), &rootfs, &c.config.user, &c.config.security.group_add)?;
+        crate::users::apply(
+            bundle.dir(),
+            &rootfs,
+            &c.config.user,
+            &c.config.security.group_add,
+        )?;
         let runtime = engine.runtime_for(c);
         std::fs::create_dir_all(&runtime.root)
             .map_err(|e| Error::io("create", &runtime.root, e))?;
@@ -283,7 +288,9 @@ impl Monitor {
                 source,
             })?;
             // `cmd` (our copies of the write ends) drops here.
-            child.wait().map_err(|e| Error::io("wait for", &runtime.path, e))?
+            child
+                .wait()
+                .map_err(|e| Error::io("wait for", &runtime.path, e))?
         };
         if !status.success() {
             // The runtime's error is on the container's stderr pipe; the

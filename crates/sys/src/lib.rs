@@ -385,6 +385,17 @@ pub fn memfd_create_executable(name: &CStr) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
+/// Returns the free parts of the heap to the kernel (glibc's malloc_trim):
+/// a long-lived process that is done with its start-up allocations stops
+/// holding them.
+pub fn trim_heap() {
+    // SAFETY: malloc_trim only walks and releases the allocator's own free
+    // memory; it takes no pointers from us.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -423,13 +434,3 @@ mod tests {
     }
 }
 
-/// Returns the free parts of the heap to the kernel (glibc's malloc_trim):
-/// a long-lived process that is done with its start-up allocations stops
-/// holding them.
-pub fn trim_heap() {
-    // SAFETY: malloc_trim only walks and releases the allocator's own free
-    // memory; it takes no pointers from us.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
