@@ -22,6 +22,9 @@ pub struct Cli {
     /// The OCI runtime for new containers: berth (the berth-runtime next to this binary), runc, crun or a path
     #[arg(long, global = true, env = "BERTH_RUNTIME", default_value = "berth")]
     pub runtime: String,
+    /// How much berth reports on stderr: debug, info, warn, error or fatal
+    #[arg(long, global = true, env = "BERTH_LOG_LEVEL", default_value = "info", value_parser = ["debug", "info", "warn", "error", "fatal"])]
+    pub log_level: String,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -337,6 +340,12 @@ pub struct CreateArgs {
     /// Restart policy to apply when a container exits (no, on-failure[:max-retries], always, unless-stopped)
     #[arg(long)]
     pub restart: Option<String>,
+    /// Signal to stop the container (default: the image's, else SIGTERM)
+    #[arg(long)]
+    pub stop_signal: Option<String>,
+    /// Seconds to wait for the container to stop before it is killed (default 10)
+    #[arg(long)]
+    pub stop_timeout: Option<u64>,
     /// Logging driver for the container (json-file, k8s-file, none)
     #[arg(long)]
     pub log_driver: Option<String>,
@@ -446,9 +455,9 @@ pub struct ContainersArgs {
 
 #[derive(Debug, Args)]
 pub struct StopArgs {
-    /// Seconds to wait before killing the container
-    #[arg(short = 't', long = "time", default_value_t = 10)]
-    pub time: u64,
+    /// Seconds to wait before killing the container (default: its --stop-timeout, else 10)
+    #[arg(short = 't', long = "time")]
+    pub time: Option<u64>,
     #[arg(required = true)]
     pub containers: Vec<String>,
 }
@@ -467,6 +476,9 @@ pub struct RmArgs {
     /// Force the removal of a running container (uses SIGKILL)
     #[arg(short, long)]
     pub force: bool,
+    /// Remove anonymous volumes associated with the container (berth has no volumes yet, so there are none)
+    #[arg(short, long)]
+    pub volumes: bool,
     #[arg(required = true)]
     pub containers: Vec<String>,
 }

@@ -53,6 +53,8 @@ fn options(runtime: &str, a: CreateArgs) -> Result<CreateOptions> {
             },
         },
         restart: a.restart,
+        stop_signal: a.stop_signal,
+        stop_timeout: a.stop_timeout,
         log_driver: a.log_driver,
         log_opts: a.log_opts,
     })
@@ -121,10 +123,19 @@ fn each(keys: &[String], mut f: impl FnMut(&str) -> Result<()>) -> Result<()> {
     Ok(())
 }
 
+/// `-t`, else the container's `--stop-timeout`, else Docker's 10 s.
+fn stop_timeout(engine: &Engine, key: &str, time: Option<u64>) -> Result<Duration> {
+    let secs = match time {
+        Some(t) => t,
+        None => engine.find(key)?.config.stop_timeout.unwrap_or(10),
+    };
+    Ok(Duration::from_secs(secs))
+}
+
 pub fn stop(root: &Path, a: StopArgs) -> Result<()> {
     let engine = Engine::open(root)?;
     each(&a.containers, |key| {
-        engine.stop(key, Duration::from_secs(a.time))?;
+        engine.stop(key, stop_timeout(&engine, key, a.time)?)?;
         Ok(())
     })
 }
@@ -246,6 +257,7 @@ fn inspect_container(engine: &Engine, c: &Container) -> Value {
             "Entrypoint": if cfg.entrypoint.is_empty() { Value::Null } else { json!(cfg.entrypoint) },
             "Labels": cfg.labels,
             "StopSignal": if cfg.stop_signal.is_empty() { Value::Null } else { json!(cfg.stop_signal) },
+            "StopTimeout": cfg.stop_timeout,
         },
         "NetworkSettings": { "Networks": { "none": {} } },
     })
@@ -294,7 +306,8 @@ pub fn inspect(
 pub fn restart(root: &Path, a: StopArgs) -> Result<()> {
     let mut engine = Engine::open(root)?;
     each(&a.containers, |key| {
-        engine.restart(key, Duration::from_secs(a.time))?;
+        let timeout = stop_timeout(&engine, key, a.time)?;
+        engine.restart(key, timeout)?;
         Ok(())
     })
 }

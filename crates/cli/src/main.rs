@@ -33,6 +33,7 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    init_logging(&cli.log_level);
     match commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -98,4 +99,20 @@ fn container_alias(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString>
         args.splice(i..i + 2, [std::ffi::OsString::from(sub)]);
     }
     args
+}
+
+/// `--log-level`: berth's own diagnostics (the runtime commands it runs,
+/// the monitors it starts) as tracing events on stderr.
+fn init_logging(level: &str) {
+    let level = match level {
+        "debug" => tracing::Level::DEBUG,
+        "warn" => tracing::Level::WARN,
+        "error" | "fatal" => tracing::Level::ERROR,
+        _ => tracing::Level::INFO,
+    };
+    tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
 }

@@ -64,6 +64,10 @@ pub struct CreateOptions {
     pub security: SecurityOptions,
     /// `--restart`.
     pub restart: Option<String>,
+    /// `--stop-signal` (over the image's StopSignal).
+    pub stop_signal: Option<String>,
+    /// `--stop-timeout` in seconds.
+    pub stop_timeout: Option<u64>,
     /// `--log-driver`.
     pub log_driver: Option<String>,
     /// `--log-opt key=value`.
@@ -226,7 +230,11 @@ impl Engine {
                 }
                 labels
             },
-            stop_signal: ic.stop_signal.clone().unwrap_or_default(),
+            stop_signal: match &o.stop_signal {
+                Some(s) => container::validate_signal(s)?,
+                None => ic.stop_signal.clone().unwrap_or_default(),
+            },
+            stop_timeout: o.stop_timeout,
             auto_remove: o.auto_remove,
             runtime: o.runtime.clone(),
             cgroup_parent: o
@@ -325,6 +333,7 @@ impl Engine {
             true => Some(attach::connect(self.bundle(&c.id).dir(), attach::SOCKET)?),
             false => None,
         };
+        tracing::debug!(id = %c.id, runtime = %c.config.runtime.display(), "starting the container's monitor");
         let status = monitor::command(&self.root, &c.id)?
             .env(recovery::STARTER_ENV, me.to_string())
             .stdin(std::os::fd::OwnedFd::from(socket.listener))

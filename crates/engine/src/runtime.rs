@@ -68,6 +68,7 @@ impl Runtime {
     /// Runs a short runtime command and turns a failure into its last
     /// stderr line.
     fn run(&self, command: &'static str, args: &[&str]) -> Result<()> {
+        tracing::debug!(runtime = %self.path.display(), command, ?args, "running the runtime");
         let out = self
             .command()
             .arg(command)
