@@ -119,6 +119,8 @@ impl Monitor {
     /// Takes the container over from the command that started it, then
     /// runs it until it exits for good (see [`Self::lifecycle`]).
     fn run(root: &Path, id: &str, report: &mut impl Write) -> Result<()> {
+        // Its threads are few and mostly asleep: one arena is enough.
+        berth_sys::single_malloc_arena();
         nix::sys::prctl::set_child_subreaper(true).map_err(|e| Error::Monitor {
             id: id.to_owned(),
             message: format!("set child subreaper: {e}"),
