@@ -63,7 +63,9 @@ pub fn parse_detach_keys(s: &str) -> Result<Vec<u8>> {
                 _ => return Err(bad()),
             },
             Some(_) => return Err(bad()),
-            None if part.len() == 1 && part.as_bytes()[0].is_ascii_alphabetic() => part.as_bytes()[0],
+            None if part.len() == 1 && part.as_bytes()[0].is_ascii_alphabetic() => {
+                part.as_bytes()[0]
+            }
             None => return Err(bad()),
         };
         keys.push(key);
@@ -182,7 +184,11 @@ pub fn session(stream: UnixStream, root: &Path, id: &str, o: Options) -> Result<
         p.forward(root.to_owned(), id.to_owned());
     }
 
-    let raw = if o.tty && o.stdin { RawTerminal::enable() } else { None };
+    let raw = if o.tty && o.stdin {
+        RawTerminal::enable()
+    } else {
+        None
+    };
     let writer = Arc::new(Mutex::new(stream.try_clone()?));
     if o.tty {
         if let Some((rows, cols)) = terminal_size() {
@@ -280,7 +286,9 @@ fn exit_of(root: &Path, id: &str, end: End) -> Result<()> {
             let engine = Engine::open(root)?;
             engine.wait_not_running(id, std::time::Duration::from_secs(5))?;
             match engine.find(id) {
-                Ok(c) if c.state == State::Exited => Err(ExitWith((c.exit_code & 0xff) as u8).into()),
+                Ok(c) if c.state == State::Exited => {
+                    Err(ExitWith((c.exit_code & 0xff) as u8).into())
+                }
                 Ok(_) => Ok(()),
                 Err(_) => Ok(()),
             }
@@ -319,7 +327,11 @@ pub fn run_foreground(
     let mut line = String::new();
     let mut reports = started.reports;
     let _ = io::BufRead::read_line(&mut reports, &mut line);
-    if let Some(code) = line.trim().strip_prefix("exited ").and_then(|c| c.parse::<i32>().ok()) {
+    if let Some(code) = line
+        .trim()
+        .strip_prefix("exited ")
+        .and_then(|c| c.parse::<i32>().ok())
+    {
         return Err(ExitWith((code & 0xff) as u8).into());
     }
     exit_of(root, &c.id, end)
@@ -342,12 +354,22 @@ pub fn start(root: &Path, a: StartArgs) -> Result<()> {
     let Some(started) = engine.start_attached(&c.id)? else {
         // Already running: Docker attaches to it.
         let stream = attach::connect(engine.bundle(&c.id).dir(), attach::SOCKET)?;
-        let opts = Options { stdin, tty: cfg.tty, detach_keys, sig_proxy: true };
+        let opts = Options {
+            stdin,
+            tty: cfg.tty,
+            detach_keys,
+            sig_proxy: true,
+        };
         let end = session(stream, root, &c.id, opts)?;
         return exit_of(root, &c.id, end);
     };
     let stream = started.attach.expect("started attached");
-    let opts = Options { stdin, tty: cfg.tty, detach_keys, sig_proxy: true };
+    let opts = Options {
+        stdin,
+        tty: cfg.tty,
+        detach_keys,
+        sig_proxy: true,
+    };
     let end = session(stream, root, &c.id, opts)?;
     exit_of(root, &c.id, end)
 }
@@ -384,7 +406,10 @@ mod tests {
     #[test]
     fn detach_keys_parse_as_docker() {
         assert_eq!(parse_detach_keys("ctrl-p,ctrl-q").unwrap(), vec![16, 17]);
-        assert_eq!(parse_detach_keys("a,ctrl-@,ctrl-\\,ctrl-_").unwrap(), vec![b'a', 0, 28, 31]);
+        assert_eq!(
+            parse_detach_keys("a,ctrl-@,ctrl-\\,ctrl-_").unwrap(),
+            vec![b'a', 0, 28, 31]
+        );
         for bad in ["", "ctrl-", "ctrl-pp", "1", "ab", "ctrl-1"] {
             assert!(parse_detach_keys(bad).is_err(), "{bad}");
         }
@@ -392,12 +417,18 @@ mod tests {
 
     #[test]
     fn detach_sequence_is_held_back_until_it_breaks() {
-        let mut m = DetachMatcher { keys: vec![16, 17], matched: 0 };
+        let mut m = DetachMatcher {
+            keys: vec![16, 17],
+            matched: 0,
+        };
         assert_eq!(m.feed(b"ab\x10"), (b"ab".to_vec(), false));
         assert_eq!(m.feed(b"c"), (b"\x10c".to_vec(), false));
         assert_eq!(m.feed(b"\x10\x10"), (b"\x10".to_vec(), false));
         assert_eq!(m.feed(b"\x11rest"), (Vec::new(), true));
-        let mut none = DetachMatcher { keys: Vec::new(), matched: 0 };
+        let mut none = DetachMatcher {
+            keys: Vec::new(),
+            matched: 0,
+        };
         assert_eq!(none.feed(b"\x10\x11"), (b"\x10\x11".to_vec(), false));
     }
 }

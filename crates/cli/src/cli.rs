@@ -22,6 +22,9 @@ pub struct Cli {
     /// The OCI runtime for new containers: berth (the berth-runtime next to this binary), runc, crun or a path
     #[arg(long, global = true, env = "BERTH_RUNTIME", default_value = "berth")]
     pub runtime: String,
+    /// How much berth reports on stderr: debug, info, warn, error or fatal
+    #[arg(long, global = true, env = "BERTH_LOG_LEVEL", default_value = "info", value_parser = ["debug", "info", "warn", "error", "fatal"])]
+    pub log_level: String,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -86,22 +89,37 @@ pub enum Command {
     Restart(StopArgs),
     /// Block until one or more containers stop, then print their exit codes
     Wait(ContainersArgs),
+    /// Rename a container
+    Rename(RenameArgs),
+    /// List port mappings or a specific mapping for the container
+    Port(PortArgs),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff(ContainerArg),
+    /// Export a container's filesystem as a tar archive
+    Export(ExportArgs),
+    /// Create a new image from a container's changes
+    Commit(CommitArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(CpArgs),
+    /// Display system-wide information
+    Info(FormatArgs),
+    /// Show the berth version information
+    Version(FormatArgs),
+    /// Generate a shell completion script (bash, zsh, fish)
+    Completion(CompletionArgs),
     /// Manage berth
     System {
         #[command(subcommand)]
         command: SystemCommand,
     },
+    /// Remove all stopped containers (`berth container prune`)
+    #[command(name = "container-prune", hide = true)]
+    ContainerPrune(ContainerPruneArgs),
     /// Manage images
     Image {
         #[command(subcommand)]
         command: ImageCommand,
     },
-}
-
-#[derive(Debug, Subcommand)]
-pub enum SystemCommand {
-    /// Reconcile the containers with what survived a reboot, then start those whose restart policy says so (for a boot-time unit)
-    Boot,
 }
 
 #[derive(Debug, Subcommand)]
@@ -223,6 +241,12 @@ pub struct InspectArgs {
     /// Format output using a Go template subset
     #[arg(short, long)]
     pub format: Option<String>,
+    /// Return JSON for specified type (container or image)
+    #[arg(long = "type")]
+    pub kind: Option<String>,
+    /// Display total file sizes if the type is container
+    #[arg(short, long)]
+    pub size: bool,
 }
 
 #[derive(Debug, Args)]
@@ -328,12 +352,20 @@ pub struct CreateArgs {
     /// Restart policy to apply when a container exits (no, on-failure[:max-retries], always, unless-stopped)
     #[arg(long)]
     pub restart: Option<String>,
+    /// Signal to stop the container (default: the image's, else SIGTERM)
+    #[arg(long)]
+    pub stop_signal: Option<String>,
+    /// Seconds to wait for the container to stop before it is killed (default 10)
+    #[arg(long)]
+    pub stop_timeout: Option<u64>,
     /// Logging driver for the container (json-file, k8s-file, none)
     #[arg(long)]
     pub log_driver: Option<String>,
     /// Log driver options (max-size=SIZE, max-file=N)
     #[arg(long = "log-opt")]
     pub log_opts: Vec<String>,
+    #[command(flatten)]
+    pub pull: PullPolicyArgs,
     pub image: String,
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<String>,
@@ -435,9 +467,9 @@ pub struct ContainersArgs {
 
 #[derive(Debug, Args)]
 pub struct StopArgs {
-    /// Seconds to wait before killing the container
-    #[arg(short = 't', long = "time", default_value_t = 10)]
-    pub time: u64,
+    /// Seconds to wait before killing the container (default: its --stop-timeout, else 10)
+    #[arg(short = 't', long = "time")]
+    pub time: Option<u64>,
     #[arg(required = true)]
     pub containers: Vec<String>,
 }
@@ -456,6 +488,9 @@ pub struct RmArgs {
     /// Force the removal of a running container (uses SIGKILL)
     #[arg(short, long)]
     pub force: bool,
+    /// Remove anonymous volumes associated with the container (berth has no volumes yet, so there are none)
+    #[arg(short, long)]
+    pub volumes: bool,
     #[arg(required = true)]
     pub containers: Vec<String>,
 }
@@ -471,6 +506,8 @@ pub struct PsArgs {
     /// Don't truncate output
     #[arg(long)]
     pub no_trunc: bool,
+    #[command(flatten)]
+    pub more: PsFilterArgs,
 }
 
 #[derive(Debug, Args)]
@@ -478,5 +515,164 @@ pub struct LogsArgs {
     /// Follow log output
     #[arg(short, long)]
     pub follow: bool,
+    #[command(flatten)]
+    pub more: LogsFilterArgs,
     pub container: String,
+}
+
+#[derive(Debug, Args)]
+pub struct PsFilterArgs {
+    /// Show n last created containers (includes all states)
+    #[arg(short = 'n', long = "last", default_value_t = -1, allow_negative_numbers = true)]
+    pub last: i64,
+    /// Show the latest created container (includes all states)
+    #[arg(short = 'l', long)]
+    pub latest: bool,
+    /// Display total file sizes
+    #[arg(short = 's', long)]
+    pub size: bool,
+    /// Filter output based on conditions provided (name, id, status, label, ancestor, exited, before, since)
+    #[arg(short = 'f', long = "filter")]
+    pub filters: Vec<String>,
+    /// Format output using a Go template subset: {{.ID}}, {{.Names}}, {{.Label "k"}}, {{json .}}, table
+    #[arg(long)]
+    pub format: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsFilterArgs {
+    /// Number of lines to show from the end of the logs ("all" for all)
+    #[arg(short = 'n', long, default_value = "all")]
+    pub tail: String,
+    /// Show logs since timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Show logs before a timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Show timestamps
+    #[arg(short = 't', long)]
+    pub timestamps: bool,
+    /// Show extra details provided to logs (berth records none)
+    #[arg(long)]
+    pub details: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RenameArgs {
+    pub container: String,
+    pub new_name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct PortArgs {
+    pub container: String,
+    /// PRIVATE_PORT[/PROTO]
+    pub port: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ContainerArg {
+    pub container: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Write to a file, instead of STDOUT
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    pub container: String,
+}
+
+#[derive(Debug, Args)]
+pub struct CommitArgs {
+    /// Author (e.g., "John Hannibal Smith <hannibal@a-team.com>")
+    #[arg(short, long)]
+    pub author: Option<String>,
+    /// Apply Dockerfile instruction to the created image
+    #[arg(short = 'c', long = "change")]
+    pub changes: Vec<String>,
+    /// Commit message
+    #[arg(short, long)]
+    pub message: Option<String>,
+    /// Pause container during commit
+    #[arg(short, long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub pause: bool,
+    pub container: String,
+    /// REPOSITORY[:TAG]
+    pub reference: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CpArgs {
+    /// Archive mode (copy all uid/gid information)
+    #[arg(short, long)]
+    pub archive: bool,
+    /// Always follow symbol link in SRC_PATH
+    #[arg(short = 'L', long)]
+    pub follow_link: bool,
+    /// Suppress progress output during copy (berth prints none)
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// CONTAINER:SRC_PATH, a local path, or - (a tar on STDIN)
+    pub source: String,
+    /// CONTAINER:DEST_PATH, a local path, or - (a tar on STDOUT)
+    pub destination: String,
+}
+
+#[derive(Debug, Args)]
+pub struct FormatArgs {
+    /// Format output using a Go template subset
+    #[arg(short, long)]
+    pub format: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionArgs {
+    /// bash, zsh or fish
+    pub shell: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ContainerPruneArgs {
+    /// Do not prompt for confirmation
+    #[arg(short, long)]
+    pub force: bool,
+    /// Provide filter values (until=TIME, label=K[=V], label!=K[=V])
+    #[arg(long = "filter")]
+    pub filters: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SystemCommand {
+    /// Reconcile the containers with what survived a reboot, then start those whose restart policy says so (for a boot-time unit)
+    Boot,
+    /// Show berth disk usage
+    Df(DfArgs),
+    /// Remove unused data (stopped containers, dangling images; -a: unused images)
+    Prune(PruneArgs),
+    /// Display system-wide information
+    Info(FormatArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DfArgs {
+    /// Show detailed information on space usage
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// Format output using a Go template subset
+    #[arg(long)]
+    pub format: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PullPolicyArgs {
+    /// Pull image before running ("always", "missing", "never")
+    #[arg(long, default_value = "missing")]
+    pub pull: String,
+    /// Set platform (os/arch[/variant]) if the server is multi-platform capable
+    #[arg(long)]
+    pub platform: Option<String>,
+    #[command(flatten)]
+    pub tls: TlsArgs,
 }

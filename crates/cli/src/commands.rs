@@ -62,7 +62,15 @@ pub fn run(cli: Cli) -> Result<()> {
         | Command::Image {
             command: ImageCommand::Load(a),
         } => load(&store()?, a),
-        Command::Inspect(a) => crate::containers::inspect(&cli.root, a, |a| inspect(&store()?, a)),
+        Command::Inspect(a) => match a.kind.as_deref() {
+            None => crate::containers::inspect(&cli.root, a, |a| inspect(&store()?, a)),
+            Some("container") => crate::containers::inspect(&cli.root, a, |a| {
+                let missing = a.images.first().cloned().unwrap_or_default();
+                Err(anyhow::anyhow!("No such container: {missing}"))
+            }),
+            Some("image") => inspect(&store()?, a),
+            Some(other) => bail!("\"{other}\" is not a valid value for --type"),
+        },
         Command::Image {
             command: ImageCommand::Inspect(a),
         } => inspect(&store()?, a),
@@ -74,8 +82,27 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Stop(a) => crate::containers::stop(&cli.root, a),
         Command::Kill(a) => crate::containers::kill(&cli.root, a),
         Command::Rm(a) => crate::containers::rm(&cli.root, a),
-        Command::Ps(a) => crate::containers::ps(&cli.root, a),
-        Command::Logs(a) => crate::containers::logs(&cli.root, a),
+        Command::Ps(a) => crate::ps::ps(&cli.root, a),
+        Command::Logs(a) => crate::logs::logs(&cli.root, a),
+        Command::Rename(a) => crate::fs_cmds::rename(&cli.root, a),
+        Command::Port(a) => crate::fs_cmds::port(&cli.root, a),
+        Command::Diff(a) => crate::fs_cmds::diff(&cli.root, a),
+        Command::Export(a) => crate::fs_cmds::export(&cli.root, a),
+        Command::Commit(a) => crate::fs_cmds::commit(&cli.root, a),
+        Command::Cp(a) => crate::fs_cmds::cp(&cli.root, a),
+        Command::Info(a)
+        | Command::System {
+            command: SystemCommand::Info(a),
+        } => crate::system::info(&cli.root, &cli.runtime, a),
+        Command::Version(a) => crate::system::version(&cli.runtime, a),
+        Command::Completion(a) => crate::system::completion(a),
+        Command::System {
+            command: SystemCommand::Df(a),
+        } => crate::system::df(&cli.root, a),
+        Command::System {
+            command: SystemCommand::Prune(a),
+        } => crate::system::system_prune(&cli.root, a),
+        Command::ContainerPrune(a) => crate::system::container_prune(&cli.root, a),
         Command::Update(a) => crate::live_ops::update(&cli.root, a),
         Command::Pause(a) => crate::live_ops::pause(&cli.root, &a.containers),
         Command::Unpause(a) => crate::live_ops::unpause(&cli.root, &a.containers),
@@ -252,7 +279,9 @@ fn print_rows(
 fn rmi(store: &ImageStore, a: RmiArgs) -> Result<()> {
     let mut failed = None;
     for name in &a.images {
-        match store.remove(name, a.force) {
+        let removed = crate::system::image_in_use(store.root(), name, a.force)
+            .and_then(|()| Ok(store.remove(name, a.force)?));
+        match removed {
             Ok(steps) => {
                 let mut o = out();
                 for s in steps {

@@ -1,18 +1,16 @@
 //! The container commands: `run`, `create`, `start`, `stop`, `kill`, `rm`,
 //! `ps`, `logs`, `inspect`, over `berth-engine`, with Docker's output.
 
-use std::fs::File;
-use std::io::{self, BufRead, BufReader, Seek, SeekFrom, Write};
-use std::path::{Path, PathBuf};
+use std::io::{self, Write};
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{anyhow, Result};
-use berth_engine::logfile::{self, LogDriver};
 use berth_engine::{Container, CreateOptions, Engine, State};
 use serde_json::{json, Value};
 
 use crate::cli::*;
-use crate::format::{created_since, human_duration, tabulate};
+use crate::format::human_duration;
 
 /// Exit with this code and print nothing (the container's own code).
 #[derive(Debug)]
@@ -51,15 +49,22 @@ fn options(runtime: &str, a: CreateArgs) -> Result<CreateOptions> {
             tty: a.stdio.tty,
             open_stdin: a.stdio.interactive,
             stdin_once: false,
-            console_size: if a.stdio.tty { crate::attach::terminal_size() } else { None },
+            console_size: if a.stdio.tty {
+                crate::attach::terminal_size()
+            } else {
+                None
+            },
         },
         restart: a.restart,
+        stop_signal: a.stop_signal,
+        stop_timeout: a.stop_timeout,
         log_driver: a.log_driver,
         log_opts: a.log_opts,
     })
 }
 
 pub fn create_cmd(root: &Path, runtime: &str, a: CreateArgs) -> Result<()> {
+    crate::system::ensure_image(root, &a.image, &a.pull)?;
     let mut engine = Engine::open(root)?;
     let c = engine.create(&options(runtime, a)?)?;
     println!("{}", c.id);
@@ -67,6 +72,7 @@ pub fn create_cmd(root: &Path, runtime: &str, a: CreateArgs) -> Result<()> {
 }
 
 pub fn run(root: &Path, runtime: &str, a: RunArgs) -> Result<()> {
+    crate::system::ensure_image(root, &a.create.image, &a.create.pull)?;
     let mut engine = Engine::open(root)?;
     let mut o = options(runtime, a.create)?;
     // Docker's foreground `run -i` closes the container's stdin with ours.
@@ -88,155 +94,6 @@ pub fn run(root: &Path, runtime: &str, a: RunArgs) -> Result<()> {
     engine.start(&c.id)?;
     println!("{}", c.id);
     Ok(())
-}
-
-/// Reads a log (json-file or k8s-file) from where it left off, writing each
-/// entry to stdout or stderr; follows the live file across rotations.
-struct LogFollower {
-    path: PathBuf,
-    driver: LogDriver,
-    max_file: u32,
-    /// Held once opened: a `--rm` container's monitor removes the log
-    /// (with the container) before it reports the exit.
-    file: Option<File>,
-    offset: u64,
-    partial: Vec<u8>,
-}
-
-impl LogFollower {
-    fn new(engine: &Engine, c: &Container) -> LogFollower {
-        let mut f = LogFollower {
-            path: engine.log_path(c).unwrap_or_default(),
-            driver: c.config.log.driver,
-            max_file: c.config.log.max_file,
-            file: None,
-            offset: 0,
-            partial: Vec::new(),
-        };
-        // The monitor made the log before it reported the start.
-        let _ = f.open();
-        f
-    }
-
-    fn open(&mut self) -> Result<bool> {
-        if self.file.is_none() {
-            match File::open(&self.path) {
-                Ok(f) => self.file = Some(f),
-                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Ok(true)
-    }
-
-    /// Copies what was added since the last call, moving on to newer files
-    /// when the monitor rotated the one being read.
-    fn copy_new(&mut self) -> Result<()> {
-        loop {
-            if !self.open()? {
-                return Ok(());
-            }
-            self.copy_to_end()?;
-            let Some(next) = self.next_file()? else {
-                return Ok(());
-            };
-            // Rotated away, so it gets no more entries: take the ones
-            // written between our end of file and the rotation.
-            self.copy_to_end()?;
-            self.partial.clear();
-            self.offset = 0;
-            self.file = match File::open(&next) {
-                Ok(f) => Some(f),
-                Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-                Err(e) => return Err(e.into()),
-            };
-        }
-    }
-
-    fn copy_to_end(&mut self) -> Result<()> {
-        let mut f = self.file.as_ref().expect("opened");
-        // max-file 1 rotates by emptying the file.
-        if f.metadata()?.len() < self.offset {
-            self.offset = 0;
-            self.partial.clear();
-        }
-        f.seek(SeekFrom::Start(self.offset))?;
-        let mut r = BufReader::new(f);
-        let mut out = io::stdout().lock();
-        let mut err = io::stderr().lock();
-        loop {
-            let n = r.read_until(b'\n', &mut self.partial)?;
-            if n == 0 {
-                break;
-            }
-            self.offset += n as u64;
-            if !self.partial.ends_with(b"\n") {
-                break; // the monitor is mid-write; finish it next time
-            }
-            let entry = logfile::parse_line(self.driver, &self.partial);
-            self.partial.clear();
-            let Some(entry) = entry else { continue };
-            if entry.stream == "stderr" {
-                err.write_all(&entry.text)?;
-            } else {
-                out.write_all(&entry.text)?;
-            }
-        }
-        out.flush()?;
-        Ok(())
-    }
-
-    /// The file after the one being read when that one is no longer the
-    /// live file: the next newer rotated file, or the live one. None while
-    /// it is still the live file.
-    fn next_file(&self) -> Result<Option<PathBuf>> {
-        use std::os::unix::fs::MetadataExt;
-        let Some(f) = &self.file else {
-            return Ok(None);
-        };
-        let m = f.metadata()?;
-        let same = |p: &Path| {
-            std::fs::metadata(p).is_ok_and(|o| o.ino() == m.ino() && o.dev() == m.dev())
-        };
-        if same(&self.path) || !self.path.exists() {
-            return Ok(None);
-        }
-        let rotated: Vec<PathBuf> = (1..self.max_file.max(1))
-            .map(|n| logfile::rotated_path(&self.path, n))
-            .collect();
-        if let Some(k) = rotated.iter().position(|p| same(p)) {
-            return Ok(Some(if k == 0 {
-                self.path.clone()
-            } else {
-                rotated[k - 1].clone()
-            }));
-        }
-        // Ours fell off the end: every file left is newer.
-        Ok(Some(
-            rotated
-                .into_iter()
-                .rev()
-                .find(|p| p.exists())
-                .unwrap_or_else(|| self.path.clone()),
-        ))
-    }
-
-    /// Copies the rotated files (oldest first) before the live one.
-    fn copy_rotated(&self, max_file: u32) -> Result<()> {
-        let files = logfile::files_oldest_first(&self.path, max_file);
-        for p in &files[..files.len() - 1] {
-            let mut old = LogFollower {
-                path: p.clone(),
-                driver: self.driver,
-                max_file: 1,
-                file: None,
-                offset: 0,
-                partial: Vec::new(),
-            };
-            old.copy_new()?;
-        }
-        Ok(())
-    }
 }
 
 pub fn start(root: &Path, a: ContainersArgs) -> Result<()> {
@@ -269,10 +126,19 @@ pub(crate) fn each(keys: &[String], mut f: impl FnMut(&str) -> Result<()>) -> Re
     Ok(())
 }
 
+/// `-t`, else the container's `--stop-timeout`, else Docker's 10 s.
+fn stop_timeout(engine: &Engine, key: &str, time: Option<u64>) -> Result<Duration> {
+    let secs = match time {
+        Some(t) => t,
+        None => engine.find(key)?.config.stop_timeout.unwrap_or(10),
+    };
+    Ok(Duration::from_secs(secs))
+}
+
 pub fn stop(root: &Path, a: StopArgs) -> Result<()> {
     let engine = Engine::open(root)?;
     each(&a.containers, |key| {
-        engine.stop(key, Duration::from_secs(a.time))?;
+        engine.stop(key, stop_timeout(&engine, key, a.time)?)?;
         Ok(())
     })
 }
@@ -293,7 +159,7 @@ pub fn rm(root: &Path, a: RmArgs) -> Result<()> {
     })
 }
 
-fn status(c: &Container) -> String {
+pub(crate) fn status(c: &Container) -> String {
     let since = |t: &str| {
         berth_image::time::parse_rfc3339(t).map(|s| {
             let now = std::time::SystemTime::now()
@@ -318,78 +184,6 @@ fn status(c: &Container) -> String {
             since(&c.finished_at).unwrap_or_default()
         ),
     }
-}
-
-fn command_line(c: &Container, no_trunc: bool) -> String {
-    let cmd = c.config.args().join(" ");
-    if no_trunc || cmd.chars().count() <= 20 {
-        format!("\"{cmd}\"")
-    } else {
-        format!("\"{}…\"", cmd.chars().take(19).collect::<String>())
-    }
-}
-
-pub fn ps(root: &Path, a: PsArgs) -> Result<()> {
-    let engine = Engine::open(root)?;
-    let list: Vec<Container> = engine
-        .list()?
-        .into_iter()
-        .filter(|c| {
-            a.all
-                || matches!(
-                    c.state,
-                    State::Running | State::Starting | State::Restarting
-                )
-        })
-        .collect();
-    let id = |c: &Container| {
-        if a.no_trunc {
-            c.id.clone()
-        } else {
-            c.id[..12].to_owned()
-        }
-    };
-    let mut out = io::stdout().lock();
-    if a.quiet {
-        for c in &list {
-            writeln!(out, "{}", id(c))?;
-        }
-        return Ok(());
-    }
-    let mut rows = vec!["CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tPORTS\tNAMES".to_owned()];
-    for c in &list {
-        rows.push(format!(
-            "{}\t{}\t{}\t{}\t{}\t\t{}",
-            id(c),
-            c.config.image,
-            command_line(c, a.no_trunc),
-            created_since(&c.created_at),
-            status(c),
-            c.name
-        ));
-    }
-    write!(out, "{}", tabulate(&rows))?;
-    Ok(())
-}
-
-pub fn logs(root: &Path, a: LogsArgs) -> Result<()> {
-    let engine = Engine::open(root)?;
-    let c = engine.find(&a.container)?;
-    if c.config.log.driver == LogDriver::None {
-        return Err(anyhow!(
-            "configured logging driver does not support reading"
-        ));
-    }
-    let mut follower = LogFollower::new(&engine, &c);
-    follower.copy_rotated(c.config.log.max_file)?;
-    follower.copy_new()?;
-    if !a.follow {
-        return Ok(());
-    }
-    while !engine.wait_not_running(&c.id, Duration::from_millis(100))? {
-        follower.copy_new()?;
-    }
-    follower.copy_new()
 }
 
 fn inspect_container(engine: &Engine, c: &Container) -> Value {
@@ -471,6 +265,7 @@ fn inspect_container(engine: &Engine, c: &Container) -> Value {
             "Entrypoint": if cfg.entrypoint.is_empty() { Value::Null } else { json!(cfg.entrypoint) },
             "Labels": cfg.labels,
             "StopSignal": if cfg.stop_signal.is_empty() { Value::Null } else { json!(cfg.stop_signal) },
+            "StopTimeout": cfg.stop_timeout,
         },
         "NetworkSettings": { "Networks": { "none": {} } },
     });
@@ -500,7 +295,12 @@ pub fn inspect(
     let mut missing = Vec::new();
     for (key, c) in a.images.iter().zip(found) {
         match c {
-            Some(c) => values.push(inspect_container(&engine, &c)),
+            Some(c) => values.push(crate::ps::with_sizes(
+                &engine,
+                &c,
+                inspect_container(&engine, &c),
+                a.size,
+            )),
             None => missing.push(key.clone()),
         }
     }
@@ -522,7 +322,8 @@ pub fn inspect(
 pub fn restart(root: &Path, a: StopArgs) -> Result<()> {
     let mut engine = Engine::open(root)?;
     each(&a.containers, |key| {
-        engine.restart(key, Duration::from_secs(a.time))?;
+        let timeout = stop_timeout(&engine, key, a.time)?;
+        engine.restart(key, timeout)?;
         Ok(())
     })
 }

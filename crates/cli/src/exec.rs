@@ -103,7 +103,11 @@ fn with_terminal(engine: &Engine, key: &str, o: &ExecOptions, interactive: bool)
         winch.add(Signal::SIGWINCH);
         winch.thread_block()?;
         let mut signals = SignalFd::new(&winch)?;
-        let raw = if interactive { RawTerminal::enable() } else { None };
+        let raw = if interactive {
+            RawTerminal::enable()
+        } else {
+            None
+        };
         if let Some((rows, cols)) = terminal_size() {
             let _ = berth_sys::set_window_size(master.as_fd(), rows, cols);
         }

@@ -17,6 +17,9 @@ enum Part {
     Text(String),
     Field(Vec<String>),
     Json(Vec<String>),
+    /// A method with one string argument, `{{.Label "k"}}`: the caller
+    /// answers it ([`Template::render_with`]).
+    Call(Vec<String>, String),
 }
 
 impl Template {
@@ -39,7 +42,10 @@ impl Template {
             let action = rest[start + 2..end].trim();
             parts.push(match action.strip_prefix("json") {
                 Some(arg) => Part::Json(path(arg.trim(), format)?),
-                None => Part::Field(path(action, format)?),
+                None => match call(action) {
+                    Some((name, arg)) => Part::Call(path(name, format)?, arg),
+                    None => Part::Field(path(action, format)?),
+                },
             });
             rest = &rest[end + 2..];
         }
@@ -51,12 +57,24 @@ impl Template {
 
     /// Renders one value.
     pub fn render(&self, v: &Value) -> Result<String> {
+        self.render_with(v, &|name, _| {
+            bail!("template: can't evaluate method {name} with an argument")
+        })
+    }
+
+    /// Renders one value; `call(method, arg)` answers `{{.Method "arg"}}`.
+    pub fn render_with(
+        &self,
+        v: &Value,
+        call: &dyn Fn(&str, &str) -> Result<String>,
+    ) -> Result<String> {
         let mut out = String::new();
         for p in &self.parts {
             match p {
                 Part::Text(t) => out.push_str(t),
                 Part::Field(path) => out.push_str(&plain(lookup(v, path)?)),
                 Part::Json(path) => out.push_str(&serde_json::to_string(lookup(v, path)?)?),
+                Part::Call(path, arg) => out.push_str(&call(&path.join("."), arg)?),
             }
         }
         Ok(out)
@@ -68,13 +86,45 @@ impl Template {
         for p in &self.parts {
             match p {
                 Part::Text(t) => out.push_str(t),
-                Part::Field(path) | Part::Json(path) => {
+                Part::Field(path) | Part::Json(path) | Part::Call(path, _) => {
                     out.push_str(&title(path.last().map(String::as_str).unwrap_or("")))
                 }
             }
         }
         out
     }
+}
+
+/// Renders `rows` through a `--format`: with `table`, a header row of
+/// `title(field)` and tab alignment; else one line per row. `call(row,
+/// method, arg)` answers `{{.Method "arg"}}` for row number `row`. The
+/// one entry point for list commands (`ps`, `system df`, `stats`, ...).
+pub fn render_rows(
+    format: &str,
+    rows: &[Value],
+    title: impl Fn(&str) -> String,
+    call: &dyn Fn(usize, &str, &str) -> Result<String>,
+) -> Result<String> {
+    let t = Template::parse(format)?;
+    let mut lines = Vec::new();
+    if t.table {
+        lines.push(t.header(title));
+    }
+    for (i, r) in rows.iter().enumerate() {
+        lines.push(t.render_with(r, &|m, a| call(i, m, a))?);
+    }
+    if t.table {
+        return Ok(tabulate(&lines));
+    }
+    Ok(lines.into_iter().map(|l| l + "\n").collect())
+}
+
+/// `.Name "arg"` → (`.Name`, `arg`).
+fn call(action: &str) -> Option<(&str, String)> {
+    let (name, arg) = action.split_once(char::is_whitespace)?;
+    let arg = arg.trim();
+    let arg = arg.strip_prefix('"')?.strip_suffix('"')?;
+    Some((name, arg.replace("\\\"", "\"")))
 }
 
 fn path(arg: &str, format: &str) -> Result<Vec<String>> {
@@ -266,6 +316,40 @@ mod tests {
         );
         assert!(Template::parse("{{range .}}").is_err());
         assert!(Template::parse("{{.Nope}}")
+            .unwrap()
+            .render(&json!({}))
+            .is_err());
+    }
+
+    #[test]
+    fn rows_and_methods() {
+        let rows = [json!({"Names": "a"}), json!({"Names": "bb"})];
+        let labels = ["x", "y"];
+        let call = |i: usize, m: &str, arg: &str| -> Result<String> {
+            assert_eq!((m, arg), ("Label", "k"));
+            Ok(labels[i].to_owned())
+        };
+        assert_eq!(
+            render_rows(
+                "{{.Names}}={{.Label \"k\"}}",
+                &rows,
+                str::to_uppercase,
+                &call
+            )
+            .unwrap(),
+            "a=x\nbb=y\n"
+        );
+        assert_eq!(
+            render_rows(
+                "table {{.Names}}\\t{{.Label \"k\"}}",
+                &rows,
+                str::to_uppercase,
+                &call
+            )
+            .unwrap(),
+            "NAMES     LABEL\na         x\nbb        y\n"
+        );
+        assert!(Template::parse("{{.Label \"k\"}}")
             .unwrap()
             .render(&json!({}))
             .is_err());

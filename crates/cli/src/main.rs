@@ -12,19 +12,23 @@ mod containers;
 mod exec;
 mod format;
 mod live_ops;
+mod fs_cmds;
+mod logs;
 mod progress;
+mod ps;
 mod registry;
 mod resource_args;
 mod stats;
 mod security_args;
 mod sigproxy;
+mod system;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = match cli::Cli::try_parse() {
+    let cli = match cli::Cli::try_parse_from(container_alias(std::env::args_os().collect())) {
         Ok(cli) => cli,
         Err(e) => {
             let code = if e.use_stderr() { 125 } else { 0 };
@@ -32,13 +36,15 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    init_logging(&cli.log_level);
     match commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // A closed stdout (`berth images | head`) is not an error.
-            if e.downcast_ref::<std::io::Error>()
-                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-            {
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) {
                 return ExitCode::SUCCESS;
             }
             if let Some(containers::ExitWith(code)) = e.downcast_ref() {
@@ -65,4 +71,51 @@ fn error_line(e: &anyhow::Error) -> String {
         }
     }
     line
+}
+
+/// `berth container <cmd>` (Docker's management command) is the top-level
+/// `<cmd>`: `ls`/`list` are `ps`, `remove` is `rm`, `prune` is the
+/// container prune. Global flags before it stay where they are.
+fn container_alias(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let mut i = 1;
+    while i < args.len() {
+        let a = args[i].to_string_lossy();
+        match a.as_ref() {
+            "--root" | "--runtime" | "--log-level" => i += 2,
+            s if s.starts_with("--") && s.contains('=') => i += 1,
+            _ => break,
+        }
+    }
+    if args.get(i).is_some_and(|a| a == "container") {
+        // Alone or with --help: the command list.
+        let Some(next) = args.get(i + 1) else {
+            args[i] = "help".into();
+            return args;
+        };
+        let sub = match next.to_string_lossy().as_ref() {
+            "-h" | "--help" | "help" => "help".to_owned(),
+            "ls" | "list" => "ps".to_owned(),
+            "remove" => "rm".to_owned(),
+            "prune" => "container-prune".to_owned(),
+            other => other.to_owned(),
+        };
+        args.splice(i..i + 2, [std::ffi::OsString::from(sub)]);
+    }
+    args
+}
+
+/// `--log-level`: berth's own diagnostics (the runtime commands it runs,
+/// the monitors it starts) as tracing events on stderr.
+fn init_logging(level: &str) {
+    let level = match level {
+        "debug" => tracing::Level::DEBUG,
+        "warn" => tracing::Level::WARN,
+        "error" | "fatal" => tracing::Level::ERROR,
+        _ => tracing::Level::INFO,
+    };
+    tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
 }

@@ -87,7 +87,10 @@ impl OnPty {
             }
             if Instant::now() > deadline {
                 let _ = self.child.kill();
-                panic!("berth did not exit; the terminal shows:\n{}", self.expect(""));
+                panic!(
+                    "berth did not exit; the terminal shows:\n{}",
+                    self.expect("")
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -109,7 +112,9 @@ fn run_it_terminal_and_resize(runtime: &'static str) {
     t.type_text(b"echo \"tty=$(tty) size=$(stty size) term=$TERM\"\r");
     t.expect("tty=/dev/pts/0 size=24 80 term=xterm");
     // The shell waits (inside the container) until it sees the new size.
-    t.type_text(b"while [ \"$(stty size)\" != '50 132' ]; do sleep 0.1; done; echo \"resized=$((2+2))\"\r");
+    t.type_text(
+        b"while [ \"$(stty size)\" != '50 132' ]; do sleep 0.1; done; echo \"resized=$((2+2))\"\r",
+    );
     t.resize(50, 132);
     t.expect("resized=4");
     t.type_text(b"exit 3\r");
@@ -163,11 +168,22 @@ fn run_i_pipes_stdin_and_closes_it() {
     let e = Engine::new("berth");
     let out = run_i(&e, &["run", "--rm", "-i", "bb:1", "cat"], b"hi\n");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "hi\n");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // The container sees the end of our stdin and goes on; its code is ours.
     let out = run_i(
         &e,
-        &["run", "-i", "bb:1", "sh", "-c", "wc -l; echo done >&2; exit 4"],
+        &[
+            "run",
+            "-i",
+            "bb:1",
+            "sh",
+            "-c",
+            "wc -l; echo done >&2; exit 4",
+        ],
         b"a\nb\nc\n",
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "3");
@@ -194,7 +210,11 @@ fn attach_detach_and_start(runtime: &'static str) {
     t.type_text(CTRL_P_CTRL_Q);
     let status = t.wait();
     assert_eq!(status.code(), Some(0), "detaching is not an error");
-    assert_eq!(e.inspect(&n)["State"]["Running"], true, "detach leaves it running");
+    assert_eq!(
+        e.inspect(&n)["State"]["Running"],
+        true,
+        "detach leaves it running"
+    );
 
     // Attach again: the shell is the same one, and exiting ends attach
     // with the container's code.
@@ -258,7 +278,15 @@ fn start_a_without_terminal_and_custom_detach_keys() {
     require_root!();
     let e = Engine::new("berth");
     let n = name("sa");
-    e.ok(&["create", "--name", &n, "bb:1", "sh", "-c", "echo out; echo err >&2; exit 6"]);
+    e.ok(&[
+        "create",
+        "--name",
+        &n,
+        "bb:1",
+        "sh",
+        "-c",
+        "echo out; echo err >&2; exit 6",
+    ]);
     let out = e.run(&["start", "-a", &n]);
     assert_eq!(out.status.code(), Some(6));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "out\n");
@@ -268,11 +296,23 @@ fn start_a_without_terminal_and_custom_detach_keys() {
     // our stdin reaches it, its exit code comes back.
     let quiet = name("quiet");
     e.ok(&[
-        "run", "-d", "-i", "--name", &quiet, "bb:1", "sh", "-c",
+        "run",
+        "-d",
+        "-i",
+        "--name",
+        &quiet,
+        "bb:1",
+        "sh",
+        "-c",
         "exec >/dev/null 2>&1; read l; [ \"$l\" = hello ] && exit 3",
     ]);
     let out = run_i(&e, &["attach", &quiet], b"hello\n");
-    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let n2 = name("keys");
     e.ok(&["run", "-d", "-it", "--name", &n2, "bb:1", "sh"]);
@@ -290,7 +330,17 @@ fn start_a_without_terminal_and_custom_detach_keys() {
 fn exec_all(runtime: &'static str) {
     let e = Engine::new(runtime);
     let n = name("ex");
-    e.ok(&["run", "-d", "--name", &n, "-e", "FROM_RUN=1", "bb:1", "sleep", "1000"]);
+    e.ok(&[
+        "run",
+        "-d",
+        "--name",
+        &n,
+        "-e",
+        "FROM_RUN=1",
+        "bb:1",
+        "sleep",
+        "1000",
+    ]);
 
     let out = e.run(&["exec", &n, "sh", "-c", "echo out; echo err >&2; exit 3"]);
     assert_eq!(out.status.code(), Some(3));
@@ -298,7 +348,16 @@ fn exec_all(runtime: &'static str) {
     assert_eq!(String::from_utf8_lossy(&out.stderr), "err\n");
 
     let out = e.ok(&[
-        "exec", "-e", "A=b", "-u", "1000:27", "-w", "/tmp", &n, "sh", "-c",
+        "exec",
+        "-e",
+        "A=b",
+        "-u",
+        "1000:27",
+        "-w",
+        "/tmp",
+        &n,
+        "sh",
+        "-c",
         "echo $A $FROM_RUN; id -u; id -g; pwd",
     ]);
     assert_eq!(out, "b 1\n1000\n27\n/tmp\n");
@@ -309,18 +368,44 @@ fn exec_all(runtime: &'static str) {
     assert!(String::from_utf8_lossy(&out.stderr).contains("unable to find user no-such-user"));
 
     let out = e.run(&["exec", &n, "no-such-command"]);
-    assert_eq!(out.status.code(), Some(127), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(127),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = e.run(&["exec", &n, "/etc"]);
-    assert_eq!(out.status.code(), Some(126), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(126),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
-    let out = run_i(&e, &["exec", "-i", &n, "sh", "-c", "cat; echo end"], b"piped\n");
+    let out = run_i(
+        &e,
+        &["exec", "-i", &n, "sh", "-c", "cat; echo end"],
+        b"piped\n",
+    );
     assert_eq!(String::from_utf8_lossy(&out.stdout), "piped\nend\n");
     assert!(out.status.success());
 
     // --privileged: every capability we have (CapEff = our CapBnd).
     let ours = std::fs::read_to_string("/proc/self/status").unwrap();
-    let bnd = ours.lines().find_map(|l| l.strip_prefix("CapBnd:")).unwrap().trim().to_owned();
-    let out = e.ok(&["exec", "--privileged", &n, "sh", "-c", "grep CapEff /proc/self/status"]);
+    let bnd = ours
+        .lines()
+        .find_map(|l| l.strip_prefix("CapBnd:"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let out = e.ok(&[
+        "exec",
+        "--privileged",
+        &n,
+        "sh",
+        "-c",
+        "grep CapEff /proc/self/status",
+    ]);
     assert_eq!(out.split_whitespace().nth(1), Some(bnd.as_str()));
     let out = e.ok(&["exec", &n, "sh", "-c", "grep CapEff /proc/self/status"]);
     assert_ne!(out.split_whitespace().nth(1), Some(bnd.as_str()));
@@ -330,7 +415,10 @@ fn exec_all(runtime: &'static str) {
     let out = e.run(&["exec", "-d", &n, "no-such-command"]);
     assert_eq!(out.status.code(), Some(127));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-command"));
-    assert_eq!(e.ok(&["exec", "-d", &n, "sh", "-c", "sleep 1; echo later > /tmp/d"]), "");
+    assert_eq!(
+        e.ok(&["exec", "-d", &n, "sh", "-c", "sleep 1; echo later > /tmp/d"]),
+        ""
+    );
     let deadline = Instant::now() + PATIENCE;
     while e.run(&["exec", &n, "test", "-f", "/tmp/d"]).status.code() != Some(0) {
         assert!(Instant::now() < deadline, "exec -d never wrote its file");
@@ -351,7 +439,10 @@ fn exec_all(runtime: &'static str) {
     let out = e.run(&["exec", &stopped, "true"]);
     assert_eq!(out.status.code(), Some(125));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("Container ") && err.contains(" is not running"), "{err}");
+    assert!(
+        err.contains("Container ") && err.contains(" is not running"),
+        "{err}"
+    );
     let out = e.run(&["exec", "no-such-container", "true"]);
     assert_eq!(out.status.code(), Some(125));
     assert!(String::from_utf8_lossy(&out.stderr).contains("No such container"));
@@ -454,7 +545,16 @@ fn attach_across_restarts() {
     let e = Engine::new("berth");
     let n = name("again");
     e.ok(&[
-        "run", "-d", "-i", "--restart", "always", "--name", &n, "bb:1", "sh", "-c",
+        "run",
+        "-d",
+        "-i",
+        "--restart",
+        "always",
+        "--name",
+        &n,
+        "bb:1",
+        "sh",
+        "-c",
         "read l; echo \"got $l\"; exit 1",
     ]);
     let out = run_i(&e, &["attach", &n], b"a\n");

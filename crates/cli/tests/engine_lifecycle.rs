@@ -13,7 +13,11 @@ use common::engine::{name, Engine};
 
 fn foreground_output_and_exit_code(runtime: &'static str) {
     // "berth" is the berth-runtime binary.
-    let runtime_file = if runtime == "berth" { "berth-runtime" } else { runtime };
+    let runtime_file = if runtime == "berth" {
+        "berth-runtime"
+    } else {
+        runtime
+    };
     let e = Engine::new(runtime);
     let n = name("fg");
     let out = e.run(&[
@@ -236,7 +240,8 @@ fn errors_in_dockers_words() {
         "{err}"
     );
 
-    let out = e.run(&["run", "--rm", "no-such-image:1", "true"]);
+    // `--pull never`: the default (`missing`) would ask Docker Hub.
+    let out = e.run(&["run", "--rm", "--pull", "never", "no-such-image:1", "true"]);
     assert_eq!(out.status.code(), Some(125));
     assert!(String::from_utf8_lossy(&out.stderr).contains("No such image: no-such-image:1"));
 
@@ -267,4 +272,61 @@ fn errors_in_dockers_words() {
     // Only the created container is left, and nothing is mounted.
     assert_eq!(e.ok(&["ps", "-aq"]).lines().count(), 1);
     assert!(e.mounts_under_root().is_empty());
+}
+
+#[test]
+fn stop_signal_stop_timeout_and_log_level() {
+    require_root!();
+    let e = Engine::new("berth");
+    let n = name("sig");
+    e.ok(&[
+        "run",
+        "-d",
+        "--name",
+        &n,
+        "--stop-signal",
+        "usr1",
+        "--stop-timeout",
+        "30",
+        "bb:1",
+        "sh",
+        "-c",
+        "trap 'echo got usr1; exit 3' USR1; echo ready; while :; do sleep 0.1; done",
+    ]);
+    let v = e.inspect(&n);
+    assert_eq!(v["Config"]["StopSignal"], "SIGUSR1");
+    assert_eq!(v["Config"]["StopTimeout"], 30);
+    // The trap ends the container: stop sent USR1, not TERM or KILL.
+    let mut ready = false;
+    for _ in 0..200 {
+        if e.ok(&["logs", &n]).contains("ready") {
+            ready = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(ready, "the container never printed ready");
+    e.ok(&["stop", &n]);
+    assert_eq!(e.inspect(&n)["State"]["ExitCode"], 3);
+    assert_eq!(e.ok(&["logs", &n]), "ready\ngot usr1\n");
+    // rm -v: Docker's flag; there are no volumes to remove.
+    e.ok(&["rm", "-v", &n]);
+
+    // A bad signal is refused before anything is recorded.
+    let out = e.run(&["run", "--stop-signal", "FOO", "bb:1", "true"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "Error: invalid signal: FOO\n"
+    );
+    assert_eq!(e.ok(&["ps", "-aq"]), "");
+
+    // --log-level debug reports the monitor it starts and the runtime
+    // commands it runs; the default (info) says nothing of them.
+    let out = e.run(&["--log-level", "debug", "run", "--rm", "bb:1", "true"]);
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("starting the container's monitor"), "{err}");
+    let out = e.run(&["run", "--rm", "bb:1", "true"]);
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
 }

@@ -553,8 +553,7 @@ fn monitors_of(e: &Engine) -> Vec<i32> {
             let pid: i32 = p.file_name().to_str()?.parse().ok()?;
             let cmdline = std::fs::read(p.path().join("cmdline")).ok()?;
             let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
-            (common::lifecycle::is_monitor(&args) && args.contains(&root.as_bytes()))
-                .then_some(pid)
+            (common::lifecycle::is_monitor(&args) && args.contains(&root.as_bytes())).then_some(pid)
         })
         .collect()
 }

@@ -33,7 +33,10 @@ pub enum Frame {
     /// stdin when it was created `stdin_once`, as Docker's `run -i`).
     CloseStdin,
     /// Client → monitor: the client's terminal size.
-    Resize { rows: u16, cols: u16 },
+    Resize {
+        rows: u16,
+        cols: u16,
+    },
     /// Monitor → client.
     Stdout(Vec<u8>),
     Stderr(Vec<u8>),
@@ -85,7 +88,10 @@ impl Frame {
         r.read_exact(&mut header[1..])?;
         let len = u32::from_be_bytes([header[1], header[2], header[3], header[4]]) as usize;
         if len > MAX_FRAME {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, "attach frame too large"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "attach frame too large",
+            ));
         }
         let mut payload = vec![0u8; len];
         r.read_exact(&mut payload)?;
@@ -99,17 +105,21 @@ impl Frame {
             },
             3 => Frame::Stdout(payload),
             4 => Frame::Stderr(payload),
-            5 if len == 4 => {
-                Frame::Exit(i32::from_be_bytes([payload[0], payload[1], payload[2], payload[3]]))
-            }
+            5 if len == 4 => Frame::Exit(i32::from_be_bytes([
+                payload[0], payload[1], payload[2], payload[3],
+            ])),
             _ => return Err(bad()),
         }))
     }
 }
 
 fn open_path(path: &Path, flags: OFlag) -> Result<OwnedFd> {
-    open(path, flags | OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
-        .map_err(|e| Error::io("open", path, e.into()))
+    open(
+        path,
+        flags | OFlag::O_PATH | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| Error::io("open", path, e.into()))
 }
 
 /// A unix socket bound in a directory of any path length. Keeps a
@@ -171,7 +181,10 @@ mod tests {
         let frames = [
             Frame::Stdin(b"hi\n".to_vec()),
             Frame::CloseStdin,
-            Frame::Resize { rows: 40, cols: 132 },
+            Frame::Resize {
+                rows: 40,
+                cols: 132,
+            },
             Frame::Stdout(Vec::new()),
             Frame::Stderr(vec![0, 255]),
             Frame::Exit(-1),

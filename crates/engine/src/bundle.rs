@@ -102,7 +102,10 @@ impl Bundle {
             self.write_file("resolv.conf", &host("/etc/resolv.conf"))?;
         }
         let spec = serde_json::to_vec_pretty(&spec(c, &self.dir)?).expect("spec serializes");
-        self.write_file("config.json", std::str::from_utf8(&spec).expect("json is utf-8"))
+        self.write_file(
+            "config.json",
+            std::str::from_utf8(&spec).expect("json is utf-8"),
+        )
     }
 
     fn write_file(&self, name: &str, content: &str) -> Result<()> {
@@ -121,7 +124,8 @@ fn resolv_conf() -> String {
         .filter(|l| {
             let mut w = l.split_whitespace();
             !(w.next() == Some("nameserver")
-                && w.next().is_some_and(|a| a.starts_with("127.") || a == "::1"))
+                && w.next()
+                    .is_some_and(|a| a.starts_with("127.") || a == "::1"))
         })
         .map(|l| format!("{l}\n"))
         .collect()
@@ -146,7 +150,11 @@ pub fn spec(c: &Container, dir: &Path) -> Result<Value> {
     // Names are resolved in the image's files when the container starts.
     let (uid, gid) = crate::users::numeric(&cfg.user);
     let caps = DEFAULT_CAPABILITIES;
-    let cwd = if cfg.working_dir.is_empty() { "/" } else { &cfg.working_dir };
+    let cwd = if cfg.working_dir.is_empty() {
+        "/"
+    } else {
+        &cfg.working_dir
+    };
     let mut spec = json!({
         "ociVersion": "1.0.2",
         "process": {

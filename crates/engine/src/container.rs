@@ -57,6 +57,9 @@ pub struct ContainerConfig {
     pub working_dir: String,
     pub labels: std::collections::BTreeMap<String, String>,
     pub stop_signal: String,
+    /// `--stop-timeout`: seconds `stop` waits before SIGKILL (none: 10).
+    #[serde(default)]
+    pub stop_timeout: Option<u64>,
     pub auto_remove: bool,
     /// The runtime binary this container was created with; every later
     /// command uses the same one.
@@ -148,9 +151,36 @@ const ADJECTIVES: &[&str] = &[
     "steady", "swift", "tidy", "vivid", "wise", "witty", "zesty", "jolly", "loyal", "sunny",
 ];
 const NOUNS: &[&str] = &[
-    "anchor", "barge", "beacon", "buoy", "cable", "cargo", "compass", "crane", "dock", "ferry",
-    "galley", "harbor", "hull", "jetty", "keel", "mast", "mooring", "pier", "quay", "rudder",
-    "sail", "schooner", "skiff", "tide", "tug", "wharf", "yacht", "lighthouse", "marina", "port",
+    "anchor",
+    "barge",
+    "beacon",
+    "buoy",
+    "cable",
+    "cargo",
+    "compass",
+    "crane",
+    "dock",
+    "ferry",
+    "galley",
+    "harbor",
+    "hull",
+    "jetty",
+    "keel",
+    "mast",
+    "mooring",
+    "pier",
+    "quay",
+    "rudder",
+    "sail",
+    "schooner",
+    "skiff",
+    "tide",
+    "tug",
+    "wharf",
+    "yacht",
+    "lighthouse",
+    "marina",
+    "port",
 ];
 
 /// A readable name (`adjective_noun`) from the id's random bits; the caller
@@ -164,4 +194,21 @@ pub fn generated_name(id: &str, attempt: u32) -> String {
     } else {
         format!("{adj}_{noun}{attempt}")
     }
+}
+
+/// A `--stop-signal` value as Docker takes it: a name with or without
+/// `SIG` (any case) or a number; returned as the name the runtime gets.
+pub fn validate_signal(s: &str) -> Result<String> {
+    use std::str::FromStr;
+    let invalid = || Error::invalid("signal", s);
+    if let Ok(n) = s.parse::<i32>() {
+        return nix::sys::signal::Signal::try_from(n)
+            .map(|sig| sig.as_str().to_owned())
+            .map_err(|_| invalid());
+    }
+    let upper = s.to_ascii_uppercase();
+    let name = if upper.starts_with("SIG") { upper } else { format!("SIG{upper}") };
+    nix::sys::signal::Signal::from_str(&name)
+        .map(|sig| sig.as_str().to_owned())
+        .map_err(|_| invalid())
 }

@@ -119,7 +119,8 @@ impl Db {
             });
         }
         while version < known {
-            tx.execute_batch(MIGRATIONS[version as usize]).map_err(err)?;
+            tx.execute_batch(MIGRATIONS[version as usize])
+                .map_err(err)?;
             version += 1;
         }
         tx.execute("UPDATE schema_version SET version = ?1", [version])
@@ -157,7 +158,14 @@ impl Db {
         tx.execute(
             "INSERT INTO containers (id, name, image_id, config, state, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![c.id, c.name, c.image_id, config, c.state.as_str(), c.created_at],
+            params![
+                c.id,
+                c.name,
+                c.image_id,
+                config,
+                c.state.as_str(),
+                c.created_at
+            ],
         )
         .map_err(err)?;
         lifecycle::record_creator(&tx, &c.id).map_err(err)?;
@@ -245,7 +253,9 @@ impl Db {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(err)?;
         let state: Option<String> = tx
-            .query_row("SELECT state FROM containers WHERE id = ?1", [id], |r| r.get(0))
+            .query_row("SELECT state FROM containers WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
             .optional()
             .map_err(err)?;
         let ok = state.is_some_and(|s| from.iter().any(|f| f.as_str() == s));
@@ -292,6 +302,38 @@ impl Db {
             )
             .map_err(self.err())?;
         Ok(())
+    }
+
+    /// Renames a container; Docker's conflict message when the name is
+    /// taken (checked in the same transaction).
+    pub fn rename(&mut self, id: &str, name: &str) -> Result<()> {
+        let path = self.path.clone();
+        let err = |source| Error::Database {
+            path: path.clone(),
+            source,
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        let holder: Option<String> = tx
+            .query_row("SELECT id FROM containers WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(err)?;
+        if let Some(holder) = holder {
+            return Err(Error::NameInUse {
+                name: name.to_owned(),
+                id: holder,
+            });
+        }
+        tx.execute(
+            "UPDATE containers SET name = ?2 WHERE id = ?1",
+            params![id, name],
+        )
+        .map_err(err)?;
+        tx.commit().map_err(err)
     }
 
     /// Deletes the record; returns false if another process already did.

@@ -14,15 +14,47 @@ use crate::{Container, Engine, State};
 
 /// Every capability Linux has (up to 6.x), by number, for `--privileged`.
 const ALL_CAPABILITIES: &[&str] = &[
-    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
-    "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
-    "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW",
-    "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT",
-    "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE",
-    "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
-    "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE",
-    "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ",
-    "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN",
+    "CAP_NET_RAW",
+    "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO",
+    "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN",
+    "CAP_SYS_BOOT",
+    "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE",
+    "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG",
+    "CAP_MKNOD",
+    "CAP_LEASE",
+    "CAP_AUDIT_WRITE",
+    "CAP_AUDIT_CONTROL",
+    "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN",
+    "CAP_SYSLOG",
+    "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND",
+    "CAP_AUDIT_READ",
+    "CAP_PERFMON",
+    "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE",
 ];
 
 /// `berth exec`'s flags.
@@ -60,7 +92,11 @@ pub fn process(base: &Value, o: &ExecOptions, bounding: u64) -> Result<Value> {
     }
     let mut env: Vec<String> = p["env"]
         .as_array()
-        .map(|a| a.iter().filter_map(|e| e.as_str().map(str::to_owned)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|e| e.as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default();
     for e in &o.env {
         let (k, v) = match e.split_once('=') {
@@ -82,7 +118,10 @@ pub fn process(base: &Value, o: &ExecOptions, bounding: u64) -> Result<Value> {
     }
     if let Some(w) = &o.workdir {
         if !w.starts_with('/') {
-            return Err(Error::invalid("working directory", format!("{w:?} is not an absolute path")));
+            return Err(Error::invalid(
+                "working directory",
+                format!("{w:?} is not an absolute path"),
+            ));
         }
         p["cwd"] = json!(w);
     }
@@ -249,12 +288,22 @@ mod tests {
         let p = process(&base, &tty, u64::MAX).unwrap();
         assert_eq!(p["consoleSize"], json!({ "height": 30, "width": 100 }));
         assert!(p["env"].as_array().unwrap().contains(&json!("TERM=xterm")));
-        assert_eq!(p["capabilities"]["effective"].as_array().unwrap().len(), ALL_CAPABILITIES.len());
+        assert_eq!(
+            p["capabilities"]["effective"].as_array().unwrap().len(),
+            ALL_CAPABILITIES.len()
+        );
         // Only what the bounding set holds: CAP_CHOWN (0) and CAP_KILL (5).
         let p = process(&base, &tty, 0b100001).unwrap();
-        assert_eq!(p["capabilities"]["permitted"], json!(["CAP_CHOWN", "CAP_KILL"]));
+        assert_eq!(
+            p["capabilities"]["permitted"],
+            json!(["CAP_CHOWN", "CAP_KILL"])
+        );
         assert!(process(&base, &ExecOptions::default(), 0).is_err());
-        let rel = ExecOptions { args: vec!["x".into()], workdir: Some("tmp".into()), ..Default::default() };
+        let rel = ExecOptions {
+            args: vec!["x".into()],
+            workdir: Some("tmp".into()),
+            ..Default::default()
+        };
         assert!(process(&base, &rel, 0).is_err());
     }
 }

@@ -12,17 +12,18 @@ mod container;
 mod db;
 mod error;
 pub mod exec;
+pub mod fs;
 pub mod logfile;
 pub mod monitor;
 pub mod recovery;
 mod resources;
 pub mod restart;
 pub mod runtime;
-mod stdio;
 pub mod seccomp;
 pub mod security;
 pub mod stats;
 pub mod top;
+mod stdio;
 pub mod users;
 
 use std::io::{BufRead, BufReader};
@@ -36,9 +37,9 @@ pub use container::{Container, ContainerConfig, State};
 pub use db::Lifecycle;
 pub use error::{Error, ErrorKind, Result};
 pub use resources::{Resources, ThrottleDevice};
-pub use stdio::StdioConfig;
-pub use security::SecurityOptions;
 use runtime::Runtime;
+pub use security::SecurityOptions;
+pub use stdio::StdioConfig;
 
 const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 const DEFAULT_CGROUP_PARENT: &str = "/berth";
@@ -67,6 +68,10 @@ pub struct CreateOptions {
     pub security: SecurityOptions,
     /// `--restart`.
     pub restart: Option<String>,
+    /// `--stop-signal` (over the image's StopSignal).
+    pub stop_signal: Option<String>,
+    /// `--stop-timeout` in seconds.
+    pub stop_timeout: Option<u64>,
     /// `--log-driver`.
     pub log_driver: Option<String>,
     /// `--log-opt key=value`.
@@ -218,7 +223,11 @@ impl Engine {
             env,
             entrypoint,
             cmd,
-            working_dir: o.working_dir.clone().or(ic.working_dir.clone()).unwrap_or_default(),
+            working_dir: o
+                .working_dir
+                .clone()
+                .or(ic.working_dir.clone())
+                .unwrap_or_default(),
             labels: {
                 let mut labels = ic.labels.clone().unwrap_or_default();
                 for l in &o.labels {
@@ -227,7 +236,11 @@ impl Engine {
                 }
                 labels
             },
-            stop_signal: ic.stop_signal.clone().unwrap_or_default(),
+            stop_signal: match &o.stop_signal {
+                Some(s) => container::validate_signal(s)?,
+                None => ic.stop_signal.clone().unwrap_or_default(),
+            },
+            stop_timeout: o.stop_timeout,
             auto_remove: o.auto_remove,
             runtime: o.runtime.clone(),
             cgroup_parent: o
@@ -334,6 +347,7 @@ impl Engine {
             true => Some(attach::connect(self.bundle(&c.id).dir(), attach::SOCKET)?),
             false => None,
         };
+        tracing::debug!(id = %c.id, runtime = %c.config.runtime.display(), "starting the container's monitor");
         let status = monitor::command(&self.root, &c.id)?
             .env(recovery::STARTER_ENV, me.to_string())
             .stdin(std::os::fd::OwnedFd::from(socket.listener))
@@ -368,7 +382,9 @@ impl Engine {
             });
         }
         let detail = std::fs::read_to_string(&log).unwrap_or_default();
-        let _ = self.db.set_failed(&c.id, 125, "the monitor exited without a report");
+        let _ = self
+            .db
+            .set_failed(&c.id, 125, "the monitor exited without a report");
         Err(Error::Monitor {
             id: c.id,
             message: format!(

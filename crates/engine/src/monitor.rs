@@ -119,6 +119,8 @@ impl Monitor {
     /// Takes the container over from the command that started it, then
     /// runs it until it exits for good (see [`Self::lifecycle`]).
     fn run(root: &Path, id: &str, report: &mut impl Write) -> Result<()> {
+        // Its threads are few and mostly asleep: one arena is enough.
+        berth_sys::single_malloc_arena();
         nix::sys::prctl::set_child_subreaper(true).map_err(|e| Error::Monitor {
             id: id.to_owned(),
             message: format!("set child subreaper: {e}"),
@@ -265,7 +267,12 @@ impl Monitor {
         let rootfs = bundle.rootfs();
         let _ = crate::unmount(&rootfs);
         engine.images.mount(id, &rootfs)?;
-        crate::users::apply(bundle.dir(), &rootfs, &c.config.user, &c.config.security.group_add)?;
+        crate::users::apply(
+            bundle.dir(),
+            &rootfs,
+            &c.config.user,
+            &c.config.security.group_add,
+        )?;
         let runtime = engine.runtime_for(c);
         std::fs::create_dir_all(&runtime.root)
             .map_err(|e| Error::io("create", &runtime.root, e))?;
@@ -285,7 +292,9 @@ impl Monitor {
                 source,
             })?;
             // `cmd` (our copies of the write ends) drops here.
-            child.wait().map_err(|e| Error::io("wait for", &runtime.path, e))?
+            child
+                .wait()
+                .map_err(|e| Error::io("wait for", &runtime.path, e))?
         };
         if !status.success() {
             // The runtime's error is on the container's stderr pipe; the

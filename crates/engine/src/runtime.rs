@@ -36,7 +36,8 @@ pub fn resolve(name: &str) -> Result<PathBuf> {
             Err(not_found("no such file"))
         };
     }
-    let paths = std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
+    let paths = std::env::var_os("PATH")
+        .unwrap_or_else(|| "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
     std::env::split_paths(&paths)
         .map(|d| d.join(name))
         .find(|p| p.is_file())
@@ -67,6 +68,7 @@ impl Runtime {
     /// Runs a short runtime command and turns a failure into its last
     /// stderr line.
     fn run(&self, command: &'static str, args: &[&str]) -> Result<()> {
+        tracing::debug!(runtime = %self.path.display(), command, ?args, "running the runtime");
         let out = self
             .command()
             .arg(command)

@@ -65,7 +65,10 @@ pub(crate) fn apply_to_spec(cfg: &StdioConfig, spec: &mut serde_json::Value) {
 /// for every process with a terminal).
 pub(crate) fn add_term(process: &mut serde_json::Value) {
     if let Some(env) = process["env"].as_array_mut() {
-        if !env.iter().any(|e| e.as_str().is_some_and(|e| e.starts_with("TERM="))) {
+        if !env
+            .iter()
+            .any(|e| e.as_str().is_some_and(|e| e.starts_with("TERM=")))
+        {
             env.push("TERM=xterm".into());
         }
     }
@@ -137,7 +140,9 @@ impl Hub {
         if stream.set_nonblocking(false).is_err() {
             return;
         }
-        let Ok(mut writer) = stream.try_clone() else { return };
+        let Ok(mut writer) = stream.try_clone() else {
+            return;
+        };
         let (tx, rx) = sync_channel::<Arc<Vec<u8>>>(CLIENT_QUEUE);
         let id = self
             .next_client
@@ -412,7 +417,10 @@ const OUTPUT_BUFFER: usize = 32 * 1024;
 
 impl Source {
     fn new(fd: impl Into<OwnedFd>) -> Source {
-        Source(io::BufReader::with_capacity(OUTPUT_BUFFER, File::from(fd.into())))
+        Source(io::BufReader::with_capacity(
+            OUTPUT_BUFFER,
+            File::from(fd.into()),
+        ))
     }
 
     /// The next chunk, empty at the end of the stream.
@@ -441,7 +449,14 @@ impl Output {
     /// The stream, and the reader of its copy for the log.
     fn new(source: Source, stderr: bool) -> Result<(io::PipeReader, Output)> {
         let (r, w) = io::pipe().map_err(|e| Error::io("create", "a pipe", e))?;
-        Ok((r, Output { source, stderr, log: Some(w) }))
+        Ok((
+            r,
+            Output {
+                source,
+                stderr,
+                log: Some(w),
+            },
+        ))
     }
 
     /// Copies what one read gives to the log and the clients; false at

@@ -385,6 +385,28 @@ pub fn memfd_create_executable(name: &CStr) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
+/// Makes every thread allocate from glibc's one main arena: a process
+/// that is mostly idle (the container monitor) then does not keep a
+/// partly used arena per thread.
+pub fn single_malloc_arena() {
+    // SAFETY: mallopt only sets an allocator tunable; M_ARENA_MAX is a
+    // valid parameter and 1 a valid value.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+    }
+}
+
+/// Returns the free parts of the heap to the kernel (glibc's malloc_trim):
+/// a long-lived process that is done with its start-up allocations stops
+/// holding them.
+pub fn trim_heap() {
+    // SAFETY: malloc_trim only walks and releases the allocator's own free
+    // memory; it takes no pointers from us.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -423,13 +445,3 @@ mod tests {
     }
 }
 
-/// Returns the free parts of the heap to the kernel (glibc's malloc_trim):
-/// a long-lived process that is done with its start-up allocations stops
-/// holding them.
-pub fn trim_heap() {
-    // SAFETY: malloc_trim only walks and releases the allocator's own free
-    // memory; it takes no pointers from us.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}

@@ -44,7 +44,10 @@ fn private_mount_ns() -> Child {
     BufReader::new(holder.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
-    assert_eq!(line, "ready\n", "could not prepare a mount namespace for crun");
+    assert_eq!(
+        line, "ready\n",
+        "could not prepare a mount namespace for crun"
+    );
     holder
 }
 

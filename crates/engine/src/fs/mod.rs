@@ -1,0 +1,338 @@
+//! A container's files seen from the host: what `cp`, `diff`, `export` and
+//! `commit` read and write.
+//!
+//! The container owns its files and may have planted symlinks anywhere
+//! (`ln -s / /escape`). Nothing here follows a path string through them:
+//! paths are resolved with `openat2(RESOLVE_IN_ROOT)` against a descriptor
+//! of the container's root, so `..` and absolute symlinks stay inside it
+//! (the way the image crate's safe unpack works); walks go from directory
+//! descriptor to directory descriptor with `O_NOFOLLOW`, and data written
+//! into the container goes through the image crate's unpacker
+//! (`RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS`, create with `O_EXCL`).
+//!
+//! A running container's root is its mounted overlay. A stopped one's is
+//! mounted on its bundle's `rootfs` inside a mount namespace of the
+//! calling process's own (a slave of the host's), so nobody else sees it
+//! and it ends with the process: a killed `berth cp` leaves no mount
+//! behind.
+
+mod diff;
+mod tar;
+
+use std::ffi::CString;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use berth_sys::{openat2, resolve};
+use nix::fcntl::{AtFlags, OFlag};
+use nix::sys::stat::{fstatat, FileStat, Mode, SFlag};
+
+use crate::container::{Container, State};
+use crate::error::{Error, Result};
+use crate::Engine;
+
+pub use diff::{Change, ChangeKind};
+pub use tar::append_symlink;
+use tar::{write_layer_tar, CheckedStream, TarWriter};
+
+/// What a path in the container is (a final symlink not followed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    Directory,
+    Symlink,
+    Other,
+}
+
+/// The merged root filesystem of a container, held open.
+pub struct Rootfs {
+    root: OwnedFd,
+}
+
+impl Engine {
+    /// Opens the container's root filesystem: its overlay when mounted
+    /// (running), else a private mount in a new mount namespace of this
+    /// process (call it before starting threads).
+    pub fn rootfs(&self, c: &Container) -> Result<Rootfs> {
+        let bundle = self.bundle(&c.id);
+        let mounted = bundle.rootfs();
+        if is_mount_point(&mounted, bundle.dir()) {
+            let root = open_dir(&mounted)?;
+            // It may have been unmounted between the check and the open.
+            if is_mount_point(&mounted, bundle.dir()) {
+                return Ok(Rootfs { root });
+            }
+        }
+        // A mount namespace of our own, slave to the host's: the mount is
+        // seen by this process only and ends with it, whatever happens.
+        // (A detached mount would do too, but `openat2(RESOLVE_IN_ROOT)`
+        // answers EAGAIN forever for `..` under one.)
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
+            .map_err(|e| Error::io("unshare the mount namespace for", &mounted, e.into()))?;
+        nix::mount::mount(
+            None::<&str>,
+            "/",
+            None::<&str>,
+            nix::mount::MsFlags::MS_REC | nix::mount::MsFlags::MS_SLAVE,
+            None::<&str>,
+        )
+        .map_err(|e| Error::io("make private the mounts of", "/", e.into()))?;
+        self.images.mount(&c.id, &mounted)?;
+        Ok(Rootfs {
+            root: open_dir(&mounted)?,
+        })
+    }
+
+    /// The bundle file bind-mounted at `path` in the container
+    /// (`/etc/hosts`, `/etc/hostname`, `/etc/resolv.conf`): what the
+    /// container reads there, hidden under the mount from the host's view
+    /// of its root. `path` must be resolved ([`Rootfs::resolve`]).
+    pub fn bind_mounted(&self, c: &Container, path: &str) -> Option<PathBuf> {
+        let name = match path {
+            "/etc/hosts" => "hosts",
+            "/etc/hostname" => "hostname",
+            "/etc/resolv.conf" => "resolv.conf",
+            _ => return None,
+        };
+        Some(self.bundle(&c.id).file(name)).filter(|p| p.is_file())
+    }
+
+    /// The container's writable layer and the image layers below it (top
+    /// first), as directories on the host.
+    pub fn layers(&self, c: &Container) -> Result<(PathBuf, Vec<PathBuf>)> {
+        let overlay = self.images.overlay(&c.id)?;
+        let snaps = &self.images.snapshots;
+        Ok((
+            snaps.fs_path(overlay.upper),
+            overlay.lower.iter().map(|id| snaps.fs_path(*id)).collect(),
+        ))
+    }
+
+    /// `diff`: what the container changed, from its overlay upper dir
+    /// (whiteouts and opaque directories are deletions, as Docker reports
+    /// them), in Docker's order (a directory before what is in it).
+    pub fn diff(&self, c: &Container) -> Result<Vec<Change>> {
+        let (upper, lower) = self.layers(c)?;
+        let mut changes = std::collections::BTreeMap::new();
+        diff::diff_dir(&upper, Path::new(""), &lower, &mut changes)?;
+        Ok(changes
+            .into_iter()
+            .map(|(comps, kind)| Change {
+                kind,
+                path: format!("/{}", comps.join("/")),
+            })
+            .collect())
+    }
+
+    /// `commit`: the container's writable layer on its image as a new
+    /// image (frozen meanwhile when `pause` and running).
+    pub fn commit(
+        &self,
+        c: &Container,
+        name: Option<&berth_image::reference::Reference>,
+        opts: &berth_image::commit::CommitOptions,
+        pause: bool,
+    ) -> Result<berth_image::Digest> {
+        let (upper, _) = self.layers(c)?;
+        self.paused(c, pause, || {
+            let (r, w) = io::pipe().map_err(|e| Error::io("create", "a pipe", e))?;
+            let writer = std::thread::spawn(move || write_layer_tar(&upper, w));
+            let layer = CheckedStream {
+                inner: r,
+                writer: Some(writer),
+            };
+            Ok(berth_image::commit::commit(
+                &self.images,
+                &c.image_id,
+                layer,
+                name,
+                opts,
+            )?)
+        })
+    }
+
+    /// `rename`: Docker's conflict message when the name is taken.
+    pub fn rename(&mut self, key: &str, name: &str) -> Result<Container> {
+        let c = self.find(key)?;
+        let name = name.strip_prefix('/').unwrap_or(name);
+        crate::container::validate_name(name)?;
+        self.db.rename(&c.id, name)?;
+        Ok(c)
+    }
+
+    /// `commit --pause`: freezes a running container for the duration of
+    /// `f` (the runtime's `pause`/`resume`).
+    pub fn paused<T>(
+        &self,
+        c: &Container,
+        pause: bool,
+        f: impl FnOnce() -> Result<T>,
+    ) -> Result<T> {
+        if !pause || c.state != State::Running {
+            return f();
+        }
+        let runtime = self.runtime_for(c);
+        let run = |command: &'static str| -> Result<()> {
+            let out = std::process::Command::new(&runtime.path)
+                .arg("--root")
+                .arg(&runtime.root)
+                .arg(command)
+                .arg(&c.id)
+                .stdin(std::process::Stdio::null())
+                .output()
+                .map_err(|source| Error::RuntimeSpawn {
+                    runtime: runtime.path.clone(),
+                    command,
+                    source,
+                })?;
+            if out.status.success() {
+                return Ok(());
+            }
+            Err(Error::Runtime {
+                runtime: runtime.path.display().to_string(),
+                command,
+                message: crate::runtime::last_line(&String::from_utf8_lossy(&out.stderr))
+                    .unwrap_or_else(|| out.status.to_string()),
+            })
+        };
+        run("pause")?;
+        let result = f();
+        let resumed = run("resume");
+        let value = result?;
+        resumed?;
+        Ok(value)
+    }
+}
+
+impl Rootfs {
+    /// What `path` is, a final symlink not followed; `None` if absent.
+    pub fn kind(&self, path: &str) -> Result<Option<FileKind>> {
+        let (parent, leaf) = match self.parent(path) {
+            Ok(p) => p,
+            Err(Error::Io { source, .. }) if is_absent(&source) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        match fstatat(&parent, leaf.as_c_str(), AtFlags::AT_SYMLINK_NOFOLLOW) {
+            Ok(st) => Ok(Some(match kind_of(&st) {
+                SFlag::S_IFDIR => FileKind::Directory,
+                SFlag::S_IFLNK => FileKind::Symlink,
+                _ => FileKind::Other,
+            })),
+            Err(nix::errno::Errno::ENOENT) | Err(nix::errno::Errno::ENOTDIR) => Ok(None),
+            Err(e) => Err(Error::io("stat", path, e.into())),
+        }
+    }
+
+    /// `path` with every symlink on it, the last one too, resolved inside
+    /// the root (`cp -L`).
+    pub fn resolve(&self, path: &str) -> Result<String> {
+        let fd = self.open(path, OFlag::O_PATH)?;
+        let link = |fd: BorrowedFd<'_>| {
+            std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+                .map_err(|e| Error::io("resolve", path, e))
+        };
+        let (target, root) = (link(fd.as_fd())?, link(self.root.as_fd())?);
+        let rel = target.strip_prefix(&root).map_err(|_| {
+            Error::invalid("path", format!("{path} resolves outside the container"))
+        })?;
+        Ok(format!("/{}", rel.display()))
+    }
+
+    /// Writes a tar of `path` (a directory with everything in it, a final
+    /// symlink as a symlink) whose top entry is named `name`.
+    pub fn archive(&self, path: &str, name: &str, out: impl Write) -> Result<()> {
+        let (parent, leaf) = self.parent(path)?;
+        let mut t = TarWriter::new(out, false);
+        t.entry(parent.as_fd(), &leaf, Path::new(name))?;
+        t.finish()
+    }
+
+    /// `export`: the whole root filesystem as a tar.
+    pub fn export(&self, out: impl Write) -> Result<()> {
+        let mut t = TarWriter::new(out, false);
+        t.children(self.root.as_fd(), Path::new(""))?;
+        t.finish()
+    }
+
+    /// Unpacks the tar `input` into the directory `dir` of the container,
+    /// with the image crate's safe unpacker (nothing written through a
+    /// symlink, nothing outside the root).
+    pub fn extract(&self, dir: &str, input: impl Read) -> Result<()> {
+        let target = self.open(dir, OFlag::O_PATH | OFlag::O_DIRECTORY)?;
+        let via = PathBuf::from(format!("/proc/self/fd/{}", target.as_raw_fd()));
+        berth_image::unpack::unpack(input, &via, &berth_image::unpack::Limits::default())?;
+        Ok(())
+    }
+
+    /// Opens `path` resolved inside the root.
+    fn open(&self, path: &str, flags: OFlag) -> Result<OwnedFd> {
+        let c = CString::new(relative(path)).map_err(|_| Error::invalid("path", path))?;
+        openat2(self.root.as_fd(), &c, flags.bits(), 0, resolve::IN_ROOT)
+            .map_err(|e| Error::io("open", path, e))
+    }
+
+    /// The parent directory of `path` (resolved inside the root) and the
+    /// last component, which is not resolved.
+    fn parent(&self, path: &str) -> Result<(OwnedFd, CString)> {
+        let rel = relative(path);
+        let trimmed = rel.trim_end_matches('/');
+        let (dir, leaf) = match trimmed.rsplit_once('/') {
+            Some((d, l)) => (d, l),
+            None => (".", trimmed),
+        };
+        let leaf = match leaf {
+            "" | "." => ".",
+            l => l,
+        };
+        if leaf == ".." {
+            // Resolve `..` like any other step, inside the root.
+            let fd = self.open(trimmed, OFlag::O_PATH | OFlag::O_DIRECTORY)?;
+            return Ok((fd, c".".to_owned()));
+        }
+        let fd = self.open(
+            if dir.is_empty() { "." } else { dir },
+            OFlag::O_PATH | OFlag::O_DIRECTORY,
+        )?;
+        let leaf = CString::new(leaf).map_err(|_| Error::invalid("path", path))?;
+        Ok((fd, leaf))
+    }
+}
+
+fn relative(path: &str) -> String {
+    let p = path.trim_start_matches('/');
+    if p.is_empty() {
+        ".".into()
+    } else {
+        p.to_owned()
+    }
+}
+
+fn is_absent(e: &io::Error) -> bool {
+    let errno = e.raw_os_error().map(nix::errno::Errno::from_raw);
+    matches!(
+        errno,
+        Some(nix::errno::Errno::ENOENT | nix::errno::Errno::ENOTDIR)
+    )
+}
+
+fn open_dir(path: &Path) -> Result<OwnedFd> {
+    nix::fcntl::open(
+        path,
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| Error::io("open", path, e.into()))
+}
+
+/// A mounted rootfs sits on another device than its bundle directory.
+fn is_mount_point(path: &Path, parent: &Path) -> bool {
+    match (std::fs::metadata(path), std::fs::metadata(parent)) {
+        (Ok(a), Ok(b)) => a.dev() != b.dev(),
+        _ => false,
+    }
+}
+
+fn kind_of(st: &FileStat) -> SFlag {
+    SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits())
+}
