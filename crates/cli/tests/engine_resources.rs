@@ -388,6 +388,8 @@ fn pause_freezes(runtime: &'static str) {
     assert_eq!(v["State"]["Paused"], true);
     assert_eq!(v["State"]["Running"], true);
     assert!(e.ok(&["ps"]).contains("(Paused)"));
+    assert_eq!(e.ok(&["ps", "-q", "--no-trunc", "--filter", "status=paused"]), format!("{id}\n"));
+    assert_eq!(e.ok(&["ps", "-q", "--filter", "status=running"]), "");
     if cgroup_v2() {
         assert_eq!(read(&e, &id, "", "cgroup.freeze"), "1");
     } else {
