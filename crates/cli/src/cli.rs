@@ -71,6 +71,16 @@ pub enum Command {
     Ps(PsArgs),
     /// Fetch the logs of a container
     Logs(LogsArgs),
+    /// Update configuration (resource limits) of one or more containers
+    Update(crate::live_ops::UpdateArgs),
+    /// Pause all processes within one or more containers
+    Pause(ContainersArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(ContainersArgs),
+    /// Display the running processes of a container
+    Top(crate::live_ops::TopArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(crate::stats::StatsArgs),
     /// Attach local standard input, output, and error streams to a running container
     Attach(AttachArgs),
     /// Execute a command in a running container
@@ -333,6 +343,8 @@ pub struct CreateArgs {
     /// Parent cgroup for the container's cgroup (default /berth)
     #[arg(long)]
     pub cgroup_parent: Option<String>,
+    #[command(flatten)]
+    pub resources: crate::resource_args::CreateResourceArgs,
     #[command(flatten)]
     pub stdio: StdioArgs,
     #[command(flatten)]

@@ -103,6 +103,11 @@ pub fn run(cli: Cli) -> Result<()> {
             command: SystemCommand::Prune(a),
         } => crate::system::system_prune(&cli.root, a),
         Command::ContainerPrune(a) => crate::system::container_prune(&cli.root, a),
+        Command::Update(a) => crate::live_ops::update(&cli.root, a),
+        Command::Pause(a) => crate::live_ops::pause(&cli.root, &a.containers),
+        Command::Unpause(a) => crate::live_ops::unpause(&cli.root, &a.containers),
+        Command::Top(a) => crate::live_ops::top(&cli.root, a),
+        Command::Stats(a) => crate::stats::stats(&cli.root, a),
         Command::Restart(a) => crate::containers::restart(&cli.root, a),
         Command::Wait(a) => crate::containers::wait(&cli.root, a),
         Command::System {

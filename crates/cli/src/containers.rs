@@ -25,6 +25,8 @@ impl std::fmt::Display for ExitWith {
 impl std::error::Error for ExitWith {}
 
 fn options(runtime: &str, a: CreateArgs) -> Result<CreateOptions> {
+    // Flag values first: a bad one is Docker's flag error, before anything.
+    let resources = a.resources.to_resources()?;
     // Docker reads --env-file first; -e overrides it.
     let env = a.security.env()?.into_iter().chain(a.env).collect();
     Ok(CreateOptions {
@@ -42,6 +44,7 @@ fn options(runtime: &str, a: CreateArgs) -> Result<CreateOptions> {
         runtime: berth_engine::runtime::resolve(runtime)?,
         cgroup_parent: a.cgroup_parent,
         network: a.network,
+        resources,
         stdio: berth_engine::StdioConfig {
             tty: a.stdio.tty,
             open_stdin: a.stdio.interactive,
@@ -103,7 +106,7 @@ pub fn start(root: &Path, a: ContainersArgs) -> Result<()> {
 
 /// Docker's pattern for commands over several containers: print each name
 /// done, report each failure, exit 125 if any failed.
-fn each(keys: &[String], mut f: impl FnMut(&str) -> Result<()>) -> Result<()> {
+pub(crate) fn each(keys: &[String], mut f: impl FnMut(&str) -> Result<()>) -> Result<()> {
     let mut failed = 0;
     for key in keys {
         match f(key) {
@@ -166,6 +169,7 @@ pub(crate) fn status(c: &Container) -> String {
         })
     };
     match c.state {
+        State::Running if c.paused => format!("Up {} (Paused)", since(&c.started_at).unwrap_or_default()),
         State::Running => format!("Up {}", since(&c.started_at).unwrap_or_default()),
         State::Starting => "Starting".into(),
         State::Exited => format!(
@@ -197,17 +201,21 @@ fn inspect_container(engine: &Engine, c: &Container) -> Value {
     let cfg = &c.config;
     let sec = &cfg.security;
     let args = cfg.args();
-    json!({
+    let mut v = json!({
         "Id": c.id,
         "Created": c.created_at,
         "Path": args.first().cloned().unwrap_or_default(),
         "Args": args.get(1..).unwrap_or_default(),
         "State": {
-            "Status": if c.state == State::Starting { "created" } else { c.state.as_str() },
+            "Status": match c.state {
+                State::Starting => "created",
+                State::Running if c.paused => "paused",
+                s => s.as_str(),
+            },
             "Running": running,
-            "Paused": false,
+            "Paused": c.paused,
             "Restarting": c.state == State::Restarting,
-            "OOMKilled": false,
+            "OOMKilled": c.oom_killed,
             "Dead": false,
             "Pid": c.pid,
             "ExitCode": c.exit_code,
@@ -260,7 +268,15 @@ fn inspect_container(engine: &Engine, c: &Container) -> Value {
             "StopTimeout": cfg.stop_timeout,
         },
         "NetworkSettings": { "Networks": { "none": {} } },
-    })
+    });
+    // Docker's HostConfig carries the limits (Memory, NanoCpus, ...).
+    if let (Some(host), Ok(serde_json::Value::Object(limits))) = (
+        v["HostConfig"].as_object_mut(),
+        serde_json::to_value(&cfg.resources),
+    ) {
+        host.extend(limits);
+    }
+    v
 }
 
 /// Containers first, then images (Docker's `inspect` without `--type`).

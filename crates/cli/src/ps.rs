@@ -54,6 +54,7 @@ pub fn nanos(rfc3339: &str) -> i128 {
 pub fn state_word(c: &Container) -> &'static str {
     match c.state {
         State::Starting => "created",
+        State::Running if c.paused => "paused",
         s => s.as_str(),
     }
 }

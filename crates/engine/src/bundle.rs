@@ -192,6 +192,15 @@ pub fn spec(c: &Container, dir: &Path) -> Result<Value> {
             .retain(|n| n["type"] != "network");
     }
     crate::security::apply(&mut spec, &cfg.security)?;
+    crate::resources::add_to_spec(&mut spec, &cfg.resources)?;
+    // Docker's default cgroupns: private on a cgroup v2 host (so the
+    // container sees its own cgroup and limits at /sys/fs/cgroup), the
+    // host's on v1.
+    if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        if let Some(ns) = spec["linux"]["namespaces"].as_array_mut() {
+            ns.push(json!({ "type": "cgroup" }));
+        }
+    }
     Ok(spec)
 }
 

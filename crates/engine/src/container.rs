@@ -67,6 +67,10 @@ pub struct ContainerConfig {
     /// Parent of the container's cgroup (`linux.cgroupsPath` is
     /// `<parent>/<id>`).
     pub cgroup_parent: String,
+    /// `--memory`, `--cpus`, ... as Docker records them; `update` changes
+    /// them.
+    #[serde(default)]
+    pub resources: crate::resources::Resources,
     /// `-i`/`-t` (absent from rows written before they existed).
     #[serde(default)]
     pub stdio: crate::stdio::StdioConfig,
@@ -106,6 +110,10 @@ pub struct Container {
     pub created_at: String,
     pub started_at: String,
     pub finished_at: String,
+    /// Frozen by `pause` (the state stays `running`, as in Docker).
+    pub paused: bool,
+    /// The OOM killer killed a process of the container's last run.
+    pub oom_killed: bool,
 }
 
 /// 64 random hex digits, like Docker's ids.

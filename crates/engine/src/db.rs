@@ -44,6 +44,9 @@ const MIGRATIONS: &[&str] = &[
      ALTER TABLE containers ADD COLUMN creator_start INTEGER NOT NULL DEFAULT 0;
      CREATE INDEX containers_state ON containers (state);
      CREATE INDEX containers_creator ON containers (creator_pid);",
+    // 3: pause and OOM flags (resources.rs).
+    "ALTER TABLE containers ADD COLUMN paused INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE containers ADD COLUMN oom_killed INTEGER NOT NULL DEFAULT 0;",
 ];
 
 pub struct Db {
@@ -267,6 +270,40 @@ impl Db {
         Ok(ok)
     }
 
+    /// `pause`/`unpause`: only while running (an exit in between wins).
+    pub fn set_paused(&self, id: &str, paused: bool) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE containers SET paused = ?2 WHERE id = ?1 AND state = ?3",
+                params![id, paused, State::Running.as_str()],
+            )
+            .map_err(self.err())?;
+        Ok(())
+    }
+
+    /// At exit: whether the OOM killer struck; no longer paused.
+    pub fn set_oom_killed(&self, id: &str, oom_killed: bool) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE containers SET oom_killed = ?2, paused = 0 WHERE id = ?1",
+                params![id, oom_killed],
+            )
+            .map_err(self.err())?;
+        Ok(())
+    }
+
+    /// Replaces the recorded configuration (`update`).
+    pub fn set_config(&self, id: &str, config: &ContainerConfig) -> Result<()> {
+        let config = serde_json::to_string(config).expect("config serializes");
+        self.conn
+            .execute(
+                "UPDATE containers SET config = ?2 WHERE id = ?1",
+                params![id, config],
+            )
+            .map_err(self.err())?;
+        Ok(())
+    }
+
     /// Renames a container; Docker's conflict message when the name is
     /// taken (checked in the same transaction).
     pub fn rename(&mut self, id: &str, name: &str) -> Result<()> {
@@ -310,7 +347,7 @@ impl Db {
 }
 
 const SELECT: &str = "SELECT id, name, image_id, config, state, pid, exit_code, error,
-    created_at, started_at, finished_at FROM containers";
+    created_at, started_at, finished_at, paused, oom_killed FROM containers";
 
 fn from_row(r: &Row) -> rusqlite::Result<Container> {
     let config: String = r.get(3)?;
@@ -330,5 +367,7 @@ fn from_row(r: &Row) -> rusqlite::Result<Container> {
         created_at: r.get(8)?,
         started_at: r.get(9)?,
         finished_at: r.get(10)?,
+        paused: r.get(11)?,
+        oom_killed: r.get(12)?,
     })
 }

@@ -86,6 +86,20 @@ pub enum Error {
     RemoveRunning(String),
     #[error("monitor of container {id}: {message}")]
     Monitor { id: String, message: String },
+    /// A resource limit Docker's daemon refuses, in its words.
+    #[error("{0}")]
+    Resources(String),
+    #[error("Cannot update container {id}: {message}")]
+    UpdateFailed { id: String, message: String },
+    /// The container is not in the state the command needs (Docker's words).
+    #[error("{0}")]
+    StateConflict(String),
+    #[error("cgroup of container {id}")]
+    Cgroup {
+        id: String,
+        #[source]
+        source: berth_cgroups::Error,
+    },
     #[error("Container {0} is not running")]
     NotRunning(String),
     #[error("You cannot attach to a stopped container, start it first")]
@@ -104,8 +118,12 @@ impl Error {
             | Error::Ambiguous(_)
             | Error::Invalid { .. }
             | Error::Unsupported { .. }
-            | Error::ConflictingOptions(_) => ErrorKind::InvalidInput,
-            Error::WrongState { .. } | Error::RemoveRunning(_) => ErrorKind::Conflict,
+            | Error::ConflictingOptions(_)
+            | Error::Resources(_) => ErrorKind::InvalidInput,
+            Error::WrongState { .. }
+            | Error::RemoveRunning(_)
+            | Error::StateConflict(_)
+            | Error::UpdateFailed { .. } => ErrorKind::Conflict,
             Error::NotRunning(_) | Error::AttachStopped | Error::Restarting(_) => {
                 ErrorKind::Conflict
             }

@@ -16,10 +16,13 @@ pub mod fs;
 pub mod logfile;
 pub mod monitor;
 pub mod recovery;
+mod resources;
 pub mod restart;
 pub mod runtime;
 pub mod seccomp;
 pub mod security;
+pub mod stats;
+pub mod top;
 mod stdio;
 pub mod users;
 
@@ -33,6 +36,7 @@ pub use bundle::{Bundle, DEFAULT_CAPABILITIES};
 pub use container::{Container, ContainerConfig, State};
 pub use db::Lifecycle;
 pub use error::{Error, ErrorKind, Result};
+pub use resources::{Resources, ThrottleDevice};
 use runtime::Runtime;
 pub use security::SecurityOptions;
 pub use stdio::StdioConfig;
@@ -72,6 +76,7 @@ pub struct CreateOptions {
     pub log_driver: Option<String>,
     /// `--log-opt key=value`.
     pub log_opts: Vec<String>,
+    pub resources: Resources,
 }
 
 pub struct Engine {
@@ -156,6 +161,7 @@ impl Engine {
         if let Some(name) = &o.name {
             container::validate_name(name)?;
         }
+        o.resources.validate(false)?;
         let host_network = o.network.as_deref() == Some("host");
         let security = security::resolve(&o.security, host_network)?;
         let restart = match &o.restart {
@@ -246,6 +252,7 @@ impl Engine {
             security,
             restart,
             log,
+            resources: o.resources.clone().with_defaults(),
         };
         let mut c = Container {
             id: id.clone(),
@@ -259,6 +266,8 @@ impl Engine {
             created_at: berth_image::time::now_rfc3339(),
             started_at: String::new(),
             finished_at: String::new(),
+            paused: false,
+            oom_killed: false,
         };
         // Check the spec before anything is recorded (bad user, ...).
         bundle::spec(&c, Path::new("/"))?;
@@ -311,6 +320,11 @@ impl Engine {
 
     fn start_with(&mut self, key: &str, by_user: bool, attach: bool) -> Result<Option<Started>> {
         let c = self.find(key)?;
+        if c.paused {
+            return Err(Error::StateConflict(
+                "cannot start a paused container, try unpause instead".into(),
+            ));
+        }
         let me = recovery::ProcessId::current();
         if !self
             .db
@@ -407,6 +421,7 @@ impl Engine {
         let ends = restart::ends_restarts(&c.config.stop_signal, signal);
         self.db.mark_stopped_by_user(&c.id, ends)?;
         self.runtime_for(&c).kill(&c.id, signal)?;
+        self.resume_after_signal(&c, signal);
         Ok(c)
     }
 
@@ -462,10 +477,13 @@ impl Engine {
             "" => "TERM",
             s => s.strip_prefix("SIG").unwrap_or(s),
         };
-        if runtime.kill(&c.id, signal).is_ok() && self.wait_not_running(&c.id, timeout)? {
+        let signalled = runtime.kill(&c.id, signal).is_ok();
+        self.resume_after_signal(&c, signal);
+        if signalled && self.wait_not_running(&c.id, timeout)? {
             return Ok(c);
         }
         let _ = runtime.kill(&c.id, "KILL");
+        self.resume_after_signal(&c, "KILL");
         if !self.wait_not_running(&c.id, Duration::from_secs(30))? {
             return Err(Error::Monitor {
                 id: c.id,
@@ -509,6 +527,7 @@ impl Engine {
             self.db
                 .transition(&c.id, &[State::Restarting], State::Exited)?;
             let _ = self.runtime_for(&c).kill(&c.id, "KILL");
+            self.resume_after_signal(&c, "KILL");
             if !self.wait_not_running(&c.id, Duration::from_secs(30))? {
                 return Err(Error::Monitor {
                     id: c.id,

@@ -220,6 +220,8 @@ impl Monitor {
                 let _ = t.join();
             }
             let finished = berth_image::time::now_rfc3339();
+            // Before `delete`, which removes the cgroup that counts OOM kills.
+            let _ = crate::resources::record_exit(&engine, c);
             if runtime.delete(id, false).is_err() {
                 let _ = runtime.delete(id, true);
             }

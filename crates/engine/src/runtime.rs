@@ -151,6 +151,45 @@ impl Runtime {
         self.run("kill", &[id, signal])
     }
 
+    pub fn pause(&self, id: &str) -> Result<()> {
+        self.run("pause", &[id])
+    }
+
+    pub fn resume(&self, id: &str) -> Result<()> {
+        self.run("resume", &[id])
+    }
+
+    /// `update --resources FILE` (OCI `linux.resources` JSON; a file, not
+    /// stdin, because crun reads only files).
+    pub fn update(&self, id: &str, resources: &Path) -> Result<()> {
+        let file = resources.to_string_lossy();
+        self.run("update", &["--resources", &file, id])
+    }
+
+    /// `ps --format json`: the pids of the container's processes.
+    pub fn ps(&self, id: &str) -> Result<Vec<i32>> {
+        let out = self
+            .command()
+            .args(["ps", "--format", "json", id])
+            .stdin(Stdio::null())
+            .stderr(Stdio::piped())
+            .output()
+            .map_err(|source| Error::RuntimeSpawn {
+                runtime: self.path.clone(),
+                command: "ps",
+                source,
+            })?;
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        self.check("ps", out)?;
+        serde_json::from_str::<Option<Vec<i32>>>(text.trim())
+            .map(Option::unwrap_or_default)
+            .map_err(|e| Error::Runtime {
+                runtime: self.name(),
+                command: "ps",
+                message: format!("unreadable pid list {text:?}: {e}"),
+            })
+    }
+
     pub fn delete(&self, id: &str, force: bool) -> Result<()> {
         if force {
             self.run("delete", &["--force", id])

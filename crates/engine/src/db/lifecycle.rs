@@ -234,7 +234,7 @@ impl Db {
             .conn
             .execute(
                 "UPDATE containers SET state = 'running', pid = ?4, started_at = ?5,
-                 exit_code = 0, error = '', finished_at = ''
+                 exit_code = 0, error = '', finished_at = '', paused = 0, oom_killed = 0
                  WHERE id = ?1 AND monitor_pid = ?2 AND monitor_start = ?3",
                 params![id, me.pid, me.start_time as i64, pid, started_at],
             )
