@@ -106,12 +106,13 @@ json=$(cd "$repo" && cargo test --workspace --no-run --message-format=json-rende
 # their tests (minutes of emulated hashing and unpacking) run on the host
 # only. Of the engine's tests (crates/cli/tests/engine_*.rs, a minute of
 # emulation each) the ones where cgroup v2 makes a difference run here: the
-# lifecycle with each runtime and the resource limits.
+# resource limits, stats, update, pause and OOM kills, with berth-runtime,
+# runc and crun.
 mapfile -t bins < <(printf '%s\n' "$json" \
     | grep '"reason":"compiler-artifact"' \
     | grep '"profile":{[^}]*"test":true' \
     | grep -v '"manifest_path":"[^"]*/crates/image/Cargo.toml"' \
-    | grep -vP '"manifest_path":"[^"]*/crates/cli/Cargo.toml".*"executable":"[^"]*/deps/(?!engine_lifecycle-|engine_resources-)[^/"]*"' \
+    | grep -vP '"manifest_path":"[^"]*/crates/cli/Cargo.toml".*"executable":"[^"]*/deps/(?!engine_resources-)[^/"]*"' \
     | grep -o '"executable":"[^"]*"' | sed 's/^"executable":"\(.*\)"$/\1/')
 [ ${#bins[@]} -gt 0 ] || { echo "test-in-v2vm: no test binaries built" >&2; exit 2; }
 
