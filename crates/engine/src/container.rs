@@ -207,7 +207,11 @@ pub fn validate_signal(s: &str) -> Result<String> {
             .map_err(|_| invalid());
     }
     let upper = s.to_ascii_uppercase();
-    let name = if upper.starts_with("SIG") { upper } else { format!("SIG{upper}") };
+    let name = if upper.starts_with("SIG") {
+        upper
+    } else {
+        format!("SIG{upper}")
+    };
     nix::sys::signal::Signal::from_str(&name)
         .map(|sig| sig.as_str().to_owned())
         .map_err(|_| invalid())

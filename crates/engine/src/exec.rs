@@ -10,52 +10,8 @@ use std::process::Command;
 use serde_json::{json, Value};
 
 use crate::error::{Error, Result};
+use crate::security::caps;
 use crate::{Container, Engine, State};
-
-/// Every capability Linux has (up to 6.x), by number, for `--privileged`.
-const ALL_CAPABILITIES: &[&str] = &[
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_DAC_READ_SEARCH",
-    "CAP_FOWNER",
-    "CAP_FSETID",
-    "CAP_KILL",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETPCAP",
-    "CAP_LINUX_IMMUTABLE",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_NET_BROADCAST",
-    "CAP_NET_ADMIN",
-    "CAP_NET_RAW",
-    "CAP_IPC_LOCK",
-    "CAP_IPC_OWNER",
-    "CAP_SYS_MODULE",
-    "CAP_SYS_RAWIO",
-    "CAP_SYS_CHROOT",
-    "CAP_SYS_PTRACE",
-    "CAP_SYS_PACCT",
-    "CAP_SYS_ADMIN",
-    "CAP_SYS_BOOT",
-    "CAP_SYS_NICE",
-    "CAP_SYS_RESOURCE",
-    "CAP_SYS_TIME",
-    "CAP_SYS_TTY_CONFIG",
-    "CAP_MKNOD",
-    "CAP_LEASE",
-    "CAP_AUDIT_WRITE",
-    "CAP_AUDIT_CONTROL",
-    "CAP_SETFCAP",
-    "CAP_MAC_OVERRIDE",
-    "CAP_MAC_ADMIN",
-    "CAP_SYSLOG",
-    "CAP_WAKE_ALARM",
-    "CAP_BLOCK_SUSPEND",
-    "CAP_AUDIT_READ",
-    "CAP_PERFMON",
-    "CAP_BPF",
-    "CAP_CHECKPOINT_RESTORE",
-];
 
 /// `berth exec`'s flags.
 #[derive(Debug, Default, Clone)]
@@ -126,12 +82,7 @@ pub fn process(base: &Value, o: &ExecOptions, bounding: u64) -> Result<Value> {
         p["cwd"] = json!(w);
     }
     if o.privileged {
-        let all: Vec<&str> = ALL_CAPABILITIES
-            .iter()
-            .enumerate()
-            .filter(|(bit, _)| bounding & (1 << bit) != 0)
-            .map(|(_, name)| *name)
-            .collect();
+        let all = caps::in_mask(bounding);
         p["capabilities"] = json!({ "bounding": all, "effective": all, "permitted": all });
     }
     Ok(p)
@@ -201,7 +152,7 @@ impl Engine {
             _ => return Err(Error::NotRunning(c.id)),
         }
         let base = self.process_of(&c)?;
-        let mut process = process(&base, o, our_bounding_set())?;
+        let mut process = process(&base, o, caps::own_mask("CapBnd:").unwrap_or(0))?;
         if let Some(spec) = &o.user {
             let u = crate::users::resolve(&self.bundle(&c.id).rootfs(), spec, &[])?;
             let mut user = json!({ "uid": u.uid, "gid": u.gid });
@@ -237,18 +188,6 @@ impl Engine {
             .map_err(|e| Error::invalid(path.display().to_string(), e.to_string()))?;
         Ok(spec["process"].clone())
     }
-}
-
-/// `CapBnd` of this process.
-fn our_bounding_set() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("CapBnd:"))
-                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
-        })
-        .unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -290,7 +229,7 @@ mod tests {
         assert!(p["env"].as_array().unwrap().contains(&json!("TERM=xterm")));
         assert_eq!(
             p["capabilities"]["effective"].as_array().unwrap().len(),
-            ALL_CAPABILITIES.len()
+            caps::ALL_CAPABILITIES.len()
         );
         // Only what the bounding set holds: CAP_CHOWN (0) and CAP_KILL (5).
         let p = process(&base, &tty, 0b100001).unwrap();

@@ -22,8 +22,8 @@ pub mod runtime;
 pub mod seccomp;
 pub mod security;
 pub mod stats;
-pub mod top;
 mod stdio;
+pub mod top;
 pub mod users;
 
 use std::io::{BufRead, BufReader};

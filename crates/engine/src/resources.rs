@@ -113,10 +113,22 @@ impl Resources {
             ));
         }
         if r.cpu_quota > 0 && r.cpu_quota < 1000 {
-            return Err(invalid("CPU cfs quota can not be less than 1ms (i.e. 1000)"));
+            return Err(invalid(
+                "CPU cfs quota can not be less than 1ms (i.e. 1000)",
+            ));
         }
-        check_set(&r.cpuset_cpus, "cpus", "CPUs", "/sys/devices/system/cpu/online")?;
-        check_set(&r.cpuset_mems, "mems", "memory nodes", "/sys/devices/system/node/online")?;
+        check_set(
+            &r.cpuset_cpus,
+            "cpus",
+            "CPUs",
+            "/sys/devices/system/cpu/online",
+        )?;
+        check_set(
+            &r.cpuset_mems,
+            "mems",
+            "memory nodes",
+            "/sys/devices/system/node/online",
+        )?;
         if r.blkio_weight > 0 && !(10..=1000).contains(&r.blkio_weight) {
             return Err(invalid("Range of blkio weight is from 10 to 1000"));
         }
@@ -177,7 +189,10 @@ impl Resources {
             // Docker's fixed 100ms period for --cpus.
             let period: i64 = 100_000;
             cpu.insert("period".into(), json!(period));
-            cpu.insert("quota".into(), json!(self.nano_cpus * period / 1_000_000_000));
+            cpu.insert(
+                "quota".into(),
+                json!(self.nano_cpus * period / 1_000_000_000),
+            );
         }
         if self.cpu_period > 0 {
             cpu.insert("period".into(), json!(self.cpu_period));
@@ -196,7 +211,10 @@ impl Resources {
         }
         if let Some(limit) = self.pids_limit {
             // -1 is how the runtimes spell "no limit" in an update.
-            out.insert("pids".into(), json!({ "limit": if limit > 0 { limit } else { -1 } }));
+            out.insert(
+                "pids".into(),
+                json!({ "limit": if limit > 0 { limit } else { -1 } }),
+            );
         }
         let mut blkio = Map::new();
         if self.blkio_weight > 0 {
@@ -233,7 +251,9 @@ impl Resources {
             return Err(invalid("Conflicting options: CPU Period cannot be updated as NanoCPUs has already been set"));
         }
         if u.cpu_quota > 0 && c.nano_cpus > 0 {
-            return Err(invalid("Conflicting options: CPU Quota cannot be updated as NanoCPUs has already been set"));
+            return Err(invalid(
+                "Conflicting options: CPU Quota cannot be updated as NanoCPUs has already been set",
+            ));
         }
         if u.blkio_weight != 0 {
             self.blkio_weight = u.blkio_weight;
@@ -328,7 +348,9 @@ fn check_set(value: &str, what: &str, plural: &str, online: &str) -> Result<()> 
         return Ok(());
     }
     let requested = parse_list(value).ok_or_else(|| {
-        invalid(format!("Invalid value {value} for cpuset {what}: invalid format: {value}"))
+        invalid(format!(
+            "Invalid value {value} for cpuset {what}: invalid format: {value}"
+        ))
     })?;
     // No NUMA information means one node, 0.
     let available_text = std::fs::read_to_string(online).unwrap_or_else(|_| "0".into());
@@ -530,7 +552,10 @@ mod tests {
     #[test]
     fn docker_checks() {
         let msg = |r: Resources| r.validate(false).unwrap_err().to_string();
-        assert_eq!(msg(mem(1024 * 1024, 0)), "Minimum memory limit allowed is 6MB");
+        assert_eq!(
+            msg(mem(1024 * 1024, 0)),
+            "Minimum memory limit allowed is 6MB"
+        );
         assert!(msg(mem(0, 100 << 20)).starts_with("You should always set the Memory limit"));
         assert!(msg(mem(100 << 20, 50 << 20)).starts_with("Minimum memoryswap limit"));
         let both = Resources {
@@ -538,7 +563,10 @@ mod tests {
             cpu_quota: 50_000,
             ..Default::default()
         };
-        assert_eq!(msg(both), "Conflicting options: Nano CPUs and CPU Quota cannot both be set");
+        assert_eq!(
+            msg(both),
+            "Conflicting options: Nano CPUs and CPU Quota cannot both be set"
+        );
         let period = Resources {
             cpu_period: 10,
             ..Default::default()
@@ -548,7 +576,10 @@ mod tests {
             cpuset_cpus: "0-x".into(),
             ..Default::default()
         };
-        assert_eq!(msg(cpus), "Invalid value 0-x for cpuset cpus: invalid format: 0-x");
+        assert_eq!(
+            msg(cpus),
+            "Invalid value 0-x for cpuset cpus: invalid format: 0-x"
+        );
         mem(6 << 20, -1).validate(false).unwrap();
         mem(0, 100 << 20).validate(true).unwrap();
     }
@@ -565,7 +596,10 @@ mod tests {
         };
         let v = Value::Object(r.to_oci().unwrap());
         assert_eq!(v["memory"], json!({"limit": 64 << 20, "swap": 128 << 20}));
-        assert_eq!(v["cpu"], json!({"shares": 512, "period": 100000, "quota": 150000}));
+        assert_eq!(
+            v["cpu"],
+            json!({"shares": 512, "period": 100000, "quota": 150000})
+        );
         assert_eq!(v["pids"], json!({"limit": 20}));
     }
 

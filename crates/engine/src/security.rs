@@ -9,7 +9,7 @@
 //! (`--ulimit`, `--sysctl`, `--tmpfs`, sizes), `init.rs` (finding the
 //! static berth-init).
 
-mod caps;
+pub(crate) mod caps;
 mod devices;
 mod init;
 mod limits;

@@ -99,7 +99,11 @@ pub fn sample(c: &Container) -> Result<Sample> {
         cpu_total: st.cpu.usage.total,
         system_total,
         online_cpus,
-        memory: if inactive < usage { usage - inactive } else { usage },
+        memory: if inactive < usage {
+            usage - inactive
+        } else {
+            usage
+        },
         memory_limit: limit,
         net_rx,
         net_tx,
@@ -112,7 +116,8 @@ pub fn sample(c: &Container) -> Result<Sample> {
 /// Host CPU time in nanoseconds (the first seven fields of `/proc/stat`'s
 /// `cpu` line, as moby's `getSystemCPUUsage`) and the online CPU count.
 fn system_cpu() -> Result<(u64, u32)> {
-    let text = std::fs::read_to_string("/proc/stat").map_err(|e| Error::io("read", "/proc/stat", e))?;
+    let text =
+        std::fs::read_to_string("/proc/stat").map_err(|e| Error::io("read", "/proc/stat", e))?;
     parse_proc_stat(&text).ok_or_else(|| Error::invalid("/proc/stat", "no cpu line"))
 }
 
@@ -154,10 +159,12 @@ fn network(pid: i32) -> (u64, u64) {
     if pid <= 0 {
         return (0, 0);
     }
-    let ns = |p: &str| std::fs::metadata(Path::new(p)).ok().map(|m| {
-        use std::os::unix::fs::MetadataExt;
-        (m.dev(), m.ino())
-    });
+    let ns = |p: &str| {
+        std::fs::metadata(Path::new(p)).ok().map(|m| {
+            use std::os::unix::fs::MetadataExt;
+            (m.dev(), m.ino())
+        })
+    };
     let theirs = ns(&format!("/proc/{pid}/ns/net"));
     if theirs.is_none() || theirs == ns("/proc/self/ns/net") {
         return (0, 0);
@@ -170,11 +177,16 @@ fn network(pid: i32) -> (u64, u64) {
 fn parse_net_dev(text: &str) -> (u64, u64) {
     let (mut rx, mut tx) = (0, 0);
     for line in text.lines().skip(2) {
-        let Some((name, rest)) = line.split_once(':') else { continue };
+        let Some((name, rest)) = line.split_once(':') else {
+            continue;
+        };
         if name.trim() == "lo" {
             continue;
         }
-        let f: Vec<u64> = rest.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+        let f: Vec<u64> = rest
+            .split_whitespace()
+            .filter_map(|x| x.parse().ok())
+            .collect();
         if f.len() >= 9 {
             rx += f[0];
             tx += f[8];
@@ -196,8 +208,18 @@ mod tests {
 
     #[test]
     fn cpu_percent_as_docker() {
-        let a = Sample { cpu_total: 0, system_total: 0, online_cpus: 2, ..Default::default() };
-        let b = Sample { cpu_total: 500, system_total: 2000, online_cpus: 2, ..Default::default() };
+        let a = Sample {
+            cpu_total: 0,
+            system_total: 0,
+            online_cpus: 2,
+            ..Default::default()
+        };
+        let b = Sample {
+            cpu_total: 500,
+            system_total: 2000,
+            online_cpus: 2,
+            ..Default::default()
+        };
         assert_eq!(b.cpu_percent(&a), 50.0);
         assert_eq!(a.cpu_percent(&b), 0.0);
     }

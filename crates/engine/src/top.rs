@@ -22,7 +22,10 @@ impl Engine {
     pub fn top(&self, key: &str, ps_args: &[String]) -> Result<ProcessList> {
         let c = self.find(key)?;
         if c.state != State::Running {
-            return Err(Error::StateConflict(format!("container {} is not running", c.id)));
+            return Err(Error::StateConflict(format!(
+                "container {} is not running",
+                c.id
+            )));
         }
         let pids = self.runtime_for(&c).ps(&c.id)?;
         let args: Vec<String> = if ps_args.is_empty() {
@@ -32,7 +35,10 @@ impl Engine {
         };
         let quick = format!(
             "-q{}",
-            pids.iter().map(i32::to_string).collect::<Vec<_>>().join(",")
+            pids.iter()
+                .map(i32::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
         );
         // Some options (f) refuse -q; Docker then retries without it.
         let output = match run_ps(&args, Some(&quick)) {
@@ -52,7 +58,11 @@ fn run_ps(args: &[String], quick: Option<&str>) -> Result<String> {
         let first = stderr.lines().next().unwrap_or("").to_owned();
         return Err(Error::StateConflict(format!(
             "ps: {}",
-            if first.is_empty() { out.status.to_string() } else { first }
+            if first.is_empty() {
+                out.status.to_string()
+            } else {
+                first
+            }
         )));
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())

@@ -7,7 +7,7 @@ use crate::bundle::DEFAULT_CAPABILITIES;
 use crate::error::{Error, Result};
 
 /// Capabilities 0..=40 by number (linux/capability.h).
-const ALL_CAPABILITIES: &[&str] = &[
+pub(crate) const ALL_CAPABILITIES: &[&str] = &[
     "CAP_CHOWN",
     "CAP_DAC_OVERRIDE",
     "CAP_DAC_READ_SEARCH",
@@ -83,14 +83,19 @@ pub(super) fn normalize_caps(list: &[String], field: &str) -> Result<Vec<String>
 /// The capabilities berth itself holds (`CapEff` of /proc/self/status),
 /// which is what "all" means, as in Docker: a runtime cannot give more.
 pub(super) fn current_capabilities() -> Vec<String> {
-    let mask = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("CapEff:"))
-                .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
-        })
-        .unwrap_or(u64::MAX);
+    in_mask(own_mask("CapEff:").unwrap_or(u64::MAX))
+}
+
+/// One of this process's capability masks from /proc/self/status
+/// (`field` is e.g. `CapEff:` or `CapBnd:`).
+pub(crate) fn own_mask(field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let mask = status.lines().find_map(|l| l.strip_prefix(field))?;
+    u64::from_str_radix(mask.trim(), 16).ok()
+}
+
+/// The names of the capabilities whose bits `mask` sets.
+pub(crate) fn in_mask(mask: u64) -> Vec<String> {
     ALL_CAPABILITIES
         .iter()
         .enumerate()
