@@ -169,7 +169,9 @@ pub(crate) fn status(c: &Container) -> String {
         })
     };
     match c.state {
-        State::Running if c.paused => format!("Up {} (Paused)", since(&c.started_at).unwrap_or_default()),
+        State::Running if c.paused => {
+            format!("Up {} (Paused)", since(&c.started_at).unwrap_or_default())
+        }
         State::Running => format!("Up {}", since(&c.started_at).unwrap_or_default()),
         State::Starting => "Starting".into(),
         State::Exited => format!(

@@ -102,6 +102,9 @@ mod tests {
     #[test]
     fn top_table_is_twenty_wide() {
         let t = super::table(&["UID\tPID\tCMD".into(), "root\t42\tsleep 100".into()], 20);
-        assert_eq!(t.lines().next().unwrap(), format!("UID{}PID{}CMD", " ".repeat(17), " ".repeat(17)));
+        assert_eq!(
+            t.lines().next().unwrap(),
+            format!("UID{}PID{}CMD", " ".repeat(17), " ".repeat(17))
+        );
     }
 }

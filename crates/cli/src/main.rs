@@ -11,16 +11,16 @@ mod commands;
 mod containers;
 mod exec;
 mod format;
-mod live_ops;
 mod fs_cmds;
+mod live_ops;
 mod logs;
 mod progress;
 mod ps;
 mod registry;
 mod resource_args;
-mod stats;
 mod security_args;
 mod sigproxy;
+mod stats;
 mod system;
 
 use std::process::ExitCode;

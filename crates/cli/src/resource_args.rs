@@ -74,8 +74,8 @@ impl ResourceArgs {
     pub fn to_resources(&self) -> Result<Resources> {
         let mut r = Resources::default();
         if let Some(v) = &self.blkio_weight {
-            r.blkio_weight = parse_uint(v, 16)
-                .map_err(|e| flag_error(v, "--blkio-weight", e))? as u16;
+            r.blkio_weight =
+                parse_uint(v, 16).map_err(|e| flag_error(v, "--blkio-weight", e))? as u16;
         }
         let int = |v: &Option<String>, flag: &str| -> Result<i64> {
             match v {
@@ -136,7 +136,9 @@ impl CreateResourceArgs {
 /// go-units `RAMInBytes`: `512m`, `1g`, `1.5GiB`, `100 kb`; binary units.
 pub fn ram_in_bytes(s: &str) -> Result<i64, String> {
     let bad = || format!("invalid size: '{s}'");
-    let digits_end = s.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(s.len());
+    let digits_end = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(s.len());
     let (number, rest) = s.split_at(digits_end);
     // Digits, then at most one fraction.
     let valid_number = !number.is_empty()
@@ -199,7 +201,8 @@ fn parse_cpus(s: &str) -> Result<i64, String> {
     let not_rational = || format!("failed to parse {s} as a rational number");
     let (int, frac) = s.split_once('.').unwrap_or((s, ""));
     let digits = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
-    if (int.is_empty() && frac.is_empty()) || !digits(int.trim_start_matches('-')) || !digits(frac) {
+    if (int.is_empty() && frac.is_empty()) || !digits(int.trim_start_matches('-')) || !digits(frac)
+    {
         return Err(not_rational());
     }
     if frac.len() > 9 && frac[9..].bytes().any(|b| b != b'0') {
@@ -226,7 +229,10 @@ fn throttle_bps(v: &str) -> Result<ThrottleDevice, String> {
     let rate = ram_in_bytes(rate).ok().filter(|r| *r >= 0).ok_or_else(|| {
         format!("invalid rate for device: {v}. The correct format is <device-path>:<number>[<unit>]. Number must be a positive integer. Unit is optional and can be kb, mb, or gb")
     })?;
-    Ok(ThrottleDevice { path: path.into(), rate: rate as u64 })
+    Ok(ThrottleDevice {
+        path: path.into(),
+        rate: rate as u64,
+    })
 }
 
 /// docker's `ValidateThrottleIOpsDevice`: `/dev/sda:1000`.
@@ -235,7 +241,10 @@ fn throttle_iops(v: &str) -> Result<ThrottleDevice, String> {
     let rate = rate.parse::<u64>().map_err(|_| {
         format!("invalid rate for device: {v}. The correct format is <device-path>:<number>. Number must be a positive integer")
     })?;
-    Ok(ThrottleDevice { path: path.into(), rate })
+    Ok(ThrottleDevice {
+        path: path.into(),
+        rate,
+    })
 }
 
 fn split_device(v: &str) -> Result<(&str, &str), String> {
@@ -268,7 +277,10 @@ mod tests {
 
     #[test]
     fn memory_flag_error_is_dockers() {
-        let a = ResourceArgs { memory: Some("12qq".into()), ..Default::default() };
+        let a = ResourceArgs {
+            memory: Some("12qq".into()),
+            ..Default::default()
+        };
         assert_eq!(
             a.to_resources().unwrap_err().to_string(),
             "invalid argument \"12qq\" for \"-m, --memory\" flag: invalid size: '12qq'"
@@ -280,19 +292,33 @@ mod tests {
         assert_eq!(parse_cpus("1.5"), Ok(1_500_000_000));
         assert_eq!(parse_cpus("0.01"), Ok(10_000_000));
         assert_eq!(parse_cpus("2"), Ok(2_000_000_000));
-        assert_eq!(parse_cpus("0.0000000001"), Err("value is too precise".into()));
-        assert_eq!(parse_cpus("x"), Err("failed to parse x as a rational number".into()));
+        assert_eq!(
+            parse_cpus("0.0000000001"),
+            Err("value is too precise".into())
+        );
+        assert_eq!(
+            parse_cpus("x"),
+            Err("failed to parse x as a rational number".into())
+        );
     }
 
     #[test]
     fn throttles() {
         assert_eq!(
             throttle_bps("/dev/sda:1mb"),
-            Ok(ThrottleDevice { path: "/dev/sda".into(), rate: 1 << 20 })
+            Ok(ThrottleDevice {
+                path: "/dev/sda".into(),
+                rate: 1 << 20
+            })
         );
-        assert_eq!(throttle_bps("sda:1mb"), Err("bad format for device path: sda:1mb".into()));
+        assert_eq!(
+            throttle_bps("sda:1mb"),
+            Err("bad format for device path: sda:1mb".into())
+        );
         assert_eq!(throttle_bps("/dev/sda"), Err("bad format: /dev/sda".into()));
-        assert!(throttle_iops("/dev/sda:1k").unwrap_err().starts_with("invalid rate for device"));
+        assert!(throttle_iops("/dev/sda:1k")
+            .unwrap_err()
+            .starts_with("invalid rate for device"));
         assert_eq!(throttle_iops("/dev/sda:100").unwrap().rate, 100);
         assert_eq!(
             parse_uint("2000000", 16),

@@ -110,7 +110,11 @@ fn read_all(list: &[(String, Container)]) -> HashMap<String, Sample> {
 }
 
 fn row(key: &str, c: &Container, now: &Sample, before: &Sample, no_trunc: bool) -> Value {
-    let id = if no_trunc { c.id.clone() } else { c.id[..12].to_owned() };
+    let id = if no_trunc {
+        c.id.clone()
+    } else {
+        c.id[..12].to_owned()
+    };
     json!({
         "Container": key,
         "ID": id,
@@ -211,7 +215,12 @@ mod tests {
     #[test]
     fn default_table() {
         let t = Template::parse(DEFAULT_FORMAT).unwrap();
-        let now = Sample { memory: 1 << 20, memory_limit: 8 << 20, pids: 1, ..Default::default() };
+        let now = Sample {
+            memory: 1 << 20,
+            memory_limit: 8 << 20,
+            pids: 1,
+            ..Default::default()
+        };
         let c_row = json!({
             "Container": "x", "ID": "0123456789ab", "Name": "n", "CPUPerc": "0.00%",
             "MemUsage": format!("{} / {}", bytes_size(now.memory), bytes_size(now.memory_limit)),
@@ -221,10 +230,33 @@ mod tests {
         let text = render(&t, &[c_row]).unwrap();
         let mut lines = text.lines();
         assert_eq!(
-            lines.next().unwrap().split_whitespace().collect::<Vec<_>>().join(" "),
+            lines
+                .next()
+                .unwrap()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" "),
             "CONTAINER ID NAME CPU % MEM USAGE / LIMIT MEM % NET I/O BLOCK I/O PIDS"
         );
-        let cells: Vec<&str> = lines.next().unwrap().split("   ").map(str::trim).filter(|c| !c.is_empty()).collect();
-        assert_eq!(cells, ["0123456789ab", "n", "0.00%", "1MiB / 8MiB", "12.50%", "0B / 0B", "0B / 0B", "1"]);
+        let cells: Vec<&str> = lines
+            .next()
+            .unwrap()
+            .split("   ")
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .collect();
+        assert_eq!(
+            cells,
+            [
+                "0123456789ab",
+                "n",
+                "0.00%",
+                "1MiB / 8MiB",
+                "12.50%",
+                "0B / 0B",
+                "0B / 0B",
+                "1"
+            ]
+        );
     }
 }

@@ -56,7 +56,11 @@ fn read(e: &Engine, id: &str, v1: &str, v2: &str) -> String {
 
 /// Whether the kernel accounts swap for cgroups (the swap files exist).
 fn swap_accounted(e: &Engine, id: &str) -> bool {
-    let file = if cgroup_v2() { "memory.swap.max" } else { "memory.memsw.limit_in_bytes" };
+    let file = if cgroup_v2() {
+        "memory.swap.max"
+    } else {
+        "memory.memsw.limit_in_bytes"
+    };
     CgroupParent::file_of(&cgroup_of(e, id), file).is_some()
 }
 
@@ -67,13 +71,32 @@ fn limits_inside_and_in_cgroup(runtime: &'static str) {
     let n = name("lim");
     let id = e
         .ok(&[
-            "run", "-d", "--name", &n, "-m", "64m", "--memory-reservation", "32m", "--cpus",
-            "0.5", "--cpu-shares", "512", "--pids-limit", "20", "--cpuset-cpus", "0", "bb:1",
-            "sleep", "1000",
+            "run",
+            "-d",
+            "--name",
+            &n,
+            "-m",
+            "64m",
+            "--memory-reservation",
+            "32m",
+            "--cpus",
+            "0.5",
+            "--cpu-shares",
+            "512",
+            "--pids-limit",
+            "20",
+            "--cpuset-cpus",
+            "0",
+            "bb:1",
+            "sleep",
+            "1000",
         ])
         .trim()
         .to_owned();
-    assert_eq!(read(&e, &id, "memory.limit_in_bytes", "memory.max"), (64 * MIB).to_string());
+    assert_eq!(
+        read(&e, &id, "memory.limit_in_bytes", "memory.max"),
+        (64 * MIB).to_string()
+    );
     assert_eq!(
         read(&e, &id, "memory.soft_limit_in_bytes", "memory.low"),
         (32 * MIB).to_string()
@@ -112,19 +135,30 @@ fn limits_inside_and_in_cgroup(runtime: &'static str) {
     let mut lines = out.lines();
     assert_eq!(lines.next(), Some((48 * MIB).to_string().as_str()), "{out}");
     assert_eq!(
-        lines.next().map(|l| l.split_whitespace().collect::<Vec<_>>()),
+        lines
+            .next()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>()),
         Some(vec!["Cpus_allowed_list:", "0"]),
         "{out}"
     );
     // sh and two sleeps fit in a pids limit of 3; the third sleep's fork
     // fails, and sh gives up (exit 2) before "after".
     let out = e.run(&[
-        "run", "--rm", "--pids-limit", "3", "bb:1", "sh", "-c",
+        "run",
+        "--rm",
+        "--pids-limit",
+        "3",
+        "bb:1",
+        "sh",
+        "-c",
         "sleep 5 & sleep 5 & sleep 5 & echo after",
     ]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("can't fork: Resource temporarily unavailable"), "{err}");
+    assert!(
+        err.contains("can't fork: Resource temporarily unavailable"),
+        "{err}"
+    );
     assert_eq!(String::from_utf8_lossy(&out.stdout), "");
     e.ok(&["rm", "-f", &n]);
 }
@@ -179,14 +213,40 @@ fn update_changes_live_limits(runtime: &'static str) {
     let Some(e) = engine(runtime) else { return };
     let n = name("upd");
     let id = e
-        .ok(&["run", "-d", "--name", &n, "-m", "64m", "--pids-limit", "20", "bb:1", "sleep", "1000"])
+        .ok(&[
+            "run",
+            "-d",
+            "--name",
+            &n,
+            "-m",
+            "64m",
+            "--pids-limit",
+            "20",
+            "bb:1",
+            "sleep",
+            "1000",
+        ])
         .trim()
         .to_owned();
     assert_eq!(
-        e.ok(&["update", "-m", "96m", "--memory-swap", "192m", "--pids-limit", "30", "--cpu-shares", "256", &n]),
+        e.ok(&[
+            "update",
+            "-m",
+            "96m",
+            "--memory-swap",
+            "192m",
+            "--pids-limit",
+            "30",
+            "--cpu-shares",
+            "256",
+            &n
+        ]),
         format!("{n}\n")
     );
-    assert_eq!(read(&e, &id, "memory.limit_in_bytes", "memory.max"), (96 * MIB).to_string());
+    assert_eq!(
+        read(&e, &id, "memory.limit_in_bytes", "memory.max"),
+        (96 * MIB).to_string()
+    );
     assert_eq!(read(&e, &id, "pids.max", "pids.max"), "30");
     if !cgroup_v2() {
         assert_eq!(read(&e, &id, "cpu.shares", ""), "256");
@@ -200,7 +260,10 @@ fn update_changes_live_limits(runtime: &'static str) {
         err.contains(&format!("Cannot update container {id}: Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time")),
         "{err}"
     );
-    assert_eq!(read(&e, &id, "memory.limit_in_bytes", "memory.max"), (96 * MIB).to_string());
+    assert_eq!(
+        read(&e, &id, "memory.limit_in_bytes", "memory.max"),
+        (96 * MIB).to_string()
+    );
     let v = e.inspect(&n);
     assert_eq!(v["HostConfig"]["Memory"], 96 * MIB);
     assert_eq!(v["HostConfig"]["MemorySwap"], 192 * MIB);
@@ -214,7 +277,10 @@ fn update_changes_live_limits(runtime: &'static str) {
         let out = e.run(&["update", "--pids-limit", "-1", &n]);
         assert_eq!(out.status.code(), Some(125));
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains(&format!("Cannot update container {id}: crun update failed")), "{err}");
+        assert!(
+            err.contains(&format!("Cannot update container {id}: crun update failed")),
+            "{err}"
+        );
         assert_eq!(e.inspect(&n)["HostConfig"]["PidsLimit"], 30);
         "30"
     } else {
@@ -225,7 +291,10 @@ fn update_changes_live_limits(runtime: &'static str) {
     assert_eq!(read(&e, &id, "pids.max", "pids.max"), pids);
     e.ok(&["stop", "-t", "0", &n]);
     e.ok(&["start", &n]);
-    assert_eq!(read(&e, &id, "memory.limit_in_bytes", "memory.max"), (96 * MIB).to_string());
+    assert_eq!(
+        read(&e, &id, "memory.limit_in_bytes", "memory.max"),
+        (96 * MIB).to_string()
+    );
     assert_eq!(read(&e, &id, "pids.max", "pids.max"), pids);
     // A stopped container's update is recorded for its next start.
     e.ok(&["stop", "-t", "0", &n]);
@@ -270,7 +339,15 @@ fn stats_and_top(runtime: &'static str) {
     let Some(e) = engine(runtime) else { return };
     let n = name("st");
     e.ok(&[
-        "run", "-d", "--name", &n, "-m", "64m", "bb:1", "sh", "-c",
+        "run",
+        "-d",
+        "--name",
+        &n,
+        "-m",
+        "64m",
+        "bb:1",
+        "sh",
+        "-c",
         "sleep 1000 & sleep 1000 & while :; do :; done",
     ]);
     let init = e.inspect(&n)["State"]["Pid"].as_i64().unwrap().to_string();
@@ -278,14 +355,23 @@ fn stats_and_top(runtime: &'static str) {
     eventually("the shell forks its sleeps", || top_rows(&e, &n).len() == 3);
     let rows = top_rows(&e, &n);
     assert!(rows.iter().all(|r| r[0] == "root"), "{rows:?}");
-    assert!(rows.iter().any(|r| r[1] == init && r[7] == "sh"), "{rows:?}");
-    let sleeps: Vec<_> = rows.iter().filter(|r| r[7..] == ["sleep", "1000"]).collect();
+    assert!(
+        rows.iter().any(|r| r[1] == init && r[7] == "sh"),
+        "{rows:?}"
+    );
+    let sleeps: Vec<_> = rows
+        .iter()
+        .filter(|r| r[7..] == ["sleep", "1000"])
+        .collect();
     assert_eq!(sleeps.len(), 2, "{rows:?}");
     assert!(sleeps.iter().all(|r| r[2] == init), "{rows:?}");
     // With ps options, host ps's columns, Docker's 20-wide table.
     let out = e.ok(&["top", &n, "-o", "pid,comm"]);
     let mut lines = out.lines();
-    assert_eq!(lines.next().unwrap(), format!("PID{}COMMAND", " ".repeat(17)));
+    assert_eq!(
+        lines.next().unwrap(),
+        format!("PID{}COMMAND", " ".repeat(17))
+    );
     assert!(out.contains(&format!("{init:<20}sh\n")), "{out}");
     assert_eq!(lines.filter(|l| l.ends_with("sleep")).count(), 2, "{out}");
 
@@ -296,8 +382,14 @@ fn stats_and_top(runtime: &'static str) {
     let mem = s["MemUsage"].as_str().unwrap();
     let (usage, limit) = mem.split_once(" / ").unwrap();
     assert_eq!(limit, "64MiB", "{s}");
-    assert!(usage != "0B" && (usage.ends_with("KiB") || usage.ends_with("MiB")), "{s}");
-    assert!(percent(&s["MemPerc"]) > 0.0 && percent(&s["MemPerc"]) < 100.0, "{s}");
+    assert!(
+        usage != "0B" && (usage.ends_with("KiB") || usage.ends_with("MiB")),
+        "{s}"
+    );
+    assert!(
+        percent(&s["MemPerc"]) > 0.0 && percent(&s["MemPerc"]) < 100.0,
+        "{s}"
+    );
     // The busy loop uses CPU. The bound only catches unit mistakes: under
     // emulation (the v2 guest) /proc/stat loses ticks, and one busy thread
     // can read above 100% per CPU.
@@ -309,17 +401,38 @@ fn stats_and_top(runtime: &'static str) {
     // Docker's default table, running containers only without -a.
     let table = e.ok(&["stats", "--no-stream"]);
     let mut lines = table.lines();
-    let header: Vec<&str> = lines.next().unwrap().split("   ").map(str::trim).filter(|c| !c.is_empty()).collect();
+    let header: Vec<&str> = lines
+        .next()
+        .unwrap()
+        .split("   ")
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .collect();
     assert_eq!(
         header,
-        ["CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "NET I/O", "BLOCK I/O", "PIDS"]
+        [
+            "CONTAINER ID",
+            "NAME",
+            "CPU %",
+            "MEM USAGE / LIMIT",
+            "MEM %",
+            "NET I/O",
+            "BLOCK I/O",
+            "PIDS"
+        ]
     );
     assert_eq!(lines.count(), 1, "{table}");
     stats_redraws(&e, &n);
 
     e.ok(&["stop", "-t", "0", &n]);
     assert_eq!(e.ok(&["stats", "--no-stream"]).lines().count(), 1);
-    let all = e.ok(&["stats", "--no-stream", "-a", "--format", "{{.Name}} {{.PIDs}} {{.MemUsage}}"]);
+    let all = e.ok(&[
+        "stats",
+        "--no-stream",
+        "-a",
+        "--format",
+        "{{.Name}} {{.PIDs}} {{.MemUsage}}",
+    ]);
     assert_eq!(all, format!("{n} 0 0B / 0B\n"));
     let out = e.run(&["stats", "--no-stream", "no-such-container"]);
     assert_eq!(out.status.code(), Some(125));
@@ -351,7 +464,10 @@ fn stats_redraws(e: &Engine, n: &str) {
     let _ = child.kill();
     let _ = child.wait();
     let text = String::from_utf8_lossy(&text);
-    let frames: Vec<&str> = text.split("\x1b[2J\x1b[H").filter(|f| !f.is_empty()).collect();
+    let frames: Vec<&str> = text
+        .split("\x1b[2J\x1b[H")
+        .filter(|f| !f.is_empty())
+        .collect();
     assert!(frames[0].starts_with("CONTAINER ID"), "{text}");
     assert!(frames[0].contains(n), "{text}");
 }
@@ -376,7 +492,13 @@ fn pause_freezes(runtime: &'static str) {
     let n = name("pause");
     let id = e
         .ok(&[
-            "run", "-d", "--name", &n, "bb:1", "sh", "-c",
+            "run",
+            "-d",
+            "--name",
+            &n,
+            "bb:1",
+            "sh",
+            "-c",
             "trap 'exit 3' TERM; i=0; while :; do i=$((i+1)); echo $i; sleep 0.05; done",
         ])
         .trim()
@@ -388,7 +510,10 @@ fn pause_freezes(runtime: &'static str) {
     assert_eq!(v["State"]["Paused"], true);
     assert_eq!(v["State"]["Running"], true);
     assert!(e.ok(&["ps"]).contains("(Paused)"));
-    assert_eq!(e.ok(&["ps", "-q", "--no-trunc", "--filter", "status=paused"]), format!("{id}\n"));
+    assert_eq!(
+        e.ok(&["ps", "-q", "--no-trunc", "--filter", "status=paused"]),
+        format!("{id}\n")
+    );
     assert_eq!(e.ok(&["ps", "-q", "--filter", "status=running"]), "");
     if cgroup_v2() {
         assert_eq!(read(&e, &id, "", "cgroup.freeze"), "1");
@@ -417,7 +542,9 @@ fn pause_freezes(runtime: &'static str) {
     // (the container is resumed for it).
     e.ok(&["pause", &n]);
     e.ok(&["kill", &n]);
-    eventually("the killed container exits", || e.inspect(&n)["State"]["Status"] == "exited");
+    eventually("the killed container exits", || {
+        e.inspect(&n)["State"]["Status"] == "exited"
+    });
     let v = e.inspect(&n);
     assert_eq!(v["State"]["ExitCode"], 137);
     assert_eq!(v["State"]["Paused"], false);
@@ -440,9 +567,22 @@ fn oom_killed(runtime: &'static str) {
     let Some(e) = engine(runtime) else { return };
     let n = name("oom");
     let out = e.run(&[
-        "run", "--name", &n, "--memory", "8m", "bb:1", "sh", "-c", "x=a; while :; do x=$x$x; done",
+        "run",
+        "--name",
+        &n,
+        "--memory",
+        "8m",
+        "bb:1",
+        "sh",
+        "-c",
+        "x=a; while :; do x=$x$x; done",
     ]);
-    assert_eq!(out.status.code(), Some(137), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(137),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v = e.inspect(&n);
     assert_eq!(v["State"]["OOMKilled"], true);
     assert_eq!(v["State"]["ExitCode"], 137);

@@ -27,7 +27,9 @@ pub fn check_available(name: &str) -> Result<()> {
     if is_enabled() {
         return Ok(());
     }
-    Err(Error::HostLacks(format!("AppArmor profile {name:?} requested, but AppArmor is not enabled on this host")))
+    Err(Error::HostLacks(format!(
+        "AppArmor profile {name:?} requested, but AppArmor is not enabled on this host"
+    )))
 }
 
 /// A profile to apply to a process about to be forked.
@@ -42,23 +44,54 @@ impl Profile {
     /// `None` when no profile is asked for (`""` means none, as for runc);
     /// an error when one is and the host has no AppArmor.
     pub fn prepare(name: Option<&str>) -> Result<Option<Profile>> {
-        let Some(name) = name.filter(|n| !n.is_empty()) else { return Ok(None) };
+        let Some(name) = name.filter(|n| !n.is_empty()) else {
+            return Ok(None);
+        };
         check_available(name)?;
-        let proc_dir = open("/proc", OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
-            .map_err(|e| Error::sys("open /proc for AppArmor", e))?;
-        Ok(Some(Profile { name: name.to_string(), proc_dir }))
+        let proc_dir = open(
+            "/proc",
+            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| Error::sys("open /proc for AppArmor", e))?;
+        Ok(Some(Profile {
+            name: name.to_string(),
+            proc_dir,
+        }))
     }
 
     /// In the forked process: confine it with the profile from its next
     /// `execve` on. Must run in the thread that will exec.
     pub fn apply_on_exec(&self) -> Result<()> {
         let flags = OFlag::O_WRONLY | OFlag::O_CLOEXEC;
-        let fd = openat(self.proc_dir.as_fd(), "thread-self/attr/apparmor/exec", flags, Mode::empty())
-            // Kernels before 5.8 have only the shared LSM file.
-            .or_else(|_| openat(self.proc_dir.as_fd(), "thread-self/attr/exec", flags, Mode::empty()))
-            .map_err(|e| Error::sys(format!("open the AppArmor attribute for profile {:?}", self.name), e))?;
+        let fd = openat(
+            self.proc_dir.as_fd(),
+            "thread-self/attr/apparmor/exec",
+            flags,
+            Mode::empty(),
+        )
+        // Kernels before 5.8 have only the shared LSM file.
+        .or_else(|_| {
+            openat(
+                self.proc_dir.as_fd(),
+                "thread-self/attr/exec",
+                flags,
+                Mode::empty(),
+            )
+        })
+        .map_err(|e| {
+            Error::sys(
+                format!("open the AppArmor attribute for profile {:?}", self.name),
+                e,
+            )
+        })?;
         File::from(fd)
             .write_all(format!("exec {}", self.name).as_bytes())
-            .map_err(|e| Error::sys(format!("apply AppArmor profile {:?} (is it loaded?)", self.name), e))
+            .map_err(|e| {
+                Error::sys(
+                    format!("apply AppArmor profile {:?} (is it loaded?)", self.name),
+                    e,
+                )
+            })
     }
 }

@@ -256,7 +256,10 @@ pub fn run(args: Args) -> Result<u8> {
         None => default_root(&args.command)?,
     };
     let root = root.as_path();
-    if matches!(args.command, Command::Create(_) | Command::Run { .. } | Command::Exec { .. }) {
+    if matches!(
+        args.command,
+        Command::Create(_) | Command::Run { .. } | Command::Exec { .. }
+    ) {
         // These fork processes into the container: from here on they must
         // be copies of a binary the container cannot write (CVE-2019-5736).
         // The state root (made as `create` makes it) is the overlay's empty layer.
@@ -271,7 +274,11 @@ pub fn run(args: Args) -> Result<u8> {
             container::create(root, &id, create_options(c, rootless))?;
         }
         Command::Start { id } => container::start(root, &id)?,
-        Command::Run { create, detach, keep } => return run_container(root, create, detach, keep, rootless),
+        Command::Run {
+            create,
+            detach,
+            keep,
+        } => return run_container(root, create, detach, keep, rootless),
         Command::State { id } => {
             let state = container::state(root, &id)?;
             println!("{}", serde_json::to_string_pretty(&state)?);
@@ -300,8 +307,11 @@ pub fn run(args: Args) -> Result<u8> {
         } => {
             let mut process: Process = match process {
                 Some(path) => {
-                    let bytes = std::fs::read(&path).with_context(|| format!("failed to read process file {}", path.display()))?;
-                    serde_json::from_slice(&bytes).with_context(|| format!("malformed process file {}", path.display()))?
+                    let bytes = std::fs::read(&path).with_context(|| {
+                        format!("failed to read process file {}", path.display())
+                    })?;
+                    serde_json::from_slice(&bytes)
+                        .with_context(|| format!("malformed process file {}", path.display()))?
                 }
                 None => {
                     let mut p = base_process(root, &id)?;
@@ -338,11 +348,26 @@ pub fn run(args: Args) -> Result<u8> {
             if apparmor.is_some() {
                 process.set_apparmor_profile(apparmor);
             }
-            return exec_process(root, &id, process, detach, pid_file, console_socket, preserve_fds);
+            return exec_process(
+                root,
+                &id,
+                process,
+                detach,
+                pid_file,
+                console_socket,
+                preserve_fds,
+            );
         }
-        Command::Ps { id, format, ps_args } => {
+        Command::Ps {
+            id,
+            format,
+            ps_args,
+        } => {
             if !ps_args.is_empty() {
-                bail!("ps options ({}) are not supported; use --format json for pids", ps_args.join(" "));
+                bail!(
+                    "ps options ({}) are not supported; use --format json for pids",
+                    ps_args.join(" ")
+                );
             }
             let pids = container::pids(root, &id)?;
             match format {
@@ -363,7 +388,15 @@ pub fn run(args: Args) -> Result<u8> {
                 let mut out = String::from("ID\tPID\tSTATUS\tBUNDLE\tCREATED\tOWNER\n");
                 for e in &entries {
                     let s = &e.state;
-                    out.push_str(&format!("{}\t{}\t{}\t{}\t{}\t{}\n", s.id, s.pid, s.status, s.bundle.display(), s.created, s.owner));
+                    out.push_str(&format!(
+                        "{}\t{}\t{}\t{}\t{}\t{}\n",
+                        s.id,
+                        s.pid,
+                        s.status,
+                        s.bundle.display(),
+                        s.created,
+                        s.owner
+                    ));
                 }
                 print!("{}", tabulate(&out));
             }
@@ -375,7 +408,11 @@ pub fn run(args: Args) -> Result<u8> {
             let resources = update_resources(u)?;
             container::update(root, &id, &resources)?;
         }
-        Command::Events { id, stats, interval } => {
+        Command::Events {
+            id,
+            stats,
+            interval,
+        } => {
             let line = |kind: &str, data: Option<serde_json::Value>| {
                 let mut v = serde_json::json!({ "type": kind, "id": id });
                 if let Some(d) = data {
@@ -435,20 +472,33 @@ fn create_options(c: CreateArgs, rootless: bool) -> CreateOptions {
 /// `run`: create + start, then (unless detached) wait, relay the exit code
 /// and delete. With a terminal and no console socket, the runtime holds
 /// the pty itself.
-fn run_container(root: &Path, c: CreateArgs, detach: bool, keep: bool, rootless: bool) -> Result<u8> {
+fn run_container(
+    root: &Path,
+    c: CreateArgs,
+    detach: bool,
+    keep: bool,
+    rootless: bool,
+) -> Result<u8> {
     let id = c.id.clone();
     let foreground_tty = !detach && c.console_socket.is_none() && wants_terminal(&c.bundle);
-    let signals = if detach { None } else { Some(supervise::prepare()?) };
+    let signals = if detach {
+        None
+    } else {
+        Some(supervise::prepare()?)
+    };
     let mut opts = create_options(c, rootless);
     let mut our_end = None;
     if foreground_tty {
-        let (a, b) = std::os::unix::net::UnixStream::pair().context("failed to create console socket pair")?;
+        let (a, b) = std::os::unix::net::UnixStream::pair()
+            .context("failed to create console socket pair")?;
         opts.console_fd = Some(b.into());
         our_end = Some(a);
     }
     let created = container::create(root, &id, opts)?;
     let master = match &our_end {
-        Some(sock) => Some(berth_runtime::console::recv_fd(std::os::fd::AsFd::as_fd(sock))?),
+        Some(sock) => Some(berth_runtime::console::recv_fd(std::os::fd::AsFd::as_fd(
+            sock,
+        ))?),
         None => None,
     };
     if let Err(e) = container::start(root, &id) {
@@ -474,8 +524,13 @@ fn wants_terminal(bundle: &Path) -> bool {
     struct ProcessTerminal {
         terminal: Option<bool>,
     }
-    let Ok(bytes) = std::fs::read(bundle.join(berth_runtime::config::CONFIG_FILE)) else { return false };
-    serde_json::from_slice::<Config>(&bytes).ok().and_then(|c| c.process?.terminal).unwrap_or(false)
+    let Ok(bytes) = std::fs::read(bundle.join(berth_runtime::config::CONFIG_FILE)) else {
+        return false;
+    };
+    serde_json::from_slice::<Config>(&bytes)
+        .ok()
+        .and_then(|c| c.process?.terminal)
+        .unwrap_or(false)
 }
 
 fn exec_process(
@@ -488,18 +543,31 @@ fn exec_process(
     preserve_fds: u32,
 ) -> Result<u8> {
     let foreground_tty = !detach && console_socket.is_none() && process.terminal().unwrap_or(false);
-    let signals = if detach { None } else { Some(supervise::prepare()?) };
+    let signals = if detach {
+        None
+    } else {
+        Some(supervise::prepare()?)
+    };
     let mut our_end = None;
     let mut console_fd = None;
     if foreground_tty {
-        let (a, b) = std::os::unix::net::UnixStream::pair().context("failed to create console socket pair")?;
+        let (a, b) = std::os::unix::net::UnixStream::pair()
+            .context("failed to create console socket pair")?;
         console_fd = Some(b.into());
         our_end = Some(a);
     }
-    let opts = ExecOptions { process, console_socket, console_fd, pid_file, preserve_fds };
+    let opts = ExecOptions {
+        process,
+        console_socket,
+        console_fd,
+        pid_file,
+        preserve_fds,
+    };
     let pid = container::exec(root, id, opts)?;
     let master = match &our_end {
-        Some(sock) => Some(berth_runtime::console::recv_fd(std::os::fd::AsFd::as_fd(sock))?),
+        Some(sock) => Some(berth_runtime::console::recv_fd(std::os::fd::AsFd::as_fd(
+            sock,
+        ))?),
         None => None,
     };
     let Some(signals) = signals else { return Ok(0) };
@@ -509,14 +577,23 @@ fn exec_process(
 /// exec's defaults come from the container's own process, as with runc.
 fn base_process(root: &Path, id: &str) -> Result<Process> {
     let c = container::Container::load(root, id)?;
-    let p = c.record()?.config.process().clone().ok_or_else(|| anyhow!("container {id} has no process"))?;
+    let p = c
+        .record()?
+        .config
+        .process()
+        .clone()
+        .ok_or_else(|| anyhow!("container {id} has no process"))?;
     Ok(p)
 }
 
 fn parse_user(u: &str) -> Result<(u32, u32)> {
     let (uid, gid) = u.split_once(':').unwrap_or((u, "0"));
-    let uid = uid.parse().with_context(|| format!("invalid --user {u:?}: want uid[:gid] as numbers"))?;
-    let gid = gid.parse().with_context(|| format!("invalid --user {u:?}: want uid[:gid] as numbers"))?;
+    let uid = uid
+        .parse()
+        .with_context(|| format!("invalid --user {u:?}: want uid[:gid] as numbers"))?;
+    let gid = gid
+        .parse()
+        .with_context(|| format!("invalid --user {u:?}: want uid[:gid] as numbers"))?;
     Ok((uid, gid))
 }
 
@@ -527,7 +604,11 @@ fn add_caps(p: &mut Process, names: &[String]) -> Result<()> {
     let mut caps = p.capabilities().clone().unwrap_or_default();
     for name in names {
         let upper = name.to_ascii_uppercase();
-        let full = if upper.starts_with("CAP_") { upper } else { format!("CAP_{upper}") };
+        let full = if upper.starts_with("CAP_") {
+            upper
+        } else {
+            format!("CAP_{upper}")
+        };
         let cap: Capability = serde_json::from_value(serde_json::Value::String(full.clone()))
             .map_err(|_| anyhow!("unknown capability {name:?}"))?;
         let add = |set: &Option<oci_spec::runtime::Capabilities>| {
@@ -558,7 +639,12 @@ fn print_ps_table(pids: &[i32]) {
         };
         let uid: u32 = field("Uid:").parse().unwrap_or(0);
         let cmd = std::fs::read(format!("/proc/{pid}/cmdline"))
-            .map(|b| String::from_utf8_lossy(&b).replace('\0', " ").trim().to_string())
+            .map(|b| {
+                String::from_utf8_lossy(&b)
+                    .replace('\0', " ")
+                    .trim()
+                    .to_string()
+            })
             .unwrap_or_default();
         out.push_str(&format!(
             "{}\t{pid}\t{}\t{}\t{}\n",
@@ -575,7 +661,15 @@ fn print_ps_table(pids: &[i32]) {
 fn tabulate(text: &str) -> String {
     let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split('\t').collect()).collect();
     let cols = rows.iter().map(|r| r.len()).max().unwrap_or(0);
-    let widths: Vec<usize> = (0..cols).map(|c| rows.iter().filter_map(|r| r.get(c)).map(|s| s.len()).max().unwrap_or(0)).collect();
+    let widths: Vec<usize> = (0..cols)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|s| s.len())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
     let mut out = Vec::new();
     for r in rows {
         let mut line = String::new();
@@ -607,7 +701,10 @@ fn parse_bytes(text: &str) -> std::result::Result<i64, String> {
         Some((i, 'p')) => (&t[..i], 1 << 50),
         _ => (t, 1),
     };
-    let n: f64 = num.trim().parse().map_err(|_| format!("invalid size {text:?}"))?;
+    let n: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("invalid size {text:?}"))?;
     if n < 0.0 {
         return Err(format!("invalid size {text:?}"));
     }
@@ -622,10 +719,16 @@ fn parse_duration(text: &str) -> std::result::Result<std::time::Duration, String
         return Err("empty duration".into());
     }
     while !rest.is_empty() {
-        let split = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(|| format!("missing unit in duration {text:?}"))?;
+        let split = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(|| format!("missing unit in duration {text:?}"))?;
         let (num, tail) = rest.split_at(split);
-        let n: f64 = num.parse().map_err(|_| format!("invalid duration {text:?}"))?;
-        let unit_len = tail.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(tail.len());
+        let n: f64 = num
+            .parse()
+            .map_err(|_| format!("invalid duration {text:?}"))?;
+        let unit_len = tail
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(tail.len());
         let (unit, next) = tail.split_at(unit_len);
         let secs = match unit {
             "ns" => 1e-9,
@@ -656,10 +759,12 @@ fn update_resources(u: UpdateArgs) -> Result<oci_spec::runtime::LinuxResources> 
     }
     let mut r: LinuxResources = match u.resources.as_deref() {
         None => LinuxResources::default(),
-        Some("-") => serde_json::from_reader(std::io::stdin().lock()).context("malformed resources on stdin")?,
+        Some("-") => serde_json::from_reader(std::io::stdin().lock())
+            .context("malformed resources on stdin")?,
         Some(path) => {
             let bytes = std::fs::read(path).with_context(|| format!("failed to read {path}"))?;
-            serde_json::from_slice(&bytes).with_context(|| format!("malformed resources in {path}"))?
+            serde_json::from_slice(&bytes)
+                .with_context(|| format!("malformed resources in {path}"))?
         }
     };
     let mut cpu = r.cpu().clone().unwrap_or_default();

@@ -21,58 +21,110 @@ pub fn load(bundle: &Path) -> Result<Spec> {
 
 /// The rootfs, absolute (a relative `root.path` is relative to the bundle).
 pub fn rootfs(spec: &Spec, bundle: &Path) -> Result<PathBuf> {
-    let root = spec.root().as_ref().ok_or_else(|| Error::InvalidConfig("config.json has no root".into()))?;
-    let path = if root.path().is_absolute() { root.path().clone() } else { bundle.join(root.path()) };
+    let root = spec
+        .root()
+        .as_ref()
+        .ok_or_else(|| Error::InvalidConfig("config.json has no root".into()))?;
+    let path = if root.path().is_absolute() {
+        root.path().clone()
+    } else {
+        bundle.join(root.path())
+    };
     let path = std::fs::canonicalize(&path).map_err(|e| Error::io("open rootfs", &path, e))?;
     if !path.is_dir() {
-        return Err(Error::InvalidConfig(format!("rootfs {} is not a directory", path.display())));
+        return Err(Error::InvalidConfig(format!(
+            "rootfs {} is not a directory",
+            path.display()
+        )));
     }
     Ok(path)
 }
 
 /// Checks what the runtime needs and refuses what it does not implement.
 pub fn validate(spec: &Spec, plan: &Plan) -> Result<()> {
-    let process = spec.process().as_ref().ok_or_else(|| Error::InvalidConfig("config.json has no process".into()))?;
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| Error::InvalidConfig("config.json has no process".into()))?;
     if process.args().as_ref().is_none_or(|a| a.is_empty()) {
-        return Err(Error::InvalidConfig("process.args must not be empty".into()));
+        return Err(Error::InvalidConfig(
+            "process.args must not be empty".into(),
+        ));
     }
     if !process.cwd().is_absolute() {
-        return Err(Error::InvalidConfig(format!("process.cwd {:?} is not absolute", process.cwd())));
+        return Err(Error::InvalidConfig(format!(
+            "process.cwd {:?} is not absolute",
+            process.cwd()
+        )));
     }
     if !plan.has(LinuxNamespaceType::Mount) {
-        return Err(Error::InvalidConfig("a container needs its own mount namespace (linux.namespaces: mount)".into()));
+        return Err(Error::InvalidConfig(
+            "a container needs its own mount namespace (linux.namespaces: mount)".into(),
+        ));
     }
-    if spec.hostname().as_deref().is_some_and(|h| !h.is_empty()) && !plan.has(LinuxNamespaceType::Uts) {
-        return Err(Error::InvalidConfig("unable to set hostname without a private UTS namespace".into()));
+    if spec.hostname().as_deref().is_some_and(|h| !h.is_empty())
+        && !plan.has(LinuxNamespaceType::Uts)
+    {
+        return Err(Error::InvalidConfig(
+            "unable to set hostname without a private UTS namespace".into(),
+        ));
     }
-    if spec.domainname().as_deref().is_some_and(|h| !h.is_empty()) && !plan.has(LinuxNamespaceType::Uts) {
-        return Err(Error::InvalidConfig("unable to set domainname without a private UTS namespace".into()));
+    if spec.domainname().as_deref().is_some_and(|h| !h.is_empty())
+        && !plan.has(LinuxNamespaceType::Uts)
+    {
+        return Err(Error::InvalidConfig(
+            "unable to set domainname without a private UTS namespace".into(),
+        ));
     }
     let linux = spec.linux().as_ref();
     if plan.new_user {
         let has = |m: Option<&Vec<_>>| m.is_some_and(|v: &Vec<_>| !v.is_empty());
-        if !has(linux.and_then(|l| l.uid_mappings().as_ref())) || !has(linux.and_then(|l| l.gid_mappings().as_ref())) {
-            return Err(Error::InvalidConfig("user namespaces enabled, but no uid or gid mappings found".into()));
+        if !has(linux.and_then(|l| l.uid_mappings().as_ref()))
+            || !has(linux.and_then(|l| l.gid_mappings().as_ref()))
+        {
+            return Err(Error::InvalidConfig(
+                "user namespaces enabled, but no uid or gid mappings found".into(),
+            ));
         }
-    } else if linux.is_some_and(|l| l.uid_mappings().is_some() || l.gid_mappings().is_some()) && !plan.has(LinuxNamespaceType::User) {
-        return Err(Error::InvalidConfig("uid/gid mappings given without a user namespace".into()));
+    } else if linux.is_some_and(|l| l.uid_mappings().is_some() || l.gid_mappings().is_some())
+        && !plan.has(LinuxNamespaceType::User)
+    {
+        return Err(Error::InvalidConfig(
+            "uid/gid mappings given without a user namespace".into(),
+        ));
     }
     if linux.and_then(|l| l.time_offsets().as_ref()).is_some() && !plan.new_time {
-        return Err(Error::InvalidConfig("linux.timeOffsets needs a new time namespace".into()));
+        return Err(Error::InvalidConfig(
+            "linux.timeOffsets needs a new time namespace".into(),
+        ));
     }
-    if let Some(name) = process.apparmor_profile().as_deref().filter(|p| !p.is_empty()) {
+    if let Some(name) = process
+        .apparmor_profile()
+        .as_deref()
+        .filter(|p| !p.is_empty())
+    {
         crate::apparmor::check_available(name)?;
     }
     // Features berth does not have: refused by name rather than ignored.
-    if process.selinux_label().as_deref().is_some_and(|p| !p.is_empty())
-        || linux.and_then(|l| l.mount_label().as_deref()).is_some_and(|p| !p.is_empty())
+    if process
+        .selinux_label()
+        .as_deref()
+        .is_some_and(|p| !p.is_empty())
+        || linux
+            .and_then(|l| l.mount_label().as_deref())
+            .is_some_and(|p| !p.is_empty())
     {
-        return Err(Error::Unsupported("SELinux labels (process.selinuxLabel, linux.mountLabel)".into()));
+        return Err(Error::Unsupported(
+            "SELinux labels (process.selinuxLabel, linux.mountLabel)".into(),
+        ));
     }
     if linux.and_then(|l| l.intel_rdt().as_ref()).is_some() {
         return Err(Error::Unsupported("linux.intelRdt".into()));
     }
-    if linux.and_then(|l| l.net_devices().as_ref()).is_some_and(|d| !d.is_empty()) {
+    if linux
+        .and_then(|l| l.net_devices().as_ref())
+        .is_some_and(|d| !d.is_empty())
+    {
         return Err(Error::Unsupported("linux.netDevices".into()));
     }
     if linux.and_then(|l| l.memory_policy().as_ref()).is_some() {
@@ -97,7 +149,9 @@ pub fn resources(spec: &Spec) -> Option<oci_spec::runtime::LinuxResources> {
 
 /// Appends, after `res`'s own device rules (if it has any), the rules
 /// every container needs (see [`resources`]).
-pub fn with_default_device_rules(mut res: oci_spec::runtime::LinuxResources) -> oci_spec::runtime::LinuxResources {
+pub fn with_default_device_rules(
+    mut res: oci_spec::runtime::LinuxResources,
+) -> oci_spec::runtime::LinuxResources {
     use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType};
     let rule = |typ, major: Option<i64>, minor: Option<i64>, access: &str| {
         let mut r = LinuxDeviceCgroup::default();
@@ -115,7 +169,16 @@ pub fn with_default_device_rules(mut res: oci_spec::runtime::LinuxResources) -> 
     }
     rules.push(rule(LinuxDeviceType::C, None, None, "m"));
     rules.push(rule(LinuxDeviceType::B, None, None, "m"));
-    for (major, minor) in [(1, 3), (1, 5), (1, 7), (1, 8), (1, 9), (5, 0), (5, 1), (5, 2)] {
+    for (major, minor) in [
+        (1, 3),
+        (1, 5),
+        (1, 7),
+        (1, 8),
+        (1, 9),
+        (5, 0),
+        (5, 1),
+        (5, 2),
+    ] {
         rules.push(rule(LinuxDeviceType::C, Some(major), Some(minor), "rwm"));
     }
     rules.push(rule(LinuxDeviceType::C, Some(136), None, "rwm"));

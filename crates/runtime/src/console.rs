@@ -19,8 +19,12 @@ use crate::error::{Error, Result};
 /// Opens a new pty from the devpts behind `/dev/ptmx`, sends its master on
 /// `socket` and returns the peer (slave) end.
 pub fn create_and_send(socket: BorrowedFd<'_>, process: &Process) -> Result<OwnedFd> {
-    let master = open(Path::new("/dev/ptmx"), OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC, Mode::empty())
-        .map_err(|e| Error::io("open", "/dev/ptmx", e.into()))?;
+    let master = open(
+        Path::new("/dev/ptmx"),
+        OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| Error::io("open", "/dev/ptmx", e.into()))?;
     berth_sys::unlock_pty(master.as_fd()).map_err(|e| Error::sys("unlock pty", e))?;
     let slave = berth_sys::open_pty_peer(master.as_fd(), libc::O_RDWR | libc::O_NOCTTY)
         .map_err(|e| Error::sys("open pty peer", e))?;
@@ -35,7 +39,8 @@ pub fn create_and_send(socket: BorrowedFd<'_>, process: &Process) -> Result<Owne
 /// Makes `slave` the controlling terminal and stdio of a new session.
 pub fn attach(slave: OwnedFd) -> Result<()> {
     nix::unistd::setsid().map_err(|e| Error::sys("create session", e))?;
-    berth_sys::set_controlling_terminal(slave.as_fd()).map_err(|e| Error::sys("set controlling terminal", e))?;
+    berth_sys::set_controlling_terminal(slave.as_fd())
+        .map_err(|e| Error::sys("set controlling terminal", e))?;
     for fd in 0..3 {
         berth_sys::dup_onto(slave.as_fd(), fd).map_err(|e| Error::sys("attach pty to stdio", e))?;
     }
@@ -50,8 +55,14 @@ pub fn peer_path(slave: &OwnedFd) -> Option<std::path::PathBuf> {
 pub fn send_fd(socket: BorrowedFd<'_>, fd: BorrowedFd<'_>, name: &str) -> Result<()> {
     let fds = [fd.as_raw_fd()];
     let iov = [IoSlice::new(name.as_bytes())];
-    sendmsg::<UnixAddr>(socket.as_raw_fd(), &iov, &[ControlMessage::ScmRights(&fds)], MsgFlags::MSG_NOSIGNAL, None)
-        .map_err(|e| Error::sys("send pty master to console socket", e))?;
+    sendmsg::<UnixAddr>(
+        socket.as_raw_fd(),
+        &iov,
+        &[ControlMessage::ScmRights(&fds)],
+        MsgFlags::MSG_NOSIGNAL,
+        None,
+    )
+    .map_err(|e| Error::sys("send pty master to console socket", e))?;
     Ok(())
 }
 
@@ -76,7 +87,11 @@ impl Proxy {
         if let Some(orig) = &saved {
             let mut raw = orig.clone();
             nix::sys::termios::cfmakeraw(&mut raw);
-            let _ = nix::sys::termios::tcsetattr(stdin.as_fd(), nix::sys::termios::SetArg::TCSANOW, &raw);
+            let _ = nix::sys::termios::tcsetattr(
+                stdin.as_fd(),
+                nix::sys::termios::SetArg::TCSANOW,
+                &raw,
+            );
             if let Ok((rows, cols)) = berth_sys::window_size(stdin.as_fd()) {
                 let _ = berth_sys::set_window_size(master.as_fd(), rows, cols);
             }
@@ -121,7 +136,11 @@ impl Proxy {
 impl Drop for Proxy {
     fn drop(&mut self) {
         if let Some(orig) = &self.saved {
-            let _ = nix::sys::termios::tcsetattr(std::io::stdin().as_fd(), nix::sys::termios::SetArg::TCSANOW, orig);
+            let _ = nix::sys::termios::tcsetattr(
+                std::io::stdin().as_fd(),
+                nix::sys::termios::SetArg::TCSANOW,
+                orig,
+            );
         }
     }
 }

@@ -595,10 +595,7 @@ mod tests {
         assert!(matches!(err, SpecError::Exists { .. }), "{err:?}");
         assert_eq!(err.to_string(), "File config.json exists. Remove it first");
         // The existing file is left alone.
-        assert_eq!(
-            fs::read_to_string(dir.join(CONFIG_FILE)).unwrap(),
-            written
-        );
+        assert_eq!(fs::read_to_string(dir.join(CONFIG_FILE)).unwrap(), written);
     }
 
     #[test]

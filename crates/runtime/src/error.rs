@@ -33,7 +33,11 @@ pub enum Error {
     #[error("cannot start an already running container")]
     StartRunning,
     #[error("cannot {action} container {id}: it is {status}")]
-    WrongState { id: String, action: &'static str, status: String },
+    WrongState {
+        id: String,
+        action: &'static str,
+        status: String,
+    },
     #[error("cannot delete container {id} that is not stopped: {status}")]
     DeleteNotStopped { id: String, status: String },
     #[error("{0}")]
@@ -44,7 +48,12 @@ pub enum Error {
     #[error("{0}")]
     HostLacks(String),
     #[error("failed to {what} {}", path.display())]
-    Io { what: &'static str, path: PathBuf, #[source] source: io::Error },
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
     #[error("failed to {0}")]
     Sys(String, #[source] io::Error),
     #[error(transparent)]
@@ -74,7 +83,11 @@ impl Error {
     }
 
     pub(crate) fn io(what: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
-        Error::Io { what, path: path.into(), source }
+        Error::Io {
+            what,
+            path: path.into(),
+            source,
+        }
     }
 
     pub(crate) fn sys(what: impl Into<String>, source: impl Into<io::Error>) -> Self {

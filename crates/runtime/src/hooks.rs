@@ -613,7 +613,13 @@ mod tests {
     fn timeout_kills_the_hook() {
         let dir = TempDir::new();
         let pid_file = dir.path("pid");
-        let script = dir.script("h", &format!("echo $$ > {}\necho started >&2\nexec sleep 1000", pid_file.display()));
+        let script = dir.script(
+            "h",
+            &format!(
+                "echo $$ > {}\necho started >&2\nexec sleep 1000",
+                pid_file.display()
+            ),
+        );
         let hook = HookBuilder::default()
             .path(&script)
             .timeout(1)
@@ -621,10 +627,20 @@ mod tests {
             .unwrap();
         let started = Instant::now();
         let err = run_hooks(HookKind::StartContainer, &[hook], STATE).unwrap_err();
-        assert!(started.elapsed() >= Duration::from_secs(1), "gave up before the timeout");
+        assert!(
+            started.elapsed() >= Duration::from_secs(1),
+            "gave up before the timeout"
+        );
         // Killed, not waited for: the hook's process is gone (reaped).
-        let pid: i32 = std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
-        assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists(), "hook {pid} still exists");
+        let pid: i32 = std::fs::read_to_string(&pid_file)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(
+            !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+            "hook {pid} still exists"
+        );
         assert!(
             matches!(err, HookError::TimedOut { timeout: 1, .. }),
             "{err:?}"
@@ -657,12 +673,22 @@ mod tests {
     fn background_process_holding_pipes_does_not_hang() {
         let dir = TempDir::new();
         let pid_file = dir.path("pid");
-        let script = dir.script("h", &format!("sleep 1000 &\necho $! > {}\nexit 0", pid_file.display()));
+        let script = dir.script(
+            "h",
+            &format!("sleep 1000 &\necho $! > {}\nexit 0", pid_file.display()),
+        );
         run_hooks(HookKind::Poststart, &[hook(&script)], STATE).unwrap();
         // Returned while the background process still holds the pipes.
-        let pid: i32 = std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
+        let pid: i32 = std::fs::read_to_string(&pid_file)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
         let alive = std::path::Path::new(&format!("/proc/{pid}")).exists();
-        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
         assert!(alive, "the background process {pid} had already ended");
     }
 

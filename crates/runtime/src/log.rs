@@ -31,9 +31,14 @@ pub struct Logger {
 fn line(format: Format, level: &str, msg: &str) -> String {
     match format {
         Format::Json => {
-            serde_json::json!({ "level": level, "msg": msg, "time": now_rfc3339() }).to_string() + "\n"
+            serde_json::json!({ "level": level, "msg": msg, "time": now_rfc3339() }).to_string()
+                + "\n"
         }
-        Format::Text => format!("time=\"{}\" level={level} msg={}\n", now_rfc3339(), serde_json::Value::from(msg)),
+        Format::Text => format!(
+            "time=\"{}\" level={level} msg={}\n",
+            now_rfc3339(),
+            serde_json::Value::from(msg)
+        ),
     }
 }
 
@@ -44,7 +49,10 @@ impl Logger {
             .map(|f| Arc::new(Mutex::new(f)));
         let logger = Logger { file, format };
         let max = if debug { Level::DEBUG } else { Level::WARN };
-        let subscriber = tracing_subscriber::registry().with(Events { logger: logger.clone(), max });
+        let subscriber = tracing_subscriber::registry().with(Events {
+            logger: logger.clone(),
+            max,
+        });
         let _ = tracing::subscriber::set_global_default(subscriber);
         logger
     }

@@ -146,7 +146,11 @@ pub fn unshare_time(linux: Option<&Linux>) -> Result<()> {
                 "linux.timeOffsets: unknown clock {clock:?} (want monotonic or boottime)"
             )));
         }
-        text.push_str(&format!("{clock} {} {}\n", off.secs().unwrap_or(0), off.nanosecs().unwrap_or(0)));
+        text.push_str(&format!(
+            "{clock} {} {}\n",
+            off.secs().unwrap_or(0),
+            off.nanosecs().unwrap_or(0)
+        ));
     }
     // The kernel takes one clock per write.
     for line in text.lines() {
@@ -171,7 +175,9 @@ mod tests {
                 {"type":"cgroup"},{"type":"mount"}]}"#,
         );
         let p = Plan::from_config(Some(&l)).unwrap();
-        assert!(p.clone_flags.contains(CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS));
+        assert!(p.clone_flags.contains(
+            CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS
+        ));
         assert!(!p.clone_flags.contains(CloneFlags::CLONE_NEWNET));
         assert!(!p.clone_flags.contains(CloneFlags::CLONE_NEWCGROUP));
         assert!(p.new_cgroup && p.new_user && !p.new_time);

@@ -37,7 +37,9 @@ pub fn parent_pid(pid: i32) -> Option<i32> {
 /// `start_time` (0 accepts any).
 pub fn is_alive(pid: i32, start_time: u64) -> bool {
     match read_stat(pid) {
-        Some(s) => s.state != 'Z' && s.state != 'X' && (start_time == 0 || s.start_time == start_time),
+        Some(s) => {
+            s.state != 'Z' && s.state != 'X' && (start_time == 0 || s.start_time == start_time)
+        }
         None => false,
     }
 }
@@ -60,7 +62,9 @@ pub fn user_name(uid: u32) -> String {
 /// The current time as RFC 3339 with nanoseconds in UTC, like Go's
 /// `time.RFC3339Nano` that runc uses.
 pub fn now_rfc3339() -> String {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     rfc3339(now.as_secs() as i64, now.subsec_nanos())
 }
 
@@ -102,7 +106,10 @@ mod tests {
     #[test]
     fn formats_rfc3339() {
         assert_eq!(rfc3339(0, 0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(1_700_000_000, 120_000_000), "2023-11-14T22:13:20.12Z");
+        assert_eq!(
+            rfc3339(1_700_000_000, 120_000_000),
+            "2023-11-14T22:13:20.12Z"
+        );
         assert_eq!(rfc3339(951_782_400, 5), "2000-02-29T00:00:00.000000005Z");
     }
 

@@ -15,9 +15,13 @@ use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::str::FromStr;
 
-use libseccomp::{ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall};
+use libseccomp::{
+    ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall,
+};
 use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags, UnixAddr};
-use oci_spec::runtime::{LinuxSeccomp, LinuxSeccompAction, LinuxSeccompFilterFlag, LinuxSeccompOperator};
+use oci_spec::runtime::{
+    LinuxSeccomp, LinuxSeccompAction, LinuxSeccompFilterFlag, LinuxSeccompOperator,
+};
 
 use crate::error::{Error, Result};
 
@@ -40,19 +44,27 @@ fn invalid(msg: String) -> Error {
 }
 
 fn lib_err(what: &str, e: libseccomp::error::SeccompError) -> Error {
-    Error::sys(format!("seccomp: {what}"), std::io::Error::other(e.to_string()))
+    Error::sys(
+        format!("seccomp: {what}"),
+        std::io::Error::other(e.to_string()),
+    )
 }
 
 /// The OCI name of a serde-encoded enum value (`"SCMP_ACT_ERRNO"`, ...).
 fn name_of<T: serde::Serialize>(v: &T) -> String {
-    serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
 }
 
 fn action(a: LinuxSeccompAction, errno: Option<u32>) -> ScmpAction {
     let errno = errno.map(|e| e as i32).unwrap_or(libc::EPERM);
     match a {
         // SCMP_ACT_KILL is libseccomp's historical name for killing the thread.
-        LinuxSeccompAction::ScmpActKill | LinuxSeccompAction::ScmpActKillThread => ScmpAction::KillThread,
+        LinuxSeccompAction::ScmpActKill | LinuxSeccompAction::ScmpActKillThread => {
+            ScmpAction::KillThread
+        }
         LinuxSeccompAction::ScmpActKillProcess => ScmpAction::KillProcess,
         LinuxSeccompAction::ScmpActTrap => ScmpAction::Trap,
         LinuxSeccompAction::ScmpActErrno => ScmpAction::Errno(errno),
@@ -76,12 +88,15 @@ pub fn compile(profile: &LinuxSeccomp, no_new_privs: bool) -> Result<Filter> {
     let default = action(profile.default_action(), profile.default_errno_ret());
     let mut ctx = ScmpFilterContext::new(default).map_err(|e| lib_err("create filter", e))?;
     // no_new_privs is the config's business, not a side effect of seccomp.
-    ctx.set_ctl_nnp(false).map_err(|e| lib_err("clear the no_new_privs attribute", e))?;
+    ctx.set_ctl_nnp(false)
+        .map_err(|e| lib_err("clear the no_new_privs attribute", e))?;
     for arch in profile.architectures().iter().flatten() {
         let name = name_of(arch);
-        let arch = ScmpArch::from_str(&name).map_err(|_| invalid(format!("unknown architecture {name:?}")))?;
+        let arch = ScmpArch::from_str(&name)
+            .map_err(|_| invalid(format!("unknown architecture {name:?}")))?;
         if !ctx.is_arch_present(arch).unwrap_or(false) {
-            ctx.add_arch(arch).map_err(|e| lib_err(&format!("add architecture {name}"), e))?;
+            ctx.add_arch(arch)
+                .map_err(|e| lib_err(&format!("add architecture {name}"), e))?;
         }
     }
     for flag in profile.flags().iter().flatten() {
@@ -90,7 +105,12 @@ pub fn compile(profile: &LinuxSeccomp, no_new_privs: bool) -> Result<Filter> {
             LinuxSeccompFilterFlag::SeccompFilterFlagLog => ctx.set_ctl_log(true),
             LinuxSeccompFilterFlag::SeccompFilterFlagSpecAllow => ctx.set_ctl_ssb(true),
             #[allow(unreachable_patterns)]
-            other => return Err(Error::Unsupported(format!("seccomp flag {}", name_of(other)))),
+            other => {
+                return Err(Error::Unsupported(format!(
+                    "seccomp flag {}",
+                    name_of(other)
+                )))
+            }
         }
         .map_err(|e| lib_err(&format!("set flag {}", name_of(flag)), e))?;
     }
@@ -105,8 +125,15 @@ pub fn compile(profile: &LinuxSeccomp, no_new_privs: bool) -> Result<Filter> {
         let mut conditions = Vec::new();
         for arg in rule.args().iter().flatten() {
             let op = operator(arg.op(), arg.value())?;
-            let datum = if matches!(op, ScmpCompareOp::MaskedEqual(_)) { arg.value_two().unwrap_or(0) } else { arg.value() };
-            conditions.push((arg.index() as u32, ScmpArgCompare::new(arg.index() as u32, op, datum)));
+            let datum = if matches!(op, ScmpCompareOp::MaskedEqual(_)) {
+                arg.value_two().unwrap_or(0)
+            } else {
+                arg.value()
+            };
+            conditions.push((
+                arg.index() as u32,
+                ScmpArgCompare::new(arg.index() as u32, op, datum),
+            ));
         }
         // Conditions on one argument index cannot all hold at once: runc
         // reads them as alternatives, one rule each.
@@ -114,11 +141,16 @@ pub fn compile(profile: &LinuxSeccomp, no_new_privs: bool) -> Result<Filter> {
         let alternatives = indexes.len() < conditions.len();
         for name in rule.names() {
             // Syscalls this libseccomp does not know are skipped, as runc does.
-            let Ok(sys) = ScmpSyscall::from_name(name) else { continue };
+            let Ok(sys) = ScmpSyscall::from_name(name) else {
+                continue;
+            };
             let added = if conditions.is_empty() {
                 ctx.add_rule(act, sys)
             } else if alternatives {
-                conditions.iter().try_for_each(|(_, c)| ctx.add_rule_conditional(act, sys, &[*c]).map(drop)).map(|_| &mut ctx)
+                conditions
+                    .iter()
+                    .try_for_each(|(_, c)| ctx.add_rule_conditional(act, sys, &[*c]).map(drop))
+                    .map(|_| &mut ctx)
             } else {
                 let all: Vec<ScmpArgCompare> = conditions.iter().map(|(_, c)| *c).collect();
                 ctx.add_rule_conditional(act, sys, &all)
@@ -130,11 +162,19 @@ pub fn compile(profile: &LinuxSeccomp, no_new_privs: bool) -> Result<Filter> {
         (false, _) => None,
         (true, None) => return Err(invalid("SCMP_ACT_NOTIFY needs a listenerPath".into())),
         (true, Some(path)) => {
-            let socket = UnixStream::connect(path).map_err(|e| Error::io("connect to seccomp listener", path, e))?;
-            Some(Listener { socket: socket.into(), metadata: profile.listener_metadata().clone().unwrap_or_default() })
+            let socket = UnixStream::connect(path)
+                .map_err(|e| Error::io("connect to seccomp listener", path, e))?;
+            Some(Listener {
+                socket: socket.into(),
+                metadata: profile.listener_metadata().clone().unwrap_or_default(),
+            })
         }
     };
-    Ok(Filter { ctx, late: no_new_privs, notify })
+    Ok(Filter {
+        ctx,
+        late: no_new_privs,
+        notify,
+    })
 }
 
 impl Filter {
@@ -142,8 +182,13 @@ impl Filter {
     /// notify descriptor and `state_json` (the OCI state, host pid inside).
     pub fn load(&self, state_json: &str) -> Result<()> {
         self.ctx.load().map_err(|e| lib_err("load filter", e))?;
-        let Some(listener) = &self.notify else { return Ok(()) };
-        let fd = self.ctx.get_notify_fd().map_err(|e| lib_err("get notify descriptor", e))?;
+        let Some(listener) = &self.notify else {
+            return Ok(());
+        };
+        let fd = self
+            .ctx
+            .get_notify_fd()
+            .map_err(|e| lib_err("get notify descriptor", e))?;
         let state: serde_json::Value = serde_json::from_str(state_json).unwrap_or_default();
         let message = serde_json::json!({
             "ociVersion": state["ociVersion"],
@@ -166,8 +211,14 @@ impl Filter {
 
 fn send_with_fd(socket: i32, payload: &[u8], fd: i32) -> Result<()> {
     let iov = [IoSlice::new(payload)];
-    sendmsg::<UnixAddr>(socket, &iov, &[ControlMessage::ScmRights(&[fd])], MsgFlags::MSG_NOSIGNAL, None)
-        .map_err(|e| Error::sys("send seccomp notify descriptor to the listener", e))?;
+    sendmsg::<UnixAddr>(
+        socket,
+        &iov,
+        &[ControlMessage::ScmRights(&[fd])],
+        MsgFlags::MSG_NOSIGNAL,
+        None,
+    )
+    .map_err(|e| Error::sys("send seccomp notify descriptor to the listener", e))?;
     Ok(())
 }
 
@@ -200,7 +251,9 @@ mod tests {
 
     #[test]
     fn notify_needs_a_listener() {
-        let p = profile(r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_NOTIFY"}]}"#);
+        let p = profile(
+            r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_NOTIFY"}]}"#,
+        );
         let err = compile(&p, false).err().unwrap().to_string();
         assert!(err.contains("listenerPath"), "{err}");
     }

@@ -99,7 +99,9 @@ pub fn validate_id(id: &str) -> Result<()> {
         && id.len() <= 1024
         && id != "."
         && id != ".."
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"_+-.".contains(&b))
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_+-.".contains(&b))
         && !id.starts_with('.');
     if ok {
         Ok(())
@@ -116,7 +118,10 @@ impl StateDir {
         if !path.is_dir() {
             return Err(Error::NotExist(id.to_string()));
         }
-        Ok(StateDir { id: id.to_string(), path })
+        Ok(StateDir {
+            id: id.to_string(),
+            path,
+        })
     }
 
     /// Makes the directory of a new container; fails if the id is taken.
@@ -129,8 +134,13 @@ impl StateDir {
             .map_err(|e| Error::io("create runtime root", root, e))?;
         let path = root.join(id);
         match fs::DirBuilder::new().mode(0o711).create(&path) {
-            Ok(()) => Ok(StateDir { id: id.to_string(), path }),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(Error::Exists(id.to_string())),
+            Ok(()) => Ok(StateDir {
+                id: id.to_string(),
+                path,
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                Err(Error::Exists(id.to_string()))
+            }
             Err(e) => Err(Error::io("create state directory", &path, e)),
         }
     }
@@ -170,9 +180,11 @@ impl StateDir {
     pub fn save(&self, record: &Record) -> Result<()> {
         let path = self.path.join(STATE_FILE);
         let tmp = self.path.join(".state.json.tmp");
-        let bytes = serde_json::to_vec(record).map_err(|e| Error::io("encode", &path, std::io::Error::other(e)))?;
+        let bytes = serde_json::to_vec(record)
+            .map_err(|e| Error::io("encode", &path, std::io::Error::other(e)))?;
         let mut file = File::create(&tmp).map_err(|e| Error::io("create", &tmp, e))?;
-        file.write_all(&bytes).map_err(|e| Error::io("write", &tmp, e))?;
+        file.write_all(&bytes)
+            .map_err(|e| Error::io("write", &tmp, e))?;
         file.sync_data().map_err(|e| Error::io("sync", &tmp, e))?;
         fs::rename(&tmp, &path).map_err(|e| Error::io("rename into place", &path, e))
     }
@@ -222,7 +234,11 @@ impl Record {
         OciState {
             oci_version: OCI_VERSION.to_string(),
             id: self.id.clone(),
-            pid: if status == Status::Stopped { 0 } else { self.pid },
+            pid: if status == Status::Stopped {
+                0
+            } else {
+                self.pid
+            },
             status,
             bundle: self.bundle.clone(),
             rootfs: self.rootfs.clone(),

@@ -33,13 +33,15 @@ const FORWARDED: &[Signal] = &[
 /// container's process is forked, so no SIGCHLD is lost; the forked
 /// processes restore an empty mask themselves.
 pub fn prepare() -> Result<SigSet> {
-    nix::sys::prctl::set_child_subreaper(true).map_err(|e| Error::sys("become child subreaper", e))?;
+    nix::sys::prctl::set_child_subreaper(true)
+        .map_err(|e| Error::sys("become child subreaper", e))?;
     let mut set = SigSet::empty();
     set.add(Signal::SIGCHLD);
     for s in FORWARDED {
         set.add(*s);
     }
-    nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), None).map_err(|e| Error::sys("block signals", e))?;
+    nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), None)
+        .map_err(|e| Error::sys("block signals", e))?;
     Ok(set)
 }
 
@@ -85,7 +87,11 @@ pub fn wait(pid: i32, signals: &SigSet, master: Option<OwnedFd>) -> Result<i32> 
             }
         }
         // Once the process is gone, only drain what the pty still holds.
-        let timeout = if code.is_some() { PollTimeout::from(50u16) } else { PollTimeout::NONE };
+        let timeout = if code.is_some() {
+            PollTimeout::from(50u16)
+        } else {
+            PollTimeout::NONE
+        };
         match poll(&mut fds, timeout) {
             Ok(0) => {
                 if code.is_some() {
@@ -97,7 +103,11 @@ pub fn wait(pid: i32, signals: &SigSet, master: Option<OwnedFd>) -> Result<i32> 
             Err(e) => return Err(Error::sys("poll", e)),
             Ok(_) => {}
         }
-        let ready = |i: usize| fds.get(i).and_then(|f| f.revents()).is_some_and(|r| !r.is_empty());
+        let ready = |i: usize| {
+            fds.get(i)
+                .and_then(|f| f.revents())
+                .is_some_and(|r| !r.is_empty())
+        };
         let (sig_ready, master_ready, stdin_ready) = (ready(0), ready(1), ready(2));
         drop(fds);
         if sig_ready {

@@ -44,8 +44,16 @@ fn apply_is_testable() -> bool {
 
 #[track_caller]
 fn assert_nothing_left(rt: &Runtime, b: &Bundle) {
-    assert!(!rt.root().join(b.id()).exists(), "state dir left for {}", b.id());
-    assert!(leftover_cgroups(b).is_empty(), "cgroup left: {:?}", leftover_cgroups(b));
+    assert!(
+        !rt.root().join(b.id()).exists(),
+        "state dir left for {}",
+        b.id()
+    );
+    assert!(
+        leftover_cgroups(b).is_empty(),
+        "cgroup left: {:?}",
+        leftover_cgroups(b)
+    );
 }
 
 #[test]
@@ -75,7 +83,9 @@ fn exec_with_a_profile_the_host_cannot_apply_is_refused() {
     let mut b = Bundle::new(&rt);
     b.set_args(&["sleep", "1000"]);
     rt.run_detached(&b).ok();
-    let out = rt.cmd(&["exec", "--apparmor", "berth-default", b.id(), "true"]).failed();
+    let out = rt
+        .cmd(&["exec", "--apparmor", "berth-default", b.id(), "true"])
+        .failed();
     assert!(
         error_message(&out).contains("AppArmor is not enabled on this host"),
         "unclear error:\n{out}"
@@ -94,7 +104,10 @@ fn a_profile_that_is_not_loaded_fails_create() {
     let name = not_loaded(&b);
     b.config_mut()["process"]["apparmorProfile"] = json!(name);
     let out = rt.create(&b).failed();
-    assert!(error_message(&out).contains(&name), "error does not name the profile:\n{out}");
+    assert!(
+        error_message(&out).contains(&name),
+        "error does not name the profile:\n{out}"
+    );
     assert_nothing_left(&rt, &b);
 }
 
@@ -113,8 +126,13 @@ fn the_unconfined_profile_is_applied_to_init_and_exec() {
     assert_eq!(out.stdout.trim(), "unconfined", "{out}");
     // An exec naming a profile that is not loaded reaches AppArmor and fails.
     let name = not_loaded(&b);
-    let out = rt.cmd(&["exec", "--apparmor", &name, b.id(), "true"]).failed();
-    assert!(error_message(&out).contains(&name), "error does not name the profile:\n{out}");
+    let out = rt
+        .cmd(&["exec", "--apparmor", &name, b.id(), "true"])
+        .failed();
+    assert!(
+        error_message(&out).contains(&name),
+        "error does not name the profile:\n{out}"
+    );
 }
 
 /// CVE-2019-16884: a container whose `/proc` is a directory it controls
@@ -145,9 +163,17 @@ fn cve_2019_16884_a_fake_proc_does_not_swallow_the_profile() {
     let name = not_loaded(&b);
     b.config_mut()["process"]["apparmorProfile"] = json!(name);
     let out = rt.create(&b).failed();
-    assert!(error_message(&out).contains(&name), "the profile did not reach AppArmor:\n{out}");
+    assert!(
+        error_message(&out).contains(&name),
+        "the profile did not reach AppArmor:\n{out}"
+    );
     for f in files {
-        assert_eq!(fs::read_to_string(&f).unwrap(), "", "{} was written", f.display());
+        assert_eq!(
+            fs::read_to_string(&f).unwrap(),
+            "",
+            "{} was written",
+            f.display()
+        );
     }
     assert_nothing_left(&rt, &b);
 }

@@ -26,7 +26,11 @@ fn create_killed_midway_is_cleaned_up_by_delete() {
     let marker = b.host_dir("hook").join("entered");
     // The hook records its pid so the test can end it: killing `create`
     // orphans it, as it would any hook a killed runc was running.
-    let script = format!("echo $$ > {}.tmp && mv {m}.tmp {m}; exec sleep 60", marker.display(), m = marker.display());
+    let script = format!(
+        "echo $$ > {}.tmp && mv {m}.tmp {m}; exec sleep 60",
+        marker.display(),
+        m = marker.display()
+    );
     b.add_hook("prestart", "/bin/sh", &["sh", "-c", &script]);
     b.set_script("true");
     let create = rt.spawn(&["create", "--bundle", b.path().to_str().unwrap(), b.id()]);

@@ -275,9 +275,15 @@ fn proc_without_a_pid_namespace_is_refused_clearly() {
     b.set_args(&["true"]);
     let out = rt.run(&b).failed();
     if rt.is_berth() {
-        assert!(error_message(&out).contains("needs a pid namespace of its own"), "{out}");
+        assert!(
+            error_message(&out).contains("needs a pid namespace of its own"),
+            "{out}"
+        );
     }
-    assert!(rt.list_ids().is_empty(), "a failed create left state behind");
+    assert!(
+        rt.list_ids().is_empty(),
+        "a failed create left state behind"
+    );
 }
 
 /// An unprivileged runtime keeps its state in $XDG_RUNTIME_DIR/<name>

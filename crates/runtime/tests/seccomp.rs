@@ -48,7 +48,10 @@ fn killed_syscall_kills_the_process() {
     );
     b.set_script("mkdir /tmp/y; echo rc=$?; if [ -d /tmp/y ]; then echo created; fi");
     let out = rt.run(&b).ok();
-    assert!(out.stdout.contains(&format!("rc={}", 128 + libc::SIGSYS)), "{out}");
+    assert!(
+        out.stdout.contains(&format!("rc={}", 128 + libc::SIGSYS)),
+        "{out}"
+    );
     assert!(!out.stdout.contains("created"), "{out}");
 }
 
@@ -87,16 +90,27 @@ fn notify_listener_receives_the_descriptor_and_state() {
     b.set_script("mkdir /tmp/n 2>/dev/null; echo rc=$?");
     let run = rt.spawn(&["run", "--bundle", b.path().to_str().unwrap(), b.id()]);
     let (mut conn, _) = listener.accept().unwrap();
-    conn.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
     let (payload, fd) = berth_sys::recv_message(std::os::fd::AsFd::as_fd(&conn)).expect("recvmsg");
     let fd = fd.expect("a descriptor came with the message");
-    let link = std::fs::read_link(format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&fd))).unwrap();
-    assert!(link.to_string_lossy().contains("seccomp"), "not a seccomp notify fd: {link:?}");
+    let link = std::fs::read_link(format!(
+        "/proc/self/fd/{}",
+        std::os::fd::AsRawFd::as_raw_fd(&fd)
+    ))
+    .unwrap();
+    assert!(
+        link.to_string_lossy().contains("seccomp"),
+        "not a seccomp notify fd: {link:?}"
+    );
     let msg: serde_json::Value = serde_json::from_slice(&payload).expect("the message is JSON");
     assert_eq!(msg["fds"], json!(["seccompFd"]), "{msg}");
     assert_eq!(msg["metadata"], "berth-test", "{msg}");
     assert_eq!(msg["state"]["id"], b.id(), "{msg}");
-    assert!(msg["pid"].as_u64().unwrap_or(0) > 1, "the host pid of the process: {msg}");
+    assert!(
+        msg["pid"].as_u64().unwrap_or(0) > 1,
+        "the host pid of the process: {msg}"
+    );
     drop(fd);
     let mut rest = String::new();
     let _ = conn.read_to_string(&mut rest);

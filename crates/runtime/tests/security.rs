@@ -359,15 +359,24 @@ fn exec_cap_adds_only_what_is_asked() {
 fn cve_2019_5736_runtime_binary_is_not_reachable_from_the_container() {
     require_root!();
     let rt = runtime();
-    if skip_unless_berth(&rt, "runc exposes a sealed memfd copy at /proc/1/exe instead") {
+    if skip_unless_berth(
+        &rt,
+        "runc exposes a sealed memfd copy at /proc/1/exe instead",
+    ) {
         return;
     }
     let mut b = Bundle::new(&rt);
     b.set_script("true");
     rt.create(&b).ok();
     let out = rt.exec(b.id(), &["sh", "-c", "cat /proc/1/exe >/dev/null 2>&1 && echo READ || echo denied; ls -l /proc/1/exe 2>&1 | grep -c berth-runtime"]);
-    assert!(out.stdout.starts_with("denied\n"), "the container read the runtime binary:\n{out}");
-    assert!(out.stdout.ends_with("0\n"), "the container sees where the runtime binary lives:\n{out}");
+    assert!(
+        out.stdout.starts_with("denied\n"),
+        "the container read the runtime binary:\n{out}"
+    );
+    assert!(
+        out.stdout.ends_with("0\n"),
+        "the container sees where the runtime binary lives:\n{out}"
+    );
     rt.delete_force(b.id()).ok();
 }
 
@@ -400,22 +409,50 @@ fn cve_2019_5736_runtime_binary_is_not_writable_through_proc_exe() {
                   echo held >/tmp/attack; \
                   while [ ! -e /tmp/go ]; do sleep 0.05; done; \
                   if echo PWNED 1<>/proc/self/fd/3; then echo wrote >>/tmp/attack; else echo refused >>/tmp/attack; fi";
-    rt.cmd(&["exec", "-d", "--cap", "CAP_SYS_PTRACE", b.id(), "sh", "-c", attack]).ok();
+    rt.cmd(&[
+        "exec",
+        "-d",
+        "--cap",
+        "CAP_SYS_PTRACE",
+        b.id(),
+        "sh",
+        "-c",
+        attack,
+    ])
+    .ok();
     let report = b.rootfs().join("tmp/attack");
     let read = |p: &Path| fs::read_to_string(p).unwrap_or_default();
-    assert!(wait_until(STATE_TIMEOUT, || !read(&report).is_empty()), "the attacker never reported");
-    assert_eq!(read(&report), "held\n", "with CAP_SYS_PTRACE the attacker must reach /proc/1/exe, or this test proves nothing");
+    assert!(
+        wait_until(STATE_TIMEOUT, || !read(&report).is_empty()),
+        "the attacker never reported"
+    );
+    assert_eq!(
+        read(&report),
+        "held\n",
+        "with CAP_SYS_PTRACE the attacker must reach /proc/1/exe, or this test proves nothing"
+    );
 
     rt.start(b.id()).ok();
-    assert!(wait_until(STATE_TIMEOUT, || b.rootfs().join("tmp/up").exists()), "the init never exec'd its program");
+    assert!(
+        wait_until(STATE_TIMEOUT, || b.rootfs().join("tmp/up").exists()),
+        "the init never exec'd its program"
+    );
     fs::write(b.rootfs().join("tmp/go"), "").unwrap();
-    assert!(wait_until(STATE_TIMEOUT, || read(&report).lines().count() == 2), "the attacker never finished: {}", read(&report));
+    assert!(
+        wait_until(STATE_TIMEOUT, || read(&report).lines().count() == 2),
+        "the attacker never finished: {}",
+        read(&report)
+    );
     let overwritten = fs::read(&bin).unwrap() != original;
     if overwritten {
         // Put the binary back so that the cleanup can still run it.
         fs::write(&bin, &original).unwrap();
     }
     rt.delete_force(b.id()).ok();
-    assert!(!overwritten, "the container overwrote the runtime binary through /proc/1/exe: {}", read(&report));
+    assert!(
+        !overwritten,
+        "the container overwrote the runtime binary through /proc/1/exe: {}",
+        read(&report)
+    );
     assert_eq!(read(&report), "held\nrefused\n");
 }

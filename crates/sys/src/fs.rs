@@ -11,7 +11,15 @@ use crate::{check, clone_process, exit_now, Forked};
 pub fn set_xattr_fd(fd: BorrowedFd<'_>, name: &CStr, value: &[u8]) -> io::Result<()> {
     // SAFETY: `name` is NUL-terminated and `value` is a live slice of the
     // stated length for the duration of the call.
-    let ret = unsafe { libc::fsetxattr(fd.as_raw_fd(), name.as_ptr(), value.as_ptr().cast(), value.len(), 0) };
+    let ret = unsafe {
+        libc::fsetxattr(
+            fd.as_raw_fd(),
+            name.as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            0,
+        )
+    };
     check(ret as libc::c_long).map(drop)
 }
 
@@ -19,7 +27,15 @@ pub fn set_xattr_fd(fd: BorrowedFd<'_>, name: &CStr, value: &[u8]) -> io::Result
 /// final symlink (used for symlinks, which cannot be opened for writing).
 pub fn set_xattr_nofollow(path: &CStr, name: &CStr, value: &[u8]) -> io::Result<()> {
     // SAFETY: both strings are NUL-terminated; `value` is live for the call.
-    let ret = unsafe { libc::lsetxattr(path.as_ptr(), name.as_ptr(), value.as_ptr().cast(), value.len(), 0) };
+    let ret = unsafe {
+        libc::lsetxattr(
+            path.as_ptr(),
+            name.as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            0,
+        )
+    };
     check(ret as libc::c_long).map(drop)
 }
 
@@ -29,7 +45,14 @@ pub fn get_xattr_nofollow(path: &CStr, name: &CStr) -> io::Result<Option<Vec<u8>
     let mut buf = vec![0u8; 64 * 1024];
     // SAFETY: the strings are NUL-terminated; the kernel writes at most
     // `buf.len()` bytes into `buf`.
-    let ret = unsafe { libc::lgetxattr(path.as_ptr(), name.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    let ret = unsafe {
+        libc::lgetxattr(
+            path.as_ptr(),
+            name.as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
     match check(ret as libc::c_long) {
         Ok(n) => {
             buf.truncate(n as usize);
@@ -65,7 +88,13 @@ pub fn mount_in_dir(
             // space; nothing allocates or takes a lock.
             let err = unsafe {
                 if libc::fchdir(dir) != 0
-                    || libc::mount(source.as_ptr(), target.as_ptr(), fstype.as_ptr(), flags, data.as_ptr().cast()) != 0
+                    || libc::mount(
+                        source.as_ptr(),
+                        target.as_ptr(),
+                        fstype.as_ptr(),
+                        flags,
+                        data.as_ptr().cast(),
+                    ) != 0
                 {
                     *libc::__errno_location()
                 } else {

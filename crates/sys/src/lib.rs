@@ -207,7 +207,13 @@ pub fn window_size(fd: BorrowedFd<'_>) -> io::Result<(u16, u16)> {
 pub fn open_pty_peer(master: BorrowedFd<'_>, flags: libc::c_int) -> io::Result<OwnedFd> {
     // SAFETY: TIOCGPTPEER takes open flags as its integer argument and
     // returns a new descriptor.
-    let ret = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCGPTPEER, flags | libc::O_CLOEXEC) };
+    let ret = unsafe {
+        libc::ioctl(
+            master.as_raw_fd(),
+            libc::TIOCGPTPEER,
+            flags | libc::O_CLOEXEC,
+        )
+    };
     let fd = check(ret as libc::c_long)?;
     // SAFETY: the kernel returned a new descriptor that nobody else owns.
     Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
@@ -226,7 +232,14 @@ pub fn set_io_priority(class: u32, level: u32) -> io::Result<()> {
     const IOPRIO_WHO_PROCESS: libc::c_int = 1;
     let prio = ((class & 0x7) << 13) | (level & 0x1fff);
     // SAFETY: integer-only syscall.
-    let ret = unsafe { libc::syscall(libc::SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, prio as libc::c_int) };
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_ioprio_set,
+            IOPRIO_WHO_PROCESS,
+            0,
+            prio as libc::c_int,
+        )
+    };
     check(ret).map(drop)
 }
 
@@ -276,7 +289,8 @@ pub fn set_scheduler(attr: &SchedAttr) -> io::Result<()> {
 pub fn join_new_session_keyring(name: &CStr) -> io::Result<()> {
     const KEYCTL_JOIN_SESSION_KEYRING: libc::c_int = 1;
     // SAFETY: `name` is NUL-terminated and outlives the call.
-    let ret = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
+    let ret =
+        unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
     check(ret).map(drop)
 }
 
@@ -305,7 +319,10 @@ pub fn recv_fd(socket: BorrowedFd<'_>) -> io::Result<Option<OwnedFd>> {
 /// by SCM_RIGHTS, if any.
 pub fn recv_message(socket: BorrowedFd<'_>) -> io::Result<(Vec<u8>, Option<OwnedFd>)> {
     let mut payload = vec![0u8; 64 * 1024];
-    let mut iov = libc::iovec { iov_base: payload.as_mut_ptr().cast(), iov_len: payload.len() };
+    let mut iov = libc::iovec {
+        iov_base: payload.as_mut_ptr().cast(),
+        iov_len: payload.len(),
+    };
     // Room for one int-sized control message, 8-byte aligned.
     let mut control = [0u64; 8];
     // SAFETY: msghdr is plain data; zeroed is a valid empty header.
@@ -332,7 +349,10 @@ pub fn recv_message(socket: BorrowedFd<'_>) -> io::Result<(Vec<u8>, Option<Owned
     // within msg_controllen.
     unsafe {
         let cmsg = libc::CMSG_FIRSTHDR(&msg);
-        if cmsg.is_null() || (*cmsg).cmsg_level != libc::SOL_SOCKET || (*cmsg).cmsg_type != libc::SCM_RIGHTS {
+        if cmsg.is_null()
+            || (*cmsg).cmsg_level != libc::SOL_SOCKET
+            || (*cmsg).cmsg_type != libc::SCM_RIGHTS
+        {
             return Ok((payload, None));
         }
         let fd = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg) as *const RawFd);
@@ -425,7 +445,14 @@ mod tests {
         let content = std::fs::read_to_string(format!("/proc/self/fd/{}", fd.as_raw_fd())).unwrap();
         assert_eq!(content, "inside");
         // `..` cannot climb out either.
-        let fd = openat2(root.as_fd(), c"../../../etc/hostname", libc::O_RDONLY, 0, resolve::IN_ROOT).unwrap();
+        let fd = openat2(
+            root.as_fd(),
+            c"../../../etc/hostname",
+            libc::O_RDONLY,
+            0,
+            resolve::IN_ROOT,
+        )
+        .unwrap();
         let content = std::fs::read_to_string(format!("/proc/self/fd/{}", fd.as_raw_fd())).unwrap();
         assert_eq!(content, "inside");
         std::fs::remove_dir_all(&dir).unwrap();
@@ -444,4 +471,3 @@ mod tests {
         }
     }
 }
-

@@ -62,7 +62,8 @@ impl Bundle {
     pub fn rootless(runtime: &Runtime) -> Bundle {
         let mut b = Bundle::rootfs_only(runtime);
         if let Some((uid, gid)) = runtime.user() {
-            nix::unistd::chown(b.path(), Some(uid.into()), Some(gid.into())).expect("chown bundle dir");
+            nix::unistd::chown(b.path(), Some(uid.into()), Some(gid.into()))
+                .expect("chown bundle dir");
         }
         let out = runtime.cmd_in(b.path(), &["spec", "--rootless"]);
         assert!(out.success(), "spec --rootless failed:\n{out}");
@@ -251,7 +252,12 @@ fn test_hint() -> String {
 
 impl Drop for Bundle {
     fn drop(&mut self) {
-        force_delete(self.runtime.bin(), self.runtime.user(), self.runtime.root(), &self.id);
+        force_delete(
+            self.runtime.bin(),
+            self.runtime.user(),
+            self.runtime.root(),
+            &self.id,
+        );
         self.cgroup.remove();
         // `dir` (a TempDir) removes itself after this.
     }

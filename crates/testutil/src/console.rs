@@ -9,7 +9,6 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-
 /// A listening unix socket that accepts one connection and receives the
 /// terminal master from it, on a background thread, so the runtime never
 /// blocks on us.

@@ -72,7 +72,8 @@ impl Runtime {
         fs::create_dir(&root).expect("create runtime root");
         fs::create_dir(&io_dir).expect("create io dir");
         if let Some((uid, gid)) = user {
-            nix::unistd::chown(&root, Some(uid.into()), Some(gid.into())).expect("chown runtime root");
+            nix::unistd::chown(&root, Some(uid.into()), Some(gid.into()))
+                .expect("chown runtime root");
         }
         Runtime {
             inner: Arc::new(Inner {
@@ -329,7 +330,10 @@ fn base_command(bin: &Path, user: Option<(u32, u32)>) -> Command {
         None => Command::new(bin),
         Some((uid, gid)) => {
             let mut c = Command::new("setpriv");
-            c.arg(format!("--reuid={uid}")).arg(format!("--regid={gid}")).args(["--clear-groups", "--"]).arg(bin);
+            c.arg(format!("--reuid={uid}"))
+                .arg(format!("--regid={gid}"))
+                .args(["--clear-groups", "--"])
+                .arg(bin);
             c
         }
     }
@@ -366,9 +370,7 @@ impl Spawned {
             .stdout(File::create(&stdout_path).expect("create stdout file"))
             .stderr(File::create(&stderr_path).expect("create stderr file"));
         tweak(&mut c);
-        let child = c
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn `{argv}`: {e}"));
+        let child = c.spawn().unwrap_or_else(|e| panic!("spawn `{argv}`: {e}"));
         Spawned {
             child,
             argv,

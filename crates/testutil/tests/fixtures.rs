@@ -20,12 +20,21 @@ fn cgroup_parent_drop_kills_leftovers_and_removes_dirs() {
         .into_iter()
         .find(|h| h.join("pids.max").exists() || h.ends_with("pids") || has_pids(h))
         .expect("a pids hierarchy");
-    let child = pids_root.join(parent.path().trim_start_matches('/')).join("leftover");
+    let child = pids_root
+        .join(parent.path().trim_start_matches('/'))
+        .join("leftover");
     fs::create_dir_all(&child).unwrap();
-    let mut sleeper = Command::new("sleep").arg("1000").stdin(Stdio::null()).spawn().unwrap();
+    let mut sleeper = Command::new("sleep")
+        .arg("1000")
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
     let pid = sleeper.id();
     fs::write(child.join("cgroup.procs"), pid.to_string()).unwrap();
-    assert_eq!(CgroupParent::procs_of(&format!("{}/leftover", parent.path())), vec![pid]);
+    assert_eq!(
+        CgroupParent::procs_of(&format!("{}/leftover", parent.path())),
+        vec![pid]
+    );
 
     drop(parent);
     assert!(!child.exists(), "{} survived", child.display());
@@ -41,12 +50,18 @@ fn temp_dir_drop_detaches_leaked_mounts() {
     let path = dir.path().to_owned();
     let mnt = dir.join("leaked");
     fs::create_dir(&mnt).unwrap();
-    let ok = Command::new("mount").args(["-t", "tmpfs", "none"]).arg(&mnt).status().unwrap();
+    let ok = Command::new("mount")
+        .args(["-t", "tmpfs", "none"])
+        .arg(&mnt)
+        .status()
+        .unwrap();
     assert!(ok.success());
     fs::write(mnt.join("f"), "x").unwrap();
     drop(dir);
     assert!(!path.exists());
-    assert!(!mountinfo().iter().any(|m| m.mount_point.starts_with(path.to_str().unwrap())));
+    assert!(!mountinfo()
+        .iter()
+        .any(|m| m.mount_point.starts_with(path.to_str().unwrap())));
 }
 
 #[test]
@@ -60,7 +75,10 @@ fn bundle_has_a_runnable_layout() {
     assert!(b.cgroup_path().starts_with("/berth-test-"));
     assert!(b.rootfs().join("bin/sh").exists());
     assert!(b.rootfs().join("etc/group").exists());
-    let out = Command::new(b.rootfs().join("bin/busybox")).arg("true").status().unwrap();
+    let out = Command::new(b.rootfs().join("bin/busybox"))
+        .arg("true")
+        .status()
+        .unwrap();
     assert!(out.success());
     let path = b.path().to_owned();
     drop(b);

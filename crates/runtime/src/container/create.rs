@@ -49,33 +49,58 @@ pub struct Created {
 
 pub fn create(root: &Path, id: &str, opts: CreateOptions) -> Result<Created> {
     crate::state::validate_id(id)?;
-    let bundle = std::fs::canonicalize(&opts.bundle).map_err(|e| Error::io("open bundle", &opts.bundle, e))?;
+    let bundle = std::fs::canonicalize(&opts.bundle)
+        .map_err(|e| Error::io("open bundle", &opts.bundle, e))?;
     let spec = config::load(&bundle)?;
     let rootfs = config::rootfs(&spec, &bundle)?;
     let plan = Plan::from_config(spec.linux().as_ref())?;
     config::validate(&spec, &plan)?;
     let process = spec.process().as_ref().expect("validated");
-    if process.terminal().unwrap_or(false) && opts.console_socket.is_none() && opts.console_fd.is_none() {
+    if process.terminal().unwrap_or(false)
+        && opts.console_socket.is_none()
+        && opts.console_fd.is_none()
+    {
         return Err(Error::InvalidConfig(
-            "cannot allocate tty if berth-runtime will detach without setting console socket".into(),
+            "cannot allocate tty if berth-runtime will detach without setting console socket"
+                .into(),
         ));
     }
     if !process.terminal().unwrap_or(false) && opts.console_socket.is_some() {
-        return Err(Error::InvalidConfig("cannot use console socket if berth-runtime will not detach or allocate tty".into()));
+        return Err(Error::InvalidConfig(
+            "cannot use console socket if berth-runtime will not detach or allocate tty".into(),
+        ));
     }
     // Connect before anything is made: a bad socket path leaves nothing.
     let console = match (&opts.console_fd, &opts.console_socket) {
-        (Some(fd), _) => Some(fd.try_clone().map_err(|e| Error::sys("duplicate console socket", e))?),
-        (None, Some(path)) => Some(OwnedFd::from(
-            UnixStream::connect(path).map_err(|e| Error::io("connect to console socket", path, e))?,
-        )),
+        (Some(fd), _) => Some(
+            fd.try_clone()
+                .map_err(|e| Error::sys("duplicate console socket", e))?,
+        ),
+        (None, Some(path)) => {
+            Some(OwnedFd::from(UnixStream::connect(path).map_err(|e| {
+                Error::io("connect to console socket", path, e)
+            })?))
+        }
         (None, None) => None,
     };
 
     let dir = StateDir::create(root, id)?;
     let lock = dir.lock()?;
-    let mut made = Made { dir: &dir, cgroup: None, pid: None, armed: true };
-    let created = create_in(&mut made, &spec, &plan, &bundle, &rootfs, console.as_ref(), &opts)?;
+    let mut made = Made {
+        dir: &dir,
+        cgroup: None,
+        pid: None,
+        armed: true,
+    };
+    let created = create_in(
+        &mut made,
+        &spec,
+        &plan,
+        &bundle,
+        &rootfs,
+        console.as_ref(),
+        &opts,
+    )?;
     made.armed = false;
     drop(lock);
     Ok(created)
@@ -119,7 +144,9 @@ fn create_in(
 ) -> Result<Created> {
     let dir = made.dir;
     let linux = spec.linux().as_ref();
-    let cgroups_path = linux.and_then(|l| l.cgroups_path().as_ref()).map(|p| p.to_string_lossy().into_owned());
+    let cgroups_path = linux
+        .and_then(|l| l.cgroups_path().as_ref())
+        .map(|p| p.to_string_lossy().into_owned());
     // Rootless, device rules are best effort and the rest are the limits.
     let (resources, device_rules) = match config::resources(spec) {
         Some(r) if opts.rootless => rootless::split_device_rules(r),
@@ -129,7 +156,12 @@ fn create_in(
     // asked for or the config named the cgroup (runc's rule); without one
     // the container stays in the caller's cgroups.
     let optional = opts.rootless && cgroups_path.as_deref().is_none_or(str::is_empty);
-    made.cgroup = make_cgroup(cgroups_path.as_deref(), &dir.id, resources.as_ref(), optional)?;
+    made.cgroup = make_cgroup(
+        cgroups_path.as_deref(),
+        &dir.id,
+        resources.as_ref(),
+        optional,
+    )?;
     if let (Some(cg), Some(rules)) = (&made.cgroup, &device_rules) {
         match cg.apply(rules) {
             Ok(()) => {}
@@ -169,11 +201,18 @@ fn create_in(
         .into();
 
     let hooks = spec.hooks().as_ref();
-    let prestart = hooks.and_then(|h| h.prestart().as_deref()).unwrap_or_default();
-    let create_runtime = hooks.and_then(|h| h.create_runtime().as_deref()).unwrap_or_default();
+    let prestart = hooks
+        .and_then(|h| h.prestart().as_deref())
+        .unwrap_or_default();
+    let create_runtime = hooks
+        .and_then(|h| h.create_runtime().as_deref())
+        .unwrap_or_default();
     let process = spec.process().as_ref().expect("validated");
     let filter = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
-        Some(profile) => Some(crate::seccomp::compile(profile, process.no_new_privileges().unwrap_or(false))?),
+        Some(profile) => Some(crate::seccomp::compile(
+            profile,
+            process.no_new_privileges().unwrap_or(false),
+        )?),
         None => None,
     };
     let apparmor = crate::apparmor::Profile::prepare(process.apparmor_profile().as_deref())?;
@@ -205,8 +244,12 @@ fn create_in(
     record.pid = pid;
     record.pid_start_time = procfs::start_time(pid).unwrap_or(0);
     dir.save(&record)?;
-    let state_json = |status: Status| serde_json::to_string(&record.oci_state(dir, status)).expect("state encodes");
-    ours.send(&Message::Proceed { state: state_json(Status::Creating) })?;
+    let state_json = |status: Status| {
+        serde_json::to_string(&record.oci_state(dir, status)).expect("state encodes")
+    };
+    ours.send(&Message::Proceed {
+        state: state_json(Status::Creating),
+    })?;
 
     loop {
         match ours.recv()? {
@@ -218,7 +261,11 @@ fn create_in(
             }
             Message::Ready => break,
             Message::Failed(reason) => return Err(Error::Container(reason)),
-            other => return Err(Error::Container(format!("unexpected message from init: {other:?}"))),
+            other => {
+                return Err(Error::Container(format!(
+                    "unexpected message from init: {other:?}"
+                )))
+            }
         }
     }
     if let Some(path) = &opts.pid_file {
@@ -230,10 +277,19 @@ fn create_in(
 /// Resolves, creates and configures the container's cgroup. When it is
 /// `optional` and the kernel refuses us, the container goes without one,
 /// unless `resources` holds limits: those are a clear error then.
-fn make_cgroup(path: Option<&str>, id: &str, resources: Option<&LinuxResources>, optional: bool) -> Result<Option<Cgroup>> {
+fn make_cgroup(
+    path: Option<&str>,
+    id: &str,
+    resources: Option<&LinuxResources>,
+    optional: bool,
+) -> Result<Option<Cgroup>> {
     let cgroup = Cgroup::resolve(path, id)?;
-    let made = cgroup.create().and_then(|()| resources.map_or(Ok(()), |r| cgroup.apply(r)));
-    let Err(err) = made else { return Ok(Some(cgroup)) };
+    let made = cgroup
+        .create()
+        .and_then(|()| resources.map_or(Ok(()), |r| cgroup.apply(r)));
+    let Err(err) = made else {
+        return Ok(Some(cgroup));
+    };
     let _ = cgroup.destroy();
     if !(optional && rootless::is_permission_error(&err)) {
         return Err(err.into());
@@ -256,7 +312,9 @@ fn make_cgroup(path: Option<&str>, id: &str, resources: Option<&LinuxResources>,
 /// that may not move there (cgroup v2 wants write access to the common
 /// ancestor's `cgroup.procs`) gives its cgroup up instead.
 fn join_cgroup(made: &mut Made<'_>, pid: i32, optional: bool) -> Result<()> {
-    let Some(cg) = &made.cgroup else { return Ok(()) };
+    let Some(cg) = &made.cgroup else {
+        return Ok(());
+    };
     match cg.add_process(pid) {
         Ok(()) => Ok(()),
         Err(err) if optional && rootless::is_permission_error(&err) => {
@@ -305,13 +363,20 @@ fn make_exec_fifo(dir: &StateDir, spec: &Spec) -> Result<()> {
     umask(old);
     made.map_err(|e| Error::io("create exec fifo", &path, e.into()))?;
     let host_root = |maps: Option<&Vec<LinuxIdMapping>>| {
-        maps.into_iter().flatten().find(|m| m.container_id() == 0).map(|m| m.host_id())
+        maps.into_iter()
+            .flatten()
+            .find(|m| m.container_id() == 0)
+            .map(|m| m.host_id())
     };
     let linux = spec.linux().as_ref();
     let uid = host_root(linux.and_then(|l| l.uid_mappings().as_ref()));
     let gid = host_root(linux.and_then(|l| l.gid_mappings().as_ref()));
     if uid.is_some() || gid.is_some() {
-        match nix::unistd::chown(&path, uid.map(nix::unistd::Uid::from_raw), gid.map(nix::unistd::Gid::from_raw)) {
+        match nix::unistd::chown(
+            &path,
+            uid.map(nix::unistd::Uid::from_raw),
+            gid.map(nix::unistd::Gid::from_raw),
+        ) {
             Ok(()) => {}
             // An unprivileged caller may only give files to itself; the
             // mode already lets the container's root write the fifo.
@@ -324,8 +389,15 @@ fn make_exec_fifo(dir: &StateDir, spec: &Spec) -> Result<()> {
 
 /// Written to a temp file and renamed, so a reader never sees a partial pid.
 pub(crate) fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
-    let path = if path.is_absolute() { path.to_path_buf() } else { std::env::current_dir().unwrap_or_default().join(path) };
-    let tmp = path.with_file_name(format!(".{}.tmp", path.file_name().and_then(|n| n.to_str()).unwrap_or("pid")));
+    let path = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir().unwrap_or_default().join(path)
+    };
+    let tmp = path.with_file_name(format!(
+        ".{}.tmp",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("pid")
+    ));
     std::fs::write(&tmp, pid.to_string()).map_err(|e| Error::io("write pid file", &tmp, e))?;
     std::fs::rename(&tmp, &path).map_err(|e| Error::io("write pid file", &path, e))
 }

@@ -25,7 +25,10 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     match status {
         Status::Stopped | Status::Creating | Status::Created => {}
         Status::Running | Status::Paused if !force => {
-            return Err(Error::DeleteNotStopped { id: id.into(), status: status.to_string() })
+            return Err(Error::DeleteNotStopped {
+                id: id.into(),
+                status: status.to_string(),
+            })
         }
         Status::Running | Status::Paused => {}
     }
@@ -59,7 +62,12 @@ fn stop_processes(record: &Record, status: Status) -> Result<()> {
 /// kernel before 5.3) by checking /proc every 2 ms.
 fn wait_for_exit(record: &Record) -> Result<()> {
     let timeout = Duration::from_secs(10);
-    let died = || Error::Container(format!("container init {} did not die after SIGKILL", record.pid));
+    let died = || {
+        Error::Container(format!(
+            "container init {} did not die after SIGKILL",
+            record.pid
+        ))
+    };
     if let Ok(pidfd) = berth_sys::pidfd_open(record.pid) {
         // The pid may have been reused between the check and the open:
         // then the init is gone already.
@@ -97,7 +105,12 @@ fn destroy(dir: &StateDir, record: &Record) -> Result<()> {
     }
     let state = serde_json::to_vec(&record.oci_state(dir, Status::Stopped)).expect("state encodes");
     dir.remove()?;
-    if let Some(h) = record.config.hooks().as_ref().and_then(|h| h.poststop().as_deref()) {
+    if let Some(h) = record
+        .config
+        .hooks()
+        .as_ref()
+        .and_then(|h| h.poststop().as_deref())
+    {
         for e in hooks::run_hooks_best_effort(HookKind::Poststop, h, &state) {
             tracing::warn!("{}", crate::error::one_line(&e));
         }

@@ -19,10 +19,9 @@ pub enum Event {
 }
 
 fn cgroup_of(c: &Container) -> Result<Cgroup> {
-    c.record()?
-        .cgroup
-        .clone()
-        .ok_or_else(|| Error::Unsupported(format!("events of container {} without a cgroup", c.id())))
+    c.record()?.cgroup.clone().ok_or_else(|| {
+        Error::Unsupported(format!("events of container {} without a cgroup", c.id()))
+    })
 }
 
 /// The container's statistics now.
@@ -36,7 +35,12 @@ pub fn stats(root: &Path, id: &str) -> Result<Stats> {
 
 /// Emits statistics every `interval` and an event per OOM kill, until the
 /// container stops (then returns Ok) or `emit` fails.
-pub fn watch(root: &Path, id: &str, interval: Duration, mut emit: impl FnMut(Event) -> std::io::Result<()>) -> Result<()> {
+pub fn watch(
+    root: &Path,
+    id: &str,
+    interval: Duration,
+    mut emit: impl FnMut(Event) -> std::io::Result<()>,
+) -> Result<()> {
     let c = Container::read(root, id)?;
     if c.status() == Status::Stopped {
         return Err(Error::NotRunning);
@@ -52,7 +56,10 @@ pub fn watch(root: &Path, id: &str, interval: Duration, mut emit: impl FnMut(Eve
             for _ in 0..oom.consume().unwrap_or(0) {
                 emit(Event::Oom).map_err(out)?;
             }
-            if Container::read(root, id).map(|c| c.status() == Status::Stopped).unwrap_or(true) {
+            if Container::read(root, id)
+                .map(|c| c.status() == Status::Stopped)
+                .unwrap_or(true)
+            {
                 return Ok(());
             }
             match cgroup.stats() {

@@ -33,7 +33,11 @@ pub fn exec(root: &Path, id: &str, opts: ExecOptions) -> Result<i32> {
     match c.status() {
         Status::Created | Status::Running => {}
         Status::Paused => return Err(Error::Container("cannot exec in a paused container".into())),
-        _ => return Err(Error::Container("cannot exec in a stopped container".into())),
+        _ => {
+            return Err(Error::Container(
+                "cannot exec in a stopped container".into(),
+            ))
+        }
     }
     // Until `start`, the init is the runtime's binary and not dumpable
     // (CVE-2019-5736): only a caller with CAP_SYS_PTRACE over the host may
@@ -49,31 +53,69 @@ pub fn exec(root: &Path, id: &str, opts: ExecOptions) -> Result<i32> {
     }
     let terminal = opts.process.terminal().unwrap_or(false);
     if terminal && opts.console_socket.is_none() && opts.console_fd.is_none() {
-        return Err(Error::InvalidConfig("cannot allocate tty if berth-runtime will detach without setting console socket".into()));
+        return Err(Error::InvalidConfig(
+            "cannot allocate tty if berth-runtime will detach without setting console socket"
+                .into(),
+        ));
     }
     let console: Option<OwnedFd> = match (&opts.console_fd, &opts.console_socket) {
-        (Some(fd), _) => Some(fd.try_clone().map_err(|e| Error::sys("duplicate console socket", e))?),
-        (None, Some(path)) => Some(UnixStream::connect(path).map_err(|e| Error::io("connect to console socket", path, e))?.into()),
+        (Some(fd), _) => Some(
+            fd.try_clone()
+                .map_err(|e| Error::sys("duplicate console socket", e))?,
+        ),
+        (None, Some(path)) => Some(
+            UnixStream::connect(path)
+                .map_err(|e| Error::io("connect to console socket", path, e))?
+                .into(),
+        ),
         _ => None,
     };
     // Join every namespace the container lists, as its init sees them.
-    let listed = record.config.linux().as_ref().and_then(|l| l.namespaces().clone()).unwrap_or_default();
+    let listed = record
+        .config
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().clone())
+        .unwrap_or_default();
     let joins: Vec<(LinuxNamespaceType, PathBuf)> = {
         let mut j: Vec<_> = listed
             .iter()
-            .map(|ns| (ns.typ(), PathBuf::from(format!("/proc/{}/ns/{}", record.pid, proc_name(ns.typ())))))
+            .map(|ns| {
+                (
+                    ns.typ(),
+                    PathBuf::from(format!("/proc/{}/ns/{}", record.pid, proc_name(ns.typ()))),
+                )
+            })
             .filter(|(t, p)| !same_as_ours(*t, p))
             .collect();
         namespaces::order_joins(&mut j, crate::rootless::unprivileged());
         j
     };
-    let filter = match record.config.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
-        Some(profile) => Some(crate::seccomp::compile(profile, opts.process.no_new_privileges().unwrap_or(false))?),
+    let filter = match record
+        .config
+        .linux()
+        .as_ref()
+        .and_then(|l| l.seccomp().as_ref())
+    {
+        Some(profile) => Some(crate::seccomp::compile(
+            profile,
+            opts.process.no_new_privileges().unwrap_or(false),
+        )?),
         None => None,
     };
     // The container's profile unless the process names its own, as runc.
-    let own = opts.process.apparmor_profile().as_deref().filter(|p| !p.is_empty());
-    let profile = own.or_else(|| record.config.process().as_ref().and_then(|p| p.apparmor_profile().as_deref()));
+    let own = opts
+        .process
+        .apparmor_profile()
+        .as_deref()
+        .filter(|p| !p.is_empty());
+    let profile = own.or_else(|| {
+        record
+            .config
+            .process()
+            .as_ref()
+            .and_then(|p| p.apparmor_profile().as_deref())
+    });
     let apparmor = crate::apparmor::Profile::prepare(profile)?;
     let (ours, theirs) = channel::pair()?;
     let args = ExecArgs {
@@ -95,7 +137,8 @@ pub fn exec(root: &Path, id: &str, opts: ExecOptions) -> Result<i32> {
         if let Some(cg) = &record.cgroup {
             cg.add_process(pid)?;
         }
-        let state = serde_json::to_string(&record.oci_state(&c.dir, Status::Running)).expect("state encodes");
+        let state = serde_json::to_string(&record.oci_state(&c.dir, Status::Running))
+            .expect("state encodes");
         ours.send(&Message::Proceed { state })?;
         ours.expect("Ready", |m| matches!(m, Message::Ready))?;
         // Return (and write the pid file) only once execve succeeded, so
@@ -107,7 +150,10 @@ pub fn exec(root: &Path, id: &str, opts: ExecOptions) -> Result<i32> {
         Ok(())
     })();
     if let Err(e) = started {
-        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
         return Err(e);
     }
     Ok(pid)

@@ -14,10 +14,15 @@ use crate::state::Status;
 /// Reads "KILL", "SIGKILL", "sigkill" or "9".
 pub fn parse_signal(text: &str) -> Result<Signal> {
     if let Ok(n) = text.parse::<i32>() {
-        return Signal::try_from(n).map_err(|_| Error::InvalidConfig(format!("unknown signal {text:?}")));
+        return Signal::try_from(n)
+            .map_err(|_| Error::InvalidConfig(format!("unknown signal {text:?}")));
     }
     let upper = text.to_ascii_uppercase();
-    let name = if upper.starts_with("SIG") { upper } else { format!("SIG{upper}") };
+    let name = if upper.starts_with("SIG") {
+        upper
+    } else {
+        format!("SIG{upper}")
+    };
     Signal::from_str(&name).map_err(|_| Error::InvalidConfig(format!("unknown signal {text:?}")))
 }
 

@@ -13,11 +13,17 @@ pub struct ListEntry {
 pub fn list(root: &Path) -> Result<Vec<ListEntry>> {
     let mut out = Vec::new();
     for id in list_ids(root)? {
-        let Ok(dir) = StateDir::open(root, &id) else { continue };
+        let Ok(dir) = StateDir::open(root, &id) else {
+            continue;
+        };
         // A container being created or deleted right now may lack a record.
-        let Ok(Some(record)) = dir.load() else { continue };
+        let Ok(Some(record)) = dir.load() else {
+            continue;
+        };
         let status = record.status(&dir);
-        out.push(ListEntry { state: record.oci_state(&dir, status) });
+        out.push(ListEntry {
+            state: record.oci_state(&dir, status),
+        });
     }
     Ok(out)
 }

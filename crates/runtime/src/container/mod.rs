@@ -52,7 +52,11 @@ impl Container {
             return Err(Error::NotExist(id.to_string()));
         }
         let record = dir.load()?;
-        Ok(Container { dir, record, _lock: Some(lock) })
+        Ok(Container {
+            dir,
+            record,
+            _lock: Some(lock),
+        })
     }
 
     /// Opens container `id` for reading only, without waiting for a
@@ -60,7 +64,11 @@ impl Container {
     pub fn read(root: &Path, id: &str) -> Result<Self> {
         let dir = StateDir::open(root, id)?;
         let record = dir.load()?;
-        Ok(Container { dir, record, _lock: None })
+        Ok(Container {
+            dir,
+            record,
+            _lock: None,
+        })
     }
 
     pub fn id(&self) -> &str {
@@ -76,7 +84,9 @@ impl Container {
 
     /// The record of a container whose init exists.
     pub fn record(&self) -> Result<&Record> {
-        self.record.as_ref().ok_or_else(|| Error::NotExist(self.id().to_string()))
+        self.record
+            .as_ref()
+            .ok_or_else(|| Error::NotExist(self.id().to_string()))
     }
 
     /// The OCI state document.

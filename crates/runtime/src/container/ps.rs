@@ -9,10 +9,11 @@ use crate::error::{Error, Result};
 pub fn pids(root: &Path, id: &str) -> Result<Vec<i32>> {
     let c = Container::read(root, id)?;
     let record = c.record()?;
-    let cg = record
-        .cgroup
-        .as_ref()
-        .ok_or_else(|| Error::Unsupported(format!("listing the processes of container {id} without a cgroup (rootless)")))?;
+    let cg = record.cgroup.as_ref().ok_or_else(|| {
+        Error::Unsupported(format!(
+            "listing the processes of container {id} without a cgroup (rootless)"
+        ))
+    })?;
     let mut pids = cg.pids()?;
     pids.sort_unstable();
     Ok(pids)

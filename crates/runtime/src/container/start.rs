@@ -18,7 +18,11 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
         Status::Stopped => return Err(Error::StartStopped),
         Status::Running | Status::Paused => return Err(Error::StartRunning),
         Status::Creating => {
-            return Err(Error::WrongState { id: id.into(), action: "start", status: "creating".into() })
+            return Err(Error::WrongState {
+                id: id.into(),
+                action: "start",
+                status: "creating".into(),
+            })
         }
     }
     let record = c.record()?;
@@ -44,7 +48,9 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
                 Ok(0) if bytes == 0 => {}
                 Ok(0) => {
                     let _ = std::fs::remove_file(&path);
-                    return Err(Error::Container("the container's program failed to start (see its stderr)".into()));
+                    return Err(Error::Container(
+                        "the container's program failed to start (see its stderr)".into(),
+                    ));
                 }
                 Ok(n) => bytes += n,
                 Err(nix::errno::Errno::EAGAIN) => {}
@@ -59,8 +65,14 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
         }
     }
     std::fs::remove_file(&path).map_err(|e| Error::io("remove exec fifo", &path, e))?;
-    if let Some(h) = record.config.hooks().as_ref().and_then(|h| h.poststart().as_deref()) {
-        let state = serde_json::to_vec(&record.oci_state(&c.dir, Status::Running)).expect("state encodes");
+    if let Some(h) = record
+        .config
+        .hooks()
+        .as_ref()
+        .and_then(|h| h.poststart().as_deref())
+    {
+        let state =
+            serde_json::to_vec(&record.oci_state(&c.dir, Status::Running)).expect("state encodes");
         // The container runs already: poststart failures are warnings.
         for e in hooks::run_hooks_best_effort(HookKind::Poststart, h, &state) {
             tracing::warn!("{}", crate::error::one_line(&e));

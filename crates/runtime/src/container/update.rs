@@ -17,7 +17,10 @@ pub fn update(root: &Path, id: &str, resources: &LinuxResources) -> Result<()> {
     if matches!(c.status(), Status::Stopped | Status::Creating) {
         return Err(Error::NotRunning);
     }
-    let record = c.record.as_mut().ok_or_else(|| Error::NotExist(id.to_string()))?;
+    let record = c
+        .record
+        .as_mut()
+        .ok_or_else(|| Error::NotExist(id.to_string()))?;
     let cgroup = record
         .cgroup
         .as_ref()
@@ -25,10 +28,13 @@ pub fn update(root: &Path, id: &str, resources: &LinuxResources) -> Result<()> {
     let effective = config::with_default_device_rules(resources.clone());
     cgroup.apply(&effective)?;
     // Record what is now in force.
-    let mut spec = serde_json::to_value(&record.config).map_err(|e| Error::sys("encode config", std::io::Error::other(e)))?;
-    let update = serde_json::to_value(resources).map_err(|e| Error::sys("encode resources", std::io::Error::other(e)))?;
+    let mut spec = serde_json::to_value(&record.config)
+        .map_err(|e| Error::sys("encode config", std::io::Error::other(e)))?;
+    let update = serde_json::to_value(resources)
+        .map_err(|e| Error::sys("encode resources", std::io::Error::other(e)))?;
     merge(&mut spec["linux"]["resources"], update);
-    record.config = serde_json::from_value(spec).map_err(|e| Error::sys("decode updated config", std::io::Error::other(e)))?;
+    record.config = serde_json::from_value(spec)
+        .map_err(|e| Error::sys("decode updated config", std::io::Error::other(e)))?;
     c.dir.save(c.record.as_ref().expect("checked above"))
 }
 
@@ -54,8 +60,14 @@ mod tests {
     #[test]
     fn merges_only_what_is_given() {
         let mut cur = json!({"memory": {"limit": 100, "swap": 200}, "pids": {"limit": 5}});
-        merge(&mut cur, json!({"memory": {"limit": 300}, "cpu": {"shares": 512}, "pids": null}));
-        assert_eq!(cur, json!({"memory": {"limit": 300, "swap": 200}, "pids": {"limit": 5}, "cpu": {"shares": 512}}));
+        merge(
+            &mut cur,
+            json!({"memory": {"limit": 300}, "cpu": {"shares": 512}, "pids": null}),
+        );
+        assert_eq!(
+            cur,
+            json!({"memory": {"limit": 300, "swap": 200}, "pids": {"limit": 5}, "cpu": {"shares": 512}})
+        );
         let mut empty = Value::Null;
         merge(&mut empty, json!({"pids": {"limit": 1}}));
         assert_eq!(empty, json!({"pids": {"limit": 1}}));

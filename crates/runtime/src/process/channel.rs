@@ -37,8 +37,13 @@ pub struct Channel {
 
 /// A connected pair: (runtime's end, child's end). Both close on exec.
 pub fn pair() -> Result<(Channel, Channel)> {
-    let (a, b) = socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)
-        .map_err(|e| Error::sys("create sync socket pair", e))?;
+    let (a, b) = socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .map_err(|e| Error::sys("create sync socket pair", e))?;
     Ok((Channel { fd: a }, Channel { fd: b }))
 }
 
@@ -102,7 +107,9 @@ impl Channel {
         match self.recv()? {
             Message::Failed(reason) => Err(Error::Container(reason)),
             m if matches(&m) => Ok(m),
-            other => Err(Error::Container(format!("expected {what} from the container process, got {other:?}"))),
+            other => Err(Error::Container(format!(
+                "expected {what} from the container process, got {other:?}"
+            ))),
         }
     }
 }

@@ -32,22 +32,35 @@ enum Never {}
 
 fn setup(args: &ExecArgs<'_>, chan: &Channel) -> Result<Never> {
     // As for the init: not reachable through /proc/<pid>/exe until execve.
-    nix::sys::prctl::set_dumpable(false).map_err(|e| Error::sys("make the exec process non-dumpable", e))?;
+    nix::sys::prctl::set_dumpable(false)
+        .map_err(|e| Error::sys("make the exec process non-dumpable", e))?;
     berth_sys::reset_signal_dispositions();
-    let _ = nix::sys::signal::sigprocmask(nix::sys::signal::SigmaskHow::SIG_SETMASK, Some(&nix::sys::signal::SigSet::empty()), None);
-    let Message::Proceed { state } = chan.expect("Proceed", |m| matches!(m, Message::Proceed { .. }))? else {
+    let _ = nix::sys::signal::sigprocmask(
+        nix::sys::signal::SigmaskHow::SIG_SETMASK,
+        Some(&nix::sys::signal::SigSet::empty()),
+        None,
+    );
+    let Message::Proceed { state } =
+        chan.expect("Proceed", |m| matches!(m, Message::Proceed { .. }))?
+    else {
         unreachable!()
     };
     let process = args.process;
     if process.terminal().unwrap_or(false) {
-        let socket = args.console_socket.ok_or_else(|| Error::InvalidConfig("terminal requested without a console socket".into()))?;
+        let socket = args.console_socket.ok_or_else(|| {
+            Error::InvalidConfig("terminal requested without a console socket".into())
+        })?;
         let slave = console::create_and_send(socket.as_fd(), process)?;
         console::attach(slave)?;
     }
     if let Some(profile) = args.apparmor {
         profile.apply_on_exec()?;
     }
-    let program = identity::become_process(process, args.preserve_fds, args.seccomp.map(|f| (f, state.as_str())))?;
+    let program = identity::become_process(
+        process,
+        args.preserve_fds,
+        args.seccomp.map(|f| (f, state.as_str())),
+    )?;
     chan.send(&Message::Ready)?;
     // With no_new_privs the filter goes on last, so only execve runs under
     // it; the runtime still listens (until our channel end closes on exec)

@@ -53,9 +53,14 @@ pub struct Program {
 /// capabilities, the working directory (refused when outside the
 /// container's root), the program lookup, and close-on-exec for every
 /// descriptor but stdio and the `preserve_fds` after it (CVE-2024-21626).
-pub fn become_process(process: &Process, preserve_fds: u32, seccomp: Option<(&Filter, &str)>) -> Result<Program> {
+pub fn become_process(
+    process: &Process,
+    preserve_fds: u32,
+    seccomp: Option<(&Filter, &str)>,
+) -> Result<Program> {
     if let Some(adj) = process.oom_score_adj() {
-        std::fs::write("/proc/self/oom_score_adj", adj.to_string()).map_err(|e| Error::io("write", "/proc/self/oom_score_adj", e))?;
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
+            .map_err(|e| Error::io("write", "/proc/self/oom_score_adj", e))?;
     }
     super::apply_scheduling(process)?;
     apply_rlimits(process)?;
@@ -68,16 +73,22 @@ pub fn become_process(process: &Process, preserve_fds: u32, seccomp: Option<(&Fi
     let (path, argv) = find_program(process)?;
     let env = environment(process);
     for fd in 3..3 + preserve_fds as i32 {
-        berth_sys::clear_cloexec(fd).map_err(|e| Error::sys(format!("keep preserved fd {fd}"), e))?;
+        berth_sys::clear_cloexec(fd)
+            .map_err(|e| Error::sys(format!("keep preserved fd {fd}"), e))?;
     }
-    berth_sys::cloexec_from(3 + preserve_fds).map_err(|e| Error::sys("mark descriptors close-on-exec", e))?;
+    berth_sys::cloexec_from(3 + preserve_fds)
+        .map_err(|e| Error::sys("mark descriptors close-on-exec", e))?;
     Ok(Program { path, argv, env })
 }
 
 fn apply_rlimits(process: &Process) -> Result<()> {
     for r in process.rlimits().as_deref().unwrap_or_default() {
-        setrlimit(resource(r.typ()), r.soft(), r.hard())
-            .map_err(|e| Error::sys(format!("set rlimit {:?} to {}/{}", r.typ(), r.soft(), r.hard()), e))?;
+        setrlimit(resource(r.typ()), r.soft(), r.hard()).map_err(|e| {
+            Error::sys(
+                format!("set rlimit {:?} to {}/{}", r.typ(), r.soft(), r.hard()),
+                e,
+            )
+        })?;
     }
     Ok(())
 }
@@ -86,7 +97,10 @@ fn apply_rlimits(process: &Process) -> Result<()> {
 fn to_caps(set: &Option<Capabilities>) -> Result<HashSet<Cap>> {
     let mut out = HashSet::new();
     for c in set.iter().flatten() {
-        let name = serde_json::to_value(c).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+        let name = serde_json::to_value(c)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
         let cap: Cap = name
             .parse()
             .map_err(|_| Error::InvalidConfig(format!("unknown capability {name:?}")))?;
@@ -105,7 +119,9 @@ struct CapSets {
 }
 
 fn cap_sets(process: &Process) -> Result<Option<CapSets>> {
-    let Some(c) = process.capabilities() else { return Ok(None) };
+    let Some(c) = process.capabilities() else {
+        return Ok(None);
+    };
     Ok(Some(CapSets {
         bounding: to_caps(c.bounding())?,
         effective: to_caps(c.effective())?,
@@ -116,7 +132,10 @@ fn cap_sets(process: &Process) -> Result<Option<CapSets>> {
 }
 
 fn caps_err(what: &str, e: caps::errors::CapsError) -> Error {
-    Error::sys(format!("set {what} capabilities"), std::io::Error::other(e.to_string()))
+    Error::sys(
+        format!("set {what} capabilities"),
+        std::io::Error::other(e.to_string()),
+    )
 }
 
 /// Everything from the bounding set to the working directory. `setgroups`
@@ -137,8 +156,15 @@ fn become_user(process: &Process) -> Result<()> {
         }
     }
     let user = process.user();
-    nix::sys::prctl::set_keepcaps(true).map_err(|e| Error::sys("keep capabilities across setuid", e))?;
-    let groups: Vec<Gid> = user.additional_gids().as_deref().unwrap_or_default().iter().map(|g| Gid::from_raw(*g)).collect();
+    nix::sys::prctl::set_keepcaps(true)
+        .map_err(|e| Error::sys("keep capabilities across setuid", e))?;
+    let groups: Vec<Gid> = user
+        .additional_gids()
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .map(|g| Gid::from_raw(*g))
+        .collect();
     if setgroups_allowed() {
         nix::unistd::setgroups(&groups).map_err(|e| Error::sys("set supplementary groups", e))?;
     } else if !groups.is_empty() {
@@ -151,12 +177,15 @@ fn become_user(process: &Process) -> Result<()> {
         ));
     }
     let gid = Gid::from_raw(user.gid());
-    nix::unistd::setresgid(gid, gid, gid).map_err(|e| Error::sys(format!("set gid to {gid}"), e))?;
+    nix::unistd::setresgid(gid, gid, gid)
+        .map_err(|e| Error::sys(format!("set gid to {gid}"), e))?;
     let uid = Uid::from_raw(user.uid());
-    nix::unistd::setresuid(uid, uid, uid).map_err(|e| Error::sys(format!("set uid to {uid}"), e))?;
+    nix::unistd::setresuid(uid, uid, uid)
+        .map_err(|e| Error::sys(format!("set uid to {uid}"), e))?;
     nix::sys::prctl::set_keepcaps(false).map_err(|e| Error::sys("reset keep-capabilities", e))?;
     if let Some(s) = &sets {
-        caps::set(None, CapSet::Inheritable, &s.inheritable).map_err(|e| caps_err("inheritable", e))?;
+        caps::set(None, CapSet::Inheritable, &s.inheritable)
+            .map_err(|e| caps_err("inheritable", e))?;
         caps::set(None, CapSet::Effective, &s.effective).map_err(|e| caps_err("effective", e))?;
         caps::set(None, CapSet::Permitted, &s.permitted).map_err(|e| caps_err("permitted", e))?;
         caps::clear(None, CapSet::Ambient).map_err(|e| caps_err("ambient", e))?;
@@ -172,10 +201,15 @@ fn become_user(process: &Process) -> Result<()> {
         nix::sys::prctl::set_no_new_privs().map_err(|e| Error::sys("set no_new_privs", e))?;
     }
     let umask = user.umask().unwrap_or(0o022);
-    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask as libc::mode_t));
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(
+        umask as libc::mode_t,
+    ));
     let cwd = process.cwd();
     if !cwd.is_absolute() {
-        return Err(Error::InvalidConfig(format!("process.cwd {} must be absolute", cwd.display())));
+        return Err(Error::InvalidConfig(format!(
+            "process.cwd {} must be absolute",
+            cwd.display()
+        )));
     }
     nix::unistd::chdir(cwd.as_path()).map_err(|e| Error::io("chdir to", cwd, e.into()))?;
     check_cwd_inside_root(cwd)
@@ -210,7 +244,9 @@ fn environment(process: &Process) -> Vec<CString> {
         let home = home_of(process.user().uid()).unwrap_or_else(|| "/".to_string());
         env.push(format!("HOME={home}"));
     }
-    env.into_iter().filter_map(|e| CString::new(e).ok()).collect()
+    env.into_iter()
+        .filter_map(|e| CString::new(e).ok())
+        .collect()
 }
 
 fn home_of(uid: u32) -> Option<String> {
@@ -227,7 +263,9 @@ fn home_of(uid: u32) -> Option<String> {
 fn find_program(process: &Process) -> Result<(CString, Vec<CString>)> {
     let args = process.args().as_deref().unwrap_or_default();
     let Some(first) = args.first() else {
-        return Err(Error::InvalidConfig("process.args must not be empty".into()));
+        return Err(Error::InvalidConfig(
+            "process.args must not be empty".into(),
+        ));
     };
     let argv: Vec<CString> = args
         .iter()
@@ -248,13 +286,25 @@ fn find_program(process: &Process) -> Result<(CString, Vec<CString>)> {
             .split(':')
             .map(|dir| Path::new(if dir.is_empty() { "." } else { dir }).join(first))
             .find(|p| is_executable(p))
-            .ok_or_else(|| Error::Container(format!("exec: \"{first}\": executable file not found in $PATH")))?
+            .ok_or_else(|| {
+                Error::Container(format!(
+                    "exec: \"{first}\": executable file not found in $PATH"
+                ))
+            })?
     };
     if !is_executable(&path) {
-        let why = if path.exists() { "permission denied" } else { "no such file or directory" };
-        return Err(Error::Container(format!("exec: \"{}\": {why}", path.display())));
+        let why = if path.exists() {
+            "permission denied"
+        } else {
+            "no such file or directory"
+        };
+        return Err(Error::Container(format!(
+            "exec: \"{}\": {why}",
+            path.display()
+        )));
     }
-    let c = CString::new(path.as_os_str().as_bytes()).expect("no NUL in a path built from CStrings");
+    let c =
+        CString::new(path.as_os_str().as_bytes()).expect("no NUL in a path built from CStrings");
     Ok((c, argv))
 }
 
@@ -286,8 +336,10 @@ mod tests {
         let (path, argv) = find_program(&p).unwrap();
         assert!(path.to_str().unwrap().ends_with("/sh"));
         assert_eq!(argv.len(), 3);
-        let missing: Process =
-            serde_json::from_str(r#"{"user":{"uid":0,"gid":0},"cwd":"/","args":["no-such-program-x"]}"#).unwrap();
+        let missing: Process = serde_json::from_str(
+            r#"{"user":{"uid":0,"gid":0},"cwd":"/","args":["no-such-program-x"]}"#,
+        )
+        .unwrap();
         let err = find_program(&missing).unwrap_err().to_string();
         assert!(err.contains("executable file not found in $PATH"), "{err}");
     }

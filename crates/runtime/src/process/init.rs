@@ -79,9 +79,15 @@ fn setup(args: &InitArgs<'_>, chan: &Channel) -> Result<Never> {
     // The runtime may have blocked or ignored signals; the container must
     // start with the defaults.
     berth_sys::reset_signal_dispositions();
-    let _ = nix::sys::signal::sigprocmask(nix::sys::signal::SigmaskHow::SIG_SETMASK, Some(&nix::sys::signal::SigSet::empty()), None);
+    let _ = nix::sys::signal::sigprocmask(
+        nix::sys::signal::SigmaskHow::SIG_SETMASK,
+        Some(&nix::sys::signal::SigSet::empty()),
+        None,
+    );
 
-    let Message::Proceed { state } = chan.expect("Proceed", |m| matches!(m, Message::Proceed { .. }))? else {
+    let Message::Proceed { state } =
+        chan.expect("Proceed", |m| matches!(m, Message::Proceed { .. }))?
+    else {
         unreachable!()
     };
     if args.dumpable_until_mapped {
@@ -89,17 +95,26 @@ fn setup(args: &InitArgs<'_>, chan: &Channel) -> Result<Never> {
     }
     let linux = args.spec.linux().as_ref();
     if args.plan.new_user && maps_root(args.spec) {
-        setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0)).map_err(|e| Error::sys("become root in the user namespace (gid)", e))?;
-        setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0)).map_err(|e| Error::sys("become root in the user namespace (uid)", e))?;
+        setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0))
+            .map_err(|e| Error::sys("become root in the user namespace (gid)", e))?;
+        setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0))
+            .map_err(|e| Error::sys("become root in the user namespace (uid)", e))?;
     }
     // The host paths of our cgroups, for bind mounts, before the cgroup
     // namespace hides them.
-    let own_cgroups = std::fs::read_to_string("/proc/self/cgroup").map(|t| rootfs::cgroupfs_own(&t)).unwrap_or_default();
+    let own_cgroups = std::fs::read_to_string("/proc/self/cgroup")
+        .map(|t| rootfs::cgroupfs_own(&t))
+        .unwrap_or_default();
     if args.plan.new_cgroup {
-        unshare(CloneFlags::CLONE_NEWCGROUP).map_err(|e| Error::sys("unshare cgroup namespace", e))?;
+        unshare(CloneFlags::CLONE_NEWCGROUP)
+            .map_err(|e| Error::sys("unshare cgroup namespace", e))?;
     }
     if !args.no_new_keyring {
-        let name = CString::new(format!("_ses.{}", args.spec.hostname().as_deref().unwrap_or("berth"))).unwrap_or_default();
+        let name = CString::new(format!(
+            "_ses.{}",
+            args.spec.hostname().as_deref().unwrap_or("berth")
+        ))
+        .unwrap_or_default();
         // Without a keyring facility (some kernels, some seccomp profiles)
         // the container just shares the session keyring, as with runc.
         let _ = berth_sys::join_new_session_keyring(&name);
@@ -111,20 +126,37 @@ fn setup(args: &InitArgs<'_>, chan: &Channel) -> Result<Never> {
         berth_sys::set_domainname(d).map_err(|e| Error::sys(format!("set domainname {d:?}"), e))?;
     }
 
-    let ctx = rootfs::Context { spec: args.spec, rootfs: args.rootfs, bundle: args.bundle, plan: args.plan, own_cgroups: &own_cgroups };
+    let ctx = rootfs::Context {
+        spec: args.spec,
+        rootfs: args.rootfs,
+        bundle: args.bundle,
+        plan: args.plan,
+        own_cgroups: &own_cgroups,
+    };
     rootfs::prepare(&ctx)?;
     if args.early_hooks {
         chan.send(&Message::MountsReady)?;
         chan.expect("HooksDone", |m| matches!(m, Message::HooksDone))?;
     }
-    if let Some(h) = args.spec.hooks().as_ref().and_then(|h| h.create_container().as_ref()) {
+    if let Some(h) = args
+        .spec
+        .hooks()
+        .as_ref()
+        .and_then(|h| h.create_container().as_ref())
+    {
         hooks::run_hooks(HookKind::CreateContainer, h, state.as_bytes())?;
     }
     rootfs::pivot(args.rootfs, args.no_pivot)?;
 
-    let process = args.spec.process().as_ref().ok_or_else(|| Error::InvalidConfig("config has no process".into()))?;
+    let process = args
+        .spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| Error::InvalidConfig("config has no process".into()))?;
     if process.terminal().unwrap_or(false) {
-        let socket = args.console_socket.ok_or_else(|| Error::InvalidConfig("terminal requested without a console socket".into()))?;
+        let socket = args.console_socket.ok_or_else(|| {
+            Error::InvalidConfig("terminal requested without a console socket".into())
+        })?;
         let slave = console::create_and_send(socket.as_fd(), process)?;
         bind_console(&slave)?;
         console::attach(slave)?;
@@ -138,7 +170,11 @@ fn setup(args: &InitArgs<'_>, chan: &Channel) -> Result<Never> {
     if let Some(profile) = args.apparmor {
         profile.apply_on_exec()?;
     }
-    let program = identity::become_process(process, args.preserve_fds, args.seccomp.map(|f| (f, state.as_str())))?;
+    let program = identity::become_process(
+        process,
+        args.preserve_fds,
+        args.seccomp.map(|f| (f, state.as_str())),
+    )?;
 
     chan.send(&Message::Ready)?;
     // `create` stops listening after `Ready`: from here on, failures can
@@ -158,7 +194,12 @@ fn setup(args: &InitArgs<'_>, chan: &Channel) -> Result<Never> {
 /// a second byte says so.
 fn start_program(args: &InitArgs<'_>, state: &str, program: &identity::Program) -> Result<Never> {
     let fifo = open_fifo(args.fifo, args.state_dir)?;
-    if let Some(h) = args.spec.hooks().as_ref().and_then(|h| h.start_container().as_ref()) {
+    if let Some(h) = args
+        .spec
+        .hooks()
+        .as_ref()
+        .and_then(|h| h.start_container().as_ref())
+    {
         let mut s: serde_json::Value = serde_json::from_str(state).unwrap_or_default();
         // runc hands these hooks the state as it is before the fifo is
         // gone: "created".
@@ -183,21 +224,32 @@ fn make_non_dumpable() -> Result<()> {
 fn maps_root(spec: &Spec) -> bool {
     let linux = spec.linux().as_ref();
     let has_zero = |m: Option<&Vec<oci_spec::runtime::LinuxIdMapping>>| {
-        m.into_iter().flatten().any(|m| m.container_id() == 0 && m.size() > 0)
+        m.into_iter()
+            .flatten()
+            .any(|m| m.container_id() == 0 && m.size() > 0)
     };
-    has_zero(linux.and_then(|l| l.uid_mappings().as_ref())) && has_zero(linux.and_then(|l| l.gid_mappings().as_ref()))
+    has_zero(linux.and_then(|l| l.uid_mappings().as_ref()))
+        && has_zero(linux.and_then(|l| l.gid_mappings().as_ref()))
 }
 
 /// `/dev/console` is the container's terminal (as runc sets it up).
 fn bind_console(slave: &OwnedFd) -> Result<()> {
-    let Some(pts) = console::peer_path(slave) else { return Ok(()) };
+    let Some(pts) = console::peer_path(slave) else {
+        return Ok(());
+    };
     let console = Path::new("/dev/console");
     // A /dev without our tmpfs may be read-only: no console then.
     if std::fs::symlink_metadata(console).is_err() && std::fs::File::create(console).is_err() {
         return Ok(());
     }
-    nix::mount::mount(Some(&pts), console, None::<&str>, nix::mount::MsFlags::MS_BIND, None::<&str>)
-        .map_err(|e| Error::sys("bind the terminal to /dev/console", e))
+    nix::mount::mount(
+        Some(&pts),
+        console,
+        None::<&str>,
+        nix::mount::MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .map_err(|e| Error::sys("bind the terminal to /dev/console", e))
 }
 
 fn set_personality(p: &oci_spec::runtime::LinuxPersonality) -> Result<()> {
@@ -209,7 +261,9 @@ fn set_personality(p: &oci_spec::runtime::LinuxPersonality) -> Result<()> {
     if p.flags().as_ref().is_some_and(|f| !f.is_empty()) {
         return Err(Error::Unsupported("linux.personality.flags".into()));
     }
-    nix::sys::personality::set(persona).map(drop).map_err(|e| Error::sys("set personality", e))
+    nix::sys::personality::set(persona)
+        .map(drop)
+        .map_err(|e| Error::sys("set personality", e))
 }
 
 /// Blocks until `start` opens the fifo for reading. The fifo is reopened
@@ -223,7 +277,9 @@ fn open_fifo(fifo_path_fd: &OwnedFd, state_dir: &OwnedFd) -> Result<OwnedFd> {
     let magic = format!("/proc/self/fd/{}", fifo_path_fd.as_raw_fd());
     loop {
         let opened = match open(magic.as_str(), flags, Mode::empty()) {
-            Err(nix::errno::Errno::ENOENT) => openat(state_dir, crate::state::EXEC_FIFO, flags, Mode::empty()),
+            Err(nix::errno::Errno::ENOENT) => {
+                openat(state_dir, crate::state::EXEC_FIFO, flags, Mode::empty())
+            }
             other => other,
         };
         match opened {

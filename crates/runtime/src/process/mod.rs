@@ -19,8 +19,14 @@ use channel::{Channel, Message};
 /// closes its copy of `parent_chan`, the runtime's end of the channel
 /// (an intermediate has closed it already for its own child).
 #[allow(unreachable_code)]
-pub fn fork_into(flags: CloneFlags, parent_chan: Option<&Channel>, body: impl FnOnce() -> std::convert::Infallible) -> Result<i32> {
-    match berth_sys::clone_process(flags.bits()).map_err(|e| Error::sys("clone container process", e))? {
+pub fn fork_into(
+    flags: CloneFlags,
+    parent_chan: Option<&Channel>,
+    body: impl FnOnce() -> std::convert::Infallible,
+) -> Result<i32> {
+    match berth_sys::clone_process(flags.bits())
+        .map_err(|e| Error::sys("clone container process", e))?
+    {
         Forked::Child => {
             if let Some(chan) = parent_chan {
                 chan.close_copy_in_child();
@@ -59,7 +65,9 @@ pub fn fork_via_intermediate(
     match msg? {
         Message::Pid(pid) => Ok(pid),
         Message::Failed(reason) => Err(Error::Container(reason)),
-        other => Err(Error::Container(format!("unexpected message from intermediate process: {other:?}"))),
+        other => Err(Error::Container(format!(
+            "unexpected message from intermediate process: {other:?}"
+        ))),
     }
 }
 
@@ -71,7 +79,8 @@ pub fn apply_scheduling(process: &Process) -> Result<()> {
             IOPriorityClass::IoprioClassBe => 2,
             IOPriorityClass::IoprioClassIdle => 3,
         };
-        berth_sys::set_io_priority(class, io.priority() as u32).map_err(|e| Error::sys("set I/O priority", e))?;
+        berth_sys::set_io_priority(class, io.priority() as u32)
+            .map_err(|e| Error::sys("set I/O priority", e))?;
     }
     if let Some(s) = process.scheduler() {
         let policy = match s.policy() {
@@ -79,7 +88,9 @@ pub fn apply_scheduling(process: &Process) -> Result<()> {
             LinuxSchedulerPolicy::SchedFifo => 1,
             LinuxSchedulerPolicy::SchedRr => 2,
             LinuxSchedulerPolicy::SchedBatch => 3,
-            LinuxSchedulerPolicy::SchedIso => return Err(Error::Unsupported("scheduler policy SCHED_ISO".into())),
+            LinuxSchedulerPolicy::SchedIso => {
+                return Err(Error::Unsupported("scheduler policy SCHED_ISO".into()))
+            }
             LinuxSchedulerPolicy::SchedIdle => 5,
             LinuxSchedulerPolicy::SchedDeadline => 6,
         };

@@ -34,7 +34,9 @@ struct Hierarchy {
 fn host_hierarchies(mountinfo: &str) -> Vec<Hierarchy> {
     let mut out = Vec::new();
     for line in mountinfo.lines() {
-        let Some((pre, post)) = line.split_once(" - ") else { continue };
+        let Some((pre, post)) = line.split_once(" - ") else {
+            continue;
+        };
         let pre: Vec<&str> = pre.split(' ').collect();
         let post: Vec<&str> = post.split(' ').collect();
         if pre.len() < 5 || post.len() < 3 {
@@ -51,11 +53,23 @@ fn host_hierarchies(mountinfo: &str) -> Vec<Hierarchy> {
         } else {
             superopts
                 .split(',')
-                .filter(|o| !matches!(*o, "rw" | "ro") && !o.starts_with("release_agent") && *o != "xattr" && *o != "clone_children" && *o != "noprefix" && *o != "cpuset_v2_mode")
+                .filter(|o| {
+                    !matches!(*o, "rw" | "ro")
+                        && !o.starts_with("release_agent")
+                        && *o != "xattr"
+                        && *o != "clone_children"
+                        && *o != "noprefix"
+                        && *o != "cpuset_v2_mode"
+                })
                 .collect::<Vec<_>>()
                 .join(",")
         };
-        out.push(Hierarchy { mount_point: PathBuf::from(pre[4]), mount_root: pre[3].to_string(), controllers, v2 });
+        out.push(Hierarchy {
+            mount_point: PathBuf::from(pre[4]),
+            mount_root: pre[3].to_string(),
+            controllers,
+            v2,
+        });
     }
     out
 }
@@ -81,13 +95,25 @@ fn same_controllers(a: &str, b: &str) -> bool {
 
 /// The host directory of the container's cgroup in `h`.
 fn host_dir(h: &Hierarchy, own: &HashMap<String, String>) -> Option<PathBuf> {
-    let path = own.iter().find(|(c, _)| if h.v2 { c.is_empty() } else { same_controllers(c, &h.controllers) })?.1;
-    let rel = path.strip_prefix(h.mount_root.trim_end_matches('/')).unwrap_or(path);
+    let path = own
+        .iter()
+        .find(|(c, _)| {
+            if h.v2 {
+                c.is_empty()
+            } else {
+                same_controllers(c, &h.controllers)
+            }
+        })?
+        .1;
+    let rel = path
+        .strip_prefix(h.mount_root.trim_end_matches('/'))
+        .unwrap_or(path);
     Some(h.mount_point.join(rel.trim_start_matches('/')))
 }
 
 pub fn mount(ctx: &Context<'_>, root: &Root, dest: &Path, opts: &MountOptions) -> Result<()> {
-    let info = std::fs::read_to_string("/proc/self/mountinfo").map_err(|e| Error::io("read", "/proc/self/mountinfo", e))?;
+    let info = std::fs::read_to_string("/proc/self/mountinfo")
+        .map_err(|e| Error::io("read", "/proc/self/mountinfo", e))?;
     let hierarchies: Vec<Hierarchy> = host_hierarchies(&info)
         .into_iter()
         .filter(|h| h.mount_point.starts_with("/sys/fs/cgroup"))
@@ -96,16 +122,40 @@ pub fn mount(ctx: &Context<'_>, root: &Root, dest: &Path, opts: &MountOptions) -
     let userns = ctx.in_user_namespace();
     let flags = opts.flags - MsFlags::MS_RDONLY;
     let readonly = opts.flags.contains(MsFlags::MS_RDONLY);
-    let pure_v2 = hierarchies.len() == 1 && hierarchies[0].v2 && hierarchies[0].mount_point == Path::new("/sys/fs/cgroup");
+    let pure_v2 = hierarchies.len() == 1
+        && hierarchies[0].v2
+        && hierarchies[0].mount_point == Path::new("/sys/fs/cgroup");
     if pure_v2 {
-        return mount_one(&hierarchies[0], root, dest, fresh, userns, flags | if readonly { MsFlags::MS_RDONLY } else { MsFlags::empty() }, ctx.own_cgroups);
+        return mount_one(
+            &hierarchies[0],
+            root,
+            dest,
+            fresh,
+            userns,
+            flags
+                | if readonly {
+                    MsFlags::MS_RDONLY
+                } else {
+                    MsFlags::empty()
+                },
+            ctx.own_cgroups,
+        );
     }
     // v1 or hybrid: a tmpfs holding one directory per hierarchy.
     let target = root.mkdir_all(dest, 0o755)?;
-    do_mount(Some(Path::new("tmpfs")), &fd_path(&target), Some("tmpfs"), flags, Some("mode=755"))
-        .map_err(|e| mount_err("mount tmpfs for cgroups", dest, e))?;
+    do_mount(
+        Some(Path::new("tmpfs")),
+        &fd_path(&target),
+        Some("tmpfs"),
+        flags,
+        Some("mode=755"),
+    )
+    .map_err(|e| mount_err("mount tmpfs for cgroups", dest, e))?;
     for h in &hierarchies {
-        let name = h.mount_point.strip_prefix("/sys/fs/cgroup").unwrap_or(&h.mount_point);
+        let name = h
+            .mount_point
+            .strip_prefix("/sys/fs/cgroup")
+            .unwrap_or(&h.mount_point);
         // On a hybrid host the unified hierarchy holds no controllers; like
         // runc, the container gets the v1 hierarchies only.
         if name.as_os_str().is_empty() || h.v2 {
@@ -114,30 +164,70 @@ pub fn mount(ctx: &Context<'_>, root: &Root, dest: &Path, opts: &MountOptions) -
         let sub = dest.join(name);
         // v1 filesystems cannot be mounted in a user namespace.
         let fresh_here = fresh && (h.v2 || !userns);
-        mount_one(h, root, &sub, fresh_here, userns, flags | if readonly { MsFlags::MS_RDONLY } else { MsFlags::empty() }, ctx.own_cgroups)?;
+        mount_one(
+            h,
+            root,
+            &sub,
+            fresh_here,
+            userns,
+            flags
+                | if readonly {
+                    MsFlags::MS_RDONLY
+                } else {
+                    MsFlags::empty()
+                },
+            ctx.own_cgroups,
+        )?;
         // Co-mounted controllers ("cpu,cpuacct") also get a link per name.
         let dir_name = name.to_string_lossy();
         if !h.v2 && dir_name.contains(',') {
             for c in dir_name.split(',') {
-                let link = root.path().join(dest.strip_prefix("/").unwrap_or(dest)).join(c);
+                let link = root
+                    .path()
+                    .join(dest.strip_prefix("/").unwrap_or(dest))
+                    .join(c);
                 let _ = std::os::unix::fs::symlink(&*dir_name, link);
             }
         }
     }
     if readonly {
         let top = root.lookup(dest).map_err(|e| Error::io("open", dest, e))?;
-        do_mount(None, &fd_path(&top), None, MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | flags, Some("mode=755"))
-            .map_err(|e| mount_err("remount read-only", dest, e))?;
+        do_mount(
+            None,
+            &fd_path(&top),
+            None,
+            MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | flags,
+            Some("mode=755"),
+        )
+        .map_err(|e| mount_err("remount read-only", dest, e))?;
     }
     Ok(())
 }
 
-fn mount_one(h: &Hierarchy, root: &Root, dest: &Path, fresh: bool, userns: bool, flags: MsFlags, own: &HashMap<String, String>) -> Result<()> {
+fn mount_one(
+    h: &Hierarchy,
+    root: &Root,
+    dest: &Path,
+    fresh: bool,
+    userns: bool,
+    flags: MsFlags,
+    own: &HashMap<String, String>,
+) -> Result<()> {
     let target_fd = root.mkdir_all(dest, 0o755)?;
     let target = &fd_path(&target_fd);
     if fresh {
-        let (fstype, data) = if h.v2 { ("cgroup2", String::new()) } else { ("cgroup", h.controllers.clone()) };
-        match do_mount(Some(Path::new(fstype)), target, Some(fstype), flags, Some(&data)) {
+        let (fstype, data) = if h.v2 {
+            ("cgroup2", String::new())
+        } else {
+            ("cgroup", h.controllers.clone())
+        };
+        match do_mount(
+            Some(Path::new(fstype)),
+            target,
+            Some(fstype),
+            flags,
+            Some(&data),
+        ) {
             Ok(()) => return Ok(()),
             // In a user namespace the kernel refuses a cgroup2 superblock
             // that the host's user namespace already mounted (EBUSY: the
@@ -156,14 +246,30 @@ fn mount_one(h: &Hierarchy, root: &Root, dest: &Path, fresh: bool, userns: bool,
             h.mount_point.display()
         )));
     };
-    do_mount(Some(&source), target, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)
-        .map_err(|e| mount_err(&format!("bind {}", source.display()), dest, e))?;
+    do_mount(
+        Some(&source),
+        target,
+        None,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None,
+    )
+    .map_err(|e| mount_err(&format!("bind {}", source.display()), dest, e))?;
     // Remount the new mount, not the directory under it, keeping the
     // flags a user namespace may not clear.
     let top = root.lookup(dest).map_err(|e| Error::io("open", dest, e))?;
-    let locked = if userns { super::locked_flags(&source) } else { MsFlags::empty() };
-    do_mount(None, &fd_path(&top), None, MsFlags::MS_BIND | MsFlags::MS_REMOUNT | flags | locked, None)
-        .map_err(|e| mount_err("remount cgroup bind", dest, e))
+    let locked = if userns {
+        super::locked_flags(&source)
+    } else {
+        MsFlags::empty()
+    };
+    do_mount(
+        None,
+        &fd_path(&top),
+        None,
+        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | flags | locked,
+        None,
+    )
+    .map_err(|e| mount_err("remount cgroup bind", dest, e))
 }
 
 #[cfg(test)]
@@ -185,8 +291,17 @@ mod tests {
         assert_eq!(hs[1].controllers, "cpu,cpuacct");
         assert_eq!(hs[2].controllers, "name=systemd");
         let own = own_cgroups("0::/berth/c1\n3:cpuacct,cpu:/berth/c1\n1:name=systemd:/berth/c1\n");
-        assert_eq!(host_dir(&hs[0], &own).unwrap(), Path::new("/sys/fs/cgroup/unified/berth/c1"));
-        assert_eq!(host_dir(&hs[1], &own).unwrap(), Path::new("/sys/fs/cgroup/cpu,cpuacct/berth/c1"));
-        assert_eq!(host_dir(&hs[2], &own).unwrap(), Path::new("/sys/fs/cgroup/systemd/berth/c1"));
+        assert_eq!(
+            host_dir(&hs[0], &own).unwrap(),
+            Path::new("/sys/fs/cgroup/unified/berth/c1")
+        );
+        assert_eq!(
+            host_dir(&hs[1], &own).unwrap(),
+            Path::new("/sys/fs/cgroup/cpu,cpuacct/berth/c1")
+        );
+        assert_eq!(
+            host_dir(&hs[2], &own).unwrap(),
+            Path::new("/sys/fs/cgroup/systemd/berth/c1")
+        );
     }
 }

@@ -6,9 +6,9 @@
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 
+use nix::fcntl::AtFlags;
 use nix::mount::MsFlags;
 use nix::sys::stat::{makedev, mknodat, Mode, SFlag};
-use nix::fcntl::AtFlags;
 use nix::unistd::{fchownat, Gid, Uid};
 use oci_spec::runtime::{LinuxDevice, LinuxDeviceType};
 
@@ -49,11 +49,17 @@ fn from_config(d: &LinuxDevice) -> Result<Node> {
         LinuxDeviceType::B => SFlag::S_IFBLK,
         LinuxDeviceType::P => SFlag::S_IFIFO,
         LinuxDeviceType::A => {
-            return Err(Error::InvalidConfig(format!("device {}: type 'a' is only valid in cgroup rules", d.path().display())))
+            return Err(Error::InvalidConfig(format!(
+                "device {}: type 'a' is only valid in cgroup rules",
+                d.path().display()
+            )))
         }
     };
     if !d.path().starts_with("/dev") {
-        return Err(Error::InvalidConfig(format!("device {} is not under /dev", d.path().display())));
+        return Err(Error::InvalidConfig(format!(
+            "device {} is not under /dev",
+            d.path().display()
+        )));
     }
     Ok(Node {
         path: d.path().clone(),
@@ -70,7 +76,14 @@ fn from_config(d: &LinuxDevice) -> Result<Node> {
 /// mounts its own `/dev` (as runc does); the config's devices always.
 pub fn create(ctx: &Context<'_>, root: &Root, dev_mounted: bool) -> Result<()> {
     let mut nodes = Vec::new();
-    for d in ctx.spec.linux().as_ref().and_then(|l| l.devices().as_ref()).into_iter().flatten() {
+    for d in ctx
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.devices().as_ref())
+        .into_iter()
+        .flatten()
+    {
         nodes.push(from_config(d)?);
     }
     if dev_mounted {
@@ -114,28 +127,55 @@ pub fn create(ctx: &Context<'_>, root: &Root, dev_mounted: bool) -> Result<()> {
 
 fn create_node(ctx: &Context<'_>, root: &Root, n: &Node) -> Result<()> {
     let parent = n.path.parent().unwrap_or(Path::new("/dev"));
-    let name = n.path.file_name().ok_or_else(|| Error::InvalidConfig(format!("invalid device path {}", n.path.display())))?;
+    let name = n
+        .path
+        .file_name()
+        .ok_or_else(|| Error::InvalidConfig(format!("invalid device path {}", n.path.display())))?;
     if ctx.in_user_namespace() {
         // mknod is refused in a user namespace: bind the host's node.
         let target = root.create_file(&n.path, 0o644)?;
-        return do_mount(Some(&n.path), &fd_path(&target), None, MsFlags::MS_BIND, None)
-            .map_err(|e| mount_err("bind device", &n.path, e));
+        return do_mount(
+            Some(&n.path),
+            &fd_path(&target),
+            None,
+            MsFlags::MS_BIND,
+            None,
+        )
+        .map_err(|e| mount_err("bind device", &n.path, e));
     }
     let dir = root.mkdir_all(parent, 0o755)?;
-    match mknodat(&dir, name, n.kind, Mode::from_bits_truncate(n.mode), makedev(n.major, n.minor)) {
+    match mknodat(
+        &dir,
+        name,
+        n.kind,
+        Mode::from_bits_truncate(n.mode),
+        makedev(n.major, n.minor),
+    ) {
         Ok(()) => {}
         Err(nix::errno::Errno::EEXIST) => {
             // A node from the image or an earlier mount: replace it so its
             // numbers are the configured ones.
             let _ = nix::unistd::unlinkat(&dir, name, nix::unistd::UnlinkatFlags::NoRemoveDir);
-            mknodat(&dir, name, n.kind, Mode::from_bits_truncate(n.mode), makedev(n.major, n.minor))
-                .map_err(|e| Error::io("create device", &n.path, e.into()))?;
+            mknodat(
+                &dir,
+                name,
+                n.kind,
+                Mode::from_bits_truncate(n.mode),
+                makedev(n.major, n.minor),
+            )
+            .map_err(|e| Error::io("create device", &n.path, e.into()))?;
         }
         Err(e) => return Err(Error::io("create device", &n.path, e.into())),
     }
     if n.uid.is_some() || n.gid.is_some() {
-        fchownat(&dir, name, n.uid.map(Uid::from_raw), n.gid.map(Gid::from_raw), AtFlags::AT_SYMLINK_NOFOLLOW)
-            .map_err(|e| Error::io("chown device", &n.path, e.into()))?;
+        fchownat(
+            &dir,
+            name,
+            n.uid.map(Uid::from_raw),
+            n.gid.map(Gid::from_raw),
+            AtFlags::AT_SYMLINK_NOFOLLOW,
+        )
+        .map_err(|e| Error::io("chown device", &n.path, e.into()))?;
     }
     Ok(())
 }

@@ -42,8 +42,20 @@ impl Context<'_> {
     }
 }
 
-pub(super) fn do_mount(source: Option<&Path>, target: &Path, fstype: Option<&str>, flags: MsFlags, data: Option<&str>) -> nix::Result<()> {
-    mount(source, target, fstype, flags, data.filter(|d| !d.is_empty()))
+pub(super) fn do_mount(
+    source: Option<&Path>,
+    target: &Path,
+    fstype: Option<&str>,
+    flags: MsFlags,
+    data: Option<&str>,
+) -> nix::Result<()> {
+    mount(
+        source,
+        target,
+        fstype,
+        flags,
+        data.filter(|d| !d.is_empty()),
+    )
 }
 
 pub(super) fn mount_err(what: &str, dest: &Path, e: nix::errno::Errno) -> Error {
@@ -53,7 +65,9 @@ pub(super) fn mount_err(what: &str, dest: &Path, e: nix::errno::Errno) -> Error 
 /// Flags of the mount at `path` that an unprivileged remount must keep
 /// (the kernel refuses to clear locked nodev/nosuid/noexec in a userns).
 fn locked_flags(path: &Path) -> MsFlags {
-    let Ok(st) = statvfs(path) else { return MsFlags::empty() };
+    let Ok(st) = statvfs(path) else {
+        return MsFlags::empty();
+    };
     let f = st.flags();
     let mut out = MsFlags::empty();
     for (fs, ms) in [
@@ -80,13 +94,20 @@ pub fn prepare(ctx: &Context<'_>) -> Result<()> {
         Some(p) => options::propagation_of(p)
             .ok_or_else(|| Error::InvalidConfig(format!("invalid rootfsPropagation {p:?}")))?,
     };
-    do_mount(None, Path::new("/"), None, propagation, None).map_err(|e| mount_err("set propagation", Path::new("/"), e))?;
+    do_mount(None, Path::new("/"), None, propagation, None)
+        .map_err(|e| mount_err("set propagation", Path::new("/"), e))?;
     // pivot_root refuses a new root whose parent mount is shared.
     if propagation.contains(MsFlags::MS_SHARED) {
         make_parent_mount_private(ctx.rootfs)?;
     }
-    do_mount(Some(ctx.rootfs), ctx.rootfs, Some("bind"), MsFlags::MS_BIND | MsFlags::MS_REC, None)
-        .map_err(|e| mount_err("bind rootfs", ctx.rootfs, e))?;
+    do_mount(
+        Some(ctx.rootfs),
+        ctx.rootfs,
+        Some("bind"),
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None,
+    )
+    .map_err(|e| mount_err("bind rootfs", ctx.rootfs, e))?;
 
     let root = Root::open(ctx.rootfs)?;
     let mut dev_mounted = false;
@@ -97,13 +118,15 @@ pub fn prepare(ctx: &Context<'_>) -> Result<()> {
     devices::create(ctx, &root, dev_mounted)?;
     if propagation.contains(MsFlags::MS_SHARED) {
         // Re-apply so the container's root itself shares with the host.
-        do_mount(None, ctx.rootfs, None, propagation, None).map_err(|e| mount_err("set propagation", ctx.rootfs, e))?;
+        do_mount(None, ctx.rootfs, None, propagation, None)
+            .map_err(|e| mount_err("set propagation", ctx.rootfs, e))?;
     }
     Ok(())
 }
 
 fn make_parent_mount_private(rootfs: &Path) -> Result<()> {
-    let info = std::fs::read_to_string("/proc/self/mountinfo").map_err(|e| Error::io("read", "/proc/self/mountinfo", e))?;
+    let info = std::fs::read_to_string("/proc/self/mountinfo")
+        .map_err(|e| Error::io("read", "/proc/self/mountinfo", e))?;
     let parent = rootfs.parent().unwrap_or(Path::new("/"));
     let mount_point = info
         .lines()
@@ -112,13 +135,17 @@ fn make_parent_mount_private(rootfs: &Path) -> Result<()> {
         .filter(|mp| parent.starts_with(mp))
         .max_by_key(|mp| mp.as_os_str().len())
         .unwrap_or_else(|| PathBuf::from("/"));
-    do_mount(None, &mount_point, None, MsFlags::MS_PRIVATE, None).map_err(|e| mount_err("make private", &mount_point, e))
+    do_mount(None, &mount_point, None, MsFlags::MS_PRIVATE, None)
+        .map_err(|e| mount_err("make private", &mount_point, e))
 }
 
 fn mount_entry(ctx: &Context<'_>, root: &Root, m: &Mount) -> Result<()> {
     let dest = m.destination();
     if !dest.is_absolute() {
-        return Err(Error::InvalidConfig(format!("mount destination {} is not absolute", dest.display())));
+        return Err(Error::InvalidConfig(format!(
+            "mount destination {} is not absolute",
+            dest.display()
+        )));
     }
     let opts = options::parse(m.options().as_deref().unwrap_or_default())
         .map_err(|e| Error::InvalidConfig(format!("mount {}: {e}", dest.display())))?;
@@ -130,7 +157,10 @@ fn mount_entry(ctx: &Context<'_>, root: &Root, m: &Mount) -> Result<()> {
         return cgroupfs::mount(ctx, root, dest, &opts);
     }
     if fstype.is_empty() {
-        return Err(Error::InvalidConfig(format!("mount {}: no type given", dest.display())));
+        return Err(Error::InvalidConfig(format!(
+            "mount {}: no type given",
+            dest.display()
+        )));
     }
     if fstype == "proc" || fstype == "sysfs" {
         refuse_symlinked_destination(root, dest, fstype)?;
@@ -141,7 +171,10 @@ fn mount_entry(ctx: &Context<'_>, root: &Root, m: &Mount) -> Result<()> {
         return apply_propagation(root, dest, &opts.propagation);
     }
     if opts.copy_up {
-        return Err(Error::InvalidConfig(format!("mount {}: tmpcopyup applies to tmpfs only, not {fstype:?}", dest.display())));
+        return Err(Error::InvalidConfig(format!(
+            "mount {}: tmpcopyup applies to tmpfs only, not {fstype:?}",
+            dest.display()
+        )));
     }
     let target = root.mkdir_all(dest, 0o755)?;
     let flags = opts.flags;
@@ -189,7 +222,9 @@ fn owner_missing(ctx: &Context<'_>, fstype: &str) -> Option<(&'static str, &'sta
 fn refuse_symlinked_destination(root: &Root, dest: &Path, fstype: &str) -> Result<()> {
     match root.open_in(dest, libc::O_PATH | libc::O_NOFOLLOW) {
         Ok(fd) => {
-            let meta = std::fs::File::from(fd).metadata().map_err(|e| Error::io("stat", dest, e))?;
+            let meta = std::fs::File::from(fd)
+                .metadata()
+                .map_err(|e| Error::io("stat", dest, e))?;
             if meta.is_dir() {
                 Ok(())
             } else {
@@ -204,26 +239,55 @@ fn refuse_symlinked_destination(root: &Root, dest: &Path, fstype: &str) -> Resul
     }
 }
 
-fn bind_entry(ctx: &Context<'_>, root: &Root, m: &Mount, opts: &options::MountOptions) -> Result<()> {
+fn bind_entry(
+    ctx: &Context<'_>,
+    root: &Root,
+    m: &Mount,
+    opts: &options::MountOptions,
+) -> Result<()> {
     let dest = m.destination();
-    let source = m
-        .source()
-        .as_deref()
-        .ok_or_else(|| Error::InvalidConfig(format!("bind mount {} has no source", dest.display())))?;
-    let source = if source.is_absolute() { source.to_path_buf() } else { ctx.bundle.join(source) };
-    let meta = std::fs::metadata(&source).map_err(|e| Error::io("stat bind mount source", &source, e))?;
-    let target = if meta.is_dir() { root.mkdir_all(dest, 0o755)? } else { root.create_file(dest, 0o644)? };
+    let source = m.source().as_deref().ok_or_else(|| {
+        Error::InvalidConfig(format!("bind mount {} has no source", dest.display()))
+    })?;
+    let source = if source.is_absolute() {
+        source.to_path_buf()
+    } else {
+        ctx.bundle.join(source)
+    };
+    let meta =
+        std::fs::metadata(&source).map_err(|e| Error::io("stat bind mount source", &source, e))?;
+    let target = if meta.is_dir() {
+        root.mkdir_all(dest, 0o755)?
+    } else {
+        root.create_file(dest, 0o644)?
+    };
     let rec = opts.flags & MsFlags::MS_REC;
-    do_mount(Some(&source), &fd_path(&target), None, MsFlags::MS_BIND | rec, None)
-        .map_err(|e| mount_err(&format!("bind {}", source.display()), dest, e))?;
+    do_mount(
+        Some(&source),
+        &fd_path(&target),
+        None,
+        MsFlags::MS_BIND | rec,
+        None,
+    )
+    .map_err(|e| mount_err(&format!("bind {}", source.display()), dest, e))?;
     // Per-mount flags (ro, nosuid, ...) need a remount of the new mount;
     // open the destination again to reach the mount, not what it covers.
     let extra = opts.flags - (MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
     if !extra.is_empty() {
         let top = root.lookup(dest).map_err(|e| Error::io("open", dest, e))?;
-        let locked = if ctx.in_user_namespace() { locked_flags(&source) } else { MsFlags::empty() };
-        do_mount(None, &fd_path(&top), None, MsFlags::MS_BIND | MsFlags::MS_REMOUNT | extra | locked, None)
-            .map_err(|e| mount_err("remount bind", dest, e))?;
+        let locked = if ctx.in_user_namespace() {
+            locked_flags(&source)
+        } else {
+            MsFlags::empty()
+        };
+        do_mount(
+            None,
+            &fd_path(&top),
+            None,
+            MsFlags::MS_BIND | MsFlags::MS_REMOUNT | extra | locked,
+            None,
+        )
+        .map_err(|e| mount_err("remount bind", dest, e))?;
     }
     apply_propagation(root, dest, &opts.propagation)
 }
@@ -234,7 +298,8 @@ fn apply_propagation(root: &Root, dest: &Path, propagation: &[MsFlags]) -> Resul
     }
     let top = root.lookup(dest).map_err(|e| Error::io("open", dest, e))?;
     for p in propagation {
-        do_mount(None, &fd_path(&top), None, *p, None).map_err(|e| mount_err("set propagation", dest, e))?;
+        do_mount(None, &fd_path(&top), None, *p, None)
+            .map_err(|e| mount_err("set propagation", dest, e))?;
     }
     Ok(())
 }
@@ -244,7 +309,8 @@ fn apply_propagation(root: &Root, dest: &Path, propagation: &[MsFlags]) -> Resul
 pub fn pivot(rootfs: &Path, no_pivot: bool) -> Result<()> {
     if no_pivot {
         chdir(rootfs).map_err(|e| Error::io("chdir to", rootfs, e.into()))?;
-        do_mount(Some(rootfs), Path::new("/"), None, MsFlags::MS_MOVE, None).map_err(|e| mount_err("move rootfs", Path::new("/"), e))?;
+        do_mount(Some(rootfs), Path::new("/"), None, MsFlags::MS_MOVE, None)
+            .map_err(|e| mount_err("move rootfs", Path::new("/"), e))?;
         chroot(".").map_err(|e| Error::sys("chroot into rootfs", e))?;
         return chdir("/").map_err(|e| Error::sys("chdir to /", e));
     }
@@ -256,8 +322,14 @@ pub fn pivot(rootfs: &Path, no_pivot: bool) -> Result<()> {
     pivot_root(".", ".").map_err(|e| Error::io("pivot_root to", rootfs, e.into()))?;
     fchdir(&old_root).map_err(|e| Error::sys("chdir to old root", e))?;
     // Keep the unmount below from propagating to the host.
-    do_mount(None, Path::new("."), None, MsFlags::MS_SLAVE | MsFlags::MS_REC, None)
-        .map_err(|e| mount_err("make old root slave", Path::new("/"), e))?;
+    do_mount(
+        None,
+        Path::new("."),
+        None,
+        MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        None,
+    )
+    .map_err(|e| mount_err("make old root slave", Path::new("/"), e))?;
     umount2(".", MntFlags::MNT_DETACH).map_err(|e| Error::sys("unmount old root", e))?;
     drop(old_root);
     chdir("/").map_err(|e| Error::sys("chdir to /", e))
@@ -282,20 +354,40 @@ pub fn finish(ctx: &Context<'_>) -> Result<()> {
 }
 
 fn readonly_root(ctx: &Context<'_>) -> Result<()> {
-    if ctx.spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false) {
-        let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | locked_flags(Path::new("/"));
-        do_mount(None, Path::new("/"), None, flags, None).map_err(|e| mount_err("remount read-only", Path::new("/"), e))?;
+    if ctx
+        .spec
+        .root()
+        .as_ref()
+        .and_then(|r| r.readonly())
+        .unwrap_or(false)
+    {
+        let flags = MsFlags::MS_BIND
+            | MsFlags::MS_REMOUNT
+            | MsFlags::MS_RDONLY
+            | locked_flags(Path::new("/"));
+        do_mount(None, Path::new("/"), None, flags, None)
+            .map_err(|e| mount_err("remount read-only", Path::new("/"), e))?;
     }
     Ok(())
 }
 
 fn readonly_path(path: &Path) -> Result<()> {
-    match do_mount(Some(path), path, None, MsFlags::MS_BIND | MsFlags::MS_REC, None) {
+    match do_mount(
+        Some(path),
+        path,
+        None,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None,
+    ) {
         Ok(()) => {}
         Err(nix::errno::Errno::ENOENT) => return Ok(()),
         Err(e) => return Err(mount_err("bind read-only path", path, e)),
     }
-    let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_REC | locked_flags(path);
+    let flags = MsFlags::MS_BIND
+        | MsFlags::MS_REMOUNT
+        | MsFlags::MS_RDONLY
+        | MsFlags::MS_REC
+        | locked_flags(path);
     do_mount(None, path, None, flags, None).map_err(|e| mount_err("remount read-only", path, e))
 }
 
@@ -306,9 +398,21 @@ fn mask_path(path: &Path) -> Result<()> {
         Err(e) => return Err(Error::io("stat masked path", path, e)),
     };
     let result = if meta.is_dir() {
-        do_mount(Some(Path::new("tmpfs")), path, Some("tmpfs"), MsFlags::MS_RDONLY, None)
+        do_mount(
+            Some(Path::new("tmpfs")),
+            path,
+            Some("tmpfs"),
+            MsFlags::MS_RDONLY,
+            None,
+        )
     } else {
-        do_mount(Some(Path::new("/dev/null")), path, None, MsFlags::MS_BIND, None)
+        do_mount(
+            Some(Path::new("/dev/null")),
+            path,
+            None,
+            MsFlags::MS_BIND,
+            None,
+        )
     };
     result.map_err(|e| mount_err("mask", path, e))
 }
@@ -321,8 +425,17 @@ fn write_sysctls(sysctl: &HashMap<String, String>, plan: &Plan) -> Result<()> {
         let ok = if key.starts_with("net.") {
             own(LinuxNamespaceType::Network)
         } else if key.starts_with("fs.mqueue.")
-            || ["kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced"]
-                .contains(&key.as_str())
+            || [
+                "kernel.msgmax",
+                "kernel.msgmnb",
+                "kernel.msgmni",
+                "kernel.sem",
+                "kernel.shmall",
+                "kernel.shmmax",
+                "kernel.shmmni",
+                "kernel.shm_rmid_forced",
+            ]
+            .contains(&key.as_str())
         {
             own(LinuxNamespaceType::Ipc)
         } else if key == "kernel.hostname" || key == "kernel.domainname" {
@@ -331,7 +444,9 @@ fn write_sysctls(sysctl: &HashMap<String, String>, plan: &Plan) -> Result<()> {
             false
         };
         if !ok {
-            return Err(Error::InvalidConfig(format!("sysctl {key:?} is not in a separate kernel namespace")));
+            return Err(Error::InvalidConfig(format!(
+                "sysctl {key:?} is not in a separate kernel namespace"
+            )));
         }
         if key.contains("..") || key.contains('/') {
             return Err(Error::InvalidConfig(format!("invalid sysctl name {key:?}")));

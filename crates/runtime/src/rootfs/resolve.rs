@@ -29,8 +29,15 @@ pub fn fd_path(fd: &impl AsRawFd) -> PathBuf {
 }
 
 fn relative(path: &Path) -> Result<CString> {
-    let rel: PathBuf = path.components().filter(|c| !matches!(c, Component::RootDir)).collect();
-    let rel = if rel.as_os_str().is_empty() { PathBuf::from(".") } else { rel };
+    let rel: PathBuf = path
+        .components()
+        .filter(|c| !matches!(c, Component::RootDir))
+        .collect();
+    let rel = if rel.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        rel
+    };
     CString::new(rel.as_os_str().as_bytes())
         .map_err(|_| Error::InvalidConfig(format!("path {} contains a NUL byte", path.display())))
 }
@@ -42,7 +49,10 @@ impl Root {
             .custom_flags(libc::O_PATH | libc::O_DIRECTORY)
             .open(path)
             .map_err(|e| Error::io("open rootfs", path, e))?;
-        Ok(Root { fd: fd.into(), path: path.to_path_buf() })
+        Ok(Root {
+            fd: fd.into(),
+            path: path.to_path_buf(),
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -64,13 +74,17 @@ impl Root {
     /// returns an `O_PATH` descriptor of it.
     pub fn mkdir_all(&self, path: &Path, mode: u32) -> Result<OwnedFd> {
         let mut partial = PathBuf::new();
-        let mut dir = self.open_in(Path::new("."), libc::O_PATH | libc::O_DIRECTORY).map_err(|e| self.err("open", path, e))?;
+        let mut dir = self
+            .open_in(Path::new("."), libc::O_PATH | libc::O_DIRECTORY)
+            .map_err(|e| self.err("open", path, e))?;
         for comp in path.components() {
             let name = match comp {
                 Component::Normal(n) => n,
                 Component::ParentDir => {
                     partial.push("..");
-                    dir = self.open_in(&partial, libc::O_PATH | libc::O_DIRECTORY).map_err(|e| self.err("open", &partial, e))?;
+                    dir = self
+                        .open_in(&partial, libc::O_PATH | libc::O_DIRECTORY)
+                        .map_err(|e| self.err("open", &partial, e))?;
                     continue;
                 }
                 _ => continue,
@@ -101,14 +115,17 @@ impl Root {
             return Ok(fd);
         }
         let parent = path.parent().unwrap_or(Path::new("/"));
-        let name = path
-            .file_name()
-            .ok_or_else(|| Error::InvalidConfig(format!("invalid mount destination {}", path.display())))?;
+        let name = path.file_name().ok_or_else(|| {
+            Error::InvalidConfig(format!("invalid mount destination {}", path.display()))
+        })?;
         let dir = self.mkdir_all(parent, 0o755)?;
         match nix::fcntl::openat(
             &dir,
             name,
-            nix::fcntl::OFlag::O_CREAT | nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_NOFOLLOW | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::fcntl::OFlag::O_CREAT
+                | nix::fcntl::OFlag::O_WRONLY
+                | nix::fcntl::OFlag::O_NOFOLLOW
+                | nix::fcntl::OFlag::O_CLOEXEC,
             Mode::from_bits_truncate(mode),
         ) {
             Ok(_) | Err(Errno::EEXIST) => {}
@@ -118,7 +135,11 @@ impl Root {
     }
 
     fn err(&self, what: &'static str, path: &Path, e: std::io::Error) -> Error {
-        Error::io(what, self.path.join(path.strip_prefix("/").unwrap_or(path)), e)
+        Error::io(
+            what,
+            self.path.join(path.strip_prefix("/").unwrap_or(path)),
+            e,
+        )
     }
 }
 
@@ -139,7 +160,8 @@ mod tests {
         assert!(root.mkdir_all(Path::new("/evil/inner"), 0o755).is_err());
         std::fs::create_dir(dir.join("tmp")).unwrap();
         let marker = format!("berth-resolve-marker-{}", std::process::id());
-        root.mkdir_all(&Path::new("/evil").join(&marker), 0o755).unwrap();
+        root.mkdir_all(&Path::new("/evil").join(&marker), 0o755)
+            .unwrap();
         assert!(dir.join("tmp").join(&marker).is_dir());
         assert!(!Path::new("/tmp").join(&marker).exists());
         root.create_file(Path::new("/a/b/file"), 0o644).unwrap();
