@@ -11,15 +11,17 @@ cd "$(dirname "$0")/.."
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
-# 1. Packages: a static busybox for the image.
-if [ ! -x /bin/busybox ]; then
+# 1. Packages: a static busybox for the image; libseccomp-dev (libseccomp.a
+#    for the static runtime) and pkg-config for the build.
+if [ ! -x /bin/busybox ] || ! [ -f "$(gcc -print-file-name=libseccomp.a)" ] || ! command -v pkg-config >/dev/null; then
     $SUDO apt-get update
-    $SUDO apt-get install -y busybox-static
+    $SUDO apt-get install -y --no-install-recommends busybox-static libseccomp-dev pkg-config
 fi
 
-# 2. berth, berth-monitor and berth-runtime (one build).
-cargo build --release
-BERTH="${CARGO_TARGET_DIR:-$PWD/target}/release/berth"
+# 2. berth, berth-monitor, the static berth-runtime and berth-init, side by
+#    side in target/dist/bin (scripts/build-dist.sh); berth uses the ones
+#    next to it.
+BERTH="$(scripts/build-dist.sh)/berth"
 
 # 3. An image: a busybox root filesystem as a tarball, imported.
 WORK="$(mktemp -d /tmp/berth-quickstart-XXXXXX)"
