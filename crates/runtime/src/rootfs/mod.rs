@@ -152,6 +152,10 @@ fn unshare_rootfs_mount(rootfs: &Path, propagation: MsFlags) -> Result<()> {
 /// propagation, which pivot_root itself would have refused. Private and
 /// slave were applied in [`prepare`] already.
 fn apply_root_propagation(ctx: &Context<'_>) -> Result<()> {
+    // Without a mount namespace of its own, `/` is the host's: leave it.
+    if !ctx.plan.has(LinuxNamespaceType::Mount) {
+        return Ok(());
+    }
     let propagation = root_propagation(ctx)?;
     if propagation.intersects(MsFlags::MS_PRIVATE | MsFlags::MS_SLAVE) {
         return Ok(());
