@@ -713,3 +713,28 @@ fn unknown_bind_option_is_refused_by_name_with_no_leftovers() {
         assert_eq!(leftover_cgroups(&b), Vec::<std::path::PathBuf>::new());
     }
 }
+
+#[test]
+fn unknown_tmpfs_option_goes_to_the_kernel_and_its_refusal_names_it() {
+    require_root!();
+    let rt = runtime();
+    // Data options pass through to the filesystem, as with runc...
+    let mut ok = Bundle::new(&rt);
+    ok.add_mount(
+        "/mnt/t",
+        "tmpfs",
+        "tmpfs",
+        &["size=1m", "mode=700", "nr_inodes=100"],
+    );
+    ok.set_script("stat -c %a /mnt/t");
+    assert_eq!(rt.run(&ok).ok().stdout, "700\n");
+    // ...and one tmpfs does not know is refused by the kernel (EINVAL).
+    let mut bad = Bundle::new(&rt);
+    bad.add_mount("/mnt/t", "tmpfs", "tmpfs", &["size=1m", "r0"]);
+    let out = rt.create(&bad).failed();
+    assert!(rt.try_state(bad.id()).is_err(), "container left behind");
+    if rt.is_berth() {
+        let msg = error_message(&out);
+        assert!(msg.contains("r0") && msg.contains("/mnt/t"), "{msg}");
+    }
+}

@@ -63,6 +63,16 @@ pub(super) fn mount_err(what: &str, dest: &Path, e: nix::errno::Errno) -> Error 
     Error::sys(format!("{what} on {}", dest.display()), e)
 }
 
+/// `what`, naming the filesystem data when there is some: the kernel
+/// refuses an option it does not know (a typo) with a bare EINVAL.
+pub(super) fn with_data(what: &str, data: &str) -> String {
+    if data.is_empty() {
+        what.to_owned()
+    } else {
+        format!("{what} with options {data:?}")
+    }
+}
+
 /// Flags of the mount at `path` that an unprivileged remount must keep
 /// (the kernel refuses to clear locked nodev/nosuid/noexec in a userns).
 fn locked_flags(path: &Path) -> MsFlags {
@@ -235,7 +245,7 @@ fn mount_one(
                     "mount {fstype} on {}: in a user namespace it needs {ns} of its own (linux.namespaces: {kind})",
                     dest.display()
                 )),
-                _ => mount_err(&format!("mount {fstype}"), dest, e),
+                _ => mount_err(&with_data(&format!("mount {fstype}"), &opts.data), dest, e),
             })
         }
     }
