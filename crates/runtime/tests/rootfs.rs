@@ -738,3 +738,20 @@ fn unknown_tmpfs_option_goes_to_the_kernel_and_its_refusal_names_it() {
         assert!(msg.contains("r0") && msg.contains("/mnt/t"), "{msg}");
     }
 }
+
+#[test]
+fn recursive_options_apply_to_other_mount_types_too() {
+    require_root!();
+    let rt = runtime();
+    if skip_unless_berth(&rt, "runc applies recursive options to bind mounts only") {
+        return;
+    }
+    let mut b = Bundle::new(&rt);
+    b.add_mount("/mnt/t", "tmpfs", "tmpfs", &["size=1m", "rro", "rnoexec"]);
+    b.set_script("touch /mnt/t/f 2>&1; grep ' /mnt/t ' /proc/self/mountinfo | cut -d' ' -f6");
+    let out = rt.run(&b).ok().stdout;
+    assert!(out.contains("Read-only file system"), "{out}");
+    let opts = out.lines().last().unwrap_or_default();
+    assert!(opts.split(',').any(|o| o == "ro"), "{out}");
+    assert!(opts.split(',').any(|o| o == "noexec"), "{out}");
+}
