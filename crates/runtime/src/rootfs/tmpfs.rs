@@ -33,7 +33,7 @@ use nix::unistd::{fchown, fchownat, symlinkat, Gid, Uid};
 
 use super::options::MountOptions;
 use super::resolve::{fd_path, Root};
-use super::{do_mount, mount_err};
+use super::{do_mount, mount_err, with_data};
 use crate::error::{Error, Result};
 
 /// How deep a copied tree may be. Each level holds two descriptors open,
@@ -72,7 +72,7 @@ pub fn mount(root: &Root, source: &Path, dest: &Path, opts: &MountOptions) -> Re
         flags,
         Some(&opts.data),
     )
-    .map_err(|e| mount_err("mount tmpfs", dest, e))?;
+    .map_err(|e| mount_err(&with_data("mount tmpfs", &opts.data), dest, e))?;
     if let (true, Some((covered, mode))) = (prepare, &covered) {
         let top = root
             .open_in(dest, libc::O_RDONLY | libc::O_DIRECTORY)
