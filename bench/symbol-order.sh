@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Regenerates scripts/berth-runtime.order, the function order the static-pie
 # runtime is linked with (scripts/build-release.sh): which functions a
-# run/create/state/start/exec/kill/delete executes, recorded with one uprobe
+# run/create/state/start/exec/kill/delete (and a run with a seccomp
+# profile) executes, recorded with one uprobe
 # per function, laid out as [runtime only][both][init and other forked
 # children only]. Functions missing from the list only cost page faults.
 #
@@ -78,13 +79,17 @@ rootfs=$W/rootfs
 mkdir -p "$rootfs"/{bin,proc,sys,dev,tmp,etc}
 cp /bin/busybox "$rootfs/bin/" && for a in sh true sleep; do ln -s busybox "$rootfs/bin/$a"; done
 (cd "$W" && runc spec) || exit 1
-bundle() {
+bundle() { # bundle ID ARGS-JSON [JQ-FILTER]
     mkdir -p "$W/b/$1"
     jq --arg root "$rootfs" --arg cg "/$G/$1" --argjson args "$2" '.root = {path: $root, readonly: true}
-        | .process.terminal = false | .linux.cgroupsPath = $cg | .process.args = $args' \
+        | .process.terminal = false | .linux.cgroupsPath = $cg | .process.args = $args'" | ${3:-.}" \
         "$W/config.json" >"$W/b/$1/config.json"
     echo "$W/b/$1"
 }
+# Engines always pass a seccomp profile: its compile and load paths too.
+seccomp='.linux.seccomp = {defaultAction: "SCMP_ACT_ALLOW", architectures: ["SCMP_ARCH_X86_64"],
+    syscalls: [{names: ["reboot", "kexec_load", "add_key", "keyctl"], action: "SCMP_ACT_ERRNO", errnoRet: 1}]}'
+
 R="timeout -s KILL 300 $BIN --root $W/state"
 echo 1 >"$I/tracing_on"
 $R run --bundle "$(bundle r1 '["/bin/true"]')" r1 || echo "symbol-order: run failed" >&2
@@ -96,6 +101,8 @@ $R exec c1 /bin/true || echo "symbol-order: exec failed" >&2
 $R kill c1 KILL
 for _ in $(seq 100); do [ "$($R state c1 | jq -r .status)" = stopped ] && break; sleep 0.1; done
 $R delete c1 || echo "symbol-order: delete failed" >&2
+$R run --bundle "$(bundle r2 '["/bin/true"]' "$seccomp")" r2 || echo "symbol-order: run with seccomp failed" >&2
+$R delete -f r2
 echo 0 >"$I/tracing_on"
 
 # First hits per process kind, in order.
