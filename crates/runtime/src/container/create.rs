@@ -90,6 +90,7 @@ pub fn create(root: &Path, id: &str, opts: CreateOptions) -> Result<Created> {
         dir: &dir,
         cgroup: None,
         pid: None,
+        rootfs_bind: None,
         armed: true,
     };
     let created = create_in(
@@ -111,6 +112,8 @@ struct Made<'a> {
     dir: &'a StateDir,
     cgroup: Option<Cgroup>,
     pid: Option<i32>,
+    /// The rootfs bind of a container without a mount namespace.
+    rootfs_bind: Option<(PathBuf, u64)>,
     /// Cleared once the container exists for good.
     armed: bool,
 }
@@ -128,6 +131,11 @@ impl Drop for Made<'_> {
         if let Some(cg) = &self.cgroup {
             let _ = cg.signal_all(Signal::SIGKILL);
             let _ = cg.destroy();
+        }
+        if let Some((rootfs, id)) = &self.rootfs_bind {
+            if let Err(e) = crate::shared_mounts::unbind_rootfs(rootfs, *id) {
+                tracing::warn!("{}", one_line(&e));
+            }
         }
         let _ = self.dir.remove();
     }
@@ -181,10 +189,17 @@ fn create_in(
         cgroup: made.cgroup.clone(),
         own_pid_namespace: plan.has(LinuxNamespaceType::Pid),
         config: spec.clone(),
+        rootfs_mount_id: None,
     };
     // Saved before the init exists, so that `delete` can clean up after a
     // create killed at any point.
     dir.save(&record)?;
+    if !plan.has(LinuxNamespaceType::Mount) {
+        let id = crate::shared_mounts::bind_rootfs(rootfs)?;
+        made.rootfs_bind = Some((rootfs.to_path_buf(), id));
+        record.rootfs_mount_id = Some(id);
+        dir.save(&record)?;
+    }
     make_exec_fifo(dir, spec)?;
     let state_fd: OwnedFd = std::fs::File::options()
         .read(true)

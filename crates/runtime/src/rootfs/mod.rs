@@ -87,6 +87,12 @@ fn locked_flags(path: &Path) -> MsFlags {
 
 /// Step 1, in the new mount namespace, before pivot_root.
 pub fn prepare(ctx: &Context<'_>) -> Result<()> {
+    if !ctx.plan.has(LinuxNamespaceType::Mount) {
+        // In the runtime's mount namespace, under the private rootfs bind
+        // `create` made (crate::shared_mounts): the host's propagation is
+        // not ours to change.
+        return mount_all(ctx);
+    }
     let linux = ctx.spec.linux().as_ref();
     // Stop our mounts from propagating to the host (default rslave, as runc).
     let propagation = match linux.and_then(|l| l.rootfs_propagation().as_deref()) {
@@ -108,20 +114,24 @@ pub fn prepare(ctx: &Context<'_>) -> Result<()> {
         None,
     )
     .map_err(|e| mount_err("bind rootfs", ctx.rootfs, e))?;
-
-    let root = Root::open(ctx.rootfs)?;
-    let mut dev_mounted = false;
-    for m in ctx.spec.mounts().as_deref().unwrap_or_default() {
-        mount_entry(ctx, &root, m)?;
-        dev_mounted |= m.destination() == Path::new("/dev");
-    }
-    devices::create(ctx, &root, dev_mounted)?;
+    mount_all(ctx)?;
     if propagation.contains(MsFlags::MS_SHARED) {
         // Re-apply so the container's root itself shares with the host.
         do_mount(None, ctx.rootfs, None, propagation, None)
             .map_err(|e| mount_err("set propagation", ctx.rootfs, e))?;
     }
     Ok(())
+}
+
+/// Every `mounts` entry, then the devices.
+fn mount_all(ctx: &Context<'_>) -> Result<()> {
+    let root = Root::open(ctx.rootfs)?;
+    let mut dev_mounted = false;
+    for m in ctx.spec.mounts().as_deref().unwrap_or_default() {
+        mount_entry(ctx, &root, m)?;
+        dev_mounted |= m.destination() == Path::new("/dev");
+    }
+    devices::create(ctx, &root, dev_mounted)
 }
 
 fn make_parent_mount_private(rootfs: &Path) -> Result<()> {
