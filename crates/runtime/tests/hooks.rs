@@ -261,3 +261,24 @@ fn failing_create_runtime_hook_fails_create() {
         leftover_cgroups(&b)
     );
 }
+
+/// A failing createRuntime hook fails `create`; the runtime-spec then goes
+/// on with the container's destruction and its poststop hooks (lifecycle
+/// steps 4, 12 and 13), with the state `stopped`. runc does the same.
+#[test]
+fn failed_create_still_runs_the_poststop_hooks() {
+    require_root!();
+    let rt = runtime();
+    let mut b = Bundle::new(&rt);
+    let log = b.host_dir("hooklog").join("log");
+    b.set_args(&["sleep", "1000"]);
+    b.add_hook("createRuntime", "/bin/false", &["false"]);
+    logging_hook(&mut b, "poststop", &log);
+    rt.create(&b).failed();
+    assert_eq!(
+        log_lines(&log),
+        [format!("poststop stopped {}", b.id())],
+        "poststop hooks after the failed create"
+    );
+    assert!(!rt.root().join(b.id()).exists(), "state dir left");
+}

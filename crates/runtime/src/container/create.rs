@@ -91,6 +91,7 @@ pub fn create(root: &Path, id: &str, opts: CreateOptions) -> Result<Created> {
         cgroup: None,
         pid: None,
         rootfs_bind: None,
+        poststop: None,
         armed: true,
     };
     let created = create_in(
@@ -114,6 +115,11 @@ struct Made<'a> {
     pid: Option<i32>,
     /// The rootfs bind of a container without a mount namespace.
     rootfs_bind: Option<(PathBuf, u64)>,
+    /// The poststop hooks and the "stopped" state for them, once the
+    /// container is recorded: the runtime-spec continues a failed create
+    /// (a failing prestart, createRuntime or createContainer hook) with the
+    /// container's destruction and the poststop hooks, as runc does.
+    poststop: Option<(Vec<oci_spec::runtime::Hook>, Vec<u8>)>,
     /// Cleared once the container exists for good.
     armed: bool,
 }
@@ -138,6 +144,11 @@ impl Drop for Made<'_> {
             }
         }
         let _ = self.dir.remove();
+        if let Some((h, state)) = &self.poststop {
+            for e in hooks::run_hooks_best_effort(HookKind::Poststop, h, state) {
+                tracing::warn!("{}", one_line(&e));
+            }
+        }
     }
 }
 
@@ -194,6 +205,11 @@ fn create_in(
     // Saved before the init exists, so that `delete` can clean up after a
     // create killed at any point.
     dir.save(&record)?;
+    if let Some(h) = spec.hooks().as_ref().and_then(|h| h.poststop().clone()) {
+        let state =
+            serde_json::to_vec(&record.oci_state(dir, Status::Stopped)).expect("state encodes");
+        made.poststop = Some((h, state));
+    }
     if !plan.has(LinuxNamespaceType::Mount) {
         let id = crate::shared_mounts::bind_rootfs(rootfs)?;
         made.rootfs_bind = Some((rootfs.to_path_buf(), id));
