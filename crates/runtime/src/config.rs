@@ -264,3 +264,88 @@ pub fn with_default_device_rules(
     res.set_devices(Some(rules));
     res
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(json: serde_json::Value) -> Spec {
+        let mut base = serde_json::json!({
+            "ociVersion": "1.0.2",
+            "process": { "args": ["true"], "cwd": "/", "user": { "uid": 0, "gid": 0 } },
+            "root": { "path": "rootfs" },
+            "linux": { "namespaces": [] }
+        });
+        for (k, v) in json.as_object().unwrap() {
+            if k == "linux" {
+                for (lk, lv) in v.as_object().unwrap() {
+                    base["linux"][lk] = lv.clone();
+                }
+            } else {
+                base[k] = v.clone();
+            }
+        }
+        serde_json::from_value(base).unwrap()
+    }
+
+    fn check(json: serde_json::Value) -> Result<()> {
+        let s = spec(json);
+        let plan = Plan::from_config(s.linux().as_ref())?;
+        validate(&s, &plan)
+    }
+
+    #[test]
+    fn no_namespaces_at_all_is_valid() {
+        // Unprivileged, the runtime may not mount in its own namespace.
+        if crate::rootless::unprivileged() {
+            let err = check(serde_json::json!({})).unwrap_err().to_string();
+            assert!(err.contains("a rootless container"), "{err}");
+            return;
+        }
+        check(serde_json::json!({})).unwrap();
+        for p in ["private", "rprivate", "slave", "rslave"] {
+            check(serde_json::json!({ "linux": { "rootfsPropagation": p } })).unwrap();
+        }
+    }
+
+    #[test]
+    fn without_a_mount_namespace_what_needs_one_is_refused() {
+        for (json, what) in [
+            (
+                serde_json::json!({ "linux": { "maskedPaths": ["/proc/kcore"] } }),
+                "linux.maskedPaths needs a mount namespace",
+            ),
+            (
+                serde_json::json!({ "linux": { "readonlyPaths": ["/proc/sys"] } }),
+                "linux.readonlyPaths needs a mount namespace",
+            ),
+            (
+                serde_json::json!({ "linux": { "namespaces": [{ "type": "user" }],
+                    "uidMappings": [{ "containerID": 0, "hostID": 1000, "size": 1 }],
+                    "gidMappings": [{ "containerID": 0, "hostID": 1000, "size": 1 }] } }),
+                "a user namespace",
+            ),
+            (
+                serde_json::json!({ "linux": { "rootfsPropagation": "rshared" } }),
+                "linux.rootfsPropagation \"rshared\" needs a mount namespace",
+            ),
+            (
+                serde_json::json!({ "hostname": "box" }),
+                "unable to set hostname without a private UTS namespace",
+            ),
+        ] {
+            let err = check(json).unwrap_err().to_string();
+            assert!(err.contains(what), "{what}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_mount_namespace_lifts_the_refusals() {
+        check(serde_json::json!({ "linux": {
+            "namespaces": [{ "type": "mount" }],
+            "maskedPaths": ["/proc/kcore"],
+            "rootfsPropagation": "rshared"
+        } }))
+        .unwrap();
+    }
+}
