@@ -99,7 +99,7 @@ fn parse_fdinfo_mnt_id(info: &str) -> Option<u64> {
 }
 
 /// Whether mount `id` is in our mount namespace.
-fn is_mounted(id: u64) -> Result<bool> {
+pub fn is_mounted(id: u64) -> Result<bool> {
     let info = std::fs::read_to_string("/proc/self/mountinfo")
         .map_err(|e| Error::io("read", "/proc/self/mountinfo", e))?;
     Ok(info

@@ -519,3 +519,41 @@ fn net_sysctl_in_the_hosts_network_namespace_joined_by_path_is_refused() {
     );
     assert!(!rt.root().join(b.id()).exists(), "state dir left");
 }
+
+/// Two containers without a mount namespace on one rootfs would stack
+/// their rootfs binds (deleting one would take the other's mounts): the
+/// second is refused while the first has its bind there.
+#[test]
+fn two_containers_without_mount_namespaces_cannot_share_a_rootfs() {
+    require_root!();
+    let rt = runtime();
+    if skip_unless_berth(&rt, RUNC_CHANGES_THE_HOST) {
+        return;
+    }
+    let mut first = bundle_without_namespaces(&rt, &[]);
+    first.set_args(&["sleep", "1000"]);
+    rt.run_detached(&first).ok();
+    let mut second = bundle_without_namespaces(&rt, &[]);
+    second.config_mut()["root"]["path"] = json!(first.rootfs());
+    second.set_args(&["true"]);
+    let out = rt.create(&second).failed();
+    assert!(
+        error_message(&out).contains(&format!("is in use by container {}", first.id())),
+        "{out}"
+    );
+    let out = rt.exec(first.id(), &["cat", "/marker"]).ok();
+    assert_eq!(out.stdout, "in-the-rootfs\n");
+    rt.delete_force(first.id()).ok();
+    assert_eq!(
+        mounts_under(&first),
+        Vec::<String>::new(),
+        "mounts left behind"
+    );
+    // Once the first is gone, the rootfs is free again.
+    rt.run(&second).ok();
+    assert_eq!(
+        mounts_under(&first),
+        Vec::<String>::new(),
+        "mounts left behind"
+    );
+}

@@ -211,6 +211,7 @@ fn create_in(
         made.poststop = Some((h, state));
     }
     if !plan.has(LinuxNamespaceType::Mount) {
+        refuse_shared_rootfs(dir, rootfs)?;
         let id = crate::shared_mounts::bind_rootfs(rootfs)?;
         made.rootfs_bind = Some((rootfs.to_path_buf(), id));
         record.rootfs_mount_id = Some(id);
@@ -303,6 +304,34 @@ fn create_in(
         write_pid_file(path, pid)?;
     }
     Ok(Created { pid })
+}
+
+/// Two containers without a mount namespace on one rootfs would stack
+/// their binds, and deleting the first would take the second's mounts:
+/// refused while another container of this runtime root has its bind there.
+fn refuse_shared_rootfs(dir: &StateDir, rootfs: &Path) -> Result<()> {
+    let Some(root) = dir.path.parent() else {
+        return Ok(());
+    };
+    for id in crate::state::list_ids(root)? {
+        if id == dir.id {
+            continue;
+        }
+        let Ok(Some(other)) = StateDir::open(root, &id).and_then(|d| d.load()) else {
+            continue;
+        };
+        let bound = other
+            .rootfs_mount_id
+            .is_some_and(|m| crate::shared_mounts::is_mounted(m).unwrap_or(false));
+        if bound && other.rootfs == rootfs {
+            return Err(Error::InvalidConfig(format!(
+                "rootfs {} is in use by container {id}, which has no mount namespace either: \
+                 two such containers cannot share a rootfs",
+                rootfs.display()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Resolves, creates and configures the container's cgroup. When it is
