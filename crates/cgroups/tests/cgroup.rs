@@ -313,13 +313,13 @@ fn unsupported_fields_fail_and_write_nothing() {
     let before = read(&pids, "pids.max");
     let e = cg
         .apply(&resources(
-            r#"{"pids": {"limit": 7}, "memory": {"kernel": 67108864}}"#,
+            r#"{"pids": {"limit": 7}, "hugepageLimits": [{"pageSize": "3MB", "limit": 1}]}"#,
         ))
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Unsupported);
     assert!(
         e.to_string()
-            .starts_with("linux.resources.memory.kernel is not supported: "),
+            .starts_with("linux.resources.hugepageLimits is not supported: "),
         "{e}"
     );
     assert_eq!(

@@ -126,11 +126,18 @@ fn memory_fields_apply_and_update() {
         assert_eq!(read(&mem, "memory.swappiness"), "60");
         assert!(read(&mem, "memory.oom_control").contains("oom_kill_disable 0"));
     }
-    refused(&cg, r#"{"memory": {"kernel": 67108864}}"#, "memory.kernel");
-    refused(
+    // Kernel memory limits are ignored (the kernel dropped them), as by
+    // runc 1.2 and crun: the rest of the memory fields still apply, and no
+    // kmem file is written where an old kernel still has one.
+    let kmem_before = std::fs::read_to_string(mem.join("memory.kmem.limit_in_bytes")).ok();
+    apply(
         &cg,
-        r#"{"memory": {"kernelTCP": 67108864}}"#,
-        "memory.kernelTCP",
+        r#"{"memory": {"reservation": 16777216, "kernel": 67108864, "kernelTCP": 67108864}}"#,
+    );
+    assert_eq!(read(&mem, low), "16777216");
+    assert_eq!(
+        std::fs::read_to_string(mem.join("memory.kmem.limit_in_bytes")).ok(),
+        kmem_before
     );
     cg.destroy().unwrap();
 }

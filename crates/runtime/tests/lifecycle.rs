@@ -189,6 +189,54 @@ fn kill_all_reaches_every_process() {
     rt.wait_for_status(b.id(), "stopped", STATE_TIMEOUT);
 }
 
+/// A container whose init exited leaving a background child in its
+/// cgroup (possible without a pid namespace of its own, as in a pod whose
+/// containers share one): `kill --all` still reaches the child and
+/// succeeds, as runc does and as containerd's shim expects for every
+/// exited container of such a pod. Without `--all` the stopped container
+/// stays `container not running`.
+#[test]
+fn kill_all_on_a_stopped_container_kills_what_is_left_in_its_cgroup() {
+    require_root!();
+    let rt = runtime();
+    let mut b = Bundle::new(&rt);
+    b.remove_namespace("pid");
+    // The child traps TERM with a marker, so which signal arrived shows.
+    let marker = b.host_dir("marker");
+    let dest = marker.to_str().unwrap().to_owned();
+    b.add_mount(&dest, "bind", &dest, &["rbind", "rw"]);
+    b.set_script(&format!(
+        "sh -c 'trap \"echo term > {dest}/got; exit 0\" TERM; echo up > {dest}/up; \
+         while true; do sleep 0.1; done' </dev/null >/dev/null 2>&1 & \
+         while [ ! -e {dest}/up ]; do sleep 0.05; done; exit 0"
+    ));
+    rt.run_detached(&b).ok();
+    rt.wait_for_status(b.id(), "stopped", STATE_TIMEOUT);
+    let cg = b.cgroup_path();
+    assert!(
+        !CgroupParent::procs_of(&cg).is_empty(),
+        "the background child should outlive the init in {cg}"
+    );
+    let out = rt.kill(b.id(), "TERM").failed();
+    assert!(
+        error_message(&out).contains("container not running"),
+        "{out}"
+    );
+    rt.cmd(&["kill", "--all", b.id(), "TERM"]).ok();
+    assert!(
+        wait_until(STATE_TIMEOUT, || marker.join("got").exists()),
+        "the child never got SIGTERM"
+    );
+    assert!(
+        wait_until(STATE_TIMEOUT, || CgroupParent::procs_of(&cg).is_empty()),
+        "left in the cgroup: {:?}",
+        CgroupParent::procs_of(&cg)
+    );
+    // Nothing left to signal is no error either.
+    rt.cmd(&["kill", "--all", b.id(), "KILL"]).ok();
+    rt.delete(b.id()).ok();
+}
+
 #[test]
 fn delete_force_kills_a_running_container() {
     require_root!();

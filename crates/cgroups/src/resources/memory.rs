@@ -11,7 +11,6 @@ use crate::Error;
 
 pub(super) fn plan(res: &LinuxResources, host: &Host, plan: &mut Plan) -> Result<(), Error> {
     let Some(m) = res.memory() else { return Ok(()) };
-    kernel_memory(m)?;
     if !is_set(m) {
         return Ok(());
     }
@@ -21,7 +20,11 @@ pub(super) fn plan(res: &LinuxResources, host: &Host, plan: &mut Plan) -> Result
     }
 }
 
-/// Anything to write (or to refuse) besides the kernel memory fields.
+/// Anything to write (or to refuse). `memory.kernel` and
+/// `memory.kernelTCP` are not: they set kernel memory limits that Linux
+/// 5.16 stopped enforcing (and 6.x removed), so, as runc 1.2 and crun do,
+/// nothing is written for them (kernel memory counts in `memory.limit`);
+/// the runtime warns when a config sets them.
 /// `disableOOMKiller: false` is what Docker always sends: on v2 it asks for
 /// nothing.
 fn is_set(m: &LinuxMemory) -> bool {
@@ -31,26 +34,6 @@ fn is_set(m: &LinuxMemory) -> bool {
         || m.swappiness().is_some()
         || m.disable_oom_killer().is_some()
         || m.use_hierarchy().is_some()
-}
-
-/// `memory.kernel` and `memory.kernelTCP` set kernel memory limits that
-/// Linux 5.16 stopped enforcing (and 6.x removed); runc ignores them with a
-/// warning. A zero is "unset" as for the other limits.
-fn kernel_memory(m: &LinuxMemory) -> Result<(), Error> {
-    for (field, value) in [
-        ("memory.kernel", m.kernel()),
-        ("memory.kernelTCP", m.kernel_tcp()),
-    ] {
-        if nonzero(value).is_some() {
-            return Err(unsupported(
-                field,
-                "kernel memory limits are deprecated and the kernel dropped them \
-                 (Linux 5.16 stopped enforcing memory.kmem.*limit_in_bytes); kernel \
-                 memory is counted in memory.limit",
-            ));
-        }
-    }
-    Ok(())
 }
 
 fn check_before_update(m: &LinuxMemory) -> bool {

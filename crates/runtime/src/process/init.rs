@@ -18,7 +18,7 @@ use std::path::Path;
 
 use nix::sched::{unshare, CloneFlags};
 use nix::unistd::{setresgid, setresuid, Gid, Uid};
-use oci_spec::runtime::Spec;
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
 use super::channel::{Channel, Message};
 use super::identity;
@@ -144,9 +144,14 @@ fn setup(args: &InitArgs<'_>, chan: &Channel) -> Result<Never> {
         .as_ref()
         .and_then(|h| h.create_container().as_ref())
     {
-        hooks::run_hooks(HookKind::CreateContainer, h, state.as_bytes())?;
+        let s = hooks::state_in_container(&state, "creating");
+        hooks::run_hooks(HookKind::CreateContainer, h, &s)?;
     }
-    rootfs::pivot(args.rootfs, args.no_pivot)?;
+    if args.plan.has(LinuxNamespaceType::Mount) {
+        rootfs::pivot(args.rootfs, args.no_pivot)?;
+    } else {
+        crate::shared_mounts::enter(args.rootfs)?;
+    }
 
     let process = args
         .spec
@@ -200,11 +205,9 @@ fn start_program(args: &InitArgs<'_>, state: &str, program: &identity::Program) 
         .as_ref()
         .and_then(|h| h.start_container().as_ref())
     {
-        let mut s: serde_json::Value = serde_json::from_str(state).unwrap_or_default();
-        // runc hands these hooks the state as it is before the fifo is
-        // gone: "created".
-        s["status"] = "created".into();
-        hooks::run_hooks(HookKind::StartContainer, h, s.to_string().as_bytes())?;
+        // Before the program runs the container is still "created".
+        let s = hooks::state_in_container(state, "created");
+        hooks::run_hooks(HookKind::StartContainer, h, &s)?;
     }
     nix::unistd::write(&fifo, b"0").map_err(|e| Error::sys("write exec fifo", e))?;
     // As late as possible: only execve runs under the filter from here.
