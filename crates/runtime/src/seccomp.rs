@@ -1,8 +1,11 @@
 //! `linux.seccomp`: compiles the OCI profile into a libseccomp filter in
 //! the runtime (before any fork), and loads it in the container's process
-//! as late as the profile allows: right before `execve` when
-//! `noNewPrivileges` is set, else while the process still holds
-//! CAP_SYS_ADMIN (before its capabilities are dropped), as runc does.
+//! right before `execve`, after every step of the runtime's own (user,
+//! capabilities, cwd check, program lookup, close-on-exec, startContainer
+//! hooks), so that a profile written for an older kernel cannot break
+//! them. Without `noNewPrivileges` the load needs CAP_SYS_ADMIN: the
+//! process keeps it permitted until then and drops it with one `capset`
+//! right after (runc instead loads such a filter before changing user).
 //!
 //! `SCMP_ACT_NOTIFY`: the runtime connects to `listenerPath` before any
 //! namespace or root change (so the host path still resolves), and after
@@ -28,7 +31,7 @@ use crate::error::{Error, Result};
 /// A compiled profile, ready to load.
 pub struct Filter {
     ctx: ScmpFilterContext,
-    /// Load just before execve (no_new_privs set) or before dropping caps.
+    /// no_new_privs is set: the load needs no CAP_SYS_ADMIN.
     pub late: bool,
     notify: Option<Listener>,
 }

@@ -117,3 +117,197 @@ fn notify_listener_receives_the_descriptor_and_state() {
     let out = run.wait();
     assert!(out.stdout.contains("rc=1"), "{out}");
 }
+
+/// The syscalls newer than 2019 (Linux 5.3 to 5.14) that berth-runtime, Rust's
+/// std or glibc may use; a profile written before them denies them all.
+const NEW_SYSCALLS: [&str; 8] = [
+    "close_range",
+    "clone3",
+    "openat2",
+    "faccessat2",
+    "pidfd_open",
+    "pidfd_send_signal",
+    "epoll_pwait2",
+    "mount_setattr",
+];
+
+/// An allow list as written before Linux 5.3 (the shape of Docker 19.03's
+/// default profile, trimmed): nothing newer than `statx`, everything else
+/// answers EPERM. `clone` is allowed without namespace flags, as Docker does.
+fn old_allow_list(except: &[&str]) -> serde_json::Value {
+    let names: Vec<&str> = OLD_ALLOWED
+        .split_whitespace()
+        .filter(|n| !except.contains(n))
+        .collect();
+    json!({
+        "defaultAction": "SCMP_ACT_ERRNO",
+        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+        "syscalls": [
+            {"names": names, "action": "SCMP_ACT_ALLOW"},
+            {"names": ["clone"], "action": "SCMP_ACT_ALLOW",
+             "args": [{"index": 0, "value": 2114060288u64, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"}]}
+        ]
+    })
+}
+
+const OLD_ALLOWED: &str =
+    "accept accept4 access alarm arch_prctl bind brk capget capset chdir chmod \
+    chown clock_getres clock_gettime clock_nanosleep close connect copy_file_range creat dup dup2 \
+    dup3 epoll_create epoll_create1 epoll_ctl epoll_pwait epoll_wait eventfd eventfd2 execve \
+    execveat exit exit_group faccessat fadvise64 fallocate fchdir fchmod fchmodat fchown fchownat \
+    fcntl fdatasync fgetxattr flistxattr flock fork fremovexattr fsetxattr fstat fstatfs fsync \
+    ftruncate futex futimesat getcpu getcwd getdents getdents64 getegid geteuid getgid getgroups \
+    getitimer getpeername getpgid getpgrp getpid getppid getpriority getrandom getresgid getresuid \
+    getrlimit get_robust_list getrusage getsid getsockname getsockopt gettid gettimeofday getuid \
+    getxattr inotify_add_watch inotify_init inotify_init1 inotify_rm_watch ioctl ioprio_get \
+    ioprio_set kill lchown lgetxattr link linkat listen listxattr llistxattr lremovexattr lseek \
+    lsetxattr lstat madvise memfd_create mincore mkdir mkdirat mknod mknodat mlock mmap mprotect \
+    mremap msync munlock munmap nanosleep newfstatat open openat pause pipe pipe2 poll ppoll prctl \
+    pread64 preadv prlimit64 pselect6 pwrite64 pwritev read readahead readlink readlinkat readv \
+    recvfrom recvmmsg recvmsg rename renameat renameat2 restart_syscall rmdir rt_sigaction \
+    rt_sigpending rt_sigprocmask rt_sigqueueinfo rt_sigreturn rt_sigsuspend rt_sigtimedwait \
+    rt_tgsigqueueinfo sched_getaffinity sched_getattr sched_getparam sched_get_priority_max \
+    sched_get_priority_min sched_getscheduler sched_setaffinity sched_setattr sched_setparam \
+    sched_setscheduler sched_yield select sendfile sendmmsg sendmsg sendto setfsgid setfsuid \
+    setgid setgroups setitimer setpgid setpriority setregid setresgid setresuid setreuid setrlimit \
+    set_robust_list setsid setsockopt set_thread_area set_tid_address setuid setxattr shutdown \
+    sigaltstack socket socketpair splice stat statfs statx symlink symlinkat sync sync_file_range \
+    syncfs sysinfo tee tgkill time timer_create timer_delete timer_getoverrun timer_gettime \
+    timer_settime timerfd_create timerfd_gettime timerfd_settime times tkill truncate umask uname \
+    unlink unlinkat utime utimensat utimes vfork wait4 waitid write writev";
+
+/// A profile that answers EPERM for `name` only.
+fn deny_one(name: &str) -> serde_json::Value {
+    json!({"defaultAction": "SCMP_ACT_ALLOW",
+           "syscalls": [{"names": [name], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]})
+}
+
+/// `run` of a script that exits 0, then `exec` into a running container,
+/// both under `profile` with noNewPrivileges `nnp`; and the capabilities
+/// the process ends with are exactly the configured ones (loading a filter
+/// without no_new_privs must not leave CAP_SYS_ADMIN behind).
+fn runs_under(profile: &serde_json::Value, nnp: bool, what: &str) {
+    let rt = runtime();
+    // CAP_KILL, CAP_NET_BIND_SERVICE, CAP_AUDIT_WRITE: the test default.
+    let caps = format!("{:016x}", (1u64 << 5) | (1 << 10) | (1 << 29));
+    let mut b = Bundle::new(&rt);
+    with_profile(&mut b, profile.clone());
+    b.config_mut()["process"]["noNewPrivileges"] = json!(nnp);
+    b.set_script("grep -E '^Cap(Prm|Eff)' /proc/self/status; echo ran");
+    let out = rt.run(&b);
+    assert!(out.success(), "run, {what}, noNewPrivileges {nnp}:\n{out}");
+    assert!(out.stdout.ends_with("ran\n"), "{what}, nnp {nnp}:\n{out}");
+    assert!(
+        out.stdout.contains(&format!("CapPrm:\t{caps}"))
+            && out.stdout.contains(&format!("CapEff:\t{caps}")),
+        "{what}, nnp {nnp}: capabilities differ from the config:\n{out}"
+    );
+
+    let mut b = Bundle::new(&rt);
+    with_profile(&mut b, profile.clone());
+    b.config_mut()["process"]["noNewPrivileges"] = json!(nnp);
+    run_term_aware(&rt, &mut b);
+    let out = rt.exec(
+        b.id(),
+        &[
+            "sh",
+            "-c",
+            "grep -E '^Cap(Prm|Eff)' /proc/self/status; echo exec-ran",
+        ],
+    );
+    assert!(out.success(), "exec, {what}, noNewPrivileges {nnp}:\n{out}");
+    assert!(
+        out.stdout.ends_with("exec-ran\n"),
+        "{what}, nnp {nnp}:\n{out}"
+    );
+    assert!(
+        out.stdout.contains(&format!("CapPrm:\t{caps}")),
+        "exec, {what}, nnp {nnp}: capabilities differ from the config:\n{out}"
+    );
+}
+
+macro_rules! denied_new_syscall {
+    ($($test:ident: $name:literal,)*) => {$(
+        /// Denying a syscall newer than 2019 breaks neither `run` nor `exec`.
+        #[test]
+        fn $test() {
+            require_root!();
+            assert!(NEW_SYSCALLS.contains(&$name));
+            for nnp in [true, false] {
+                runs_under(&deny_one($name), nnp, concat!($name, " denied"));
+            }
+        }
+    )*};
+}
+
+denied_new_syscall! {
+    denied_close_range_runs: "close_range",
+    denied_clone3_runs: "clone3",
+    denied_openat2_runs: "openat2",
+    denied_faccessat2_runs: "faccessat2",
+    denied_pidfd_open_runs: "pidfd_open",
+    denied_pidfd_send_signal_runs: "pidfd_send_signal",
+    denied_epoll_pwait2_runs: "epoll_pwait2",
+    denied_mount_setattr_runs: "mount_setattr",
+}
+
+/// Docker 19.03-style profile: default ERRNO, an allow list without any
+/// post-5.3 syscall. `run` and `exec` of busybox sh work with and without
+/// no_new_privs (Docker's and Kubernetes' default is without).
+#[test]
+fn old_allow_list_profile_runs_busybox_sh() {
+    require_root!();
+    for n in NEW_SYSCALLS {
+        assert!(!OLD_ALLOWED.split_whitespace().any(|a| a == n), "{n}");
+    }
+    for nnp in [true, false] {
+        runs_under(&old_allow_list(&[]), nnp, "old allow list");
+    }
+}
+
+/// startContainer hooks fork and exec in the container; glibc's spawn uses
+/// clone3, which an old profile answers with EPERM. The hooks run before
+/// the filter is loaded, so they work.
+#[test]
+fn start_container_hook_runs_under_an_old_profile() {
+    require_root!();
+    let rt = runtime();
+    for (what, profile) in [
+        ("clone3 denied", deny_one("clone3")),
+        ("old allow list", old_allow_list(&[])),
+    ] {
+        for nnp in [true, false] {
+            let mut b = Bundle::new(&rt);
+            with_profile(&mut b, profile.clone());
+            b.config_mut()["process"]["noNewPrivileges"] = json!(nnp);
+            // Runs in the container: the path is the rootfs's busybox.
+            b.add_hook(
+                "startContainer",
+                "/bin/sh",
+                &["sh", "-c", "echo hooked > /tmp/hook"],
+            );
+            b.set_script("cat /tmp/hook");
+            let out = rt.run(&b);
+            assert!(out.success(), "{what}, nnp {nnp}:\n{out}");
+            assert_eq!(out.stdout, "hooked\n", "{what}, nnp {nnp}:\n{out}");
+        }
+    }
+}
+
+/// A cwd of / is legitimate even when the profile denies getcwd (the
+/// runtime's breakout check must not run under the user's filter).
+#[test]
+fn cwd_root_works_when_the_profile_denies_getcwd() {
+    require_root!();
+    let rt = runtime();
+    for nnp in [true, false] {
+        let mut b = Bundle::new(&rt);
+        with_profile(&mut b, old_allow_list(&["getcwd"]));
+        b.config_mut()["process"]["noNewPrivileges"] = json!(nnp);
+        b.config_mut()["process"]["cwd"] = json!("/");
+        b.set_script("echo in-root");
+        let out = rt.run(&b);
+        assert!(out.success(), "nnp {nnp}:\n{out}");
+        assert_eq!(out.stdout, "in-root\n", "nnp {nnp}:\n{out}");
+    }
+}
