@@ -506,3 +506,55 @@ fn log_flag_audits_errno_actions() {
         "no audit record of the ERRNO action with SECCOMP_FILTER_FLAG_LOG"
     );
 }
+
+/// A bundle whose container sees the host's /usr (read-only), so the
+/// host's dynamically linked programs (perl) run in it.
+fn bundle_with_host_usr(rt: &Runtime, profile: serde_json::Value, nnp: bool) -> Bundle {
+    let mut b = Bundle::new(rt);
+    with_profile(&mut b, profile);
+    b.config_mut()["process"]["noNewPrivileges"] = json!(nnp);
+    let root = b.rootfs();
+    std::fs::create_dir_all(root.join("usr")).unwrap();
+    for (link, to) in [("lib", "usr/lib"), ("lib64", "usr/lib64")] {
+        let _ = std::os::unix::fs::symlink(to, root.join(link));
+    }
+    b.add_mount("/usr", "bind", "/usr", &["rbind", "ro"]);
+    b
+}
+
+/// As runc does: under a profile that names no syscall newer than some
+/// number (an old allow list), newer syscalls fail with ENOSYS rather than
+/// the default EPERM, so glibc falls back from clone3 to clone and a
+/// threaded program (Debian's perl with ithreads) works; a syscall the
+/// profile knows and denies still gets EPERM.
+#[test]
+fn newer_syscalls_than_the_profile_fail_with_enosys() {
+    require_root!();
+    let rt = runtime();
+    for nnp in [true, false] {
+        let mut b = bundle_with_host_usr(&rt, old_allow_list(&["mkdir", "mkdirat"]), nnp);
+        // 435 is clone3 on x86_64 and aarch64.
+        b.set_script(
+            "/usr/bin/perl -e 'syscall(435, 0, 0); print $!+0, \"\\n\"'; \
+             mkdir /tmp/m 2>/dev/null; echo mkdir=$?; \
+             /usr/bin/perl -Mthreads -e 'threads->create(sub { print \"thread ran\\n\" })->join'",
+        );
+        let out = rt.run(&b);
+        assert!(out.success(), "nnp {nnp}:\n{out}");
+        assert_eq!(out.stdout, "38\nmkdir=1\nthread ran\n", "nnp {nnp}:\n{out}");
+    }
+}
+
+/// With a default action that allows, nothing changes: an unnamed newer
+/// syscall runs (clone3 with a null argument fails with EFAULT/EINVAL, not
+/// ENOSYS).
+#[test]
+fn enosys_stub_is_not_added_to_an_allowing_profile() {
+    require_root!();
+    let rt = runtime();
+    let mut b = bundle_with_host_usr(&rt, deny_one("mkdir"), true);
+    b.set_script("/usr/bin/perl -e 'syscall(435, 0, 0); print $!+0, \"\\n\"'");
+    let out = rt.run(&b).ok();
+    assert_ne!(out.stdout, "38\n", "{out}");
+    assert_ne!(out.stdout, "1\n", "{out}");
+}

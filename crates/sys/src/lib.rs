@@ -8,6 +8,7 @@
 pub mod bpf;
 pub mod fs;
 pub mod fsmount;
+pub mod seccomp;
 
 use std::ffi::CStr;
 use std::io;
