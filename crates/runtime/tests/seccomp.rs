@@ -558,3 +558,34 @@ fn enosys_stub_is_not_added_to_an_allowing_profile() {
     assert_ne!(out.stdout, "38\n", "{out}");
     assert_ne!(out.stdout, "1\n", "{out}");
 }
+
+/// A non-root user under an old profile without no_new_privs: the user
+/// change, the capability sets (ambient ones included) and the filter all
+/// hold, with nothing left of the CAP_SYS_ADMIN the load needed.
+#[test]
+fn old_profile_with_a_non_root_user() {
+    require_root!();
+    let rt = runtime();
+    let caps = format!("{:016x}", (1u64 << 5) | (1 << 10) | (1 << 29));
+    let mut b = Bundle::new(&rt);
+    with_profile(&mut b, old_allow_list(&["mkdir", "mkdirat"]));
+    b.config_mut()["process"]["noNewPrivileges"] = json!(false);
+    b.config_mut()["process"]["user"] = json!({ "uid": 1000, "gid": 1000 });
+    b.config_mut()["process"]["capabilities"]["inheritable"] =
+        json!(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]);
+    b.set_script(
+        "id -u; grep -E '^(CapPrm|CapEff|CapAmb|Seccomp):' /proc/self/status; \
+         mkdir /tmp/u 2>/dev/null; echo mkdir=$?",
+    );
+    let out = rt.run(&b).ok();
+    for want in [
+        "1000\n".to_string(),
+        format!("CapPrm:\t{caps}\n"),
+        format!("CapEff:\t{caps}\n"),
+        format!("CapAmb:\t{caps}\n"),
+        "Seccomp:\t2\n".to_string(),
+        "mkdir=1\n".to_string(),
+    ] {
+        assert!(out.stdout.contains(&want), "no {want:?} in:\n{out}");
+    }
+}
