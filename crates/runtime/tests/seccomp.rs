@@ -589,3 +589,35 @@ fn old_profile_with_a_non_root_user() {
         assert!(out.stdout.contains(&want), "no {want:?} in:\n{out}");
     }
 }
+
+/// A profile that denies capset, without no_new_privs: the runtime needs
+/// no capset under the filter (execve recomputes the sets), so the program
+/// runs, with exactly the configured capabilities.
+#[test]
+fn capset_denied_without_no_new_privs() {
+    require_root!();
+    let rt = runtime();
+    if skip_unless_berth(&rt, "runc sets capabilities after loading the filter") {
+        return;
+    }
+    let caps = format!("{:016x}", (1u64 << 5) | (1 << 10) | (1 << 29));
+    for user in [
+        json!({ "uid": 0, "gid": 0 }),
+        json!({ "uid": 1000, "gid": 1000 }),
+    ] {
+        let mut b = Bundle::new(&rt);
+        with_profile(&mut b, deny_one("capset"));
+        b.config_mut()["process"]["noNewPrivileges"] = json!(false);
+        b.config_mut()["process"]["user"] = user.clone();
+        b.config_mut()["process"]["capabilities"]["inheritable"] =
+            json!(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]);
+        b.set_script("grep -E '^Cap(Prm|Eff):' /proc/self/status");
+        let out = rt.run(&b);
+        assert!(out.success(), "user {user}:\n{out}");
+        assert_eq!(
+            out.stdout,
+            format!("CapPrm:\t{caps}\nCapEff:\t{caps}\n"),
+            "user {user}:\n{out}"
+        );
+    }
+}
