@@ -7,6 +7,10 @@
 //! process keeps it permitted until then and drops it with one `capset`
 //! right after (runc instead loads such a filter before changing user).
 //!
+//! The program loaded is libseccomp's, exported as BPF, behind a short
+//! stub that answers ENOSYS for syscalls newer than the profile knows
+//! ([`enosys_stub`], as runc does); it is loaded with `seccomp(2)`.
+//!
 //! `SCMP_ACT_NOTIFY`: the runtime connects to `listenerPath` before any
 //! namespace or root change (so the host path still resolves), and after
 //! loading, the process sends the notify descriptor over that connection
