@@ -416,3 +416,300 @@ fn tmpcopyup_copies_device_nodes_and_fifos() {
          /mnt/cu/fifo 620 1000:5 fifo 0,0\nwritten\n"
     );
 }
+
+/// Host-side mounts a test makes under `dir` (a bundle directory): all of
+/// them, and whatever a container propagated there, are detached when
+/// this drops, even if the test failed. Declare it after the bundle so it
+/// drops first.
+struct HostMounts(std::path::PathBuf);
+
+impl HostMounts {
+    fn bind(&self, path: &std::path::Path, propagation: nix::mount::MsFlags) {
+        use nix::mount::{mount, MsFlags};
+        mount(
+            Some(path),
+            path,
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .unwrap_or_else(|e| panic!("bind {}: {e}", path.display()));
+        mount(None::<&str>, path, None::<&str>, propagation, None::<&str>)
+            .unwrap_or_else(|e| panic!("propagation of {}: {e}", path.display()));
+    }
+
+    fn tmpfs(&self, path: &std::path::Path) {
+        use nix::mount::{mount, MsFlags};
+        mount(
+            Some("tmpfs"),
+            path,
+            Some("tmpfs"),
+            MsFlags::empty(),
+            Some("size=1m"),
+        )
+        .unwrap_or_else(|e| panic!("tmpfs on {}: {e}", path.display()));
+    }
+}
+
+impl Drop for HostMounts {
+    fn drop(&mut self) {
+        for _ in 0..10 {
+            let dir = self.0.to_str().unwrap();
+            let mut mounts: Vec<String> = host_mounts_under(&self.0)
+                .into_iter()
+                .filter(|m| m == dir || m.starts_with(&format!("{dir}/")))
+                .collect();
+            if mounts.is_empty() {
+                return;
+            }
+            mounts.sort_by_key(|m| std::cmp::Reverse(m.len()));
+            for m in mounts {
+                let _ = nix::mount::umount2(m.as_str(), nix::mount::MntFlags::MNT_DETACH);
+            }
+        }
+    }
+}
+
+fn is_mount_point(path: &std::path::Path) -> bool {
+    host_mounts_under(path)
+        .iter()
+        .any(|m| m == path.to_str().unwrap())
+}
+
+fn grant_sys_admin(b: &mut Bundle) {
+    let mut c = b.config_mut();
+    for set in ["bounding", "effective", "permitted"] {
+        c["process"]["capabilities"][set]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!("CAP_SYS_ADMIN"));
+    }
+}
+
+/// `linux.rootfsPropagation` = `mode`, with a volume bound from a shared
+/// host mount. After the container started, the host mounts a tmpfs in
+/// the volume's source (and, when the rootfs is a mount point, in the
+/// rootfs); then the container mounts one in the volume and one in its
+/// root. Returns what crossed: (host→container in the volume,
+/// container→host in the volume, host→container in the rootfs).
+/// Nothing the container mounts may ever reach the host's rootfs.
+fn propagation_case(mode: &str, rootfs_is_mount: bool) -> (bool, bool, bool) {
+    let rt = runtime();
+    let mut b = Bundle::new(&rt);
+    let host = HostMounts(b.path().to_path_buf());
+    let src = b.host_dir("vol");
+    host.bind(&src, nix::mount::MsFlags::MS_SHARED);
+    let rootfs = b.rootfs();
+    if rootfs_is_mount {
+        // containerd's rootfs: a mount point, under a shared /run.
+        host.bind(&rootfs, nix::mount::MsFlags::MS_SHARED);
+    }
+    for d in ["from-host", "from-inside"] {
+        fs::create_dir_all(src.join(d)).unwrap();
+        fs::create_dir_all(rootfs.join("mnt").join(d)).unwrap();
+    }
+    b.add_mount("/vol", "bind", src.to_str().unwrap(), &["rbind"]);
+    b.config_mut()["linux"]["rootfsPropagation"] = serde_json::json!(mode);
+    grant_sys_admin(&mut b);
+    b.set_script(
+        "seen() { grep -q \" $1 \" /proc/self/mountinfo && echo yes || echo no; }; \
+         echo ready; while [ ! -e /vol/go ]; do sleep 0.05; done; \
+         echo vol-in=$(seen /vol/from-host) root-in=$(seen /mnt/from-host); \
+         mount -t tmpfs tmpfs /vol/from-inside && mount -t tmpfs tmpfs /mnt/from-inside \
+         && echo mounted; sleep 1000",
+    );
+    let out = rt.run_detached(&b).ok();
+    assert!(
+        wait_until(STATE_TIMEOUT, || out.stdout_now().contains("ready")),
+        "{mode}: container never got ready:\n{out}"
+    );
+    host.tmpfs(&src.join("from-host"));
+    if rootfs_is_mount {
+        host.tmpfs(&rootfs.join("mnt/from-host"));
+    }
+    fs::write(src.join("go"), "").unwrap();
+    assert!(
+        wait_until(STATE_TIMEOUT, || out.stdout_now().contains("mounted")),
+        "{mode}: {}",
+        out.stdout_now()
+    );
+    let stdout = out.stdout_now();
+    let vol_in = stdout.contains("vol-in=yes");
+    let root_in = stdout.contains("root-in=yes");
+    let vol_out = is_mount_point(&src.join("from-inside"));
+    // The container's own mounts (its root bind, /proc, /vol...) stay out
+    // of the host's view of the rootfs.
+    let mut want: Vec<String> = Vec::new();
+    if rootfs_is_mount {
+        want.push(rootfs.to_str().unwrap().to_owned());
+        want.push(rootfs.join("mnt/from-host").to_str().unwrap().to_owned());
+    }
+    let mut leaked = host_mounts_under(&rootfs);
+    leaked.sort();
+    want.sort();
+    assert_eq!(leaked, want, "{mode}: container mounts leaked to the host");
+    rt.delete_force(b.id()).ok();
+    (vol_in, vol_out, root_in)
+}
+
+/// What each mode lets cross, as runc (1.2+) does it: the mode is applied
+/// to the container's copy of the host tree before the rootfs is bound
+/// (so a non-recursive mode leaves the volume's source as the host made
+/// it: a peer that propagates both ways), the rootfs mount is made private
+/// (or a slave for the slave modes), and shared/unbindable go on the new
+/// root after pivot_root.
+fn expected(mode: &str) -> (bool, bool, bool) {
+    match mode {
+        "rshared" | "shared" | "private" | "unbindable" => (true, true, false),
+        "slave" => (true, true, true),
+        "rslave" => (true, false, true),
+        "rprivate" => (false, false, false),
+        _ => unreachable!(),
+    }
+}
+
+macro_rules! propagation_tests {
+    ($($name:ident: $mode:literal, $mount:literal;)*) => {$(
+        #[test]
+        fn $name() {
+            require_root!();
+            let (vol_in, vol_out, root_in) = propagation_case($mode, $mount);
+            let (want_in, want_out, want_root) = expected($mode);
+            assert_eq!(vol_in, want_in, "{}: host mount in the volume seen inside", $mode);
+            assert_eq!(vol_out, want_out, "{}: container mount in the volume seen on the host", $mode);
+            if $mount {
+                assert_eq!(root_in, want_root, "{}: host mount in the rootfs seen inside", $mode);
+            }
+        }
+    )*};
+}
+
+propagation_tests! {
+    propagation_rshared_dir: "rshared", false;
+    propagation_rshared_mountpoint: "rshared", true;
+    propagation_shared_dir: "shared", false;
+    propagation_shared_mountpoint: "shared", true;
+    propagation_rslave_dir: "rslave", false;
+    propagation_rslave_mountpoint: "rslave", true;
+    propagation_slave_dir: "slave", false;
+    propagation_slave_mountpoint: "slave", true;
+    propagation_rprivate_dir: "rprivate", false;
+    propagation_rprivate_mountpoint: "rprivate", true;
+    propagation_private_dir: "private", false;
+    propagation_private_mountpoint: "private", true;
+    propagation_unbindable_dir: "unbindable", false;
+    propagation_unbindable_mountpoint: "unbindable", true;
+}
+
+/// A bind source with a tmpfs submount holding an executable script, a
+/// file, and symlinks at both levels.
+fn bind_source_with_submount(b: &Bundle, host: &HostMounts, name: &str) -> std::path::PathBuf {
+    use std::os::unix::fs::{symlink, PermissionsExt};
+    let src = b.host_dir(name);
+    fs::create_dir_all(src.join("sub")).unwrap();
+    host.tmpfs(&src.join("sub"));
+    for dir in [src.clone(), src.join("sub")] {
+        fs::create_dir_all(dir.join("target")).unwrap();
+        fs::write(dir.join("target/file"), "through\n").unwrap();
+        symlink("target", dir.join("link")).unwrap();
+        let script = dir.join("prog");
+        fs::write(&script, "#!/bin/sh\necho ran\n").unwrap();
+        fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    src
+}
+
+#[test]
+fn recursive_bind_options_reach_submounts() {
+    require_root!();
+    let rt = runtime();
+    let mut b = Bundle::new(&rt);
+    let host = HostMounts(b.path().to_path_buf());
+    let cases: &[(&str, &[&str])] = &[
+        ("rro", &["rbind", "rro"]),
+        ("rnoexec", &["rbind", "rnoexec"]),
+        (
+            "rflags",
+            &["rbind", "rnosuid", "rnodev", "rnoatime", "rnodiratime"],
+        ),
+        ("rnosymfollow", &["rbind", "rnosymfollow"]),
+        ("nosymfollow", &["rbind", "nosymfollow"]),
+        ("plain", &["rbind"]),
+    ];
+    for (name, opts) in cases {
+        let src = bind_source_with_submount(&b, &host, name);
+        b.add_mount(&format!("/{name}"), "bind", src.to_str().unwrap(), opts);
+    }
+    b.set_script(
+        "w() { if touch $1 2>/tmp/err; then echo wrote; else cat /tmp/err; fi; }; \
+         x() { if $1 >/dev/null 2>/tmp/err; then echo ran; else echo refused; fi; }; \
+         r() { cat $1 2>/dev/null || echo refused; }; \
+         opts() { grep \" $1 \" /proc/self/mountinfo | cut -d' ' -f6; }; \
+         echo rro-top: $(w /rro/new); echo rro-sub: $(w /rro/sub/new); \
+         echo plain-sub: $(w /plain/sub/new); \
+         echo rnoexec-sub: $(x /rnoexec/sub/prog); echo plain-exec: $(x /plain/sub/prog); \
+         echo rflags-sub: $(opts /rflags/sub); echo plain-flags: $(opts /plain/sub); \
+         echo rnosymfollow-sub: $(r /rnosymfollow/sub/link/file); \
+         echo nosymfollow-top: $(r /nosymfollow/link/file); \
+         echo plain-link: $(r /plain/sub/link/file)",
+    );
+    let dev_tmp = serde_json::json!({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"});
+    b.config_mut()["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .push(dev_tmp);
+    let out = rt.run(&b).ok().stdout;
+    let line = |key: &str| -> String {
+        out.lines()
+            .find_map(|l| l.strip_prefix(&format!("{key}: ")))
+            .unwrap_or_else(|| panic!("no {key} in:\n{out}"))
+            .to_owned()
+    };
+    assert!(line("rro-top").contains("Read-only file system"), "{out}");
+    assert!(line("rro-sub").contains("Read-only file system"), "{out}");
+    assert_eq!(line("plain-sub"), "wrote", "{out}");
+    assert_eq!(line("rnoexec-sub"), "refused", "{out}");
+    assert_eq!(line("plain-exec"), "ran", "{out}");
+    let flags = line("rflags-sub");
+    for f in ["nosuid", "nodev", "noatime", "nodiratime"] {
+        assert!(flags.split(',').any(|x| x == f), "{f} missing in {flags:?}");
+    }
+    let plain = line("plain-flags");
+    assert!(!plain.split(',').any(|x| x == "nosuid"), "{plain:?}");
+    assert_eq!(line("rnosymfollow-sub"), "refused", "{out}");
+    assert_eq!(line("nosymfollow-top"), "refused", "{out}");
+    assert_eq!(line("plain-link"), "through", "{out}");
+    assert!(!b.path().join("rro/sub/new").exists());
+}
+
+#[test]
+fn unknown_bind_option_is_refused_by_name_with_no_leftovers() {
+    require_root!();
+    let rt = runtime();
+    if skip_unless_berth(
+        &rt,
+        "runc hands unknown bind options to the kernel, which ignores them",
+    ) {
+        return;
+    }
+    for bad in ["r0", "idmap", "ridmap"] {
+        let mut b = Bundle::new(&rt);
+        let src = b.host_dir("src");
+        b.add_mount(
+            "/mnt/x",
+            "bind",
+            src.to_str().unwrap(),
+            &["rbind", bad, "ro"],
+        );
+        let out = rt.create(&b).failed();
+        let msg = error_message(&out);
+        assert!(msg.contains(&format!("\"{bad}\"")), "{bad}: {msg}");
+        assert!(msg.contains("/mnt/x"), "{bad}: {msg}");
+        assert!(
+            rt.try_state(b.id()).is_err(),
+            "{bad}: container left behind"
+        );
+        assert_eq!(host_mounts_under(b.path()), Vec::<String>::new());
+        assert_eq!(leftover_cgroups(&b), Vec::<std::path::PathBuf>::new());
+    }
+}

@@ -1,7 +1,8 @@
 //! The new mount API (`fsopen`, `fsconfig`, `fsmount`, Linux 5.2): a
 //! filesystem instance made and mounted without ever being attached to a
 //! mount namespace. berth uses it for a private read-only overlayfs over
-//! its own binary (CVE-2019-5736).
+//! its own binary (CVE-2019-5736), and `mount_setattr` (Linux 5.12) for the
+//! recursive mount options (`rro`, `rnosuid`, ...).
 
 use std::ffi::CStr;
 use std::io;
@@ -18,6 +19,14 @@ const FSMOUNT_CLOEXEC: libc::c_uint = 1;
 pub const MOUNT_ATTR_RDONLY: libc::c_uint = 0x1;
 pub const MOUNT_ATTR_NOSUID: libc::c_uint = 0x2;
 pub const MOUNT_ATTR_NODEV: libc::c_uint = 0x4;
+pub const MOUNT_ATTR_NOEXEC: libc::c_uint = 0x8;
+/// The access-time field: one of RELATIME (0), NOATIME, STRICTATIME.
+pub const MOUNT_ATTR__ATIME: libc::c_uint = 0x70;
+pub const MOUNT_ATTR_RELATIME: libc::c_uint = 0x0;
+pub const MOUNT_ATTR_NOATIME: libc::c_uint = 0x10;
+pub const MOUNT_ATTR_STRICTATIME: libc::c_uint = 0x20;
+pub const MOUNT_ATTR_NODIRATIME: libc::c_uint = 0x80;
+pub const MOUNT_ATTR_NOSYMFOLLOW: libc::c_uint = 0x0020_0000;
 
 /// `fsopen(fs_name, FSOPEN_CLOEXEC)`: a filesystem context to configure.
 pub fn fsopen(fs_name: &CStr) -> io::Result<OwnedFd> {
@@ -71,4 +80,43 @@ pub fn fsmount(ctx: BorrowedFd<'_>, attrs: libc::c_uint) -> io::Result<OwnedFd> 
     })?;
     // SAFETY: the kernel just returned this descriptor to us.
     Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// `struct mount_attr` (Linux 5.12, `MOUNT_ATTR_SIZE_VER0`).
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct MountAttr {
+    /// `MOUNT_ATTR_*` to set.
+    pub attr_set: u64,
+    /// `MOUNT_ATTR_*` to clear (the whole `MOUNT_ATTR__ATIME` field when
+    /// an access-time value is set).
+    pub attr_clr: u64,
+    /// `MS_SHARED`, `MS_SLAVE`, ... or 0 to leave propagation alone.
+    pub propagation: u64,
+    /// For `MOUNT_ATTR_IDMAP`; unused by berth.
+    pub userns_fd: u64,
+}
+
+/// `mount_setattr(fd, "", AT_EMPTY_PATH | (AT_RECURSIVE), attr)`: change
+/// the attributes of the mount `fd` refers to (an `O_PATH` descriptor of
+/// its root) and, with `recursive`, of every mount below it.
+pub fn mount_setattr(fd: BorrowedFd<'_>, recursive: bool, attr: &MountAttr) -> io::Result<()> {
+    let mut flags = libc::AT_EMPTY_PATH;
+    if recursive {
+        flags |= libc::AT_RECURSIVE;
+    }
+    // SAFETY: the path is a valid empty C string, `attr` is a properly laid
+    // out mount_attr that outlives the call and its size is passed with it;
+    // fd is an open descriptor.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            flags,
+            attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    })?;
+    Ok(())
 }

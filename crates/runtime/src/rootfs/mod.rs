@@ -14,6 +14,7 @@ mod tmpfs;
 pub use cgroupfs::own_cgroups as cgroupfs_own;
 
 use std::collections::HashMap;
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
@@ -85,21 +86,26 @@ fn locked_flags(path: &Path) -> MsFlags {
     out
 }
 
+/// The propagation `linux.rootfsPropagation` asks for; runc's default,
+/// rslave, when it is empty.
+fn root_propagation(ctx: &Context<'_>) -> Result<MsFlags> {
+    let linux = ctx.spec.linux().as_ref();
+    match linux.and_then(|l| l.rootfs_propagation().as_deref()) {
+        None | Some("") => Ok(MsFlags::MS_SLAVE | MsFlags::MS_REC),
+        Some(p) => options::propagation_of(p)
+            .ok_or_else(|| Error::InvalidConfig(format!("invalid rootfsPropagation {p:?}"))),
+    }
+}
+
 /// Step 1, in the new mount namespace, before pivot_root.
 pub fn prepare(ctx: &Context<'_>) -> Result<()> {
-    let linux = ctx.spec.linux().as_ref();
-    // Stop our mounts from propagating to the host (default rslave, as runc).
-    let propagation = match linux.and_then(|l| l.rootfs_propagation().as_deref()) {
-        None | Some("") => MsFlags::MS_SLAVE | MsFlags::MS_REC,
-        Some(p) => options::propagation_of(p)
-            .ok_or_else(|| Error::InvalidConfig(format!("invalid rootfsPropagation {p:?}")))?,
-    };
+    let propagation = root_propagation(ctx)?;
+    // On our copy of the host's tree: rslave by default stops our mounts
+    // from reaching the host; rshared lets volumes mounted from shared
+    // host mounts propagate both ways (Kubernetes' Bidirectional).
     do_mount(None, Path::new("/"), None, propagation, None)
         .map_err(|e| mount_err("set propagation", Path::new("/"), e))?;
-    // pivot_root refuses a new root whose parent mount is shared.
-    if propagation.contains(MsFlags::MS_SHARED) {
-        make_parent_mount_private(ctx.rootfs)?;
-    }
+    unshare_rootfs_mount(ctx.rootfs, propagation)?;
     do_mount(
         Some(ctx.rootfs),
         ctx.rootfs,
@@ -115,31 +121,60 @@ pub fn prepare(ctx: &Context<'_>) -> Result<()> {
         mount_entry(ctx, &root, m)?;
         dev_mounted |= m.destination() == Path::new("/dev");
     }
-    devices::create(ctx, &root, dev_mounted)?;
-    if propagation.contains(MsFlags::MS_SHARED) {
-        // Re-apply so the container's root itself shares with the host.
-        do_mount(None, ctx.rootfs, None, propagation, None)
-            .map_err(|e| mount_err("set propagation", ctx.rootfs, e))?;
-    }
-    Ok(())
+    devices::create(ctx, &root, dev_mounted)
 }
 
-fn make_parent_mount_private(rootfs: &Path) -> Result<()> {
-    let info = std::fs::read_to_string("/proc/self/mountinfo")
-        .map_err(|e| Error::io("read", "/proc/self/mountinfo", e))?;
-    let parent = rootfs.parent().unwrap_or(Path::new("/"));
-    let mount_point = info
-        .lines()
-        .filter_map(|l| l.split(' ').nth(4))
-        .map(PathBuf::from)
-        .filter(|mp| parent.starts_with(mp))
-        .max_by_key(|mp| mp.as_os_str().len())
-        .unwrap_or_else(|| PathBuf::from("/"));
-    do_mount(None, &mount_point, None, MsFlags::MS_PRIVATE, None)
-        .map_err(|e| mount_err("make private", &mount_point, e))
+/// Makes the mount holding the rootfs (the rootfs itself when it is a
+/// mount point, as containerd's always is, else the nearest mount above
+/// it) private, or a slave for a slave root, as runc does: pivot_root
+/// refuses a new root or parent that is shared, and a bind of the rootfs
+/// under a shared mount would show up on the host.
+fn unshare_rootfs_mount(rootfs: &Path, propagation: MsFlags) -> Result<()> {
+    let flag = if propagation.contains(MsFlags::MS_SLAVE) {
+        MsFlags::MS_SLAVE
+    } else {
+        MsFlags::MS_PRIVATE
+    };
+    let mut path = rootfs;
+    loop {
+        match do_mount(None, path, None, flag, None) {
+            Ok(()) => return Ok(()),
+            // EINVAL: not a mount point; try the directory above.
+            Err(nix::errno::Errno::EINVAL) if path != Path::new("/") => {
+                path = path.parent().unwrap_or(Path::new("/"));
+            }
+            Err(e) => return Err(mount_err("change propagation of the rootfs mount", path, e)),
+        }
+    }
+}
+
+/// After pivot_root: give the new `/` the requested shared or unbindable
+/// propagation, which pivot_root itself would have refused. Private and
+/// slave were applied in [`prepare`] already.
+fn apply_root_propagation(ctx: &Context<'_>) -> Result<()> {
+    let propagation = root_propagation(ctx)?;
+    if propagation.intersects(MsFlags::MS_PRIVATE | MsFlags::MS_SLAVE) {
+        return Ok(());
+    }
+    do_mount(None, Path::new("/"), None, propagation, None)
+        .map_err(|e| mount_err("set root propagation", Path::new("/"), e))
 }
 
 fn mount_entry(ctx: &Context<'_>, root: &Root, m: &Mount) -> Result<()> {
+    let opts = options::parse(m.options().as_deref().unwrap_or_default())
+        .map_err(|e| Error::InvalidConfig(format!("mount {}: {e}", m.destination().display())))?;
+    mount_one(ctx, root, m, &opts)?;
+    apply_recursive(root, m.destination(), &opts)?;
+    apply_propagation(root, m.destination(), &opts.propagation)
+}
+
+/// Mounts one `mounts` entry with its flags and data.
+fn mount_one(
+    ctx: &Context<'_>,
+    root: &Root,
+    m: &Mount,
+    opts: &options::MountOptions,
+) -> Result<()> {
     let dest = m.destination();
     if !dest.is_absolute() {
         return Err(Error::InvalidConfig(format!(
@@ -147,14 +182,12 @@ fn mount_entry(ctx: &Context<'_>, root: &Root, m: &Mount) -> Result<()> {
             dest.display()
         )));
     }
-    let opts = options::parse(m.options().as_deref().unwrap_or_default())
-        .map_err(|e| Error::InvalidConfig(format!("mount {}: {e}", dest.display())))?;
     let fstype = m.typ().as_deref().unwrap_or("");
     if fstype == "bind" || opts.bind {
-        return bind_entry(ctx, root, m, &opts);
+        return bind_entry(ctx, root, m, opts);
     }
     if fstype == "cgroup" || fstype == "cgroup2" {
-        return cgroupfs::mount(ctx, root, dest, &opts);
+        return cgroupfs::mount(ctx, root, dest, opts);
     }
     if fstype.is_empty() {
         return Err(Error::InvalidConfig(format!(
@@ -167,8 +200,7 @@ fn mount_entry(ctx: &Context<'_>, root: &Root, m: &Mount) -> Result<()> {
     }
     let source = m.source().as_deref().unwrap_or(Path::new(fstype));
     if fstype == "tmpfs" {
-        tmpfs::mount(root, source, dest, &opts)?;
-        return apply_propagation(root, dest, &opts.propagation);
+        return tmpfs::mount(root, source, dest, opts);
     }
     if opts.copy_up {
         return Err(Error::InvalidConfig(format!(
@@ -203,7 +235,7 @@ fn mount_entry(ctx: &Context<'_>, root: &Root, m: &Mount) -> Result<()> {
             })
         }
     }
-    apply_propagation(root, dest, &opts.propagation)
+    Ok(())
 }
 
 /// The namespace a `fstype` mount belongs to, when the container shares
@@ -246,6 +278,19 @@ fn bind_entry(
     opts: &options::MountOptions,
 ) -> Result<()> {
     let dest = m.destination();
+    // The kernel ignores data on a bind mount: an option berth does not
+    // know (a typo, or one it does not implement) would vanish silently.
+    if !opts.data.is_empty() {
+        return Err(Error::InvalidConfig(format!(
+            "bind mount {}: unknown mount option(s) {}",
+            dest.display(),
+            opts.data
+                .split(',')
+                .map(|o| format!("{o:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
     let source = m.source().as_deref().ok_or_else(|| {
         Error::InvalidConfig(format!("bind mount {} has no source", dest.display()))
     })?;
@@ -289,7 +334,18 @@ fn bind_entry(
         )
         .map_err(|e| mount_err("remount bind", dest, e))?;
     }
-    apply_propagation(root, dest, &opts.propagation)
+    Ok(())
+}
+
+/// The recursive options (`rro`, `rnosuid`, ...): one `mount_setattr` with
+/// `AT_RECURSIVE` on the new mount, so they reach every mount below it.
+fn apply_recursive(root: &Root, dest: &Path, opts: &options::MountOptions) -> Result<()> {
+    if !opts.has_recursive() {
+        return Ok(());
+    }
+    let top = root.lookup(dest).map_err(|e| Error::io("open", dest, e))?;
+    berth_sys::fsmount::mount_setattr(top.as_fd(), true, &opts.recursive)
+        .map_err(|e| Error::io("set recursive mount attributes on", dest, e))
 }
 
 fn apply_propagation(root: &Root, dest: &Path, propagation: &[MsFlags]) -> Result<()> {
@@ -338,6 +394,7 @@ pub fn pivot(rootfs: &Path, no_pivot: bool) -> Result<()> {
 /// Step 3, after pivot_root: everything that acts on the container's own
 /// `/proc` and `/`.
 pub fn finish(ctx: &Context<'_>) -> Result<()> {
+    apply_root_propagation(ctx)?;
     let Some(linux) = ctx.spec.linux().as_ref() else {
         return readonly_root(ctx);
     };
