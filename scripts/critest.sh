@@ -98,6 +98,16 @@ skip="benchmark${skip:+|$skip}"
 work=$(mktemp -d /tmp/berth-critest.XXXXXX)
 made_dirs=()
 pids=()
+# rmcg DIR: removes a cgroup, waiting a little for its killed processes to go.
+rmcg() {
+    local _
+    for _ in 1 2 3 4 5 6 7 8 9 10; do
+        rmdir "$1" 2>/dev/null && return 0
+        [ -d "$1" ] || return 0
+        sleep 0.2
+    done
+    return 1
+}
 cleanup() {
     local rc=$? pid id cg
     for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
@@ -106,22 +116,30 @@ cleanup() {
     # runtimes remove them on delete, this catches what a failed run left.
     for id in $(cat "$work"/*/ids 2>/dev/null | sort -u); do
         for cg in $(find /sys/fs/cgroup -depth -type d -name "$id" 2>/dev/null); do
-            rmdir "$cg" 2>/dev/null || echo "critest: cgroup $cg left behind (busy)" >&2
+            rmcg "$cg" || echo "critest: cgroup $cg left behind (busy)" >&2
         done
     done
-    for d in "${made_dirs[@]}"; do rmdir "$d" 2>/dev/null || true; done
+    # The runtimes make each cgroup under a parent named after containerd's
+    # namespace (k8s.io) and leave the parent.
+    for d in "${made_dirs[@]}"; do
+        case $d in /sys/*) rmcg "$d" 2>/dev/null || true ;; *) rmdir "$d" 2>/dev/null || true ;; esac
+    done
     if [ -z "${CRITEST_KEEP:-}" ]; then rm -rf "$work"; else echo "critest: kept $work"; fi
     exit "$rc"
 }
 trap cleanup EXIT INT TERM
 
 # The fixed paths get a tmpfs inside each run's mount namespace; a missing
-# mount point is made here and removed on exit.
+# mount point is made here and removed on exit, as are the k8s.io parent
+# cgroups the runtimes make.
 for d in /run/containerd /var/lib/cni; do
     if [ ! -d "$d" ]; then
         mkdir "$d"
         made_dirs+=("$d")
     fi
+done
+for d in $(awk '$3 ~ /^cgroup2?$/ {print $2 "/k8s.io"}' /proc/self/mounts); do
+    [ -d "$d" ] || made_dirs+=("$d")
 done
 
 # --- images ------------------------------------------------------------------
@@ -180,6 +198,9 @@ for h in "${handlers[@]}"; do
     n() { grep -c "^$1"$'\t' "$work/$h/results.tsv" || true; }
     echo "critest-$h: $(n passed) passed, $(($(wc -l <"$work/$h/results.tsv") - $(n passed) - $(n skipped))) failed, $(n skipped) skipped"
     grep -v -e "^passed"$'\t' -e "^skipped"$'\t' "$work/$h/results.tsv" | sed 's/^/  /' || true
+    # Errors the runtime gave containerd that no spec looks at (for the eye).
+    echo "  containerd errors in the $h run: $(grep -c 'level=error' "$work/$h/containerd.log" || true)," \
+        "of which 'OCI runtime killall failed': $(grep -c 'OCI runtime killall failed' "$work/$h/containerd.log" || true)"
 done
 
 passed() { awk -F'\t' '$1 == "passed" {print $2}' "$work/$1/results.tsv" | sort; }
