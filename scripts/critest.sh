@@ -76,7 +76,7 @@ if [ "$(cat "$bin/stamp" 2>/dev/null)" != "$stamp" ]; then
         go build -o "$bin/crictl" ./cmd/crictl
         go test -c -o "$bin/critest" ./cmd/critest
     )
-    rm -rf "$cache/src"
+    rm -rf "$cache/src" "$cache/go-cache"
     echo "$stamp" >"$bin/stamp"
 fi
 echo "crictl/critest: $bin ($((SECONDS - start))s)"
