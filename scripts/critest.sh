@@ -101,33 +101,45 @@ pids=()
 # rmcg DIR: removes a cgroup, waiting a little for its killed processes to go.
 rmcg() {
     local _
-    for _ in 1 2 3 4 5 6 7 8 9 10; do
+    for _ in $(seq 25); do
         rmdir "$1" 2>/dev/null && return 0
         [ -d "$1" ] || return 0
+        [ -n "$(cat "$1/cgroup.procs" 2>/dev/null)" ] || return 1
         sleep 0.2
     done
     return 1
 }
 cleanup() {
-    local rc=$? pid id cg
+    local rc=${1:-$?} pid id d cg
+    trap - EXIT INT TERM
     for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
     for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-    # Container and sandbox cgroups are named by their 64-hex ids; the
-    # runtimes remove them on delete, this catches what a failed run left.
-    for id in $(cat "$work"/*/ids 2>/dev/null | sort -u); do
-        for cg in $(find /sys/fs/cgroup -depth -type d -name "$id" 2>/dev/null); do
-            rmcg "$cg" || echo "critest: cgroup $cg left behind (busy)" >&2
-        done
-    done
-    # The runtimes make each cgroup under a parent named after containerd's
-    # namespace (k8s.io) and leave the parent.
+    # The runtimes remove a container's cgroup (k8s.io/<id>) on delete and
+    # leave the k8s.io parent; this catches what a failed or cut run left.
+    # Under a k8s.io made during this run every cgroup is this run's; under
+    # one that was there before, only those of the ids the runs recorded.
     for d in "${made_dirs[@]}"; do
-        case $d in /sys/*) rmcg "$d" 2>/dev/null || true ;; *) rmdir "$d" 2>/dev/null || true ;; esac
+        case $d in
+        /sys/*)
+            for cg in $(find "$d" -mindepth 1 -depth -type d 2>/dev/null) "$d"; do
+                rmcg "$cg" || echo "critest: cgroup $cg left behind" >&2
+            done
+            ;;
+        *) rmdir "$d" 2>/dev/null || true ;;
+        esac
+    done
+    for id in $(cat "$work"/*/ids 2>/dev/null | sort -u); do
+        for cg in /sys/fs/cgroup/k8s.io/"$id" /sys/fs/cgroup/*/k8s.io/"$id"; do
+            [ -d "$cg" ] || continue
+            rmcg "$cg" || echo "critest: cgroup $cg left behind" >&2
+        done
     done
     if [ -z "${CRITEST_KEEP:-}" ]; then rm -rf "$work"; else echo "critest: kept $work"; fi
     exit "$rc"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'cleanup 130' INT
+trap 'cleanup 143' TERM
 
 # The fixed paths get a tmpfs inside each run's mount namespace; a missing
 # mount point is made here and removed on exit, as are the k8s.io parent
