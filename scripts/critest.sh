@@ -6,7 +6,7 @@
 # it with a reason), or if runc fails any spec that is not skipped
 # (scripts/critest/skip.txt: then the test environment is broken).
 #
-#   sudo scripts/critest.sh            # berth-runtime from target/release or target/debug
+#   sudo scripts/critest.sh            # the newer of target/{release,debug}/berth-runtime
 #   sudo BERTH_RUNTIME=/path/berth-runtime scripts/critest.sh
 #   sudo CRITEST_FOCUS='mount propagation' scripts/critest.sh   # a subset (ginkgo regex)
 #
@@ -30,7 +30,7 @@ start=$SECONDS
 die() { echo "scripts/critest.sh: $*" >&2; exit 1; }
 
 [ "$(id -u)" = 0 ] || die "needs root (containerd, namespaces, cgroups)"
-for cmd in go containerd docker-registry skopeo runc iptables gcc jq unshare nsenter ip pgrep ipcs dpkg-deb; do
+for cmd in go containerd docker-registry skopeo runc iptables gcc jq unshare ip pgrep ipcs dpkg-deb; do
     command -v "$cmd" >/dev/null || die "$cmd is not installed (see the package list in .ci/run)"
 done
 for plugin in bridge host-local portmap loopback; do
@@ -40,15 +40,12 @@ done
 target=${CARGO_TARGET_DIR:-$repo/target}
 runtime=${BERTH_RUNTIME:-}
 if [ -z "$runtime" ]; then
-    for build in release debug; do
-        if [ -x "$target/$build/berth-runtime" ]; then
-            runtime=$target/$build/berth-runtime
-            break
-        fi
-    done
+    # The newer of the release and debug builds: the one just built.
+    runtime=$(ls -t "$target/release/berth-runtime" "$target/debug/berth-runtime" 2>/dev/null | head -n1 || true)
 fi
 [ -n "$runtime" ] && [ -x "$runtime" ] || die "no berth-runtime built (cargo build --release -p berth-runtime, or set BERTH_RUNTIME)"
 runtime=$(realpath "$runtime")
+echo "berth-runtime: $runtime"
 
 # --- crictl and critest, built once ------------------------------------------
 tarball=${CRI_TOOLS_TARBALL:-}
@@ -72,11 +69,11 @@ if [ "$(cat "$bin/stamp" 2>/dev/null)" != "$stamp" ]; then
     tar -xzf "$tarball" -C "$cache/src"
     (
         cd "$cache/src/cri-tools-1.26.1"
-        export GOFLAGS=-mod=vendor GOPROXY=off CGO_ENABLED=0 GOCACHE=$cache/go-cache
+        export GOFLAGS=-mod=vendor GOPROXY=off CGO_ENABLED=0 GOCACHE=$cache/go-cache GOPATH=$cache/gopath
         go build -o "$bin/crictl" ./cmd/crictl
         go test -c -o "$bin/critest" ./cmd/critest
     )
-    rm -rf "$cache/src" "$cache/go-cache"
+    rm -rf "$cache/src" "$cache/go-cache" "$cache/gopath"
     echo "$stamp" >"$bin/stamp"
 fi
 echo "crictl/critest: $bin ($((SECONDS - start))s)"

@@ -32,8 +32,10 @@ teardown() {
         timeout 60 "$CRI_BIN/crictl" --timeout 20s -r "unix://$dir/containerd.sock" \
             rmp -fa >/dev/null 2>&1 || log "crictl rmp -fa failed (what is left is killed)"
     fi
-    kill -TERM "${ctrd_pid:-0}" "${reg_pid:-0}" 2>/dev/null || true
+    local pid
+    for pid in ${ctrd_pid:-} ${reg_pid:-}; do kill -TERM "$pid" 2>/dev/null || true; done
     sleep 1
+    # As PID 1 of the namespace, -1 is every other process in it.
     kill -KILL -1 2>/dev/null || true
 }
 trap teardown EXIT
