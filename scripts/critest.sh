@@ -240,6 +240,16 @@ while IFS= read -r pattern; do
     fi
 done < <(patterns scripts/critest/exceptions.txt)
 
+# Runtime commands that containerd saw fail, which no spec checks (the shim's
+# `kill --all` after every exit was one): berth-runtime may not fail more of
+# them than runc in the same suite.
+runtime_errors() { grep -cE 'OCI runtime [a-z]+ failed' "$work/$1/containerd.log" || true; }
+if [ "$(runtime_errors berth)" -gt "$(runtime_errors runc)" ]; then
+    echo "FAIL: containerd logged $(runtime_errors berth) failed OCI runtime commands with berth-runtime, $(runtime_errors runc) with runc:" >&2
+    grep -E 'OCI runtime [a-z]+ failed' "$work/berth/containerd.log" | head -n 10 | sed 's/^/  /' >&2
+    failed=1
+fi
+
 if [ "$failed" != 0 ] && [ -z "${CRITEST_KEEP:-}" ]; then
     for h in "${handlers[@]}"; do cp "$work/$h/critest.log" "$cache/critest-$h.log" 2>/dev/null || true; done
     echo "critest logs: $cache/critest-{runc,berth}.log (CRITEST_KEEP=1 keeps everything)" >&2
