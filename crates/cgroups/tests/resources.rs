@@ -325,9 +325,10 @@ fn block_io_apply_and_update() {
             );
         }
         None => {
-            skipped(&format!(
-                "blockIO.weight write (no {weights:?}: no CFQ/BFQ/io cost here)"
-            ));
+            skipped_for_lack_of(
+                "io-weight",
+                &format!("blockIO.weight write (no {weights:?}: no CFQ/BFQ/io cost here)"),
+            );
             refused(&cg, r#"{"blockIO": {"weight": 500}}"#, "blockIO.weight");
         }
     }
