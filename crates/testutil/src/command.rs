@@ -7,7 +7,8 @@ use std::fs::File;
 use std::io::{Read, Seek, Write};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::sync::mpsc;
+use std::time::Duration;
 
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
@@ -45,10 +46,10 @@ pub fn output_with_input(cmd: &mut Command, input: &[u8], limit: Duration) -> Ou
 pub fn status_within(cmd: &mut Command, limit: Duration) -> ExitStatus {
     let argv = describe(cmd);
     cmd.process_group(0);
-    let mut child = cmd
+    let child = cmd
         .spawn()
         .unwrap_or_else(|e| panic!("spawn `{argv}`: {e}"));
-    match wait_within(&mut child, limit) {
+    match wait_within(child, limit) {
         Some(status) => status,
         None => panic!("`{argv}` did not finish within {limit:?}: killed it"),
     }
@@ -69,7 +70,7 @@ fn run(cmd: &mut Command, input: Option<&[u8]>, limit: Duration) -> Result<Outpu
             let _ = stdin.write_all(&input);
         });
     }
-    let status = wait_within(&mut child, limit);
+    let status = wait_within(child, limit);
     let read = |f: &mut File| {
         let mut buf = Vec::new();
         let _ = f.rewind().and_then(|_| f.read_to_end(&mut buf));
@@ -91,26 +92,25 @@ fn run(cmd: &mut Command, input: Option<&[u8]>, limit: Duration) -> Result<Outpu
 }
 
 /// Waits for `child` (the leader of its own process group); `None` after
-/// killing the group when `limit` passed first.
-fn wait_within(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
-    let deadline = Instant::now() + limit;
-    let mut pause = Duration::from_millis(1);
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) => return Some(status),
-            Ok(None) if Instant::now() < deadline => {
-                std::thread::sleep(pause);
-                pause = (pause * 2).min(Duration::from_millis(50));
-            }
-            Ok(None) => {
-                let _ = killpg(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
-                let _ = child.kill();
-                let _ = child.wait();
-                return None;
-            }
-            Err(e) => panic!("wait for pid {}: {e}", child.id()),
+/// killing the group when `limit` passed first. The wait blocks in a
+/// thread, so a command is seen to end at once (no polling interval).
+fn wait_within(mut child: Child, limit: Duration) -> Option<ExitStatus> {
+    let pid = child.id();
+    let (tx, rx) = mpsc::channel();
+    let waiter = std::thread::spawn(move || {
+        let _ = tx.send(child.wait());
+    });
+    let status = match rx.recv_timeout(limit) {
+        Ok(status) => Some(status),
+        Err(_) => {
+            // Not reaped yet (the waiter still blocks), so the pid is ours.
+            let _ = killpg(Pid::from_raw(pid as i32), Signal::SIGKILL);
+            let _ = rx.recv();
+            None
         }
-    }
+    };
+    let _ = waiter.join();
+    status.map(|s| s.unwrap_or_else(|e| panic!("wait for pid {pid}: {e}")))
 }
 
 fn unlinked_file(what: &str) -> File {
@@ -152,7 +152,7 @@ mod tests {
 
     #[test]
     fn a_hang_is_killed_and_named() {
-        let started = Instant::now();
+        let started = std::time::Instant::now();
         let hang = std::panic::catch_unwind(|| {
             // The background sleep holds stdout too: the group is killed.
             output_within(
