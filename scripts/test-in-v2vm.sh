@@ -155,10 +155,13 @@ mkdir -p "$CARGO_TARGET_DIR/skips"
 export BERTH_SKIP_LEDGER="$CARGO_TARGET_DIR/skips/guest.txt"
 : >"$BERTH_SKIP_LEDGER"
 export RUST_BACKTRACE=${RUST_BACKTRACE:-1}
-# The guest shares the current directory read-write and sees the rest of
-# this machine read-only; run from the target dir so the binaries (and the
-# runtime the integration tests exec by absolute path) are there in any case.
-cd "$CARGO_TARGET_DIR"
+# The guest shares the current directory read-write (9p without a page
+# cache) and sees the rest of this machine read-only (cached). Share only
+# the skip ledger's directory: the binaries, and the berth, berth-runtime
+# and berth-monitor executables every test execs again and again, then come
+# through the cached read-only mount, which made the engine tests 2.7x
+# faster (update_berth: 65 s from the shared target dir, 24 s this way).
+cd "$(dirname "$BERTH_SKIP_LEDGER")"
 rc=0
 "$vm" --cpus "${V2VM_CPUS:-$(nproc)}" --mem "${V2VM_MEM:-4096}" \
     bash "$here/test-in-v2vm.sh" --in-guest "${bins[@]}" -- "${args[@]}" || rc=$?
