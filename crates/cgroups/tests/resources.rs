@@ -10,7 +10,7 @@ mod common;
 use std::path::Path;
 
 use berth_cgroups::{Cgroup, ErrorKind, Mode};
-use berth_testutil::{require_root, CgroupParent};
+use berth_testutil::{require_root, skipped, skipped_for_lack_of, CgroupParent};
 use common::*;
 
 /// Applies `json`; panics with the error.
@@ -81,8 +81,8 @@ fn memory_fields_apply_and_update() {
             assert_eq!(read(&mem, swap_file), want.to_string());
         }
     } else {
-        say(&format!(
-            "SKIPPED: memory.swap part (no {swap_file}: no swap accounting)"
+        skipped(&format!(
+            "memory.swap part (no {swap_file}: no swap accounting)"
         ));
         refused(
             &cg,
@@ -267,7 +267,7 @@ fn block_io_apply_and_update() {
     let parent = CgroupParent::new();
     let cg = container(&parent, "c1");
     let Some(dev) = block_device() else {
-        say("SKIPPED: block_io_apply_and_update (no block device)");
+        skipped_for_lack_of("blockdev", "no block device");
         return;
     };
     let (major, minor) = dev.split_once(':').unwrap();
@@ -332,9 +332,10 @@ fn block_io_apply_and_update() {
             );
         }
         None => {
-            say(&format!(
-                "SKIPPED: blockIO.weight write (no {weights:?}: no CFQ/BFQ/io cost here)"
-            ));
+            skipped_for_lack_of(
+                "io-weight",
+                &format!("blockIO.weight write (no {weights:?}: no CFQ/BFQ/io cost here)"),
+            );
             refused(&cg, r#"{"blockIO": {"weight": 500}}"#, "blockIO.weight");
         }
     }
@@ -374,7 +375,7 @@ fn hugepage_limits_go_where_the_hugetlb_controller_is() {
             assert_eq!(read(d, "hugetlb.2MB.max"), "8388608");
         }
         (None, None) => {
-            say("SKIPPED: hugepageLimits write (no hugetlb controller or no 2MB pages)");
+            skipped("hugepageLimits write (no hugetlb controller or no 2MB pages)");
             refused(&cg, json, "hugepageLimits");
         }
     }
@@ -415,7 +416,7 @@ fn network_and_rdma_apply_or_name_the_field() {
         cg.path_of("rdma")
     };
     if rdma_dir.is_some_and(|d| d.join("rdma.max").exists()) {
-        say("SKIPPED: rdma write (needs an RDMA device)");
+        skipped("rdma write (needs an RDMA device)");
     } else {
         refused(&cg, rdma, "rdma");
     }
