@@ -589,10 +589,7 @@ mod tests {
     /// needs privilege, not cgroup v2).
     #[test]
     fn the_verifier_accepts_compiled_programs() {
-        if !nix::unistd::geteuid().is_root() {
-            eprintln!("SKIPPED: the_verifier_accepts_compiled_programs (needs root)");
-            return;
-        }
+        berth_testutil::require_root!();
         let many: Vec<String> = (0..500)
             .map(|i| {
                 format!(

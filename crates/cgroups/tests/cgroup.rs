@@ -20,8 +20,8 @@ use std::time::{Duration, Instant};
 mod common;
 
 use berth_cgroups::{Cgroup, ErrorKind, Mode};
-use berth_testutil::{require_root, CgroupParent};
-use common::{container, host_mode, read, require_mode, resources, say};
+use berth_testutil::{require_root, skipped, CgroupParent};
+use common::{container, host_mode, read, require_mode, resources};
 use nix::sys::signal::Signal;
 
 /// A `sleep` child, killed and reaped on drop.
@@ -284,9 +284,7 @@ fn apply_writes_limits() {
             }
         }
     } else {
-        say(&format!(
-            "SKIPPED: swap part of apply_writes_limits (no {swap_file}: no swap accounting)"
-        ));
+        skipped(&format!("swap part (no {swap_file}: no swap accounting)"));
     }
     if mode != Mode::V2 {
         let json = r#"{"cpu": {"quota": 20000, "period": 10000}}"#;
@@ -313,13 +311,13 @@ fn unsupported_fields_fail_and_write_nothing() {
     let before = read(&pids, "pids.max");
     let e = cg
         .apply(&resources(
-            r#"{"pids": {"limit": 7}, "memory": {"kernel": 67108864}}"#,
+            r#"{"pids": {"limit": 7}, "hugepageLimits": [{"pageSize": "3MB", "limit": 1}]}"#,
         ))
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Unsupported);
     assert!(
         e.to_string()
-            .starts_with("linux.resources.memory.kernel is not supported: "),
+            .starts_with("linux.resources.hugepageLimits is not supported: "),
         "{e}"
     );
     assert_eq!(

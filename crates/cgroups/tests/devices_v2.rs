@@ -19,7 +19,7 @@ use berth_testutil::{require_root, skipped, CgroupParent};
 use oci_spec::runtime::LinuxResources;
 
 /// `false` (after printing `SKIPPED`) unless the host is pure cgroup v2.
-fn require_v2(test: &str) -> bool {
+fn require_v2(_test: &str) -> bool {
     let mode = detect_mode().expect("detect cgroup mode");
     if mode == Mode::V2 {
         return true;
@@ -30,7 +30,7 @@ fn require_v2(test: &str) -> bool {
             "BERTH_REQUIRE_CGROUP=v2 but this host is {mode:?}"
         );
     }
-    skipped(&format!("{test} (needs cgroup v2, this host is {mode:?})"));
+    skipped(&format!("needs cgroup v2, this host is {mode:?}"));
     false
 }
 

@@ -162,8 +162,10 @@ fn detached_logs_stop_with(runtime: &'static str) {
     // A stopped container starts again.
     e.ok(&["start", &n]);
     assert_eq!(e.inspect(&n)["State"]["Running"], true);
+    // sleep as PID 1 ignores every signal but KILL: only KILL ends it.
     e.ok(&["kill", "-s", "KILL", &n]);
-    // kill returns once signalled (as Docker's); stop waits for the exit.
+    // kill returns once signalled (as Docker's): wait for the exit.
+    assert_eq!(exit_code_after_kill(&e, &n), 137);
     e.ok(&["stop", "-t", "0", &n]);
     e.ok(&["rm", &n]);
     let err = String::from_utf8(e.run(&["inspect", &n]).stderr).unwrap();
@@ -172,6 +174,53 @@ fn detached_logs_stop_with(runtime: &'static str) {
         "{err}"
     );
     assert!(e.mounts_under_root().is_empty());
+}
+
+/// The exit code of container `n` once a `kill` has ended it (a minute at
+/// most: a signal that did not arrive fails here).
+fn exit_code_after_kill(e: &Engine, n: &str) -> i64 {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let state = &e.inspect(n)["State"];
+        if state["Status"] == "exited" {
+            return state["ExitCode"].as_i64().expect("ExitCode");
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{n} still runs a minute after kill: {state}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// `kill -s TERM` delivers TERM (the container's trap prints its line and
+/// exits 143); `kill` without -s delivers KILL, Docker's default (137,
+/// and the trap does not run).
+#[test]
+fn kill_delivers_the_signal_it_names() {
+    require_root!();
+    let e = Engine::new("berth");
+    let n = name("k");
+    let script = "trap 'echo got TERM; exit 143' TERM; echo ready; while :; do sleep 0.1; done";
+    e.ok(&["run", "-d", "--name", &n, "bb:1", "sh", "-c", script]);
+    let wait_ready = |count: usize| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while e.ok(&["logs", &n]).matches("ready").count() < count {
+            assert!(std::time::Instant::now() < deadline, "never ready");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    };
+    wait_ready(1);
+    e.ok(&["kill", "-s", "TERM", &n]);
+    assert_eq!(exit_code_after_kill(&e, &n), 143);
+    assert_eq!(e.ok(&["logs", &n]), "ready\ngot TERM\n");
+
+    e.ok(&["start", &n]);
+    wait_ready(2);
+    e.ok(&["kill", &n]);
+    assert_eq!(exit_code_after_kill(&e, &n), 137);
+    assert_eq!(e.ok(&["logs", &n]), "ready\ngot TERM\nready\n");
+    e.ok(&["rm", &n]);
 }
 
 #[test]

@@ -111,11 +111,11 @@ pub struct UpdateArgs {
     /// Intel RDT (not supported)
     #[arg(long)]
     pub mem_bw_schema: Option<String>,
-    /// Obsolete in the kernel (not supported)
-    #[arg(long, hide = true)]
-    pub kernel_memory: Option<String>,
-    #[arg(long, hide = true)]
-    pub kernel_memory_tcp: Option<String>,
+    /// Obsoleted: parsed and ignored with a warning, as by runc 1.2
+    #[arg(long, hide = true, allow_hyphen_values = true, value_parser = parse_bytes)]
+    pub kernel_memory: Option<i64>,
+    #[arg(long, hide = true, allow_hyphen_values = true, value_parser = parse_bytes)]
+    pub kernel_memory_tcp: Option<i64>,
 }
 
 #[derive(Subcommand)]
@@ -754,9 +754,6 @@ fn update_resources(u: UpdateArgs) -> Result<oci_spec::runtime::LinuxResources> 
     if u.l3_cache_schema.is_some() || u.mem_bw_schema.is_some() {
         bail!("Intel RDT (--l3-cache-schema, --mem-bw-schema) is not supported");
     }
-    if u.kernel_memory.is_some() || u.kernel_memory_tcp.is_some() {
-        bail!("kernel memory limits are not supported (the kernel dropped them)");
-    }
     let mut r: LinuxResources = match u.resources.as_deref() {
         None => LinuxResources::default(),
         Some("-") => serde_json::from_reader(std::io::stdin().lock())
@@ -792,6 +789,9 @@ fn update_resources(u: UpdateArgs) -> Result<oci_spec::runtime::LinuxResources> 
     set!(u.memory, mem, set_limit, mem_set);
     set!(u.memory_reservation, mem, set_reservation, mem_set);
     set!(u.memory_swap, mem, set_swap, mem_set);
+    // Ignored by `update` with a warning, as the same fields in -r.
+    set!(u.kernel_memory, mem, set_kernel, mem_set);
+    set!(u.kernel_memory_tcp, mem, set_kernel_tcp, mem_set);
     if mem_set {
         r.set_memory(Some(mem));
     }

@@ -58,9 +58,7 @@ pub fn validate(spec: &Spec, plan: &Plan) -> Result<()> {
         )));
     }
     if !plan.has(LinuxNamespaceType::Mount) {
-        return Err(Error::InvalidConfig(
-            "a container needs its own mount namespace (linux.namespaces: mount)".into(),
-        ));
+        without_mount_namespace(spec, plan)?;
     }
     if spec.hostname().as_deref().is_some_and(|h| !h.is_empty())
         && !plan.has(LinuxNamespaceType::Uts)
@@ -92,6 +90,9 @@ pub fn validate(spec: &Spec, plan: &Plan) -> Result<()> {
         return Err(Error::InvalidConfig(
             "uid/gid mappings given without a user namespace".into(),
         ));
+    }
+    if let Some(sysctl) = linux.and_then(|l| l.sysctl().as_ref()) {
+        net_sysctls_not_on_the_host(sysctl, plan)?;
     }
     if linux.and_then(|l| l.time_offsets().as_ref()).is_some() && !plan.new_time {
         return Err(Error::InvalidConfig(
@@ -130,10 +131,88 @@ pub fn validate(spec: &Spec, plan: &Plan) -> Result<()> {
     if linux.and_then(|l| l.memory_policy().as_ref()).is_some() {
         return Err(Error::Unsupported("linux.memoryPolicy".into()));
     }
+    warn_ignored_resources(linux.and_then(|l| l.resources().as_ref()));
     if process.exec_cpu_affinity().is_some() {
         return Err(Error::Unsupported("process.execCPUAffinity".into()));
     }
     Ok(())
+}
+
+/// A container that shares the runtime's mount namespace (the runtime-spec
+/// says namespaces left out are inherited) is mounted there, under a rootfs
+/// bind `create` makes (see [`crate::shared_mounts`]). Refused, as runc
+/// does or where berth cannot keep the host safe: masked and read-only
+/// paths (runc: "unable to restrict sys entries without a private MNT
+/// namespace"), a user namespace or an unprivileged runtime (neither may
+/// mount in the host's mount namespace), and a root propagation that
+/// would tie the container's mounts to the host's.
+fn without_mount_namespace(spec: &Spec, plan: &Plan) -> Result<()> {
+    let linux = spec.linux().as_ref();
+    let listed = |v: Option<&Vec<String>>| v.is_some_and(|v| !v.is_empty());
+    let need = |what: &str| {
+        Err(Error::InvalidConfig(format!(
+            "{what} needs a mount namespace of the container's own (linux.namespaces: mount)"
+        )))
+    };
+    if listed(linux.and_then(|l| l.masked_paths().as_ref())) {
+        return need("linux.maskedPaths");
+    }
+    if listed(linux.and_then(|l| l.readonly_paths().as_ref())) {
+        return need("linux.readonlyPaths");
+    }
+    if plan.has(LinuxNamespaceType::User) {
+        return need("a user namespace (its root cannot mount in the runtime's mount namespace)");
+    }
+    if crate::rootless::unprivileged() {
+        return need("a rootless container (only the host's root may mount in the runtime's mount namespace)");
+    }
+    match linux.and_then(|l| l.rootfs_propagation().as_deref()) {
+        None | Some("" | "private" | "rprivate" | "slave" | "rslave") => Ok(()),
+        Some(p) => need(&format!("linux.rootfsPropagation {p:?}")),
+    }
+}
+
+/// `net.*` sysctls need a network namespace of the container's own. One
+/// joined by path may still be the runtime's own (runc checks that too).
+fn net_sysctls_not_on_the_host(
+    sysctl: &std::collections::HashMap<String, String>,
+    plan: &Plan,
+) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let Some(key) = sysctl.keys().find(|k| k.starts_with("net.")) else {
+        return Ok(());
+    };
+    let Some((_, path)) = plan
+        .joins
+        .iter()
+        .find(|(t, _)| *t == LinuxNamespaceType::Network)
+    else {
+        return Ok(());
+    };
+    let id = |p: &Path| std::fs::metadata(p).map(|m| (m.dev(), m.ino()));
+    let theirs = id(path).map_err(|e| Error::io("stat network namespace", path, e))?;
+    if id(Path::new("/proc/self/ns/net")).is_ok_and(|ours| ours == theirs) {
+        return Err(Error::InvalidConfig(format!(
+            "sysctl {key:?} not allowed in the host's network namespace (linux.namespaces: network path {} is the runtime's own)",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Warns (runc 1.2's warning, in the `--log` file) about resource fields
+/// that are accepted and ignored: `memory.kernel` and `memory.kernelTCP`,
+/// kernel memory limits the kernel no longer enforces.
+pub fn warn_ignored_resources(res: Option<&oci_spec::runtime::LinuxResources>) {
+    let Some(m) = res.and_then(|r| r.memory().as_ref()) else {
+        return;
+    };
+    if m.kernel().is_some() || m.kernel_tcp().is_some() {
+        tracing::warn!(
+            "kernel memory settings are ignored and will be removed \
+             (linux.resources.memory.kernel, kernelTCP: the kernel no longer enforces them)"
+        );
+    }
 }
 
 /// The cgroup resources to apply: the config's, with the device rules
@@ -184,4 +263,91 @@ pub fn with_default_device_rules(
     rules.push(rule(LinuxDeviceType::C, Some(136), None, "rwm"));
     res.set_devices(Some(rules));
     res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(json: serde_json::Value) -> Spec {
+        let mut base = serde_json::json!({
+            "ociVersion": "1.0.2",
+            "process": { "args": ["true"], "cwd": "/", "user": { "uid": 0, "gid": 0 } },
+            "root": { "path": "rootfs" },
+            "linux": { "namespaces": [] }
+        });
+        for (k, v) in json.as_object().unwrap() {
+            if k == "linux" {
+                for (lk, lv) in v.as_object().unwrap() {
+                    base["linux"][lk] = lv.clone();
+                }
+            } else {
+                base[k] = v.clone();
+            }
+        }
+        serde_json::from_value(base).unwrap()
+    }
+
+    fn check(json: serde_json::Value) -> Result<()> {
+        let s = spec(json);
+        let plan = Plan::from_config(s.linux().as_ref())?;
+        validate(&s, &plan)
+    }
+
+    #[test]
+    fn no_namespaces_at_all_is_valid() {
+        // Unprivileged, the runtime may not mount in its own namespace.
+        if crate::rootless::unprivileged() {
+            let err = check(serde_json::json!({})).unwrap_err().to_string();
+            assert!(err.contains("a rootless container"), "{err}");
+            return;
+        }
+        check(serde_json::json!({})).unwrap();
+        for p in ["private", "rprivate", "slave", "rslave"] {
+            check(serde_json::json!({ "linux": { "rootfsPropagation": p } })).unwrap();
+        }
+    }
+
+    #[test]
+    fn without_a_mount_namespace_what_needs_one_is_refused() {
+        for (json, what) in [
+            (
+                serde_json::json!({ "linux": { "maskedPaths": ["/proc/kcore"] } }),
+                "linux.maskedPaths needs a mount namespace",
+            ),
+            (
+                serde_json::json!({ "linux": { "readonlyPaths": ["/proc/sys"] } }),
+                "linux.readonlyPaths needs a mount namespace",
+            ),
+            (
+                serde_json::json!({ "linux": { "namespaces": [{ "type": "user" }],
+                    "uidMappings": [{ "containerID": 0, "hostID": 1000, "size": 1 }],
+                    "gidMappings": [{ "containerID": 0, "hostID": 1000, "size": 1 }] } }),
+                "a user namespace",
+            ),
+            (
+                serde_json::json!({ "linux": { "rootfsPropagation": "rshared" } }),
+                "linux.rootfsPropagation \"rshared\" needs a mount namespace",
+            ),
+            (
+                serde_json::json!({ "hostname": "box" }),
+                "unable to set hostname without a private UTS namespace",
+            ),
+        ] {
+            let err = check(json).unwrap_err().to_string();
+            // Unprivileged, the first refusal may be the rootless one.
+            let rootless = crate::rootless::unprivileged() && err.contains("a rootless container");
+            assert!(err.contains(what) || rootless, "{what}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_mount_namespace_lifts_the_refusals() {
+        check(serde_json::json!({ "linux": {
+            "namespaces": [{ "type": "mount" }],
+            "maskedPaths": ["/proc/kcore"],
+            "rootfsPropagation": "rshared"
+        } }))
+        .unwrap();
+    }
 }

@@ -187,6 +187,19 @@ fn output_suffix(stdout: &str, stderr: &str) -> String {
     suffix
 }
 
+/// The state for hooks run in the container's namespaces (createContainer,
+/// startContainer), made from the runtime's `state_json`: the given
+/// `status`, and the pid of the calling process (the init) as the container
+/// sees it, since the runtime-spec's state gives "for hooks executed in the
+/// container namespace, the pid as seen by the container" (runc does the
+/// same).
+pub fn state_in_container(state_json: &str, status: &str) -> Vec<u8> {
+    let mut s: serde_json::Value = serde_json::from_str(state_json).unwrap_or_default();
+    s["status"] = status.into();
+    s["pid"] = std::process::id().into();
+    s.to_string().into_bytes()
+}
+
 /// Runs `hooks` of one `kind` in order, each with `state_json` (the
 /// serialized OCI state) on its stdin, and stops at the first one that fails.
 pub fn run_hooks(kind: HookKind, hooks: &[Hook], state_json: &[u8]) -> Result<(), HookError> {

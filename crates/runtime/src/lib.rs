@@ -5,7 +5,8 @@
 //! Map: [`container`] has one module per command; [`process`] holds the
 //! code that runs in forked processes (init, exec) and the channel to them;
 //! [`rootfs`] builds the container's filesystem view; [`namespaces`] plans
-//! which namespaces are made or joined; [`rootless`] decides what changes
+//! which namespaces are made or joined ([`shared_mounts`]: the rootfs of
+//! a container that has no mount namespace of its own); [`rootless`] decides what changes
 //! without privileges and [`idmap`] writes user namespace maps; [`state`]
 //! is the on-disk state directory; [`console`] and [`supervise`] handle
 //! terminals and foreground
@@ -30,6 +31,7 @@ pub mod rootfs;
 pub mod rootless;
 pub mod sealed_exe;
 pub mod seccomp;
+pub mod shared_mounts;
 pub mod state;
 pub mod supervise;
 

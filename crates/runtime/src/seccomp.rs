@@ -1,8 +1,15 @@
 //! `linux.seccomp`: compiles the OCI profile into a libseccomp filter in
 //! the runtime (before any fork), and loads it in the container's process
-//! as late as the profile allows: right before `execve` when
-//! `noNewPrivileges` is set, else while the process still holds
-//! CAP_SYS_ADMIN (before its capabilities are dropped), as runc does.
+//! right before `execve`, after every step of the runtime's own (user,
+//! capabilities, cwd check, program lookup, close-on-exec, startContainer
+//! hooks), so that a profile written for an older kernel cannot break
+//! them. Without `noNewPrivileges` the load needs CAP_SYS_ADMIN: the
+//! process keeps it permitted until then and drops it with one `capset`
+//! right after (runc instead loads such a filter before changing user).
+//!
+//! The program loaded is libseccomp's, exported as BPF, behind a short
+//! stub that answers ENOSYS for syscalls newer than the profile knows
+//! ([`enosys_stub`], as runc does); it is loaded with `seccomp(2)`.
 //!
 //! `SCMP_ACT_NOTIFY`: the runtime connects to `listenerPath` before any
 //! namespace or root change (so the host path still resolves), and after
@@ -15,6 +22,7 @@ use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::str::FromStr;
 
+use berth_sys::seccomp::{flag, SockFilter};
 use libseccomp::{
     ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall,
 };
@@ -27,8 +35,11 @@ use crate::error::{Error, Result};
 
 /// A compiled profile, ready to load.
 pub struct Filter {
-    ctx: ScmpFilterContext,
-    /// Load just before execve (no_new_privs set) or before dropping caps.
+    /// libseccomp's program, behind the ENOSYS stub when there is one.
+    program: Vec<SockFilter>,
+    /// `SECCOMP_FILTER_FLAG_*` for the load.
+    flags: u32,
+    /// no_new_privs is set: the load needs no CAP_SYS_ADMIN.
     pub late: bool,
     notify: Option<Listener>,
 }
@@ -99,11 +110,12 @@ pub fn compile(profile: &LinuxSeccomp, no_new_privs: bool) -> Result<Filter> {
                 .map_err(|e| lib_err(&format!("add architecture {name}"), e))?;
         }
     }
-    for flag in profile.flags().iter().flatten() {
-        match flag {
-            LinuxSeccompFilterFlag::SeccompFilterFlagTsync => ctx.set_ctl_tsync(true),
-            LinuxSeccompFilterFlag::SeccompFilterFlagLog => ctx.set_ctl_log(true),
-            LinuxSeccompFilterFlag::SeccompFilterFlagSpecAllow => ctx.set_ctl_ssb(true),
+    let mut flags = 0;
+    for f in profile.flags().iter().flatten() {
+        flags |= match f {
+            LinuxSeccompFilterFlag::SeccompFilterFlagTsync => flag::TSYNC,
+            LinuxSeccompFilterFlag::SeccompFilterFlagLog => flag::LOG,
+            LinuxSeccompFilterFlag::SeccompFilterFlagSpecAllow => flag::SPEC_ALLOW,
             #[allow(unreachable_patterns)]
             other => {
                 return Err(Error::Unsupported(format!(
@@ -111,8 +123,7 @@ pub fn compile(profile: &LinuxSeccomp, no_new_privs: bool) -> Result<Filter> {
                     name_of(other)
                 )))
             }
-        }
-        .map_err(|e| lib_err(&format!("set flag {}", name_of(flag)), e))?;
+        };
     }
     let mut uses_notify = profile.default_action() == LinuxSeccompAction::ScmpActNotify;
     for rule in profile.syscalls().iter().flatten() {
@@ -158,6 +169,16 @@ pub fn compile(profile: &LinuxSeccomp, no_new_privs: bool) -> Result<Filter> {
             added.map_err(|e| lib_err(&format!("add rule for {name}"), e))?;
         }
     }
+    if uses_notify {
+        flags |= flag::NEW_LISTENER;
+        // With both, a thread that cannot sync must not look like a
+        // listener descriptor in the return value.
+        if flags & flag::TSYNC != 0 {
+            flags |= flag::TSYNC_ESRCH;
+        }
+    }
+    let mut program = enosys_stub(profile)?;
+    program.extend(export(&ctx)?);
     let notify = match (uses_notify, profile.listener_path()) {
         (false, _) => None,
         (true, None) => return Err(invalid("SCMP_ACT_NOTIFY needs a listenerPath".into())),
@@ -171,24 +192,212 @@ pub fn compile(profile: &LinuxSeccomp, no_new_privs: bool) -> Result<Filter> {
         }
     };
     Ok(Filter {
-        ctx,
+        program,
+        flags,
         late: no_new_privs,
         notify,
     })
+}
+
+/// libseccomp's BPF program for `ctx`, through a memfd.
+fn export(ctx: &ScmpFilterContext) -> Result<Vec<SockFilter>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let fd =
+        nix::sys::memfd::memfd_create(c"berth-seccomp", nix::sys::memfd::MFdFlags::MFD_CLOEXEC)
+            .map_err(|e| Error::sys("seccomp: create a memfd for the BPF program", e))?;
+    ctx.export_bpf(&fd)
+        .map_err(|e| lib_err("export the BPF program", e))?;
+    let mut file = std::fs::File::from(fd);
+    let mut bytes = Vec::new();
+    file.seek(SeekFrom::Start(0))
+        .and_then(|_| file.read_to_end(&mut bytes))
+        .map_err(|e| Error::sys("seccomp: read the BPF program", e))?;
+    SockFilter::decode(&bytes).map_err(|e| Error::sys("seccomp: read the BPF program", e))
+}
+
+const AUDIT_ARCH_X86_64: u32 = 0xC000_003E;
+const X32_SYSCALL_BIT: u32 = 0x4000_0000;
+
+/// The `AUDIT_ARCH_*` value of `arch`, for the architectures the stub
+/// handles (others keep the profile's default action).
+fn audit_arch(arch: ScmpArch) -> Option<u32> {
+    Some(match arch {
+        ScmpArch::X8664 | ScmpArch::X32 => AUDIT_ARCH_X86_64,
+        ScmpArch::X86 => 0x4000_0003,
+        ScmpArch::Aarch64 => 0xC000_00B7,
+        ScmpArch::Arm => 0x4000_0028,
+        _ => return None,
+    })
+}
+
+/// Where a stub instruction jumps.
+#[derive(Clone, Copy)]
+enum To {
+    Next,
+    /// The x32 check of the x86_64 group (two instructions on).
+    Skip1,
+    EndOfGroup,
+    Enosys,
+    Filter,
+}
+
+/// As runc does for profiles written before a syscall existed: a syscall
+/// whose number is above every number the profile names (for the caller's
+/// architecture) fails with ENOSYS instead of the default action, so that
+/// libc falls back (glibc's `clone3` to `clone`, `faccessat2` to
+/// `faccessat`) instead of failing on EPERM. Only for a default action that
+/// refuses; empty when nothing applies. The stub runs before libseccomp's
+/// program, which is unchanged.
+fn enosys_stub(profile: &LinuxSeccomp) -> Result<Vec<SockFilter>> {
+    let refuses = !matches!(
+        profile.default_action(),
+        LinuxSeccompAction::ScmpActAllow | LinuxSeccompAction::ScmpActLog
+    );
+    if !refuses || profile.default_errno_ret() == Some(libc::ENOSYS as u32) {
+        return Ok(Vec::new());
+    }
+    let mut archs = vec![ScmpArch::native()];
+    for a in profile.architectures().iter().flatten() {
+        let name = name_of(a);
+        if let Ok(arch) = ScmpArch::from_str(&name) {
+            if !archs.contains(&arch) {
+                archs.push(arch);
+            }
+        }
+    }
+    // The largest number named for each architecture.
+    let last = |arch: ScmpArch| -> Option<u32> {
+        profile
+            .syscalls()
+            .iter()
+            .flatten()
+            .flat_map(|r| r.names())
+            .filter_map(|n| ScmpSyscall::from_name_by_arch(n, arch).ok())
+            .map(i32::from)
+            .filter(|nr| *nr >= 0)
+            .map(|nr| nr as u32)
+            .max()
+    };
+    // (audit arch, last native number, last x32 number)
+    let mut groups: Vec<(u32, Option<u32>, Option<u32>)> = Vec::new();
+    for arch in archs {
+        let Some(audit) = audit_arch(arch) else {
+            continue;
+        };
+        let max = last(arch);
+        let slot = match groups.iter().position(|g| g.0 == audit) {
+            Some(i) => i,
+            None => {
+                groups.push((audit, None, None));
+                groups.len() - 1
+            }
+        };
+        if arch == ScmpArch::X32 {
+            groups[slot].2 = max.map(|m| m | X32_SYSCALL_BIT);
+        } else {
+            groups[slot].1 = max;
+        }
+    }
+    groups.retain(|g| g.1.is_some() || g.2.is_some());
+    if groups.is_empty() {
+        return Ok(Vec::new());
+    }
+    const LD_W_ABS: u16 = 0x20;
+    const JEQ_K: u16 = 0x15;
+    const JGT_K: u16 = 0x25;
+    const JSET_K: u16 = 0x45;
+    const JA: u16 = 0x05;
+    const RET_K: u16 = 0x06;
+    // Symbolic instructions, one block per architecture.
+    let mut body: Vec<Vec<(u16, To, To, u32)>> = Vec::new();
+    for (audit, native, x32) in &groups {
+        // Without a number for one half, its syscalls go to the filter.
+        let check = |max: Option<u32>| match max {
+            Some(m) => (JGT_K, To::Enosys, To::Filter, m),
+            None => (JEQ_K, To::Filter, To::Filter, 0),
+        };
+        let mut block = vec![
+            (JEQ_K, To::Next, To::EndOfGroup, *audit),
+            (LD_W_ABS, To::Next, To::Next, 0),
+        ];
+        if *audit == AUDIT_ARCH_X86_64 {
+            block.push((JSET_K, To::Skip1, To::Next, X32_SYSCALL_BIT));
+            block.push(check(*native));
+            block.push(check(*x32));
+        } else {
+            block.push(check(*native));
+        }
+        body.push(block);
+    }
+    let len: usize = 1 + body.iter().map(Vec::len).sum::<usize>();
+    let filter_at = len; // `ja` over the ENOSYS return
+    let enosys_at = len + 1;
+    let mut out = vec![SockFilter {
+        code: LD_W_ABS,
+        jt: 0,
+        jf: 0,
+        k: 4, // seccomp_data.arch
+    }];
+    for block in &body {
+        let end = out.len() + block.len();
+        for (code, jt, jf, k) in block {
+            let at = out.len();
+            let rel = |t: &To| -> Result<u8> {
+                let target = match t {
+                    To::Next => at + 1,
+                    To::Skip1 => at + 2,
+                    To::EndOfGroup => end,
+                    To::Enosys => enosys_at,
+                    To::Filter => filter_at,
+                };
+                u8::try_from(target - at - 1)
+                    .map_err(|_| invalid("too many architectures for the ENOSYS stub".into()))
+            };
+            let (jt, jf) = if *code == LD_W_ABS {
+                (0, 0)
+            } else {
+                (rel(jt)?, rel(jf)?)
+            };
+            out.push(SockFilter {
+                code: *code,
+                jt,
+                jf,
+                k: *k,
+            });
+        }
+    }
+    // Every arch block that did not match falls through to here: reload
+    // nothing, libseccomp's program starts with its own loads.
+    out.push(SockFilter {
+        code: JA,
+        jt: 0,
+        jf: 0,
+        k: 1,
+    });
+    out.push(SockFilter {
+        code: RET_K,
+        jt: 0,
+        jf: 0,
+        k: 0x0005_0000 | libc::ENOSYS as u32, // SECCOMP_RET_ERRNO
+    });
+    Ok(out)
 }
 
 impl Filter {
     /// Installs the filter on this process; with a listener, sends it the
     /// notify descriptor and `state_json` (the OCI state, host pid inside).
     pub fn load(&self, state_json: &str) -> Result<()> {
-        self.ctx.load().map_err(|e| lib_err("load filter", e))?;
+        let notify_fd = berth_sys::seccomp::set_filter(&self.program, self.flags)
+            .map_err(|e| Error::sys("seccomp: load filter", e))?;
         let Some(listener) = &self.notify else {
             return Ok(());
         };
-        let fd = self
-            .ctx
-            .get_notify_fd()
-            .map_err(|e| lib_err("get notify descriptor", e))?;
+        let Some(fd) = notify_fd else {
+            return Err(Error::Container(
+                "seccomp: the kernel returned no notify descriptor".into(),
+            ));
+        };
+        let fd = fd.as_raw_fd();
         let state: serde_json::Value = serde_json::from_str(state_json).unwrap_or_default();
         let message = serde_json::json!({
             "ociVersion": state["ociVersion"],
@@ -256,5 +465,40 @@ mod tests {
         );
         let err = compile(&p, false).err().unwrap().to_string();
         assert!(err.contains("listenerPath"), "{err}");
+    }
+
+    #[test]
+    fn enosys_stub_only_for_refusing_defaults() {
+        let allow = profile(
+            r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_ERRNO"}]}"#,
+        );
+        assert!(enosys_stub(&allow).unwrap().is_empty());
+        let enosys = profile(
+            r#"{"defaultAction":"SCMP_ACT_ERRNO","defaultErrnoRet":38,"syscalls":[{"names":["read"],"action":"SCMP_ACT_ALLOW"}]}"#,
+        );
+        assert!(enosys_stub(&enosys).unwrap().is_empty());
+        let old = profile(
+            r#"{"defaultAction":"SCMP_ACT_ERRNO","architectures":["SCMP_ARCH_X86_64","SCMP_ARCH_X86","SCMP_ARCH_X32"],
+                "syscalls":[{"names":["read","write","statx"],"action":"SCMP_ACT_ALLOW"}]}"#,
+        );
+        let stub = enosys_stub(&old).unwrap();
+        // Ends with the jump over, then the ENOSYS return.
+        let ret = stub.last().unwrap();
+        assert_eq!(ret.k, 0x0005_0000 | libc::ENOSYS as u32);
+        // Every jump lands inside the stub or on the first instruction after it.
+        for (i, insn) in stub.iter().enumerate() {
+            if insn.code & 0x07 == 0x05 && insn.code != 0x05 {
+                assert!(i + 1 + (insn.jt as usize) <= stub.len());
+                assert!(i + 1 + (insn.jf as usize) <= stub.len());
+            }
+        }
+        // statx (332 on x86_64) is the newest name: compared against.
+        if ScmpArch::native() == ScmpArch::X8664 {
+            assert!(stub.iter().any(|i| i.code == 0x25 && i.k == 332));
+        }
+        // The whole profile compiles and exports behind the stub.
+        let f = compile(&old, true).unwrap();
+        assert!(f.program.len() > stub.len());
+        assert_eq!(f.program[..stub.len()], stub[..]);
     }
 }

@@ -68,6 +68,11 @@ pub struct Record {
     pub own_pid_namespace: bool,
     /// The config as it was at create time (for exec, hooks and delete).
     pub config: Spec,
+    /// Without a mount namespace of its own: the id of the rootfs bind
+    /// `create` made in the runtime's mount namespace, which `delete`
+    /// detaches (see [`crate::shared_mounts`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rootfs_mount_id: Option<u64>,
 }
 
 /// The OCI state document, as `state` prints it and hooks read it.

@@ -33,10 +33,15 @@ fn refusal_is_testable(rt: &Runtime) -> bool {
     !skip_unless_berth(rt, "runc 1.1 ignores the profile when AppArmor is off")
 }
 
-/// Applying a profile needs AppArmor in the kernel. Says SKIPPED otherwise.
+/// Applying a profile needs AppArmor in the kernel. Says SKIPPED otherwise
+/// (a failure where `BERTH_REQUIRE_FEATURES` lists `apparmor`: the cgroup
+/// v2 guest).
 fn apply_is_testable() -> bool {
     if !apparmor_enabled() {
-        skipped("no AppArmor on this host: tested in the cgroup v2 guest");
+        skipped_for_lack_of(
+            "apparmor",
+            "no AppArmor on this host: tested in the cgroup v2 guest",
+        );
         return false;
     }
     true
@@ -176,4 +181,92 @@ fn cve_2019_16884_a_fake_proc_does_not_swallow_the_profile() {
         );
     }
     assert_nothing_left(&rt, &b);
+}
+
+/// A profile loaded with `apparmor_parser -r`, unloaded on drop.
+struct LoadedProfile {
+    name: String,
+    file: std::path::PathBuf,
+}
+
+impl LoadedProfile {
+    fn load(b: &Bundle, rules: &str) -> LoadedProfile {
+        let name = format!("berth-test-{}", b.id());
+        let file = b.host_dir("apparmor").join("profile");
+        fs::write(
+            &file,
+            format!("profile {name} flags=(attach_disconnected,mediate_deleted) {{\n{rules}\n}}\n"),
+        )
+        .unwrap();
+        let out = output_within(
+            std::process::Command::new("apparmor_parser")
+                .arg("-r")
+                .arg(&file),
+            COMMAND_TIMEOUT,
+        );
+        assert!(
+            out.status.success(),
+            "apparmor_parser -r {}: {}",
+            file.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        LoadedProfile { name, file }
+    }
+}
+
+impl Drop for LoadedProfile {
+    fn drop(&mut self) {
+        let _ = try_output_within(
+            std::process::Command::new("apparmor_parser")
+                .arg("-R")
+                .arg(&self.file),
+            COMMAND_TIMEOUT,
+        );
+    }
+}
+
+/// A loaded profile confines the container: the program runs under it (in
+/// enforce mode) and what it denies is denied, for the init and for exec.
+#[test]
+fn a_loaded_profile_confines_init_and_exec() {
+    require_root!();
+    if !apply_is_testable() {
+        return;
+    }
+    let rt = runtime();
+    let mut b = Bundle::new(&rt);
+    fs::write(b.rootfs().join("berth-denied"), "secret\n").unwrap();
+    let profile = LoadedProfile::load(
+        &b,
+        "  file,\n  capability,\n  network,\n  signal,\n  ptrace,\n  unix,\n  \
+         mount,\n  umount,\n  pivot_root,\n  deny /berth-denied r,",
+    );
+    b.config_mut()["process"]["apparmorProfile"] = json!(profile.name);
+    b.set_script(
+        "cat /proc/self/attr/current; cat /berth-denied 2>/dev/null || echo denied; \
+         echo ready; sleep 1000",
+    );
+    let out = rt.run_detached(&b).ok();
+    assert!(
+        wait_until(STATE_TIMEOUT, || out.stdout_now().contains("ready")),
+        "never ready:\n{}",
+        out.stdout_now()
+    );
+    assert_eq!(
+        out.stdout_now(),
+        format!("{} (enforce)\ndenied\nready\n", profile.name)
+    );
+    let out = rt
+        .cmd(&[
+            "exec",
+            "--apparmor",
+            &profile.name,
+            b.id(),
+            "sh",
+            "-c",
+            "cat /proc/self/attr/current; cat /berth-denied 2>/dev/null || echo denied",
+        ])
+        .ok();
+    assert_eq!(out.stdout, format!("{} (enforce)\ndenied\n", profile.name));
+    rt.delete_force(b.id()).ok();
 }

@@ -5,7 +5,7 @@
 //! path by which Kubernetes reaches a runtime. With `BERTH_TEST_RUNTIME=runc`
 //! the same tests check themselves against runc.
 //!
-//! The CRI plugin is not tested: Debian 12 has no cri-tools (crictl).
+//! The CRI plugin (Kubernetes) is tested by scripts/critest.sh with critest.
 
 mod common;
 

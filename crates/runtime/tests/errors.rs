@@ -118,6 +118,20 @@ fn malformed_config_fails_with_one_line_and_leaves_nothing() {
         1,
         "one clear line expected:\n{out}"
     );
+    // The line names the file and where the JSON goes wrong (runc 1.1
+    // prints Go's decoder error without the file name).
+    let want = if rt.is_berth() {
+        format!(
+            "malformed {}: key must be a string at line 1 column 37",
+            b.config_path().display()
+        )
+    } else {
+        "invalid character 'b' looking for beginning of object key string".to_owned()
+    };
+    assert!(
+        error_message(&out).contains(&want),
+        "expected {want:?}:\n{out}"
+    );
     assert_eq!(out.stdout, "");
     assert_nothing_left(&rt, &b);
 }

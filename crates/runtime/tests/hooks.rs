@@ -19,15 +19,17 @@ const STAGES: [&str; 6] = [
 ];
 
 /// A hook command that appends `<name> <status> <id>` (both read from the
-/// state JSON on stdin) to `log`. It must work with the host's /bin/sh and
-/// busybox sh, since startContainer hooks run inside the container.
+/// state JSON on stdin) to `log`, and `<name> <pid>` to `log.pid`. It must
+/// work with the host's /bin/sh and busybox sh, since startContainer hooks
+/// run inside the container.
 fn logging_hook(b: &mut Bundle, stage: &str, log: &Path) {
     let script = format!(
         "s=$(cat); \
          st=$(printf '%s\\n' \"$s\" | sed -n 's/.*\"status\" *: *\"\\([a-z]*\\)\".*/\\1/p'); \
          id=$(printf '%s\\n' \"$s\" | sed -n 's/.*\"id\" *: *\"\\([^\"]*\\)\".*/\\1/p'); \
-         echo \"$0 $st $id\" >> {}",
-        log.display()
+         pid=$(printf '%s\\n' \"$s\" | sed -n 's/.*\"pid\" *: *\\([0-9]*\\).*/\\1/p'); \
+         echo \"$0 $st $id\" >> {log}; echo \"$0 ${{pid:-none}}\" >> {log}.pid",
+        log = log.display()
     );
     b.add_hook(stage, "/bin/sh", &["sh", "-c", &script, stage]);
 }
@@ -55,11 +57,34 @@ fn log_lines(log: &Path) -> Vec<String> {
         .collect()
 }
 
+/// The pid each hook found in its state (`none` when absent), by stage.
+fn hook_pids(log: &Path) -> std::collections::HashMap<String, String> {
+    log_lines(&log.with_extension("pid"))
+        .iter()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(stage, pid)| (stage.to_owned(), pid.to_owned()))
+        .collect()
+}
+
 /// The hook log after `create`, after `start` and after `delete`.
 fn hook_log_by_phase(rt: &Runtime) -> (String, [Vec<String>; 3]) {
+    hook_log_and_pids(rt).0
+}
+
+/// [`hook_log_by_phase`], the pid of each hook's state, and the init's
+/// host pid.
+#[allow(clippy::type_complexity)]
+fn hook_log_and_pids(
+    rt: &Runtime,
+) -> (
+    (String, [Vec<String>; 3]),
+    std::collections::HashMap<String, String>,
+    String,
+) {
     let (mut b, log) = hooked_bundle(rt);
     b.set_args(&["sleep", "1000"]);
     rt.create(&b).ok();
+    let init_pid = rt.state(b.id())["pid"].to_string();
     let after_create = log_lines(&log);
     rt.start(b.id()).ok();
     assert!(
@@ -72,7 +97,11 @@ fn hook_log_by_phase(rt: &Runtime) -> (String, [Vec<String>; 3]) {
     rt.wait_for_status(b.id(), "stopped", STATE_TIMEOUT);
     rt.delete(b.id()).ok();
     let after_delete = log_lines(&log)[after_create.len() + after_start.len()..].to_vec();
-    (b.id().to_owned(), [after_create, after_start, after_delete])
+    (
+        (b.id().to_owned(), [after_create, after_start, after_delete]),
+        hook_pids(&log),
+        init_pid,
+    )
 }
 
 #[test]
@@ -82,9 +111,10 @@ fn hooks_run_in_order_with_the_state_on_stdin() {
     let (id, phases) = hook_log_by_phase(&rt);
     let line = |stage: &str, status: &str| format!("{stage} {status} {id}");
     if !rt.is_berth() {
-        // runc 1.1 runs poststart hooks inside `create` (state "created"),
-        // before startContainer: a known deviation from the spec, fixed
-        // in runc 1.2. Check only that each hook ran once with the id.
+        // runc (up to 1.5) runs poststart hooks inside `create` (state
+        // "created"), before startContainer: a known deviation from the
+        // spec, fixed on runc's main branch after 1.5.1. Check only that
+        // each hook ran once with the id.
         eprintln!("NOTE: {} hook order: {phases:?}", rt.name());
         let all: Vec<&String> = phases.iter().flatten().collect();
         for stage in STAGES {
@@ -121,6 +151,29 @@ fn hooks_run_in_order_with_the_state_on_stdin() {
     );
 }
 
+/// The state's `pid` is the init's pid as the hook sees it: the host's for
+/// hooks run in the runtime's namespaces, the container's (1, in its own
+/// pid namespace) for createContainer and startContainer, which run in
+/// the container's (runtime-spec, runtime.md "State"). A stopped container
+/// has no pid (0 or absent).
+#[test]
+fn hook_state_pid_is_the_one_the_hook_sees() {
+    require_root!();
+    let rt = runtime();
+    let (_, pids, init_pid) = hook_log_and_pids(&rt);
+    let pid = |stage: &str| pids.get(stage).cloned().unwrap_or_default();
+    for stage in ["prestart", "createRuntime", "poststart"] {
+        assert_eq!(pid(stage), init_pid, "{stage}: {pids:?}");
+    }
+    for stage in ["createContainer", "startContainer"] {
+        assert_eq!(pid(stage), "1", "{stage}: {pids:?}");
+    }
+    assert!(
+        ["0", "none"].contains(&pid("poststop").as_str()),
+        "poststop: {pids:?}"
+    );
+}
+
 #[test]
 fn run_runs_every_hook_once() {
     require_root!();
@@ -133,7 +186,7 @@ fn run_runs_every_hook_once() {
         .map(|l| l.split(' ').next().unwrap().to_owned())
         .collect();
     if !rt.is_berth() {
-        // runc 1.1 runs poststart before startContainer (see above).
+        // runc runs poststart before startContainer (see above).
         stages.sort();
         let mut want = STAGES.map(str::to_owned).to_vec();
         want.sort();
@@ -207,4 +260,25 @@ fn failing_create_runtime_hook_fails_create() {
         "cgroup left: {:?}",
         leftover_cgroups(&b)
     );
+}
+
+/// A failing createRuntime hook fails `create`; the runtime-spec then goes
+/// on with the container's destruction and its poststop hooks (lifecycle
+/// steps 4, 12 and 13), with the state `stopped`. runc does the same.
+#[test]
+fn failed_create_still_runs_the_poststop_hooks() {
+    require_root!();
+    let rt = runtime();
+    let mut b = Bundle::new(&rt);
+    let log = b.host_dir("hooklog").join("log");
+    b.set_args(&["sleep", "1000"]);
+    b.add_hook("createRuntime", "/bin/false", &["false"]);
+    logging_hook(&mut b, "poststop", &log);
+    rt.create(&b).failed();
+    assert_eq!(
+        log_lines(&log),
+        [format!("poststop stopped {}", b.id())],
+        "poststop hooks after the failed create"
+    );
+    assert!(!rt.root().join(b.id()).exists(), "state dir left");
 }

@@ -127,13 +127,49 @@ fn run_detached_then_state_running() {
     rt.delete(b.id()).ok();
 }
 
-fn kill_with(signal: &str) {
+/// Sends `signal` (`None`: kill's default) to a foreground `run` whose
+/// init traps TERM, and returns how the run ended. The init's `got TERM`
+/// line and exit code 143 say TERM arrived; KILL ends it with 137 and no
+/// line; any other signal leaves pid 1 running (no default action), which
+/// the run's timeout turns into a failure.
+fn kill_foreground(signal: Option<&str>) -> Output {
     let rt = runtime();
     let mut b = Bundle::new(&rt);
-    run_term_aware(&rt, &mut b);
-    rt.kill(b.id(), signal).ok();
-    rt.wait_for_status(b.id(), "stopped", STATE_TIMEOUT);
-    rt.delete(b.id()).ok();
+    b.set_script(TERM_AWARE_INIT);
+    let run = rt.spawn(&["run", "--bundle", b.path().to_str().unwrap(), b.id()]);
+    assert!(
+        wait_until(STATE_TIMEOUT, || run.stdout_now().contains("ready")),
+        "init never got ready: {}",
+        run.stdout_now()
+    );
+    let mut args = vec!["kill", b.id()];
+    args.extend(signal);
+    rt.cmd(&args).ok();
+    run.wait_timeout(STATE_TIMEOUT)
+}
+
+#[track_caller]
+fn assert_term_arrived(out: &Output) {
+    assert_eq!(out.code(), Some(143), "{out}");
+    assert!(
+        out.stdout.contains(GOT_TERM),
+        "the TERM trap did not run:\n{out}"
+    );
+}
+
+fn kill_with(signal: &str) {
+    assert_term_arrived(&kill_foreground(Some(signal)));
+}
+
+#[test]
+fn kill_kill_is_not_a_term() {
+    require_root!();
+    let out = kill_foreground(Some("KILL"));
+    assert_eq!(out.code(), Some(128 + 9), "{out}");
+    assert!(
+        !out.stdout.contains(GOT_TERM),
+        "KILL ran the TERM trap:\n{out}"
+    );
 }
 
 #[test]
@@ -157,11 +193,7 @@ fn kill_accepts_15() {
 #[test]
 fn kill_defaults_to_sigterm() {
     require_root!();
-    let rt = runtime();
-    let mut b = Bundle::new(&rt);
-    run_term_aware(&rt, &mut b);
-    rt.cmd(&["kill", b.id()]).ok();
-    rt.wait_for_status(b.id(), "stopped", STATE_TIMEOUT);
+    assert_term_arrived(&kill_foreground(None));
 }
 
 #[test]
@@ -187,6 +219,54 @@ fn kill_all_reaches_every_process() {
         CgroupParent::procs_of(&cg)
     );
     rt.wait_for_status(b.id(), "stopped", STATE_TIMEOUT);
+}
+
+/// A container whose init exited leaving a background child in its
+/// cgroup (possible without a pid namespace of its own, as in a pod whose
+/// containers share one): `kill --all` still reaches the child and
+/// succeeds, as runc does and as containerd's shim expects for every
+/// exited container of such a pod. Without `--all` the stopped container
+/// stays `container not running`.
+#[test]
+fn kill_all_on_a_stopped_container_kills_what_is_left_in_its_cgroup() {
+    require_root!();
+    let rt = runtime();
+    let mut b = Bundle::new(&rt);
+    b.remove_namespace("pid");
+    // The child traps TERM with a marker, so which signal arrived shows.
+    let marker = b.host_dir("marker");
+    let dest = marker.to_str().unwrap().to_owned();
+    b.add_mount(&dest, "bind", &dest, &["rbind", "rw"]);
+    b.set_script(&format!(
+        "sh -c 'trap \"echo term > {dest}/got; exit 0\" TERM; echo up > {dest}/up; \
+         while true; do sleep 0.1; done' </dev/null >/dev/null 2>&1 & \
+         while [ ! -e {dest}/up ]; do sleep 0.05; done; exit 0"
+    ));
+    rt.run_detached(&b).ok();
+    rt.wait_for_status(b.id(), "stopped", STATE_TIMEOUT);
+    let cg = b.cgroup_path();
+    assert!(
+        !CgroupParent::procs_of(&cg).is_empty(),
+        "the background child should outlive the init in {cg}"
+    );
+    let out = rt.kill(b.id(), "TERM").failed();
+    assert!(
+        error_message(&out).contains("container not running"),
+        "{out}"
+    );
+    rt.cmd(&["kill", "--all", b.id(), "TERM"]).ok();
+    assert!(
+        wait_until(STATE_TIMEOUT, || marker.join("got").exists()),
+        "the child never got SIGTERM"
+    );
+    assert!(
+        wait_until(STATE_TIMEOUT, || CgroupParent::procs_of(&cg).is_empty()),
+        "left in the cgroup: {:?}",
+        CgroupParent::procs_of(&cg)
+    );
+    // Nothing left to signal is no error either.
+    rt.cmd(&["kill", "--all", b.id(), "KILL"]).ok();
+    rt.delete(b.id()).ok();
 }
 
 #[test]

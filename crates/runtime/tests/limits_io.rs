@@ -239,7 +239,7 @@ fn blkio_weight_written_and_updated_live() {
     // kernel without one.
     let probe = running(&rt, json!(null));
     let Some((file, _)) = weight_file(&probe.cgroup_path(), 300) else {
-        skipped("blkio_weight_written_and_updated_live: no BFQ or io.weight file on this kernel");
+        skipped_for_lack_of("io-weight", "no BFQ or io.weight file on this kernel");
         return;
     };
     drop(probe);

@@ -259,3 +259,301 @@ fn time_namespace_offsets_show_in_uptime() {
 fn uptime(line: &str) -> f64 {
     line.split_whitespace().next().unwrap().parse().unwrap()
 }
+
+/// A bundle for a container with no namespace of its own: the default
+/// config less its namespaces, its hostname and its masked and read-only
+/// paths (which need a mount namespace, with runc too). Its rootfs holds a
+/// `/marker` the host's root has not.
+fn bundle_without_namespaces(rt: &Runtime, keep: &[&str]) -> Bundle {
+    let mut b = Bundle::new(rt);
+    {
+        let mut c = b.config_mut();
+        c.as_object_mut().unwrap().remove("hostname");
+        let linux = c["linux"].as_object_mut().unwrap();
+        linux.remove("maskedPaths");
+        linux.remove("readonlyPaths");
+        linux.insert(
+            "namespaces".into(),
+            json!(keep
+                .iter()
+                .map(|k| json!({ "type": k }))
+                .collect::<Vec<_>>()),
+        );
+    }
+    fs::write(b.rootfs().join("marker"), "in-the-rootfs\n").unwrap();
+    b
+}
+
+/// Mounts of the host at or below the bundle's rootfs (the rootfs itself
+/// is a plain directory here).
+fn mounts_under(b: &Bundle) -> Vec<String> {
+    let rootfs = b.rootfs().to_string_lossy().into_owned();
+    mountinfo()
+        .into_iter()
+        .map(|m| m.mount_point)
+        .filter(|p| p == &rootfs || p.starts_with(&format!("{rootfs}/")))
+        .collect()
+}
+
+/// The propagation fields (`shared:N`, `master:N`...) of the host's `/`.
+fn root_propagation() -> String {
+    let text = fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let line = text
+        .lines()
+        .rfind(|l| l.split(' ').nth(4) == Some("/"))
+        .unwrap()
+        .to_owned();
+    let left = line.split(" - ").next().unwrap();
+    left.split(' ').skip(6).collect::<Vec<_>>().join(" ")
+}
+
+/// runc (1.1 to 1.4) runs such configs too, but makes the host's `/` rslave
+/// (private, on a host where it had no master) and leaves the container's
+/// mounts on the host: not something to do to the machine the suite runs on.
+const RUNC_CHANGES_THE_HOST: &str =
+    "without a mount namespace runc makes the host's / rslave and leaves its mounts behind";
+
+/// The runtime-spec: a namespace not listed is the runtime's own. With none
+/// listed at all the container shares every one, still sees only its
+/// rootfs (chroot), gets its mounts and read-only root there, and leaves
+/// nothing on the host: no mount, no change to the host's propagation.
+#[test]
+fn with_no_namespaces_listed_every_one_is_the_runtimes() {
+    require_root!();
+    let rt = runtime();
+    if skip_unless_berth(&rt, RUNC_CHANGES_THE_HOST) {
+        return;
+    }
+    let propagation = root_propagation();
+    let mut b = bundle_without_namespaces(&rt, &[]);
+    let kinds = ["pid", "net", "mnt", "uts", "ipc", "cgroup", "user", "time"];
+    b.set_script(&format!(
+        "{}; cat /marker; touch /x 2>/dev/null && echo writable || echo read-only; \
+         grep -c ' /proc proc ' /proc/self/mounts",
+        ns_script(&kinds)
+    ));
+    let out = rt.run(&b).ok();
+    let seen = parse_ns(&out.stdout);
+    assert_eq!(seen.len(), kinds.len(), "{out}");
+    for (kind, link) in seen {
+        assert_eq!(
+            link,
+            host_ns(&kind),
+            "{kind} namespace should be the host's"
+        );
+    }
+    let tail: Vec<&str> = out.stdout.lines().skip(kinds.len()).collect();
+    assert_eq!(tail, ["in-the-rootfs", "read-only", "1"], "{out}");
+    assert_eq!(mounts_under(&b), Vec::<String>::new(), "mounts left behind");
+    assert_eq!(root_propagation(), propagation, "the host's / changed");
+    // Read-only was the container's view only.
+    fs::write(b.rootfs().join("after"), "x").expect("rootfs writable from the host");
+}
+
+/// The runtime's own mount propagation is left as it was: run in a mount
+/// namespace whose `/` is shared (this host's is private), `/` is still
+/// shared after the container ran, and none of its mounts is left there.
+#[test]
+fn without_a_mount_namespace_the_runtimes_propagation_is_kept() {
+    require_root!();
+    let rt = runtime();
+    if skip_unless_berth(&rt, RUNC_CHANGES_THE_HOST) {
+        return;
+    }
+    let mut b = bundle_without_namespaces(&rt, &[]);
+    b.set_args(&["cat", "/marker"]);
+    let script =
+        "root() { awk '$5 == \"/\" { line = $0 } END { print line }' /proc/self/mountinfo; }; \
+                  root; \"$0\" --root \"$1\" run --bundle \"$2\" \"$3\" || echo run-failed; root; \
+                  grep -c \" $4\" /proc/self/mountinfo";
+    let out = std::process::Command::new("unshare")
+        .args(["--mount", "--propagation", "shared", "sh", "-c", script])
+        .arg(rt.bin())
+        .arg(rt.root())
+        .arg(b.path())
+        .arg(b.id())
+        .arg(b.rootfs())
+        .output()
+        .expect("run unshare");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    let why = format!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(lines.len(), 4, "{why}");
+    assert!(lines[0].contains(" shared:"), "{why}");
+    assert_eq!(lines[1], "in-the-rootfs", "{why}");
+    assert_eq!(lines[2], lines[0], "the runtime's / changed: {why}");
+    assert_eq!(lines[3], "0", "mounts left under the rootfs: {why}");
+}
+
+/// Only some namespaces listed: those are new, the rest the runtime's.
+#[test]
+fn with_only_a_pid_namespace_the_rest_is_the_runtimes() {
+    require_root!();
+    let rt = runtime();
+    if skip_unless_berth(&rt, RUNC_CHANGES_THE_HOST) {
+        return;
+    }
+    let mut b = bundle_without_namespaces(&rt, &["pid"]);
+    b.set_script(&format!("echo $$; {}", ns_script(&["pid", "mnt", "net"])));
+    let out = rt.run(&b).ok();
+    let mut lines = out.stdout.lines();
+    assert_eq!(lines.next(), Some("1"), "{out}");
+    let seen = parse_ns(&lines.collect::<Vec<_>>().join("\n"));
+    assert_eq!(seen.len(), 3, "{out}");
+    assert_ne!(seen[0].1, host_ns("pid"));
+    assert_eq!(seen[1].1, host_ns("mnt"));
+    assert_eq!(seen[2].1, host_ns("net"));
+    assert_eq!(mounts_under(&b), Vec::<String>::new(), "mounts left behind");
+}
+
+/// `exec` into a container without a mount namespace takes the init's
+/// root: the new process sees the container's files, not the host's.
+#[test]
+fn exec_without_a_mount_namespace_sees_the_containers_root() {
+    require_root!();
+    let rt = runtime();
+    if skip_unless_berth(&rt, RUNC_CHANGES_THE_HOST) {
+        return;
+    }
+    let mut b = bundle_without_namespaces(&rt, &[]);
+    b.set_args(&["sleep", "1000"]);
+    rt.run_detached(&b).ok();
+    assert!(!mounts_under(&b).is_empty(), "no rootfs bind while running");
+    let out = rt.exec(b.id(), &["sh", "-c", "cat /marker; pwd"]).ok();
+    assert_eq!(out.stdout, "in-the-rootfs\n/\n");
+    rt.delete_force(b.id()).ok();
+    assert_eq!(mounts_under(&b), Vec::<String>::new(), "mounts left behind");
+}
+
+/// What still needs a namespace of the container's own is refused with a
+/// clear error, before anything is left on the host.
+#[test]
+fn without_a_namespace_what_needs_it_is_refused() {
+    require_root!();
+    let rt = runtime();
+    let berth = rt.is_berth();
+    type Change = fn(&mut serde_json::Value);
+    let mut cases: Vec<(&str, Change, &str)> = vec![
+        (
+            "maskedPaths",
+            |c| c["linux"]["maskedPaths"] = json!(["/proc/kcore"]),
+            if berth {
+                "linux.maskedPaths needs a mount namespace"
+            } else {
+                "without a private MNT namespace"
+            },
+        ),
+        (
+            "readonlyPaths",
+            |c| c["linux"]["readonlyPaths"] = json!(["/proc/sys"]),
+            if berth {
+                "linux.readonlyPaths needs a mount namespace"
+            } else {
+                "without a private MNT namespace"
+            },
+        ),
+        (
+            "hostname",
+            |c| c["hostname"] = json!("box"),
+            "unable to set hostname without a private UTS namespace",
+        ),
+    ];
+    if berth {
+        cases.push((
+            "user namespace",
+            |c| {
+                c["linux"]["namespaces"] = json!([{ "type": "user" }]);
+                let map = json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
+                c["linux"]["uidMappings"] = map.clone();
+                c["linux"]["gidMappings"] = map;
+            },
+            "a user namespace (its root cannot mount in the runtime's mount namespace) needs a mount namespace",
+        ));
+        cases.push((
+            "shared root",
+            |c| c["linux"]["rootfsPropagation"] = json!("rshared"),
+            "linux.rootfsPropagation \"rshared\" needs a mount namespace",
+        ));
+        cases.push((
+            "net sysctl",
+            |c| c["linux"]["sysctl"] = json!({ "net.ipv4.ip_forward": "1" }),
+            "sysctl \"net.ipv4.ip_forward\" is not in a separate kernel namespace",
+        ));
+    }
+    for (what, change, wording) in cases {
+        let mut b = bundle_without_namespaces(&rt, &[]);
+        change(&mut b.config_mut());
+        b.set_args(&["true"]);
+        let out = rt.create(&b).failed();
+        assert!(error_message(&out).contains(wording), "{what}: {out}");
+        assert!(!rt.root().join(b.id()).exists(), "{what}: state dir left");
+        assert_eq!(
+            mounts_under(&b),
+            Vec::<String>::new(),
+            "{what}: mounts left"
+        );
+        assert!(leftover_cgroups(&b).is_empty(), "{what}: cgroup left");
+    }
+}
+
+/// `net.*` sysctls need a network namespace of the container's own: one
+/// joined by a path that is the runtime's own is the host's (as runc).
+#[test]
+fn net_sysctl_in_the_hosts_network_namespace_joined_by_path_is_refused() {
+    require_root!();
+    let rt = runtime();
+    let forward = fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap();
+    let mut b = Bundle::new(&rt);
+    let own = format!("/proc/{}/ns/net", std::process::id());
+    b.set_namespace("network", Some(std::path::Path::new(&own)));
+    // The host's current value: harmless if a runtime wrote it.
+    b.config_mut()["linux"]["sysctl"] = json!({ "net.ipv4.ip_forward": forward.trim() });
+    b.set_args(&["true"]);
+    let out = rt.create(&b).failed();
+    let msg = error_message(&out);
+    assert!(
+        msg.contains("net.ipv4.ip_forward")
+            && msg.contains("not allowed in")
+            && msg.contains("network namespace"),
+        "{out}"
+    );
+    assert!(!rt.root().join(b.id()).exists(), "state dir left");
+}
+
+/// Two containers without a mount namespace on one rootfs would stack
+/// their rootfs binds (deleting one would take the other's mounts): the
+/// second is refused while the first has its bind there.
+#[test]
+fn two_containers_without_mount_namespaces_cannot_share_a_rootfs() {
+    require_root!();
+    let rt = runtime();
+    if skip_unless_berth(&rt, RUNC_CHANGES_THE_HOST) {
+        return;
+    }
+    let mut first = bundle_without_namespaces(&rt, &[]);
+    first.set_args(&["sleep", "1000"]);
+    rt.run_detached(&first).ok();
+    let mut second = bundle_without_namespaces(&rt, &[]);
+    second.config_mut()["root"]["path"] = json!(first.rootfs());
+    second.set_args(&["true"]);
+    let out = rt.create(&second).failed();
+    assert!(
+        error_message(&out).contains(&format!("is in use by container {}", first.id())),
+        "{out}"
+    );
+    let out = rt.exec(first.id(), &["cat", "/marker"]).ok();
+    assert_eq!(out.stdout, "in-the-rootfs\n");
+    rt.delete_force(first.id()).ok();
+    assert_eq!(
+        mounts_under(&first),
+        Vec::<String>::new(),
+        "mounts left behind"
+    );
+    // Once the first is gone, the rootfs is free again.
+    rt.run(&second).ok();
+    assert_eq!(
+        mounts_under(&first),
+        Vec::<String>::new(),
+        "mounts left behind"
+    );
+}

@@ -138,3 +138,82 @@ fn stdio_is_passed_through() {
     assert_eq!(out.stdout, "to-out\n");
     assert!(out.stderr.contains("to-err\n"), "{out}");
 }
+
+/// The init's host pid, from `state`.
+fn init_pid(rt: &Runtime, id: &str) -> i32 {
+    rt.state(id)["pid"].as_i64().expect("state has a pid") as i32
+}
+
+/// Field `n` (1-based, as in proc(5)) of /proc/<pid>/stat.
+fn stat_field(pid: i32, n: usize) -> i64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // The command name (field 2) may hold spaces: count from its ')'.
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    rest.split_whitespace().nth(n - 3).unwrap().parse().unwrap()
+}
+
+/// process.ioPriority: the kernel reports the class and level for the
+/// container's process (ioprio_get from the host, busybox has no ionice).
+#[test]
+fn io_priority_is_applied() {
+    require_root!();
+    let rt = runtime();
+    if skip_unless_berth(&rt, "process.ioPriority is runc 1.2's") {
+        return;
+    }
+    let mut b = Bundle::new(&rt);
+    b.config_mut()["process"]["ioPriority"] = json!({ "class": "IOPRIO_CLASS_BE", "priority": 6 });
+    run_term_aware(&rt, &mut b);
+    let pid = init_pid(&rt, b.id());
+    // IOPRIO_CLASS_BE is 2.
+    assert_eq!(berth_sys::io_priority_of(pid).unwrap(), (2, 6));
+
+    let mut idle = Bundle::new(&rt);
+    idle.config_mut()["process"]["ioPriority"] =
+        json!({ "class": "IOPRIO_CLASS_IDLE", "priority": 0 });
+    run_term_aware(&rt, &mut idle);
+    let pid = init_pid(&rt, idle.id());
+    assert_eq!(berth_sys::io_priority_of(pid).unwrap().0, 3);
+}
+
+/// process.scheduler: policy and nice as /proc/<pid>/stat shows them.
+#[test]
+fn scheduler_is_applied() {
+    require_root!();
+    let rt = runtime();
+    if skip_unless_berth(&rt, "process.scheduler is runc 1.2's") {
+        return;
+    }
+    let mut b = Bundle::new(&rt);
+    b.config_mut()["process"]["scheduler"] = json!({ "policy": "SCHED_BATCH", "nice": 7 });
+    run_term_aware(&rt, &mut b);
+    let pid = init_pid(&rt, b.id());
+    // Field 19 is nice, 41 the policy (SCHED_BATCH is 3).
+    assert_eq!(stat_field(pid, 19), 7);
+    assert_eq!(stat_field(pid, 41), 3);
+    // Children inherit it, as the spec's process would.
+    let out = rt
+        .exec(b.id(), &["sh", "-c", "cut -d' ' -f19 /proc/self/stat"])
+        .ok();
+    assert_eq!(out.stdout.trim(), "7", "{out}");
+}
+
+/// linux.personality LINUX32: `uname -m` reports a 32-bit machine.
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn personality_linux32_changes_uname() {
+    require_root!();
+    let rt = runtime();
+    if skip_unless_berth(&rt, "runc 1.1 ignores linux.personality") {
+        return;
+    }
+    let mut b = Bundle::new(&rt);
+    b.config_mut()["linux"]["personality"] = json!({ "domain": "LINUX32" });
+    b.set_script("uname -m");
+    assert_eq!(rt.run(&b).ok().stdout, "i686\n");
+
+    let mut plain = Bundle::new(&rt);
+    plain.config_mut()["linux"]["personality"] = json!({ "domain": "LINUX" });
+    plain.set_script("uname -m");
+    assert_eq!(rt.run(&plain).ok().stdout, "x86_64\n");
+}

@@ -90,3 +90,75 @@ fn cpu_shares_are_written() {
         assert_eq!(cgroup_file(&b, "cpu.max"), "50000 100000");
     }
 }
+
+/// The `level: warning` lines of a `--log-format json` log.
+fn warnings(log: &std::path::Path) -> Vec<String> {
+    fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|l| l["level"] == "warning")
+        .map(|l| l["msg"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// `memory.kernel` and `memory.kernelTCP` (kernel memory limits the kernel
+/// dropped) are ignored with a warning in the log, as runc 1.2 and crun do,
+/// so the configs of older clients run; the other limits still apply. The
+/// same for `update --kernel-memory` / `--kernel-memory-tcp`.
+#[test]
+fn kernel_memory_limits_are_ignored_with_a_warning() {
+    require_root!();
+    let rt = runtime();
+    let dir = TempDir::new("berth-log").unwrap();
+    let log = dir.path().join("log.json");
+    let log_args = ["--log", log.to_str().unwrap(), "--log-format", "json"];
+    let mut b = Bundle::new(&rt);
+    b.config_mut()["linux"]["resources"]["memory"] =
+        json!({ "limit": 67108864, "kernel": 33554432, "kernelTCP": 16777216 });
+    b.set_args(&["sleep", "1000"]);
+    let run = [
+        &log_args[..],
+        &["run", "-d", "--bundle", b.path().to_str().unwrap(), b.id()],
+    ]
+    .concat();
+    rt.cmd(&run).ok();
+    let limit = ["memory.limit_in_bytes", "memory.max"]
+        .iter()
+        .find_map(|f| {
+            CgroupParent::dirs_of(&b.cgroup_path())
+                .iter()
+                .map(|d| d.join(f))
+                .find(|p| p.exists())
+        })
+        .map(|p| fs::read_to_string(p).unwrap().trim().to_owned());
+    assert_eq!(limit.as_deref(), Some("67108864"));
+    // runc 1.1 ignores the fields without a word; runc 1.2 warns.
+    let berth = rt.is_berth();
+    let kernel_warnings = || {
+        warnings(&log)
+            .into_iter()
+            .filter(|w| w.to_lowercase().contains("kernel memory"))
+            .count()
+    };
+    if berth {
+        assert_eq!(kernel_warnings(), 1, "{:?}", fs::read_to_string(&log));
+    }
+    let update = [
+        &log_args[..],
+        &[
+            "update",
+            "--kernel-memory",
+            "64m",
+            "--kernel-memory-tcp",
+            "-1",
+            b.id(),
+        ],
+    ]
+    .concat();
+    rt.cmd(&update).ok();
+    if berth {
+        assert_eq!(kernel_warnings(), 2, "{:?}", fs::read_to_string(&log));
+    }
+    assert_eq!(rt.state(b.id())["status"], "running");
+}

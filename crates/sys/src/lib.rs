@@ -8,6 +8,7 @@
 pub mod bpf;
 pub mod fs;
 pub mod fsmount;
+pub mod seccomp;
 
 use std::ffi::CStr;
 use std::io;
@@ -154,6 +155,12 @@ pub fn clear_cloexec(fd: RawFd) -> io::Result<()> {
 
 /// Marks every descriptor from `first` upward close-on-exec, so that no
 /// host descriptor leaks into a container's process (CVE-2024-21626).
+///
+/// `close_range(CLOSE_RANGE_CLOEXEC)` does it in one call, but Linux before
+/// 5.11 lacks the flag (EINVAL, or ENOSYS before 5.9) and a seccomp profile
+/// may deny the syscall (EPERM or any errno it chooses): on any failure
+/// the descriptors listed in `/proc/self/fd` are marked one by one with
+/// `fcntl`.
 pub fn cloexec_from(first: u32) -> io::Result<()> {
     const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
     // SAFETY: close_range with the CLOEXEC flag only sets descriptor flags.
@@ -165,7 +172,126 @@ pub fn cloexec_from(first: u32) -> io::Result<()> {
             CLOSE_RANGE_CLOEXEC,
         )
     };
+    match check(ret) {
+        Ok(_) => Ok(()),
+        Err(_) => cloexec_from_proc(first),
+    }
+}
+
+/// The fallback of [`cloexec_from`]: `fcntl(F_SETFD)` on every descriptor
+/// of `/proc/self/fd` from `first` upward. The directory's own descriptor
+/// (close-on-exec already, and closed by the time this returns) is listed
+/// too and skipped when it is already gone.
+pub fn cloexec_from_proc(first: u32) -> io::Result<()> {
+    for fd in open_fds()? {
+        if fd < first as RawFd {
+            continue;
+        }
+        // SAFETY: fcntl on an integer fd has no memory-safety requirements.
+        let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+        if flags < 0 {
+            match io::Error::last_os_error().raw_os_error() {
+                Some(libc::EBADF) => continue,
+                _ => return Err(io::Error::last_os_error()),
+            }
+        }
+        if flags & libc::FD_CLOEXEC != 0 {
+            continue;
+        }
+        // SAFETY: as above.
+        let ret = unsafe { libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC) };
+        check(ret as libc::c_long)?;
+    }
+    Ok(())
+}
+
+/// Whether descriptor `fd` is open and close-on-exec (`None` when closed).
+pub fn is_cloexec(fd: RawFd) -> Option<bool> {
+    // SAFETY: fcntl on an integer fd has no memory-safety requirements.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+    (flags >= 0).then_some(flags & libc::FD_CLOEXEC != 0)
+}
+
+/// A thread's effective, permitted and inheritable capability sets, as
+/// 64-bit masks (bit n is capability n).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct CapMasks {
+    pub effective: u64,
+    pub permitted: u64,
+    pub inheritable: u64,
+}
+
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: libc::c_int,
+}
+
+#[repr(C)]
+#[derive(Default, Clone, Copy)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+const CAP_VERSION_3: u32 = 0x2008_0522;
+
+/// `capget(2)` for the calling thread.
+pub fn get_capabilities() -> io::Result<CapMasks> {
+    let mut header = CapHeader {
+        version: CAP_VERSION_3,
+        pid: 0,
+    };
+    let mut data = [CapData::default(); 2];
+    // SAFETY: version 3 takes a header and two data structs, all alive and
+    // writable for the call.
+    let ret = unsafe { libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()) };
+    check(ret)?;
+    let join = |lo: u32, hi: u32| u64::from(lo) | (u64::from(hi) << 32);
+    Ok(CapMasks {
+        effective: join(data[0].effective, data[1].effective),
+        permitted: join(data[0].permitted, data[1].permitted),
+        inheritable: join(data[0].inheritable, data[1].inheritable),
+    })
+}
+
+/// `capset(2)` for the calling thread: one syscall, so that it can run as
+/// the last step before `execve` under a seccomp filter that allows it.
+pub fn set_capabilities(caps: &CapMasks) -> io::Result<()> {
+    let mut header = CapHeader {
+        version: CAP_VERSION_3,
+        pid: 0,
+    };
+    let split = |m: u64| (m as u32, (m >> 32) as u32);
+    let (e0, e1) = split(caps.effective);
+    let (p0, p1) = split(caps.permitted);
+    let (i0, i1) = split(caps.inheritable);
+    let data = [
+        CapData {
+            effective: e0,
+            permitted: p0,
+            inheritable: i0,
+        },
+        CapData {
+            effective: e1,
+            permitted: p1,
+            inheritable: i1,
+        },
+    ];
+    // SAFETY: the header and the two data structs are alive for the call;
+    // the kernel only reads the data.
+    let ret = unsafe { libc::syscall(libc::SYS_capset, &mut header, data.as_ptr()) };
     check(ret).map(drop)
+}
+
+/// `ioprio_get(IOPRIO_WHO_PROCESS, pid)`: the I/O priority of process
+/// `pid` as `(class, level)`.
+pub fn io_priority_of(pid: i32) -> io::Result<(u32, u32)> {
+    const IOPRIO_WHO_PROCESS: libc::c_int = 1;
+    // SAFETY: integer-only syscall.
+    let ret = check(unsafe { libc::syscall(libc::SYS_ioprio_get, IOPRIO_WHO_PROCESS, pid) })?;
+    Ok(((ret as u32 >> 13) & 0x7, ret as u32 & 0x1fff))
 }
 
 /// Makes the terminal on `fd` the controlling terminal of this session.
@@ -469,5 +595,25 @@ mod tests {
                 assert_eq!(libc::WEXITSTATUS(status), 7);
             }
         }
+    }
+
+    #[test]
+    fn cloexec_fallback_marks_inherited_descriptors() {
+        // A descriptor without close-on-exec, as a runtime may inherit one.
+        // SAFETY: test-only dup of stdin; the new fd is closed below.
+        let fd = unsafe { libc::dup(0) };
+        assert!(fd > 2);
+        assert_eq!(is_cloexec(fd), Some(false));
+        cloexec_from_proc(fd as u32).unwrap();
+        assert_eq!(is_cloexec(fd), Some(true));
+        // SAFETY: closing the descriptor this test opened.
+        unsafe { libc::close(fd) };
+    }
+
+    #[test]
+    fn capabilities_round_trip() {
+        let now = get_capabilities().unwrap();
+        set_capabilities(&now).unwrap();
+        assert_eq!(get_capabilities().unwrap(), now);
     }
 }

@@ -31,25 +31,34 @@ pub fn hierarchies() -> Vec<PathBuf> {
 
 /// True on a pure cgroup v2 host (`/sys/fs/cgroup` is the unified
 /// hierarchy), false on v1 and hybrid hosts, whose controllers are v1 ones.
-///
-/// Panics when `BERTH_REQUIRE_CGROUP` (`v1`, `hybrid` or `v2`) says the
-/// host should be the other kind, so a job meant for v2 cannot pass by
-/// testing v1.
+/// Checks `BERTH_REQUIRE_CGROUP` like [`cgroup_mode`].
 pub fn cgroup_v2() -> bool {
-    let v2 = Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+    cgroup_mode() == "v2"
+}
+
+/// The host's cgroup layout: `v2` (cgroup2 at `/sys/fs/cgroup`), `hybrid`
+/// (v1 controllers plus cgroup2 at `/sys/fs/cgroup/unified`) or `v1`.
+///
+/// Panics when `BERTH_REQUIRE_CGROUP` (`v1`, `hybrid` or `v2`) names
+/// another layout, so a CI pass meant for one layout cannot pass by
+/// skipping the tests of that layout on a runner that has another.
+pub fn cgroup_mode() -> &'static str {
+    let cgroup2_at = |dir: &str| Path::new(dir).join("cgroup.controllers").exists();
+    let mode = if cgroup2_at("/sys/fs/cgroup") {
+        "v2"
+    } else if cgroup2_at("/sys/fs/cgroup/unified") {
+        "hybrid"
+    } else {
+        "v1"
+    };
     if let Ok(want) = std::env::var("BERTH_REQUIRE_CGROUP") {
         let want = want.trim().to_ascii_lowercase();
         assert!(
-            want.is_empty() || (want == "v2") == v2,
-            "BERTH_REQUIRE_CGROUP={want} but this host is {}",
-            if v2 {
-                "pure cgroup v2"
-            } else {
-                "cgroup v1 or hybrid"
-            }
+            want.is_empty() || want == mode,
+            "BERTH_REQUIRE_CGROUP={want} but this host is cgroup {mode}"
         );
     }
-    v2
+    mode
 }
 
 /// `/berth-test-<pid>-<n>-<t>`: a cgroup parent for the containers of one

@@ -27,6 +27,7 @@
 
 mod bundle;
 mod cgroup;
+mod command;
 mod console;
 mod containerd;
 mod daemon;
@@ -40,12 +41,16 @@ mod registry;
 mod root;
 mod rootfs;
 mod runtime;
+mod skip;
 mod spec;
 mod tempdir;
 mod user;
 
 pub use bundle::{Bundle, ConfigGuard};
-pub use cgroup::{cgroup_v2, hierarchies, CgroupParent, CpuUsage};
+pub use cgroup::{cgroup_mode, cgroup_v2, hierarchies, CgroupParent, CpuUsage};
+pub use command::{
+    output_with_input, output_within, status_within, try_output_within, COMMAND_TIMEOUT,
+};
 pub use console::{ConsoleSocket, TerminalReader};
 pub use containerd::{Containerd, BUSYBOX_IMAGE};
 pub use daemon::DAEMON_TIMEOUT;
@@ -58,9 +63,12 @@ pub use podman::{Podman, PODMAN_IMAGE};
 pub use registry::{
     htpasswd_file, BearerAuth, Logged, ProxyBehavior, Registry, RegistryConfig, RegistryProxy,
 };
-pub use root::{__test_name, is_root, root_required_by_env, should_skip_for_root, skipped};
+pub use root::{__test_name, is_root, root_required_by_env, should_skip_for_root};
 pub use rootfs::{busybox_applets, busybox_rootfs, BUSYBOX};
 pub use runtime::{Output, Runtime, Spawned, DEFAULT_TIMEOUT};
+pub use skip::{
+    current_test, feature_required, skipped, skipped_for_lack_of, FEATURES_ENV, LEDGER_ENV,
+};
 pub use spec::default_config;
 pub use tempdir::TempDir;
 pub use user::{rootless_user, UnprivilegedUser, ROOTLESS_USER};

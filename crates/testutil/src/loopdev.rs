@@ -4,7 +4,7 @@
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use crate::tempdir::TempDir;
 
@@ -24,19 +24,20 @@ impl LoopDevice {
     pub fn new(size: u64) -> LoopDevice {
         if !Path::new("/dev/loop-control").exists() {
             // A guest whose kernel has loop as a module: load it.
-            let _ = Command::new("modprobe").arg("loop").status();
+            let _ = crate::command::try_output_within(
+                Command::new("modprobe").arg("loop"),
+                crate::COMMAND_TIMEOUT,
+            );
         }
         let dir = TempDir::new("berth-loop").expect("create loop backing dir");
         let backing = dir.join("disk.img");
         File::create(&backing)
             .and_then(|f| f.set_len(size))
             .expect("create loop backing file");
-        let out = Command::new("losetup")
-            .args(["-f", "--show"])
-            .arg(&backing)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap_or_else(|e| panic!("run losetup (util-linux): {e}"));
+        let out = crate::output_within(
+            Command::new("losetup").args(["-f", "--show"]).arg(&backing),
+            crate::COMMAND_TIMEOUT,
+        );
         assert!(
             out.status.success(),
             "losetup -f --show {}: {}",
@@ -80,14 +81,11 @@ impl LoopDevice {
 
 impl Drop for LoopDevice {
     fn drop(&mut self) {
-        let status = Command::new("losetup")
-            .arg("-d")
-            .arg(&self.path)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-        if !matches!(status, Ok(s) if s.success()) {
+        let out = crate::command::try_output_within(
+            Command::new("losetup").arg("-d").arg(&self.path),
+            crate::COMMAND_TIMEOUT,
+        );
+        if !matches!(out, Ok(o) if o.status.success()) {
             eprintln!("warning: could not detach {}", self.path.display());
         }
     }

@@ -22,9 +22,10 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::cgroup::CgroupParent;
-use crate::root::{root_required_by_env, skipped};
+use crate::root::root_required_by_env;
 use crate::rootfs::busybox_rootfs;
 use crate::runtime::{Output, Runtime};
+use crate::skip::skipped;
 use crate::tempdir::TempDir;
 
 /// The image every test container runs: the busybox rootfs, imported.
@@ -134,14 +135,15 @@ impl Podman {
         let rootfs = self.dir.join("image");
         busybox_rootfs(&rootfs).expect("build busybox rootfs");
         let tar = self.dir.join("image.tar");
-        let status = Command::new("tar")
-            .arg("-C")
-            .arg(&rootfs)
-            .arg("-cf")
-            .arg(&tar)
-            .arg(".")
-            .status()
-            .expect("run tar");
+        let status = crate::status_within(
+            Command::new("tar")
+                .arg("-C")
+                .arg(&rootfs)
+                .arg("-cf")
+                .arg(&tar)
+                .arg("."),
+            crate::COMMAND_TIMEOUT,
+        );
         assert!(status.success(), "tar of the busybox rootfs failed");
         self.ok(&["import", path_str(&tar), PODMAN_IMAGE]);
         fs::remove_dir_all(&rootfs).expect("remove image rootfs");

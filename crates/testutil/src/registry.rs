@@ -147,22 +147,23 @@ fn config_yml(
 fn self_signed(dir: &Path) -> (PathBuf, PathBuf) {
     let cert = dir.join("cert.pem");
     let key = dir.join("key.pem");
-    let out = Command::new("openssl")
-        .args([
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-        ])
-        .args([
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-        ])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .expect("openssl is not installed");
+    let out = crate::output_within(
+        Command::new("openssl")
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            ])
+            .args([
+                "-subj",
+                "/CN=127.0.0.1",
+                "-addext",
+                "subjectAltName=IP:127.0.0.1",
+            ])
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert),
+        crate::COMMAND_TIMEOUT,
+    );
     assert!(
         out.status.success(),
         "openssl req failed: {}",
@@ -173,10 +174,10 @@ fn self_signed(dir: &Path) -> (PathBuf, PathBuf) {
 
 /// A bcrypt `htpasswd` line for `user:password`, from apache2-utils.
 pub fn htpasswd_file(path: &Path, user: &str, password: &str) {
-    let out = Command::new("htpasswd")
-        .args(["-Bbn", user, password])
-        .output()
-        .expect("htpasswd is not installed (apt-get install apache2-utils)");
+    let out = crate::output_within(
+        Command::new("htpasswd").args(["-Bbn", user, password]),
+        crate::COMMAND_TIMEOUT,
+    );
     assert!(out.status.success(), "htpasswd failed");
     std::fs::write(path, out.stdout).expect("write htpasswd");
 }

@@ -30,16 +30,8 @@ pub fn should_skip_for_root(test: &str) -> bool {
             "{test} needs root, and CI/BERTH_REQUIRE_ROOT forbids skipping it: run the suite as root"
         );
     }
-    skipped(&format!("{test} needs root"));
+    crate::skip::skipped("needs root");
     true
-}
-
-/// Prints `SKIPPED: <why>` straight to the process's stderr, past libtest's
-/// output capture, so `cargo test` shows it even for a passing test.
-/// (nextest shows a test's output only with `--success-output`.)
-pub fn skipped(why: &str) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "SKIPPED: {why}");
 }
 
 /// Returns from the calling test unless it runs as root; panics instead

@@ -21,10 +21,7 @@ pub fn busybox_applets() -> &'static [String] {
     static APPLETS: OnceLock<Vec<String>> = OnceLock::new();
     APPLETS.get_or_init(|| {
         let bin = busybox_path();
-        let out = Command::new(&bin)
-            .arg("--list")
-            .output()
-            .unwrap_or_else(|e| panic!("{bin} --list: {e} (install busybox-static)"));
+        let out = crate::output_within(Command::new(&bin).arg("--list"), crate::COMMAND_TIMEOUT);
         assert!(
             out.status.success(),
             "{bin} --list failed: {}",
@@ -102,7 +99,7 @@ mod tests {
     #[test]
     fn builds_a_rootfs_with_a_shell() {
         if !Path::new(&busybox_path()).exists() {
-            eprintln!("SKIPPED: no busybox at {}", busybox_path());
+            crate::skipped(&format!("no busybox at {}", busybox_path()));
             return;
         }
         let tmp = crate::TempDir::new("berth-rootfs-test").unwrap();

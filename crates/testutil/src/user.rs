@@ -83,7 +83,7 @@ pub fn rootless_user() -> UnprivilegedUser {
 }
 
 fn run(mut c: Command) {
-    let out = c.output().unwrap_or_else(|e| panic!("run {c:?}: {e}"));
+    let out = crate::output_within(&mut c, crate::COMMAND_TIMEOUT);
     assert!(
         out.status.success(),
         "{c:?} failed: {}",
@@ -93,17 +93,22 @@ fn run(mut c: Command) {
 
 /// The id (third field) of `name` in `getent <db>`.
 fn entry_id(db: &str, name: &str) -> Option<u32> {
-    let out = Command::new("getent").args([db, name]).output().ok()?;
+    let out = crate::command::try_output_within(
+        Command::new("getent").args([db, name]),
+        crate::COMMAND_TIMEOUT,
+    )
+    .ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
     text.lines().next()?.split(':').nth(2)?.parse().ok()
 }
 
 /// The name holding `id` in `getent <db>`, if any.
 fn entry_by_id(db: &str, id: u32) -> Option<String> {
-    let out = Command::new("getent")
-        .args([db, &id.to_string()])
-        .output()
-        .ok()?;
+    let out = crate::command::try_output_within(
+        Command::new("getent").args([db, &id.to_string()]),
+        crate::COMMAND_TIMEOUT,
+    )
+    .ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
     text.lines()
         .next()

@@ -11,7 +11,6 @@ use crate::Error;
 
 pub(super) fn plan(res: &LinuxResources, host: &Host, plan: &mut Plan) -> Result<(), Error> {
     let Some(m) = res.memory() else { return Ok(()) };
-    kernel_memory(m)?;
     if !is_set(m) {
         return Ok(());
     }
@@ -21,7 +20,11 @@ pub(super) fn plan(res: &LinuxResources, host: &Host, plan: &mut Plan) -> Result
     }
 }
 
-/// Anything to write (or to refuse) besides the kernel memory fields.
+/// Anything to write (or to refuse). `memory.kernel` and
+/// `memory.kernelTCP` are not: they set kernel memory limits that Linux
+/// 5.16 stopped enforcing (and 6.x removed), so, as runc 1.2 and crun do,
+/// nothing is written for them (kernel memory counts in `memory.limit`);
+/// the runtime warns when a config sets them.
 /// `disableOOMKiller: false` is what Docker always sends: on v2 it asks for
 /// nothing.
 fn is_set(m: &LinuxMemory) -> bool {
@@ -31,26 +34,6 @@ fn is_set(m: &LinuxMemory) -> bool {
         || m.swappiness().is_some()
         || m.disable_oom_killer().is_some()
         || m.use_hierarchy().is_some()
-}
-
-/// `memory.kernel` and `memory.kernelTCP` set kernel memory limits that
-/// Linux 5.16 stopped enforcing (and 6.x removed); runc ignores them with a
-/// warning. A zero is "unset" as for the other limits.
-fn kernel_memory(m: &LinuxMemory) -> Result<(), Error> {
-    for (field, value) in [
-        ("memory.kernel", m.kernel()),
-        ("memory.kernelTCP", m.kernel_tcp()),
-    ] {
-        if nonzero(value).is_some() {
-            return Err(unsupported(
-                field,
-                "kernel memory limits are deprecated and the kernel dropped them \
-                 (Linux 5.16 stopped enforcing memory.kmem.*limit_in_bytes); kernel \
-                 memory is counted in memory.limit",
-            ));
-        }
-    }
-    Ok(())
 }
 
 fn check_before_update(m: &LinuxMemory) -> bool {
@@ -290,18 +273,29 @@ mod tests {
     }
 
     #[test]
-    fn kernel_memory_is_refused_when_set() {
+    fn kernel_memory_is_ignored() {
+        // The kernel dropped kmem limits; runc >= 1.2 and crun ignore them
+        // (the runtime logs the warning): nothing is planned or refused.
         for mode in [Mode::V1, Mode::V2] {
-            let e = super::super::plan(&res(r#"{"memory": {"kernel": 1000}}"#), &host(mode))
-                .unwrap_err();
-            assert_eq!(e.kind(), crate::ErrorKind::Unsupported);
-            assert!(e.to_string().contains("kernel dropped"), "{e}");
-            assert!(
-                super::super::plan(&res(r#"{"memory": {"kernelTCP": 1}}"#), &host(mode)).is_err()
+            for json in [
+                r#"{"memory": {"kernel": 1000}}"#,
+                r#"{"memory": {"kernelTCP": 1}}"#,
+                r#"{"memory": {"kernel": 0}}"#,
+            ] {
+                let p = super::super::plan(&res(json), &host(mode)).unwrap();
+                assert!(p.steps.is_empty(), "{json}: {:?}", p.steps);
+            }
+            let p = super::super::plan(
+                &res(r#"{"memory": {"kernel": 1000, "limit": 1048576}}"#),
+                &host(mode),
+            )
+            .unwrap();
+            assert_eq!(
+                p.steps.len(),
+                1,
+                "only the memory limit is written: {:?}",
+                p.steps
             );
-            // unset (or 0, runc's "unset") is fine
-            let p = super::super::plan(&res(r#"{"memory": {"kernel": 0}}"#), &host(mode)).unwrap();
-            assert!(p.steps.is_empty());
         }
     }
 

@@ -14,11 +14,6 @@ use berth_cgroups::{detect_mode, Cgroup, Mode};
 use berth_testutil::CgroupParent;
 use oci_spec::runtime::LinuxResources;
 
-/// Prints a line that libtest does not capture, so skips are seen.
-pub fn say(line: &str) {
-    let _ = writeln!(std::io::stderr(), "{line}");
-}
-
 /// The host's mode; panics when `BERTH_REQUIRE_CGROUP` names another one.
 pub fn host_mode() -> Mode {
     let mode = detect_mode().expect("detect cgroup mode");
@@ -34,14 +29,12 @@ pub fn host_mode() -> Mode {
 }
 
 /// `false` (after printing `SKIPPED`) unless the host is in one of `modes`.
-pub fn require_mode(test: &str, modes: &[Mode]) -> bool {
+pub fn require_mode(_test: &str, modes: &[Mode]) -> bool {
     let mode = host_mode();
     if modes.contains(&mode) {
         return true;
     }
-    say(&format!(
-        "SKIPPED: {test} (needs cgroup {modes:?}, this host is {mode:?})"
-    ));
+    berth_testutil::skipped(&format!("needs cgroup {modes:?}, this host is {mode:?}"));
     false
 }
 

@@ -11,7 +11,7 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Output, Stdio};
 
-use berth_testutil::CgroupParent;
+use berth_testutil::{output_within, try_output_within, CgroupParent, COMMAND_TIMEOUT};
 
 use super::{rootfs_tar, Berth};
 
@@ -95,7 +95,7 @@ impl Engine {
     }
 
     pub fn run(&self, args: &[&str]) -> Output {
-        self.command(args).stdin(Stdio::null()).output().unwrap()
+        output_within(&mut self.command(args), COMMAND_TIMEOUT)
     }
 
     pub fn ok(&self, args: &[&str]) -> String {
@@ -131,19 +131,28 @@ impl Engine {
 
 impl Drop for Engine {
     fn drop(&mut self) {
-        if let Ok(out) = self.command(&["ps", "-aq", "--no-trunc"]).output() {
+        if let Ok(out) = try_output_within(
+            &mut self.command(&["ps", "-aq", "--no-trunc"]),
+            COMMAND_TIMEOUT,
+        ) {
             for id in String::from_utf8_lossy(&out.stdout).lines() {
-                let _ = self.command(&["rm", "-f", id]).output();
+                if let Err(e) =
+                    try_output_within(&mut self.command(&["rm", "-f", id]), COMMAND_TIMEOUT)
+                {
+                    eprintln!("warning: cleanup: {e}");
+                }
             }
         }
         for m in self.mounts_under_root().iter().rev() {
             match &self.mount_ns {
                 Some(ns) => {
-                    let _ = Command::new("nsenter")
-                        .arg("-t")
-                        .arg(ns.id().to_string())
-                        .args(["-m", "--", "umount", "-l", m])
-                        .status();
+                    let _ = try_output_within(
+                        Command::new("nsenter")
+                            .arg("-t")
+                            .arg(ns.id().to_string())
+                            .args(["-m", "--", "umount", "-l", m]),
+                        COMMAND_TIMEOUT,
+                    );
                 }
                 None => {
                     let _ = nix::mount::umount2(m.as_str(), nix::mount::MntFlags::MNT_DETACH);

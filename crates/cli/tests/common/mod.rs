@@ -2,11 +2,10 @@
 
 #![allow(dead_code)]
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use berth_testutil::TempDir;
+use berth_testutil::{output_with_input, output_within, status_within, TempDir, COMMAND_TIMEOUT};
 
 pub mod engine;
 pub mod lifecycle;
@@ -30,11 +29,7 @@ impl Berth {
     }
 
     pub fn run(&self, args: &[&str]) -> Output {
-        self.command()
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
+        output_within(self.command().args(args), COMMAND_TIMEOUT)
     }
 
     /// Runs and expects success; returns stdout.
@@ -61,16 +56,7 @@ impl Berth {
     }
 
     pub fn ok_stdin(&self, args: &[&str], input: &[u8]) -> String {
-        let mut child = self
-            .command()
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(input).unwrap();
-        let out = child.wait_with_output().unwrap();
+        let out = output_with_input(self.command().args(args), input, COMMAND_TIMEOUT);
         assert!(
             out.status.success(),
             "berth {args:?} failed: {}",
@@ -90,14 +76,15 @@ pub fn rootfs_tar(dir: &Path) -> PathBuf {
     berth_testutil::busybox_rootfs(&rootfs).unwrap();
     std::fs::write(rootfs.join("etc/hello"), "hello from berth\n").unwrap();
     let tar = dir.join("rootfs.tar");
-    let status = Command::new("tar")
-        .arg("-C")
-        .arg(&rootfs)
-        .arg("-cf")
-        .arg(&tar)
-        .arg(".")
-        .status()
-        .unwrap();
+    let status = status_within(
+        Command::new("tar")
+            .arg("-C")
+            .arg(&rootfs)
+            .arg("-cf")
+            .arg(&tar)
+            .arg("."),
+        COMMAND_TIMEOUT,
+    );
     assert!(status.success());
     tar
 }
@@ -105,12 +92,11 @@ pub fn rootfs_tar(dir: &Path) -> PathBuf {
 /// Returns false (after a SKIPPED line) when `tool` is missing, and
 /// panics instead when CI asked that no test skip.
 pub fn have_tool(tool: &str) -> bool {
-    let found = Command::new(tool)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
+    let found = berth_testutil::try_output_within(
+        Command::new(tool).arg("--version").stderr(Stdio::null()),
+        COMMAND_TIMEOUT,
+    )
+    .is_ok();
     if !found {
         if berth_testutil::root_required_by_env() {
             panic!("{tool} is not installed, and CI forbids skipping (add it to .ci/run)");
@@ -121,7 +107,7 @@ pub fn have_tool(tool: &str) -> bool {
 }
 
 pub fn run_tool(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap();
+    let out = output_within(cmd, COMMAND_TIMEOUT);
     assert!(
         out.status.success(),
         "{cmd:?} failed: {}",

@@ -117,11 +117,14 @@ pub fn store() -> TestStore {
     TestStore { dir, store }
 }
 
-/// Every path under the store root (minus lock files), with sizes: equal
-/// before and after means nothing changed.
-pub fn listing(root: &Path) -> BTreeMap<PathBuf, u64> {
+/// Every path under the store root (minus lock files) with what it holds:
+/// a file's mode and the sha256 of its content, a symlink's target, a
+/// directory's mode. Equal before and after means nothing changed, not
+/// only that the same names with the same sizes are there.
+pub fn listing(root: &Path) -> BTreeMap<PathBuf, String> {
+    use std::os::unix::fs::PermissionsExt;
     let mut out = BTreeMap::new();
-    fn walk(dir: &Path, root: &Path, out: &mut BTreeMap<PathBuf, u64>) {
+    fn walk(dir: &Path, root: &Path, out: &mut BTreeMap<PathBuf, String>) {
         for e in std::fs::read_dir(dir).unwrap() {
             let e = e.unwrap();
             let p = e.path();
@@ -129,10 +132,17 @@ pub fn listing(root: &Path) -> BTreeMap<PathBuf, u64> {
             if p.extension().is_some_and(|x| x == "lock") {
                 continue;
             }
-            out.insert(
-                p.strip_prefix(root).unwrap().to_owned(),
-                if m.is_dir() { 0 } else { m.len() },
-            );
+            let mode = m.permissions().mode();
+            let what = if m.is_dir() {
+                format!("dir {mode:o}")
+            } else if m.is_symlink() {
+                format!("symlink -> {}", std::fs::read_link(&p).unwrap().display())
+            } else if m.is_file() {
+                format!("file {mode:o} {}", sha(&std::fs::read(&p).unwrap()))
+            } else {
+                format!("special {mode:o}")
+            };
+            out.insert(p.strip_prefix(root).unwrap().to_owned(), what);
             if m.is_dir() {
                 walk(&p, root, out);
             }

@@ -90,6 +90,8 @@ pub fn create(root: &Path, id: &str, opts: CreateOptions) -> Result<Created> {
         dir: &dir,
         cgroup: None,
         pid: None,
+        rootfs_bind: None,
+        poststop: None,
         armed: true,
     };
     let created = create_in(
@@ -111,6 +113,13 @@ struct Made<'a> {
     dir: &'a StateDir,
     cgroup: Option<Cgroup>,
     pid: Option<i32>,
+    /// The rootfs bind of a container without a mount namespace.
+    rootfs_bind: Option<(PathBuf, u64)>,
+    /// The poststop hooks and the "stopped" state for them, once the
+    /// container is recorded: the runtime-spec continues a failed create
+    /// (a failing prestart, createRuntime or createContainer hook) with the
+    /// container's destruction and the poststop hooks, as runc does.
+    poststop: Option<(Vec<oci_spec::runtime::Hook>, Vec<u8>)>,
     /// Cleared once the container exists for good.
     armed: bool,
 }
@@ -129,7 +138,17 @@ impl Drop for Made<'_> {
             let _ = cg.signal_all(Signal::SIGKILL);
             let _ = cg.destroy();
         }
+        if let Some((rootfs, id)) = &self.rootfs_bind {
+            if let Err(e) = crate::shared_mounts::unbind_rootfs(rootfs, *id) {
+                tracing::warn!("{}", one_line(&e));
+            }
+        }
         let _ = self.dir.remove();
+        if let Some((h, state)) = &self.poststop {
+            for e in hooks::run_hooks_best_effort(HookKind::Poststop, h, state) {
+                tracing::warn!("{}", one_line(&e));
+            }
+        }
     }
 }
 
@@ -181,10 +200,23 @@ fn create_in(
         cgroup: made.cgroup.clone(),
         own_pid_namespace: plan.has(LinuxNamespaceType::Pid),
         config: spec.clone(),
+        rootfs_mount_id: None,
     };
     // Saved before the init exists, so that `delete` can clean up after a
     // create killed at any point.
     dir.save(&record)?;
+    if let Some(h) = spec.hooks().as_ref().and_then(|h| h.poststop().clone()) {
+        let state =
+            serde_json::to_vec(&record.oci_state(dir, Status::Stopped)).expect("state encodes");
+        made.poststop = Some((h, state));
+    }
+    if !plan.has(LinuxNamespaceType::Mount) {
+        refuse_shared_rootfs(dir, rootfs)?;
+        let id = crate::shared_mounts::bind_rootfs(rootfs)?;
+        made.rootfs_bind = Some((rootfs.to_path_buf(), id));
+        record.rootfs_mount_id = Some(id);
+        dir.save(&record)?;
+    }
     make_exec_fifo(dir, spec)?;
     let state_fd: OwnedFd = std::fs::File::options()
         .read(true)
@@ -275,6 +307,34 @@ fn create_in(
         write_pid_file(path, pid)?;
     }
     Ok(Created { pid })
+}
+
+/// Two containers without a mount namespace on one rootfs would stack
+/// their binds, and deleting the first would take the second's mounts:
+/// refused while another container of this runtime root has its bind there.
+fn refuse_shared_rootfs(dir: &StateDir, rootfs: &Path) -> Result<()> {
+    let Some(root) = dir.path.parent() else {
+        return Ok(());
+    };
+    for id in crate::state::list_ids(root)? {
+        if id == dir.id {
+            continue;
+        }
+        let Ok(Some(other)) = StateDir::open(root, &id).and_then(|d| d.load()) else {
+            continue;
+        };
+        let bound = other
+            .rootfs_mount_id
+            .is_some_and(|m| crate::shared_mounts::is_mounted(m).unwrap_or(false));
+        if bound && other.rootfs == rootfs {
+            return Err(Error::InvalidConfig(format!(
+                "rootfs {} is in use by container {id}, which has no mount namespace either: \
+                 two such containers cannot share a rootfs",
+                rootfs.display()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Resolves, creates and configures the container's cgroup. When it is

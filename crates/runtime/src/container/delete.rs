@@ -103,6 +103,9 @@ fn destroy(dir: &StateDir, record: &Record) -> Result<()> {
         let _ = cg.signal_all(Signal::SIGKILL);
         cg.destroy()?;
     }
+    if let Some(id) = record.rootfs_mount_id {
+        crate::shared_mounts::unbind_rootfs(&record.rootfs, id)?;
+    }
     let state = serde_json::to_vec(&record.oci_state(dir, Status::Stopped)).expect("state encodes");
     dir.remove()?;
     if let Some(h) = record

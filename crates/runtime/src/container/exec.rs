@@ -125,11 +125,21 @@ pub fn exec(root: &Path, id: &str, opts: ExecOptions) -> Result<i32> {
         seccomp: filter.as_ref(),
         apparmor: apparmor.as_ref(),
     };
+    // Without a mount namespace of its own the container is the init's
+    // chroot: take its root, or the process would see the host's files.
+    let shares_mounts = !listed.iter().any(|n| n.typ() == LinuxNamespaceType::Mount);
+    let init_pid = record.pid;
     let pid = fork_via_intermediate(
         nix::sched::CloneFlags::empty(),
         &ours,
         &theirs,
-        || namespaces::join_all(&joins),
+        || {
+            namespaces::join_all(&joins)?;
+            if shares_mounts {
+                crate::shared_mounts::enter_root_of(init_pid)?;
+            }
+            Ok(())
+        },
         || exec_process::run(&args, &theirs),
     )?;
     drop(theirs);

@@ -30,7 +30,11 @@ pub fn kill(root: &Path, id: &str, signal: Signal, all: bool) -> Result<()> {
     let c = Container::load(root, id)?;
     let status = c.status();
     if matches!(status, Status::Stopped | Status::Creating) {
-        return Err(Error::NotRunning);
+        return match (all, &c.record) {
+            (true, Some(record)) => signal_leftovers(record, signal),
+            (true, None) => Ok(()),
+            (false, _) => Err(Error::NotRunning),
+        };
     }
     let record = c.record()?;
     if all || !record.own_pid_namespace {
@@ -47,6 +51,23 @@ pub fn kill(root: &Path, id: &str, signal: Signal, all: bool) -> Result<()> {
         nix::errno::Errno::ESRCH => Error::NotRunning,
         e => Error::sys(format!("send {signal} to {}", record.pid), e),
     })
+}
+
+/// `kill --all` of a container whose init is gone: what is left in its
+/// cgroup still gets the signal, and no cgroup (or none left) is no error,
+/// as with runc. containerd's shim sends it for every exited container of a
+/// pod that shares a pid namespace, so background children do not outlive
+/// their container. Without `--all` this stays `container not running`
+/// (the init's pid may be someone else's by now).
+fn signal_leftovers(record: &crate::state::Record, signal: Signal) -> Result<()> {
+    let Some(cg) = &record.cgroup else {
+        return Ok(());
+    };
+    // SIGKILL thaws a paused cgroup itself; other signals wait for resume.
+    match cg.signal_all(signal) {
+        Err(e) if e.kind() == berth_cgroups::ErrorKind::NotFound => Ok(()),
+        other => other.map_err(Into::into),
+    }
 }
 
 #[cfg(test)]

@@ -25,6 +25,7 @@ pub fn update(root: &Path, id: &str, resources: &LinuxResources) -> Result<()> {
         .cgroup
         .as_ref()
         .ok_or_else(|| Error::Unsupported(format!("updating container {id} without a cgroup")))?;
+    config::warn_ignored_resources(Some(resources));
     let effective = config::with_default_device_rules(resources.clone());
     cgroup.apply(&effective)?;
     // Record what is now in force.

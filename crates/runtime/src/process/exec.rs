@@ -56,18 +56,13 @@ fn setup(args: &ExecArgs<'_>, chan: &Channel) -> Result<Never> {
     if let Some(profile) = args.apparmor {
         profile.apply_on_exec()?;
     }
-    let program = identity::become_process(
-        process,
-        args.preserve_fds,
-        args.seccomp.map(|f| (f, state.as_str())),
-    )?;
+    let program = identity::become_process(process, args.preserve_fds, args.seccomp)?;
     chan.send(&Message::Ready)?;
-    // With no_new_privs the filter goes on last, so only execve runs under
-    // it; the runtime still listens (until our channel end closes on exec)
-    // and hears a failure.
-    if let Some(filter) = args.seccomp.filter(|f| f.late) {
-        filter.load(&state)?;
-    }
-    let err = nix::unistd::execve(&program.path, &program.argv, &program.env).unwrap_err();
-    Err(Error::Container(format!("exec {:?}: {err}", program.path)))
+    // The filter goes on last, so only execve (and capset, without
+    // no_new_privs) runs under it; the runtime still listens (until our
+    // channel end closes on exec) and hears a failure.
+    Err(identity::exec_program(
+        &program,
+        args.seccomp.map(|f| (f, state.as_str())),
+    ))
 }

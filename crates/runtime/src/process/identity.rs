@@ -3,13 +3,15 @@
 //! scheduling first (they may need privileges), then the bounding set (needs
 //! CAP_SETPCAP), then groups and ids (keeping capabilities across the uid
 //! change), then the remaining capability sets, no_new_privs, umask, the
-//! working directory, and last the program lookup.
+//! working directory, the program lookup and close-on-exec. The seccomp
+//! filter comes last, right before `execve` ([`exec_program`]).
 
 use std::collections::HashSet;
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+use berth_sys::CapMasks;
 use caps::{CapSet, Capability as Cap};
 use nix::sys::resource::{setrlimit, Resource};
 use nix::unistd::{Gid, Uid};
@@ -46,17 +48,36 @@ pub struct Program {
     pub path: CString,
     pub argv: Vec<CString>,
     pub env: Vec<CString>,
+    /// Set when a filter is loaded without no_new_privs: the capabilities
+    /// to hold while loading it (CAP_SYS_ADMIN raised) and the final ones.
+    admin: Option<AdminWindow>,
 }
+
+/// Loading a seccomp filter without no_new_privs needs CAP_SYS_ADMIN. The
+/// process keeps it in its permitted set until the load, raises it just
+/// for the load, and drops it right after with a single `capset`.
+struct AdminWindow {
+    load_with: CapMasks,
+    after: CapMasks,
+}
+
+const CAP_SYS_ADMIN_BIT: u64 = 1 << 21;
 
 /// The steps from privileged setup to a program ready to exec, shared by
 /// init and exec: oom_score_adj, scheduling, rlimits, user and
 /// capabilities, the working directory (refused when outside the
 /// container's root), the program lookup, and close-on-exec for every
 /// descriptor but stdio and the `preserve_fds` after it (CVE-2024-21626).
+///
+/// Nothing here runs under the seccomp filter: [`exec_program`] loads it
+/// as the last step before `execve`, so a profile written for an older
+/// kernel (no `close_range`, `clone3`, `faccessat2`, ...) cannot break the
+/// runtime's own work. `seccomp` only says whether a filter will be loaded
+/// without no_new_privs, which needs CAP_SYS_ADMIN kept until then.
 pub fn become_process(
     process: &Process,
     preserve_fds: u32,
-    seccomp: Option<(&Filter, &str)>,
+    seccomp: Option<&Filter>,
 ) -> Result<Program> {
     if let Some(adj) = process.oom_score_adj() {
         std::fs::write("/proc/self/oom_score_adj", adj.to_string())
@@ -64,12 +85,8 @@ pub fn become_process(
     }
     super::apply_scheduling(process)?;
     apply_rlimits(process)?;
-    // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it
-    // while we still have it. With it, the caller loads it before execve.
-    if let Some((filter, state)) = seccomp.filter(|(f, _)| !f.late) {
-        filter.load(state)?;
-    }
-    become_user(process)?;
+    let keep_admin = seccomp.is_some_and(|f| !f.late);
+    let admin = become_user(process, keep_admin)?;
     let (path, argv) = find_program(process)?;
     let env = environment(process);
     for fd in 3..3 + preserve_fds as i32 {
@@ -78,7 +95,46 @@ pub fn become_process(
     }
     berth_sys::cloexec_from(3 + preserve_fds)
         .map_err(|e| Error::sys("mark descriptors close-on-exec", e))?;
-    Ok(Program { path, argv, env })
+    Ok(Program {
+        path,
+        argv,
+        env,
+        admin,
+    })
+}
+
+/// The last steps: load the seccomp filter, drop CAP_SYS_ADMIN if it was
+/// kept for the load, `execve`. Under the user's filter only `capset`
+/// (without no_new_privs, allowed to fail) and `execve` run, and a notify
+/// profile's `sendmsg` to its listener. Returns only on failure.
+pub fn exec_program(program: &Program, seccomp: Option<(&Filter, &str)>) -> Error {
+    match load_filter(program, seccomp) {
+        Ok(()) => {
+            let err = nix::unistd::execve(&program.path, &program.argv, &program.env).unwrap_err();
+            Error::Container(format!("exec {:?}: {err}", program.path))
+        }
+        Err(e) => e,
+    }
+}
+
+fn load_filter(program: &Program, seccomp: Option<(&Filter, &str)>) -> Result<()> {
+    let Some((filter, state)) = seccomp else {
+        return Ok(());
+    };
+    if let Some(w) = &program.admin {
+        berth_sys::set_capabilities(&w.load_with)
+            .map_err(|e| Error::sys("raise CAP_SYS_ADMIN to load the seccomp filter", e))?;
+    }
+    filter.load(state)?;
+    // Defence in depth only: execve computes the program's sets from the
+    // inheritable, bounding and ambient sets (and file capabilities), never
+    // from the permitted set before it, so CAP_SYS_ADMIN cannot survive it
+    // unless the config grants it. A profile that denies capset (runc
+    // fails on one) therefore does not stop the container.
+    if let Some(w) = program.admin.as_ref().filter(|w| w.after != w.load_with) {
+        let _ = berth_sys::set_capabilities(&w.after);
+    }
+    Ok(())
 }
 
 fn apply_rlimits(process: &Process) -> Result<()> {
@@ -139,8 +195,10 @@ fn caps_err(what: &str, e: caps::errors::CapsError) -> Error {
 }
 
 /// Everything from the bounding set to the working directory. `setgroups`
-/// is skipped where the user namespace forbids it (rootless maps).
-fn become_user(process: &Process) -> Result<()> {
+/// is skipped where the user namespace forbids it (rootless maps). With
+/// `keep_admin`, CAP_SYS_ADMIN stays permitted for the seccomp load; the
+/// returned window says how to raise and then drop it.
+fn become_user(process: &Process, keep_admin: bool) -> Result<Option<AdminWindow>> {
     let sets = cap_sets(process)?;
     if let Some(s) = &sets {
         // Dropping from the bounding set needs CAP_SETPCAP, which we still have.
@@ -187,7 +245,11 @@ fn become_user(process: &Process) -> Result<()> {
         caps::set(None, CapSet::Inheritable, &s.inheritable)
             .map_err(|e| caps_err("inheritable", e))?;
         caps::set(None, CapSet::Effective, &s.effective).map_err(|e| caps_err("effective", e))?;
-        caps::set(None, CapSet::Permitted, &s.permitted).map_err(|e| caps_err("permitted", e))?;
+        let mut permitted = s.permitted.clone();
+        if keep_admin {
+            permitted.insert(Cap::CAP_SYS_ADMIN);
+        }
+        caps::set(None, CapSet::Permitted, &permitted).map_err(|e| caps_err("permitted", e))?;
         caps::clear(None, CapSet::Ambient).map_err(|e| caps_err("ambient", e))?;
         // The kernel only raises an ambient capability that is also
         // permitted and inheritable; like runc, skip the others.
@@ -212,7 +274,22 @@ fn become_user(process: &Process) -> Result<()> {
         )));
     }
     nix::unistd::chdir(cwd.as_path()).map_err(|e| Error::io("chdir to", cwd, e.into()))?;
-    check_cwd_inside_root(cwd)
+    check_cwd_inside_root(cwd)?;
+    if !keep_admin {
+        return Ok(None);
+    }
+    let now = berth_sys::get_capabilities().map_err(|e| Error::sys("read capabilities", e))?;
+    let mut after = now;
+    if sets
+        .as_ref()
+        .is_some_and(|s| !s.permitted.contains(&Cap::CAP_SYS_ADMIN))
+    {
+        after.permitted &= !CAP_SYS_ADMIN_BIT;
+        after.effective &= !CAP_SYS_ADMIN_BIT;
+    }
+    let mut load_with = now;
+    load_with.effective |= now.permitted & CAP_SYS_ADMIN_BIT;
+    Ok(Some(AdminWindow { load_with, after }))
 }
 
 /// `/proc/self/setgroups` reads `deny` in a user namespace whose gid map
@@ -226,13 +303,21 @@ fn setgroups_allowed() -> bool {
 /// outside the container's root (CVE-2024-21626). The kernel's getcwd
 /// then has no path from our root: glibc and musl report ENOENT, the raw
 /// syscall an "(unreachable)" prefix. Refuse both, as runc 1.1.12 does.
+/// Any other getcwd failure is reported as itself, not as a breakout.
 fn check_cwd_inside_root(cwd: &Path) -> Result<()> {
     match nix::unistd::getcwd() {
         Ok(p) if p.is_absolute() => Ok(()),
-        _ => Err(Error::Container(format!(
+        Ok(_) | Err(nix::errno::Errno::ENOENT) => Err(Error::Container(format!(
             "process.cwd {}: the working directory is outside the container's root (possible breakout)",
             cwd.display()
         ))),
+        Err(e) => Err(Error::sys(
+            format!(
+                "check that process.cwd {} is inside the container's root: getcwd",
+                cwd.display()
+            ),
+            e,
+        )),
     }
 }
 

@@ -18,7 +18,7 @@ use std::path::Path;
 
 use nix::sched::{unshare, CloneFlags};
 use nix::unistd::{setresgid, setresuid, Gid, Uid};
-use oci_spec::runtime::Spec;
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
 use super::channel::{Channel, Message};
 use super::identity;
@@ -144,9 +144,14 @@ fn setup(args: &InitArgs<'_>, chan: &Channel) -> Result<Never> {
         .as_ref()
         .and_then(|h| h.create_container().as_ref())
     {
-        hooks::run_hooks(HookKind::CreateContainer, h, state.as_bytes())?;
+        let s = hooks::state_in_container(&state, "creating");
+        hooks::run_hooks(HookKind::CreateContainer, h, &s)?;
     }
-    rootfs::pivot(args.rootfs, args.no_pivot)?;
+    if args.plan.has(LinuxNamespaceType::Mount) {
+        rootfs::pivot(args.rootfs, args.no_pivot)?;
+    } else {
+        crate::shared_mounts::enter(args.rootfs)?;
+    }
 
     let process = args
         .spec
@@ -170,11 +175,7 @@ fn setup(args: &InitArgs<'_>, chan: &Channel) -> Result<Never> {
     if let Some(profile) = args.apparmor {
         profile.apply_on_exec()?;
     }
-    let program = identity::become_process(
-        process,
-        args.preserve_fds,
-        args.seccomp.map(|f| (f, state.as_str())),
-    )?;
+    let program = identity::become_process(process, args.preserve_fds, args.seccomp)?;
 
     chan.send(&Message::Ready)?;
     // `create` stops listening after `Ready`: from here on, failures can
@@ -190,8 +191,14 @@ fn setup(args: &InitArgs<'_>, chan: &Channel) -> Result<Never> {
 /// The fifo protocol with `start`: `start` opens the read end (our open
 /// returns), we run the startContainer hooks, write one byte, and execve.
 /// Our write end is close-on-exec, so `start` sees end-of-file exactly when
-/// the program replaced us, and only then runs poststart; if execve fails,
-/// a second byte says so.
+/// the program replaced us, and only then runs poststart; if anything
+/// after the first byte fails (loading the seccomp filter, execve), a
+/// second byte says so.
+///
+/// The filter is loaded after the hooks and the fifo, right before execve,
+/// whether or not no_new_privs is set: the hooks fork and exec (glibc may
+/// use clone3, which an older profile denies) and none of this is the
+/// user's program.
 fn start_program(args: &InitArgs<'_>, state: &str, program: &identity::Program) -> Result<Never> {
     let fifo = open_fifo(args.fifo, args.state_dir)?;
     if let Some(h) = args
@@ -200,21 +207,15 @@ fn start_program(args: &InitArgs<'_>, state: &str, program: &identity::Program) 
         .as_ref()
         .and_then(|h| h.start_container().as_ref())
     {
-        let mut s: serde_json::Value = serde_json::from_str(state).unwrap_or_default();
-        // runc hands these hooks the state as it is before the fifo is
-        // gone: "created".
-        s["status"] = "created".into();
-        hooks::run_hooks(HookKind::StartContainer, h, s.to_string().as_bytes())?;
+        // Before the program runs the container is still "created".
+        let s = hooks::state_in_container(state, "created");
+        hooks::run_hooks(HookKind::StartContainer, h, &s)?;
     }
     nix::unistd::write(&fifo, b"0").map_err(|e| Error::sys("write exec fifo", e))?;
-    // As late as possible: only execve runs under the filter from here.
-    if let Some(filter) = args.seccomp.filter(|f| f.late) {
-        filter.load(state)?;
-    }
-    let err = nix::unistd::execve(&program.path, &program.argv, &program.env).unwrap_err();
+    let err = identity::exec_program(program, args.seccomp.map(|f| (f, state)));
     // A second byte tells `start` the program did not start.
     let _ = nix::unistd::write(&fifo, b"E");
-    Err(Error::Container(format!("exec {:?}: {err}", program.path)))
+    Err(err)
 }
 
 fn make_non_dumpable() -> Result<()> {

@@ -109,6 +109,12 @@ fn root_propagation(ctx: &Context<'_>) -> Result<MsFlags> {
 
 /// Step 1, in the new mount namespace, before pivot_root.
 pub fn prepare(ctx: &Context<'_>) -> Result<()> {
+    if !ctx.plan.has(LinuxNamespaceType::Mount) {
+        // In the runtime's mount namespace, under the private rootfs bind
+        // `create` made (crate::shared_mounts): the host's propagation is
+        // not ours to change.
+        return mount_all(ctx);
+    }
     let propagation = root_propagation(ctx)?;
     // On our copy of the host's tree: rslave by default stops our mounts
     // from reaching the host; rshared lets volumes mounted from shared
@@ -124,7 +130,11 @@ pub fn prepare(ctx: &Context<'_>) -> Result<()> {
         None,
     )
     .map_err(|e| mount_err("bind rootfs", ctx.rootfs, e))?;
+    mount_all(ctx)
+}
 
+/// Every `mounts` entry, then the devices.
+fn mount_all(ctx: &Context<'_>) -> Result<()> {
     let root = Root::open(ctx.rootfs)?;
     let mut dev_mounted = false;
     for m in ctx.spec.mounts().as_deref().unwrap_or_default() {

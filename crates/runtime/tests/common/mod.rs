@@ -20,8 +20,14 @@ pub fn runtime() -> Runtime {
 /// A script for a container init that exits cleanly on SIGTERM. A plain
 /// `sleep` as pid 1 ignores TERM (pid 1 has no default signal actions),
 /// so kill tests need a handler; `wait` returns as soon as one runs. It
-/// prints `ready` once the handler is in place: see [`run_term_aware`].
-pub const TERM_AWARE_INIT: &str = "trap 'exit 143' TERM; echo ready; sleep 1000 & wait";
+/// prints `ready` once the handler is in place (see [`run_term_aware`]),
+/// and [`GOT_TERM`] when the handler runs: a test that sends TERM can tell
+/// it from a KILL, which ends the init with no line.
+pub const TERM_AWARE_INIT: &str =
+    "trap 'echo got TERM; exit 143' TERM; echo ready; sleep 1000 & wait";
+
+/// What [`TERM_AWARE_INIT`] prints when SIGTERM reaches it.
+pub const GOT_TERM: &str = "got TERM";
 
 /// `run -d` of `b` with [`TERM_AWARE_INIT`], returning once the TERM
 /// handler is installed (a TERM sent earlier would be ignored by pid 1).
