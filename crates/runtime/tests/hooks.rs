@@ -282,3 +282,27 @@ fn failed_create_still_runs_the_poststop_hooks() {
     );
     assert!(!rt.root().join(b.id()).exists(), "state dir left");
 }
+
+/// A failing startContainer hook (run by the init, in the container, during
+/// `start`): `start` fails and says why, not that the container "has
+/// stopped" (it was created when `start` began).
+#[test]
+fn failing_start_container_hook_fails_start_with_its_cause() {
+    require_root!();
+    let rt = runtime();
+    if skip_unless_berth(&rt, "the wording of start's error") {
+        return;
+    }
+    let mut b = Bundle::new(&rt);
+    b.set_args(&["sleep", "1000"]);
+    b.add_hook("startContainer", "/bin/false", &["false"]);
+    rt.create(&b).ok();
+    let out = rt.start(b.id()).failed();
+    assert!(
+        error_message(&out).contains("init exited before starting its program")
+            && error_message(&out).contains("startContainer hook"),
+        "{out}"
+    );
+    rt.delete(b.id()).ok();
+    assert!(rt.list_ids().is_empty());
+}

@@ -58,10 +58,16 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
             },
             Err(e) => return Err(Error::io("wait on exec fifo", &path, e.into())),
         }
-        // Before its byte, an init that died will never write one.
+        // Before its byte, an init that died will never write one: it was
+        // alive when we opened the fifo, so it failed in its last steps
+        // (its own error went to the container's stderr).
         if bytes == 0 && !record.init_alive() {
             let _ = std::fs::remove_file(&path);
-            return Err(Error::StartStopped);
+            return Err(Error::Container(
+                "the container's init exited before starting its program \
+                 (a startContainer hook failed, or its last setup step; see the container's stderr)"
+                    .into(),
+            ));
         }
     }
     std::fs::remove_file(&path).map_err(|e| Error::io("remove exec fifo", &path, e))?;
