@@ -18,7 +18,7 @@
 
 use std::collections::HashSet;
 use std::io::IoSlice;
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::str::FromStr;
 
@@ -40,7 +40,7 @@ pub struct Filter {
     /// `SECCOMP_FILTER_FLAG_*` for the load.
     flags: u32,
     /// no_new_privs is set: the load needs no CAP_SYS_ADMIN.
-    pub late: bool,
+    pub no_new_privs: bool,
     notify: Option<Listener>,
 }
 
@@ -194,7 +194,7 @@ pub fn compile(profile: &LinuxSeccomp, no_new_privs: bool) -> Result<Filter> {
     Ok(Filter {
         program,
         flags,
-        late: no_new_privs,
+        no_new_privs,
         notify,
     })
 }
@@ -409,13 +409,6 @@ impl Filter {
         .to_string();
         send_with_fd(listener.socket.as_raw_fd(), message.as_bytes(), fd)
     }
-
-    /// The listener connection, which must stay open across the close-on-
-    /// exec sweep until `load` has used it.
-    pub fn listener_fd(&self) -> Option<BorrowedFd<'_>> {
-        use std::os::fd::AsFd;
-        self.notify.as_ref().map(|l| l.socket.as_fd())
-    }
 }
 
 fn send_with_fd(socket: i32, payload: &[u8], fd: i32) -> Result<()> {
@@ -454,7 +447,7 @@ mod tests {
                 ]}"#,
         );
         let f = compile(&p, true).unwrap();
-        assert!(f.late);
+        assert!(f.no_new_privs);
         assert!(f.notify.is_none());
     }
 

@@ -85,7 +85,7 @@ pub fn become_process(
     }
     super::apply_scheduling(process)?;
     apply_rlimits(process)?;
-    let keep_admin = seccomp.is_some_and(|f| !f.late);
+    let keep_admin = seccomp.is_some_and(|f| !f.no_new_privs);
     let admin = become_user(process, keep_admin)?;
     let (path, argv) = find_program(process)?;
     let env = environment(process);
