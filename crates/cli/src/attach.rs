@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::{anyhow, bail, Result};
 use berth_engine::attach::{self, Frame};
+use berth_engine::ops::exec_session::terminal_size;
 use berth_engine::{Container, Engine, State};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::SignalFd;
@@ -136,14 +137,6 @@ impl Drop for RawTerminal {
     fn drop(&mut self) {
         let _ = termios::tcsetattr(io::stdin().as_fd(), SetArg::TCSANOW, &self.saved);
     }
-}
-
-/// Our terminal's size (rows, cols): stdout's, else stdin's.
-pub fn terminal_size() -> Option<(u16, u16)> {
-    berth_sys::window_size(io::stdout().as_fd())
-        .or_else(|_| berth_sys::window_size(io::stdin().as_fd()))
-        .ok()
-        .filter(|&(r, c)| r > 0 && c > 0)
 }
 
 pub fn stdin_is_terminal() -> bool {

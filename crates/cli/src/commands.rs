@@ -6,13 +6,10 @@ use std::io::{self, IsTerminal, Read, Write};
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use berth_image::archive::{self, Format};
-use berth_image::import::{self, ImportOptions};
-use berth_image::platform::Platform;
-use berth_image::reference::Reference;
-use berth_image::spec::ImageConfig;
-use berth_image::store::{ImageInfo, Removed};
-use berth_image::ImageStore;
+use berth_engine::image::{
+    ArchiveFormat, ImageConfig, ImageSummary, ImportOptions, Platform, Reference, Removed,
+};
+use berth_engine::Engine;
 use serde_json::{json, Value};
 
 use crate::cli::*;
@@ -20,7 +17,7 @@ use crate::format::{created_at, created_since, glob, human_size, tabulate, Templ
 
 pub fn run(cli: Cli) -> Result<()> {
     let store = || {
-        ImageStore::open(&cli.root)
+        Engine::open(&cli.root)
             .with_context(|| format!("cannot open the image store in {}", cli.root.display()))
     };
     match cli.command {
@@ -32,8 +29,8 @@ pub fn run(cli: Cli) -> Result<()> {
         | Command::Image {
             command: ImageCommand::Push(a),
         } => crate::registry::push(&store()?, a),
-        Command::Login(a) => crate::registry::login(&cli.root, a),
-        Command::Logout(a) => crate::registry::logout(&cli.root, a),
+        Command::Login(a) => crate::registry::login(&store()?, a),
+        Command::Logout(a) => crate::registry::logout(&store()?, a),
         Command::Import(a)
         | Command::Image {
             command: ImageCommand::Import(a),
@@ -45,7 +42,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Tag(a)
         | Command::Image {
             command: ImageCommand::Tag(a),
-        } => Ok(store()?.tag(&a.source, &a.target)?),
+        } => Ok(store()?.tag_image(&a.source, &a.target)?),
         Command::Rmi(a)
         | Command::Image {
             command: ImageCommand::Rm(a),
@@ -123,7 +120,7 @@ fn out() -> io::StdoutLock<'static> {
     io::stdout().lock()
 }
 
-fn import_cmd(store: &ImageStore, a: ImportArgs) -> Result<()> {
+fn import_cmd(store: &Engine, a: ImportArgs) -> Result<()> {
     let name = a.reference.as_deref().map(Reference::parse).transpose()?;
     let opts = ImportOptions {
         changes: a.changes,
@@ -134,22 +131,18 @@ fn import_cmd(store: &ImageStore, a: ImportArgs) -> Result<()> {
         platform: a.platform.as_deref().map(Platform::parse).transpose()?,
     };
     let id = if a.file == "-" {
-        import::import(store, io::stdin().lock(), name.as_ref(), &opts)?
+        store.import_image(io::stdin().lock(), name.as_ref(), &opts)?
     } else {
         let f = File::open(&a.file).with_context(|| format!("cannot open {}", a.file))?;
-        import::import(store, f, name.as_ref(), &opts)?
+        store.import_image(f, name.as_ref(), &opts)?
     };
     writeln!(out(), "{id}")?;
     Ok(())
 }
 
 /// One row of `images`, with Docker's field names.
-fn image_rows(store: &ImageStore, info: &ImageInfo, no_trunc: bool) -> Result<Vec<Value>> {
-    let created = store
-        .config(&info.id)
-        .ok()
-        .and_then(|(c, _)| c.created)
-        .unwrap_or_default();
+fn image_rows(info: &ImageSummary, no_trunc: bool) -> Result<Vec<Value>> {
+    let created = &info.created;
     let id = if no_trunc {
         info.id.to_string()
     } else {
@@ -157,14 +150,14 @@ fn image_rows(store: &ImageStore, info: &ImageInfo, no_trunc: bool) -> Result<Ve
     };
     let base = json!({
         "Containers": "N/A",
-        "CreatedAt": created_at(&created),
-        "CreatedSince": created_since(&created),
-        "Digest": info.record.manifest.digest.to_string(),
+        "CreatedAt": created_at(created),
+        "CreatedSince": created_since(created),
+        "Digest": info.manifest.digest.to_string(),
         "ID": id,
         "SharedSize": "N/A",
-        "Size": human_size(info.record.size),
+        "Size": human_size(info.size),
         "UniqueSize": "N/A",
-        "VirtualSize": human_size(info.record.size),
+        "VirtualSize": human_size(info.size),
     });
     let mut rows = Vec::new();
     let mut names: Vec<(String, String)> = info
@@ -189,7 +182,7 @@ fn image_rows(store: &ImageStore, info: &ImageInfo, no_trunc: bool) -> Result<Ve
     Ok(rows)
 }
 
-fn images(store: &ImageStore, a: ImagesArgs) -> Result<()> {
+fn images(store: &Engine, a: ImagesArgs) -> Result<()> {
     let mut patterns = Vec::new();
     let mut dangling = None;
     if let Some(r) = &a.reference {
@@ -205,13 +198,13 @@ fn images(store: &ImageStore, a: ImagesArgs) -> Result<()> {
         }
     }
     let mut rows = Vec::new();
-    for info in store.list()? {
+    for info in store.list_images()? {
         if let Some(d) = dangling {
             if info.tags.is_empty() != d {
                 continue;
             }
         }
-        for row in image_rows(store, &info, a.no_trunc)? {
+        for row in image_rows(&info, a.no_trunc)? {
             let (repo, tag) = (
                 row["Repository"].as_str().unwrap_or(""),
                 row["Tag"].as_str().unwrap_or(""),
@@ -276,11 +269,10 @@ fn print_rows(
     Ok(())
 }
 
-fn rmi(store: &ImageStore, a: RmiArgs) -> Result<()> {
+fn rmi(store: &Engine, a: RmiArgs) -> Result<()> {
     let mut failed = None;
     for name in &a.images {
-        let removed = crate::system::image_in_use(store.root(), name, a.force)
-            .and_then(|()| Ok(store.remove(name, a.force)?));
+        let removed = store.remove_image(name, a.force);
         match removed {
             Ok(steps) => {
                 let mut o = out();
@@ -303,26 +295,13 @@ fn rmi(store: &ImageStore, a: RmiArgs) -> Result<()> {
     Ok(())
 }
 
-fn history(store: &ImageStore, a: HistoryArgs) -> Result<()> {
-    let (id, record) = store.resolve(&a.image)?;
-    let (config, _) = store.config(&id)?;
-    let state = store.index.read()?;
-    let layer_sizes: Vec<u64> = record
-        .chain
-        .iter()
-        .map(|c| state.snapshots.get(c.as_str()).map(|s| s.size).unwrap_or(0))
-        .collect();
-    let mut layer = 0;
+fn history(store: &Engine, a: HistoryArgs) -> Result<()> {
+    let (id, steps) = store.image_history(&a.image)?;
     let mut rows = Vec::new();
-    for h in &config.history {
-        let size = if h.empty_layer {
-            0
-        } else {
-            layer += 1;
-            layer_sizes.get(layer - 1).copied().unwrap_or(0)
-        };
-        let created = h.created.clone().unwrap_or_default();
-        let by = h.created_by.clone().unwrap_or_default().replace('\t', " ");
+    for h in &steps {
+        let size = h.size;
+        let created = h.created.clone();
+        let by = h.created_by.replace('\t', " ");
         let by = if a.no_trunc || by.chars().count() <= 45 {
             by
         } else {
@@ -334,7 +313,7 @@ fn history(store: &ImageStore, a: HistoryArgs) -> Result<()> {
             "CreatedAt": created,
             "CreatedBy": by,
             "Size": if a.human { human_size(size) } else { size.to_string() },
-            "Comment": h.comment.clone().unwrap_or_default(),
+            "Comment": h.comment,
         }));
     }
     rows.reverse();
@@ -364,8 +343,8 @@ fn history(store: &ImageStore, a: HistoryArgs) -> Result<()> {
     })
 }
 
-fn save(store: &ImageStore, a: SaveArgs) -> Result<()> {
-    let format: Format = a.format.parse()?;
+fn save(store: &Engine, a: SaveArgs) -> Result<()> {
+    let format: ArchiveFormat = a.format.parse()?;
     match &a.output {
         Some(path) => {
             // Written beside the target and renamed: no half archive on error.
@@ -378,7 +357,7 @@ fn save(store: &ImageStore, a: SaveArgs) -> Result<()> {
                 let f = File::create(&tmp)
                     .with_context(|| format!("cannot create {}", tmp.display()))?;
                 let mut w = io::BufWriter::new(f);
-                archive::save(store, &a.images, format, &mut w)?;
+                store.save_images(&a.images, format, &mut w)?;
                 w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
                 std::fs::rename(&tmp, path)
                     .with_context(|| format!("cannot write {}", path.display()))?;
@@ -394,14 +373,14 @@ fn save(store: &ImageStore, a: SaveArgs) -> Result<()> {
                 bail!("cowardly refusing to save to a terminal. Use the -o flag or redirect");
             }
             let mut o = io::BufWriter::new(out());
-            archive::save(store, &a.images, format, &mut o)?;
+            store.save_images(&a.images, format, &mut o)?;
             o.flush()?;
             Ok(())
         }
     }
 }
 
-fn load(store: &ImageStore, a: LoadArgs) -> Result<()> {
+fn load(store: &Engine, a: LoadArgs) -> Result<()> {
     let input: Box<dyn Read> = match &a.input {
         Some(p) => Box::new(File::open(p).with_context(|| format!("cannot open {}", p.display()))?),
         None => {
@@ -411,7 +390,7 @@ fn load(store: &ImageStore, a: LoadArgs) -> Result<()> {
             Box::new(io::stdin().lock())
         }
     };
-    let loaded = archive::load(store, input)?;
+    let loaded = store.load_images(input)?;
     if a.quiet {
         return Ok(());
     }
@@ -428,23 +407,18 @@ fn load(store: &ImageStore, a: LoadArgs) -> Result<()> {
 }
 
 /// `image inspect`: Docker's JSON shape.
-fn inspect_value(store: &ImageStore, name: &str) -> Result<Value> {
-    let (id, record) = store.resolve(name)?;
-    let (config, _) = store.config(&id)?;
-    let info = store.list()?.into_iter().find(|i| i.id == id);
-    let tags: Vec<Reference> = info.map(|i| i.tags).unwrap_or_default();
+fn inspect_value(store: &Engine, name: &str) -> Result<Value> {
+    let d = store.inspect_image(name)?;
+    let (id, config, tags) = (&d.id, &d.config, &d.tags);
     let mut repo_digests: Vec<String> = tags
         .iter()
-        .map(|t| format!("{}@{}", t.familiar_name(), record.manifest.digest))
+        .map(|t| format!("{}@{}", t.familiar_name(), d.manifest.digest))
         .collect();
     repo_digests.dedup();
-    let state = store.index.read()?;
-    let lower: Vec<String> = record
-        .chain
+    let lower: Vec<String> = d
+        .lower_dirs
         .iter()
-        .rev()
-        .filter_map(|c| state.snapshots.get(c.as_str()))
-        .map(|s| store.snapshots.fs_path(s.id).display().to_string())
+        .map(|p| p.display().to_string())
         .collect();
     Ok(json!({
         "Id": id.to_string(),
@@ -455,15 +429,15 @@ fn inspect_value(store: &ImageStore, name: &str) -> Result<Value> {
         "Created": config.created.clone().unwrap_or_default(),
         "DockerVersion": "",
         "Author": config.author.clone().unwrap_or_default(),
-        "Config": container_config(&config),
+        "Config": container_config(config),
         "Architecture": config.architecture,
         "Variant": config.variant,
         "Os": config.os,
-        "Size": record.size,
+        "Size": d.size,
         "GraphDriver": {"Name": "overlay", "Data": {"LowerDir": lower.join(":")}},
         "RootFS": {"Type": "layers", "Layers": config.rootfs.diff_ids.iter().map(|d| d.to_string()).collect::<Vec<_>>()},
         "Metadata": {"LastTagTime": "0001-01-01T00:00:00Z"},
-        "Descriptor": record.manifest,
+        "Descriptor": d.manifest,
     }))
 }
 
@@ -480,7 +454,7 @@ fn container_config(config: &ImageConfig) -> Value {
     })
 }
 
-fn inspect(store: &ImageStore, a: InspectArgs) -> Result<()> {
+fn inspect(store: &Engine, a: InspectArgs) -> Result<()> {
     let mut values = Vec::new();
     let mut missing = Vec::new();
     for name in &a.images {
@@ -509,7 +483,7 @@ fn inspect(store: &ImageStore, a: InspectArgs) -> Result<()> {
     Ok(())
 }
 
-fn prune(store: &ImageStore, a: PruneArgs) -> Result<()> {
+fn prune(store: &Engine, a: PruneArgs) -> Result<()> {
     if !a.force {
         let what = if a.all {
             "all images without at least one container associated to them"
@@ -523,7 +497,7 @@ fn prune(store: &ImageStore, a: PruneArgs) -> Result<()> {
             return Ok(());
         }
     }
-    let (removed, gc) = store.prune(a.all)?;
+    let (removed, bytes) = store.prune_images(a.all)?;
     let mut o = out();
     if !removed.is_empty() {
         writeln!(o, "Deleted Images:")?;
@@ -532,6 +506,6 @@ fn prune(store: &ImageStore, a: PruneArgs) -> Result<()> {
         }
         writeln!(o)?;
     }
-    writeln!(o, "Total reclaimed space: {}", human_size(gc.bytes))?;
+    writeln!(o, "Total reclaimed space: {}", human_size(bytes))?;
     Ok(())
 }

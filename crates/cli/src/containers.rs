@@ -50,7 +50,7 @@ fn options(runtime: &str, a: CreateArgs) -> Result<CreateOptions> {
             open_stdin: a.stdio.interactive,
             stdin_once: false,
             console_size: if a.stdio.tty {
-                crate::attach::terminal_size()
+                berth_engine::ops::exec_session::terminal_size()
             } else {
                 None
             },
@@ -64,16 +64,16 @@ fn options(runtime: &str, a: CreateArgs) -> Result<CreateOptions> {
 }
 
 pub fn create_cmd(root: &Path, runtime: &str, a: CreateArgs) -> Result<()> {
-    crate::system::ensure_image(root, &a.image, &a.pull)?;
     let mut engine = Engine::open(root)?;
+    crate::system::ensure_image(&engine, &a.image, &a.pull)?;
     let c = engine.create(&options(runtime, a)?)?;
     println!("{}", c.id);
     Ok(())
 }
 
 pub fn run(root: &Path, runtime: &str, a: RunArgs) -> Result<()> {
-    crate::system::ensure_image(root, &a.create.image, &a.create.pull)?;
     let mut engine = Engine::open(root)?;
+    crate::system::ensure_image(&engine, &a.create.image, &a.create.pull)?;
     let mut o = options(runtime, a.create)?;
     // Docker's foreground `run -i` closes the container's stdin with ours.
     o.stdio.stdin_once = o.stdio.open_stdin && !a.detach;
@@ -161,7 +161,7 @@ pub fn rm(root: &Path, a: RmArgs) -> Result<()> {
 
 pub(crate) fn status(c: &Container) -> String {
     let since = |t: &str| {
-        berth_image::time::parse_rfc3339(t).map(|s| {
+        berth_engine::image::time::parse_rfc3339(t).map(|s| {
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs() as i64);

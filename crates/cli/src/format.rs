@@ -250,9 +250,9 @@ pub fn human_duration(secs: i64) -> String {
 
 /// Docker's `CreatedAt`: `2006-01-02 15:04:05 +0000 UTC`.
 pub fn created_at(rfc3339: &str) -> String {
-    match berth_image::time::parse_rfc3339(rfc3339) {
+    match berth_engine::image::time::parse_rfc3339(rfc3339) {
         Some(secs) => {
-            let s = berth_image::time::format_rfc3339(secs, 0);
+            let s = berth_engine::image::time::format_rfc3339(secs, 0);
             format!("{} {} +0000 UTC", &s[..10], &s[11..19])
         }
         None => String::new(),
@@ -261,7 +261,7 @@ pub fn created_at(rfc3339: &str) -> String {
 
 /// Docker's `CreatedSince`: `3 days ago`.
 pub fn created_since(rfc3339: &str) -> String {
-    match berth_image::time::parse_rfc3339(rfc3339) {
+    match berth_engine::image::time::parse_rfc3339(rfc3339) {
         Some(secs) => format!("{} ago", human_duration(now() - secs)),
         None => "N/A".into(),
     }

@@ -10,9 +10,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
 use berth_engine::fs::{FileKind, Rootfs};
+use berth_engine::image::CommitRequest;
 use berth_engine::Engine;
-use berth_image::commit::CommitOptions;
-use berth_image::reference::Reference;
 
 use crate::cli::*;
 
@@ -94,36 +93,16 @@ pub fn export(root: &Path, a: ExportArgs) -> Result<()> {
 pub fn commit(root: &Path, a: CommitArgs) -> Result<()> {
     let engine = Engine::open(root)?;
     let c = engine.find(&a.container)?;
-    let name = a.reference.as_deref().map(Reference::parse).transpose()?;
-    if name.as_ref().is_some_and(|r| r.digest.is_some()) {
-        bail!("invalid reference format: a commit cannot be named by digest");
-    }
-    let (base_id, _) = engine.images.resolve(&c.image_id)?;
-    let (base, _) = engine.images.config(&base_id)?;
-    // The image's defaults, with what the container was created with.
-    let mut config = base.config.unwrap_or_default();
-    let cfg = &c.config;
-    let env: Vec<String> = cfg
-        .env
-        .iter()
-        .filter(|e| !e.starts_with("HOSTNAME="))
-        .cloned()
-        .collect();
-    config.env = (!env.is_empty()).then_some(env);
-    config.cmd = (!cfg.cmd.is_empty()).then(|| cfg.cmd.clone());
-    config.entrypoint = (!cfg.entrypoint.is_empty()).then(|| cfg.entrypoint.clone());
-    config.working_dir = (!cfg.working_dir.is_empty()).then(|| cfg.working_dir.clone());
-    config.user = (!cfg.user.is_empty()).then(|| cfg.user.clone());
-    config.labels = (!cfg.labels.is_empty()).then(|| cfg.labels.clone());
-    config.stop_signal = (!cfg.stop_signal.is_empty()).then(|| cfg.stop_signal.clone());
-    let opts = CommitOptions {
-        config,
-        changes: a.changes,
-        author: a.author,
-        comment: a.message,
-        created_by: cfg.args().join(" "),
-    };
-    let id = engine.commit(&c, name.as_ref(), &opts, a.pause)?;
+    let id = engine.commit_container(
+        &c,
+        &CommitRequest {
+            reference: a.reference,
+            changes: a.changes,
+            author: a.author,
+            comment: a.message,
+            pause: a.pause,
+        },
+    )?;
     writeln!(io::stdout().lock(), "{id}")?;
     Ok(())
 }

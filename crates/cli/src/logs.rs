@@ -41,7 +41,7 @@ pub fn parse_time(value: &str, now: i128) -> Result<i128> {
         _ if v.len() >= 19 && !v[19..].contains(['Z', 'z', '+', '-']) => format!("{v}Z"),
         _ => v.to_owned(),
     };
-    if berth_image::time::parse_rfc3339(&full).is_none() {
+    if berth_engine::image::time::parse_rfc3339(&full).is_none() {
         bail!("invalid value for \"since\"/\"until\": {value:?} is not an RFC 3339 time, a unix timestamp or a duration");
     }
     Ok(nanos(&full))
@@ -83,7 +83,7 @@ fn timestamp(t: &str) -> String {
     let n = nanos(t);
     let secs = n.div_euclid(1_000_000_000) as i64;
     let frac = n.rem_euclid(1_000_000_000);
-    let s = berth_image::time::format_rfc3339(secs, 0);
+    let s = berth_engine::image::time::format_rfc3339(secs, 0);
     format!("{}.{frac:09}Z", &s[..19])
 }
 

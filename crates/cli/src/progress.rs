@@ -6,8 +6,7 @@ use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
 
-use berth_image::registry::{Event, Progress};
-use berth_image::Digest;
+use berth_engine::image::{Digest, Event, Progress};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 #[derive(Clone, Copy, PartialEq, Eq)]

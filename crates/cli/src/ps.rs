@@ -34,20 +34,7 @@ const STATES: &[&str] = &[
 /// record times carry a fraction with trailing zeros trimmed, so their
 /// strings do not sort as times.
 pub fn nanos(rfc3339: &str) -> i128 {
-    let Some(secs) = berth_image::time::parse_rfc3339(rfc3339) else {
-        return 0;
-    };
-    let frac = rfc3339
-        .get(19..)
-        .and_then(|r| r.strip_prefix('.'))
-        .map(|r| {
-            r.chars()
-                .take_while(char::is_ascii_digit)
-                .collect::<String>()
-        })
-        .unwrap_or_default();
-    let frac: i128 = format!("{frac:0<9}")[..9].parse().unwrap_or(0);
-    i128::from(secs) * 1_000_000_000 + frac
+    berth_engine::ops::usage::rfc3339_nanos(rfc3339)
 }
 
 /// The state word Docker shows and filters on.
@@ -205,8 +192,8 @@ fn row(c: &Container, image: &str, no_trunc: bool, size: Option<(u64, u64)>) -> 
 /// The image as the user named it while that name still means the
 /// container's image; else its id (short unless `no_trunc`), as Docker.
 fn image_column(engine: &Engine, c: &Container, no_trunc: bool) -> String {
-    match engine.images.resolve(&c.config.image) {
-        Ok((id, _)) if id.to_string() == c.image_id => c.config.image.clone(),
+    match engine.find_image(&c.config.image) {
+        Some(i) if i.id == c.image_id => c.config.image.clone(),
         _ => {
             let hex = c.image_id.strip_prefix("sha256:").unwrap_or(&c.image_id);
             if no_trunc {
@@ -260,16 +247,14 @@ fn select(engine: &Engine, a: &PsArgs, filters: &Filters) -> Result<Vec<Containe
     let ancestors: Vec<Vec<String>> = filters
         .get("ancestor")
         .iter()
-        .filter_map(|name| engine.images.resolve(name).ok())
-        .map(|(_, r)| r.chain.iter().map(|d| d.to_string()).collect())
+        .filter_map(|name| engine.find_image(name))
+        .map(|i| i.chain)
         .collect();
-    let index = engine.images.index.read()?;
     let chain_of = |image_id: &str| -> Vec<String> {
-        index
-            .images
-            .iter()
-            .find(|(id, _)| id.to_string() == image_id)
-            .map(|(_, r)| r.chain.iter().map(|d| d.to_string()).collect())
+        engine
+            .find_image(image_id)
+            .filter(|i| i.id == image_id)
+            .map(|i| i.chain)
             .unwrap_or_default()
     };
     let mut out = Vec::new();
@@ -319,34 +304,9 @@ fn select(engine: &Engine, a: &PsArgs, filters: &Filters) -> Result<Vec<Containe
     Ok(out)
 }
 
-/// Bytes under `dir` as Docker counts a writable layer: the size of
-/// everything but directories, links not followed.
-pub fn dir_size(dir: &Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return 0;
-    };
-    entries
-        .filter_map(|e| e.ok())
-        .map(|e| match std::fs::symlink_metadata(e.path()) {
-            Ok(m) if m.is_dir() => dir_size(&e.path()),
-            Ok(m) => m.len(),
-            Err(_) => 0,
-        })
-        .sum()
-}
-
 /// The writable layer's size and the image's, for `-s`.
 fn sizes(engine: &Engine, c: &Container) -> (u64, u64) {
-    let rw = engine
-        .layers(c)
-        .map(|(upper, _)| dir_size(&upper))
-        .unwrap_or(0);
-    let image = engine
-        .images
-        .resolve(&c.image_id)
-        .map(|(_, r)| r.size)
-        .unwrap_or(0);
-    (rw, rw + image)
+    engine.container_sizes(c)
 }
 
 /// `inspect --size`: Docker's `SizeRw` (the writable layer) and

@@ -4,31 +4,20 @@
 use std::io::{self, BufRead, Write};
 
 use anyhow::{bail, Result};
-use berth_image::platform::Platform;
-use berth_image::reference::Reference;
-use berth_image::registry::{self, AuthFile, Credentials, PullOptions, RegistryOptions};
-use berth_image::ImageStore;
+use berth_engine::image::{registry_host, Credentials, Platform, Reference};
+use berth_engine::Engine;
 
-use crate::cli::{LoginArgs, LogoutArgs, PullArgs, PushArgs, TlsArgs};
+use crate::cli::{LoginArgs, LogoutArgs, PullArgs, PushArgs};
 use crate::progress::{Direction, Display};
-
-fn options(store_root: &std::path::Path, tls: &TlsArgs) -> RegistryOptions {
-    let mut o = RegistryOptions::new(AuthFile::in_root(store_root));
-    o.tls_verify = tls.tls_verify;
-    o
-}
 
 /// The path of a name without its registry: `library/busybox`.
 fn remote_path(r: &Reference) -> &str {
     r.name.split_once('/').map(|(_, p)| p).unwrap_or(&r.name)
 }
 
-pub fn pull(store: &ImageStore, a: PullArgs) -> Result<()> {
+pub fn pull(engine: &Engine, a: PullArgs) -> Result<()> {
     let reference = Reference::parse(&a.reference)?;
-    let opts = PullOptions {
-        platform: a.platform.as_deref().map(Platform::parse).transpose()?,
-        ..PullOptions::default()
-    };
+    let platform = a.platform.as_deref().map(Platform::parse).transpose()?;
     let mut out = io::stdout().lock();
     if !a.quiet {
         let by = match (&reference.tag, &reference.digest) {
@@ -41,13 +30,7 @@ pub fn pull(store: &ImageStore, a: PullArgs) -> Result<()> {
     }
     drop(out);
     let display = Display::new(Direction::Pull, a.quiet);
-    let result = registry::pull(
-        store,
-        &reference,
-        &options(store.root(), &a.tls),
-        &opts,
-        &display,
-    );
+    let result = engine.pull_image(&reference, platform, a.tls.tls_verify, &display);
     display.finish();
     let pulled = result?;
     let mut out = io::stdout().lock();
@@ -64,7 +47,7 @@ pub fn pull(store: &ImageStore, a: PullArgs) -> Result<()> {
     Ok(())
 }
 
-pub fn push(store: &ImageStore, a: PushArgs) -> Result<()> {
+pub fn push(engine: &Engine, a: PushArgs) -> Result<()> {
     let reference = Reference::parse(&a.reference)?;
     if reference.digest.is_some() {
         bail!("cannot push a digest reference: {}", a.reference);
@@ -77,13 +60,7 @@ pub fn push(store: &ImageStore, a: PushArgs) -> Result<()> {
         )?;
     }
     let display = Display::new(Direction::Push, a.quiet);
-    let result = registry::push(
-        store,
-        &reference,
-        &options(store.root(), &a.tls),
-        5,
-        &display,
-    );
+    let result = engine.push_image(&reference, a.tls.tls_verify, &display);
     display.finish();
     let pushed = result?;
     let mut out = io::stdout().lock();
@@ -99,17 +76,8 @@ pub fn push(store: &ImageStore, a: PushArgs) -> Result<()> {
     Ok(())
 }
 
-/// `https://host:5000/` → `host:5000`, as Docker keys its credentials.
-fn server_key(server: &str) -> String {
-    let s = server
-        .strip_prefix("https://")
-        .or_else(|| server.strip_prefix("http://"))
-        .unwrap_or(server);
-    s.trim_end_matches('/').to_owned()
-}
-
-pub fn login(store_root: &std::path::Path, a: LoginArgs) -> Result<()> {
-    let host = server_key(&a.server);
+pub fn login(engine: &Engine, a: LoginArgs) -> Result<()> {
+    let host = registry_host(&a.server);
     let Some(username) = a.username.filter(|u| !u.is_empty()) else {
         bail!("a username is required: use -u USER with -p PASSWORD or --password-stdin");
     };
@@ -130,15 +98,15 @@ pub fn login(store_root: &std::path::Path, a: LoginArgs) -> Result<()> {
         bail!("the password is empty");
     }
     let creds = Credentials { username, password };
-    registry::login(&host, &options(store_root, &a.tls), creds)?;
+    engine.login(&host, a.tls.tls_verify, creds)?;
     writeln!(io::stdout().lock(), "Login Succeeded")?;
     Ok(())
 }
 
-pub fn logout(store_root: &std::path::Path, a: LogoutArgs) -> Result<()> {
-    let host = server_key(&a.server);
+pub fn logout(engine: &Engine, a: LogoutArgs) -> Result<()> {
+    let host = registry_host(&a.server);
     let mut out = io::stdout().lock();
-    if AuthFile::in_root(store_root).remove(&host)? {
+    if engine.logout(&host)? {
         writeln!(out, "Removing login credentials for {host}")?;
     } else {
         writeln!(out, "Not logged in to {host}")?;

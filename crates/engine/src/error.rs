@@ -106,6 +106,19 @@ pub enum Error {
     AttachStopped,
     #[error("Container {0} is restarting, wait until the container is running")]
     Restarting(String),
+    /// An image operation a rule refuses (the image is in use, or not for
+    /// the platform asked), in Docker's words.
+    #[error("{0}")]
+    ImageConflict(String),
+    /// A request the engine cannot take as given, in Docker's words.
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("cannot pull {reference}")]
+    Pull {
+        reference: String,
+        #[source]
+        source: Box<berth_image::Error>,
+    },
 }
 
 impl Error {
@@ -119,11 +132,13 @@ impl Error {
             | Error::Invalid { .. }
             | Error::Unsupported { .. }
             | Error::ConflictingOptions(_)
-            | Error::Resources(_) => ErrorKind::InvalidInput,
+            | Error::Resources(_)
+            | Error::BadRequest(_) => ErrorKind::InvalidInput,
             Error::WrongState { .. }
             | Error::RemoveRunning(_)
             | Error::StateConflict(_)
-            | Error::UpdateFailed { .. } => ErrorKind::Conflict,
+            | Error::UpdateFailed { .. }
+            | Error::ImageConflict(_) => ErrorKind::Conflict,
             Error::NotRunning(_) | Error::AttachStopped | Error::Restarting(_) => {
                 ErrorKind::Conflict
             }

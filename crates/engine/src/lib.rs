@@ -15,6 +15,7 @@ pub mod exec;
 pub mod fs;
 pub mod logfile;
 pub mod monitor;
+pub mod ops;
 pub mod recovery;
 mod resources;
 pub mod restart;
@@ -36,6 +37,8 @@ pub use bundle::{Bundle, DEFAULT_CAPABILITIES};
 pub use container::{Container, ContainerConfig, State};
 pub use db::Lifecycle;
 pub use error::{Error, ErrorKind, Result};
+/// The image types callers need, with the image verbs' own.
+pub use ops::images as image;
 pub use resources::{Resources, ThrottleDevice};
 use runtime::Runtime;
 pub use security::SecurityOptions;
