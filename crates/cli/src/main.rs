@@ -5,30 +5,16 @@
 
 #![forbid(unsafe_code)]
 
-mod attach;
-mod cli;
+mod args;
 mod commands;
-mod containers;
-mod exec;
-mod format;
-mod fs_cmds;
-mod live_ops;
-mod logs;
-mod progress;
-mod ps;
-mod registry;
-mod resource_args;
-mod security_args;
-mod sigproxy;
-mod stats;
-mod system;
+mod output;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = match cli::Cli::try_parse_from(container_alias(std::env::args_os().collect())) {
+    let cli = match args::Cli::try_parse_from(container_alias(std::env::args_os().collect())) {
         Ok(cli) => cli,
         Err(e) => {
             let code = if e.use_stderr() { 125 } else { 0 };
@@ -39,38 +25,8 @@ fn main() -> ExitCode {
     init_logging(&cli.log_level);
     match commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            // A closed stdout (`berth images | head`) is not an error.
-            if e.chain().any(|c| {
-                c.downcast_ref::<std::io::Error>()
-                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-            }) {
-                return ExitCode::SUCCESS;
-            }
-            if let Some(containers::ExitWith(code)) = e.downcast_ref() {
-                return ExitCode::from(*code);
-            }
-            eprintln!("Error: {}", error_line(&e));
-            let code = e
-                .downcast_ref::<berth_engine::Error>()
-                .map_or(125, |e| e.exit_code());
-            ExitCode::from(code)
-        }
+        Err(e) => output::exit_code(&e).map_or(ExitCode::SUCCESS, ExitCode::from),
     }
-}
-
-/// The error and its causes on one line, without repeating a cause the
-/// message already contains.
-fn error_line(e: &anyhow::Error) -> String {
-    let mut line = e.to_string();
-    for cause in e.chain().skip(1) {
-        let c = cause.to_string();
-        if !line.contains(&c) {
-            line.push_str(": ");
-            line.push_str(&c);
-        }
-    }
-    line
 }
 
 /// `berth container <cmd>` (Docker's management command) is the top-level

@@ -5,26 +5,9 @@ use std::path::Path;
 
 use anyhow::{bail, Result};
 use berth_engine::Engine;
-use clap::Args;
 
-use crate::containers::each;
-use crate::resource_args::ResourceArgs;
-
-#[derive(Debug, Args)]
-pub struct UpdateArgs {
-    #[command(flatten)]
-    pub resources: ResourceArgs,
-    #[arg(required = true)]
-    pub containers: Vec<String>,
-}
-
-#[derive(Debug, Args)]
-pub struct TopArgs {
-    pub container: String,
-    /// Options for ps (default -ef)
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    pub ps_options: Vec<String>,
-}
+use crate::args::{TopArgs, UpdateArgs};
+use crate::output::each;
 
 pub fn update(root: &Path, a: UpdateArgs) -> Result<()> {
     let change = a.resources.to_resources()?;

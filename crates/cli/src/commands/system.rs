@@ -1,32 +1,23 @@
 //! Housekeeping and facts: `info`, `version`, `system df`, `system prune`,
-//! `container prune`, `completion`; and the engine's side of image
-//! commands: `run --pull`/`--platform` and `rmi`'s container check.
+//! `container prune`, `completion`.
 
 use std::io::{self, Write};
 use std::path::Path;
 
 use anyhow::{bail, Result};
-use berth_engine::image::{Platform, PullPolicy, PullStep};
 use berth_engine::ops::info::host_facts;
 use berth_engine::ops::prune::{PruneFilter, Pruned};
 use berth_engine::ops::usage::{self, DiskUsage};
 use berth_engine::Engine;
-use serde_json::{json, Value};
+use serde_json::json;
 
-use crate::cli::*;
-use crate::format::{human_size, render_rows, tabulate, Template};
+use crate::args::*;
+use crate::output::{
+    command_column, container_status, created_since, human_size, print_formatted, render_rows,
+    tabulate,
+};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
-
-/// Prints `v` through `--format`, or `plain` without one.
-fn print_formatted(format: Option<&str>, v: &Value, plain: impl FnOnce() -> String) -> Result<()> {
-    let mut out = io::stdout().lock();
-    match format {
-        Some(f) => writeln!(out, "{}", Template::parse(f)?.render(v)?)?,
-        None => write!(out, "{}", plain())?,
-    }
-    Ok(())
-}
 
 /// Go's `GOARCH` names.
 fn go_arch() -> &'static str {
@@ -157,7 +148,7 @@ fn prune_filter(filters: &[String]) -> Result<PruneFilter> {
     let mut filter = PruneFilter::default();
     for f in filters {
         match f.split_once('=') {
-            Some(("until", t)) => filter.until = Some(crate::logs::parse_time(t, now)?),
+            Some(("until", t)) => filter.until = Some(super::logs::parse_time(t, now)?),
             Some(("label!", l)) => filter.labels.push((false, l.to_owned())),
             Some(("label", l)) => filter.labels.push((true, l.to_owned())),
             _ => bail!("invalid filter '{f}' (prune takes until=, label= and label!=)"),
@@ -303,7 +294,7 @@ fn df_verbose(du: &DiskUsage) -> String {
             lines.push(format!(
                 "{repo}\t{tag}\t{}\t{}\t{}\t{}\t{}\t{}",
                 info.id.short(),
-                crate::format::created_since(&info.created),
+                created_since(&info.created),
                 human_size(info.size),
                 human_size(info.shared),
                 human_size(info.size.saturating_sub(info.shared)),
@@ -320,10 +311,10 @@ fn df_verbose(du: &DiskUsage) -> String {
             "{}\t{}\t{}\t0\t{}\t{}\t{}\t{}",
             &c.id[..12],
             c.config.image,
-            crate::ps::command_column(c, false),
+            command_column(c, false),
             human_size(*size),
-            crate::format::created_since(&c.created_at),
-            crate::containers::status(c),
+            created_since(&c.created_at),
+            container_status(c),
             c.name
         ));
     }
@@ -345,51 +336,5 @@ pub fn completion(a: CompletionArgs) -> Result<()> {
     };
     let mut cmd = Cli::command();
     clap_complete::generate(shell, &mut cmd, "berth", &mut io::stdout());
-    Ok(())
-}
-
-/// `run`/`create --pull`: makes sure the image is there (and for the
-/// platform asked), pulling as the policy says; Docker's messages on
-/// stderr.
-pub fn ensure_image(engine: &Engine, image: &str, p: &PullPolicyArgs) -> Result<()> {
-    let platform = p.platform.as_deref().map(Platform::parse).transpose()?;
-    let policy: PullPolicy = p.pull.parse()?;
-    engine.ensure_image(
-        image,
-        policy,
-        platform.as_ref(),
-        p.tls.tls_verify,
-        &mut |step| match step {
-            PullStep::Pulling { reference, local } => {
-                if !local {
-                    eprintln!("Unable to find image '{}' locally", reference.familiar());
-                }
-                let by = reference
-                    .digest
-                    .as_ref()
-                    .map(|d| d.to_string())
-                    .or_else(|| reference.tag.clone())
-                    .unwrap_or_default();
-                let path = reference
-                    .name
-                    .split_once('/')
-                    .map(|(_, p)| p)
-                    .unwrap_or(&reference.name);
-                eprintln!("{by}: Pulling from {path}");
-            }
-            PullStep::Pulled { reference, pulled } => {
-                eprintln!("Digest: {}", pulled.digest);
-                eprintln!(
-                    "Status: {} {}",
-                    if pulled.downloaded {
-                        "Downloaded newer image for"
-                    } else {
-                        "Image is up to date for"
-                    },
-                    reference.familiar()
-                );
-            }
-        },
-    )?;
     Ok(())
 }

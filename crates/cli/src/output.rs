@@ -1,8 +1,189 @@
-//! Docker's output conventions: a subset of Go templates for `--format`,
-//! tab-aligned tables, human sizes and durations (go-units).
+//! Docker's output conventions: exit codes (and which error exits how),
+//! the multi-container pattern, a subset of Go templates for `--format`,
+//! tab-aligned tables, human sizes and durations (go-units), and the
+//! columns several commands share.
+
+use std::io::{self, Write};
 
 use anyhow::{bail, Result};
+use berth_engine::{Container, State};
 use serde_json::Value;
+
+/// Exit with this code and print nothing (the container's own code).
+#[derive(Debug)]
+pub struct ExitWith(pub u8);
+
+impl std::fmt::Display for ExitWith {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit status {}", self.0)
+    }
+}
+
+impl std::error::Error for ExitWith {}
+
+/// The exit code for a command's error, printing `Error: ...` unless it
+/// is the container's own code; None when it is no error at all (a closed
+/// stdout: `berth images | head`).
+pub fn exit_code(e: &anyhow::Error) -> Option<u8> {
+    if e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    }) {
+        return None;
+    }
+    if let Some(ExitWith(code)) = e.downcast_ref() {
+        return Some(*code);
+    }
+    eprintln!("Error: {}", error_line(e));
+    Some(
+        e.downcast_ref::<berth_engine::Error>()
+            .map_or(125, |e| e.exit_code()),
+    )
+}
+
+/// The error and its causes on one line, without repeating a cause the
+/// message already contains.
+fn error_line(e: &anyhow::Error) -> String {
+    let mut line = e.to_string();
+    for cause in e.chain().skip(1) {
+        let c = cause.to_string();
+        if !line.contains(&c) {
+            line.push_str(": ");
+            line.push_str(&c);
+        }
+    }
+    line
+}
+
+/// Docker's pattern for commands over several containers: print each name
+/// done, report each failure, exit 125 if any failed.
+pub fn each(keys: &[String], mut f: impl FnMut(&str) -> Result<()>) -> Result<()> {
+    let mut failed = 0;
+    for key in keys {
+        match f(key) {
+            Ok(()) => println!("{key}"),
+            Err(e) => {
+                failed += 1;
+                if keys.len() == 1 {
+                    return Err(e);
+                }
+                eprintln!("Error: {e}");
+            }
+        }
+    }
+    if failed > 0 {
+        return Err(ExitWith(125).into());
+    }
+    Ok(())
+}
+
+/// Prints `v` through `--format`, or `plain` without one.
+pub fn print_formatted(
+    format: Option<&str>,
+    v: &Value,
+    plain: impl FnOnce() -> String,
+) -> Result<()> {
+    let mut out = io::stdout().lock();
+    match format {
+        Some(f) => writeln!(out, "{}", Template::parse(f)?.render(v)?)?,
+        None => write!(out, "{}", plain())?,
+    }
+    Ok(())
+}
+
+pub fn print_rows(
+    o: &mut impl Write,
+    format: &str,
+    rows: &[Value],
+    title: impl Fn(&str) -> String,
+) -> Result<()> {
+    let t = Template::parse(format)?;
+    let mut lines = Vec::new();
+    if t.table {
+        lines.push(t.header(title));
+    }
+    for r in rows {
+        lines.push(t.render(r)?);
+    }
+    if t.table {
+        write!(o, "{}", tabulate(&lines))?;
+    } else {
+        for l in lines {
+            writeln!(o, "{l}")?;
+        }
+    }
+    Ok(())
+}
+
+/// Docker's `Status` column: `Up 5 minutes`, `Exited (0) 2 hours ago`.
+pub fn container_status(c: &Container) -> String {
+    let since = |t: &str| {
+        berth_engine::image::time::parse_rfc3339(t).map(|s| {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64);
+            human_duration(now - s)
+        })
+    };
+    match c.state {
+        State::Running if c.paused => {
+            format!("Up {} (Paused)", since(&c.started_at).unwrap_or_default())
+        }
+        State::Running => format!("Up {}", since(&c.started_at).unwrap_or_default()),
+        State::Starting => "Starting".into(),
+        State::Exited => format!(
+            "Exited ({}) {} ago",
+            c.exit_code,
+            since(&c.finished_at).unwrap_or_default()
+        ),
+        State::Created => "Created".into(),
+        State::Restarting => format!(
+            "Restarting ({}) {} ago",
+            c.exit_code,
+            since(&c.finished_at).unwrap_or_default()
+        ),
+    }
+}
+
+/// The state word Docker shows and filters on.
+pub fn state_word(c: &Container) -> &'static str {
+    match c.state {
+        State::Starting => "created",
+        State::Running if c.paused => "paused",
+        s => s.as_str(),
+    }
+}
+
+/// Docker's `Command` column: path and arguments, arguments with spaces in
+/// single quotes, in double quotes, cut to 20 characters unless `no_trunc`.
+pub fn command_column(c: &Container, no_trunc: bool) -> String {
+    let args: Vec<String> = c
+        .config
+        .args()
+        .into_iter()
+        .enumerate()
+        .map(|(i, a)| {
+            if i > 0 && a.contains(' ') {
+                format!("'{a}'")
+            } else {
+                a
+            }
+        })
+        .collect();
+    let cmd = args.join(" ");
+    if no_trunc || cmd.chars().count() <= 20 {
+        format!("\"{cmd}\"")
+    } else {
+        format!("\"{}…\"", cmd.chars().take(19).collect::<String>())
+    }
+}
+
+/// Nanoseconds since the epoch of an RFC 3339 time (0 when unparsable):
+/// record times carry a fraction with trailing zeros trimmed, so their
+/// strings do not sort as times.
+pub fn nanos(rfc3339: &str) -> i128 {
+    berth_engine::ops::usage::rfc3339_nanos(rfc3339)
+}
 
 /// A parsed `--format`: text, `{{.A.B}}` fields and `{{json .X}}`, with an
 /// optional `table ` prefix that prints a header row.

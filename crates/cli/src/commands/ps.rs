@@ -12,8 +12,11 @@ use anyhow::{anyhow, bail, Result};
 use berth_engine::{Container, Engine, State};
 use serde_json::{json, Value};
 
-use crate::cli::PsArgs;
-use crate::format::{created_since, human_size, render_rows};
+use crate::args::PsArgs;
+use crate::output::{
+    command_column, container_status, created_at, created_since, human_size, nanos, render_rows,
+    state_word,
+};
 
 /// Docker's default `ps` table.
 const DEFAULT_FORMAT: &str =
@@ -29,46 +32,6 @@ const STATES: &[&str] = &[
     "exited",
     "dead",
 ];
-
-/// Nanoseconds since the epoch of an RFC 3339 time (0 when unparsable):
-/// record times carry a fraction with trailing zeros trimmed, so their
-/// strings do not sort as times.
-pub fn nanos(rfc3339: &str) -> i128 {
-    berth_engine::ops::usage::rfc3339_nanos(rfc3339)
-}
-
-/// The state word Docker shows and filters on.
-pub fn state_word(c: &Container) -> &'static str {
-    match c.state {
-        State::Starting => "created",
-        State::Running if c.paused => "paused",
-        s => s.as_str(),
-    }
-}
-
-/// Docker's `Command` column: path and arguments, arguments with spaces in
-/// single quotes, in double quotes, cut to 20 characters unless `no_trunc`.
-pub fn command_column(c: &Container, no_trunc: bool) -> String {
-    let args: Vec<String> = c
-        .config
-        .args()
-        .into_iter()
-        .enumerate()
-        .map(|(i, a)| {
-            if i > 0 && a.contains(' ') {
-                format!("'{a}'")
-            } else {
-                a
-            }
-        })
-        .collect();
-    let cmd = args.join(" ");
-    if no_trunc || cmd.chars().count() <= 20 {
-        format!("\"{cmd}\"")
-    } else {
-        format!("\"{}…\"", cmd.chars().take(19).collect::<String>())
-    }
-}
 
 /// Parsed `--filter`s.
 #[derive(Default)]
@@ -173,7 +136,7 @@ fn row(c: &Container, image: &str, no_trunc: bool, size: Option<(u64, u64)>) -> 
     };
     json!({
         "Command": command_column(c, no_trunc),
-        "CreatedAt": crate::format::created_at(&c.created_at),
+        "CreatedAt": created_at(&c.created_at),
         "ID": if no_trunc { c.id.clone() } else { c.id[..12].to_owned() },
         "Image": image,
         "Labels": labels.join(","),
@@ -185,7 +148,7 @@ fn row(c: &Container, image: &str, no_trunc: bool, size: Option<(u64, u64)>) -> 
         "RunningFor": created_since(&c.created_at),
         "Size": size,
         "State": state_word(c),
-        "Status": crate::containers::status(c),
+        "Status": container_status(c),
     })
 }
 
@@ -304,22 +267,6 @@ fn select(engine: &Engine, a: &PsArgs, filters: &Filters) -> Result<Vec<Containe
     Ok(out)
 }
 
-/// The writable layer's size and the image's, for `-s`.
-fn sizes(engine: &Engine, c: &Container) -> (u64, u64) {
-    engine.container_sizes(c)
-}
-
-/// `inspect --size`: Docker's `SizeRw` (the writable layer) and
-/// `SizeRootFs` (with the image).
-pub fn with_sizes(engine: &Engine, c: &Container, mut v: Value, size: bool) -> Value {
-    if size {
-        let (rw, rootfs) = sizes(engine, c);
-        v["SizeRw"] = json!(rw);
-        v["SizeRootFs"] = json!(rootfs);
-    }
-    v
-}
-
 pub fn ps(root: &Path, a: PsArgs) -> Result<()> {
     let engine = Engine::open(root)?;
     let filters = Filters::parse(&a.more.filters)?;
@@ -339,7 +286,7 @@ pub fn ps(root: &Path, a: PsArgs) -> Result<()> {
     };
     let mut rows = Vec::new();
     for c in &list {
-        let size = (a.more.size || format.contains(".Size")).then(|| sizes(&engine, c));
+        let size = (a.more.size || format.contains(".Size")).then(|| engine.container_sizes(c));
         rows.push(row(
             c,
             &image_column(&engine, c, a.no_trunc),

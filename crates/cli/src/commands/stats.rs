@@ -12,31 +12,14 @@ use std::time::Duration;
 use anyhow::Result;
 use berth_engine::stats::{sample, Sample};
 use berth_engine::{Container, Engine, State};
-use clap::Args;
 use serde_json::{json, Value};
 
-use crate::format::{human_size, tabulate, Template};
+use crate::args::StatsArgs;
+use crate::output::{human_size, tabulate, Template};
 
 const DEFAULT_FORMAT: &str =
     "table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}";
 const INTERVAL: Duration = Duration::from_secs(1);
-
-#[derive(Debug, Args)]
-pub struct StatsArgs {
-    /// Show all containers (default shows just running)
-    #[arg(short, long)]
-    pub all: bool,
-    /// Disable streaming stats and only pull the first result
-    #[arg(long)]
-    pub no_stream: bool,
-    /// Do not truncate output
-    #[arg(long)]
-    pub no_trunc: bool,
-    /// Format output using a Go template subset: {{.ID}}, {{.CPUPerc}}, {{json .}}, table
-    #[arg(long)]
-    pub format: Option<String>,
-    pub containers: Vec<String>,
-}
 
 pub fn stats(root: &Path, a: StatsArgs) -> Result<()> {
     let engine = Engine::open(root)?;

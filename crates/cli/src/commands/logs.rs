@@ -12,8 +12,8 @@ use anyhow::{anyhow, bail, Result};
 use berth_engine::logfile::{self, Entry, LogDriver};
 use berth_engine::Engine;
 
-use crate::cli::LogsArgs;
-use crate::ps::nanos;
+use crate::args::LogsArgs;
+use crate::output::nanos;
 
 /// Docker's `--since`/`--until` values: RFC 3339 (with or without zone,
 /// seconds, time; no zone means UTC here), a unix time `SECS[.NANOS]`, or a

@@ -9,20 +9,8 @@ use anyhow::{anyhow, Result};
 use berth_engine::{Container, CreateOptions, Engine, State};
 use serde_json::{json, Value};
 
-use crate::cli::*;
-use crate::format::human_duration;
-
-/// Exit with this code and print nothing (the container's own code).
-#[derive(Debug)]
-pub struct ExitWith(pub u8);
-
-impl std::fmt::Display for ExitWith {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "exit status {}", self.0)
-    }
-}
-
-impl std::error::Error for ExitWith {}
+use crate::args::*;
+use crate::output::{each, ExitWith, Template};
 
 fn options(runtime: &str, a: CreateArgs) -> Result<CreateOptions> {
     // Flag values first: a bad one is Docker's flag error, before anything.
@@ -65,7 +53,7 @@ fn options(runtime: &str, a: CreateArgs) -> Result<CreateOptions> {
 
 pub fn create_cmd(root: &Path, runtime: &str, a: CreateArgs) -> Result<()> {
     let mut engine = Engine::open(root)?;
-    crate::system::ensure_image(&engine, &a.image, &a.pull)?;
+    super::images::ensure_image(&engine, &a.image, &a.pull)?;
     let c = engine.create(&options(runtime, a)?)?;
     println!("{}", c.id);
     Ok(())
@@ -73,17 +61,17 @@ pub fn create_cmd(root: &Path, runtime: &str, a: CreateArgs) -> Result<()> {
 
 pub fn run(root: &Path, runtime: &str, a: RunArgs) -> Result<()> {
     let mut engine = Engine::open(root)?;
-    crate::system::ensure_image(&engine, &a.create.image, &a.create.pull)?;
+    super::images::ensure_image(&engine, &a.create.image, &a.create.pull)?;
     let mut o = options(runtime, a.create)?;
     // Docker's foreground `run -i` closes the container's stdin with ours.
     o.stdio.stdin_once = o.stdio.open_stdin && !a.detach;
     if !a.detach {
-        crate::attach::check_tty_input(o.stdio.tty, o.stdio.open_stdin)?;
+        super::attach::check_tty_input(o.stdio.tty, o.stdio.open_stdin)?;
     }
     let c = engine.create(&o)?;
     if !a.detach {
         // A `--rm` container that failed to start is removed by its monitor.
-        return crate::attach::run_foreground(
+        return super::attach::run_foreground(
             root,
             &mut engine,
             &c,
@@ -102,28 +90,6 @@ pub fn start(root: &Path, a: ContainersArgs) -> Result<()> {
         engine.start(key)?;
         Ok(())
     })
-}
-
-/// Docker's pattern for commands over several containers: print each name
-/// done, report each failure, exit 125 if any failed.
-pub(crate) fn each(keys: &[String], mut f: impl FnMut(&str) -> Result<()>) -> Result<()> {
-    let mut failed = 0;
-    for key in keys {
-        match f(key) {
-            Ok(()) => println!("{key}"),
-            Err(e) => {
-                failed += 1;
-                if keys.len() == 1 {
-                    return Err(e);
-                }
-                eprintln!("Error: {e}");
-            }
-        }
-    }
-    if failed > 0 {
-        return Err(ExitWith(125).into());
-    }
-    Ok(())
 }
 
 /// `-t`, else the container's `--stop-timeout`, else Docker's 10 s.
@@ -157,35 +123,6 @@ pub fn rm(root: &Path, a: RmArgs) -> Result<()> {
         engine.remove(key, a.force)?;
         Ok(())
     })
-}
-
-pub(crate) fn status(c: &Container) -> String {
-    let since = |t: &str| {
-        berth_engine::image::time::parse_rfc3339(t).map(|s| {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs() as i64);
-            human_duration(now - s)
-        })
-    };
-    match c.state {
-        State::Running if c.paused => {
-            format!("Up {} (Paused)", since(&c.started_at).unwrap_or_default())
-        }
-        State::Running => format!("Up {}", since(&c.started_at).unwrap_or_default()),
-        State::Starting => "Starting".into(),
-        State::Exited => format!(
-            "Exited ({}) {} ago",
-            c.exit_code,
-            since(&c.finished_at).unwrap_or_default()
-        ),
-        State::Created => "Created".into(),
-        State::Restarting => format!(
-            "Restarting ({}) {} ago",
-            c.exit_code,
-            since(&c.finished_at).unwrap_or_default()
-        ),
-    }
 }
 
 fn inspect_container(engine: &Engine, c: &Container) -> Value {
@@ -281,6 +218,17 @@ fn inspect_container(engine: &Engine, c: &Container) -> Value {
     v
 }
 
+/// `inspect --size`: Docker's `SizeRw` (the writable layer) and
+/// `SizeRootFs` (with the image).
+fn with_sizes(engine: &Engine, c: &Container, mut v: Value, size: bool) -> Value {
+    if size {
+        let (rw, rootfs) = engine.container_sizes(c);
+        v["SizeRw"] = json!(rw);
+        v["SizeRootFs"] = json!(rootfs);
+    }
+    v
+}
+
 /// Containers first, then images (Docker's `inspect` without `--type`).
 pub fn inspect(
     root: &Path,
@@ -297,7 +245,7 @@ pub fn inspect(
     let mut missing = Vec::new();
     for (key, c) in a.images.iter().zip(found) {
         match c {
-            Some(c) => values.push(crate::ps::with_sizes(
+            Some(c) => values.push(with_sizes(
                 &engine,
                 &c,
                 inspect_container(&engine, &c),
@@ -308,7 +256,7 @@ pub fn inspect(
     }
     let mut out = io::stdout().lock();
     if let Some(f) = &a.format {
-        let t = crate::format::Template::parse(f)?;
+        let t = Template::parse(f)?;
         for v in &values {
             writeln!(out, "{}", t.render(v)?)?;
         }

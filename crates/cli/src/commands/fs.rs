@@ -13,7 +13,7 @@ use berth_engine::fs::{FileKind, Rootfs};
 use berth_engine::image::CommitRequest;
 use berth_engine::Engine;
 
-use crate::cli::*;
+use crate::args::*;
 
 pub fn rename(root: &Path, a: RenameArgs) -> Result<()> {
     let mut engine = Engine::open(root)?;

@@ -14,9 +14,9 @@ use berth_engine::Engine;
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::SignalFd;
 
-use crate::attach::{check_tty_input, RawTerminal};
-use crate::cli::ExecArgs;
-use crate::containers::ExitWith;
+use super::attach::{check_tty_input, RawTerminal};
+use crate::args::ExecArgs;
+use crate::output::ExitWith;
 
 /// The process's code as ours: nothing printed.
 fn exit(code: i32) -> Result<()> {

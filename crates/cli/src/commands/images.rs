@@ -1,5 +1,6 @@
-//! One function per command: parse nothing, call the image crate, print
-//! what `docker` prints.
+//! The image commands: `import`, `images`, `rmi`, `history`, `save`,
+//! `load`, `image inspect`, `image prune`, and `run --pull`'s policy
+//! call; the engine does the work, this prints what `docker` prints.
 
 use std::fs::File;
 use std::io::{self, IsTerminal, Read, Write};
@@ -7,120 +8,20 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use berth_engine::image::{
-    ArchiveFormat, ImageConfig, ImageSummary, ImportOptions, Platform, Reference, Removed,
+    ArchiveFormat, ImageConfig, ImageSummary, ImportOptions, Platform, PullPolicy, PullStep,
+    Reference, Removed,
 };
 use berth_engine::Engine;
 use serde_json::{json, Value};
 
-use crate::cli::*;
-use crate::format::{created_at, created_since, glob, human_size, tabulate, Template};
+use crate::args::*;
+use crate::output::{created_at, created_since, glob, human_size, print_rows, Template};
 
-pub fn run(cli: Cli) -> Result<()> {
-    let store = || {
-        Engine::open(&cli.root)
-            .with_context(|| format!("cannot open the image store in {}", cli.root.display()))
-    };
-    match cli.command {
-        Command::Pull(a)
-        | Command::Image {
-            command: ImageCommand::Pull(a),
-        } => crate::registry::pull(&store()?, a),
-        Command::Push(a)
-        | Command::Image {
-            command: ImageCommand::Push(a),
-        } => crate::registry::push(&store()?, a),
-        Command::Login(a) => crate::registry::login(&store()?, a),
-        Command::Logout(a) => crate::registry::logout(&store()?, a),
-        Command::Import(a)
-        | Command::Image {
-            command: ImageCommand::Import(a),
-        } => import_cmd(&store()?, a),
-        Command::Images(a)
-        | Command::Image {
-            command: ImageCommand::Ls(a),
-        } => images(&store()?, a),
-        Command::Tag(a)
-        | Command::Image {
-            command: ImageCommand::Tag(a),
-        } => Ok(store()?.tag_image(&a.source, &a.target)?),
-        Command::Rmi(a)
-        | Command::Image {
-            command: ImageCommand::Rm(a),
-        } => rmi(&store()?, a),
-        Command::History(a)
-        | Command::Image {
-            command: ImageCommand::History(a),
-        } => history(&store()?, a),
-        Command::Save(a)
-        | Command::Image {
-            command: ImageCommand::Save(a),
-        } => save(&store()?, a),
-        Command::Load(a)
-        | Command::Image {
-            command: ImageCommand::Load(a),
-        } => load(&store()?, a),
-        Command::Inspect(a) => match a.kind.as_deref() {
-            None => crate::containers::inspect(&cli.root, a, |a| inspect(&store()?, a)),
-            Some("container") => crate::containers::inspect(&cli.root, a, |a| {
-                let missing = a.images.first().cloned().unwrap_or_default();
-                Err(anyhow::anyhow!("No such container: {missing}"))
-            }),
-            Some("image") => inspect(&store()?, a),
-            Some(other) => bail!("\"{other}\" is not a valid value for --type"),
-        },
-        Command::Image {
-            command: ImageCommand::Inspect(a),
-        } => inspect(&store()?, a),
-        Command::Run(a) => crate::containers::run(&cli.root, &cli.runtime, a),
-        Command::Create(a) => crate::containers::create_cmd(&cli.root, &cli.runtime, a),
-        Command::Start(a) => crate::attach::start(&cli.root, a),
-        Command::Attach(a) => crate::attach::attach_cmd(&cli.root, a),
-        Command::Exec(a) => crate::exec::exec(&cli.root, a),
-        Command::Stop(a) => crate::containers::stop(&cli.root, a),
-        Command::Kill(a) => crate::containers::kill(&cli.root, a),
-        Command::Rm(a) => crate::containers::rm(&cli.root, a),
-        Command::Ps(a) => crate::ps::ps(&cli.root, a),
-        Command::Logs(a) => crate::logs::logs(&cli.root, a),
-        Command::Rename(a) => crate::fs_cmds::rename(&cli.root, a),
-        Command::Port(a) => crate::fs_cmds::port(&cli.root, a),
-        Command::Diff(a) => crate::fs_cmds::diff(&cli.root, a),
-        Command::Export(a) => crate::fs_cmds::export(&cli.root, a),
-        Command::Commit(a) => crate::fs_cmds::commit(&cli.root, a),
-        Command::Cp(a) => crate::fs_cmds::cp(&cli.root, a),
-        Command::Info(a)
-        | Command::System {
-            command: SystemCommand::Info(a),
-        } => crate::system::info(&cli.root, &cli.runtime, a),
-        Command::Version(a) => crate::system::version(&cli.runtime, a),
-        Command::Completion(a) => crate::system::completion(a),
-        Command::System {
-            command: SystemCommand::Df(a),
-        } => crate::system::df(&cli.root, a),
-        Command::System {
-            command: SystemCommand::Prune(a),
-        } => crate::system::system_prune(&cli.root, a),
-        Command::ContainerPrune(a) => crate::system::container_prune(&cli.root, a),
-        Command::Update(a) => crate::live_ops::update(&cli.root, a),
-        Command::Pause(a) => crate::live_ops::pause(&cli.root, &a.containers),
-        Command::Unpause(a) => crate::live_ops::unpause(&cli.root, &a.containers),
-        Command::Top(a) => crate::live_ops::top(&cli.root, a),
-        Command::Stats(a) => crate::stats::stats(&cli.root, a),
-        Command::Restart(a) => crate::containers::restart(&cli.root, a),
-        Command::Wait(a) => crate::containers::wait(&cli.root, a),
-        Command::System {
-            command: SystemCommand::Boot,
-        } => crate::containers::system_boot(&cli.root),
-        Command::Image {
-            command: ImageCommand::Prune(a),
-        } => prune(&store()?, a),
-    }
-}
-
-fn out() -> io::StdoutLock<'static> {
+pub(super) fn out() -> io::StdoutLock<'static> {
     io::stdout().lock()
 }
 
-fn import_cmd(store: &Engine, a: ImportArgs) -> Result<()> {
+pub fn import_cmd(store: &Engine, a: ImportArgs) -> Result<()> {
     let name = a.reference.as_deref().map(Reference::parse).transpose()?;
     let opts = ImportOptions {
         changes: a.changes,
@@ -182,7 +83,7 @@ fn image_rows(info: &ImageSummary, no_trunc: bool) -> Result<Vec<Value>> {
     Ok(rows)
 }
 
-fn images(store: &Engine, a: ImagesArgs) -> Result<()> {
+pub fn images(store: &Engine, a: ImagesArgs) -> Result<()> {
     let mut patterns = Vec::new();
     let mut dangling = None;
     if let Some(r) = &a.reference {
@@ -245,31 +146,7 @@ fn images(store: &Engine, a: ImagesArgs) -> Result<()> {
     })
 }
 
-fn print_rows(
-    o: &mut impl Write,
-    format: &str,
-    rows: &[Value],
-    title: impl Fn(&str) -> String,
-) -> Result<()> {
-    let t = Template::parse(format)?;
-    let mut lines = Vec::new();
-    if t.table {
-        lines.push(t.header(title));
-    }
-    for r in rows {
-        lines.push(t.render(r)?);
-    }
-    if t.table {
-        write!(o, "{}", tabulate(&lines))?;
-    } else {
-        for l in lines {
-            writeln!(o, "{l}")?;
-        }
-    }
-    Ok(())
-}
-
-fn rmi(store: &Engine, a: RmiArgs) -> Result<()> {
+pub fn rmi(store: &Engine, a: RmiArgs) -> Result<()> {
     let mut failed = None;
     for name in &a.images {
         let removed = store.remove_image(name, a.force);
@@ -295,7 +172,7 @@ fn rmi(store: &Engine, a: RmiArgs) -> Result<()> {
     Ok(())
 }
 
-fn history(store: &Engine, a: HistoryArgs) -> Result<()> {
+pub fn history(store: &Engine, a: HistoryArgs) -> Result<()> {
     let (id, steps) = store.image_history(&a.image)?;
     let mut rows = Vec::new();
     for h in &steps {
@@ -343,7 +220,7 @@ fn history(store: &Engine, a: HistoryArgs) -> Result<()> {
     })
 }
 
-fn save(store: &Engine, a: SaveArgs) -> Result<()> {
+pub fn save(store: &Engine, a: SaveArgs) -> Result<()> {
     let format: ArchiveFormat = a.format.parse()?;
     match &a.output {
         Some(path) => {
@@ -380,7 +257,7 @@ fn save(store: &Engine, a: SaveArgs) -> Result<()> {
     }
 }
 
-fn load(store: &Engine, a: LoadArgs) -> Result<()> {
+pub fn load(store: &Engine, a: LoadArgs) -> Result<()> {
     let input: Box<dyn Read> = match &a.input {
         Some(p) => Box::new(File::open(p).with_context(|| format!("cannot open {}", p.display()))?),
         None => {
@@ -454,7 +331,7 @@ fn container_config(config: &ImageConfig) -> Value {
     })
 }
 
-fn inspect(store: &Engine, a: InspectArgs) -> Result<()> {
+pub fn inspect(store: &Engine, a: InspectArgs) -> Result<()> {
     let mut values = Vec::new();
     let mut missing = Vec::new();
     for name in &a.images {
@@ -483,7 +360,7 @@ fn inspect(store: &Engine, a: InspectArgs) -> Result<()> {
     Ok(())
 }
 
-fn prune(store: &Engine, a: PruneArgs) -> Result<()> {
+pub fn prune(store: &Engine, a: PruneArgs) -> Result<()> {
     if !a.force {
         let what = if a.all {
             "all images without at least one container associated to them"
@@ -507,5 +384,51 @@ fn prune(store: &Engine, a: PruneArgs) -> Result<()> {
         writeln!(o)?;
     }
     writeln!(o, "Total reclaimed space: {}", human_size(bytes))?;
+    Ok(())
+}
+
+/// `run`/`create --pull`: makes sure the image is there (and for the
+/// platform asked), pulling as the policy says; Docker's messages on
+/// stderr.
+pub fn ensure_image(engine: &Engine, image: &str, p: &PullPolicyArgs) -> Result<()> {
+    let platform = p.platform.as_deref().map(Platform::parse).transpose()?;
+    let policy: PullPolicy = p.pull.parse()?;
+    engine.ensure_image(
+        image,
+        policy,
+        platform.as_ref(),
+        p.tls.tls_verify,
+        &mut |step| match step {
+            PullStep::Pulling { reference, local } => {
+                if !local {
+                    eprintln!("Unable to find image '{}' locally", reference.familiar());
+                }
+                let by = reference
+                    .digest
+                    .as_ref()
+                    .map(|d| d.to_string())
+                    .or_else(|| reference.tag.clone())
+                    .unwrap_or_default();
+                let path = reference
+                    .name
+                    .split_once('/')
+                    .map(|(_, p)| p)
+                    .unwrap_or(&reference.name);
+                eprintln!("{by}: Pulling from {path}");
+            }
+            PullStep::Pulled { reference, pulled } => {
+                eprintln!("Digest: {}", pulled.digest);
+                eprintln!(
+                    "Status: {} {}",
+                    if pulled.downloaded {
+                        "Downloaded newer image for"
+                    } else {
+                        "Image is up to date for"
+                    },
+                    reference.familiar()
+                );
+            }
+        },
+    )?;
     Ok(())
 }

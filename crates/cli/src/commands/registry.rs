@@ -1,14 +1,16 @@
 //! `pull`, `push`, `login`, `logout`: the registry commands, with
 //! Docker's output.
 
+mod progress;
+
 use std::io::{self, BufRead, Write};
 
 use anyhow::{bail, Result};
 use berth_engine::image::{registry_host, Credentials, Platform, Reference};
 use berth_engine::Engine;
 
-use crate::cli::{LoginArgs, LogoutArgs, PullArgs, PushArgs};
-use crate::progress::{Direction, Display};
+use crate::args::{LoginArgs, LogoutArgs, PullArgs, PushArgs};
+use progress::{Direction, Display};
 
 /// The path of a name without its registry: `library/busybox`.
 fn remote_path(r: &Reference) -> &str {

@@ -7,6 +7,8 @@
 //! signals we get go to the container (`--sig-proxy`, as Docker; the
 //! signals and their forwarding are `sigproxy`'s).
 
+mod sigproxy;
+
 use std::io::{self, Read, Write};
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
@@ -22,10 +24,8 @@ use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::SignalFd;
 use nix::sys::termios::{self, SetArg, Termios};
 
-use crate::cli::{AttachArgs, StartArgs};
-use crate::containers::ExitWith;
-
-pub const DEFAULT_DETACH_KEYS: &str = "ctrl-p,ctrl-q";
+use crate::args::{AttachArgs, StartArgs, DEFAULT_DETACH_KEYS};
+use crate::output::ExitWith;
 
 pub struct Options {
     /// Send our stdin to the container.
@@ -168,7 +168,7 @@ pub fn session(stream: UnixStream, root: &Path, id: &str, o: Options) -> Result<
             signals.add(Signal::SIGWINCH);
             None
         }
-        (false, true) => Some(crate::sigproxy::SignalProxy::block()?),
+        (false, true) => Some(sigproxy::SignalProxy::block()?),
         (false, false) => None,
     };
     signals.thread_block()?;
@@ -332,9 +332,6 @@ pub fn run_foreground(
 
 /// `start [-a] [-i] C...`.
 pub fn start(root: &Path, a: StartArgs) -> Result<()> {
-    if !a.attach && !a.interactive {
-        return crate::containers::start(root, a.containers);
-    }
     if a.containers.containers.len() > 1 {
         bail!("you cannot start and attach multiple containers at once");
     }

@@ -1,0 +1,124 @@
+//! One module per command family: each turns parsed arguments into
+//! engine calls and prints what `docker` prints. `run` dispatches.
+
+mod attach;
+mod containers;
+mod exec;
+mod fs;
+mod images;
+mod live;
+mod logs;
+mod ps;
+mod registry;
+mod stats;
+mod system;
+
+use anyhow::{bail, Context, Result};
+use berth_engine::Engine;
+
+use crate::args::*;
+use images::{history, images, import_cmd, inspect, load, prune, rmi, save};
+
+pub fn run(cli: Cli) -> Result<()> {
+    let store = || {
+        Engine::open(&cli.root)
+            .with_context(|| format!("cannot open the image store in {}", cli.root.display()))
+    };
+    match cli.command {
+        Command::Pull(a)
+        | Command::Image {
+            command: ImageCommand::Pull(a),
+        } => registry::pull(&store()?, a),
+        Command::Push(a)
+        | Command::Image {
+            command: ImageCommand::Push(a),
+        } => registry::push(&store()?, a),
+        Command::Login(a) => registry::login(&store()?, a),
+        Command::Logout(a) => registry::logout(&store()?, a),
+        Command::Import(a)
+        | Command::Image {
+            command: ImageCommand::Import(a),
+        } => import_cmd(&store()?, a),
+        Command::Images(a)
+        | Command::Image {
+            command: ImageCommand::Ls(a),
+        } => images(&store()?, a),
+        Command::Tag(a)
+        | Command::Image {
+            command: ImageCommand::Tag(a),
+        } => Ok(store()?.tag_image(&a.source, &a.target)?),
+        Command::Rmi(a)
+        | Command::Image {
+            command: ImageCommand::Rm(a),
+        } => rmi(&store()?, a),
+        Command::History(a)
+        | Command::Image {
+            command: ImageCommand::History(a),
+        } => history(&store()?, a),
+        Command::Save(a)
+        | Command::Image {
+            command: ImageCommand::Save(a),
+        } => save(&store()?, a),
+        Command::Load(a)
+        | Command::Image {
+            command: ImageCommand::Load(a),
+        } => load(&store()?, a),
+        Command::Inspect(a) => match a.kind.as_deref() {
+            None => containers::inspect(&cli.root, a, |a| inspect(&store()?, a)),
+            Some("container") => containers::inspect(&cli.root, a, |a| {
+                let missing = a.images.first().cloned().unwrap_or_default();
+                Err(anyhow::anyhow!("No such container: {missing}"))
+            }),
+            Some("image") => inspect(&store()?, a),
+            Some(other) => bail!("\"{other}\" is not a valid value for --type"),
+        },
+        Command::Image {
+            command: ImageCommand::Inspect(a),
+        } => inspect(&store()?, a),
+        Command::Run(a) => containers::run(&cli.root, &cli.runtime, a),
+        Command::Create(a) => containers::create_cmd(&cli.root, &cli.runtime, a),
+        Command::Start(a) if !a.attach && !a.interactive => {
+            containers::start(&cli.root, a.containers)
+        }
+        Command::Start(a) => attach::start(&cli.root, a),
+        Command::Attach(a) => attach::attach_cmd(&cli.root, a),
+        Command::Exec(a) => exec::exec(&cli.root, a),
+        Command::Stop(a) => containers::stop(&cli.root, a),
+        Command::Kill(a) => containers::kill(&cli.root, a),
+        Command::Rm(a) => containers::rm(&cli.root, a),
+        Command::Ps(a) => ps::ps(&cli.root, a),
+        Command::Logs(a) => logs::logs(&cli.root, a),
+        Command::Rename(a) => fs::rename(&cli.root, a),
+        Command::Port(a) => fs::port(&cli.root, a),
+        Command::Diff(a) => fs::diff(&cli.root, a),
+        Command::Export(a) => fs::export(&cli.root, a),
+        Command::Commit(a) => fs::commit(&cli.root, a),
+        Command::Cp(a) => fs::cp(&cli.root, a),
+        Command::Info(a)
+        | Command::System {
+            command: SystemCommand::Info(a),
+        } => system::info(&cli.root, &cli.runtime, a),
+        Command::Version(a) => system::version(&cli.runtime, a),
+        Command::Completion(a) => system::completion(a),
+        Command::System {
+            command: SystemCommand::Df(a),
+        } => system::df(&cli.root, a),
+        Command::System {
+            command: SystemCommand::Prune(a),
+        } => system::system_prune(&cli.root, a),
+        Command::ContainerPrune(a) => system::container_prune(&cli.root, a),
+        Command::Update(a) => live::update(&cli.root, a),
+        Command::Pause(a) => live::pause(&cli.root, &a.containers),
+        Command::Unpause(a) => live::unpause(&cli.root, &a.containers),
+        Command::Top(a) => live::top(&cli.root, a),
+        Command::Stats(a) => stats::stats(&cli.root, a),
+        Command::Restart(a) => containers::restart(&cli.root, a),
+        Command::Wait(a) => containers::wait(&cli.root, a),
+        Command::System {
+            command: SystemCommand::Boot,
+        } => containers::system_boot(&cli.root),
+        Command::Image {
+            command: ImageCommand::Prune(a),
+        } => prune(&store()?, a),
+    }
+}
