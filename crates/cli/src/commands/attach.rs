@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use anyhow::{anyhow, bail, Result};
-use berth_engine::attach::{self, Frame};
+use berth_engine::attach::Frame;
 use berth_engine::ops::exec_session::terminal_size;
 use berth_engine::{Container, Engine, State};
 use nix::sys::signal::{SigSet, Signal};
@@ -343,7 +343,7 @@ pub fn start(root: &Path, a: StartArgs) -> Result<()> {
     check_tty_input(cfg.tty, stdin)?;
     let Some(started) = engine.start_attached(&c.id)? else {
         // Already running: Docker attaches to it.
-        let stream = attach::connect(engine.bundle(&c.id).dir(), attach::SOCKET)?;
+        let stream = engine.connect_attach(&c)?;
         let opts = Options {
             stdin,
             tty: cfg.tty,
@@ -367,18 +367,12 @@ pub fn start(root: &Path, a: StartArgs) -> Result<()> {
 /// `attach [--detach-keys K] [--no-stdin] [--sig-proxy] C`.
 pub fn attach_cmd(root: &Path, a: AttachArgs) -> Result<()> {
     let engine = Engine::open(root)?;
-    let c = engine.find(&a.container)?;
-    match c.state {
-        // Starting: the socket is bound before the monitor starts.
-        State::Running | State::Starting => {}
-        State::Restarting => return Err(berth_engine::Error::Restarting(c.id).into()),
-        _ => return Err(berth_engine::Error::AttachStopped.into()),
-    }
+    let c = engine.attachable(&a.container)?;
     let cfg = &c.config.stdio;
     let stdin = !a.no_stdin && cfg.open_stdin;
     let detach_keys = parse_detach_keys(a.detach_keys.as_deref().unwrap_or(DEFAULT_DETACH_KEYS))?;
     check_tty_input(cfg.tty, stdin)?;
-    let stream = attach::connect(engine.bundle(&c.id).dir(), attach::SOCKET)?;
+    let stream = engine.connect_attach(&c)?;
     let opts = Options {
         stdin,
         tty: cfg.tty,

@@ -1,15 +1,13 @@
-//! `logs`: reading a container's log (json-file or k8s-file, through the
-//! engine's `logfile` reader) with Docker's `--tail`, `--since`, `--until`,
-//! `-t` and `-f`. Rotated files (`<log>.N` … `.1`, then the live file) read
-//! as one stream; `-f` follows the live file across rotations.
+//! `logs`: Docker's `--tail`, `--since`, `--until`, `-t` and `-f` over the
+//! engine's log stream (which reads rotated files and follows the live
+//! one).
 
-use std::fs::File;
-use std::io::{self, BufRead, BufReader, Seek, SeekFrom, Write};
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::io::{self, Write};
+use std::path::Path;
 
-use anyhow::{anyhow, bail, Result};
-use berth_engine::logfile::{self, Entry, LogDriver};
+use anyhow::{bail, Result};
+use berth_engine::logfile::Entry;
+use berth_engine::ops::log_stream::LogsOptions;
 use berth_engine::Engine;
 
 use crate::args::LogsArgs;
@@ -96,16 +94,9 @@ fn now_nanos() -> i128 {
 
 struct Printer {
     timestamps: bool,
-    since: Option<i128>,
-    until: Option<i128>,
 }
 
 impl Printer {
-    fn wants(&self, e: &Entry) -> bool {
-        let t = nanos(&e.time);
-        self.since.is_none_or(|s| t >= s) && self.until.is_none_or(|u| t <= u)
-    }
-
     fn print(&self, e: &Entry) -> io::Result<()> {
         let mut text = Vec::with_capacity(e.text.len() + 32);
         if self.timestamps {
@@ -128,25 +119,25 @@ impl Printer {
 pub fn logs(root: &Path, a: LogsArgs) -> Result<()> {
     let engine = Engine::open(root)?;
     let c = engine.find(&a.container)?;
-    let Some(live) = engine.log_path(&c) else {
+    if engine.log_path(&c).is_none() {
         bail!("configured logging driver does not support reading");
-    };
+    }
     let now = now_nanos();
     let printer = Printer {
         timestamps: a.more.timestamps,
-        since: a
-            .more
-            .since
-            .as_deref()
-            .map(|s| parse_time(s, now))
-            .transpose()?,
-        until: a
-            .more
-            .until
-            .as_deref()
-            .map(|s| parse_time(s, now))
-            .transpose()?,
     };
+    let since = a
+        .more
+        .since
+        .as_deref()
+        .map(|s| parse_time(s, now))
+        .transpose()?;
+    let until = a
+        .more
+        .until
+        .as_deref()
+        .map(|s| parse_time(s, now))
+        .transpose()?;
     let tail: Option<usize> = match a.more.tail.as_str() {
         "all" | "" => None,
         n => match n.parse::<i64>() {
@@ -155,166 +146,16 @@ pub fn logs(root: &Path, a: LogsArgs) -> Result<()> {
             Err(_) => bail!("invalid value for \"tail\": {n:?} is not a number or \"all\""),
         },
     };
-    let driver = c.config.log.driver;
-    let max_file = c.config.log.max_file;
-    // The rotated files, then the live one, which stays open for `-f`
-    // (a `--rm` container's monitor removes it with the container).
-    let mut entries = Vec::new();
-    let files = logfile::files_oldest_first(&live, max_file);
-    for old in &files[..files.len() - 1] {
-        let mut r = LogReader::new(old.clone(), driver, 1);
-        r.read_new(&mut |e| {
-            entries.push(e);
-            Ok(())
-        })?;
-    }
-    let mut reader = LogReader::new(live, driver, max_file);
-    reader.read_new(&mut |e| {
-        entries.push(e);
-        Ok(())
-    })?;
-    let wanted: Vec<&Entry> = entries.iter().filter(|e| printer.wants(e)).collect();
-    let skip = tail.map_or(0, |n| wanted.len().saturating_sub(n));
-    for e in &wanted[skip..] {
-        printer.print(e)?;
-    }
-    if !a.follow {
-        return Ok(());
-    }
-    // Follow from where the read stopped until the container is no longer
-    // running.
-    let mut print = |e: Entry| {
-        if printer.wants(&e) {
-            printer.print(&e)?;
-        }
-        Ok(())
+    let options = LogsOptions {
+        since,
+        until,
+        tail,
+        follow: a.follow,
     };
-    loop {
-        let done = engine.wait_not_running(&c.id, Duration::from_millis(100))?;
-        reader.read_new(&mut print)?;
-        if done {
-            return Ok(());
-        }
+    for entry in engine.logs(&c, &options)? {
+        printer.print(&entry?)?;
     }
-}
-
-/// Reads a log from where it left off, entry by entry; moves on to the
-/// newer file when the monitor rotated the one being read.
-struct LogReader {
-    path: PathBuf,
-    driver: LogDriver,
-    max_file: u32,
-    /// Held once opened: rotation renames it, `--rm` removes it.
-    file: Option<File>,
-    offset: u64,
-    partial: Vec<u8>,
-}
-
-impl LogReader {
-    fn new(path: PathBuf, driver: LogDriver, max_file: u32) -> LogReader {
-        LogReader {
-            path,
-            driver,
-            max_file,
-            file: None,
-            offset: 0,
-            partial: Vec::new(),
-        }
-    }
-
-    fn open(&mut self) -> Result<bool> {
-        if self.file.is_none() {
-            match File::open(&self.path) {
-                Ok(f) => self.file = Some(f),
-                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Ok(true)
-    }
-
-    /// Hands over every complete entry added since the last call.
-    fn read_new(&mut self, sink: &mut impl FnMut(Entry) -> Result<()>) -> Result<()> {
-        loop {
-            if !self.open()? {
-                return Ok(());
-            }
-            self.read_to_end(sink)?;
-            let Some(next) = self.next_file()? else {
-                return Ok(());
-            };
-            // Rotated away, so it gets no more entries: take the ones
-            // written between our end of file and the rotation.
-            self.read_to_end(sink)?;
-            self.partial.clear();
-            self.offset = 0;
-            self.file = match File::open(&next) {
-                Ok(f) => Some(f),
-                Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-                Err(e) => return Err(e.into()),
-            };
-        }
-    }
-
-    fn read_to_end(&mut self, sink: &mut impl FnMut(Entry) -> Result<()>) -> Result<()> {
-        let mut f = self.file.as_ref().ok_or_else(|| anyhow!("log not open"))?;
-        // max-file 1 rotates by emptying the file.
-        if f.metadata()?.len() < self.offset {
-            self.offset = 0;
-            self.partial.clear();
-        }
-        f.seek(SeekFrom::Start(self.offset))?;
-        let mut r = BufReader::new(f);
-        loop {
-            let n = r.read_until(b'\n', &mut self.partial)?;
-            if n == 0 {
-                return Ok(());
-            }
-            self.offset += n as u64;
-            if !self.partial.ends_with(b"\n") {
-                return Ok(()); // the monitor is mid-write; finish it next time
-            }
-            let entry = logfile::parse_line(self.driver, &self.partial);
-            self.partial.clear();
-            if let Some(entry) = entry {
-                sink(entry)?;
-            }
-        }
-    }
-
-    /// The file after the one being read when that one is no longer the
-    /// live file: the next newer rotated file, or the live one. None while
-    /// it is still the live file.
-    fn next_file(&self) -> Result<Option<PathBuf>> {
-        use std::os::unix::fs::MetadataExt;
-        let Some(f) = &self.file else {
-            return Ok(None);
-        };
-        let m = f.metadata()?;
-        let same =
-            |p: &Path| std::fs::metadata(p).is_ok_and(|o| o.ino() == m.ino() && o.dev() == m.dev());
-        if same(&self.path) || !self.path.exists() || self.max_file <= 1 {
-            return Ok(None);
-        }
-        let rotated: Vec<PathBuf> = (1..self.max_file)
-            .map(|n| logfile::rotated_path(&self.path, n))
-            .collect();
-        if let Some(k) = rotated.iter().position(|p| same(p)) {
-            return Ok(Some(if k == 0 {
-                self.path.clone()
-            } else {
-                rotated[k - 1].clone()
-            }));
-        }
-        // Ours fell off the end: every file left is newer.
-        Ok(Some(
-            rotated
-                .into_iter()
-                .rev()
-                .find(|p| p.exists())
-                .unwrap_or_else(|| self.path.clone()),
-        ))
-    }
+    Ok(())
 }
 
 #[cfg(test)]
