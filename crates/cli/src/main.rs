@@ -1,7 +1,7 @@
-//! `berth`: the Docker-compatible command line. For now it covers images
-//! (pull, push, login, logout, import, images, tag, rmi, image inspect,
-//! history, save, load, image prune); the engine's commands join it later. Errors print one
-//! `Error: ...` line and exit 125, as `docker` does for its own errors.
+//! `berth`: the Docker-compatible command line. It parses arguments
+//! (`args`), calls the engine (`commands`, one module per family) and
+//! prints what `docker` prints (`output`). Errors print one `Error: ...`
+//! line and exit 125, as `docker` does for its own errors.
 
 #![forbid(unsafe_code)]
 
