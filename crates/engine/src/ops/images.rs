@@ -499,3 +499,31 @@ impl Engine {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pull_policies_parse_as_docker_and_name_a_bad_one() {
+        assert_eq!("always".parse::<PullPolicy>().unwrap(), PullPolicy::Always);
+        assert_eq!(
+            "missing".parse::<PullPolicy>().unwrap(),
+            PullPolicy::Missing
+        );
+        assert_eq!("never".parse::<PullPolicy>().unwrap(), PullPolicy::Never);
+        let e = "sometimes".parse::<PullPolicy>().unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid pull option: 'sometimes': must be one of \"always\", \"missing\" or \"never\""
+        );
+        assert_eq!(e.exit_code(), 125);
+    }
+
+    #[test]
+    fn registry_hosts_are_keyed_as_docker_keys_them() {
+        assert_eq!(registry_host("https://host:5000/"), "host:5000");
+        assert_eq!(registry_host("http://host"), "host");
+        assert_eq!(registry_host("quay.io"), "quay.io");
+    }
+}

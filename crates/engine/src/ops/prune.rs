@@ -74,3 +74,51 @@ impl Engine {
         Ok(pruned)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_take_until_and_labels() {
+        let mut c = Container {
+            id: "c".into(),
+            name: "c".into(),
+            image_id: String::new(),
+            config: Default::default(),
+            state: State::Exited,
+            pid: 0,
+            exit_code: 0,
+            error: String::new(),
+            created_at: "2024-01-01T00:00:05.5Z".into(),
+            started_at: String::new(),
+            finished_at: String::new(),
+            paused: false,
+            oom_killed: false,
+        };
+        c.config.labels.insert("team".into(), "a".into());
+        let at = |s: &str| rfc3339_nanos(s);
+        let keep = |f: PruneFilter| f.matches(&c);
+        assert!(keep(PruneFilter::default()));
+        assert!(keep(PruneFilter {
+            until: Some(at("2024-01-01T00:00:06Z")),
+            ..Default::default()
+        }));
+        assert!(!keep(PruneFilter {
+            until: Some(at("2024-01-01T00:00:05.5Z")),
+            ..Default::default()
+        }));
+        assert!(keep(PruneFilter {
+            labels: vec![(true, "team".into()), (true, "team=a".into())],
+            ..Default::default()
+        }));
+        assert!(!keep(PruneFilter {
+            labels: vec![(true, "team=b".into())],
+            ..Default::default()
+        }));
+        assert!(!keep(PruneFilter {
+            labels: vec![(false, "team".into())],
+            ..Default::default()
+        }));
+    }
+}
