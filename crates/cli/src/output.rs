@@ -145,14 +145,7 @@ pub fn container_status(c: &Container) -> String {
     }
 }
 
-/// The state word Docker shows and filters on.
-pub fn state_word(c: &Container) -> &'static str {
-    match c.state {
-        State::Starting => "created",
-        State::Running if c.paused => "paused",
-        s => s.as_str(),
-    }
-}
+pub use berth_engine::ops::list::state_word;
 
 /// Docker's `Command` column: path and arguments, arguments with spaces in
 /// single quotes, in double quotes, cut to 20 characters unless `no_trunc`.

@@ -5,6 +5,7 @@ pub mod attach_session;
 pub mod exec_session;
 pub mod images;
 pub mod info;
+pub mod list;
 pub mod log_stream;
 pub mod prune;
 pub mod usage;

@@ -169,3 +169,17 @@ impl Engine {
 pub fn reclaimable(c: &Container) -> bool {
     stopped(c)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fractions_sort_as_times() {
+        assert!(rfc3339_nanos("2024-01-01T00:00:05.1Z") > rfc3339_nanos("2024-01-01T00:00:05.09Z"));
+        assert_eq!(
+            rfc3339_nanos("2024-01-01T00:00:05Z") + 120_000_000,
+            rfc3339_nanos("2024-01-01T00:00:05.12Z")
+        );
+    }
+}
