@@ -79,7 +79,7 @@ impl Engine {
             State::Restarting => return Err(Error::Restarting(c.id)),
             _ => return Err(Error::NotRunning(c.id)),
         }
-        let base = spec_json::process_of(&self.bundle(&c.id))?;
+        let base = spec_json::process_of(self.bundle(&c.id).dir())?;
         let mut process =
             spec_json::exec_process(&base, o, caps::own_mask("CapBnd:").unwrap_or(0))?;
         if let Some(spec) = &o.user {

@@ -34,7 +34,7 @@ impl Engine {
         }
         c.config.resources = merged;
         self.db.set_config(&c.id, &c.config)?;
-        write_spec(&self.bundle(&c.id), &c)?;
+        write_spec(self.bundle(&c.id).dir(), &c)?;
         Ok(c)
     }
 }

@@ -1,9 +1,10 @@
 //! An exec's `process.json`: the container's process from its
 //! `config.json`, changed by `berth exec`'s flags.
 
+use std::path::Path;
+
 use serde_json::{json, Value};
 
-use crate::bundle::Bundle;
 use crate::error::{Error, Result};
 use crate::model::security::caps;
 use crate::model::ExecOptions;
@@ -76,9 +77,9 @@ pub(crate) fn exec_user(process: &mut Value, u: &ExecUser) {
     process["user"] = user;
 }
 
-/// The container's own process, from its `config.json`.
-pub(crate) fn process_of(bundle: &Bundle) -> Result<Value> {
-    let path = bundle.file("config.json");
+/// The container's own process, from its bundle's `config.json`.
+pub(crate) fn process_of(bundle_dir: &Path) -> Result<Value> {
+    let path = bundle_dir.join("config.json");
     let text = std::fs::read(&path).map_err(|e| Error::io("read", &path, e))?;
     let spec: Value = serde_json::from_slice(&text)
         .map_err(|e| Error::invalid(path.display().to_string(), e.to_string()))?;

@@ -1,9 +1,10 @@
 //! A container's resource limits in the JSON spec's `linux.resources`
 //! (moby `WithResources`), and the request `update` sends the runtime.
 
+use std::path::Path;
+
 use serde_json::{json, Map, Value};
 
-use crate::bundle::Bundle;
 use crate::error::{Error, Result};
 use crate::model::resources::device_numbers;
 use crate::model::{Container, Resources};
@@ -127,10 +128,10 @@ impl Resources {
 /// Rewrites only `config.json` (temp file + rename), so the next start
 /// creates the cgroup with the updated limits; the files bind-mounted into
 /// a running container are left alone.
-pub(crate) fn write_spec(bundle: &Bundle, c: &Container) -> Result<()> {
-    let spec = super::spec(c, bundle.dir())?;
-    let path = bundle.file("config.json");
-    let tmp = bundle.file(".config.json.update");
+pub(crate) fn write_spec(bundle_dir: &Path, c: &Container) -> Result<()> {
+    let spec = super::spec(c, bundle_dir)?;
+    let path = bundle_dir.join("config.json");
+    let tmp = bundle_dir.join(".config.json.update");
     let text = serde_json::to_vec_pretty(&spec).expect("spec serializes");
     std::fs::write(&tmp, text).map_err(|e| Error::io("write", &tmp, e))?;
     std::fs::rename(&tmp, &path).map_err(|e| Error::io("rename", &path, e))
