@@ -6,7 +6,8 @@ use std::os::unix::net::UnixStream;
 
 use crate::attach;
 use crate::error::{Error, Result};
-use crate::{Container, Engine, State};
+use crate::model::{Container, State};
+use crate::Engine;
 
 impl Engine {
     /// The container `key` names, if it can be attached to: running or

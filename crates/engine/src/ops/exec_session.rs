@@ -1,5 +1,5 @@
 //! Running an exec: the engine starts the runtime's `exec` (prepared by
-//! [`crate::exec`]) with the caller's stdio, detached, or with a terminal
+//! [`crate::ops::exec`]) with the caller's stdio, detached, or with a terminal
 //! it receives on a console socket. An exec'd process belongs to its
 //! caller, not to the container's monitor, so the caller drives the
 //! session: [`ExecTerminal`] is its handle on the terminal.
@@ -12,7 +12,8 @@ use std::sync::Arc;
 
 use crate::attach::BoundSocket;
 use crate::error::{Error, Result};
-use crate::exec::{Exec, ExecOptions};
+use crate::model::ExecOptions;
+use crate::ops::exec::Exec;
 use crate::Engine;
 
 /// The size (rows, cols) of the caller's terminal: stdout's, else

@@ -22,7 +22,8 @@ pub use berth_image::store::Removed;
 pub use berth_image::{time, Digest};
 
 use crate::error::{Error, Result};
-use crate::{Container, Engine, State};
+use crate::model::{Container, State};
+use crate::Engine;
 
 /// Layers pushed at once.
 const PUSH_CONCURRENCY: usize = 5;

@@ -4,7 +4,8 @@
 use std::path::PathBuf;
 
 use crate::error::Result;
-use crate::{Engine, State};
+use crate::model::State;
+use crate::Engine;
 
 /// The host and runtime facts `version` and `info` show.
 #[derive(Debug, Clone)]

@@ -6,8 +6,9 @@
 use std::collections::BTreeMap;
 
 use crate::error::{Error, Result};
+use crate::model::{Container, State};
 use crate::ops::usage::rfc3339_nanos;
-use crate::{Container, Engine, State};
+use crate::Engine;
 
 /// The state word Docker shows and filters on.
 pub fn state_word(c: &Container) -> &'static str {

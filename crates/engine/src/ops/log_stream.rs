@@ -12,8 +12,9 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::logfile::{self, Entry, LogDriver};
+use crate::model::Container;
 use crate::ops::usage::rfc3339_nanos;
-use crate::{Container, Engine};
+use crate::Engine;
 
 /// What `logs` was asked for; times in nanoseconds since the epoch.
 #[derive(Debug, Clone, Default)]

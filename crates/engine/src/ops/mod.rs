@@ -1,11 +1,31 @@
-//! The engine's verbs, one module per operation family, each one `impl
-//! Engine` block: what the CLI (and later an API server) calls.
+//! The engine's verbs: one module per verb (or close family), each with
+//! one `impl Engine` block. They use the layers below (`model`,
+//! `spec_json`, `store`, `bundle`, `runtime`, ...), never `monitor`. What
+//! the CLI (and later an API server) calls.
 
 pub mod attach_session;
+pub(crate) mod cgroup;
+pub mod create;
+pub mod exec;
 pub mod exec_session;
+pub mod fs;
 pub mod images;
 pub mod info;
+pub mod kill;
 pub mod list;
 pub mod log_stream;
+pub mod pause;
 pub mod prune;
+pub mod recover;
+pub mod remove;
+pub mod rename;
+pub mod restart;
+pub mod start;
+pub mod stats;
+pub mod stop;
+pub mod top;
+pub mod update;
 pub mod usage;
+pub mod wait;
+
+pub(crate) use remove::unmount;

@@ -2,9 +2,10 @@
 //! system, unused images) removed, with the bytes freed.
 
 use crate::error::Result;
+use crate::model::{Container, State};
 use crate::ops::images::Digest;
 use crate::ops::usage::rfc3339_nanos;
-use crate::{Container, Engine, State};
+use crate::Engine;
 
 /// Which stopped containers `container prune` takes: `until` (created
 /// before it, nanoseconds since the epoch) and `label=K[=V]` /

@@ -5,9 +5,10 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use crate::error::Result;
+use crate::model::Container;
 use crate::ops::images::{time, Digest, Reference};
 use crate::ops::prune::stopped;
-use crate::{Container, Engine};
+use crate::Engine;
 
 /// Nanoseconds since the epoch of an RFC 3339 time (0 when unparsable):
 /// record times carry a fraction with trailing zeros trimmed, so their
