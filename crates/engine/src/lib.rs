@@ -46,7 +46,8 @@ pub use store::Lifecycle;
 pub struct Engine {
     root: PathBuf,
     db: store::Db,
-    pub images: ImageStore,
+    /// Reached through the image verbs (`ops/images.rs`), not by callers.
+    pub(crate) images: ImageStore,
 }
 
 impl Engine {
