@@ -301,10 +301,10 @@ pub fn run_foreground(
     let cfg = &c.config.stdio;
     let detach_keys = parse_detach_keys(detach_keys)?;
     check_tty_input(cfg.tty, cfg.open_stdin)?;
-    let started = engine
+    let mut started = engine
         .start_attached(&c.id)?
         .ok_or_else(|| anyhow!("container {} was started by someone else", c.id))?;
-    let stream = started.attach.expect("started attached");
+    let stream = started.attach.take().expect("started attached");
     let opts = Options {
         stdin: cfg.open_stdin,
         tty: cfg.tty,
@@ -317,14 +317,7 @@ pub fn run_foreground(
     }
     // The monitor reports the exit after the log is complete and, with
     // --rm, the container removed.
-    let mut line = String::new();
-    let mut reports = started.reports;
-    let _ = io::BufRead::read_line(&mut reports, &mut line);
-    if let Some(code) = line
-        .trim()
-        .strip_prefix("exited ")
-        .and_then(|c| c.parse::<i32>().ok())
-    {
+    if let Some(code) = started.exit_code() {
         return Err(ExitWith((code & 0xff) as u8).into());
     }
     exit_of(root, &c.id, end)
