@@ -3,7 +3,6 @@
 
 use std::io::{self, Write};
 use std::path::Path;
-use std::time::Duration;
 
 use anyhow::{anyhow, Result};
 use berth_engine::{Container, CreateOptions, Engine, State};
@@ -92,19 +91,10 @@ pub fn start(root: &Path, a: ContainersArgs) -> Result<()> {
     })
 }
 
-/// `-t`, else the container's `--stop-timeout`, else Docker's 10 s.
-fn stop_timeout(engine: &Engine, key: &str, time: Option<u64>) -> Result<Duration> {
-    let secs = match time {
-        Some(t) => t,
-        None => engine.find(key)?.config.stop_timeout.unwrap_or(10),
-    };
-    Ok(Duration::from_secs(secs))
-}
-
 pub fn stop(root: &Path, a: StopArgs) -> Result<()> {
     let engine = Engine::open(root)?;
     each(&a.containers, |key| {
-        engine.stop(key, stop_timeout(&engine, key, a.time)?)?;
+        engine.stop(key, engine.stop_timeout(key, a.time)?)?;
         Ok(())
     })
 }
@@ -272,7 +262,7 @@ pub fn inspect(
 pub fn restart(root: &Path, a: StopArgs) -> Result<()> {
     let mut engine = Engine::open(root)?;
     each(&a.containers, |key| {
-        let timeout = stop_timeout(&engine, key, a.time)?;
+        let timeout = engine.stop_timeout(key, a.time)?;
         engine.restart(key, timeout)?;
         Ok(())
     })

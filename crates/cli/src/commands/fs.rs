@@ -17,28 +17,16 @@ use crate::args::*;
 
 pub fn rename(root: &Path, a: RenameArgs) -> Result<()> {
     let mut engine = Engine::open(root)?;
-    let c = engine.find(&a.container)?;
-    if c.name == a.new_name.trim_start_matches('/') {
-        bail!("Renaming a container with the same name as its current name");
-    }
-    engine.rename(&c.id, &a.new_name)?;
+    engine.rename(&a.container, &a.new_name)?;
     Ok(())
 }
 
-/// No container publishes ports yet (that comes with networks): the list
-/// is empty, and a given port is Docker's "not published" error.
+/// `port`: one line per published port (none before networks exist).
 pub fn port(root: &Path, a: PortArgs) -> Result<()> {
     let engine = Engine::open(root)?;
-    engine.find(&a.container)?;
-    if let Some(p) = a.port {
-        let (num, proto) = p.split_once('/').unwrap_or((&p, "tcp"));
-        if num.parse::<u16>().is_err() || !matches!(proto, "tcp" | "udp" | "sctp") {
-            bail!("Invalid port: {p}");
-        }
-        bail!(
-            "No public port '{num}/{proto}' published for {}",
-            a.container
-        );
+    let mut out = io::stdout().lock();
+    for p in engine.ports(&a.container, a.port.as_deref())? {
+        writeln!(out, "{p}")?;
     }
     Ok(())
 }
