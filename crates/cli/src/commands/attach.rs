@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use anyhow::{anyhow, bail, Result};
 use berth_engine::attach::Frame;
 use berth_engine::ops::exec_session::terminal_size;
-use berth_engine::{Container, Engine, State};
+use berth_engine::{Container, Engine};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::SignalFd;
 use nix::sys::termios::{self, SetArg, Termios};
@@ -275,17 +275,10 @@ fn exit_of(root: &Path, id: &str, end: End) -> Result<()> {
     match end {
         End::Detached => Ok(()),
         End::Exited(code) => Err(ExitWith((code & 0xff) as u8).into()),
-        End::Closed => {
-            let engine = Engine::open(root)?;
-            engine.wait_not_running(id, std::time::Duration::from_secs(5))?;
-            match engine.find(id) {
-                Ok(c) if c.state == State::Exited => {
-                    Err(ExitWith((c.exit_code & 0xff) as u8).into())
-                }
-                Ok(_) => Ok(()),
-                Err(_) => Ok(()),
-            }
-        }
+        End::Closed => match Engine::open(root)?.exit_code_after_session(id)? {
+            Some(code) => Err(ExitWith((code & 0xff) as u8).into()),
+            None => Ok(()),
+        },
     }
 }
 

@@ -4,6 +4,7 @@
 
 use std::io::BufRead;
 use std::os::unix::net::UnixStream;
+use std::time::Duration;
 
 use crate::attach;
 use crate::error::{Error, Result};
@@ -21,6 +22,18 @@ impl Engine {
             State::Restarting => Err(Error::Restarting(c.id)),
             _ => Err(Error::AttachStopped),
         }
+    }
+
+    /// The exit code of container `id` after an attached session lost its
+    /// monitor without being told one: the recorded code once the
+    /// container is no longer running (waiting up to 5 s); None when it
+    /// still runs or is gone.
+    pub fn exit_code_after_session(&self, id: &str) -> Result<Option<i32>> {
+        self.wait_not_running(id, Duration::from_secs(5))?;
+        Ok(match self.find(id) {
+            Ok(c) if c.state == State::Exited => Some(c.exit_code),
+            _ => None,
+        })
     }
 
     /// A connection to the container's monitor: its output frames, and
