@@ -20,7 +20,9 @@ use crate::args::*;
 use images::{history, images, import_cmd, inspect, load, prune, rmi, save};
 
 pub fn run(cli: Cli) -> Result<()> {
-    let store = || {
+    // The image commands open the engine too (the image verbs are its
+    // methods); the message names what they need of it.
+    let engine = || {
         Engine::open(&cli.root)
             .with_context(|| format!("cannot open the image store in {}", cli.root.display()))
     };
@@ -28,53 +30,53 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Pull(a)
         | Command::Image {
             command: ImageCommand::Pull(a),
-        } => registry::pull(&store()?, a),
+        } => registry::pull(&engine()?, a),
         Command::Push(a)
         | Command::Image {
             command: ImageCommand::Push(a),
-        } => registry::push(&store()?, a),
-        Command::Login(a) => registry::login(&store()?, a),
-        Command::Logout(a) => registry::logout(&store()?, a),
+        } => registry::push(&engine()?, a),
+        Command::Login(a) => registry::login(&engine()?, a),
+        Command::Logout(a) => registry::logout(&engine()?, a),
         Command::Import(a)
         | Command::Image {
             command: ImageCommand::Import(a),
-        } => import_cmd(&store()?, a),
+        } => import_cmd(&engine()?, a),
         Command::Images(a)
         | Command::Image {
             command: ImageCommand::Ls(a),
-        } => images(&store()?, a),
+        } => images(&engine()?, a),
         Command::Tag(a)
         | Command::Image {
             command: ImageCommand::Tag(a),
-        } => Ok(store()?.tag_image(&a.source, &a.target)?),
+        } => Ok(engine()?.tag_image(&a.source, &a.target)?),
         Command::Rmi(a)
         | Command::Image {
             command: ImageCommand::Rm(a),
-        } => rmi(&store()?, a),
+        } => rmi(&engine()?, a),
         Command::History(a)
         | Command::Image {
             command: ImageCommand::History(a),
-        } => history(&store()?, a),
+        } => history(&engine()?, a),
         Command::Save(a)
         | Command::Image {
             command: ImageCommand::Save(a),
-        } => save(&store()?, a),
+        } => save(&engine()?, a),
         Command::Load(a)
         | Command::Image {
             command: ImageCommand::Load(a),
-        } => load(&store()?, a),
+        } => load(&engine()?, a),
         Command::Inspect(a) => match a.kind.as_deref() {
-            None => containers::inspect(&cli.root, a, |a| inspect(&store()?, a)),
+            None => containers::inspect(&cli.root, a, |a| inspect(&engine()?, a)),
             Some("container") => containers::inspect(&cli.root, a, |a| {
                 let missing = a.images.first().cloned().unwrap_or_default();
                 Err(anyhow::anyhow!("No such container: {missing}"))
             }),
-            Some("image") => inspect(&store()?, a),
+            Some("image") => inspect(&engine()?, a),
             Some(other) => bail!("\"{other}\" is not a valid value for --type"),
         },
         Command::Image {
             command: ImageCommand::Inspect(a),
-        } => inspect(&store()?, a),
+        } => inspect(&engine()?, a),
         Command::Run(a) => containers::run(&cli.root, &cli.runtime, a),
         Command::Create(a) => containers::create_cmd(&cli.root, &cli.runtime, a),
         Command::Start(a) if !a.attach && !a.interactive => {
@@ -119,6 +121,6 @@ pub fn run(cli: Cli) -> Result<()> {
         } => containers::system_boot(&cli.root),
         Command::Image {
             command: ImageCommand::Prune(a),
-        } => prune(&store()?, a),
+        } => prune(&engine()?, a),
     }
 }
