@@ -21,6 +21,7 @@ pub mod restart;
 pub mod runtime;
 pub mod seccomp;
 pub mod security;
+mod spec;
 pub mod stats;
 mod stdio;
 pub mod top;

@@ -82,7 +82,7 @@ pub(super) fn normalize_caps(list: &[String], field: &str) -> Result<Vec<String>
 
 /// The capabilities berth itself holds (`CapEff` of /proc/self/status),
 /// which is what "all" means, as in Docker: a runtime cannot give more.
-pub(super) fn current_capabilities() -> Vec<String> {
+pub(crate) fn current_capabilities() -> Vec<String> {
     in_mask(own_mask("CapEff:").unwrap_or(u64::MAX))
 }
 
