@@ -164,6 +164,11 @@ impl Resources {
         .into_iter()
     }
 
+    /// Every device a blkio throttle names.
+    pub(crate) fn throttle_devices(&self) -> impl Iterator<Item = &ThrottleDevice> {
+        self.throttles().flat_map(|(_, list)| list)
+    }
+
     /// The OCI `linux.resources` fields for these limits (moby
     /// `WithResources`/`getCPUResources`); devices are not here.
     pub fn to_oci(&self) -> Result<Map<String, Value>> {
@@ -384,7 +389,7 @@ fn parse_list(s: &str) -> Option<Vec<u32>> {
 }
 
 /// A device's major and minor numbers, as Docker finds them (stat).
-fn device_numbers(path: &str) -> Result<(u64, u64)> {
+pub(crate) fn device_numbers(path: &str) -> Result<(u64, u64)> {
     let st = nix::sys::stat::stat(path)
         // Go's wording: "stat /dev/x: no such file or directory".
         .map_err(|e| invalid(format!("stat {path}: {}", e.desc().to_lowercase())))?;

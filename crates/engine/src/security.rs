@@ -231,6 +231,16 @@ fn parse_bool(s: &str) -> Option<bool> {
     }
 }
 
+/// The host's device nodes, which a `--privileged` container gets.
+pub(crate) fn host_devices() -> Result<Vec<Device>> {
+    let mut out = Vec::new();
+    devices::walk_devices(Path::new("/dev"), &mut |host, rel| {
+        out.extend(devices::device(host, &format!("/dev/{rel}"), "rwm"));
+    })
+    .map_err(|e| Error::io("list", "/dev", e))?;
+    Ok(out)
+}
+
 /// Writes the settings into the OCI spec `bundle::spec` made.
 pub fn apply(spec: &mut Value, c: &SecurityConfig) -> Result<()> {
     let caps = capabilities(c);
@@ -326,7 +336,7 @@ pub fn apply(spec: &mut Value, c: &SecurityConfig) -> Result<()> {
         };
         if let Some(p) = profile {
             if let Some(s) = seccomp::to_oci(p, &caps, &seccomp::Host::current())? {
-                linux["seccomp"] = s;
+                linux["seccomp"] = serde_json::to_value(s).expect("seccomp serializes");
             }
         }
     } else {

@@ -1,6 +1,6 @@
 //! `-u user[:group]`, the image's `USER` and `--group-add`, resolved in the
 //! container's own `/etc/passwd` and `/etc/group` the way Docker does
-//! (moby/sys/user `GetExecUser`): a name must exist; a number need not
+//! (moby/sys/user `GetResolvedUser`): a name must exist; a number need not
 //! (then its group is 0); a matched user gets its primary group and, when
 //! no group was given, the groups that list it as a member.
 //!
@@ -16,12 +16,7 @@ use serde_json::{json, Value};
 
 use crate::error::{Error, Result};
 
-#[derive(Debug, PartialEq, Eq)]
-pub struct ExecUser {
-    pub uid: u32,
-    pub gid: u32,
-    pub additional_gids: Vec<u32>,
-}
+pub use crate::spec::ResolvedUser;
 
 struct PasswdEntry {
     name: String,
@@ -126,7 +121,7 @@ fn no_group(g: &str) -> Error {
 
 /// Resolves `spec` (`user[:group]`, names or ids; empty means root) and
 /// `group_add` in the files under `rootfs`.
-pub fn resolve(rootfs: &Path, spec: &str, group_add: &[String]) -> Result<ExecUser> {
+pub fn resolve(rootfs: &Path, spec: &str, group_add: &[String]) -> Result<ResolvedUser> {
     let (u, g) = split(spec);
     let u = if u.is_empty() { "0" } else { u };
     let users = read(rootfs, "etc/passwd")
@@ -141,12 +136,12 @@ pub fn resolve(rootfs: &Path, spec: &str, group_add: &[String]) -> Result<ExecUs
         None => e.name == u,
     });
     let mut user = match (matched, numeric_uid) {
-        (Some(e), _) => ExecUser {
+        (Some(e), _) => ResolvedUser {
             uid: e.uid,
             gid: e.gid,
             additional_gids: Vec::new(),
         },
-        (None, Some(n)) => ExecUser {
+        (None, Some(n)) => ResolvedUser {
             uid: n,
             gid: 0,
             additional_gids: Vec::new(),
@@ -225,14 +220,14 @@ mod tests {
         dir
     }
 
-    fn r(spec: &str, add: &[&str]) -> Result<ExecUser> {
+    fn r(spec: &str, add: &[&str]) -> Result<ResolvedUser> {
         let add: Vec<String> = add.iter().map(|s| s.to_string()).collect();
         resolve(&rootfs(), spec, &add)
     }
 
     #[test]
     fn docker_rules() {
-        let eu = |uid, gid, add: &[u32]| ExecUser {
+        let eu = |uid, gid, add: &[u32]| ResolvedUser {
             uid,
             gid,
             additional_gids: add.to_vec(),
