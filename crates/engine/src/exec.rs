@@ -1,17 +1,19 @@
 //! `exec`: a process in a running container. The engine writes the
-//! `process.json` (the container's own process from its `config.json`,
-//! changed by the flags, as Docker and runc do) and builds the runtime's
+//! `process.json` (the container's own process, built by the spec's
+//! process converter, changed by the flags, as Docker and runc do) and builds the runtime's
 //! `exec` command; the CLI runs it, with its own terminal or stdio, since
 //! an exec'd process belongs to the caller and not to the monitor.
 
 use std::path::PathBuf;
 use std::process::Command;
 
-use serde_json::{json, Value};
+use oci_spec::runtime::Process;
+use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::security::caps;
-use crate::{Container, Engine, State};
+use crate::spec;
+use crate::{Engine, State};
 
 /// `berth exec`'s flags.
 #[derive(Debug, Default, Clone)]
@@ -33,27 +35,18 @@ pub struct ExecOptions {
 /// The `process` of an exec: `base` (the container's process) with the
 /// options applied. `--privileged` gives the capabilities of `bounding`
 /// (ours: no process can grant more than it holds).
-pub fn process(base: &Value, o: &ExecOptions, bounding: u64) -> Result<Value> {
+pub fn process(base: &Process, o: &ExecOptions, bounding: u64) -> Result<Process> {
     if o.args.is_empty() {
         return Err(Error::invalid("exec", "no command specified"));
     }
     let mut p = base.clone();
-    p["args"] = json!(o.args);
-    p["terminal"] = json!(o.tty);
-    if let Some(obj) = p.as_object_mut() {
-        obj.remove("consoleSize");
-    }
-    if let (true, Some((rows, cols))) = (o.tty, o.console_size) {
-        p["consoleSize"] = json!({ "height": rows, "width": cols });
-    }
-    let mut env: Vec<String> = p["env"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|e| e.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
+    p.set_args(Some(o.args.clone()));
+    p.set_terminal(Some(o.tty));
+    p.set_console_size(match (o.tty, o.console_size) {
+        (true, Some((rows, cols))) => spec::stdio::size(rows, cols),
+        _ => None,
+    });
+    let mut env = p.env().clone().unwrap_or_default();
     for e in &o.env {
         let (k, v) = match e.split_once('=') {
             Some((k, v)) => (k.to_owned(), v.to_owned()),
@@ -68,10 +61,10 @@ pub fn process(base: &Value, o: &ExecOptions, bounding: u64) -> Result<Value> {
         env.retain(|x| x.split_once('=').map(|(xk, _)| xk) != Some(&k));
         env.push(format!("{k}={v}"));
     }
-    p["env"] = json!(env);
     if o.tty {
-        crate::stdio::add_term(&mut p);
+        spec::stdio::add_term(&mut env);
     }
+    p.set_env(Some(env));
     if let Some(w) = &o.workdir {
         if !w.starts_with('/') {
             return Err(Error::invalid(
@@ -79,11 +72,10 @@ pub fn process(base: &Value, o: &ExecOptions, bounding: u64) -> Result<Value> {
                 format!("{w:?} is not an absolute path"),
             ));
         }
-        p["cwd"] = json!(w);
+        p.set_cwd(w.into());
     }
     if o.privileged {
-        let all = caps::in_mask(bounding);
-        p["capabilities"] = json!({ "bounding": all, "effective": all, "permitted": all });
+        p.set_capabilities(Some(spec::process_capabilities(&caps::in_mask(bounding))?));
     }
     Ok(p)
 }
@@ -151,16 +143,16 @@ impl Engine {
             State::Restarting => return Err(Error::Restarting(c.id)),
             _ => return Err(Error::NotRunning(c.id)),
         }
-        let base = self.process_of(&c)?;
-        let mut process = process(&base, o, caps::own_mask("CapBnd:").unwrap_or(0))?;
-        if let Some(spec) = &o.user {
-            let u = crate::users::resolve(&self.bundle(&c.id).rootfs(), spec, &[])?;
-            let mut user = json!({ "uid": u.uid, "gid": u.gid });
-            if !u.additional_gids.is_empty() {
-                user["additionalGids"] = json!(u.additional_gids);
-            }
-            process["user"] = user;
-        }
+        // The container's process as its start built it, the user
+        // resolved in its files now (as Docker's exec does).
+        let rootfs = self.bundle(&c.id).rootfs();
+        let user = match &o.user {
+            Some(u) => crate::users::resolve(&rootfs, u, &[])?,
+            None => crate::users::resolve(&rootfs, &c.config.user, &c.config.security.group_add)?,
+        };
+        let host = spec::HostFacts::detect(&c.config)?;
+        let base = spec::process::process(&c.config, &host, &user)?;
+        let process = process(&base, o, caps::own_mask("CapBnd:").unwrap_or(0))?;
         let dir = self.bundle(&c.id).dir().to_owned();
         let token = &crate::container::new_id()?[..16];
         let process_file = dir.join(format!("exec-{token}.json"));
@@ -180,39 +172,58 @@ impl Engine {
             pid_file,
         })
     }
-
-    fn process_of(&self, c: &Container) -> Result<Value> {
-        let path = self.bundle(&c.id).file("config.json");
-        let text = std::fs::read(&path).map_err(|e| Error::io("read", &path, e))?;
-        let spec: Value = serde_json::from_slice(&text)
-            .map_err(|e| Error::invalid(path.display().to_string(), e.to_string()))?;
-        Ok(spec["process"].clone())
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    /// The container's process: a terminal, a console size, root.
+    fn base() -> Process {
+        let cfg = crate::ContainerConfig {
+            env: vec!["PATH=/bin".into(), "A=1".into(), "TERM=x".into()],
+            cmd: vec!["sh".into()],
+            stdio: crate::StdioConfig {
+                tty: true,
+                console_size: Some((1, 1)),
+                ..Default::default()
+            },
+            security: crate::security::SecurityConfig {
+                cap_drop: vec!["ALL".into()],
+                cap_add: vec!["CAP_KILL".into()],
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let host = spec::HostFacts {
+            cgroup2: true,
+            capabilities: Vec::new(),
+            seccomp: crate::seccomp::Host::current(),
+            devices: Vec::new(),
+            block_devices: Default::default(),
+        };
+        spec::process::process(&cfg, &host, &spec::ResolvedUser::default()).unwrap()
+    }
+
+    fn json(p: &Process) -> Value {
+        serde_json::to_value(p).unwrap()
+    }
 
     #[test]
     fn options_change_the_containers_process() {
-        let base = json!({
-            "terminal": true, "consoleSize": { "height": 1, "width": 1 },
-            "user": { "uid": 0, "gid": 0 }, "args": ["sh"],
-            "env": ["PATH=/bin", "A=1"], "cwd": "/",
-            "capabilities": { "bounding": ["CAP_KILL"] },
-        });
+        let base = base();
         let o = ExecOptions {
             args: vec!["id".into()],
             env: vec!["A=2".into(), "B=3".into()],
             workdir: Some("/tmp".into()),
             ..Default::default()
         };
-        let p = process(&base, &o, u64::MAX).unwrap();
+        let p = json(&process(&base, &o, u64::MAX).unwrap());
         assert_eq!(p["args"], json!(["id"]));
         assert_eq!(p["terminal"], false);
         assert!(p.get("consoleSize").is_none());
-        assert_eq!(p["env"], json!(["PATH=/bin", "A=2", "B=3"]));
+        assert_eq!(p["env"], json!(["PATH=/bin", "TERM=x", "A=2", "B=3"]));
         assert_eq!(p["user"], json!({ "uid": 0, "gid": 0 }));
         assert_eq!(p["cwd"], "/tmp");
         assert_eq!(p["capabilities"]["bounding"], json!(["CAP_KILL"]));
@@ -224,19 +235,17 @@ mod tests {
             privileged: true,
             ..Default::default()
         };
-        let p = process(&base, &tty, u64::MAX).unwrap();
+        let p = json(&process(&base, &tty, u64::MAX).unwrap());
         assert_eq!(p["consoleSize"], json!({ "height": 30, "width": 100 }));
-        assert!(p["env"].as_array().unwrap().contains(&json!("TERM=xterm")));
         assert_eq!(
             p["capabilities"]["effective"].as_array().unwrap().len(),
             caps::ALL_CAPABILITIES.len()
         );
         // Only what the bounding set holds: CAP_CHOWN (0) and CAP_KILL (5).
-        let p = process(&base, &tty, 0b100001).unwrap();
-        assert_eq!(
-            p["capabilities"]["permitted"],
-            json!(["CAP_CHOWN", "CAP_KILL"])
-        );
+        let p = json(&process(&base, &tty, 0b100001).unwrap());
+        let mut permitted = p["capabilities"]["permitted"].as_array().unwrap().clone();
+        permitted.sort_by_key(|c| c.to_string());
+        assert_eq!(permitted, vec![json!("CAP_CHOWN"), json!("CAP_KILL")]);
         assert!(process(&base, &ExecOptions::default(), 0).is_err());
         let rel = ExecOptions {
             args: vec!["x".into()],
@@ -244,5 +253,18 @@ mod tests {
             ..Default::default()
         };
         assert!(process(&base, &rel, 0).is_err());
+    }
+
+    #[test]
+    fn a_terminal_gets_term() {
+        let mut base = base();
+        base.set_env(Some(vec!["PATH=/bin".into()]));
+        let o = ExecOptions {
+            args: vec!["sh".into()],
+            tty: true,
+            ..Default::default()
+        };
+        let p = json(&process(&base, &o, 0).unwrap());
+        assert_eq!(p["env"], json!(["PATH=/bin", "TERM=xterm"]));
     }
 }

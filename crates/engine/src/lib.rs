@@ -271,7 +271,7 @@ impl Engine {
             oom_killed: false,
         };
         // Check the spec before anything is recorded (bad user, ...).
-        bundle::spec(&c, Path::new("/"))?;
+        let spec = spec::for_create(&c, self.bundle(&id).dir())?;
         match &o.name {
             Some(name) => {
                 c.name = name.clone();
@@ -292,7 +292,8 @@ impl Engine {
             .images
             .prepare(&id, &image_id.to_string())
             .map_err(Error::from)
-            .and_then(|_| self.bundle(&id).write(&c));
+            .and_then(|_| self.bundle(&id).write(&c))
+            .and_then(|_| spec::write(&spec, self.bundle(&id).dir()));
         if let Err(e) = made {
             let _ = self.remove_files(&c);
             return Err(e);

@@ -267,12 +267,7 @@ impl Monitor {
         let rootfs = bundle.rootfs();
         let _ = crate::unmount(&rootfs);
         engine.images.mount(id, &rootfs)?;
-        crate::users::apply(
-            bundle.dir(),
-            &rootfs,
-            &c.config.user,
-            &c.config.security.group_add,
-        )?;
+        crate::spec::write_for_start(c, bundle.dir(), &rootfs)?;
         let runtime = engine.runtime_for(c);
         std::fs::create_dir_all(&runtime.root)
             .map_err(|e| Error::io("create", &runtime.root, e))?;

@@ -1,7 +1,7 @@
 //! A container's resource limits as Docker records them (`HostConfig`'s
 //! `Memory`, `NanoCpus`, `BlkioDeviceReadBps`, ...): the daemon's checks
 //! (moby `verifyPlatformContainerResources`), its defaults (swap twice the
-//! memory), the OCI `linux.resources` they become, and the live operations
+//! memory), and the live operations
 //! that touch them: `update` (merged as `docker update` merges, applied
 //! through the runtime's `update --resources`, then recorded), `pause` and
 //! `unpause`, and the OOM kill count read when the container exits.
@@ -12,7 +12,6 @@
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
 
 use crate::container::{Container, State};
 use crate::error::{Error, Result};
@@ -169,79 +168,6 @@ impl Resources {
         self.throttles().flat_map(|(_, list)| list)
     }
 
-    /// The OCI `linux.resources` fields for these limits (moby
-    /// `WithResources`/`getCPUResources`); devices are not here.
-    pub fn to_oci(&self) -> Result<Map<String, Value>> {
-        let mut out = Map::new();
-        let mut memory = Map::new();
-        if self.memory > 0 {
-            memory.insert("limit".into(), json!(self.memory));
-        }
-        if self.memory_reservation > 0 {
-            memory.insert("reservation".into(), json!(self.memory_reservation));
-        }
-        if self.memory_swap != 0 {
-            memory.insert("swap".into(), json!(self.memory_swap));
-        }
-        if !memory.is_empty() {
-            out.insert("memory".into(), Value::Object(memory));
-        }
-        let mut cpu = Map::new();
-        if self.cpu_shares > 0 {
-            cpu.insert("shares".into(), json!(self.cpu_shares));
-        }
-        if self.nano_cpus > 0 {
-            // Docker's fixed 100ms period for --cpus.
-            let period: i64 = 100_000;
-            cpu.insert("period".into(), json!(period));
-            cpu.insert(
-                "quota".into(),
-                json!(self.nano_cpus * period / 1_000_000_000),
-            );
-        }
-        if self.cpu_period > 0 {
-            cpu.insert("period".into(), json!(self.cpu_period));
-        }
-        if self.cpu_quota != 0 {
-            cpu.insert("quota".into(), json!(self.cpu_quota));
-        }
-        if !self.cpuset_cpus.is_empty() {
-            cpu.insert("cpus".into(), json!(self.cpuset_cpus));
-        }
-        if !self.cpuset_mems.is_empty() {
-            cpu.insert("mems".into(), json!(self.cpuset_mems));
-        }
-        if !cpu.is_empty() {
-            out.insert("cpu".into(), Value::Object(cpu));
-        }
-        if let Some(limit) = self.pids_limit {
-            // -1 is how the runtimes spell "no limit" in an update.
-            out.insert(
-                "pids".into(),
-                json!({ "limit": if limit > 0 { limit } else { -1 } }),
-            );
-        }
-        let mut blkio = Map::new();
-        if self.blkio_weight > 0 {
-            blkio.insert("weight".into(), json!(self.blkio_weight));
-        }
-        for (key, list) in self.throttles() {
-            if list.is_empty() {
-                continue;
-            }
-            let mut entries = Vec::new();
-            for d in list {
-                let (major, minor) = device_numbers(&d.path)?;
-                entries.push(json!({ "major": major, "minor": minor, "rate": d.rate }));
-            }
-            blkio.insert(key.into(), Value::Array(entries));
-        }
-        if !blkio.is_empty() {
-            out.insert("blockIO".into(), Value::Object(blkio));
-        }
-        Ok(out)
-    }
-
     /// `docker update`'s merge (moby `container.UpdateContainer`): only the
     /// fields given change, with its conflict checks.
     pub fn merge_update(&mut self, u: &Resources) -> Result<()> {
@@ -301,7 +227,7 @@ impl Resources {
 
     /// What an update sends to the runtime: the fields given, with the
     /// values now in force (a changed --cpus is a period and a quota).
-    fn update_request(&self, u: &Resources) -> Result<Map<String, Value>> {
+    fn update_request(&self, u: &Resources) -> Resources {
         let mut r = self.clone();
         // Fields the update did not name are left out of the request.
         if u.memory == 0 && u.memory_swap == 0 {
@@ -337,7 +263,7 @@ impl Resources {
         r.blkio_device_write_bps.clear();
         r.blkio_device_read_iops.clear();
         r.blkio_device_write_iops.clear();
-        r.to_oci()
+        r
     }
 
     /// True when an update names nothing.
@@ -410,28 +336,6 @@ fn swap_accounted() -> bool {
         .is_ok_and(|c| c.split_whitespace().any(|c| c == "memory"))
 }
 
-/// Rewrites only `config.json` (temp file + rename), so the next start
-/// creates the cgroup with the updated limits; the files bind-mounted into
-/// a running container are left alone.
-fn write_spec(bundle: &crate::Bundle, c: &Container) -> Result<()> {
-    let spec = crate::bundle::spec(c, bundle.dir())?;
-    let path = bundle.file("config.json");
-    let tmp = bundle.file(".config.json.update");
-    let text = serde_json::to_vec_pretty(&spec).expect("spec serializes");
-    std::fs::write(&tmp, text).map_err(|e| Error::io("write", &tmp, e))?;
-    std::fs::rename(&tmp, &path).map_err(|e| Error::io("rename", &path, e))
-}
-
-/// Adds the container's limits to the spec's `linux.resources` (which
-/// already holds the device rules).
-pub(crate) fn add_to_spec(spec: &mut Value, r: &Resources) -> Result<()> {
-    let limits = r.to_oci()?;
-    if let Some(resources) = spec["linux"]["resources"].as_object_mut() {
-        resources.extend(limits);
-    }
-    Ok(())
-}
-
 /// The container's cgroup, where the runtime made it (`cgroupsPath`).
 pub(crate) fn cgroup(c: &Container) -> Result<berth_cgroups::Cgroup> {
     let path = format!("{}/{}", c.config.cgroup_parent.trim_end_matches('/'), c.id);
@@ -462,9 +366,8 @@ fn not_running(c: &Container) -> Error {
 
 impl Engine {
     /// `docker update`: merges the change into the recorded limits, applies
-    /// it to a running container through the runtime, then records it and
-    /// rewrites the bundle (so the next start keeps it). A failure leaves
-    /// the record as it was.
+    /// it to a running container through the runtime, then records it (the
+    /// next start's spec has it). A failure leaves the record as it was.
     pub fn update(&mut self, key: &str, change: &Resources) -> Result<Container> {
         let mut c = self.find(key)?;
         let cannot = |id: &str, e: Error| Error::UpdateFailed {
@@ -476,17 +379,17 @@ impl Engine {
         merged.merge_update(change).map_err(|e| cannot(&c.id, e))?;
         merged.validate(true).map_err(|e| cannot(&c.id, e))?;
         if c.state == State::Running {
-            let request = merged.update_request(change)?;
+            let request = crate::spec::update_resources(&merged.update_request(change))?;
             let file = self.bundle(&c.id).file("update.json");
-            std::fs::write(&file, Value::Object(request).to_string())
-                .map_err(|e| Error::io("write", &file, e))?;
+            let text = serde_json::to_vec(&request).expect("resources serialize");
+            std::fs::write(&file, text).map_err(|e| Error::io("write", &file, e))?;
             let applied = self.runtime_for(&c).update(&c.id, &file);
             let _ = std::fs::remove_file(&file);
             applied.map_err(|e| cannot(&c.id, e))?;
         }
         c.config.resources = merged;
+        // The next start builds its spec from the record.
         self.db.set_config(&c.id, &c.config)?;
-        write_spec(&self.bundle(&c.id), &c)?;
         Ok(c)
     }
 
@@ -590,25 +493,6 @@ mod tests {
     }
 
     #[test]
-    fn oci_shape() {
-        let r = Resources {
-            memory: 64 << 20,
-            memory_swap: 128 << 20,
-            nano_cpus: 1_500_000_000,
-            cpu_shares: 512,
-            pids_limit: Some(20),
-            ..Default::default()
-        };
-        let v = Value::Object(r.to_oci().unwrap());
-        assert_eq!(v["memory"], json!({"limit": 64 << 20, "swap": 128 << 20}));
-        assert_eq!(
-            v["cpu"],
-            json!({"shares": 512, "period": 100000, "quota": 150000})
-        );
-        assert_eq!(v["pids"], json!({"limit": 20}));
-    }
-
-    #[test]
     fn update_merges_like_docker() {
         let mut r = mem(64 << 20, 128 << 20);
         r.merge_update(&mem(100 << 20, 0)).unwrap();
@@ -635,8 +519,11 @@ mod tests {
             ..Default::default()
         };
         r.merge_update(&shares).unwrap();
-        let req = Value::Object(r.update_request(&shares).unwrap());
-        assert_eq!(req, json!({"cpu": {"shares": 256}}));
+        let req = crate::spec::update_resources(&r.update_request(&shares)).unwrap();
+        assert_eq!(
+            serde_json::to_value(req).unwrap(),
+            serde_json::json!({"cpu": {"shares": 256}})
+        );
     }
 
     #[test]

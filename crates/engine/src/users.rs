@@ -6,13 +6,12 @@
 //!
 //! The files are read when the container starts, from its mounted rootfs
 //! (so a change in the container's layer counts, as in Docker); `create`
-//! writes the numeric part only ([`numeric`]).
+//! checks the spec with the numeric part only
+//! ([`ResolvedUser::numeric`]).
 
 use std::io::Read;
 use std::os::fd::AsFd;
 use std::path::Path;
-
-use serde_json::{json, Value};
 
 use crate::error::{Error, Result};
 
@@ -35,16 +34,6 @@ fn split(spec: &str) -> (&str, Option<&str>) {
         Some((u, g)) => (u, Some(g)),
         None => (spec, None),
     }
-}
-
-/// The ids `create` can know without the image's files: numbers as given,
-/// names as root until the start resolves them.
-pub fn numeric(spec: &str) -> (u32, u32) {
-    let (u, g) = split(spec);
-    (
-        u.parse().unwrap_or(0),
-        g.and_then(|g| g.parse().ok()).unwrap_or(0),
-    )
 }
 
 /// Reads `file` (relative) in the container's root: every component,
@@ -178,28 +167,6 @@ pub fn resolve(rootfs: &Path, spec: &str, group_add: &[String]) -> Result<Resolv
     Ok(user)
 }
 
-/// Resolves the user of the bundle at `bundle_dir` in its mounted
-/// `rootfs` and rewrites `process.user` in its `config.json`.
-pub fn apply(bundle_dir: &Path, rootfs: &Path, spec: &str, group_add: &[String]) -> Result<()> {
-    let user = resolve(rootfs, spec, group_add)?;
-    let path = bundle_dir.join("config.json");
-    let text = std::fs::read(&path).map_err(|e| Error::io("read", &path, e))?;
-    let mut config: Value = serde_json::from_slice(&text)
-        .map_err(|e| Error::invalid("bundle config", format!("{}: {e}", path.display())))?;
-    let mut u = json!({ "uid": user.uid, "gid": user.gid });
-    if !user.additional_gids.is_empty() {
-        u["additionalGids"] = json!(user.additional_gids);
-    }
-    if config["process"]["user"] == u {
-        return Ok(());
-    }
-    config["process"]["user"] = u;
-    let tmp = bundle_dir.join(".config.json.tmp");
-    let bytes = serde_json::to_vec_pretty(&config).expect("spec serializes");
-    std::fs::write(&tmp, bytes).map_err(|e| Error::io("write", &tmp, e))?;
-    std::fs::rename(&tmp, &path).map_err(|e| Error::io("rename", &path, e))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -254,8 +221,6 @@ mod tests {
             .to_string()
             .contains("unable to find group nosuch"));
         assert!(r("alice", &["nosuch"]).is_err());
-        assert_eq!(numeric("1000:27"), (1000, 27));
-        assert_eq!(numeric("alice"), (0, 0));
         std::fs::remove_dir_all(rootfs()).unwrap();
     }
 

@@ -23,7 +23,7 @@ mod namespaces;
 pub(crate) mod process;
 pub(crate) mod resources;
 mod security;
-mod stdio;
+pub(crate) mod stdio;
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -36,6 +36,7 @@ use crate::security::Device;
 use crate::{Container, ContainerConfig};
 
 pub use process::ResolvedUser;
+pub(crate) use security::process_capabilities;
 
 /// The OCI version berth writes.
 const OCI_VERSION: &str = "1.0.2";
@@ -61,10 +62,6 @@ pub struct HostFacts {
 impl HostFacts {
     /// Reads what the spec of `c` needs from this host.
     pub fn detect(c: &ContainerConfig) -> Result<HostFacts> {
-        let mut block_devices = BTreeMap::new();
-        for d in c.resources.throttle_devices() {
-            block_devices.insert(d.path.clone(), crate::resources::device_numbers(&d.path)?);
-        }
         Ok(HostFacts {
             // The one place the host's cgroup mode is read for the spec.
             cgroup2: Path::new("/sys/fs/cgroup/cgroup.controllers").exists(),
@@ -75,7 +72,7 @@ impl HostFacts {
             } else {
                 Vec::new()
             },
-            block_devices,
+            block_devices: block_devices(&c.resources)?,
         })
     }
 }
@@ -91,7 +88,7 @@ pub fn build(
 ) -> Result<Spec> {
     let cfg = &c.config;
     let caps = security::capabilities(&cfg.security, host);
-    let mut resources = resources::limits(&cfg.resources, host)?;
+    let mut resources = resources::limits(&cfg.resources, &host.block_devices)?;
     resources.set_devices(Some(security::device_rules(&cfg.security)));
 
     let mut root = Root::default();
@@ -131,10 +128,17 @@ pub fn build(
     Ok(spec)
 }
 
-/// What `update` sends the runtime for the limits in `r` (devices are not
-/// updated).
-pub fn update_resources(r: &crate::Resources, host: &HostFacts) -> Result<LinuxResources> {
-    resources::limits(r, host)
+/// What `update` sends the runtime for the limits in `r` (device rules
+/// are not updated).
+pub fn update_resources(r: &crate::Resources) -> Result<LinuxResources> {
+    resources::limits(r, &block_devices(r)?)
+}
+
+/// Major and minor numbers of the devices `r`'s throttles name.
+fn block_devices(r: &crate::Resources) -> Result<BTreeMap<String, (u64, u64)>> {
+    r.throttle_devices()
+        .map(|d| Ok((d.path.clone(), crate::resources::device_numbers(&d.path)?)))
+        .collect()
 }
 
 /// Builds the spec `create` checks before anything is recorded, with the

@@ -7,15 +7,18 @@ use oci_spec::runtime::{
     LinuxThrottleDeviceBuilder,
 };
 
-use super::HostFacts;
 use crate::error::{Error, Result};
 use crate::resources::ThrottleDevice;
 use crate::Resources;
 
+type BlockDevices = std::collections::BTreeMap<String, (u64, u64)>;
+
 /// Docker's fixed period for `--cpus`.
 const NANO_CPUS_PERIOD: i64 = 100_000;
 
-pub fn limits(r: &Resources, host: &HostFacts) -> Result<LinuxResources> {
+/// The limits of `r`; `block_devices` has the numbers of the devices its
+/// throttles name.
+pub fn limits(r: &Resources, block_devices: &BlockDevices) -> Result<LinuxResources> {
     let mut out = LinuxResources::default();
     out.set_devices(None);
     out.set_memory(memory(r));
@@ -26,14 +29,13 @@ pub fn limits(r: &Resources, host: &HostFacts) -> Result<LinuxResources> {
         p.set_limit(if limit > 0 { limit } else { -1 });
         p
     }));
-    out.set_block_io(block_io(r, host)?);
+    out.set_block_io(block_io(r, block_devices)?);
     Ok(out)
 }
 
 fn memory(r: &Resources) -> Option<LinuxMemory> {
     let positive = |v: i64| (v > 0).then_some(v);
-    let m = LinuxMemory::default();
-    let mut m = m;
+    let mut m = LinuxMemory::default();
     m.set_limit(positive(r.memory));
     m.set_reservation(positive(r.memory_reservation));
     m.set_swap((r.memory_swap != 0).then_some(r.memory_swap));
@@ -58,14 +60,14 @@ fn cpu(r: &Resources) -> Option<LinuxCpu> {
     (c != LinuxCpu::default()).then_some(c)
 }
 
-fn block_io(r: &Resources, host: &HostFacts) -> Result<Option<LinuxBlockIo>> {
+fn block_io(r: &Resources, block_devices: &BlockDevices) -> Result<Option<LinuxBlockIo>> {
     let throttles = |list: &[ThrottleDevice]| -> Result<Option<Vec<LinuxThrottleDevice>>> {
         if list.is_empty() {
             return Ok(None);
         }
         list.iter()
             .map(|d| {
-                let (major, minor) = host.block_devices.get(&d.path).copied().ok_or_else(|| {
+                let (major, minor) = block_devices.get(&d.path).copied().ok_or_else(|| {
                     Error::Resources(format!("stat {}: no such file or directory", d.path))
                 })?;
                 LinuxThrottleDeviceBuilder::default()

@@ -69,3 +69,109 @@ fn typed_builder_matches_goldens() {
     let host = golden_host();
     golden::check(|c, rootfs| typed(c, rootfs, &host));
 }
+
+/// `defaults.json` was written on a cgroup v1 host: on v2 the container
+/// gets a private cgroup namespace, after Docker's others.
+#[test]
+fn cgroup2_host_adds_a_cgroup_namespace() {
+    let rootfs = golden::Rootfs::new("cgroupns");
+    let mut host = golden_host();
+    let c = &golden::cases()[0].container;
+    host.cgroup2 = false;
+    let v1 = typed(c, &rootfs.0, &host);
+    host.cgroup2 = true;
+    let v2 = typed(c, &rootfs.0, &host);
+    let types = |v: &Value| -> Vec<String> {
+        v["linux"]["namespaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["type"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(types(&v1), ["mount", "network", "uts", "pid", "ipc"]);
+    assert_eq!(
+        types(&v2),
+        ["mount", "network", "uts", "pid", "ipc", "cgroup"]
+    );
+}
+
+#[test]
+fn numeric_user_before_the_image_is_mounted() {
+    let u = |s| super::ResolvedUser::numeric(s);
+    assert_eq!((u("1000:27").uid, u("1000:27").gid), (1000, 27));
+    assert_eq!((u("alice").uid, u("alice").gid), (0, 0));
+    assert_eq!((u("7").uid, u("7").gid), (7, 0));
+    assert!(u("1000:27").additional_gids.is_empty());
+}
+
+#[test]
+fn update_resources_shape() {
+    let r = crate::Resources {
+        memory: 64 << 20,
+        memory_swap: 128 << 20,
+        nano_cpus: 1_500_000_000,
+        cpu_shares: 512,
+        pids_limit: Some(20),
+        ..Default::default()
+    };
+    let v = serde_json::to_value(super::update_resources(&r).unwrap()).unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!({
+            "memory": {"limit": 64 << 20, "swap": 128 << 20},
+            "cpu": {"shares": 512, "period": 100000, "quota": 150000},
+            "pids": {"limit": 20},
+        })
+    );
+    // An update lifting the pids limit says -1; nothing named, nothing sent.
+    let lift = crate::Resources {
+        pids_limit: Some(0),
+        ..Default::default()
+    };
+    let v = serde_json::to_value(super::update_resources(&lift).unwrap()).unwrap();
+    assert_eq!(v, serde_json::json!({"pids": {"limit": -1}}));
+    let none = super::update_resources(&crate::Resources::default()).unwrap();
+    assert_eq!(serde_json::to_value(none).unwrap(), serde_json::json!({}));
+    let missing = crate::Resources {
+        blkio_device_read_bps: vec![crate::ThrottleDevice {
+            path: "/nonexistent".into(),
+            rate: 1,
+        }],
+        ..Default::default()
+    };
+    assert!(super::update_resources(&missing)
+        .unwrap_err()
+        .to_string()
+        .contains("stat /nonexistent: no such file or directory"));
+}
+
+/// `config.json` is replaced whole: no temp file is left, and the result
+/// reads back as the spec that was written.
+#[test]
+fn write_is_whole() {
+    let rootfs = golden::Rootfs::new("write");
+    let dir = rootfs.0.join("bundle");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("config.json"), "old").unwrap();
+    let c = &golden::cases()[0].container;
+    let spec = build(c, &golden_host(), &Default::default(), &dir).unwrap();
+    super::write(&spec, &dir).unwrap();
+    let back = oci_spec::runtime::Spec::load(dir.join("config.json")).unwrap();
+    assert_eq!(back, spec);
+    let names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["config.json"]);
+}
+
+#[test]
+fn no_command_is_refused() {
+    let mut c = golden::cases()[0].container.clone();
+    c.config.cmd.clear();
+    let e = build(&c, &golden_host(), &Default::default(), Path::new("/b"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("no command specified"), "{e}");
+}
