@@ -144,7 +144,7 @@ impl Engine {
             _ => return Err(Error::NotRunning(c.id)),
         }
         // The container's process as its start built it, the user
-        // resolved in its files now (as Docker's exec does).
+        // resolved again in the container's files.
         let rootfs = self.bundle(&c.id).rootfs();
         let user = match &o.user {
             Some(u) => crate::users::resolve(&rootfs, u, &[])?,
