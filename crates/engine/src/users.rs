@@ -15,7 +15,26 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 
-pub use crate::spec::ResolvedUser;
+/// The user a process runs as, resolved in the container's files.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResolvedUser {
+    pub uid: u32,
+    pub gid: u32,
+    pub additional_gids: Vec<u32>,
+}
+
+impl ResolvedUser {
+    /// What is known without the image's files: numbers as given, names as
+    /// root until the start resolves them.
+    pub fn numeric(spec: &str) -> ResolvedUser {
+        let (u, g) = spec.split_once(':').unwrap_or((spec, ""));
+        ResolvedUser {
+            uid: u.parse().unwrap_or(0),
+            gid: g.parse().unwrap_or(0),
+            additional_gids: Vec::new(),
+        }
+    }
+}
 
 struct PasswdEntry {
     name: String,

@@ -35,7 +35,7 @@ use crate::error::{Error, Result};
 use crate::security::Device;
 use crate::{Container, ContainerConfig};
 
-pub use process::ResolvedUser;
+pub use crate::users::ResolvedUser;
 pub(crate) use security::process_capabilities;
 
 /// The OCI version berth writes.

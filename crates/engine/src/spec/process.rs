@@ -5,40 +5,18 @@ use oci_spec::runtime::{Process, User};
 
 use super::{security, stdio, HostFacts};
 use crate::error::{Error, Result};
+use crate::users::ResolvedUser;
 use crate::ContainerConfig;
 
-/// The user a process runs as, resolved in the container's `/etc/passwd`
-/// and `/etc/group` (`users.rs`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ResolvedUser {
-    pub uid: u32,
-    pub gid: u32,
-    pub additional_gids: Vec<u32>,
-}
-
-impl ResolvedUser {
-    /// What is known without the image's files: numbers as given, names as
-    /// root until the start resolves them.
-    pub fn numeric(spec: &str) -> ResolvedUser {
-        let (u, g) = spec.split_once(':').unwrap_or((spec, ""));
-        ResolvedUser {
-            uid: u.parse().unwrap_or(0),
-            gid: g.parse().unwrap_or(0),
-            additional_gids: Vec::new(),
-        }
-    }
-
-    pub(crate) fn to_oci(&self) -> User {
-        let mut u = User::default();
-        u.set_uid(self.uid);
-        u.set_gid(self.gid);
-        u.set_umask(None);
-        u.set_additional_gids(
-            (!self.additional_gids.is_empty()).then(|| self.additional_gids.clone()),
-        );
-        u.set_username(None);
-        u
-    }
+/// `process.user`.
+fn user(u: &ResolvedUser) -> User {
+    let mut o = User::default();
+    o.set_uid(u.uid);
+    o.set_gid(u.gid);
+    o.set_umask(None);
+    o.set_additional_gids((!u.additional_gids.is_empty()).then(|| u.additional_gids.clone()));
+    o.set_username(None);
+    o
 }
 
 /// The container's process.
@@ -56,7 +34,7 @@ pub fn process(cfg: &ContainerConfig, host: &HostFacts, user: &ResolvedUser) -> 
     let mut p = Process::default();
     p.set_terminal(Some(cfg.stdio.tty));
     p.set_console_size(stdio::console_size(&cfg.stdio));
-    p.set_user(user.to_oci());
+    p.set_user(self::user(user));
     p.set_args(Some(security::init_args(sec, args)));
     p.set_command_line(None);
     p.set_env(Some(stdio::env(&cfg.stdio, &cfg.env)));
