@@ -157,10 +157,17 @@ pub fn write_for_start(c: &Container, bundle_dir: &Path, rootfs: &Path) -> Resul
     write(&build(c, &host, &user, bundle_dir)?, bundle_dir)
 }
 
-/// Writes `config.json` in `bundle_dir`: temp file, fsync, rename.
+/// Writes `config.json` in `bundle_dir`: temp file, fsync, rename; not
+/// when it already holds this spec (a start after `create` of a container
+/// whose user resolved to the numbers it was checked with), as the fsync
+/// is most of the cost.
 pub fn write(spec: &Spec, bundle_dir: &Path) -> Result<()> {
     let text = serde_json::to_vec_pretty(spec).expect("spec serializes");
-    write_atomic(&bundle_dir.join("config.json"), &text)
+    let path = bundle_dir.join("config.json");
+    if std::fs::read(&path).is_ok_and(|old| old == text) {
+        return Ok(());
+    }
+    write_atomic(&path, &text)
 }
 
 /// Until berth-sys has the shared `write_atomic`.

@@ -164,6 +164,12 @@ fn write_is_whole() {
         .map(|e| e.unwrap().file_name())
         .collect();
     assert_eq!(names, ["config.json"]);
+    // The same spec again: the file is left as it is.
+    let before = std::fs::metadata(dir.join("config.json")).unwrap();
+    super::write(&spec, &dir).unwrap();
+    let after = std::fs::metadata(dir.join("config.json")).unwrap();
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(before.ino(), after.ino());
 }
 
 #[test]
