@@ -17,9 +17,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
-use crate::resources::ThrottleDevice;
-use crate::security::{Device, SeccompMode, SecurityConfig, Tmpfs, Ulimit};
-use crate::{Container, ContainerConfig, Resources, State, StdioConfig};
+use crate::model::security::{Device, SeccompMode, SecurityConfig, Tmpfs, Ulimit};
+use crate::model::{Container, ContainerConfig, Resources, State, StdioConfig, ThrottleDevice};
 
 pub(super) const ID: &str = "c0ffee00d00d4a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f6a7b8c9d";
 pub(super) const BUNDLE: &str =

@@ -12,31 +12,34 @@
 //! - `security.rs`: capabilities, seccomp, devices, masked paths, sysctls;
 //! - `resources.rs`: `linux.resources` from Docker's limits (also what
 //!   `update` sends the runtime);
-//! - `stdio.rs`: `-t`'s terminal, console size and `TERM`.
+//! - `stdio.rs`: `-t`'s terminal, console size and `TERM`;
+//! - `exec.rs`: an exec's process, from the container's.
 //!
 //! Networks and volumes will be converters of their own, called from
-//! [`build`] the same way. [`write_for_start`] is the one impure entry:
-//! it resolves the user, reads the host and writes `config.json` once.
+//! [`build`] the same way. [`for_create`] and [`for_start`] read the host
+//! (and, at start, the image's users) and build; the bundle writes it.
 
+mod exec;
 mod mounts;
 mod namespaces;
-pub(crate) mod process;
-pub(crate) mod resources;
+mod process;
+mod resources;
 mod security;
-pub(crate) mod stdio;
+mod stdio;
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::Path;
 
 use oci_spec::runtime::{Linux, LinuxResources, Root, Spec};
 
 use crate::error::{Error, Result};
-use crate::security::Device;
-use crate::{Container, ContainerConfig};
+use crate::model::resources::device_numbers;
+use crate::model::security::{caps, devices, Device};
+use crate::model::{seccomp, Container, ContainerConfig, Resources};
 
 pub use crate::users::ResolvedUser;
-pub(crate) use security::process_capabilities;
+pub use exec::exec_process;
+pub use process::process;
 
 /// The OCI version berth writes.
 const OCI_VERSION: &str = "1.0.2";
@@ -51,7 +54,7 @@ pub struct HostFacts {
     /// berth's own effective set, since a runtime cannot give more.
     pub capabilities: Vec<String>,
     /// Architecture and kernel, which select the seccomp rules.
-    pub seccomp: crate::seccomp::Host,
+    pub seccomp: seccomp::Host,
     /// The host's device nodes a `--privileged` container gets (read only
     /// for one).
     pub devices: Vec<Device>,
@@ -65,10 +68,10 @@ impl HostFacts {
         Ok(HostFacts {
             // The one place the host's cgroup mode is read for the spec.
             cgroup2: Path::new("/sys/fs/cgroup/cgroup.controllers").exists(),
-            capabilities: crate::security::caps::current_capabilities(),
-            seccomp: crate::seccomp::Host::current(),
+            capabilities: caps::current_capabilities(),
+            seccomp: seccomp::Host::current(),
             devices: if c.security.privileged {
-                crate::security::host_devices()?
+                host_devices()?
             } else {
                 Vec::new()
             },
@@ -128,57 +131,43 @@ pub fn build(
     Ok(spec)
 }
 
-/// What `update` sends the runtime for the limits in `r` (device rules
-/// are not updated).
-pub fn update_resources(r: &crate::Resources) -> Result<LinuxResources> {
-    resources::limits(r, &block_devices(r)?)
+/// The host's device nodes, which a `--privileged` container gets.
+fn host_devices() -> Result<Vec<Device>> {
+    let mut out = Vec::new();
+    devices::walk_devices(Path::new("/dev"), &mut |host, rel| {
+        out.extend(devices::device(host, &format!("/dev/{rel}"), "rwm"));
+    })
+    .map_err(|e| Error::io("list", "/dev", e))?;
+    Ok(out)
+}
+
+/// What `update` sends the runtime: the fields `change` names, with the
+/// values `merged` (the record after it) has for them.
+pub fn update_request(merged: &Resources, change: &Resources) -> Result<LinuxResources> {
+    resources::update_request(merged, change, &block_devices(change)?)
 }
 
 /// Major and minor numbers of the devices `r`'s throttles name.
-fn block_devices(r: &crate::Resources) -> Result<BTreeMap<String, (u64, u64)>> {
+fn block_devices(r: &Resources) -> Result<BTreeMap<String, (u64, u64)>> {
     r.throttle_devices()
-        .map(|d| Ok((d.path.clone(), crate::resources::device_numbers(&d.path)?)))
+        .map(|d| Ok((d.path.clone(), device_numbers(&d.path)?)))
         .collect()
 }
 
-/// Builds the spec `create` checks before anything is recorded, with the
-/// user as far as it is known without the image's files (names are
+/// The spec `create` checks before anything is recorded and writes, with
+/// the user as far as it is known without the image's files (names are
 /// resolved at start).
 pub fn for_create(c: &Container, bundle_dir: &Path) -> Result<Spec> {
     let host = HostFacts::detect(&c.config)?;
     build(c, &host, &ResolvedUser::numeric(&c.config.user), bundle_dir)
 }
 
-/// At start, with the image mounted at `rootfs`: resolves the user in its
-/// files, builds the spec and writes `config.json` atomically.
-pub fn write_for_start(c: &Container, bundle_dir: &Path, rootfs: &Path) -> Result<()> {
+/// The spec of a start, the image mounted at `rootfs`: the user resolved
+/// in its files.
+pub fn for_start(c: &Container, bundle_dir: &Path, rootfs: &Path) -> Result<Spec> {
     let user = crate::users::resolve(rootfs, &c.config.user, &c.config.security.group_add)?;
     let host = HostFacts::detect(&c.config)?;
-    write(&build(c, &host, &user, bundle_dir)?, bundle_dir)
-}
-
-/// Writes `config.json` in `bundle_dir`: temp file, fsync, rename; not
-/// when it already holds this spec (a start after `create` of a container
-/// whose user resolved to the numbers it was checked with), as the fsync
-/// is most of the cost.
-pub fn write(spec: &Spec, bundle_dir: &Path) -> Result<()> {
-    let text = serde_json::to_vec_pretty(spec).expect("spec serializes");
-    let path = bundle_dir.join("config.json");
-    if std::fs::read(&path).is_ok_and(|old| old == text) {
-        return Ok(());
-    }
-    write_atomic(&path, &text)
-}
-
-/// Until berth-sys has the shared `write_atomic`.
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let tmp = path.with_file_name(format!(".{name}.tmp"));
-    let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io("create", &tmp, e))?;
-    f.write_all(bytes)
-        .and_then(|_| f.sync_all())
-        .map_err(|e| Error::io("write", &tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io("rename", path, e))
+    build(c, &host, &user, bundle_dir)
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use oci_spec::runtime::Mount;
 
-use crate::security::{SecurityConfig, INIT_IN_CONTAINER};
+use crate::model::security::{SecurityConfig, INIT_IN_CONTAINER};
 
 fn mount(destination: &str, typ: &str, source: &Path, options: &[&str]) -> Mount {
     let mut m = Mount::default();

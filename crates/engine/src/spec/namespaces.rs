@@ -6,7 +6,7 @@
 use oci_spec::runtime::{LinuxNamespace, LinuxNamespaceType};
 
 use super::HostFacts;
-use crate::ContainerConfig;
+use crate::model::ContainerConfig;
 
 pub fn namespaces(cfg: &ContainerConfig, host: &HostFacts) -> Vec<LinuxNamespace> {
     use LinuxNamespaceType::*;

@@ -5,8 +5,8 @@ use oci_spec::runtime::{Process, User};
 
 use super::{security, stdio, HostFacts};
 use crate::error::{Error, Result};
+use crate::model::ContainerConfig;
 use crate::users::ResolvedUser;
-use crate::ContainerConfig;
 
 /// `process.user`.
 fn user(u: &ResolvedUser) -> User {

@@ -8,8 +8,7 @@ use oci_spec::runtime::{
 };
 
 use crate::error::{Error, Result};
-use crate::resources::ThrottleDevice;
-use crate::Resources;
+use crate::model::{Resources, ThrottleDevice};
 
 type BlockDevices = std::collections::BTreeMap<String, (u64, u64)>;
 
@@ -87,4 +86,74 @@ fn block_io(r: &Resources, block_devices: &BlockDevices) -> Result<Option<LinuxB
     b.set_throttle_read_iops_device(throttles(&r.blkio_device_read_iops)?);
     b.set_throttle_write_iops_device(throttles(&r.blkio_device_write_iops)?);
     Ok((b != LinuxBlockIo::default()).then_some(b))
+}
+
+/// What `update` sends the runtime: the fields the change names, with the
+/// values `merged` (the record after the change) has for them (a changed
+/// `--cpus` is a period and a quota); never devices.
+pub fn update_request(
+    merged: &Resources,
+    change: &Resources,
+    block_devices: &BlockDevices,
+) -> Result<LinuxResources> {
+    let (u, mut r) = (change, merged.clone());
+    if u.memory == 0 && u.memory_swap == 0 {
+        r.memory = 0;
+        r.memory_swap = 0;
+    }
+    if u.memory_reservation == 0 {
+        r.memory_reservation = 0;
+    }
+    if u.nano_cpus == 0 {
+        r.nano_cpus = 0;
+    }
+    if u.cpu_period == 0 {
+        r.cpu_period = 0;
+    }
+    if u.cpu_quota == 0 {
+        r.cpu_quota = 0;
+    }
+    if u.cpu_shares == 0 {
+        r.cpu_shares = 0;
+    }
+    if u.cpuset_cpus.is_empty() {
+        r.cpuset_cpus.clear();
+    }
+    if u.cpuset_mems.is_empty() {
+        r.cpuset_mems.clear();
+    }
+    if u.blkio_weight == 0 {
+        r.blkio_weight = 0;
+    }
+    r.pids_limit = u.pids_limit;
+    r.blkio_device_read_bps.clear();
+    r.blkio_device_write_bps.clear();
+    r.blkio_device_read_iops.clear();
+    r.blkio_device_write_iops.clear();
+    limits(&r, block_devices)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn update_request_names_only_the_change() {
+        let mut r = Resources {
+            memory: 64 << 20,
+            memory_swap: 128 << 20,
+            ..Default::default()
+        };
+        // Only what was named goes to the runtime.
+        let shares = Resources {
+            cpu_shares: 256,
+            ..Default::default()
+        };
+        r.merge_update(&shares).unwrap();
+        let req = update_request(&r, &shares, &Default::default()).unwrap();
+        assert_eq!(
+            serde_json::to_value(req).unwrap(),
+            serde_json::json!({"cpu": {"shares": 256}})
+        );
+    }
 }

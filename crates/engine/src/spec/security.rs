@@ -13,8 +13,8 @@ use serde::Deserialize;
 
 use super::HostFacts;
 use crate::error::{Error, Result};
-use crate::seccomp;
-use crate::security::{Device, SeccompMode, SecurityConfig, INIT_IN_CONTAINER};
+use crate::model::seccomp;
+use crate::model::security::{Device, SeccompMode, SecurityConfig, INIT_IN_CONTAINER};
 
 /// Docker's masked paths (moby `oci/defaults.go`).
 const MASKED_PATHS: &[&str] = &[
@@ -42,7 +42,7 @@ const READONLY_PATHS: &[&str] = &[
 
 /// The capability names the process gets.
 pub fn capabilities(sec: &SecurityConfig, host: &HostFacts) -> Vec<String> {
-    crate::security::caps::tweak(sec, &host.capabilities)
+    crate::model::security::caps::tweak(sec, &host.capabilities)
 }
 
 /// Bounding, effective and permitted sets of `names` (from berth's

@@ -3,7 +3,7 @@
 
 use oci_spec::runtime::{Box as ConsoleSize, BoxBuilder};
 
-use crate::StdioConfig;
+use crate::model::StdioConfig;
 
 /// `process.consoleSize` of a `-t` container created from a terminal.
 pub fn console_size(cfg: &StdioConfig) -> Option<ConsoleSize> {

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::golden;
 use super::{build, HostFacts};
-use crate::security::Device;
+use crate::model::security::Device;
 
 /// The facts of the host the goldens were written on (`golden/host.json`).
 fn golden_host() -> HostFacts {
@@ -42,7 +42,7 @@ fn golden_host() -> HostFacts {
     HostFacts {
         cgroup2: v["cgroup2"].as_bool().unwrap(),
         capabilities: strings(&v["capabilities"]),
-        seccomp: crate::seccomp::Host {
+        seccomp: crate::model::seccomp::Host {
             arch,
             kernel: (
                 v["kernel"][0].as_u64().unwrap(),
@@ -58,7 +58,7 @@ fn golden_host() -> HostFacts {
     }
 }
 
-fn typed(c: &crate::Container, rootfs: &Path, host: &HostFacts) -> Value {
+fn typed(c: &crate::model::Container, rootfs: &Path, host: &HostFacts) -> Value {
     let user = crate::users::resolve(rootfs, &c.config.user, &c.config.security.group_add).unwrap();
     let spec = build(c, host, &user, Path::new(golden::BUNDLE)).unwrap();
     serde_json::to_value(&spec).unwrap()
@@ -107,7 +107,7 @@ fn numeric_user_before_the_image_is_mounted() {
 
 #[test]
 fn update_resources_shape() {
-    let r = crate::Resources {
+    let r = crate::model::Resources {
         memory: 64 << 20,
         memory_swap: 128 << 20,
         nano_cpus: 1_500_000_000,
@@ -115,7 +115,7 @@ fn update_resources_shape() {
         pids_limit: Some(20),
         ..Default::default()
     };
-    let v = serde_json::to_value(super::update_resources(&r).unwrap()).unwrap();
+    let v = serde_json::to_value(super::update_request(&r, &r).unwrap()).unwrap();
     assert_eq!(
         v,
         serde_json::json!({
@@ -125,51 +125,25 @@ fn update_resources_shape() {
         })
     );
     // An update lifting the pids limit says -1; nothing named, nothing sent.
-    let lift = crate::Resources {
+    let lift = crate::model::Resources {
         pids_limit: Some(0),
         ..Default::default()
     };
-    let v = serde_json::to_value(super::update_resources(&lift).unwrap()).unwrap();
+    let v = serde_json::to_value(super::update_request(&lift, &lift).unwrap()).unwrap();
     assert_eq!(v, serde_json::json!({"pids": {"limit": -1}}));
-    let none = super::update_resources(&crate::Resources::default()).unwrap();
+    let none = super::update_request(&Default::default(), &Default::default()).unwrap();
     assert_eq!(serde_json::to_value(none).unwrap(), serde_json::json!({}));
-    let missing = crate::Resources {
-        blkio_device_read_bps: vec![crate::ThrottleDevice {
+    let missing = crate::model::Resources {
+        blkio_device_read_bps: vec![crate::model::ThrottleDevice {
             path: "/nonexistent".into(),
             rate: 1,
         }],
         ..Default::default()
     };
-    assert!(super::update_resources(&missing)
+    assert!(super::update_request(&missing, &missing)
         .unwrap_err()
         .to_string()
         .contains("stat /nonexistent: no such file or directory"));
-}
-
-/// `config.json` is replaced whole: no temp file is left, and the result
-/// reads back as the spec that was written.
-#[test]
-fn write_is_whole() {
-    let rootfs = golden::Rootfs::new("write");
-    let dir = rootfs.0.join("bundle");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("config.json"), "old").unwrap();
-    let c = &golden::cases()[0].container;
-    let spec = build(c, &golden_host(), &Default::default(), &dir).unwrap();
-    super::write(&spec, &dir).unwrap();
-    let back = oci_spec::runtime::Spec::load(dir.join("config.json")).unwrap();
-    assert_eq!(back, spec);
-    let names: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
-    assert_eq!(names, ["config.json"]);
-    // The same spec again: the file is left as it is.
-    let before = std::fs::metadata(dir.join("config.json")).unwrap();
-    super::write(&spec, &dir).unwrap();
-    let after = std::fs::metadata(dir.join("config.json")).unwrap();
-    use std::os::unix::fs::MetadataExt;
-    assert_eq!(before.ino(), after.ino());
 }
 
 #[test]

@@ -24,28 +24,9 @@ use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
-use serde::{Deserialize, Serialize};
-
 use crate::attach::{self, BoundSocket, Frame};
 use crate::error::{Error, Result};
-
-/// `-i`/`-t` as the container was created with.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct StdioConfig {
-    /// `-t`: the process gets a pseudo-terminal.
-    #[serde(default)]
-    pub tty: bool,
-    /// `-i`: stdin stays open for attach clients.
-    #[serde(default)]
-    pub open_stdin: bool,
-    /// Close the container's stdin when the attached client's stdin ends
-    /// (Docker sets it for a foreground `run -i`).
-    #[serde(default)]
-    pub stdin_once: bool,
-    /// The terminal size (rows, cols) at create, for `process.consoleSize`.
-    #[serde(default)]
-    pub console_size: Option<(u16, u16)>,
-}
+use crate::model::StdioConfig;
 
 /// Name of the console socket the runtime connects to in the container
 /// directory (removed once the master arrived).
@@ -296,7 +277,7 @@ impl Launch {
             return String::new();
         };
         drop(w);
-        crate::monitor::read_available(r)
+        super::read_available(r)
     }
 
     /// After a successful `create`: takes the terminal (with `-t`), starts

@@ -1,21 +1,17 @@
 //! A container's resource limits as Docker records them (`HostConfig`'s
 //! `Memory`, `NanoCpus`, `BlkioDeviceReadBps`, ...): the daemon's checks
 //! (moby `verifyPlatformContainerResources`), its defaults (swap twice the
-//! memory), and the live operations
-//! that touch them: `update` (merged as `docker update` merges, applied
-//! through the runtime's `update --resources`, then recorded), `pause` and
-//! `unpause`, and the OOM kill count read when the container exits.
+//! memory) and `docker update`'s merge.
 //!
-//! Not here: parsing the flags (the CLI's `resource_args.rs`), usage
-//! numbers (`stats.rs`).
+//! Not here: parsing the flags (the CLI's `resource_args.rs`), the OCI
+//! `linux.resources` they become (`spec/resources.rs`), the `update`,
+//! `pause` and `unpause` verbs (`ops/`), usage numbers (`ops/stats.rs`).
 
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::container::{Container, State};
 use crate::error::{Error, Result};
-use crate::Engine;
 
 /// Docker's minimum for `--memory` and `--memory-reservation`.
 const MIN_MEMORY: i64 = 6 * 1024 * 1024;
@@ -153,7 +149,7 @@ impl Resources {
         self
     }
 
-    fn throttles(&self) -> impl Iterator<Item = (&'static str, &Vec<ThrottleDevice>)> {
+    pub(crate) fn throttles(&self) -> impl Iterator<Item = (&'static str, &Vec<ThrottleDevice>)> {
         [
             ("throttleReadBpsDevice", &self.blkio_device_read_bps),
             ("throttleWriteBpsDevice", &self.blkio_device_write_bps),
@@ -223,47 +219,6 @@ impl Resources {
             self.pids_limit = (n > 0).then_some(n);
         }
         Ok(())
-    }
-
-    /// What an update sends to the runtime: the fields given, with the
-    /// values now in force (a changed --cpus is a period and a quota).
-    fn update_request(&self, u: &Resources) -> Resources {
-        let mut r = self.clone();
-        // Fields the update did not name are left out of the request.
-        if u.memory == 0 && u.memory_swap == 0 {
-            r.memory = 0;
-            r.memory_swap = 0;
-        }
-        if u.memory_reservation == 0 {
-            r.memory_reservation = 0;
-        }
-        if u.nano_cpus == 0 {
-            r.nano_cpus = 0;
-        }
-        if u.cpu_period == 0 {
-            r.cpu_period = 0;
-        }
-        if u.cpu_quota == 0 {
-            r.cpu_quota = 0;
-        }
-        if u.cpu_shares == 0 {
-            r.cpu_shares = 0;
-        }
-        if u.cpuset_cpus.is_empty() {
-            r.cpuset_cpus.clear();
-        }
-        if u.cpuset_mems.is_empty() {
-            r.cpuset_mems.clear();
-        }
-        if u.blkio_weight == 0 {
-            r.blkio_weight = 0;
-        }
-        r.pids_limit = u.pids_limit;
-        r.blkio_device_read_bps.clear();
-        r.blkio_device_write_bps.clear();
-        r.blkio_device_read_iops.clear();
-        r.blkio_device_write_iops.clear();
-        r
     }
 
     /// True when an update names nothing.
@@ -336,115 +291,6 @@ fn swap_accounted() -> bool {
         .is_ok_and(|c| c.split_whitespace().any(|c| c == "memory"))
 }
 
-/// The container's cgroup, where the runtime made it (`cgroupsPath`).
-pub(crate) fn cgroup(c: &Container) -> Result<berth_cgroups::Cgroup> {
-    let path = format!("{}/{}", c.config.cgroup_parent.trim_end_matches('/'), c.id);
-    berth_cgroups::Cgroup::resolve(Some(&path), &c.id).map_err(|e| Error::Cgroup {
-        id: c.id.clone(),
-        source: e,
-    })
-}
-
-/// Whether the OOM killer killed a process of the container: read by the
-/// monitor after the init exits, before `runtime delete` removes the
-/// cgroup. Records it, and that the container is no longer paused.
-pub(crate) fn record_exit(engine: &Engine, c: &Container) -> Result<()> {
-    let oom_killed = cgroup(c)
-        .and_then(|cg| {
-            cg.oom_kill_count().map_err(|e| Error::Cgroup {
-                id: c.id.clone(),
-                source: e,
-            })
-        })
-        .is_ok_and(|n| n > 0);
-    engine.db.set_oom_killed(&c.id, oom_killed)
-}
-
-fn not_running(c: &Container) -> Error {
-    Error::StateConflict(format!("container {} is not running", c.id))
-}
-
-impl Engine {
-    /// `docker update`: merges the change into the recorded limits, applies
-    /// it to a running container through the runtime, then records it (the
-    /// next start's spec has it). A failure leaves the record as it was.
-    pub fn update(&mut self, key: &str, change: &Resources) -> Result<Container> {
-        let mut c = self.find(key)?;
-        let cannot = |id: &str, e: Error| Error::UpdateFailed {
-            id: id.to_owned(),
-            message: e.to_string(),
-        };
-        change.validate(true).map_err(|e| cannot(&c.id, e))?;
-        let mut merged = c.config.resources.clone();
-        merged.merge_update(change).map_err(|e| cannot(&c.id, e))?;
-        merged.validate(true).map_err(|e| cannot(&c.id, e))?;
-        if c.state == State::Running {
-            let request = crate::spec::update_resources(&merged.update_request(change))?;
-            let file = self.bundle(&c.id).file("update.json");
-            let text = serde_json::to_vec(&request).expect("resources serialize");
-            std::fs::write(&file, text).map_err(|e| Error::io("write", &file, e))?;
-            let applied = self.runtime_for(&c).update(&c.id, &file);
-            let _ = std::fs::remove_file(&file);
-            applied.map_err(|e| cannot(&c.id, e))?;
-        }
-        c.config.resources = merged;
-        // The next start builds its spec from the record.
-        self.db.set_config(&c.id, &c.config)?;
-        Ok(c)
-    }
-
-    /// `docker pause`: freezes the container (`runtime pause`).
-    pub fn pause(&mut self, key: &str) -> Result<Container> {
-        let mut c = self.find(key)?;
-        if c.state != State::Running {
-            return Err(not_running(&c));
-        }
-        if c.paused {
-            return Err(Error::StateConflict(format!(
-                "container {} is already paused",
-                c.id
-            )));
-        }
-        self.runtime_for(&c).pause(&c.id)?;
-        self.db.set_paused(&c.id, true)?;
-        c.paused = true;
-        Ok(c)
-    }
-
-    /// `docker unpause` (`runtime resume`).
-    pub fn unpause(&mut self, key: &str) -> Result<Container> {
-        let mut c = self.find(key)?;
-        if c.state != State::Running || !c.paused {
-            return Err(Error::StateConflict(format!(
-                "Container {} is not paused",
-                c.id
-            )));
-        }
-        self.runtime_for(&c).resume(&c.id)?;
-        self.db.set_paused(&c.id, false)?;
-        c.paused = false;
-        Ok(c)
-    }
-
-    /// After `kill`/`stop` signalled a paused container: Docker resumes it
-    /// so the signal is delivered, when the signal is SIGKILL or the one
-    /// that stops the container.
-    pub(crate) fn resume_after_signal(&self, c: &Container, signal: &str) {
-        if !c.paused {
-            return;
-        }
-        let stop = match c.config.stop_signal.as_str() {
-            "" => "",
-            s => s.strip_prefix("SIG").unwrap_or(s),
-        };
-        let signal = signal.strip_prefix("SIG").unwrap_or(signal);
-        if signal == "KILL" || signal == "9" || stop.is_empty() || stop == signal {
-            let _ = self.runtime_for(c).resume(&c.id);
-            let _ = self.db.set_paused(&c.id, false);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -513,17 +359,6 @@ mod tests {
         })
         .unwrap();
         assert_eq!(pids.pids_limit, None);
-        // Only what was named goes to the runtime.
-        let shares = Resources {
-            cpu_shares: 256,
-            ..Default::default()
-        };
-        r.merge_update(&shares).unwrap();
-        let req = crate::spec::update_resources(&r.update_request(&shares)).unwrap();
-        assert_eq!(
-            serde_json::to_value(req).unwrap(),
-            serde_json::json!({"cpu": {"shares": 256}})
-        );
     }
 
     #[test]

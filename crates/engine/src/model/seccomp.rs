@@ -14,7 +14,7 @@ use serde::Deserialize;
 use crate::error::{Error, Result};
 
 /// Docker's default profile (moby/profiles v0.2.3, Apache-2.0).
-pub const DEFAULT_PROFILE: &str = include_str!("../profiles/seccomp-default.json");
+pub const DEFAULT_PROFILE: &str = include_str!("../../profiles/seccomp-default.json");
 
 const ACTIONS: &[&str] = &[
     "SCMP_ACT_KILL",
@@ -321,7 +321,7 @@ mod tests {
 
     #[test]
     fn default_profile_for_the_default_capabilities() {
-        let bounding = caps(crate::DEFAULT_CAPABILITIES);
+        let bounding = caps(crate::model::security::DEFAULT_CAPABILITIES);
         let v = to_json(DEFAULT_PROFILE, &bounding, &AMD64)
             .unwrap()
             .unwrap();
@@ -359,7 +359,7 @@ mod tests {
 
     #[test]
     fn capabilities_and_kernel_select_rules() {
-        let mut bounding = caps(crate::DEFAULT_CAPABILITIES);
+        let mut bounding = caps(crate::model::security::DEFAULT_CAPABILITIES);
         bounding.push("CAP_SYS_ADMIN".into());
         let v = to_json(DEFAULT_PROFILE, &bounding, &AMD64)
             .unwrap()
@@ -373,9 +373,13 @@ mod tests {
             arch: "amd64",
             kernel: (4, 4),
         };
-        let v = to_json(DEFAULT_PROFILE, &caps(crate::DEFAULT_CAPABILITIES), &old)
-            .unwrap()
-            .unwrap();
+        let v = to_json(
+            DEFAULT_PROFILE,
+            &caps(crate::model::security::DEFAULT_CAPABILITIES),
+            &old,
+        )
+        .unwrap()
+        .unwrap();
         assert!(!names(&v).contains(&"ptrace".to_owned()));
         let arm = Host {
             arch: "arm64",

@@ -10,20 +10,20 @@
 //! static berth-init).
 
 pub(crate) mod caps;
-mod devices;
+pub(crate) mod devices;
 mod init;
 mod limits;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-pub use caps::capabilities;
+pub use caps::{capabilities, DEFAULT_CAPABILITIES};
 pub use limits::parse_bytes;
 
 use crate::error::{Error, Result};
-use crate::seccomp;
+use crate::model::seccomp;
 
 /// Where `--init` is mounted in the container.
 pub const INIT_IN_CONTAINER: &str = "/sbin/berth-init";
@@ -230,16 +230,6 @@ fn parse_bool(s: &str) -> Option<bool> {
     }
 }
 
-/// The host's device nodes, which a `--privileged` container gets.
-pub(crate) fn host_devices() -> Result<Vec<Device>> {
-    let mut out = Vec::new();
-    devices::walk_devices(Path::new("/dev"), &mut |host, rel| {
-        out.extend(devices::device(host, &format!("/dev/{rel}"), "rwm"));
-    })
-    .map_err(|e| Error::io("list", "/dev", e))?;
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -267,7 +257,7 @@ mod tests {
         let caps = capabilities(&c);
         assert!(caps.contains(&"CAP_SYS_ADMIN".into()) && caps.contains(&"CAP_NET_ADMIN".into()));
         assert!(!caps.contains(&"CAP_CHOWN".into()) && !caps.contains(&"CAP_KILL".into()));
-        assert_eq!(caps.len(), crate::DEFAULT_CAPABILITIES.len());
+        assert_eq!(caps.len(), DEFAULT_CAPABILITIES.len());
 
         let drop_all = resolve_ok(SecurityOptions {
             cap_add: strings(&["net_raw"]),
