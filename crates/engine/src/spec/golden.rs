@@ -9,8 +9,9 @@
 //! `linux.seccomp` equal to the one of `defaults.json` is replaced by a
 //! note (it is 30 KiB).
 //!
-//! `BERTH_WRITE_GOLDEN=1 cargo nextest run -p berth-engine golden` rewrites
-//! the files from the current builder (then review the diff).
+//! `BERTH_WRITE_GOLDEN=1 cargo nextest run -p berth-engine typed_builder`
+//! rewrites the documents from the current builder and `host.json`'s facts
+//! (then review the diff; a change must be one the spec is meant to get).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
