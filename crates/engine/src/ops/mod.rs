@@ -1,7 +1,7 @@
 //! The engine's verbs: one module per verb (or close family), each with
 //! one `impl Engine` block. They use the layers below (`model`,
-//! `spec_json`, `store`, `bundle`, `runtime`, ...), never `monitor`. What
-//! the CLI (and later an API server) calls.
+//! `spec`, `store`, `bundle`, `runtime`, ...), never `monitor`. What the
+//! CLI (and later an API server) calls.
 
 pub mod attach_session;
 pub(crate) mod cgroup;
