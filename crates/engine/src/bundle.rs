@@ -110,9 +110,7 @@ impl Bundle {
 
     fn write_file(&self, name: &str, content: &str) -> Result<()> {
         let path = self.file(name);
-        let tmp = self.file(&format!(".{name}.tmp"));
-        fs::write(&tmp, content).map_err(|e| Error::io("write", &tmp, e))?;
-        fs::rename(&tmp, &path).map_err(|e| Error::io("rename", &path, e))
+        berth_sys::write_atomic(&path, content.as_bytes()).map_err(|e| Error::io("write", &path, e))
     }
 }
 

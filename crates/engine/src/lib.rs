@@ -13,6 +13,7 @@ mod db;
 mod error;
 pub mod exec;
 pub mod fs;
+pub mod host;
 pub mod logfile;
 pub mod monitor;
 pub mod recovery;

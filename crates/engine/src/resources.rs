@@ -9,8 +9,6 @@
 //! Not here: parsing the flags (the CLI's `resource_args.rs`), usage
 //! numbers (`stats.rs`).
 
-use std::path::Path;
-
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
@@ -145,7 +143,7 @@ impl Resources {
         if self.memory > 0 && self.memory_swap == 0 {
             self.memory_swap = self.memory * 2;
         }
-        if self.memory_swap != 0 && !swap_accounted() {
+        if self.memory_swap != 0 && !crate::host::swap_accounted() {
             self.memory_swap = -1;
         }
         if self.pids_limit.is_some_and(|n| n <= 0) {
@@ -394,27 +392,14 @@ fn device_numbers(path: &str) -> Result<(u64, u64)> {
     ))
 }
 
-/// Whether the kernel accounts swap per cgroup, as Docker's sysinfo
-/// decides: v1 has `memory.memsw.*`; on v2 the memory controller does
-/// (the root cgroup has no swap files to look at).
-fn swap_accounted() -> bool {
-    if Path::new("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes").exists() {
-        return true;
-    }
-    std::fs::read_to_string("/sys/fs/cgroup/cgroup.controllers")
-        .is_ok_and(|c| c.split_whitespace().any(|c| c == "memory"))
-}
-
-/// Rewrites only `config.json` (temp file + rename), so the next start
+/// Rewrites only `config.json` (atomically), so the next start
 /// creates the cgroup with the updated limits; the files bind-mounted into
 /// a running container are left alone.
 fn write_spec(bundle: &crate::Bundle, c: &Container) -> Result<()> {
     let spec = crate::bundle::spec(c, bundle.dir())?;
     let path = bundle.file("config.json");
-    let tmp = bundle.file(".config.json.update");
     let text = serde_json::to_vec_pretty(&spec).expect("spec serializes");
-    std::fs::write(&tmp, text).map_err(|e| Error::io("write", &tmp, e))?;
-    std::fs::rename(&tmp, &path).map_err(|e| Error::io("rename", &path, e))
+    berth_sys::write_atomic(&path, &text).map_err(|e| Error::io("write", &path, e))
 }
 
 /// Adds the container's limits to the spec's `linux.resources` (which
@@ -427,14 +412,7 @@ pub(crate) fn add_to_spec(spec: &mut Value, r: &Resources) -> Result<()> {
     Ok(())
 }
 
-/// The container's cgroup, where the runtime made it (`cgroupsPath`).
-pub(crate) fn cgroup(c: &Container) -> Result<berth_cgroups::Cgroup> {
-    let path = format!("{}/{}", c.config.cgroup_parent.trim_end_matches('/'), c.id);
-    berth_cgroups::Cgroup::resolve(Some(&path), &c.id).map_err(|e| Error::Cgroup {
-        id: c.id.clone(),
-        source: e,
-    })
-}
+pub(crate) use crate::host::cgroup;
 
 /// Whether the OOM killer killed a process of the container: read by the
 /// monitor after the init exits, before `runtime delete` removes the

@@ -199,10 +199,8 @@ pub fn apply(bundle_dir: &Path, rootfs: &Path, spec: &str, group_add: &[String])
         return Ok(());
     }
     config["process"]["user"] = u;
-    let tmp = bundle_dir.join(".config.json.tmp");
     let bytes = serde_json::to_vec_pretty(&config).expect("spec serializes");
-    std::fs::write(&tmp, bytes).map_err(|e| Error::io("write", &tmp, e))?;
-    std::fs::rename(&tmp, &path).map_err(|e| Error::io("rename", &path, e))
+    berth_sys::write_atomic(&path, &bytes).map_err(|e| Error::io("write", &path, e))
 }
 
 #[cfg(test)]
