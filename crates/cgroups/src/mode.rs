@@ -213,11 +213,14 @@ impl Host {
         };
 
         if mode != Mode::V2 {
+            // (position in mountinfo, hierarchy): listed in mount order,
+            // the order a container's /sys/fs/cgroup shows them in.
+            let mut v1 = Vec::new();
             for m in memberships.iter().filter(|m| m.hierarchy_id != 0) {
                 // A hierarchy can be mounted more than once (bind mounts into
                 // containers); the first mount under /sys/fs/cgroup wins, then
                 // any.
-                let candidates = mounts.iter().filter(|mnt| {
+                let candidates = mounts.iter().enumerate().filter(|(_, mnt)| {
                     mnt.fs_type == "cgroup"
                         && m.controllers
                             .iter()
@@ -225,18 +228,23 @@ impl Host {
                 });
                 let chosen = candidates
                     .clone()
-                    .find(|mnt| mnt.mount_point.starts_with(CGROUP_ROOT))
+                    .find(|(_, mnt)| mnt.mount_point.starts_with(CGROUP_ROOT))
                     .or_else(|| candidates.clone().next());
-                let Some(mnt) = chosen else {
+                let Some((position, mnt)) = chosen else {
                     tracing::debug!(controllers = ?m.controllers, "v1 hierarchy is not mounted");
                     continue;
                 };
-                layout.v1.push(Hierarchy {
-                    controllers: m.controllers.clone(),
-                    mount_point: mnt.mount_point.clone(),
-                    own_dir: own_dir(mnt, &m.path),
-                });
+                v1.push((
+                    position,
+                    Hierarchy {
+                        controllers: m.controllers.clone(),
+                        mount_point: mnt.mount_point.clone(),
+                        own_dir: own_dir(mnt, &m.path),
+                    },
+                ));
             }
+            v1.sort_by_key(|(position, _)| *position);
+            layout.v1 = v1.into_iter().map(|(_, h)| h).collect();
         }
 
         if mode != Mode::V1 {
@@ -422,9 +430,10 @@ mod tests {
     fn hybrid_layout_maps_every_mounted_hierarchy() {
         let l = Host::from_parts(Mode::Hybrid, HYBRID_MOUNTINFO, HYBRID_SELF).unwrap();
         let names: Vec<String> = l.v1.iter().map(|m| m.controllers.join(",")).collect();
-        // blkio is in /proc/self/cgroup but not mounted: skipped.
-        assert_eq!(names, ["name=systemd", "memory", "cpuset", "cpu,cpuacct"]);
-        let mem = &l.v1[1];
+        // blkio is in /proc/self/cgroup but not mounted: skipped. In mount
+        // order.
+        assert_eq!(names, ["cpu,cpuacct", "cpuset", "memory", "name=systemd"]);
+        let mem = &l.v1[2];
         assert_eq!(mem.mount_point, Path::new("/sys/fs/cgroup/memory"));
         assert_eq!(
             mem.own_dir.as_deref(),
