@@ -174,7 +174,7 @@ pub fn info(root: &Path, runtime: &str, a: FormatArgs) -> Result<()> {
         "Driver": "overlay",
         "LoggingDriver": "json-file",
         "CgroupDriver": "cgroupfs",
-        "CgroupVersion": berth_engine::host::cgroup_version(),
+        "CgroupVersion": berth_engine::Engine::cgroup_version(),
         "KernelVersion": kernel(),
         "OperatingSystem": os_name(),
         "OSType": "linux",
