@@ -5,6 +5,11 @@
 //! so the same filesystem), is fsynced, renamed over the target, and the
 //! directory is fsynced so the rename itself is on disk. Any failure
 //! removes the temp file and leaves the old file as it was.
+//!
+//! [`replace_atomic`] is the same without the two fsyncs (~12 ms together
+//! on ext4 here), for files that mean nothing after a reboot or are made
+//! again before use (pid files, a new container's `/etc/hosts`): readers
+//! still never see a part.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -36,6 +41,21 @@ pub fn write_atomic_with<E: From<io::Error>>(
     mode: u32,
     fill: impl FnOnce(&mut File) -> Result<(), E>,
 ) -> Result<(), E> {
+    write(path, mode, true, fill)
+}
+
+/// Replaces `path` with `bytes` atomically but not durably: no fsync, so
+/// after a crash the file may be the old one. Mode 0666 less the umask.
+pub fn replace_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    write(path, DEFAULT_MODE, false, |f| f.write_all(bytes))
+}
+
+fn write<E: From<io::Error>>(
+    path: &Path,
+    mode: u32,
+    durable: bool,
+    fill: impl FnOnce(&mut File) -> Result<(), E>,
+) -> Result<(), E> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -47,13 +67,21 @@ pub fn write_atomic_with<E: From<io::Error>>(
         .mode(mode)
         .open(&tmp)?;
     let written = fill(&mut file)
-        .and_then(|()| file.sync_all().map_err(E::from))
+        .and_then(|()| {
+            if durable {
+                file.sync_all()?;
+            }
+            Ok(())
+        })
         .and_then(|()| fs::rename(&tmp, path).map_err(E::from));
     if let Err(e) = written {
         let _ = fs::remove_file(&tmp);
         return Err(e);
     }
-    File::open(dir).and_then(|d| d.sync_all()).map_err(E::from)
+    if durable {
+        File::open(dir).and_then(|d| d.sync_all())?;
+    }
+    Ok(())
 }
 
 /// `.<name>.tmp-<pid>-<n>` in `dir`: hidden, recognizable, and unique among
@@ -115,6 +143,18 @@ mod tests {
         write_atomic(&p, b"").unwrap();
         assert_eq!(fs::read(&p).unwrap(), b"");
         assert_eq!(d.names(), ["f.json"], "no temp file left");
+    }
+
+    #[test]
+    fn replace_is_atomic_too() {
+        let d = Dir::new("nosync");
+        let p = d.0.join("pid");
+        replace_atomic(&p, b"1").unwrap();
+        replace_atomic(&p, b"22").unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"22");
+        assert_eq!(d.names(), ["pid"]);
+        let err = replace_atomic(&d.0.join("no/pid"), b"1").unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::NotFound);
     }
 
     #[test]

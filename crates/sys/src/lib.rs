@@ -15,7 +15,7 @@ pub mod fsmount;
 pub mod seccomp;
 pub mod sysctl;
 
-pub use atomic::{write_atomic, write_atomic_mode, write_atomic_with};
+pub use atomic::{replace_atomic, write_atomic, write_atomic_mode, write_atomic_with};
 
 use std::ffi::CStr;
 use std::io;

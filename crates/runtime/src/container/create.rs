@@ -450,13 +450,15 @@ fn make_exec_fifo(dir: &StateDir, spec: &Spec) -> Result<()> {
     Ok(())
 }
 
-/// Written atomically, so a reader never sees a partial pid.
+/// Written atomically, so a reader never sees a partial pid (not
+/// durably: a pid means nothing after a reboot; runc does not sync it
+/// either).
 pub(crate) fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
     let path = if path.is_absolute() {
         path.to_path_buf()
     } else {
         std::env::current_dir().unwrap_or_default().join(path)
     };
-    berth_sys::write_atomic(&path, pid.to_string().as_bytes())
+    berth_sys::replace_atomic(&path, pid.to_string().as_bytes())
         .map_err(|e| Error::io("write pid file", &path, e))
 }
