@@ -3,9 +3,11 @@
 //! tab-aligned tables, human sizes and durations (go-units), and the
 //! columns several commands share.
 
+use std::fs::File;
 use std::io::{self, Write};
+use std::path::Path;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use berth_engine::{Container, State};
 use serde_json::Value;
 
@@ -53,6 +55,23 @@ fn error_line(e: &anyhow::Error) -> String {
         }
     }
     line
+}
+
+/// Writes to `path` atomically (the engine's one atomic write), so an
+/// error leaves no half-written file. An error of `f` (the content) is
+/// returned as it is; the file's own (create, sync, rename) name the file.
+pub fn write_file_atomic(path: &Path, f: impl FnOnce(&mut File) -> Result<()>) -> Result<()> {
+    let mut content_error = None;
+    let written = berth_engine::write_atomic_with(path, 0o666, |file| {
+        f(file).map_err(|e| {
+            content_error = Some(e);
+            io::Error::other("content failed")
+        })
+    });
+    match content_error {
+        Some(e) => Err(e),
+        None => written.with_context(|| format!("cannot write {}", path.display())),
+    }
 }
 
 /// Docker's pattern for commands over several containers: print each name

@@ -28,6 +28,9 @@ use std::path::{Path, PathBuf};
 
 use berth_image::ImageStore;
 
+/// The one atomic file write (temp file, fsync, rename), for callers that
+/// write files of their own (`save -o`, `export -o`).
+pub use berth_sys::write_atomic_with;
 pub use bundle::Bundle;
 pub use error::{Error, ErrorKind, Result};
 pub use model::security::DEFAULT_CAPABILITIES;

@@ -14,6 +14,7 @@ use berth_engine::image::CommitRequest;
 use berth_engine::Engine;
 
 use crate::args::*;
+use crate::output::write_file_atomic;
 
 pub fn rename(root: &Path, a: RenameArgs) -> Result<()> {
     let mut engine = Engine::open(root)?;
@@ -39,27 +40,6 @@ pub fn diff(root: &Path, a: ContainerArg) -> Result<()> {
         writeln!(out, "{} {}", change.kind.letter(), change.path)?;
     }
     Ok(())
-}
-
-/// Writes to `path` through a temp file renamed into place, so an error
-/// leaves no half-written file.
-fn write_file_atomic(path: &Path, f: impl FnOnce(&mut File) -> Result<()>) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(".berth-{}", std::process::id()));
-    let result = (|| -> Result<()> {
-        let mut file =
-            File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-        f(&mut file)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }
 
 pub fn export(root: &Path, a: ExportArgs) -> Result<()> {

@@ -4,7 +4,6 @@
 
 use std::fs::File;
 use std::io::{self, IsTerminal, Read, Write};
-use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use berth_engine::image::{
@@ -15,7 +14,9 @@ use berth_engine::Engine;
 use serde_json::{json, Value};
 
 use crate::args::*;
-use crate::output::{created_at, created_since, glob, human_size, print_rows, Template};
+use crate::output::{
+    created_at, created_since, glob, human_size, print_rows, write_file_atomic, Template,
+};
 
 pub(super) fn out() -> io::StdoutLock<'static> {
     io::stdout().lock()
@@ -224,26 +225,13 @@ pub fn save(store: &Engine, a: SaveArgs) -> Result<()> {
     let format: ArchiveFormat = a.format.parse()?;
     match &a.output {
         Some(path) => {
-            // Written beside the target and renamed: no half archive on error.
-            let dir = path
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(Path::new("."));
-            let tmp = dir.join(format!(".berth-save-{}", std::process::id()));
-            let result = (|| -> Result<()> {
-                let f = File::create(&tmp)
-                    .with_context(|| format!("cannot create {}", tmp.display()))?;
+            // Written atomically: no half archive on error.
+            write_file_atomic(path, |f| {
                 let mut w = io::BufWriter::new(f);
                 store.save_images(&a.images, format, &mut w)?;
-                w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-                std::fs::rename(&tmp, path)
-                    .with_context(|| format!("cannot write {}", path.display()))?;
+                w.flush()?;
                 Ok(())
-            })();
-            if result.is_err() {
-                let _ = std::fs::remove_file(&tmp);
-            }
-            result
+            })
         }
         None => {
             if io::stdout().is_terminal() {

@@ -84,13 +84,6 @@ fn os_name() -> String {
         .unwrap_or_else(|| "linux".into())
 }
 
-fn cgroup_version() -> &'static str {
-    match nix::sys::statfs::statfs("/sys/fs/cgroup") {
-        Ok(s) if s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC => "2",
-        _ => "1",
-    }
-}
-
 fn mem_total() -> u64 {
     std::fs::read_to_string("/proc/meminfo")
         .ok()
@@ -132,7 +125,7 @@ impl Engine {
             paused: 0,
             stopped: list.len() - running,
             images,
-            cgroup_version: cgroup_version(),
+            cgroup_version: Engine::cgroup_version(),
             kernel_version: kernel(),
             operating_system: os_name(),
             ncpu: std::thread::available_parallelism().map_or(1, |n| n.get()),
