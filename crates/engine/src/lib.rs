@@ -11,6 +11,7 @@ mod bundle;
 mod container;
 mod db;
 mod error;
+pub mod events;
 pub mod exec;
 pub mod fs;
 pub mod logfile;
@@ -36,6 +37,7 @@ pub use bundle::{Bundle, DEFAULT_CAPABILITIES};
 pub use container::{Container, ContainerConfig, State};
 pub use db::Lifecycle;
 pub use error::{Error, ErrorKind, Result};
+pub use events::{Event, EventType, EventsOptions};
 pub use resources::{Resources, ThrottleDevice};
 use runtime::Runtime;
 pub use security::SecurityOptions;
@@ -347,6 +349,9 @@ impl Engine {
             true => Some(attach::connect(self.bundle(&c.id).dir(), attach::SOCKET)?),
             false => None,
         };
+        if client.is_some() {
+            self.db.container_event(&c, "attach", &[])?;
+        }
         tracing::debug!(id = %c.id, runtime = %c.config.runtime.display(), "starting the container's monitor");
         let status = monitor::command(&self.root, &c.id)?
             .env(recovery::STARTER_ENV, me.to_string())
@@ -421,6 +426,7 @@ impl Engine {
         let ends = restart::ends_restarts(&c.config.stop_signal, signal);
         self.db.mark_stopped_by_user(&c.id, ends)?;
         self.runtime_for(&c).kill(&c.id, signal)?;
+        self.killed_event(&c, signal)?;
         self.resume_after_signal(&c, signal);
         Ok(c)
     }
@@ -457,6 +463,7 @@ impl Engine {
     pub fn restart(&mut self, key: &str, timeout: Duration) -> Result<()> {
         let c = self.stop(key, timeout)?;
         self.start(&c.id)?;
+        self.db.container_event(&c, "restart", &[])?;
         Ok(())
     }
 
@@ -467,6 +474,7 @@ impl Engine {
             // Between two runs: the monitor sees this and does not restart.
             self.db.mark_stopped_by_user(&c.id, true)?;
             self.db.cancel_restart(&c.id)?;
+            self.db.container_event(&c, "stop", &[])?;
         }
         if c.state != State::Running {
             return Ok(c);
@@ -478,18 +486,23 @@ impl Engine {
             s => s.strip_prefix("SIG").unwrap_or(s),
         };
         let signalled = runtime.kill(&c.id, signal).is_ok();
+        if signalled {
+            self.killed_event(&c, signal)?;
+        }
         self.resume_after_signal(&c, signal);
-        if signalled && self.wait_not_running(&c.id, timeout)? {
-            return Ok(c);
+        if !(signalled && self.wait_not_running(&c.id, timeout)?) {
+            if runtime.kill(&c.id, "KILL").is_ok() {
+                self.killed_event(&c, "KILL")?;
+            }
+            self.resume_after_signal(&c, "KILL");
+            if !self.wait_not_running(&c.id, Duration::from_secs(30))? {
+                return Err(Error::Monitor {
+                    id: c.id,
+                    message: "the container did not exit 30s after SIGKILL".into(),
+                });
+            }
         }
-        let _ = runtime.kill(&c.id, "KILL");
-        self.resume_after_signal(&c, "KILL");
-        if !self.wait_not_running(&c.id, Duration::from_secs(30))? {
-            return Err(Error::Monitor {
-                id: c.id,
-                message: "the container did not exit 30s after SIGKILL".into(),
-            });
-        }
+        self.db.container_event(&c, "stop", &[])?;
         Ok(c)
     }
 
@@ -526,7 +539,9 @@ impl Engine {
             self.db.mark_stopped_by_user(&c.id, true)?;
             self.db
                 .transition(&c.id, &[State::Restarting], State::Exited)?;
-            let _ = self.runtime_for(&c).kill(&c.id, "KILL");
+            if self.runtime_for(&c).kill(&c.id, "KILL").is_ok() {
+                self.killed_event(&c, "KILL")?;
+            }
             self.resume_after_signal(&c, "KILL");
             if !self.wait_not_running(&c.id, Duration::from_secs(30))? {
                 return Err(Error::Monitor {
