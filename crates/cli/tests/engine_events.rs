@@ -12,6 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use berth_testutil::require_root;
 use common::engine::{name, Engine};
+use common::lifecycle::{id_of, is_gone, monitor_pid, sigkill, wait_for};
 use serde_json::Value;
 
 /// Now as `SECS.NANOS`, one of Docker's `--since` forms.
@@ -44,10 +45,6 @@ fn actions(events: &[Value]) -> Vec<String> {
         .iter()
         .map(|v| v["Action"].as_str().unwrap().to_owned())
         .collect()
-}
-
-fn id_of(e: &Engine, n: &str) -> String {
-    e.inspect(n)["Id"].as_str().unwrap().to_owned()
 }
 
 #[test]
@@ -399,4 +396,23 @@ fn pause_unpause_update_restart_and_json_template() {
         one("{{json .Actor.Attributes}}").trim(),
         v["Actor"]["Attributes"].to_string()
     );
+}
+
+/// A container whose monitor was killed: the command that reconciles
+/// records its `die` (137), as the monitor would have.
+#[test]
+fn a_reconcile_records_the_die_the_monitor_could_not() {
+    require_root!();
+    let e = Engine::new("berth");
+    let t0 = now();
+    let n = name("k9");
+    e.ok(&["run", "-d", "--name", &n, "bb:1", "sleep", "1000"]);
+    let id = id_of(&e, &n);
+    let monitor = monitor_pid(&id).expect("a monitor runs");
+    sigkill(monitor);
+    wait_for("the monitor to die", || is_gone(monitor).then_some(()));
+    e.ok(&["ps"]);
+    let ev = events_of(&e, &t0, &id);
+    assert_eq!(actions(&ev), ["create", "start", "die"]);
+    assert_eq!(ev[2]["Actor"]["Attributes"]["exitCode"], "137");
 }
