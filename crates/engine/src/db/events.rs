@@ -190,3 +190,44 @@ impl Db {
         Ok((last, out))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn newest_kept_in_order_and_unknown_types_skipped() {
+        let dir = std::env::temp_dir().join(format!("berth-events-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let db = Db::open(&dir).unwrap();
+        let name = |i: i64| BTreeMap::from([("name".to_owned(), i.to_string())]);
+        let total = KEEP + 25;
+        // One transaction for speed; each insert prunes as in production.
+        let tx = immediate(&db.conn).unwrap();
+        for i in 0..total {
+            insert(&tx, EventType::Image, "tag", "sha256:x", &name(i)).unwrap();
+        }
+        tx.commit().unwrap();
+        let count: i64 = db
+            .conn
+            .query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(count, KEEP);
+        let (_, first) = db.events_after(0, 2).unwrap();
+        assert_eq!(first[0].attributes["name"], "25", "the oldest went");
+        assert_eq!(first[1].attributes["name"], "26");
+        assert!(first[0].time_nano <= first[1].time_nano);
+
+        // A row of a type a newer berth knows is read past, not returned.
+        let last = db.last_event_id().unwrap();
+        db.conn
+            .execute(
+                "INSERT INTO events (time_nano, type, action, actor, attributes)
+                 VALUES (1, 'builder', 'prune', 'x', '{}')",
+                [],
+            )
+            .unwrap();
+        assert_eq!(db.events_after(last, 10).unwrap(), (last + 1, Vec::new()));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
