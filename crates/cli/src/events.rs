@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::Result;
-use berth_engine::events::Filters;
+use berth_engine::EventFilters;
 use berth_engine::{Engine, Event, EventsOptions};
 use clap::Args;
 
@@ -40,7 +40,7 @@ pub fn events(root: &Path, a: EventsArgs) -> Result<()> {
     let options = EventsOptions {
         since: time(&a.since)?,
         until: time(&a.until)?,
-        filters: Filters::parse(&a.filters)?,
+        filters: EventFilters::parse(&a.filters)?,
     };
     let template = match a.format.as_deref().map(str::trim) {
         None | Some("") => None,

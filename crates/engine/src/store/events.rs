@@ -9,9 +9,9 @@ use std::path::PathBuf;
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 
 use super::Db;
-use crate::container::Container;
 use crate::error::Result;
-use crate::events::{now_nanos, Event, EventType};
+use crate::model::event::{now_nanos, Event, EventType};
+use crate::model::Container;
 
 pub(super) const MIGRATION: &str = "CREATE TABLE events (
         id         INTEGER PRIMARY KEY AUTOINCREMENT,
