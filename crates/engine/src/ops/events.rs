@@ -19,13 +19,19 @@ use crate::Engine;
 const IDLE_POLL: Duration = Duration::from_secs(2);
 
 impl Engine {
-    /// `kill` with Docker's `signal` attribute (the number).
-    pub(crate) fn killed_event(&self, c: &Container, signal: &str) -> Result<()> {
+    /// Signals the container (`runtime kill`) and records Docker's `kill`
+    /// (`signal`: the number) if it was delivered, ordered before the
+    /// `die` it may cause.
+    pub(crate) fn kill_recorded(&self, c: &Container, signal: &str) -> Result<()> {
         let number = crate::model::validate_signal(signal)
             .ok()
             .and_then(|name| name.parse::<nix::sys::signal::Signal>().ok())
             .map_or_else(|| signal.to_owned(), |s| (s as i32).to_string());
-        self.db.container_event(c, "kill", &[("signal", number)])
+        let runtime = self.runtime_for(c);
+        self.db
+            .container_event_with(c, "kill", &[("signal", number)], || {
+                runtime.kill(&c.id, signal)
+            })
     }
 
     /// `commit`: Docker's container `commit` event, and `tag` when named.

@@ -20,20 +20,14 @@ impl Engine {
             return Ok(c);
         }
         self.db.mark_stopped_by_user(&c.id, true)?;
-        let runtime = self.runtime_for(&c);
         let signal = match c.config.stop_signal.as_str() {
             "" => "TERM",
             s => s.strip_prefix("SIG").unwrap_or(s),
         };
-        let signalled = runtime.kill(&c.id, signal).is_ok();
-        if signalled {
-            self.killed_event(&c, signal)?;
-        }
+        let signalled = self.kill_recorded(&c, signal).is_ok();
         self.resume_after_signal(&c, signal);
         if !(signalled && self.wait_not_running(&c.id, timeout)?) {
-            if runtime.kill(&c.id, "KILL").is_ok() {
-                self.killed_event(&c, "KILL")?;
-            }
+            let _ = self.kill_recorded(&c, "KILL");
             self.resume_after_signal(&c, "KILL");
             if !self.wait_not_running(&c.id, Duration::from_secs(30))? {
                 return Err(Error::Monitor {

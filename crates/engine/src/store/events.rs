@@ -108,26 +108,42 @@ impl Db {
         p.into()
     }
 
-    /// An event with no state change of its own (`kill`, `stop`, `attach`,
-    /// ...), in a transaction of its own.
-    /// Attributes from the row, or from `c` when it is gone meanwhile (a
-    /// `--rm` container's monitor removed it before `stop` recorded).
+    /// An event with no state change of its own (`stop`, `attach`, ...),
+    /// in a transaction of its own. Attributes from the row, or from `c`
+    /// when it is gone meanwhile (a `--rm` container's monitor removed it
+    /// before `stop` recorded).
     pub(crate) fn container_event(
         &self,
         c: &Container,
         action: &str,
         extra: &[(&str, String)],
     ) -> Result<()> {
+        self.container_event_with(c, action, extra, || Ok(()))
+    }
+
+    /// The event is committed only if `act` succeeds, and `act` runs
+    /// while its transaction holds the write lock: for `kill`, whose
+    /// signal can end the container at once, so the monitor's `die` waits
+    /// and comes after it (the lock is held for one `runtime kill`).
+    pub(crate) fn container_event_with(
+        &self,
+        c: &Container,
+        action: &str,
+        extra: &[(&str, String)],
+        act: impl FnOnce() -> Result<()>,
+    ) -> Result<()> {
+        let tx = immediate(&self.conn).map_err(self.err())?;
         let write = || {
-            let tx = immediate(&self.conn)?;
             if !container(&tx, &c.id, action, extra)? {
                 let labels = c.config.labels.clone();
                 let attrs = attributes(extra, labels, &c.config.image, &c.name);
                 insert(&tx, EventType::Container, action, &c.id, &attrs)?;
             }
-            tx.commit()
+            Ok(())
         };
-        write().map_err(self.err())
+        write().map_err(self.err())?;
+        act()?; // an error rolls the event back (`tx` drops)
+        tx.commit().map_err(self.err())
     }
 
     /// An image event (Docker's `LogImageEvent`: the actor is the image id,
