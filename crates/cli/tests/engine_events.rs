@@ -250,6 +250,16 @@ fn filters_select_as_dockers() {
     assert_eq!(old.trim(), b);
 }
 
+/// A `berth events` child, killed if the test fails before it does.
+struct Follower(std::process::Child);
+
+impl Drop for Follower {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A follower (no `--since`) prints what another process records, costs
 /// no CPU while idle, and ends when killed.
 #[test]
@@ -259,14 +269,15 @@ fn a_follower_sees_other_processes_and_ends_when_killed() {
     let n = name("follow");
     let id = e.ok(&["create", "--name", &n, "bb:1", "sleep", "100"]);
     let id = id.trim();
-    let mut follower = e
-        .command(&["events", "--filter", &format!("container={id}")])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut follower = Follower(
+        e.command(&["events", "--filter", &format!("container={id}")])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let (tx, rx) = std::sync::mpsc::channel();
-    let stdout = follower.stdout.take().unwrap();
+    let stdout = follower.0.stdout.take().unwrap();
     std::thread::spawn(move || {
         for l in BufReader::new(stdout).lines() {
             if tx.send(l.unwrap()).is_err() {
@@ -290,7 +301,7 @@ fn a_follower_sees_other_processes_and_ends_when_killed() {
 
     // Idle: no CPU to speak of (clock ticks of utime + stime over 3 s).
     let ticks = || {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", follower.id())).unwrap();
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", follower.0.id())).unwrap();
         let f: Vec<&str> = stat.rsplit_once(") ").unwrap().1.split(' ').collect();
         f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
     };
@@ -315,13 +326,13 @@ fn a_follower_sees_other_processes_and_ends_when_killed() {
     );
 
     nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(follower.id() as i32),
+        nix::unistd::Pid::from_raw(follower.0.id() as i32),
         nix::sys::signal::Signal::SIGTERM,
     )
     .unwrap();
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        if let Some(status) = follower.try_wait().unwrap() {
+        if let Some(status) = follower.0.try_wait().unwrap() {
             assert!(!status.success());
             break;
         }
