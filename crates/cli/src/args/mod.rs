@@ -2,6 +2,7 @@
 //! family's flags are in its own file.
 
 mod containers;
+mod events;
 mod fs;
 mod images;
 mod registry;
@@ -14,6 +15,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 pub use containers::*;
+pub use events::*;
 pub use fs::*;
 pub use images::*;
 pub use registry::*;
@@ -96,6 +98,8 @@ pub enum Command {
     Top(TopArgs),
     /// Display a live stream of container(s) resource usage statistics
     Stats(StatsArgs),
+    /// Get real time events from the server
+    Events(EventsArgs),
     /// Attach local standard input, output, and error streams to a running container
     Attach(AttachArgs),
     /// Execute a command in a running container

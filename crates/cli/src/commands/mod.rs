@@ -3,6 +3,7 @@
 
 mod attach;
 mod containers;
+mod events;
 mod exec;
 mod fs;
 mod images;
@@ -114,6 +115,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Unpause(a) => live::unpause(&cli.root, &a.containers),
         Command::Top(a) => live::top(&cli.root, a),
         Command::Stats(a) => stats::stats(&cli.root, a),
+        Command::Events(a) => events::events(&cli.root, a),
         Command::Restart(a) => containers::restart(&cli.root, a),
         Command::Wait(a) => containers::wait(&cli.root, a),
         Command::System {

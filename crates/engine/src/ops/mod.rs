@@ -6,6 +6,7 @@
 pub mod attach_session;
 pub(crate) mod cgroup;
 pub mod create;
+pub mod events;
 pub mod exec;
 pub mod exec_session;
 pub mod fs;
