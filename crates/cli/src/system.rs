@@ -162,10 +162,16 @@ fn bytes_size(size: u64) -> String {
 pub fn info(root: &Path, runtime: &str, a: FormatArgs) -> Result<()> {
     let engine = Engine::open(root)?;
     let list = engine.list()?;
+    // Docker's counts: a paused container is paused, not running.
+    let paused = list
+        .iter()
+        .filter(|c| c.state == State::Running && c.paused)
+        .count();
     let running = list
         .iter()
         .filter(|c| matches!(c.state, State::Running | State::Starting))
-        .count();
+        .count()
+        - paused;
     let images = engine.images.list()?.len();
     let (rt_name, _) = runtime_version(runtime);
     let hostname = nix::unistd::gethostname()
@@ -175,8 +181,8 @@ pub fn info(root: &Path, runtime: &str, a: FormatArgs) -> Result<()> {
         "ID": "",
         "Containers": list.len(),
         "ContainersRunning": running,
-        "ContainersPaused": 0,
-        "ContainersStopped": list.len() - running,
+        "ContainersPaused": paused,
+        "ContainersStopped": list.len() - running - paused,
         "Images": images,
         "Driver": "overlay",
         "LoggingDriver": "json-file",
@@ -197,13 +203,14 @@ pub fn info(root: &Path, runtime: &str, a: FormatArgs) -> Result<()> {
     print_formatted(a.format.as_deref(), &v, || {
         format!(
             "Client:\n Version:    {VERSION}\n Context:    default\n Debug Mode: false\n\n\
-             Server:\n Containers: {}\n  Running: {}\n  Paused: 0\n  Stopped: {}\n Images: {}\n \
+             Server:\n Containers: {}\n  Running: {}\n  Paused: {}\n  Stopped: {}\n Images: {}\n \
              Server Version: {VERSION}\n Storage Driver: overlay\n Logging Driver: json-file\n \
              Cgroup Driver: cgroupfs\n Cgroup Version: {}\n Default Runtime: {}\n \
              Kernel Version: {}\n Operating System: {}\n OSType: linux\n Architecture: {}\n \
              CPUs: {}\n Total Memory: {}\n Name: {}\n Docker Root Dir: {}\n",
             v["Containers"],
             v["ContainersRunning"],
+            v["ContainersPaused"],
             v["ContainersStopped"],
             v["Images"],
             v["CgroupVersion"].as_str().unwrap_or(""),

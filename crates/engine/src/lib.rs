@@ -426,13 +426,16 @@ impl Engine {
     }
 
     /// Sends a signal for `berth run`'s signal proxy: not a stop by the
-    /// user, just what the terminal got.
+    /// user, just what the terminal got (a paused container is resumed for
+    /// it only as `kill` would).
     pub fn forward_signal(&self, id: &str, signal: &str) -> Result<()> {
         let c = self.find(id)?;
         if c.state != State::Running {
             return Ok(());
         }
-        self.runtime_for(&c).kill(&c.id, signal)
+        self.runtime_for(&c).kill(&c.id, signal)?;
+        self.resume_after_signal(&c, signal);
+        Ok(())
     }
 
     /// `wait`: blocks until the container is not running (nor starting or

@@ -518,21 +518,20 @@ impl Engine {
         Ok(c)
     }
 
-    /// After `kill`/`stop` signalled a paused container: Docker resumes it
-    /// so the signal is delivered, when the signal is SIGKILL or the one
-    /// that stops the container.
+    /// After a signal reached a paused container (`kill`, `stop`, `run`'s
+    /// signal proxy): Docker resumes it so the signal is delivered, when the
+    /// signal is SIGKILL or the container's stop signal (SIGTERM unless
+    /// set); others wait for `unpause`. It stays marked paused when the
+    /// resume fails (Docker only warns then).
     pub(crate) fn resume_after_signal(&self, c: &Container, signal: &str) {
-        if !c.paused {
+        if !c.paused || !crate::restart::ends_restarts(&c.config.stop_signal, signal) {
             return;
         }
-        let stop = match c.config.stop_signal.as_str() {
-            "" => "",
-            s => s.strip_prefix("SIG").unwrap_or(s),
-        };
-        let signal = signal.strip_prefix("SIG").unwrap_or(signal);
-        if signal == "KILL" || signal == "9" || stop.is_empty() || stop == signal {
-            let _ = self.runtime_for(c).resume(&c.id);
-            let _ = self.db.set_paused(&c.id, false);
+        match self.runtime_for(c).resume(&c.id) {
+            Ok(()) => {
+                let _ = self.db.set_paused(&c.id, false);
+            }
+            Err(e) => tracing::warn!(id = %c.id, "cannot unpause the container: {e}"),
         }
     }
 }
