@@ -169,10 +169,13 @@ impl Monitor {
         let mut backoff = Backoff::default();
         let mut first = true;
         loop {
-            let (pid, threads) = match Self::launch(&engine, c, &hub, report) {
+            // A container that never ran has no runtime state to clear
+            // before `create` (a failed start or a reconcile deleted it).
+            let fresh = first && c.started_at.is_empty() && c.error.is_empty();
+            let (pid, threads) = match Self::launch(&engine, c, &hub, fresh) {
                 Ok(launched) => launched,
                 Err(e) => {
-                    let _ = runtime.delete(id, true);
+                    let deleted = runtime.delete(id, true).is_ok();
                     let _ = crate::unmount(&bundle.rootfs());
                     let code = i32::from(e.exit_code());
                     // A first start that fails leaves the container
@@ -185,10 +188,10 @@ impl Monitor {
                         return Ok(());
                     }
                     // Removed before the report, so the CLI's caller sees it gone.
-                    let removed = if c.config.auto_remove {
-                        engine.remove_files(c)
-                    } else {
-                        Ok(())
+                    let removed = match (c.config.auto_remove, deleted) {
+                        (false, _) => Ok(()),
+                        (true, true) => engine.remove_files_after_delete(c),
+                        (true, false) => engine.remove_files(c),
                     };
                     if first {
                         let _ = writeln!(report, "error {code} {}", one_line(&e.to_string()));
@@ -222,9 +225,7 @@ impl Monitor {
             let finished = berth_image::time::now_rfc3339();
             // Before `delete`, which removes the cgroup that counts OOM kills.
             let _ = crate::resources::record_exit(&engine, c);
-            if runtime.delete(id, false).is_err() {
-                let _ = runtime.delete(id, true);
-            }
+            let deleted = runtime.delete(id, false).is_ok() || runtime.delete(id, true).is_ok();
             let _ = crate::unmount(&bundle.rootfs());
             let policy = c.config.restart;
             let again = engine.db.owned_exited(id, me, code, "", &finished, |l| {
@@ -233,10 +234,10 @@ impl Monitor {
             hub.finish(code);
             // Removed before the report, so the CLI's caller sees it gone
             // (`--rm` excludes a restart policy).
-            let removed = if again == Some(false) && c.config.auto_remove {
-                engine.remove_files(c)
-            } else {
-                Ok(())
+            let removed = match (again == Some(false) && c.config.auto_remove, deleted) {
+                (false, _) => Ok(()),
+                (true, true) => engine.remove_files_after_delete(c),
+                (true, false) => engine.remove_files(c),
             };
             if first {
                 // A foreground `run` returns at the first exit, as Docker's.
@@ -259,9 +260,8 @@ impl Monitor {
         engine: &Engine,
         c: &crate::Container,
         hub: &Arc<crate::stdio::Hub>,
-        report: &mut impl Write,
+        fresh: bool,
     ) -> Result<(i32, Vec<std::thread::JoinHandle<()>>)> {
-        let _ = report;
         let id = &c.id;
         let bundle = engine.bundle(id);
         let rootfs = bundle.rootfs();
@@ -277,7 +277,9 @@ impl Monitor {
         std::fs::create_dir_all(&runtime.root)
             .map_err(|e| Error::io("create", &runtime.root, e))?;
         // A leftover from a monitor that died: the id must be free.
-        let _ = runtime.delete(id, true);
+        if !fresh {
+            let _ = runtime.delete(id, true);
+        }
 
         let mut stdio = hub.prepare(bundle.dir())?;
         let pid_file = bundle.file("init.pid");
