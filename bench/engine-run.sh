@@ -120,7 +120,7 @@ for i in $(seq "$IDLE"); do
 done
 sleep 2
 # Only this run's monitors: both carry the temp dir in their arguments.
-mapfile -t bp < <(pgrep -f -- "berth-monitor --root $W/berth --detached")
+mapfile -t bp < <(pgrep -f -- "berth-monitor --root $W/berth ")
 mapfile -t pp < <(pgrep -f -- "^/usr/bin/conmon .*$W/")
 read -r bpss brss bn <<<"$(sum_mem "${bp[@]}")"
 read -r ppss prss pn <<<"$(sum_mem "${pp[@]}")"

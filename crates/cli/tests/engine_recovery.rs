@@ -543,7 +543,7 @@ fn an_unfinished_create_is_removed() {
     e.ok(&["create", "--name", &n, "bb:1", "true"]);
 }
 
-/// The monitors (stage 2) running for this engine's root.
+/// The monitors running for this engine's root.
 fn monitors_of(e: &Engine) -> Vec<i32> {
     let root = e.berth.root.to_str().unwrap().to_owned();
     std::fs::read_dir("/proc")

@@ -1,9 +1,10 @@
 //! The per-container monitor (like Podman's conmon): the small
 //! `berth-monitor` binary next to `berth`, which links only this module's
 //! side of the engine, so that an idle monitor costs little memory (see
-//! docs/benchmarks.md). Stage 1 calls `setsid` and spawns stage 2, then exits,
-//! so stage 2 belongs to no terminal and outlives the CLI (double fork
-//! without `unsafe`). Stage 2 is a child subreaper: it mounts the rootfs,
+//! docs/benchmarks.md). It forks at once: the parent exits (the CLI waits
+//! for it), the child calls `setsid`, so it belongs to no terminal and
+//! outlives the CLI (a double fork with a single exec). The child is a
+//! child subreaper: it mounts the rootfs,
 //! calls the runtime's `create` with pipes for stdout/stderr and `start`,
 //! writes the log through [`crate::logfile`], waits for the init, records
 //! the exit, runs `delete` and removes the container when `--rm`. It stays
@@ -35,42 +36,31 @@ use crate::{Engine, State};
 
 /// The monitor's binary, next to `berth`.
 pub const BINARY: &str = "berth-monitor";
-const DETACHED_FLAG: &str = "--detached";
 
-/// Stage 1 (no `--detached`) or stage 2. Returns the process's exit code.
-pub fn main(root: &Path, id: &str, detached: bool) -> i32 {
-    if !detached {
-        // Whatever the CLI's caller left open (a test harness's output
-        // pipe, ...) must not be held for the container's lifetime.
-        if let Err(e) = berth_sys::cloexec_from(3) {
-            eprintln!("monitor {id}: close inherited descriptors: {e}");
+/// Detaches from the command that started it, then runs the container.
+/// Returns the process's exit code (the starter waits for it: 0 once the
+/// detached child exists).
+pub fn main(root: &Path, id: &str) -> i32 {
+    // Whatever the CLI's caller left open (a test harness's output pipe,
+    // ...) must not be held for the container's lifetime. Ours are 0-2.
+    if let Err(e) = berth_sys::close_from(3) {
+        eprintln!("monitor {id}: close inherited descriptors: {e}");
+        return 1;
+    }
+    // A double fork with one exec: the parent returns at once, the child
+    // leaves the caller's session (it is not a group leader, so setsid
+    // succeeds) and outlives the CLI.
+    match berth_sys::fork_single_threaded() {
+        Ok(berth_sys::Forked::Parent(_)) => return 0,
+        Ok(berth_sys::Forked::Child) => {}
+        Err(e) => {
+            eprintln!("monitor {id}: fork: {e}");
             return 1;
         }
-        // Not a group leader (spawned by the CLI), so setsid succeeds.
-        if let Err(e) = nix::unistd::setsid() {
-            eprintln!("monitor {id}: setsid: {e}");
-            return 1;
-        }
-        let exe = match std::env::current_exe() {
-            Ok(e) => e,
-            Err(e) => {
-                eprintln!("monitor {id}: {e}");
-                return 1;
-            }
-        };
-        let spawned = Command::new(exe)
-            .arg("--root")
-            .arg(root)
-            .arg(DETACHED_FLAG)
-            .arg(id)
-            .spawn();
-        return match spawned {
-            Ok(_) => 0,
-            Err(e) => {
-                eprintln!("monitor {id}: spawn: {e}");
-                1
-            }
-        };
+    }
+    if let Err(e) = nix::unistd::setsid() {
+        eprintln!("monitor {id}: setsid: {e}");
+        return 1;
     }
     let mut report = io::stdout();
     match Monitor::run(root, id, &mut report) {
@@ -82,8 +72,8 @@ pub fn main(root: &Path, id: &str, detached: bool) -> i32 {
     }
 }
 
-/// The arguments that start a monitor for `id` (stage 1): the
-/// `berth-monitor` next to the running binary.
+/// The arguments that start a monitor for `id`: the `berth-monitor` next
+/// to the running binary.
 pub fn command(root: &Path, id: &str) -> Result<Command> {
     let exe = std::env::current_exe().map_err(|e| Error::io("find", "/proc/self/exe", e))?;
     let path = exe.with_file_name(BINARY);
@@ -95,22 +85,20 @@ pub fn command(root: &Path, id: &str) -> Result<Command> {
     Ok(c)
 }
 
-/// `berth-monitor [--root ROOT] [--detached] ID`: the monitor's own
-/// command line (it is started only by berth).
-pub fn parse_args(args: &[String]) -> Option<(std::path::PathBuf, String, bool)> {
+/// `berth-monitor [--root ROOT] ID`: the monitor's own command line (it
+/// is started only by berth).
+pub fn parse_args(args: &[String]) -> Option<(std::path::PathBuf, String)> {
     let mut root = std::path::PathBuf::from("/var/lib/berth");
-    let mut detached = false;
     let mut id = None;
     let mut args = args.iter();
     while let Some(a) = args.next() {
         match a.as_str() {
             "--root" => root = args.next()?.into(),
-            DETACHED_FLAG => detached = true,
             _ if id.is_none() && !a.starts_with('-') => id = Some(a.clone()),
             _ => return None,
         }
     }
-    Some((root, id?, detached))
+    Some((root, id?))
 }
 
 struct Monitor;
