@@ -12,13 +12,14 @@ use berth_testutil::require_root;
 use common::engine::{name, Engine};
 
 fn foreground_output_and_exit_code(runtime: &'static str) {
-    // "berth" is the berth-runtime binary.
-    let runtime_file = if runtime == "berth" {
+    let e = Engine::new(runtime);
+    // "berth" is the berth-runtime binary (e.runtime: after
+    // BERTH_TEST_ENGINE_RUNTIME).
+    let runtime_file = if e.runtime == "berth" {
         "berth-runtime"
     } else {
-        runtime
+        e.runtime
     };
-    let e = Engine::new(runtime);
     let n = name("fg");
     let out = e.run(&[
         "run",

@@ -52,7 +52,21 @@ fn private_mount_ns() -> Child {
 }
 
 impl Engine {
+    /// `runtime` is `berth` (berth-runtime), `runc` or `crun`.
+    /// `BERTH_TEST_ENGINE_RUNTIME=runc|crun` runs the tests written for
+    /// berth-runtime with another runtime (the suite passes with all three).
     pub fn new(runtime: &'static str) -> Engine {
+        let runtime = match (
+            runtime,
+            std::env::var("BERTH_TEST_ENGINE_RUNTIME").as_deref(),
+        ) {
+            ("berth", Ok("runc")) => "runc",
+            ("berth", Ok("crun")) => "crun",
+            ("berth", Ok(other)) if other != "berth" => {
+                panic!("BERTH_TEST_ENGINE_RUNTIME={other}: only berth, runc or crun")
+            }
+            _ => runtime,
+        };
         let berth = Berth::new();
         let tar = rootfs_tar(berth.dir.path());
         berth.ok(&["import", tar.to_str().unwrap(), "bb:1"]);

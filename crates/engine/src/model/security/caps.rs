@@ -3,8 +3,25 @@
 //! `--cap-drop`.
 
 use super::SecurityConfig;
-use crate::bundle::DEFAULT_CAPABILITIES;
 use crate::error::{Error, Result};
+
+/// Docker's default capability set (moby `oci/caps/defaults.go`).
+pub const DEFAULT_CAPABILITIES: &[&str] = &[
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_MKNOD",
+    "CAP_NET_RAW",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETFCAP",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT",
+    "CAP_KILL",
+    "CAP_AUDIT_WRITE",
+];
 
 /// Capabilities 0..=40 by number (linux/capability.h).
 pub(crate) const ALL_CAPABILITIES: &[&str] = &[

@@ -70,22 +70,22 @@ pub struct ContainerConfig {
     /// `--memory`, `--cpus`, ... as Docker records them; `update` changes
     /// them.
     #[serde(default)]
-    pub resources: crate::resources::Resources,
+    pub resources: crate::model::resources::Resources,
     /// `-i`/`-t` (absent from rows written before they existed).
     #[serde(default)]
-    pub stdio: crate::stdio::StdioConfig,
+    pub stdio: crate::model::stdio::StdioConfig,
     /// `none` (empty in older records) or `host`.
     #[serde(default)]
     pub network_mode: String,
     /// Capabilities, seccomp, devices, limits, `--init`, ... (security.rs).
     #[serde(default)]
-    pub security: crate::security::SecurityConfig,
+    pub security: crate::model::security::SecurityConfig,
     /// `--restart`.
     #[serde(default)]
-    pub restart: crate::restart::RestartPolicy,
+    pub restart: crate::model::restart::RestartPolicy,
     /// `--log-driver`, `--log-opt`.
     #[serde(default)]
-    pub log: crate::logfile::LogConfig,
+    pub log: crate::model::log::LogConfig,
 }
 
 impl ContainerConfig {

@@ -10,7 +10,7 @@
 //! the exit, runs `delete` and removes the container when `--rm`. It stays
 //! alive across the restarts its restart policy asks for
 //! ([`crate::restart`]). It takes the container over from the command that
-//! started it (recorded as the owner, [`crate::recovery`]), and every
+//! started it (recorded as the owner, [`crate::ops::recover`]), and every
 //! later write checks it still owns it.
 //!
 //! It reports to whoever started it through its stdout, a pipe: one line
@@ -20,22 +20,24 @@
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::fd::AsFd;
 use std::path::Path;
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
 
+pub mod stdio;
+
 use crate::error::{Error, Result};
 use crate::logfile::LogWriter;
-use crate::recovery::{self, ProcessId};
-use crate::restart::Backoff;
+use crate::model::restart::Backoff;
+use crate::model::{Container, State};
+use crate::ops::cgroup::record_exit;
+use crate::ops::unmount;
 use crate::runtime::{command_exit_code, last_line};
-use crate::{Engine, State};
-
-/// The monitor's binary, next to `berth`.
-pub const BINARY: &str = "berth-monitor";
+use crate::spec_json;
+use crate::store::owner::{self, ProcessId};
+use crate::Engine;
 
 /// Detaches from the command that started it, then runs the container.
 /// Returns the process's exit code (the starter waits for it: 0 once the
@@ -72,19 +74,6 @@ pub fn main(root: &Path, id: &str) -> i32 {
     }
 }
 
-/// The arguments that start a monitor for `id`: the `berth-monitor` next
-/// to the running binary.
-pub fn command(root: &Path, id: &str) -> Result<Command> {
-    let exe = std::env::current_exe().map_err(|e| Error::io("find", "/proc/self/exe", e))?;
-    let path = exe.with_file_name(BINARY);
-    if !path.is_file() {
-        return Err(Error::MonitorNotFound(path));
-    }
-    let mut c = Command::new(path);
-    c.arg("--root").arg(root).arg(id);
-    Ok(c)
-}
-
 /// `berth-monitor [--root ROOT] ID`: the monitor's own command line (it
 /// is started only by berth).
 pub fn parse_args(args: &[String]) -> Option<(std::path::PathBuf, String)> {
@@ -115,10 +104,10 @@ impl Monitor {
         })?;
         let mut engine = Engine::open_unreconciled(root)?;
         let me = ProcessId::current();
-        let starter = std::env::var(recovery::STARTER_ENV)
+        let starter = std::env::var(owner::STARTER_ENV)
             .ok()
             .and_then(|s| ProcessId::parse(&s));
-        let boot = recovery::boot_id();
+        let boot = owner::boot_id();
         let claimed = match starter {
             Some(s) => engine.db.take_over(id, s, boot, me, boot)?,
             None => false,
@@ -146,14 +135,14 @@ impl Monitor {
     fn lifecycle(
         root: &Path,
         mut engine: Engine,
-        c: &crate::Container,
+        c: &Container,
         me: ProcessId,
         report: &mut impl Write,
     ) -> Result<()> {
         let id = &c.id;
         let bundle = engine.bundle(id);
         let runtime = engine.runtime_for(c);
-        let hub = crate::stdio::Hub::serve(&c.config.stdio, bundle.dir())?;
+        let hub = stdio::Hub::serve(&c.config.stdio, bundle.dir())?;
         let mut backoff = Backoff::default();
         let mut first = true;
         loop {
@@ -164,7 +153,7 @@ impl Monitor {
                 Ok(launched) => launched,
                 Err(e) => {
                     let deleted = runtime.delete(id, true).is_ok();
-                    let _ = crate::unmount(&bundle.rootfs());
+                    let _ = unmount(&bundle.rootfs());
                     let code = i32::from(e.exit_code());
                     // A first start that fails leaves the container
                     // `created` (Docker's); a restart that fails, `exited`.
@@ -193,7 +182,7 @@ impl Monitor {
                 // Taken over meanwhile: what we started is not ours to run.
                 let _ = runtime.delete(id, true);
                 let _ = wait_for(pid);
-                let _ = crate::unmount(&bundle.rootfs());
+                let _ = unmount(&bundle.rootfs());
                 return Ok(());
             }
             if first {
@@ -212,9 +201,9 @@ impl Monitor {
             }
             let finished = berth_image::time::now_rfc3339();
             // Before `delete`, which removes the cgroup that counts OOM kills.
-            let _ = crate::resources::record_exit(&engine, c);
+            let _ = record_exit(&engine, c);
             let deleted = runtime.delete(id, false).is_ok() || runtime.delete(id, true).is_ok();
-            let _ = crate::unmount(&bundle.rootfs());
+            let _ = unmount(&bundle.rootfs());
             let policy = c.config.restart;
             let again = engine.db.owned_exited(id, me, code, "", &finished, |l| {
                 policy.restarts_after(code, l.manually_stopped, l.restart_count)
@@ -246,16 +235,16 @@ impl Monitor {
     /// Mount, `create`, log copiers, `start`. Returns the init's pid.
     fn launch(
         engine: &Engine,
-        c: &crate::Container,
-        hub: &Arc<crate::stdio::Hub>,
+        c: &Container,
+        hub: &Arc<stdio::Hub>,
         fresh: bool,
     ) -> Result<(i32, Vec<std::thread::JoinHandle<()>>)> {
         let id = &c.id;
         let bundle = engine.bundle(id);
         let rootfs = bundle.rootfs();
-        let _ = crate::unmount(&rootfs);
+        let _ = unmount(&rootfs);
         engine.images.mount(id, &rootfs)?;
-        crate::users::apply(
+        spec_json::apply_user(
             bundle.dir(),
             &rootfs,
             &c.config.user,

@@ -16,78 +16,18 @@
 //! read of `/proc/<pid>/stat` per live container.
 
 use std::path::Path;
-use std::sync::OnceLock;
 
-use crate::container::{Container, State};
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::model::{Container, State};
+use crate::store::owner::{boot_id, ProcessId};
+use crate::store::{LiveRow, Unfinished};
 use crate::Engine;
 
-/// A process, told apart from a later one with the same pid by its start
-/// time (clock ticks since boot, `/proc/<pid>/stat` field 22).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ProcessId {
-    pub pid: i32,
-    pub start_time: u64,
+/// What `berth system boot` did with one container.
+pub struct BootStart {
+    pub name: String,
+    pub result: Result<()>,
 }
-
-impl ProcessId {
-    pub fn current() -> ProcessId {
-        let pid = std::process::id() as i32;
-        ProcessId {
-            pid,
-            start_time: start_time(pid).unwrap_or(0),
-        }
-    }
-
-    /// True while this very process exists and is not a zombie.
-    pub fn is_alive(self) -> bool {
-        self.pid > 0 && start_time(self.pid) == Some(self.start_time)
-    }
-
-    /// `pid:start_time`, how a starter names itself to the monitor.
-    pub fn parse(s: &str) -> Option<ProcessId> {
-        let (pid, start) = s.split_once(':')?;
-        Some(ProcessId {
-            pid: pid.parse().ok()?,
-            start_time: start.parse().ok()?,
-        })
-    }
-}
-
-impl std::fmt::Display for ProcessId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}", self.pid, self.start_time)
-    }
-}
-
-/// The start time of a live (not zombie) process.
-fn start_time(pid: i32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name may hold spaces and parentheses: fields start after
-    // the last ')'. Then: state (3), ..., starttime (22).
-    let rest = &stat[stat.rfind(')')? + 1..];
-    let mut fields = rest.split_whitespace();
-    let state = fields.next()?;
-    if state == "Z" || state == "X" {
-        return None;
-    }
-    fields.nth(18)?.parse().ok()
-}
-
-/// This boot's id; a different one recorded with a container means the
-/// host rebooted since (its processes, mounts and cgroups are gone).
-pub fn boot_id() -> &'static str {
-    static ID: OnceLock<String> = OnceLock::new();
-    ID.get_or_init(|| {
-        std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
-            .map(|s| s.trim().to_owned())
-            .unwrap_or_default()
-    })
-}
-
-/// The environment variable through which `start` tells the monitor which
-/// process it takes the container over from.
-pub const STARTER_ENV: &str = "BERTH_MONITOR_STARTER";
 
 impl Engine {
     /// Reconciles every container whose owner is gone (see the module
@@ -115,7 +55,7 @@ impl Engine {
         first_error.map_or(Ok(()), Err)
     }
 
-    fn recover(&mut self, row: &crate::db::LiveRow) -> Result<()> {
+    fn recover(&mut self, row: &LiveRow) -> Result<()> {
         let me = ProcessId::current();
         if !self
             .db
@@ -150,7 +90,7 @@ impl Engine {
 
     /// A `create` died before its files were complete: the container never
     /// existed for the user; remove what there is of it.
-    fn remove_unfinished(&mut self, u: &crate::db::Unfinished) -> Result<()> {
+    fn remove_unfinished(&mut self, u: &Unfinished) -> Result<()> {
         if !self.db.take_unfinished(u, ProcessId::current())? {
             return Ok(());
         }
@@ -170,7 +110,7 @@ impl Engine {
             let dir = runtime.root.join(&c.id);
             match std::fs::remove_dir_all(&dir) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    return Err(crate::Error::io("remove", dir, e))
+                    return Err(Error::io("remove", dir, e))
                 }
                 _ => {}
             }
@@ -180,32 +120,9 @@ impl Engine {
             let _ = runtime.delete(&c.id, true);
         }
         remove_cgroups(&c.config.cgroup_parent, &c.id);
-        crate::unmount(&self.bundle(&c.id).rootfs())
+        super::unmount(&self.bundle(&c.id).rootfs())
     }
-}
 
-/// Removes the container's (empty) cgroup in every hierarchy, for a
-/// runtime that did not (or a state that was lost). rmdir fails on a
-/// cgroup that still has processes, which is then left alone.
-fn remove_cgroups(parent: &str, id: &str) {
-    let rel = format!("{}/{id}", parent.trim_matches('/'));
-    let rel = rel.trim_start_matches('/');
-    let base = Path::new("/sys/fs/cgroup");
-    let _ = std::fs::remove_dir(base.join(rel));
-    if let Ok(entries) = std::fs::read_dir(base) {
-        for e in entries.flatten() {
-            let _ = std::fs::remove_dir(e.path().join(rel));
-        }
-    }
-}
-
-/// What `berth system boot` did with one container.
-pub struct BootStart {
-    pub name: String,
-    pub result: Result<()>,
-}
-
-impl Engine {
     /// `berth system boot`: (the reconcile ran when the engine opened)
     /// starts every stopped container whose restart policy says so, with
     /// Docker's rules at a daemon start: `always` even after a manual
@@ -235,29 +152,17 @@ impl Engine {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn own_process_is_alive_and_parses_back() {
-        let me = ProcessId::current();
-        assert!(me.start_time > 0);
-        assert!(me.is_alive());
-        assert_eq!(ProcessId::parse(&me.to_string()), Some(me));
-        let later = ProcessId {
-            start_time: me.start_time + 1,
-            ..me
-        };
-        assert!(
-            !later.is_alive(),
-            "same pid, other start time: another process"
-        );
-        assert!(!ProcessId::default().is_alive());
-    }
-
-    #[test]
-    fn boot_id_is_read() {
-        assert_eq!(boot_id().len(), 36, "{}", boot_id());
+/// Removes the container's (empty) cgroup in every hierarchy, for a
+/// runtime that did not (or a state that was lost). rmdir fails on a
+/// cgroup that still has processes, which is then left alone.
+fn remove_cgroups(parent: &str, id: &str) {
+    let rel = format!("{}/{id}", parent.trim_matches('/'));
+    let rel = rel.trim_start_matches('/');
+    let base = Path::new("/sys/fs/cgroup");
+    let _ = std::fs::remove_dir(base.join(rel));
+    if let Ok(entries) = std::fs::read_dir(base) {
+        for e in entries.flatten() {
+            let _ = std::fs::remove_dir(e.path().join(rel));
+        }
     }
 }

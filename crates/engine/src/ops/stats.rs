@@ -9,9 +9,9 @@
 
 use std::path::Path;
 
-use crate::container::{Container, State};
 use crate::error::{Error, Result};
-use crate::resources::cgroup;
+use crate::model::{Container, State};
+use crate::ops::cgroup::cgroup;
 
 /// One reading of a container, Docker's `StatsJSON` reduced to what its
 /// table shows.

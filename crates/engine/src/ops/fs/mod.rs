@@ -29,8 +29,8 @@ use berth_sys::{openat2, resolve};
 use nix::fcntl::{AtFlags, OFlag};
 use nix::sys::stat::{fstatat, FileStat, Mode, SFlag};
 
-use crate::container::{Container, State};
 use crate::error::{Error, Result};
+use crate::model::{Container, State};
 use crate::Engine;
 
 pub use diff::{Change, ChangeKind};
@@ -150,15 +150,6 @@ impl Engine {
                 opts,
             )?)
         })
-    }
-
-    /// `rename`: Docker's conflict message when the name is taken.
-    pub fn rename(&mut self, key: &str, name: &str) -> Result<Container> {
-        let c = self.find(key)?;
-        let name = name.strip_prefix('/').unwrap_or(name);
-        crate::container::validate_name(name)?;
-        self.db.rename(&c.id, name)?;
-        Ok(c)
     }
 
     /// `commit --pause`: freezes a running container for the duration of

@@ -24,55 +24,9 @@ use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
-use serde::{Deserialize, Serialize};
-
 use crate::attach::{self, BoundSocket, Frame};
 use crate::error::{Error, Result};
-
-/// `-i`/`-t` as the container was created with.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct StdioConfig {
-    /// `-t`: the process gets a pseudo-terminal.
-    #[serde(default)]
-    pub tty: bool,
-    /// `-i`: stdin stays open for attach clients.
-    #[serde(default)]
-    pub open_stdin: bool,
-    /// Close the container's stdin when the attached client's stdin ends
-    /// (Docker sets it for a foreground `run -i`).
-    #[serde(default)]
-    pub stdin_once: bool,
-    /// The terminal size (rows, cols) at create, for `process.consoleSize`.
-    #[serde(default)]
-    pub console_size: Option<(u16, u16)>,
-}
-
-/// `process.terminal`, `process.consoleSize` and Docker's `TERM=xterm`
-/// for a terminal.
-pub(crate) fn apply_to_spec(cfg: &StdioConfig, spec: &mut serde_json::Value) {
-    let process = &mut spec["process"];
-    process["terminal"] = serde_json::Value::Bool(cfg.tty);
-    if !cfg.tty {
-        return;
-    }
-    if let Some((rows, cols)) = cfg.console_size {
-        process["consoleSize"] = serde_json::json!({ "height": rows, "width": cols });
-    }
-    add_term(process);
-}
-
-/// Adds `TERM=xterm` to a process's env unless it sets TERM (Docker does
-/// for every process with a terminal).
-pub(crate) fn add_term(process: &mut serde_json::Value) {
-    if let Some(env) = process["env"].as_array_mut() {
-        if !env
-            .iter()
-            .any(|e| e.as_str().is_some_and(|e| e.starts_with("TERM=")))
-        {
-            env.push("TERM=xterm".into());
-        }
-    }
-}
+use crate::model::StdioConfig;
 
 /// Name of the console socket the runtime connects to in the container
 /// directory (removed once the master arrived).
@@ -323,7 +277,7 @@ impl Launch {
             return String::new();
         };
         drop(w);
-        crate::monitor::read_available(r)
+        super::read_available(r)
     }
 
     /// After a successful `create`: takes the terminal (with `-t`), starts

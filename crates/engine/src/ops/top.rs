@@ -6,8 +6,8 @@
 
 use std::process::{Command, Stdio};
 
-use crate::container::State;
 use crate::error::{Error, Result};
+use crate::model::State;
 use crate::Engine;
 
 /// The `ps` output of the container's processes: column titles and rows

@@ -4,12 +4,12 @@
 //! its container to a reconcile, or a reconcile racing another, changes
 //! nothing.
 
-use rusqlite::{params, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, OptionalExtension};
 
+use super::owner::{boot_id, ProcessId};
 use super::Db;
-use crate::container::State;
 use crate::error::{Error, Result};
-use crate::recovery::ProcessId;
+use crate::model::State;
 
 /// What the engine knows of a container beyond its record.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -48,7 +48,7 @@ pub(super) fn record_creator(tx: &rusqlite::Transaction, id: &str) -> rusqlite::
     let me = ProcessId::current();
     tx.execute(
         "UPDATE containers SET creator_pid = ?2, creator_start = ?3, boot_id = ?4 WHERE id = ?1",
-        params![id, me.pid, me.start_time as i64, crate::recovery::boot_id()],
+        params![id, me.pid, me.start_time as i64, boot_id()],
     )?;
     Ok(())
 }
@@ -254,49 +254,41 @@ impl Db {
         finished_at: &str,
         restart: impl FnOnce(&Lifecycle) -> bool,
     ) -> Result<Option<bool>> {
-        let path = self.path.clone();
-        let err = |source| Error::Database {
-            path: path.clone(),
-            source,
-        };
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(err)?;
-        let row = tx
-            .query_row(
-                "SELECT restart_count, manually_stopped, exit_on_next FROM containers
-                 WHERE id = ?1 AND monitor_pid = ?2 AND monitor_start = ?3",
-                params![id, me.pid, me.start_time as i64],
-                |r| {
-                    Ok(Lifecycle {
-                        owner: me,
-                        boot_id: String::new(),
-                        restart_count: r.get(0)?,
-                        manually_stopped: r.get(1)?,
-                        exit_on_next: r.get(2)?,
-                    })
-                },
+        self.immediate(|tx| {
+            let row = tx
+                .query_row(
+                    "SELECT restart_count, manually_stopped, exit_on_next FROM containers
+                     WHERE id = ?1 AND monitor_pid = ?2 AND monitor_start = ?3",
+                    params![id, me.pid, me.start_time as i64],
+                    |r| {
+                        Ok(Lifecycle {
+                            owner: me,
+                            boot_id: String::new(),
+                            restart_count: r.get(0)?,
+                            manually_stopped: r.get(1)?,
+                            exit_on_next: r.get(2)?,
+                        })
+                    },
+                )
+                .optional()
+                .map_err(tx.err())?;
+            let Some(l) = row else {
+                return Ok(None);
+            };
+            let again = !l.exit_on_next && restart(&l);
+            let (state, count) = if again {
+                (State::Restarting, l.restart_count + 1)
+            } else {
+                (State::Exited, l.restart_count)
+            };
+            tx.execute(
+                "UPDATE containers SET state = ?2, pid = 0, exit_code = ?3, error = ?4,
+                 finished_at = ?5, restart_count = ?6 WHERE id = ?1",
+                params![id, state.as_str(), exit_code, error, finished_at, count],
             )
-            .optional()
-            .map_err(err)?;
-        let Some(l) = row else {
-            return Ok(None);
-        };
-        let again = !l.exit_on_next && restart(&l);
-        let (state, count) = if again {
-            (State::Restarting, l.restart_count + 1)
-        } else {
-            (State::Exited, l.restart_count)
-        };
-        tx.execute(
-            "UPDATE containers SET state = ?2, pid = 0, exit_code = ?3, error = ?4,
-             finished_at = ?5, restart_count = ?6 WHERE id = ?1",
-            params![id, state.as_str(), exit_code, error, finished_at, count],
-        )
-        .map_err(err)?;
-        tx.commit().map_err(err)?;
-        Ok(Some(again))
+            .map_err(tx.err())?;
+            Ok(Some(again))
+        })
     }
 
     /// The first start failed before the process ran: back to `created`

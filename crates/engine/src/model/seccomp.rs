@@ -11,7 +11,7 @@ use serde_json::{json, Map, Value};
 use crate::error::{Error, Result};
 
 /// Docker's default profile (moby/profiles v0.2.3, Apache-2.0).
-pub const DEFAULT_PROFILE: &str = include_str!("../profiles/seccomp-default.json");
+pub const DEFAULT_PROFILE: &str = include_str!("../../profiles/seccomp-default.json");
 
 const ACTIONS: &[&str] = &[
     "SCMP_ACT_KILL",
@@ -301,7 +301,7 @@ mod tests {
 
     #[test]
     fn default_profile_for_the_default_capabilities() {
-        let bounding = caps(crate::DEFAULT_CAPABILITIES);
+        let bounding = caps(crate::model::security::DEFAULT_CAPABILITIES);
         let v = to_oci(DEFAULT_PROFILE, &bounding, &AMD64).unwrap().unwrap();
         assert_eq!(v["defaultAction"], "SCMP_ACT_ERRNO");
         assert_eq!(v["defaultErrnoRet"], 1);
@@ -337,7 +337,7 @@ mod tests {
 
     #[test]
     fn capabilities_and_kernel_select_rules() {
-        let mut bounding = caps(crate::DEFAULT_CAPABILITIES);
+        let mut bounding = caps(crate::model::security::DEFAULT_CAPABILITIES);
         bounding.push("CAP_SYS_ADMIN".into());
         let v = to_oci(DEFAULT_PROFILE, &bounding, &AMD64).unwrap().unwrap();
         let allowed = names(&v);
@@ -349,9 +349,13 @@ mod tests {
             arch: "amd64",
             kernel: (4, 4),
         };
-        let v = to_oci(DEFAULT_PROFILE, &caps(crate::DEFAULT_CAPABILITIES), &old)
-            .unwrap()
-            .unwrap();
+        let v = to_oci(
+            DEFAULT_PROFILE,
+            &caps(crate::model::security::DEFAULT_CAPABILITIES),
+            &old,
+        )
+        .unwrap()
+        .unwrap();
         assert!(!names(&v).contains(&"ptrace".to_owned()));
         let arm = Host {
             arch: "arm64",

@@ -6,12 +6,13 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
 
-use crate::container::{Container, ContainerConfig, State};
 use crate::error::{Error, Result};
+use crate::model::{Container, ContainerConfig, State};
 
 mod lifecycle;
+pub mod owner;
 pub use lifecycle::{Lifecycle, LiveRow, Unfinished};
 
 /// Migration n (1-based) brings the schema from version n-1 to n. Never edit
@@ -68,6 +69,27 @@ impl Db {
         Ok(db)
     }
 
+    /// Runs `f` in one `BEGIN IMMEDIATE` transaction (the write lock taken
+    /// up front, so concurrent writers wait for each other instead of
+    /// failing to upgrade a read), committed when `f` returns Ok and
+    /// rolled back otherwise.
+    pub(crate) fn immediate<T>(&mut self, f: impl FnOnce(&Tx) -> Result<T>) -> Result<T> {
+        let err = |source| Error::Database {
+            path: self.path.clone(),
+            source,
+        };
+        let tx = Tx {
+            tx: self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(err)?,
+            path: &self.path,
+        };
+        let value = f(&tx)?;
+        tx.tx.commit().map_err(err)?;
+        Ok(value)
+    }
+
     fn err(&self) -> impl Fn(rusqlite::Error) -> Error + '_ {
         move |source| Error::Database {
             path: self.path.clone(),
@@ -108,90 +130,78 @@ impl Db {
         if current == Some(MIGRATIONS.len() as i64) {
             return Ok(());
         }
-        let path = self.path.clone();
-        let err = |source| Error::Database {
-            path: path.clone(),
-            source,
-        };
         // IMMEDIATE: two processes migrating at once serialize here.
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(err)?;
-        tx.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);")
-            .map_err(err)?;
-        let version: Option<i64> = tx
-            .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
-            .optional()
-            .map_err(err)?;
-        let known = MIGRATIONS.len() as i64;
-        let mut version = match version {
-            Some(v) => v,
-            None => {
-                tx.execute("INSERT INTO schema_version (version) VALUES (0)", [])
-                    .map_err(err)?;
-                0
+        self.immediate(|tx| {
+            tx.execute_batch(
+                "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);",
+            )
+            .map_err(tx.err())?;
+            let version: Option<i64> = tx
+                .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
+                .optional()
+                .map_err(tx.err())?;
+            let known = MIGRATIONS.len() as i64;
+            let mut version = match version {
+                Some(v) => v,
+                None => {
+                    tx.execute("INSERT INTO schema_version (version) VALUES (0)", [])
+                        .map_err(tx.err())?;
+                    0
+                }
+            };
+            if version > known {
+                return Err(Error::SchemaTooNew {
+                    path: tx.path.to_owned(),
+                    found: version,
+                    known,
+                });
             }
-        };
-        if version > known {
-            return Err(Error::SchemaTooNew {
-                path: path.clone(),
-                found: version,
-                known,
-            });
-        }
-        while version < known {
-            tx.execute_batch(MIGRATIONS[version as usize])
-                .map_err(err)?;
-            version += 1;
-        }
-        tx.execute("UPDATE schema_version SET version = ?1", [version])
-            .map_err(err)?;
-        tx.commit().map_err(err)
+            while version < known {
+                tx.execute_batch(MIGRATIONS[version as usize])
+                    .map_err(tx.err())?;
+                version += 1;
+            }
+            tx.execute("UPDATE schema_version SET version = ?1", [version])
+                .map_err(tx.err())?;
+            Ok(())
+        })
     }
 
     /// Records a new container; fails with Docker's conflict message when
     /// the name is taken.
     pub fn insert(&mut self, c: &Container) -> Result<()> {
         let config = serde_json::to_string(&c.config).expect("config serializes");
-        let path = self.path.clone();
-        let err = |source| Error::Database {
-            path: path.clone(),
-            source,
-        };
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(err)?;
-        let holder: Option<String> = tx
-            .query_row(
-                "SELECT id FROM containers WHERE name = ?1",
-                [&c.name],
-                |r| r.get(0),
+        self.immediate(|tx| {
+            let holder: Option<String> = tx
+                .query_row(
+                    "SELECT id FROM containers WHERE name = ?1",
+                    [&c.name],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(tx.err())?;
+            if let Some(id) = holder {
+                return Err(Error::NameInUse {
+                    name: c.name.clone(),
+                    id,
+                });
+            }
+            tx.execute(
+                "INSERT INTO containers (id, name, image_id, config, state, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    c.id,
+                    c.name,
+                    c.image_id,
+                    config,
+                    c.state.as_str(),
+                    c.created_at
+                ],
             )
-            .optional()
-            .map_err(err)?;
-        if let Some(id) = holder {
-            return Err(Error::NameInUse {
-                name: c.name.clone(),
-                id,
-            });
-        }
-        tx.execute(
-            "INSERT INTO containers (id, name, image_id, config, state, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![
-                c.id,
-                c.name,
-                c.image_id,
-                config,
-                c.state.as_str(),
-                c.created_at
-            ],
-        )
-        .map_err(err)?;
-        lifecycle::record_creator(&tx, &c.id).map_err(err)?;
-        tx.commit().map_err(err)
+            .map_err(tx.err())?;
+            lifecycle::record_creator(tx, &c.id).map_err(tx.err())?;
+            Ok(())
+        })
     }
 
     pub fn all(&self) -> Result<Vec<Container>> {
@@ -265,31 +275,23 @@ impl Db {
     /// returns whether it did. This is how two `start`s of one container
     /// are told apart.
     pub fn transition(&mut self, id: &str, from: &[State], to: State) -> Result<bool> {
-        let path = self.path.clone();
-        let err = |source| Error::Database {
-            path: path.clone(),
-            source,
-        };
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(err)?;
-        let state: Option<String> = tx
-            .query_row("SELECT state FROM containers WHERE id = ?1", [id], |r| {
-                r.get(0)
-            })
-            .optional()
-            .map_err(err)?;
-        let ok = state.is_some_and(|s| from.iter().any(|f| f.as_str() == s));
-        if ok {
-            tx.execute(
-                "UPDATE containers SET state = ?2 WHERE id = ?1",
-                params![id, to.as_str()],
-            )
-            .map_err(err)?;
-        }
-        tx.commit().map_err(err)?;
-        Ok(ok)
+        self.immediate(|tx| {
+            let state: Option<String> = tx
+                .query_row("SELECT state FROM containers WHERE id = ?1", [id], |r| {
+                    r.get(0)
+                })
+                .optional()
+                .map_err(tx.err())?;
+            let ok = state.is_some_and(|s| from.iter().any(|f| f.as_str() == s));
+            if ok {
+                tx.execute(
+                    "UPDATE containers SET state = ?2 WHERE id = ?1",
+                    params![id, to.as_str()],
+                )
+                .map_err(tx.err())?;
+            }
+            Ok(ok)
+        })
     }
 
     /// `pause`/`unpause`: only while running (an exit in between wins).
@@ -329,33 +331,26 @@ impl Db {
     /// Renames a container; Docker's conflict message when the name is
     /// taken (checked in the same transaction).
     pub fn rename(&mut self, id: &str, name: &str) -> Result<()> {
-        let path = self.path.clone();
-        let err = |source| Error::Database {
-            path: path.clone(),
-            source,
-        };
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(err)?;
-        let holder: Option<String> = tx
-            .query_row("SELECT id FROM containers WHERE name = ?1", [name], |r| {
-                r.get(0)
-            })
-            .optional()
-            .map_err(err)?;
-        if let Some(holder) = holder {
-            return Err(Error::NameInUse {
-                name: name.to_owned(),
-                id: holder,
-            });
-        }
-        tx.execute(
-            "UPDATE containers SET name = ?2 WHERE id = ?1",
-            params![id, name],
-        )
-        .map_err(err)?;
-        tx.commit().map_err(err)
+        self.immediate(|tx| {
+            let holder: Option<String> = tx
+                .query_row("SELECT id FROM containers WHERE name = ?1", [name], |r| {
+                    r.get(0)
+                })
+                .optional()
+                .map_err(tx.err())?;
+            if let Some(holder) = holder {
+                return Err(Error::NameInUse {
+                    name: name.to_owned(),
+                    id: holder,
+                });
+            }
+            tx.execute(
+                "UPDATE containers SET name = ?2 WHERE id = ?1",
+                params![id, name],
+            )
+            .map_err(tx.err())?;
+            Ok(())
+        })
     }
 
     /// Deletes the record; returns false if another process already did.
@@ -365,6 +360,29 @@ impl Db {
             .execute("DELETE FROM containers WHERE id = ?1", [id])
             .map_err(self.err())?;
         Ok(n == 1)
+    }
+}
+
+/// An open [`Db::immediate`] transaction.
+pub(crate) struct Tx<'a> {
+    tx: Transaction<'a>,
+    path: &'a Path,
+}
+
+impl Tx<'_> {
+    /// Maps a SQL error to the engine's, naming the database.
+    pub(crate) fn err(&self) -> impl Fn(rusqlite::Error) -> Error + '_ {
+        move |source| Error::Database {
+            path: self.path.to_owned(),
+            source,
+        }
+    }
+}
+
+impl<'a> std::ops::Deref for Tx<'a> {
+    type Target = Transaction<'a>;
+    fn deref(&self) -> &Transaction<'a> {
+        &self.tx
     }
 }
 

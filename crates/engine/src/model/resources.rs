@@ -1,22 +1,17 @@
 //! A container's resource limits as Docker records them (`HostConfig`'s
 //! `Memory`, `NanoCpus`, `BlkioDeviceReadBps`, ...): the daemon's checks
 //! (moby `verifyPlatformContainerResources`), its defaults (swap twice the
-//! memory), the OCI `linux.resources` they become, and the live operations
-//! that touch them: `update` (merged as `docker update` merges, applied
-//! through the runtime's `update --resources`, then recorded), `pause` and
-//! `unpause`, and the OOM kill count read when the container exits.
+//! memory) and `docker update`'s merge.
 //!
-//! Not here: parsing the flags (the CLI's `resource_args.rs`), usage
-//! numbers (`stats.rs`).
+//! Not here: parsing the flags (the CLI's `resource_args.rs`), the OCI
+//! `linux.resources` they become (`spec_json/resources.rs`), the `update`,
+//! `pause` and `unpause` verbs (`ops/`), usage numbers (`ops/stats.rs`).
 
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
 
-use crate::container::{Container, State};
 use crate::error::{Error, Result};
-use crate::Engine;
 
 /// Docker's minimum for `--memory` and `--memory-reservation`.
 const MIN_MEMORY: i64 = 6 * 1024 * 1024;
@@ -154,7 +149,7 @@ impl Resources {
         self
     }
 
-    fn throttles(&self) -> impl Iterator<Item = (&'static str, &Vec<ThrottleDevice>)> {
+    pub(crate) fn throttles(&self) -> impl Iterator<Item = (&'static str, &Vec<ThrottleDevice>)> {
         [
             ("throttleReadBpsDevice", &self.blkio_device_read_bps),
             ("throttleWriteBpsDevice", &self.blkio_device_write_bps),
@@ -162,79 +157,6 @@ impl Resources {
             ("throttleWriteIOPSDevice", &self.blkio_device_write_iops),
         ]
         .into_iter()
-    }
-
-    /// The OCI `linux.resources` fields for these limits (moby
-    /// `WithResources`/`getCPUResources`); devices are not here.
-    pub fn to_oci(&self) -> Result<Map<String, Value>> {
-        let mut out = Map::new();
-        let mut memory = Map::new();
-        if self.memory > 0 {
-            memory.insert("limit".into(), json!(self.memory));
-        }
-        if self.memory_reservation > 0 {
-            memory.insert("reservation".into(), json!(self.memory_reservation));
-        }
-        if self.memory_swap != 0 {
-            memory.insert("swap".into(), json!(self.memory_swap));
-        }
-        if !memory.is_empty() {
-            out.insert("memory".into(), Value::Object(memory));
-        }
-        let mut cpu = Map::new();
-        if self.cpu_shares > 0 {
-            cpu.insert("shares".into(), json!(self.cpu_shares));
-        }
-        if self.nano_cpus > 0 {
-            // Docker's fixed 100ms period for --cpus.
-            let period: i64 = 100_000;
-            cpu.insert("period".into(), json!(period));
-            cpu.insert(
-                "quota".into(),
-                json!(self.nano_cpus * period / 1_000_000_000),
-            );
-        }
-        if self.cpu_period > 0 {
-            cpu.insert("period".into(), json!(self.cpu_period));
-        }
-        if self.cpu_quota != 0 {
-            cpu.insert("quota".into(), json!(self.cpu_quota));
-        }
-        if !self.cpuset_cpus.is_empty() {
-            cpu.insert("cpus".into(), json!(self.cpuset_cpus));
-        }
-        if !self.cpuset_mems.is_empty() {
-            cpu.insert("mems".into(), json!(self.cpuset_mems));
-        }
-        if !cpu.is_empty() {
-            out.insert("cpu".into(), Value::Object(cpu));
-        }
-        if let Some(limit) = self.pids_limit {
-            // -1 is how the runtimes spell "no limit" in an update.
-            out.insert(
-                "pids".into(),
-                json!({ "limit": if limit > 0 { limit } else { -1 } }),
-            );
-        }
-        let mut blkio = Map::new();
-        if self.blkio_weight > 0 {
-            blkio.insert("weight".into(), json!(self.blkio_weight));
-        }
-        for (key, list) in self.throttles() {
-            if list.is_empty() {
-                continue;
-            }
-            let mut entries = Vec::new();
-            for d in list {
-                let (major, minor) = device_numbers(&d.path)?;
-                entries.push(json!({ "major": major, "minor": minor, "rate": d.rate }));
-            }
-            blkio.insert(key.into(), Value::Array(entries));
-        }
-        if !blkio.is_empty() {
-            out.insert("blockIO".into(), Value::Object(blkio));
-        }
-        Ok(out)
     }
 
     /// `docker update`'s merge (moby `container.UpdateContainer`): only the
@@ -294,47 +216,6 @@ impl Resources {
         Ok(())
     }
 
-    /// What an update sends to the runtime: the fields given, with the
-    /// values now in force (a changed --cpus is a period and a quota).
-    fn update_request(&self, u: &Resources) -> Result<Map<String, Value>> {
-        let mut r = self.clone();
-        // Fields the update did not name are left out of the request.
-        if u.memory == 0 && u.memory_swap == 0 {
-            r.memory = 0;
-            r.memory_swap = 0;
-        }
-        if u.memory_reservation == 0 {
-            r.memory_reservation = 0;
-        }
-        if u.nano_cpus == 0 {
-            r.nano_cpus = 0;
-        }
-        if u.cpu_period == 0 {
-            r.cpu_period = 0;
-        }
-        if u.cpu_quota == 0 {
-            r.cpu_quota = 0;
-        }
-        if u.cpu_shares == 0 {
-            r.cpu_shares = 0;
-        }
-        if u.cpuset_cpus.is_empty() {
-            r.cpuset_cpus.clear();
-        }
-        if u.cpuset_mems.is_empty() {
-            r.cpuset_mems.clear();
-        }
-        if u.blkio_weight == 0 {
-            r.blkio_weight = 0;
-        }
-        r.pids_limit = u.pids_limit;
-        r.blkio_device_read_bps.clear();
-        r.blkio_device_write_bps.clear();
-        r.blkio_device_read_iops.clear();
-        r.blkio_device_write_iops.clear();
-        r.to_oci()
-    }
-
     /// True when an update names nothing.
     pub fn is_empty(&self) -> bool {
         *self == Resources::default()
@@ -384,7 +265,7 @@ fn parse_list(s: &str) -> Option<Vec<u32>> {
 }
 
 /// A device's major and minor numbers, as Docker finds them (stat).
-fn device_numbers(path: &str) -> Result<(u64, u64)> {
+pub(crate) fn device_numbers(path: &str) -> Result<(u64, u64)> {
     let st = nix::sys::stat::stat(path)
         // Go's wording: "stat /dev/x: no such file or directory".
         .map_err(|e| invalid(format!("stat {path}: {}", e.desc().to_lowercase())))?;
@@ -403,137 +284,6 @@ fn swap_accounted() -> bool {
     }
     std::fs::read_to_string("/sys/fs/cgroup/cgroup.controllers")
         .is_ok_and(|c| c.split_whitespace().any(|c| c == "memory"))
-}
-
-/// Rewrites only `config.json` (temp file + rename), so the next start
-/// creates the cgroup with the updated limits; the files bind-mounted into
-/// a running container are left alone.
-fn write_spec(bundle: &crate::Bundle, c: &Container) -> Result<()> {
-    let spec = crate::bundle::spec(c, bundle.dir())?;
-    let path = bundle.file("config.json");
-    let tmp = bundle.file(".config.json.update");
-    let text = serde_json::to_vec_pretty(&spec).expect("spec serializes");
-    std::fs::write(&tmp, text).map_err(|e| Error::io("write", &tmp, e))?;
-    std::fs::rename(&tmp, &path).map_err(|e| Error::io("rename", &path, e))
-}
-
-/// Adds the container's limits to the spec's `linux.resources` (which
-/// already holds the device rules).
-pub(crate) fn add_to_spec(spec: &mut Value, r: &Resources) -> Result<()> {
-    let limits = r.to_oci()?;
-    if let Some(resources) = spec["linux"]["resources"].as_object_mut() {
-        resources.extend(limits);
-    }
-    Ok(())
-}
-
-/// The container's cgroup, where the runtime made it (`cgroupsPath`).
-pub(crate) fn cgroup(c: &Container) -> Result<berth_cgroups::Cgroup> {
-    let path = format!("{}/{}", c.config.cgroup_parent.trim_end_matches('/'), c.id);
-    berth_cgroups::Cgroup::resolve(Some(&path), &c.id).map_err(|e| Error::Cgroup {
-        id: c.id.clone(),
-        source: e,
-    })
-}
-
-/// Whether the OOM killer killed a process of the container: read by the
-/// monitor after the init exits, before `runtime delete` removes the
-/// cgroup. Records it, and that the container is no longer paused.
-pub(crate) fn record_exit(engine: &Engine, c: &Container) -> Result<()> {
-    let oom_killed = cgroup(c)
-        .and_then(|cg| {
-            cg.oom_kill_count().map_err(|e| Error::Cgroup {
-                id: c.id.clone(),
-                source: e,
-            })
-        })
-        .is_ok_and(|n| n > 0);
-    engine.db.set_oom_killed(&c.id, oom_killed)
-}
-
-fn not_running(c: &Container) -> Error {
-    Error::StateConflict(format!("container {} is not running", c.id))
-}
-
-impl Engine {
-    /// `docker update`: merges the change into the recorded limits, applies
-    /// it to a running container through the runtime, then records it and
-    /// rewrites the bundle (so the next start keeps it). A failure leaves
-    /// the record as it was.
-    pub fn update(&mut self, key: &str, change: &Resources) -> Result<Container> {
-        let mut c = self.find(key)?;
-        let cannot = |id: &str, e: Error| Error::UpdateFailed {
-            id: id.to_owned(),
-            message: e.to_string(),
-        };
-        change.validate(true).map_err(|e| cannot(&c.id, e))?;
-        let mut merged = c.config.resources.clone();
-        merged.merge_update(change).map_err(|e| cannot(&c.id, e))?;
-        merged.validate(true).map_err(|e| cannot(&c.id, e))?;
-        if c.state == State::Running {
-            let request = merged.update_request(change)?;
-            let file = self.bundle(&c.id).file("update.json");
-            std::fs::write(&file, Value::Object(request).to_string())
-                .map_err(|e| Error::io("write", &file, e))?;
-            let applied = self.runtime_for(&c).update(&c.id, &file);
-            let _ = std::fs::remove_file(&file);
-            applied.map_err(|e| cannot(&c.id, e))?;
-        }
-        c.config.resources = merged;
-        self.db.set_config(&c.id, &c.config)?;
-        write_spec(&self.bundle(&c.id), &c)?;
-        Ok(c)
-    }
-
-    /// `docker pause`: freezes the container (`runtime pause`).
-    pub fn pause(&mut self, key: &str) -> Result<Container> {
-        let mut c = self.find(key)?;
-        if c.state != State::Running {
-            return Err(not_running(&c));
-        }
-        if c.paused {
-            return Err(Error::StateConflict(format!(
-                "container {} is already paused",
-                c.id
-            )));
-        }
-        self.runtime_for(&c).pause(&c.id)?;
-        self.db.set_paused(&c.id, true)?;
-        c.paused = true;
-        Ok(c)
-    }
-
-    /// `docker unpause` (`runtime resume`).
-    pub fn unpause(&mut self, key: &str) -> Result<Container> {
-        let mut c = self.find(key)?;
-        if c.state != State::Running || !c.paused {
-            return Err(Error::StateConflict(format!(
-                "Container {} is not paused",
-                c.id
-            )));
-        }
-        self.runtime_for(&c).resume(&c.id)?;
-        self.db.set_paused(&c.id, false)?;
-        c.paused = false;
-        Ok(c)
-    }
-
-    /// After a signal reached a paused container (`kill`, `stop`, `run`'s
-    /// signal proxy): Docker resumes it so the signal is delivered, when the
-    /// signal is SIGKILL or the container's stop signal (SIGTERM unless
-    /// set); others wait for `unpause`. It stays marked paused when the
-    /// resume fails (Docker only warns then).
-    pub(crate) fn resume_after_signal(&self, c: &Container, signal: &str) {
-        if !c.paused || !crate::restart::ends_restarts(&c.config.stop_signal, signal) {
-            return;
-        }
-        match self.runtime_for(c).resume(&c.id) {
-            Ok(()) => {
-                let _ = self.db.set_paused(&c.id, false);
-            }
-            Err(e) => tracing::warn!(id = %c.id, "cannot unpause the container: {e}"),
-        }
-    }
 }
 
 #[cfg(test)]
@@ -584,25 +334,6 @@ mod tests {
     }
 
     #[test]
-    fn oci_shape() {
-        let r = Resources {
-            memory: 64 << 20,
-            memory_swap: 128 << 20,
-            nano_cpus: 1_500_000_000,
-            cpu_shares: 512,
-            pids_limit: Some(20),
-            ..Default::default()
-        };
-        let v = Value::Object(r.to_oci().unwrap());
-        assert_eq!(v["memory"], json!({"limit": 64 << 20, "swap": 128 << 20}));
-        assert_eq!(
-            v["cpu"],
-            json!({"shares": 512, "period": 100000, "quota": 150000})
-        );
-        assert_eq!(v["pids"], json!({"limit": 20}));
-    }
-
-    #[test]
     fn update_merges_like_docker() {
         let mut r = mem(64 << 20, 128 << 20);
         r.merge_update(&mem(100 << 20, 0)).unwrap();
@@ -623,14 +354,6 @@ mod tests {
         })
         .unwrap();
         assert_eq!(pids.pids_limit, None);
-        // Only what was named goes to the runtime.
-        let shares = Resources {
-            cpu_shares: 256,
-            ..Default::default()
-        };
-        r.merge_update(&shares).unwrap();
-        let req = Value::Object(r.update_request(&shares).unwrap());
-        assert_eq!(req, json!({"cpu": {"shares": 256}}));
     }
 
     #[test]

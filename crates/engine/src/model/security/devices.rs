@@ -74,7 +74,7 @@ pub(super) fn io_reason(e: &std::io::Error) -> String {
     }
 }
 
-pub(super) fn device(host: &Path, dest: &str, access: &str) -> Option<Device> {
+pub(crate) fn device(host: &Path, dest: &str, access: &str) -> Option<Device> {
     let m = std::fs::metadata(host).ok()?;
     let kind = if m.file_type().is_char_device() {
         "c"
@@ -98,7 +98,7 @@ pub(super) fn device(host: &Path, dest: &str, access: &str) -> Option<Device> {
 
 /// Calls `f(host path, path relative to dir)` for each device node under
 /// `dir`, skipping what containerd's `HostDevices` skips.
-pub(super) fn walk_devices(dir: &Path, f: &mut dyn FnMut(&Path, &str)) -> std::io::Result<()> {
+pub(crate) fn walk_devices(dir: &Path, f: &mut dyn FnMut(&Path, &str)) -> std::io::Result<()> {
     fn walk(base: &Path, rel: &str, f: &mut dyn FnMut(&Path, &str)) -> std::io::Result<()> {
         let here = if rel.is_empty() {
             base.to_owned()

@@ -1,0 +1,21 @@
+//! Plain data: what a container is and was created with, and the rules
+//! that check it (Docker's). Imports nothing of the engine but `error`.
+
+pub mod container;
+pub mod exec;
+pub mod log;
+pub mod resources;
+pub mod restart;
+pub mod seccomp;
+pub mod security;
+pub mod stdio;
+
+pub use container::{
+    generated_name, new_id, validate_name, validate_signal, Container, ContainerConfig, State,
+};
+pub use exec::ExecOptions;
+pub use log::{LogConfig, LogDriver};
+pub use resources::{Resources, ThrottleDevice};
+pub use restart::RestartPolicy;
+pub use security::{SecurityConfig, SecurityOptions};
+pub use stdio::StdioConfig;
