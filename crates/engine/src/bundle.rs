@@ -1,14 +1,16 @@
 //! The OCI bundle of a container, `<root>/containers/<id>/`: `config.json`
-//! written from the image config and the flags with Docker's defaults, the
-//! `rootfs` mount point, and the `hostname`, `hosts` and `resolv.conf` files
-//! bind-mounted into the container.
+//! (the spec [`crate::spec`] built), the `rootfs` mount point, and the
+//! `hostname`, `hosts` and `resolv.conf` files bind-mounted into the
+//! container.
 
 use std::fs;
+use std::io::Write;
 use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::Spec;
 
 use crate::error::{Error, Result};
 use crate::model::Container;
-use crate::spec_json::spec;
 
 pub struct Bundle {
     dir: PathBuf,
@@ -39,7 +41,7 @@ impl Bundle {
 
     /// Writes the directory, the files the container sees in `/etc` and
     /// `config.json`.
-    pub fn write(&self, c: &Container) -> Result<()> {
+    pub fn write(&self, c: &Container, spec: &Spec) -> Result<()> {
         fs::create_dir_all(self.rootfs()).map_err(|e| Error::io("create", self.rootfs(), e))?;
         let hostname = &c.config.hostname;
         self.write_file("hostname", &format!("{hostname}\n"))?;
@@ -58,11 +60,26 @@ impl Bundle {
             self.write_file("hosts", &host("/etc/hosts"))?;
             self.write_file("resolv.conf", &host("/etc/resolv.conf"))?;
         }
-        let spec = serde_json::to_vec_pretty(&spec(c, &self.dir)?).expect("spec serializes");
-        self.write_file(
-            "config.json",
-            std::str::from_utf8(&spec).expect("json is utf-8"),
-        )
+        self.write_spec(spec)
+    }
+
+    /// At start, with the image mounted at `rootfs`: the spec with the
+    /// user resolved in the image's files, written once.
+    pub fn write_for_start(&self, c: &Container, rootfs: &Path) -> Result<()> {
+        self.write_spec(&crate::spec::for_start(c, &self.dir, rootfs)?)
+    }
+
+    /// Writes `config.json`: temp file, fsync, rename; not when it already
+    /// holds this spec (a start after `create` of a container whose user
+    /// resolved to the numbers it was checked with), as the fsync is most
+    /// of the cost.
+    pub fn write_spec(&self, spec: &Spec) -> Result<()> {
+        let text = serde_json::to_vec_pretty(spec).expect("spec serializes");
+        let path = self.file("config.json");
+        if fs::read(&path).is_ok_and(|old| old == text) {
+            return Ok(());
+        }
+        write_atomic(&path, &text)
     }
 
     fn write_file(&self, name: &str, content: &str) -> Result<()> {
@@ -71,6 +88,17 @@ impl Bundle {
         fs::write(&tmp, content).map_err(|e| Error::io("write", &tmp, e))?;
         fs::rename(&tmp, &path).map_err(|e| Error::io("rename", &path, e))
     }
+}
+
+/// Until berth-sys has the shared `write_atomic`.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = path.with_file_name(format!(".{name}.tmp"));
+    let mut f = fs::File::create(&tmp).map_err(|e| Error::io("create", &tmp, e))?;
+    f.write_all(bytes)
+        .and_then(|_| f.sync_all())
+        .map_err(|e| Error::io("write", &tmp, e))?;
+    fs::rename(&tmp, path).map_err(|e| Error::io("rename", path, e))
 }
 
 /// The host's resolv.conf without loopback name servers (they mean nothing
@@ -86,4 +114,37 @@ fn resolv_conf() -> String {
         })
         .map(|l| format!("{l}\n"))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::MetadataExt;
+
+    use super::*;
+
+    /// `config.json` is replaced whole (no temp file left, it reads back
+    /// as written), and left alone when it already holds the spec.
+    #[test]
+    fn write_spec_is_whole() {
+        let base = std::env::temp_dir().join(format!("berth-bundle-{}", std::process::id()));
+        let bundle = Bundle::new(&base, "c");
+        fs::create_dir_all(bundle.dir()).unwrap();
+        fs::write(bundle.file("config.json"), "old").unwrap();
+        let mut spec = Spec::default();
+        spec.set_hostname(Some("golden".into()));
+        bundle.write_spec(&spec).unwrap();
+        assert_eq!(Spec::load(bundle.file("config.json")).unwrap(), spec);
+        let names: Vec<_> = fs::read_dir(bundle.dir())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["config.json"]);
+        let before = fs::metadata(bundle.file("config.json")).unwrap().ino();
+        bundle.write_spec(&spec).unwrap();
+        assert_eq!(
+            fs::metadata(bundle.file("config.json")).unwrap().ino(),
+            before
+        );
+        fs::remove_dir_all(&base).unwrap();
+    }
 }

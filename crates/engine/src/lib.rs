@@ -5,7 +5,7 @@
 //! linked, only executed.
 //!
 //! Layers, lowest first (no module imports one above it; `tests/layers.rs`
-//! checks): [`model`] (plain data and its validation), `spec_json` (the
+//! checks): [`model`] (plain data and its validation), `spec` (the
 //! OCI spec), `store` (the database), [`ops`] (one module per verb, each
 //! an `impl Engine` block; the [`Engine`] handle is defined here), and
 //! [`monitor`].
@@ -20,7 +20,7 @@ pub mod model;
 pub mod monitor;
 pub mod ops;
 pub mod runtime;
-mod spec_json;
+mod spec;
 mod store;
 pub mod users;
 

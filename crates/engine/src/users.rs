@@ -1,12 +1,13 @@
 //! `-u user[:group]`, the image's `USER` and `--group-add`, resolved in the
 //! container's own `/etc/passwd` and `/etc/group` the way Docker does
-//! (moby/sys/user `GetExecUser`): a name must exist; a number need not
+//! (moby/sys/user `GetResolvedUser`): a name must exist; a number need not
 //! (then its group is 0); a matched user gets its primary group and, when
 //! no group was given, the groups that list it as a member.
 //!
 //! The files are read when the container starts, from its mounted rootfs
 //! (so a change in the container's layer counts, as in Docker); `create`
-//! writes the numeric part only ([`numeric`]).
+//! checks the spec with the numeric part only
+//! ([`ResolvedUser::numeric`]).
 
 use std::io::Read;
 use std::os::fd::AsFd;
@@ -14,11 +15,25 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 
-#[derive(Debug, PartialEq, Eq)]
-pub struct ExecUser {
+/// The user a process runs as, resolved in the container's files.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResolvedUser {
     pub uid: u32,
     pub gid: u32,
     pub additional_gids: Vec<u32>,
+}
+
+impl ResolvedUser {
+    /// What is known without the image's files: numbers as given, names as
+    /// root until the start resolves them.
+    pub fn numeric(spec: &str) -> ResolvedUser {
+        let (u, g) = spec.split_once(':').unwrap_or((spec, ""));
+        ResolvedUser {
+            uid: u.parse().unwrap_or(0),
+            gid: g.parse().unwrap_or(0),
+            additional_gids: Vec::new(),
+        }
+    }
 }
 
 struct PasswdEntry {
@@ -38,16 +53,6 @@ fn split(spec: &str) -> (&str, Option<&str>) {
         Some((u, g)) => (u, Some(g)),
         None => (spec, None),
     }
-}
-
-/// The ids `create` can know without the image's files: numbers as given,
-/// names as root until the start resolves them.
-pub fn numeric(spec: &str) -> (u32, u32) {
-    let (u, g) = split(spec);
-    (
-        u.parse().unwrap_or(0),
-        g.and_then(|g| g.parse().ok()).unwrap_or(0),
-    )
 }
 
 /// Reads `file` (relative) in the container's root: every component,
@@ -124,7 +129,7 @@ fn no_group(g: &str) -> Error {
 
 /// Resolves `spec` (`user[:group]`, names or ids; empty means root) and
 /// `group_add` in the files under `rootfs`.
-pub fn resolve(rootfs: &Path, spec: &str, group_add: &[String]) -> Result<ExecUser> {
+pub fn resolve(rootfs: &Path, spec: &str, group_add: &[String]) -> Result<ResolvedUser> {
     let (u, g) = split(spec);
     let u = if u.is_empty() { "0" } else { u };
     let users = read(rootfs, "etc/passwd")
@@ -139,12 +144,12 @@ pub fn resolve(rootfs: &Path, spec: &str, group_add: &[String]) -> Result<ExecUs
         None => e.name == u,
     });
     let mut user = match (matched, numeric_uid) {
-        (Some(e), _) => ExecUser {
+        (Some(e), _) => ResolvedUser {
             uid: e.uid,
             gid: e.gid,
             additional_gids: Vec::new(),
         },
-        (None, Some(n)) => ExecUser {
+        (None, Some(n)) => ResolvedUser {
             uid: n,
             gid: 0,
             additional_gids: Vec::new(),
@@ -201,14 +206,14 @@ mod tests {
         dir
     }
 
-    fn r(spec: &str, add: &[&str]) -> Result<ExecUser> {
+    fn r(spec: &str, add: &[&str]) -> Result<ResolvedUser> {
         let add: Vec<String> = add.iter().map(|s| s.to_string()).collect();
         resolve(&rootfs(), spec, &add)
     }
 
     #[test]
     fn docker_rules() {
-        let eu = |uid, gid, add: &[u32]| ExecUser {
+        let eu = |uid, gid, add: &[u32]| ResolvedUser {
             uid,
             gid,
             additional_gids: add.to_vec(),
@@ -235,8 +240,6 @@ mod tests {
             .to_string()
             .contains("unable to find group nosuch"));
         assert!(r("alice", &["nosuch"]).is_err());
-        assert_eq!(numeric("1000:27"), (1000, 27));
-        assert_eq!(numeric("alice"), (0, 0));
         std::fs::remove_dir_all(rootfs()).unwrap();
     }
 

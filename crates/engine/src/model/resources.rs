@@ -4,7 +4,7 @@
 //! memory) and `docker update`'s merge.
 //!
 //! Not here: parsing the flags (the CLI's `resource_args.rs`), the OCI
-//! `linux.resources` they become (`spec_json/resources.rs`), the `update`,
+//! `linux.resources` they become (`spec/resources.rs`), the `update`,
 //! `pause` and `unpause` verbs (`ops/`), usage numbers (`ops/stats.rs`).
 
 use std::path::Path;
@@ -157,6 +157,11 @@ impl Resources {
             ("throttleWriteIOPSDevice", &self.blkio_device_write_iops),
         ]
         .into_iter()
+    }
+
+    /// Every device a blkio throttle names.
+    pub(crate) fn throttle_devices(&self) -> impl Iterator<Item = &ThrottleDevice> {
+        self.throttles().flat_map(|(_, list)| list)
     }
 
     /// `docker update`'s merge (moby `container.UpdateContainer`): only the

@@ -5,8 +5,11 @@
 //! rule kept only when its `includes`/`excludes` (capabilities in the
 //! container's bounding set, architecture, minimum kernel) match.
 
+use oci_spec::runtime::{
+    Arch, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompArg, LinuxSeccompFilterFlag, LinuxSyscall,
+};
+use serde::de::{value::StrDeserializer, DeserializeOwned, IntoDeserializer};
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
 
 use crate::error::{Error, Result};
 
@@ -62,7 +65,7 @@ struct Syscall {
     action: String,
     errno_ret: Option<u32>,
     #[serde(default)]
-    args: Vec<Value>,
+    args: Vec<LinuxSeccompArg>,
     includes: Option<Filter>,
     excludes: Option<Filter>,
 }
@@ -78,6 +81,7 @@ struct Filter {
 }
 
 /// What the conversion depends on besides the profile.
+#[derive(Debug, Clone)]
 pub struct Host {
     /// Docker's name of the native architecture (`amd64`, `arm64`, ...).
     pub arch: &'static str,
@@ -170,7 +174,11 @@ fn invalid(reason: String) -> Error {
 /// Converts a Docker-format profile to OCI `linux.seccomp` for a container
 /// with `bounding` capabilities. `None`: the profile disables seccomp (no
 /// default action and no rules, as Docker reads it).
-pub fn to_oci(profile_json: &str, bounding: &[String], host: &Host) -> Result<Option<Value>> {
+pub fn to_oci(
+    profile_json: &str,
+    bounding: &[String],
+    host: &Host,
+) -> Result<Option<LinuxSeccomp>> {
     let p: Profile = serde_json::from_str(profile_json)
         .map_err(|e| invalid(format!("decoding the profile failed: {e}")))?;
     if p.default_action.is_empty() && p.syscalls.is_empty() {
@@ -181,7 +189,7 @@ pub fn to_oci(profile_json: &str, bounding: &[String], host: &Host) -> Result<Op
             "both 'architectures' and 'archMap' are specified, use either".into(),
         ));
     }
-    check_action(&p.default_action)?;
+    let default_action = action(&p.default_action)?;
     let mut architectures = p.architectures.clone();
     if let Some(native) = oci_arch(host.arch) {
         if let Some(m) = p.arch_map.iter().find(|m| m.architecture == native) {
@@ -200,45 +208,51 @@ pub fn to_oci(profile_json: &str, bounding: &[String], host: &Host) -> Result<Op
             (false, true) => vec![call.name.clone()],
             _ => call.names.clone(),
         };
-        check_action(&call.action)?;
+        let rule_action = action(&call.action)?;
         if !applies(call, bounding, host)? {
             continue;
         }
-        let mut rule = Map::new();
-        rule.insert("names".into(), json!(names));
-        rule.insert("action".into(), json!(call.action));
-        if let Some(e) = call.errno_ret {
-            rule.insert("errnoRet".into(), json!(e));
-        }
-        if !call.args.is_empty() {
-            rule.insert("args".into(), json!(call.args));
-        }
-        syscalls.push(Value::Object(rule));
+        let mut rule = LinuxSyscall::default();
+        rule.set_names(names);
+        rule.set_action(rule_action);
+        rule.set_errno_ret(call.errno_ret);
+        rule.set_args((!call.args.is_empty()).then(|| call.args.clone()));
+        syscalls.push(rule);
     }
-    let mut out = Map::new();
-    out.insert("defaultAction".into(), json!(p.default_action));
-    if let Some(e) = p.default_errno_ret {
-        out.insert("defaultErrnoRet".into(), json!(e));
-    }
+    let mut out = LinuxSeccomp::default();
+    out.set_default_action(default_action);
+    out.set_default_errno_ret(p.default_errno_ret);
     if !architectures.is_empty() {
-        out.insert("architectures".into(), json!(architectures));
+        out.set_architectures(Some(
+            architectures
+                .iter()
+                .map(|a| named::<Arch>(a, "architecture"))
+                .collect::<Result<_>>()?,
+        ));
     }
     if !p.flags.is_empty() {
-        out.insert("flags".into(), json!(p.flags));
+        out.set_flags(Some(
+            p.flags
+                .iter()
+                .map(|f| named::<LinuxSeccompFilterFlag>(f, "flag"))
+                .collect::<Result<_>>()?,
+        ));
     }
-    if let Some(l) = &p.listener_path {
-        out.insert("listenerPath".into(), json!(l));
-    }
-    if let Some(l) = &p.listener_metadata {
-        out.insert("listenerMetadata".into(), json!(l));
-    }
-    out.insert("syscalls".into(), json!(syscalls));
-    Ok(Some(Value::Object(out)))
+    out.set_listener_path(p.listener_path.map(Into::into));
+    out.set_listener_metadata(p.listener_metadata);
+    out.set_syscalls(Some(syscalls));
+    Ok(Some(out))
 }
 
-fn check_action(a: &str) -> Result<()> {
+/// An OCI name (`SCMP_ARCH_X86_64`, ...) as its oci-spec value.
+fn named<T: DeserializeOwned>(name: &str, what: &str) -> Result<T> {
+    let d: StrDeserializer<'_, serde::de::value::Error> = name.into_deserializer();
+    T::deserialize(d).map_err(|_| invalid(format!("unknown {what} {name:?}")))
+}
+
+fn action(a: &str) -> Result<LinuxSeccompAction> {
     if ACTIONS.contains(&a) {
-        Ok(())
+        named(a, "action")
     } else {
         Err(invalid(format!("unknown action {a:?}")))
     }
@@ -278,6 +292,12 @@ fn applies(call: &Syscall, bounding: &[String], host: &Host) -> Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{json, Value};
+
+    /// The conversion as JSON, as the runtime reads it.
+    fn to_json(profile: &str, bounding: &[String], host: &Host) -> Result<Option<Value>> {
+        Ok(to_oci(profile, bounding, host)?.map(|s| serde_json::to_value(s).unwrap()))
+    }
 
     const AMD64: Host = Host {
         arch: "amd64",
@@ -302,7 +322,9 @@ mod tests {
     #[test]
     fn default_profile_for_the_default_capabilities() {
         let bounding = caps(crate::model::security::DEFAULT_CAPABILITIES);
-        let v = to_oci(DEFAULT_PROFILE, &bounding, &AMD64).unwrap().unwrap();
+        let v = to_json(DEFAULT_PROFILE, &bounding, &AMD64)
+            .unwrap()
+            .unwrap();
         assert_eq!(v["defaultAction"], "SCMP_ACT_ERRNO");
         assert_eq!(v["defaultErrnoRet"], 1);
         assert_eq!(
@@ -339,7 +361,9 @@ mod tests {
     fn capabilities_and_kernel_select_rules() {
         let mut bounding = caps(crate::model::security::DEFAULT_CAPABILITIES);
         bounding.push("CAP_SYS_ADMIN".into());
-        let v = to_oci(DEFAULT_PROFILE, &bounding, &AMD64).unwrap().unwrap();
+        let v = to_json(DEFAULT_PROFILE, &bounding, &AMD64)
+            .unwrap()
+            .unwrap();
         let allowed = names(&v);
         assert!(allowed.contains(&"unshare".to_owned()));
         assert!(allowed.contains(&"mount".to_owned()));
@@ -349,7 +373,7 @@ mod tests {
             arch: "amd64",
             kernel: (4, 4),
         };
-        let v = to_oci(
+        let v = to_json(
             DEFAULT_PROFILE,
             &caps(crate::model::security::DEFAULT_CAPABILITIES),
             &old,
@@ -361,7 +385,7 @@ mod tests {
             arch: "arm64",
             kernel: (6, 1),
         };
-        let v = to_oci(DEFAULT_PROFILE, &[], &arm).unwrap().unwrap();
+        let v = to_json(DEFAULT_PROFILE, &[], &arm).unwrap().unwrap();
         assert_eq!(
             v["architectures"],
             json!(["SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"])
@@ -374,13 +398,13 @@ mod tests {
     fn custom_profiles() {
         let p = r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[
             {"name":"mkdir","action":"SCMP_ACT_ERRNO","errnoRet":13}]}"#;
-        let v = to_oci(p, &[], &AMD64).unwrap().unwrap();
+        let v = to_json(p, &[], &AMD64).unwrap().unwrap();
         assert_eq!(
             v["syscalls"],
             json!([{"names":["mkdir"],"action":"SCMP_ACT_ERRNO","errnoRet":13}])
         );
         assert!(v.get("architectures").is_none());
-        assert_eq!(to_oci("{}", &[], &AMD64).unwrap(), None);
+        assert_eq!(to_json("{}", &[], &AMD64).unwrap(), None);
         for bad in [
             "{",
             r#"{"defaultAction":"SCMP_ACT_NOPE"}"#,
@@ -388,7 +412,7 @@ mod tests {
             r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"name":"a","names":["b"],"action":"SCMP_ACT_LOG"}]}"#,
             r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["a"],"action":"SCMP_ACT_LOG","includes":{"minKernel":"6"}}]}"#,
         ] {
-            let e = to_oci(bad, &[], &AMD64).unwrap_err().to_string();
+            let e = to_json(bad, &[], &AMD64).unwrap_err().to_string();
             assert!(e.starts_with("invalid seccomp profile: "), "{e}");
         }
     }

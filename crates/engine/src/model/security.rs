@@ -3,8 +3,7 @@
 //! `--security-opt`, `--read-only`, `--tmpfs`, `--device`, `--shm-size`,
 //! `--ulimit`, `--oom-score-adj`, `--sysctl`, `--group-add`, `--init`.
 //! [`resolve`] checks and resolves the flags at create time (before
-//! anything is recorded); `spec_json/security.rs` writes them into the
-//! OCI spec.
+//! anything is recorded); `spec/security.rs` writes them into the OCI spec.
 //! `caps.rs` (capability names and Docker's add/drop rule), `devices.rs`
 //! (`--device`, the host devices of `--privileged`), `limits.rs`
 //! (`--ulimit`, `--sysctl`, `--tmpfs`, sizes), `init.rs` (finding the

@@ -35,7 +35,6 @@ use crate::model::{Container, State};
 use crate::ops::cgroup::record_exit;
 use crate::ops::unmount;
 use crate::runtime::{command_exit_code, last_line};
-use crate::spec_json;
 use crate::store::owner::{self, ProcessId};
 use crate::Engine;
 
@@ -263,12 +262,7 @@ impl Monitor {
         let rootfs = bundle.rootfs();
         let _ = unmount(&rootfs);
         engine.images.mount(id, &rootfs)?;
-        spec_json::apply_user(
-            bundle.dir(),
-            &rootfs,
-            &c.config.user,
-            &c.config.security.group_add,
-        )?;
+        bundle.write_for_start(c, &rootfs)?;
         let runtime = engine.runtime_for(c);
         std::fs::create_dir_all(&runtime.root)
             .map_err(|e| Error::io("create", &runtime.root, e))?;

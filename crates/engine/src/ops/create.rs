@@ -2,7 +2,7 @@
 //! [`ContainerConfig`], records the container and writes its snapshot and
 //! bundle, all or nothing.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use berth_image::spec::ContainerConfig as ImageConfig;
 
@@ -11,7 +11,7 @@ use crate::model::log::LogConfig;
 use crate::model::restart::RestartPolicy;
 use crate::model::{self, security, Container, ContainerConfig, Resources, SecurityOptions, State};
 use crate::model::{SecurityConfig, StdioConfig};
-use crate::spec_json;
+use crate::spec;
 use crate::Engine;
 
 const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -86,13 +86,13 @@ impl Engine {
             oom_killed: false,
         };
         // Check the spec before anything is recorded (bad user, ...).
-        spec_json::spec(&c, Path::new("/"))?;
+        let spec = spec::for_create(&c, self.bundle(&id).dir())?;
         self.record(&mut c, o.name.as_deref())?;
         let made = self
             .images
             .prepare(&id, &image_id.to_string())
             .map_err(Error::from)
-            .and_then(|_| self.bundle(&id).write(&c));
+            .and_then(|_| self.bundle(&id).write(&c, &spec));
         if let Err(e) = made {
             let _ = self.remove_files(&c);
             return Err(e);

@@ -1,6 +1,6 @@
 //! `exec`: a process in a running container. The engine writes the
-//! `process.json` (the container's own process from its `config.json`,
-//! changed by the flags, as Docker and runc do) and builds the runtime's
+//! `process.json` (the container's own process, built by the spec's
+//! process converter, changed by the flags, as Docker and runc do) and builds the runtime's
 //! `exec` command; the CLI runs it, with its own terminal or stdio, since
 //! an exec'd process belongs to the caller and not to the monitor.
 
@@ -13,7 +13,8 @@ use crate::error::{Error, Result};
 use crate::model::security::caps;
 pub use crate::model::ExecOptions;
 use crate::model::{self, State};
-use crate::spec_json;
+use crate::spec;
+use crate::users;
 use crate::Engine;
 
 /// A prepared exec: the runtime command to run, and the process file it
@@ -79,13 +80,16 @@ impl Engine {
             State::Restarting => return Err(Error::Restarting(c.id)),
             _ => return Err(Error::NotRunning(c.id)),
         }
-        let base = spec_json::process_of(self.bundle(&c.id).dir())?;
-        let mut process =
-            spec_json::exec_process(&base, o, caps::own_mask("CapBnd:").unwrap_or(0))?;
-        if let Some(spec) = &o.user {
-            let u = crate::users::resolve(&self.bundle(&c.id).rootfs(), spec, &[])?;
-            spec_json::exec_user(&mut process, &u);
-        }
+        // The container's process as its start built it, the user
+        // resolved again in the container's files.
+        let rootfs = self.bundle(&c.id).rootfs();
+        let user = match &o.user {
+            Some(u) => users::resolve(&rootfs, u, &[])?,
+            None => users::resolve(&rootfs, &c.config.user, &c.config.security.group_add)?,
+        };
+        let host = spec::HostFacts::detect(&c.config)?;
+        let base = spec::process(&c.config, &host, &user)?;
+        let process = spec::exec_process(&base, o, caps::own_mask("CapBnd:").unwrap_or(0))?;
         let dir = self.bundle(&c.id).dir().to_owned();
         let token = &model::new_id()?[..16];
         let process_file = dir.join(format!("exec-{token}.json"));

@@ -1,6 +1,6 @@
 //! The engine's verbs: one module per verb (or close family), each with
 //! one `impl Engine` block. They use the layers below (`model`,
-//! `spec_json`, `store`, `bundle`, `runtime`, ...), never `monitor`.
+//! `spec`, `store`, `bundle`, `runtime`, ...), never `monitor`.
 
 pub(crate) mod cgroup;
 pub mod create;

@@ -1,18 +1,15 @@
 //! `update`: merges the change (as `docker update` merges), applies it
 //! through the runtime's `update --resources`, then records it.
 
-use serde_json::Value;
-
 use crate::error::{Error, Result};
 use crate::model::{Container, Resources, State};
-use crate::spec_json::write_spec;
+use crate::spec;
 use crate::Engine;
 
 impl Engine {
     /// `docker update`: merges the change into the recorded limits, applies
-    /// it to a running container through the runtime, then records it and
-    /// rewrites the bundle (so the next start keeps it). A failure leaves
-    /// the record as it was.
+    /// it to a running container through the runtime, then records it (the
+    /// next start's spec has it). A failure leaves the record as it was.
     pub fn update(&mut self, key: &str, change: &Resources) -> Result<Container> {
         let mut c = self.find(key)?;
         let cannot = |id: &str, e: Error| Error::UpdateFailed {
@@ -24,17 +21,17 @@ impl Engine {
         merged.merge_update(change).map_err(|e| cannot(&c.id, e))?;
         merged.validate(true).map_err(|e| cannot(&c.id, e))?;
         if c.state == State::Running {
-            let request = merged.update_request(change)?;
+            let request = spec::update_request(&merged, change)?;
             let file = self.bundle(&c.id).file("update.json");
-            std::fs::write(&file, Value::Object(request).to_string())
-                .map_err(|e| Error::io("write", &file, e))?;
+            let text = serde_json::to_vec(&request).expect("resources serialize");
+            std::fs::write(&file, text).map_err(|e| Error::io("write", &file, e))?;
             let applied = self.runtime_for(&c).update(&c.id, &file);
             let _ = std::fs::remove_file(&file);
             applied.map_err(|e| cannot(&c.id, e))?;
         }
         c.config.resources = merged;
+        // The next start builds its spec from the record.
         self.db.set_config(&c.id, &c.config)?;
-        write_spec(self.bundle(&c.id).dir(), &c)?;
         Ok(c)
     }
 }

@@ -99,7 +99,7 @@ pub(super) fn normalize_caps(list: &[String], field: &str) -> Result<Vec<String>
 
 /// The capabilities berth itself holds (`CapEff` of /proc/self/status),
 /// which is what "all" means, as in Docker: a runtime cannot give more.
-pub(super) fn current_capabilities() -> Vec<String> {
+pub(crate) fn current_capabilities() -> Vec<String> {
     in_mask(own_mask("CapEff:").unwrap_or(u64::MAX))
 }
 
@@ -125,17 +125,23 @@ pub(crate) fn in_mask(mask: u64) -> Vec<String> {
 /// but the dropped; `--cap-drop ALL` only the added; else the defaults
 /// minus the dropped plus the added.
 pub fn capabilities(c: &SecurityConfig) -> Vec<String> {
-    let all = "ALL".to_owned();
+    tweak(c, &current_capabilities())
+}
+
+/// [`capabilities`] where "all" is `all` (what berth holds).
+pub(crate) fn tweak(c: &SecurityConfig, all: &[String]) -> Vec<String> {
+    let all_caps = "ALL".to_owned();
     if c.privileged {
-        return current_capabilities();
+        return all.to_vec();
     }
-    if c.cap_add.contains(&all) {
-        return current_capabilities()
-            .into_iter()
+    if c.cap_add.contains(&all_caps) {
+        return all
+            .iter()
             .filter(|x| !c.cap_drop.contains(x))
+            .cloned()
             .collect();
     }
-    if c.cap_drop.contains(&all) {
+    if c.cap_drop.contains(&all_caps) {
         return c.cap_add.clone();
     }
     let mut caps: Vec<String> = DEFAULT_CAPABILITIES
