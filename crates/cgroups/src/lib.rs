@@ -21,7 +21,8 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Layout: `error.rs` holds [`Error`], `mode.rs` detects the host's mode and mounts, `path.rs` resolves
+//! Layout: `error.rs` holds [`Error`], `mode.rs` detects the host's mode,
+//! mounts and swap accounting ([`host`], once per process), `path.rs` resolves
 //! `linux.cgroupsPath`, `resources.rs` turns `linux.resources` into file
 //! writes, `v1.rs` and `v2.rs` hold what differs between the versions (cpuset
 //! setup, controller delegation, freezers, `cgroup.kill`), `devices_bpf.rs`
@@ -60,10 +61,9 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::error::{Error, ErrorKind};
 pub use crate::events::OomWatcher;
-use crate::mode::Layout;
-pub use crate::mode::{detect_mode, systemd_available, Mode};
+pub use crate::mode::{detect_mode, host, systemd_available, Hierarchy, Host, Mode};
 use crate::path::CgroupPath;
-pub use crate::path::DEFAULT_PARENT;
+pub use crate::path::{container_path, DEFAULT_PARENT};
 pub use crate::stats::{
     Blkio, BlkioEntry, Cpu, CpuSet, CpuUsage, Hugetlb, IntelRdt, Memory, MemoryEntry,
     NetworkInterface, Pids, PsiData, PsiStats, Stats, Throttling,
@@ -101,18 +101,18 @@ impl Cgroup {
     /// Resolves the OCI `linux.cgroupsPath` the way runc's cgroupfs driver
     /// does: an absolute path is relative to each hierarchy's root; a relative
     /// path is relative to the calling process's own cgroup in that hierarchy
-    /// (from `/proc/self/cgroup`); `None` or empty means
+    /// (from `/proc/self/cgroup`, as [`host`] read it once per process);
+    /// `None` or empty means
     /// `/berth/<container_id>` (absolute, unlike runc's relative default, so we
     /// never create cgroups under the cgroup we run in). Paths whose `..`
     /// climb out of their base, or that resolve to the base itself, are
     /// rejected. No filesystem changes.
     pub fn resolve(cgroups_path: Option<&str>, container_id: &str) -> Result<Self, Error> {
         let path = CgroupPath::parse(cgroups_path, container_id)?;
-        let layout = Layout::detect()?;
-        Self::from_layout(&path, &layout)
+        Self::from_layout(&path, host()?)
     }
 
-    fn from_layout(path: &CgroupPath, layout: &Layout) -> Result<Self, Error> {
+    fn from_layout(path: &CgroupPath, layout: &Host) -> Result<Self, Error> {
         let mut v1 = Vec::new();
         for m in &layout.v1 {
             v1.push(Dir {
@@ -193,7 +193,7 @@ impl Cgroup {
             let own = match &u.own_dir {
                 Some(own) => Some(own.clone()),
                 // deserialized from state: look again
-                None => Layout::detect()?.unified.and_then(|u| u.own_dir),
+                None => host()?.unified.as_ref().and_then(|u| u.own_dir.clone()),
             };
             v2::create(&u.mount_point, &u.path, own.as_deref())?;
         }
@@ -411,7 +411,7 @@ mod tests {
     const SELF: &str = "4:memory:/process_api/x\n2:cpu,cpuacct:/\n1:name=systemd:/\n0::/\n";
 
     fn hybrid(path: Option<&str>) -> Result<Cgroup, Error> {
-        let layout = Layout::from_parts(Mode::Hybrid, MOUNTINFO, SELF).unwrap();
+        let layout = Host::from_parts(Mode::Hybrid, MOUNTINFO, SELF).unwrap();
         Cgroup::from_layout(&CgroupPath::parse(path, "c1")?, &layout)
     }
 

@@ -1,17 +1,21 @@
 //! What the host's cgroup layout is: the mode (v1, v2 or hybrid), where each
-//! hierarchy is mounted, and which cgroup the calling process sits in.
+//! hierarchy is mounted, which cgroup the calling process sits in, and
+//! whether swap is accounted: [`Host`], the one place the runtime, the
+//! engine and the CLI learn these from.
 //!
-//! This module only reads `/proc/self/mountinfo`, `/proc/self/cgroup` and
-//! `statfs(2)` of `/sys/fs/cgroup`; it never changes anything. Turning a
+//! This module only reads `/proc/self/mountinfo`, `/proc/self/cgroup`,
+//! `statfs(2)` of `/sys/fs/cgroup` and (when asked) a hierarchy root's
+//! files; it never changes anything. Turning a
 //! `linux.cgroupsPath` into directories is `path.rs`'s job.
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use nix::sys::statfs::{statfs, CGROUP2_SUPER_MAGIC, TMPFS_MAGIC};
 use serde::{Deserialize, Serialize};
 
-use crate::Error;
+use crate::{files, Error};
 
 /// The usual place where the cgroup filesystems are mounted.
 pub(crate) const CGROUP_ROOT: &str = "/sys/fs/cgroup";
@@ -66,37 +70,57 @@ pub fn systemd_available() -> bool {
     Path::new("/run/systemd/system").is_dir()
 }
 
-/// One mounted cgroup v1 hierarchy.
+/// One mounted cgroup hierarchy.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct V1Mount {
-    /// Controllers as `/proc/self/cgroup` names them, e.g. `["cpu",
-    /// "cpuacct"]` or `["name=systemd"]`.
+pub struct Hierarchy {
+    /// v1: the controllers as `/proc/self/cgroup` names them, e.g.
+    /// `["cpu", "cpuacct"]` or `["name=systemd"]`; empty for the unified
+    /// (cgroup2) hierarchy.
     pub controllers: Vec<String>,
     /// Where the hierarchy is mounted, e.g. `/sys/fs/cgroup/cpu,cpuacct`.
     pub mount_point: PathBuf,
-    /// The cgroup the calling process is in, as an absolute directory under
-    /// `mount_point`, or `None` when that cgroup is not visible through the
-    /// mount (the mount shows a different subtree).
+    /// The cgroup the detecting process was in, as an absolute directory
+    /// under `mount_point`, or `None` when that cgroup is not visible
+    /// through the mount (the mount shows a different subtree).
     pub own_dir: Option<PathBuf>,
 }
 
-/// The mounted cgroup2 hierarchy.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct UnifiedMount {
-    pub mount_point: PathBuf,
-    /// See [`V1Mount::own_dir`].
-    pub own_dir: Option<PathBuf>,
+impl Hierarchy {
+    /// The unified (cgroup2) hierarchy rather than a v1 one.
+    pub fn is_unified(&self) -> bool {
+        self.controllers.is_empty()
+    }
 }
 
-/// Everything this crate needs to know about the host's cgroup mounts.
+/// The host's cgroup facts, as one process sees them: the mode, every
+/// mounted hierarchy, and (read when first asked) which controllers a
+/// hybrid host's unified hierarchy has and whether swap is accounted.
+/// [`host`] detects them once per process; [`Host::detect`] reads them
+/// again (another mount namespace, or the cgroups of a process that moved).
 #[derive(Debug, Clone)]
-pub(crate) struct Layout {
-    pub mode: Mode,
-    pub v1: Vec<V1Mount>,
-    pub unified: Option<UnifiedMount>,
+pub struct Host {
+    pub(crate) mode: Mode,
+    /// v1 and hybrid: the mounted v1 hierarchies.
+    pub(crate) v1: Vec<Hierarchy>,
+    /// v2: the hierarchy; hybrid: the (usually controller-less) unified one.
+    pub(crate) unified: Option<Hierarchy>,
+    unified_controllers: OnceLock<Vec<String>>,
+    swap_accounting: OnceLock<bool>,
 }
 
-impl Layout {
+/// The host's cgroup facts, detected on the first call in this process
+/// (a `statfs` and two short reads from `/proc`) and kept. A failed
+/// detection is not kept: the next call tries again.
+pub fn host() -> Result<&'static Host, Error> {
+    static HOST: OnceLock<Host> = OnceLock::new();
+    if let Some(h) = HOST.get() {
+        return Ok(h);
+    }
+    let detected = Host::detect()?;
+    Ok(HOST.get_or_init(|| detected))
+}
+
+impl Host {
     /// Reads the layout of the calling process's mount and cgroup namespaces.
     pub fn detect() -> Result<Self, Error> {
         let mode = detect_mode()?;
@@ -105,23 +129,98 @@ impl Layout {
         Self::from_parts(mode, &mountinfo, &self_cgroup)
     }
 
+    /// v1, v2 or hybrid.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// Every mounted hierarchy: the v1 ones, then the unified one.
+    pub fn hierarchies(&self) -> impl Iterator<Item = &Hierarchy> {
+        self.v1.iter().chain(self.unified.as_ref())
+    }
+
+    /// The unified (cgroup2) hierarchy, on v2 and hybrid hosts.
+    pub fn unified(&self) -> Option<&Hierarchy> {
+        self.unified.as_ref()
+    }
+
+    /// The hierarchy that holds `controller` (`"memory"`, `"cpuacct"`,
+    /// `"name=systemd"`...): on v2 the one hierarchy; on v1 the one whose
+    /// mount lists it; on a hybrid host a controller no v1 hierarchy has
+    /// can be in the unified one (hugetlb, when its v1 one is not mounted).
+    pub fn hierarchy_of(&self, controller: &str) -> Option<&Hierarchy> {
+        if self.mode == Mode::V2 {
+            return self.unified.as_ref();
+        }
+        if let Some(h) = self
+            .v1
+            .iter()
+            .find(|h| h.controllers.iter().any(|c| c == controller))
+        {
+            return Some(h);
+        }
+        let u = self.unified.as_ref()?;
+        self.unified_controllers()
+            .iter()
+            .any(|c| c == controller)
+            .then_some(u)
+    }
+
+    /// Hybrid: the controllers the unified hierarchy's root offers (read
+    /// once). Empty on v1; on v2 every controller is there anyway.
+    pub(crate) fn unified_controllers(&self) -> &[String] {
+        self.unified_controllers
+            .get_or_init(|| match (&self.mode, &self.unified) {
+                (Mode::Hybrid, Some(u)) => unified_controllers(&u.mount_point),
+                _ => Vec::new(),
+            })
+    }
+
+    /// Whether the kernel accounts swap per cgroup, so that a memory+swap
+    /// limit can be set (Docker's sysinfo rule): v1, the memory hierarchy
+    /// has `memory.memsw.limit_in_bytes`; v2, the memory controller is
+    /// available (every non-root cgroup then has `memory.swap.max`; the
+    /// root has none to look at). Read once.
+    pub fn swap_accounting(&self) -> bool {
+        *self.swap_accounting.get_or_init(|| {
+            let Some(h) = self.hierarchy_of("memory") else {
+                return false;
+            };
+            if h.is_unified() {
+                files::read(&h.mount_point.join("cgroup.controllers"))
+                    .is_ok_and(|c| c.split_whitespace().any(|c| c == "memory"))
+            } else {
+                h.mount_point.join("memory.memsw.limit_in_bytes").exists()
+            }
+        })
+    }
+
     /// Builds the layout from the text of `/proc/self/mountinfo` and
     /// `/proc/self/cgroup`.
-    pub fn from_parts(mode: Mode, mountinfo: &str, self_cgroup: &str) -> Result<Self, Error> {
+    pub(crate) fn from_parts(
+        mode: Mode,
+        mountinfo: &str,
+        self_cgroup: &str,
+    ) -> Result<Self, Error> {
         let mounts = parse_mountinfo(mountinfo)?;
         let memberships = parse_proc_cgroup(self_cgroup)?;
-        let mut layout = Layout {
+        let mut layout = Host {
             mode,
             v1: Vec::new(),
             unified: None,
+            unified_controllers: OnceLock::new(),
+            swap_accounting: OnceLock::new(),
         };
 
         if mode != Mode::V2 {
+            // (position in mountinfo, hierarchy): listed in mount order,
+            // the order a container's /sys/fs/cgroup shows them in.
+            let mut v1 = Vec::new();
             for m in memberships.iter().filter(|m| m.hierarchy_id != 0) {
                 // A hierarchy can be mounted more than once (bind mounts into
                 // containers); the first mount under /sys/fs/cgroup wins, then
                 // any.
-                let candidates = mounts.iter().filter(|mnt| {
+                let candidates = mounts.iter().enumerate().filter(|(_, mnt)| {
                     mnt.fs_type == "cgroup"
                         && m.controllers
                             .iter()
@@ -129,18 +228,23 @@ impl Layout {
                 });
                 let chosen = candidates
                     .clone()
-                    .find(|mnt| mnt.mount_point.starts_with(CGROUP_ROOT))
+                    .find(|(_, mnt)| mnt.mount_point.starts_with(CGROUP_ROOT))
                     .or_else(|| candidates.clone().next());
-                let Some(mnt) = chosen else {
+                let Some((position, mnt)) = chosen else {
                     tracing::debug!(controllers = ?m.controllers, "v1 hierarchy is not mounted");
                     continue;
                 };
-                layout.v1.push(V1Mount {
-                    controllers: m.controllers.clone(),
-                    mount_point: mnt.mount_point.clone(),
-                    own_dir: own_dir(mnt, &m.path),
-                });
+                v1.push((
+                    position,
+                    Hierarchy {
+                        controllers: m.controllers.clone(),
+                        mount_point: mnt.mount_point.clone(),
+                        own_dir: own_dir(mnt, &m.path),
+                    },
+                ));
             }
+            v1.sort_by_key(|(position, _)| *position);
+            layout.v1 = v1.into_iter().map(|(_, h)| h).collect();
         }
 
         if mode != Mode::V1 {
@@ -154,13 +258,15 @@ impl Layout {
                 .or_else(|| mounts.iter().find(|mnt| mnt.fs_type == "cgroup2"));
             if let Some(mnt) = mnt {
                 let own = memberships.iter().find(|m| m.hierarchy_id == 0);
-                layout.unified = Some(UnifiedMount {
+                layout.unified = Some(Hierarchy {
+                    controllers: Vec::new(),
                     mount_point: mnt.mount_point.clone(),
                     own_dir: own.and_then(|m| own_dir(mnt, &m.path)),
                 });
             } else if mode == Mode::V2 {
                 // statfs said cgroup2 but mountinfo disagrees: trust statfs.
-                layout.unified = Some(UnifiedMount {
+                layout.unified = Some(Hierarchy {
+                    controllers: Vec::new(),
                     mount_point: want,
                     own_dir: None,
                 });
@@ -168,6 +274,14 @@ impl Layout {
         }
         Ok(layout)
     }
+}
+
+/// The controllers a cgroup2 hierarchy mounted at `mount_point` offers
+/// (its root's `cgroup.controllers`); none when unreadable.
+pub(crate) fn unified_controllers(mount_point: &Path) -> Vec<String> {
+    files::read(&mount_point.join("cgroup.controllers"))
+        .map(|s| s.split_whitespace().map(str::to_string).collect())
+        .unwrap_or_default()
 }
 
 /// `/proc/self/cgroup` says the process is in `cgroup_path` of a hierarchy;
@@ -314,11 +428,12 @@ mod tests {
 
     #[test]
     fn hybrid_layout_maps_every_mounted_hierarchy() {
-        let l = Layout::from_parts(Mode::Hybrid, HYBRID_MOUNTINFO, HYBRID_SELF).unwrap();
+        let l = Host::from_parts(Mode::Hybrid, HYBRID_MOUNTINFO, HYBRID_SELF).unwrap();
         let names: Vec<String> = l.v1.iter().map(|m| m.controllers.join(",")).collect();
-        // blkio is in /proc/self/cgroup but not mounted: skipped.
-        assert_eq!(names, ["name=systemd", "memory", "cpuset", "cpu,cpuacct"]);
-        let mem = &l.v1[1];
+        // blkio is in /proc/self/cgroup but not mounted: skipped. In mount
+        // order.
+        assert_eq!(names, ["cpu,cpuacct", "cpuset", "memory", "name=systemd"]);
+        let mem = &l.v1[2];
         assert_eq!(mem.mount_point, Path::new("/sys/fs/cgroup/memory"));
         assert_eq!(
             mem.own_dir.as_deref(),
@@ -335,7 +450,7 @@ mod tests {
     #[test]
     fn v2_layout_ignores_v1_lines() {
         let mi = "35 31 0:30 / /sys/fs/cgroup rw,relatime - cgroup2 cgroup2 rw\n";
-        let l = Layout::from_parts(Mode::V2, mi, "0::/a/b\n").unwrap();
+        let l = Host::from_parts(Mode::V2, mi, "0::/a/b\n").unwrap();
         assert!(l.v1.is_empty());
         let u = l.unified.unwrap();
         assert_eq!(u.mount_point, Path::new("/sys/fs/cgroup"));
@@ -346,13 +461,13 @@ mod tests {
     fn mount_root_is_stripped_from_own_cgroup() {
         // A container that sees only its own subtree, bind-mounted.
         let mi = "35 31 0:30 /docker/x /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n";
-        let l = Layout::from_parts(Mode::V2, mi, "0::/docker/x/sub\n").unwrap();
+        let l = Host::from_parts(Mode::V2, mi, "0::/docker/x/sub\n").unwrap();
         assert_eq!(
             l.unified.unwrap().own_dir.as_deref(),
             Some(Path::new("/sys/fs/cgroup/sub"))
         );
         // Own cgroup outside the mounted subtree: not visible.
-        let l = Layout::from_parts(Mode::V2, mi, "0::/other\n").unwrap();
+        let l = Host::from_parts(Mode::V2, mi, "0::/other\n").unwrap();
         assert_eq!(l.unified.unwrap().own_dir, None);
     }
 
@@ -369,5 +484,85 @@ mod tests {
         assert!(parse_mountinfo("garbage\n").is_err());
         assert!(parse_proc_cgroup("x:y\n").is_err());
         assert!(parse_proc_cgroup("nan:memory:/\n").is_err());
+    }
+
+    /// A scratch directory standing in for `/sys/fs/cgroup`.
+    fn scratch(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("berth-cg-host-{tag}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn swap_accounting_v1_is_the_memsw_file() {
+        let root = scratch("v1swap");
+        fs::create_dir_all(root.join("memory")).unwrap();
+        let mi = format!(
+            "35 31 0:32 / {}/memory rw - cgroup cgroup rw,memory\n",
+            root.display()
+        );
+        let self_cg = "4:memory:/\n";
+        let h = Host::from_parts(Mode::V1, &mi, self_cg).unwrap();
+        assert!(!h.swap_accounting());
+        fs::write(root.join("memory/memory.memsw.limit_in_bytes"), "").unwrap();
+        // Read once per Host: a new detection sees the file.
+        assert!(!h.swap_accounting());
+        assert!(Host::from_parts(Mode::V1, &mi, self_cg)
+            .unwrap()
+            .swap_accounting());
+        fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn swap_accounting_v2_is_the_memory_controller() {
+        let root = scratch("v2swap");
+        let mi = format!("35 31 0:30 / {} rw - cgroup2 cgroup2 rw\n", root.display());
+        fs::write(root.join("cgroup.controllers"), "cpu io pids\n").unwrap();
+        assert!(!Host::from_parts(Mode::V2, &mi, "0::/\n")
+            .unwrap()
+            .swap_accounting());
+        fs::write(root.join("cgroup.controllers"), "cpu memory pids\n").unwrap();
+        let h = Host::from_parts(Mode::V2, &mi, "0::/\n").unwrap();
+        assert!(h.swap_accounting());
+        assert_eq!(h.hierarchy_of("memory").unwrap().mount_point, root);
+        fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn hybrid_hugetlb_can_be_in_the_unified_hierarchy() {
+        let root = scratch("hybrid");
+        fs::create_dir_all(root.join("unified")).unwrap();
+        fs::write(root.join("unified/cgroup.controllers"), "hugetlb\n").unwrap();
+        let mi = format!(
+            "32 31 0:29 / {r}/memory rw - cgroup cgroup rw,memory\n\
+             41 31 0:38 / {r}/unified rw - cgroup2 cgroup2 rw\n",
+            r = root.display()
+        );
+        let h = Host::from_parts(Mode::Hybrid, &mi, "4:memory:/a\n0::/a\n").unwrap();
+        let names: Vec<_> = h.hierarchies().map(|x| x.controllers.join(",")).collect();
+        assert_eq!(names, ["memory", ""]);
+        assert!(h.unified().unwrap().is_unified());
+        assert_eq!(
+            h.hierarchy_of("memory").unwrap().mount_point,
+            root.join("memory")
+        );
+        assert_eq!(
+            h.hierarchy_of("hugetlb").unwrap().mount_point,
+            root.join("unified")
+        );
+        assert_eq!(h.hierarchy_of("pids"), None);
+        assert_eq!(
+            h.hierarchy_of("memory").unwrap().own_dir.as_deref(),
+            Some(root.join("memory/a").as_path())
+        );
+        fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn host_is_detected_once() {
+        let (a, b) = (host().unwrap(), host().unwrap());
+        assert!(std::ptr::eq(a, b));
+        assert_eq!(a.mode(), detect_mode().unwrap());
     }
 }

@@ -23,6 +23,13 @@ use crate::Error;
 /// Where the default cgroups of berth containers live (absolute).
 pub const DEFAULT_PARENT: &str = "/berth";
 
+/// The `cgroupsPath` of container `id` under `parent`: berth's one way of
+/// naming a container's cgroup (the runtime's default below
+/// [`DEFAULT_PARENT`], the engine's `--cgroup-parent`).
+pub fn container_path(parent: &str, id: &str) -> String {
+    format!("{}/{id}", parent.trim_end_matches('/'))
+}
+
 /// A validated, normalized cgroup path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum CgroupPath {
@@ -38,7 +45,7 @@ impl CgroupPath {
             Some(p) if !p.is_empty() => p.to_string(),
             _ => {
                 check_container_id(container_id)?;
-                format!("{DEFAULT_PARENT}/{container_id}")
+                container_path(DEFAULT_PARENT, container_id)
             }
         };
         let invalid = |reason: &'static str| Error::InvalidPath {
@@ -118,6 +125,17 @@ mod tests {
 
     fn parts(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn container_path_joins_parent_and_id() {
+        assert_eq!(container_path("/berth", "c1"), "/berth/c1");
+        assert_eq!(container_path("/a/b/", "c1"), "/a/b/c1");
+        assert_eq!(container_path("rel", "c1"), "rel/c1");
+        assert_eq!(
+            CgroupPath::parse(None, "c1").unwrap(),
+            CgroupPath::parse(Some(&container_path(DEFAULT_PARENT, "c1")), "x").unwrap()
+        );
     }
 
     #[test]

@@ -10,18 +10,18 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::resources::{Host, Version};
-use crate::{files, Cgroup, Mode};
+use crate::resources::{Controllers, Version};
+use crate::{mode, Cgroup, Mode};
 
 impl Cgroup {
     /// What the resource planner needs to know about this host.
-    pub(crate) fn host(&self) -> Host {
+    pub(crate) fn host(&self) -> Controllers {
         let v1 = self
             .v1
             .iter()
             .flat_map(|d| d.controllers.iter().cloned())
             .collect();
-        Host {
+        Controllers {
             mode: self.mode,
             v1,
             unified: self.unified_controllers(),
@@ -31,9 +31,7 @@ impl Cgroup {
     /// Hybrid: the controllers the unified hierarchy's root offers.
     fn unified_controllers(&self) -> Vec<String> {
         match (&self.mode, &self.unified) {
-            (Mode::Hybrid, Some(u)) => files::read(&u.mount_point.join("cgroup.controllers"))
-                .map(|s| s.split_whitespace().map(str::to_string).collect())
-                .unwrap_or_default(),
+            (Mode::Hybrid, Some(u)) => mode::unified_controllers(&u.mount_point),
             _ => Vec::new(),
         }
     }
@@ -69,7 +67,7 @@ impl Cgroup {
 
 #[cfg(test)]
 mod tests {
-    use crate::mode::Layout;
+    use crate::mode::Host;
     use crate::path::CgroupPath;
     use crate::resources::Version;
     use crate::{Cgroup, Mode};
@@ -78,7 +76,7 @@ mod tests {
     fn v1_controllers_map_to_their_hierarchy_v2_to_the_one_dir() {
         let mi = "32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct\n\
                   41 31 0:38 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n";
-        let layout = Layout::from_parts(Mode::Hybrid, mi, "2:cpu,cpuacct:/\n0::/\n").unwrap();
+        let layout = Host::from_parts(Mode::Hybrid, mi, "2:cpu,cpuacct:/\n0::/\n").unwrap();
         let cg =
             Cgroup::from_layout(&CgroupPath::parse(Some("/x"), "x").unwrap(), &layout).unwrap();
         let (dir, v) = cg.controller("cpuacct").unwrap();
@@ -89,7 +87,7 @@ mod tests {
         assert_eq!(cg.host().v1, ["cpu", "cpuacct"]);
 
         let mi = "35 31 0:30 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n";
-        let layout = Layout::from_parts(Mode::V2, mi, "0::/\n").unwrap();
+        let layout = Host::from_parts(Mode::V2, mi, "0::/\n").unwrap();
         let cg =
             Cgroup::from_layout(&CgroupPath::parse(Some("/x"), "x").unwrap(), &layout).unwrap();
         let (dir, v) = cg.controller("hugetlb").unwrap();

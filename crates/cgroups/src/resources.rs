@@ -46,7 +46,7 @@ pub(crate) enum Version {
 /// What the planner needs to know about the host: which controllers are
 /// where.
 #[derive(Debug, Clone)]
-pub(crate) struct Host {
+pub(crate) struct Controllers {
     pub mode: Mode,
     /// Controllers of the mounted v1 hierarchies.
     pub v1: Vec<String>,
@@ -55,7 +55,7 @@ pub(crate) struct Host {
     pub unified: Vec<String>,
 }
 
-impl Host {
+impl Controllers {
     /// The version `controller` is used in. On v2 hosts every controller is
     /// v2: whether it is enabled is found out when its files are looked for.
     pub fn version(&self, controller: &str) -> Option<Version> {
@@ -70,7 +70,7 @@ impl Host {
         }
     }
 
-    /// Like [`Host::version`], or the error saying `field` cannot be set.
+    /// Like [`Controllers::version`], or the error saying `field` cannot be set.
     pub fn require(&self, field: &str, controller: &str) -> Result<Version, Error> {
         self.version(controller).ok_or_else(|| {
             unsupported(
@@ -148,7 +148,7 @@ pub(crate) struct Plan {
 
 /// Builds the plan: each controller's fields for the version that
 /// controller is in on `host`.
-pub(crate) fn plan(res: &LinuxResources, host: &Host) -> Result<Plan, Error> {
+pub(crate) fn plan(res: &LinuxResources, host: &Controllers) -> Result<Plan, Error> {
     let mode = host.mode;
     let v2 = mode == Mode::V2;
     let mut plan = Plan::default();
@@ -224,7 +224,7 @@ pub(crate) fn v2_limit(v: i64) -> String {
 
 /// `pids.limit`: 0 and negative mean no limit (the spec's default is "no
 /// limit" and the field is not optional), as for runc.
-fn pids(res: &LinuxResources, host: &Host, plan: &mut Plan) -> Result<(), Error> {
+fn pids(res: &LinuxResources, host: &Controllers, plan: &mut Plan) -> Result<(), Error> {
     let Some(p) = res.pids() else { return Ok(()) };
     host.require("pids.limit", "pids")?;
     let value = if p.limit() > 0 {
@@ -449,12 +449,12 @@ pub(crate) mod tests {
     }
 
     /// A host with every controller in `mode`'s usual place.
-    pub(crate) fn host(mode: Mode) -> Host {
+    pub(crate) fn host(mode: Mode) -> Controllers {
         let all = [
             "cpu", "cpuacct", "cpuset", "memory", "pids", "blkio", "devices", "freezer", "hugetlb",
             "net_cls", "net_prio", "rdma",
         ];
-        Host {
+        Controllers {
             mode,
             v1: if mode == Mode::V2 {
                 Vec::new()

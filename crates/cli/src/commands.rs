@@ -3,7 +3,6 @@
 
 use std::fs::File;
 use std::io::{self, IsTerminal, Read, Write};
-use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use berth_image::archive::{self, Format};
@@ -368,26 +367,13 @@ fn save(store: &ImageStore, a: SaveArgs) -> Result<()> {
     let format: Format = a.format.parse()?;
     match &a.output {
         Some(path) => {
-            // Written beside the target and renamed: no half archive on error.
-            let dir = path
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(Path::new("."));
-            let tmp = dir.join(format!(".berth-save-{}", std::process::id()));
-            let result = (|| -> Result<()> {
-                let f = File::create(&tmp)
-                    .with_context(|| format!("cannot create {}", tmp.display()))?;
+            // Written atomically: no half archive on error.
+            crate::fs_cmds::write_file_atomic(path, |f| {
                 let mut w = io::BufWriter::new(f);
                 archive::save(store, &a.images, format, &mut w)?;
-                w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-                std::fs::rename(&tmp, path)
-                    .with_context(|| format!("cannot write {}", path.display()))?;
+                w.flush()?;
                 Ok(())
-            })();
-            if result.is_err() {
-                let _ = std::fs::remove_file(&tmp);
-            }
-            result
+            })
         }
         None => {
             if io::stdout().is_terminal() {

@@ -54,25 +54,24 @@ pub fn diff(root: &Path, a: ContainerArg) -> Result<()> {
     Ok(())
 }
 
-/// Writes to `path` through a temp file renamed into place, so an error
-/// leaves no half-written file.
-fn write_file_atomic(path: &Path, f: impl FnOnce(&mut File) -> Result<()>) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(".berth-{}", std::process::id()));
-    let result = (|| -> Result<()> {
-        let mut file =
-            File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-        f(&mut file)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+/// Writes to `path` atomically (`berth_sys::write_atomic_with`), so an
+/// error leaves no half-written file. An error of `f` (the content) is
+/// returned as it is; the file's own (create, sync, rename) name the file.
+pub(crate) fn write_file_atomic(
+    path: &Path,
+    f: impl FnOnce(&mut File) -> Result<()>,
+) -> Result<()> {
+    let mut content_error = None;
+    let written = berth_sys::write_atomic_with(path, 0o666, |file| {
+        f(file).map_err(|e| {
+            content_error = Some(e);
+            io::Error::other("content failed")
+        })
+    });
+    match content_error {
+        Some(e) => Err(e),
+        None => written.with_context(|| format!("cannot write {}", path.display())),
     }
-    result
 }
 
 pub fn export(root: &Path, a: ExportArgs) -> Result<()> {

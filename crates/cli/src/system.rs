@@ -114,13 +114,6 @@ fn os_name() -> String {
         .unwrap_or_else(|| "linux".into())
 }
 
-fn cgroup_version() -> &'static str {
-    match nix::sys::statfs::statfs("/sys/fs/cgroup") {
-        Ok(s) if s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC => "2",
-        _ => "1",
-    }
-}
-
 fn mem_total() -> u64 {
     std::fs::read_to_string("/proc/meminfo")
         .ok()
@@ -181,7 +174,7 @@ pub fn info(root: &Path, runtime: &str, a: FormatArgs) -> Result<()> {
         "Driver": "overlay",
         "LoggingDriver": "json-file",
         "CgroupDriver": "cgroupfs",
-        "CgroupVersion": cgroup_version(),
+        "CgroupVersion": berth_engine::Engine::cgroup_version(),
         "KernelVersion": kernel(),
         "OperatingSystem": os_name(),
         "OSType": "linux",

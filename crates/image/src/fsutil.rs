@@ -1,8 +1,7 @@
-//! Small file-system helpers: unique temp names, atomic writes, fsync of
-//! directories, advisory locks.
+//! Small file-system helpers: unique temp names, fsync of directories,
+//! advisory locks. (Atomic writes: `berth_sys::write_atomic`.)
 
 use std::fs::{self, File, OpenOptions};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -27,28 +26,6 @@ pub(crate) fn fsync_dir(dir: &Path) -> Result<()> {
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(|e| Error::io("fsync directory", dir, e))
-}
-
-/// Replaces `path` with `data` atomically: a temp file in the same
-/// directory, fsynced, renamed over `path`, the directory fsynced.
-pub(crate) fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
-    let dir = path.parent().expect("an atomic write target has a parent");
-    let tmp = dir.join(unique_name(".tmp-"));
-    let result = (|| {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)
-            .map_err(|e| Error::io("create", &tmp, e))?;
-        f.write_all(data).map_err(|e| Error::io("write", &tmp, e))?;
-        f.sync_all().map_err(|e| Error::io("fsync", &tmp, e))?;
-        fs::rename(&tmp, path).map_err(|e| Error::io("rename into place", path, e))
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result?;
-    fsync_dir(dir)
 }
 
 pub(crate) fn create_dir_all(path: &Path) -> Result<()> {

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::fsutil::{write_atomic, Lock};
+use crate::fsutil::Lock;
 use crate::spec::Descriptor;
 use crate::{Digest, Error, Result};
 
@@ -120,7 +120,8 @@ impl Index {
         let mut state = self.read()?;
         let out = change(&mut state)?;
         let data = serde_json::to_vec_pretty(&state).map_err(|e| Error::json("image index", e))?;
-        write_atomic(&self.path, &data)?;
+        berth_sys::write_atomic(&self.path, &data)
+            .map_err(|e| Error::io("write", &self.path, e))?;
         Ok(out)
     }
 }

@@ -7,7 +7,6 @@
 //! freezer, so that it stays true after any runtime process is killed.
 
 use std::fs::{self, File};
-use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
@@ -181,17 +180,12 @@ impl StateDir {
         }
     }
 
-    /// Writes `state.json` atomically: temp file, fsync, rename.
+    /// Writes `state.json` atomically (`berth_sys::write_atomic`).
     pub fn save(&self, record: &Record) -> Result<()> {
         let path = self.path.join(STATE_FILE);
-        let tmp = self.path.join(".state.json.tmp");
         let bytes = serde_json::to_vec(record)
             .map_err(|e| Error::io("encode", &path, std::io::Error::other(e)))?;
-        let mut file = File::create(&tmp).map_err(|e| Error::io("create", &tmp, e))?;
-        file.write_all(&bytes)
-            .map_err(|e| Error::io("write", &tmp, e))?;
-        file.sync_data().map_err(|e| Error::io("sync", &tmp, e))?;
-        fs::rename(&tmp, &path).map_err(|e| Error::io("rename into place", &path, e))
+        berth_sys::write_atomic(&path, &bytes).map_err(|e| Error::io("write", &path, e))
     }
 
     /// Removes the directory and everything in it.

@@ -3,12 +3,19 @@
 //! Each function wraps one raw syscall (or one libc call) that the safe crates
 //! (nix, std) do not offer in the shape berth needs, returns `io::Result` and
 //! owned file descriptors, and says in a `// SAFETY:` comment why the call is
-//! sound. Nothing here knows about containers.
+//! sound. Nothing here knows about containers. Besides those: the kernel
+//! facts both the engine and the runtime need ([`caps`], [`sysctl`]) and
+//! the one atomic file write ([`write_atomic`]).
 
+mod atomic;
 pub mod bpf;
+pub mod caps;
 pub mod fs;
 pub mod fsmount;
 pub mod seccomp;
+pub mod sysctl;
+
+pub use atomic::{replace_atomic, write_atomic, write_atomic_mode, write_atomic_with};
 
 use std::ffi::CStr;
 use std::io;

@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 
 use oci_spec::runtime::{LinuxBlockIo, LinuxResources, LinuxThrottleDevice};
 
-use super::{invalid, unsupported, write, Host, Plan, Step, Version};
+use super::{invalid, unsupported, write, Controllers, Plan, Step, Version};
 use crate::Error;
 
-pub(super) fn plan(res: &LinuxResources, host: &Host, plan: &mut Plan) -> Result<(), Error> {
+pub(super) fn plan(res: &LinuxResources, host: &Controllers, plan: &mut Plan) -> Result<(), Error> {
     let Some(b) = res.block_io() else {
         return Ok(());
     };

@@ -4,10 +4,10 @@
 
 use oci_spec::runtime::{LinuxCpu, LinuxResources};
 
-use super::{nonzero, unsupported, write, Host, Plan, Step, Version, Write};
+use super::{nonzero, unsupported, write, Controllers, Plan, Step, Version, Write};
 use crate::Error;
 
-pub(super) fn plan(res: &LinuxResources, host: &Host, plan: &mut Plan) -> Result<(), Error> {
+pub(super) fn plan(res: &LinuxResources, host: &Controllers, plan: &mut Plan) -> Result<(), Error> {
     let Some(c) = res.cpu() else { return Ok(()) };
     if is_set(c) {
         match host.require("cpu", "cpu")? {
@@ -147,7 +147,7 @@ pub(crate) fn shares_to_weight(shares: u64) -> u64 {
     1 + ((shares - 2) * 9999) / 262_142
 }
 
-fn cpuset(c: &LinuxCpu, host: &Host, plan: &mut Plan) -> Result<(), Error> {
+fn cpuset(c: &LinuxCpu, host: &Controllers, plan: &mut Plan) -> Result<(), Error> {
     let cpus = c.cpus().as_ref().filter(|s| !s.is_empty());
     let mems = c.mems().as_ref().filter(|s| !s.is_empty());
     if cpus.is_none() && mems.is_none() {

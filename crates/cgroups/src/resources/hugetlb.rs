@@ -6,12 +6,12 @@
 
 use oci_spec::runtime::LinuxResources;
 
-use super::{invalid, write, Host, Plan, Step, Version};
+use super::{invalid, write, Controllers, Plan, Step, Version};
 use crate::Error;
 
 const FIELD: &str = "hugepageLimits";
 
-pub(super) fn plan(res: &LinuxResources, host: &Host, plan: &mut Plan) -> Result<(), Error> {
+pub(super) fn plan(res: &LinuxResources, host: &Controllers, plan: &mut Plan) -> Result<(), Error> {
     let limits = res.hugepage_limits().as_deref().unwrap_or_default();
     if limits.is_empty() {
         return Ok(());

@@ -5,11 +5,11 @@
 use oci_spec::runtime::{LinuxMemory, LinuxResources};
 
 use super::{
-    invalid, nonzero, unsupported, v2_limit, write, Host, Plan, Step, UsageCheck, Version,
+    invalid, nonzero, unsupported, v2_limit, write, Controllers, Plan, Step, UsageCheck, Version,
 };
 use crate::Error;
 
-pub(super) fn plan(res: &LinuxResources, host: &Host, plan: &mut Plan) -> Result<(), Error> {
+pub(super) fn plan(res: &LinuxResources, host: &Controllers, plan: &mut Plan) -> Result<(), Error> {
     let Some(m) = res.memory() else { return Ok(()) };
     if !is_set(m) {
         return Ok(());

@@ -4,10 +4,10 @@
 
 use oci_spec::runtime::LinuxResources;
 
-use super::{invalid, unsupported, write, Host, Plan, Step, Version};
+use super::{invalid, unsupported, write, Controllers, Plan, Step, Version};
 use crate::Error;
 
-pub(super) fn plan(res: &LinuxResources, host: &Host, plan: &mut Plan) -> Result<(), Error> {
+pub(super) fn plan(res: &LinuxResources, host: &Controllers, plan: &mut Plan) -> Result<(), Error> {
     let Some(n) = res.network() else {
         return Ok(());
     };

@@ -3,12 +3,12 @@
 
 use oci_spec::runtime::LinuxResources;
 
-use super::{invalid, write, Host, Plan, Step};
+use super::{invalid, write, Controllers, Plan, Step};
 use crate::Error;
 
 const FIELD: &str = "rdma";
 
-pub(super) fn plan(res: &LinuxResources, host: &Host, plan: &mut Plan) -> Result<(), Error> {
+pub(super) fn plan(res: &LinuxResources, host: &Controllers, plan: &mut Plan) -> Result<(), Error> {
     let Some(map) = res.rdma().as_ref().filter(|m| !m.is_empty()) else {
         return Ok(());
     };

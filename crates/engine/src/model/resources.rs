@@ -7,8 +7,6 @@
 //! `linux.resources` they become (`spec/resources.rs`), the `update`,
 //! `pause` and `unpause` verbs (`ops/`), usage numbers (`ops/stats.rs`).
 
-use std::path::Path;
-
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -281,14 +279,10 @@ pub(crate) fn device_numbers(path: &str) -> Result<(u64, u64)> {
 }
 
 /// Whether the kernel accounts swap per cgroup, as Docker's sysinfo
-/// decides: v1 has `memory.memsw.*`; on v2 the memory controller does
-/// (the root cgroup has no swap files to look at).
+/// decides (`berth_cgroups::Host::swap_accounting`); `false` when the
+/// host's cgroups cannot be read.
 fn swap_accounted() -> bool {
-    if Path::new("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes").exists() {
-        return true;
-    }
-    std::fs::read_to_string("/sys/fs/cgroup/cgroup.controllers")
-        .is_ok_and(|c| c.split_whitespace().any(|c| c == "memory"))
+    berth_cgroups::host().is_ok_and(|h| h.swap_accounting())
 }
 
 #[cfg(test)]

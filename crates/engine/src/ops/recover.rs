@@ -119,7 +119,7 @@ impl Engine {
             // the state; nothing to do if the runtime never created it.
             let _ = runtime.delete(&c.id, true);
         }
-        remove_cgroups(&c.config.cgroup_parent, &c.id);
+        remove_cgroups(c);
         super::unmount(&self.bundle(&c.id).rootfs())
     }
 
@@ -155,14 +155,14 @@ impl Engine {
 /// Removes the container's (empty) cgroup in every hierarchy, for a
 /// runtime that did not (or a state that was lost). rmdir fails on a
 /// cgroup that still has processes, which is then left alone.
-fn remove_cgroups(parent: &str, id: &str) {
-    let rel = format!("{}/{id}", parent.trim_matches('/'));
-    let rel = rel.trim_start_matches('/');
-    let base = Path::new("/sys/fs/cgroup");
-    let _ = std::fs::remove_dir(base.join(rel));
-    if let Ok(entries) = std::fs::read_dir(base) {
-        for e in entries.flatten() {
-            let _ = std::fs::remove_dir(e.path().join(rel));
-        }
+fn remove_cgroups(c: &Container) {
+    let removed = super::cgroup::cgroup(c).and_then(|cg| {
+        cg.destroy().map_err(|source| Error::Cgroup {
+            id: c.id.clone(),
+            source,
+        })
+    });
+    if let Err(e) = removed {
+        tracing::debug!(id = %c.id, error = %e, "cgroup left in place");
     }
 }

@@ -7,16 +7,14 @@
 //! mode 0600, replaced atomically; keys other than `auths` are kept.
 
 use std::collections::BTreeMap;
-use std::fs::{self, OpenOptions};
-use std::io::{self, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use serde_json::{Map, Value};
 
-use crate::fsutil::{fsync_dir, unique_name};
 use crate::{Error, Result};
 
 /// A user name and password for one registry.
@@ -193,29 +191,13 @@ impl AuthFile {
         Ok(removed)
     }
 
-    /// Temp file created 0600, fsynced, renamed over the file.
+    /// Replaced atomically by a file created 0600 (the temp file too).
     fn write(&self, doc: &Map<String, Value>) -> Result<()> {
         let dir = self.path.parent().expect("the auth file has a parent");
         crate::fsutil::create_dir_all(dir)?;
-        let tmp = dir.join(unique_name(".auth-"));
         let data = serde_json::to_vec_pretty(doc).map_err(|e| Error::json("auth file", e))?;
-        let result = (|| {
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&tmp)
-                .map_err(|e| Error::io("create", &tmp, e))?;
-            f.write_all(&data)
-                .map_err(|e| Error::io("write", &tmp, e))?;
-            f.sync_all().map_err(|e| Error::io("fsync", &tmp, e))?;
-            fs::rename(&tmp, &self.path).map_err(|e| Error::io("rename into place", &self.path, e))
-        })();
-        if result.is_err() {
-            let _ = fs::remove_file(&tmp);
-        }
-        result?;
-        fsync_dir(dir)
+        berth_sys::write_atomic_mode(&self.path, &data, 0o600)
+            .map_err(|e| Error::io("write", &self.path, e))
     }
 }
 
@@ -245,7 +227,7 @@ mod tests {
 
     #[test]
     fn credentials_file_round_trip() {
-        let dir = std::env::temp_dir().join(unique_name("berth-auth-test-"));
+        let dir = std::env::temp_dir().join(crate::fsutil::unique_name("berth-auth-test-"));
         fs::create_dir(&dir).unwrap();
         let f = AuthFile::in_root(&dir);
         assert_eq!(f.get("h:1").unwrap(), None);

@@ -450,17 +450,15 @@ fn make_exec_fifo(dir: &StateDir, spec: &Spec) -> Result<()> {
     Ok(())
 }
 
-/// Written to a temp file and renamed, so a reader never sees a partial pid.
+/// Written atomically, so a reader never sees a partial pid (not
+/// durably: a pid means nothing after a reboot; runc does not sync it
+/// either).
 pub(crate) fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
     let path = if path.is_absolute() {
         path.to_path_buf()
     } else {
         std::env::current_dir().unwrap_or_default().join(path)
     };
-    let tmp = path.with_file_name(format!(
-        ".{}.tmp",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("pid")
-    ));
-    std::fs::write(&tmp, pid.to_string()).map_err(|e| Error::io("write pid file", &tmp, e))?;
-    std::fs::rename(&tmp, &path).map_err(|e| Error::io("write pid file", &path, e))
+    berth_sys::replace_atomic(&path, pid.to_string().as_bytes())
+        .map_err(|e| Error::io("write pid file", &path, e))
 }

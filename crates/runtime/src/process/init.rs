@@ -101,10 +101,13 @@ fn setup(args: &InitArgs<'_>, chan: &Channel) -> Result<Never> {
             .map_err(|e| Error::sys("become root in the user namespace (uid)", e))?;
     }
     // The host paths of our cgroups, for bind mounts, before the cgroup
-    // namespace hides them.
-    let own_cgroups = std::fs::read_to_string("/proc/self/cgroup")
-        .map(|t| rootfs::cgroupfs_own(&t))
-        .unwrap_or_default();
+    // namespace hides them (read here, in this mount namespace, not the
+    // runtime's copy from before it was in its cgroup).
+    let cgroups = if has_cgroup_mount(args.spec) {
+        Some(berth_cgroups::Host::detect()?)
+    } else {
+        None
+    };
     if args.plan.new_cgroup {
         unshare(CloneFlags::CLONE_NEWCGROUP)
             .map_err(|e| Error::sys("unshare cgroup namespace", e))?;
@@ -131,7 +134,7 @@ fn setup(args: &InitArgs<'_>, chan: &Channel) -> Result<Never> {
         rootfs: args.rootfs,
         bundle: args.bundle,
         plan: args.plan,
-        own_cgroups: &own_cgroups,
+        cgroups: cgroups.as_ref(),
     };
     rootfs::prepare(&ctx)?;
     if args.early_hooks {
@@ -220,6 +223,14 @@ fn start_program(args: &InitArgs<'_>, state: &str, program: &identity::Program) 
 
 fn make_non_dumpable() -> Result<()> {
     nix::sys::prctl::set_dumpable(false).map_err(|e| Error::sys("make the init non-dumpable", e))
+}
+
+/// Whether the spec mounts a cgroup filesystem (`rootfs::cgroupfs`).
+fn has_cgroup_mount(spec: &Spec) -> bool {
+    spec.mounts()
+        .iter()
+        .flatten()
+        .any(|m| matches!(m.typ().as_deref(), Some("cgroup" | "cgroup2")))
 }
 
 fn maps_root(spec: &Spec) -> bool {

@@ -11,8 +11,6 @@ pub mod options;
 pub mod resolve;
 mod tmpfs;
 
-pub use cgroupfs::own_cgroups as cgroupfs_own;
-
 use std::collections::HashMap;
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
@@ -32,9 +30,10 @@ pub struct Context<'a> {
     pub rootfs: &'a Path,
     pub bundle: &'a Path,
     pub plan: &'a Plan,
-    /// The init's `/proc/self/cgroup` (controllers → path) from before it
-    /// entered its cgroup namespace, for `cgroup` mounts made as binds.
-    pub own_cgroups: &'a HashMap<String, String>,
+    /// The host's cgroup hierarchies with the init's own cgroup in each,
+    /// read before it entered its cgroup namespace, for `cgroup` mounts
+    /// (binds need the directories); `None` when the spec has none.
+    pub cgroups: Option<&'a berth_cgroups::Host>,
 }
 
 impl Context<'_> {
@@ -501,28 +500,13 @@ fn mask_path(path: &Path) -> Result<()> {
 /// Sysctls live in namespaces; one the container does not have its own of
 /// would change the host, so it is refused (as runc does).
 fn write_sysctls(sysctl: &HashMap<String, String>, plan: &Plan) -> Result<()> {
+    use berth_sys::sysctl::{namespace_of, Namespace};
     for (key, value) in sysctl {
-        let own = |t| plan.has(t);
-        let ok = if key.starts_with("net.") {
-            own(LinuxNamespaceType::Network)
-        } else if key.starts_with("fs.mqueue.")
-            || [
-                "kernel.msgmax",
-                "kernel.msgmnb",
-                "kernel.msgmni",
-                "kernel.sem",
-                "kernel.shmall",
-                "kernel.shmmax",
-                "kernel.shmmni",
-                "kernel.shm_rmid_forced",
-            ]
-            .contains(&key.as_str())
-        {
-            own(LinuxNamespaceType::Ipc)
-        } else if key == "kernel.hostname" || key == "kernel.domainname" {
-            own(LinuxNamespaceType::Uts)
-        } else {
-            false
+        let ok = match namespace_of(key) {
+            Some(Namespace::Net) => plan.has(LinuxNamespaceType::Network),
+            Some(Namespace::Ipc) => plan.has(LinuxNamespaceType::Ipc),
+            Some(Namespace::Uts) => plan.has(LinuxNamespaceType::Uts),
+            None => false,
         };
         if !ok {
             return Err(Error::InvalidConfig(format!(

@@ -23,50 +23,8 @@ pub const DEFAULT_CAPABILITIES: &[&str] = &[
     "CAP_AUDIT_WRITE",
 ];
 
-/// Capabilities 0..=40 by number (linux/capability.h).
-pub(crate) const ALL_CAPABILITIES: &[&str] = &[
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_DAC_READ_SEARCH",
-    "CAP_FOWNER",
-    "CAP_FSETID",
-    "CAP_KILL",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETPCAP",
-    "CAP_LINUX_IMMUTABLE",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_NET_BROADCAST",
-    "CAP_NET_ADMIN",
-    "CAP_NET_RAW",
-    "CAP_IPC_LOCK",
-    "CAP_IPC_OWNER",
-    "CAP_SYS_MODULE",
-    "CAP_SYS_RAWIO",
-    "CAP_SYS_CHROOT",
-    "CAP_SYS_PTRACE",
-    "CAP_SYS_PACCT",
-    "CAP_SYS_ADMIN",
-    "CAP_SYS_BOOT",
-    "CAP_SYS_NICE",
-    "CAP_SYS_RESOURCE",
-    "CAP_SYS_TIME",
-    "CAP_SYS_TTY_CONFIG",
-    "CAP_MKNOD",
-    "CAP_LEASE",
-    "CAP_AUDIT_WRITE",
-    "CAP_AUDIT_CONTROL",
-    "CAP_SETFCAP",
-    "CAP_MAC_OVERRIDE",
-    "CAP_MAC_ADMIN",
-    "CAP_SYSLOG",
-    "CAP_WAKE_ALARM",
-    "CAP_BLOCK_SUSPEND",
-    "CAP_AUDIT_READ",
-    "CAP_PERFMON",
-    "CAP_BPF",
-    "CAP_CHECKPOINT_RESTORE",
-];
+/// Capabilities 0..=40 by number: the table the runtime uses too.
+pub(crate) use berth_sys::caps::NAMES as ALL_CAPABILITIES;
 
 /// Upper case, `CAP_` prefix; `ALL` stays; unknown names are refused.
 pub(super) fn normalize_caps(list: &[String], field: &str) -> Result<Vec<String>> {
@@ -113,12 +71,7 @@ pub(crate) fn own_mask(field: &str) -> Option<u64> {
 
 /// The names of the capabilities whose bits `mask` sets.
 pub(crate) fn in_mask(mask: u64) -> Vec<String> {
-    ALL_CAPABILITIES
-        .iter()
-        .enumerate()
-        .filter(|(bit, _)| mask & (1 << bit) != 0)
-        .map(|(_, s)| s.to_string())
-        .collect()
+    berth_sys::caps::in_mask(mask).map(str::to_string).collect()
 }
 
 /// Docker's `TweakCapabilities`: privileged gets all; `--cap-add ALL` all

@@ -129,23 +129,15 @@ pub(super) fn ulimit(arg: &str) -> Result<Ulimit> {
     })
 }
 
-/// `--sysctl K=V`: only namespaced ones (Docker's list), and no `net.*`
-/// in the host's network namespace.
+/// `--sysctl K=V`: only namespaced ones (Docker's list: the ipc and net
+/// namespaces' ones, not the uts', which have flags of their own), and no
+/// `net.*` in the host's network namespace.
 pub(super) fn sysctl(arg: &str, host_network: bool) -> Result<(String, String)> {
-    const IPC: &[&str] = &[
-        "kernel.msgmax",
-        "kernel.msgmnb",
-        "kernel.msgmni",
-        "kernel.sem",
-        "kernel.shmall",
-        "kernel.shmmax",
-        "kernel.shmmni",
-        "kernel.shm_rmid_forced",
-    ];
+    use berth_sys::sysctl::{namespace_of, Namespace};
     let not_allowed = || bad_flag("sysctl", arg, format!("sysctl '{arg}' is not allowed"));
     let (k, v) = arg.split_once('=').ok_or_else(not_allowed)?;
-    if k.starts_with("net.") {
-        if host_network {
+    match namespace_of(k) {
+        Some(Namespace::Net) if host_network => {
             return Err(bad_flag(
                 "sysctl",
                 arg,
@@ -154,8 +146,8 @@ pub(super) fn sysctl(arg: &str, host_network: bool) -> Result<(String, String)> 
                 ),
             ));
         }
-    } else if !IPC.contains(&k) && !k.starts_with("fs.mqueue.") {
-        return Err(not_allowed());
+        Some(Namespace::Net | Namespace::Ipc) => {}
+        Some(Namespace::Uts) | None => return Err(not_allowed()),
     }
     Ok((k.to_owned(), v.to_owned()))
 }
