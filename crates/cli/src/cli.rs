@@ -81,6 +81,8 @@ pub enum Command {
     Top(crate::live_ops::TopArgs),
     /// Display a live stream of container(s) resource usage statistics
     Stats(crate::stats::StatsArgs),
+    /// Get real time events from the server
+    Events(crate::events::EventsArgs),
     /// Attach local standard input, output, and error streams to a running container
     Attach(AttachArgs),
     /// Execute a command in a running container

@@ -107,6 +107,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Unpause(a) => crate::live_ops::unpause(&cli.root, &a.containers),
         Command::Top(a) => crate::live_ops::top(&cli.root, a),
         Command::Stats(a) => crate::stats::stats(&cli.root, a),
+        Command::Events(a) => crate::events::events(&cli.root, a),
         Command::Restart(a) => crate::containers::restart(&cli.root, a),
         Command::Wait(a) => crate::containers::wait(&cli.root, a),
         Command::System {

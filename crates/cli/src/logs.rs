@@ -80,7 +80,11 @@ fn parse_duration(s: &str) -> Option<i128> {
 
 /// Docker's `-t` prefix: RFC 3339 with nine fraction digits.
 fn timestamp(t: &str) -> String {
-    let n = nanos(t);
+    timestamp_nanos(nanos(t))
+}
+
+/// RFC 3339 in UTC with nine fraction digits, from nanoseconds.
+pub fn timestamp_nanos(n: i128) -> String {
     let secs = n.div_euclid(1_000_000_000) as i64;
     let frac = n.rem_euclid(1_000_000_000);
     let s = berth_image::time::format_rfc3339(secs, 0);

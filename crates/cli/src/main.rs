@@ -9,6 +9,7 @@ mod attach;
 mod cli;
 mod commands;
 mod containers;
+mod events;
 mod exec;
 mod format;
 mod fs_cmds;

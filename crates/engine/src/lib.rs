@@ -30,6 +30,7 @@ use berth_image::ImageStore;
 
 pub use bundle::Bundle;
 pub use error::{Error, ErrorKind, Result};
+pub use model::event::{Event, EventFilters, EventType, EventsOptions};
 pub use model::security::DEFAULT_CAPABILITIES;
 pub use model::ThrottleDevice;
 pub use model::{restart, seccomp, security};

@@ -2,6 +2,7 @@
 //! that check it (Docker's). Imports nothing of the engine but `error`.
 
 pub mod container;
+pub mod event;
 pub mod exec;
 pub mod log;
 pub mod resources;

@@ -15,7 +15,6 @@ use crate::spec;
 use crate::Engine;
 
 const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-const DEFAULT_CGROUP_PARENT: &str = "/berth";
 
 /// What `berth create`/`run` asked for.
 #[derive(Debug, Default, Clone)]
@@ -188,7 +187,7 @@ fn container_config(
         cgroup_parent: o
             .cgroup_parent
             .clone()
-            .unwrap_or_else(|| DEFAULT_CGROUP_PARENT.to_owned()),
+            .unwrap_or_else(|| berth_cgroups::DEFAULT_PARENT.to_owned()),
         stdio: o.stdio.clone(),
         network_mode: o.network.clone().unwrap_or_else(|| "none".to_owned()),
         security: checked.security,

@@ -101,6 +101,10 @@ impl Engine {
         let detached = detach.then_some(pid_file.as_path());
         let mut command =
             runtime.exec_command(&c.id, &process_file, &log_file, detached, console_socket);
+        // Docker's action names the command; the id is the exec's.
+        let action = format!("exec_create: {}", o.args.join(" "));
+        self.db
+            .container_event(&c, &action, &[("execID", token.to_owned())])?;
         command.current_dir("/");
         Ok(Exec {
             command,

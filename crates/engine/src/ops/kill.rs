@@ -33,7 +33,7 @@ impl Engine {
         // signal also cancels the restart its exit would bring.
         let ends = restart::ends_restarts(&c.config.stop_signal, signal);
         self.db.mark_stopped_by_user(&c.id, ends)?;
-        self.runtime_for(&c).kill(&c.id, signal)?;
+        self.kill_recorded(&c, signal)?;
         self.resume_after_signal(&c, signal);
         Ok(c)
     }

@@ -4,6 +4,7 @@
 
 pub(crate) mod cgroup;
 pub mod create;
+pub mod events;
 pub mod exec;
 pub mod fs;
 pub mod kill;

@@ -22,7 +22,7 @@ impl Engine {
             self.db.mark_stopped_by_user(&c.id, true)?;
             self.db
                 .transition(&c.id, &[State::Restarting], State::Exited)?;
-            let _ = self.runtime_for(&c).kill(&c.id, "KILL");
+            let _ = self.kill_recorded(&c, "KILL");
             self.resume_after_signal(&c, "KILL");
             if !self.wait_not_running(&c.id, Duration::from_secs(30))? {
                 return Err(Error::Monitor {

@@ -10,6 +10,7 @@ impl Engine {
     pub fn restart(&mut self, key: &str, timeout: Duration) -> Result<()> {
         let c = self.stop(key, timeout)?;
         self.start(&c.id)?;
+        self.db.container_event(&c, "restart", &[])?;
         Ok(())
     }
 }

@@ -68,6 +68,9 @@ impl Engine {
             true => Some(attach::connect(self.bundle(&c.id).dir(), attach::SOCKET)?),
             false => None,
         };
+        if client.is_some() {
+            self.db.container_event(&c, "attach", &[])?;
+        }
         tracing::debug!(id = %c.id, runtime = %c.config.runtime.display(), "starting the container's monitor");
         let status = monitor_command(&self.root, &c.id)?
             .env(owner::STARTER_ENV, me.to_string())

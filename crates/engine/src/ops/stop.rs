@@ -14,29 +14,30 @@ impl Engine {
             // Between two runs: the monitor sees this and does not restart.
             self.db.mark_stopped_by_user(&c.id, true)?;
             self.db.cancel_restart(&c.id)?;
+            self.db.container_event(&c, "stop", &[])?;
         }
         if c.state != State::Running {
             return Ok(c);
         }
         self.db.mark_stopped_by_user(&c.id, true)?;
-        let runtime = self.runtime_for(&c);
         let signal = match c.config.stop_signal.as_str() {
             "" => "TERM",
             s => s.strip_prefix("SIG").unwrap_or(s),
         };
-        let signalled = runtime.kill(&c.id, signal).is_ok();
+        let signalled = self.kill_recorded(&c, signal).is_ok();
         self.resume_after_signal(&c, signal);
-        if signalled && self.wait_not_running(&c.id, timeout)? {
-            return Ok(c);
+        if !(signalled && self.wait_not_running(&c.id, timeout)?) {
+            let _ = self.kill_recorded(&c, "KILL");
+            self.resume_after_signal(&c, "KILL");
+            if !self.wait_not_running(&c.id, Duration::from_secs(30))? {
+                return Err(Error::Monitor {
+                    id: c.id,
+                    message: "the container did not exit 30s after SIGKILL".into(),
+                });
+            }
         }
-        let _ = runtime.kill(&c.id, "KILL");
-        self.resume_after_signal(&c, "KILL");
-        if !self.wait_not_running(&c.id, Duration::from_secs(30))? {
-            return Err(Error::Monitor {
-                id: c.id,
-                message: "the container did not exit 30s after SIGKILL".into(),
-            });
-        }
+        // Docker's order: the signal's `kill`, the monitor's `die`, `stop`.
+        self.db.container_event(&c, "stop", &[])?;
         Ok(c)
     }
 

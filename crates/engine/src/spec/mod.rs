@@ -67,7 +67,7 @@ impl HostFacts {
     pub fn detect(c: &ContainerConfig) -> Result<HostFacts> {
         Ok(HostFacts {
             // The one place the host's cgroup mode is read for the spec.
-            cgroup2: Path::new("/sys/fs/cgroup/cgroup.controllers").exists(),
+            cgroup2: berth_cgroups::host().is_ok_and(|h| h.mode() == berth_cgroups::Mode::V2),
             capabilities: caps::current_capabilities(),
             seccomp: seccomp::Host::current(),
             devices: if c.security.privileged {
@@ -100,7 +100,7 @@ pub fn build(
 
     let mut linux = Linux::default();
     linux.set_cgroups_path(Some(
-        format!("{}/{}", cfg.cgroup_parent.trim_end_matches('/'), c.id).into(),
+        berth_cgroups::container_path(&cfg.cgroup_parent, &c.id).into(),
     ));
     linux.set_resources(Some(resources));
     linux.set_namespaces(Some(namespaces::namespaces(cfg, host)));

@@ -137,13 +137,16 @@ impl Db {
 
     /// `create` finished: the files are complete.
     pub fn created(&self, id: &str) -> Result<()> {
-        self.conn
-            .execute(
+        let write = || {
+            let tx = super::events::immediate(&self.conn)?;
+            tx.execute(
                 "UPDATE containers SET creator_pid = 0, creator_start = 0 WHERE id = ?1",
                 [id],
-            )
-            .map_err(|e| self.db_err(e))?;
-        Ok(())
+            )?;
+            super::events::container(&tx, id, "create", &[])?;
+            tx.commit()
+        };
+        write().map_err(|e| self.db_err(e))
     }
 
     /// Takes an unfinished container from its dead creator (compare and
@@ -230,16 +233,21 @@ impl Db {
         pid: i32,
         started_at: &str,
     ) -> Result<bool> {
-        let n = self
-            .conn
-            .execute(
+        let write = || {
+            let tx = super::events::immediate(&self.conn)?;
+            let n = tx.execute(
                 "UPDATE containers SET state = 'running', pid = ?4, started_at = ?5,
                  exit_code = 0, error = '', finished_at = '', paused = 0, oom_killed = 0
                  WHERE id = ?1 AND monitor_pid = ?2 AND monitor_start = ?3",
                 params![id, me.pid, me.start_time as i64, pid, started_at],
-            )
-            .map_err(|e| self.db_err(e))?;
-        Ok(n == 1)
+            )?;
+            if n == 1 {
+                super::events::container(&tx, id, "start", &[])?;
+            }
+            tx.commit()?;
+            Ok(n == 1)
+        };
+        write().map_err(|e| self.db_err(e))
     }
 
     /// The container ended; `restart` decides from the lifecycle (read in
@@ -287,6 +295,8 @@ impl Db {
                 params![id, state.as_str(), exit_code, error, finished_at, count],
             )
             .map_err(tx.err())?;
+            super::events::container(tx, id, "die", &[("exitCode", exit_code.to_string())])
+                .map_err(tx.err())?;
             Ok(Some(again))
         })
     }
@@ -367,9 +377,9 @@ impl Db {
         error: &str,
         finished_at: &str,
     ) -> Result<bool> {
-        let n = self
-            .conn
-            .execute(
+        let write = || {
+            let tx = super::events::immediate(&self.conn)?;
+            let n = tx.execute(
                 "UPDATE containers SET state = 'exited', pid = 0, exit_code = ?4, error = ?5,
                  finished_at = ?6, monitor_pid = 0, monitor_start = 0
                  WHERE id = ?1 AND monitor_pid = ?2 AND monitor_start = ?3",
@@ -381,8 +391,14 @@ impl Db {
                     error,
                     finished_at
                 ],
-            )
-            .map_err(|e| self.db_err(e))?;
-        Ok(n == 1)
+            )?;
+            if n == 1 {
+                let code = exit_code.to_string();
+                super::events::container(&tx, id, "die", &[("exitCode", code)])?;
+            }
+            tx.commit()?;
+            Ok(n == 1)
+        };
+        write().map_err(|e| self.db_err(e))
     }
 }

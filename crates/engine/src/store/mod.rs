@@ -11,6 +11,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, Transact
 use crate::error::{Error, Result};
 use crate::model::{Container, ContainerConfig, State};
 
+mod events;
 mod lifecycle;
 pub mod owner;
 pub use lifecycle::{Lifecycle, LiveRow, Unfinished};
@@ -48,6 +49,8 @@ const MIGRATIONS: &[&str] = &[
     // 3: pause and OOM flags (resources.rs).
     "ALTER TABLE containers ADD COLUMN paused INTEGER NOT NULL DEFAULT 0;
      ALTER TABLE containers ADD COLUMN oom_killed INTEGER NOT NULL DEFAULT 0;",
+    // 4: events (store/events.rs).
+    events::MIGRATION,
 ];
 
 pub struct Db {
@@ -296,36 +299,50 @@ impl Db {
 
     /// `pause`/`unpause`: only while running (an exit in between wins).
     pub fn set_paused(&self, id: &str, paused: bool) -> Result<()> {
-        self.conn
-            .execute(
-                "UPDATE containers SET paused = ?2 WHERE id = ?1 AND state = ?3",
+        let write = || {
+            let tx = events::immediate(&self.conn)?;
+            let n = tx.execute(
+                "UPDATE containers SET paused = ?2 WHERE id = ?1 AND state = ?3 AND paused != ?2",
                 params![id, paused, State::Running.as_str()],
-            )
-            .map_err(self.err())?;
-        Ok(())
+            )?;
+            if n == 1 {
+                let action = if paused { "pause" } else { "unpause" };
+                events::container(&tx, id, action, &[])?;
+            }
+            tx.commit()
+        };
+        write().map_err(self.err())
     }
 
     /// At exit: whether the OOM killer struck; no longer paused.
     pub fn set_oom_killed(&self, id: &str, oom_killed: bool) -> Result<()> {
-        self.conn
-            .execute(
+        let write = || {
+            let tx = events::immediate(&self.conn)?;
+            tx.execute(
                 "UPDATE containers SET oom_killed = ?2, paused = 0 WHERE id = ?1",
                 params![id, oom_killed],
-            )
-            .map_err(self.err())?;
-        Ok(())
+            )?;
+            if oom_killed {
+                events::container(&tx, id, "oom", &[])?;
+            }
+            tx.commit()
+        };
+        write().map_err(self.err())
     }
 
     /// Replaces the recorded configuration (`update`).
     pub fn set_config(&self, id: &str, config: &ContainerConfig) -> Result<()> {
         let config = serde_json::to_string(config).expect("config serializes");
-        self.conn
-            .execute(
+        let write = || {
+            let tx = events::immediate(&self.conn)?;
+            tx.execute(
                 "UPDATE containers SET config = ?2 WHERE id = ?1",
                 params![id, config],
-            )
-            .map_err(self.err())?;
-        Ok(())
+            )?;
+            events::container(&tx, id, "update", &[])?;
+            tx.commit()
+        };
+        write().map_err(self.err())
     }
 
     /// Renames a container; Docker's conflict message when the name is
@@ -344,22 +361,41 @@ impl Db {
                     id: holder,
                 });
             }
+            let old: String = tx
+                .query_row("SELECT name FROM containers WHERE id = ?1", [id], |r| {
+                    r.get(0)
+                })
+                .map_err(tx.err())?;
             tx.execute(
                 "UPDATE containers SET name = ?2 WHERE id = ?1",
                 params![id, name],
             )
             .map_err(tx.err())?;
+            events::container(tx, id, "rename", &[("oldName", old)]).map_err(tx.err())?;
             Ok(())
         })
     }
 
     /// Deletes the record; returns false if another process already did.
+    /// `destroy` for a container whose `create` had finished.
     pub fn delete(&mut self, id: &str) -> Result<bool> {
-        let n = self
-            .conn
-            .execute("DELETE FROM containers WHERE id = ?1", [id])
-            .map_err(self.err())?;
-        Ok(n == 1)
+        let write = || {
+            let tx = events::immediate(&self.conn)?;
+            let created: Option<bool> = tx
+                .query_row(
+                    "SELECT creator_pid = 0 FROM containers WHERE id = ?1",
+                    [id],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if created == Some(true) {
+                events::container(&tx, id, "destroy", &[])?;
+            }
+            let n = tx.execute("DELETE FROM containers WHERE id = ?1", [id])?;
+            tx.commit()?;
+            Ok(n == 1)
+        };
+        write().map_err(self.err())
     }
 }
 

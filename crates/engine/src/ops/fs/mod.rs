@@ -135,7 +135,7 @@ impl Engine {
         pause: bool,
     ) -> Result<berth_image::Digest> {
         let (upper, _) = self.layers(c)?;
-        self.paused(c, pause, || {
+        let id = self.paused(c, pause, || {
             let (r, w) = io::pipe().map_err(|e| Error::io("create", "a pipe", e))?;
             let writer = std::thread::spawn(move || write_layer_tar(&upper, w));
             let layer = CheckedStream {
@@ -149,7 +149,9 @@ impl Engine {
                 name,
                 opts,
             )?)
-        })
+        })?;
+        self.committed_events(c, &id, name, opts.comment.as_deref())?;
+        Ok(id)
     }
 
     /// `commit --pause`: freezes a running container for the duration of
