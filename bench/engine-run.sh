@@ -3,7 +3,8 @@
 # image and with the same OCI runtime:
 #   1. latency of `run --rm IMAGE /bin/true`, alternating berth and podman;
 #   2. memory of the per-container monitor (`berth-monitor`
-#      vs Podman's conmon) with IDLE containers running `sleep` each.
+#      vs Podman's conmon) with IDLE containers running `sleep` each;
+#   3. latency of `ps` listing those IDLE containers, alternating.
 #
 #   bench/engine-run.sh [-n RUNS] [-m IDLE] BERTH [RUNTIME...]
 #
@@ -73,8 +74,9 @@ stat3() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END{printf "%s 
 median() { echo "$1" | stat3 | awk '{print $2}'; }
 
 echo "# $(date -u +%FT%TZ) $(uname -r), $(nproc) CPUs; runs=$RUNS idle=$IDLE; $(podman --version); $(conmon --version | head -1)"
+echo "# load at start:$(uptime | sed 's/.*load average//')"
 for rt in "$@"; do
-    rtp=$(command -v "$rt") || { echo "engine-run: no runtime $rt" >&2; exit 2; }
+    rtp=$(command -v "$rt") && rtp=$(realpath "$rtp") || { echo "engine-run: no runtime $rt" >&2; exit 2; }
     rtn=$(basename "$rtp")
     for r in $(seq 0 "$RUNS"); do # round 0 warms caches and is not counted
         t0=$(now)
@@ -102,7 +104,7 @@ for rt in "$@"; do
 done
 
 # Memory of the monitors: IDLE sleeping containers per engine, first runtime.
-rtp=$(command -v "$1")
+rtp=$(realpath "$(command -v "$1")")
 sum_mem() { # prints "pss_kib rss_kib count" over the given pids
     local pss=0 rss=0 n=0
     for pid in "$@"; do
@@ -118,7 +120,7 @@ for i in $(seq "$IDLE"); do
 done
 sleep 2
 # Only this run's monitors: both carry the temp dir in their arguments.
-mapfile -t bp < <(pgrep -f -- "berth-monitor --root $W/berth --detached")
+mapfile -t bp < <(pgrep -f -- "berth-monitor --root $W/berth ")
 mapfile -t pp < <(pgrep -f -- "^/usr/bin/conmon .*$W/")
 read -r bpss brss bn <<<"$(sum_mem "${bp[@]}")"
 read -r ppss prss pn <<<"$(sum_mem "${pp[@]}")"
@@ -129,5 +131,30 @@ echo "|---|---|---|---|"
 awk -v n="$IDLE" -v c="$bn" -v p="$bpss" -v r="$brss" 'BEGIN{printf "| berth-monitor | %d | %.0f | %.0f |\n", c, p/n, r/n}'
 awk -v n="$IDLE" -v c="$pn" -v p="$ppss" -v r="$prss" 'BEGIN{printf "| conmon | %d | %.0f | %.0f |\n", c, p/n, r/n}'
 awk -v a="$bpss" -v b="$ppss" 'BEGIN{printf "berth / conmon (Pss): %.2f\n", a / b}'
+
+# `ps` with the IDLE containers running, alternating as above.
+for r in $(seq 0 "$RUNS"); do
+    t0=$(now)
+    "${B[@]}" ps >/dev/null 2>>"$W/err-berth" || add "berth failures ps" 1
+    t1=$(now)
+    "${P[@]}" ps >/dev/null 2>>"$W/err-podman" || add "podman failures ps" 1
+    t2=$(now)
+    [ "$r" = 0 ] && continue
+    add "berth ps" $((t1 - t0))
+    add "podman ps" $((t2 - t1))
+done
+echo
+echo "## ps with $IDLE running containers (ms)"
+echo "| engine | min / median / max | failures |"
+echo "|---|---|---|"
+for e in berth podman; do
+    read -r a b c <<<"$(echo "${S[$e ps]}" | stat3)"
+    awk -v e="$e" -v a="$a" -v b="$b" -v c="$c" -v f="$(echo "${S[$e failures ps]:-}" | wc -w)" \
+        'BEGIN{printf "| %s | %.1f / %.1f / %.1f | %d |\n", e, a/1000, b/1000, c/1000, f}'
+done
+awk -v a="$(median "${S[berth ps]}")" -v b="$(median "${S[podman ps]}")" \
+    'BEGIN{printf "berth / podman (medians): %.2f\n", a / b}'
+echo
+echo "# load at end:$(uptime | sed 's/.*load average//')"
 for f in "$W"/err-*; do [ -s "$f" ] && { echo "== $(basename "$f")"; tail -3 "$f"; }; done
 exit 0

@@ -150,7 +150,7 @@ fn simulate_reboot(e: &Engine, names: &[&str]) {
         wait_for("the init to die", || is_gone(init).then_some(()));
     }
     for m in e.mounts_under_root().iter().rev() {
-        nix::mount::umount2(m.as_str(), nix::mount::MntFlags::MNT_DETACH).unwrap();
+        e.umount(m).unwrap();
     }
     sql(
         e,
@@ -376,13 +376,13 @@ fn contrib_init_script_boots_an_always_container() {
     // Stopped by hand: an `always` container still comes back at boot.
     e.ok(&["stop", "-t", "0", &n]);
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../contrib/berth-boot.init");
-    let out = std::process::Command::new("sh")
-        .arg(&script)
+    // In the engine's mount namespace, where its runtime runs (crun).
+    let mut boot = std::process::Command::new("sh");
+    boot.arg(&script)
         .arg("start")
         .env("BERTH", env!("CARGO_BIN_EXE_berth"))
-        .env("BERTH_ROOT", &e.berth.root)
-        .output()
-        .unwrap();
+        .env("BERTH_ROOT", &e.berth.root);
+    let out = e.in_namespace(boot).output().unwrap();
     assert!(
         out.status.success(),
         "{}",
@@ -543,7 +543,7 @@ fn an_unfinished_create_is_removed() {
     e.ok(&["create", "--name", &n, "bb:1", "true"]);
 }
 
-/// The monitors (stage 2) running for this engine's root.
+/// The monitors running for this engine's root.
 fn monitors_of(e: &Engine) -> Vec<i32> {
     let root = e.berth.root.to_str().unwrap().to_owned();
     std::fs::read_dir("/proc")

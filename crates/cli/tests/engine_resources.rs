@@ -209,6 +209,21 @@ fn bad_values_in_dockers_words_leave_nothing() {
     assert!(e.mounts_under_root().is_empty());
 }
 
+/// crun's version is older than 1.13 (`crun --version`: "crun version 1.8.1").
+fn crun_before_1_13() -> bool {
+    let out = std::process::Command::new("crun")
+        .arg("--version")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let version = text
+        .lines()
+        .find_map(|l| l.strip_prefix("crun version "))
+        .unwrap_or_else(|| panic!("crun --version: {text}"));
+    let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    (parts.next().unwrap_or(0), parts.next().unwrap_or(0)) < (1, 13)
+}
+
 fn update_changes_live_limits(runtime: &'static str) {
     let Some(e) = engine(runtime) else { return };
     let n = name("upd");
@@ -270,10 +285,11 @@ fn update_changes_live_limits(runtime: &'static str) {
     assert_eq!(v["HostConfig"]["PidsLimit"], 30);
     assert_eq!(v["HostConfig"]["CpuShares"], 256);
     // Unlimited pids (-1 in the OCI request, as Docker sends it), then a
-    // restart keeps what was updated. crun 1.8 writes -1 literally into a
-    // v1 pids.max (the kernel refuses it; it spells "max" only on v2): the
-    // update fails and leaves the record as it was.
-    let pids = if runtime == "crun" && !cgroup_v2() {
+    // restart keeps what was updated. crun before 1.13 writes -1 literally
+    // into a v1 pids.max (the kernel refuses it; it spells "max" only on
+    // v2), and no other value means "max" to it (0 is "no change" to crun
+    // and runc alike): the update fails and leaves the record as it was.
+    let pids = if e.runtime == "crun" && !cgroup_v2() && crun_before_1_13() {
         let out = e.run(&["update", "--pids-limit", "-1", &n]);
         assert_eq!(out.status.code(), Some(125));
         let err = String::from_utf8_lossy(&out.stderr);
@@ -593,3 +609,120 @@ fn oom_killed(runtime: &'static str) {
     e.ok(&["rm", &n, &ok]);
 }
 with_runtimes!(oom_killed: oom_berth, oom_runc, oom_crun);
+
+/// berth-runtime behind a script that refuses `resume` while the file
+/// `<script>.refuse` exists: how a failing resume is made.
+fn resume_refusing_runtime(dir: &std::path::Path) -> (&'static str, std::path::PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let real = std::path::Path::new(env!("CARGO_BIN_EXE_berth")).with_file_name("berth-runtime");
+    let script = dir.join("refuses-resume");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nfor a in \"$@\"; do\n  if [ \"$a\" = resume ] && [ -e \"$0.refuse\" ]; then\n    echo 'resume refused by the test' >&2; exit 1\n  fi\ndone\nexec {} \"$@\"\n",
+            real.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let refuse = dir.join("refuses-resume.refuse");
+    (
+        Box::leak(script.to_str().unwrap().to_owned().into_boxed_str()),
+        refuse,
+    )
+}
+
+/// `info` counts a paused container as paused (not running, as Docker's);
+/// a signal other than SIGKILL and the stop signal leaves a paused
+/// container paused (pending until `unpause`, as Docker's); a resume that
+/// fails leaves it marked paused.
+#[test]
+fn paused_counts_signals_and_failed_resume() {
+    require_root!();
+    let dir = berth_testutil::TempDir::new("berth-resume").unwrap();
+    let (runtime, refuse) = resume_refusing_runtime(dir.path());
+    let e = Engine::new(runtime);
+    let (a, b, c) = (name("pa"), name("pb"), name("pc"));
+    // The init of a pid namespace gets only the signals it handles.
+    let traps = "trap 'exit 3' TERM USR1; while :; do sleep 0.1; done";
+    e.ok(&["run", "-d", "--name", &a, "bb:1", "sh", "-c", traps]);
+    e.ok(&["run", "-d", "--name", &b, "bb:1", "sleep", "300"]);
+    e.ok(&["create", "--name", &c, "bb:1", "true"]);
+    e.ok(&["pause", &a]);
+    let counts = || {
+        e.ok(&[
+            "info",
+            "-f",
+            "{{.Containers}} {{.ContainersRunning}} {{.ContainersPaused}} {{.ContainersStopped}}",
+        ])
+    };
+    assert_eq!(counts(), "3 1 1 1\n");
+    let info = e.ok(&["info"]);
+    assert!(
+        info.contains(" Containers: 3\n  Running: 1\n  Paused: 1\n  Stopped: 1\n"),
+        "{info}"
+    );
+
+    // USR1 is neither SIGKILL nor the stop signal (SIGTERM by default).
+    e.ok(&["kill", "-s", "USR1", &a]);
+    let v = e.inspect(&a);
+    assert_eq!(v["State"]["Status"], "paused");
+    assert_eq!(v["State"]["Paused"], true);
+
+    // The stop signal resumes it, but here the resume fails.
+    std::fs::write(&refuse, "").unwrap();
+    e.ok(&["kill", "-s", "TERM", &a]);
+    let v = e.inspect(&a);
+    assert_eq!(v["State"]["Status"], "paused");
+    assert_eq!(v["State"]["Paused"], true);
+    assert_eq!(counts(), "3 1 1 1\n");
+    std::fs::remove_file(&refuse).unwrap();
+
+    // Thawed, the pending signals reach its trap.
+    e.ok(&["unpause", &a]);
+    eventually("the signalled container exits", || {
+        e.inspect(&a)["State"]["Status"] == "exited"
+    });
+    assert_eq!(e.inspect(&a)["State"]["ExitCode"], 3);
+    assert_eq!(counts(), "3 1 0 2\n");
+    e.ok(&["rm", "-f", &a, &b, &c]);
+}
+
+/// A running container whose numbers cannot be read (its cgroup in one
+/// hierarchy is gone) shows Docker's `--`, not zeros.
+#[test]
+fn stats_of_an_unreadable_container_are_dashes() {
+    require_root!();
+    let e = Engine::new("berth");
+    let n = name("unreadable");
+    let id = e
+        .ok(&["run", "-d", "--name", &n, "bb:1", "sleep", "300"])
+        .trim()
+        .to_owned();
+    assert!(percent(&stats_json(&e, &n)["MemPerc"]) >= 0.0);
+    // Move the container's processes to the root of one hierarchy and
+    // remove its directory there.
+    let rel = cgroup_of(&e, &id).trim_start_matches('/').to_owned();
+    let hierarchy = berth_testutil::hierarchies()
+        .into_iter()
+        .find(|h| h.join(&rel).is_dir())
+        .expect("the container has a cgroup");
+    let dir = hierarchy.join(&rel);
+    for pid in std::fs::read_to_string(dir.join("cgroup.procs"))
+        .unwrap()
+        .lines()
+    {
+        std::fs::write(hierarchy.join("cgroup.procs"), pid).unwrap();
+    }
+    eventually("the emptied cgroup is removed", || {
+        std::fs::remove_dir(&dir).is_ok()
+    });
+    let s = stats_json(&e, &n);
+    assert_eq!(s["Name"], n.as_str());
+    assert_eq!(s["ID"], &id[..12]);
+    for field in ["CPUPerc", "MemPerc", "NetIO", "BlockIO", "PIDs"] {
+        assert_eq!(s[field], "--", "{field}: {s}");
+    }
+    assert_eq!(s["MemUsage"], "-- / --");
+    e.ok(&["rm", "-f", &n]);
+}

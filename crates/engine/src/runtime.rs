@@ -216,9 +216,70 @@ pub fn command_exit_code(message: &str) -> Option<u8> {
     let m = message.to_ascii_lowercase();
     if m.contains("executable file not found") || m.contains("no such file or directory") {
         Some(127)
-    } else if m.contains("permission denied") || m.contains("is a directory") {
+    } else if m.contains("permission denied")
+        || m.contains("is a directory")
+        || crun_not_executable(&m)
+    {
         Some(126)
     } else {
         None
+    }
+}
+
+/// crun's EPERM for a command that exists but is no executable regular
+/// file: 1.8 (`find_executable` in src/libcrun/utils.c) says `open
+/// executable`, 1.13+ says which. Only these: other EPERMs are no 126.
+fn crun_not_executable(m: &str) -> bool {
+    m.contains("open executable: operation not permitted")
+        || (m.starts_with("the path `")
+            && (m.contains("` is not a regular file: ")
+                || m.contains("` exists but it is not executable: ")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::command_exit_code;
+
+    #[test]
+    fn docker_exit_codes_for_each_runtime_wording() {
+        let cases = [
+            // runc 1.1
+            (
+                r#"exec: "/no/such/binary": stat /no/such/binary: no such file or directory"#,
+                Some(127),
+            ),
+            (
+                r#"exec: "nope": executable file not found in $PATH"#,
+                Some(127),
+            ),
+            (r#"exec: "/etc": is a directory"#, Some(126)),
+            (r#"exec: "/bin/x": permission denied"#, Some(126)),
+            // crun 1.8
+            (
+                "executable file `/no/such/binary` not found in $PATH: No such file or directory",
+                Some(127),
+            ),
+            ("open executable: Operation not permitted", Some(126)),
+            ("open executable: Permission denied", Some(126)),
+            // crun 1.13+
+            (
+                "executable file `/no/such/binary` not found: No such file or directory",
+                Some(127),
+            ),
+            (
+                "the path `/etc` is not a regular file: Operation not permitted",
+                Some(126),
+            ),
+            (
+                "the path `/x` exists but it is not executable: Operation not permitted",
+                Some(126),
+            ),
+            // Other EPERMs are the runtime's own failure (125).
+            ("mount `proc` to `/proc`: Operation not permitted", None),
+            ("writing file `pids.max`: Invalid argument", None),
+        ];
+        for (message, code) in cases {
+            assert_eq!(command_exit_code(message), code, "{message}");
+        }
     }
 }

@@ -212,6 +212,48 @@ pub fn cloexec_from_proc(first: u32) -> io::Result<()> {
     Ok(())
 }
 
+/// Closes every descriptor from `first` up: `close_range(2)` (Linux 5.9),
+/// else each one listed in `/proc/self/fd`. For a process about to fork
+/// without exec (close-on-exec would not drop them); it must own none of
+/// those descriptors through a Rust handle.
+pub fn close_from(first: u32) -> io::Result<()> {
+    // SAFETY: close_range only closes descriptors; the caller guarantees
+    // no live handle in this process refers to one of them.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            first as libc::c_uint,
+            libc::c_uint::MAX,
+            0 as libc::c_uint,
+        )
+    };
+    if check(ret).is_ok() {
+        return Ok(());
+    }
+    for fd in open_fds()? {
+        if fd >= first as RawFd {
+            // SAFETY: as above; EBADF (the directory's own descriptor,
+            // already closed) is ignored.
+            unsafe { libc::close(fd) };
+        }
+    }
+    Ok(())
+}
+
+/// `fork(2)` for a process that has one thread, checked first in
+/// `/proc/self/task`: its child is then a complete copy in a consistent
+/// state (no lock held by a thread that does not exist in it) and may go
+/// on running ordinary code. A process with more threads gets an error.
+pub fn fork_single_threaded() -> io::Result<Forked> {
+    let threads = std::fs::read_dir("/proc/self/task")?.count();
+    if threads != 1 {
+        return Err(io::Error::other(format!(
+            "fork: the process has {threads} threads, not one"
+        )));
+    }
+    clone_process(0)
+}
+
 /// Whether descriptor `fd` is open and close-on-exec (`None` when closed).
 pub fn is_cloexec(fd: RawFd) -> Option<bool> {
     // SAFETY: fcntl on an integer fd has no memory-safety requirements.
@@ -564,6 +606,16 @@ pub fn trim_heap() {
 mod tests {
     use super::*;
     use std::os::fd::AsFd;
+
+    #[test]
+    fn fork_refuses_a_process_with_threads() {
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let t = std::thread::spawn(move || rx.recv());
+        let err = fork_single_threaded().unwrap_err();
+        assert!(err.to_string().contains("threads, not one"), "{err}");
+        drop(tx);
+        let _ = t.join();
+    }
 
     #[test]
     fn openat2_in_root_keeps_symlinks_inside() {

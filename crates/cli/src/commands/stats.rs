@@ -35,9 +35,9 @@ pub fn stats(root: &Path, a: StatsArgs) -> Result<()> {
         let current = read_all(&list);
         let mut rows = Vec::new();
         for (key, c) in &list {
-            let now = current.get(&c.id).cloned().unwrap_or_default();
-            let before = previous.get(&c.id).cloned().unwrap_or_default();
-            rows.push(row(key, c, &now, &before, a.no_trunc));
+            let now = current.get(&c.id).cloned().flatten();
+            let before = previous.get(&c.id).cloned().flatten().unwrap_or_default();
+            rows.push(row(key, c, now.as_ref(), &before, a.no_trunc));
         }
         let text = render(&template, &rows)?;
         let mut out = io::stdout().lock();
@@ -78,25 +78,40 @@ fn containers(engine: &Engine, a: &StatsArgs) -> Result<Vec<(String, Container)>
 }
 
 /// Readings of every container at once (one thread each, so one slow
-/// cgroup does not skew the others' interval).
-fn read_all(list: &[(String, Container)]) -> HashMap<String, Sample> {
+/// cgroup does not skew the others' interval); None where reading failed.
+fn read_all(list: &[(String, Container)]) -> HashMap<String, Option<Sample>> {
     std::thread::scope(|s| {
         let handles: Vec<_> = list
             .iter()
-            .map(|(_, c)| (c.id.clone(), s.spawn(move || sample(c).unwrap_or_default())))
+            .map(|(_, c)| (c.id.clone(), s.spawn(move || sample(c).ok())))
             .collect();
         handles
             .into_iter()
-            .map(|(id, h)| (id, h.join().unwrap_or_default()))
+            .map(|(id, h)| (id, h.join().ok().flatten()))
             .collect()
     })
 }
 
-fn row(key: &str, c: &Container, now: &Sample, before: &Sample, no_trunc: bool) -> Value {
+/// A container's row; without a reading (it failed), Docker's `--` for
+/// every number.
+fn row(key: &str, c: &Container, now: Option<&Sample>, before: &Sample, no_trunc: bool) -> Value {
     let id = if no_trunc {
         c.id.clone()
     } else {
         c.id[..12].to_owned()
+    };
+    let Some(now) = now else {
+        return json!({
+            "Container": key,
+            "ID": id,
+            "Name": c.name,
+            "CPUPerc": "--",
+            "MemUsage": "-- / --",
+            "MemPerc": "--",
+            "NetIO": "--",
+            "BlockIO": "--",
+            "PIDs": "--",
+        });
     };
     json!({
         "Container": key,

@@ -117,13 +117,14 @@ pub fn info(root: &Path, runtime: &str, a: FormatArgs) -> Result<()> {
     print_formatted(a.format.as_deref(), &v, || {
         format!(
             "Client:\n Version:    {VERSION}\n Context:    default\n Debug Mode: false\n\n\
-             Server:\n Containers: {}\n  Running: {}\n  Paused: 0\n  Stopped: {}\n Images: {}\n \
+             Server:\n Containers: {}\n  Running: {}\n  Paused: {}\n  Stopped: {}\n Images: {}\n \
              Server Version: {VERSION}\n Storage Driver: overlay\n Logging Driver: json-file\n \
              Cgroup Driver: cgroupfs\n Cgroup Version: {}\n Default Runtime: {}\n \
              Kernel Version: {}\n Operating System: {}\n OSType: linux\n Architecture: {}\n \
              CPUs: {}\n Total Memory: {}\n Name: {}\n Docker Root Dir: {}\n",
             v["Containers"],
             v["ContainersRunning"],
+            v["ContainersPaused"],
             v["ContainersStopped"],
             v["Images"],
             v["CgroupVersion"].as_str().unwrap_or(""),

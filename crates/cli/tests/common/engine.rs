@@ -79,8 +79,10 @@ impl Engine {
         }
     }
 
-    /// A command that runs in the engine's mount namespace.
-    fn in_namespace(&self, c: Command) -> Command {
+    /// A command that runs in the engine's mount namespace: a test step
+    /// acting on the engine's mounts or running berth (as a boot script
+    /// does) must see what the engine sees.
+    pub fn in_namespace(&self, c: Command) -> Command {
         let Some(ns) = &self.mount_ns else { return c };
         let mut n = Command::new("nsenter");
         n.arg("-t").arg(ns.id().to_string()).arg("-m").arg("--");
@@ -128,6 +130,29 @@ impl Engine {
         v[0].clone()
     }
 
+    /// Lazily unmounts `m` in the engine's mount namespace.
+    pub fn umount(&self, m: &str) -> Result<(), String> {
+        let Some(ns) = &self.mount_ns else {
+            return nix::mount::umount2(m, nix::mount::MntFlags::MNT_DETACH)
+                .map_err(|e| format!("umount {m}: {e}"));
+        };
+        let out = try_output_within(
+            Command::new("nsenter")
+                .arg("-t")
+                .arg(ns.id().to_string())
+                .args(["-m", "--", "umount", "-l", m]),
+            COMMAND_TIMEOUT,
+        )?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "umount {m}: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ))
+        }
+    }
+
     pub fn mounts_under_root(&self) -> Vec<String> {
         let root = self.berth.root.to_str().unwrap().to_owned();
         let mountinfo = match &self.mount_ns {
@@ -158,20 +183,7 @@ impl Drop for Engine {
             }
         }
         for m in self.mounts_under_root().iter().rev() {
-            match &self.mount_ns {
-                Some(ns) => {
-                    let _ = try_output_within(
-                        Command::new("nsenter")
-                            .arg("-t")
-                            .arg(ns.id().to_string())
-                            .args(["-m", "--", "umount", "-l", m]),
-                        COMMAND_TIMEOUT,
-                    );
-                }
-                None => {
-                    let _ = nix::mount::umount2(m.as_str(), nix::mount::MntFlags::MNT_DETACH);
-                }
-            }
+            let _ = self.umount(m);
         }
         if let Some(ns) = &mut self.mount_ns {
             let _ = ns.kill();

@@ -19,7 +19,9 @@ pub fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     }
 }
 
-/// The pid of the monitor (stage 2) of container `id`, if one runs.
+/// The pid of the monitor of container `id`, if one runs (the process
+/// that started it, with the same command line, is gone once `berth`
+/// returned).
 pub fn monitor_pid(id: &str) -> Option<i32> {
     for entry in std::fs::read_dir("/proc").ok()?.flatten() {
         let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
@@ -30,7 +32,7 @@ pub fn monitor_pid(id: &str) -> Option<i32> {
         };
         let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
         let has = |s: &str| args.contains(&s.as_bytes());
-        if is_monitor(&args) && has("--detached") && has(id) && !is_zombie(pid) {
+        if is_monitor(&args) && has(id) && !is_zombie(pid) {
             return Some(pid);
         }
     }

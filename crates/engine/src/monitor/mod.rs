@@ -1,9 +1,10 @@
 //! The per-container monitor (like Podman's conmon): the small
 //! `berth-monitor` binary next to `berth`, which links only this module's
 //! side of the engine, so that an idle monitor costs little memory (see
-//! docs/benchmarks.md). Stage 1 calls `setsid` and spawns stage 2, then exits,
-//! so stage 2 belongs to no terminal and outlives the CLI (double fork
-//! without `unsafe`). Stage 2 is a child subreaper: it mounts the rootfs,
+//! docs/benchmarks.md). It forks at once: the parent exits (the CLI waits
+//! for it), the child calls `setsid`, so it belongs to no terminal and
+//! outlives the CLI (a double fork with a single exec). The child is a
+//! child subreaper: it mounts the rootfs,
 //! calls the runtime's `create` with pipes for stdout/stderr and `start`,
 //! writes the log through [`crate::logfile`], waits for the init, records
 //! the exit, runs `delete` and removes the container when `--rm`. It stays
@@ -16,11 +17,10 @@
 //! `started <pid>` or `error <exit code> <message>`, and later
 //! `exited <code>` once the log is complete.
 
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, Read, Write};
 use std::os::fd::AsFd;
 use std::path::Path;
-use std::process::Command;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 use nix::sys::wait::{waitpid, WaitStatus};
@@ -38,42 +38,30 @@ use crate::runtime::{command_exit_code, last_line};
 use crate::store::owner::{self, ProcessId};
 use crate::Engine;
 
-const DETACHED_FLAG: &str = "--detached";
-
-/// Stage 1 (no `--detached`) or stage 2. Returns the process's exit code.
-pub fn main(root: &Path, id: &str, detached: bool) -> i32 {
-    if !detached {
-        // Whatever the CLI's caller left open (a test harness's output
-        // pipe, ...) must not be held for the container's lifetime.
-        if let Err(e) = berth_sys::cloexec_from(3) {
-            eprintln!("monitor {id}: close inherited descriptors: {e}");
+/// Detaches from the command that started it, then runs the container.
+/// Returns the process's exit code (the starter waits for it: 0 once the
+/// detached child exists).
+pub fn main(root: &Path, id: &str) -> i32 {
+    // Whatever the CLI's caller left open (a test harness's output pipe,
+    // ...) must not be held for the container's lifetime. Ours are 0-2.
+    if let Err(e) = berth_sys::close_from(3) {
+        eprintln!("monitor {id}: close inherited descriptors: {e}");
+        return 1;
+    }
+    // A double fork with one exec: the parent returns at once, the child
+    // leaves the caller's session (it is not a group leader, so setsid
+    // succeeds) and outlives the CLI.
+    match berth_sys::fork_single_threaded() {
+        Ok(berth_sys::Forked::Parent(_)) => return 0,
+        Ok(berth_sys::Forked::Child) => {}
+        Err(e) => {
+            eprintln!("monitor {id}: fork: {e}");
             return 1;
         }
-        // Not a group leader (spawned by the CLI), so setsid succeeds.
-        if let Err(e) = nix::unistd::setsid() {
-            eprintln!("monitor {id}: setsid: {e}");
-            return 1;
-        }
-        let exe = match std::env::current_exe() {
-            Ok(e) => e,
-            Err(e) => {
-                eprintln!("monitor {id}: {e}");
-                return 1;
-            }
-        };
-        let spawned = Command::new(exe)
-            .arg("--root")
-            .arg(root)
-            .arg(DETACHED_FLAG)
-            .arg(id)
-            .spawn();
-        return match spawned {
-            Ok(_) => 0,
-            Err(e) => {
-                eprintln!("monitor {id}: spawn: {e}");
-                1
-            }
-        };
+    }
+    if let Err(e) = nix::unistd::setsid() {
+        eprintln!("monitor {id}: setsid: {e}");
+        return 1;
     }
     let mut report = io::stdout();
     match Monitor::run(root, id, &mut report) {
@@ -85,22 +73,20 @@ pub fn main(root: &Path, id: &str, detached: bool) -> i32 {
     }
 }
 
-/// `berth-monitor [--root ROOT] [--detached] ID`: the monitor's own
-/// command line (it is started only by berth).
-pub fn parse_args(args: &[String]) -> Option<(std::path::PathBuf, String, bool)> {
+/// `berth-monitor [--root ROOT] ID`: the monitor's own command line (it
+/// is started only by berth).
+pub fn parse_args(args: &[String]) -> Option<(std::path::PathBuf, String)> {
     let mut root = std::path::PathBuf::from("/var/lib/berth");
-    let mut detached = false;
     let mut id = None;
     let mut args = args.iter();
     while let Some(a) = args.next() {
         match a.as_str() {
             "--root" => root = args.next()?.into(),
-            DETACHED_FLAG => detached = true,
             _ if id.is_none() && !a.starts_with('-') => id = Some(a.clone()),
             _ => return None,
         }
     }
-    Some((root, id?, detached))
+    Some((root, id?))
 }
 
 struct Monitor;
@@ -108,49 +94,56 @@ struct Monitor;
 impl Monitor {
     /// Takes the container over from the command that started it, then
     /// runs it until it exits for good (see [`Self::lifecycle`]).
-    fn run(root: &Path, id: &str, report: &mut impl Write) -> Result<()> {
+    fn run(root: &Path, id: &str, report: &mut (impl Write + Send)) -> Result<()> {
         // Its threads are few and mostly asleep: one arena is enough.
         berth_sys::single_malloc_arena();
         nix::sys::prctl::set_child_subreaper(true).map_err(|e| Error::Monitor {
             id: id.to_owned(),
             message: format!("set child subreaper: {e}"),
         })?;
-        let mut engine = Engine::open_unreconciled(root)?;
         let me = ProcessId::current();
-        let starter = std::env::var(owner::STARTER_ENV)
-            .ok()
-            .and_then(|s| ProcessId::parse(&s));
-        let boot = owner::boot_id();
-        let claimed = match starter {
-            Some(s) => engine.db.take_over(id, s, boot, me, boot)?,
-            None => false,
-        };
-        if !claimed {
-            // The starter died and a reconcile took the container first.
-            let _ = writeln!(
-                report,
-                "error 125 the container was reconciled before its monitor started"
-            );
-            return Ok(());
+        let claimed = on_worker(|| -> Result<Option<(Engine, Container)>> {
+            let mut engine = Engine::open_unreconciled(root)?;
+            let starter = std::env::var(owner::STARTER_ENV)
+                .ok()
+                .and_then(|s| ProcessId::parse(&s));
+            let boot = owner::boot_id();
+            let claimed = match starter {
+                Some(s) => engine.db.take_over(id, s, boot, me, boot)?,
+                None => false,
+            };
+            if !claimed {
+                // The starter died and a reconcile took the container first.
+                let _ = writeln!(
+                    report,
+                    "error 125 the container was reconciled before its monitor started"
+                );
+                return Ok(None);
+            }
+            let c = engine
+                .db
+                .get(id)?
+                .ok_or_else(|| Error::NoSuchContainer(id.to_owned()))?;
+            Ok(Some((engine, c)))
+        })?;
+        match claimed {
+            Some((engine, c)) => Self::lifecycle(root, engine, &c, me, report),
+            None => Ok(()),
         }
-        let c = engine
-            .db
-            .get(id)?
-            .ok_or_else(|| Error::NoSuchContainer(id.to_owned()))?;
-        Self::lifecycle(root, engine, &c, me, report)
     }
 
     /// Runs the container, and again after each exit its restart policy
     /// restarts (after Docker's back-off), until a stop, an exit the
     /// policy does not restart, or a failed start. Every database write
     /// is conditional on still owning the container, so a reconcile that
-    /// took over wins.
+    /// took over wins. The work before and after each run happens on a
+    /// worker thread (see [`on_worker`]); this one only waits.
     fn lifecycle(
         root: &Path,
-        mut engine: Engine,
+        engine: Engine,
         c: &Container,
         me: ProcessId,
-        report: &mut impl Write,
+        report: &mut (impl Write + Send),
     ) -> Result<()> {
         let id = &c.id;
         let bundle = engine.bundle(id);
@@ -158,100 +151,112 @@ impl Monitor {
         let hub = stdio::Hub::serve(&c.config.stdio, bundle.dir())?;
         let mut backoff = Backoff::default();
         let mut first = true;
+        let mut engine = Some(engine);
         loop {
-            let (pid, threads) = match Self::launch(&engine, c, &hub, report) {
-                Ok(launched) => launched,
-                Err(e) => {
+            let open = engine.take();
+            let launched = on_worker(|| -> Result<Option<i32>> {
+                let mut engine = match open {
+                    Some(e) => e,
+                    None => Engine::open_unreconciled(root)?,
+                };
+                // A container that never ran has no runtime state to clear
+                // before `create` (a failed start or a reconcile deleted it).
+                let fresh = first && c.started_at.is_empty() && c.error.is_empty();
+                let pid = match Self::launch(&engine, c, &hub, fresh) {
+                    Ok(launched) => launched,
+                    Err(e) => {
+                        let deleted = runtime.delete(id, true).is_ok();
+                        let _ = unmount(&bundle.rootfs());
+                        let code = i32::from(e.exit_code());
+                        // A first start that fails leaves the container
+                        // `created` (Docker's); a restart that fails, `exited`.
+                        let state = if first { State::Created } else { State::Exited };
+                        if !engine
+                            .db
+                            .owned_failed(id, me, state, code, &e.to_string())?
+                        {
+                            return Ok(None);
+                        }
+                        // Removed before the report, so the CLI's caller sees it gone.
+                        let removed = match (c.config.auto_remove, deleted) {
+                            (false, _) => Ok(()),
+                            (true, true) => engine.remove_files_after_delete(c),
+                            (true, false) => engine.remove_files(c),
+                        };
+                        if first {
+                            let _ = writeln!(report, "error {code} {}", one_line(&e.to_string()));
+                        }
+                        return removed.map(|()| None);
+                    }
+                };
+                let now = berth_image::time::now_rfc3339();
+                if !engine.db.owned_running(id, me, pid, &now)? {
+                    // Taken over meanwhile: what we started is not ours to run.
                     let _ = runtime.delete(id, true);
+                    let _ = wait_for(pid);
                     let _ = unmount(&bundle.rootfs());
-                    let code = i32::from(e.exit_code());
-                    // A first start that fails leaves the container
-                    // `created` (Docker's); a restart that fails, `exited`.
-                    let state = if first { State::Created } else { State::Exited };
-                    if !engine
-                        .db
-                        .owned_failed(id, me, state, code, &e.to_string())?
-                    {
-                        return Ok(());
-                    }
-                    // Removed before the report, so the CLI's caller sees it gone.
-                    let removed = if c.config.auto_remove {
-                        engine.remove_files(c)
-                    } else {
-                        Ok(())
-                    };
-                    if first {
-                        let _ = writeln!(report, "error {code} {}", one_line(&e.to_string()));
-                    }
-                    return removed;
+                    return Ok(None);
                 }
+                if first {
+                    let _ = writeln!(report, "started {pid}");
+                    let _ = report.flush();
+                }
+                // Idle until the exit: hold no database or image store
+                // meanwhile (a monitor per container adds up).
+                drop(engine);
+                Ok(Some(pid))
+            })?;
+            let Some(pid) = launched else {
+                return Ok(());
             };
             let started = Instant::now();
-            let now = berth_image::time::now_rfc3339();
-            if !engine.db.owned_running(id, me, pid, &now)? {
-                // Taken over meanwhile: what we started is not ours to run.
-                let _ = runtime.delete(id, true);
-                let _ = wait_for(pid);
-                let _ = unmount(&bundle.rootfs());
-                return Ok(());
-            }
-            if first {
-                let _ = writeln!(report, "started {pid}");
-                let _ = report.flush();
-            }
-            // Idle until the exit: hold no database, image store or freed
-            // heap meanwhile (a monitor per container adds up).
-            drop(engine);
             berth_sys::trim_heap();
 
             let code = wait_for(pid);
-            engine = Engine::open_unreconciled(root)?;
-            for t in threads {
-                let _ = t.join();
-            }
-            let finished = berth_image::time::now_rfc3339();
-            // Before `delete`, which removes the cgroup that counts OOM kills.
-            let _ = record_exit(&engine, c);
-            if runtime.delete(id, false).is_err() {
-                let _ = runtime.delete(id, true);
-            }
-            let _ = unmount(&bundle.rootfs());
-            let policy = c.config.restart;
-            let again = engine.db.owned_exited(id, me, code, "", &finished, |l| {
-                policy.restarts_after(code, l.manually_stopped, l.restart_count)
+            let (ended, again) = on_worker(|| -> Result<(Engine, Result<bool>)> {
+                let mut engine = Engine::open_unreconciled(root)?;
+                // The log is complete before the exit is recorded.
+                hub.drain();
+                let finished = berth_image::time::now_rfc3339();
+                // Before `delete`, which removes the cgroup that counts OOM kills.
+                let _ = record_exit(&engine, c);
+                let deleted = runtime.delete(id, false).is_ok() || runtime.delete(id, true).is_ok();
+                let _ = unmount(&bundle.rootfs());
+                let policy = c.config.restart;
+                let again = engine.db.owned_exited(id, me, code, "", &finished, |l| {
+                    policy.restarts_after(code, l.manually_stopped, l.restart_count)
+                })?;
+                hub.finish(code);
+                // Removed before the report, so the CLI's caller sees it gone
+                // (`--rm` excludes a restart policy).
+                let removed = match (again == Some(false) && c.config.auto_remove, deleted) {
+                    (false, _) => Ok(()),
+                    (true, true) => engine.remove_files_after_delete(c),
+                    (true, false) => engine.remove_files(c),
+                };
+                if first {
+                    // A foreground `run` returns at the first exit, as Docker's.
+                    let _ = writeln!(report, "exited {code}");
+                    let _ = report.flush();
+                }
+                Ok((engine, removed.map(|()| again == Some(true))))
             })?;
-            hub.finish(code);
-            // Removed before the report, so the CLI's caller sees it gone
-            // (`--rm` excludes a restart policy).
-            let removed = if again == Some(false) && c.config.auto_remove {
-                engine.remove_files(c)
-            } else {
-                Ok(())
-            };
-            if first {
-                // A foreground `run` returns at the first exit, as Docker's.
-                let _ = writeln!(report, "exited {code}");
-                let _ = report.flush();
-                first = false;
-            }
-            if again != Some(true) {
-                return removed;
+            first = false;
+            if !again? {
+                return Ok(());
             }
             std::thread::sleep(backoff.next(started.elapsed()));
-            if !engine.db.owned_restart(id, me)? {
+            let mut ended = ended;
+            if !ended.db.owned_restart(id, me)? {
                 return Ok(()); // stopped (or removed) during the back-off
             }
+            engine = Some(ended);
         }
     }
 
-    /// Mount, `create`, log copiers, `start`. Returns the init's pid.
-    fn launch(
-        engine: &Engine,
-        c: &Container,
-        hub: &Arc<stdio::Hub>,
-        report: &mut impl Write,
-    ) -> Result<(i32, Vec<std::thread::JoinHandle<()>>)> {
-        let _ = report;
+    /// Mount, `create`, the output pump (with the log), `start`. Returns
+    /// the init's pid.
+    fn launch(engine: &Engine, c: &Container, hub: &Arc<stdio::Hub>, fresh: bool) -> Result<i32> {
         let id = &c.id;
         let bundle = engine.bundle(id);
         let rootfs = bundle.rootfs();
@@ -262,7 +267,9 @@ impl Monitor {
         std::fs::create_dir_all(&runtime.root)
             .map_err(|e| Error::io("create", &runtime.root, e))?;
         // A leftover from a monitor that died: the id must be free.
-        let _ = runtime.delete(id, true);
+        if !fresh {
+            let _ = runtime.delete(id, true);
+        }
 
         let mut stdio = hub.prepare(bundle.dir())?;
         let pid_file = bundle.file("init.pid");
@@ -301,19 +308,12 @@ impl Monitor {
             .parse()
             .map_err(|_| Error::invalid("pid file", pid_file.display().to_string()))?;
 
-        let (out_r, err_r) = stdio.started()?;
         let log = LogWriter::open(bundle.dir(), id, &c.config.log)?;
-        let log = Arc::new(Mutex::new(log));
-        let threads = vec![
-            copy_to_log(out_r, "stdout", log.clone()),
-            copy_to_log(err_r, "stderr", log),
-        ];
+        stdio.started(log)?;
         if let Err(e) = runtime.start(id) {
             let _ = runtime.kill(id, "KILL");
             let _ = wait_for(pid);
-            for t in threads {
-                let _ = t.join();
-            }
+            hub.drain();
             return Err(match &e {
                 Error::Runtime { message, .. } => match command_exit_code(message) {
                     Some(exit_code) => Error::Command {
@@ -325,8 +325,21 @@ impl Monitor {
                 _ => e,
             });
         }
-        Ok((pid, threads))
+        Ok(pid)
     }
+}
+
+/// Runs `f` on a thread of its own and returns what it returns. A thread
+/// keeps the small blocks it frees in a cache of its own (glibc's tcache),
+/// which `malloc_trim` cannot return to the kernel; that cache is emptied
+/// when the thread ends. The monitor's busy moments (database, image
+/// store, runtime commands) run this way, so the idle monitor holds only
+/// what stays alive (~60 KiB less per container).
+fn on_worker<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|s| match s.spawn(f).join() {
+        Ok(v) => v,
+        Err(panic) => std::panic::resume_unwind(panic),
+    })
 }
 
 fn runtime_name(path: &Path) -> String {
@@ -361,59 +374,4 @@ pub(crate) fn read_available(r: io::PipeReader) -> String {
     let mut r = r;
     let _ = r.read_to_end(&mut buf);
     String::from_utf8_lossy(&buf).into_owned()
-}
-
-/// Docker splits long lines into 16 KiB log entries.
-const MAX_ENTRY: usize = 16 * 1024;
-
-/// Copies one stream into the log (`logfile`), one entry per line.
-fn copy_to_log(
-    r: io::PipeReader,
-    stream: &'static str,
-    log: Arc<Mutex<LogWriter>>,
-) -> std::thread::JoinHandle<()> {
-    std::thread::spawn(move || {
-        let mut r = BufReader::with_capacity(MAX_ENTRY, r);
-        let mut line = Vec::new();
-        loop {
-            line.clear();
-            // A line, or a full buffer of a longer one.
-            let n = match read_entry(&mut r, &mut line) {
-                Ok(n) => n,
-                Err(_) => break,
-            };
-            if n == 0 {
-                break;
-            }
-            let mut log = log.lock().unwrap_or_else(|p| p.into_inner());
-            if log.write(stream, &line).is_err() {
-                break;
-            }
-        }
-    })
-}
-
-fn read_entry(r: &mut BufReader<io::PipeReader>, line: &mut Vec<u8>) -> io::Result<usize> {
-    loop {
-        let buf = match r.fill_buf() {
-            Ok(b) => b,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        if buf.is_empty() {
-            return Ok(line.len());
-        }
-        let room = MAX_ENTRY - line.len();
-        let take = buf.len().min(room);
-        if let Some(i) = buf[..take].iter().position(|&b| b == b'\n') {
-            line.extend_from_slice(&buf[..=i]);
-            r.consume(i + 1);
-            return Ok(line.len());
-        }
-        line.extend_from_slice(&buf[..take]);
-        r.consume(take);
-        if line.len() >= MAX_ENTRY {
-            return Ok(line.len());
-        }
-    }
 }

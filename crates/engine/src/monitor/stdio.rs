@@ -6,16 +6,16 @@
 //! ([`crate::attach`]) and passes stdin and window sizes from clients to
 //! the container. Each launch of the container ([`Hub::prepare`]) makes a
 //! [`Launch`]: the runtime's `create` gets the pipes or a console socket;
-//! once it succeeded, [`Launch::started`] starts one thread per output
-//! stream that sends every chunk to the attached clients and on to a pipe
-//! whose reader is the log writer, so the log knows nothing of attaching.
-//! [`Hub::finish`] waits for those threads and tells the clients the exit
-//! code. It does not own the log, the lifecycle or the exit code. The
-//! socket file outlives the monitor (connecting is then refused) until the
-//! next start binds a new one.
+//! once it succeeded, [`Launch::started`] starts the launch's one pump
+//! thread, which accepts attach clients and sends every chunk of output to
+//! them and, cut into entries, to the log writer it owns. [`Hub::drain`]
+//! waits until the output ended (the log is complete) and [`Hub::finish`]
+//! tells the clients the exit code. It does not own the lifecycle or the
+//! exit code. The socket file outlives the monitor (connecting is then
+//! refused) until the next start binds a new one.
 
 use std::fs::File;
-use std::io::{self, BufRead, Write};
+use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
@@ -26,6 +26,7 @@ use std::thread::JoinHandle;
 
 use crate::attach::{self, BoundSocket, Frame};
 use crate::error::{Error, Result};
+use crate::logfile::LogWriter;
 use crate::model::StdioConfig;
 
 /// Name of the console socket the runtime connects to in the container
@@ -189,14 +190,20 @@ impl Hub {
         })
     }
 
-    /// After the container exited: waits until its output reached every
-    /// client, sends them the exit code and lets them go.
-    pub fn finish(&self, code: i32) {
+    /// After the container exited: waits until its output ended and
+    /// reached the log and every client (the pump thread is gone then).
+    pub fn drain(&self) {
         let pump = lock(&self.pump).take();
         if let Some((thread, stop)) = pump {
             drop(stop);
             let _ = thread.join();
         }
+    }
+
+    /// After [`Hub::drain`] (done here if not yet): sends the clients the
+    /// exit code and lets them go.
+    pub fn finish(&self, code: i32) {
+        self.drain();
         *lock(&self.input) = Input::None;
         lock(&self.terminal).master = None;
         self.broadcast(&Frame::Exit(code));
@@ -280,10 +287,9 @@ impl Launch {
         super::read_available(r)
     }
 
-    /// After a successful `create`: takes the terminal (with `-t`), starts
-    /// the output threads and returns the readers of the container's
-    /// stdout and stderr for the log.
-    pub fn started(mut self) -> Result<(io::PipeReader, io::PipeReader)> {
+    /// After a successful `create`: takes the terminal (with `-t`) and
+    /// starts the pump thread, which writes the output to `log`.
+    pub fn started(mut self, log: LogWriter) -> Result<()> {
         let hub = self.hub.clone();
         let (out_r, out_w) = self.out.take().expect("prepared");
         let (err_r, err_w) = self.err.take().expect("prepared");
@@ -313,13 +319,15 @@ impl Launch {
             }
             None => Source::new(out_r),
         };
-        let (log_out, out) = Output::new(stdout, false)?;
-        let (log_err, err) = Output::new(Source::new(err_r), true)?;
+        let outputs = vec![
+            Output::new(stdout, false),
+            Output::new(Source::new(err_r), true),
+        ];
         let (stop_r, stop_w) = io::pipe().map_err(|e| Error::io("create", "a pipe", e))?;
         let h = hub.clone();
-        let thread = std::thread::spawn(move || pump(&h, vec![out, err], stop_r));
+        let thread = std::thread::spawn(move || pump(&h, outputs, stop_r, log));
         *lock(&hub.pump) = Some((thread, stop_w));
-        Ok((log_out, log_err))
+        Ok(())
     }
 }
 
@@ -362,69 +370,121 @@ fn receive_terminal(console: &BoundSocket, dir: &Path) -> Result<File> {
 
 /// A container output stream: a pipe, or the PTY master (a descriptor of
 /// its own), where EIO means every slave end closed (the container and all
-/// its processes are gone): the end of the stream. Read as a `File`, which
-/// std reads into the buffer without zeroing it first (a `PipeReader`
-/// would zero it), so the buffer's pages are touched only by output.
-struct Source(io::BufReader<File>);
+/// its processes are gone): the end of the stream. Its buffer is allocated
+/// at the first output, so a container that prints nothing costs none.
+struct Source {
+    file: File,
+    buf: Vec<u8>,
+}
 
 const OUTPUT_BUFFER: usize = 32 * 1024;
 
 impl Source {
     fn new(fd: impl Into<OwnedFd>) -> Source {
-        Source(io::BufReader::with_capacity(
-            OUTPUT_BUFFER,
-            File::from(fd.into()),
-        ))
+        Source {
+            file: File::from(fd.into()),
+            buf: Vec::new(),
+        }
     }
 
     /// The next chunk, empty at the end of the stream.
-    fn next_chunk(&mut self) -> Vec<u8> {
-        let chunk = match self.0.fill_buf() {
-            Ok(b) => b.to_vec(),
-            Err(_) => Vec::new(),
-        };
-        self.0.consume(chunk.len());
-        chunk
+    fn next_chunk(&mut self) -> &[u8] {
+        if self.buf.is_empty() {
+            self.buf = vec![0; OUTPUT_BUFFER];
+        }
+        loop {
+            match self.file.read(&mut self.buf) {
+                Ok(n) => return &self.buf[..n],
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return &[],
+            }
+        }
     }
 
     fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
-        self.0.get_ref().as_fd()
+        self.file.as_fd()
     }
 }
 
-/// One output stream of a launch and the pipe to the log writer.
+/// Docker splits long lines into 16 KiB log entries.
+const MAX_ENTRY: usize = 16 * 1024;
+
+/// Cuts a stream into log entries as Docker does: each line with its
+/// `\n`, a longer line in 16 KiB pieces, and at the end of the stream what
+/// is left of an unterminated line.
+#[derive(Default)]
+struct Entries {
+    pending: Vec<u8>,
+}
+
+impl Entries {
+    fn push(&mut self, mut data: &[u8], mut entry: impl FnMut(&[u8])) {
+        while !data.is_empty() {
+            let take = data.len().min(MAX_ENTRY - self.pending.len());
+            let newline = data[..take].iter().position(|&b| b == b'\n');
+            let used = newline.map_or(take, |i| i + 1);
+            if newline.is_some() && self.pending.is_empty() {
+                entry(&data[..used]);
+            } else {
+                self.pending.extend_from_slice(&data[..used]);
+                if newline.is_some() || self.pending.len() == MAX_ENTRY {
+                    entry(&self.pending);
+                    self.pending.clear();
+                }
+            }
+            data = &data[used..];
+        }
+    }
+
+    fn finish(&mut self, entry: impl FnOnce(&[u8])) {
+        if !self.pending.is_empty() {
+            entry(&self.pending);
+        }
+        self.pending = Vec::new();
+    }
+}
+
+/// One output stream of a launch.
 struct Output {
     source: Source,
     stderr: bool,
-    log: Option<io::PipeWriter>,
+    entries: Entries,
 }
 
 impl Output {
-    /// The stream, and the reader of its copy for the log.
-    fn new(source: Source, stderr: bool) -> Result<(io::PipeReader, Output)> {
-        let (r, w) = io::pipe().map_err(|e| Error::io("create", "a pipe", e))?;
-        Ok((
-            r,
-            Output {
-                source,
-                stderr,
-                log: Some(w),
-            },
-        ))
+    fn new(source: Source, stderr: bool) -> Output {
+        Output {
+            source,
+            stderr,
+            entries: Entries::default(),
+        }
+    }
+
+    fn stream(&self) -> &'static str {
+        if self.stderr {
+            "stderr"
+        } else {
+            "stdout"
+        }
     }
 
     /// Copies what one read gives to the log and the clients; false at
-    /// the end of the stream.
-    fn copy_once(&mut self, hub: &Hub) -> bool {
+    /// the end of the stream (the rest of a line then goes to the log). A
+    /// log that cannot be written loses the entry (the clients still get
+    /// it).
+    fn copy_once(&mut self, hub: &Hub, log: &mut LogWriter) -> bool {
+        let stream = self.stream();
         let chunk = self.source.next_chunk();
         if chunk.is_empty() {
+            self.entries.finish(|e| {
+                let _ = log.write(stream, e);
+            });
             return false;
         }
-        if let Some(w) = &mut self.log {
-            if w.write_all(&chunk).is_err() {
-                self.log = None;
-            }
-        }
+        let chunk = chunk.to_vec();
+        self.entries.push(&chunk, |e| {
+            let _ = log.write(stream, e);
+        });
         hub.broadcast(&if self.stderr {
             Frame::Stderr(chunk)
         } else {
@@ -436,8 +496,9 @@ impl Output {
 
 /// One thread per launch (an idle monitor's memory is mostly its threads):
 /// accepts attach clients while the container runs (until `stop` closes)
-/// and copies the container's output streams until they ended.
-fn pump(hub: &Arc<Hub>, mut outputs: Vec<Output>, stop: io::PipeReader) {
+/// and copies the container's output streams to the clients and the log
+/// until they ended.
+fn pump(hub: &Arc<Hub>, mut outputs: Vec<Output>, stop: io::PipeReader, mut log: LogWriter) {
     use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
     let mut stopped = false;
     while !(stopped && outputs.is_empty()) {
@@ -469,9 +530,50 @@ fn pump(hub: &Arc<Hub>, mut outputs: Vec<Output>, stop: io::PipeReader) {
         }
         let mut i = 0;
         outputs.retain_mut(|o| {
-            let keep = !ready[i] || o.copy_once(hub);
+            let keep = !ready[i] || o.copy_once(hub, &mut log);
             i += 1;
             keep
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entries(chunks: &[&[u8]]) -> Vec<Vec<u8>> {
+        let mut e = Entries::default();
+        let mut out = Vec::new();
+        for c in chunks {
+            e.push(c, |x| out.push(x.to_vec()));
+        }
+        e.finish(|x| out.push(x.to_vec()));
+        out
+    }
+
+    #[test]
+    fn output_is_cut_into_docker_entries() {
+        assert_eq!(
+            entries(&[b"a\nb", b"c\n\nd"]),
+            [&b"a\n"[..], b"bc\n", b"\n", b"d"]
+        );
+        assert_eq!(entries(&[b""]), Vec::<Vec<u8>>::new());
+        // A long line: 16 KiB pieces, the rest with its newline.
+        let long = vec![b'x'; MAX_ENTRY * 2 + 3];
+        let mut line = long.clone();
+        line.push(b'\n');
+        let got = entries(&[&line[..5000], &line[5000..], b"tail"]);
+        assert_eq!(got.len(), 4);
+        assert_eq!(got[0].len(), MAX_ENTRY);
+        assert_eq!(got[1].len(), MAX_ENTRY);
+        assert_eq!(got[2], b"xxx\n");
+        assert_eq!(got[3], b"tail");
+        // Exactly 16 KiB then a newline: the newline is an entry of its own,
+        // as Docker's reader gives it.
+        let mut exact = vec![b'y'; MAX_ENTRY];
+        exact.push(b'\n');
+        let got = entries(&[&exact]);
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[1], b"\n");
     }
 }

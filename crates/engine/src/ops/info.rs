@@ -110,10 +110,16 @@ impl Engine {
     /// `info`, with `runtime` as the default runtime.
     pub fn info(&self, runtime: &str) -> Result<SystemInfo> {
         let list = self.list()?;
+        // Docker's counts: a paused container is paused, not running.
+        let paused = list
+            .iter()
+            .filter(|c| c.state == State::Running && c.paused)
+            .count();
         let running = list
             .iter()
             .filter(|c| matches!(c.state, State::Running | State::Starting))
-            .count();
+            .count()
+            - paused;
         let images = self.images.list()?.len();
         let (runtime_name, _) = runtime_version(runtime);
         let hostname = nix::unistd::gethostname()
@@ -122,8 +128,8 @@ impl Engine {
         Ok(SystemInfo {
             containers: list.len(),
             running,
-            paused: 0,
-            stopped: list.len() - running,
+            paused,
+            stopped: list.len() - running - paused,
             images,
             cgroup_version: Engine::cgroup_version(),
             kernel_version: kernel(),

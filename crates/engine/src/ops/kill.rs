@@ -39,30 +39,32 @@ impl Engine {
     }
 
     /// Sends a signal for `berth run`'s signal proxy: not a stop by the
-    /// user, just what the terminal got.
+    /// user, just what the terminal got (a paused container is resumed for
+    /// it only as `kill` would).
     pub fn forward_signal(&self, id: &str, signal: &str) -> Result<()> {
         let c = self.find(id)?;
         if c.state != State::Running {
             return Ok(());
         }
-        self.runtime_for(&c).kill(&c.id, signal)
+        self.runtime_for(&c).kill(&c.id, signal)?;
+        self.resume_after_signal(&c, signal);
+        Ok(())
     }
 
-    /// After `kill`/`stop` signalled a paused container: Docker resumes it
-    /// so the signal is delivered, when the signal is SIGKILL or the one
-    /// that stops the container.
+    /// After a signal reached a paused container (`kill`, `stop`, `run`'s
+    /// signal proxy): Docker resumes it so the signal is delivered, when the
+    /// signal is SIGKILL or the container's stop signal (SIGTERM unless
+    /// set); others wait for `unpause`. It stays marked paused when the
+    /// resume fails (Docker only warns then).
     pub(crate) fn resume_after_signal(&self, c: &Container, signal: &str) {
-        if !c.paused {
+        if !c.paused || !restart::ends_restarts(&c.config.stop_signal, signal) {
             return;
         }
-        let stop = match c.config.stop_signal.as_str() {
-            "" => "",
-            s => s.strip_prefix("SIG").unwrap_or(s),
-        };
-        let signal = signal.strip_prefix("SIG").unwrap_or(signal);
-        if signal == "KILL" || signal == "9" || stop.is_empty() || stop == signal {
-            let _ = self.runtime_for(c).resume(&c.id);
-            let _ = self.db.set_paused(&c.id, false);
+        match self.runtime_for(c).resume(&c.id) {
+            Ok(()) => {
+                let _ = self.db.set_paused(&c.id, false);
+            }
+            Err(e) => tracing::warn!(id = %c.id, "cannot unpause the container: {e}"),
         }
     }
 }

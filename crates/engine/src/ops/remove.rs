@@ -41,6 +41,12 @@ impl Engine {
     /// `rm -f` may race).
     pub(crate) fn remove_files(&mut self, c: &Container) -> Result<()> {
         let _ = self.runtime_for(c).delete(&c.id, true);
+        self.remove_files_after_delete(c)
+    }
+
+    /// [`Engine::remove_files`] without the runtime's `delete`, for the
+    /// monitor, which has just deleted the container's runtime state.
+    pub(crate) fn remove_files_after_delete(&mut self, c: &Container) -> Result<()> {
         let bundle = self.bundle(&c.id);
         unmount(&bundle.rootfs())?;
         match self.images.remove_snapshot(&c.id) {

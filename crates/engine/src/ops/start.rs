@@ -119,7 +119,7 @@ impl Engine {
     }
 }
 
-/// The arguments that start a monitor for `id` (stage 1): the
+/// The arguments that start a monitor for `id`: the
 /// `berth-monitor` next to the running binary (its side: `monitor::main`).
 fn monitor_command(root: &Path, id: &str) -> Result<Command> {
     let exe = std::env::current_exe().map_err(|e| Error::io("find", "/proc/self/exe", e))?;
