@@ -427,3 +427,55 @@ fn a_reconcile_records_the_die_the_monitor_could_not() {
     assert_eq!(actions(&ev), ["create", "start", "die"]);
     assert_eq!(ev[2]["Actor"]["Attributes"]["exitCode"], "137");
 }
+
+#[test]
+fn image_operations_are_recorded_as_dockers() {
+    require_root!();
+    let e = Engine::new("berth");
+    let t0 = now();
+    let tag = format!("{}:v1", name("img"));
+    e.ok(&["tag", "bb:1", &tag]);
+    let id = e
+        .ok(&["image", "inspect", "--format", "{{.Id}}", &tag])
+        .trim()
+        .to_owned();
+    let archive = e.berth.dir.path().join("saved.tar");
+    e.ok(&["save", "-o", archive.to_str().unwrap(), &tag]);
+    e.ok(&["rmi", &tag]); // bb:1 still names it: untag
+    e.ok(&["load", "-i", archive.to_str().unwrap()]);
+    let until = now();
+    let out = e.ok(&[
+        "events",
+        "--since",
+        &t0,
+        "--until",
+        &until,
+        "--filter",
+        "type=image",
+        "--format",
+        "json",
+    ]);
+    let lines: Vec<String> = out
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            let a = &v["Actor"];
+            format!(
+                "{} {} {}",
+                v["Action"].as_str().unwrap(),
+                a["ID"].as_str().unwrap(),
+                a["Attributes"]["name"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            format!("tag {id} {tag}"),
+            format!("save {id} {id}"),
+            format!("untag {id} {id}"),
+            format!("load {id} {id}"),
+        ],
+        "{out}"
+    );
+}

@@ -74,6 +74,16 @@ impl Engine {
         self.db.image_event(action, actor, &attrs)
     }
 
+    /// An image event after the change it reports: images live in the
+    /// image store, not the database, so the two cannot share a
+    /// transaction. The change has happened, so a failure to record it is
+    /// logged rather than failing the command.
+    pub(crate) fn log_image_event(&self, action: &str, actor: &str, name: &str) {
+        if let Err(e) = self.image_event(action, actor, name) {
+            tracing::warn!(action, actor, error = %e, "could not record the image event");
+        }
+    }
+
     /// Past events (`since`/`until`) and, without `until` or until it is
     /// reached, new ones as other processes record them, in the order they
     /// were recorded.

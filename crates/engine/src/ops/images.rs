@@ -154,13 +154,17 @@ impl Engine {
             platform,
             ..PullOptions::default()
         };
-        Ok(registry::pull(
+        let pulled = registry::pull(
             &self.images,
             reference,
             &self.registry_options(tls_verify),
             &opts,
             progress,
-        )?)
+        )?;
+        // Docker's: the reference as actor and name.
+        let name = reference.familiar();
+        self.log_image_event("pull", &name, &name);
+        Ok(pulled)
     }
 
     /// `push`: the local image `reference` names, to that reference.
@@ -170,13 +174,16 @@ impl Engine {
         tls_verify: bool,
         progress: &dyn Progress,
     ) -> Result<Pushed> {
-        Ok(registry::push(
+        let pushed = registry::push(
             &self.images,
             reference,
             &self.registry_options(tls_verify),
             PUSH_CONCURRENCY,
             progress,
-        )?)
+        )?;
+        let name = reference.familiar();
+        self.log_image_event("push", &name, &name);
+        Ok(pushed)
     }
 
     /// `login`: checks the credentials with the registry `host` and
@@ -268,7 +275,13 @@ impl Engine {
 
     /// `tag`.
     pub fn tag_image(&self, source: &str, target: &str) -> Result<()> {
-        Ok(self.images.tag(source, target)?)
+        self.images.tag(source, target)?;
+        if let Ok((id, _)) = self.images.resolve(target) {
+            let name =
+                Reference::parse(target).map_or_else(|_| target.to_owned(), |r| r.familiar());
+            self.log_image_event("tag", &id.to_string(), &name);
+        }
+        Ok(())
     }
 
     /// `images`: every image, with its tags.
@@ -362,17 +375,22 @@ impl Engine {
         format: ArchiveFormat,
         out: impl Write,
     ) -> Result<()> {
-        Ok(berth_image::archive::save(
-            &self.images,
-            names,
-            format,
-            out,
-        )?)
+        berth_image::archive::save(&self.images, names, format, out)?;
+        for n in names {
+            if let Ok((id, _)) = self.images.resolve(n) {
+                self.log_image_event("save", &id.to_string(), &id.to_string());
+            }
+        }
+        Ok(())
     }
 
     /// `load`: the images of a docker-archive or OCI archive.
     pub fn load_images(&self, input: impl Read) -> Result<Vec<Loaded>> {
-        Ok(berth_image::archive::load(&self.images, input)?)
+        let loaded = berth_image::archive::load(&self.images, input)?;
+        for l in &loaded {
+            self.log_image_event("load", &l.id.to_string(), &l.id.to_string());
+        }
+        Ok(loaded)
     }
 
     /// `import`: a rootfs tar as a one-layer image.
@@ -382,12 +400,9 @@ impl Engine {
         name: Option<&Reference>,
         opts: &ImportOptions,
     ) -> Result<Digest> {
-        Ok(berth_image::import::import(
-            &self.images,
-            input,
-            name,
-            opts,
-        )?)
+        let id = berth_image::import::import(&self.images, input, name, opts)?;
+        self.log_image_event("import", &id.to_string(), &id.to_string());
+        Ok(id)
     }
 
     /// `commit`: the container's writable layer on its image as a new
@@ -431,6 +446,9 @@ impl Engine {
     /// ids removed and the bytes freed.
     pub fn prune_images(&self, all: bool) -> Result<(Vec<Digest>, u64)> {
         let (removed, gc) = self.images.prune(all)?;
+        for id in &removed {
+            self.log_image_event("delete", &id.to_string(), &id.to_string());
+        }
         Ok((removed, gc.bytes))
     }
 
@@ -440,7 +458,19 @@ impl Engine {
     /// it), never a running one's be deleted by id.
     pub fn remove_image(&self, name: &str, force: bool) -> Result<Vec<Removed>> {
         self.image_in_use(name, force)?;
-        Ok(self.images.remove(name, force)?)
+        let id = self.images.resolve(name).map(|(id, _)| id.to_string());
+        let removed = self.images.remove(name, force)?;
+        // Docker's: the image id as actor and name, for both.
+        for r in &removed {
+            match (r, &id) {
+                (Removed::Untagged(_), Ok(id)) => self.log_image_event("untag", id, id),
+                (Removed::Deleted(d), _) => {
+                    self.log_image_event("delete", &d.to_string(), &d.to_string())
+                }
+                (Removed::Untagged(_), Err(_)) => {}
+            }
+        }
+        Ok(removed)
     }
 
     fn image_in_use(&self, name: &str, force: bool) -> Result<()> {
