@@ -5,8 +5,7 @@ use std::io::{self, Write};
 use std::path::Path;
 
 use anyhow::{anyhow, Result};
-use berth_engine::{Container, CreateOptions, Engine, State};
-use serde_json::{json, Value};
+use berth_engine::{Container, CreateOptions, Engine};
 
 use crate::args::*;
 use crate::output::{each, ExitWith, Template};
@@ -115,110 +114,6 @@ pub fn rm(root: &Path, a: RmArgs) -> Result<()> {
     })
 }
 
-fn inspect_container(engine: &Engine, c: &Container) -> Value {
-    let bundle = engine.bundle(&c.id);
-    let running = matches!(c.state, State::Running | State::Restarting);
-    let lifecycle = engine.lifecycle(c).unwrap_or_default();
-    let zero = "0001-01-01T00:00:00Z";
-    let or_zero = |t: &str| {
-        if t.is_empty() {
-            zero.to_owned()
-        } else {
-            t.to_owned()
-        }
-    };
-    let cfg = &c.config;
-    let sec = &cfg.security;
-    let args = cfg.args();
-    let mut v = json!({
-        "Id": c.id,
-        "Created": c.created_at,
-        "Path": args.first().cloned().unwrap_or_default(),
-        "Args": args.get(1..).unwrap_or_default(),
-        "State": {
-            "Status": match c.state {
-                State::Starting => "created",
-                State::Running if c.paused => "paused",
-                s => s.as_str(),
-            },
-            "Running": running,
-            "Paused": c.paused,
-            "Restarting": c.state == State::Restarting,
-            "OOMKilled": c.oom_killed,
-            "Dead": false,
-            "Pid": c.pid,
-            "ExitCode": c.exit_code,
-            "Error": c.error,
-            "StartedAt": or_zero(&c.started_at),
-            "FinishedAt": or_zero(&c.finished_at),
-        },
-        "Image": c.image_id,
-        "ResolvConfPath": bundle.file("resolv.conf"),
-        "HostnamePath": bundle.file("hostname"),
-        "HostsPath": bundle.file("hosts"),
-        "LogPath": engine.log_path(c).unwrap_or_default(),
-        "Name": format!("/{}", c.name),
-        "RestartCount": lifecycle.restart_count,
-        "Driver": "overlay",
-        "Platform": "linux",
-        "HostConfig": {
-            "AutoRemove": cfg.auto_remove,
-            "Runtime": cfg.runtime,
-            "CgroupParent": cfg.cgroup_parent,
-            "NetworkMode": if cfg.network_mode.is_empty() { "none" } else { &cfg.network_mode },
-            "LogConfig": { "Type": cfg.log.driver.name(), "Config": cfg.log.opts },
-            "RestartPolicy": {
-                "Name": cfg.restart.name(),
-                "MaximumRetryCount": cfg.restart.max_retries(),
-            },
-            "CapAdd": if sec.cap_add.is_empty() { Value::Null } else { json!(sec.cap_add) },
-            "CapDrop": if sec.cap_drop.is_empty() { Value::Null } else { json!(sec.cap_drop) },
-            "Privileged": sec.privileged,
-            "ReadonlyRootfs": sec.read_only,
-            "Init": sec.init.is_some(),
-            "OomScoreAdj": sec.oom_score_adj,
-            "GroupAdd": if sec.group_add.is_empty() { Value::Null } else { json!(sec.group_add) },
-            "Sysctls": sec.sysctls,
-        },
-        "GraphDriver": {
-            "Name": "overlay",
-            "Data": { "MergedDir": bundle.rootfs() },
-        },
-        "Config": {
-            "Hostname": cfg.hostname,
-            "User": cfg.user,
-            "Env": cfg.env,
-            "Cmd": cfg.cmd,
-            "Image": cfg.image,
-            "WorkingDir": cfg.working_dir,
-            "Entrypoint": if cfg.entrypoint.is_empty() { Value::Null } else { json!(cfg.entrypoint) },
-            "Labels": cfg.labels,
-            "StopSignal": if cfg.stop_signal.is_empty() { Value::Null } else { json!(cfg.stop_signal) },
-            "StopTimeout": cfg.stop_timeout,
-        },
-        "NetworkSettings": { "Networks": { "none": {} } },
-    });
-    // Docker's HostConfig carries the limits (Memory, NanoCpus, ...).
-    if let (Some(host), Ok(serde_json::Value::Object(limits))) = (
-        v["HostConfig"].as_object_mut(),
-        serde_json::to_value(&cfg.resources),
-    ) {
-        host.extend(limits);
-    }
-    v
-}
-
-/// `inspect --size`: Docker's `SizeRw` (the writable layer) and
-/// `SizeRootFs` (with the image).
-fn with_sizes(engine: &Engine, c: &Container, mut v: Value, size: bool) -> Value {
-    if size {
-        let (rw, rootfs) = engine.container_sizes(c);
-        v["SizeRw"] = json!(rw);
-        v["SizeRootFs"] = json!(rootfs);
-    }
-    v
-}
-
 /// Containers first, then images (Docker's `inspect` without `--type`).
 pub fn inspect(
     root: &Path,
@@ -235,12 +130,7 @@ pub fn inspect(
     let mut missing = Vec::new();
     for (key, c) in a.images.iter().zip(found) {
         match c {
-            Some(c) => values.push(with_sizes(
-                &engine,
-                &c,
-                inspect_container(&engine, &c),
-                a.size,
-            )),
+            Some(c) => values.push(engine.inspect_container(&c, a.size)),
             None => missing.push(key.clone()),
         }
     }

@@ -7,8 +7,7 @@ use std::io::{self, IsTerminal, Read, Write};
 
 use anyhow::{bail, Context, Result};
 use berth_engine::image::{
-    ArchiveFormat, ImageConfig, ImageSummary, ImportOptions, Platform, PullPolicy, PullStep,
-    Reference, Removed,
+    ArchiveFormat, ImageSummary, ImportOptions, Platform, PullPolicy, PullStep, Reference, Removed,
 };
 use berth_engine::Engine;
 use serde_json::{json, Value};
@@ -271,59 +270,11 @@ pub fn load(store: &Engine, a: LoadArgs) -> Result<()> {
     Ok(())
 }
 
-/// `image inspect`: Docker's JSON shape.
-fn inspect_value(store: &Engine, name: &str) -> Result<Value> {
-    let d = store.inspect_image(name)?;
-    let (id, config, tags) = (&d.id, &d.config, &d.tags);
-    let mut repo_digests: Vec<String> = tags
-        .iter()
-        .map(|t| format!("{}@{}", t.familiar_name(), d.manifest.digest))
-        .collect();
-    repo_digests.dedup();
-    let lower: Vec<String> = d
-        .lower_dirs
-        .iter()
-        .map(|p| p.display().to_string())
-        .collect();
-    Ok(json!({
-        "Id": id.to_string(),
-        "RepoTags": tags.iter().map(|t| t.familiar()).collect::<Vec<_>>(),
-        "RepoDigests": repo_digests,
-        "Parent": "",
-        "Comment": config.history.last().and_then(|h| h.comment.clone()).unwrap_or_default(),
-        "Created": config.created.clone().unwrap_or_default(),
-        "DockerVersion": "",
-        "Author": config.author.clone().unwrap_or_default(),
-        "Config": container_config(config),
-        "Architecture": config.architecture,
-        "Variant": config.variant,
-        "Os": config.os,
-        "Size": d.size,
-        "GraphDriver": {"Name": "overlay", "Data": {"LowerDir": lower.join(":")}},
-        "RootFS": {"Type": "layers", "Layers": config.rootfs.diff_ids.iter().map(|d| d.to_string()).collect::<Vec<_>>()},
-        "Metadata": {"LastTagTime": "0001-01-01T00:00:00Z"},
-        "Descriptor": d.manifest,
-    }))
-}
-
-fn container_config(config: &ImageConfig) -> Value {
-    let c = config.config.clone().unwrap_or_default();
-    json!({
-        "Hostname": "", "Domainname": "", "User": c.user.unwrap_or_default(),
-        "AttachStdin": false, "AttachStdout": false, "AttachStderr": false,
-        "ExposedPorts": c.exposed_ports,
-        "Tty": false, "OpenStdin": false, "StdinOnce": false,
-        "Env": c.env, "Cmd": c.cmd, "Image": "", "Volumes": c.volumes,
-        "WorkingDir": c.working_dir.unwrap_or_default(), "Entrypoint": c.entrypoint,
-        "OnBuild": null, "Labels": c.labels, "StopSignal": c.stop_signal,
-    })
-}
-
 pub fn inspect(store: &Engine, a: InspectArgs) -> Result<()> {
     let mut values = Vec::new();
     let mut missing = Vec::new();
     for name in &a.images {
-        match inspect_value(store, name) {
+        match store.inspect_image_json(name) {
             Ok(v) => values.push(v),
             Err(e) => missing.push(e),
         }
@@ -343,7 +294,7 @@ pub fn inspect(store: &Engine, a: InspectArgs) -> Result<()> {
         for e in missing {
             eprintln!("Error: {e}");
         }
-        return Err(last);
+        return Err(last.into());
     }
     Ok(())
 }

@@ -12,6 +12,7 @@ pub mod exec_session;
 pub mod fs;
 pub mod images;
 pub mod info;
+pub mod inspect;
 pub mod kill;
 pub mod list;
 pub mod log_stream;

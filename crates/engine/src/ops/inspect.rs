@@ -1,0 +1,162 @@
+//! `inspect`: a container's or an image's record in Docker's JSON shape,
+//! built here so the CLI and an API server print the same document.
+
+use serde_json::{json, Value};
+
+use crate::error::Result;
+use crate::model::{Container, State};
+use crate::ops::images::ImageConfig;
+use crate::Engine;
+
+impl Engine {
+    /// `inspect` of a container: Docker's `ContainerJSON` (what `docker
+    /// inspect` prints and the Engine API's `/containers/{id}/json`
+    /// returns); `size` adds `SizeRw` and `SizeRootFs`.
+    pub fn inspect_container(&self, c: &Container, size: bool) -> Value {
+        let bundle = self.bundle(&c.id);
+        let running = matches!(c.state, State::Running | State::Restarting);
+        let lifecycle = self.lifecycle(c).unwrap_or_default();
+        let zero = "0001-01-01T00:00:00Z";
+        let or_zero = |t: &str| {
+            if t.is_empty() {
+                zero.to_owned()
+            } else {
+                t.to_owned()
+            }
+        };
+        let cfg = &c.config;
+        let sec = &cfg.security;
+        let args = cfg.args();
+        let mut v = json!({
+            "Id": c.id,
+            "Created": c.created_at,
+            "Path": args.first().cloned().unwrap_or_default(),
+            "Args": args.get(1..).unwrap_or_default(),
+            "State": {
+                "Status": match c.state {
+                    State::Starting => "created",
+                    State::Running if c.paused => "paused",
+                    s => s.as_str(),
+                },
+                "Running": running,
+                "Paused": c.paused,
+                "Restarting": c.state == State::Restarting,
+                "OOMKilled": c.oom_killed,
+                "Dead": false,
+                "Pid": c.pid,
+                "ExitCode": c.exit_code,
+                "Error": c.error,
+                "StartedAt": or_zero(&c.started_at),
+                "FinishedAt": or_zero(&c.finished_at),
+            },
+            "Image": c.image_id,
+            "ResolvConfPath": bundle.file("resolv.conf"),
+            "HostnamePath": bundle.file("hostname"),
+            "HostsPath": bundle.file("hosts"),
+            "LogPath": self.log_path(c).unwrap_or_default(),
+            "Name": format!("/{}", c.name),
+            "RestartCount": lifecycle.restart_count,
+            "Driver": "overlay",
+            "Platform": "linux",
+            "HostConfig": {
+                "AutoRemove": cfg.auto_remove,
+                "Runtime": cfg.runtime,
+                "CgroupParent": cfg.cgroup_parent,
+                "NetworkMode": if cfg.network_mode.is_empty() { "none" } else { &cfg.network_mode },
+                "LogConfig": { "Type": cfg.log.driver.name(), "Config": cfg.log.opts },
+                "RestartPolicy": {
+                    "Name": cfg.restart.name(),
+                    "MaximumRetryCount": cfg.restart.max_retries(),
+                },
+                "CapAdd": if sec.cap_add.is_empty() { Value::Null } else { json!(sec.cap_add) },
+                "CapDrop": if sec.cap_drop.is_empty() { Value::Null } else { json!(sec.cap_drop) },
+                "Privileged": sec.privileged,
+                "ReadonlyRootfs": sec.read_only,
+                "Init": sec.init.is_some(),
+                "OomScoreAdj": sec.oom_score_adj,
+                "GroupAdd": if sec.group_add.is_empty() { Value::Null } else { json!(sec.group_add) },
+                "Sysctls": sec.sysctls,
+            },
+            "GraphDriver": {
+                "Name": "overlay",
+                "Data": { "MergedDir": bundle.rootfs() },
+            },
+            "Config": {
+                "Hostname": cfg.hostname,
+                "User": cfg.user,
+                "Env": cfg.env,
+                "Cmd": cfg.cmd,
+                "Image": cfg.image,
+                "WorkingDir": cfg.working_dir,
+                "Entrypoint": if cfg.entrypoint.is_empty() { Value::Null } else { json!(cfg.entrypoint) },
+                "Labels": cfg.labels,
+                "StopSignal": if cfg.stop_signal.is_empty() { Value::Null } else { json!(cfg.stop_signal) },
+                "StopTimeout": cfg.stop_timeout,
+            },
+            "NetworkSettings": { "Networks": { "none": {} } },
+        });
+        // Docker's HostConfig carries the limits (Memory, NanoCpus, ...).
+        if let (Some(host), Ok(serde_json::Value::Object(limits))) = (
+            v["HostConfig"].as_object_mut(),
+            serde_json::to_value(&cfg.resources),
+        ) {
+            host.extend(limits);
+        }
+        if size {
+            let (rw, rootfs) = self.container_sizes(c);
+            v["SizeRw"] = json!(rw);
+            v["SizeRootFs"] = json!(rootfs);
+        }
+        v
+    }
+
+    /// `image inspect` of the image `name` names: Docker's `ImageInspect`
+    /// (also the Engine API's `/images/{name}/json`).
+    pub fn inspect_image_json(&self, name: &str) -> Result<Value> {
+        let d = self.inspect_image(name)?;
+        let (id, config, tags) = (&d.id, &d.config, &d.tags);
+        let mut repo_digests: Vec<String> = tags
+            .iter()
+            .map(|t| format!("{}@{}", t.familiar_name(), d.manifest.digest))
+            .collect();
+        repo_digests.dedup();
+        let lower: Vec<String> = d
+            .lower_dirs
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        Ok(json!({
+            "Id": id.to_string(),
+            "RepoTags": tags.iter().map(|t| t.familiar()).collect::<Vec<_>>(),
+            "RepoDigests": repo_digests,
+            "Parent": "",
+            "Comment": config.history.last().and_then(|h| h.comment.clone()).unwrap_or_default(),
+            "Created": config.created.clone().unwrap_or_default(),
+            "DockerVersion": "",
+            "Author": config.author.clone().unwrap_or_default(),
+            "Config": container_config(config),
+            "Architecture": config.architecture,
+            "Variant": config.variant,
+            "Os": config.os,
+            "Size": d.size,
+            "GraphDriver": {"Name": "overlay", "Data": {"LowerDir": lower.join(":")}},
+            "RootFS": {"Type": "layers", "Layers": config.rootfs.diff_ids.iter().map(|d| d.to_string()).collect::<Vec<_>>()},
+            "Metadata": {"LastTagTime": "0001-01-01T00:00:00Z"},
+            "Descriptor": d.manifest,
+        }))
+    }
+}
+
+/// An image config's `Config` as Docker shows it.
+fn container_config(config: &ImageConfig) -> Value {
+    let c = config.config.clone().unwrap_or_default();
+    json!({
+        "Hostname": "", "Domainname": "", "User": c.user.unwrap_or_default(),
+        "AttachStdin": false, "AttachStdout": false, "AttachStderr": false,
+        "ExposedPorts": c.exposed_ports,
+        "Tty": false, "OpenStdin": false, "StdinOnce": false,
+        "Env": c.env, "Cmd": c.cmd, "Image": "", "Volumes": c.volumes,
+        "WorkingDir": c.working_dir.unwrap_or_default(), "Entrypoint": c.entrypoint,
+        "OnBuild": null, "Labels": c.labels, "StopSignal": c.stop_signal,
+    })
+}
