@@ -42,6 +42,24 @@ pub fn import_cmd(store: &Engine, a: ImportArgs) -> Result<()> {
 }
 
 /// One row of `images`, with Docker's field names.
+/// `REPOSITORY` and `TAG` per tag, or `<none>` twice for an untagged
+/// image (`images`, `system df -v`).
+pub(super) fn repo_tags(tags: &[Reference]) -> Vec<(String, String)> {
+    let mut names: Vec<(String, String)> = tags
+        .iter()
+        .map(|t| {
+            (
+                t.familiar_name().to_owned(),
+                t.tag.clone().unwrap_or_else(|| "<none>".into()),
+            )
+        })
+        .collect();
+    if names.is_empty() {
+        names.push(("<none>".into(), "<none>".into()));
+    }
+    names
+}
+
 fn image_rows(info: &ImageSummary, no_trunc: bool) -> Result<Vec<Value>> {
     let created = &info.created;
     let id = if no_trunc {
@@ -61,19 +79,7 @@ fn image_rows(info: &ImageSummary, no_trunc: bool) -> Result<Vec<Value>> {
         "VirtualSize": human_size(info.size),
     });
     let mut rows = Vec::new();
-    let mut names: Vec<(String, String)> = info
-        .tags
-        .iter()
-        .map(|t| {
-            (
-                t.familiar_name().to_owned(),
-                t.tag.clone().unwrap_or_else(|| "<none>".into()),
-            )
-        })
-        .collect();
-    if names.is_empty() {
-        names.push(("<none>".into(), "<none>".into()));
-    }
+    let names = repo_tags(&info.tags);
     for (repo, tag) in names {
         let mut row = base.clone();
         row["Repository"] = json!(repo);

@@ -278,19 +278,7 @@ fn df_verbose(du: &DiskUsage) -> String {
         "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE\tSHARED SIZE\tUNIQUE SIZE\tCONTAINERS".to_owned(),
     ];
     for info in &du.images {
-        let mut names: Vec<(String, String)> = info
-            .tags
-            .iter()
-            .map(|t| {
-                (
-                    t.familiar_name().to_owned(),
-                    t.tag.clone().unwrap_or_else(|| "<none>".into()),
-                )
-            })
-            .collect();
-        if names.is_empty() {
-            names.push(("<none>".into(), "<none>".into()));
-        }
+        let names = super::images::repo_tags(&info.tags);
         for (repo, tag) in names {
             lines.push(format!(
                 "{repo}\t{tag}\t{}\t{}\t{}\t{}\t{}\t{}",

@@ -216,3 +216,21 @@ pub fn validate_signal(s: &str) -> Result<String> {
         .map(|sig| sig.as_str().to_owned())
         .map_err(|_| invalid())
 }
+
+/// Sets one `-e` entry in `env` as Docker does: `KEY=VALUE` replaces
+/// `KEY`; a bare `KEY` passes the caller's value, if it has one.
+pub fn set_env(env: &mut Vec<String>, e: &str) -> Result<()> {
+    let (k, v) = match e.split_once('=') {
+        Some((k, v)) => (k.to_owned(), v.to_owned()),
+        None => match std::env::var(e) {
+            Ok(v) => (e.to_owned(), v),
+            Err(_) => return Ok(()),
+        },
+    };
+    if k.is_empty() {
+        return Err(Error::invalid("environment variable", e));
+    }
+    env.retain(|x| x.split_once('=').map(|(xk, _)| xk) != Some(&k));
+    env.push(format!("{k}={v}"));
+    Ok(())
+}

@@ -235,19 +235,7 @@ fn environment(o: &CreateOptions, ic: &ImageConfig, hostname: &str) -> Result<Ve
         env.push(DEFAULT_PATH.to_owned());
     }
     for e in image_env.iter().chain(&o.env) {
-        let (k, v) = match e.split_once('=') {
-            Some((k, v)) => (k.to_owned(), v.to_owned()),
-            // `-e NAME` passes the caller's value, if it has one.
-            None => match std::env::var(e) {
-                Ok(v) => (e.clone(), v),
-                Err(_) => continue,
-            },
-        };
-        if k.is_empty() {
-            return Err(Error::invalid("environment variable", e.clone()));
-        }
-        env.retain(|x| x.split_once('=').map(|(xk, _)| xk) != Some(&k));
-        env.push(format!("{k}={v}"));
+        crate::model::container::set_env(&mut env, e)?;
     }
     Ok(env)
 }

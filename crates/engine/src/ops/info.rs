@@ -84,17 +84,6 @@ fn os_name() -> String {
         .unwrap_or_else(|| "linux".into())
 }
 
-fn mem_total() -> u64 {
-    std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find_map(|l| l.strip_prefix("MemTotal:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        })
-        .map_or(0, |kb| kb * 1024)
-}
-
 /// `version`'s facts: needs no engine (Docker's client prints them
 /// without a daemon too).
 pub fn host_facts(runtime: &str) -> HostFacts {
@@ -135,7 +124,7 @@ impl Engine {
             kernel_version: kernel(),
             operating_system: os_name(),
             ncpu: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            mem_total: mem_total(),
+            mem_total: super::stats::host_memory(),
             hostname,
             root: self.root.clone(),
             runtime_name,

@@ -141,8 +141,8 @@ fn parse_proc_stat(text: &str) -> Option<(u64, u32)> {
     Some((total?, cpus))
 }
 
-/// `MemTotal` in bytes.
-fn host_memory() -> u64 {
+/// `MemTotal` in bytes (also `info`'s).
+pub(crate) fn host_memory() -> u64 {
     std::fs::read_to_string("/proc/meminfo")
         .ok()
         .and_then(|t| {

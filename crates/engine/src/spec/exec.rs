@@ -23,18 +23,7 @@ pub fn exec_process(base: &Process, o: &ExecOptions, bounding: u64) -> Result<Pr
     });
     let mut env = p.env().clone().unwrap_or_default();
     for e in &o.env {
-        let (k, v) = match e.split_once('=') {
-            Some((k, v)) => (k.to_owned(), v.to_owned()),
-            None => match std::env::var(e) {
-                Ok(v) => (e.clone(), v),
-                Err(_) => continue,
-            },
-        };
-        if k.is_empty() {
-            return Err(Error::invalid("environment variable", e.clone()));
-        }
-        env.retain(|x| x.split_once('=').map(|(xk, _)| xk) != Some(&k));
-        env.push(format!("{k}={v}"));
+        crate::model::container::set_env(&mut env, e)?;
     }
     if o.tty {
         super::stdio::add_term(&mut env);
