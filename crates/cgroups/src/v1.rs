@@ -13,21 +13,50 @@ use crate::Error;
 
 /// Creates `dir` (and missing parents) in a v1 hierarchy. In the cpuset
 /// hierarchy a new cgroup starts with empty `cpuset.cpus` and `cpuset.mems`,
-/// and the kernel refuses to move tasks into it (`ENOSPC`): copy them from
-/// the parent into each level we created, top down.
+/// and the kernel refuses to move tasks into it (`ENOSPC`): fill every empty
+/// level from its parent, top down. Not only the levels we created: when two
+/// runtimes create siblings at once (containerd starting pods in parallel
+/// under `k8s.io`), the one that loses the `mkdir` race must not trust the
+/// winner to have filled the shared parent yet.
 pub(crate) fn create(controllers: &[String], dir: &Path) -> Result<(), Error> {
-    let created = files::create_dir_all(dir)?;
+    files::create_dir_all(dir)?;
     if controllers.iter().any(|c| c == "cpuset") {
-        for level in &created {
-            let Some(parent) = level.parent() else {
-                continue;
-            };
-            for file in ["cpuset.cpus", "cpuset.mems"] {
-                let own = files::read(&level.join(file))?;
-                if own.trim().is_empty() {
-                    let inherited = files::read(&parent.join(file))?;
-                    files::write(&level.join(file), &inherited)?;
-                }
+        fill_cpuset(dir)?;
+    }
+    Ok(())
+}
+
+/// Walks up from `dir` to the first level whose `cpuset.cpus` and
+/// `cpuset.mems` are both set (the hierarchy's root always is), then copies
+/// them down into each empty level below it. Writing a value another process
+/// also writes is harmless: both copy the same parent.
+fn fill_cpuset(dir: &Path) -> Result<(), Error> {
+    const FILES: [&str; 2] = ["cpuset.cpus", "cpuset.mems"];
+    let is_set = |level: &Path| -> Result<bool, Error> {
+        for file in FILES {
+            if files::read(&level.join(file))?.trim().is_empty() {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    };
+    let mut empty = Vec::new();
+    let mut level = dir;
+    while !is_set(level)? {
+        empty.push(level);
+        match level.parent() {
+            Some(parent) => level = parent,
+            None => break,
+        }
+    }
+    for level in empty.into_iter().rev() {
+        let Some(parent) = level.parent() else {
+            continue;
+        };
+        for file in FILES {
+            if files::read(&level.join(file))?.trim().is_empty() {
+                let inherited = files::read(&parent.join(file))?;
+                files::write(&level.join(file), &inherited)?;
             }
         }
     }

@@ -401,6 +401,49 @@ fn v1_cpuset_levels_get_cpus_and_mems() {
     cg.destroy().unwrap();
 }
 
+/// Two runtimes creating sibling cgroups at once under a new shared parent
+/// (containerd starting pods in parallel under `k8s.io`): the one that loses
+/// the `mkdir` race finds the parent existing but still empty. Filling only
+/// the levels it created left the parent empty and the move failed with
+/// ENOSPC (seen in CI's critest run).
+#[test]
+fn v1_cpuset_fills_an_empty_parent_someone_else_created() {
+    require_root!();
+    if !require_mode(
+        "v1_cpuset_fills_an_empty_parent_someone_else_created",
+        &[Mode::V1, Mode::Hybrid],
+    ) {
+        return;
+    }
+    let parent = CgroupParent::new();
+    // the race's winner: the shared level exists, nothing written yet
+    let probe = container(&parent, "probe");
+    let cpuset_root = probe
+        .path_of("cpuset")
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    probe.destroy().unwrap();
+    let shared = cpuset_root.join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    assert_eq!(
+        read(&shared, "cpuset.cpus"),
+        "",
+        "a new cpuset starts empty"
+    );
+    let cg = container(&parent, "shared/pod");
+    let child = Sleeper::spawn();
+    cg.add_process(child.pid()).unwrap();
+    drop(child);
+    assert_eq!(
+        read(&shared, "cpuset.cpus"),
+        read(&cpuset_root, "cpuset.cpus")
+    );
+    cg.destroy().unwrap();
+    std::fs::remove_dir(&shared).unwrap();
+}
+
 #[test]
 fn v2_controllers_are_delegated() {
     require_root!();
