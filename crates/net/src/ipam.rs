@@ -270,6 +270,50 @@ pub fn check_fixed(cfg: &SubnetConfig, ip: IpAddr, used: &BTreeSet<IpAddr>) -> R
     Ok(())
 }
 
+/// The IPv4 on-link routes of a `/proc/net/route` text (routes without a
+/// gateway; the default route excluded), which Docker's automatic subnet
+/// choice avoids (`InferReservedNetworks`). The file prints addresses as
+/// the kernel's network-order u32 in the host's byte order.
+pub fn on_link_routes(proc_net_route: &str) -> Vec<IpNet> {
+    let hex = |s: &str| {
+        u32::from_str_radix(s, 16)
+            .ok()
+            .map(|v| Ipv4Addr::from(v.to_ne_bytes()))
+    };
+    let mut out = Vec::new();
+    for line in proc_net_route.lines().skip(1) {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.len() < 8 {
+            continue;
+        }
+        let (Some(dst), Some(gw), Some(mask)) = (hex(f[1]), hex(f[2]), hex(f[7])) else {
+            continue;
+        };
+        let prefix = u32::from(mask).count_ones() as u8;
+        if !gw.is_unspecified() || prefix == 0 {
+            continue;
+        }
+        if let Ok(n) = Ipv4Net::new(dst, prefix) {
+            out.push(IpNet::V4(n.trunc()));
+        }
+    }
+    out
+}
+
+/// The `nameserver` addresses of a resolv.conf text as host networks (/32,
+/// /128), which Docker's automatic subnet choice avoids too.
+pub fn nameserver_nets(resolv_conf: &str) -> Vec<IpNet> {
+    resolv_conf
+        .lines()
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            (w.next() == Some("nameserver")).then(|| w.next())?
+        })
+        .filter_map(|a| a.split('%').next()?.parse::<IpAddr>().ok())
+        .map(IpNet::from)
+        .collect()
+}
+
 /// Fills `buf` from /dev/urandom.
 pub fn random_bytes(buf: &mut [u8]) -> Result<()> {
     std::fs::File::open("/dev/urandom")
@@ -537,6 +581,34 @@ mod tests {
         assert_eq!(a.prefix_len(), 64);
         assert_eq!(a.addr().octets()[0], 0xfd);
         assert_ne!(a, b);
+    }
+
+    #[test]
+    fn host_reserved_from_proc_and_resolv_conf() {
+        let route =
+            "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT
+eth0\t00000000\t0100A8C0\t0003\t0\t0\t100\t00000000\t0\t0\t0
+eth0\t0000A8C0\t00000000\t0001\t0\t0\t100\t00FFFFFF\t0\t0\t0
+tun0\t000012AC\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0
+eth0\t0000000A\t0100A8C0\t0003\t0\t0\t0\t000000FF\t0\t0\t0
+";
+        let got: Vec<String> = on_link_routes(route)
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        if cfg!(target_endian = "little") {
+            assert_eq!(got, ["192.168.0.0/24", "172.18.0.0/16"]);
+        }
+        let ns = nameserver_nets("# x\nnameserver 10.0.0.53\nnameserver fe80::1%eth0\nsearch a\n");
+        assert_eq!(ns, vec![net("10.0.0.53/32"), net("fe80::1/128")]);
+        // The choice skips the on-link 172.18/16 of a VPN.
+        let reserved = on_link_routes(route);
+        if cfg!(target_endian = "little") {
+            assert_eq!(
+                choose_subnet(&[], &reserved, false).unwrap().to_string(),
+                "172.19.0.0/16"
+            );
+        }
     }
 
     #[test]

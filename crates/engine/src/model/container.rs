@@ -86,6 +86,10 @@ pub struct ContainerConfig {
     /// `--log-driver`, `--log-opt`.
     #[serde(default)]
     pub log: crate::model::log::LogConfig,
+    /// The networks to join at start (`--network NAME --ip ...`, `network
+    /// connect`), in order: the first is `eth0`.
+    #[serde(default)]
+    pub networks: Vec<crate::model::network::NetworkRequest>,
 }
 
 impl ContainerConfig {

@@ -5,6 +5,7 @@ pub mod container;
 pub mod event;
 pub mod exec;
 pub mod log;
+pub mod network;
 pub mod resources;
 pub mod restart;
 pub mod seccomp;

@@ -194,6 +194,7 @@ fn container_config(
         restart: checked.restart,
         log: checked.log,
         resources: o.resources.clone().with_defaults(),
+        networks: Vec::new(),
     })
 }
 
