@@ -15,6 +15,7 @@ use crate::model::network::{
     PortRequest, PublishedPort, DEFAULT_BRIDGE,
 };
 use crate::model::State;
+use crate::ops::prune::PruneFilter;
 use crate::Engine;
 
 /// Docker's `ErrConflictHostNetwork`.
@@ -65,40 +66,17 @@ impl Engine {
     }
 
     /// `network prune`: every user network without running containers
-    /// whose labels match `filters` (`label=k`, `label=k=v`, `label!=k`,
-    /// `label!=k=v`); the names removed.
-    pub fn prune_networks(&mut self, filters: &[String]) -> Result<Vec<String>> {
-        let mut checks = Vec::new();
-        for f in filters {
-            let (negate, rest) = if let Some(r) = f.strip_prefix("label!=") {
-                (true, r)
-            } else if let Some(r) = f.strip_prefix("label=") {
-                (false, r)
-            } else {
-                return Err(Error::BadRequest(format!(
-                    "invalid filter '{}'",
-                    f.split('=').next().unwrap_or(f)
-                )));
-            };
-            let (k, v) = match rest.split_once('=') {
-                Some((k, v)) => (k.to_owned(), Some(v.to_owned())),
-                None => (rest.to_owned(), None),
-            };
-            checks.push((negate, k, v));
-        }
+    /// that `filter` matches (`until=`, `label=`, `label!=`); the names
+    /// removed, oldest first.
+    pub fn prune_networks(&mut self, filter: &PruneFilter) -> Result<Vec<String>> {
         let mut removed = Vec::new();
         for n in self.networks()? {
             if n.is_predefined() {
                 continue;
             }
-            let matches = checks.iter().all(|(negate, k, v)| {
-                let has = match v {
-                    Some(v) => n.labels.get(k) == Some(v),
-                    None => n.labels.contains_key(k),
-                };
-                has != *negate
-            });
-            if !matches || !self.db.network_endpoints(&n.id)?.is_empty() {
+            if !filter.matches_labels(&n.labels, &n.created)
+                || !self.db.network_endpoints(&n.id)?.is_empty()
+            {
                 continue;
             }
             match self.db.remove_network(&n.id) {
