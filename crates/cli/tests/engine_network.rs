@@ -270,12 +270,18 @@ fn rm_and_prune_keep_a_network_with_active_endpoints() {
     let id = e.ok(&["create", "--name", &c, "bb:1", "true"]);
     let id = id.trim();
     let net = e.ok(&["network", "inspect", "-f", "{{.Id}}", "busy"]);
-    // An endpoint row as the lifecycle writes it while the container runs.
+    // An endpoint row as the lifecycle writes it while the container runs
+    // (owned by this live test process, so no reconcile takes it).
+    let (pid, start) = own_process();
+    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap();
     sql(
         &e,
         &format!(
-            "INSERT INTO endpoints (container_id, network_id, ifname, host_ifname, ipv4, mac, aliases)
+            "UPDATE containers SET state = 'running', monitor_pid = {pid}, monitor_start = {start},
+             boot_id = '{}' WHERE id = '{id}';
+             INSERT INTO endpoints (container_id, network_id, ifname, host_ifname, ipv4, mac, aliases)
              VALUES ('{id}', '{}', 'eth0', 'vb000000000001', '10.44.0.2', '02:42:0a:2c:00:02', '[]')",
+            boot.trim(),
             net.trim()
         ),
     );
@@ -293,8 +299,12 @@ fn rm_and_prune_keep_a_network_with_active_endpoints() {
     assert_eq!(n[0]["Containers"][id]["Name"], c.as_str());
     assert_eq!(n[0]["Containers"][id]["IPv4Address"], "10.44.0.2/24");
     assert_eq!(n[0]["Containers"][id]["MacAddress"], "02:42:0a:2c:00:02");
-    // Removing the container frees it.
-    e.ok(&["rm", &c]);
+    // Exited (its release lost, as after a crash): the next command's
+    // reconcile frees the endpoint.
+    sql(
+        &e,
+        &format!("UPDATE containers SET state = 'exited', monitor_pid = 0 WHERE id = '{id}'"),
+    );
     assert_eq!(e.ok(&["network", "rm", "busy"]), "busy\n");
 }
 
@@ -381,6 +391,15 @@ fn connect_and_disconnect_a_created_container() {
         err(&["network", "connect", "one", &h]),
         "Error: container sharing network namespace with another container or host cannot be connected to any other network"
     );
+}
+
+/// This process's pid and start time (`/proc/self/stat` field 22), as
+/// the engine records an owner.
+fn own_process() -> (u32, u64) {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let after = &stat[stat.rfind(')').unwrap() + 2..];
+    let start = after.split(' ').nth(19).unwrap().parse().unwrap();
+    (std::process::id(), start)
 }
 
 /// The container's stored network requests (`ContainerConfig.networks`).

@@ -300,6 +300,29 @@ pub fn on_link_routes(proc_net_route: &str) -> Vec<IpNet> {
     out
 }
 
+/// The host's own IPv4 addresses (as /32) from a `/proc/net/fib_trie`
+/// text (`|-- ADDR` followed by `/32 host LOCAL`), loopback excluded: an
+/// address whose prefix route is missing (a /32 address, a VPN peer) is
+/// still avoided by the automatic subnet choice.
+pub fn local_addresses(fib_trie: &str) -> Vec<IpNet> {
+    let mut out: Vec<IpNet> = Vec::new();
+    let mut last: Option<Ipv4Addr> = None;
+    for line in fib_trie.lines() {
+        let t = line.trim_start();
+        if let Some(a) = t.strip_prefix("|-- ") {
+            last = a.trim().parse().ok();
+        } else if t.starts_with("/32 host LOCAL") {
+            if let Some(a) = last.filter(|a| !a.is_loopback()) {
+                let n = IpNet::V4(Ipv4Net::from(a));
+                if !out.contains(&n) {
+                    out.push(n);
+                }
+            }
+        }
+    }
+    out
+}
+
 /// The `nameserver` addresses of a resolv.conf text as host networks (/32,
 /// /128), which Docker's automatic subnet choice avoids too.
 pub fn nameserver_nets(resolv_conf: &str) -> Vec<IpNet> {
@@ -609,6 +632,31 @@ eth0\t0000000A\t0100A8C0\t0003\t0\t0\t0\t000000FF\t0\t0\t0
                 "172.19.0.0/16"
             );
         }
+    }
+
+    #[test]
+    fn local_addresses_from_fib_trie() {
+        let trie = "Main:
+  +-- 0.0.0.0/0 3 0 5
+     |-- 0.0.0.0
+        /0 universe UNICAST
+     +-- 10.0.2.0/24 2 0 2
+        |-- 10.0.2.2
+           /32 link UNICAST
+        |-- 10.0.2.15
+           /32 host LOCAL
+     |-- 127.0.0.1
+        /32 host LOCAL
+Local:
+     |-- 10.0.2.15
+        /32 host LOCAL
+     |-- 172.20.9.9
+        /32 host LOCAL
+";
+        assert_eq!(
+            local_addresses(trie),
+            vec![net("10.0.2.15/32"), net("172.20.9.9/32")]
+        );
     }
 
     #[test]

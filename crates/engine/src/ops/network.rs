@@ -405,11 +405,14 @@ pub fn remove_kernel_objects(n: &Network) -> Result<()> {
 /// What the automatic subnet choice avoids on this host, as Docker's
 /// `InferReservedNetworks`: the IPv4 on-link routes (`/proc/net/route`
 /// entries without a gateway, default route excluded) of this network
-/// namespace, and the nameservers of `/etc/resolv.conf`.
+/// namespace, its own addresses (`/proc/net/fib_trie`), and the
+/// nameservers of `/etc/resolv.conf`.
 pub fn host_reserved() -> Vec<IpNet> {
     let routes = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
     let resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let trie = std::fs::read_to_string("/proc/net/fib_trie").unwrap_or_default();
     let mut out = berth_net::ipam::on_link_routes(&routes);
+    out.extend(berth_net::ipam::local_addresses(&trie));
     out.extend(berth_net::ipam::nameserver_nets(&resolv));
     out
 }

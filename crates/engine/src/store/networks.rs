@@ -255,6 +255,43 @@ fn conflicts(a: Option<IpAddr>, b: Option<IpAddr>) -> bool {
     }
 }
 
+/// `-o macvlan_mode=`, `-o ipvlan_mode=`, `-o ipvlan_flag=` and `-o
+/// parent=` as Docker's macvlan/ipvlan drivers check them.
+fn check_vlan_options(driver: Driver, options: &BTreeMap<String, String>) -> Result<()> {
+    let kind = driver.as_str();
+    let bad = |m: String| Err(Error::BadRequest(m));
+    match (driver, options.get("macvlan_mode").map(String::as_str)) {
+        (Driver::Macvlan, Some(m)) if !["bridge", "private", "vepa", "passthru"].contains(&m) => {
+            return bad(format!(
+                "requested macvlan mode '{m}' is not valid, 'bridge' mode is the macvlan driver default"
+            ))
+        }
+        _ => {}
+    }
+    if driver == Driver::Ipvlan {
+        if let Some(m) = options.get("ipvlan_mode") {
+            if !["l2", "l3", "l3s"].contains(&m.as_str()) {
+                return bad(format!(
+                    "requested ipvlan mode '{m}' is not valid, 'l2' mode is the ipvlan driver default"
+                ));
+            }
+        }
+        if let Some(f) = options.get("ipvlan_flag") {
+            if !["bridge", "private", "vepa"].contains(&f.as_str()) {
+                return bad(format!(
+                    "requested ipvlan flag '{f}' is not valid, 'bridge' is the ipvlan driver default"
+                ));
+            }
+        }
+    }
+    if options.get("parent").map(String::as_str) == Some("lo") {
+        return bad(format!(
+            "loopback interface is not a valid {kind} parent link"
+        ));
+    }
+    Ok(())
+}
+
 /// The endpoint rows and ports of a container, in the caller's transaction.
 pub(super) fn release_in(conn: &Connection, container_id: &str) -> rusqlite::Result<()> {
     conn.execute(
@@ -361,8 +398,24 @@ impl Db {
                 return Err(Error::BadRequest(format!("invalid bridge name {b:?}")));
             }
         }
+        let mut internal = o.internal;
+        if matches!(driver, Driver::Macvlan | Driver::Ipvlan) {
+            check_vlan_options(driver, &o.options)?;
+            // Docker: with no parent the network is internal.
+            internal |= !o.options.contains_key("parent");
+        }
         let id = crate::model::new_id()?;
         self.immediate(|tx| {
+            if let Some(parent) = o.options.get("parent") {
+                for other in all_networks(tx).map_err(tx.err())? {
+                    if other.parent() == Some(parent.as_str()) {
+                        return Err(Error::StateConflict(format!(
+                            "network {} is already using parent interface {parent}",
+                            other.id
+                        )));
+                    }
+                }
+            }
             let taken = tx
                 .query_row("SELECT 1 FROM networks WHERE name = ?1", [&o.name], |_| {
                     Ok(())
@@ -433,7 +486,7 @@ impl Db {
                 driver,
                 bridge,
                 subnets,
-                internal: o.internal,
+                internal,
                 ipv6,
                 options: o.options.clone(),
                 labels: o.labels.clone(),
@@ -577,6 +630,39 @@ impl Db {
                 out.ports.push(port);
             }
             Ok(out)
+        })
+    }
+
+    /// Frees the rows of containers that are gone or not live (an owner
+    /// that died between recording the exit and releasing, a start that
+    /// failed before its release): endpoint and port rows exist only
+    /// while a container is starting, running or restarting. A read
+    /// first, so the reconcile of every command writes only when there is
+    /// something to free. Returns whether it freed anything.
+    pub fn release_orphans(&mut self) -> Result<bool> {
+        const ORPHANS: &str = "SELECT container_id FROM endpoints
+             UNION SELECT container_id FROM ports
+             EXCEPT SELECT id FROM containers
+             WHERE state IN ('starting', 'running', 'restarting', 'paused')";
+        let any: bool = self
+            .conn
+            .query_row(&format!("SELECT EXISTS ({ORPHANS})"), [], |r| r.get(0))
+            .map_err(self.err())?;
+        if !any {
+            return Ok(false);
+        }
+        self.immediate(|tx| {
+            tx.execute(
+                &format!("DELETE FROM endpoints WHERE container_id IN ({ORPHANS})"),
+                [],
+            )
+            .map_err(tx.err())?;
+            tx.execute(
+                &format!("DELETE FROM ports WHERE container_id IN ({ORPHANS})"),
+                [],
+            )
+            .map_err(tx.err())?;
+            Ok(true)
         })
     }
 
@@ -1002,8 +1088,46 @@ mod tests {
         assert!(dual.ipv6);
         assert_eq!(dual.subnet_v4().unwrap().gateway.to_string(), "10.9.0.254");
         assert_eq!(dual.subnet_v6().unwrap().gateway.to_string(), "fd00:9::1");
+        // macvlan/ipvlan: Docker's checks; no parent is internal.
+        let opt = |k: &str, v: &str| BTreeMap::from([(k.to_owned(), v.to_owned())]);
+        assert_eq!(
+            create(&mut db, "m", |o| {
+                o.driver = "macvlan".into();
+                o.options = opt("macvlan_mode", "nope");
+            })
+            .unwrap_err()
+            .to_string(),
+            "requested macvlan mode 'nope' is not valid, 'bridge' mode is the macvlan driver default"
+        );
+        assert_eq!(
+            create(&mut db, "m", |o| {
+                o.driver = "ipvlan".into();
+                o.options = opt("parent", "lo");
+            })
+            .unwrap_err()
+            .to_string(),
+            "loopback interface is not a valid ipvlan parent link"
+        );
+        let m = create(&mut db, "m", |o| o.driver = "macvlan".into()).unwrap();
+        assert!(m.internal);
+        assert!(m.bridge.is_empty());
+        let m2 = create(&mut db, "m2", |o| {
+            o.driver = "macvlan".into();
+            o.options = opt("parent", "eth0");
+        })
+        .unwrap();
+        assert!(!m2.internal);
+        assert_eq!(
+            create(&mut db, "m3", |o| {
+                o.driver = "ipvlan".into();
+                o.options = opt("parent", "eth0");
+            })
+            .unwrap_err()
+            .to_string(),
+            format!("network {} is already using parent interface eth0", m2.id)
+        );
         // Nothing half-made by the failures.
-        assert_eq!(count(&db, "networks"), 7);
+        assert_eq!(count(&db, "networks"), 9);
     }
 
     #[test]
@@ -1244,6 +1368,33 @@ mod tests {
         assert!(db.reconciled(&c, me, 255, "gone", "now").unwrap());
         assert!(db.endpoints(&c).unwrap().is_empty());
         assert_eq!(count(&db, "ports"), 0);
+    }
+
+    #[test]
+    fn orphans_released_live_kept() {
+        let dir = TempDir::new("orphans");
+        let mut db = Db::open(&dir.0).unwrap();
+        db.ensure_default_networks(&[]).unwrap();
+        let live = container(&mut db, "live", "");
+        let stopped = container(&mut db, "stopped", "");
+        db.allocate(&live, &[on("bridge")], &[port(None, 80, "tcp")])
+            .unwrap();
+        db.allocate(&stopped, &[on("bridge")], &[port(None, 81, "tcp")])
+            .unwrap();
+        db.allocate("gone", &[on("bridge")], &[port(None, 82, "tcp")])
+            .unwrap();
+        db.conn
+            .execute(
+                "UPDATE containers SET state = 'running' WHERE id = ?1",
+                [&live],
+            )
+            .unwrap();
+        assert!(db.release_orphans().unwrap());
+        assert!(!db.release_orphans().unwrap(), "nothing left to free");
+        assert_eq!(db.endpoints(&live).unwrap().len(), 1);
+        assert!(db.endpoints(&stopped).unwrap().is_empty());
+        assert!(db.endpoints("gone").unwrap().is_empty());
+        assert_eq!(count(&db, "ports"), 1);
     }
 
     const CHILD_DB: &str = "BERTH_TEST_NETWORKS_CHILD_DB";
