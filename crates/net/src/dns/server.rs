@@ -2,16 +2,18 @@
 //!
 //! - Binding: in the container's network namespace, from a short-lived
 //!   thread that `setns`'d there (the socket keeps that namespace).
-//! - `berth-dns-udp`: polls the UDP socket and a wake-up pipe; answers what
-//!   is ours on the spot, hands each forward to a short-lived thread (at
-//!   most [`MAX_FORWARDS`]).
+//! - `berth-dns-udp`: polls the UDP socket, a wake-up pipe and the sockets
+//!   of the forwards in flight (at most [`MAX_FORWARDS`]); answers what is
+//!   ours on the spot and drives each forward ([`UdpForward`]) without a
+//!   thread of its own, so a slow upstream never holds up other queries and
+//!   no thread (nor its malloc arena) is made per query.
 //! - `berth-dns-tcp`: polls the listener and the pipe; one short-lived
 //!   thread per connection (at most [`MAX_TCP_CONNECTIONS`]), which answers
-//!   and forwards its queries in turn.
+//!   and forwards (over TCP) its queries in turn. TCP is the rare path
+//!   (truncated answers, or clients that ask so).
 //! - [`Resolver::stop`] closes the pipe's write end: both loops wake, close
-//!   their sockets and exit, and are joined. Forwards in flight finish
-//!   within [`FORWARD_TIMEOUT`] on their own; connection threads wake on the
-//!   same pipe.
+//!   their sockets and exit, and are joined (forwards in flight are dropped
+//!   unanswered); connection threads wake on the same pipe and end.
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
@@ -19,13 +21,14 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use hickory_proto::op::{Message, ResponseCode};
+use hickory_proto::op::ResponseCode;
 use nix::fcntl::OFlag;
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 use nix::sched::CloneFlags;
 
+use super::forward::{Step, UdpForward};
 use super::message::{error_reply, handle, Outcome, MAX_TCP_MESSAGE};
 use super::{
     forward, Config, Error, Names, Result, FORWARD_TIMEOUT, MAX_FORWARDS, MAX_TCP_CONNECTIONS,
@@ -97,44 +100,27 @@ struct Shared {
     upstreams: Vec<SocketAddr>,
     /// The read end of the wake-up pipe: readable (HUP) once stopping.
     stop: OwnedFd,
-    forwards: AtomicUsize,
     tcp_connections: AtomicUsize,
 }
 
-/// One of at most `max` things at once (forwards, connections); released
-/// on drop.
-struct Slot {
-    shared: Arc<Shared>,
-    tcp: bool,
-}
+/// One of at most [`MAX_TCP_CONNECTIONS`] connections; released on drop.
+struct Slot(Arc<Shared>);
 
 impl Slot {
-    fn take(shared: &Arc<Shared>, tcp: bool) -> Option<Slot> {
-        let (counter, max) = if tcp {
-            (&shared.tcp_connections, MAX_TCP_CONNECTIONS)
-        } else {
-            (&shared.forwards, MAX_FORWARDS)
-        };
-        counter
+    fn take(shared: &Arc<Shared>) -> Option<Slot> {
+        shared
+            .tcp_connections
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < max).then_some(n + 1)
+                (n < MAX_TCP_CONNECTIONS).then_some(n + 1)
             })
             .ok()?;
-        Some(Slot {
-            shared: Arc::clone(shared),
-            tcp,
-        })
+        Some(Slot(Arc::clone(shared)))
     }
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        let counter = if self.tcp {
-            &self.shared.tcp_connections
-        } else {
-            &self.shared.forwards
-        };
-        counter.fetch_sub(1, Ordering::AcqRel);
+        self.0.tcp_connections.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -172,7 +158,6 @@ pub(super) fn start(
         names,
         upstreams,
         stop,
-        forwards: AtomicUsize::new(0),
         tcp_connections: AtomicUsize::new(0),
     });
     let mut resolver = Resolver {
@@ -181,7 +166,6 @@ pub(super) fn start(
         udp_addr,
         tcp_addr,
     };
-    let udp = Arc::new(udp);
     let shared_udp = Arc::clone(&shared);
     resolver
         .threads
@@ -255,68 +239,126 @@ fn wait(fd: BorrowedFd<'_>, stop: &OwnedFd, timeout: Option<Duration>) -> Wait {
     }
 }
 
-fn udp_loop(shared: &Arc<Shared>, socket: &Arc<UdpSocket>) {
+/// The UDP side: client queries and the forwards in flight, all on this
+/// one thread.
+fn udp_loop(shared: &Shared, socket: &UdpSocket) {
+    // One buffer for every datagram, ours or an upstream's (which may be
+    // larger than 512 bytes even without EDNS: Docker reads 64 KiB too).
     let mut buf = vec![0u8; MAX_TCP_MESSAGE];
-    while wait(socket.as_fd(), &shared.stop, None) == Wait::Ready {
-        loop {
-            match socket.recv_from(&mut buf) {
-                Ok((n, peer)) => on_udp(shared, socket, &buf[..n], peer),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    tracing::debug!(error = %e, "DNS resolver: UDP receive failed");
-                    break;
+    let mut forwards: Vec<UdpForward> = Vec::new();
+    loop {
+        let now = Instant::now();
+        // Wake for the earliest attempt to run out (rounded up: never a
+        // busy loop on a sub-millisecond rest).
+        let timeout = forwards
+            .iter()
+            .map(|f| f.deadline().saturating_duration_since(now) + Duration::from_millis(1))
+            .min();
+        let mut fds = Vec::with_capacity(2 + forwards.len());
+        fds.push(PollFd::new(shared.stop.as_fd(), PollFlags::POLLIN));
+        fds.push(PollFd::new(socket.as_fd(), PollFlags::POLLIN));
+        for forward in &forwards {
+            if let Some(upstream) = forward.socket() {
+                fds.push(PollFd::new(upstream.as_fd(), PollFlags::POLLIN));
+            }
+        }
+        let timeout = match timeout {
+            None => PollTimeout::NONE,
+            Some(t) => PollTimeout::try_from(t).unwrap_or(PollTimeout::MAX),
+        };
+        match nix::poll::poll(&mut fds, timeout) {
+            Ok(_) => {}
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => {
+                tracing::warn!(error = %e, "DNS resolver: poll failed");
+                return;
+            }
+        }
+        let ready: Vec<bool> = fds.iter().map(|fd| fd.any().unwrap_or(true)).collect();
+        drop(fds);
+        if ready[0] {
+            return;
+        }
+        let now = Instant::now();
+        // Upstream answers, then time-outs. The polled sockets are the
+        // forwards', in order; walking backwards, swap_remove only moves
+        // forwards already seen.
+        let mut polled = ready[2..].iter();
+        let readable: Vec<bool> = forwards
+            .iter()
+            .map(|f| f.socket().is_some() && *polled.next().unwrap_or(&false))
+            .collect();
+        for i in (0..forwards.len()).rev() {
+            let step = if readable[i] {
+                forwards[i].on_readable(&mut buf, &shared.upstreams, now)
+            } else {
+                forwards[i].on_tick(&shared.upstreams, now)
+            };
+            match step {
+                Step::Wait => {}
+                Step::Answer(n) => {
+                    let forward = forwards.swap_remove(i);
+                    let _ = socket.send_to(&buf[..n], forward.peer);
+                }
+                Step::Failed => {
+                    let forward = forwards.swap_remove(i);
+                    let servfail = error_reply(&forward.query, ResponseCode::ServFail);
+                    let _ = socket.send_to(&servfail, forward.peer);
                 }
             }
         }
-    }
-}
-
-fn on_udp(shared: &Arc<Shared>, socket: &Arc<UdpSocket>, packet: &[u8], peer: SocketAddr) {
-    let query = match handle(packet, false, &*shared.names) {
-        Outcome::Reply(answer) => {
-            let _ = socket.send_to(&answer, peer);
-            return;
+        if ready[1] {
+            receive(shared, socket, &mut buf, &mut forwards);
         }
-        Outcome::Drop => return,
-        Outcome::Forward(query) => query,
-    };
-    if shared.upstreams.is_empty() {
-        let _ = socket.send_to(&error_reply(&query, ResponseCode::ServFail), peer);
-        return;
-    }
-    let Some(slot) = Slot::take(shared, false) else {
-        // Docker's answer when its forwards are all taken.
-        let _ = socket.send_to(&error_reply(&query, ResponseCode::Refused), peer);
-        return;
-    };
-    let packet = packet.to_vec();
-    let reply_socket = Arc::clone(socket);
-    let query_for_worker = query.clone();
-    let spawned = spawn("berth-dns-fwd", move || {
-        let answer = forward_or_fail(&slot.shared, &packet, &query_for_worker, false);
-        let _ = reply_socket.send_to(&answer, peer);
-        drop(slot);
-    });
-    if let Err(e) = spawned {
-        tracing::warn!(error = %e, "DNS resolver: cannot start a forwarding thread");
-        let _ = socket.send_to(&error_reply(&query, ResponseCode::ServFail), peer);
     }
 }
 
-/// The upstream's answer, or SERVFAIL (as Docker) when there is none.
-fn forward_or_fail(shared: &Shared, packet: &[u8], query: &Message, tcp: bool) -> Vec<u8> {
-    if shared.upstreams.is_empty() {
-        return error_reply(query, ResponseCode::ServFail);
+/// Reads every datagram waiting on the client socket.
+fn receive(shared: &Shared, socket: &UdpSocket, buf: &mut [u8], forwards: &mut Vec<UdpForward>) {
+    loop {
+        let (n, peer) = match socket.recv_from(buf) {
+            Ok(got) => got,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                tracing::debug!(error = %e, "DNS resolver: UDP receive failed");
+                return;
+            }
+        };
+        let packet = &buf[..n];
+        let query = match handle(packet, false, &*shared.names) {
+            Outcome::Reply(answer) => {
+                let _ = socket.send_to(&answer, peer);
+                continue;
+            }
+            Outcome::Drop => continue,
+            Outcome::Forward(query) => query,
+        };
+        if shared.upstreams.is_empty() {
+            let _ = socket.send_to(&error_reply(&query, ResponseCode::ServFail), peer);
+            continue;
+        }
+        if forwards.len() >= MAX_FORWARDS {
+            // Docker's answer when its forwards are all taken.
+            let _ = socket.send_to(&error_reply(&query, ResponseCode::Refused), peer);
+            continue;
+        }
+        let (forward, step) = UdpForward::start(
+            packet.to_vec(),
+            query,
+            peer,
+            &shared.upstreams,
+            FORWARD_TIMEOUT,
+            Instant::now(),
+        );
+        match step {
+            Step::Wait => forwards.push(forward),
+            // Nothing was read yet: only Failed can come of a start.
+            Step::Answer(_) | Step::Failed => {
+                let _ = socket.send_to(&error_reply(&forward.query, ResponseCode::ServFail), peer);
+            }
+        }
     }
-    forward::exchange(
-        packet,
-        query.metadata.id,
-        &shared.upstreams,
-        tcp,
-        FORWARD_TIMEOUT,
-    )
-    .unwrap_or_else(|| error_reply(query, ResponseCode::ServFail))
 }
 
 fn tcp_loop(shared: &Arc<Shared>, listener: &TcpListener) {
@@ -324,12 +366,12 @@ fn tcp_loop(shared: &Arc<Shared>, listener: &TcpListener) {
         loop {
             match listener.accept() {
                 Ok((stream, _)) => {
-                    let Some(slot) = Slot::take(shared, true) else {
+                    let Some(slot) = Slot::take(shared) else {
                         // Too many: closed at once.
                         continue;
                     };
                     let spawned = spawn("berth-dns-conn", move || {
-                        serve_connection(&slot.shared, stream);
+                        serve_connection(&slot.0, stream);
                         drop(slot);
                     });
                     if let Err(e) = spawned {
@@ -381,7 +423,19 @@ fn serve_connection(shared: &Shared, mut stream: TcpStream) {
         let answer = match handle(&packet, true, &*shared.names) {
             Outcome::Reply(answer) => answer,
             Outcome::Drop => return,
-            Outcome::Forward(query) => forward_or_fail(shared, &packet, &query, true),
+            Outcome::Forward(query) => {
+                if shared.upstreams.is_empty() {
+                    error_reply(&query, ResponseCode::ServFail)
+                } else {
+                    forward::over_tcp(
+                        &packet,
+                        query.metadata.id,
+                        &shared.upstreams,
+                        FORWARD_TIMEOUT,
+                    )
+                    .unwrap_or_else(|| error_reply(&query, ResponseCode::ServFail))
+                }
+            }
         };
         let Ok(len) = u16::try_from(answer.len()) else {
             return;
