@@ -17,9 +17,11 @@
 //!   or timing out (4 s in all): SERVFAIL, as Docker.
 //!
 //! Threads: one UDP loop and one TCP accept loop for the container's whole
-//! life; short-lived threads for forwards (at most [`MAX_FORWARDS`] at once,
-//! REFUSED past that, as Docker past its limit) and for TCP connections (at
-//! most [`MAX_TCP_CONNECTIONS`]).
+//! life. The UDP loop also drives the UDP forwards in flight with `poll`
+//! (at most [`MAX_FORWARDS`] at once, REFUSED past that, as Docker past its
+//! limit), so a slow upstream never holds up other queries; each TCP
+//! connection gets a short-lived thread (at most [`MAX_TCP_CONNECTIONS`]).
+//! Names are looked up on those threads: [`Names`] should answer quickly.
 
 mod forward;
 mod message;
@@ -45,8 +47,9 @@ pub const MAX_UPSTREAMS: usize = 3;
 /// How long a forwarded query may take in all, across every upstream.
 pub const FORWARD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(4);
 
-/// Forwarded UDP queries in flight at once; past it the client gets REFUSED
-/// (Docker's answer when its 1024-query semaphore is full).
+/// Forwarded UDP queries in flight at once (one socket each); past it the
+/// client gets REFUSED (Docker's answer when its 1024-query semaphore is
+/// full).
 pub const MAX_FORWARDS: usize = 64;
 
 /// TCP connections served at once; past it a new connection is closed.

@@ -313,9 +313,14 @@ fn udp_loop(shared: &Shared, socket: &UdpSocket) {
     }
 }
 
-/// Reads every datagram waiting on the client socket.
+/// Datagrams read from clients in one round: a flood of queries must not
+/// starve the forwards' answers and time-outs.
+const RECEIVE_BATCH: usize = 64;
+
+/// Reads the datagrams waiting on the client socket (at most
+/// [`RECEIVE_BATCH`]; the rest on the next round).
 fn receive(shared: &Shared, socket: &UdpSocket, buf: &mut [u8], forwards: &mut Vec<UdpForward>) {
-    loop {
+    for _ in 0..RECEIVE_BATCH {
         let (n, peer) = match socket.recv_from(buf) {
             Ok(got) => got,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
