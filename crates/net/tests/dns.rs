@@ -741,3 +741,18 @@ fn glibc_and_busybox_resolve_through_it() {
     assert!(ok, "busybox nslookup: {out} {err}");
     assert!(out.contains("172.18.0.3"), "{out}");
 }
+
+#[test]
+fn a_descriptor_that_is_no_network_namespace_is_a_clear_error() {
+    let not_a_netns = File::open("/dev/null").unwrap();
+    let err = Resolver::start(
+        Some(not_a_netns.as_fd()),
+        loopback_config(vec![], true),
+        names(),
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "entering the container's network namespace for its DNS resolver: EINVAL: Invalid argument"
+    );
+}
