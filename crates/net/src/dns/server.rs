@@ -129,7 +129,7 @@ pub(super) fn start(
     config: Config,
     names: Arc<dyn Names>,
 ) -> Result<Resolver> {
-    let (udp, tcp) = match netns {
+    let (udp, tcp, udp_addr, tcp_addr) = match netns {
         None => bind(&config)?,
         Some(netns) => std::thread::scope(|scope| {
             std::thread::Builder::new()
@@ -146,8 +146,6 @@ pub(super) fn start(
                 .unwrap_or_else(|_| Err(Error::Thread(io::Error::other("bind thread panicked"))))
         })?,
     };
-    let udp_addr = udp.local_addr().map_err(Error::Thread)?;
-    let tcp_addr = tcp.local_addr().map_err(Error::Thread)?;
     let (stop, wake) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(Error::Pipe)?;
     let upstreams = if config.forward {
         config.upstreams.into_iter().take(MAX_UPSTREAMS).collect()
@@ -178,7 +176,8 @@ pub(super) fn start(
     Ok(resolver)
 }
 
-fn bind(config: &Config) -> Result<(UdpSocket, TcpListener)> {
+/// The two sockets and the addresses they got.
+fn bind(config: &Config) -> Result<(UdpSocket, TcpListener, SocketAddr, SocketAddr)> {
     let addr = SocketAddr::new(config.listen, config.port);
     let bind_error = |proto| {
         move |source| Error::Bind {
@@ -193,7 +192,9 @@ fn bind(config: &Config) -> Result<(UdpSocket, TcpListener)> {
     // wake-up.
     udp.set_nonblocking(true).map_err(bind_error("udp"))?;
     tcp.set_nonblocking(true).map_err(bind_error("tcp"))?;
-    Ok((udp, tcp))
+    let udp_addr = udp.local_addr().map_err(bind_error("udp"))?;
+    let tcp_addr = tcp.local_addr().map_err(bind_error("tcp"))?;
+    Ok((udp, tcp, udp_addr, tcp_addr))
 }
 
 fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> io::Result<JoinHandle<()>> {
