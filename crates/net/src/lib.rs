@@ -13,3 +13,7 @@
 //! The engine decides *what* (from its database); this crate only knows
 //! *how*. Nothing here touches the database.
 #![forbid(unsafe_code)]
+
+pub mod etc_files;
+pub mod portspec;
+pub mod rate;
