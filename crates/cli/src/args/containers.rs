@@ -92,7 +92,7 @@ pub struct NetworkArgs {
     #[arg(long)]
     pub dns: Vec<String>,
     /// Set custom DNS search domains
-    #[arg(long = "dns-search")]
+    #[arg(long = "dns-search", allow_hyphen_values = true)]
     pub dns_search: Vec<String>,
     /// Set DNS options
     #[arg(long = "dns-option", visible_alias = "dns-opt")]

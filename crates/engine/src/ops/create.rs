@@ -296,8 +296,9 @@ fn labels(o: &CreateOptions, ic: &ImageConfig) -> std::collections::BTreeMap<Str
 
 impl Engine {
     /// At start, for `--network container:<id>`: the network namespace of
-    /// that container's init (Docker's words when it is not running).
-    pub fn joined_network_namespace(&self, c: &Container) -> Result<Option<PathBuf>> {
+    /// that container's init (Docker's words when it is not running), its
+    /// `hostname`, `hosts` and `resolv.conf` copied into this bundle.
+    pub fn join_network_namespace(&self, c: &Container) -> Result<Option<PathBuf>> {
         let NetworkMode::Container(key) = c.config.network() else {
             return Ok(None);
         };
@@ -314,6 +315,8 @@ impl Engine {
                 )))
             }
         }
+        self.bundle(&c.id)
+            .copy_network_files(&self.bundle(&other.id))?;
         Ok(Some(PathBuf::from(format!("/proc/{}/ns/net", other.pid))))
     }
 }
