@@ -14,6 +14,7 @@
 //! *how*. Nothing here touches the database.
 #![forbid(unsafe_code)]
 
+pub mod dns;
 pub mod etc_files;
 pub mod portspec;
 pub mod rate;
