@@ -17,6 +17,7 @@ pub use container::{
 };
 pub use exec::ExecOptions;
 pub use log::{LogConfig, LogDriver};
+pub use network::{Bandwidth, NetworkMode, NetworkOptions, NetworkRequest};
 pub use resources::{Resources, ThrottleDevice};
 pub use restart::RestartPolicy;
 pub use security::{SecurityConfig, SecurityOptions};

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use crate::error::{Error, Result};
 use crate::model::network::{
     Active, Allocation, DnsRecord, Driver, Endpoint, Network, NetworkCreate, NetworkRequest,
-    PortRequest, PublishedPort, DEFAULT_BRIDGE,
+    PublishedPort, DEFAULT_BRIDGE,
 };
 use crate::model::State;
 use crate::ops::prune::PruneFilter;
@@ -335,7 +335,7 @@ impl Engine {
         &mut self,
         container_id: &str,
         requests: &[NetworkRequest],
-        ports: &[PortRequest],
+        ports: &[berth_net::portspec::PortMapping],
     ) -> Result<Allocation> {
         self.ensure_default_networks()?;
         self.db.allocate(container_id, requests, ports)

@@ -17,6 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use berth_net::ipam::{self, IpamError, SubnetConfig};
+use berth_net::portspec::{PortMapping, Protocol};
 use ipnet::IpNet;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
@@ -24,7 +25,7 @@ use super::{Db, Tx};
 use crate::error::{Error, Result};
 use crate::model::network::{
     Active, ActivePort, Allocation, DnsRecord, Driver, Endpoint, Network, NetworkCreate,
-    NetworkRequest, PortRequest, PublishedPort, DEFAULT_BRIDGE, DEFAULT_BRIDGE_IFNAME,
+    NetworkRequest, PublishedPort, DEFAULT_BRIDGE, DEFAULT_BRIDGE_IFNAME,
 };
 use crate::model::ContainerConfig;
 
@@ -114,13 +115,14 @@ fn endpoint_from_row(r: &Row) -> rusqlite::Result<Endpoint> {
 
 fn port_from_row(r: &Row) -> rusqlite::Result<PublishedPort> {
     let host_ip: String = r.get(2)?;
+    let protocol: String = r.get(5)?;
     Ok(PublishedPort {
         container_id: r.get(0)?,
         network_id: r.get(1)?,
         host_ip: host_ip.parse().ok(),
         host_port: r.get(3)?,
         container_port: r.get(4)?,
-        protocol: r.get(5)?,
+        protocol: protocol.parse().unwrap_or_default(),
     })
 }
 
@@ -235,10 +237,13 @@ fn used_addresses(conn: &Connection, network_id: &str) -> rusqlite::Result<BTree
     Ok(rows.iter().filter_map(|s| s.parse().ok()).collect())
 }
 
-fn held_ports(conn: &Connection, protocol: &str) -> rusqlite::Result<Vec<(Option<IpAddr>, u16)>> {
+fn held_ports(
+    conn: &Connection,
+    protocol: Protocol,
+) -> rusqlite::Result<Vec<(Option<IpAddr>, u16)>> {
     let mut stmt = conn.prepare("SELECT host_ip, host_port FROM ports WHERE protocol = ?1")?;
     let rows = stmt
-        .query_map([protocol], |r| {
+        .query_map([protocol.as_str()], |r| {
             let ip: String = r.get(0)?;
             Ok((ip.parse().ok(), r.get(1)?))
         })?
@@ -549,7 +554,8 @@ impl Db {
     /// Allocates, in one transaction, an endpoint per request (in order:
     /// `eth0`, `eth1`, ... after the container's existing endpoints) and
     /// the published ports (host port 0: a free one of
-    /// [`EPHEMERAL_PORTS`]). Nothing is recorded when any step fails: a
+    /// [`EPHEMERAL_PORTS`]; a host range: its first free port). Nothing
+    /// is recorded when any step fails: a
     /// taken `--ip` ("Address already in use"), a host port held by another
     /// running container ("Bind for 0.0.0.0:8080 failed: port is already
     /// allocated"), an unknown network ("network X not found").
@@ -557,7 +563,7 @@ impl Db {
         &mut self,
         container_id: &str,
         requests: &[NetworkRequest],
-        ports: &[PortRequest],
+        ports: &[PortMapping],
     ) -> Result<Allocation> {
         let mut random = [0u8; 2];
         ipam::random_bytes(&mut random)?;
@@ -579,11 +585,12 @@ impl Db {
                 .map(|e| e.network_id.clone());
             let mut offset = u16::from_le_bytes(random);
             for p in ports {
-                let held = held_ports(tx, &p.protocol).map_err(tx.err())?;
+                let held = held_ports(tx, p.protocol).map_err(tx.err())?;
                 let taken = |port: u16| {
                     held.iter()
                         .any(|(ip, hp)| *hp == port && conflicts(*ip, p.host_ip))
                 };
+                let any = p.host_ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
                 let host_port = if p.host_port == 0 {
                     let start = *EPHEMERAL_PORTS.start();
                     let span = EPHEMERAL_PORTS.end() - start + 1;
@@ -597,11 +604,20 @@ impl Db {
                     };
                     offset = offset.wrapping_add(1);
                     free
+                } else if p.host_port_end > p.host_port {
+                    let Some(free) = (p.host_port..=p.host_port_end).find(|port| !taken(*port))
+                    else {
+                        return Err(Error::StateConflict(format!(
+                            "Bind for {}-{} failed: port is already allocated",
+                            SocketAddr::new(any, p.host_port),
+                            p.host_port_end
+                        )));
+                    };
+                    free
                 } else if taken(p.host_port) {
-                    let ip = p.host_ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
                     return Err(Error::StateConflict(format!(
                         "Bind for {} failed: port is already allocated",
-                        SocketAddr::new(ip, p.host_port)
+                        SocketAddr::new(any, p.host_port)
                     )));
                 } else {
                     p.host_port
@@ -612,7 +628,7 @@ impl Db {
                     host_ip: p.host_ip,
                     host_port,
                     container_port: p.container_port,
-                    protocol: p.protocol.clone(),
+                    protocol: p.protocol,
                 };
                 tx.execute(
                     "INSERT INTO ports (container_id, network_id, host_ip, host_port,
@@ -623,7 +639,7 @@ impl Db {
                         port.host_ip.map(|ip| ip.to_string()).unwrap_or_default(),
                         port.host_port,
                         port.container_port,
-                        port.protocol
+                        port.protocol.as_str()
                     ],
                 )
                 .map_err(tx.err())?;
@@ -1018,12 +1034,13 @@ mod tests {
         }
     }
 
-    fn port(host_ip: Option<&str>, host_port: u16, protocol: &str) -> PortRequest {
-        PortRequest {
+    fn port(host_ip: Option<&str>, host_port: u16, protocol: &str) -> PortMapping {
+        PortMapping {
             host_ip: host_ip.map(|s| s.parse().unwrap()),
             host_port,
+            host_port_end: host_port,
             container_port: 80,
-            protocol: protocol.into(),
+            protocol: protocol.parse().unwrap(),
         }
     }
 
@@ -1243,7 +1260,7 @@ mod tests {
         assert!(EPHEMERAL_PORTS.contains(&a.ports[1].host_port));
         assert!(EPHEMERAL_PORTS.contains(&a.ports[2].host_port));
         assert_ne!(a.ports[1].host_port, a.ports[2].host_port);
-        let mut err = |p: PortRequest| {
+        let mut err = |p: PortMapping| {
             let e = db.allocate(&c2, &[on("bridge")], &[p]).unwrap_err();
             assert!(db.endpoints(&c2).unwrap().is_empty(), "rolled back");
             e.to_string()
@@ -1280,6 +1297,20 @@ mod tests {
             .to_string(),
             "Bind for [::1]:9090 failed: port is already allocated"
         );
+        // A host range: its first free port, Docker's words when none is.
+        let range = |a, b| PortMapping {
+            host_port_end: b,
+            ..port(None, a, "tcp")
+        };
+        let r = db.allocate(&c1, &[], &[range(8080, 8082)]).unwrap();
+        assert_eq!(r.ports[0].host_port, 8081, "8080 is c2's");
+        assert_eq!(
+            db.allocate(&c1, &[], &[range(8080, 8081)])
+                .unwrap_err()
+                .to_string(),
+            "Bind for 0.0.0.0:8080-8081 failed: port is already allocated"
+        );
+        db.release(&c1).unwrap();
         let active = db.active().unwrap();
         assert_eq!(active.ports.len(), 1);
         assert_eq!(active.ports[0].bridge, "berth0");
@@ -1439,11 +1470,14 @@ mod tests {
         let tcp: BTreeSet<u16> = active
             .ports
             .iter()
-            .filter(|p| p.port.protocol == "tcp")
+            .filter(|p| p.port.protocol == Protocol::Tcp)
             .map(|p| p.port.host_port)
             .collect();
         assert_eq!(tcp.len(), PARALLEL, "no random port given twice");
-        let udp = active.ports.iter().filter(|p| p.port.protocol == "udp");
+        let udp = active
+            .ports
+            .iter()
+            .filter(|p| p.port.protocol == Protocol::Udp);
         assert_eq!(udp.count(), 1);
     }
 
