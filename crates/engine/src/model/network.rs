@@ -537,6 +537,7 @@ pub struct Active {
 pub struct DnsRecord {
     pub container_id: String,
     pub network_id: String,
+    pub network_name: String,
     pub names: Vec<String>,
     pub ipv4: Option<Ipv4Addr>,
     pub ipv6: Option<Ipv6Addr>,

@@ -5,6 +5,8 @@
 //! [`remove_kernel_objects`].
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
 
 use ipnet::IpNet;
 use serde_json::{json, Value};
@@ -372,9 +374,78 @@ impl Engine {
         self.db.dns_records(container_id)
     }
 
+    /// What `container_id`'s DNS responder (`berth_net::dns`) answers
+    /// from: a connection of its own to the database, asked at each query,
+    /// so containers that start or stop later are seen.
+    pub fn dns_names(&self, container_id: &str) -> Result<ContainerNames> {
+        Ok(ContainerNames {
+            db: Mutex::new(crate::store::Db::open(&self.root)?),
+            container_id: container_id.to_owned(),
+        })
+    }
+
     /// The records for one name asked by `container_id`'s resolver.
     pub fn dns_lookup(&self, container_id: &str, name: &str) -> Result<Vec<DnsRecord>> {
         self.db.dns_lookup(container_id, name)
+    }
+}
+
+/// A container's names for its DNS responder (see
+/// [`Engine::dns_names`]): the database read at each query. A database
+/// error answers nothing (and is logged): the name is then forwarded.
+pub struct ContainerNames {
+    db: Mutex<crate::store::Db>,
+    container_id: String,
+}
+
+impl ContainerNames {
+    fn records(&self) -> Vec<DnsRecord> {
+        let db = self.db.lock().unwrap_or_else(|e| e.into_inner());
+        db.dns_records(&self.container_id).unwrap_or_else(|e| {
+            tracing::warn!("names of container {}: {e}", self.container_id);
+            Vec::new()
+        })
+    }
+}
+
+fn addresses<'a>(records: impl Iterator<Item = &'a DnsRecord>) -> Vec<IpAddr> {
+    let mut out: Vec<IpAddr> = Vec::new();
+    for r in records {
+        let v4 = r.ipv4.map(IpAddr::V4);
+        let v6 = r.ipv6.map(IpAddr::V6);
+        for a in v4.into_iter().chain(v6) {
+            if !out.contains(&a) {
+                out.push(a);
+            }
+        }
+    }
+    out
+}
+
+fn named<'a>(r: &'a DnsRecord, name: &'a str) -> bool {
+    r.names.iter().any(|n| n.eq_ignore_ascii_case(name))
+}
+
+impl berth_net::dns::Names for ContainerNames {
+    fn lookup(&self, name: &str) -> Vec<IpAddr> {
+        let records = self.records();
+        addresses(records.iter().filter(|r| named(r, name)))
+    }
+
+    fn lookup_in(&self, name: &str, network: &str) -> Vec<IpAddr> {
+        let records = self.records();
+        addresses(
+            records
+                .iter()
+                .filter(|r| r.network_name.eq_ignore_ascii_case(network) && named(r, name)),
+        )
+    }
+
+    fn reverse(&self, ip: IpAddr) -> Option<String> {
+        self.records()
+            .into_iter()
+            .find(|r| r.ipv4.map(IpAddr::V4) == Some(ip) || r.ipv6.map(IpAddr::V6) == Some(ip))
+            .map(|r| format!("{}.{}", r.names[0], r.network_name))
     }
 }
 
@@ -415,4 +486,92 @@ pub fn host_reserved() -> Vec<IpNet> {
     out.extend(berth_net::ipam::local_addresses(&trie));
     out.extend(berth_net::ipam::nameserver_nets(&resolv));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use berth_net::dns::Names;
+
+    use super::*;
+    use crate::model::{Container, ContainerConfig};
+
+    fn container(e: &mut Engine, name: &str) -> String {
+        let id = crate::model::new_id().unwrap();
+        e.db.insert(&Container {
+            id: id.clone(),
+            name: name.into(),
+            image_id: "sha256:00".into(),
+            config: ContainerConfig {
+                hostname: format!("{name}-host"),
+                ..Default::default()
+            },
+            state: State::Created,
+            pid: 0,
+            exit_code: 0,
+            error: String::new(),
+            created_at: String::new(),
+            started_at: String::new(),
+            finished_at: String::new(),
+            paused: false,
+            oom_killed: false,
+        })
+        .unwrap();
+        id
+    }
+
+    #[test]
+    fn the_resolvers_names_come_from_the_database_at_each_query() {
+        let dir = std::env::temp_dir().join(format!(
+            "berth-dns-names-{}-{}",
+            std::process::id(),
+            &crate::model::new_id().unwrap()[..8]
+        ));
+        struct Cleanup(std::path::PathBuf);
+        impl Drop for Cleanup {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_dir_all(&self.0);
+            }
+        }
+        let _cleanup = Cleanup(dir.clone());
+        let mut e = Engine::open(&dir).unwrap();
+        for (name, subnet) in [("front", "10.31.0.0/24"), ("back", "fd00:31::/64")] {
+            e.create_network(&NetworkCreate {
+                name: name.into(),
+                subnets: vec![subnet.into()],
+                ..Default::default()
+            })
+            .unwrap();
+        }
+        let web = container(&mut e, "web");
+        let api = container(&mut e, "api");
+        let req = |n: &str| NetworkRequest {
+            name: n.into(),
+            ..Default::default()
+        };
+        e.allocate_network(&web, &[req("front"), req("back")], &[])
+            .unwrap();
+        let names = e.dns_names(&web).unwrap();
+        assert!(names.lookup("api").is_empty(), "not started yet");
+        e.allocate_network(&api, &[req("front"), req("back")], &[])
+            .unwrap();
+        // Seen without a new ContainerNames: the database is read per query.
+        let both = names.lookup("api");
+        assert_eq!(both.len(), 3, "{both:?}");
+        assert!(both.contains(&"10.31.0.3".parse().unwrap()));
+        // back: the v6 subnet given plus an automatic v4 one, as Docker.
+        let back = names.lookup_in("api-host", "back");
+        assert_eq!(back.len(), 2, "{back:?}");
+        assert!(back.contains(&"fd00:31::3".parse().unwrap()));
+        assert_eq!(
+            names.lookup_in(&api[..12], "front"),
+            vec![IpAddr::V4("10.31.0.3".parse().unwrap())]
+        );
+        assert_eq!(
+            names.reverse("10.31.0.2".parse().unwrap()).as_deref(),
+            Some("web.front")
+        );
+        assert_eq!(names.reverse("10.31.0.9".parse().unwrap()), None);
+        e.release_network(&api).unwrap();
+        assert!(names.lookup("api").is_empty(), "released");
+    }
 }

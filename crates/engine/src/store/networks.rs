@@ -796,7 +796,7 @@ impl Db {
             .conn
             .prepare(
                 "SELECT e2.container_id, e2.network_id, e2.ipv4, e2.ipv6, e2.aliases,
-                        c.name, COALESCE(json_extract(c.config, '$.hostname'), '')
+                        c.name, COALESCE(json_extract(c.config, '$.hostname'), ''), n.name
                  FROM endpoints e1
                  JOIN endpoints e2 ON e2.network_id = e1.network_id
                  JOIN networks n ON n.id = e1.network_id
@@ -826,6 +826,7 @@ impl Db {
                 }
                 Ok(DnsRecord {
                     network_id: r.get(1)?,
+                    network_name: r.get(7)?,
                     container_id: id,
                     names,
                     ipv4: ipv4.and_then(|s| s.parse::<Ipv4Addr>().ok()),
