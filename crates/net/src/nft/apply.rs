@@ -41,11 +41,7 @@ pub fn apply(r: &Ruleset) -> Result<()> {
     if let Some(bad) = bridges.into_iter().find(|b| !valid_ifname(b)) {
         return Err(Error::InvalidBridge(bad.clone()));
     }
-    let mut commands = String::from(RESET);
-    if !r.is_empty() {
-        commands.push_str(&render(r));
-    }
-    run(&commands)?;
+    run(&script(r))?;
     tracing::debug!(
         networks = r.networks.len(),
         ports = r.ports.len(),
@@ -53,6 +49,16 @@ pub fn apply(r: &Ruleset) -> Result<()> {
         "nftables table inet berth applied"
     );
     Ok(())
+}
+
+/// The whole buffer [`apply`] hands libnftables for `r`: make sure the table
+/// exists, delete it, and (unless `r` is empty) make it anew.
+pub fn script(r: &Ruleset) -> String {
+    let mut commands = String::from(RESET);
+    if !r.is_empty() {
+        commands.push_str(&render(r));
+    }
+    commands
 }
 
 /// Deletes berth's table (absent already is fine).

@@ -15,7 +15,7 @@
 mod apply;
 mod ruleset;
 
-pub use apply::{apply, current, delete, Error};
+pub use apply::{apply, current, delete, script, Error};
 pub use ruleset::{render, valid_ifname, NetworkRules, PortForward, Protocol, Ruleset};
 
 #[cfg(test)]
