@@ -108,12 +108,21 @@ impl Netns {
     }
 
     /// Connects from the namespace to `addr`: the address the server saw
-    /// us as, or the error.
+    /// us as, or the error. Long enough for SYN retransmissions.
     fn tcp(&self, addr: &str) -> Result<String, String> {
+        self.tcp_within(addr, Duration::from_secs(5))
+    }
+
+    /// True when a connection to `addr` fails within a second (dropped or
+    /// refused): each such check waits for the whole timeout, so it is short.
+    fn tcp_blocked(&self, addr: &str) -> bool {
+        self.tcp_within(addr, Duration::from_secs(1)).is_err()
+    }
+
+    fn tcp_within(&self, addr: &str, timeout: Duration) -> Result<String, String> {
         let addr: SocketAddr = addr.parse().unwrap();
         self.run(move || {
-            let mut conn = TcpStream::connect_timeout(&addr, Duration::from_millis(1500))
-                .map_err(|e| e.to_string())?;
+            let mut conn = TcpStream::connect_timeout(&addr, timeout).map_err(|e| e.to_string())?;
             conn.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
             let mut seen = String::new();
             conn.read_to_string(&mut seen).map_err(|e| e.to_string())?;
@@ -133,7 +142,7 @@ impl Netns {
             .unwrap();
             let socket = UdpSocket::bind(bind).map_err(|e| e.to_string())?;
             socket
-                .set_read_timeout(Some(Duration::from_millis(1500)))
+                .set_read_timeout(Some(Duration::from_secs(3)))
                 .unwrap();
             socket.send_to(b"hi", addr).map_err(|e| e.to_string())?;
             let mut buf = [0u8; 64];
@@ -374,6 +383,7 @@ impl Topology {
         }
         t.c1.serve_udp("0.0.0.0:53");
         t.outside.serve_tcp("0.0.0.0:9999");
+        t.outside.serve_tcp("[::]:9997");
         t.host.serve_tcp("0.0.0.0:9998");
         t
     }
@@ -469,9 +479,13 @@ fn traffic(br_netfilter: bool) {
     let t = Topology::new(br_netfilter);
 
     // Without berth's table: no DNAT, no masquerade, no isolation.
-    assert!(t.outside.tcp("10.98.0.1:8080").is_err());
+    assert!(t.outside.tcp_blocked("10.98.0.1:8080"));
     assert!(
-        t.c1.tcp("10.98.0.2:9999").is_err(),
+        t.c1.tcp_blocked("10.98.0.2:9999"),
+        "reached outside without masquerade?"
+    );
+    assert!(
+        t.c1.tcp_blocked("[fd98::2]:9997"),
         "reached outside without masquerade?"
     );
     assert_eq!(t.c1.tcp("10.97.0.2:80").unwrap(), "10.99.0.2");
@@ -486,7 +500,7 @@ fn traffic(br_netfilter: bool) {
     // A port published on one host address only.
     assert_eq!(t.outside.tcp("10.98.0.1:8081").unwrap(), "10.98.0.2");
     assert!(
-        t.outside.tcp("10.98.0.1:8082").is_err(),
+        t.outside.tcp_blocked("10.98.0.1:8082"),
         "127.0.0.1-only port reached from outside"
     );
     // The host's other addresses and its loopback (masqueraded to the
@@ -504,10 +518,13 @@ fn traffic(br_netfilter: bool) {
     assert_eq!(t.c2.tcp("10.99.0.1:8080").unwrap(), "10.99.0.1");
     assert_eq!(t.c1.tcp("10.98.0.1:8081").unwrap(), "10.99.0.1");
     assert_eq!(t.c1.udp("10.99.0.1:5353").unwrap(), "10.99.0.1");
+    assert_eq!(t.c1.tcp("[fd98::1]:8080").unwrap(), "fd99::1");
+    assert_eq!(t.c2.tcp("[fd99::1]:8080").unwrap(), "fd99::1");
 
     // Masquerade on the way out.
     assert_eq!(t.c1.tcp("10.98.0.2:9999").unwrap(), "10.98.0.1");
     assert_eq!(t.c3.tcp("10.98.0.2:9999").unwrap(), "10.98.0.1");
+    assert_eq!(t.c1.tcp("[fd98::2]:9997").unwrap(), "fd98::1");
     // Same bridge: direct, unchanged.
     assert_eq!(t.c1.tcp("10.99.0.3:80").unwrap(), "10.99.0.2");
     assert_eq!(t.c2.tcp("[fd99::2]:8000").unwrap(), "fd99::3");
@@ -516,37 +533,37 @@ fn traffic(br_netfilter: bool) {
 
     // Isolation: no network reaches another one directly, either way; a
     // published port of another network through the host works (DNAT'd).
-    assert!(t.c1.tcp("10.97.0.2:80").is_err(), "brt reached brt2");
-    assert!(t.c3.tcp("10.99.0.2:80").is_err(), "brt2 reached brt");
+    assert!(t.c1.tcp_blocked("10.97.0.2:80"), "brt reached brt2");
+    assert!(t.c3.tcp_blocked("10.99.0.2:80"), "brt2 reached brt");
     // (leaving by another bridge than its own: masqueraded, as Docker)
     assert_eq!(t.c1.tcp("10.98.0.1:8083").unwrap(), "10.97.0.1");
     // No routed access from outside to an unpublished container port.
     t.outside.sh("ip route add 10.99.0.0/24 via 10.98.0.1");
     assert!(
-        t.outside.tcp("10.99.0.2:80").is_err(),
+        t.outside.tcp_blocked("10.99.0.2:80"),
         "outside reached a container directly"
     );
 
     // Internal: nothing out, nothing in, its own bridge fine, nothing published.
     assert!(
-        t.c4.tcp("10.98.0.2:9999").is_err(),
+        t.c4.tcp_blocked("10.98.0.2:9999"),
         "internal reached outside"
     );
-    assert!(t.c4.tcp("10.99.0.2:80").is_err(), "internal reached brt");
+    assert!(t.c4.tcp_blocked("10.99.0.2:80"), "internal reached brt");
     assert!(
-        t.c4.tcp("10.98.0.1:8080").is_err(),
+        t.c4.tcp_blocked("10.98.0.1:8080"),
         "internal reached a published port"
     );
-    assert!(t.c1.tcp("10.96.0.2:80").is_err(), "brt reached internal");
+    assert!(t.c1.tcp_blocked("10.96.0.2:80"), "brt reached internal");
     assert!(
-        t.outside.tcp("10.98.0.1:8084").is_err(),
+        t.outside.tcp_blocked("10.98.0.1:8084"),
         "internal port published"
     );
     assert_eq!(t.c4.tcp("10.96.0.3:80").unwrap(), "10.96.0.2");
 
     // Replaced by an empty ruleset: all gone again.
     t.host.apply(&Ruleset::default()).unwrap();
-    assert!(t.outside.tcp("10.98.0.1:8080").is_err());
+    assert!(t.outside.tcp_blocked("10.98.0.1:8080"));
     assert_eq!(t.c1.tcp("10.97.0.2:80").unwrap(), "10.99.0.2");
 }
 
