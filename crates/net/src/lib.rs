@@ -16,5 +16,6 @@
 
 pub mod dns;
 pub mod etc_files;
+pub mod nft;
 pub mod portspec;
 pub mod rate;
