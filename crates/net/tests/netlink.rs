@@ -277,6 +277,53 @@ fn errors_name_what_failed() {
 }
 
 #[test]
+fn concurrent_bridge_ensures_agree() {
+    require_root!();
+    let ns = Netns::new();
+    let indexes: Vec<u32> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..6)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut nl = ns.netlink();
+                    bridge::ensure(&mut nl, "br-race", &[net("10.79.0.1/16")], None).unwrap()
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap()).collect()
+    });
+    assert!(indexes.iter().all(|&i| i == indexes[0]), "{indexes:?}");
+    let mut nl = ns.netlink();
+    let bridges: Vec<_> = nl
+        .links()
+        .unwrap()
+        .into_iter()
+        .filter(|l| l.kind.as_deref() == Some("bridge"))
+        .collect();
+    assert_eq!(bridges.len(), 1, "{bridges:?}");
+    let addrs = nl.addresses().unwrap();
+    let gateways = addrs
+        .iter()
+        .filter(|(i, a)| *i == indexes[0] && *a == net("10.79.0.1/16"))
+        .count();
+    assert_eq!(gateways, 1, "{addrs:?}");
+}
+
+#[test]
+fn entering_something_that_is_no_network_namespace_fails() {
+    require_root!();
+    let not_a_netns = File::open("/dev/null").unwrap();
+    let msg = Netlink::open_in(not_a_netns.as_fd())
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        msg,
+        "enter the network namespace: Invalid argument (os error 22)"
+    );
+    let uts = File::open("/proc/self/ns/uts").unwrap();
+    assert!(in_netns(uts.as_fd(), || ()).is_err());
+}
+
+#[test]
 fn sockets_and_sysctls_stay_in_their_namespace() {
     require_root!();
     let a = Netns::new();
