@@ -13,5 +13,9 @@
 //! The engine decides *what* (from its database); this crate only knows
 //! *how*. Nothing here touches the database.
 #![forbid(unsafe_code)]
+
 pub mod dns;
+pub mod etc_files;
 pub mod netlink;
+pub mod portspec;
+pub mod rate;

@@ -1,0 +1,457 @@
+//! A container's network flags (`--network`, `--ip`, `-p`, `--dns`, ...)
+//! checked and resolved as Docker's CLI and daemon do, in their words.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use berth_net::portspec::{self, ExposedPort, PortMapping};
+use serde::{Deserialize, Serialize};
+
+use super::security::bad_flag;
+use crate::error::{Error, Result};
+
+/// The network flags of `create`/`run`, as given (`--network` itself is
+/// `CreateOptions::network`).
+#[derive(Debug, Default, Clone)]
+pub struct NetworkOptions {
+    /// `--ip`.
+    pub ip: Option<String>,
+    /// `--ip6`.
+    pub ip6: Option<String>,
+    /// `--mac-address`.
+    pub mac_address: Option<String>,
+    /// `--network-alias`.
+    pub aliases: Vec<String>,
+    /// `--domainname`.
+    pub domainname: Option<String>,
+    /// `--dns`.
+    pub dns: Vec<String>,
+    /// `--dns-search`.
+    pub dns_search: Vec<String>,
+    /// `--dns-option`.
+    pub dns_options: Vec<String>,
+    /// `--add-host`.
+    pub add_hosts: Vec<String>,
+    /// `-p/--publish`.
+    pub publish: Vec<String>,
+    /// `-P/--publish-all`.
+    pub publish_all: bool,
+    /// `--expose`.
+    pub expose: Vec<String>,
+    /// `--network-bandwidth-egress` / `-ingress` (tc units).
+    pub bandwidth_egress: Option<String>,
+    pub bandwidth_ingress: Option<String>,
+}
+
+/// A network the container is attached to while it runs: the first from
+/// `--network`/`--ip`/`--ip6`/`--network-alias`/`--mac-address`, more from
+/// `network connect`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct NetworkRequest {
+    /// `bridge` (the default network) or a user network's name.
+    pub name: String,
+    #[serde(default)]
+    pub ip: Option<Ipv4Addr>,
+    #[serde(default)]
+    pub ip6: Option<Ipv6Addr>,
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    /// `aa:bb:cc:dd:ee:ff`, lower case.
+    #[serde(default)]
+    pub mac: Option<String>,
+}
+
+/// `--network-bandwidth-egress/-ingress`, in bits per second.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Bandwidth {
+    #[serde(default)]
+    pub egress: Option<u64>,
+    #[serde(default)]
+    pub ingress: Option<u64>,
+}
+
+impl Bandwidth {
+    pub fn is_empty(&self) -> bool {
+        self.egress.is_none() && self.ingress.is_none()
+    }
+
+    /// `update`: a given value replaces the recorded one.
+    pub fn merge(&mut self, change: &Bandwidth) {
+        if change.egress.is_some() {
+            self.egress = change.egress;
+        }
+        if change.ingress.is_some() {
+            self.ingress = change.ingress;
+        }
+    }
+
+    /// Parses the two flags (`flag` names for errors).
+    pub fn parse(egress: Option<&str>, ingress: Option<&str>) -> Result<Bandwidth> {
+        let rate = |flag: &str, v: Option<&str>| {
+            v.map(|v| berth_net::rate::parse_rate(v).map_err(|e| bad_flag(flag, v, e)))
+                .transpose()
+        };
+        Ok(Bandwidth {
+            egress: rate("network-bandwidth-egress", egress)?,
+            ingress: rate("network-bandwidth-ingress", ingress)?,
+        })
+    }
+}
+
+/// What `--network` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NetworkMode<'a> {
+    None,
+    Host,
+    /// The default network, `bridge` (`default` too, as in Docker).
+    Bridge,
+    /// `container:<name|id>`: the other container's network namespace.
+    Container(&'a str),
+    /// A user-defined network, by name or id.
+    User(&'a str),
+}
+
+impl<'a> NetworkMode<'a> {
+    /// An empty mode (older records) is `none`.
+    pub fn parse(s: &'a str) -> NetworkMode<'a> {
+        match s {
+            "" | "none" => NetworkMode::None,
+            "host" => NetworkMode::Host,
+            "bridge" | "default" => NetworkMode::Bridge,
+            s => match s.strip_prefix("container:") {
+                Some(c) => NetworkMode::Container(c),
+                None => NetworkMode::User(s),
+            },
+        }
+    }
+
+    pub fn is_user_defined(&self) -> bool {
+        matches!(self, NetworkMode::User(_))
+    }
+
+    /// The container has a network namespace of its own.
+    pub fn private_netns(&self) -> bool {
+        matches!(
+            self,
+            NetworkMode::None | NetworkMode::Bridge | NetworkMode::User(_)
+        )
+    }
+}
+
+/// The network part of a container's configuration, resolved.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Resolved {
+    pub network_mode: String,
+    pub networks: Vec<NetworkRequest>,
+    pub domainname: String,
+    pub dns: Vec<IpAddr>,
+    pub dns_search: Vec<String>,
+    pub dns_options: Vec<String>,
+    pub extra_hosts: Vec<String>,
+    pub publish: Vec<PortMapping>,
+    pub publish_all: bool,
+    /// The image's exposed ports, `--expose` and `-p`'s container ports.
+    pub expose: Vec<ExposedPort>,
+    pub bandwidth: Bandwidth,
+}
+
+/// Docker's `opts.ValidateIPAddress` wording.
+fn ip_flag(flag: &str, v: &str) -> Result<IpAddr> {
+    v.trim().parse().map_err(|_| {
+        bad_flag(
+            flag,
+            v,
+            format_args!("IP address is not correctly formatted: {v}"),
+        )
+    })
+}
+
+/// Docker's `validateDomain`: letters, digits and inner hyphens in dot
+/// separated labels, at least one letter, an optional final dot.
+fn valid_domain(v: &str) -> bool {
+    let d = v.strip_suffix('.').unwrap_or(v).trim_end();
+    v.bytes().any(|b| b.is_ascii_alphabetic())
+        && !d.is_empty()
+        && d.split('.').all(|l| {
+            !l.is_empty()
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+}
+
+/// Go's `net.ParseMAC` for the 6-byte forms Docker takes:
+/// `aa:bb:cc:dd:ee:ff` or with `-`; returned lower case with `:`.
+fn parse_mac(v: &str) -> Option<String> {
+    let sep = if v.contains('-') { '-' } else { ':' };
+    let parts: Vec<&str> = v.split(sep).collect();
+    (parts.len() == 6
+        && parts
+            .iter()
+            .all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_hexdigit())))
+    .then(|| parts.join(":").to_ascii_lowercase())
+}
+
+/// Checks the network flags and resolves them with the image's exposed
+/// ports (`image_exposed`, its `ExposedPorts` keys); `hostname_given` for
+/// the `container:` conflict. A `container:` mode keeps the name as given
+/// (the caller looks the container up).
+pub fn resolve(
+    network: Option<&str>,
+    o: &NetworkOptions,
+    hostname_given: bool,
+    image_exposed: &[String],
+) -> Result<Resolved> {
+    let bad = |m: &str| Error::BadRequest(m.to_owned());
+    // The CLI's flag checks first.
+    let dns = o
+        .dns
+        .iter()
+        .map(|v| ip_flag("dns", v))
+        .collect::<Result<Vec<_>>>()?;
+    for s in &o.dns_search {
+        if s.trim() != "." && !valid_domain(s.trim_matches(' ')) {
+            return Err(bad_flag(
+                "dns-search",
+                s,
+                format_args!("{s} is not a valid domain"),
+            ));
+        }
+    }
+    for h in &o.add_hosts {
+        berth_net::etc_files::parse_add_host(h).map_err(|e| bad_flag("add-host", h, e))?;
+    }
+    let bandwidth = Bandwidth::parse(
+        o.bandwidth_egress.as_deref(),
+        o.bandwidth_ingress.as_deref(),
+    )?;
+    // Then the CLI's parse(): mac, --expose, -p.
+    let mac = match &o.mac_address {
+        Some(m) => {
+            Some(parse_mac(m).ok_or_else(|| bad(&format!("{m} is not a valid mac address")))?)
+        }
+        None => None,
+    };
+    let mut expose: Vec<ExposedPort> = Vec::new();
+    for e in image_exposed {
+        if let Ok(p) = e.parse() {
+            expose.push(p);
+        }
+    }
+    for e in &o.expose {
+        expose.extend(portspec::parse_expose(e).map_err(|e| bad(&e.to_string()))?);
+    }
+    let mut publish = Vec::new();
+    for p in &o.publish {
+        publish.extend(portspec::parse_publish(p).map_err(|e| bad(&e.to_string()))?);
+    }
+    for p in &publish {
+        expose.push(ExposedPort {
+            port: p.container_port,
+            protocol: p.protocol,
+        });
+    }
+    expose.sort();
+    expose.dedup();
+
+    // The daemon's checks (runconfig's validateNetMode, then the
+    // endpoint settings).
+    let given = network.unwrap_or("none");
+    let mode = NetworkMode::parse(given);
+    if given.starts_with("container:") && matches!(mode, NetworkMode::Container("")) {
+        return Err(bad(
+            "Invalid network mode: invalid container format container:<name|id>",
+        ));
+    }
+    if let NetworkMode::Container(_) = mode {
+        let conflict = if hostname_given {
+            Some("conflicting options: hostname and the network mode")
+        } else if !dns.is_empty() {
+            Some("conflicting options: dns and the network mode")
+        } else if !o.add_hosts.is_empty() {
+            Some("conflicting options: custom host-to-IP mapping and the network mode")
+        } else if mac.is_some() {
+            Some("conflicting options: mac-address and the network mode")
+        } else if !o.publish.is_empty() || o.publish_all {
+            Some("conflicting options: port publishing and the container type network mode")
+        } else if !o.expose.is_empty() {
+            Some("conflicting options: port exposing and the container type network mode")
+        } else {
+            None
+        };
+        if let Some(m) = conflict {
+            return Err(bad(m));
+        }
+    }
+    if mode == NetworkMode::Host && mac.is_some() {
+        return Err(bad("conflicting options: mac-address and the network mode"));
+    }
+    let ip = match &o.ip {
+        Some(v) => Some(
+            v.parse::<Ipv4Addr>()
+                .ok()
+                .filter(|a| !a.is_unspecified())
+                .ok_or_else(|| bad(&format!("invalid IPv4 address: {v}")))?,
+        ),
+        None => None,
+    };
+    let ip6 = match &o.ip6 {
+        Some(v) => Some(
+            v.parse::<Ipv6Addr>()
+                .ok()
+                .filter(|a| !a.is_unspecified())
+                .ok_or_else(|| bad(&format!("invalid IPv6 address: {v}")))?,
+        ),
+        None => None,
+    };
+    if !mode.is_user_defined() {
+        if ip.is_some() || ip6.is_some() {
+            return Err(bad(
+                "user specified IP address is supported on user defined networks only",
+            ));
+        }
+        if !o.aliases.is_empty() {
+            return Err(bad(
+                "network-scoped alias is supported only for containers in user defined networks",
+            ));
+        }
+    }
+    let networks = match mode {
+        NetworkMode::Bridge | NetworkMode::User(_) => vec![NetworkRequest {
+            name: if mode == NetworkMode::Bridge {
+                "bridge".to_owned()
+            } else {
+                given.to_owned()
+            },
+            ip,
+            ip6,
+            aliases: o.aliases.clone(),
+            mac,
+        }],
+        _ => Vec::new(),
+    };
+    // Docker keeps the `-p` of `--network host` out of the way (with a
+    // warning the CLI prints); nothing publishes them.
+    if mode == NetworkMode::Host {
+        publish.clear();
+    }
+    Ok(Resolved {
+        network_mode: match mode {
+            NetworkMode::Bridge => "bridge".to_owned(),
+            _ => given.to_owned(),
+        },
+        networks,
+        domainname: o.domainname.clone().unwrap_or_default(),
+        dns,
+        dns_search: o.dns_search.clone(),
+        dns_options: o.dns_options.clone(),
+        extra_hosts: o.add_hosts.clone(),
+        publish,
+        publish_all: o.publish_all,
+        expose,
+        bandwidth,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(f: impl FnOnce(&mut NetworkOptions)) -> NetworkOptions {
+        let mut o = NetworkOptions::default();
+        f(&mut o);
+        o
+    }
+
+    fn err(network: &str, o: NetworkOptions, hostname: bool) -> String {
+        resolve(Some(network), &o, hostname, &[])
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn dockers_words() {
+        let s = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let cases: Vec<(&str, NetworkOptions, bool, &str)> = vec![
+            ("bridge", opts(|o| o.dns = s(&["1.2.3"])), false,
+             "invalid argument \"1.2.3\" for \"--dns\" flag: IP address is not correctly formatted: 1.2.3"),
+            ("bridge", opts(|o| o.dns_search = s(&["-bad-"])), false,
+             "invalid argument \"-bad-\" for \"--dns-search\" flag: -bad- is not a valid domain"),
+            ("bridge", opts(|o| o.add_hosts = s(&["x"])), false,
+             "invalid argument \"x\" for \"--add-host\" flag: bad format for add-host: \"x\""),
+            ("bridge", opts(|o| o.mac_address = Some("zz".into())), false,
+             "zz is not a valid mac address"),
+            ("bridge", opts(|o| o.publish = s(&["99999:80"])), false, "invalid hostPort: 99999"),
+            ("bridge", opts(|o| o.expose = s(&["1:2"])), false, "invalid port format for --expose: 1:2"),
+            ("bridge", opts(|o| o.ip = Some("10.0.0.2".into())), false,
+             "user specified IP address is supported on user defined networks only"),
+            ("none", opts(|o| o.ip6 = Some("fd00::2".into())), false,
+             "user specified IP address is supported on user defined networks only"),
+            ("mynet", opts(|o| o.ip = Some("fd00::2".into())), false, "invalid IPv4 address: fd00::2"),
+            ("host", opts(|o| o.aliases = s(&["a"])), false,
+             "network-scoped alias is supported only for containers in user defined networks"),
+            ("host", opts(|o| o.mac_address = Some("02:42:ac:11:00:02".into())), false,
+             "conflicting options: mac-address and the network mode"),
+            ("container:", opts(|_| {}), false,
+             "Invalid network mode: invalid container format container:<name|id>"),
+            ("container:x", opts(|_| {}), true, "conflicting options: hostname and the network mode"),
+            ("container:x", opts(|o| o.dns = s(&["1.1.1.1"])), false,
+             "conflicting options: dns and the network mode"),
+            ("container:x", opts(|o| o.add_hosts = s(&["a:1.1.1.1"])), false,
+             "conflicting options: custom host-to-IP mapping and the network mode"),
+            ("container:x", opts(|o| o.publish_all = true), false,
+             "conflicting options: port publishing and the container type network mode"),
+            ("container:x", opts(|o| o.expose = s(&["80"])), false,
+             "conflicting options: port exposing and the container type network mode"),
+            ("bridge", opts(|o| o.bandwidth_egress = Some("fast".into())), false,
+             "invalid argument \"fast\" for \"--network-bandwidth-egress\" flag: invalid rate: \"fast\""),
+        ];
+        for (network, o, hostname, want) in cases {
+            let got = err(network, o, hostname);
+            assert!(got.starts_with(want), "{network}: {got}");
+        }
+    }
+
+    #[test]
+    fn resolves() {
+        let o = NetworkOptions {
+            ip: Some("10.1.0.9".into()),
+            aliases: vec!["db".into()],
+            mac_address: Some("02-42-AC-11-00-02".into()),
+            publish: vec!["8080:80".into(), "53/udp".into()],
+            expose: vec!["9000-9001".into()],
+            dns: vec!["1.1.1.1".into()],
+            bandwidth_egress: Some("10mbit".into()),
+            ..Default::default()
+        };
+        let r = resolve(Some("mynet"), &o, false, &["443/tcp".into()]).unwrap();
+        assert_eq!(r.network_mode, "mynet");
+        assert_eq!(
+            r.networks,
+            [NetworkRequest {
+                name: "mynet".into(),
+                ip: Some("10.1.0.9".parse().unwrap()),
+                ip6: None,
+                aliases: vec!["db".into()],
+                mac: Some("02:42:ac:11:00:02".into()),
+            }]
+        );
+        let exposed: Vec<String> = r.expose.iter().map(|e| e.to_string()).collect();
+        assert_eq!(
+            exposed,
+            ["53/udp", "80/tcp", "443/tcp", "9000/tcp", "9001/tcp"]
+        );
+        assert_eq!(r.publish.len(), 2);
+        assert_eq!(r.bandwidth.egress, Some(10_000_000));
+        let r = resolve(Some("default"), &NetworkOptions::default(), false, &[]).unwrap();
+        assert_eq!(r.network_mode, "bridge");
+        assert_eq!(r.networks[0].name, "bridge");
+        // --network host: -p is dropped.
+        let o = NetworkOptions {
+            publish: vec!["80".into()],
+            ..Default::default()
+        };
+        let r = resolve(Some("host"), &o, false, &[]).unwrap();
+        assert!(r.publish.is_empty() && r.networks.is_empty());
+        assert_eq!(resolve(None, &o, false, &[]).unwrap().network_mode, "none");
+    }
+}
