@@ -16,9 +16,6 @@
 
 pub mod dns;
 pub mod etc_files;
-pub mod dns;
-pub mod etc_files;
 pub mod netlink;
 pub mod nft;
 pub mod portspec;
-pub mod rate;

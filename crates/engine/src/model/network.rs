@@ -87,7 +87,7 @@ impl Bandwidth {
     /// Parses the two flags (`flag` names for errors).
     pub fn parse(egress: Option<&str>, ingress: Option<&str>) -> Result<Bandwidth> {
         let rate = |flag: &str, v: Option<&str>| {
-            v.map(|v| berth_net::rate::parse_rate(v).map_err(|e| bad_flag(flag, v, e)))
+            v.map(|v| berth_net::netlink::tc::parse_rate(v).map_err(|e| bad_flag(flag, v, e)))
                 .transpose()
         };
         Ok(Bandwidth {
