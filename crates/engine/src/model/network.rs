@@ -403,7 +403,7 @@ mod tests {
             ("container:x", opts(|o| o.expose = s(&["80"])), false,
              "conflicting options: port exposing and the container type network mode"),
             ("bridge", opts(|o| o.bandwidth_egress = Some("fast".into())), false,
-             "invalid argument \"fast\" for \"--network-bandwidth-egress\" flag: invalid rate: \"fast\""),
+             "invalid argument \"fast\" for \"--network-bandwidth-egress\" flag: invalid rate \"fast\""),
         ];
         for (network, o, hostname, want) in cases {
             let got = err(network, o, hostname);
