@@ -1,16 +1,37 @@
 //! `berth network create|ls|inspect|rm|prune|connect|disconnect`: Docker's
 //! output and errors. Networks here are data only (no container runs, so
-//! no bridge is made); the lifecycle's tests cover the kernel side.
+//! no bridge is made, except one by hand for `rm` to delete); the
+//! lifecycle's tests cover the rest of the kernel side. Each test has an
+//! engine of its own, in a network namespace of its own (`rm` deletes
+//! bridges in berth's namespace).
 
 mod common;
 
 use berth_testutil::require_root;
+use berth_testutil::{output_with_input, COMMAND_TIMEOUT};
 use common::engine::{name, Engine};
 use common::lifecycle::sql;
-use common::Berth;
 use serde_json::Value;
 
-fn inspect(b: &Berth, net: &str) -> Value {
+/// Runs and expects exit code 125; returns stderr.
+fn fails(e: &Engine, args: &[&str]) -> String {
+    let out = e.run(args);
+    assert_eq!(
+        out.status.code(),
+        Some(125),
+        "berth {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stderr).unwrap()
+}
+
+fn ok_stdin(e: &Engine, args: &[&str], input: &[u8]) -> String {
+    let out = output_with_input(&mut e.command(args), input, COMMAND_TIMEOUT);
+    assert!(out.status.success(), "berth {args:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn inspect(b: &Engine, net: &str) -> Value {
     let v: Value = serde_json::from_str(&b.ok(&["network", "inspect", net])).unwrap();
     assert_eq!(v.as_array().unwrap().len(), 1);
     v[0].clone()
@@ -18,7 +39,8 @@ fn inspect(b: &Berth, net: &str) -> Value {
 
 #[test]
 fn create_ls_inspect_rm_with_dockers_output() {
-    let b = Berth::new();
+    require_root!();
+    let b = Engine::new("berth");
     // The predefined networks, Docker's columns, sorted by name.
     let ls = b.ok(&["network", "ls"]);
     let lines: Vec<&str> = ls.lines().collect();
@@ -143,8 +165,9 @@ fn create_ls_inspect_rm_with_dockers_output() {
 
 #[test]
 fn errors_in_dockers_words() {
-    let b = Berth::new();
-    let err = |args: &[&str]| b.fails(args).trim_end().to_owned();
+    require_root!();
+    let b = Engine::new("berth");
+    let err = |args: &[&str]| fails(&b, args).trim_end().to_owned();
     assert_eq!(
         err(&["network", "create", "--subnet", "10.0.0.0/33", "x"]),
         "Error: invalid CIDR address: 10.0.0.0/33"
@@ -236,7 +259,8 @@ fn errors_in_dockers_words() {
 
 #[test]
 fn prune_removes_unused_custom_networks_matching_the_filter() {
-    let b = Berth::new();
+    require_root!();
+    let b = Engine::new("berth");
     b.ok(&["network", "create", "--label", "keep=yes", "kept"]);
     b.ok(&["network", "create", "--label", "tmp", "gone1"]);
     b.ok(&["network", "create", "gone2"]);
@@ -250,13 +274,13 @@ fn prune_removes_unused_custom_networks_matching_the_filter() {
         ""
     );
     // Without -f it asks; "n" keeps everything.
-    assert_eq!(b.ok_stdin(&["network", "prune"], b"n\n"), "");
+    assert_eq!(ok_stdin(&b, &["network", "prune"], b"n\n"), "");
     assert_eq!(
         b.ok(&["network", "ls", "--format", "{{.Name}}"]),
         "bridge\nhost\nkept\nnone\n"
     );
     assert_eq!(
-        b.ok_stdin(&["network", "prune"], b"y\n"),
+        ok_stdin(&b, &["network", "prune"], b"y\n"),
         "Deleted Networks:\nkept\n\n"
     );
 }
@@ -414,4 +438,37 @@ fn stored_networks(e: &Engine, name: &str) -> Vec<Value> {
         .unwrap();
     let v: Value = serde_json::from_str(&config).unwrap();
     v["networks"].as_array().cloned().unwrap_or_default()
+}
+
+#[test]
+fn rm_deletes_the_networks_bridge() {
+    require_root!();
+    let e = Engine::new("berth");
+    let id = e.ok(&["network", "create", "--subnet", "10.46.0.0/24", "withbr"]);
+    let bridge = format!("br-{}", &id.trim()[..12]);
+    let custom = "berthtestbr0";
+    e.ok(&[
+        "network",
+        "create",
+        "-o",
+        &format!("com.docker.network.bridge.name={custom}"),
+        "custom",
+    ]);
+    // The links the lifecycle makes at first attach, made by hand here.
+    for name in [&bridge, custom] {
+        let out = e.host_sh(&format!("ip link add {name} type bridge"));
+        assert!(out.status.success(), "{out:?}");
+    }
+    let links = || String::from_utf8(e.host_sh("ip -o link show").stdout).unwrap();
+    assert!(links().contains(&bridge));
+    assert_eq!(
+        e.ok(&["network", "rm", "withbr", "custom"]),
+        "withbr\ncustom\n"
+    );
+    let left = links();
+    assert!(!left.contains(&bridge), "{left}");
+    assert!(!left.contains(custom), "{left}");
+    // A network whose bridge was never made is removed all the same.
+    e.ok(&["network", "create", "never"]);
+    assert_eq!(e.ok(&["network", "rm", "never"]), "never\n");
 }

@@ -30,7 +30,7 @@ fn bad_network_flags_in_dockers_words_leave_nothing() {
         (vec!["--add-host", "nohost"], "invalid argument \"nohost\" for \"--add-host\" flag: bad format for add-host: \"nohost\""),
         (vec!["--add-host", "db:1.2.3"], "invalid argument \"db:1.2.3\" for \"--add-host\" flag: invalid IP address in add-host: \"1.2.3\""),
         (vec!["--mac-address", "02:42"], "02:42 is not a valid mac address"),
-        (vec!["--network-bandwidth-egress", "fast"], "invalid argument \"fast\" for \"--network-bandwidth-egress\" flag: invalid rate: \"fast\""),
+        (vec!["--network-bandwidth-egress", "fast"], "invalid argument \"fast\" for \"--network-bandwidth-egress\" flag: invalid rate \"fast\""),
         (vec!["--network", "bridge", "--ip", "172.17.0.9"], "user specified IP address is supported on user defined networks only"),
         (vec!["--ip6", "fd00::9"], "user specified IP address is supported on user defined networks only"),
         (vec!["--network-alias", "a"], "network-scoped alias is supported only for containers in user defined networks"),

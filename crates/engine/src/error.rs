@@ -126,6 +126,8 @@ pub enum Error {
     Missing(String),
     #[error(transparent)]
     Ipam(#[from] berth_net::ipam::IpamError),
+    #[error(transparent)]
+    Netlink(#[from] berth_net::netlink::Error),
     #[error("cannot pull {reference}")]
     Pull {
         reference: String,

@@ -17,5 +17,6 @@
 pub mod dns;
 pub mod etc_files;
 pub mod ipam;
+pub mod netlink;
+pub mod nft;
 pub mod portspec;
-pub mod rate;

@@ -93,7 +93,7 @@ impl Bandwidth {
     /// Parses the two flags (`flag` names for errors).
     pub fn parse(egress: Option<&str>, ingress: Option<&str>) -> Result<Bandwidth> {
         let rate = |flag: &str, v: Option<&str>| {
-            v.map(|v| berth_net::rate::parse_rate(v).map_err(|e| bad_flag(flag, v, e)))
+            v.map(|v| berth_net::netlink::tc::parse_rate(v).map_err(|e| bad_flag(flag, v, e)))
                 .transpose()
         };
         Ok(Bandwidth {
@@ -609,7 +609,7 @@ mod tests {
             ("container:x", opts(|o| o.expose = s(&["80"])), false,
              "conflicting options: port exposing and the container type network mode"),
             ("bridge", opts(|o| o.bandwidth_egress = Some("fast".into())), false,
-             "invalid argument \"fast\" for \"--network-bandwidth-egress\" flag: invalid rate: \"fast\""),
+             "invalid argument \"fast\" for \"--network-bandwidth-egress\" flag: invalid rate \"fast\""),
         ];
         for (network, o, hostname, want) in cases {
             let got = err(network, o, hostname);

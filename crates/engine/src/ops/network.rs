@@ -464,12 +464,15 @@ fn placeholder() -> Network {
     }
 }
 
-/// Deletes what the kernel holds for a removed network (its Linux bridge;
-/// veths die with their containers' netns). Called after the row is gone.
-/// TODO(lead): delete `n.bridge` through the netlink helper's
-/// `delete_link` (absent link: fine) once it is in main.
+/// Deletes what the kernel holds for a removed network: its Linux bridge,
+/// in berth's network namespace (absent: nothing to do; veths die with
+/// their containers' netns; macvlan/ipvlan links live in those too).
+/// Called after the row is gone.
 pub fn remove_kernel_objects(n: &Network) -> Result<()> {
-    let _ = n;
+    if n.bridge.is_empty() {
+        return Ok(());
+    }
+    berth_net::netlink::Netlink::open()?.delete_link(&n.bridge)?;
     Ok(())
 }
 
