@@ -530,6 +530,61 @@ pub struct Active {
     pub ports: Vec<ActivePort>,
 }
 
+impl Active {
+    /// The nft table's input (`berth_net::nft::Ruleset`): every bridge
+    /// network with a running container, and every published port of a
+    /// container with an address on a bridge network, once per family the
+    /// host address allows (none given: IPv4, and IPv6 when the container
+    /// has one). Ports on macvlan/ipvlan networks are not forwarded (as
+    /// Docker's drivers).
+    pub fn ruleset(&self) -> berth_net::nft::Ruleset {
+        use berth_net::nft::{NetworkRules, PortForward, Protocol as NftProtocol};
+        let networks = self
+            .networks
+            .iter()
+            .filter(|(n, eps)| {
+                n.driver == Driver::Bridge && !n.bridge.is_empty() && !eps.is_empty()
+            })
+            .map(|(n, _)| NetworkRules {
+                bridge: n.bridge.clone(),
+                subnets: n.subnets.iter().map(|s| s.subnet).collect(),
+                internal: n.internal,
+            })
+            .collect();
+        let mut ports = Vec::new();
+        for p in &self.ports {
+            if p.bridge.is_empty() {
+                continue;
+            }
+            let protocol = match p.port.protocol {
+                portspec::Protocol::Tcp => NftProtocol::Tcp,
+                portspec::Protocol::Udp => NftProtocol::Udp,
+                portspec::Protocol::Sctp => NftProtocol::Sctp,
+            };
+            let host = p.port.host_ip.filter(|ip| !ip.is_unspecified());
+            let v4 = p
+                .ipv4
+                .map(IpAddr::V4)
+                .filter(|_| host.is_none_or(|h| h.is_ipv4()));
+            let v6 = p
+                .ipv6
+                .map(IpAddr::V6)
+                .filter(|_| host.is_none_or(|h| h.is_ipv6()));
+            for container_ip in v4.into_iter().chain(v6) {
+                ports.push(PortForward {
+                    host_ip: p.port.host_ip,
+                    host_port: p.port.host_port,
+                    protocol,
+                    container_ip,
+                    container_port: p.port.container_port,
+                    bridge: p.bridge.clone(),
+                });
+            }
+        }
+        berth_net::nft::Ruleset { networks, ports }
+    }
+}
+
 /// One name record for the DNS responder: the names of a container on a
 /// network shared with the asker (name, aliases, 12-char short id,
 /// hostname, deduplicated, Docker's order) and its addresses there.

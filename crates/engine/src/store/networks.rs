@@ -1316,6 +1316,58 @@ mod tests {
         assert_eq!(active.ports.len(), 1);
         assert_eq!(active.ports[0].bridge, "berth0");
         assert_eq!(active.ports[0].ipv4, Some("172.17.0.2".parse().unwrap()));
+        // The nft table's input: the bridge in use and c2's one port.
+        let rules = active.ruleset();
+        assert_eq!(rules.networks.len(), 1, "only networks with containers");
+        assert_eq!(rules.networks[0].bridge, "berth0");
+        assert_eq!(rules.ports.len(), 1);
+        assert_eq!(rules.ports[0].host_port, 8080);
+        assert_eq!(rules.ports[0].container_ip.to_string(), "172.17.0.2");
+    }
+
+    #[test]
+    fn ruleset_forwards_each_family_the_host_address_allows() {
+        let dir = TempDir::new("ruleset");
+        let mut db = Db::open(&dir.0).unwrap();
+        create(&mut db, "dual", |o| {
+            o.subnets = vec!["10.12.0.0/24".into(), "fd00:12::/64".into()];
+            o.internal = true;
+        })
+        .unwrap();
+        create(&mut db, "idle", |_| {}).unwrap();
+        create(&mut db, "mv", |o| o.driver = "macvlan".into()).unwrap();
+        let c = container(&mut db, "d", "");
+        let m = container(&mut db, "m", "");
+        db.allocate(
+            &c,
+            &[on("dual")],
+            &[
+                port(None, 80, "tcp"),
+                port(Some("127.0.0.1"), 81, "udp"),
+                port(Some("::1"), 82, "sctp"),
+            ],
+        )
+        .unwrap();
+        db.allocate(&m, &[on("mv")], &[port(None, 90, "tcp")])
+            .unwrap();
+        let r = db.active().unwrap().ruleset();
+        assert_eq!(r.networks.len(), 1, "{r:?}");
+        assert!(r.networks[0].internal);
+        assert_eq!(r.networks[0].subnets.len(), 2);
+        let fwd: Vec<String> = r
+            .ports
+            .iter()
+            .map(|p| format!("{}/{} {}", p.host_port, p.protocol.as_str(), p.container_ip))
+            .collect();
+        assert_eq!(
+            fwd,
+            [
+                "80/tcp 10.12.0.2",
+                "80/tcp fd00:12::2",
+                "81/udp 10.12.0.2",
+                "82/sctp fd00:12::2"
+            ]
+        );
     }
 
     #[test]
