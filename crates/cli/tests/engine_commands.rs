@@ -700,10 +700,10 @@ fn cp_running_container() {
         hosts.path().to_str().unwrap(),
     ]);
     let text = std::fs::read_to_string(hosts.join("hosts")).unwrap();
-    // Docker's file for `--network none`: localhost only (no address to
-    // name the container by).
+    // Docker's file on the default bridge: localhost, then the
+    // container's address with its hostname.
     assert!(
-        text.starts_with("127.0.0.1\tlocalhost\n") && !text.contains(&hostname),
+        text.starts_with("127.0.0.1\tlocalhost\n") && text.contains(&format!("\t{hostname}\n")),
         "{text}"
     );
     // export reads a running container's root too.
@@ -1074,7 +1074,8 @@ fn run_pulls_as_the_policy_says() {
     if !common::have_tool("docker-registry") {
         return;
     }
-    let e = Engine::new("berth");
+    // the registry is on the test's loopback: no networks here
+    let e = Engine::on_host_network("berth");
     let reg = Registry::start(RegistryConfig::default());
     let remote = format!("{}/berth/pulled:1", reg.addr());
     e.ok(&["tag", "bb:1", &remote]);
@@ -1082,14 +1083,26 @@ fn run_pulls_as_the_policy_says() {
     e.ok(&["rmi", &remote]);
 
     // never: no pull, Docker's missing-image error.
-    assert!(
-        fails(&e, &["run", "--rm", "--pull", "never", &remote, "true"])
-            .contains(&format!("No such image: {remote}"))
-    );
+    assert!(fails(
+        &e,
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--pull",
+            "never",
+            &remote,
+            "true"
+        ]
+    )
+    .contains(&format!("No such image: {remote}")));
     // missing (the default): pulled first, Docker's lines on stderr.
     let out = e.run(&[
         "run",
         "--rm",
+        "--network",
+        "none",
         "--tls-verify=false",
         &remote,
         "echo",
@@ -1109,13 +1122,15 @@ fn run_pulls_as_the_policy_says() {
         "{err}"
     );
     // Present now: no pull.
-    let out = e.run(&["run", "--rm", &remote, "true"]);
+    let out = e.run(&["run", "--rm", "--network", "none", &remote, "true"]);
     assert!(out.status.success());
     assert_eq!(stderr(&out), "");
     // always: asks the registry again.
     let out = e.run(&[
         "run",
         "--rm",
+        "--network",
+        "none",
         "--pull",
         "always",
         "--tls-verify=false",
@@ -1126,7 +1141,14 @@ fn run_pulls_as_the_policy_says() {
     assert!(stderr(&out).contains(&format!("Status: Image is up to date for {remote}\n")));
     // create pulls too.
     e.ok(&["rmi", &remote]);
-    let out = e.run(&["create", "--tls-verify=false", &remote, "true"]);
+    let out = e.run(&[
+        "create",
+        "--network",
+        "none",
+        "--tls-verify=false",
+        &remote,
+        "true",
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stderr(&out).contains("Unable to find image"));
     // --platform: a local image of another platform is not used with
@@ -1136,6 +1158,8 @@ fn run_pulls_as_the_policy_says() {
         &[
             "run",
             "--rm",
+            "--network",
+            "none",
             "--pull",
             "never",
             "--platform",
@@ -1153,6 +1177,8 @@ fn run_pulls_as_the_policy_says() {
         &[
             "run",
             "--rm",
+            "--network",
+            "none",
             "--tls-verify=false",
             "--platform",
             "linux/s390x",
@@ -1161,11 +1187,22 @@ fn run_pulls_as_the_policy_says() {
         ],
     );
     assert!(err.contains("linux/s390x"), "{err}");
-    assert!(
-        fails(&e, &["run", "--rm", "--pull", "sometimes", &remote, "true"]).contains(
-            "invalid pull option: 'sometimes': must be one of \"always\", \"missing\" or \"never\""
-        )
-    );
+    assert!(fails(
+        &e,
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--pull",
+            "sometimes",
+            &remote,
+            "true"
+        ]
+    )
+    .contains(
+        "invalid pull option: 'sometimes': must be one of \"always\", \"missing\" or \"never\""
+    ));
     // Unreachable registry: the pull's error, nothing created.
     let before = e.ok(&["ps", "-aq"]);
     let err = fails(
@@ -1173,6 +1210,8 @@ fn run_pulls_as_the_policy_says() {
         &[
             "run",
             "--rm",
+            "--network",
+            "none",
             "--tls-verify=false",
             "127.0.0.1:1/no/such:1",
             "true",

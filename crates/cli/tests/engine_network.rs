@@ -350,9 +350,9 @@ fn connect_and_disconnect_a_created_container() {
     e.ok(&["network", "create", "--subnet", "10.45.0.0/24", "one"]);
     e.ok(&["network", "create", "two"]);
     let c = name("conn");
-    // (`create`'s default network is still `none`; connecting such a
-    // container makes the network its first.)
-    e.ok(&["create", "--name", &c, "bb:1", "true"]);
+    // (a `--network none` container: connecting it makes the network
+    // its first.)
+    e.ok(&["create", "--name", &c, "--network", "none", "bb:1", "true"]);
     let err = |args: &[&str]| {
         let out = e.run(args);
         assert_eq!(out.status.code(), Some(125), "{args:?}");

@@ -183,7 +183,8 @@ fn etc_files_of_a_container() {
             + berth_net_host_file().as_str()
             + "' (legacy)\n# Overrides: [nameservers search options]\n# Option ndots from: override\n\
          127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::\tip6-localnet\n\
-         ff00::\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n10.0.0.5\tdb\n"
+         ff00::\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n10.0.0.5\tdb\n\
+         172.17.0.2\tweb.example.com web\n"
     );
 }
 

@@ -412,7 +412,10 @@ fn stats_and_top(runtime: &'static str) {
     let cpus = std::thread::available_parallelism().unwrap().get() as f64;
     let cpu = percent(&s["CPUPerc"]);
     assert!(cpu > 0.0 && cpu <= cpus * 1000.0, "{s}");
-    assert_eq!(s["NetIO"], "0B / 0B");
+    // eth0's counters on the default bridge (IPv6 neighbour discovery
+    // already moves a few bytes)
+    let net = s["NetIO"].as_str().unwrap();
+    assert!(net.split(" / ").count() == 2 && net.ends_with('B'), "{s}");
 
     // Docker's default table, running containers only without -a.
     let table = e.ok(&["stats", "--no-stream"]);

@@ -88,6 +88,21 @@ impl Bundle {
         Ok(resolv.upstreams)
     }
 
+    /// `/etc/hosts` of a running container after `network connect` or
+    /// `disconnect`, written in place: the container has the file
+    /// bind-mounted, so a new file renamed over it would not be seen.
+    pub fn rewrite_hosts_in_place(
+        &self,
+        c: &Container,
+        addrs: &[IpAddr],
+        gateway: Option<IpAddr>,
+    ) -> Result<()> {
+        let (hosts, _) = network_files(&c.config, addrs, gateway, &HostFiles::read());
+        let Some(hosts) = hosts else { return Ok(()) };
+        let path = self.file("hosts");
+        fs::write(&path, hosts).map_err(|e| Error::io("write", &path, e))
+    }
+
     /// `--network container:<id>`: that container's `hostname`, `hosts`
     /// and `resolv.conf`, as Docker shares them.
     pub fn copy_network_files(&self, from: &Bundle) -> Result<()> {

@@ -94,6 +94,10 @@ pub enum Error {
     /// The container is not in the state the command needs (Docker's words).
     #[error("{0}")]
     StateConflict(String),
+    /// A kernel object of a container's network (netlink, nftables, the
+    /// resolver) could not be made.
+    #[error("{0}")]
+    Network(String),
     #[error("cgroup of container {id}")]
     Cgroup {
         id: String,

@@ -29,6 +29,9 @@ pub struct Engine {
     /// hybrid host) its mount namespace.
     holder: Child,
     private_mounts: bool,
+    /// Commands stay in the test's own network namespace (a registry on
+    /// the host's loopback): such a test must not make networks.
+    host_network: bool,
 }
 
 /// True when /sys/fs/cgroup/unified is a cgroup2 mount (a hybrid host).
@@ -72,6 +75,17 @@ impl Engine {
     /// `BERTH_TEST_ENGINE_RUNTIME=runc|crun` runs the tests written for
     /// berth-runtime with another runtime (the suite passes with all three).
     pub fn new(runtime: &'static str) -> Engine {
+        Engine::with_network(runtime, false)
+    }
+
+    /// An engine whose commands run in the test's own network namespace,
+    /// to reach a registry on its loopback. Its containers must use
+    /// `--network none` (or host): nothing may make networks there.
+    pub fn on_host_network(runtime: &'static str) -> Engine {
+        Engine::with_network(runtime, true)
+    }
+
+    fn with_network(runtime: &'static str, host_network: bool) -> Engine {
         let runtime = match (
             runtime,
             std::env::var("BERTH_TEST_ENGINE_RUNTIME").as_deref(),
@@ -93,6 +107,7 @@ impl Engine {
             berth,
             holder: namespace_holder(private_mounts),
             private_mounts,
+            host_network,
         }
     }
 
@@ -100,8 +115,14 @@ impl Engine {
     /// on the engine's mounts or network, or running berth (as a boot
     /// script does), must see what the engine sees.
     pub fn in_namespace(&self, c: Command) -> Command {
+        if self.host_network && !self.private_mounts {
+            return c;
+        }
         let mut n = Command::new("nsenter");
-        n.arg("-t").arg(self.holder.id().to_string()).arg("-n");
+        n.arg("-t").arg(self.holder.id().to_string());
+        if !self.host_network {
+            n.arg("-n");
+        }
         if self.private_mounts {
             n.arg("-m");
         }

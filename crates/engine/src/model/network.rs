@@ -261,7 +261,8 @@ pub fn resolve(
 
     // The daemon's checks (runconfig's validateNetMode, then the
     // endpoint settings).
-    let given = network.unwrap_or("none");
+    // Docker's default: the `bridge` network.
+    let given = network.unwrap_or("bridge");
     let mode = NetworkMode::parse(given);
     if given.starts_with("container:") && matches!(mode, NetworkMode::Container("")) {
         return Err(bad(
@@ -713,6 +714,9 @@ mod tests {
         };
         let r = resolve(Some("host"), &o, false, &[]).unwrap();
         assert!(r.publish.is_empty() && r.networks.is_empty());
-        assert_eq!(resolve(None, &o, false, &[]).unwrap().network_mode, "none");
+        assert_eq!(
+            resolve(None, &o, false, &[]).unwrap().network_mode,
+            "bridge"
+        );
     }
 }

@@ -23,6 +23,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
+use berth_net::dns::Resolver;
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
 
@@ -154,7 +155,7 @@ impl Monitor {
         let mut engine = Some(engine);
         loop {
             let open = engine.take();
-            let launched = on_worker(|| -> Result<Option<i32>> {
+            let launched = on_worker(|| -> Result<Option<(i32, Option<Resolver>)>> {
                 let mut engine = match open {
                     Some(e) => e,
                     None => Engine::open_unreconciled(root)?,
@@ -162,10 +163,11 @@ impl Monitor {
                 // A container that never ran has no runtime state to clear
                 // before `create` (a failed start or a reconcile deleted it).
                 let fresh = first && c.started_at.is_empty() && c.error.is_empty();
-                let pid = match Self::launch(&engine, c, &hub, fresh) {
+                let (pid, resolver) = match Self::launch(&mut engine, c, &hub, fresh) {
                     Ok(launched) => launched,
                     Err(e) => {
                         let deleted = runtime.delete(id, true).is_ok();
+                        let _ = engine.network_release(c);
                         let _ = unmount(&bundle.rootfs());
                         let code = i32::from(e.exit_code());
                         // A first start that fails leaves the container
@@ -194,6 +196,8 @@ impl Monitor {
                     // Taken over meanwhile: what we started is not ours to run.
                     let _ = runtime.delete(id, true);
                     let _ = wait_for(pid);
+                    drop(resolver);
+                    let _ = engine.network_release(c);
                     let _ = unmount(&bundle.rootfs());
                     return Ok(None);
                 }
@@ -204,15 +208,17 @@ impl Monitor {
                 // Idle until the exit: hold no database or image store
                 // meanwhile (a monitor per container adds up).
                 drop(engine);
-                Ok(Some(pid))
+                Ok(Some((pid, resolver)))
             })?;
-            let Some(pid) = launched else {
+            let Some((pid, resolver)) = launched else {
                 return Ok(());
             };
             let started = Instant::now();
             berth_sys::trim_heap();
 
             let code = wait_for(pid);
+            // its netns is gone: nothing left to answer for
+            drop(resolver);
             let (ended, again) = on_worker(|| -> Result<(Engine, Result<bool>)> {
                 let mut engine = Engine::open_unreconciled(root)?;
                 // The log is complete before the exit is recorded.
@@ -221,6 +227,7 @@ impl Monitor {
                 // Before `delete`, which removes the cgroup that counts OOM kills.
                 let _ = record_exit(&engine, c);
                 let deleted = runtime.delete(id, false).is_ok() || runtime.delete(id, true).is_ok();
+                let _ = engine.network_release(c);
                 let _ = unmount(&bundle.rootfs());
                 let policy = c.config.restart;
                 let again = engine.db.owned_exited(id, me, code, "", &finished, |l| {
@@ -254,15 +261,23 @@ impl Monitor {
         }
     }
 
-    /// Mount, `create`, the output pump (with the log), `start`. Returns
-    /// the init's pid.
-    fn launch(engine: &Engine, c: &Container, hub: &Arc<stdio::Hub>, fresh: bool) -> Result<i32> {
+    /// Mount, the network's addresses and `/etc` files, `create`, the
+    /// network's kernel objects, the output pump (with the log), `start`.
+    /// Returns the init's pid and the container's resolver (user
+    /// networks), which lives as long as the container.
+    fn launch(
+        engine: &mut Engine,
+        c: &Container,
+        hub: &Arc<stdio::Hub>,
+        fresh: bool,
+    ) -> Result<(i32, Option<Resolver>)> {
         let id = &c.id;
         let bundle = engine.bundle(id);
         let rootfs = bundle.rootfs();
         let _ = unmount(&rootfs);
         engine.images.mount(id, &rootfs)?;
         bundle.write_for_start(c, &rootfs, engine.join_network_namespace(c)?)?;
+        let attachment = engine.network_prepare(c)?;
         let runtime = engine.runtime_for(c);
         std::fs::create_dir_all(&runtime.root)
             .map_err(|e| Error::io("create", &runtime.root, e))?;
@@ -308,6 +323,14 @@ impl Monitor {
             .parse()
             .map_err(|_| Error::invalid("pid file", pid_file.display().to_string()))?;
 
+        let resolver = match engine.network_plumb(c, pid, &attachment) {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = runtime.kill(id, "KILL");
+                let _ = wait_for(pid);
+                return Err(e);
+            }
+        };
         let log = LogWriter::open(bundle.dir(), id, &c.config.log)?;
         stdio.started(log)?;
         if let Err(e) = runtime.start(id) {
@@ -325,7 +348,7 @@ impl Monitor {
                 _ => e,
             });
         }
-        Ok(pid)
+        Ok((pid, resolver))
     }
 }
 

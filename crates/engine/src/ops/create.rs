@@ -93,10 +93,18 @@ impl Engine {
         )?;
         // The container whose network namespace this one joins, by id.
         let mut joined = None;
-        if let NetworkMode::Container(key) = NetworkMode::parse(&net.network_mode) {
-            let other = self.find(key)?;
-            net.network_mode = format!("container:{}", other.id);
-            joined = Some(other);
+        match NetworkMode::parse(&net.network_mode) {
+            NetworkMode::Container(key) => {
+                let other = self.find(key)?;
+                net.network_mode = format!("container:{}", other.id);
+                joined = Some(other);
+            }
+            // Docker refuses an unknown network at create, not at start.
+            NetworkMode::User(name) => {
+                self.network(name)
+                    .map_err(|_| Error::NetworkNotFound(name.to_owned()))?;
+            }
+            _ => {}
         }
         checked.network = net;
         let mut config = container_config(o, &ic, &id, checked)?;

@@ -12,6 +12,114 @@ impl Engine {
     /// `inspect` of a container: Docker's `ContainerJSON` (what `docker
     /// inspect` prints and the Engine API's `/containers/{id}/json`
     /// returns); `size` adds `SizeRw` and `SizeRootFs`.
+    /// Docker's `NetworkSettings`: the container's endpoints (while it
+    /// runs; a stopped container keeps its networks with empty addresses),
+    /// its published ports, and the first network's address at the top
+    /// level as Docker's legacy fields.
+    fn network_settings(&self, c: &Container) -> Value {
+        let endpoints = self.db.endpoints(&c.id).unwrap_or_default();
+        let published = self.db.published_ports(&c.id).unwrap_or_default();
+        let mut networks = serde_json::Map::new();
+        let requested = self
+            .requested_networks(&c.config.networks, &c.config.network_mode)
+            .unwrap_or_default();
+        let empty = |name: &str, id: &str, aliases: &[String]| {
+            json!({
+                "IPAMConfig": null, "Links": null, "Aliases": if aliases.is_empty() { Value::Null } else { json!(aliases) },
+                "NetworkID": id, "EndpointID": "", "Gateway": "", "IPAddress": "",
+                "IPPrefixLen": 0, "IPv6Gateway": "", "GlobalIPv6Address": "",
+                "GlobalIPv6PrefixLen": 0, "MacAddress": "", "DNSNames": null,
+                "_name": name,
+            })
+        };
+        for (id, r) in &requested {
+            let mut v = empty(&r.name, id, &r.aliases);
+            if let (Some(ep), Ok(n)) = (
+                endpoints.iter().find(|e| &e.network_id == id),
+                self.db.network(id),
+            ) {
+                let v4 = n.subnet_v4();
+                let v6 = n.subnet_v6();
+                v["EndpointID"] = json!(ep.host_ifname);
+                v["MacAddress"] = json!(ep.mac);
+                if let (Some(ip), Some(s)) = (ep.ipv4, v4) {
+                    v["IPAddress"] = json!(ip.to_string());
+                    v["IPPrefixLen"] = json!(s.subnet.prefix_len());
+                    v["Gateway"] = json!(s.gateway.to_string());
+                }
+                if let (Some(ip), Some(s)) = (ep.ipv6, v6) {
+                    v["GlobalIPv6Address"] = json!(ip.to_string());
+                    v["GlobalIPv6PrefixLen"] = json!(s.subnet.prefix_len());
+                    v["IPv6Gateway"] = json!(s.gateway.to_string());
+                }
+                if n.is_user_defined() {
+                    let mut names = vec![c.name.clone()];
+                    names.extend(ep.aliases.iter().cloned());
+                    names.push(c.id[..12].to_owned());
+                    v["DNSNames"] = json!(names);
+                }
+            }
+            if let Value::Object(o) = &mut v {
+                o.remove("_name");
+            }
+            networks.insert(r.name.clone(), v);
+        }
+        if networks.is_empty() {
+            let mode = if c.config.network_mode.is_empty() {
+                "none"
+            } else {
+                &c.config.network_mode
+            };
+            if !mode.starts_with("container:") {
+                networks.insert(mode.to_owned(), empty(mode, "", &[]));
+                if let Some(Value::Object(o)) = networks.get_mut(mode) {
+                    o.remove("_name");
+                }
+            }
+        }
+        let mut ports = serde_json::Map::new();
+        for key in c.config.expose.iter().map(|e| e.to_string()) {
+            ports.entry(key).or_insert(Value::Null);
+        }
+        for p in &published {
+            let key = format!("{}/{}", p.container_port, p.protocol.as_str());
+            let host_ip = p
+                .host_ip
+                .map_or_else(|| "0.0.0.0".to_owned(), |ip| ip.to_string());
+            let entry = ports.entry(key).or_insert_with(|| json!([]));
+            if !entry.is_array() {
+                *entry = json!([]);
+            }
+            if let Value::Array(a) = entry {
+                a.push(json!({ "HostIp": host_ip, "HostPort": p.host_port.to_string() }));
+            }
+        }
+        let first = requested
+            .first()
+            .and_then(|(_, r)| networks.get(&r.name))
+            .cloned()
+            .unwrap_or(Value::Null);
+        let field = |k: &str, default: Value| first.get(k).cloned().unwrap_or(default);
+        json!({
+            "Bridge": "",
+            "SandboxID": "",
+            "SandboxKey": if c.pid > 0 && !endpoints.is_empty() { json!(format!("/proc/{}/ns/net", c.pid)) } else { json!("") },
+            "HairpinMode": false,
+            "LinkLocalIPv6Address": "",
+            "LinkLocalIPv6PrefixLen": 0,
+            "Ports": ports,
+            "EndpointID": field("EndpointID", json!("")),
+            "Gateway": field("Gateway", json!("")),
+            "IPAddress": field("IPAddress", json!("")),
+            "IPPrefixLen": field("IPPrefixLen", json!(0)),
+            "IPv6Gateway": field("IPv6Gateway", json!("")),
+            "GlobalIPv6Address": field("GlobalIPv6Address", json!("")),
+            "GlobalIPv6PrefixLen": field("GlobalIPv6PrefixLen", json!(0)),
+            "MacAddress": field("MacAddress", json!("")),
+            "Networks": networks,
+        })
+    }
+
     pub fn inspect_container(&self, c: &Container, size: bool) -> Value {
         let bundle = self.bundle(&c.id);
         let running = matches!(c.state, State::Running | State::Restarting);
@@ -100,7 +208,7 @@ impl Engine {
                 "StopSignal": if cfg.stop_signal.is_empty() { Value::Null } else { json!(cfg.stop_signal) },
                 "StopTimeout": cfg.stop_timeout,
             },
-            "NetworkSettings": { "Networks": { "none": {} } },
+            "NetworkSettings": self.network_settings(c),
         });
         // Docker's HostConfig carries the limits (Memory, NanoCpus, ...).
         if let (Some(host), Ok(serde_json::Value::Object(limits))) = (

@@ -17,6 +17,7 @@ pub mod kill;
 pub mod list;
 pub mod log_stream;
 pub mod network;
+pub mod network_attach;
 pub mod pause;
 pub mod port;
 pub mod prune;

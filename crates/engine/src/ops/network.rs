@@ -271,7 +271,7 @@ impl Engine {
     /// A container's networks as (network id, request): the stored
     /// requests, or the one `network_mode` names when there are none.
     /// Requests whose network is gone keep an empty id.
-    fn requested_networks(
+    pub(crate) fn requested_networks(
         &self,
         stored: &[NetworkRequest],
         mode: &str,
@@ -302,33 +302,66 @@ impl Engine {
             .collect())
     }
 
-    /// `network connect` of a running container: the live part (an
-    /// endpoint allocated, a veth into its netns, nft re-rendered) is the
-    /// container lifecycle's.
+    /// `network connect` of a running container: the request is recorded
+    /// (restarts keep it) and the endpoint made live now (see
+    /// `ops::network_attach`).
     fn connect_running(
         &mut self,
         c: &crate::model::Container,
-        _n: &Network,
-        _req: NetworkRequest,
+        n: &Network,
+        mut req: NetworkRequest,
     ) -> Result<()> {
-        Err(Error::StateConflict(format!(
-            "cannot connect running container {} to a network: berth connects networks at start (stop it first)",
-            c.name
-        )))
+        if self
+            .db
+            .endpoints(&c.id)?
+            .iter()
+            .any(|e| e.network_id == n.id)
+        {
+            return Err(Error::StateConflict(format!(
+                "endpoint with name {} already exists in network {}",
+                c.name, n.name
+            )));
+        }
+        req.name = n.name.clone();
+        self.network_connect_live(c, &req)?;
+        let mut config = c.config.clone();
+        let mut current = self.requested_networks(&config.networks, &config.network_mode)?;
+        current.push((n.id.clone(), req));
+        config.network_mode = current[0].1.name.clone();
+        config.networks = current.into_iter().map(|(_, r)| r).collect();
+        self.db.set_container_networks(&c.id, &config)
     }
 
-    /// `network disconnect` of a running container: the lifecycle's, as
-    /// [`Engine::connect_running`].
+    /// `network disconnect` of a running container: its link on the
+    /// network goes now, and the request with it.
     fn disconnect_running(
         &mut self,
         c: &crate::model::Container,
-        _n: &Network,
-        _force: bool,
+        n: &Network,
+        force: bool,
     ) -> Result<()> {
-        Err(Error::StateConflict(format!(
-            "cannot disconnect running container {} from a network: berth disconnects networks at stop (stop it first)",
-            c.name
-        )))
+        let connected = self
+            .db
+            .endpoints(&c.id)?
+            .iter()
+            .any(|e| e.network_id == n.id);
+        if !connected && !force {
+            return Err(Error::StateConflict(format!(
+                "container {} is not connected to network {}",
+                c.id, n.name
+            )));
+        }
+        if connected {
+            self.network_disconnect_live(c, n)?;
+        }
+        let mut config = c.config.clone();
+        let mut current = self.requested_networks(&config.networks, &config.network_mode)?;
+        current.retain(|(id, r)| !(*id == n.id || r.name == n.name));
+        config.network_mode = current
+            .first()
+            .map_or_else(|| "none".to_owned(), |(_, r)| r.name.clone());
+        config.networks = current.into_iter().map(|(_, r)| r).collect();
+        self.db.set_container_networks(&c.id, &config)
     }
 
     /// Allocates the container's endpoints and published ports in one

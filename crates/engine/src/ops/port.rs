@@ -1,24 +1,56 @@
-//! `port`: a container's published ports. No container publishes any
-//! before networks exist: the list is empty, and asking for one port is
-//! Docker's "not published" error.
+//! `port`: a container's published ports as Docker prints them, from the
+//! rows its start recorded (a stopped container publishes nothing).
+
+use std::net::IpAddr;
 
 use crate::error::{Error, Result};
+use crate::model::network::PublishedPort;
 use crate::Engine;
 
 impl Engine {
-    /// The host addresses published for the container's ports (for
-    /// `port`, `PORT[/PROTO]`, `tcp` by default).
+    /// The host addresses published for the container's ports: every one
+    /// as `80/tcp -> 0.0.0.0:8080`, or for `PORT[/PROTO]` (`tcp` by
+    /// default) just `0.0.0.0:8080`.
     pub fn ports(&self, key: &str, port: Option<&str>) -> Result<Vec<String>> {
-        self.find(key)?;
+        let c = self.find(key)?;
+        let published = self.db.published_ports(&c.id)?;
         let Some(p) = port else {
-            return Ok(Vec::new());
+            return Ok(published
+                .iter()
+                .flat_map(|p| {
+                    host_addresses(p).into_iter().map(move |a| {
+                        format!("{}/{} -> {a}", p.container_port, p.protocol.as_str())
+                    })
+                })
+                .collect());
         };
         let (num, proto) = p.split_once('/').unwrap_or((p, "tcp"));
-        if num.parse::<u16>().is_err() || !matches!(proto, "tcp" | "udp" | "sctp") {
+        let Ok(num) = num.parse::<u16>() else {
+            return Err(Error::BadRequest(format!("Invalid port: {p}")));
+        };
+        if !matches!(proto, "tcp" | "udp" | "sctp") {
             return Err(Error::BadRequest(format!("Invalid port: {p}")));
         }
-        Err(Error::BadRequest(format!(
-            "No public port '{num}/{proto}' published for {key}"
-        )))
+        let found: Vec<String> = published
+            .iter()
+            .filter(|p| p.container_port == num && p.protocol.as_str() == proto)
+            .flat_map(host_addresses)
+            .collect();
+        if found.is_empty() {
+            return Err(Error::BadRequest(format!(
+                "No public port '{num}/{proto}' published for {key}"
+            )));
+        }
+        Ok(found)
     }
+}
+
+/// Docker prints a port on every address once per family it listens on:
+/// `0.0.0.0:8080` and `[::]:8080`; here one line, the family of the
+/// address given (IPv4 when none was).
+pub(crate) fn host_addresses(p: &PublishedPort) -> Vec<String> {
+    let ip = p
+        .host_ip
+        .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+    vec![std::net::SocketAddr::new(ip, p.host_port).to_string()]
 }

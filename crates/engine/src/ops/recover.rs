@@ -44,18 +44,29 @@ impl Engine {
                 first_error.get_or_insert(e);
             }
         }
+        let mut networked = false;
         for row in rows {
             if row.boot_id == boot_id() && row.owner.is_alive() {
                 continue;
             }
+            networked |= !self.db.endpoints(&row.id)?.is_empty();
             if let Err(e) = self.recover(&row) {
                 first_error.get_or_insert(e);
             }
         }
         // Addresses and ports of containers no longer live (normally freed
         // with the exit, in `reconciled` for a dead owner).
-        if let Err(e) = self.db.release_orphans() {
-            first_error.get_or_insert(e);
+        match self.db.release_orphans() {
+            Ok(freed) => networked |= freed,
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+        // Their rules and host-side links go with the rows.
+        if networked {
+            if let Err(e) = self.sweep_network_orphans() {
+                first_error.get_or_insert(e);
+            }
         }
         first_error.map_or(Ok(()), Err)
     }

@@ -35,13 +35,17 @@ impl Engine {
         Ok(c)
     }
 
-    /// `update --network-bandwidth-egress/-ingress`: records the rates
-    /// (a given one replaces the recorded one). Applying them to a running
-    /// container's interfaces is the network lifecycle's (tc); the next
-    /// start applies them.
+    /// `update --network-bandwidth-egress/-ingress`: a given rate replaces
+    /// the recorded one, on a running container's links at once (tc, see
+    /// `ops::network_attach`) and at every later start.
     pub fn update_bandwidth(&mut self, key: &str, change: &Bandwidth) -> Result<Container> {
         let mut c = self.find(key)?;
         c.config.bandwidth.merge(change);
+        // A running container's links get the new rates now; the record
+        // changes only when they did.
+        if matches!(c.state, crate::model::State::Running) && c.pid > 0 {
+            self.network_bandwidth_live(&c)?;
+        }
         self.db.set_config(&c.id, &c.config)?;
         Ok(c)
     }
