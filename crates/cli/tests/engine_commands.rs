@@ -77,9 +77,11 @@ fn ps_filters_formats_and_limits() {
     // n1 exits 3, n2 runs, n3 is only created; created in this order.
     let out = e.run(&["run", "--name", &n1, "bb:1", "sh", "-c", "exit 3"]);
     assert_eq!(out.status.code(), Some(3));
-    let id2 = e.ok(&["run", "-d", "--name", &n2, "bb:1", "sleep", "1000"]);
+    let id2 = e.ok(&[
+        "run", "-d", "--name", &n2, "-p", "18090:80", "bb:1", "sleep", "1000",
+    ]);
     let id2 = id2.trim();
-    let id3 = e.ok(&["create", "--name", &n3, "bb:1", "true"]);
+    let id3 = e.ok(&["create", "--name", &n3, "--network", "none", "bb:1", "true"]);
     let id3 = id3.trim();
     let id1 = e.inspect(&n1)["Id"].as_str().unwrap().to_owned();
 
@@ -109,14 +111,25 @@ fn ps_filters_formats_and_limits() {
     assert_eq!(names(&["-f", &format!("since={n2}")]), [n3.as_str()]);
     assert_eq!(names(&["-n", "2"]), [n3.as_str(), n2.as_str()]);
     assert_eq!(names(&["-l"]), [n3.as_str()]);
-    // Filters for what no container has yet (networks, health checks,
-    // volumes, ports) answer as Docker would for such containers.
-    assert_eq!(names(&["-a", "-f", "network=none"]).len(), 3);
-    assert!(names(&["-a", "-f", "network=bridge"]).is_empty());
+    // Networks and ports: n2 publishes host port 18090 for its port 80.
+    assert_eq!(names(&["-a", "-f", "network=none"]), [n3.as_str()]);
+    assert_eq!(
+        names(&["-a", "-f", "network=bridge"]),
+        [n2.as_str(), n1.as_str()]
+    );
+    assert_eq!(names(&["-a", "-f", "publish=18090"]), [n2.as_str()]);
+    assert_eq!(
+        names(&["-a", "-f", "publish=18000-18100/tcp"]),
+        [n2.as_str()]
+    );
+    assert!(names(&["-a", "-f", "publish=18090/udp"]).is_empty());
+    assert!(names(&["-a", "-f", "publish=80"]).is_empty());
+    assert_eq!(names(&["-a", "-f", "expose=80"]), [n2.as_str()]);
+    // Filters for what no container has yet (health checks, volumes)
+    // answer as Docker would for such containers.
     assert_eq!(names(&["-a", "-f", "health=none"]).len(), 3);
     assert!(names(&["-a", "-f", "health=healthy"]).is_empty());
     assert!(names(&["-a", "-f", "volume=/data"]).is_empty());
-    assert!(names(&["-a", "-f", "publish=80"]).is_empty());
     assert_eq!(names(&["-a", "-f", "is-task=false"]).len(), 3);
     // Two filters of one key: either; of two keys: both.
     assert_eq!(

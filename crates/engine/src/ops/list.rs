@@ -1,7 +1,8 @@
 //! `ps`'s selection: Docker's filters (`name`, `id`, `status`, `label`,
-//! `ancestor`, `exited`, `before`, `since`; and `network`, `health`,
-//! `volume`, `publish`, `expose`, `is-task` as they apply while containers
-//! have no networks, health checks, volumes or ports), `-a`, `-n`/`-l`.
+//! `ancestor`, `exited`, `before`, `since`, `network`, `publish` (host
+//! ports), `expose` (container ports); and `health`, `volume`, `is-task`
+//! as they apply while containers have no health checks or volumes),
+//! `-a`, `-n`/`-l`.
 
 use std::collections::BTreeMap;
 
@@ -192,13 +193,23 @@ impl Engine {
             && filters.any("exited", |code| {
                 c.state == State::Exited && code.parse::<i32>().ok() == Some(c.exit_code)
             })
-            // Every container is on the "none" network, has no health
-            // check, volume or port, and is no swarm task (for now).
-            && filters.any("network", |n| n == "none")
+            && filters.any("network", |n| on_network(engine, c, n))
+            && filters.any("publish", |p| {
+                let published = engine.db.published_ports(&c.id).unwrap_or_default();
+                published
+                    .iter()
+                    .any(|x| port_match(p, x.host_port, x.protocol.as_str()))
+            })
+            && filters.any("expose", |p| {
+                c.config
+                    .expose
+                    .iter()
+                    .any(|x| port_match(p, x.port, x.protocol.as_str()))
+            })
+            // No container has a health check or a volume, or is a swarm
+            // task (for now).
             && filters.any("health", |h| h == "none")
             && filters.get("volume").is_empty()
-            && filters.get("publish").is_empty()
-            && filters.get("expose").is_empty()
             && filters.any("is-task", |t| matches!(t, "false" | "0"))
             && (filters.get("ancestor").is_empty() || {
                 // The image or one built on it (its layers start with the
@@ -243,5 +254,32 @@ mod tests {
         assert_eq!(bad("status=sleeping"), "invalid filter 'status=sleeping'");
         assert!(bad("name").contains("bad format of filter"));
         assert!(ContainerFilters::parse(&["Status=running".into()]).is_ok());
+    }
+}
+
+/// `network=NAME|ID`: one of the networks the container joins (a stopped
+/// one too), or its mode (`none`, `host`).
+fn on_network(engine: &Engine, c: &Container, want: &str) -> bool {
+    if c.config.network_mode == want {
+        return true;
+    }
+    engine
+        .requested_networks(&c.config.networks, &c.config.network_mode)
+        .unwrap_or_default()
+        .iter()
+        .any(|(id, r)| r.name == want || (!want.is_empty() && id.starts_with(want)))
+}
+
+/// `publish=`/`expose=` values: `80`, `80/udp`, `8000-8080[/tcp]` (tcp
+/// when no protocol is given, as Docker's).
+fn port_match(filter: &str, port: u16, protocol: &str) -> bool {
+    let (range, proto) = filter.split_once('/').unwrap_or((filter, "tcp"));
+    if proto != protocol {
+        return false;
+    }
+    let (lo, hi) = range.split_once('-').unwrap_or((range, range));
+    match (lo.parse::<u16>(), hi.parse::<u16>()) {
+        (Ok(lo), Ok(hi)) => (lo..=hi).contains(&port),
+        _ => false,
     }
 }
