@@ -358,15 +358,21 @@ impl Engine {
             return Ok(None);
         }
         let names = Arc::new(self.dns_names(&c.id)?);
+        // Random ports, 127.0.0.11:53 redirected to them inside the
+        // netns: the container keeps port 53 for its own programs.
         let config = dns::Config {
             listen: IpAddr::V4(Ipv4Addr::new(127, 0, 0, 11)),
-            port: 53,
+            port: 0,
             upstreams: a.upstreams.clone(),
             forward: user.iter().any(|n| !n.internal),
         };
-        Resolver::start(Some(netns.as_fd()), config, names)
-            .map(Some)
-            .map_err(|e| Error::Network(e.to_string()))
+        let resolver = Resolver::start(Some(netns.as_fd()), config, names)
+            .map_err(|e| Error::Network(e.to_string()))?;
+        let (udp, tcp) = (resolver.udp_addr().port(), resolver.tcp_addr().port());
+        netlink::in_netns(netns.as_fd(), || nft::dns::redirect(udp, tcp))
+            .map_err(net_error)?
+            .map_err(|e| Error::Network(e.to_string()))?;
+        Ok(Some(resolver))
     }
 
     /// `/etc/hosts` after a live connect/disconnect, written in place.

@@ -76,7 +76,7 @@ pub fn current() -> Result<Option<String>> {
     run("list table inet berth").map(Some)
 }
 
-fn run(commands: &str) -> Result<String> {
+pub(super) fn run(commands: &str) -> Result<String> {
     let mut ctx = Context::new().map_err(Error::Library)?;
     ctx.run(commands).map_err(|e| Error::Rejected(one_line(&e)))
 }

@@ -13,6 +13,7 @@
 //! also needs hairpin mode on its bridge port.
 
 mod apply;
+pub mod dns;
 mod ruleset;
 
 pub use apply::{apply, current, delete, script, Error};
