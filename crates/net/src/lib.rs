@@ -13,3 +13,4 @@
 //! The engine decides *what* (from its database); this crate only knows
 //! *how*. Nothing here touches the database.
 #![forbid(unsafe_code)]
+pub mod dns;

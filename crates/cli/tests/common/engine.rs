@@ -1,6 +1,12 @@
 //! A test engine: its own berth root with the busybox image imported as
-//! `bb:1`, a runtime, and a unique cgroup parent; removes its containers
-//! and mounts on drop, even when the test fails.
+//! `bb:1`, a runtime, a unique cgroup parent and a network namespace of its
+//! own; removes its containers and mounts on drop, even when the test fails.
+//!
+//! Every berth command runs in the engine's network namespace (made by a
+//! holder process, loopback up): berth's bridges, veths, nftables table and
+//! sysctls belong to the netns berth runs in, and one berth root per netns
+//! is what berth supports (as one dockerd per host). So parallel tests
+//! never share a bridge or a table, and nothing touches the host's network.
 //!
 //! crun 1.8 refuses a hybrid cgroup host (v1 controllers plus an empty
 //! cgroup2 at /sys/fs/cgroup/unified). On such a host a crun engine runs
@@ -19,8 +25,10 @@ pub struct Engine {
     pub runtime: &'static str,
     pub cgroups: CgroupParent,
     pub berth: Berth,
-    /// The mount namespace every command runs in (crun on a hybrid host).
-    mount_ns: Option<Child>,
+    /// Holds the network namespace every command runs in, and (crun on a
+    /// hybrid host) its mount namespace.
+    holder: Child,
+    private_mounts: bool,
 }
 
 /// True when /sys/fs/cgroup/unified is a cgroup2 mount (a hybrid host).
@@ -31,11 +39,19 @@ fn hybrid_cgroups() -> bool {
         .any(|l| l.split(' ').nth(4) == Some("/sys/fs/cgroup/unified") && l.contains(" - cgroup2 "))
 }
 
-/// A process holding a private mount namespace without the unified mount.
-fn private_mount_ns() -> Child {
-    let mut holder = Command::new("unshare")
-        .args(["-m", "--propagation", "private", "sh", "-c"])
-        .arg("umount /sys/fs/cgroup/unified && echo ready && exec sleep 100000")
+/// A process holding a new network namespace with loopback up and, with
+/// `private_mounts`, a private mount namespace without the unified mount.
+fn namespace_holder(private_mounts: bool) -> Child {
+    let mut unshare = Command::new("unshare");
+    unshare.arg("-n");
+    let mut script = String::new();
+    if private_mounts {
+        unshare.args(["-m", "--propagation", "private"]);
+        script.push_str("umount /sys/fs/cgroup/unified && ");
+    }
+    script.push_str("ip link set lo up && echo ready && exec sleep 100000");
+    let mut holder = unshare
+        .args(["sh", "-c", &script])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .spawn()
@@ -46,7 +62,7 @@ fn private_mount_ns() -> Child {
         .unwrap();
     assert_eq!(
         line, "ready\n",
-        "could not prepare a mount namespace for crun"
+        "could not prepare the test engine's namespaces"
     );
     holder
 }
@@ -70,22 +86,26 @@ impl Engine {
         let berth = Berth::new();
         let tar = rootfs_tar(berth.dir.path());
         berth.ok(&["import", tar.to_str().unwrap(), "bb:1"]);
-        let mount_ns = (runtime == "crun" && hybrid_cgroups()).then(private_mount_ns);
+        let private_mounts = runtime == "crun" && hybrid_cgroups();
         Engine {
             runtime,
             cgroups: CgroupParent::new(),
             berth,
-            mount_ns,
+            holder: namespace_holder(private_mounts),
+            private_mounts,
         }
     }
 
-    /// A command that runs in the engine's mount namespace: a test step
-    /// acting on the engine's mounts or running berth (as a boot script
-    /// does) must see what the engine sees.
+    /// A command that runs in the engine's namespaces: a test step acting
+    /// on the engine's mounts or network, or running berth (as a boot
+    /// script does), must see what the engine sees.
     pub fn in_namespace(&self, c: Command) -> Command {
-        let Some(ns) = &self.mount_ns else { return c };
         let mut n = Command::new("nsenter");
-        n.arg("-t").arg(ns.id().to_string()).arg("-m").arg("--");
+        n.arg("-t").arg(self.holder.id().to_string()).arg("-n");
+        if self.private_mounts {
+            n.arg("-m");
+        }
+        n.arg("--");
         n.arg(c.get_program()).args(c.get_args());
         for (k, v) in c.get_envs() {
             match v {
@@ -130,16 +150,30 @@ impl Engine {
         v[0].clone()
     }
 
+    /// The engine's network namespace, as `readlink /proc/PID/ns/net`
+    /// shows it (what `--network host` containers share).
+    pub fn net_ns(&self) -> std::path::PathBuf {
+        std::fs::read_link(format!("/proc/{}/ns/net", self.holder.id())).unwrap()
+    }
+
+    /// A shell command run in the engine's network namespace, as the
+    /// host's side of a test (`wget` to a published port, `ip link`).
+    pub fn host_sh(&self, script: &str) -> Output {
+        let mut c = Command::new("sh");
+        c.args(["-c", script]);
+        output_within(&mut self.in_namespace(c), COMMAND_TIMEOUT)
+    }
+
     /// Lazily unmounts `m` in the engine's mount namespace.
     pub fn umount(&self, m: &str) -> Result<(), String> {
-        let Some(ns) = &self.mount_ns else {
+        if !self.private_mounts {
             return nix::mount::umount2(m, nix::mount::MntFlags::MNT_DETACH)
                 .map_err(|e| format!("umount {m}: {e}"));
-        };
+        }
         let out = try_output_within(
             Command::new("nsenter")
                 .arg("-t")
-                .arg(ns.id().to_string())
+                .arg(self.holder.id().to_string())
                 .args(["-m", "--", "umount", "-l", m]),
             COMMAND_TIMEOUT,
         )?;
@@ -155,9 +189,9 @@ impl Engine {
 
     pub fn mounts_under_root(&self) -> Vec<String> {
         let root = self.berth.root.to_str().unwrap().to_owned();
-        let mountinfo = match &self.mount_ns {
-            Some(ns) => format!("/proc/{}/mountinfo", ns.id()),
-            None => "/proc/self/mountinfo".to_owned(),
+        let mountinfo = match self.private_mounts {
+            true => format!("/proc/{}/mountinfo", self.holder.id()),
+            false => "/proc/self/mountinfo".to_owned(),
         };
         std::fs::read_to_string(mountinfo)
             .unwrap()
@@ -185,10 +219,8 @@ impl Drop for Engine {
         for m in self.mounts_under_root().iter().rev() {
             let _ = self.umount(m);
         }
-        if let Some(ns) = &mut self.mount_ns {
-            let _ = ns.kill();
-            let _ = ns.wait();
-        }
+        let _ = self.holder.kill();
+        let _ = self.holder.wait();
     }
 }
 
