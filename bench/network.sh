@@ -91,7 +91,7 @@ PNET=nbp PSUB=10.89.77.0/24 BNET=nbb BSUB=10.89.78.0/24
 PPORT=15201 BPORT=15202
 PIDS=()
 cleanup() {
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; done
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null && wait "$pid"; done
     "${P[@]}" rm -af -t 0 >/dev/null 2>&1
     "${P[@]}" network rm -f "$PNET" >/dev/null 2>&1
     "${B[@]}" ps -aq --no-trunc 2>/dev/null | xargs -r "${B[@]}" rm -f >/dev/null 2>&1
@@ -210,8 +210,15 @@ fi
 
 # ---- helpers for iperf3 -------------------------------------------------------
 # iperf3 client JSON -> received bits per second (the receiver's count, the
-# first second left out).
-bps() { jq -r '.end.sum_received.bits_per_second // empty' 2>/dev/null; }
+# first second left out), and those per CPU-second its two ends used (user +
+# system time of both iperf3 processes, which includes the softirq work the
+# kernel does in their context): a rate the other load on the machine moves
+# less than the throughput itself.
+bps() {
+    jq -r '.end | select(.sum_received.bits_per_second != null) | "\(.sum_received.bits_per_second) \(
+        .sum_received.bits_per_second * 100 / ((.cpu_utilization_percent.host_total
+            + .cpu_utilization_percent.remote_total) + 1e-9))"' 2>/dev/null
+}
 ip_of() { # ENGINE CONTAINER: its address on its first network
     if [ "$1" = podman ]; then "${P[@]}" inspect "$2"; else "${B[@]}" inspect --type container "$2"; fi |
         jq -r '.[0].NetworkSettings.Networks | to_entries[0].value.IPAddress // empty'
@@ -223,10 +230,30 @@ measure() { # KEY CMD...: run one iperf3 client, record Gbit/s under KEY
         echo "$out" | grep -q 'server is busy' || break
         sleep 1
     done
-    v=$(echo "$out" | bps)
-    if [ -n "$v" ]; then add "$1" "$v"; else add "$1 failures" 1; echo "$out" | tail -3 >>"$W/err-iperf3"; fi
+    read -r v c <<<"$(echo "$out" | bps)"
+    if [ -n "$v" ]; then add "$1" "$v"; add "$1 cpu" "$c"; else add "$1 failures" 1; echo "$out" | tail -3 >>"$W/err-iperf3"; fi
 }
 IPERF=(iperf3 -J -O 1 -t "$SECS")
+# The iperf3 processes outside containers run in cgroups of their own under
+# the containers' parent, as the containers' do: the scheduler then weighs
+# every end of every path alike against the rest of the machine.
+cg_dirs() {
+    if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+        echo "+cpu" >"/sys/fs/cgroup$CG/cgroup.subtree_control" 2>/dev/null
+        echo "/sys/fs/cgroup$CG/$1"
+    else
+        for c in cpu cpuacct; do [ -d "/sys/fs/cgroup/$c" ] && echo "$(realpath "/sys/fs/cgroup/$c")$CG/$1"; done | sort -u
+    fi
+}
+cg_join() { # NAME: move this (sub)shell into the cgroup $CG/NAME
+    local d
+    for d in $(cg_dirs "$1"); do mkdir -p "$d" && echo "$BASHPID" >"$d/cgroup.procs"; done
+}
+in_cg() { # NAME CMD...: run CMD in the cgroup $CG/NAME
+    local name=$1
+    shift
+    (cg_join "$name" && exec "$@")
+}
 LIPERF=(iperf3 -J -O 1 -t "$LSECS")
 
 # Two network namespaces joined by a raw veth pair (the baseline), and two
@@ -242,9 +269,9 @@ raw_up() {
     for v in nbvc nbvd; do ip link set "$v" master nbbr up || return 1; done
     ip -n nbC addr add 10.99.1.1/24 dev eth0 && ip -n nbD addr add 10.99.1.2/24 dev eth0 || return 1
     ip -n nbC link set eth0 up && ip -n nbD link set eth0 up || return 1
-    ip netns exec nbB iperf3 -s >/dev/null 2>>"$W/err-iperf3" &
+    (cg_join raw-srv1 && exec ip netns exec nbB iperf3 -s) >/dev/null 2>>"$W/err-iperf3" &
     PIDS+=($!)
-    ip netns exec nbD iperf3 -s >/dev/null 2>>"$W/err-iperf3" &
+    (cg_join raw-srv2 && exec ip netns exec nbD iperf3 -s) >/dev/null 2>>"$W/err-iperf3" &
     PIDS+=($!)
     sleep 0.5
 }
@@ -281,30 +308,34 @@ if has_part throughput; then
     for r in $(seq "$REPEATS"); do # alternating, so load hits every path alike
         for p in "${paths[@]}"; do
             case $p in
-                "raw veth") measure "$p" ip netns exec nbA "${IPERF[@]}" -c 10.99.0.2 ;;
-                "raw bridge") measure "$p" ip netns exec nbC "${IPERF[@]}" -c 10.99.1.2 ;;
+                "raw veth") measure "$p" in_cg raw-cli1 ip netns exec nbA "${IPERF[@]}" -c 10.99.0.2 ;;
+                "raw bridge") measure "$p" in_cg raw-cli2 ip netns exec nbC "${IPERF[@]}" -c 10.99.1.2 ;;
                 "podman bridge") measure "$p" "${P[@]}" exec nb-cli "${IPERF[@]}" -c "$PIP" ;;
-                "podman port") measure "$p" "${IPERF[@]}" -c 127.0.0.1 -p "$PPORT" ;;
+                "podman port") measure "$p" in_cg host-cli "${IPERF[@]}" -c 127.0.0.1 -p "$PPORT" ;;
                 "berth bridge") measure "$p" "${B[@]}" exec nb-cli "${IPERF[@]}" -c "$BIP" ;;
-                "berth port") measure "$p" "${IPERF[@]}" -c 127.0.0.1 -p "$BPORT" ;;
+                "berth port") measure "$p" in_cg host-cli "${IPERF[@]}" -c 127.0.0.1 -p "$BPORT" ;;
             esac
         done
     done
     echo
     echo "## iperf3 TCP throughput, ${SECS}s x $REPEATS (Gbit/s)"
-    echo "| path | min / median / max | vs raw veth: medians, maxima | failures |"
-    echo "|---|---|---|---|"
+    echo "| path | min / median / max | vs raw veth: medians, maxima | per CPU-second: median | vs raw veth | failures |"
+    echo "|---|---|---|---|---|---|"
     read -r _ base bmax <<<"$(echo "${S[raw veth]:-}" | stat3)"
+    ceff=$(median "${S[raw veth cpu]:-}")
     for p in "${paths[@]}"; do
         read -r a b m <<<"$(echo "${S[$p]:-}" | stat3)"
         awk -v p="$p" -v a="$a" -v b="$b" -v m="$m" -v base="$base" -v bmax="$bmax" \
-            -v f="$(echo "${S[$p failures]:-}" | wc -w)" '
-            BEGIN{ if (b == "") { printf "| %s | - | - | %d |\n", p, f; exit }
-                   printf "| %s | %.2f / %.2f / %.2f | %s | %d |\n", p, a/1e9, b/1e9, m/1e9,
-                       base == "" ? "-" : sprintf("%.2f, %.2f", b / base, m / bmax), f }'
+            -v c="$(median "${S[$p cpu]:-}")" -v ceff="$ceff" -v f="$(echo "${S[$p failures]:-}" | wc -w)" '
+            BEGIN{ if (b == "") { printf "| %s | - | - | - | - | %d |\n", p, f; exit }
+                   printf "| %s | %.2f / %.2f / %.2f | %s | %.2f | %s | %d |\n", p, a/1e9, b/1e9, m/1e9,
+                       base == "" ? "-" : sprintf("%.2f, %.2f", b / base, m / bmax), c/1e9,
+                       ceff == "" ? "-" : sprintf("%.2f", c / ceff), f }'
     done
     ratio "berth bridge" "raw veth" "berth container <-> container / raw veth" ">= 0.95" best
+    ratio "berth bridge cpu" "raw veth cpu" "  the same per CPU-second" ">= 0.95"
     ratio "berth port" "raw veth" "berth loopback -> published port / raw veth" ">= 0.9" best
+    ratio "berth port cpu" "raw veth cpu" "  the same per CPU-second" ">= 0.9"
     ratio "podman bridge" "raw veth" "podman container <-> container / raw veth" "" best
     ratio "podman port" "raw veth" "podman loopback -> published port / raw veth" "" best
     [ -n "$BIP" ] || echo "berth container <-> container: berth has no bridge networks yet"
@@ -326,7 +357,7 @@ if has_part limits; then
                 dev=nbva ns=nbA rev=()
                 [ $dir = ingress ] && dev=nbvb ns=nbB rev=(-R)
                 tc -n "$ns" qdisc replace dev "$dev" root tbf rate "${mbit}mbit" burst "$burst" latency 50ms || continue
-                measure "raw tbf $dir $mbit" ip netns exec nbA "${LIPERF[@]}" "${rev[@]}" -c 10.99.0.2
+                measure "raw tbf $dir $mbit" in_cg raw-cli1 ip netns exec nbA "${LIPERF[@]}" "${rev[@]}" -c 10.99.0.2
                 tc -n "$ns" qdisc del dev "$dev" root
             done
         done
