@@ -29,7 +29,8 @@
 # Everything runs in a network namespace and a mount namespace of its own
 # (`unshare -m -n`): the engines' bridges, veths, nft/iptables rules and
 # published ports live there and go with it, and no packet leaves it (every
-# address used is in it). /run/netns is a tmpfs there. Both engines get
+# address used is in it). /run/netns and /run/containers/networks are
+# tmpfs there. Both engines get
 # their own roots in a temp dir, overlay storage, cgroupfs cgroups under a
 # private parent, the same image (busybox plus the host's iperf3 and the
 # libraries it links), the same ulimits for Podman as bench/engine-run.sh.
@@ -69,7 +70,12 @@ if [ -z "${BENCH_PRIVATE_NS:-}" ]; then
         exec "$0" "$@"' "$0" -n "$RUNS" -t "$SECS" -r "$REPEATS" -l "$LSECS" -o "$PARTS" "$BERTH" "$RT"
 fi
 ip link set lo up || exit 1
-mkdir -p /run/netns && mount -t tmpfs -o mode=755 netns /run/netns || exit 1
+# Rootful Podman keeps its IPAM database and aardvark-dns's config and pid
+# file in /run/containers/networks whatever its --runroot: a tmpfs of this
+# run's there too.
+for d in /run/netns /run/containers/networks; do
+    mkdir -p "$d" && mount -t tmpfs -o mode=755 netbench "$d" || exit 1
+done
 rtp=$(command -v "$RT") && rtp=$(realpath "$rtp") || { echo "network: no runtime $RT" >&2; exit 2; }
 
 W=$(mktemp -d /tmp/netbench.XXXXXX)
@@ -97,10 +103,9 @@ cleanup() {
     "${B[@]}" ps -aq --no-trunc 2>/dev/null | xargs -r "${B[@]}" rm -f >/dev/null 2>&1
     "${B[@]}" network rm "$BNET" >/dev/null 2>&1
     # aardvark-dns outlives its last container for a moment; it was started
-    # by this run's netavark, with this run's config dir.
-    for f in "$W"/podman/run/networks/aardvark-dns/aardvark.pid; do
-        [ -s "$f" ] && kill "$(cat "$f")" 2>/dev/null
-    done
+    # by this run's netavark, with this run's config dir (the tmpfs above).
+    f=/run/containers/networks/aardvark-dns/aardvark.pid
+    [ -s "$f" ] && kill "$(cat "$f")" 2>/dev/null
     umount -R "$W"/podman/root/overlay/*/merged 2>/dev/null
     umount "$W"/podman/root/overlay 2>/dev/null
     for d in /sys/fs/cgroup/*"$CG"; do [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null; done
@@ -219,9 +224,15 @@ bps() {
         .sum_received.bits_per_second * 100 / ((.cpu_utilization_percent.host_total
             + .cpu_utilization_percent.remote_total) + 1e-9))"' 2>/dev/null
 }
-ip_of() { # ENGINE CONTAINER: its address on its first network
-    if [ "$1" = podman ]; then "${P[@]}" inspect "$2"; else "${B[@]}" inspect --type container "$2"; fi |
-        jq -r '.[0].NetworkSettings.Networks | to_entries[0].value.IPAddress // empty'
+ip_of() { # ENGINE CONTAINER: its address on its first network (from inspect,
+    # else from eth0 inside it)
+    local e=("${P[@]}") a
+    [ "$1" = berth ] && e=("${B[@]}")
+    a=$("${e[@]}" inspect --type container "$2" 2>/dev/null | jq -r '.[0].NetworkSettings |
+        ((.Networks // {}) | to_entries | map(.value.IPAddress // "" | select(. != "")) | .[0])
+        // (.IPAddress // "" | select(. != "")) // empty' 2>/dev/null)
+    [ -n "$a" ] || a=$("${e[@]}" exec "$2" ip -4 -o addr show eth0 2>/dev/null | awk '{sub("/.*", "", $4); print $4; exit}')
+    echo "$a"
 }
 measure() { # KEY CMD...: run one iperf3 client, record Gbit/s under KEY
     local out v try
