@@ -316,9 +316,9 @@ fn errors_in_dockers_words() {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    let out = e.run(&["run", "--rm", "--network", "bridge", "bb:1", "true"]);
+    let out = e.run(&["run", "--rm", "--network", "container:nope", "bb:1", "true"]);
     assert_eq!(out.status.code(), Some(125));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("unsupported network"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("No such container: nope"));
     // Only the created container is left, and nothing is mounted.
     assert_eq!(e.ok(&["ps", "-aq"]).lines().count(), 1);
     assert!(e.mounts_under_root().is_empty());

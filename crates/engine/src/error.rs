@@ -113,6 +113,21 @@ pub enum Error {
     /// A request the engine cannot take as given, in Docker's words.
     #[error("{0}")]
     BadRequest(String),
+    #[error("No such network: {0}")]
+    NoSuchNetwork(String),
+    /// `network rm`'s word for an unknown network.
+    #[error("network {0} not found")]
+    NetworkNotFound(String),
+    #[error("network with name {0} already exists")]
+    NetworkExists(String),
+    /// Something asked for that does not exist, in Docker's words
+    /// (`plugin "x" not found`).
+    #[error("{0}")]
+    Missing(String),
+    #[error(transparent)]
+    Ipam(#[from] berth_net::ipam::IpamError),
+    #[error(transparent)]
+    Netlink(#[from] berth_net::netlink::Error),
     #[error("cannot pull {reference}")]
     Pull {
         reference: String,
@@ -125,6 +140,12 @@ impl Error {
     pub fn kind(&self) -> ErrorKind {
         match self {
             Error::NoSuchContainer(_) | Error::RuntimeNotFound { .. } => ErrorKind::NotFound,
+            Error::NoSuchNetwork(_) | Error::NetworkNotFound(_) | Error::Missing(_) => {
+                ErrorKind::NotFound
+            }
+            Error::NetworkExists(_) => ErrorKind::AlreadyExists,
+            Error::Ipam(berth_net::ipam::IpamError::AddressInUse) => ErrorKind::Conflict,
+            Error::Ipam(_) => ErrorKind::InvalidInput,
             Error::Image(e) if e.kind() == berth_image::ErrorKind::NotFound => ErrorKind::NotFound,
             Error::NameInUse { .. } => ErrorKind::AlreadyExists,
             Error::InvalidName(_)

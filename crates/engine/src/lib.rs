@@ -36,6 +36,7 @@ pub use error::{Error, ErrorKind, Result};
 pub use model::event::{Event, EventFilters, EventType, EventsOptions};
 pub use model::security::DEFAULT_CAPABILITIES;
 pub use model::ThrottleDevice;
+pub use model::{network, Bandwidth, NetworkMode, NetworkOptions, NetworkRequest};
 pub use model::{restart, seccomp, security};
 pub use model::{Container, ContainerConfig, Resources, SecurityOptions, State, StdioConfig};
 pub use ops::create::CreateOptions;

@@ -13,4 +13,10 @@
 //! The engine decides *what* (from its database); this crate only knows
 //! *how*. Nothing here touches the database.
 #![forbid(unsafe_code)]
+
 pub mod dns;
+pub mod etc_files;
+pub mod ipam;
+pub mod netlink;
+pub mod nft;
+pub mod portspec;

@@ -12,6 +12,7 @@ pub mod bpf;
 pub mod caps;
 pub mod fs;
 pub mod fsmount;
+pub mod nftables;
 pub mod seccomp;
 pub mod sysctl;
 

@@ -33,9 +33,11 @@ pub struct CreateArgs {
     /// Automatically remove the container when it exits
     #[arg(long)]
     pub rm: bool,
-    /// Network mode ("none" or "host" for now)
-    #[arg(long)]
+    /// Connect a container to a network (none, host, bridge, a network's name, container:<name|id>)
+    #[arg(long, visible_alias = "net")]
     pub network: Option<String>,
+    #[command(flatten)]
+    pub net: NetworkArgs,
     /// Parent cgroup for the container's cgroup (default /berth)
     #[arg(long)]
     pub cgroup_parent: Option<String>,
@@ -65,6 +67,82 @@ pub struct CreateArgs {
     pub image: String,
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<String>,
+}
+
+/// The network flags of `create`/`run` (values as text: the engine checks
+/// them in Docker's words).
+#[derive(Debug, Default, Args)]
+pub struct NetworkArgs {
+    /// IPv4 address (e.g., 172.30.100.104)
+    #[arg(long)]
+    pub ip: Option<String>,
+    /// IPv6 address (e.g., 2001:db8::33)
+    #[arg(long)]
+    pub ip6: Option<String>,
+    /// Container MAC address (e.g., 92:d0:c6:0a:29:33)
+    #[arg(long)]
+    pub mac_address: Option<String>,
+    /// Add network-scoped alias for the container
+    #[arg(long = "network-alias", visible_alias = "net-alias")]
+    pub network_alias: Vec<String>,
+    /// Container NIS domain name
+    #[arg(long)]
+    pub domainname: Option<String>,
+    /// Set custom DNS servers
+    #[arg(long)]
+    pub dns: Vec<String>,
+    /// Set custom DNS search domains
+    #[arg(long = "dns-search", allow_hyphen_values = true)]
+    pub dns_search: Vec<String>,
+    /// Set DNS options
+    #[arg(long = "dns-option", visible_alias = "dns-opt")]
+    pub dns_option: Vec<String>,
+    /// Add a custom host-to-IP mapping (host:ip)
+    #[arg(long = "add-host")]
+    pub add_host: Vec<String>,
+    /// Publish a container's port(s) to the host
+    #[arg(short = 'p', long = "publish")]
+    pub publish: Vec<String>,
+    /// Publish all exposed ports to random ports
+    #[arg(short = 'P', long = "publish-all")]
+    pub publish_all: bool,
+    /// Expose a port or a range of ports
+    #[arg(long)]
+    pub expose: Vec<String>,
+    #[command(flatten)]
+    pub bandwidth: BandwidthArgs,
+}
+
+/// Shaping of the container's network traffic (`create`, `run`, `update`).
+#[derive(Debug, Default, Args)]
+pub struct BandwidthArgs {
+    /// Limit the container's outgoing traffic (tc units: 10mbit, 1gbit, 500kbps)
+    #[arg(long = "network-bandwidth-egress", value_name = "RATE")]
+    pub egress: Option<String>,
+    /// Limit the container's incoming traffic (tc units: 10mbit, 1gbit, 500kbps)
+    #[arg(long = "network-bandwidth-ingress", value_name = "RATE")]
+    pub ingress: Option<String>,
+}
+
+impl NetworkArgs {
+    pub fn options(self) -> berth_engine::NetworkOptions {
+        berth_engine::NetworkOptions {
+            ip: self.ip,
+            ip6: self.ip6,
+            mac_address: self.mac_address,
+            aliases: self.network_alias,
+            domainname: self.domainname,
+            dns: self.dns,
+            dns_search: self.dns_search,
+            dns_options: self.dns_option,
+            add_hosts: self.add_host,
+            publish: self.publish,
+            publish_all: self.publish_all,
+            expose: self.expose,
+            bandwidth_egress: self.bandwidth.egress,
+            bandwidth_ingress: self.bandwidth.ingress,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -270,6 +348,8 @@ pub struct LogsFilterArgs {
 pub struct UpdateArgs {
     #[command(flatten)]
     pub resources: ResourceArgs,
+    #[command(flatten)]
+    pub bandwidth: BandwidthArgs,
     #[arg(required = true)]
     pub containers: Vec<String>,
 }

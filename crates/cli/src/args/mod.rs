@@ -5,6 +5,7 @@ mod containers;
 mod events;
 mod fs;
 mod images;
+mod network;
 mod registry;
 pub mod resources;
 pub mod security;
@@ -18,6 +19,7 @@ pub use containers::*;
 pub use events::*;
 pub use fs::*;
 pub use images::*;
+pub use network::*;
 pub use registry::*;
 pub use system::*;
 
@@ -138,6 +140,11 @@ pub enum Command {
     Image {
         #[command(subcommand)]
         command: ImageCommand,
+    },
+    /// Manage networks
+    Network {
+        #[command(subcommand)]
+        command: NetworkCommand,
     },
 }
 

@@ -13,6 +13,10 @@ use crate::output::{each, ExitWith, Template};
 fn options(runtime: &str, a: CreateArgs) -> Result<CreateOptions> {
     // Flag values first: a bad one is Docker's flag error, before anything.
     let resources = a.resources.to_resources()?;
+    if a.network.as_deref() == Some("host") && !a.net.publish.is_empty() {
+        // Docker's daemon warning; the engine drops them.
+        eprintln!("WARNING: Published ports are discarded when using host network mode");
+    }
     // Docker reads --env-file first; -e overrides it.
     let env = a.security.env()?.into_iter().chain(a.env).collect();
     Ok(CreateOptions {
@@ -30,6 +34,7 @@ fn options(runtime: &str, a: CreateArgs) -> Result<CreateOptions> {
         runtime: berth_engine::runtime::resolve(runtime)?,
         cgroup_parent: a.cgroup_parent,
         network: a.network,
+        net: a.net.options(),
         resources,
         stdio: berth_engine::StdioConfig {
             tty: a.stdio.tty,

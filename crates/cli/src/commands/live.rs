@@ -11,12 +11,21 @@ use crate::output::each;
 
 pub fn update(root: &Path, a: UpdateArgs) -> Result<()> {
     let change = a.resources.to_resources()?;
-    if change.is_empty() {
+    let bandwidth = berth_engine::Bandwidth::parse(
+        a.bandwidth.egress.as_deref(),
+        a.bandwidth.ingress.as_deref(),
+    )?;
+    if change.is_empty() && bandwidth.is_empty() {
         bail!("you must provide one or more flags when using this command");
     }
     let mut engine = Engine::open(root)?;
     each(&a.containers, |key| {
-        engine.update(key, &change)?;
+        if !change.is_empty() {
+            engine.update(key, &change)?;
+        }
+        if !bandwidth.is_empty() {
+            engine.update_bandwidth(key, &bandwidth)?;
+        }
         Ok(())
     })
 }

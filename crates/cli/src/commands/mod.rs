@@ -9,6 +9,7 @@ mod fs;
 mod images;
 mod live;
 mod logs;
+mod network;
 mod ps;
 mod registry;
 mod stats;
@@ -124,5 +125,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Image {
             command: ImageCommand::Prune(a),
         } => prune(&engine()?, a),
+        Command::Network { command } => network::run(&cli.root, command),
     }
 }

@@ -142,7 +142,7 @@ pub fn info(root: &Path, runtime: &str, a: FormatArgs) -> Result<()> {
 
 /// `prune --filter`: `until=TIME` (created before it; RFC 3339, unix
 /// time or a duration ago, as `logs --since`), `label=K[=V]`, `label!=K[=V]`.
-fn prune_filter(filters: &[String]) -> Result<PruneFilter> {
+pub(super) fn prune_filter(filters: &[String]) -> Result<PruneFilter> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as i128);
@@ -158,7 +158,7 @@ fn prune_filter(filters: &[String]) -> Result<PruneFilter> {
     Ok(filter)
 }
 
-fn confirm(warning: &str) -> Result<bool> {
+pub(super) fn confirm(warning: &str) -> Result<bool> {
     eprint!("{warning}\nAre you sure you want to continue? [y/N] ");
     let mut answer = String::new();
     io::stdin().read_line(&mut answer)?;

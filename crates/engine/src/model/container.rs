@@ -74,7 +74,8 @@ pub struct ContainerConfig {
     /// `-i`/`-t` (absent from rows written before they existed).
     #[serde(default)]
     pub stdio: crate::model::stdio::StdioConfig,
-    /// `none` (empty in older records) or `host`.
+    /// `none` (empty in older records), `host`, `bridge`, a user
+    /// network's name or `container:<id>` ([`ContainerConfig::network`]).
     #[serde(default)]
     pub network_mode: String,
     /// Capabilities, seccomp, devices, limits, `--init`, ... (security.rs).
@@ -86,12 +87,48 @@ pub struct ContainerConfig {
     /// `--log-driver`, `--log-opt`.
     #[serde(default)]
     pub log: crate::model::log::LogConfig,
+    /// `--domainname`.
+    #[serde(default)]
+    pub domainname: String,
+    /// The networks it joins while it runs (`bridge` or user networks):
+    /// the first from `--network`, more from `network connect`.
+    #[serde(default)]
+    pub networks: Vec<crate::model::network::NetworkRequest>,
+    /// `--dns`.
+    #[serde(default)]
+    pub dns: Vec<std::net::IpAddr>,
+    /// `--dns-search`.
+    #[serde(default)]
+    pub dns_search: Vec<String>,
+    /// `--dns-option`.
+    #[serde(default)]
+    pub dns_options: Vec<String>,
+    /// `--add-host`, as given (`name:ip`, `name=ip`, `name:host-gateway`).
+    #[serde(default)]
+    pub extra_hosts: Vec<String>,
+    /// `-p`, one per container port.
+    #[serde(default)]
+    pub publish: Vec<berth_net::portspec::PortMapping>,
+    /// `-P`: the `expose` ports not in `publish` get free host ports.
+    #[serde(default)]
+    pub publish_all: bool,
+    /// The image's `ExposedPorts`, `--expose` and `-p`'s container ports.
+    #[serde(default)]
+    pub expose: Vec<berth_net::portspec::ExposedPort>,
+    /// `--network-bandwidth-egress/-ingress` (`update` changes them).
+    #[serde(default)]
+    pub bandwidth: crate::model::network::Bandwidth,
 }
 
 impl ContainerConfig {
     /// The process's argv: entrypoint then command.
     pub fn args(&self) -> Vec<String> {
         self.entrypoint.iter().chain(&self.cmd).cloned().collect()
+    }
+
+    /// What `network_mode` names.
+    pub fn network(&self) -> crate::model::network::NetworkMode<'_> {
+        crate::model::network::NetworkMode::parse(&self.network_mode)
     }
 }
 

@@ -5,6 +5,7 @@ pub mod container;
 pub mod event;
 pub mod exec;
 pub mod log;
+pub mod network;
 pub mod resources;
 pub mod restart;
 pub mod seccomp;
@@ -16,6 +17,7 @@ pub use container::{
 };
 pub use exec::ExecOptions;
 pub use log::{LogConfig, LogDriver};
+pub use network::{Bandwidth, NetworkMode, NetworkOptions, NetworkRequest};
 pub use resources::{Resources, ThrottleDevice};
 pub use restart::RestartPolicy;
 pub use security::{SecurityConfig, SecurityOptions};

@@ -262,7 +262,7 @@ impl Monitor {
         let rootfs = bundle.rootfs();
         let _ = unmount(&rootfs);
         engine.images.mount(id, &rootfs)?;
-        bundle.write_for_start(c, &rootfs)?;
+        bundle.write_for_start(c, &rootfs, engine.join_network_namespace(c)?)?;
         let runtime = engine.runtime_for(c);
         std::fs::create_dir_all(&runtime.root)
             .map_err(|e| Error::io("create", &runtime.root, e))?;

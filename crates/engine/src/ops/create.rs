@@ -8,6 +8,7 @@ use berth_image::spec::ContainerConfig as ImageConfig;
 
 use crate::error::{Error, Result};
 use crate::model::log::LogConfig;
+use crate::model::network::{self, NetworkMode, NetworkOptions};
 use crate::model::restart::RestartPolicy;
 use crate::model::{self, security, Container, ContainerConfig, Resources, SecurityOptions, State};
 use crate::model::{SecurityConfig, StdioConfig};
@@ -32,7 +33,11 @@ pub struct CreateOptions {
     pub auto_remove: bool,
     pub runtime: PathBuf,
     pub cgroup_parent: Option<String>,
+    /// `--network`: none (the default), host, bridge, a user network or
+    /// `container:<name|id>`.
     pub network: Option<String>,
+    /// `--ip`, `-p`, `--dns`, ... ([`NetworkOptions`]).
+    pub net: NetworkOptions,
     /// `-i`, `-t`.
     pub stdio: StdioConfig,
     /// `-l`/`--label-file`: `KEY=VALUE` or `KEY` (empty value).
@@ -54,6 +59,7 @@ pub struct CreateOptions {
 /// The flags checked on their own, before the image is looked at.
 struct Checked {
     host_network: bool,
+    network: network::Resolved,
     security: SecurityConfig,
     restart: RestartPolicy,
     log: LogConfig,
@@ -68,7 +74,42 @@ impl Engine {
         let (image, _) = self.images.config(&image_id)?;
         let ic = image.config.unwrap_or_default();
         let id = model::new_id()?;
-        let config = container_config(o, &ic, &id, checked)?;
+        let mut checked = checked;
+        // Again with the image's exposed ports (not a joined namespace's:
+        // they are the other container's to publish).
+        let joins = matches!(
+            NetworkMode::parse(&checked.network.network_mode),
+            NetworkMode::Container(_)
+        );
+        let image_exposed: Vec<String> = match (&ic.exposed_ports, joins) {
+            (Some(ports), false) => ports.keys().cloned().collect(),
+            _ => Vec::new(),
+        };
+        let mut net = network::resolve(
+            o.network.as_deref(),
+            &o.net,
+            o.hostname.is_some(),
+            &image_exposed,
+        )?;
+        // The container whose network namespace this one joins, by id.
+        let mut joined = None;
+        if let NetworkMode::Container(key) = NetworkMode::parse(&net.network_mode) {
+            let other = self.find(key)?;
+            net.network_mode = format!("container:{}", other.id);
+            joined = Some(other);
+        }
+        checked.network = net;
+        let mut config = container_config(o, &ic, &id, checked)?;
+        if let Some(other) = joined {
+            // Docker: the joined container's names (its files are
+            // bind-mounted at start).
+            config.hostname = other.config.hostname.clone();
+            config.domainname = other.config.domainname.clone();
+            let own = format!("HOSTNAME={}", &id[..12]);
+            if let Some(e) = config.env.iter_mut().find(|e| **e == own) {
+                *e = format!("HOSTNAME={}", config.hostname);
+            }
+        }
         let mut c = Container {
             id: id.clone(),
             name: String::new(),
@@ -124,20 +165,12 @@ impl Engine {
 
 /// Network, name, resources, security, restart and log flags.
 fn check_options(o: &CreateOptions) -> Result<Checked> {
-    match o.network.as_deref() {
-        None | Some("none") | Some("host") => {}
-        Some(other) => {
-            return Err(Error::Unsupported {
-                what: "network",
-                value: format!("{other:?} (only \"none\" and \"host\" for now)"),
-            })
-        }
-    }
+    let network = network::resolve(o.network.as_deref(), &o.net, o.hostname.is_some(), &[])?;
     if let Some(name) = &o.name {
         model::validate_name(name)?;
     }
     o.resources.validate(false)?;
-    let host_network = o.network.as_deref() == Some("host");
+    let host_network = NetworkMode::parse(&network.network_mode) == NetworkMode::Host;
     let security = security::resolve(&o.security, host_network)?;
     let restart = match &o.restart {
         Some(r) => RestartPolicy::parse(r)?,
@@ -149,6 +182,7 @@ fn check_options(o: &CreateOptions) -> Result<Checked> {
     let log = LogConfig::parse(o.log_driver.as_deref(), &o.log_opts)?;
     Ok(Checked {
         host_network,
+        network,
         security,
         restart,
         log,
@@ -189,11 +223,21 @@ fn container_config(
             .clone()
             .unwrap_or_else(|| berth_cgroups::DEFAULT_PARENT.to_owned()),
         stdio: o.stdio.clone(),
-        network_mode: o.network.clone().unwrap_or_else(|| "none".to_owned()),
         security: checked.security,
         restart: checked.restart,
         log: checked.log,
         resources: o.resources.clone().with_defaults(),
+        network_mode: checked.network.network_mode,
+        networks: checked.network.networks,
+        domainname: checked.network.domainname,
+        dns: checked.network.dns,
+        dns_search: checked.network.dns_search,
+        dns_options: checked.network.dns_options,
+        extra_hosts: checked.network.extra_hosts,
+        publish: checked.network.publish,
+        publish_all: checked.network.publish_all,
+        expose: checked.network.expose,
+        bandwidth: checked.network.bandwidth,
     })
 }
 
@@ -248,4 +292,31 @@ fn labels(o: &CreateOptions, ic: &ImageConfig) -> std::collections::BTreeMap<Str
         labels.insert(k.to_owned(), v.to_owned());
     }
     labels
+}
+
+impl Engine {
+    /// At start, for `--network container:<id>`: the network namespace of
+    /// that container's init (Docker's words when it is not running), its
+    /// `hostname`, `hosts` and `resolv.conf` copied into this bundle.
+    pub fn join_network_namespace(&self, c: &Container) -> Result<Option<PathBuf>> {
+        let NetworkMode::Container(key) = c.config.network() else {
+            return Ok(None);
+        };
+        let other = self.find(key)?;
+        if other.id == c.id {
+            return Err(Error::BadRequest("cannot join own network".into()));
+        }
+        match other.state {
+            State::Restarting => return Err(Error::Restarting(key.to_owned())),
+            State::Running if other.pid > 0 => {}
+            _ => {
+                return Err(Error::StateConflict(format!(
+                    "cannot join network of a non running container: {key}"
+                )))
+            }
+        }
+        self.bundle(&c.id)
+            .copy_network_files(&self.bundle(&other.id))?;
+        Ok(Some(PathBuf::from(format!("/proc/{}/ns/net", other.pid))))
+    }
 }

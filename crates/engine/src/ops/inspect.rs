@@ -76,6 +76,12 @@ impl Engine {
                 "OomScoreAdj": sec.oom_score_adj,
                 "GroupAdd": if sec.group_add.is_empty() { Value::Null } else { json!(sec.group_add) },
                 "Sysctls": sec.sysctls,
+                "PortBindings": port_bindings(cfg),
+                "PublishAllPorts": cfg.publish_all,
+                "Dns": cfg.dns,
+                "DnsSearch": cfg.dns_search,
+                "DnsOptions": cfg.dns_options,
+                "ExtraHosts": if cfg.extra_hosts.is_empty() { Value::Null } else { json!(cfg.extra_hosts) },
             },
             "GraphDriver": {
                 "Name": "overlay",
@@ -83,6 +89,7 @@ impl Engine {
             },
             "Config": {
                 "Hostname": cfg.hostname,
+                "Domainname": cfg.domainname,
                 "User": cfg.user,
                 "Env": cfg.env,
                 "Cmd": cfg.cmd,
@@ -101,6 +108,14 @@ impl Engine {
             serde_json::to_value(&cfg.resources),
         ) {
             host.extend(limits);
+        }
+        if !cfg.expose.is_empty() {
+            v["Config"]["ExposedPorts"] = cfg
+                .expose
+                .iter()
+                .map(|p| (p.to_string(), json!({})))
+                .collect::<serde_json::Map<_, _>>()
+                .into();
         }
         if size {
             let (rw, rootfs) = self.container_sizes(c);
@@ -145,6 +160,23 @@ impl Engine {
             "Descriptor": d.manifest,
         }))
     }
+}
+
+/// Docker's `HostConfig.PortBindings`: `{"80/tcp": [{"HostIp": "",
+/// "HostPort": "8080"}]}`, one binding per `-p` of the port.
+fn port_bindings(cfg: &crate::model::ContainerConfig) -> Value {
+    let mut map = serde_json::Map::new();
+    for p in &cfg.publish {
+        let binding = json!({
+            "HostIp": p.host_ip.map(|ip| ip.to_string()).unwrap_or_default(),
+            "HostPort": p.host_port_text(),
+        });
+        match map.entry(p.container_key()).or_insert_with(|| json!([])) {
+            Value::Array(a) => a.push(binding),
+            _ => unreachable!("a list"),
+        }
+    }
+    Value::Object(map)
 }
 
 /// An image config's `Config` as Docker shows it.

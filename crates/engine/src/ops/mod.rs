@@ -16,6 +16,7 @@ pub mod inspect;
 pub mod kill;
 pub mod list;
 pub mod log_stream;
+pub mod network;
 pub mod pause;
 pub mod port;
 pub mod prune;

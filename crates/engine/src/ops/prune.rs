@@ -18,11 +18,21 @@ pub struct PruneFilter {
 
 impl PruneFilter {
     fn matches(&self, c: &Container) -> bool {
-        self.until.is_none_or(|u| rfc3339_nanos(&c.created_at) < u)
+        self.matches_labels(&c.config.labels, &c.created_at)
+    }
+
+    /// The filter against an object's labels and creation time (RFC
+    /// 3339): containers', networks'.
+    pub(crate) fn matches_labels(
+        &self,
+        labels: &std::collections::BTreeMap<String, String>,
+        created: &str,
+    ) -> bool {
+        self.until.is_none_or(|u| rfc3339_nanos(created) < u)
             && self.labels.iter().all(|(want, l)| {
                 let has = match l.split_once('=') {
-                    Some((k, v)) => c.config.labels.get(k).is_some_and(|x| x == v),
-                    None => c.config.labels.contains_key(l),
+                    Some((k, v)) => labels.get(k).is_some_and(|x| x == v),
+                    None => labels.contains_key(l),
                 };
                 has == *want
             })

@@ -52,6 +52,11 @@ impl Engine {
                 first_error.get_or_insert(e);
             }
         }
+        // Addresses and ports of containers no longer live (normally freed
+        // with the exit, in `reconciled` for a dead owner).
+        if let Err(e) = self.db.release_orphans() {
+            first_error.get_or_insert(e);
+        }
         first_error.map_or(Ok(()), Err)
     }
 

@@ -2,7 +2,7 @@
 //! through the runtime's `update --resources`, then records it.
 
 use crate::error::{Error, Result};
-use crate::model::{Container, Resources, State};
+use crate::model::{Bandwidth, Container, Resources, State};
 use crate::spec;
 use crate::Engine;
 
@@ -31,6 +31,17 @@ impl Engine {
         }
         c.config.resources = merged;
         // The next start builds its spec from the record.
+        self.db.set_config(&c.id, &c.config)?;
+        Ok(c)
+    }
+
+    /// `update --network-bandwidth-egress/-ingress`: records the rates
+    /// (a given one replaces the recorded one). Applying them to a running
+    /// container's interfaces is the network lifecycle's (tc); the next
+    /// start applies them.
+    pub fn update_bandwidth(&mut self, key: &str, change: &Bandwidth) -> Result<Container> {
+        let mut c = self.find(key)?;
+        c.config.bandwidth.merge(change);
         self.db.set_config(&c.id, &c.config)?;
         Ok(c)
     }

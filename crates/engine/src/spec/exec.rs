@@ -74,6 +74,7 @@ mod tests {
             seccomp: crate::model::seccomp::Host::current(),
             devices: Vec::new(),
             block_devices: Default::default(),
+            network_namespace: None,
         };
         super::super::process(&cfg, &host, &crate::users::ResolvedUser::default()).unwrap()
     }

@@ -345,6 +345,10 @@ pub(super) fn cases() -> Vec<Case> {
             }),
         ),
         case("network-host", with(|c| c.network_mode = "host".into())),
+        case(
+            "network-container",
+            with(|c| c.network_mode = format!("container:{}", "ab".repeat(32))),
+        ),
         case("user-name", with(|c| c.user = "alice".into())),
         case("user-uid", with(|c| c.user = "1000".into())),
         case("user-uid-gid", with(|c| c.user = "1000:27".into())),

@@ -28,7 +28,7 @@ mod security;
 mod stdio;
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{Linux, LinuxResources, Root, Spec};
 
@@ -60,6 +60,9 @@ pub struct HostFacts {
     pub devices: Vec<Device>,
     /// Major and minor numbers of the devices the blkio throttles name.
     pub block_devices: BTreeMap<String, (u64, u64)>,
+    /// `--network container:<id>`: the network namespace joined
+    /// (`/proc/<pid>/ns/net` of that container's init, known at start).
+    pub network_namespace: Option<PathBuf>,
 }
 
 impl HostFacts {
@@ -76,6 +79,7 @@ impl HostFacts {
                 Vec::new()
             },
             block_devices: block_devices(&c.resources)?,
+            network_namespace: None,
         })
     }
 }
@@ -163,10 +167,16 @@ pub fn for_create(c: &Container, bundle_dir: &Path) -> Result<Spec> {
 }
 
 /// The spec of a start, the image mounted at `rootfs`: the user resolved
-/// in its files.
-pub fn for_start(c: &Container, bundle_dir: &Path, rootfs: &Path) -> Result<Spec> {
+/// in its files; `network_namespace` the one `--network container:` joins.
+pub fn for_start(
+    c: &Container,
+    bundle_dir: &Path,
+    rootfs: &Path,
+    network_namespace: Option<PathBuf>,
+) -> Result<Spec> {
     let user = crate::users::resolve(rootfs, &c.config.user, &c.config.security.group_add)?;
-    let host = HostFacts::detect(&c.config)?;
+    let mut host = HostFacts::detect(&c.config)?;
+    host.network_namespace = network_namespace;
     build(c, &host, &user, bundle_dir)
 }
 

@@ -55,6 +55,8 @@ fn golden_host() -> HostFacts {
             ("/dev/null".to_owned(), (1, 3)),
             ("/dev/zero".to_owned(), (1, 5)),
         ]),
+        // The namespace of `network-container.json`'s other container.
+        network_namespace: Some("/proc/4242/ns/net".into()),
     }
 }
 

@@ -393,6 +393,9 @@ impl Db {
                 ],
             )?;
             if n == 1 {
+                // The owner died without releasing them (it would have after
+                // the exit): the container's addresses and ports are free.
+                super::networks::release_in(&tx, id)?;
                 let code = exit_code.to_string();
                 super::events::container(&tx, id, "die", &[("exitCode", code)])?;
             }

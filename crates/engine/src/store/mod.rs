@@ -13,6 +13,7 @@ use crate::model::{Container, ContainerConfig, State};
 
 mod events;
 mod lifecycle;
+mod networks;
 pub mod owner;
 pub use lifecycle::{Lifecycle, LiveRow, Unfinished};
 
@@ -51,6 +52,8 @@ const MIGRATIONS: &[&str] = &[
      ALTER TABLE containers ADD COLUMN oom_killed INTEGER NOT NULL DEFAULT 0;",
     // 4: events (store/events.rs).
     events::MIGRATION,
+    // 5: networks, endpoints and published ports (store/networks.rs).
+    networks::MIGRATION,
 ];
 
 pub struct Db {
@@ -391,6 +394,7 @@ impl Db {
             if created == Some(true) {
                 events::container(&tx, id, "destroy", &[])?;
             }
+            networks::release_in(&tx, id)?;
             let n = tx.execute("DELETE FROM containers WHERE id = ?1", [id])?;
             tx.commit()?;
             Ok(n == 1)
