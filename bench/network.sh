@@ -132,7 +132,8 @@ tar -C "$rootfs" -cf "$W/rootfs.tar" .
 
 # What berth supports yet: a user network, the default bridge, -p, limits.
 B_NET=no B_BRIDGE=no B_PORT=no B_LIMIT=no
-"${B[@]}" network create --subnet "$BSUB" "$BNET" >/dev/null 2>>"$W/err-berth" && B_NET=yes
+"${B[@]}" network create --subnet "$BSUB" "$BNET" >/dev/null 2>>"$W/err-berth" &&
+    "${B[@]}" run --rm --network "$BNET" "${BRUN[@]}" netbench:1 true >/dev/null 2>>"$W/err-berth" && B_NET=yes
 "${B[@]}" run --rm --network bridge "${BRUN[@]}" netbench:1 true >/dev/null 2>>"$W/err-berth" && B_BRIDGE=yes
 BN=$BNET # the network berth's throughput and limit tests use
 [ $B_NET = yes ] || BN=bridge
