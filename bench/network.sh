@@ -176,16 +176,17 @@ if has_part setup; then
     for r in $(seq 0 "$RUNS"); do # round 0 warms caches and is not counted
         for c in "${cases[@]}"; do
             read -r e net <<<"$c"
-            t0=$(now)
+            ok=1 t0=$(now)
             if [ "$e" = podman ]; then
                 "${P[@]}" run --rm --network "$net" "${PRUN[@]}" localhost/netbench:1 true \
-                    >/dev/null 2>>"$W/err-podman" || add "$c failures" 1
+                    >/dev/null 2>>"$W/err-podman" || ok=0
             else
                 "${B[@]}" run --rm --network "$net" "${BRUN[@]}" netbench:1 true \
-                    >/dev/null 2>>"$W/err-berth" || add "$c failures" 1
+                    >/dev/null 2>>"$W/err-berth" || ok=0
             fi
             t1=$(now)
-            [ "$r" = 0 ] || add "$c" $((t1 - t0))
+            [ "$r" = 0 ] && continue
+            if [ $ok = 1 ]; then add "$c" $((t1 - t0)); else add "$c failures" 1; fi
         done
     done
     echo
@@ -194,9 +195,10 @@ if has_part setup; then
     echo "|---|---|---|---|"
     for c in "${cases[@]}"; do
         read -r e net <<<"$c"
-        read -r a b m <<<"$(echo "${S[$c]}" | stat3)"
-        awk -v e="$e" -v n="$net" -v a="$a" -v b="$b" -v m="$m" -v f="$(echo "${S[$c failures]:-}" | wc -w)" \
-            'BEGIN{printf "| %s | %s | %.1f / %.1f / %.1f | %d |\n", e, n, a/1000, b/1000, m/1000, f}'
+        read -r a b m <<<"$(echo "${S[$c]:-}" | stat3)"
+        awk -v e="$e" -v n="$net" -v a="$a" -v b="$b" -v m="$m" -v f="$(echo "${S[$c failures]:-}" | wc -w)" '
+            BEGIN{ if (b == "") printf "| %s | %s | - | %d |\n", e, n, f
+                   else printf "| %s | %s | %.1f / %.1f / %.1f | %d |\n", e, n, a/1000, b/1000, m/1000, f }'
     done
     ratio "podman $PNET" "podman none" "podman network / podman none" ""
     ratio "podman podman" "podman none" "podman default network (no DNS) / podman none" ""
