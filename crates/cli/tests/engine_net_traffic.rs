@@ -535,3 +535,83 @@ fn macvlan_on_a_parent_link_and_ipvlan_where_the_kernel_has_it() {
         );
     }
 }
+
+#[test]
+fn dual_stack_network_serves_ipv6() {
+    require_root!();
+    let e = Engine::new("berth");
+    let net = name("v6");
+    e.ok(&[
+        "network",
+        "create",
+        "--ipv6",
+        "--subnet",
+        "10.212.0.0/24",
+        "--subnet",
+        "fd00:212::/64",
+        &net,
+    ]);
+    let server = name("srv");
+    httpd(&e, &["--name", &server, "--network", &net]);
+    let v = e.inspect(&server);
+    let v6 = v["NetworkSettings"]["Networks"][&net]["GlobalIPv6Address"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(v6.starts_with("fd00:212::"), "{v}");
+    assert!(ip_of(&e, &server, &net).starts_with("10.212.0."));
+    let out = sh(
+        &e,
+        &["--network", &net],
+        &fetch(&format!("http://[{v6}]/hello")),
+    );
+    assert_eq!(out, HELLO);
+}
+
+#[test]
+fn bandwidth_limits_are_set_on_both_ends_and_changed_live() {
+    require_root!();
+    let e = Engine::new("berth");
+    let c = e.ok(&[
+        "run",
+        "-d",
+        "--network-bandwidth-ingress",
+        "10mbit",
+        "--network-bandwidth-egress",
+        "20mbit",
+        "bb:1",
+        "sleep",
+        "1000",
+    ]);
+    let c = c.trim();
+    let veth = host_veths(&e).pop().expect("a host veth");
+    let pid = e.inspect(c)["State"]["Pid"].as_i64().unwrap();
+    let qdisc = |inside: bool| {
+        let out = match inside {
+            false => e.host_sh(&format!("tc qdisc show dev {veth}")),
+            true => e.host_sh(&format!("nsenter -t {pid} -n tc qdisc show dev eth0")),
+        };
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    // ingress: what the host sends the container, on the host end
+    assert!(
+        qdisc(false).contains("tbf") && qdisc(false).contains("rate 10Mbit"),
+        "{}",
+        qdisc(false)
+    );
+    assert!(
+        qdisc(true).contains("tbf") && qdisc(true).contains("rate 20Mbit"),
+        "{}",
+        qdisc(true)
+    );
+    e.ok(&["update", "--network-bandwidth-ingress", "30mbit", c]);
+    assert!(qdisc(false).contains("rate 30Mbit"), "{}", qdisc(false));
+    assert!(qdisc(true).contains("rate 20Mbit"), "{}", qdisc(true));
+    let v = e.inspect(c);
+    assert_eq!(
+        v["HostConfig"]["NetworkBandwidthIngress"], 30_000_000,
+        "{v}"
+    );
+    assert_eq!(v["HostConfig"]["NetworkBandwidthEgress"], 20_000_000, "{v}");
+}

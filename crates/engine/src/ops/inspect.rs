@@ -186,6 +186,10 @@ impl Engine {
                 "Sysctls": sec.sysctls,
                 "PortBindings": port_bindings(cfg),
                 "PublishAllPorts": cfg.publish_all,
+                // berth's own (Docker has no bandwidth limits): bits per
+                // second, 0 for none
+                "NetworkBandwidthEgress": cfg.bandwidth.egress.unwrap_or(0),
+                "NetworkBandwidthIngress": cfg.bandwidth.ingress.unwrap_or(0),
                 "Dns": cfg.dns,
                 "DnsSearch": cfg.dns_search,
                 "DnsOptions": cfg.dns_options,
