@@ -399,6 +399,9 @@ impl Engine {
     /// freeing rows.
     pub(crate) fn sweep_network_orphans(&mut self) -> Result<()> {
         let mut nl = Netlink::open().map_err(net_error)?;
+        // Links first, rows second: a start makes its rows before its veth,
+        // so a veth listed here whose rows are missing after is no one's.
+        let links = nl.links().map_err(net_error)?;
         let known: std::collections::BTreeSet<String> = self
             .db
             .active()?
@@ -406,7 +409,7 @@ impl Engine {
             .iter()
             .flat_map(|(_, eps)| eps.iter().map(|e| e.host_ifname.clone()))
             .collect();
-        for link in nl.links().map_err(net_error)? {
+        for link in links {
             if is_berth_veth(&link.name) && !known.contains(&link.name) {
                 let _ = nl.delete_link(&link.name);
             }

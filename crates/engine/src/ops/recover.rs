@@ -145,6 +145,11 @@ impl Engine {
     /// stop, `unless-stopped` unless stopped by hand, `on-failure` after a
     /// failure while retries remain. Containers never started stay down.
     pub fn boot(&mut self) -> Result<Vec<BootStart>> {
+        // The startup sweep: host-side links and rules nothing owns (a
+        // boot without a reboot, e.g. the service restarted, keeps them).
+        if let Err(e) = self.sweep_network_orphans() {
+            tracing::warn!(error = %e, "network sweep at boot");
+        }
         let mut started = Vec::new();
         for c in self.list()? {
             if c.state != State::Exited || c.config.restart.is_none() {
