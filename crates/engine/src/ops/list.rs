@@ -230,33 +230,6 @@ impl Engine {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn patterns() {
-        assert!(pattern_match("web", "my-web-1"));
-        assert!(pattern_match("^my", "my-web-1"));
-        assert!(!pattern_match("^web", "my-web-1"));
-        assert!(pattern_match("^my-web-1$", "my-web-1"));
-        assert!(!pattern_match("^my-web$", "my-web-1"));
-    }
-
-    #[test]
-    fn filters_are_checked_with_dockers_messages() {
-        let bad = |f: &str| {
-            ContainerFilters::parse(&[f.to_owned()])
-                .unwrap_err()
-                .to_string()
-        };
-        assert_eq!(bad("nope=1"), "invalid filter 'nope'");
-        assert_eq!(bad("status=sleeping"), "invalid filter 'status=sleeping'");
-        assert!(bad("name").contains("bad format of filter"));
-        assert!(ContainerFilters::parse(&["Status=running".into()]).is_ok());
-    }
-}
-
 /// `network=NAME|ID`: one of the networks the container joins (a stopped
 /// one too), or its mode (`none`, `host`).
 fn on_network(engine: &Engine, c: &Container, want: &str) -> bool {
@@ -281,5 +254,32 @@ fn port_match(filter: &str, port: u16, protocol: &str) -> bool {
     match (lo.parse::<u16>(), hi.parse::<u16>()) {
         (Ok(lo), Ok(hi)) => (lo..=hi).contains(&port),
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns() {
+        assert!(pattern_match("web", "my-web-1"));
+        assert!(pattern_match("^my", "my-web-1"));
+        assert!(!pattern_match("^web", "my-web-1"));
+        assert!(pattern_match("^my-web-1$", "my-web-1"));
+        assert!(!pattern_match("^my-web$", "my-web-1"));
+    }
+
+    #[test]
+    fn filters_are_checked_with_dockers_messages() {
+        let bad = |f: &str| {
+            ContainerFilters::parse(&[f.to_owned()])
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(bad("nope=1"), "invalid filter 'nope'");
+        assert_eq!(bad("status=sleeping"), "invalid filter 'status=sleeping'");
+        assert!(bad("name").contains("bad format of filter"));
+        assert!(ContainerFilters::parse(&["Status=running".into()]).is_ok());
     }
 }
