@@ -55,6 +55,16 @@ fn fetch(url: &str) -> String {
     )
 }
 
+/// One fetch of `url` that gives up after 2 s, for an address that must
+/// not answer. `; exit $?` keeps `sh` the container's PID 1: a lone
+/// `timeout 2 wget` is exec'd by sh, and busybox timeout execs wget in its
+/// own pid, so wget would be PID 1, which ignores timeout's SIGTERM (no
+/// handler): the run would last until the kernel gives up on the SYN
+/// (~127 s), not 2 s.
+fn fetch_once(url: &str) -> String {
+    format!("timeout 2 wget -q -O - {url}; exit $?")
+}
+
 /// [`fetch`] from the engine's namespace, with the host's busybox.
 fn host_fetch(e: &Engine, url: &str) -> String {
     let out = e.host_sh(&fetch(url).replace("wget", "busybox wget"));
@@ -257,7 +267,7 @@ fn internal_networks_have_no_route_out() {
     let out = sh_out(
         &e,
         &["--network", &internal],
-        "timeout 2 wget -q -O - http://10.202.0.1:18082/hello",
+        &fetch_once("http://10.202.0.1:18082/hello"),
     );
     assert!(!out.status.success(), "{}", text(&out.stdout));
 }
@@ -283,7 +293,7 @@ fn two_networks_are_isolated_from_each_other() {
     let out = sh_out(
         &e,
         &["--network", &b],
-        &format!("timeout 2 wget -q -O - http://{ip}/hello"),
+        &fetch_once(&format!("http://{ip}/hello")),
     );
     assert!(!out.status.success(), "{}", text(&out.stdout));
     // nor by name across networks
@@ -317,7 +327,7 @@ fn connect_and_disconnect_a_running_container() {
     let out = sh_out(
         &e,
         &["--network", &b],
-        &format!("timeout 2 wget -q -O - http://{ip_b}/hello"),
+        &fetch_once(&format!("http://{ip_b}/hello")),
     );
     assert!(!out.status.success());
     assert_eq!(host_veths(&e).len(), 1, "{:?}", links(&e));

@@ -275,6 +275,28 @@ pub fn render(r: &Ruleset) -> String {
         fwd,
     );
 
+    // route_localnet (for 127.0.0.1:PORT) also lets a packet for
+    // 127.0.0.0/8 arrive from a bridge: a container could reach the host's
+    // loopback-only services (CVE-2020-8558's pattern). Nothing legitimate
+    // starts that way; answers to the host's own connections are
+    // established.
+    let input: Vec<String> = networks
+        .iter()
+        .filter(|n| !n.internal && n.subnets.iter().any(|s| matches!(s, IpNet::V4(_))))
+        .map(|n| {
+            format!(
+                "iifname \"{}\" ip daddr 127.0.0.0/8 ct state != {{ established, related }} drop",
+                n.bridge
+            )
+        })
+        .collect();
+    chain(
+        &mut s,
+        "filter_input",
+        Some("type filter hook input priority filter; policy accept;"),
+        input,
+    );
+
     s.push_str("}\n");
     s
 }

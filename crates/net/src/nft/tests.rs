@@ -145,6 +145,11 @@ const GOLDEN: &str = r#"table inet berth {
 		oifname "berth0" iifname != "berth0" drop
 		oifname "br-0123456789ab" iifname != "br-0123456789ab" drop
 	}
+	chain filter_input {
+		type filter hook input priority filter; policy accept;
+		iifname "berth0" ip daddr 127.0.0.0/8 ct state != { established, related } drop
+		iifname "br-0123456789ab" ip daddr 127.0.0.0/8 ct state != { established, related } drop
+	}
 }
 "#;
 
