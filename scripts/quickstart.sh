@@ -12,10 +12,12 @@ SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
 # 1. Packages: a static busybox for the image; libseccomp-dev (libseccomp.a
-#    for the static runtime) and pkg-config for the build.
-if [ ! -x /bin/busybox ] || ! [ -f "$(gcc -print-file-name=libseccomp.a)" ] || ! command -v pkg-config >/dev/null; then
+#    for the static runtime) and pkg-config for the build; libnftables1 for
+#    the default bridge network's nftables table (berth loads it at run time).
+if [ ! -x /bin/busybox ] || ! [ -f "$(gcc -print-file-name=libseccomp.a)" ] || ! command -v pkg-config >/dev/null \
+    || ! ldconfig -p | grep -q 'libnftables\.so\.1 '; then
     $SUDO apt-get update
-    $SUDO apt-get install -y --no-install-recommends busybox-static libseccomp-dev pkg-config
+    $SUDO apt-get install -y --no-install-recommends busybox-static libseccomp-dev pkg-config libnftables1
 fi
 
 # 2. berth, berth-monitor, the static berth-runtime and berth-init, side by
@@ -28,8 +30,15 @@ WORK="$(mktemp -d /tmp/berth-quickstart-XXXXXX)"
 ROOT="$WORK/root"
 NAME="quickstart-$$"
 B=("$BERTH" --root "$ROOT" --runtime "${RUNTIME:-berth}")
+# The default network's bridge, berth0, stays after a container (as
+# docker0 does); this throwaway root's goes with it unless it was there.
+had_bridge=0
+if [ -e /sys/class/net/berth0 ]; then had_bridge=1; fi
 cleanup() {
     $SUDO "${B[@]}" rm -f "$NAME" >/dev/null 2>&1 || true
+    if [ "$had_bridge" = 0 ] && [ -e /sys/class/net/berth0 ]; then
+        $SUDO ip link delete berth0 || true
+    fi
     $SUDO rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -48,4 +57,4 @@ $SUDO "${B[@]}" images
 # 4. Run a container from it in the foreground; --rm removes it at exit.
 echo "+ berth run --rm --name $NAME busybox:quickstart sh -c '...'"
 $SUDO "${B[@]}" run --rm --name "$NAME" busybox:quickstart \
-    sh -c 'echo hostname: $(hostname); ps; ls -l /proc/self/ns'
+    sh -c 'echo hostname: $(hostname); ps; ls -l /proc/self/ns; ip -o -4 addr show eth0'
