@@ -125,6 +125,22 @@ fn ps_filters_formats_and_limits() {
     assert!(names(&["-a", "-f", "publish=18090/udp"]).is_empty());
     assert!(names(&["-a", "-f", "publish=80"]).is_empty());
     assert_eq!(names(&["-a", "-f", "expose=80"]), [n2.as_str()]);
+    let column = |field: &str| {
+        e.ok(&[
+            "ps",
+            "-a",
+            "--format",
+            &format!("{{{{.Names}}}} {{{{.{field}}}}}"),
+        ])
+    };
+    let ports = column("Ports");
+    assert!(
+        ports.contains(&format!("{n2} 0.0.0.0:18090->80/tcp\n")),
+        "{ports}"
+    );
+    let networks = column("Networks");
+    assert!(networks.contains(&format!("{n2} bridge\n")), "{networks}");
+    assert!(networks.contains(&format!("{n3} none\n")), "{networks}");
     // Filters for what no container has yet (health checks, volumes)
     // answer as Docker would for such containers.
     assert_eq!(names(&["-a", "-f", "health=none"]).len(), 3);

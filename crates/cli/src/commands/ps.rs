@@ -20,7 +20,13 @@ const DEFAULT_FORMAT: &str =
     "table {{.ID}}\\t{{.Image}}\\t{{.Command}}\\t{{.RunningFor}}\\t{{.Status}}\\t{{.Ports}}\\t{{.Names}}";
 
 /// One row of `ps` with Docker's template fields.
-fn row(c: &Container, image: &str, no_trunc: bool, size: Option<(u64, u64)>) -> Value {
+fn row(
+    engine: &Engine,
+    c: &Container,
+    image: &str,
+    no_trunc: bool,
+    size: Option<(u64, u64)>,
+) -> Value {
     let labels: Vec<String> = c
         .config
         .labels
@@ -41,8 +47,8 @@ fn row(c: &Container, image: &str, no_trunc: bool, size: Option<(u64, u64)>) -> 
         "LocalVolumes": "0",
         "Mounts": "",
         "Names": c.name,
-        "Networks": "none",
-        "Ports": "",
+        "Networks": engine.networks_column(c),
+        "Ports": engine.ports_column(c),
         "RunningFor": created_since(&c.created_at),
         "Size": size,
         "State": state_word(c),
@@ -99,6 +105,7 @@ pub fn ps(root: &Path, a: PsArgs) -> Result<()> {
     for c in &list {
         let size = (a.more.size || format.contains(".Size")).then(|| engine.container_sizes(c));
         rows.push(row(
+            &engine,
             c,
             &image_column(&engine, c, a.no_trunc),
             a.no_trunc,

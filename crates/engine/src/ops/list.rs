@@ -124,6 +124,25 @@ fn label_match(c: &Container, want: &str) -> bool {
 
 /// The containers `ps` shows, newest first.
 impl Engine {
+    /// `ps`'s NETWORKS column: the names of the networks the container
+    /// joins (its mode for `none`/`host`/`container:`), comma-separated.
+    pub fn networks_column(&self, c: &Container) -> String {
+        let names: Vec<String> = self
+            .requested_networks(&c.config.networks, &c.config.network_mode)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(_, r)| r.name)
+            .collect();
+        if names.is_empty() {
+            match c.config.network_mode.as_str() {
+                "" => "none".to_owned(),
+                mode => mode.to_owned(),
+            }
+        } else {
+            names.join(",")
+        }
+    }
+
     /// `ps`: the containers `filters` select, newest first; running ones
     /// only unless `all` (or a filter that implies it); the `last` N
     /// created when `last` > 0.

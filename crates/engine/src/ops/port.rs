@@ -43,6 +43,31 @@ impl Engine {
         }
         Ok(found)
     }
+
+    /// `ps`'s PORTS column, as Docker's: `127.0.0.1:8080->80/tcp`, and
+    /// exposed ports nothing publishes as `80/tcp`, comma-separated.
+    pub fn ports_column(&self, c: &crate::model::Container) -> String {
+        let published = self.db.published_ports(&c.id).unwrap_or_default();
+        let mut out: Vec<String> = published
+            .iter()
+            .flat_map(|p| {
+                host_addresses(p)
+                    .into_iter()
+                    .map(move |a| format!("{a}->{}/{}", p.container_port, p.protocol.as_str()))
+            })
+            .collect();
+        if matches!(c.state, crate::model::State::Running) {
+            for e in &c.config.expose {
+                let bound = published
+                    .iter()
+                    .any(|p| p.container_port == e.port && p.protocol == e.protocol);
+                if !bound {
+                    out.push(e.to_string());
+                }
+            }
+        }
+        out.join(", ")
+    }
 }
 
 /// Docker prints a port on every address once per family it listens on:
