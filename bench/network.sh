@@ -228,7 +228,7 @@ fi
 # kernel does in their context): a rate the other load on the machine moves
 # less than the throughput itself.
 bps() {
-    jq -r '.end | select(.sum_received.bits_per_second != null) | "\(.sum_received.bits_per_second) \(
+    jq -r 'select(.error == null) | .end | select((.sum_received.bits_per_second // 0) > 0) | "\(.sum_received.bits_per_second) \(
         .sum_received.bits_per_second * 100 / ((.cpu_utilization_percent.host_total
             + .cpu_utilization_percent.remote_total) + 1e-9))"' 2>/dev/null
 }
@@ -250,7 +250,13 @@ measure() { # KEY CMD...: run one iperf3 client, record Gbit/s under KEY
         sleep 1
     done
     read -r v c <<<"$(echo "$out" | bps)"
-    if [ -n "$v" ]; then add "$1" "$v"; add "$1 cpu" "$c"; else add "$1 failures" 1; echo "$out" | tail -3 >>"$W/err-iperf3"; fi
+    if [ -n "$v" ]; then
+        add "$1" "$v"
+        add "$1 cpu" "$c"
+    else
+        add "$1 failures" 1
+        echo "$1: $(echo "$out" | jq -c '{error, sum_received: .end.sum_received}' 2>/dev/null || echo "$out" | tail -3)" >>"$W/err-iperf3"
+    fi
 }
 IPERF=(iperf3 -J -O 1 -t "$SECS")
 # The iperf3 processes outside containers run in cgroups of their own under
@@ -327,12 +333,12 @@ if has_part throughput; then
     for r in $(seq "$REPEATS"); do # alternating, so load hits every path alike
         for p in "${paths[@]}"; do
             case $p in
-                "raw veth") measure "$p" in_cg raw-cli1 ip netns exec nbA "${IPERF[@]}" -c 10.99.0.2 ;;
-                "raw bridge") measure "$p" in_cg raw-cli2 ip netns exec nbC "${IPERF[@]}" -c 10.99.1.2 ;;
-                "podman bridge") measure "$p" "${P[@]}" exec nb-cli "${IPERF[@]}" -c "$PIP" ;;
-                "podman port") measure "$p" in_cg host-cli "${IPERF[@]}" -c 127.0.0.1 -p "$PPORT" ;;
-                "berth bridge") measure "$p" "${B[@]}" exec nb-cli "${IPERF[@]}" -c "$BIP" ;;
-                "berth port") measure "$p" in_cg host-cli "${IPERF[@]}" -c 127.0.0.1 -p "$BPORT" ;;
+                "raw veth") measure "tp $p" in_cg raw-cli1 ip netns exec nbA "${IPERF[@]}" -c 10.99.0.2 ;;
+                "raw bridge") measure "tp $p" in_cg raw-cli2 ip netns exec nbC "${IPERF[@]}" -c 10.99.1.2 ;;
+                "podman bridge") measure "tp $p" "${P[@]}" exec nb-cli "${IPERF[@]}" -c "$PIP" ;;
+                "podman port") measure "tp $p" in_cg host-cli "${IPERF[@]}" -c 127.0.0.1 -p "$PPORT" ;;
+                "berth bridge") measure "tp $p" "${B[@]}" exec nb-cli "${IPERF[@]}" -c "$BIP" ;;
+                "berth port") measure "tp $p" in_cg host-cli "${IPERF[@]}" -c 127.0.0.1 -p "$BPORT" ;;
             esac
         done
     done
@@ -340,23 +346,23 @@ if has_part throughput; then
     echo "## iperf3 TCP throughput, ${SECS}s x $REPEATS (Gbit/s)"
     echo "| path | min / median / max | vs raw veth: medians, maxima | per CPU-second: median | vs raw veth | failures |"
     echo "|---|---|---|---|---|---|"
-    read -r _ base bmax <<<"$(echo "${S[raw veth]:-}" | stat3)"
-    ceff=$(median "${S[raw veth cpu]:-}")
+    read -r _ base bmax <<<"$(echo "${S[tp raw veth]:-}" | stat3)"
+    ceff=$(median "${S[tp raw veth cpu]:-}")
     for p in "${paths[@]}"; do
-        read -r a b m <<<"$(echo "${S[$p]:-}" | stat3)"
+        read -r a b m <<<"$(echo "${S[tp $p]:-}" | stat3)"
         awk -v p="$p" -v a="$a" -v b="$b" -v m="$m" -v base="$base" -v bmax="$bmax" \
-            -v c="$(median "${S[$p cpu]:-}")" -v ceff="$ceff" -v f="$(echo "${S[$p failures]:-}" | wc -w)" '
+            -v c="$(median "${S[tp $p cpu]:-}")" -v ceff="$ceff" -v f="$(echo "${S[tp $p failures]:-}" | wc -w)" '
             BEGIN{ if (b == "") { printf "| %s | - | - | - | - | %d |\n", p, f; exit }
                    printf "| %s | %.2f / %.2f / %.2f | %s | %.2f | %s | %d |\n", p, a/1e9, b/1e9, m/1e9,
                        base == "" ? "-" : sprintf("%.2f, %.2f", b / base, m / bmax), c/1e9,
                        ceff == "" ? "-" : sprintf("%.2f", c / ceff), f }'
     done
-    ratio "berth bridge" "raw veth" "berth container <-> container / raw veth" ">= 0.95" best
-    ratio "berth bridge cpu" "raw veth cpu" "  the same per CPU-second" ">= 0.95"
-    ratio "berth port" "raw veth" "berth loopback -> published port / raw veth" ">= 0.9" best
-    ratio "berth port cpu" "raw veth cpu" "  the same per CPU-second" ">= 0.9"
-    ratio "podman bridge" "raw veth" "podman container <-> container / raw veth" "" best
-    ratio "podman port" "raw veth" "podman loopback -> published port / raw veth" "" best
+    ratio "tp berth bridge" "tp raw veth" "berth container <-> container / raw veth" ">= 0.95" best
+    ratio "tp berth bridge cpu" "tp raw veth cpu" "  the same per CPU-second" ">= 0.95"
+    ratio "tp berth port" "tp raw veth" "berth loopback -> published port / raw veth" ">= 0.9" best
+    ratio "tp berth port cpu" "tp raw veth cpu" "  the same per CPU-second" ">= 0.9"
+    ratio "tp podman bridge" "tp raw veth" "podman container <-> container / raw veth" "" best
+    ratio "tp podman port" "tp raw veth" "podman loopback -> published port / raw veth" "" best
     [ -n "$BIP" ] || echo "berth container <-> container: berth has no bridge networks yet"
     [ $B_PORT = yes ] || echo "berth loopback -> published port: berth has no -p yet"
 fi
@@ -414,5 +420,6 @@ fi
 
 echo
 echo "# load at end:$(uptime | sed 's/.*load average//')"
+[ -n "${BENCH_DEBUG:-}" ] && for k in "${!S[@]}"; do echo "$k: ${S[$k]}"; done | sort >&2
 for f in "$W"/err-*; do [ -s "$f" ] && { echo "== $(basename "$f")"; grep -v 'failed to connect to syslog' "$f" | tail -3; }; done
 exit 0
