@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the test binaries (unit and integration) of the crates runtime,
-# cgroups, sys, engine, testutil and init, and of the cli crate only
+# cgroups, sys, engine, testutil and init (not net), and of the cli crate only
 # engine_resources (none of the image crate: see below), as root on a pure
 # cgroup v2 guest (../shared/tools/cgv2vm), the layout most users have and
 # a v1/hybrid host cannot show, with AppArmor and loop block devices, which
@@ -73,6 +73,15 @@ if [ "${1:-}" = --in-guest ]; then
         exit 1
     }
     [ -e /dev/loop-control ] || modprobe loop
+    # Networks (the default bridge of every engine test): a Debian host
+    # loads these on first use (request_module); this guest's kernel cannot
+    # reach a modprobe, so they are loaded here, as loop is.
+    modprobe -a nfnetlink nf_tables nf_conntrack nf_nat nft_chain_nat nft_nat \
+        nft_masq nft_ct nft_fib nft_fib_inet nft_fib_ipv4 nft_fib_ipv6 \
+        bridge veth macvlan sch_tbf || {
+        echo "test-in-v2vm: cannot load the network modules" >&2
+        exit 1
+    }
     ls /sys/block | grep -q '^loop' || { echo "test-in-v2vm: no loop block devices" >&2; exit 1; }
     echo "guest: $(uname -r), $(nproc) CPUs, cgroup2 controllers: $(cat /sys/fs/cgroup/cgroup.subtree_control)"
     echo "guest: LSMs $(cat /sys/kernel/security/lsm), block devices: $(ls /sys/block | tr '\n' ' ')"
@@ -131,11 +140,14 @@ json=$(cd "$repo" && cargo test --workspace --no-run --message-format=json-rende
 # only. Of the engine's tests (crates/cli/tests/engine_*.rs, a minute of
 # emulation each) the ones where cgroup v2 makes a difference run here: the
 # resource limits, stats, update, pause and OOM kills, with berth-runtime,
-# runc and crun.
+# runc and crun. berth-net's tests (netlink, nftables, DNS: nothing of
+# cgroups) run on the host only too; the guest's Debian kernel has
+# br_netfilter as a module nobody loads, which their traffic tests toggle.
 mapfile -t bins < <(printf '%s\n' "$json" \
     | grep '"reason":"compiler-artifact"' \
     | grep '"profile":{[^}]*"test":true' \
     | grep -v '"manifest_path":"[^"]*/crates/image/Cargo.toml"' \
+    | grep -v '"manifest_path":"[^"]*/crates/net/Cargo.toml"' \
     | grep -vP '"manifest_path":"[^"]*/crates/cli/Cargo.toml".*"executable":"[^"]*/deps/(?!engine_resources-)[^/"]*"' \
     | grep -o '"executable":"[^"]*"' | sed 's/^"executable":"\(.*\)"$/\1/')
 [ ${#bins[@]} -gt 0 ] || { echo "test-in-v2vm: no test binaries built" >&2; exit 2; }
