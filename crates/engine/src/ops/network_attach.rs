@@ -336,6 +336,11 @@ impl Engine {
             }
             Driver::Host | Driver::Null => return Ok(()),
         }
+        // A new link has no qdisc to remove: no limits, no work (a socket
+        // into the netns is a thread and a few round trips per start).
+        if c.config.bandwidth.is_empty() {
+            return Ok(());
+        }
         apply_bandwidth(host, netns, n, ep, c)
     }
 
