@@ -378,7 +378,8 @@ fn nothing_is_left_after_rm_auto_remove_and_a_killed_monitor() {
     require_root!();
     let e = Engine::new("berth");
     let net = name("net");
-    e.ok(&["network", "create", "--subnet", "10.208.0.0/24", &net]);
+    let id = e.ok(&["network", "create", "--subnet", "10.208.0.0/24", &net]);
+    let bridge = format!("br-{}", &id.trim()[..12]);
     // --rm
     sh(&e, &["--network", &net, "-p", "18083:80"], "true");
     assert!(host_veths(&e).is_empty(), "{:?}", links(&e));
@@ -411,6 +412,11 @@ fn nothing_is_left_after_rm_auto_remove_and_a_killed_monitor() {
         "bb:1",
         "true",
     ]);
+    // the network's rules stay while it exists and go with it
+    assert!(nft_table(&e).contains(&bridge), "{}", nft_table(&e));
+    e.ok(&["network", "rm", &net]);
+    assert!(!nft_table(&e).contains(&bridge), "{}", nft_table(&e));
+    assert!(!links(&e).contains(&bridge), "{:?}", links(&e));
 }
 
 #[test]

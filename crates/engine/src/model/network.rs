@@ -533,7 +533,7 @@ pub struct Active {
 
 impl Active {
     /// The nft table's input (`berth_net::nft::Ruleset`): every bridge
-    /// network with a running container, and every published port of a
+    /// network, and every published port of a
     /// container with an address on a bridge network, once per family the
     /// host address allows (none given: IPv4, and IPv6 when the container
     /// has one). Ports on macvlan/ipvlan networks are not forwarded (as
@@ -543,9 +543,10 @@ impl Active {
         let networks = self
             .networks
             .iter()
-            .filter(|(n, eps)| {
-                n.driver == Driver::Bridge && !n.bridge.is_empty() && !eps.is_empty()
-            })
+            // Every bridge network, in use or not: the table then changes
+            // only with networks and ports, not with each container, and a
+            // start or exit that changes neither skips the apply.
+            .filter(|(n, _)| n.driver == Driver::Bridge && !n.bridge.is_empty())
             .map(|(n, _)| NetworkRules {
                 bridge: n.bridge.clone(),
                 subnets: n.subnets.iter().map(|s| s.subnet).collect(),

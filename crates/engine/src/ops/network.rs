@@ -64,6 +64,10 @@ impl Engine {
         self.ensure_default_networks()?;
         let n = self.db.remove_network(key)?;
         remove_kernel_objects(&n)?;
+        // its rules go too, where berth has a table
+        if self.root.join("network.applied").exists() {
+            self.apply_firewall()?;
+        }
         Ok(n)
     }
 
