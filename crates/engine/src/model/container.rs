@@ -94,6 +94,10 @@ pub struct ContainerConfig {
     /// the first from `--network`, more from `network connect`.
     #[serde(default)]
     pub networks: Vec<crate::model::network::NetworkRequest>,
+    /// `-v`, `--mount`, the image's `VOLUME`s, `--volumes-from`: resolved
+    /// (volumes named and recorded).
+    #[serde(default)]
+    pub mounts: Vec<crate::model::mounts::MountPoint>,
     /// `--dns`.
     #[serde(default)]
     pub dns: Vec<std::net::IpAddr>,

@@ -5,6 +5,7 @@ pub mod container;
 pub mod event;
 pub mod exec;
 pub mod log;
+pub mod mounts;
 pub mod network;
 pub mod resources;
 pub mod restart;
@@ -17,6 +18,7 @@ pub use container::{
 };
 pub use exec::ExecOptions;
 pub use log::{LogConfig, LogDriver};
+pub use mounts::{MountKind, MountPoint, MountRequest, Propagation, Volume};
 pub use network::{Bandwidth, NetworkMode, NetworkOptions, NetworkRequest};
 pub use resources::{Resources, ThrottleDevice};
 pub use restart::RestartPolicy;

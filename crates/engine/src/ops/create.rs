@@ -246,6 +246,7 @@ fn container_config(
         publish_all: checked.network.publish_all,
         expose: checked.network.expose,
         bandwidth: checked.network.bandwidth,
+        mounts: Vec::new(),
     })
 }
 
