@@ -124,7 +124,7 @@ pub fn build(
     spec.set_process(Some(process::process(cfg, host, user)?));
     spec.set_root(Some(root));
     spec.set_hostname(Some(cfg.hostname.clone()));
-    spec.set_mounts(Some(mounts::mounts(&cfg.security, bundle_dir)));
+    spec.set_mounts(Some(mounts::mounts(&cfg.security, &cfg.mounts, bundle_dir)));
     spec.set_linux(Some(linux));
     spec.set_annotations(Some(
         cfg.labels

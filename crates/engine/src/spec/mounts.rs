@@ -1,13 +1,14 @@
 //! `mounts`: Docker's defaults (moby `oci/defaults.go`), the bundle's
 //! `resolv.conf`, `hostname` and `hosts`, then the mounts the flags add
-//! (`--init`, `--tmpfs`, which replace a default at the same place) and
-//! change (`--shm-size`; `--privileged` makes /sys and its cgroups
-//! writable).
+//! (`--init`, `--tmpfs`, volumes, binds and `--mount type=tmpfs`, which
+//! replace a default at the same place) and change (`--shm-size`;
+//! `--privileged` makes /sys and its cgroups writable).
 
 use std::path::Path;
 
 use oci_spec::runtime::Mount;
 
+use crate::model::mounts::{MountKind, MountPoint};
 use crate::model::security::{SecurityConfig, INIT_IN_CONTAINER};
 
 fn mount(destination: &str, typ: &str, source: &Path, options: &[&str]) -> Mount {
@@ -28,7 +29,7 @@ fn bind(destination: &str, source: &Path, readonly: bool) -> Mount {
     mount(destination, "bind", source, options)
 }
 
-pub fn mounts(sec: &SecurityConfig, bundle_dir: &Path) -> Vec<Mount> {
+pub fn mounts(sec: &SecurityConfig, user: &[MountPoint], bundle_dir: &Path) -> Vec<Mount> {
     // A privileged container's /sys and /sys/fs/cgroup are writable.
     let sys: &[&str] = if sec.privileged {
         &["nosuid", "noexec", "nodev", "rw"]
@@ -94,7 +95,46 @@ pub fn mounts(sec: &SecurityConfig, bundle_dir: &Path) -> Vec<Mount> {
             mount(&t.destination, "tmpfs", p("tmpfs"), &options),
         );
     }
+    // Parents before children (moby sorts by depth too), so that `/a`
+    // does not cover `/a/b`; stable for mounts at one depth.
+    let mut user: Vec<&MountPoint> = user.iter().collect();
+    user.sort_by_key(|m| Path::new(&m.destination).components().count());
+    for m in user {
+        add(&mut list, user_mount(m));
+    }
     list
+}
+
+/// A volume or bind is a bind mount of its host path (moby's
+/// `WithMounts`): `rbind` unless `bind-nonrecursive`, `ro`, and the
+/// propagation binds have (rprivate by default); a tmpfs from `--mount`
+/// gets Docker's `noexec,nosuid,nodev` and its size and mode.
+fn user_mount(m: &MountPoint) -> Mount {
+    let mut options: Vec<String> = Vec::new();
+    let (typ, source) = match m.kind {
+        MountKind::Bind | MountKind::Volume => {
+            options.push(if m.bind_nonrecursive { "bind" } else { "rbind" }.into());
+            ("bind", m.source.as_str())
+        }
+        MountKind::Tmpfs => {
+            options.extend(["noexec", "nosuid", "nodev"].map(String::from));
+            if let Some(size) = m.tmpfs_size {
+                options.push(format!("size={size}"));
+            }
+            if let Some(mode) = m.tmpfs_mode {
+                options.push(format!("mode={mode:o}"));
+            }
+            ("tmpfs", "tmpfs")
+        }
+    };
+    if !m.rw {
+        options.push("ro".into());
+    }
+    if let Some(p) = m.propagation {
+        options.push(p.as_str().into());
+    }
+    let options: Vec<&str> = options.iter().map(String::as_str).collect();
+    mount(&m.destination, typ, Path::new(source), &options)
 }
 
 /// Adds a mount, replacing one at the same destination (Docker's user

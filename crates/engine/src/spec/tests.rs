@@ -157,3 +157,86 @@ fn no_command_is_refused() {
         .to_string();
     assert!(e.contains("no command specified"), "{e}");
 }
+
+/// Volumes and binds become bind mounts of their host paths, parents
+/// before children, replacing a default at the same place; a `--mount`
+/// tmpfs gets Docker's options.
+#[test]
+fn user_mounts_follow_mobys_options() {
+    use crate::model::mounts::{MountKind, MountPoint, Propagation};
+    let m = |kind, source: &str, destination: &str| MountPoint {
+        kind,
+        source: source.into(),
+        destination: destination.into(),
+        rw: true,
+        ..Default::default()
+    };
+    let user = vec![
+        MountPoint {
+            propagation: Some(Propagation::Rprivate),
+            rw: false,
+            ..m(MountKind::Bind, "/srv/a", "/data/sub")
+        },
+        m(MountKind::Volume, "/var/lib/berth/volumes/v/_data", "/data"),
+        MountPoint {
+            bind_nonrecursive: true,
+            propagation: Some(Propagation::Rshared),
+            ..m(MountKind::Bind, "/srv/hosts", "/etc/hosts")
+        },
+        MountPoint {
+            tmpfs_size: Some(1 << 20),
+            tmpfs_mode: Some(0o1770),
+            ..m(MountKind::Tmpfs, "", "/scratch")
+        },
+    ];
+    let list = super::mounts::mounts(&Default::default(), &user, Path::new("/b"));
+    let find = |d: &str| -> Vec<(String, String, Vec<String>)> {
+        list.iter()
+            .filter(|x| x.destination() == Path::new(d))
+            .map(|x| {
+                (
+                    x.typ().clone().unwrap(),
+                    x.source().clone().unwrap().display().to_string(),
+                    x.options().clone().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let owned = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        find("/data"),
+        [(
+            "bind".into(),
+            "/var/lib/berth/volumes/v/_data".into(),
+            owned(&["rbind"])
+        )]
+    );
+    assert_eq!(
+        find("/data/sub"),
+        [(
+            "bind".into(),
+            "/srv/a".into(),
+            owned(&["rbind", "ro", "rprivate"])
+        )]
+    );
+    // the default /etc/hosts is replaced, not doubled
+    assert_eq!(
+        find("/etc/hosts"),
+        [(
+            "bind".into(),
+            "/srv/hosts".into(),
+            owned(&["bind", "rshared"])
+        )]
+    );
+    assert_eq!(
+        find("/scratch"),
+        [(
+            "tmpfs".into(),
+            "tmpfs".into(),
+            owned(&["noexec", "nosuid", "nodev", "size=1048576", "mode=1770"])
+        )]
+    );
+    let order: Vec<_> = list.iter().map(|x| x.destination().clone()).collect();
+    let at = |d: &str| order.iter().position(|p| p == Path::new(d)).unwrap();
+    assert!(at("/data") < at("/data/sub"), "{order:?}");
+}
