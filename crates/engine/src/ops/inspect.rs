@@ -213,6 +213,7 @@ impl Engine {
                 "StopTimeout": cfg.stop_timeout,
             },
             "NetworkSettings": self.network_settings(c),
+            "Mounts": mounts(cfg),
         });
         // Docker's HostConfig carries the limits (Memory, NanoCpus, ...).
         if let (Some(host), Ok(serde_json::Value::Object(limits))) = (
@@ -228,6 +229,17 @@ impl Engine {
                 .map(|p| (p.to_string(), json!({})))
                 .collect::<serde_json::Map<_, _>>()
                 .into();
+        }
+        // Docker's Config.Volumes: the anonymous volumes' places (the
+        // image's VOLUMEs and `-v /path`).
+        let anonymous: serde_json::Map<_, _> = cfg
+            .mounts
+            .iter()
+            .filter(|m| m.anonymous)
+            .map(|m| (m.destination.clone(), json!({})))
+            .collect();
+        if !anonymous.is_empty() {
+            v["Config"]["Volumes"] = anonymous.into();
         }
         if size {
             let (rw, rootfs) = self.container_sizes(c);
@@ -272,6 +284,31 @@ impl Engine {
             "Descriptor": d.manifest,
         }))
     }
+}
+
+/// Docker's `Mounts`: one entry per volume, bind and `--mount` tmpfs
+/// (Name and Driver only for volumes, Propagation only for binds).
+fn mounts(cfg: &crate::model::ContainerConfig) -> Value {
+    use crate::model::MountKind;
+    cfg.mounts
+        .iter()
+        .map(|m| {
+            let mut v = json!({
+                "Type": m.kind.as_str(),
+                "Source": m.source,
+                "Destination": m.destination,
+                "Mode": m.mode,
+                "RW": m.rw,
+                "Propagation": m.propagation.map(|p| p.as_str()).unwrap_or(""),
+            });
+            if m.kind == MountKind::Volume {
+                v["Name"] = json!(m.name);
+                v["Driver"] = json!(m.driver);
+            }
+            v
+        })
+        .collect::<Vec<_>>()
+        .into()
 }
 
 /// Docker's `HostConfig.PortBindings`: `{"80/tcp": [{"HostIp": "",
