@@ -127,7 +127,7 @@ pub fn cp(root: &Path, a: CpArgs) -> Result<()> {
         (Side::Container(c, src), Side::Local(dest)) => {
             let engine = Engine::open(root)?;
             let container = engine.find(&c)?;
-            let rootfs = engine.rootfs(&container)?;
+            let rootfs = engine.rootfs_with_volumes(&container)?;
             // What the container sees at its bind-mounted files is the
             // bundle's copy, not the mount point beneath.
             let abs = if src.starts_with('/') {
@@ -150,7 +150,7 @@ pub fn cp(root: &Path, a: CpArgs) -> Result<()> {
         (Side::Local(src), Side::Container(c, dest)) => {
             let engine = Engine::open(root)?;
             let container = engine.find(&c)?;
-            let rootfs = engine.rootfs(&container)?;
+            let rootfs = engine.rootfs_with_volumes(&container)?;
             copy_in(&rootfs, &src, &dest, a.archive)
         }
     }

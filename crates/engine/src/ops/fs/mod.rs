@@ -84,6 +84,80 @@ impl Engine {
         })
     }
 
+    /// [`Engine::rootfs`] with the container's volumes and binds mounted
+    /// where the container sees them (what `cp` reads and writes, as
+    /// Docker's): always in a mount namespace of this process's own, a
+    /// slave of the host's, so the mounts reach neither the host nor the
+    /// container. A volume's place missing from the root (a container
+    /// never started) is skipped: the files there are the root's. A
+    /// read-only mount stays read-only.
+    pub fn rootfs_with_volumes(&self, c: &Container) -> Result<Rootfs> {
+        use crate::model::MountKind;
+        let mut binds: Vec<&crate::model::MountPoint> = c
+            .config
+            .mounts
+            .iter()
+            .filter(|m| m.kind != MountKind::Tmpfs)
+            .collect();
+        if binds.is_empty() {
+            return self.rootfs(c);
+        }
+        binds.sort_by_key(|m| Path::new(&m.destination).components().count());
+        let bundle = self.bundle(&c.id);
+        let mounted = bundle.rootfs();
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
+            .map_err(|e| Error::io("unshare the mount namespace for", &mounted, e.into()))?;
+        nix::mount::mount(
+            None::<&str>,
+            "/",
+            None::<&str>,
+            nix::mount::MsFlags::MS_REC | nix::mount::MsFlags::MS_SLAVE,
+            None::<&str>,
+        )
+        .map_err(|e| Error::io("make private the mounts of", "/", e.into()))?;
+        if !is_mount_point(&mounted, bundle.dir()) {
+            self.images.mount(&c.id, &mounted)?;
+        }
+        let rootfs = Rootfs {
+            root: open_dir(&mounted)?,
+        };
+        for m in binds {
+            let target = match rootfs.open(&m.destination, OFlag::O_PATH | OFlag::O_CLOEXEC) {
+                Ok(fd) => fd,
+                Err(Error::Io { source, .. }) if is_absent(&source) => continue,
+                Err(e) => return Err(e),
+            };
+            let via = format!("/proc/self/fd/{}", target.as_raw_fd());
+            let mut flags = nix::mount::MsFlags::MS_BIND;
+            if !m.bind_nonrecursive {
+                flags |= nix::mount::MsFlags::MS_REC;
+            }
+            nix::mount::mount(
+                Some(m.source.as_str()),
+                via.as_str(),
+                None::<&str>,
+                flags,
+                None::<&str>,
+            )
+            .map_err(|e| Error::io("mount", &m.source, e.into()))?;
+            if !m.rw {
+                // The descriptor still names the directory beneath: the
+                // new mount is reached by resolving the place again.
+                let top = rootfs.open(&m.destination, OFlag::O_PATH | OFlag::O_CLOEXEC)?;
+                let via = format!("/proc/self/fd/{}", top.as_raw_fd());
+                nix::mount::mount(
+                    None::<&str>,
+                    via.as_str(),
+                    None::<&str>,
+                    flags | nix::mount::MsFlags::MS_REMOUNT | nix::mount::MsFlags::MS_RDONLY,
+                    None::<&str>,
+                )
+                .map_err(|e| Error::io("make read-only", &m.destination, e.into()))?;
+            }
+        }
+        Ok(rootfs)
+    }
+
     /// The bundle file bind-mounted at `path` in the container
     /// (`/etc/hosts`, `/etc/hostname`, `/etc/resolv.conf`): what the
     /// container reads there, hidden under the mount from the host's view
