@@ -103,7 +103,7 @@ impl Engine {
         if a.is_empty() {
             return Ok(None);
         }
-        let netns = open_netns(pid)?;
+        let netns = open_netns(pid).map_err(|e| init_gone(c, pid, e))?;
         let mut host = Netlink::open().map_err(net_error)?;
         let mut made = Vec::new();
         let result = (|| -> Result<Option<Resolver>> {
@@ -464,6 +464,24 @@ fn is_berth_veth(name: &str) -> bool {
 
 fn net_error(e: netlink::Error) -> Error {
     Error::Network(e.to_string())
+}
+
+/// The init died between the runtime's `create` and its network: say
+/// why where the cgroup knows (runc's words for an OOM kill; a Go runtime
+/// such as runc's init can need more than a small `--memory`).
+fn init_gone(c: &Container, pid: i32, e: Error) -> Error {
+    if std::path::Path::new(&format!("/proc/{pid}")).exists() {
+        return e;
+    }
+    let oom = crate::ops::cgroup::cgroup(c)
+        .ok()
+        .and_then(|cg| cg.oom_kill_count().ok())
+        .is_some_and(|n| n > 0);
+    Error::Network(if oom {
+        "container init was OOM-killed (memory limit too low?)".into()
+    } else {
+        format!("container init (pid {pid}) exited before its network was set up")
+    })
 }
 
 fn open_netns(pid: i32) -> Result<File> {
