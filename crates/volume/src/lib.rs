@@ -22,6 +22,9 @@ pub mod size;
 mod units;
 
 pub use copy::{copy_up, is_empty, CopyStats};
+pub use mount::{is_mounted, mount, unmount};
+pub use options::LocalOptions;
+pub use size::dir_size;
 
 /// What kind of failure, for callers that branch (containerd's errdefs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
