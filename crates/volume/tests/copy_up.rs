@@ -240,6 +240,15 @@ fn symlinks_resolve_inside_the_rootfs() {
         );
         fs::remove_dir_all(&dst).unwrap();
     }
+    // Inside the tree, a symlink to a host directory is copied as the
+    // symlink it is, never walked into.
+    fs::create_dir(rootfs.join("data")).unwrap();
+    std::os::unix::fs::symlink(&outside, rootfs.join("data/escape")).unwrap();
+    let dst = t.join("dst-data");
+    fs::create_dir(&dst).unwrap();
+    let stats = copy_up(&rootfs, "/data", &dst).unwrap().unwrap();
+    assert_eq!((stats.symlinks, stats.files, stats.dirs), (1, 0, 0));
+    assert_eq!(fs::read_link(dst.join("escape")).unwrap(), outside);
     // ".." from the top and an absolute host /etc both stay in the rootfs.
     let dst = t.join("dst-up");
     fs::create_dir(&dst).unwrap();
@@ -341,4 +350,28 @@ fn attributes_the_volume_cannot_hold_are_dropped() {
         .unwrap();
     assert_eq!(stats.xattrs_dropped, 2, "{stats:?}");
     assert_eq!(fs::read_to_string(vol.target.join("f")).unwrap(), "content");
+}
+
+#[test]
+fn a_tree_too_deep_is_refused_and_removed() {
+    require_root!();
+    let t = TempDir::new("berth-vol").unwrap();
+    let rootfs = t.join("rootfs");
+    let mut deep = rootfs.join("data");
+    for _ in 0..berth_volume::copy::MAX_DEPTH + 1 {
+        deep.push("d");
+    }
+    fs::create_dir_all(&deep).unwrap();
+    fs::write(rootfs.join("data/first"), "x").unwrap();
+    let dst = t.join("dst");
+    fs::create_dir(&dst).unwrap();
+    let err = copy_up(&rootfs, "/data", &dst).unwrap_err();
+    assert!(matches!(err, Error::TooDeep { .. }), "{err}");
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    assert!(
+        err.to_string()
+            .ends_with(": more than 256 directory levels"),
+        "{err}"
+    );
+    assert!(is_empty(&dst).unwrap());
 }

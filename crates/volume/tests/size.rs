@@ -46,3 +46,17 @@ fn a_missing_directory_is_not_found() {
         format!("failed to measure {}", t.join("gone").display())
     );
 }
+
+#[test]
+fn a_deep_tree_is_measured() {
+    let t = TempDir::new("berth-volsize").unwrap();
+    let d = t.join("_data");
+    let mut deep = d.clone();
+    for _ in 0..600 {
+        deep.push("d");
+    }
+    fs::create_dir_all(&deep).unwrap();
+    fs::write(deep.join("bottom"), [0u8; 321]).unwrap();
+    fs::write(d.join("top"), [0u8; 5]).unwrap();
+    assert_eq!(dir_size(&d).unwrap(), 326);
+}

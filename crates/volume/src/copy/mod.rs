@@ -60,7 +60,8 @@ use crate::ErrorKind;
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Deepest directory level copied. Each level holds two descriptors open
-/// (source and destination) and a stack frame; no real image comes near.
+/// (source and destination), so this keeps a copy well inside the usual
+/// limit of 1024; no real image comes near.
 pub const MAX_DEPTH: usize = 256;
 
 #[derive(Debug, thiserror::Error)]
@@ -169,7 +170,7 @@ pub fn copy_up(rootfs: &Path, path_in_container: &str, dst: &Path) -> Result<Opt
         path: dst.into(),
         source: e.into(),
     })?;
-    let (mut dst_dir, empty) = dir_is_empty(dst_dir).map_err(|e| Error::Open {
+    let (dst_dir, empty) = dir_is_empty(dst_dir).map_err(|e| Error::Open {
         path: dst.into(),
         source: e,
     })?;
@@ -187,7 +188,7 @@ pub fn copy_up(rootfs: &Path, path_in_container: &str, dst: &Path) -> Result<Opt
     let copied = copier.copy_root(src).map(|()| copier.stats);
     if copied.is_err() {
         restore(dst_dir.as_fd(), &before, &before_xattrs);
-        if let Err(e) = remove::contents(&mut dst_dir) {
+        if let Err(e) = remove::contents(dst_dir.as_fd()) {
             tracing::warn!(path = %dst.display(), error = %e, "could not remove a failed copy-up");
         }
     }

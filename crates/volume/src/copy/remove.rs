@@ -1,9 +1,10 @@
 //! Removal of a failed copy: everything inside the destination directory,
-//! by descriptor, following nothing.
+//! by descriptor, following nothing, with an explicit stack (no recursion:
+//! the depth is the image's choice).
 
 use std::ffi::CString;
 use std::io;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 
 use nix::dir::{Dir, Type};
 use nix::errno::Errno;
@@ -11,42 +12,67 @@ use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 use nix::unistd::{unlinkat, UnlinkatFlags};
 
-/// Removes every entry of `dir`, leaving it empty.
-pub(super) fn contents(dir: &mut Dir) -> io::Result<()> {
-    contents_at(dir, 0)
+/// A directory being emptied: its entries, and the name it has in its
+/// parent (removed once it is empty).
+struct Level {
+    dir: Dir,
+    entries: std::vec::IntoIter<(CString, Option<Type>)>,
+    name: Option<CString>,
 }
 
-fn contents_at(dir: &mut Dir, depth: usize) -> io::Result<()> {
-    // What the copy made is at most MAX_DEPTH deep; more means something
-    // else is going on in this directory.
-    if depth > super::MAX_DEPTH {
-        return Err(io::Error::other("directory tree too deep to remove"));
-    }
-    let mut entries: Vec<(CString, Option<Type>)> = Vec::new();
+fn level(mut dir: Dir, name: Option<CString>) -> io::Result<Level> {
+    let mut entries = Vec::new();
     for entry in dir.iter() {
         let entry = entry?;
-        let name = entry.file_name();
-        if name != c"." && name != c".." {
-            entries.push((name.to_owned(), entry.file_type()));
+        let n = entry.file_name();
+        if n != c"." && n != c".." {
+            entries.push((n.to_owned(), entry.file_type()));
         }
     }
-    for (name, hint) in entries {
+    Ok(Level {
+        dir,
+        entries: entries.into_iter(),
+        name,
+    })
+}
+
+/// Removes every entry of `dir`, leaving it empty.
+pub(super) fn contents(dir: BorrowedFd<'_>) -> io::Result<()> {
+    // A descriptor of our own: the walk reads it from the start.
+    let fd = nix::fcntl::openat(
+        dir,
+        ".",
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )?;
+    let mut stack = vec![level(Dir::from_fd(fd)?, None)?];
+    while let Some(top) = stack.last_mut() {
+        let Some((name, hint)) = top.entries.next() else {
+            let done = stack.pop().expect("the loop saw it");
+            if let (Some(parent), Some(name)) = (stack.last(), done.name) {
+                drop(done.dir);
+                unlinkat(
+                    parent.dir.as_fd(),
+                    name.as_c_str(),
+                    UnlinkatFlags::RemoveDir,
+                )?;
+            }
+            continue;
+        };
         if hint != Some(Type::Directory) {
-            match unlinkat(dir.as_fd(), name.as_c_str(), UnlinkatFlags::NoRemoveDir) {
+            match unlinkat(top.dir.as_fd(), name.as_c_str(), UnlinkatFlags::NoRemoveDir) {
                 Ok(()) | Err(Errno::ENOENT) => continue,
                 Err(Errno::EISDIR) => {}
                 Err(e) => return Err(e.into()),
             }
         }
-        let mut sub = Dir::openat(
-            dir.as_fd(),
+        let sub = Dir::openat(
+            top.dir.as_fd(),
             name.as_c_str(),
             OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
             Mode::empty(),
         )?;
-        contents_at(&mut sub, depth + 1)?;
-        drop(sub);
-        unlinkat(dir.as_fd(), name.as_c_str(), UnlinkatFlags::RemoveDir)?;
+        stack.push(level(sub, Some(name))?);
     }
     Ok(())
 }

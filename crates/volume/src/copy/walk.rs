@@ -2,7 +2,7 @@
 //! relative to its parent's descriptor, nothing followed.
 
 use std::collections::HashMap;
-use std::ffi::{CStr, CString, OsString};
+use std::ffi::{CStr, CString, OsStr, OsString};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -19,6 +19,49 @@ use nix::unistd::{fchown, fchownat, linkat, symlinkat, Gid, Uid};
 use super::data::DataCopy;
 use super::xattr::{self, Side};
 use super::{open_in, CopyStats, Error, Result, MAX_DEPTH};
+
+/// A directory being copied: its entries are read up front (so the
+/// descriptor serves lookups while they are copied), then taken one by one.
+struct Level {
+    src: Dir,
+    /// The copy; `None` for the volume root, which the caller holds.
+    dst: Option<OwnedFd>,
+    /// The source directory as it was before its entries were read.
+    st: libc::stat,
+    rel: PathBuf,
+    entries: std::vec::IntoIter<(CString, Option<Type>)>,
+}
+
+impl Level {
+    /// `st`: the source directory's, if the caller has it already.
+    fn new(
+        mut src: Dir,
+        st: Option<libc::stat>,
+        dst: Option<OwnedFd>,
+        rel: PathBuf,
+        src_root: &Path,
+    ) -> Result<Level> {
+        let st = match st {
+            Some(st) => st,
+            None => fstat(src.as_fd()).map_err(fail("stat", src_root, &rel))?,
+        };
+        let mut entries = Vec::new();
+        for entry in src.iter() {
+            let entry = entry.map_err(fail("read directory", src_root, &rel))?;
+            let name = entry.file_name();
+            if name != c"." && name != c".." {
+                entries.push((name.to_owned(), entry.file_type()));
+            }
+        }
+        Ok(Level {
+            src,
+            dst,
+            st,
+            rel,
+            entries: entries.into_iter(),
+        })
+    }
+}
 
 /// Where a hard-linked inode was first copied to.
 struct Copied {
@@ -60,37 +103,34 @@ impl<'a> Copier<'a> {
     }
 
     /// The whole tree, then the root's own owner, mode, attributes, times.
-    pub(super) fn copy_root(&mut self, mut src: Dir) -> Result<()> {
-        let rel = PathBuf::new();
-        let st = fstat(src.as_fd()).map_err(fail("stat", self.src_root, &rel))?;
-        self.copy_dir(&mut src, self.dst_fd, &rel, 0)?;
-        self.finish(src.as_fd(), self.dst_fd, &st, &rel)
-    }
-
-    fn copy_dir(
-        &mut self,
-        src: &mut Dir,
-        dst: BorrowedFd<'_>,
-        rel: &Path,
-        depth: usize,
-    ) -> Result<()> {
-        if depth >= MAX_DEPTH {
-            return Err(Error::TooDeep {
-                path: self.src(rel),
-            });
-        }
-        let mut entries = Vec::new();
-        for entry in src.iter() {
-            let entry = entry.map_err(fail("read directory", self.src_root, rel))?;
-            let name = entry.file_name();
-            if name == c"." || name == c".." {
+    ///
+    /// Depth-first with an explicit stack of open directories, not
+    /// recursion: an image chooses the depth, and a thread's stack must
+    /// not be what limits it. A directory is finished (metadata, times)
+    /// when its last entry is done.
+    pub(super) fn copy_root(&mut self, src: Dir) -> Result<()> {
+        let root = Level::new(src, None, None, PathBuf::new(), self.src_root)?;
+        let mut stack = vec![root];
+        while let Some(top) = stack.last_mut() {
+            if let Some((name, hint)) = top.entries.next() {
+                let rel = top.rel.join(OsStr::from_bytes(name.to_bytes()));
+                let dst = top.dst.as_ref().map_or(self.dst_fd, |d| d.as_fd());
+                if let Some(level) = self.copy_entry(top.src.as_fd(), dst, &name, hint, rel)? {
+                    if stack.len() > MAX_DEPTH {
+                        return Err(Error::TooDeep {
+                            path: self.src(&level.rel),
+                        });
+                    }
+                    stack.push(level);
+                }
                 continue;
             }
-            entries.push((name.to_owned(), entry.file_type()));
-        }
-        for (name, hint) in entries {
-            let child = rel.join(std::ffi::OsStr::from_bytes(name.to_bytes()));
-            self.copy_entry(src.as_fd(), dst, &name, hint, &child, depth)?;
+            let done = stack.pop().expect("the loop saw it");
+            let dst = done.dst.as_ref().map_or(self.dst_fd, |d| d.as_fd());
+            self.finish(done.src.as_fd(), dst, &done.st, &done.rel)?;
+            if done.dst.is_some() {
+                self.stats.dirs += 1;
+            }
         }
         Ok(())
     }
@@ -101,9 +141,9 @@ impl<'a> Copier<'a> {
         dst: BorrowedFd<'_>,
         name: &CStr,
         hint: Option<Type>,
-        rel: &Path,
-        depth: usize,
-    ) -> Result<()> {
+        rel: PathBuf,
+    ) -> Result<Option<Level>> {
+        let rel = rel.as_path();
         // Regular files and directories are opened straight away (the
         // common case: one open and one fstat); anything else, or an entry
         // whose type the directory did not say, is examined with fstatat.
@@ -138,7 +178,7 @@ impl<'a> Copier<'a> {
                     Some(fd) => fd,
                     None => open_in(src, name, true).map_err(fail("open", self.src_root, rel))?,
                 };
-                self.copy_subdir(fd, &st, dst, name, rel, depth)
+                self.enter_dir(fd, st, dst, name, rel).map(Some)
             }
             libc::S_IFREG => {
                 let fd = match fd {
@@ -151,29 +191,29 @@ impl<'a> Copier<'a> {
                         path: self.src(rel),
                     });
                 }
-                self.copy_file(fd, &st, dst, name, rel)
+                self.copy_file(fd, &st, dst, name, rel).map(|()| None)
             }
             libc::S_IFLNK | libc::S_IFCHR | libc::S_IFBLK | libc::S_IFIFO => {
-                self.copy_special(src, &st, dst, name, rel)
+                self.copy_special(src, &st, dst, name, rel).map(|()| None)
             }
             _ => {
                 // A socket: nothing could listen on a copy.
                 self.stats.sockets_skipped += 1;
-                Ok(())
+                Ok(None)
             }
         }
     }
 
-    fn copy_subdir(
+    /// Makes the directory's copy and opens both, for the walk to fill.
+    fn enter_dir(
         &mut self,
         fd: OwnedFd,
-        st: &libc::stat,
+        st: libc::stat,
         dst: BorrowedFd<'_>,
         name: &CStr,
         rel: &Path,
-        depth: usize,
-    ) -> Result<()> {
-        let mut src = Dir::from_fd(fd).map_err(fail("open", self.src_root, rel))?;
+    ) -> Result<Level> {
+        let src = Dir::from_fd(fd).map_err(fail("open", self.src_root, rel))?;
         mkdirat(dst, name, Mode::from_bits_truncate(0o700)).map_err(fail(
             "create directory",
             self.dst_root,
@@ -186,10 +226,7 @@ impl<'a> Copier<'a> {
             Mode::empty(),
         )
         .map_err(fail("open", self.dst_root, rel))?;
-        self.copy_dir(&mut src, out.as_fd(), rel, depth + 1)?;
-        self.finish(src.as_fd(), out.as_fd(), st, rel)?;
-        self.stats.dirs += 1;
-        Ok(())
+        Level::new(src, Some(st), Some(out), rel.to_owned(), self.src_root)
     }
 
     fn copy_file(
