@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the test binaries (unit and integration) of the crates runtime,
-# cgroups, sys, engine, testutil and init (not net), and of the cli crate only
+# cgroups, sys, engine, testutil and init (not net or volume), and of the cli crate only
 # engine_resources (none of the image crate: see below), as root on a pure
 # cgroup v2 guest (../shared/tools/cgv2vm), the layout most users have and
 # a v1/hybrid host cannot show, with AppArmor and loop block devices, which
@@ -143,11 +143,15 @@ json=$(cd "$repo" && cargo test --workspace --no-run --message-format=json-rende
 # runc and crun. berth-net's tests (netlink, nftables, DNS: nothing of
 # cgroups) run on the host only too; the guest's Debian kernel has
 # br_netfilter as a module nobody loads, which their traffic tests toggle.
+# berth-volume's (copies, mounts, sizes: nothing of cgroups either) run on
+# the host only: they set user.* attributes in the temp dir, which the
+# guest's tmpfs before Linux 6.6 does not hold.
 mapfile -t bins < <(printf '%s\n' "$json" \
     | grep '"reason":"compiler-artifact"' \
     | grep '"profile":{[^}]*"test":true' \
     | grep -v '"manifest_path":"[^"]*/crates/image/Cargo.toml"' \
     | grep -v '"manifest_path":"[^"]*/crates/net/Cargo.toml"' \
+    | grep -v '"manifest_path":"[^"]*/crates/volume/Cargo.toml"' \
     | grep -vP '"manifest_path":"[^"]*/crates/cli/Cargo.toml".*"executable":"[^"]*/deps/(?!engine_resources-)[^/"]*"' \
     | grep -o '"executable":"[^"]*"' | sed 's/^"executable":"\(.*\)"$/\1/')
 [ ${#bins[@]} -gt 0 ] || { echo "test-in-v2vm: no test binaries built" >&2; exit 2; }

@@ -126,3 +126,76 @@ pub fn mount_in_dir(
         }
     }
 }
+
+/// Runs an xattr call that fills a buffer (`listxattr`, `getxattr`),
+/// first asking for the size, then retrying while the value grows under
+/// us (`ERANGE`).
+fn xattr_buffer(
+    mut call: impl FnMut(*mut libc::c_void, usize) -> libc::ssize_t,
+) -> io::Result<Vec<u8>> {
+    loop {
+        let size = check(call(std::ptr::null_mut(), 0) as libc::c_long)? as usize;
+        if size == 0 {
+            return Ok(Vec::new());
+        }
+        let mut buf = vec![0u8; size];
+        match check(call(buf.as_mut_ptr().cast(), buf.len()) as libc::c_long) {
+            Ok(n) => {
+                buf.truncate(n as usize);
+                return Ok(buf);
+            }
+            Err(e) if e.raw_os_error() == Some(libc::ERANGE) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// `flistxattr(2)`: the names of the attributes of the open file `fd`,
+/// each followed by a NUL byte (empty: none).
+pub fn list_xattr_fd(fd: BorrowedFd<'_>) -> io::Result<Vec<u8>> {
+    // SAFETY: the kernel writes at most `len` bytes at `buf`, which is
+    // either null with len 0 (a size query) or a live buffer of len bytes.
+    xattr_buffer(|buf, len| unsafe { libc::flistxattr(fd.as_raw_fd(), buf.cast(), len) })
+}
+
+/// `llistxattr(2)`: like [`list_xattr_fd`] for a path whose final
+/// component is not followed (a symlink's own attributes).
+pub fn list_xattr_nofollow(path: &CStr) -> io::Result<Vec<u8>> {
+    // SAFETY: `path` is NUL-terminated; the buffer is as in list_xattr_fd.
+    xattr_buffer(|buf, len| unsafe { libc::llistxattr(path.as_ptr(), buf.cast(), len) })
+}
+
+/// `fgetxattr(2)`: the value of attribute `name` of the open file `fd`,
+/// or `None` when it is not set.
+pub fn get_xattr_fd(fd: BorrowedFd<'_>, name: &CStr) -> io::Result<Option<Vec<u8>>> {
+    // SAFETY: `name` is NUL-terminated; the buffer is as in list_xattr_fd.
+    let got = xattr_buffer(|buf, len| unsafe {
+        libc::fgetxattr(fd.as_raw_fd(), name.as_ptr(), buf, len)
+    });
+    match got {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.raw_os_error() == Some(libc::ENODATA) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// `lgetxattr(2)` with a buffer sized for the value (unlike
+/// [`get_xattr_nofollow`]'s fixed 64 KiB one).
+pub fn get_xattr_nofollow_sized(path: &CStr, name: &CStr) -> io::Result<Option<Vec<u8>>> {
+    // SAFETY: both strings are NUL-terminated; the buffer is as in
+    // list_xattr_fd.
+    let got =
+        xattr_buffer(|buf, len| unsafe { libc::lgetxattr(path.as_ptr(), name.as_ptr(), buf, len) });
+    match got {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.raw_os_error() == Some(libc::ENODATA) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// `fremovexattr(2)`: removes attribute `name` from the open file `fd`.
+pub fn remove_xattr_fd(fd: BorrowedFd<'_>, name: &CStr) -> io::Result<()> {
+    // SAFETY: `name` is NUL-terminated and lives for the call.
+    let ret = unsafe { libc::fremovexattr(fd.as_raw_fd(), name.as_ptr()) };
+    check(ret as libc::c_long).map(drop)
+}
