@@ -208,7 +208,7 @@ pub fn make(planned: &[Planned], spec: &Spec) -> Result<Sources> {
         })?;
         if let Some(flags) = propagation {
             let attr = MountAttr {
-                propagation: u64::from(flags.bits()),
+                propagation: flags.bits(),
                 ..MountAttr::default()
             };
             fsm::mount_setattr(tree.as_fd(), true, &attr).map_err(|e| {
@@ -359,7 +359,7 @@ fn filesystem_name(path: &Path) -> String {
         return fs;
     }
     match nix::sys::statfs::fstatfs(&file) {
-        Ok(st) => magic_name(i64::from(st.filesystem_type().0)),
+        Ok(st) => magic_name(st.filesystem_type().0),
         Err(_) => "a filesystem of unknown type".into(),
     }
 }
