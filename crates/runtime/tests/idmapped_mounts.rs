@@ -114,7 +114,16 @@ fn idmapped_bind_shows_host_root_as_root_inside_and_writes_as_host_root() {
     let vol = b.host_dir("vol");
     fs::write(vol.join("host-file"), "from the host\n").unwrap();
     make_mount_points(&b, &["data", "plain", "ro"]);
+    fs::write(b.rootfs().join("one-file"), "").unwrap();
     b.add_mount("/data", "bind", vol.to_str().unwrap(), &["rbind", "idmap"]);
+    // A single file, idmapped too.
+    let file = vol.join("host-file");
+    b.add_mount(
+        "/one-file",
+        "bind",
+        file.to_str().unwrap(),
+        &["bind", "idmap"],
+    );
     // The same directory without the idmap: the host's root is unmapped
     // in the container's user namespace (the overflow id, 65534).
     b.add_mount("/plain", "bind", vol.to_str().unwrap(), &["rbind"]);
@@ -128,17 +137,21 @@ fn idmapped_bind_shows_host_root_as_root_inside_and_writes_as_host_root() {
         return assert_refused_for_filesystem(&rt, &b, "/data", &vol, &fs_type(&vol));
     }
     b.set_script(
-        "stat -c '%u %g' /data /data/host-file /plain/host-file; \
+        "stat -c '%u %g' /data /data/host-file /plain/host-file /one-file; \
          echo written inside > /data/made-inside; mkdir /data/dir-inside; \
          stat -c '%u %g' /data/made-inside; \
          cat /ro/host-file; touch /ro/nope 2>&1 || echo ro refused",
     );
     let out = rt.run(&b).ok().stdout;
     let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines[..4], ["0 0", "0 0", "65534 65534", "0 0"], "{out}");
-    assert_eq!(lines[4], "from the host", "{out}");
-    assert!(lines[5].contains("Read-only file system"), "{out}");
-    assert_eq!(lines[6], "ro refused", "{out}");
+    assert_eq!(
+        lines[..5],
+        ["0 0", "0 0", "65534 65534", "0 0", "0 0"],
+        "{out}"
+    );
+    assert_eq!(lines[5], "from the host", "{out}");
+    assert!(lines[6].contains("Read-only file system"), "{out}");
+    assert_eq!(lines[7], "ro refused", "{out}");
     for made in ["made-inside", "dir-inside"] {
         let meta = fs::metadata(vol.join(made)).unwrap();
         assert_eq!((meta.uid(), meta.gid()), (0, 0), "{made} on the host");
@@ -186,6 +199,48 @@ fn a_mounts_own_mappings_apply_instead_of_the_containers() {
     assert_eq!(lines, ["0 0", "65534 65534", "0 0"], "{out}");
     let meta = fs::metadata(vol.join("made-inside")).unwrap();
     assert_eq!((meta.uid(), meta.gid()), (1000, 2000));
+}
+
+/// `idmap` on an `rbind` maps the top mount only; `ridmap` the mounts
+/// below it too.
+#[test]
+fn ridmap_maps_the_mounts_below_an_rbind_too() {
+    require_root!();
+    let rt = runtime();
+    if !supports_idmap(&rt) {
+        return;
+    }
+    let mut b = userns_bundle(&rt);
+    let vol = b.host_dir("vol");
+    let sub = vol.join("sub");
+    fs::create_dir(&sub).unwrap();
+    mount(
+        Some("tmpfs"),
+        &sub,
+        Some("tmpfs"),
+        MsFlags::empty(),
+        None::<&str>,
+    )
+    .unwrap();
+    fs::write(sub.join("below"), "").unwrap();
+    make_mount_points(&b, &["top-only", "all"]);
+    b.add_mount(
+        "/top-only",
+        "bind",
+        vol.to_str().unwrap(),
+        &["rbind", "idmap"],
+    );
+    b.add_mount("/all", "bind", vol.to_str().unwrap(), &["rbind", "ridmap"]);
+    if !kernel_idmaps(&vol) || !kernel_idmaps(&sub) {
+        let out = rt.run(&b).failed();
+        assert!(
+            error_message(&out).contains("does not support idmapped mounts on this kernel"),
+            "{out}"
+        );
+        return;
+    }
+    b.set_script("stat -c '%u %g' /top-only /top-only/sub/below /all /all/sub/below");
+    assert_eq!(rt.run(&b).ok().stdout, "0 0\n65534 65534\n0 0\n0 0\n");
 }
 
 #[test]
