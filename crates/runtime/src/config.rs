@@ -8,15 +8,38 @@ use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
 use crate::error::{Error, Result};
 use crate::namespaces::Plan;
+pub use crate::rootfs::idmapped::MountMappings;
 
 pub const CONFIG_FILE: &str = "config.json";
 
+/// A parsed `config.json`.
+#[derive(Debug)]
+pub struct Config {
+    pub spec: Spec,
+    /// Each `mounts` entry's `uidMappings`/`gidMappings`, in order: fields
+    /// oci-spec 0.8's `Mount` lacks (and would drop silently).
+    pub mount_mappings: Vec<MountMappings>,
+}
+
 /// Parses `<bundle>/config.json`.
-pub fn load(bundle: &Path) -> Result<Spec> {
+pub fn load(bundle: &Path) -> Result<Config> {
     let path = bundle.join(CONFIG_FILE);
     let bytes = std::fs::read(&path).map_err(|e| Error::io("read", &path, e))?;
-    serde_json::from_slice(&bytes)
-        .map_err(|e| Error::InvalidConfig(format!("malformed {}: {e}", path.display())))
+    parse(&bytes).map_err(|e| Error::InvalidConfig(format!("malformed {}: {e}", path.display())))
+}
+
+fn parse(bytes: &[u8]) -> serde_json::Result<Config> {
+    #[derive(serde::Deserialize)]
+    struct Mounts {
+        #[serde(default)]
+        mounts: Option<Vec<MountMappings>>,
+    }
+    let spec = serde_json::from_slice(bytes)?;
+    let mounts: Mounts = serde_json::from_slice(bytes)?;
+    Ok(Config {
+        spec,
+        mount_mappings: mounts.mounts.unwrap_or_default(),
+    })
 }
 
 /// The rootfs, absolute (a relative `root.path` is relative to the bundle).
@@ -292,6 +315,29 @@ mod tests {
         let s = spec(json);
         let plan = Plan::from_config(s.linux().as_ref())?;
         validate(&s, &plan)
+    }
+
+    #[test]
+    fn mount_mappings_are_read_beside_the_spec() {
+        let c = parse(
+            br#"{"ociVersion": "1.0.2", "mounts": [
+            {"destination": "/a", "type": "bind", "source": "/x", "options": ["rbind"]},
+            {"destination": "/b", "type": "bind", "source": "/y", "options": ["rbind", "idmap"],
+             "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 10}],
+             "gidMappings": [{"containerID": 0, "hostID": 2000, "size": 10}]}]}"#,
+        )
+        .unwrap();
+        assert_eq!(c.spec.mounts().as_ref().unwrap().len(), 2);
+        assert_eq!(c.mount_mappings.len(), 2);
+        assert_eq!(c.mount_mappings[0], MountMappings::default());
+        assert_eq!(c.mount_mappings[1].uid.as_ref().unwrap()[0].host_id(), 1000);
+        assert_eq!(c.mount_mappings[1].gid.as_ref().unwrap()[0].host_id(), 2000);
+        let c = parse(br#"{"ociVersion": "1.0.2"}"#).unwrap();
+        assert!(c.mount_mappings.is_empty());
+        assert!(parse(
+            br#"{"ociVersion": "1.0.2", "mounts": [{"destination": "/a", "uidMappings": 5}]}"#
+        )
+        .is_err());
     }
 
     #[test]

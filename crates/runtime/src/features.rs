@@ -6,8 +6,9 @@
 //! (each advertised name is accepted, every name the config types can
 //! carry that is not advertised is refused), so what we advertise and
 //! what we accept cannot drift apart. It claims only what berth
-//! implements today: no SELinux, Intel RDT, systemd cgroups or idmapped
-//! mounts yet.
+//! implements today: no SELinux, Intel RDT or systemd cgroups yet.
+//! Idmapped mounts (`mountExtensions.idmap`) are implemented for bind
+//! mounts (`rootfs::idmapped`).
 
 use serde_json::{json, Value};
 
@@ -145,7 +146,7 @@ pub fn features() -> Value {
             "apparmor": { "enabled": true },
             "selinux": { "enabled": false },
             "intelRdt": { "enabled": false },
-            "mountExtensions": { "idmap": { "enabled": false } },
+            "mountExtensions": { "idmap": { "enabled": true } },
         },
         "annotations": {
             VERSION_ANNOTATION: env!("CARGO_PKG_VERSION"),
@@ -174,7 +175,13 @@ mod tests {
         assert_eq!(doc["linux"]["capabilities"][0], "CAP_CHOWN");
         assert_eq!(doc["linux"]["cgroup"]["v2"], true);
         assert_eq!(doc["linux"]["seccomp"]["enabled"], true);
-        assert_eq!(doc["linux"]["mountExtensions"]["idmap"]["enabled"], false);
+        assert_eq!(doc["linux"]["mountExtensions"]["idmap"]["enabled"], true);
+        for name in ["idmap", "ridmap"] {
+            assert!(doc["mountOptions"]
+                .as_array()
+                .unwrap()
+                .contains(&json!(name)));
+        }
         assert_eq!(
             doc["annotations"][VERSION_ANNOTATION],
             env!("CARGO_PKG_VERSION")

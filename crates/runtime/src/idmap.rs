@@ -65,6 +65,12 @@ pub fn write_maps(pid: i32, spec: &Spec) -> Result<()> {
     let gid = linux
         .and_then(|l| l.gid_mappings().as_deref())
         .unwrap_or_default();
+    write_id_maps(pid, uid, gid)
+}
+
+/// Writes the uid and gid maps of process `pid`'s user namespace (also the
+/// namespaces made for idmapped mounts, `rootfs::idmapped`).
+pub fn write_id_maps(pid: i32, uid: &[LinuxIdMapping], gid: &[LinuxIdMapping]) -> Result<()> {
     write_map(pid, Kind::Uid, uid)?;
     if crate::rootless::unprivileged() && only_own_id(gid, Kind::Gid.own_id()) {
         deny_setgroups(pid)?;

@@ -338,6 +338,55 @@ fn uid_mapping_shifts_the_container_users() {
     assert_ne!(pid_ns(pid, "user"), host_ns("user"));
 }
 
+/// Podman's `-v src:dst:idmap` hands the runtime a bind mount with the
+/// `idmap` option and no mappings: the container's own are used, so the
+/// host root's files are root's inside and root's writes are root's.
+#[test]
+fn volume_with_idmap_keeps_host_ownership() {
+    if skip_unless_berth(&runtime(), "runc 1.1 has no idmapped mounts") {
+        return;
+    }
+    let pm = podman!();
+    let vol_dir = pm.host_dir("vol");
+    fs::write(vol_dir.join("host-file"), "").unwrap();
+    let vol = format!("{}:/vol:idmap", vol_dir.display());
+    let out = pm.run(
+        &[
+            "--rm",
+            "--uidmap",
+            "0:100000:65536",
+            "--gidmap",
+            "0:100000:65536",
+            "-v",
+            &vol,
+        ],
+        &[
+            "sh",
+            "-c",
+            "stat -c '%u %g' /vol/host-file; touch /vol/made",
+        ],
+    );
+    // Where the kernel cannot idmap the temp dir (tmpfs before 6.3), the
+    // refusal reaches Podman's user.
+    if !idmapped_mounts_supported(&vol_dir) {
+        assert!(
+            !feature_required("idmap"),
+            "the kernel cannot idmap {}",
+            vol_dir.display()
+        );
+        let out = out.failed();
+        assert!(
+            out.stderr.contains("does not support idmapped mounts"),
+            "{out}"
+        );
+        return;
+    }
+    let out = out.ok();
+    assert_eq!(out.stdout, "0 0\n", "{out}");
+    let made = fs::metadata(vol_dir.join("made")).unwrap();
+    assert_eq!((made.uid(), made.gid()), (0, 0));
+}
+
 #[test]
 fn cap_drop_and_cap_add_set_the_capabilities() {
     let pm = podman!();

@@ -1,12 +1,16 @@
 //! The new mount API (`fsopen`, `fsconfig`, `fsmount`, Linux 5.2): a
 //! filesystem instance made and mounted without ever being attached to a
 //! mount namespace. berth uses it for a private read-only overlayfs over
-//! its own binary (CVE-2019-5736), and `mount_setattr` (Linux 5.12) for the
-//! recursive mount options (`rro`, `rnosuid`, ...).
+//! its own binary (CVE-2019-5736), `mount_setattr` (Linux 5.12) for the
+//! recursive mount options (`rro`, `rnosuid`, ...) and idmapped mounts
+//! (`MOUNT_ATTR_IDMAP`), and `open_tree`/`move_mount` (Linux 5.2) to make a
+//! bind mount as a detached tree, change it, then attach it.
 
-use std::ffi::CStr;
+use std::ffi::{CStr, CString};
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
 
 use crate::check;
 
@@ -14,6 +18,10 @@ const FSOPEN_CLOEXEC: libc::c_uint = 1;
 const FSCONFIG_SET_STRING: libc::c_uint = 1;
 const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
 const FSMOUNT_CLOEXEC: libc::c_uint = 1;
+const OPEN_TREE_CLONE: libc::c_uint = 1;
+const OPEN_TREE_CLOEXEC: libc::c_uint = libc::O_CLOEXEC as libc::c_uint;
+const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
+const MOVE_MOUNT_T_EMPTY_PATH: libc::c_uint = 0x40;
 
 /// Mount attributes for [`fsmount`] (`MOUNT_ATTR_*`).
 pub const MOUNT_ATTR_RDONLY: libc::c_uint = 0x1;
@@ -27,6 +35,10 @@ pub const MOUNT_ATTR_NOATIME: libc::c_uint = 0x10;
 pub const MOUNT_ATTR_STRICTATIME: libc::c_uint = 0x20;
 pub const MOUNT_ATTR_NODIRATIME: libc::c_uint = 0x80;
 pub const MOUNT_ATTR_NOSYMFOLLOW: libc::c_uint = 0x0020_0000;
+/// Idmap the mount with the user namespace in [`MountAttr::userns_fd`]
+/// (Linux 5.12; only on a detached mount, only where the filesystem
+/// supports it).
+pub const MOUNT_ATTR_IDMAP: libc::c_uint = 0x0010_0000;
 
 /// `fsopen(fs_name, FSOPEN_CLOEXEC)`: a filesystem context to configure.
 pub fn fsopen(fs_name: &CStr) -> io::Result<OwnedFd> {
@@ -93,7 +105,8 @@ pub struct MountAttr {
     pub attr_clr: u64,
     /// `MS_SHARED`, `MS_SLAVE`, ... or 0 to leave propagation alone.
     pub propagation: u64,
-    /// For `MOUNT_ATTR_IDMAP`; unused by berth.
+    /// For `MOUNT_ATTR_IDMAP`: a descriptor of the user namespace whose
+    /// mappings the mount applies.
     pub userns_fd: u64,
 }
 
@@ -116,6 +129,47 @@ pub fn mount_setattr(fd: BorrowedFd<'_>, recursive: bool, attr: &MountAttr) -> i
             flags,
             attr as *const MountAttr,
             std::mem::size_of::<MountAttr>(),
+        )
+    })?;
+    Ok(())
+}
+
+/// `open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
+/// (AT_RECURSIVE))`: a detached copy of the mount at `path` (with the
+/// mounts below it when `recursive`, as `rbind` does), in no mount
+/// namespace until [`move_mount`] attaches it. The caller's mount
+/// namespace must be the one `path`'s mount is in.
+pub fn open_tree_clone(path: &Path, recursive: bool) -> io::Result<OwnedFd> {
+    let c = CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    let mut flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC;
+    if recursive {
+        flags |= libc::AT_RECURSIVE as libc::c_uint;
+    }
+    // SAFETY: `c` is a valid NUL-terminated path for the call's duration;
+    // AT_FDCWD needs no descriptor; the returned descriptor is new.
+    let fd =
+        check(unsafe { libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, c.as_ptr(), flags) })?;
+    // SAFETY: the kernel just returned this descriptor to us.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// `move_mount(from, "", to, "", MOVE_MOUNT_F_EMPTY_PATH |
+/// MOVE_MOUNT_T_EMPTY_PATH)`: attaches the detached mount `from` (from
+/// [`open_tree_clone`] or [`fsmount`]) on the file or directory `to`
+/// refers to (an `O_PATH` descriptor is enough), in the caller's mount
+/// namespace.
+pub fn move_mount(from: BorrowedFd<'_>, to: BorrowedFd<'_>) -> io::Result<()> {
+    // SAFETY: both paths are valid empty C strings; from and to are open
+    // descriptors for the call's duration.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            from.as_raw_fd(),
+            c"".as_ptr(),
+            to.as_raw_fd(),
+            c"".as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
         )
     })?;
     Ok(())

@@ -24,7 +24,7 @@ use crate::process::channel::{self, Channel, Message};
 use crate::process::init::{self, InitArgs};
 use crate::process::{fork_into, fork_via_intermediate};
 use crate::state::{Record, StateDir, Status};
-use crate::{config, idmap, procfs, rootless};
+use crate::{config, idmap, procfs, rootfs, rootless};
 
 #[derive(Debug, Default)]
 pub struct CreateOptions {
@@ -51,10 +51,14 @@ pub fn create(root: &Path, id: &str, opts: CreateOptions) -> Result<Created> {
     crate::state::validate_id(id)?;
     let bundle = std::fs::canonicalize(&opts.bundle)
         .map_err(|e| Error::io("open bundle", &opts.bundle, e))?;
-    let spec = config::load(&bundle)?;
+    let config::Config {
+        spec,
+        mount_mappings,
+    } = config::load(&bundle)?;
     let rootfs = config::rootfs(&spec, &bundle)?;
     let plan = Plan::from_config(spec.linux().as_ref())?;
     config::validate(&spec, &plan)?;
+    let idmapped = rootfs::idmapped::plan(&spec, &mount_mappings, &plan, &bundle)?;
     let process = spec.process().as_ref().expect("validated");
     if process.terminal().unwrap_or(false)
         && opts.console_socket.is_none()
@@ -83,6 +87,10 @@ pub fn create(root: &Path, id: &str, opts: CreateOptions) -> Result<Created> {
         }
         (None, None) => None,
     };
+    // The idmapped mounts, made by host root for the init to attach
+    // (rootfs::idmapped), before the state: a source the kernel cannot
+    // idmap leaves nothing behind.
+    let idmapped = rootfs::idmapped::make(&idmapped, &spec)?;
 
     let dir = StateDir::create(root, id)?;
     let lock = dir.lock()?;
@@ -97,6 +105,7 @@ pub fn create(root: &Path, id: &str, opts: CreateOptions) -> Result<Created> {
     let created = create_in(
         &mut made,
         &spec,
+        &idmapped,
         &plan,
         &bundle,
         &rootfs,
@@ -152,9 +161,11 @@ impl Drop for Made<'_> {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn create_in(
     made: &mut Made<'_>,
     spec: &Spec,
+    idmapped: &rootfs::idmapped::Sources,
     plan: &Plan,
     bundle: &Path,
     rootfs: &Path,
@@ -250,6 +261,7 @@ fn create_in(
     let apparmor = crate::apparmor::Profile::prepare(process.apparmor_profile().as_deref())?;
     let args = InitArgs {
         spec,
+        idmapped,
         seccomp: filter.as_ref(),
         apparmor: apparmor.as_ref(),
         bundle,

@@ -32,6 +32,8 @@ use crate::rootfs;
 /// forked copy of it).
 pub struct InitArgs<'a> {
     pub spec: &'a Spec,
+    /// The idmapped mounts, made by the runtime before the fork.
+    pub idmapped: &'a rootfs::idmapped::Sources,
     pub bundle: &'a Path,
     pub rootfs: &'a Path,
     pub plan: &'a Plan,
@@ -135,6 +137,7 @@ fn setup(args: &InitArgs<'_>, chan: &Channel) -> Result<Never> {
         bundle: args.bundle,
         plan: args.plan,
         cgroups: cgroups.as_ref(),
+        idmapped: args.idmapped,
     };
     rootfs::prepare(&ctx)?;
     if args.early_hooks {

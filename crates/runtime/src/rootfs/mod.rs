@@ -7,6 +7,7 @@
 
 mod cgroupfs;
 mod devices;
+pub mod idmapped;
 pub mod options;
 pub mod resolve;
 mod tmpfs;
@@ -34,6 +35,8 @@ pub struct Context<'a> {
     /// read before it entered its cgroup namespace, for `cgroup` mounts
     /// (binds need the directories); `None` when the spec has none.
     pub cgroups: Option<&'a berth_cgroups::Host>,
+    /// The detached idmapped trees the runtime made, by `mounts` index.
+    pub idmapped: &'a idmapped::Sources,
 }
 
 impl Context<'_> {
@@ -136,8 +139,8 @@ pub fn prepare(ctx: &Context<'_>) -> Result<()> {
 fn mount_all(ctx: &Context<'_>) -> Result<()> {
     let root = Root::open(ctx.rootfs)?;
     let mut dev_mounted = false;
-    for m in ctx.spec.mounts().as_deref().unwrap_or_default() {
-        mount_entry(ctx, &root, m)?;
+    for (index, m) in ctx.spec.mounts().iter().flatten().enumerate() {
+        mount_entry(ctx, &root, index, m)?;
         dev_mounted |= m.destination() == Path::new("/dev");
     }
     devices::create(ctx, &root, dev_mounted)
@@ -183,10 +186,13 @@ fn apply_root_propagation(ctx: &Context<'_>) -> Result<()> {
         .map_err(|e| mount_err("set root propagation", Path::new("/"), e))
 }
 
-fn mount_entry(ctx: &Context<'_>, root: &Root, m: &Mount) -> Result<()> {
+fn mount_entry(ctx: &Context<'_>, root: &Root, index: usize, m: &Mount) -> Result<()> {
     let opts = options::parse(m.options().as_deref().unwrap_or_default())
         .map_err(|e| Error::InvalidConfig(format!("mount {}: {e}", m.destination().display())))?;
-    mount_one(ctx, root, m, &opts)?;
+    match ctx.idmapped.get(index) {
+        Some(tree) => idmapped_bind(ctx, root, m, &opts, tree)?,
+        None => mount_one(ctx, root, m, &opts)?,
+    }
     apply_recursive(root, m.destination(), &opts)?;
     apply_propagation(root, m.destination(), &opts.propagation)
 }
@@ -301,19 +307,7 @@ fn bind_entry(
     opts: &options::MountOptions,
 ) -> Result<()> {
     let dest = m.destination();
-    // The kernel ignores data on a bind mount: an option berth does not
-    // know (a typo, or one it does not implement) would vanish silently.
-    if !opts.data.is_empty() {
-        return Err(Error::InvalidConfig(format!(
-            "bind mount {}: unknown mount option(s) {}",
-            dest.display(),
-            opts.data
-                .split(',')
-                .map(|o| format!("{o:?}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )));
-    }
+    refuse_bind_data(dest, opts)?;
     let source = m.source().as_deref().ok_or_else(|| {
         Error::InvalidConfig(format!("bind mount {} has no source", dest.display()))
     })?;
@@ -324,11 +318,7 @@ fn bind_entry(
     };
     let meta =
         std::fs::metadata(&source).map_err(|e| Error::io("stat bind mount source", &source, e))?;
-    let target = if meta.is_dir() {
-        root.mkdir_all(dest, 0o755)?
-    } else {
-        root.create_file(dest, 0o644)?
-    };
+    let target = bind_target(root, dest, meta.is_dir())?;
     let rec = opts.flags & MsFlags::MS_REC;
     do_mount(
         Some(&source),
@@ -338,26 +328,91 @@ fn bind_entry(
         None,
     )
     .map_err(|e| mount_err(&format!("bind {}", source.display()), dest, e))?;
-    // Per-mount flags (ro, nosuid, ...) need a remount of the new mount;
-    // open the destination again to reach the mount, not what it covers.
-    let extra = opts.flags - (MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
-    if !extra.is_empty() {
-        let top = root.lookup(dest).map_err(|e| Error::io("open", dest, e))?;
-        let locked = if ctx.in_user_namespace() {
-            locked_flags(&source)
-        } else {
-            MsFlags::empty()
-        };
-        do_mount(
-            None,
-            &fd_path(&top),
-            None,
-            MsFlags::MS_BIND | MsFlags::MS_REMOUNT | extra | locked,
-            None,
+    remount_bind(ctx, root, dest, &source, opts)
+}
+
+/// An idmapped bind mount: attaches the detached tree the runtime made
+/// (`idmapped`) at the destination, then applies the per-mount flags as
+/// for any bind mount.
+fn idmapped_bind(
+    ctx: &Context<'_>,
+    root: &Root,
+    m: &Mount,
+    opts: &options::MountOptions,
+    tree: std::os::fd::BorrowedFd<'_>,
+) -> Result<()> {
+    let dest = m.destination();
+    refuse_bind_data(dest, opts)?;
+    let is_dir = nix::sys::stat::fstat(tree)
+        .map_err(|e| Error::sys(format!("stat the idmapped mount for {}", dest.display()), e))?
+        .st_mode
+        & libc::S_IFMT
+        == libc::S_IFDIR;
+    let target = bind_target(root, dest, is_dir)?;
+    berth_sys::fsmount::move_mount(tree, target.as_fd()).map_err(|e| {
+        Error::sys(
+            format!("attach the idmapped mount on {}", dest.display()),
+            e,
         )
-        .map_err(|e| mount_err("remount bind", dest, e))?;
+    })?;
+    let source = m.source().as_deref().unwrap_or(Path::new("/"));
+    remount_bind(ctx, root, dest, &ctx.bundle.join(source), opts)
+}
+
+/// The kernel ignores data on a bind mount: an option berth does not
+/// know (a typo, or one it does not implement) would vanish silently.
+fn refuse_bind_data(dest: &Path, opts: &options::MountOptions) -> Result<()> {
+    if opts.data.is_empty() {
+        return Ok(());
     }
-    Ok(())
+    Err(Error::InvalidConfig(format!(
+        "bind mount {}: unknown mount option(s) {}",
+        dest.display(),
+        opts.data
+            .split(',')
+            .map(|o| format!("{o:?}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )))
+}
+
+/// The mount point of a bind mount: a directory for a directory, a file
+/// for anything else.
+fn bind_target(root: &Root, dest: &Path, is_dir: bool) -> Result<std::os::fd::OwnedFd> {
+    if is_dir {
+        root.mkdir_all(dest, 0o755)
+    } else {
+        root.create_file(dest, 0o644)
+    }
+}
+
+/// Per-mount flags (ro, nosuid, ...) need a remount of the new mount;
+/// open the destination again to reach the mount, not what it covers.
+fn remount_bind(
+    ctx: &Context<'_>,
+    root: &Root,
+    dest: &Path,
+    source: &Path,
+    opts: &options::MountOptions,
+) -> Result<()> {
+    let extra = opts.flags - (MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
+    if extra.is_empty() {
+        return Ok(());
+    }
+    let top = root.lookup(dest).map_err(|e| Error::io("open", dest, e))?;
+    let locked = if ctx.in_user_namespace() {
+        locked_flags(source)
+    } else {
+        MsFlags::empty()
+    };
+    do_mount(
+        None,
+        &fd_path(&top),
+        None,
+        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | extra | locked,
+        None,
+    )
+    .map_err(|e| mount_err("remount bind", dest, e))
 }
 
 /// The recursive options (`rro`, `rnosuid`, ...): one `mount_setattr` with

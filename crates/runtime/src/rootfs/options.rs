@@ -20,6 +20,10 @@ pub enum Effect {
     Bind { recursive: bool },
     /// `tmpcopyup`.
     CopyUp,
+    /// `idmap` (false) or `ridmap` (true): an idmapped bind mount, the
+    /// mapping applied to the top mount only or to every mount below it
+    /// too (`rootfs::idmapped`).
+    Idmap { recursive: bool },
 }
 
 const fn set(flag: MsFlags) -> Effect {
@@ -48,6 +52,7 @@ pub const OPTIONS: &[(&str, Effect)] = &[
     ("diratime", clr(MsFlags::MS_NODIRATIME)),
     ("dirsync", set(MsFlags::MS_DIRSYNC)),
     ("exec", clr(MsFlags::MS_NOEXEC)),
+    ("idmap", Effect::Idmap { recursive: false }),
     ("iversion", set(MsFlags::MS_I_VERSION)),
     ("lazytime", set(MsFlags::MS_LAZYTIME)),
     ("loud", clr(MsFlags::MS_SILENT)),
@@ -71,6 +76,7 @@ pub const OPTIONS: &[(&str, Effect)] = &[
     ("relatime", set(MsFlags::MS_RELATIME)),
     ("remount", set(MsFlags::MS_REMOUNT)),
     ("rexec", rclr(fsm::MOUNT_ATTR_NOEXEC)),
+    ("ridmap", Effect::Idmap { recursive: true }),
     ("rnoatime", rset(fsm::MOUNT_ATTR_NOATIME)),
     ("rnodev", rset(fsm::MOUNT_ATTR_NODEV)),
     ("rnodiratime", rset(fsm::MOUNT_ATTR_NODIRATIME)),
@@ -114,13 +120,6 @@ pub const OPTIONS: &[(&str, Effect)] = &[
     ("unbindable", Effect::Propagation(MsFlags::MS_UNBINDABLE)),
 ];
 
-/// Options runc knows that berth does not implement: refused with this
-/// reason instead of being handed to the filesystem as data.
-const UNSUPPORTED: &[(&str, &str)] = &[
-    ("idmap", "idmapped mounts are not supported"),
-    ("ridmap", "idmapped mounts are not supported"),
-];
-
 /// The table entry for `name`.
 pub fn lookup(name: &str) -> Option<Effect> {
     OPTIONS
@@ -154,6 +153,9 @@ pub struct MountOptions {
     /// "tmpcopyup": fill a new tmpfs with what the directory it covers
     /// holds.
     pub copy_up: bool,
+    /// "idmap" (`Some(false)`) or "ridmap" (`Some(true)`); the last one
+    /// given wins.
+    pub idmap: Option<bool>,
 }
 
 impl Default for MountOptions {
@@ -165,6 +167,7 @@ impl Default for MountOptions {
             data: String::new(),
             bind: false,
             copy_up: false,
+            idmap: None,
         }
     }
 }
@@ -190,6 +193,7 @@ pub fn parse(options: &[String]) -> Result<MountOptions, String> {
                 }
             }
             Some(Effect::CopyUp) => out.copy_up = true,
+            Some(Effect::Idmap { recursive }) => out.idmap = Some(recursive),
             Some(Effect::Propagation(p)) => out.propagation.push(p),
             Some(Effect::Flag { clear, flag }) => {
                 if clear {
@@ -220,12 +224,12 @@ pub fn parse(options: &[String]) -> Result<MountOptions, String> {
                 }
             }
             None => {
-                if let Some((_, why)) = UNSUPPORTED.iter().find(|(n, _)| *n == opt) {
-                    return Err(format!("mount option {opt:?} is not supported: {why}"));
-                }
+                // crun's inline form (`idmap=uids=0-1-10;gids=...`) is no
+                // filesystem data: refused rather than silently dropped.
                 if opt.starts_with("idmap=") || opt.starts_with("ridmap=") {
                     return Err(format!(
-                        "mount option {opt:?} is not supported: idmapped mounts are not supported"
+                        "mount option {opt:?} is not supported: give the mount \
+                         uidMappings and gidMappings with a plain \"idmap\" or \"ridmap\""
                     ));
                 }
                 data.push(opt);
@@ -316,10 +320,25 @@ mod tests {
     }
 
     #[test]
-    fn refuses_unsupported_options() {
-        for o in ["idmap", "ridmap", "idmap=uids=0-1000-10"] {
+    fn idmap_and_ridmap_are_options_not_data() {
+        assert_eq!(p(&["rbind"]).idmap, None);
+        let o = p(&["rbind", "idmap"]);
+        assert_eq!((o.idmap, o.data.as_str()), (Some(false), ""));
+        assert_eq!(p(&["rbind", "ridmap"]).idmap, Some(true));
+        assert_eq!(p(&["idmap", "ridmap"]).idmap, Some(true));
+        assert_eq!(p(&["ridmap", "idmap"]).idmap, Some(false));
+    }
+
+    #[test]
+    fn refuses_crun_inline_idmap_mappings() {
+        for o in [
+            "idmap=uids=0-1000-10;gids=0-1000-10",
+            "ridmap=uids=0-1-1",
+            "idmap=",
+        ] {
             let err = parse(&[o.to_string()]).unwrap_err();
             assert!(err.contains(o) && err.contains("not supported"), "{err}");
+            assert!(err.contains("uidMappings"), "{err}");
         }
     }
 
