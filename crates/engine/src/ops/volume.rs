@@ -260,8 +260,7 @@ fn check_cifs_device(device: &str) -> std::result::Result<(), String> {
 fn check_name(name: &str) -> std::result::Result<(), String> {
     if name.len() == 1 {
         return Err(
-            "volume name is too short, names should be at least two alphanumeric characters"
-                .into(),
+            "volume name is too short, names should be at least two alphanumeric characters".into(),
         );
     }
     let mut bytes = name.bytes();
@@ -579,7 +578,10 @@ mod tests {
         assert!(f(&[("dangling", "false")]).matches(&v, true));
         let err = |p: &[(&str, &str)]| VolumeFilters::new(&pairs(p)).unwrap_err().to_string();
         assert_eq!(err(&[("foo", "x")]), "invalid filter 'foo'");
-        assert_eq!(err(&[("dangling", "maybe")]), "invalid filter 'dangling=[maybe]'");
+        assert_eq!(
+            err(&[("dangling", "maybe")]),
+            "invalid filter 'dangling=[maybe]'"
+        );
         assert_eq!(
             err(&[("dangling", "true"), ("dangling", "0")]),
             "invalid filter 'dangling=[0 true]'"

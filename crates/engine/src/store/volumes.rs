@@ -488,7 +488,7 @@ mod tests {
         let mut ids = vec![c1.clone(), c2.clone()];
         ids.sort();
         assert_eq!(volume_users(&db.conn, "a").unwrap(), ids);
-        assert_eq!(db.volume_users().unwrap()["b"], [c1.clone()]);
+        assert_eq!(db.volume_users().unwrap()["b"], std::slice::from_ref(&c1));
         let err = db.remove_volume(&dirs, "a").unwrap_err();
         assert_eq!(
             err.to_string(),
@@ -528,7 +528,10 @@ mod tests {
         // Any rm sweeps (here: of a volume that does not exist).
         db.create_volume(&dirs, &volume("other")).unwrap();
         db.remove_volume(&dirs, "other").unwrap();
-        assert_eq!(fs::read_to_string(dirs.data("kept").join("f")).unwrap(), "x");
+        assert_eq!(
+            fs::read_to_string(dirs.data("kept").join("f")).unwrap(),
+            "x"
+        );
         assert!(!aside.exists());
         assert!(!gone.exists());
         let left: Vec<String> = dirs.entries().unwrap().into_iter().map(|e| e.1).collect();
