@@ -14,7 +14,7 @@
 //! between mkdir and commit) and a row without its directory is an `rm`
 //! that crashed before its commit (its directory is renamed back).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fs;
 use std::io::ErrorKind;
 use std::os::unix::fs::PermissionsExt;
@@ -151,17 +151,16 @@ impl VolumeDirs {
     /// for deletion after the commit, but an uncommitted `rm`'s is
     /// renamed back.
     fn sweep(&self, tx: &Tx) -> Result<Vec<PathBuf>> {
-        let recorded = |name: &str| get(tx, name).map(|v| v.is_some()).map_err(tx.err());
+        let recorded = names(tx).map_err(tx.err())?;
         let mut garbage = Vec::new();
         for (path, name) in self.entries()? {
             if let Some(volume) = trash_of(&name) {
-                let recorded = recorded(volume)?;
-                if recorded && !self.dir(volume).exists() {
+                if recorded.contains(volume) && !self.dir(volume).exists() {
                     self.restore(volume)?;
                 } else {
                     garbage.push(path);
                 }
-            } else if !name.starts_with('.') && path.is_dir() && !recorded(&name)? {
+            } else if !name.starts_with('.') && path.is_dir() && !recorded.contains(&name) {
                 garbage.extend(self.trash(&name)?);
             }
         }
@@ -229,6 +228,15 @@ pub(crate) fn get(conn: &Connection, name: &str) -> rusqlite::Result<Option<Volu
         from_row,
     )
     .optional()
+}
+
+/// Every volume's name.
+fn names(conn: &Connection) -> rusqlite::Result<HashSet<String>> {
+    let mut stmt = conn.prepare("SELECT name FROM volumes")?;
+    let names = stmt
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<HashSet<String>>>()?;
+    Ok(names)
 }
 
 /// In the caller's transaction: the volume named `v.name` as recorded,
