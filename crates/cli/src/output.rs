@@ -27,10 +27,7 @@ impl std::error::Error for ExitWith {}
 /// is the container's own code; None when it is no error at all (a closed
 /// stdout: `berth images | head`).
 pub fn exit_code(e: &anyhow::Error) -> Option<u8> {
-    if e.chain().any(|c| {
-        c.downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-    }) {
+    if broken_pipe(e) {
         return None;
     }
     if let Some(ExitWith(code)) = e.downcast_ref() {
@@ -41,6 +38,34 @@ pub fn exit_code(e: &anyhow::Error) -> Option<u8> {
         e.downcast_ref::<berth_engine::Error>()
             .map_or(125, |e| e.exit_code()),
     )
+}
+
+fn broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Docker's CLI exits 1, not 125, for the daemon's errors in commands
+/// that run no container (`volume ...`); its flag errors stay 125. Prints
+/// each error as [`exit_code`] does (one `Error:` line each), then exits 1;
+/// no error is success.
+pub fn exit_1(errors: impl IntoIterator<Item = anyhow::Error>) -> Result<()> {
+    let mut errors: Vec<anyhow::Error> = errors.into_iter().collect();
+    if let Some(i) = errors
+        .iter()
+        .position(|e| broken_pipe(e) || e.is::<ExitWith>())
+    {
+        return Err(errors.swap_remove(i));
+    }
+    if errors.is_empty() {
+        return Ok(());
+    }
+    for e in &errors {
+        eprintln!("Error: {}", error_line(e));
+    }
+    Err(ExitWith(1).into())
 }
 
 /// The error and its causes on one line, without repeating a cause the

@@ -958,10 +958,12 @@ fn prune_removes_only_stopped_and_df_counts() {
             "NAMES"
         ]
     );
-    assert_eq!(rows.len(), 11, "{v}");
+    assert_eq!(rows[12], ["Local Volumes space usage:"]);
+    assert_eq!(rows[14], ["VOLUME NAME", "LINKS", "SIZE"]);
+    assert_eq!(rows.len(), 15, "{v}");
     assert_eq!(
         e.ok(&["system", "df", "--format", "{{.Type}}:{{.TotalCount}}"]),
-        "Images:1\nContainers:3\n"
+        "Images:1\nContainers:3\nLocal Volumes:0\n"
     );
     assert_eq!(
         e.ok(&[

@@ -10,6 +10,7 @@ mod registry;
 pub mod resources;
 pub mod security;
 mod system;
+mod volumes;
 
 use std::path::PathBuf;
 
@@ -22,6 +23,7 @@ pub use images::*;
 pub use network::*;
 pub use registry::*;
 pub use system::*;
+pub use volumes::*;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -145,6 +147,11 @@ pub enum Command {
     Network {
         #[command(subcommand)]
         command: NetworkCommand,
+    },
+    /// Manage volumes
+    Volume {
+        #[command(subcommand)]
+        command: VolumeCommand,
     },
 }
 

@@ -14,6 +14,7 @@ mod ps;
 mod registry;
 mod stats;
 mod system;
+mod volumes;
 
 use anyhow::{bail, Context, Result};
 use berth_engine::Engine;
@@ -126,5 +127,6 @@ pub fn run(cli: Cli) -> Result<()> {
             command: ImageCommand::Prune(a),
         } => prune(&engine()?, a),
         Command::Network { command } => network::run(&cli.root, command),
+        Command::Volume { command } => volumes::run(&cli.root, command),
     }
 }

@@ -249,6 +249,7 @@ pub fn df(root: &Path, a: DfArgs) -> Result<()> {
             "Size": human_size(c_total),
             "Reclaimable": reclaimable(c_reclaim, c_total),
         }),
+        volumes_row(&du),
     ];
     if a.verbose {
         if a.format.is_some() {
@@ -271,8 +272,32 @@ pub fn df(root: &Path, a: DfArgs) -> Result<()> {
     Ok(())
 }
 
-/// `system df -v`: Docker's per-image and per-container tables (berth has
-/// no volumes or build cache to list).
+/// `system df`'s `Local Volumes` row, as Docker's daemon counts: a
+/// volume whose size cannot be read counts as active and adds nothing.
+fn volumes_row(du: &DiskUsage) -> serde_json::Value {
+    let mut total = 0;
+    let mut unused = 0;
+    let mut active = du.volumes.len();
+    for v in &du.volumes {
+        if let Some(size) = v.size {
+            total += size;
+            if v.links == 0 {
+                unused += size;
+                active -= 1;
+            }
+        }
+    }
+    json!({
+        "Type": "Local Volumes",
+        "TotalCount": du.volumes.len().to_string(),
+        "Active": active.to_string(),
+        "Size": human_size(total),
+        "Reclaimable": reclaimable(unused, total),
+    })
+}
+
+/// `system df -v`: Docker's per-image, per-container and per-volume
+/// tables (berth has no build cache to list).
 fn df_verbose(du: &DiskUsage) -> String {
     let mut lines = vec![
         "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE\tSHARED SIZE\tUNIQUE SIZE\tCONTAINERS".to_owned(),
@@ -296,8 +321,15 @@ fn df_verbose(du: &DiskUsage) -> String {
         "CONTAINER ID\tIMAGE\tCOMMAND\tLOCAL VOLUMES\tSIZE\tCREATED\tSTATUS\tNAMES".to_owned(),
     ];
     for (c, size) in &du.containers {
+        // docker/cli counts the mounts of the local driver.
+        let local_volumes = c
+            .config
+            .mounts
+            .iter()
+            .filter(|m| m.driver == "local")
+            .count();
         lines.push(format!(
-            "{}\t{}\t{}\t0\t{}\t{}\t{}\t{}",
+            "{}\t{}\t{}\t{local_volumes}\t{}\t{}\t{}\t{}",
             &c.id[..12],
             c.config.image,
             command_column(c, false),
@@ -309,6 +341,15 @@ fn df_verbose(du: &DiskUsage) -> String {
     }
     out.push_str(&format!(
         "\nContainers space usage:\n\n{}",
+        tabulate(&lines)
+    ));
+    let mut lines = vec!["VOLUME NAME\tLINKS\tSIZE".to_owned()];
+    for v in &du.volumes {
+        let size = v.size.map_or("N/A".into(), human_size);
+        lines.push(format!("{}\t{}\t{size}", v.volume.name, v.links));
+    }
+    out.push_str(&format!(
+        "\nLocal Volumes space usage:\n\n{}",
         tabulate(&lines)
     ));
     out

@@ -32,6 +32,7 @@ pub mod stop_timeout;
 pub mod top;
 pub mod update;
 pub mod usage;
+pub mod volume;
 pub mod volume_attach;
 pub mod wait;
 

@@ -1,5 +1,5 @@
 //! Disk usage: a container's writable layer (`ps -s`, `inspect --size`,
-//! prune's freed bytes) and `system df`'s totals.
+//! prune's freed bytes) and `system df`'s totals (volumes: ops/volume.rs).
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -8,6 +8,7 @@ use crate::error::Result;
 use crate::model::Container;
 use crate::ops::images::{time, Digest, Reference};
 use crate::ops::prune::stopped;
+use crate::ops::volume::VolumeUsage;
 use crate::Engine;
 
 /// Nanoseconds since the epoch of an RFC 3339 time (0 when unparsable):
@@ -71,6 +72,8 @@ pub struct DiskUsage {
     pub images_active_size: u64,
     /// Each container with its writable layer's size.
     pub containers: Vec<(Container, u64)>,
+    /// The local volumes (without mount options), by name.
+    pub volumes: Vec<VolumeUsage>,
 }
 
 impl Engine {
@@ -162,6 +165,7 @@ impl Engine {
             images_size,
             images_active_size,
             containers,
+            volumes: self.volume_usage()?,
         })
     }
 }

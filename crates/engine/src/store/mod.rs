@@ -15,6 +15,7 @@ mod events;
 mod lifecycle;
 mod networks;
 pub mod owner;
+pub(crate) mod volumes;
 pub use lifecycle::{Lifecycle, LiveRow, Unfinished};
 
 /// Migration n (1-based) brings the schema from version n-1 to n. Never edit
@@ -54,6 +55,8 @@ const MIGRATIONS: &[&str] = &[
     events::MIGRATION,
     // 5: networks, endpoints and published ports (store/networks.rs).
     networks::MIGRATION,
+    // 6: volumes (store/volumes.rs).
+    volumes::MIGRATION,
 ];
 
 pub struct Db {
