@@ -3,6 +3,7 @@
 
 use clap::Args;
 
+use super::mounts::MountArgs;
 use super::registry::TlsArgs;
 use super::resources::{CreateResourceArgs, ResourceArgs};
 use super::security::SecurityArgs;
@@ -47,6 +48,8 @@ pub struct CreateArgs {
     pub stdio: StdioArgs,
     #[command(flatten)]
     pub security: SecurityArgs,
+    #[command(flatten)]
+    pub mounts: MountArgs,
     /// Restart policy to apply when a container exits (no, on-failure[:max-retries], always, unless-stopped)
     #[arg(long)]
     pub restart: Option<String>,

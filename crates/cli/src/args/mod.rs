@@ -5,6 +5,7 @@ mod containers;
 mod events;
 mod fs;
 mod images;
+pub mod mounts;
 mod network;
 mod registry;
 pub mod resources;

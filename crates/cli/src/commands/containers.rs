@@ -19,7 +19,11 @@ fn options(runtime: &str, a: CreateArgs) -> Result<CreateOptions> {
     }
     // Docker reads --env-file first; -e overrides it.
     let env = a.security.env()?.into_iter().chain(a.env).collect();
+    let (volumes, mounts, volumes_from) = a.mounts.specs();
     Ok(CreateOptions {
+        volumes,
+        mounts,
+        volumes_from,
         labels: a.security.labels()?,
         security: a.security.options(),
         name: a.name,

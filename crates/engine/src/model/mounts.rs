@@ -3,10 +3,26 @@
 //! `VOLUME`), what a container is created with (`MountPoint`, in
 //! `ContainerConfig::mounts` and inspect's `Mounts`), and a named volume
 //! (`Volume`, a row of the `volumes` table).
+//!
+//! The flags' parsers, in Docker's words: `volume_flag.rs` (`-v`,
+//! `--volumes-from`), `mount_flag.rs` (`--mount`, with `csv.rs`), `rules.rs` (what both
+//! share: paths, volume names, duplicate mount points, the bind source).
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+
+mod csv;
+mod mount_flag;
+mod rules;
+mod volume_flag;
+
+pub use mount_flag::{absolute_mount_source, parse_mount};
+pub use rules::{
+    check_bind_source, check_duplicates, check_volume_driver, clean_path, parse_requests,
+    validate_volume_name,
+};
+pub use volume_flag::{absolute_volume_source, parse_volume, parse_volumes_from};
 
 /// Docker's mount types (`--mount type=`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -52,6 +68,19 @@ impl Propagation {
             Propagation::Slave => "slave",
         }
     }
+
+    /// Docker's six modes, by their names.
+    pub fn parse(s: &str) -> Option<Propagation> {
+        Some(match s {
+            "rprivate" => Propagation::Rprivate,
+            "private" => Propagation::Private,
+            "rshared" => Propagation::Rshared,
+            "shared" => Propagation::Shared,
+            "rslave" => Propagation::Rslave,
+            "slave" => Propagation::Slave,
+            _ => return None,
+        })
+    }
 }
 
 /// One mount a flag asks for, checked but not yet resolved against the
@@ -86,6 +115,13 @@ pub struct MountRequest {
     /// `-v`'s mode field as given (`ro`, `z`, `rw,rshared`, ...), shown as
     /// inspect's `Mode`; empty for `--mount`.
     pub mode: String,
+}
+
+impl MountRequest {
+    /// A volume without a name: one is made for the container.
+    pub fn is_anonymous(&self) -> bool {
+        self.kind == MountKind::Volume && self.source.is_empty()
+    }
 }
 
 /// A mount of a created container (`ContainerConfig::mounts`), resolved:

@@ -8,6 +8,7 @@ use berth_image::spec::ContainerConfig as ImageConfig;
 
 use crate::error::{Error, Result};
 use crate::model::log::LogConfig;
+use crate::model::mounts::{self, MountRequest};
 use crate::model::network::{self, NetworkMode, NetworkOptions};
 use crate::model::restart::RestartPolicy;
 use crate::model::{self, security, Container, ContainerConfig, Resources, SecurityOptions, State};
@@ -54,6 +55,13 @@ pub struct CreateOptions {
     /// `--log-opt key=value`.
     pub log_opts: Vec<String>,
     pub resources: Resources,
+    /// `-v`/`--volume` specs as given (a `./` host path made absolute by
+    /// the caller: [`mounts::absolute_volume_source`]).
+    pub volumes: Vec<String>,
+    /// `--mount` specs as given (the same: [`mounts::absolute_mount_source`]).
+    pub mounts: Vec<String>,
+    /// `--volumes-from CONTAINER[:ro|rw]`.
+    pub volumes_from: Vec<String>,
 }
 
 /// The flags checked on their own, before the image is looked at.
@@ -63,6 +71,12 @@ struct Checked {
     security: SecurityConfig,
     restart: RestartPolicy,
     log: LogConfig,
+    /// `-v` and `--mount`, in dockerd's order (not resolved yet).
+    #[allow(dead_code)] // resolved into `ContainerConfig::mounts` by issue 15's create
+    mounts: Vec<MountRequest>,
+    /// `--volumes-from`: the container and `Some(true)` for `:ro`.
+    #[allow(dead_code)] // the same
+    volumes_from: Vec<(String, Option<bool>)>,
 }
 
 impl Engine {
@@ -171,7 +185,7 @@ impl Engine {
     }
 }
 
-/// Network, name, resources, security, restart and log flags.
+/// Network, name, resources, security, restart, log and mount flags.
 fn check_options(o: &CreateOptions) -> Result<Checked> {
     let network = network::resolve(o.network.as_deref(), &o.net, o.hostname.is_some(), &[])?;
     if let Some(name) = &o.name {
@@ -188,12 +202,29 @@ fn check_options(o: &CreateOptions) -> Result<Checked> {
         return Err(Error::ConflictingOptions("--restart and --rm"));
     }
     let log = LogConfig::parse(o.log_driver.as_deref(), &o.log_opts)?;
+    let tmpfs: Vec<String> = security
+        .tmpfs
+        .iter()
+        .map(|t| t.destination.clone())
+        .collect();
+    let mounts = mounts::parse_requests(&o.volumes, &o.mounts, &tmpfs)?;
+    // dockerd checks a `--mount type=bind` source before it makes anything.
+    for m in &mounts {
+        mounts::check_bind_source(m)?;
+    }
+    let volumes_from = o
+        .volumes_from
+        .iter()
+        .map(|v| mounts::parse_volumes_from(v))
+        .collect::<Result<_>>()?;
     Ok(Checked {
         host_network,
         network,
         security,
         restart,
         log,
+        mounts,
+        volumes_from,
     })
 }
 
