@@ -98,6 +98,10 @@ pub enum Error {
     /// resolver) could not be made.
     #[error("{0}")]
     Network(String),
+    /// A volume's files could not be mounted or filled at a start (the
+    /// local driver's options, the copy of the image's content).
+    #[error("{0}")]
+    Volume(String),
     #[error("cgroup of container {id}")]
     Cgroup {
         id: String,

@@ -118,7 +118,7 @@ pub fn kill(root: &Path, a: KillArgs) -> Result<()> {
 pub fn rm(root: &Path, a: RmArgs) -> Result<()> {
     let mut engine = Engine::open(root)?;
     each(&a.containers, |key| {
-        engine.remove(key, a.force)?;
+        engine.remove(key, a.force, a.volumes)?;
         Ok(())
     })
 }

@@ -168,6 +168,7 @@ impl Monitor {
                     Err(e) => {
                         let deleted = runtime.delete(id, true).is_ok();
                         let _ = engine.network_release(c);
+                        let _ = engine.volumes_release(c);
                         let _ = unmount(&bundle.rootfs());
                         let code = i32::from(e.exit_code());
                         // A first start that fails leaves the container
@@ -198,6 +199,7 @@ impl Monitor {
                     let _ = wait_for(pid);
                     drop(resolver);
                     let _ = engine.network_release(c);
+                    let _ = engine.volumes_release(c);
                     let _ = unmount(&bundle.rootfs());
                     return Ok(None);
                 }
@@ -228,6 +230,7 @@ impl Monitor {
                 let _ = record_exit(&engine, c);
                 let deleted = runtime.delete(id, false).is_ok() || runtime.delete(id, true).is_ok();
                 let _ = engine.network_release(c);
+                let _ = engine.volumes_release(c);
                 let _ = unmount(&bundle.rootfs());
                 let policy = c.config.restart;
                 let again = engine.db.owned_exited(id, me, code, "", &finished, |l| {
@@ -276,6 +279,7 @@ impl Monitor {
         let rootfs = bundle.rootfs();
         let _ = unmount(&rootfs);
         engine.images.mount(id, &rootfs)?;
+        engine.volumes_prepare(c, &rootfs)?;
         bundle.write_for_start(c, &rootfs, engine.join_network_namespace(c)?)?;
         let attachment = engine.network_prepare(c)?;
         let runtime = engine.runtime_for(c);

@@ -13,6 +13,7 @@ use crate::model::network::{self, NetworkMode, NetworkOptions};
 use crate::model::restart::RestartPolicy;
 use crate::model::{self, security, Container, ContainerConfig, Resources, SecurityOptions, State};
 use crate::model::{SecurityConfig, StdioConfig};
+use crate::ops::volume_attach;
 use crate::spec;
 use crate::Engine;
 
@@ -72,10 +73,8 @@ struct Checked {
     restart: RestartPolicy,
     log: LogConfig,
     /// `-v` and `--mount`, in dockerd's order (not resolved yet).
-    #[allow(dead_code)] // resolved into `ContainerConfig::mounts` by issue 15's create
     mounts: Vec<MountRequest>,
     /// `--volumes-from`: the container and `Some(true)` for `:ro`.
-    #[allow(dead_code)] // the same
     volumes_from: Vec<(String, Option<bool>)>,
 }
 
@@ -121,7 +120,10 @@ impl Engine {
             _ => {}
         }
         checked.network = net;
+        let requests = std::mem::take(&mut checked.mounts);
+        let volumes_from = std::mem::take(&mut checked.volumes_from);
         let mut config = container_config(o, &ic, &id, checked)?;
+        let volumes = self.plan_mounts(&mut config, &requests, &volumes_from, &ic)?;
         if let Some(other) = joined {
             // Docker: the joined container's names (its files are
             // bind-mounted at start).
@@ -149,7 +151,10 @@ impl Engine {
         };
         // Check the spec before anything is recorded (bad user, ...).
         let spec = spec::for_create(&c, self.bundle(&id).dir())?;
-        self.record(&mut c, o.name.as_deref())?;
+        for r in requests.iter().filter(|r| r.kind == model::MountKind::Bind) {
+            volume_attach::ensure_bind_source(r)?;
+        }
+        self.record(&mut c, o.name.as_deref(), &volumes)?;
         let made = self
             .images
             .prepare(&id, &image_id.to_string())
@@ -157,6 +162,7 @@ impl Engine {
             .and_then(|_| self.bundle(&id).write(&c, &spec));
         if let Err(e) = made {
             let _ = self.remove_files(&c);
+            self.remove_anonymous_volumes(&c);
             return Err(e);
         }
         self.db.created(&id)?;
@@ -165,23 +171,75 @@ impl Engine {
 
     /// Inserts the record under `name`, or a generated name (another one
     /// on a clash).
-    fn record(&mut self, c: &mut Container, name: Option<&str>) -> Result<()> {
+    fn record(
+        &mut self,
+        c: &mut Container,
+        name: Option<&str>,
+        volumes: &[model::Volume],
+    ) -> Result<()> {
+        let dirs = self.volume_dirs();
         match name {
             Some(name) => {
                 c.name = name.to_owned();
-                self.db.insert(c)
+                self.db.insert_with_volumes(c, Some(&dirs), volumes)
             }
             None => {
                 let mut attempt = 0;
                 loop {
                     c.name = model::generated_name(&c.id, attempt);
-                    match self.db.insert(c) {
+                    match self.db.insert_with_volumes(c, Some(&dirs), volumes) {
                         Err(Error::NameInUse { .. }) if attempt < 1000 => attempt += 1,
                         other => break other,
                     }
                 }
             }
         }
+    }
+}
+
+impl Engine {
+    /// The container's mounts (`volume_attach::plan`: `--volumes-from`,
+    /// `-v`/`--mount`, the image's `VOLUME`s) into `config.mounts`; returns
+    /// the volumes to record with it, checked.
+    fn plan_mounts(
+        &self,
+        config: &mut ContainerConfig,
+        requests: &[MountRequest],
+        volumes_from: &[(String, Option<bool>)],
+        ic: &ImageConfig,
+    ) -> Result<Vec<model::Volume>> {
+        let others = volumes_from
+            .iter()
+            .map(|(key, ro)| Ok((self.find(key)?, *ro)))
+            .collect::<Result<Vec<_>>>()?;
+        let from: Vec<volume_attach::From<'_>> = others
+            .iter()
+            .map(|(other, ro)| volume_attach::From {
+                mounts: &other.config.mounts,
+                // `:ro` makes every mount read-only; `:rw` keeps each one's
+                // own (moby: `m.RW && rw`)
+                rw: (*ro == Some(true)).then_some(false),
+            })
+            .collect();
+        let image_volumes: Vec<String> = ic
+            .volumes
+            .as_ref()
+            .map(|v| v.keys().cloned().collect())
+            .unwrap_or_default();
+        let dirs = self.volume_dirs();
+        let plan = volume_attach::plan(
+            requests,
+            &from,
+            &image_volumes,
+            &|name| dirs.data(name),
+            &mut || model::new_id(),
+            &berth_image::time::now_rfc3339(),
+        )?;
+        for v in &plan.volumes {
+            crate::ops::volume::check_volume(v)?;
+        }
+        config.mounts = plan.mounts;
+        Ok(plan.volumes)
     }
 }
 

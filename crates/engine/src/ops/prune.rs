@@ -67,7 +67,7 @@ impl Engine {
         for c in list {
             let size = self.container_size(&c);
             // One that started meanwhile is refused (not forced): kept.
-            if self.remove(&c.id, false).is_ok() {
+            if self.remove(&c.id, false, false).is_ok() {
                 pruned.containers.push(c.id);
                 pruned.bytes += size;
             }

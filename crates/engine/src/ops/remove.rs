@@ -9,8 +9,8 @@ use crate::model::{Container, State};
 use crate::Engine;
 
 impl Engine {
-    /// `rm [-f]`.
-    pub fn remove(&mut self, key: &str, force: bool) -> Result<Container> {
+    /// `rm [-f] [-v]`: `volumes` removes its anonymous volumes too.
+    pub fn remove(&mut self, key: &str, force: bool, volumes: bool) -> Result<Container> {
         let c = self.find(key)?;
         if matches!(
             c.state,
@@ -32,6 +32,9 @@ impl Engine {
             }
         }
         self.remove_files(&c)?;
+        if volumes && !c.config.auto_remove {
+            self.remove_anonymous_volumes(&c);
+        }
         Ok(c)
     }
 
@@ -60,6 +63,10 @@ impl Engine {
             _ => {}
         }
         self.db.delete(&c.id)?;
+        // `--rm` takes its anonymous volumes (Docker's)
+        if c.config.auto_remove {
+            self.remove_anonymous_volumes(c);
+        }
         Ok(())
     }
 }

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::model::mounts::{MountKind, MountPoint, MountRequest, Propagation, Volume};
+use crate::model::{Container, State};
+use crate::Engine;
 
 /// Docker's label on the volumes it makes for `-v /path` and `VOLUME`.
 pub const ANONYMOUS_LABEL: &str = "com.docker.volume.anonymous";
@@ -182,6 +184,122 @@ pub fn ensure_bind_source(m: &MountRequest) -> Result<()> {
         )),
         Err(e) => Err(Error::io("stat", path, e)),
     }
+}
+
+impl Engine {
+    /// At a start, the image mounted at `rootfs`: each volume with the
+    /// local driver's options mounted on its `_data` (unless another
+    /// container mounted it already), then an empty volume filled with
+    /// what the image has at the place (unless `nocopy`), as Docker does
+    /// at every start. Under `<root>/volumes.lock`, so two starts do not
+    /// mount or copy into one volume at once.
+    pub(crate) fn volumes_prepare(&self, c: &Container, rootfs: &Path) -> Result<()> {
+        let volumes: Vec<&MountPoint> = c
+            .config
+            .mounts
+            .iter()
+            .filter(|m| m.kind == MountKind::Volume)
+            .collect();
+        if volumes.is_empty() {
+            return Ok(());
+        }
+        let _lock = self.volumes_lock()?;
+        for m in volumes {
+            let data = PathBuf::from(&m.source);
+            if let Some(options) = self.volume_options(&m.name)? {
+                let mounted = berth_volume::is_mounted(&data).map_err(volume_error(&m.name))?;
+                if !mounted {
+                    berth_volume::mount(&options, &data).map_err(volume_error(&m.name))?;
+                }
+            }
+            if m.volume_nocopy || !berth_volume::is_empty(&data).map_err(volume_error(&m.name))? {
+                continue;
+            }
+            berth_volume::copy_up(rootfs, &m.destination, &data).map_err(|e| {
+                Error::Volume(format!(
+                    "copying the image's {} into volume {}: {e}",
+                    m.destination, m.name
+                ))
+            })?;
+        }
+        Ok(())
+    }
+
+    /// At an exit: the local driver's option mounts no other live
+    /// container uses are unmounted (Docker unmounts at the last user's
+    /// stop).
+    pub(crate) fn volumes_release(&self, c: &Container) -> Result<()> {
+        let mut volumes = c
+            .config
+            .mounts
+            .iter()
+            .filter(|m| m.kind == MountKind::Volume)
+            .peekable();
+        if volumes.peek().is_none() {
+            return Ok(());
+        }
+        let _lock = self.volumes_lock()?;
+        for m in volumes {
+            if self.volume_options(&m.name)?.is_none() {
+                continue;
+            }
+            let live = self.volume_users(&m.name)?.into_iter().any(|id| {
+                id != c.id
+                    && self.find(&id).is_ok_and(|o| {
+                        matches!(
+                            o.state,
+                            State::Running | State::Starting | State::Restarting
+                        )
+                    })
+            });
+            if !live {
+                berth_volume::unmount(Path::new(&m.source)).map_err(volume_error(&m.name))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// `rm -v`, `--rm` and a failed create: the container's anonymous
+    /// volumes, once no container uses them (another may, through
+    /// `--volumes-from`: then it stays, as Docker leaves it). Call after
+    /// the container's record is gone. Best effort, as Docker's.
+    pub(crate) fn remove_anonymous_volumes(&mut self, c: &Container) {
+        let dirs = self.volume_dirs();
+        for m in c.config.mounts.iter().filter(|m| m.anonymous) {
+            if let Err(e) = self.db.remove_volume(&dirs, &m.name) {
+                tracing::warn!(volume = %m.name, error = %e, "anonymous volume kept");
+            }
+        }
+    }
+
+    /// The local driver's options of a volume that needs a mount, parsed.
+    fn volume_options(&self, name: &str) -> Result<Option<berth_volume::LocalOptions>> {
+        let Some(v) = self.db.volume(name)? else {
+            return Ok(None);
+        };
+        if v.options.is_empty() {
+            return Ok(None);
+        }
+        let options = berth_volume::LocalOptions::parse(&v.options)
+            .map_err(|e| Error::Volume(format!("volume {name}: {e}")))?;
+        Ok(options.needs_mount().then_some(options))
+    }
+
+    fn volumes_lock(&self) -> Result<nix::fcntl::Flock<std::fs::File>> {
+        let path = self.root.join("volumes.lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| Error::io("open", &path, e))?;
+        nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
+            .map_err(|(_, e)| Error::io("lock", &path, e.into()))
+    }
+}
+
+fn volume_error<E: std::fmt::Display>(name: &str) -> impl Fn(E) -> Error + '_ {
+    move |e| Error::Volume(format!("volume {name}: {e}"))
 }
 
 #[cfg(test)]

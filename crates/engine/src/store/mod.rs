@@ -178,9 +178,29 @@ impl Db {
 
     /// Records a new container; fails with Docker's conflict message when
     /// the name is taken.
+    #[cfg(test)]
     pub fn insert(&mut self, c: &Container) -> Result<()> {
+        self.insert_with_volumes(c, None, &[])
+    }
+
+    /// [`Db::insert`] with the volumes the container mounts, recorded (row
+    /// and directory) in the same transaction when absent: a concurrent
+    /// `volume rm` or prune sees the volume in use or not there at all.
+    /// The volumes must have passed `ops::volume::check_volume`.
+    pub(crate) fn insert_with_volumes(
+        &mut self,
+        c: &Container,
+        dirs: Option<&volumes::VolumeDirs>,
+        new_volumes: &[crate::model::Volume],
+    ) -> Result<()> {
         let config = serde_json::to_string(&c.config).expect("config serializes");
         self.immediate(|tx| {
+            let mut made = volumes::NewDirs::default();
+            if let Some(dirs) = dirs {
+                for v in new_volumes {
+                    volumes::ensure_volume(tx, dirs, v, &mut made)?;
+                }
+            }
             let holder: Option<String> = tx
                 .query_row(
                     "SELECT id FROM containers WHERE name = ?1",
@@ -209,6 +229,7 @@ impl Db {
             )
             .map_err(tx.err())?;
             lifecycle::record_creator(tx, &c.id).map_err(tx.err())?;
+            made.keep();
             Ok(())
         })
     }
