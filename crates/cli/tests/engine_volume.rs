@@ -229,7 +229,7 @@ fn errors_are_one_line_with_dockers_exit_codes() {
         (&["volume", "create", "a"], 1, "Error: create a: volume name is too short, names should be at least two alphanumeric characters"),
         (&["volume", "create", "a/b"], 1, "Error: create a/b: \"a/b\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path"),
         (&["volume", "create", "_x"], 1, "Error: create _x: \"_x\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path"),
-        (&["volume", "create", "-d", "nfs", "v1"], 1, "Error: create v1: error looking up volume plugin nfs: plugin \"nfs\" not found"),
+        (&["volume", "create", "-d", "nfs", "v1"], 1, "Error: create v1: error looking up volume plugin nfs: plugin \"nfs\" not found (berth has only the \"local\" volume driver)"),
         (&["volume", "create", "-o", "foo=1", "v1"], 1, "Error: create v1: invalid option: \"foo\""),
         (&["volume", "create", "-o", "type=tmpfs", "v1"], 1, "Error: create v1: missing required option: \"device\""),
         (&["volume", "create", "-o", "device=/srv", "v1"], 1, "Error: create v1: missing required option: \"type\""),

@@ -459,3 +459,56 @@ fn mount_flag_tmpfs_and_bind_in_dockers_shape() {
     assert!(!missing.exists());
     assert_eq!(e.ok(&["ps", "-aq"]).lines().count(), 1);
 }
+
+#[test]
+fn a_volume_with_the_local_drivers_options_is_mounted_while_used() {
+    require_root!();
+    let e = Engine::new("berth");
+    let vol = name("tmp");
+    e.ok(&[
+        "volume",
+        "create",
+        "--opt",
+        "type=tmpfs",
+        "--opt",
+        "device=tmpfs",
+        "--opt",
+        "o=size=1m,mode=0750",
+        &vol,
+    ]);
+    let c = e
+        .ok(&[
+            "run",
+            "-d",
+            "-v",
+            &format!("{vol}:/t"),
+            "bb:1",
+            "sleep",
+            "600",
+        ])
+        .trim()
+        .to_owned();
+    let seen = e.ok(&[
+        "exec",
+        &c,
+        "sh",
+        "-c",
+        "grep ' /t ' /proc/mounts; stat -c %a /t",
+    ]);
+    assert!(seen.starts_with("tmpfs /t tmpfs"), "{seen}");
+    assert!(seen.contains("size=1024k"), "{seen}");
+    assert!(seen.ends_with("750\n"), "{seen}");
+    let data = mountpoint(&e, &vol).display().to_string();
+    assert!(
+        e.mounts_under_root().contains(&data),
+        "mounted on the host while used"
+    );
+    assert_eq!(e.inspect(&c)["Mounts"][0]["Mode"], "z");
+    e.ok(&["rm", "-f", &c]);
+    assert!(
+        !e.mounts_under_root().contains(&data),
+        "unmounted after the last user: {:?}",
+        e.mounts_under_root()
+    );
+    e.ok(&["volume", "rm", &vol]);
+}

@@ -32,10 +32,7 @@ pub enum Error {
     #[error("port not allowed in CIFS device URL, include 'port' in 'o='")]
     CifsPort,
     #[error("error parsing mount device url: parse {device:?}: {reason}")]
-    DeviceUrl {
-        device: String,
-        reason: &'static str,
-    },
+    DeviceUrl { device: String, reason: String },
     #[error("missing device in volume options")]
     MissingDevice,
     /// moby's words around Go's DNS error; the cause is part of the line.
@@ -178,9 +175,9 @@ struct CifsUrl {
 }
 
 fn cifs_url(device: &str) -> Result<CifsUrl, Error> {
-    let bad = |reason| Error::DeviceUrl {
+    let bad = |reason: &str| Error::DeviceUrl {
         device: device.into(),
-        reason,
+        reason: reason.into(),
     };
     if device.bytes().any(|b| b < 0x20 || b == 0x7f) {
         return Err(bad("net/url: invalid control character in URL"));
@@ -218,7 +215,8 @@ fn cifs_url(device: &str) -> Result<CifsUrl, Error> {
     if !port.is_empty()
         && (!port.starts_with(':') || !port[1..].bytes().all(|b| b.is_ascii_digit()))
     {
-        return Err(bad("invalid port after host"));
+        // Go's url.Parse words
+        return Err(bad(&format!("invalid port {port:?} after host")));
     }
     Ok(CifsUrl {
         host: (!host.is_empty()).then_some((start, start + host.len())),

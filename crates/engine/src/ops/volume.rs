@@ -5,8 +5,7 @@
 //! start), the filters of `ls` and `prune`, the refusal to remove a volume
 //! a container uses.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::os::unix::fs::MetadataExt;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
@@ -195,122 +194,22 @@ fn go_bool(s: &str) -> Option<bool> {
     }
 }
 
-/// The local driver's options (moby `volume/local`): the keys it knows,
-/// CIFS without a port in the device URL, `size` (a quota berth has no
-/// support for), and the options each needs.
-fn check_options(opts: &BTreeMap<String, String>) -> std::result::Result<(), String> {
-    if let Some(k) = opts
-        .keys()
-        .find(|k| !["type", "o", "device", "size"].contains(&k.as_str()))
-    {
-        return Err(format!("invalid option: {k:?}"));
-    }
-    let device = opts.get("device").map(String::as_str).unwrap_or_default();
-    if opts.get("type").is_some_and(|t| t == "cifs") && !device.is_empty() {
-        check_cifs_device(device)?;
-    }
-    if let Some(size) = opts.get("size") {
-        let bytes = crate::model::security::parse_bytes(size)
-            .ok_or_else(|| format!("invalid size: '{size}'"))?;
-        if bytes > 0 {
-            return Err("quota size requested but no quota support".into());
-        }
-    }
-    for (opt, needs) in [
-        ("device", &["type"][..]),
-        ("type", &["device"][..]),
-        ("o", &["device", "type"][..]),
-    ] {
-        if opts.contains_key(opt) {
-            if let Some(missing) = needs.iter().find(|n| !opts.contains_key(**n)) {
-                return Err(format!("missing required option: {missing:?}"));
-            }
-        }
-    }
-    Ok(())
-}
-
-/// A CIFS device (`//host/share`) names no port: that goes in `o=`.
-fn check_cifs_device(device: &str) -> std::result::Result<(), String> {
-    let rest = match device.split_once("://") {
-        Some((_, rest)) => rest,
-        None => match device.strip_prefix("//") {
-            Some(rest) => rest,
-            None => return Ok(()),
-        },
-    };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let port = match host.strip_prefix('[') {
-        Some(v6) => v6.split_once("]:").map(|(_, p)| p),
-        None => host.rsplit_once(':').map(|(_, p)| p),
-    };
-    match port {
-        Some(p) if !p.bytes().all(|b| b.is_ascii_digit()) => Err(format!(
-            "error parsing mount device url: parse {device:?}: invalid port \":{p}\" after host"
-        )),
-        Some(p) if !p.is_empty() => {
-            Err("port not allowed in CIFS device URL, include 'port' in 'o='".into())
-        }
-        _ => Ok(()),
-    }
-}
-
-/// Docker's rule for a local volume's name (it names a directory).
-fn check_name(name: &str) -> std::result::Result<(), String> {
-    if name.len() == 1 {
-        return Err(
-            "volume name is too short, names should be at least two alphanumeric characters".into(),
-        );
-    }
-    let mut bytes = name.bytes();
-    let first_ok = bytes.next().is_some_and(|b| b.is_ascii_alphanumeric());
-    if !first_ok || !bytes.all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b)) {
-        return Err(format!(
-            "{name:?} includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path"
-        ));
-    }
-    Ok(())
-}
-
 /// Docker's checks of a volume about to be created, in its words (`create
 /// NAME: ...`): the driver, the name, the local driver's options. For
 /// every new volume (`volume create`, and those `create`/`run` make).
 pub(crate) fn check_volume(v: &Volume) -> Result<()> {
-    let fail = |m: String| Error::BadRequest(format!("create {}: {m}", v.name));
-    if !v.driver.is_empty() && v.driver != LOCAL {
-        return Err(fail(format!(
-            "error looking up volume plugin {0}: plugin \"{0}\" not found",
-            v.driver
-        )));
-    }
-    check_name(&v.name).map_err(fail)?;
-    check_options(&v.options).map_err(fail)
+    crate::model::mounts::check_volume_driver(&v.driver, &v.name)?;
+    crate::model::mounts::validate_volume_name(&v.name)?;
+    berth_volume::LocalOptions::parse(&v.options)
+        .map(drop)
+        .map_err(|e| Error::BadRequest(format!("create {}: {e}", v.name)))
 }
 
 /// The bytes of a volume's files as Docker counts them: everything but
 /// directories, links not followed, a hard-linked file once. None when
 /// the directory cannot be read.
 fn data_size(dir: &Path) -> Option<u64> {
-    fn walk(dir: &Path, seen: &mut HashSet<(u64, u64)>) -> u64 {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return 0;
-        };
-        let mut size = 0;
-        for e in entries.flatten() {
-            let Ok(m) = std::fs::symlink_metadata(e.path()) else {
-                continue;
-            };
-            if m.is_dir() {
-                size += walk(&e.path(), seen);
-            } else if m.len() > 0 && seen.insert((m.dev(), m.ino())) {
-                size += m.len();
-            }
-        }
-        size
-    }
-    std::fs::symlink_metadata(dir).ok()?;
-    Some(walk(dir, &mut HashSet::new()))
+    berth_volume::dir_size(dir).ok()
 }
 
 fn no_such_volume(name: &str) -> Error {
@@ -500,13 +399,17 @@ mod tests {
         assert!(check("ab c", "local", &[]).is_err());
         assert_eq!(
             check("v", "nfs", &[]),
-            Err("create v: error looking up volume plugin nfs: plugin \"nfs\" not found".into())
+            Err("create v: error looking up volume plugin nfs: plugin \"nfs\" not found (berth has only the \"local\" volume driver)".into())
         );
         assert_eq!(
             check("vv", "local", &[("foo", "1")]),
             Err("create vv: invalid option: \"foo\"".into())
         );
-        let o = |o: &[(&str, &str)]| check_options(&opts(o));
+        let o = |o: &[(&str, &str)]| {
+            berth_volume::LocalOptions::parse(&opts(o))
+                .map(drop)
+                .map_err(|e| e.to_string())
+        };
         assert_eq!(
             o(&[("type", "tmpfs"), ("device", "tmpfs"), ("o", "size=1m")]),
             Ok(())

@@ -135,7 +135,11 @@ fn volume_mount(
         name,
         destination: r.target.clone(),
         driver: "local".into(),
-        mode: r.mode.clone(),
+        // Docker shows "z" for a named local volume given no mode
+        mode: match (r.mode.is_empty(), anonymous) {
+            (true, false) => "z".into(),
+            _ => r.mode.clone(),
+        },
         rw: !r.readonly,
         volume_nocopy: r.volume_nocopy,
         anonymous,
