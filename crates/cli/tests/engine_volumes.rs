@@ -87,7 +87,11 @@ fn data_outlives_the_container(runtime: &'static str) {
     });
     sigkill(monitor_pid(&c).expect("monitor"));
     e.ok(&["rm", "-f", &c]);
-    assert_eq!(volumes(&e), [vol.clone()], "a named volume stays");
+    assert_eq!(
+        volumes(&e),
+        std::slice::from_ref(&vol),
+        "a named volume stays"
+    );
     assert_eq!(
         sh(&e, &["-v", &format!("{vol}:/data")], "cat /data/f"),
         "one\ntwo\n"
@@ -248,7 +252,7 @@ fn rm_without_v_keeps_anonymous_volumes_and_auto_remove_drops_them() {
         text(&out.stderr)
     );
     e.ok(&["rm", &c]);
-    assert_eq!(volumes(&e), [anon.clone()]);
+    assert_eq!(volumes(&e), std::slice::from_ref(&anon));
     // --rm takes its anonymous volumes, and leaves a named one
     let named = name("named");
     sh(
@@ -259,7 +263,7 @@ fn rm_without_v_keeps_anonymous_volumes_and_auto_remove_drops_them() {
     assert_eq!(volumes(&e).len(), 2, "{:?}", volumes(&e));
     // prune without --all: unused anonymous volumes only
     e.ok(&["volume", "prune", "-f"]);
-    assert_eq!(volumes(&e), [named.clone()]);
+    assert_eq!(volumes(&e), std::slice::from_ref(&named));
     e.ok(&["volume", "prune", "-f", "--all"]);
     assert!(volumes(&e).is_empty());
 }
