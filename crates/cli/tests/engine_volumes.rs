@@ -516,3 +516,51 @@ fn a_volume_with_the_local_drivers_options_is_mounted_while_used() {
     );
     e.ok(&["volume", "rm", &vol]);
 }
+
+#[test]
+fn ps_filters_and_shows_volumes_as_docker() {
+    require_root!();
+    let e = Engine::new("berth");
+    let vol = name("psvolume-long-name");
+    let with = name("with");
+    let without = name("without");
+    e.ok(&[
+        "create",
+        "--name",
+        &with,
+        "-v",
+        &format!("{vol}:/data"),
+        "bb:1",
+        "true",
+    ]);
+    e.ok(&["create", "--name", &without, "bb:1", "true"]);
+    let names = |filter: &str| e.ok(&["ps", "-a", "--filter", filter, "--format", "{{.Names}}"]);
+    assert_eq!(names(&format!("volume={vol}")), format!("{with}\n"));
+    assert_eq!(names("volume=/data"), format!("{with}\n"));
+    assert_eq!(names("volume=nope"), "");
+    let row = |f: &str| {
+        e.ok(&[
+            "ps",
+            "-a",
+            "--filter",
+            &format!("name={with}"),
+            "--format",
+            f,
+        ])
+    };
+    assert_eq!(row("{{.LocalVolumes}}"), "1\n");
+    let short: String = vol.chars().take(14).collect();
+    assert_eq!(row("{{.Mounts}}"), format!("{short}…\n"));
+    assert_eq!(
+        e.ok(&[
+            "ps",
+            "-a",
+            "--no-trunc",
+            "--filter",
+            &format!("name={with}"),
+            "--format",
+            "{{.Mounts}}"
+        ]),
+        format!("{vol}\n")
+    );
+}

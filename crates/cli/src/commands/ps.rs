@@ -44,8 +44,8 @@ fn row(
         "ID": if no_trunc { c.id.clone() } else { c.id[..12].to_owned() },
         "Image": image,
         "Labels": labels.join(","),
-        "LocalVolumes": "0",
-        "Mounts": "",
+        "LocalVolumes": c.config.mounts.iter().filter(|m| m.driver == "local").count().to_string(),
+        "Mounts": mounts_column(c, no_trunc),
         "Names": c.name,
         "Networks": engine.networks_column(c),
         "Ports": engine.ports_column(c),
@@ -54,6 +54,28 @@ fn row(
         "State": state_word(c),
         "Status": container_status(c),
     })
+}
+
+/// The docker CLI's `Mounts` field: each mount's volume name, or its
+/// source, cut to 15 characters with an ellipsis unless `no_trunc`.
+fn mounts_column(c: &berth_engine::Container, no_trunc: bool) -> String {
+    c.config
+        .mounts
+        .iter()
+        .map(|m| {
+            let name = if m.name.is_empty() {
+                &m.source
+            } else {
+                &m.name
+            };
+            if no_trunc || name.chars().count() <= 15 {
+                name.clone()
+            } else {
+                format!("{}…", name.chars().take(14).collect::<String>())
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// The image as the user named it while that name still means the

@@ -1,7 +1,8 @@
 //! `ps`'s selection: Docker's filters (`name`, `id`, `status`, `label`,
 //! `ancestor`, `exited`, `before`, `since`, `network`, `publish` (host
-//! ports), `expose` (container ports); and `health`, `volume`, `is-task`
-//! as they apply while containers have no health checks or volumes),
+//! ports), `expose` (container ports), `volume` (a volume's name or a
+//! mount's destination); and `health`, `is-task` as they apply while
+//! containers have no health checks and no swarm),
 //! `-a`, `-n`/`-l`.
 
 use std::collections::BTreeMap;
@@ -225,10 +226,15 @@ impl Engine {
                     .iter()
                     .any(|x| port_match(p, x.port, x.protocol.as_str()))
             })
-            // No container has a health check or a volume, or is a swarm
-            // task (for now).
+            // No container has a health check, or is a swarm task (for
+            // now).
             && filters.any("health", |h| h == "none")
-            && filters.get("volume").is_empty()
+            // moby: a volume's name or any mount's destination
+            && filters.any("volume", |v| {
+                c.config.mounts.iter().any(|m| {
+                    m.destination == v || (m.kind == crate::model::MountKind::Volume && m.name == v)
+                })
+            })
             && filters.any("is-task", |t| matches!(t, "false" | "0"))
             && (filters.get("ancestor").is_empty() || {
                 // The image or one built on it (its layers start with the
