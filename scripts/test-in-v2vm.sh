@@ -145,13 +145,18 @@ json=$(cd "$repo" && cargo test --workspace --no-run --message-format=json-rende
 # br_netfilter as a module nobody loads, which their traffic tests toggle.
 # berth-volume's (copies, mounts, sizes: nothing of cgroups either) run on
 # the host only: they set user.* attributes in the temp dir, which the
-# guest's tmpfs before Linux 6.6 does not hold.
+# guest's tmpfs before Linux 6.6 does not hold. The runtime's idmapped
+# mounts (crates/runtime/tests/idmapped_mounts.rs) run on the host only
+# (which requires them: BERTH_REQUIRE_FEATURES=idmap): the guest runs its
+# command in a chroot, where the kernel refuses new user namespaces
+# (clone(CLONE_NEWUSER) is EPERM), and idmapping has nothing of cgroups.
 mapfile -t bins < <(printf '%s\n' "$json" \
     | grep '"reason":"compiler-artifact"' \
     | grep '"profile":{[^}]*"test":true' \
     | grep -v '"manifest_path":"[^"]*/crates/image/Cargo.toml"' \
     | grep -v '"manifest_path":"[^"]*/crates/net/Cargo.toml"' \
     | grep -v '"manifest_path":"[^"]*/crates/volume/Cargo.toml"' \
+    | grep -vP '"executable":"[^"]*/deps/idmapped_mounts-[^/"]*"' \
     | grep -vP '"manifest_path":"[^"]*/crates/cli/Cargo.toml".*"executable":"[^"]*/deps/(?!engine_resources-)[^/"]*"' \
     | grep -o '"executable":"[^"]*"' | sed 's/^"executable":"\(.*\)"$/\1/')
 [ ${#bins[@]} -gt 0 ] || { echo "test-in-v2vm: no test binaries built" >&2; exit 2; }

@@ -13,22 +13,25 @@ use berth_sys::fsmount::{self as fsm, MountAttr};
 /// namespace mapping 0 to 100000 (needs root). The clone is detached and
 /// never attached: nothing is left behind.
 pub fn idmapped_mounts_supported(dir: &Path) -> bool {
-    let (rd, wr) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).expect("pipe");
+    // The child waits to be killed, not on a pipe: tests run in threads,
+    // and a pipe's write end inherited by another test's child at the same
+    // moment would keep this one waiting forever (seen in the v2 guest).
     let pid = match berth_sys::clone_process(libc::CLONE_NEWUSER).expect("clone a user namespace") {
-        berth_sys::Forked::Child => {
-            drop(wr);
-            let _ = nix::unistd::read(&rd, &mut [0u8; 1]);
-            berth_sys::exit_now(0)
-        }
+        berth_sys::Forked::Child => loop {
+            std::thread::sleep(std::time::Duration::from_secs(3600));
+        },
         berth_sys::Forked::Parent(pid) => pid,
     };
-    drop(rd);
-    for file in ["uid_map", "gid_map"] {
-        std::fs::write(format!("/proc/{pid}/{file}"), "0 100000 65536\n").expect("write id map");
-    }
-    let userns = File::open(format!("/proc/{pid}/ns/user")).expect("open user namespace");
-    drop(wr);
-    let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+    let child = nix::unistd::Pid::from_raw(pid);
+    let opened = (|| {
+        for file in ["uid_map", "gid_map"] {
+            std::fs::write(format!("/proc/{pid}/{file}"), "0 100000 65536\n")?;
+        }
+        File::open(format!("/proc/{pid}/ns/user"))
+    })();
+    let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
+    let _ = nix::sys::wait::waitpid(child, None);
+    let userns = opened.expect("a user namespace with id maps");
     let tree = fsm::open_tree_clone(dir, false).expect("open_tree");
     let attr = MountAttr {
         attr_set: u64::from(fsm::MOUNT_ATTR_IDMAP),
