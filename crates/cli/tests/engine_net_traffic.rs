@@ -7,17 +7,11 @@
 
 mod common;
 
-use std::process::Output;
-
 use berth_testutil::require_root;
-use common::engine::{name, Engine};
+use common::engine::{name, sh, sh_out, text, Engine};
 use common::lifecycle::{id_of, monitor_pid, sigkill, wait_for};
 
 const HELLO: &str = "hello from berth\n";
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
 
 /// `run -d` of busybox's httpd serving `/etc` on port 80.
 fn httpd(e: &Engine, flags: &[&str]) -> String {
@@ -25,26 +19,6 @@ fn httpd(e: &Engine, flags: &[&str]) -> String {
     args.extend_from_slice(flags);
     args.extend_from_slice(&["bb:1", "httpd", "-f", "-p", "80", "-h", "/etc"]);
     e.ok(&args).trim().to_owned()
-}
-
-/// `run --rm FLAGS bb:1 sh -c SCRIPT`.
-fn sh_out(e: &Engine, flags: &[&str], script: &str) -> Output {
-    let mut args = vec!["run", "--rm"];
-    args.extend_from_slice(flags);
-    args.extend_from_slice(&["bb:1", "sh", "-c", script]);
-    e.run(&args)
-}
-
-fn sh(e: &Engine, flags: &[&str], script: &str) -> String {
-    let out = sh_out(e, flags, script);
-    assert!(
-        out.status.success(),
-        "{flags:?} {script:?}: {}\n{}{}",
-        out.status,
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    text(&out.stdout)
 }
 
 /// A shell loop fetching `url` until it answers (the server may still be

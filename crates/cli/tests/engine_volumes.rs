@@ -9,35 +9,10 @@ mod common;
 
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
-use std::process::Output;
 
 use berth_testutil::require_root;
-use common::engine::{name, Engine};
+use common::engine::{name, sh, sh_out, text, Engine};
 use common::lifecycle::{monitor_pid, sigkill, wait_for};
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-/// `run --rm FLAGS bb:1 sh -c SCRIPT`.
-fn sh_out(e: &Engine, flags: &[&str], script: &str) -> Output {
-    let mut args = vec!["run", "--rm"];
-    args.extend_from_slice(flags);
-    args.extend_from_slice(&["bb:1", "sh", "-c", script]);
-    e.run(&args)
-}
-
-fn sh(e: &Engine, flags: &[&str], script: &str) -> String {
-    let out = sh_out(e, flags, script);
-    assert!(
-        out.status.success(),
-        "{flags:?} {script:?}: {}\n{}{}",
-        out.status,
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    text(&out.stdout)
-}
 
 /// The volumes of the engine, sorted.
 fn volumes(e: &Engine) -> Vec<String> {

@@ -249,3 +249,28 @@ impl Drop for Engine {
 pub fn name(tag: &str) -> String {
     berth_testutil::unique_id(&format!("e-{tag}"))
 }
+
+/// Output bytes as text.
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// `run --rm FLAGS bb:1 sh -c SCRIPT`.
+pub fn sh_out(e: &Engine, flags: &[&str], script: &str) -> Output {
+    let mut args = vec!["run", "--rm"];
+    args.extend_from_slice(flags);
+    args.extend_from_slice(&["bb:1", "sh", "-c", script]);
+    e.run(&args)
+}
+
+pub fn sh(e: &Engine, flags: &[&str], script: &str) -> String {
+    let out = sh_out(e, flags, script);
+    assert!(
+        out.status.success(),
+        "{flags:?} {script:?}: {}\n{}{}",
+        out.status,
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
