@@ -338,13 +338,16 @@ fn sockets_and_sysctls_stay_in_their_namespace() {
     let read = || std::fs::read_to_string(format!("/proc/sys/{key}")).unwrap();
     a.run(|| netlink::write_sysctl(key, "1")).unwrap();
     assert_eq!(a.run(read).trim(), "1");
-    a.run(|| netlink::write_sysctl("net/ipv4/ip_forward", "1"))
+    // A new namespace copies IPv4 settings from the host's
+    // (net.core.devconf_inherit_init_net=0), so ip_forward starts as the
+    // host has it: flip it in `a` and check that `b` keeps its own value.
+    let forward = || std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap();
+    let before = b.run(forward).trim().to_string();
+    let flipped = if before == "1" { "0" } else { "1" };
+    a.run(|| netlink::write_sysctl("net/ipv4/ip_forward", flipped))
         .unwrap();
-    assert_eq!(
-        b.run(|| std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap())
-            .trim(),
-        "0"
-    );
+    assert_eq!(a.run(forward).trim(), flipped);
+    assert_eq!(b.run(forward).trim(), before);
     let msg = b
         .run(|| netlink::write_sysctl(key, "1"))
         .unwrap_err()
