@@ -102,6 +102,9 @@ pub enum Error {
     /// local driver's options, the copy of the image's content).
     #[error("{0}")]
     Volume(String),
+    /// A build failed (the builder's one line).
+    #[error("{0}")]
+    Build(String),
     #[error("cgroup of container {id}")]
     Cgroup {
         id: String,

@@ -31,6 +31,19 @@ pub struct State {
     pub snapshots: BTreeMap<String, SnapshotRecord>,
     #[serde(default)]
     pub next_snapshot_id: u64,
+    /// The build cache: a step's cache key → the intermediate image that
+    /// step made (see [`crate::build`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub build_cache: BTreeMap<String, CacheRecord>,
+}
+
+/// One build cache entry.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CacheRecord {
+    pub image: Digest,
+    /// When the entry was made and last used (RFC 3339).
+    pub created: String,
+    pub last_used: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -43,6 +56,12 @@ pub struct ImageRecord {
     pub size: u64,
     /// When berth recorded it (RFC 3339).
     pub recorded: String,
+    /// A build step's result, not asked for by name: `images` hides it
+    /// (as Docker hides its builder's intermediate images), `image prune`
+    /// leaves it to `builder prune`. Cleared when a build names it as its
+    /// result.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub intermediate: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

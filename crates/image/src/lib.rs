@@ -17,6 +17,7 @@
 #![forbid(unsafe_code)]
 
 pub mod archive;
+pub mod build;
 pub mod commit;
 pub mod compression;
 pub mod content;

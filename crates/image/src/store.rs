@@ -215,7 +215,9 @@ impl ImageStore {
                 .images
                 .keys()
                 .filter(|id| {
-                    (all || state.tagged(id).is_empty()) && containers_using(state, id).is_empty()
+                    (all || state.tagged(id).is_empty())
+                        && !state.images[*id].intermediate
+                        && containers_using(state, id).is_empty()
                 })
                 .cloned()
                 .collect();
@@ -235,6 +237,9 @@ impl ImageStore {
         let mut report = GcReport::default();
         // Under the index lock so the recorded state cannot change under us.
         self.index.update(|state| {
+            // Cache entries whose image is gone are no use.
+            let images = &state.images;
+            state.build_cache.retain(|_, c| images.contains_key(&c.image));
             let mut keep_blobs = BTreeSet::new();
             let mut keep_snaps = BTreeSet::new();
             for (id, rec) in &state.images {
@@ -353,6 +358,21 @@ impl ImageStore {
         config: &ImageConfig,
         tags: &[Reference],
     ) -> Result<Digest> {
+        self.commit_image_as(staging, manifest, id, config, tags, false)
+    }
+
+    /// [`Self::commit_image`], recording a build step's intermediate image
+    /// when `intermediate` (an image recorded before keeps its
+    /// visibility).
+    pub(crate) fn commit_image_as(
+        &self,
+        staging: Staging,
+        manifest: Descriptor,
+        id: Digest,
+        config: &ImageConfig,
+        tags: &[Reference],
+        intermediate: bool,
+    ) -> Result<Digest> {
         for blob in staging.blobs {
             blob.commit()?;
         }
@@ -384,6 +404,8 @@ impl ImageStore {
                 size += snap.size;
             }
             let recorded = crate::time::now_rfc3339();
+            let intermediate =
+                intermediate && state.images.get(&id).is_none_or(|old| old.intermediate);
             state.images.insert(
                 id.clone(),
                 ImageRecord {
@@ -391,6 +413,7 @@ impl ImageStore {
                     chain,
                     size,
                     recorded,
+                    intermediate,
                 },
             );
             for t in tags {
@@ -403,6 +426,19 @@ impl ImageStore {
 
     /// Creates the writable snapshot `key` over `image`'s layers.
     pub fn prepare(&self, key: &str, image: &str) -> Result<OverlayMount> {
+        self.prepare_snapshot(key, image, false)?;
+        self.overlay(key)
+    }
+
+    /// Creates the writable snapshot `key` over `image`'s layers, or
+    /// over nothing for an image without layers (a `FROM scratch` build
+    /// stage); returns its directory number.
+    pub(crate) fn prepare_snapshot(&self, key: &str, image: &str, allow_empty: bool) -> Result<u64> {
+        self.prepare_on(key, Some(image), allow_empty)
+    }
+
+    /// [`Self::prepare_snapshot`]; `image` `None`: over nothing.
+    pub(crate) fn prepare_on(&self, key: &str, image: Option<&str>, allow_empty: bool) -> Result<u64> {
         if key.is_empty()
             || key.len() > 128
             || key.contains(['/', '\0'])
@@ -417,12 +453,17 @@ impl ImageStore {
             if state.snapshots.contains_key(key) {
                 return Err(Error::SnapshotExists(key.to_owned()));
             }
-            let id = resolve_in(state, image)?;
-            let top = state.images[&id]
-                .chain
-                .last()
-                .cloned()
-                .ok_or_else(|| Error::invalid(format!("image {image}"), "has no layers"))?;
+            let top = match image {
+                Some(image) => {
+                    let id = resolve_in(state, image)?;
+                    let top = state.images[&id].chain.last().cloned();
+                    if top.is_none() && !allow_empty {
+                        return Err(Error::invalid(format!("image {image}"), "has no layers"));
+                    }
+                    top
+                }
+                None => None,
+            };
             let sid = next_id(state, snapshots);
             tree.persist(&snapshots.dir().join(sid.to_string()))?;
             state.snapshots.insert(
@@ -430,11 +471,11 @@ impl ImageStore {
                 SnapshotRecord {
                     id: sid,
                     kind: SnapshotKind::Active,
-                    parent: Some(top.to_string()),
+                    parent: top.map(|t| t.to_string()),
                     size: 0,
                 },
             );
-            snapshots.overlay(state, key)
+            Ok(sid)
         })
     }
 

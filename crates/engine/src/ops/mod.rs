@@ -5,6 +5,7 @@
 
 pub mod attach_session;
 pub(crate) mod cgroup;
+pub mod build;
 pub mod create;
 pub mod events;
 pub mod exec;

@@ -199,6 +199,17 @@ impl Engine {
             .collect())
     }
 
+    /// The writable layer `upper` as an OCI layer tar, written by a thread
+    /// as it is read (a failed walk makes the read fail).
+    pub(crate) fn layer_stream(upper: PathBuf) -> Result<impl io::Read> {
+        let (r, w) = io::pipe().map_err(|e| Error::io("create", "a pipe", e))?;
+        let writer = std::thread::spawn(move || write_layer_tar(&upper, w));
+        Ok(CheckedStream {
+            inner: r,
+            writer: Some(writer),
+        })
+    }
+
     /// `commit`: the container's writable layer on its image as a new
     /// image (frozen meanwhile when `pause` and running).
     pub fn commit(

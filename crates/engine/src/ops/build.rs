@@ -1,0 +1,299 @@
+//! `build`: berth-build's driver with the engine as its executor. A `RUN`
+//! step is a container like any other (created from the step's base
+//! image, started through the monitor and the configured runtime, its
+//! writable layer recorded, removed with its anonymous volumes); `COPY`
+//! and `ADD` write into a snapshot mounted under `<root>/build/mnt/`.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use berth_build::builder::{self, BuildError, BuildOptions, Built, Executor, Network, Progress};
+use berth_build::builder::{RunMount, RunRequest};
+use berth_build::context::Context;
+use berth_image::build::{record_step, Step, Workspace};
+use berth_image::platform::Platform;
+use berth_image::Digest;
+
+use crate::attach::Frame;
+use crate::error::{Error, Result};
+use crate::ops::create::CreateOptions;
+use crate::ops::images::PullPolicy;
+use crate::Engine;
+
+/// Where the build context comes from.
+pub enum ContextSource {
+    Dir(PathBuf),
+    /// A tar on standard input (`build -`).
+    Tar(Box<dyn Read>),
+}
+
+/// What `berth build` asks the engine for.
+pub struct BuildRequest {
+    pub context: ContextSource,
+    /// `-f`: a path (relative to the context when not absolute), or the
+    /// Dockerfile's text (`-f -`, or a Dockerfile given on stdin).
+    pub dockerfile: DockerfileSource,
+    pub options: BuildOptions,
+    /// The OCI runtime `RUN` steps use.
+    pub runtime: PathBuf,
+    pub tls_verify: bool,
+}
+
+pub enum DockerfileSource {
+    /// In the context (default `Dockerfile`) or an absolute path.
+    Path(String),
+    Text(String),
+}
+
+impl Engine {
+    /// Builds an image (`berth build`).
+    pub fn build(&self, req: BuildRequest, progress: &dyn Progress) -> Result<Built> {
+        let scratch = self.root.join("build").join("contexts");
+        std::fs::create_dir_all(&scratch).map_err(|e| Error::io("create", &scratch, e))?;
+        let context = match req.context {
+            ContextSource::Dir(d) => Context::from_dir(&d),
+            ContextSource::Tar(r) => Context::from_tar(r, &scratch),
+        }
+        .map_err(|e| Error::Build(e.to_string()))?;
+        let mut options = req.options;
+        match req.dockerfile {
+            DockerfileSource::Text(t) => {
+                options.dockerfile = t;
+                if options.dockerfile_name.is_empty() {
+                    options.dockerfile_name = "Dockerfile".into();
+                }
+            }
+            DockerfileSource::Path(p) => {
+                let text = if Path::new(&p).is_absolute() {
+                    std::fs::read(&p).map_err(|e| Error::io("read", &p, e))?
+                } else {
+                    context.read_file(&p).map_err(|e| Error::Build(e.to_string()))?
+                };
+                options.dockerfile = String::from_utf8(text).map_err(|_| {
+                    Error::Build(format!("{p}: the Dockerfile is not UTF-8 text"))
+                })?;
+                options.dockerfile_name = Path::new(&p)
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or(p);
+            }
+        }
+        let exec = EngineExecutor {
+            root: self.root.clone(),
+            images: self.images.clone(),
+            runtime: req.runtime,
+            tls_verify: req.tls_verify,
+        };
+        builder::build(&self.images, &exec, progress, &context, &options)
+            .map_err(|e| Error::Build(e.to_string()))
+    }
+
+    /// `builder prune`: the build cache, the intermediate images no
+    /// container uses and the cache mounts' directories. Returns the
+    /// bytes freed.
+    pub fn prune_build_cache(&self) -> Result<u64> {
+        let used: std::collections::BTreeSet<String> =
+            self.list()?.into_iter().map(|c| c.image_id).collect();
+        let (_, report) =
+            berth_image::build::prune(&self.images, &|id| used.contains(&id.to_string()))?;
+        let mounts = self.root.join("build").join("cache-mounts");
+        let mut freed = report.bytes;
+        if mounts.exists() {
+            freed += berth_volume::dir_size(&mounts).unwrap_or(0);
+            std::fs::remove_dir_all(&mounts).map_err(|e| Error::io("remove", &mounts, e))?;
+        }
+        Ok(freed)
+    }
+
+    /// `system df`'s Build Cache row.
+    pub fn build_cache_usage(&self) -> Result<berth_image::build::CacheUsage> {
+        let mut u = berth_image::build::usage(&self.images)?;
+        let mounts = self.root.join("build").join("cache-mounts");
+        if mounts.exists() {
+            u.size += berth_volume::dir_size(&mounts).unwrap_or(0);
+        }
+        Ok(u)
+    }
+}
+
+/// The engine as the builder's executor. Each call opens its own
+/// `Engine` (a database connection is not shared between threads), so
+/// stages build in parallel.
+struct EngineExecutor {
+    root: PathBuf,
+    images: berth_image::ImageStore,
+    runtime: PathBuf,
+    tls_verify: bool,
+}
+
+fn engine_error(e: Error) -> BuildError {
+    BuildError::Executor(e.to_string())
+}
+
+/// Removes a step's container whatever happens.
+struct StepContainer<'a> {
+    engine: &'a mut Engine,
+    id: String,
+}
+
+impl Drop for StepContainer<'_> {
+    fn drop(&mut self) {
+        if let Err(e) = self.engine.remove(&self.id, true, true) {
+            tracing::warn!(id = %self.id, "removing a build step's container: {e}");
+        }
+    }
+}
+
+impl EngineExecutor {
+    fn engine(&self) -> builder::Result<Engine> {
+        Engine::open(&self.root).map_err(engine_error)
+    }
+
+    /// A fresh directory to mount a step's snapshot on.
+    fn mount_point(&self) -> builder::Result<(String, PathBuf)> {
+        let key = format!("build-{}", crate::model::new_id().map_err(engine_error)?);
+        let dir = self.root.join("build").join("mnt").join(&key);
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| BuildError::Executor(format!("create {}: {e}", dir.display())))?;
+        Ok((key, dir))
+    }
+
+    fn record(&self, step: &Step, upper: PathBuf) -> builder::Result<Digest> {
+        let mut layer = Engine::layer_stream(upper).map_err(engine_error)?;
+        Ok(record_step(&self.images, step, Some(&mut layer))?)
+    }
+}
+
+impl Executor for EngineExecutor {
+    fn base_image(&self, name: &str, pull: bool, platform: &Platform) -> builder::Result<Digest> {
+        let engine = self.engine()?;
+        let policy = if pull {
+            PullPolicy::Always
+        } else {
+            PullPolicy::Missing
+        };
+        engine
+            .ensure_image(name, policy, Some(platform), self.tls_verify, &mut |_| {})
+            .map_err(engine_error)?;
+        Ok(engine.images.resolve(name)?.0)
+    }
+
+    fn run(
+        &self,
+        req: &RunRequest,
+        step: &Step,
+        output: &mut dyn FnMut(&[u8]),
+    ) -> builder::Result<Digest> {
+        let base = step
+            .base
+            .as_ref()
+            .ok_or_else(|| BuildError::Invalid("RUN needs a base image".into()))?;
+        let mut engine = self.engine()?;
+        let mounts = req.mounts.iter().map(mount_flag).collect();
+        let opts = CreateOptions {
+            image: base.to_string(),
+            cmd: req.argv.clone(),
+            entrypoint: Some(String::new()),
+            env: req.env.clone(),
+            working_dir: Some(req.workdir.clone()),
+            // An empty USER is root.
+            user: Some(if req.user.is_empty() { "0".into() } else { req.user.clone() }),
+            runtime: self.runtime.clone(),
+            network: match req.network {
+                Network::None => Some("none".into()),
+                Network::Host => Some("host".into()),
+                Network::Default => None,
+            },
+            mounts,
+            labels: vec!["berth.build.step=true".into()],
+            ..Default::default()
+        };
+        let c = engine.create(&opts).map_err(engine_error)?;
+        let guard = StepContainer {
+            engine: &mut engine,
+            id: c.id.clone(),
+        };
+        let started = guard.engine.start_attached(&c.id).map_err(engine_error)?;
+        let mut code = None;
+        if let Some(started) = started {
+            if let Some(mut stream) = started.attach {
+                loop {
+                    match Frame::read_from(&mut stream) {
+                        Ok(Some(Frame::Stdout(b))) | Ok(Some(Frame::Stderr(b))) => output(&b),
+                        Ok(Some(Frame::Exit(c))) => {
+                            code = Some(c);
+                            break;
+                        }
+                        Ok(Some(_)) => {}
+                        Ok(None) | Err(_) => break,
+                    }
+                }
+            }
+        }
+        let code = match code {
+            Some(c) => c,
+            None => guard.engine.wait(&c.id).map_err(engine_error)?,
+        };
+        if code != 0 {
+            return Err(BuildError::Executor(format!(
+                "process \"{}\" did not complete successfully: exit code: {code}",
+                req.argv.join(" ")
+            )));
+        }
+        let c = guard.engine.find(&c.id).map_err(engine_error)?;
+        let (upper, _) = guard.engine.layers(&c).map_err(engine_error)?;
+        let id = self.record(step, upper)?;
+        drop(guard);
+        Ok(id)
+    }
+
+    fn write(
+        &self,
+        step: &Step,
+        write: &mut dyn FnMut(&Path) -> builder::Result<()>,
+    ) -> builder::Result<Digest> {
+        let (key, dir) = self.mount_point()?;
+        let ws = Workspace::prepare(&self.images, &key, step.base.as_ref(), &dir)?;
+        let out = write(&ws.rootfs).and_then(|()| self.record(step, ws.upper.clone()));
+        let removed = ws.remove(&self.images);
+        let _ = std::fs::remove_dir(&dir);
+        let id = out?;
+        removed?;
+        Ok(id)
+    }
+
+    fn read(
+        &self,
+        image: &Digest,
+        read: &mut dyn FnMut(&Path) -> builder::Result<()>,
+    ) -> builder::Result<()> {
+        let (key, dir) = self.mount_point()?;
+        let ws = Workspace::prepare(&self.images, &key, Some(image), &dir)?;
+        let out = read(&ws.rootfs);
+        let removed = ws.remove(&self.images);
+        let _ = std::fs::remove_dir(&dir);
+        out?;
+        Ok(removed?)
+    }
+}
+
+/// A `RUN --mount` as the `--mount` flag `create` takes.
+fn mount_flag(m: &RunMount) -> String {
+    match m {
+        RunMount::Bind {
+            source,
+            target,
+            readonly,
+        } => {
+            let mut s = format!("type=bind,source={},target={target}", source.display());
+            if *readonly {
+                s.push_str(",readonly");
+            }
+            s
+        }
+        RunMount::Tmpfs { target, size } => match size {
+            Some(n) => format!("type=tmpfs,target={target},tmpfs-size={n}"),
+            None => format!("type=tmpfs,target={target}"),
+        },
+    }
+}
