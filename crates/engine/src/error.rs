@@ -183,6 +183,8 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Command { exit_code, .. } => *exit_code,
+            // `docker build` fails with 1.
+            Error::Build(_) => 1,
             _ => 125,
         }
     }

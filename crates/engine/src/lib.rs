@@ -44,7 +44,9 @@ pub use ops::create::CreateOptions;
 pub use ops::images as image;
 pub use ops::recover::BootStart;
 pub use ops::start::Started;
-pub use ops::{exec, fs, stats, top};
+pub use ops::{build, exec, fs, stats, top};
+/// The builder's types `build` takes and returns.
+pub use berth_build::builder as builder;
 use runtime::Runtime;
 pub use store::Lifecycle;
 

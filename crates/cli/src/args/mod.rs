@@ -1,6 +1,7 @@
 //! The command line, as clap parses it. Flags follow `docker`'s; each
 //! family's flags are in its own file.
 
+mod build;
 mod containers;
 mod events;
 mod fs;
@@ -17,6 +18,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+pub use build::*;
 pub use containers::*;
 pub use events::*;
 pub use fs::*;
@@ -153,6 +155,13 @@ pub enum Command {
     Volume {
         #[command(subcommand)]
         command: VolumeCommand,
+    },
+    /// Build an image from a Dockerfile
+    Build(BuildArgs),
+    /// Manage builds
+    Builder {
+        #[command(subcommand)]
+        command: BuilderCommand,
     },
 }
 

@@ -2,6 +2,7 @@
 //! engine calls and prints what `docker` prints. `run` dispatches.
 
 mod attach;
+mod build;
 mod containers;
 mod events;
 mod exec;
@@ -128,5 +129,12 @@ pub fn run(cli: Cli) -> Result<()> {
         } => prune(&engine()?, a),
         Command::Network { command } => network::run(&cli.root, command),
         Command::Volume { command } => volumes::run(&cli.root, command),
+        Command::Build(a)
+        | Command::Builder {
+            command: BuilderCommand::Build(a),
+        } => build::build(&cli.root, &cli.runtime, a),
+        Command::Builder {
+            command: BuilderCommand::Prune(a),
+        } => build::prune(&cli.root, a),
     }
 }

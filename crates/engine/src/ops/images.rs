@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use berth_image::registry::{self, AuthFile, PullOptions, RegistryOptions};
 
 pub use berth_image::archive::{Format as ArchiveFormat, Loaded};
+pub use berth_image::build::{CacheUsage, Compression};
 pub use berth_image::commit::CommitOptions;
 pub use berth_image::import::ImportOptions;
 pub use berth_image::platform::Platform;
