@@ -49,6 +49,9 @@ pub struct BuildArgs {
     /// Output destination (format: "type=oci|docker,dest=FILE")
     #[arg(short = 'o', long = "output")]
     pub output: Option<String>,
+    /// Set the parent cgroup for the RUN instructions during build
+    #[arg(long)]
+    pub cgroup_parent: Option<String>,
     /// Layer compression (gzip, zstd)
     #[arg(long, default_value = "gzip", value_parser = ["gzip", "zstd"])]
     pub compression: String,

@@ -25,7 +25,7 @@ pub struct ImportArgs {
 pub struct ImagesArgs {
     /// REPOSITORY[:TAG] to list
     pub reference: Option<String>,
-    /// Show all images (berth keeps no intermediate images, so this is the default list)
+    /// Show all images (default hides intermediate images: build steps' results)
     #[arg(short, long)]
     pub all: bool,
     /// Only show image IDs

@@ -125,6 +125,7 @@ pub fn build(root: &Path, runtime: &str, a: BuildArgs) -> Result<()> {
         dockerfile,
         options,
         runtime: berth_engine::runtime::resolve(runtime)?,
+        cgroup_parent: a.cgroup_parent.clone(),
         tls_verify: true,
     };
     let started = Instant::now();

@@ -106,6 +106,10 @@ pub fn images(store: &Engine, a: ImagesArgs) -> Result<()> {
     }
     let mut rows = Vec::new();
     for info in store.list_images()? {
+        // Docker hides its builder's intermediate images unless -a.
+        if info.intermediate && !a.all {
+            continue;
+        }
         if let Some(d) = dangling {
             if info.tags.is_empty() != d {
                 continue;

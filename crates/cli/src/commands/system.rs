@@ -250,6 +250,7 @@ pub fn df(root: &Path, a: DfArgs) -> Result<()> {
             "Reclaimable": reclaimable(c_reclaim, c_total),
         }),
         volumes_row(&du),
+        build_cache_row(&engine.build_cache_usage()?),
     ];
     if a.verbose {
         if a.format.is_some() {
@@ -270,6 +271,18 @@ pub fn df(root: &Path, a: DfArgs) -> Result<()> {
     })?;
     write!(io::stdout().lock(), "{text}")?;
     Ok(())
+}
+
+/// `system df`'s `Build Cache` row: the build steps' images and the
+/// layers only they hold, all of it reclaimable by `builder prune`.
+fn build_cache_row(u: &berth_engine::image::CacheUsage) -> serde_json::Value {
+    json!({
+        "Type": "Build Cache",
+        "TotalCount": u.records.to_string(),
+        "Active": "0",
+        "Size": human_size(u.size),
+        "Reclaimable": human_size(u.size),
+    })
 }
 
 /// `system df`'s `Local Volumes` row, as Docker's daemon counts: a
@@ -297,7 +310,7 @@ fn volumes_row(du: &DiskUsage) -> serde_json::Value {
 }
 
 /// `system df -v`: Docker's per-image, per-container and per-volume
-/// tables (berth has no build cache to list).
+/// tables.
 fn df_verbose(du: &DiskUsage) -> String {
     let mut lines = vec![
         "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE\tSHARED SIZE\tUNIQUE SIZE\tCONTAINERS".to_owned(),

@@ -143,7 +143,7 @@ impl Engine {
         let mut args = args.iter();
         if let Some(first) = args.next() {
             c.arg(first);
-            if *first == "run" || *first == "create" {
+            if *first == "run" || *first == "create" || *first == "build" {
                 c.arg("--cgroup-parent").arg(self.cgroups.path());
             }
         }

@@ -36,6 +36,8 @@ pub struct BuildRequest {
     pub options: BuildOptions,
     /// The OCI runtime `RUN` steps use.
     pub runtime: PathBuf,
+    /// `--cgroup-parent` of the `RUN` steps' containers.
+    pub cgroup_parent: Option<String>,
     pub tls_verify: bool,
 }
 
@@ -82,6 +84,7 @@ impl Engine {
             root: self.root.clone(),
             images: self.images.clone(),
             runtime: req.runtime,
+            cgroup_parent: req.cgroup_parent,
             tls_verify: req.tls_verify,
         };
         builder::build(&self.images, &exec, progress, &context, &options)
@@ -123,6 +126,7 @@ struct EngineExecutor {
     root: PathBuf,
     images: berth_image::ImageStore,
     runtime: PathBuf,
+    cgroup_parent: Option<String>,
     tls_verify: bool,
 }
 
@@ -199,6 +203,7 @@ impl Executor for EngineExecutor {
             // An empty USER is root.
             user: Some(if req.user.is_empty() { "0".into() } else { req.user.clone() }),
             runtime: self.runtime.clone(),
+            cgroup_parent: self.cgroup_parent.clone(),
             network: match req.network {
                 Network::None => Some("none".into()),
                 Network::Host => Some("host".into()),

@@ -80,6 +80,8 @@ pub struct ImageSummary {
     pub size: u64,
     /// The config's `created` (RFC 3339), empty when unknown.
     pub created: String,
+    /// A build step's image (`images` shows it with `-a` only).
+    pub intermediate: bool,
 }
 
 /// One step of an image's history, as its config records it (bottom
@@ -304,6 +306,7 @@ impl Engine {
                     manifest: info.record.manifest,
                     size: info.record.size,
                     created,
+                    intermediate: info.record.intermediate,
                 }
             })
             .collect())

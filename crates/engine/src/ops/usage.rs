@@ -96,7 +96,13 @@ impl Engine {
     /// `system df`.
     pub fn disk_usage(&self) -> Result<DiskUsage> {
         let containers = self.list()?;
-        let images = self.images.list()?;
+        // Intermediate images are the build cache's row, not the images'.
+        let images: Vec<_> = self
+            .images
+            .list()?
+            .into_iter()
+            .filter(|i| !i.record.intermediate)
+            .collect();
         let state = self.images.index.read()?;
         let used: BTreeSet<String> = containers.iter().map(|c| c.image_id.clone()).collect();
         let size_of = |c: &Digest| state.snapshots.get(c.as_str()).map_or(0, |s| s.size);
