@@ -7,17 +7,16 @@
 
 mod common;
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Output, Stdio};
+use std::process::Output;
 
-use berth_testutil::require_root;
+use berth_testutil::{output_with_input, require_root, TempDir, COMMAND_TIMEOUT};
 use common::engine::{text, Engine};
 use serde_json::{json, Value};
 
 /// A context directory with `files` (path, content).
-fn context(files: &[(&str, &str)]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
+fn context(files: &[(&str, &str)]) -> TempDir {
+    let dir = TempDir::new("berth-build-ctx").unwrap();
     for (path, content) in files {
         let p = dir.path().join(path);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
@@ -288,7 +287,7 @@ fn cache_mounts_persist_and_builder_prune_empties_the_cache() {
 fn quiet_iidfile_and_a_dockerfile_on_stdin() {
     require_root!();
     let e = Engine::new("berth");
-    let dir = tempfile::tempdir().unwrap();
+    let dir = TempDir::new("berth-build-iid").unwrap();
     let iid = dir.path().join("iid");
     let mut c = e.command(&[
         "build",
@@ -299,17 +298,7 @@ fn quiet_iidfile_and_a_dockerfile_on_stdin() {
         iid.to_str().unwrap(),
         "-",
     ]);
-    c.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = c.spawn().unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"FROM bb:1\nRUN echo in > /f\n")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = output_with_input(&mut c, b"FROM bb:1\nRUN echo in > /f\n", COMMAND_TIMEOUT);
     assert!(out.status.success(), "{}", text(&out.stderr));
     // -q: the id on stdout and nothing on stderr.
     assert_eq!(text(&out.stderr), "");
