@@ -6,3 +6,4 @@
 pub mod ast;
 
 pub use ast::*;
+pub mod expand;
