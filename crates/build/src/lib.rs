@@ -14,3 +14,6 @@
 #![forbid(unsafe_code)]
 
 pub mod dockerfile;
+pub mod error;
+mod gomatch;
+pub mod ignore;
