@@ -74,22 +74,6 @@ pub(crate) fn has_meta(s: &str) -> bool {
     false
 }
 
-/// Removes the `\` escapes of a pattern without meta characters.
-pub(crate) fn unescape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut it = s.chars();
-    while let Some(c) = it.next() {
-        if c == '\\' {
-            if let Some(n) = it.next() {
-                out.push(n);
-                continue;
-            }
-        }
-        out.push(c);
-    }
-    out
-}
-
 fn scan_chunk(mut pattern: &[char]) -> (bool, &[char], &[char]) {
     let mut star = false;
     while let Some('*') = pattern.first() {
