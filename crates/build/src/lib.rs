@@ -13,4 +13,14 @@
 
 #![forbid(unsafe_code)]
 
+pub mod context;
+pub mod copy;
 pub mod dockerfile;
+pub mod error;
+mod fsops;
+mod gomatch;
+pub mod ignore;
+
+pub use context::Context;
+pub use copy::{copy, digest, resolve_chown, CopyRequest, SourceRoot};
+pub use error::Error;
