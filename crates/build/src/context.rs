@@ -80,4 +80,22 @@ impl Context {
             .map_err(|e| Error::io("read", rel, e))?;
         Ok(out)
     }
+
+    /// The host path of context file or directory `rel`, resolved inside
+    /// the context (a symlink cannot lead out of it): what `RUN
+    /// --mount=type=bind` mounts.
+    pub fn resolve(&self, rel: &str) -> Result<std::path::PathBuf> {
+        let rel = clean(&format!("/{rel}")).trim_start_matches('/').to_owned();
+        let root = open_root(&self.root)?;
+        let fd = if rel.is_empty() {
+            root
+        } else {
+            open_in(root.as_fd(), &rel, OFlag::O_PATH).map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => Error::NotFound(rel.clone()),
+                _ => Error::io("open", rel.clone(), e),
+            })?
+        };
+        std::fs::read_link(format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&fd)))
+            .map_err(|e| Error::io("resolve", rel, e))
+    }
 }

@@ -15,6 +15,7 @@
 
 pub mod context;
 pub mod copy;
+pub mod builder;
 pub mod dockerfile;
 pub mod error;
 mod fsops;

@@ -61,7 +61,6 @@ pub fn step(b: &Build, plan: &Plan, state: &mut State, ins: &Instruction, n: usi
             }
         }
         Kind::Label(pairs) => {
-            let labels = state.config.labels.get_or_insert_with(Default::default);
             let mut parts = vec!["LABEL".to_owned()];
             let mut expanded = Vec::new();
             for (k, v) in pairs {
@@ -69,6 +68,7 @@ pub fn step(b: &Build, plan: &Plan, state: &mut State, ins: &Instruction, n: usi
                 let v = word(state, v)?;
                 expanded.push((k, v));
             }
+            let labels = state.config.labels.get_or_insert_with(Default::default);
             for (k, v) in expanded {
                 parts.push(format!("{k}={v}"));
                 labels.insert(k, v);
@@ -632,7 +632,7 @@ fn copy_step(
         created_by = format!("{keyword} {} # buildkit", ins.original.trim_start_matches(keyword).trim());
     }
     layer_step(b, state, &name, key, created_by, |b, step, _vertex| {
-        let mut do_copy = |root: &SourceRoot, rootfs: &Path| -> Result<()> {
+        let do_copy = |root: &SourceRoot, rootfs: &Path| -> Result<()> {
             let owner = match (&chown, numeric_chown) {
                 (Some(spec), None) => Some(copy::resolve_chown(rootfs, spec)?),
                 _ => numeric_chown,

@@ -47,7 +47,7 @@ pub enum BuildError {
     #[error(transparent)]
     Image(#[from] berth_image::Error),
     #[error(transparent)]
-    Copy(#[from] crate::copy::Error),
+    Copy(#[from] crate::error::Error),
     /// What the executor reports (the engine's words).
     #[error("{0}")]
     Executor(String),

@@ -145,16 +145,16 @@ pub fn build(root: &Path, runtime: &str, a: BuildArgs) -> Result<()> {
         }
     }
     if let Some(f) = &a.iidfile {
-        write_file_atomic(f, id.as_bytes())?;
+        write_file_atomic(Path::new(f), |file| Ok(file.write_all(id.as_bytes())?))?;
     }
     if let Some((format, dest)) = output {
         let names = vec![id.clone()];
         if dest == "-" {
             engine.save_images(&names, format, io::stdout().lock())?;
         } else {
-            let mut buf = Vec::new();
-            engine.save_images(&names, format, &mut buf)?;
-            write_file_atomic(&dest, &buf)?;
+            write_file_atomic(Path::new(&dest), |file| {
+                Ok(engine.save_images(&names, format, file)?)
+            })?;
         }
     }
     if quiet {
