@@ -94,7 +94,10 @@ mod tests {
     #[test]
     fn directive_syntax() {
         assert_eq!(directive(" escape = `"), Some(("escape", "`")));
-        assert_eq!(directive("syntax=docker/dockerfile:1 "), Some(("syntax", "docker/dockerfile:1")));
+        assert_eq!(
+            directive("syntax=docker/dockerfile:1 "),
+            Some(("syntax", "docker/dockerfile:1"))
+        );
         assert_eq!(directive("escape"), None);
         assert_eq!(directive("1escape=x"), None);
         assert_eq!(directive("esc ape=x"), None);

@@ -35,7 +35,9 @@ pub fn parse_duration(text: &str) -> Result<i64, String> {
         if int_len == 0 && frac.is_empty() {
             return Err(invalid());
         }
-        let unit_len = s.find(|c: char| c == '.' || c.is_ascii_digit()).unwrap_or(s.len());
+        let unit_len = s
+            .find(|c: char| c == '.' || c.is_ascii_digit())
+            .unwrap_or(s.len());
         if unit_len == 0 {
             return Err(format!("time: missing unit in duration {text:?}"));
         }
@@ -81,14 +83,26 @@ mod tests {
 
     #[test]
     fn errors() {
-        assert_eq!(parse_duration("abc").unwrap_err(), "time: invalid duration \"abc\"");
-        assert_eq!(parse_duration("").unwrap_err(), "time: invalid duration \"\"");
-        assert_eq!(parse_duration("10").unwrap_err(), "time: missing unit in duration \"10\"");
+        assert_eq!(
+            parse_duration("abc").unwrap_err(),
+            "time: invalid duration \"abc\""
+        );
+        assert_eq!(
+            parse_duration("").unwrap_err(),
+            "time: invalid duration \"\""
+        );
+        assert_eq!(
+            parse_duration("10").unwrap_err(),
+            "time: missing unit in duration \"10\""
+        );
         assert_eq!(
             parse_duration("10x").unwrap_err(),
             "time: unknown unit \"x\" in duration \"10x\""
         );
-        assert_eq!(parse_duration(".s").unwrap_err(), "time: invalid duration \".s\"");
+        assert_eq!(
+            parse_duration(".s").unwrap_err(),
+            "time: invalid duration \".s\""
+        );
         assert!(parse_duration("9999999999h").is_err());
     }
 }

@@ -18,7 +18,10 @@ pub struct ParseError {
 }
 
 fn keyword_prefix(keyword: &Option<String>) -> String {
-    keyword.as_ref().map(|k| format!("{k}: ")).unwrap_or_default()
+    keyword
+        .as_ref()
+        .map(|k| format!("{k}: "))
+        .unwrap_or_default()
 }
 
 /// A problem found in an instruction before it is located: the message

@@ -403,13 +403,21 @@ impl<'a> Lexer<'a> {
         }
         let unset = value.is_none() || (colon && value.as_deref() == Some(""));
         match op {
-            '-' => Ok(if unset { word } else { value.unwrap_or_default() }),
+            '-' => Ok(if unset {
+                word
+            } else {
+                value.unwrap_or_default()
+            }),
             '+' => Ok(if unset { String::new() } else { word }),
             '?' => match value {
-                None => Err(format!("{name}: {}", or(word, "is not allowed to be unset"))),
-                Some(v) if colon && v.is_empty() => {
-                    Err(format!("{name}: {}", or(word, "is not allowed to be empty")))
-                }
+                None => Err(format!(
+                    "{name}: {}",
+                    or(word, "is not allowed to be unset")
+                )),
+                Some(v) if colon && v.is_empty() => Err(format!(
+                    "{name}: {}",
+                    or(word, "is not allowed to be empty")
+                )),
                 Some(v) => Ok(v),
             },
             '#' | '%' => {

@@ -28,7 +28,10 @@ impl Flags {
                 break;
             }
             let Some(stripped) = arg.strip_prefix("--") else {
-                return Err(Problem::at(format!("arg should start with -- : {arg}"), arg));
+                return Err(Problem::at(
+                    format!("arg should start with -- : {arg}"),
+                    arg,
+                ));
             };
             let (name, value) = match stripped.split_once('=') {
                 Some((n, v)) => (n, Some(v)),
@@ -45,11 +48,17 @@ impl Flags {
             };
             let seen = flags.values.iter().position(|(k, _)| *k == known_name);
             if seen.is_some() && typ != Type::Strings {
-                return Err(Problem::at(format!("duplicate flag specified: {flag_name}"), arg));
+                return Err(Problem::at(
+                    format!("duplicate flag specified: {flag_name}"),
+                    arg,
+                ));
             }
             let value = match (typ, value) {
                 (Type::Bool, Some("")) => {
-                    return Err(Problem::at(format!("missing a value on flag: {flag_name}"), arg))
+                    return Err(Problem::at(
+                        format!("missing a value on flag: {flag_name}"),
+                        arg,
+                    ))
                 }
                 (Type::Bool, v) => match v.unwrap_or("").to_ascii_lowercase().as_str() {
                     "true" | "" => "true".to_string(),
@@ -65,7 +74,10 @@ impl Flags {
                     }
                 },
                 (_, None) => {
-                    return Err(Problem::at(format!("missing a value on flag: {flag_name}"), arg))
+                    return Err(Problem::at(
+                        format!("missing a value on flag: {flag_name}"),
+                        arg,
+                    ))
                 }
                 (_, Some(v)) => v.to_string(),
             };
@@ -124,17 +136,32 @@ mod tests {
         assert_eq!(f.all("mount"), ["x", "y"]);
         assert!(!parse(&["--link=FALSE"]).unwrap().bool("link"));
         assert!(parse(&["--link=True"]).unwrap().bool("link"));
-        assert_eq!(parse(&["--from="]).unwrap().string("from").as_deref(), Some(""));
+        assert_eq!(
+            parse(&["--from="]).unwrap().string("from").as_deref(),
+            Some("")
+        );
         assert!(parse(&["--", "--bogus"]).is_ok());
     }
 
     #[test]
     fn errors() {
-        assert_eq!(parse(&["--chwon=a"]).unwrap_err(), "unknown flag: --chwon (did you mean chown?)");
+        assert_eq!(
+            parse(&["--chwon=a"]).unwrap_err(),
+            "unknown flag: --chwon (did you mean chown?)"
+        );
         assert_eq!(parse(&["--nope"]).unwrap_err(), "unknown flag: --nope");
-        assert_eq!(parse(&["--from=a", "--from=b"]).unwrap_err(), "duplicate flag specified: --from");
-        assert_eq!(parse(&["--from"]).unwrap_err(), "missing a value on flag: --from");
-        assert_eq!(parse(&["--link="]).unwrap_err(), "missing a value on flag: --link");
+        assert_eq!(
+            parse(&["--from=a", "--from=b"]).unwrap_err(),
+            "duplicate flag specified: --from"
+        );
+        assert_eq!(
+            parse(&["--from"]).unwrap_err(),
+            "missing a value on flag: --from"
+        );
+        assert_eq!(
+            parse(&["--link="]).unwrap_err(),
+            "missing a value on flag: --link"
+        );
         assert_eq!(
             parse(&["--link=yes"]).unwrap_err(),
             "expecting boolean value for flag --link, not: yes"

@@ -98,8 +98,14 @@ mod tests {
         assert_eq!(parse_word("<<EOF").unwrap(), Some(w("EOF", false, true)));
         assert_eq!(parse_word("<<-EOF").unwrap(), Some(w("EOF", true, true)));
         assert_eq!(parse_word("<<'EOF'").unwrap(), Some(w("EOF", false, false)));
-        assert_eq!(parse_word("<<\"EOF\"").unwrap(), Some(w("EOF", false, false)));
-        assert_eq!(parse_word("<<E\"O\"F").unwrap(), Some(w("EOF", false, false)));
+        assert_eq!(
+            parse_word("<<\"EOF\"").unwrap(),
+            Some(w("EOF", false, false))
+        );
+        assert_eq!(
+            parse_word("<<E\"O\"F").unwrap(),
+            Some(w("EOF", false, false))
+        );
         assert_eq!(parse_word("3<<EOF").unwrap(), Some(w("EOF", false, true)));
         assert_eq!(parse_word("<< EOF").unwrap(), Some(w("EOF", false, true)));
         assert_eq!(parse_word("<<").unwrap(), None);
@@ -111,7 +117,13 @@ mod tests {
 
     #[test]
     fn lines() {
-        let names = |l: &str| in_line(l).unwrap().into_iter().map(|w| w.name).collect::<Vec<_>>();
+        let names = |l: &str| {
+            in_line(l)
+                .unwrap()
+                .into_iter()
+                .map(|w| w.name)
+                .collect::<Vec<_>>()
+        };
         assert_eq!(names("RUN cat <<EOF1 <<-EOF2 > x"), vec!["EOF1", "EOF2"]);
         assert_eq!(names("RUN echo \"<<EOF\" '<<X'"), Vec::<String>::new());
         assert_eq!(names("RUN echo a<<EOF"), Vec::<String>::new());

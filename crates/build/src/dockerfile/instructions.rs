@@ -108,7 +108,9 @@ fn flags(node: &Node, known: &[(&'static str, Type)]) -> Result<Flags, Problem> 
 
 fn at_least_one(args: &[String], keyword: &str) -> Result<(), Problem> {
     if args.is_empty() {
-        return Err(Problem::new(format!("{keyword} requires at least one argument")));
+        return Err(Problem::new(format!(
+            "{keyword} requires at least one argument"
+        )));
     }
     Ok(())
 }
@@ -116,7 +118,9 @@ fn at_least_one(args: &[String], keyword: &str) -> Result<(), Problem> {
 fn exactly_one(args: &[String], keyword: &str) -> Result<String, Problem> {
     match args {
         [one] => Ok(one.clone()),
-        _ => Err(Problem::new(format!("{keyword} requires exactly one argument"))),
+        _ => Err(Problem::new(format!(
+            "{keyword} requires exactly one argument"
+        ))),
     }
 }
 
@@ -169,7 +173,8 @@ fn from(node: &Node) -> Result<Kind, Problem> {
 fn valid_stage_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars.next().is_some_and(|c| c.is_ascii_lowercase())
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'))
+        && chars
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'))
 }
 
 fn run(node: &Node, bodies: &[Body]) -> Result<Kind, Problem> {
@@ -183,15 +188,30 @@ fn run(node: &Node, bodies: &[Body]) -> Result<Kind, Problem> {
         ],
     )?;
     if flags.used("device") {
-        return Err(Problem::at("the --device flag is not supported", "--device"));
+        return Err(Problem::at(
+            "the --device flag is not supported",
+            "--device",
+        ));
     }
     let network = flags.string("network");
-    if let Some(n) = network.as_deref().filter(|n| !matches!(*n, "default" | "none" | "host")) {
-        return Err(Problem::at(format!("invalid network mode {n:?}"), "--network"));
+    if let Some(n) = network
+        .as_deref()
+        .filter(|n| !matches!(*n, "default" | "none" | "host"))
+    {
+        return Err(Problem::at(
+            format!("invalid network mode {n:?}"),
+            "--network",
+        ));
     }
     let security = flags.string("security");
-    if let Some(s) = security.as_deref().filter(|s| !matches!(*s, "insecure" | "sandbox")) {
-        return Err(Problem::at(format!("security {s:?} is not valid"), "--security"));
+    if let Some(s) = security
+        .as_deref()
+        .filter(|s| !matches!(*s, "insecure" | "sandbox"))
+    {
+        return Err(Problem::at(
+            format!("security {s:?} is not valid"),
+            "--security",
+        ));
     }
     Ok(Kind::Run(RunSpec {
         command: command(node),
@@ -229,7 +249,10 @@ fn copy(node: &Node, bodies: &[Body], keyword: &str) -> Result<CopySpec, Problem
     for unsupported in ["exclude", "parents", "unpack"] {
         if flags.used(unsupported) {
             let flag = format!("--{unsupported}");
-            return Err(Problem::at(format!("the {flag} flag is not supported"), flag));
+            return Err(Problem::at(
+                format!("the {flag} flag is not supported"),
+                flag,
+            ));
         }
     }
     let (sources, dest) = args.split_at(args.len() - 1);
@@ -282,7 +305,9 @@ fn shell(node: &Node) -> Result<Kind, Problem> {
         return Err(Problem::new("SHELL requires at least one argument"));
     }
     if !node.json {
-        return Err(Problem::new("SHELL requires the arguments to be in JSON form"));
+        return Err(Problem::new(
+            "SHELL requires the arguments to be in JSON form",
+        ));
     }
     Ok(Kind::Shell(node.args.clone()))
 }
@@ -290,8 +315,10 @@ fn shell(node: &Node) -> Result<Kind, Problem> {
 /// `ENV`/`LABEL` triples to pairs.
 fn key_values(args: &[String], keyword: &str) -> Result<Vec<(String, String)>, Problem> {
     at_least_one(args, keyword)?;
-    if args.len() % 3 != 0 {
-        return Err(Problem::new(format!("Bad input to {keyword}, too many arguments")));
+    if !args.len().is_multiple_of(3) {
+        return Err(Problem::new(format!(
+            "Bad input to {keyword}, too many arguments"
+        )));
     }
     args.chunks(3)
         .map(|kv| {
@@ -382,7 +409,10 @@ fn healthcheck(node: &Node) -> Result<Kind, Problem> {
                 ))
             }
             Ok(n) if n < 0 => {
-                return Err(Problem::at(format!("--retries cannot be negative ({n})"), "--retries"))
+                return Err(Problem::at(
+                    format!("--retries cannot be negative ({n})"),
+                    "--retries",
+                ))
             }
             Ok(_) => {}
             Err(_) => {

@@ -170,7 +170,10 @@ mod tests {
     #[test]
     fn heredoc_bodies() {
         let mut lines = Lines::new("x\n\tb\n\tEOF\nEOF\n");
-        assert_eq!(lines.heredoc_body("EOF", false).as_deref(), Some("x\n\tb\n\tEOF\n"));
+        assert_eq!(
+            lines.heredoc_body("EOF", false).as_deref(),
+            Some("x\n\tb\n\tEOF\n")
+        );
         let mut lines = Lines::new("x\n\tEOF\n");
         assert_eq!(lines.heredoc_body("EOF", true).as_deref(), Some("x\n"));
         let mut lines = Lines::new("x\n");

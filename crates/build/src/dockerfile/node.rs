@@ -62,21 +62,19 @@ pub(crate) fn parse(line: &str, escape: char) -> Result<Node, Problem> {
         "add" | "copy" | "volume" => maybe_json_to_list(&mut node, rest)?,
         "arg" => node.args = words(rest, escape),
         "cmd" | "entrypoint" | "run" | "shell" => maybe_json(&mut node, rest)?,
-        "env" | "label" => node.args = name_values(rest, &node.keyword.to_ascii_uppercase(), escape)?,
+        "env" | "label" => {
+            node.args = name_values(rest, &node.keyword.to_ascii_uppercase(), escape)?
+        }
         "expose" | "from" => node.args = split_whitespace(rest),
         "healthcheck" => health(&mut node, rest)?,
-        "maintainer" | "stopsignal" | "user" | "workdir" => {
-            if !rest.is_empty() {
-                node.args = vec![rest.to_string()];
-            }
+        "maintainer" | "stopsignal" | "user" | "workdir" if !rest.is_empty() => {
+            node.args = vec![rest.to_string()];
         }
-        "onbuild" => {
-            if !rest.is_empty() {
-                let child = parse(rest, escape)?;
-                node.args = vec![child.keyword.clone()];
-                node.args.extend(child.args.iter().cloned());
-                node.child = Some(Box::new(child));
-            }
+        "onbuild" if !rest.is_empty() => {
+            let child = parse(rest, escape)?;
+            node.args = vec![child.keyword.clone()];
+            node.args.extend(child.args.iter().cloned());
+            node.child = Some(Box::new(child));
         }
         // Unknown instructions are refused when the node is read.
         _ => {}
@@ -159,12 +157,9 @@ pub(crate) fn words(rest: &str, escape: char) -> Vec<String> {
                     blank_ok = true;
                 }
                 if c == escape {
-                    match chars.next() {
-                        Some(e) => {
-                            word.push(c);
-                            word.push(e);
-                        }
-                        None => {}
+                    if let Some(e) = chars.next() {
+                        word.push(c);
+                        word.push(e);
                     }
                     continue;
                 }
@@ -276,7 +271,11 @@ fn name_values(rest: &str, keyword: &str, escape: char) -> Result<Vec<String>, P
         let Some(value) = parts.next() else {
             return Err(Problem::new(format!("{keyword} must have two arguments")));
         };
-        return Ok(vec![key.to_string(), value.trim_start_matches(is_sep).to_string(), String::new()]);
+        return Ok(vec![
+            key.to_string(),
+            value.trim_start_matches(is_sep).to_string(),
+            String::new(),
+        ]);
     }
     let mut out = Vec::new();
     for word in all {
@@ -320,7 +319,13 @@ mod tests {
         let n = p("CMD [\"a\", \"b c\"]");
         assert!(n.json);
         assert_eq!(n.args, vec!["a", "b c"]);
-        for shell in ["CMD [\"a\" \"b\"]", "CMD ['a']", "CMD [\"a\"] b", "CMD [\"a\"", "CMD [\"a\\\"]"] {
+        for shell in [
+            "CMD [\"a\" \"b\"]",
+            "CMD ['a']",
+            "CMD [\"a\"] b",
+            "CMD [\"a\"",
+            "CMD [\"a\\\"]",
+        ] {
             let n = p(shell);
             assert!(!n.json, "{shell}");
             assert_eq!(n.args, vec![shell[4..].to_string()]);
@@ -328,7 +333,9 @@ mod tests {
         let n = p("CMD []");
         assert!(n.json && n.args.is_empty());
         assert_eq!(
-            parse("CMD [ \"echo\", [ \"nested json\" ] ]", '\\').unwrap_err().message,
+            parse("CMD [ \"echo\", [ \"nested json\" ] ]", '\\')
+                .unwrap_err()
+                .message,
             NOT_STRINGS
         );
         let n = p("COPY a  b\tc");
@@ -355,7 +362,10 @@ mod tests {
 
     #[test]
     fn word_splitting_keeps_quotes() {
-        assert_eq!(words("a \"b c\" 'd\\' e\\ f \"\"", '\\'), vec!["a", "\"b c\"", "'d\\'", "e\\ f", "\"\""]);
+        assert_eq!(
+            words("a \"b c\" 'd\\' e\\ f \"\"", '\\'),
+            vec!["a", "\"b c\"", "'d\\'", "e\\ f", "\"\""]
+        );
         assert_eq!(words("  ", '\\'), Vec::<String>::new());
     }
 

@@ -66,7 +66,10 @@ mod tests {
         assert_eq!(search("Coppy", &opts, false).as_deref(), Some("copy"));
         assert_eq!(search("XYZZY", &opts, false), None);
         assert_eq!(search("RUN", &opts, false), None);
-        assert_eq!(search("chwon", &["chown", "from"], true).as_deref(), Some("chown"));
+        assert_eq!(
+            search("chwon", &["chown", "from"], true).as_deref(),
+            Some("chown")
+        );
     }
 
     #[test]

@@ -114,7 +114,9 @@ pub(super) fn replace(
 ) -> Result<String, String> {
     let toks = compile(pattern)?;
     let text: Vec<char> = value.chars().collect();
-    let find = |from: usize| (from..=text.len()).find_map(|s| match_at(&toks, &text, s, true).map(|e| (s, e)));
+    let find = |from: usize| {
+        (from..=text.len()).find_map(|s| match_at(&toks, &text, s, true).map(|e| (s, e)))
+    };
     let mut out = String::new();
     let mut last_end = 0;
     let mut search = 0;

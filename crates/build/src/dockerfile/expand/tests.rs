@@ -162,15 +162,25 @@ fn words_table() {
         if expected == "error" {
             assert!(got.is_err(), "{input:?} gave {got:?}, want an error");
         } else {
-            assert_eq!(got.map(|w| w.join(",")).as_deref(), Ok(expected), "input {input:?}");
+            assert_eq!(
+                got.map(|w| w.join(",")).as_deref(),
+                Ok(expected),
+                "input {input:?}"
+            );
         }
     }
 }
 
 #[test]
 fn trailing_spaces_are_kept_in_quotes() {
-    assert_eq!(words(r#"hel"lo${TRAILING}""#, '\\', &env).unwrap(), vec!["helloab c   "]);
-    assert_eq!(words(r#"hello" there  ""#, '\\', &env).unwrap(), vec!["hello there  "]);
+    assert_eq!(
+        words(r#"hel"lo${TRAILING}""#, '\\', &env).unwrap(),
+        vec!["helloab c   "]
+    );
+    assert_eq!(
+        words(r#"hello" there  ""#, '\\', &env).unwrap(),
+        vec!["hello there  "]
+    );
 }
 
 #[test]
@@ -195,9 +205,18 @@ fn error_messages() {
         msg("${VAR?need it $PWD}"),
         r#"failed to process "${VAR?need it $PWD}": VAR: need it /home"#
     );
-    assert_eq!(msg("${}"), r#"failed to process "${}": syntax error: bad substitution"#);
-    assert_eq!(msg("${a"), r#"failed to process "${a": syntax error: missing '}'"#);
-    assert_eq!(msg("${a:-b"), r#"failed to process "${a:-b": syntax error: missing '}'"#);
+    assert_eq!(
+        msg("${}"),
+        r#"failed to process "${}": syntax error: bad substitution"#
+    );
+    assert_eq!(
+        msg("${a"),
+        r#"failed to process "${a": syntax error: missing '}'"#
+    );
+    assert_eq!(
+        msg("${a:-b"),
+        r#"failed to process "${a:-b": syntax error: missing '}'"#
+    );
     assert_eq!(
         msg("${a:=b}"),
         r#"failed to process "${a:=b}": unsupported modifier (:=) in substitution"#
@@ -247,7 +266,10 @@ fn heredoc_bodies() {
         "echo \"/home\" 'bash'\n"
     );
     assert_eq!(heredoc("a \\$PWD ${X:-d}\n", &env).unwrap(), "a $PWD d\n");
-    assert_eq!(heredoc("unterminated \"quote\n", &env).unwrap(), "unterminated \"quote\n");
+    assert_eq!(
+        heredoc("unterminated \"quote\n", &env).unwrap(),
+        "unterminated \"quote\n"
+    );
     assert!(heredoc("${X:?}", &env).is_err());
 }
 
@@ -259,8 +281,17 @@ fn raw_modes_keep_quotes_and_unset_variables() {
         skip_unset: true,
         ..Mode::default()
     };
-    let got = words_with(r#"RUN cat <<"EOF" a\ b '$X' ${Y:-z} $Z"#, '\\', mode, &no_env).unwrap();
-    assert_eq!(got, vec!["RUN", "cat", "<<\"EOF\"", "a\\ b", "'$X'", "${Y:-z}", "$Z"]);
+    let got = words_with(
+        r#"RUN cat <<"EOF" a\ b '$X' ${Y:-z} $Z"#,
+        '\\',
+        mode,
+        &no_env,
+    )
+    .unwrap();
+    assert_eq!(
+        got,
+        vec!["RUN", "cat", "<<\"EOF\"", "a\\ b", "'$X'", "${Y:-z}", "$Z"]
+    );
     let got = words_with("<< EOF x", '\\', mode, &no_env).unwrap();
     assert_eq!(got, vec!["<< EOF", "x"]);
 }
