@@ -11,9 +11,10 @@ use std::path::Path;
 
 use berth_sys::{openat2, resolve};
 use nix::errno::Errno;
-use nix::fcntl::{openat, AtFlags, OFlag};
+use nix::fcntl::{openat, readlinkat, AtFlags, OFlag};
 use nix::sys::stat::{fstatat, mkdirat, FileStat, Mode};
 use nix::unistd::{fchownat, Gid, Uid};
+use std::os::unix::ffi::OsStrExt;
 
 use crate::error::{Error, Result};
 
@@ -77,6 +78,19 @@ pub(crate) fn join(a: &str, b: &str) -> String {
 /// `mkdir -p` of `rel` inside `root`: each missing directory is made
 /// 0755 and owned by `owner`. Returns the directory, opened.
 pub(crate) fn mkdir_all_in(root: BorrowedFd<'_>, rel: &str, owner: (u32, u32)) -> Result<OwnedFd> {
+    mkdir_all_depth(root, rel, owner, 0)
+}
+
+/// Symlinks followed to a missing directory before giving up (the
+/// kernel's own limit).
+const MAX_LINKS: usize = 40;
+
+fn mkdir_all_depth(
+    root: BorrowedFd<'_>,
+    rel: &str,
+    owner: (u32, u32),
+    links: usize,
+) -> Result<OwnedFd> {
     match open_dir_in(root, rel) {
         Ok(fd) => return Ok(fd),
         Err(e) if e.raw_os_error() == Some(libc::ENOTDIR) => {
@@ -86,7 +100,7 @@ pub(crate) fn mkdir_all_in(root: BorrowedFd<'_>, rel: &str, owner: (u32, u32)) -
         Err(e) => return Err(Error::io("open", format!("/{rel}"), e)),
     }
     let (dir, base) = split(rel);
-    let parent = mkdir_all_in(root, dir, owner)?;
+    let parent = mkdir_all_depth(root, dir, owner, links)?;
     let name = cstr(base)?;
     match mkdirat(
         parent.as_fd(),
@@ -103,7 +117,23 @@ pub(crate) fn mkdir_all_in(root: BorrowedFd<'_>, rel: &str, owner: (u32, u32)) -
             )
             .map_err(|e| Error::io("chown", format!("/{rel}"), e))?;
         }
-        Err(Errno::EEXIST) => {}
+        Err(Errno::EEXIST) => {
+            // A symlink to a missing directory: make its target, inside
+            // the root, as a path walk in the container would find it.
+            if let Ok(target) = readlinkat(parent.as_fd(), name.as_c_str()) {
+                if links >= MAX_LINKS {
+                    return Err(Error::io("resolve", format!("/{rel}"), Errno::ELOOP));
+                }
+                let target = String::from_utf8_lossy(target.as_bytes()).into_owned();
+                let joined = if target.starts_with('/') {
+                    target
+                } else {
+                    format!("/{dir}/{target}")
+                };
+                let cleaned = crate::gomatch::clean(&joined);
+                mkdir_all_depth(root, cleaned.trim_start_matches('/'), owner, links + 1)?;
+            }
+        }
         Err(e) => return Err(Error::io("mkdir", format!("/{rel}"), e)),
     }
     open_dir_in(root, rel).map_err(|e| match e.raw_os_error() {

@@ -84,11 +84,7 @@ fn scan_chunk(mut pattern: &[char]) -> (bool, &[char], &[char]) {
     let mut i = 0;
     while i < pattern.len() {
         match pattern[i] {
-            '\\' => {
-                if i + 1 < pattern.len() {
-                    i += 1;
-                }
-            }
+            '\\' if i + 1 < pattern.len() => i += 1,
             '[' => in_range = true,
             ']' => in_range = false,
             '*' if !in_range => break,

@@ -135,6 +135,7 @@ pub fn digest(root: &SourceRoot<'_>, req: &CopyRequest<'_>) -> Result<String> {
     let o = open_source(root, req.chown)?;
     let mut h = digest::Hasher::new(matches!(root, SourceRoot::Rootfs(_)));
     for loc in sources(&o, req)? {
+        h.field(loc.named.as_bytes());
         h.field(loc.rel.as_bytes());
         Walker::new(o.ignore.as_ref(), &loc).walk(&loc, &mut h)?;
     }
@@ -186,7 +187,7 @@ pub fn copy(root: &SourceRoot<'_>, req: &CopyRequest<'_>, rootfs: &Path) -> Resu
                 req,
             )?))
         } else {
-            let (_, base) = split(&loc.rel);
+            let (_, base) = split(&loc.named);
             file_target(base)?
         };
         let mut w = Writer::new(target, o.owners, req.chmod, shown.clone());

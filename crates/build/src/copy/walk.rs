@@ -32,8 +32,12 @@ pub(crate) struct Located {
     pub parent: Rc<OwnedFd>,
     pub name: CString,
     pub st: FileStat,
-    /// Path from the root, clean, without a leading `/` ("" for the root).
+    /// Path from the root, clean, without a leading `/` ("" for the
+    /// root); after any symlink followed.
     pub rel: String,
+    /// The path as the source named it (its last component names the
+    /// copy).
+    pub named: String,
 }
 
 /// A `COPY` source path as Docker cleans it: joined to `/` then cleaned,
@@ -73,6 +77,7 @@ pub(crate) fn locate(root: BorrowedFd<'_>, rel: &str, follow: bool) -> Result<Lo
             name,
             st,
             rel: path,
+            named: rel.to_owned(),
         });
     }
     Err(Error::io(
