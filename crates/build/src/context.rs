@@ -95,7 +95,10 @@ impl Context {
                 _ => Error::io("open", rel.clone(), e),
             })?
         };
-        std::fs::read_link(format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&fd)))
-            .map_err(|e| Error::io("resolve", rel, e))
+        std::fs::read_link(format!(
+            "/proc/self/fd/{}",
+            std::os::fd::AsRawFd::as_raw_fd(&fd)
+        ))
+        .map_err(|e| Error::io("resolve", rel, e))
     }
 }

@@ -13,9 +13,9 @@
 
 #![forbid(unsafe_code)]
 
+pub mod builder;
 pub mod context;
 pub mod copy;
-pub mod builder;
 pub mod dockerfile;
 pub mod error;
 mod fsops;

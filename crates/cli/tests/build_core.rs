@@ -89,7 +89,11 @@ fn app_cached_and_invalidated(runtime: &'static str) {
     assert_eq!(counts(&again), (0, 2), "{again}");
     assert!(again.contains("CACHED"), "{again}");
     // A changed build arg: the RUN again, the COPY from the cache.
-    let arg = build_ok(&e, ctx.path(), &["-t", "app:2", "--build-arg", "GREETING=hi"]);
+    let arg = build_ok(
+        &e,
+        ctx.path(),
+        &["-t", "app:2", "--build-arg", "GREETING=hi"],
+    );
     assert_eq!(counts(&arg), (1, 1), "{arg}");
     assert_eq!(e.ok(&["run", "--rm", "app:2"]), "hi from run\none\n");
     // A changed file: the COPY and everything after it.
@@ -215,10 +219,13 @@ STOPSIGNAL SIGINT
 HEALTHCHECK --interval=5s --retries=2 CMD true
 RUN <<EOT
 echo from heredoc > /h1
-adduser -D -u 1234 app
+echo app:x:1234:1234::/home/app:/bin/sh >> /etc/passwd
+echo app:x:1234: >> /etc/group
+mkdir -p /home/app && chown app:app /home/app
 EOT
+ARG WHO=world
 COPY <<EOT /etc/motd
-hello ${HOME}
+hello ${WHO}
 EOT
 USER app
 WORKDIR /home/app
@@ -248,7 +255,7 @@ ENTRYPOINT ["sh", "-c"]
     assert!(c["Cmd"].is_null(), "{c}");
     assert_eq!(
         e.ok(&["run", "--rm", "meta:1", "cat /h1 /etc/motd uid where"]),
-        "from heredoc\nhello /root\n1234\n/home/app\n"
+        "from heredoc\nhello world\n1234\n/home/app\n"
     );
 }
 
@@ -256,7 +263,7 @@ ENTRYPOINT ["sh", "-c"]
 fn cache_mounts_persist_and_builder_prune_empties_the_cache() {
     require_root!();
     let e = Engine::new("berth");
-    let df = "FROM bb:1\nRUN --mount=type=cache,target=/cache sh -c 'echo x >> /cache/f; wc -l < /cache/f > /count'\n";
+    let df = "FROM bb:1\nRUN --mount=type=cache,target=/cache sh -c 'echo x >> /cache/f; wc -l < /cache/f > /count'\nENV DONE=1\n";
     let ctx = context(&[("Dockerfile", df)]);
     build_ok(&e, ctx.path(), &["-t", "cm:1"]);
     build_ok(&e, ctx.path(), &["-t", "cm:2", "--no-cache"]);

@@ -28,6 +28,8 @@ use std::path::{Path, PathBuf};
 
 use berth_image::ImageStore;
 
+/// The builder's types `build` takes and returns.
+pub use berth_build::builder;
 /// The one atomic file write (temp file, fsync, rename), for callers that
 /// write files of their own (`save -o`, `export -o`).
 pub use berth_sys::write_atomic_with;
@@ -45,8 +47,6 @@ pub use ops::images as image;
 pub use ops::recover::BootStart;
 pub use ops::start::Started;
 pub use ops::{build, exec, fs, stats, top};
-/// The builder's types `build` takes and returns.
-pub use berth_build::builder as builder;
 use runtime::Runtime;
 pub use store::Lifecycle;
 

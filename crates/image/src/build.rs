@@ -61,7 +61,11 @@ pub fn scratch_config(platform: &Platform) -> ImageConfig {
 
 /// Records `step` as an intermediate image, with `layer` (a plain, gzip
 /// or zstd layer tar) on top of its base when given. Returns its id.
-pub fn record_step(store: &ImageStore, step: &Step, layer: Option<&mut dyn Read>) -> Result<Digest> {
+pub fn record_step(
+    store: &ImageStore,
+    step: &Step,
+    layer: Option<&mut dyn Read>,
+) -> Result<Digest> {
     let _w = store.writer_lock()?;
     let (mut config, mut layers) = match &step.base {
         Some(base) => {
@@ -95,7 +99,8 @@ pub fn record_step(store: &ImageStore, step: &Step, layer: Option<&mut dyn Read>
     let empty_layer = layer.is_none();
     if let Some(layer) = layer {
         let (diff_id, descriptor, blob) = store_layer(store, layer, step.compression)?;
-        let file = std::fs::File::open(blob.path()).map_err(|e| Error::io("open", blob.path(), e))?;
+        let file =
+            std::fs::File::open(blob.path()).map_err(|e| Error::io("open", blob.path(), e))?;
         let parent = config.chain_ids().last().cloned();
         let staged = store.stage_layer(file, &diff_id, parent.as_ref(), "build step layer")?;
         staging.blobs.push(blob);
@@ -114,7 +119,7 @@ pub fn record_step(store: &ImageStore, step: &Step, layer: Option<&mut dyn Read>
         let mut h = h.clone();
         h.created.get_or_insert_with(|| created.clone());
         // Only the last line can be the layer's.
-        h.empty_layer = !(i + 1 == lines && !empty_layer);
+        h.empty_layer = i + 1 != lines || empty_layer;
         config.history.push(h);
     }
     let config_raw = serde_json::to_vec(&config).map_err(|e| Error::json("image config", e))?;
@@ -129,7 +134,14 @@ pub fn record_step(store: &ImageStore, step: &Step, layer: Option<&mut dyn Read>
     };
     let manifest_raw = serde_json::to_vec(&manifest).map_err(|e| Error::json("manifest", e))?;
     let manifest_desc = stage_json(store, &mut staging, media::OCI_MANIFEST, &manifest_raw)?;
-    store.commit_image_as(staging, manifest_desc, config_desc.digest, &config, &[], true)
+    store.commit_image_as(
+        staging,
+        manifest_desc,
+        config_desc.digest,
+        &config,
+        &[],
+        true,
+    )
 }
 
 /// Compresses a layer into an ingest; returns its diff id, descriptor and
@@ -290,7 +302,12 @@ pub fn usage(store: &ImageStore) -> Result<CacheUsage> {
     }
     for (key, snap) in &state.snapshots {
         if snap.kind == SnapshotKind::Active {
-            visible.extend(state.lineage(key).into_iter().filter_map(|k| Digest::parse(&k).ok()));
+            visible.extend(
+                state
+                    .lineage(key)
+                    .into_iter()
+                    .filter_map(|k| Digest::parse(&k).ok()),
+            );
         }
     }
     let mut only_cache = std::collections::BTreeSet::new();

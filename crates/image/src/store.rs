@@ -239,7 +239,9 @@ impl ImageStore {
         self.index.update(|state| {
             // Cache entries whose image is gone are no use.
             let images = &state.images;
-            state.build_cache.retain(|_, c| images.contains_key(&c.image));
+            state
+                .build_cache
+                .retain(|_, c| images.contains_key(&c.image));
             let mut keep_blobs = BTreeSet::new();
             let mut keep_snaps = BTreeSet::new();
             for (id, rec) in &state.images {
@@ -433,12 +435,22 @@ impl ImageStore {
     /// Creates the writable snapshot `key` over `image`'s layers, or
     /// over nothing for an image without layers (a `FROM scratch` build
     /// stage); returns its directory number.
-    pub(crate) fn prepare_snapshot(&self, key: &str, image: &str, allow_empty: bool) -> Result<u64> {
+    pub(crate) fn prepare_snapshot(
+        &self,
+        key: &str,
+        image: &str,
+        allow_empty: bool,
+    ) -> Result<u64> {
         self.prepare_on(key, Some(image), allow_empty)
     }
 
     /// [`Self::prepare_snapshot`]; `image` `None`: over nothing.
-    pub(crate) fn prepare_on(&self, key: &str, image: Option<&str>, allow_empty: bool) -> Result<u64> {
+    pub(crate) fn prepare_on(
+        &self,
+        key: &str,
+        image: Option<&str>,
+        allow_empty: bool,
+    ) -> Result<u64> {
         if key.is_empty()
             || key.len() > 128
             || key.contains(['/', '\0'])

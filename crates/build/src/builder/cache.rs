@@ -13,7 +13,9 @@ const VERSION: &str = "berth-build-cache-v1";
 
 /// The key of a stage's start.
 pub fn base_key(base: Option<&berth_image::Digest>, platform: &str) -> String {
-    let image = base.map(|d| d.to_string()).unwrap_or_else(|| "scratch".into());
+    let image = base
+        .map(|d| d.to_string())
+        .unwrap_or_else(|| "scratch".into());
     chain("", &[VERSION, "FROM", &image, platform])
 }
 
@@ -43,6 +45,9 @@ mod tests {
         assert_eq!(a.len(), 64);
         assert_ne!(chain(&a, &["ab", "c"]), chain(&a, &["a", "bc"]));
         assert_eq!(chain(&a, &["RUN", "x"]), chain(&a, &["RUN", "x"]));
-        assert_ne!(chain(&a, &["RUN", "x"]), chain(&chain(&a, &["ENV"]), &["RUN", "x"]));
+        assert_ne!(
+            chain(&a, &["RUN", "x"]),
+            chain(&chain(&a, &["ENV"]), &["RUN", "x"])
+        );
     }
 }

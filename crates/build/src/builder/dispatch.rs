@@ -56,7 +56,10 @@ pub fn step(b: &Build, plan: &Plan, state: &mut State, ins: &Instruction, n: usi
                 };
                 b.consumed.lock().expect("consumed lock").insert(k.clone());
                 let value = value.unwrap_or_default();
-                state.note(&["ARG", k, &value], None);
+                // The value is no part of the key: as in Docker, a
+                // changed arg misses the cache where it is used (a RUN's
+                // environment, an expanded word), not where declared.
+                state.note(&["ARG", k], None);
                 state.args.insert(k.clone(), value);
             }
         }
@@ -84,7 +87,10 @@ pub fn step(b: &Build, plan: &Plan, state: &mut State, ins: &Instruction, n: usi
                     ports.extend(expose_ports(&p).map_err(|m| located(ins, m))?);
                 }
             }
-            let exposed = state.config.exposed_ports.get_or_insert_with(Default::default);
+            let exposed = state
+                .config
+                .exposed_ports
+                .get_or_insert_with(Default::default);
             for p in &ports {
                 exposed.insert(p.clone(), json!({}));
             }
@@ -141,7 +147,10 @@ pub fn step(b: &Build, plan: &Plan, state: &mut State, ins: &Instruction, n: usi
             let argv = command_argv(c, &shell(state));
             state.config.cmd = Some(argv.clone());
             state.cmd_set = true;
-            state.note(&["CMD", &argv.join("\0")], Some(format!("CMD {}", json!(argv))));
+            state.note(
+                &["CMD", &argv.join("\0")],
+                Some(format!("CMD {}", json!(argv))),
+            );
         }
         Kind::Entrypoint(c) => {
             let argv = command_argv(c, &shell(state));
@@ -238,7 +247,10 @@ fn expose_ports(p: &str) -> std::result::Result<Vec<String>, String> {
     }
     let bad = || format!("invalid containerPort: {ports}");
     let (lo, hi) = match ports.split_once('-') {
-        Some((a, b)) => (a.parse::<u16>().map_err(|_| bad())?, b.parse::<u16>().map_err(|_| bad())?),
+        Some((a, b)) => (
+            a.parse::<u16>().map_err(|_| bad())?,
+            b.parse::<u16>().map_err(|_| bad())?,
+        ),
         None => {
             let n = ports.parse::<u16>().map_err(|_| bad())?;
             (n, n)
@@ -348,7 +360,13 @@ pub fn go_duration(s: &str) -> Option<u64> {
 }
 
 /// `RUN`: key, cache, or a container.
-fn run_step(b: &Build, state: &mut State, ins: &Instruction, run: &RunSpec, n: usize) -> Result<()> {
+fn run_step(
+    b: &Build,
+    state: &mut State,
+    ins: &Instruction,
+    run: &RunSpec,
+    n: usize,
+) -> Result<()> {
     let shell = shell(state);
     let argv = match (&run.command, run.heredocs.as_slice()) {
         (Command::Shell(line), [doc]) if is_only_heredoc(line) => {
@@ -415,7 +433,11 @@ fn run_step(b: &Build, state: &mut State, ins: &Instruction, run: &RunSpec, n: u
         }
     }
     let user = state.config.user.clone().unwrap_or_default();
-    let workdir = state.config.working_dir.clone().unwrap_or_else(|| "/".into());
+    let workdir = state
+        .config
+        .working_dir
+        .clone()
+        .unwrap_or_else(|| "/".into());
     let key = cache::chain(
         &state.key,
         &[
@@ -459,14 +481,21 @@ fn is_only_heredoc(line: &str) -> bool {
 /// given).
 fn resolve_mount(b: &Build, spec: &runmount::Spec) -> Result<Option<RunMount>> {
     use runmount::Spec;
-    let refuse_from = |from: &Option<String>| match from {
+    let refuse_from = |from: &Option<String>| {
+        match from {
         Some(f) => Err(BuildError::Invalid(format!(
             "RUN --mount from={f} is not supported by berth build (mount the context, a cache, a tmpfs or a secret)"
         ))),
         None => Ok(()),
+    }
     };
     match spec {
-        Spec::Bind { target, source, from, rw } => {
+        Spec::Bind {
+            target,
+            source,
+            from,
+            rw,
+        } => {
             refuse_from(from)?;
             if *rw {
                 return Err(BuildError::Invalid(
@@ -480,11 +509,24 @@ fn resolve_mount(b: &Build, spec: &runmount::Spec) -> Result<Option<RunMount>> {
                 readonly: true,
             }))
         }
-        Spec::Cache { target, id, mode, uid, gid, readonly, from } => {
+        Spec::Cache {
+            target,
+            id,
+            mode,
+            uid,
+            gid,
+            readonly,
+            from,
+        } => {
             refuse_from(from)?;
             let dir = cache_mount_dir(b.store.root(), id);
             if !dir.exists() {
-                make_cache_dir(&dir, mode.unwrap_or(0o755), uid.unwrap_or(0), gid.unwrap_or(0))?;
+                make_cache_dir(
+                    &dir,
+                    mode.unwrap_or(0o755),
+                    uid.unwrap_or(0),
+                    gid.unwrap_or(0),
+                )?;
             }
             Ok(Some(RunMount::Bind {
                 source: dir,
@@ -496,15 +538,17 @@ fn resolve_mount(b: &Build, spec: &runmount::Spec) -> Result<Option<RunMount>> {
             target: target.clone(),
             size: *size,
         })),
-        Spec::Secret { id, target, required } => match b.opts.secrets.get(id) {
+        Spec::Secret {
+            id,
+            target,
+            required,
+        } => match b.opts.secrets.get(id) {
             Some(path) => Ok(Some(RunMount::Bind {
                 source: path.clone(),
                 target: target.clone(),
                 readonly: true,
             })),
-            None if *required => Err(BuildError::Invalid(format!(
-                "secret {id}: not found"
-            ))),
+            None if *required => Err(BuildError::Invalid(format!("secret {id}: not found"))),
             None => Ok(None),
         },
     }
@@ -560,7 +604,10 @@ fn copy_step(
         return Err(located(ins, "ADD --checksum is only supported for HTTP(S) sources, which berth build cannot fetch offline"));
     }
     if c.keep_git_dir.is_some() {
-        return Err(located(ins, "ADD --keep-git-dir is only for git sources, which berth build cannot fetch offline"));
+        return Err(located(
+            ins,
+            "ADD --keep-git-dir is only for git sources, which berth build cannot fetch offline",
+        ));
     }
     let sources: Vec<String> = c.sources.iter().map(|s| exp(s)).collect::<Result<_>>()?;
     let dest = exp(&c.dest)?;
@@ -568,9 +615,17 @@ fn copy_step(
     let chmod = match &c.chmod {
         Some(m) => {
             let m = exp(m)?;
-            Some(u32::from_str_radix(&m, 8).ok().filter(|v| *v <= 0o7777).ok_or_else(|| {
-                located(ins, format!("invalid chmod parameter: {m}: only octal modes are supported"))
-            })?)
+            Some(
+                u32::from_str_radix(&m, 8)
+                    .ok()
+                    .filter(|v| *v <= 0o7777)
+                    .ok_or_else(|| {
+                        located(
+                            ins,
+                            format!("invalid chmod parameter: {m}: only octal modes are supported"),
+                        )
+                    })?,
+            )
         }
         None => None,
     };
@@ -587,7 +642,11 @@ fn copy_step(
             Ok((d.name.clone(), body.into_bytes()))
         })
         .collect::<Result<_>>()?;
-    let workdir = state.config.working_dir.clone().unwrap_or_else(|| "/".into());
+    let workdir = state
+        .config
+        .working_dir
+        .clone()
+        .unwrap_or_else(|| "/".into());
     // Where the files come from: the context, a stage or an image.
     let from_image = match &c.from {
         None => None,
@@ -629,7 +688,10 @@ fn copy_step(
     let name = state.name(n, &ins.original);
     let mut created_by = format!("{keyword} {} {dest} # buildkit", sources.join(" "));
     if !heredocs.is_empty() && sources.is_empty() {
-        created_by = format!("{keyword} {} # buildkit", ins.original.trim_start_matches(keyword).trim());
+        created_by = format!(
+            "{keyword} {} # buildkit",
+            ins.original.trim_start_matches(keyword).trim()
+        );
     }
     layer_step(b, state, &name, key, created_by, |b, step, _vertex| {
         let do_copy = |root: &SourceRoot, rootfs: &Path| -> Result<()> {
@@ -637,7 +699,10 @@ fn copy_step(
                 (Some(spec), None) => Some(copy::resolve_chown(rootfs, spec)?),
                 _ => numeric_chown,
             };
-            let req = CopyRequest { chown: owner, ..req };
+            let req = CopyRequest {
+                chown: owner,
+                ..req
+            };
             copy::copy(root, &req, rootfs)?;
             Ok(())
         };
@@ -713,7 +778,10 @@ mod tests {
     fn exposes_like_docker() {
         assert_eq!(expose_ports("80").unwrap(), ["80/tcp"]);
         assert_eq!(expose_ports("53/UDP").unwrap(), ["53/udp"]);
-        assert_eq!(expose_ports("8000-8002").unwrap(), ["8000/tcp", "8001/tcp", "8002/tcp"]);
+        assert_eq!(
+            expose_ports("8000-8002").unwrap(),
+            ["8000/tcp", "8001/tcp", "8002/tcp"]
+        );
         assert_eq!(expose_ports("x").unwrap_err(), "invalid containerPort: x");
         assert_eq!(expose_ports("80/foo").unwrap_err(), "invalid proto: foo");
     }
@@ -734,6 +802,9 @@ mod tests {
         assert!(check_signal("KILL").is_ok());
         assert!(check_signal("9").is_ok());
         assert!(check_signal("SIGRTMIN+3").is_ok());
-        assert_eq!(check_signal("SIGFOO").unwrap_err(), "Invalid signal: SIGFOO");
+        assert_eq!(
+            check_signal("SIGFOO").unwrap_err(),
+            "Invalid signal: SIGFOO"
+        );
     }
 }

@@ -51,12 +51,22 @@ impl Plan {
         let mut stages: Vec<Stage> = Vec::new();
         for ins in &file.instructions {
             match (&ins.kind, stages.last_mut()) {
-                (Kind::From { image, name, platform }, _) => {
+                (
+                    Kind::From {
+                        image,
+                        name,
+                        platform,
+                    },
+                    _,
+                ) => {
                     let env = |k: &str| global_args.get(k).cloned();
                     let base = expand::word(image, file.escape, &env)
                         .map_err(|e| located(ins, e.to_string()))?;
                     if base.is_empty() {
-                        return Err(located(ins, "base name (".to_owned() + image + ") should not be blank"));
+                        return Err(located(
+                            ins,
+                            "base name (".to_owned() + image + ") should not be blank",
+                        ));
                     }
                     let platform = platform
                         .as_ref()
@@ -91,10 +101,7 @@ impl Plan {
                     }
                 }
                 (_, None) => {
-                    return Err(located(
-                        ins,
-                        "no build stage in current context".to_owned(),
-                    ))
+                    return Err(located(ins, "no build stage in current context".to_owned()))
                 }
                 (_, Some(stage)) => stage.instructions.push(ins.clone()),
             }

@@ -117,9 +117,10 @@ pub fn parse(raw: &str) -> Result<Spec> {
             "gid" => gid = Some(number(&key, need()?, 10)?),
             "size" => {
                 let v = need()?;
-                size = Some(parse_size(v).ok_or_else(|| {
-                    BuildError::Invalid(format!("invalid value for size: {v:?}"))
-                })?)
+                size =
+                    Some(parse_size(v).ok_or_else(|| {
+                        BuildError::Invalid(format!("invalid value for size: {v:?}"))
+                    })?)
             }
             "required" => required = bool_value(&key, value)?,
             // Accepted, and what berth does anyway: one cache directory
@@ -245,7 +246,10 @@ mod tests {
                 required: false
             }
         );
-        assert_eq!(from_of("type=bind,from=builder,target=/x").as_deref(), Some("builder"));
+        assert_eq!(
+            from_of("type=bind,from=builder,target=/x").as_deref(),
+            Some("builder")
+        );
     }
 
     #[test]
@@ -259,7 +263,9 @@ mod tests {
             "unsupported mount type \"nfs\""
         );
         assert_eq!(
-            parse("type=bind,target=/x,bogus=1").unwrap_err().to_string(),
+            parse("type=bind,target=/x,bogus=1")
+                .unwrap_err()
+                .to_string(),
             "unexpected key 'bogus' in 'bogus=1'"
         );
         assert!(parse("type=ssh").is_err());

@@ -128,7 +128,8 @@ pub fn build_stage(b: &Build, plan: &Plan, index: usize) -> Result<Digest> {
         total,
         index,
     };
-    b.progress.start(vertex, &state.name(1, &stage.from.original));
+    b.progress
+        .start(vertex, &state.name(1, &stage.from.original));
     if let Some(p) = &stage.platform {
         let want = berth_image::platform::Platform::parse(p)
             .map_err(|e| located(&stage.from, e.to_string()))?;
@@ -223,7 +224,10 @@ fn parse_trigger(text: &str, from: &Instruction) -> Result<Instruction> {
         .nth(1)
         .ok_or_else(|| located(from, format!("empty ONBUILD trigger {text:?}")))?;
     if matches!(ins.kind, Kind::From { .. } | Kind::Onbuild(_)) {
-        return Err(located(from, format!("{} isn't allowed as an ONBUILD trigger", ins.kind.keyword())));
+        return Err(located(
+            from,
+            format!("{} isn't allowed as an ONBUILD trigger", ins.kind.keyword()),
+        ));
     }
     ins.line = from.line;
     ins.end_line = from.end_line;

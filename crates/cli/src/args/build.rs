@@ -60,7 +60,7 @@ pub struct BuildArgs {
 #[derive(Debug, Subcommand)]
 pub enum BuilderCommand {
     /// Build an image from a Dockerfile
-    Build(BuildArgs),
+    Build(Box<BuildArgs>),
     /// Remove build cache
     Prune(BuilderPruneArgs),
 }

@@ -157,7 +157,7 @@ pub enum Command {
         command: VolumeCommand,
     },
     /// Build an image from a Dockerfile
-    Build(BuildArgs),
+    Build(Box<BuildArgs>),
     /// Manage builds
     Builder {
         #[command(subcommand)]

@@ -175,14 +175,19 @@ fn parse_secret(s: &str) -> Result<(String, PathBuf)> {
             Some(("src" | "source", v)) => src = Some(PathBuf::from(v)),
             Some(("type", "file")) => {}
             Some(("type", t)) => bail!("unsupported secret type {t:?}: berth takes files"),
-            Some(("env", _)) => bail!("secrets from the environment are not supported: use src=FILE"),
+            Some(("env", _)) => {
+                bail!("secrets from the environment are not supported: use src=FILE")
+            }
             _ => bail!("invalid secret {s:?}: want id=ID,src=FILE"),
         }
     }
     let id = id.with_context(|| format!("invalid secret {s:?}: no id"))?;
     let src = src.unwrap_or_else(|| PathBuf::from(&id));
     if !src.is_file() {
-        bail!("failed to read secret {id}: {}: no such file", src.display());
+        bail!(
+            "failed to read secret {id}: {}: no such file",
+            src.display()
+        );
     }
     Ok((id, std::path::absolute(src)?))
 }
@@ -312,8 +317,14 @@ impl Display {
 
 impl Progress for Display {
     fn start(&self, id: usize, name: &str) {
-        self.started.lock().expect("started").insert(id, Instant::now());
-        self.names.lock().expect("names").insert(id, name.to_owned());
+        self.started
+            .lock()
+            .expect("started")
+            .insert(id, Instant::now());
+        self.names
+            .lock()
+            .expect("names")
+            .insert(id, name.to_owned());
         match self.mode {
             Mode::Quiet => {}
             Mode::Plain => eprintln!("#{id} {name}"),
@@ -351,7 +362,13 @@ impl Progress for Display {
 
     fn done(&self, id: usize, cached: bool, took: Duration) {
         self.flush_partial(id);
-        let name = self.names.lock().expect("names").get(&id).cloned().unwrap_or_default();
+        let name = self
+            .names
+            .lock()
+            .expect("names")
+            .get(&id)
+            .cloned()
+            .unwrap_or_default();
         match self.mode {
             Mode::Quiet => {}
             Mode::Plain if cached => eprintln!("#{id} CACHED"),

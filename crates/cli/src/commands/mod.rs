@@ -132,7 +132,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Build(a)
         | Command::Builder {
             command: BuilderCommand::Build(a),
-        } => build::build(&cli.root, &cli.runtime, a),
+        } => build::build(&cli.root, &cli.runtime, *a),
         Command::Builder {
             command: BuilderCommand::Prune(a),
         } => build::prune(&cli.root, a),

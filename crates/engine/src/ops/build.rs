@@ -69,11 +69,12 @@ impl Engine {
                 let text = if Path::new(&p).is_absolute() {
                     std::fs::read(&p).map_err(|e| Error::io("read", &p, e))?
                 } else {
-                    context.read_file(&p).map_err(|e| Error::Build(e.to_string()))?
+                    context
+                        .read_file(&p)
+                        .map_err(|e| Error::Build(e.to_string()))?
                 };
-                options.dockerfile = String::from_utf8(text).map_err(|_| {
-                    Error::Build(format!("{p}: the Dockerfile is not UTF-8 text"))
-                })?;
+                options.dockerfile = String::from_utf8(text)
+                    .map_err(|_| Error::Build(format!("{p}: the Dockerfile is not UTF-8 text")))?;
                 options.dockerfile_name = Path::new(&p)
                     .file_name()
                     .map(|n| n.to_string_lossy().into_owned())
@@ -201,7 +202,11 @@ impl Executor for EngineExecutor {
             env: req.env.clone(),
             working_dir: Some(req.workdir.clone()),
             // An empty USER is root.
-            user: Some(if req.user.is_empty() { "0".into() } else { req.user.clone() }),
+            user: Some(if req.user.is_empty() {
+                "0".into()
+            } else {
+                req.user.clone()
+            }),
             runtime: self.runtime.clone(),
             cgroup_parent: self.cgroup_parent.clone(),
             network: match req.network {
@@ -241,8 +246,8 @@ impl Executor for EngineExecutor {
         };
         if code != 0 {
             return Err(BuildError::Executor(format!(
-                "process \"{}\" did not complete successfully: exit code: {code}",
-                req.argv.join(" ")
+                "process {} did not complete successfully: exit code: {code}",
+                go_quote(&req.argv.join(" "))
             )));
         }
         let c = guard.engine.find(&c.id).map_err(engine_error)?;
@@ -300,5 +305,37 @@ fn mount_flag(m: &RunMount) -> String {
             Some(n) => format!("type=tmpfs,target={target},tmpfs-size={n}"),
             None => format!("type=tmpfs,target={target}"),
         },
+    }
+}
+
+/// Go's `%q` of a string (BuildKit's words quote the command so): one
+/// line whatever the script holds.
+fn go_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn quotes_like_go() {
+        assert_eq!(
+            super::go_quote("/bin/sh -c exit 3"),
+            "\"/bin/sh -c exit 3\""
+        );
+        assert_eq!(super::go_quote("a\nb \"c\""), "\"a\\nb \\\"c\\\"\"");
     }
 }

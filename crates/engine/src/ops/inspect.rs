@@ -331,13 +331,20 @@ fn port_bindings(cfg: &crate::model::ContainerConfig) -> Value {
 /// An image config's `Config` as Docker shows it.
 fn container_config(config: &ImageConfig) -> Value {
     let c = config.config.clone().unwrap_or_default();
-    json!({
+    let mut v = json!({
         "Hostname": "", "Domainname": "", "User": c.user.unwrap_or_default(),
         "AttachStdin": false, "AttachStdout": false, "AttachStderr": false,
         "ExposedPorts": c.exposed_ports,
         "Tty": false, "OpenStdin": false, "StdinOnce": false,
         "Env": c.env, "Cmd": c.cmd, "Image": "", "Volumes": c.volumes,
         "WorkingDir": c.working_dir.unwrap_or_default(), "Entrypoint": c.entrypoint,
-        "OnBuild": null, "Labels": c.labels, "StopSignal": c.stop_signal,
-    })
+        "OnBuild": c.extra.get("OnBuild"), "Labels": c.labels, "StopSignal": c.stop_signal,
+    });
+    // What a Dockerfile sets beyond the typed fields, shown as Docker does.
+    for key in ["Healthcheck", "Shell", "ArgsEscaped"] {
+        if let Some(value) = c.extra.get(key) {
+            v[key] = value.clone();
+        }
+    }
+    v
 }

@@ -4,8 +4,8 @@
 //! CLI (and later an API server) calls.
 
 pub mod attach_session;
-pub(crate) mod cgroup;
 pub mod build;
+pub(crate) mod cgroup;
 pub mod create;
 pub mod events;
 pub mod exec;
