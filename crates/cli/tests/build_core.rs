@@ -354,3 +354,67 @@ fn failures_are_one_line_and_leave_nothing() {
         .unwrap_or_default();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+#[test]
+fn a_killed_build_is_swept_by_the_next() {
+    require_root!();
+    let e = Engine::new("berth");
+    let ctx = context(&[("Dockerfile", "FROM bb:1\nRUN sleep 300\n")]);
+    let mut c = e.command(&["build", "--progress", "plain", ctx.path().to_str().unwrap()]);
+    c.stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut child = c.spawn().unwrap();
+    // Wait for the step's container to run.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while e.ok(&["ps", "-q"]).trim().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the RUN never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_ne!(
+        e.ok(&["ps", "-aq"]),
+        "",
+        "the step container outlives its build"
+    );
+    // The next build removes what the dead one left.
+    let ok = context(&[("Dockerfile", "FROM bb:1\nRUN true\n")]);
+    build_ok(&e, ok.path(), &[]);
+    assert_eq!(e.ok(&["ps", "-aq"]), "");
+    assert_eq!(e.mounts_under_root(), Vec::<String>::new());
+}
+
+#[test]
+fn onbuild_triggers_and_a_scratch_stage() {
+    require_root!();
+    let e = Engine::new("berth");
+    let parent = context(&[(
+        "Dockerfile",
+        "FROM bb:1\nONBUILD RUN echo triggered > /t\nONBUILD COPY x /x\n",
+    )]);
+    build_ok(&e, parent.path(), &["-t", "parent:1"]);
+    let v: Value = serde_json::from_str(&e.ok(&["image", "inspect", "parent:1"])).unwrap();
+    assert_eq!(
+        v[0]["Config"]["OnBuild"],
+        json!(["RUN echo triggered > /t", "COPY x /x"])
+    );
+    let child = context(&[
+        (
+            "Dockerfile",
+            "FROM scratch AS files\nCOPY y /y\nFROM parent:1\nCOPY --from=files /y /y\n",
+        ),
+        ("x", "ex\n"),
+        ("y", "why\n"),
+    ]);
+    build_ok(&e, child.path(), &["-t", "child:1"]);
+    assert_eq!(
+        e.ok(&["run", "--rm", "child:1", "cat", "/t", "/x", "/y"]),
+        "triggered\nex\nwhy\n"
+    );
+    // The triggers ran here; the child does not pass them on.
+    let v: Value = serde_json::from_str(&e.ok(&["image", "inspect", "child:1"])).unwrap();
+    assert!(v[0]["Config"]["OnBuild"].is_null(), "{}", v[0]["Config"]);
+}

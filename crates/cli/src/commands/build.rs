@@ -110,7 +110,7 @@ pub fn build(root: &Path, runtime: &str, a: BuildArgs) -> Result<()> {
         (ContextSource::Dir(dir), dockerfile)
     };
     let _ = stdin_used;
-    let engine = Engine::open(root)?;
+    let mut engine = Engine::open(root)?;
     let quiet = a.quiet || a.progress == "quiet";
     let mode = match a.progress.as_str() {
         _ if quiet => Mode::Quiet,

@@ -18,7 +18,13 @@ use crate::attach::Frame;
 use crate::error::{Error, Result};
 use crate::ops::create::CreateOptions;
 use crate::ops::images::PullPolicy;
+use crate::store::owner::ProcessId;
 use crate::Engine;
+
+/// The label on a `RUN` step's container: the build process that owns it.
+const OWNER_LABEL: &str = "berth.build.owner";
+/// The prefix of the snapshots `COPY`/`ADD` steps write in.
+const SNAPSHOT_PREFIX: &str = "build-";
 
 /// Where the build context comes from.
 pub enum ContextSource {
@@ -49,7 +55,8 @@ pub enum DockerfileSource {
 
 impl Engine {
     /// Builds an image (`berth build`).
-    pub fn build(&self, req: BuildRequest, progress: &dyn Progress) -> Result<Built> {
+    pub fn build(&mut self, req: BuildRequest, progress: &dyn Progress) -> Result<Built> {
+        self.sweep_dead_builds()?;
         let scratch = self.root.join("build").join("contexts");
         std::fs::create_dir_all(&scratch).map_err(|e| Error::io("create", &scratch, e))?;
         let context = match req.context {
@@ -90,6 +97,41 @@ impl Engine {
         };
         builder::build(&self.images, &exec, progress, &context, &options)
             .map_err(|e| Error::Build(e.to_string()))
+    }
+
+    /// What a build killed before its end left: its step containers and
+    /// its mounted snapshots (each named after its builder process, so a
+    /// running build's are never taken).
+    fn sweep_dead_builds(&mut self) -> Result<()> {
+        let dead = |owner: &str| ProcessId::parse(owner).is_some_and(|p| !p.is_alive());
+        for c in self.list()? {
+            if c.config.labels.get(OWNER_LABEL).is_some_and(|o| dead(o)) {
+                self.remove(&c.id, true, true)?;
+            }
+        }
+        let keys: Vec<String> = self
+            .images
+            .index
+            .read()?
+            .snapshots
+            .keys()
+            .filter(|k| k.starts_with(SNAPSHOT_PREFIX))
+            .cloned()
+            .collect();
+        for key in keys {
+            let owner = key[SNAPSHOT_PREFIX.len()..]
+                .rsplit_once('-')
+                .map(|(o, _)| o);
+            if !owner.is_some_and(|o| dead(&o.replacen('-', ":", 1))) {
+                continue;
+            }
+            let dir = self.root.join("build").join("mnt").join(&key);
+            // Lazily: nothing else uses a dead build's mount.
+            let _ = nix::mount::umount2(&dir, nix::mount::MntFlags::MNT_DETACH);
+            let _ = std::fs::remove_dir(&dir);
+            self.images.remove_snapshot(&key)?;
+        }
+        Ok(())
     }
 
     /// `builder prune`: the build cache, the intermediate images no
@@ -154,9 +196,17 @@ impl EngineExecutor {
         Engine::open(&self.root).map_err(engine_error)
     }
 
-    /// A fresh directory to mount a step's snapshot on.
+    /// A fresh directory to mount a step's snapshot on, and the
+    /// snapshot's key: `build-<pid>-<start time>-<random>`.
     fn mount_point(&self) -> builder::Result<(String, PathBuf)> {
-        let key = format!("build-{}", crate::model::new_id().map_err(engine_error)?);
+        let me = ProcessId::current();
+        let random = crate::model::new_id().map_err(engine_error)?;
+        let key = format!(
+            "{SNAPSHOT_PREFIX}{}-{}-{}",
+            me.pid,
+            me.start_time,
+            &random[..16]
+        );
         let dir = self.root.join("build").join("mnt").join(&key);
         std::fs::create_dir_all(&dir)
             .map_err(|e| BuildError::Executor(format!("create {}: {e}", dir.display())))?;
@@ -215,7 +265,7 @@ impl Executor for EngineExecutor {
                 Network::Default => None,
             },
             mounts,
-            labels: vec!["berth.build.step=true".into()],
+            labels: vec![format!("{OWNER_LABEL}={}", ProcessId::current())],
             ..Default::default()
         };
         let c = engine.create(&opts).map_err(engine_error)?;
