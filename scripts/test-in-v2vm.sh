@@ -150,12 +150,17 @@ json=$(cd "$repo" && cargo test --workspace --no-run --message-format=json-rende
 # (which requires them: BERTH_REQUIRE_FEATURES=idmap): the guest runs its
 # command in a chroot, where the kernel refuses new user namespaces
 # (clone(CLONE_NEWUSER) is EPERM), and idmapping has nothing of cgroups.
+# berth-build's (the Dockerfile parser, .dockerignore, COPY into plain
+# directories: nothing of cgroups) run on the host only; `berth build`'s
+# own tests are CLI tests (crates/cli/tests/build_*.rs), host only as well:
+# a RUN step is an engine container, which engine_resources covers here.
 mapfile -t bins < <(printf '%s\n' "$json" \
     | grep '"reason":"compiler-artifact"' \
     | grep '"profile":{[^}]*"test":true' \
     | grep -v '"manifest_path":"[^"]*/crates/image/Cargo.toml"' \
     | grep -v '"manifest_path":"[^"]*/crates/net/Cargo.toml"' \
     | grep -v '"manifest_path":"[^"]*/crates/volume/Cargo.toml"' \
+    | grep -v '"manifest_path":"[^"]*/crates/build/Cargo.toml"' \
     | grep -vP '"executable":"[^"]*/deps/idmapped_mounts-[^/"]*"' \
     | grep -vP '"manifest_path":"[^"]*/crates/cli/Cargo.toml".*"executable":"[^"]*/deps/(?!engine_resources-)[^/"]*"' \
     | grep -o '"executable":"[^"]*"' | sed 's/^"executable":"\(.*\)"$/\1/')

@@ -418,3 +418,39 @@ fn onbuild_triggers_and_a_scratch_stage() {
     let v: Value = serde_json::from_str(&e.ok(&["image", "inspect", "child:1"])).unwrap();
     assert!(v[0]["Config"]["OnBuild"].is_null(), "{}", v[0]["Config"]);
 }
+
+#[test]
+fn a_context_tar_on_stdin_and_an_output_archive() {
+    require_root!();
+    let e = Engine::new("berth");
+    let ctx = context(&[
+        ("Dockerfile", "FROM bb:1\nCOPY sub/f /f\n"),
+        ("sub/f", "from tar\n"),
+    ]);
+    let tar = std::process::Command::new("tar")
+        .args(["-C", ctx.path().to_str().unwrap(), "-c", "."])
+        .output()
+        .unwrap();
+    assert!(tar.status.success());
+    let out_dir = TempDir::new("berth-build-out").unwrap();
+    let archive = out_dir.path().join("img.tar");
+    let dest = format!("type=oci,dest={}", archive.display());
+    let mut c = e.command(&["build", "-t", "tarctx:1", "-o", &dest, "-"]);
+    let out = output_with_input(&mut c, &tar.stdout, COMMAND_TIMEOUT);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        e.ok(&["run", "--rm", "tarctx:1", "cat", "/f"]),
+        "from tar\n"
+    );
+    // The archive is an OCI layout skopeo reads.
+    let inspect = std::process::Command::new("skopeo")
+        .args(["inspect", &format!("oci-archive:{}", archive.display())])
+        .output()
+        .unwrap();
+    assert!(inspect.status.success(), "{}", text(&inspect.stderr));
+    // The unpacked context is gone.
+    let left: Vec<_> = std::fs::read_dir(e.berth.root.join("build/contexts"))
+        .map(|d| d.map(|x| x.unwrap().file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "{left:?}");
+}

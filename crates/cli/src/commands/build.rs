@@ -83,8 +83,7 @@ pub fn build(root: &Path, runtime: &str, a: BuildArgs) -> Result<()> {
         } else {
             // A Dockerfile on stdin: an empty context.
             let text = String::from_utf8(data).context("the Dockerfile on stdin is not UTF-8")?;
-            let empty = tempfile_dir(root)?;
-            (ContextSource::Dir(empty), DockerfileSource::Text(text))
+            (ContextSource::Empty, DockerfileSource::Text(text))
         }
     } else {
         let dir = PathBuf::from(&a.context);
@@ -217,16 +216,6 @@ fn looks_like_tar(data: &[u8]) -> bool {
     let gzip = data.starts_with(&[0x1f, 0x8b]);
     let ustar = data.len() > 262 && &data[257..262] == b"ustar";
     gzip || ustar
-}
-
-/// An empty directory for a context-less build, removed at exit.
-fn tempfile_dir(root: &Path) -> Result<PathBuf> {
-    let dir = root
-        .join("build")
-        .join("contexts")
-        .join(format!("empty-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    Ok(dir)
 }
 
 pub fn prune(root: &Path, a: BuilderPruneArgs) -> Result<()> {

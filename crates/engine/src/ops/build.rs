@@ -31,6 +31,21 @@ pub enum ContextSource {
     Dir(PathBuf),
     /// A tar on standard input (`build -`).
     Tar(Box<dyn Read>),
+    /// No context (a Dockerfile on standard input).
+    Empty,
+}
+
+/// A directory removed on drop.
+struct ScratchDir(PathBuf);
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        if self.0.exists() {
+            if let Err(e) = std::fs::remove_dir_all(&self.0) {
+                tracing::warn!(dir = %self.0.display(), "removing a build context: {e}");
+            }
+        }
+    }
 }
 
 /// What `berth build` asks the engine for.
@@ -57,11 +72,23 @@ impl Engine {
     /// Builds an image (`berth build`).
     pub fn build(&mut self, req: BuildRequest, progress: &dyn Progress) -> Result<Built> {
         self.sweep_dead_builds()?;
-        let scratch = self.root.join("build").join("contexts");
-        std::fs::create_dir_all(&scratch).map_err(|e| Error::io("create", &scratch, e))?;
+        // A context tar is unpacked into a directory of this build's own,
+        // removed at the end whatever happens.
+        let me = ProcessId::current();
+        let scratch = ScratchDir(self.root.join("build").join("contexts").join(format!(
+            "{}-{}-{}",
+            me.pid,
+            me.start_time,
+            &crate::model::new_id()?[..16]
+        )));
         let context = match req.context {
             ContextSource::Dir(d) => Context::from_dir(&d),
-            ContextSource::Tar(r) => Context::from_tar(r, &scratch),
+            ContextSource::Tar(r) => Context::from_tar(r, &scratch.0),
+            ContextSource::Empty => {
+                std::fs::create_dir_all(&scratch.0)
+                    .map_err(|e| Error::io("create", &scratch.0, e))?;
+                Context::from_dir(&scratch.0)
+            }
         }
         .map_err(|e| Error::Build(e.to_string()))?;
         let mut options = req.options;
