@@ -454,3 +454,54 @@ fn a_context_tar_on_stdin_and_an_output_archive() {
         .unwrap_or_default();
     assert!(left.is_empty(), "{left:?}");
 }
+
+#[test]
+fn a_built_image_saved_by_berth_runs_in_podman() {
+    require_root!();
+    let e = Engine::new("berth");
+    let ctx = context(&[(
+        "Dockerfile",
+        "FROM bb:1\nRUN echo built by berth > /f\nCMD [\"cat\", \"/f\"]\n",
+    )]);
+    build_ok(&e, ctx.path(), &["-t", "forpodman:1"]);
+    let dir = TempDir::new("berth-build-save").unwrap();
+    let archive = dir.path().join("img.tar");
+    e.ok(&["save", "-o", archive.to_str().unwrap(), "forpodman:1"]);
+    let runc = berth_testutil::Runtime::find("runc").expect("runc");
+    let Some(podman) = berth_testutil::Podman::start(&berth_testutil::Runtime::new(runc)) else {
+        return;
+    };
+    podman.ok(&["load", "-i", archive.to_str().unwrap()]);
+    let parent = podman.cgroup_parent().path();
+    let out = podman.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--cgroup-parent",
+        &parent,
+        "docker.io/library/forpodman:1",
+    ]);
+    assert_eq!(out.stdout, "built by berth\n");
+}
+
+#[test]
+fn a_built_image_pushes_and_pulls_back() {
+    require_root!();
+    if !common::have_tool("docker-registry") {
+        return;
+    }
+    // The registry is on the test's loopback: RUN steps without networks.
+    let e = Engine::on_host_network("berth");
+    let reg = berth_testutil::Registry::start(berth_testutil::RegistryConfig::default());
+    let remote = format!("{}/berth/built:1", reg.addr());
+    let ctx = context(&[("Dockerfile", "FROM bb:1\nRUN echo pushed > /f\n")]);
+    build_ok(&e, ctx.path(), &["--network", "none", "-t", &remote]);
+    e.ok(&["push", "-q", "--tls-verify=false", &remote]);
+    e.ok(&["rmi", &remote]);
+    e.ok(&["pull", "-q", "--tls-verify=false", &remote]);
+    assert_eq!(
+        e.ok(&["run", "--rm", "--network", "none", &remote, "cat", "/f"]),
+        "pushed\n"
+    );
+}
