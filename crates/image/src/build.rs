@@ -43,6 +43,9 @@ pub struct Step {
     /// in when missing.
     pub history: Vec<History>,
     pub compression: Compression,
+    /// The build cache key to record the result under (in the same index
+    /// update as the image).
+    pub cache_key: Option<String>,
 }
 
 /// The config of an empty (`scratch`) image for `platform`.
@@ -141,6 +144,7 @@ pub fn record_step(
         &config,
         &[],
         true,
+        step.cache_key.as_deref(),
     )
 }
 
@@ -191,23 +195,19 @@ pub fn cached(store: &ImageStore, key: &str) -> Result<Option<Digest>> {
         .map(|c| c.image.clone()))
 }
 
-/// Remembers that the step `key` made `image` (or was found to: a hit
-/// refreshes the entry's last use).
-pub fn remember(store: &ImageStore, key: &str, image: &Digest) -> Result<()> {
+/// The cache entry `key` → `image`, made or refreshed.
+pub(crate) fn put_cache(state: &mut crate::index::State, key: &str, image: &Digest) {
     let now = crate::time::now_rfc3339();
-    store.index.update(|state| {
-        let entry = state
-            .build_cache
-            .entry(key.to_owned())
-            .or_insert_with(|| CacheRecord {
-                image: image.clone(),
-                created: now.clone(),
-                last_used: now.clone(),
-            });
-        entry.image = image.clone();
-        entry.last_used = now;
-        Ok(())
-    })
+    let entry = state
+        .build_cache
+        .entry(key.to_owned())
+        .or_insert_with(|| CacheRecord {
+            image: image.clone(),
+            created: now.clone(),
+            last_used: now.clone(),
+        });
+    entry.image = image.clone();
+    entry.last_used = now;
 }
 
 /// Makes `image` a build's result: visible in `images`, tagged `tags`.

@@ -41,7 +41,8 @@ pub struct State {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CacheRecord {
     pub image: Digest,
-    /// When the entry was made and last used (RFC 3339).
+    /// When the entry was first made and last recorded (RFC 3339; a hit
+    /// writes nothing, so a cached rebuild costs no index update).
     pub created: String,
     pub last_used: String,
 }

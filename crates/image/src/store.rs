@@ -360,12 +360,14 @@ impl ImageStore {
         config: &ImageConfig,
         tags: &[Reference],
     ) -> Result<Digest> {
-        self.commit_image_as(staging, manifest, id, config, tags, false)
+        self.commit_image_as(staging, manifest, id, config, tags, false, None)
     }
 
     /// [`Self::commit_image`], recording a build step's intermediate image
     /// when `intermediate` (an image recorded before keeps its
-    /// visibility).
+    /// visibility), and the build cache entry `cache_key` for it in the
+    /// same index update.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn commit_image_as(
         &self,
         staging: Staging,
@@ -374,6 +376,7 @@ impl ImageStore {
         config: &ImageConfig,
         tags: &[Reference],
         intermediate: bool,
+        cache_key: Option<&str>,
     ) -> Result<Digest> {
         for blob in staging.blobs {
             blob.commit()?;
@@ -420,6 +423,9 @@ impl ImageStore {
             );
             for t in tags {
                 state.tags.insert(t.to_string(), id.clone());
+            }
+            if let Some(key) = cache_key {
+                crate::build::put_cache(state, key, &id);
             }
             Ok(())
         })?;

@@ -744,19 +744,19 @@ fn layer_step(
     b.progress.start(vertex, name);
     if !b.opts.no_cache {
         if let Some(hit) = berth_image::build::cached(b.store, &key)? {
-            berth_image::build::remember(b.store, &key, &hit)?;
             state.recorded(hit, key);
             count(b, true);
             b.progress.done(vertex, true, started.elapsed());
             return Ok(());
         }
     }
-    let step = state.step(b, Some(created_by));
+    let mut step = state.step(b, Some(created_by));
+    // Recorded with the image, in one index update.
+    step.cache_key = Some(key.clone());
     let image = make(b, &step, vertex).map_err(|e| BuildError::Step {
         step: name.to_owned(),
         message: e.to_string(),
     })?;
-    berth_image::build::remember(b.store, &key, &image)?;
     state.recorded(image, key);
     count(b, false);
     b.progress.done(vertex, false, started.elapsed());

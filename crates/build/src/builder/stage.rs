@@ -82,6 +82,7 @@ impl State {
             author: self.author.clone(),
             history,
             compression: b.opts.compression,
+            cache_key: None,
         }
     }
 
@@ -204,14 +205,12 @@ fn finish_stage(b: &Build, state: State) -> Result<Digest> {
     let key = cache::chain(&state.key, &["END"]);
     if !b.opts.no_cache {
         if let Some(hit) = berth_image::build::cached(b.store, &key)? {
-            berth_image::build::remember(b.store, &key, &hit)?;
             return Ok(hit);
         }
     }
-    let step = state.step(b, None);
-    let id = berth_image::build::record_step(b.store, &step, None)?;
-    berth_image::build::remember(b.store, &key, &id)?;
-    Ok(id)
+    let mut step = state.step(b, None);
+    step.cache_key = Some(key);
+    Ok(berth_image::build::record_step(b.store, &step, None)?)
 }
 
 /// An `ONBUILD` trigger of the base image, parsed as an instruction of
