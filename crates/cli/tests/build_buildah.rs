@@ -54,22 +54,40 @@ fn buildah_builds_the_same_tree_twice_and_the_comparison_sees_differences() {
 
     // The tree holds what the Dockerfile made, as it made it.
     let a = first.get("/dest/a.txt");
-    assert_eq!((a.mode, a.uid, a.kind.clone()), (0o640, 0, file_digest("a\n")));
+    assert_eq!(
+        (a.mode, a.uid, a.kind.clone()),
+        (0o640, 0, file_digest("a\n"))
+    );
     assert_eq!(first.get("/dest/files/nested/n.dat").uid, 1000);
     assert_eq!(
         first.get("/unpacked/top/link").kind,
         Kind::Symlink("dir/file".into())
     );
     assert_eq!(first.get("/unpacked-gz/top/exec").uid, 1000);
-    assert!(matches!(first.get("/copied/archive.tar").kind, Kind::File { .. }));
-    assert_eq!(first.get("/fromstage/link").kind, Kind::Symlink("one".into()));
+    assert!(matches!(
+        first.get("/copied/archive.tar").kind,
+        Kind::File { .. }
+    ));
+    assert_eq!(
+        first.get("/fromstage/link").kind,
+        Kind::Symlink("one".into())
+    );
 
     // A different image differs, in files and in config.
     let other = b.buildah_build(&corpus_dir().join("metadata"));
     let diff = first.diff(&other);
-    assert!(diff.iter().any(|l| l.starts_with("- /dest/a.txt")), "{diff:?}");
-    assert!(diff.iter().any(|l| l.starts_with("+ /greeting.txt")), "{diff:?}");
-    assert!(diff.iter().any(|l| l.starts_with("~ config Env")), "{diff:?}");
+    assert!(
+        diff.iter().any(|l| l.starts_with("- /dest/a.txt")),
+        "{diff:?}"
+    );
+    assert!(
+        diff.iter().any(|l| l.starts_with("+ /greeting.txt")),
+        "{diff:?}"
+    );
+    assert!(
+        diff.iter().any(|l| l.starts_with("~ config Env")),
+        "{diff:?}"
+    );
 }
 
 /// The listing of `dir`'s content in `tree`, relative to it.
@@ -106,6 +124,14 @@ fn check_case(name: &str, case: &Path, tree: &OciTree) {
         "cache-mount" => {
             assert_eq!(tree.get("/count").kind, file_digest("1\n"));
             assert!(!tree.files.contains_key("/cache/n"));
+            // bb:1 has no /etc/hosts: buildah's RUN leaves an empty one.
+            assert!(matches!(
+                tree.get("/etc/hosts").kind,
+                Kind::File { size: 0, .. }
+            ));
+            let clean = tree.clone().without_empty_mountpoints();
+            assert!(!clean.files.contains_key("/etc/hosts"));
+            assert!(clean.files.contains_key("/count"));
         }
         "target-unused" => {
             assert!(tree.files.contains_key("/wanted"));
@@ -114,8 +140,15 @@ fn check_case(name: &str, case: &Path, tree: &OciTree) {
         "user-names" => {
             let owned = tree.get("/home/app/owned.txt");
             assert_eq!((owned.uid, owned.gid), (1234, 2345));
+            let user_only = tree.get("/home/app/owned-user-only.txt");
+            assert_eq!((user_only.uid, user_only.gid), (1234, 2345));
             let numeric = tree.get("/numeric.txt");
             assert_eq!((numeric.uid, numeric.gid), (1111, 2222));
+            let uid_only = tree.get("/uid-only.txt");
+            assert_eq!((uid_only.uid, uid_only.gid), (1111, 1111));
+            // WORKDIR after USER: made by and for that user.
+            let work = tree.get("/home/app/work");
+            assert_eq!((work.uid, work.gid), (1234, 2345));
             assert_eq!(tree.config["User"], "app");
         }
         "metadata" => {
@@ -154,7 +187,11 @@ fn buildah_builds_the_busybox_corpus() {
     // The ONBUILD pair: the parent's triggers run in the child's build.
     let parent = corpus_dir().join("onbuild/parent");
     let out = b.build(&parent, &[], "localhost/onbuild-parent:1");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let parent_tree = b.tree("localhost/onbuild-parent:1");
     assert_eq!(
         parent_tree.config["OnBuild"],
@@ -165,7 +202,10 @@ fn buildah_builds_the_busybox_corpus() {
     );
     assert!(!parent_tree.files.contains_key("/onbuild-ran"));
     let child = b.buildah_build(&corpus_dir().join("onbuild/child"));
-    assert_eq!(child.get("/child").kind, file_digest("from the child's context\n"));
+    assert_eq!(
+        child.get("/child").kind,
+        file_digest("from the child's context\n")
+    );
     assert!(!child.config.contains_key("OnBuild"), "{:?}", child.config);
     assert!(built.len() >= 8, "{built:?}");
 }
@@ -187,9 +227,15 @@ fn buildah_builds_the_debian_corpus() {
     assert_eq!(tree.config["Entrypoint"], serde_json::json!(["/hello"]));
     // A user by name, compiled sources, steps as that user.
     let tree = b.buildah_build(&corpus_dir().join("debian-steps"));
-    assert_eq!(tree.get("/result.txt").kind, file_digest("triangle(10) = 55\n"));
+    assert_eq!(
+        tree.get("/result.txt").kind,
+        file_digest("triangle(10) = 55\n")
+    );
     let home = tree.get("/home/builder/result.txt");
-    assert_eq!((home.uid, home.kind.clone()), (1500, file_digest("triangle(20) = 210\n")));
+    assert_eq!(
+        (home.uid, home.kind.clone()),
+        (1500, file_digest("triangle(20) = 210\n"))
+    );
     assert_eq!(tree.config["User"], "builder");
 }
 
@@ -212,7 +258,10 @@ fn error_cases_are_well_formed() {
         let message = parts.next().unwrap_or("").trim();
         assert_eq!(file, "Dockerfile");
         assert!(col >= 1 && !message.is_empty(), "{expected}");
-        let text = dockerfile.lines().nth(line - 1).unwrap_or_else(|| panic!("{expected}"));
+        let text = dockerfile
+            .lines()
+            .nth(line - 1)
+            .unwrap_or_else(|| panic!("{expected}"));
         assert!(
             text.to_uppercase().starts_with(keyword),
             "{}: line {line} is {text:?}, not {keyword}",

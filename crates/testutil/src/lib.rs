@@ -58,8 +58,8 @@ pub use console::{ConsoleSocket, TerminalReader};
 pub use containerd::{Containerd, BUSYBOX_IMAGE};
 pub use daemon::DAEMON_TIMEOUT;
 pub use debian::{
-    debian_archive, debian_cache_dir, debian_rootfs_tar, import_debian, DEBIAN_CACHE_DIR, DEBIAN_IMAGE,
-    DEBIAN_VERSION,
+    debian_archive, debian_cache_dir, debian_rootfs_tar, import_debian, DEBIAN_CACHE_DIR,
+    DEBIAN_IMAGE, DEBIAN_VERSION,
 };
 pub use dockerd::{Dockerd, DOCKER_BUSYBOX_IMAGE};
 pub use host::{host_ns, mountinfo, pid_ns, process_alive, wait_until, HostProcess};

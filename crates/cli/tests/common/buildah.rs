@@ -139,7 +139,10 @@ impl Buildah {
             .args(["--storage-driver", "overlay"])
             .args(args)
             .env("CONTAINERS_STORAGE_CONF", self.dir.join("storage.conf"))
-            .env("CONTAINERS_REGISTRIES_CONF", self.dir.join("registries.conf"))
+            .env(
+                "CONTAINERS_REGISTRIES_CONF",
+                self.dir.join("registries.conf"),
+            )
             .env("TMPDIR", self.dir.join("tmp"))
             .env_remove("BUILDAH_ISOLATION");
         c
@@ -168,7 +171,11 @@ impl Buildah {
 
     /// `buildah pull docker-archive:ARCHIVE` (the names in the archive).
     pub fn load_archive(&self, archive: &Path) {
-        self.ok(&["pull", "-q", &format!("docker-archive:{}", archive.display())]);
+        self.ok(&[
+            "pull",
+            "-q",
+            &format!("docker-archive:{}", archive.display()),
+        ]);
     }
 
     /// The `bud` arguments before the flags of the case.
@@ -232,8 +239,7 @@ impl Buildah {
 /// path, as an absolute path.
 fn runtime_path(rt: &str) -> PathBuf {
     match rt {
-        "berth" => Path::new(env!("CARGO_BIN_EXE_berth"))
-            .with_file_name("berth-runtime"),
+        "berth" => Path::new(env!("CARGO_BIN_EXE_berth")).with_file_name("berth-runtime"),
         "runc" | "crun" => {
             let out = run_tool(Command::new("sh").args(["-c", &format!("command -v {rt}")]));
             PathBuf::from(out.trim())

@@ -17,7 +17,10 @@ use serde_json::Value;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Kind {
     /// A regular file (or a hard link to one): its size and sha256.
-    File { size: u64, digest: String },
+    File {
+        size: u64,
+        digest: String,
+    },
     Dir,
     Symlink(String),
     Char(u32, u32),
@@ -37,7 +40,11 @@ pub struct Node {
 
 impl fmt::Display for Node {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:?} {:04o} {}:{}", self.kind, self.mode, self.uid, self.gid)
+        write!(
+            f,
+            "{:?} {:04o} {}:{}",
+            self.kind, self.mode, self.uid, self.gid
+        )
     }
 }
 
@@ -79,8 +86,7 @@ impl OciTree {
             .unpack(scratch)
             .unwrap_or_else(|e| panic!("unpack {}: {e}", archive.display()));
         let manifest: Value =
-            serde_json::from_slice(&std::fs::read(scratch.join("manifest.json")).unwrap())
-                .unwrap();
+            serde_json::from_slice(&std::fs::read(scratch.join("manifest.json")).unwrap()).unwrap();
         let entry = &manifest[0];
         assert_eq!(
             manifest.as_array().map(Vec::len),
@@ -137,7 +143,24 @@ impl OciTree {
     /// a builder's own, e.g. an empty `/run` made by a runtime).
     pub fn without(mut self, path: &str) -> OciTree {
         let prefix = format!("{path}/");
-        self.files.retain(|p, _| p != path && !p.starts_with(&prefix));
+        self.files
+            .retain(|p, _| p != path && !p.starts_with(&prefix));
+        self
+    }
+}
+
+/// The files a runtime bind-mounts over during `RUN` (`/etc/hosts`,
+/// `/etc/hostname`, `/etc/resolv.conf`): buildah 1.28 leaves them in the
+/// layer as empty 0755 files when the base image lacks them (BuildKit
+/// removes the mount points it made).
+pub const RUN_MOUNTPOINTS: &[&str] = &["/etc/hosts", "/etc/hostname", "/etc/resolv.conf"];
+
+impl OciTree {
+    /// Leaves out the [`RUN_MOUNTPOINTS`] that are empty files.
+    pub fn without_empty_mountpoints(mut self) -> OciTree {
+        self.files.retain(|p, n| {
+            !(RUN_MOUNTPOINTS.contains(&p.as_str()) && matches!(n.kind, Kind::File { size: 0, .. }))
+        });
         self
     }
 }
@@ -263,7 +286,15 @@ fn apply_layer(files: &mut BTreeMap<String, Node>, path: &Path) {
         if kind != Kind::Dir && files.get(&p).is_some_and(|n| n.kind == Kind::Dir) {
             remove_tree(files, &p, &added);
         }
-        files.insert(p.clone(), Node { kind, mode, uid, gid });
+        files.insert(
+            p.clone(),
+            Node {
+                kind,
+                mode,
+                uid,
+                gid,
+            },
+        );
         added.insert(p);
     }
 }
