@@ -12,7 +12,8 @@
 //! ([`Podman`], [`Containerd`], [`Dockerd`]), and an unprivileged user with
 //! subordinate ids for rootless tests ([`rootless_user`]), and a local
 //! registry with a recording proxy in front of it ([`Registry`],
-//! [`RegistryProxy`]).
+//! [`RegistryProxy`]), and a Debian 12 image made with `mmdebstrap` once
+//! per machine ([`import_debian`]).
 //!
 //! Every fixture cleans up on `Drop`, and every name it makes is unique per
 //! process, so tests run in parallel (one process per test under
@@ -31,6 +32,7 @@ mod command;
 mod console;
 mod containerd;
 mod daemon;
+mod debian;
 mod dockerd;
 mod host;
 mod id;
@@ -55,6 +57,10 @@ pub use command::{
 pub use console::{ConsoleSocket, TerminalReader};
 pub use containerd::{Containerd, BUSYBOX_IMAGE};
 pub use daemon::DAEMON_TIMEOUT;
+pub use debian::{
+    debian_archive, debian_cache_dir, debian_rootfs_tar, import_debian, DEBIAN_CACHE_DIR,
+    DEBIAN_IMAGE, DEBIAN_VERSION,
+};
 pub use dockerd::{Dockerd, DOCKER_BUSYBOX_IMAGE};
 pub use host::{host_ns, mountinfo, pid_ns, process_alive, wait_until, HostProcess};
 pub use id::unique_id;

@@ -7,8 +7,11 @@ use std::process::{Command, Output, Stdio};
 
 use berth_testutil::{output_with_input, output_within, status_within, TempDir, COMMAND_TIMEOUT};
 
+pub mod build;
+pub mod buildah;
 pub mod engine;
 pub mod lifecycle;
+pub mod oci_tree;
 
 pub struct Berth {
     pub dir: TempDir,
