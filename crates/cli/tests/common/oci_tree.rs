@@ -151,16 +151,29 @@ impl OciTree {
 
 /// The files a runtime bind-mounts over during `RUN` (`/etc/hosts`,
 /// `/etc/hostname`, `/etc/resolv.conf`): buildah 1.28 leaves them in the
-/// layer as empty 0755 files when the base image lacks them (BuildKit
-/// removes the mount points it made).
-pub const RUN_MOUNTPOINTS: &[&str] = &["/etc/hosts", "/etc/hostname", "/etc/resolv.conf"];
+/// layer as empty 0755 files when the base image lacks them, and an empty
+/// `/run` directory (BuildKit removes the mount points it made).
+pub const RUN_MOUNTPOINTS: &[&str] = &["/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "/run"];
 
 impl OciTree {
-    /// Leaves out the [`RUN_MOUNTPOINTS`] that are empty files.
+    /// Leaves out the [`RUN_MOUNTPOINTS`] that are empty files or empty
+    /// directories.
     pub fn without_empty_mountpoints(mut self) -> OciTree {
-        self.files.retain(|p, n| {
-            !(RUN_MOUNTPOINTS.contains(&p.as_str()) && matches!(n.kind, Kind::File { size: 0, .. }))
-        });
+        let empty: Vec<String> = RUN_MOUNTPOINTS
+            .iter()
+            .filter(|p| match self.files.get(**p).map(|n| &n.kind) {
+                Some(Kind::File { size: 0, .. }) => true,
+                Some(Kind::Dir) => {
+                    let prefix = format!("{p}/");
+                    !self.files.keys().any(|q| q.starts_with(&prefix))
+                }
+                _ => false,
+            })
+            .map(|p| (*p).to_owned())
+            .collect();
+        for p in empty {
+            self.files.remove(&p);
+        }
         self
     }
 }
