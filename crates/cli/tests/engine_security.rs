@@ -506,26 +506,31 @@ fn users(runtime: &'static str) {
         args.extend_from_slice(&["users:1", "id"]);
         e.ok(&args).trim().to_owned()
     };
-    // The image's USER, by name, with its supplementary groups.
+    // The image's USER, by name, with its supplementary groups; the
+    // primary group is one of them (moby's getUser since the fix of
+    // CVE-2023-25173's kind); the kernel keeps them sorted.
     assert_eq!(
         id(&[]),
-        "uid=1000(user) gid=1000(user) groups=10(wheel),29(audio)"
+        "uid=1000(user) gid=1000(user) groups=10(wheel),29(audio),1000(user)"
     );
     assert_eq!(
         id(&["-u", "nobody"]),
-        "uid=65534(nobody) gid=65534(nogroup) groups=10(wheel)"
+        "uid=65534(nobody) gid=65534(nogroup) groups=10(wheel),65534(nogroup)"
     );
     assert_eq!(
         id(&["-u", "1000"]),
-        "uid=1000(user) gid=1000(user) groups=10(wheel),29(audio)"
+        "uid=1000(user) gid=1000(user) groups=10(wheel),29(audio),1000(user)"
     );
-    // An explicit group: no supplementary groups, as in Docker.
-    assert_eq!(id(&["-u", "user:audio"]), "uid=1000(user) gid=29(audio)");
+    // An explicit group: no supplementary groups but it, as in Docker.
+    assert_eq!(
+        id(&["-u", "user:audio"]),
+        "uid=1000(user) gid=29(audio) groups=29(audio)"
+    );
     // A uid without an entry gets group 0.
-    assert_eq!(id(&["-u", "4242"]), "uid=4242 gid=0(root)");
+    assert_eq!(id(&["-u", "4242"]), "uid=4242 gid=0(root) groups=0(root)");
     assert_eq!(
         id(&["-u", "root", "--group-add", "audio", "--group-add", "777"]),
-        "uid=0(root) gid=0(root) groups=29(audio),777"
+        "uid=0(root) gid=0(root) groups=0(root),29(audio),777"
     );
     let out = e.run(&["run", "--rm", "-u", "nosuch", "users:1", "id"]);
     assert_eq!(out.status.code(), Some(125));

@@ -183,6 +183,10 @@ pub fn resolve(rootfs: &Path, spec: &str, group_add: &[String]) -> Result<Resolv
         };
         user.additional_gids.push(gid);
     }
+    // moby's getUser: the primary group first among the supplementary
+    // ones (containerd's fix for CVE-2023-25173 does the same), so a
+    // process keeps it after a setgid program or a newgrp.
+    user.additional_gids.insert(0, user.gid);
     Ok(user)
 }
 
@@ -218,18 +222,19 @@ mod tests {
             gid,
             additional_gids: add.to_vec(),
         };
-        assert_eq!(r("", &[]).unwrap(), eu(0, 0, &[]));
-        assert_eq!(r("alice", &[]).unwrap(), eu(1000, 1000, &[10, 29]));
-        assert_eq!(r("1000", &[]).unwrap(), eu(1000, 1000, &[10, 29]));
-        assert_eq!(r("bob", &[]).unwrap(), eu(1001, 50, &[10]));
-        // An explicit group: no supplementary groups.
-        assert_eq!(r("alice:staff", &[]).unwrap(), eu(1000, 50, &[]));
-        assert_eq!(r("alice:4242", &[]).unwrap(), eu(1000, 4242, &[]));
+        // moby's rules: the primary group leads the supplementary ones.
+        assert_eq!(r("", &[]).unwrap(), eu(0, 0, &[0]));
+        assert_eq!(r("alice", &[]).unwrap(), eu(1000, 1000, &[1000, 10, 29]));
+        assert_eq!(r("1000", &[]).unwrap(), eu(1000, 1000, &[1000, 10, 29]));
+        assert_eq!(r("bob", &[]).unwrap(), eu(1001, 50, &[50, 10]));
+        // An explicit group: no supplementary groups but it.
+        assert_eq!(r("alice:staff", &[]).unwrap(), eu(1000, 50, &[50]));
+        assert_eq!(r("alice:4242", &[]).unwrap(), eu(1000, 4242, &[4242]));
         // A number without an entry: group 0.
-        assert_eq!(r("4242", &[]).unwrap(), eu(4242, 0, &[]));
+        assert_eq!(r("4242", &[]).unwrap(), eu(4242, 0, &[0]));
         assert_eq!(
             r("bob", &["audio", "77"]).unwrap(),
-            eu(1001, 50, &[10, 29, 77])
+            eu(1001, 50, &[50, 10, 29, 77])
         );
         assert_eq!(
             r("nosuch", &[]).unwrap_err().to_string(),

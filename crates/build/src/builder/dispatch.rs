@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use serde_json::{json, Value};
 
-use super::plan::{located, Plan, PREDEFINED_ARGS};
+use super::plan::{located, located_word, Plan, PREDEFINED_ARGS};
 use super::runmount::{self, RunMount};
 use super::stage::{count, State};
 use super::{cache, Build, BuildError, Network, Result, RunRequest};
@@ -84,7 +84,7 @@ pub fn step(b: &Build, plan: &Plan, state: &mut State, ins: &Instruction, n: usi
             let mut ports = Vec::new();
             for w in words {
                 for p in expand::words(w, escape, &|k| state.lookup(k)).map_err(err)? {
-                    ports.extend(expose_ports(&p).map_err(|m| located(ins, m))?);
+                    ports.extend(expose_ports(&p).map_err(|m| located_word(ins, &p, m))?);
                 }
             }
             let exposed = state

@@ -39,6 +39,16 @@ pub use runmount::RunMount;
 pub enum BuildError {
     #[error("{0}")]
     Parse(#[from] dockerfile::ParseError),
+    /// An instruction the build refuses: `Dockerfile:2:11: EXPOSE: <why>`
+    /// (BuildKit's form; `file` is filled in when the build returns).
+    #[error("{file}:{line}:{column}: {keyword}: {message}")]
+    At {
+        file: String,
+        line: usize,
+        column: usize,
+        keyword: &'static str,
+        message: String,
+    },
     /// A step failed: `[stage-1 3/5] RUN make: <why>`.
     #[error("{step}: {message}")]
     Step { step: String, message: String },
@@ -223,7 +233,22 @@ pub fn build(
             )));
         }
     }
-    let plan = plan::Plan::new(&file, opts)?;
+    let plan = plan::Plan::new(&file, opts).map_err(|e| match e {
+        BuildError::At {
+            line,
+            column,
+            keyword,
+            message,
+            ..
+        } => BuildError::At {
+            file: opts.dockerfile_name.clone(),
+            line,
+            column,
+            keyword,
+            message,
+        },
+        e => e,
+    })?;
     let b = Build {
         store,
         exec,
@@ -265,7 +290,22 @@ pub fn build(
         }
     });
     if let Some(e) = first_error.into_inner().expect("error lock") {
-        return Err(e);
+        return Err(match e {
+            BuildError::At {
+                line,
+                column,
+                keyword,
+                message,
+                ..
+            } => BuildError::At {
+                file: opts.dockerfile_name.clone(),
+                line,
+                column,
+                keyword,
+                message,
+            },
+            e => e,
+        });
     }
     let image = b.stage_result(target)?;
     berth_image::build::finish(store, &image, &opts.tags)?;

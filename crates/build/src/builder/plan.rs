@@ -212,11 +212,27 @@ fn automatic_args() -> BTreeMap<String, String> {
     m
 }
 
-/// An error at an instruction: `Dockerfile:3: FROM: ...` style without a
-/// file name (the parser's errors carry it).
+/// An error at an instruction (column 1); the build names the file.
 pub fn located(ins: &Instruction, message: impl Into<String>) -> BuildError {
-    BuildError::Step {
-        step: format!("line {}: {}", ins.line, ins.kind.keyword()),
+    located_word(ins, "", message)
+}
+
+/// An error at `word` of an instruction: its column is where the word
+/// first appears in the instruction's line (1 when it is not found).
+pub fn located_word(ins: &Instruction, word: &str, message: impl Into<String>) -> BuildError {
+    let column = match word {
+        "" => 1,
+        w => ins
+            .original
+            .find(w)
+            .map(|i| ins.original[..i].chars().count() + 1)
+            .unwrap_or(1),
+    };
+    BuildError::At {
+        file: String::new(),
+        line: ins.line,
+        column,
+        keyword: ins.kind.keyword(),
         message: message.into(),
     }
 }

@@ -12,6 +12,9 @@ use super::plan::{located, Plan};
 use super::{cache, dispatch, Build, BuildError, Result};
 use crate::dockerfile::{self, Instruction, Kind};
 
+/// The `PATH` a stage gets when its base sets none (BuildKit's).
+const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
 /// The comment BuildKit puts on its history lines (tools look for it).
 pub const HISTORY_COMMENT: &str = "buildkit.dockerfile.v0";
 
@@ -164,6 +167,11 @@ pub fn build_stage(b: &Build, plan: &Plan, index: usize) -> Result<Digest> {
         }
         state.config = c;
     }
+    // BuildKit (and buildah) make sure PATH is set.
+    let env = state.config.env.get_or_insert_with(Vec::new);
+    if !env.iter().any(|e| e.starts_with("PATH=")) {
+        env.push(DEFAULT_PATH.to_owned());
+    }
     state.image = base.clone();
     state.key = cache::base_key(base.as_ref(), &b.platform.architecture);
     b.progress.done(vertex, false, started.elapsed());
@@ -176,7 +184,7 @@ pub fn build_stage(b: &Build, plan: &Plan, index: usize) -> Result<Digest> {
     instructions.extend(stage.instructions.iter().cloned());
     for (n, ins) in instructions.iter().enumerate() {
         dispatch::step(b, plan, &mut state, ins, n + 2).map_err(|e| match e {
-            e @ (BuildError::Step { .. } | BuildError::Parse(_)) => e,
+            e @ (BuildError::Step { .. } | BuildError::Parse(_) | BuildError::At { .. }) => e,
             e => BuildError::Step {
                 step: state.name(n + 2, &ins.original),
                 message: e.to_string(),
