@@ -23,5 +23,5 @@ mod gomatch;
 pub mod ignore;
 
 pub use context::Context;
-pub use copy::{copy, digest, resolve_chown, CopyRequest, SourceRoot};
+pub use copy::{copy, digest, make_workdir, resolve_chown, CopyRequest, SourceRoot};
 pub use error::Error;

@@ -2,8 +2,9 @@
 //! reference builder of issue 16: the comparison helpers themselves
 //! (a buildah image compared with itself, and with a different one), and
 //! every case buildah 1.28 can build, with the facts each case is about.
-//! The berth side (`berth build` of the same cases, compared with
-//! `berth_image_tree`) lives with `berth build`'s own tests.
+//! Then the berth side: `berth build` of the same cases, compared with
+//! buildah's image of each (`berth_image_tree`), and the error cases'
+//! messages.
 
 mod common;
 
@@ -12,7 +13,8 @@ use std::path::{Path, PathBuf};
 
 use berth_testutil::require_root;
 use common::build::{buildah_with, busybox_root, load_debian, BUSYBOX, DEBIAN};
-use common::buildah::{buildah_skip, corpus_dir, Isolation};
+use common::buildah::{berth_image_tree, buildah_skip, case_flags, corpus_dir, Isolation};
+use common::engine::Engine;
 use common::oci_tree::{assert_same_tree, Kind, OciTree};
 
 /// The corpus cases: directories with a Dockerfile, but for `errors/`
@@ -282,4 +284,110 @@ fn error_cases_are_well_formed() {
         n += 1;
     }
     assert!(n >= 10);
+}
+
+/// `berth build` of a corpus case in engine `e`, tagged `tag`; panics
+/// with the progress on failure.
+fn berth_build(e: &Engine, case: &Path, tag: &str) {
+    let mut args: Vec<String> = ["build", "--progress", "plain", "-t", tag]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    args.extend(case_flags(case));
+    args.push(case.to_str().unwrap().to_owned());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = e.run(&args);
+    assert!(
+        out.status.success(),
+        "berth build {} failed ({}):\n{}",
+        case.display(),
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Every busybox case built by `berth build` has its facts, and the same
+/// file tree and config as buildah's build of it (where buildah 1.28 can
+/// build it: not heredocs, not `--link`); so does the ONBUILD pair.
+#[test]
+fn berth_builds_the_busybox_corpus_as_buildah_does() {
+    require_root!();
+    let e = Engine::new("berth");
+    let Some(b) = buildah_with(&e.berth.root, &[BUSYBOX]) else {
+        return;
+    };
+    let not_chroot = Isolation::Oci(PathBuf::new());
+    let mut compared = Vec::new();
+    for case in cases() {
+        let name = case.file_name().unwrap().to_str().unwrap().to_owned();
+        if uses_debian(&case) {
+            continue;
+        }
+        let tag = format!("corpus-{name}:1");
+        berth_build(&e, &case, &tag);
+        let tree = berth_image_tree(&e.berth.root, &tag);
+        check_case(&name, &case, &tree, &not_chroot);
+        if buildah_skip(&case).is_none() {
+            let theirs = b.buildah_build(&case).without_empty_mountpoints();
+            assert_same_tree(&tree, &theirs, &format!("berth and buildah: {name}"));
+            compared.push(name);
+        }
+    }
+    berth_build(&e, &corpus_dir().join("onbuild/parent"), "onbuild-parent:1");
+    berth_build(&e, &corpus_dir().join("onbuild/child"), "onbuild-child:1");
+    let child = berth_image_tree(&e.berth.root, "onbuild-child:1");
+    assert_eq!(
+        child.get("/child").kind,
+        file_digest("from the child's context\n")
+    );
+    assert!(child.files.contains_key("/onbuild-ran"));
+    assert!(!child.config.contains_key("OnBuild"), "{:?}", child.config);
+    assert!(compared.len() >= 8, "{compared:?}");
+}
+
+/// The Debian cases (gcc in one stage, the binary in scratch; a user and
+/// steps as that user) give berth and buildah the same image.
+#[test]
+fn berth_builds_the_debian_corpus_as_buildah_does() {
+    require_root!();
+    let e = Engine::new("berth");
+    if !e.with_debian() {
+        return;
+    }
+    let Some(b) = buildah_with(&e.berth.root, &[BUSYBOX, DEBIAN]) else {
+        return;
+    };
+    for name in ["multistage-gcc", "debian-steps"] {
+        let case = corpus_dir().join(name);
+        let tag = format!("corpus-{name}:1");
+        berth_build(&e, &case, &tag);
+        let ours = berth_image_tree(&e.berth.root, &tag);
+        let theirs = b.buildah_build(&case).without_empty_mountpoints();
+        assert_same_tree(&ours, &theirs, &format!("berth and buildah: {name}"));
+    }
+    assert_eq!(
+        e.ok(&["run", "--rm", "corpus-debian-steps:1", "calc", "4"]),
+        "triangle(4) = 10\n"
+    );
+}
+
+/// Each error case fails with exit 1 and, as its last line, the message
+/// its `expected-error` file holds.
+#[test]
+fn berth_prints_each_error_case_expected_error() {
+    require_root!();
+    let e = Engine::new("berth");
+    for entry in std::fs::read_dir(corpus_dir().join("errors")).unwrap() {
+        let case = entry.unwrap().path();
+        let want = std::fs::read_to_string(case.join("expected-error")).unwrap();
+        let out = e.run(&["build", "--progress", "plain", case.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{}: {err}", case.display());
+        assert_eq!(
+            err.lines().last().unwrap_or(""),
+            format!("Error: {}", want.trim_end()),
+            "{}",
+            case.display()
+        );
+    }
 }

@@ -109,6 +109,7 @@ pub fn step(b: &Build, plan: &Plan, state: &mut State, ins: &Instruction, n: usi
             let w = word(state, w)?;
             let dir = join_workdir(state.config.working_dir.as_deref(), &w);
             state.config.working_dir = Some(dir.clone());
+            state.workdir_pending = true;
             state.note(&["WORKDIR", &dir], Some(format!("WORKDIR {dir}")));
         }
         Kind::Volume(words) => {
@@ -452,6 +453,7 @@ fn run_step(
     );
     let name = state.name(n, &ins.original);
     let created_by = format!("RUN {} # buildkit", argv.join(" "));
+    let workdir_pending = state.workdir_pending;
     layer_step(b, state, &name, key, created_by, |b, step, vertex| {
         if step.base.is_none() {
             return Err(BuildError::Invalid(
@@ -466,8 +468,14 @@ fn run_step(
             network,
             mounts: mounts.clone(),
         };
-        b.exec
-            .run(&req, step, &mut |data| b.progress.output(vertex, data))
+        let mut mkdir = |rootfs: &Path| make_workdir(step, rootfs);
+        let prepare: Option<super::RootfsHook<'_>> = match workdir_pending {
+            true => Some(&mut mkdir),
+            false => None,
+        };
+        b.exec.run(&req, step, prepare, &mut |data| {
+            b.progress.output(vertex, data)
+        })
     })
 }
 
@@ -659,6 +667,7 @@ fn copy_step(
         }
     };
     let numeric_chown = chown.as_deref().and_then(numeric_owner);
+    let workdir_pending = state.workdir_pending;
     let req = CopyRequest {
         sources: &sources,
         dest: &dest,
@@ -695,6 +704,9 @@ fn copy_step(
     }
     layer_step(b, state, &name, key, created_by, |b, step, _vertex| {
         let do_copy = |root: &SourceRoot, rootfs: &Path| -> Result<()> {
+            if workdir_pending {
+                make_workdir(step, rootfs)?;
+            }
             let owner = match (&chown, numeric_chown) {
                 (Some(spec), None) => Some(copy::resolve_chown(rootfs, spec)?),
                 _ => numeric_chown,
@@ -730,8 +742,22 @@ fn numeric_owner(spec: &str) -> Option<(u32, u32)> {
     Some((u.parse().ok()?, g.parse().ok()?))
 }
 
+/// Makes the step's `WORKDIR` in `rootfs`, owned by its `USER` (names
+/// from the image's own passwd and group files), as BuildKit does.
+pub fn make_workdir(step: &berth_image::build::Step, rootfs: &Path) -> Result<()> {
+    let dir = step.config.working_dir.as_deref().unwrap_or("/");
+    let owner = match step.config.user.as_deref() {
+        None | Some("") => (0, 0),
+        Some(user) => match numeric_owner(user) {
+            Some(ids) => ids,
+            None => copy::resolve_chown(rootfs, user)?,
+        },
+    };
+    Ok(copy::make_workdir(rootfs, dir, owner)?)
+}
+
 /// A step that makes a layer: a cache hit, or `make` on a miss.
-fn layer_step(
+pub fn layer_step(
     b: &Build,
     state: &mut State,
     name: &str,

@@ -122,6 +122,9 @@ pub struct RunRequest {
     pub mounts: Vec<RunMount>,
 }
 
+/// Work on a mounted root filesystem.
+pub type RootfsHook<'a> = &'a mut dyn FnMut(&Path) -> Result<()>;
+
 /// What runs containers and mounts snapshots for the builder: the
 /// engine. Shared by the stages building in parallel.
 pub trait Executor: Sync {
@@ -129,8 +132,15 @@ pub trait Executor: Sync {
     fn base_image(&self, name: &str, pull: bool, platform: &Platform) -> Result<Digest>;
     /// Runs `req` in a container of `step.base`, streaming its output to
     /// `output`; a zero exit records its changes as `step`'s layer and
-    /// returns the new image.
-    fn run(&self, req: &RunRequest, step: &Step, output: &mut dyn FnMut(&[u8])) -> Result<Digest>;
+    /// returns the new image. `prepare`, when given, changes the
+    /// container's root before it starts (a `WORKDIR` to make).
+    fn run(
+        &self,
+        req: &RunRequest,
+        step: &Step,
+        prepare: Option<RootfsHook<'_>>,
+        output: &mut dyn FnMut(&[u8]),
+    ) -> Result<Digest>;
     /// Mounts a new snapshot of `step.base` (or an empty one for
     /// scratch), lets `write` change it, and records the changes as
     /// `step`'s layer.

@@ -34,6 +34,9 @@ pub struct State {
     pub args: BTreeMap<String, String>,
     /// `CMD` was set in this stage (an `ENTRYPOINT` then keeps it).
     pub cmd_set: bool,
+    /// A `WORKDIR` whose directory the next layer step makes (or the
+    /// stage's end, in a layer of its own).
+    pub workdir_pending: bool,
     /// `[name 2/5]` prefix parts.
     pub label: String,
     pub total: usize,
@@ -95,6 +98,7 @@ impl State {
         self.key = key;
         self.pending.clear();
         self.dirty = false;
+        self.workdir_pending = false;
     }
 
     pub fn name(&self, n: usize, original: &str) -> String {
@@ -128,6 +132,7 @@ pub fn build_stage(b: &Build, plan: &Plan, index: usize) -> Result<Digest> {
         key: String::new(),
         args: BTreeMap::new(),
         cmd_set: false,
+        workdir_pending: false,
         label,
         total,
         index,
@@ -206,7 +211,22 @@ pub fn build_stage(b: &Build, plan: &Plan, index: usize) -> Result<Digest> {
 
 /// The stage's image: the last one recorded, or one more for the
 /// config-only steps after it.
-fn finish_stage(b: &Build, state: State) -> Result<Digest> {
+fn finish_stage(b: &Build, mut state: State) -> Result<Digest> {
+    if state.workdir_pending {
+        // The directory needs a layer of its own (BuildKit makes one).
+        let dir = state
+            .config
+            .working_dir
+            .clone()
+            .unwrap_or_else(|| "/".into());
+        let key = cache::chain(&state.key, &["WORKDIR mkdir", &dir]);
+        let name = state.name(state.total, &format!("WORKDIR {dir}"));
+        let created_by = format!("WORKDIR {dir} # buildkit");
+        dispatch::layer_step(b, &mut state, &name, key, created_by, |b, step, _| {
+            b.exec
+                .write(step, &mut |rootfs| dispatch::make_workdir(step, rootfs))
+        })?;
+    }
     if let (Some(image), false) = (&state.image, state.dirty) {
         return Ok(image.clone());
     }

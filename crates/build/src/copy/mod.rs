@@ -268,3 +268,15 @@ fn try_extract(
     )?;
     Ok(true)
 }
+
+/// `WORKDIR`'s directory: made inside `rootfs` (`mkdir -p`, symlinks
+/// resolved inside it) with each missing level owned by `owner`, as
+/// BuildKit makes it for the stage's `USER`.
+pub fn make_workdir(rootfs: &Path, dir: &str, owner: (u32, u32)) -> Result<()> {
+    let root = crate::fsops::open_root(rootfs)?;
+    let rel = dir.trim_start_matches('/');
+    if rel.is_empty() {
+        return Ok(());
+    }
+    crate::fsops::mkdir_all_in(std::os::fd::AsFd::as_fd(&root), rel, owner).map(drop)
+}

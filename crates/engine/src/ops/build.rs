@@ -264,6 +264,7 @@ impl Executor for EngineExecutor {
         &self,
         req: &RunRequest,
         step: &Step,
+        prepare: Option<builder::RootfsHook<'_>>,
         output: &mut dyn FnMut(&[u8]),
     ) -> builder::Result<Digest> {
         let base = step
@@ -300,6 +301,17 @@ impl Executor for EngineExecutor {
             engine: &mut engine,
             id: c.id.clone(),
         };
+        if let Some(prepare) = prepare {
+            // The container's own snapshot, mounted for a moment before
+            // it starts.
+            let (_, dir) = self.mount_point()?;
+            guard.engine.images.mount(&c.id, &dir)?;
+            let out = prepare(&dir);
+            let unmounted = berth_image::snapshot::Snapshotter::unmount(&dir);
+            let _ = std::fs::remove_dir(&dir);
+            out?;
+            unmounted?;
+        }
         let started = guard.engine.start_attached(&c.id).map_err(engine_error)?;
         let mut code = None;
         if let Some(started) = started {
@@ -328,7 +340,8 @@ impl Executor for EngineExecutor {
             )));
         }
         let c = guard.engine.find(&c.id).map_err(engine_error)?;
-        let (upper, _) = guard.engine.layers(&c).map_err(engine_error)?;
+        let (upper, lowers) = guard.engine.layers(&c).map_err(engine_error)?;
+        remove_mount_points(&upper, &lowers, &req.mounts);
         let id = self.record(step, upper)?;
         drop(guard);
         Ok(id)
@@ -361,6 +374,61 @@ impl Executor for EngineExecutor {
         let _ = std::fs::remove_dir(&dir);
         out?;
         Ok(removed?)
+    }
+}
+
+/// What the runtime made in the step's upper directory only to mount
+/// `RUN --mount`s on (an empty directory or file, and the empty
+/// directories above it that no lower layer has): BuildKit leaves no
+/// trace of a mount in the layer. Nothing behind a symlink is touched.
+fn remove_mount_points(upper: &Path, lowers: &[PathBuf], mounts: &[RunMount]) {
+    use std::path::Component;
+    for m in mounts {
+        let target = match m {
+            RunMount::Bind { target, .. } | RunMount::Tmpfs { target, .. } => target,
+        };
+        let mut rel = PathBuf::new();
+        for c in Path::new(target).components() {
+            match c {
+                Component::Normal(n) => rel.push(n),
+                Component::RootDir | Component::CurDir => {}
+                // A `..` target: leave the layer as it is.
+                Component::ParentDir | Component::Prefix(_) => {
+                    rel.clear();
+                    break;
+                }
+            }
+        }
+        // Every level above the target in the upper directory must be a
+        // real directory, not a link the container made.
+        let mut parent = upper.to_path_buf();
+        let safe = rel.parent().is_none_or(|p| {
+            p.components().all(|c| {
+                parent.push(c);
+                std::fs::symlink_metadata(&parent).is_ok_and(|m| m.is_dir())
+            })
+        });
+        if !safe {
+            continue;
+        }
+        while rel.file_name().is_some() {
+            if lowers
+                .iter()
+                .any(|l| std::fs::symlink_metadata(l.join(&rel)).is_ok())
+            {
+                break;
+            }
+            let path = upper.join(&rel);
+            let removed = match std::fs::symlink_metadata(&path) {
+                Ok(m) if m.is_dir() => std::fs::remove_dir(&path).is_ok(),
+                Ok(m) if m.is_file() && m.len() == 0 => std::fs::remove_file(&path).is_ok(),
+                _ => false,
+            };
+            if !removed {
+                break;
+            }
+            rel.pop();
+        }
     }
 }
 
