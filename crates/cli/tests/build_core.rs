@@ -516,3 +516,42 @@ fn a_built_image_pushes_and_pulls_back() {
         "pushed\n"
     );
 }
+
+#[test]
+fn run_mounts_secret_bind_and_tmpfs_leave_no_trace() {
+    require_root!();
+    let e = Engine::new("berth");
+    let df = "FROM bb:1\n\
+RUN --mount=type=secret,id=tok --mount=type=bind,source=data,target=/ctx \
+--mount=type=tmpfs,target=/scratch \
+sh -c 'cat /run/secrets/tok /ctx/in > /out; echo t > /scratch/x; \
+! touch /ctx/new 2>/dev/null && echo ro >> /out'\n";
+    let ctx = context(&[("Dockerfile", df), ("data/in", "from context\n")]);
+    let dir = TempDir::new("berth-build-secret").unwrap();
+    let secret = dir.path().join("tok");
+    std::fs::write(&secret, "s3cret\n").unwrap();
+    let flag = format!("id=tok,src={}", secret.display());
+    build_ok(&e, ctx.path(), &["-t", "mounts:1", "--secret", &flag]);
+    assert_eq!(
+        e.ok(&["run", "--rm", "mounts:1", "cat", "/out"]),
+        "s3cret\nfrom context\nro\n"
+    );
+    // Nothing of the mounts is in the image: not the secret, not the
+    // mount points.
+    let out = e.ok(&[
+        "run",
+        "--rm",
+        "mounts:1",
+        "sh",
+        "-c",
+        "ls -A /run /ctx /scratch 2>&1; echo end",
+    ]);
+    assert!(!out.contains("secrets") && !out.contains("tok"), "{out}");
+    assert!(out.contains("/ctx: No such file"), "{out}");
+    assert!(out.contains("/scratch: No such file"), "{out}");
+    // A secret is in no cache key: another secret's content does not
+    // re-run the step (as BuildKit).
+    std::fs::write(&secret, "other\n").unwrap();
+    let again = build_ok(&e, ctx.path(), &["-t", "mounts:1", "--secret", &flag]);
+    assert_eq!(counts(&again), (0, 1), "{again}");
+}
