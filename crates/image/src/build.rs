@@ -79,21 +79,7 @@ pub fn record_step(
             };
             let (config, _) = store.config(base)?;
             let (manifest, _) = store.manifest(&record)?;
-            let layers: Vec<Descriptor> = manifest
-                .layers
-                .iter()
-                .map(|l| {
-                    let mut l = l.clone();
-                    // The manifest is OCI: Docker's types become the OCI
-                    // ones for the same formats.
-                    l.media_type = match l.media_type.as_str() {
-                        media::DOCKER_LAYER_GZIP => media::OCI_LAYER_GZIP.into(),
-                        media::DOCKER_LAYER => media::OCI_LAYER.into(),
-                        other => other.to_owned(),
-                    };
-                    l
-                })
-                .collect();
+            let layers = crate::commit::oci_layers(&manifest);
             (config, layers)
         }
         None => (scratch_config(&step.platform), Vec::new()),

@@ -83,21 +83,7 @@ pub fn commit(
     let config_raw = serde_json::to_vec(&config).map_err(|e| Error::json("image config", e))?;
     let mut staging = Staging::default();
     let config_desc = stage_json(store, &mut staging, media::OCI_CONFIG, &config_raw)?;
-    // The base's layers keep their bytes; Docker's media types become the
-    // OCI ones for the same formats, so the manifest is one or the other.
-    let mut layers: Vec<Descriptor> = base_manifest
-        .layers
-        .iter()
-        .map(|l| {
-            let mut l = l.clone();
-            l.media_type = match l.media_type.as_str() {
-                media::DOCKER_LAYER_GZIP => media::OCI_LAYER_GZIP.into(),
-                media::DOCKER_LAYER => media::OCI_LAYER.into(),
-                other => other.to_owned(),
-            };
-            l
-        })
-        .collect();
+    let mut layers = oci_layers(&base_manifest);
     layers.push(Descriptor::new(
         media::OCI_LAYER_GZIP,
         layer_digest,
@@ -117,4 +103,22 @@ pub fn commit(
     staging.layers.extend(staged);
     let tags: Vec<Reference> = name.cloned().into_iter().collect();
     store.commit_image(staging, manifest_desc, config_desc.digest, &config, &tags)
+}
+
+/// A base image's layers for a new OCI manifest on top of it: the same
+/// bytes, with Docker's media types turned into the OCI ones for the same
+/// formats, so the manifest is one or the other.
+pub(crate) fn oci_layers(base: &Manifest) -> Vec<Descriptor> {
+    base.layers
+        .iter()
+        .map(|l| {
+            let mut l = l.clone();
+            l.media_type = match l.media_type.as_str() {
+                media::DOCKER_LAYER_GZIP => media::OCI_LAYER_GZIP.into(),
+                media::DOCKER_LAYER => media::OCI_LAYER.into(),
+                other => other.to_owned(),
+            };
+            l
+        })
+        .collect()
 }

@@ -219,24 +219,14 @@ fn command_argv(c: &Command, shell: &[String]) -> Vec<String> {
     }
 }
 
-/// WORKDIR: relative to the one before, cleaned.
+/// WORKDIR: relative to the one before, cleaned (Go's `filepath.Clean`).
 pub fn join_workdir(current: Option<&str>, w: &str) -> String {
     let joined = if w.starts_with('/') {
         w.to_owned()
     } else {
         format!("{}/{w}", current.unwrap_or("/"))
     };
-    let mut parts: Vec<&str> = Vec::new();
-    for p in joined.split('/') {
-        match p {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            p => parts.push(p),
-        }
-    }
-    format!("/{}", parts.join("/"))
+    crate::gomatch::clean(&joined)
 }
 
 /// `80`, `80/udp`, `8000-8002/tcp` → `80/tcp`, ...
@@ -307,8 +297,7 @@ fn healthcheck(h: &Healthcheck, shell: &[String]) -> std::result::Result<Value, 
                 ("StartInterval", start_interval),
             ] {
                 if let Some(raw) = raw {
-                    let ns = go_duration(raw)
-                        .ok_or_else(|| format!("time: invalid duration \"{raw}\""))?;
+                    let ns = crate::dockerfile::parse_duration(raw)?;
                     v[key] = json!(ns);
                 }
             }
@@ -324,40 +313,6 @@ fn healthcheck(h: &Healthcheck, shell: &[String]) -> std::result::Result<Value, 
             Ok(v)
         }
     }
-}
-
-/// Go's `time.ParseDuration` for the units a Dockerfile uses.
-pub fn go_duration(s: &str) -> Option<u64> {
-    if s == "0" {
-        return Some(0);
-    }
-    let mut total: f64 = 0.0;
-    let mut rest = s;
-    if rest.is_empty() {
-        return None;
-    }
-    while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let num: f64 = rest[..num_len].parse().ok()?;
-        rest = &rest[num_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let mult = match &rest[..unit_len] {
-            "ns" => 1.0,
-            "us" | "µs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return None,
-        };
-        total += num * mult;
-        rest = &rest[unit_len..];
-    }
-    Some(total as u64)
 }
 
 /// `RUN`: key, cache, or a container.
@@ -810,16 +765,6 @@ mod tests {
         );
         assert_eq!(expose_ports("x").unwrap_err(), "invalid containerPort: x");
         assert_eq!(expose_ports("80/foo").unwrap_err(), "invalid proto: foo");
-    }
-
-    #[test]
-    fn go_durations() {
-        assert_eq!(go_duration("30s"), Some(30_000_000_000));
-        assert_eq!(go_duration("1m30s"), Some(90_000_000_000));
-        assert_eq!(go_duration("500ms"), Some(500_000_000));
-        assert_eq!(go_duration("1.5h"), Some(5_400_000_000_000));
-        assert_eq!(go_duration("10"), None);
-        assert_eq!(go_duration("abc"), None);
     }
 
     #[test]

@@ -65,6 +65,28 @@ pub enum BuildError {
 
 pub type Result<T, E = BuildError> = std::result::Result<T, E>;
 
+impl BuildError {
+    /// Names the Dockerfile in an error at one of its instructions.
+    fn in_file(self, name: &str) -> BuildError {
+        match self {
+            BuildError::At {
+                line,
+                column,
+                keyword,
+                message,
+                ..
+            } => BuildError::At {
+                file: name.to_owned(),
+                line,
+                column,
+                keyword,
+                message,
+            },
+            e => e,
+        }
+    }
+}
+
 /// `--network` of `build` and of `RUN --network`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Network {
@@ -243,22 +265,7 @@ pub fn build(
             )));
         }
     }
-    let plan = plan::Plan::new(&file, opts).map_err(|e| match e {
-        BuildError::At {
-            line,
-            column,
-            keyword,
-            message,
-            ..
-        } => BuildError::At {
-            file: opts.dockerfile_name.clone(),
-            line,
-            column,
-            keyword,
-            message,
-        },
-        e => e,
-    })?;
+    let plan = plan::Plan::new(&file, opts).map_err(|e| e.in_file(&opts.dockerfile_name))?;
     let b = Build {
         store,
         exec,
@@ -300,22 +307,7 @@ pub fn build(
         }
     });
     if let Some(e) = first_error.into_inner().expect("error lock") {
-        return Err(match e {
-            BuildError::At {
-                line,
-                column,
-                keyword,
-                message,
-                ..
-            } => BuildError::At {
-                file: opts.dockerfile_name.clone(),
-                line,
-                column,
-                keyword,
-                message,
-            },
-            e => e,
-        });
+        return Err(e.in_file(&opts.dockerfile_name));
     }
     let image = b.stage_result(target)?;
     berth_image::build::finish(store, &image, &opts.tags)?;
