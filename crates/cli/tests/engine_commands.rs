@@ -963,7 +963,7 @@ fn prune_removes_only_stopped_and_df_counts() {
     assert_eq!(rows.len(), 15, "{v}");
     assert_eq!(
         e.ok(&["system", "df", "--format", "{{.Type}}:{{.TotalCount}}"]),
-        "Images:1\nContainers:3\nLocal Volumes:0\n"
+        "Images:1\nContainers:3\nLocal Volumes:0\nBuild Cache:0\n"
     );
     assert_eq!(
         e.ok(&[
