@@ -11,6 +11,7 @@ mod network;
 mod registry;
 pub mod resources;
 pub mod security;
+mod serve;
 mod system;
 mod volumes;
 
@@ -25,6 +26,7 @@ pub use fs::*;
 pub use images::*;
 pub use network::*;
 pub use registry::*;
+pub use serve::*;
 pub use system::*;
 pub use volumes::*;
 
@@ -158,6 +160,8 @@ pub enum Command {
     },
     /// Build an image from a Dockerfile
     Build(Box<BuildArgs>),
+    /// Serve the Docker Engine API (the docker CLI, docker-compose and docker-py talk to berth through it)
+    Serve(ServeArgs),
     /// Manage builds
     Builder {
         #[command(subcommand)]

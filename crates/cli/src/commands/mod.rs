@@ -136,5 +136,26 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Builder {
             command: BuilderCommand::Prune(a),
         } => build::prune(&cli.root, a),
+        Command::Serve(a) => serve(&cli.root, &cli.runtime, a),
     }
+}
+
+/// `berth serve`: the Docker Engine API until the process is stopped.
+fn serve(root: &std::path::Path, runtime: &str, a: ServeArgs) -> Result<()> {
+    let hosts = if a.hosts.is_empty() {
+        vec!["unix://".to_owned()]
+    } else {
+        a.hosts
+    };
+    let listen = hosts
+        .iter()
+        .map(|h| berth_api::Listen::parse(h))
+        .collect::<Result<Vec<_>, _>>()?;
+    berth_api::serve(berth_api::ServeOptions {
+        root: root.to_owned(),
+        runtime: berth_engine::runtime::resolve(runtime)?,
+        listen,
+        group: a.group,
+    })?;
+    Ok(())
 }

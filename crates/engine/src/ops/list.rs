@@ -12,6 +12,56 @@ use crate::model::{Container, State};
 use crate::ops::usage::rfc3339_nanos;
 use crate::Engine;
 
+/// Docker's `Status` column: `Up 5 minutes`, `Exited (0) 2 hours ago`.
+pub fn status_text(c: &Container) -> String {
+    let since = |t: &str| {
+        berth_image::time::parse_rfc3339(t).map(|s| {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64);
+            human_duration(now - s)
+        })
+    };
+    match c.state {
+        State::Running if c.paused => {
+            format!("Up {} (Paused)", since(&c.started_at).unwrap_or_default())
+        }
+        State::Running => format!("Up {}", since(&c.started_at).unwrap_or_default()),
+        State::Starting => "Starting".into(),
+        State::Exited => format!(
+            "Exited ({}) {} ago",
+            c.exit_code,
+            since(&c.finished_at).unwrap_or_default()
+        ),
+        State::Created => "Created".into(),
+        State::Restarting => format!(
+            "Restarting ({}) {} ago",
+            c.exit_code,
+            since(&c.finished_at).unwrap_or_default()
+        ),
+    }
+}
+
+/// go-units `HumanDuration`.
+pub fn human_duration(secs: i64) -> String {
+    let secs = secs.max(0);
+    let minutes = secs / 60;
+    let hours = (secs as f64 / 3600.0 + 0.5) as i64;
+    match () {
+        _ if secs < 1 => "Less than a second".into(),
+        _ if secs == 1 => "1 second".into(),
+        _ if secs < 60 => format!("{secs} seconds"),
+        _ if minutes == 1 => "About a minute".into(),
+        _ if minutes < 60 => format!("{minutes} minutes"),
+        _ if hours == 1 => "About an hour".into(),
+        _ if hours < 48 => format!("{hours} hours"),
+        _ if hours < 24 * 7 * 2 => format!("{} days", hours / 24),
+        _ if hours < 24 * 30 * 2 => format!("{} weeks", hours / 24 / 7),
+        _ if hours < 24 * 365 * 2 => format!("{} months", hours / 24 / 30),
+        _ => format!("{} years", hours / 24 / 365),
+    }
+}
+
 /// The state word Docker shows and filters on.
 pub fn state_word(c: &Container) -> &'static str {
     match c.state {

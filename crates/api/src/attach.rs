@@ -1,0 +1,199 @@
+//! `POST /containers/{id}/attach`: the connection is hijacked (`101`,
+//! `Upgrade: tcp`) and then carries the container's output in Docker's
+//! multiplexed stream format (an 8-byte header per chunk: stream, three
+//! zero bytes, big-endian length), or raw for a TTY container, and the
+//! client's input to the container's stdin. It ends when the container
+//! exits. For a container not started yet (`docker run` attaches first),
+//! the connection waits for `start` to hand it the container's attach
+//! stream (the monitor's `attach.sock`, see berth-engine's `attach.rs`).
+
+use std::io::Write;
+use std::os::unix::net::UnixStream;
+use std::sync::Arc;
+
+use berth_engine::attach::{self, Frame};
+use berth_engine::State;
+use bytes::Bytes;
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::reply::{self, ApiError, ApiResult};
+use crate::router::Query;
+use crate::server::Server;
+
+/// One chunk of Docker's multiplexed stream: `stream` 0 stdin, 1 stdout,
+/// 2 stderr.
+pub fn frame(stream: u8, data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(8 + data.len());
+    out.extend_from_slice(&[stream, 0, 0, 0]);
+    out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+    out.extend_from_slice(data);
+    out
+}
+
+/// `since`/`until`: `SECS`, `SECS.NANOS` or RFC 3339, as nanoseconds.
+pub fn timestamp(s: &str) -> Option<i128> {
+    if s.is_empty() {
+        return None;
+    }
+    if let Some((secs, frac)) = s.split_once('.') {
+        if let (Ok(secs), true) = (
+            secs.parse::<i128>(),
+            frac.bytes().all(|b| b.is_ascii_digit()),
+        ) {
+            let nanos: i128 = format!("{frac:0<9}")[..9].parse().unwrap_or(0);
+            return Some(secs * 1_000_000_000 + nanos);
+        }
+    }
+    if let Ok(secs) = s.parse::<i128>() {
+        return Some(secs * 1_000_000_000);
+    }
+    berth_engine::image::time::parse_rfc3339(s).map(|secs| secs as i128 * 1_000_000_000)
+}
+
+pub async fn attach(server: Arc<Server>, req: Request<Incoming>, id: &str, q: &Query) -> ApiResult {
+    let key = id.to_owned();
+    let c = server.engine(move |e| Ok(e.find(&key)?)).await?;
+    let want_stdin = q.bool("stdin");
+    let want_stdout = q.bool("stdout");
+    let want_stderr = q.bool("stderr");
+    let tty = c.config.stdio.tty;
+    let stdin_once = c.config.stdio.stdin_once;
+    let running = matches!(c.state, State::Running | State::Starting);
+    // Where the container's attach stream comes from.
+    let stream_source: oneshot::Receiver<UnixStream> = if running {
+        let root = server.root.clone();
+        let id = c.id.clone();
+        let (tx, rx) = oneshot::channel();
+        let stream = server
+            .engine(move |e| Ok(attach::connect(e.bundle(&id).dir(), attach::SOCKET)?))
+            .await?;
+        let _ = tx.send(stream);
+        let _ = root;
+        rx
+    } else if c.state == State::Created {
+        let (tx, rx) = oneshot::channel();
+        server
+            .pending_attaches
+            .lock()
+            .expect("attach table")
+            .entry(c.id.clone())
+            .or_default()
+            .push(tx);
+        rx
+    } else {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!("You cannot attach to a stopped container, start it first"),
+        ));
+    };
+    tokio::spawn(async move {
+        let upgraded = match hyper::upgrade::on(req).await {
+            Ok(u) => TokioIo::new(u),
+            Err(e) => {
+                tracing::debug!("attach upgrade: {e}");
+                return;
+            }
+        };
+        let Ok(stream) = stream_source.await else {
+            return;
+        };
+        relay(
+            upgraded,
+            stream,
+            want_stdin,
+            want_stdout,
+            want_stderr,
+            tty,
+            stdin_once,
+        )
+        .await;
+    });
+    Ok(Response::builder()
+        .status(StatusCode::SWITCHING_PROTOCOLS)
+        .header("Content-Type", "application/vnd.docker.raw-stream")
+        .header("Connection", "Upgrade")
+        .header("Upgrade", "tcp")
+        .body(reply::empty())
+        .expect("response"))
+}
+
+/// Carries frames between the hijacked connection and the container's
+/// attach stream until the container's output ends.
+async fn relay<C>(
+    conn: C,
+    stream: UnixStream,
+    want_stdin: bool,
+    want_stdout: bool,
+    want_stderr: bool,
+    tty: bool,
+    stdin_once: bool,
+) where
+    C: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
+{
+    let (mut rd, mut wr) = tokio::io::split(conn);
+    // Output: frames read on a blocking thread.
+    let (tx, mut rx) = mpsc::channel::<Bytes>(64);
+    let Ok(mut reader) = stream.try_clone() else {
+        return;
+    };
+    std::thread::spawn(move || {
+        while let Ok(Some(f)) = Frame::read_from(&mut reader) {
+            let chunk = match f {
+                Frame::Stdout(b) if want_stdout => {
+                    if tty {
+                        b
+                    } else {
+                        frame(1, &b)
+                    }
+                }
+                Frame::Stderr(b) if want_stderr => {
+                    if tty {
+                        b
+                    } else {
+                        frame(2, &b)
+                    }
+                }
+                Frame::Exit(_) => break,
+                _ => continue,
+            };
+            if tx.blocking_send(Bytes::from(chunk)).is_err() {
+                break;
+            }
+        }
+    });
+    // Input: the client's bytes to the container's stdin. The client's
+    // end of input never ends the output (the docker CLI half-closes at
+    // once when it sends nothing).
+    let mut writer = stream;
+    let input = tokio::spawn(async move {
+        let mut buf = vec![0u8; 32 * 1024];
+        loop {
+            match rd.read(&mut buf).await {
+                Ok(0) | Err(_) => {
+                    if want_stdin && stdin_once {
+                        let _ = Frame::CloseStdin.write_to(&mut writer);
+                    }
+                    return;
+                }
+                Ok(n) if want_stdin => {
+                    let frame = Frame::Stdin(buf[..n].to_vec());
+                    if writer.write_all(&frame.encode()).is_err() {
+                        return;
+                    }
+                }
+                Ok(_) => {}
+            }
+        }
+    });
+    while let Some(chunk) = rx.recv().await {
+        if wr.write_all(&chunk).await.is_err() || wr.flush().await.is_err() {
+            break;
+        }
+    }
+    let _ = wr.shutdown().await;
+    input.abort();
+}

@@ -1,0 +1,194 @@
+//! Routing as dockerd routes: every path with or without a `/v1.NN`
+//! prefix (a version outside what berth serves is 400 with dockerd's
+//! words), percent-decoded, matched by its fixed parts (image names hold
+//! `/` and `:`), unknown paths 404 `page not found`.
+
+use std::sync::Arc;
+
+use hyper::body::Incoming;
+use hyper::{Method, Request, StatusCode};
+
+use crate::reply::{self, ApiError, ApiResult, Reply};
+use crate::server::Server;
+use crate::{containers, images, system, API_VERSION, MIN_API_VERSION};
+
+/// A request's query string, decoded.
+pub struct Query(Vec<(String, String)>);
+
+impl Query {
+    pub fn parse(q: Option<&str>) -> Query {
+        Query(
+            q.unwrap_or("")
+                .split('&')
+                .filter(|p| !p.is_empty())
+                .map(|p| {
+                    let (k, v) = p.split_once('=').unwrap_or((p, ""));
+                    (decode(&k.replace('+', " ")), decode(&v.replace('+', " ")))
+                })
+                .collect(),
+        )
+    }
+
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// dockerd's `BoolValue`: "", 0, no, false, none are false.
+    pub fn bool(&self, key: &str) -> bool {
+        self.get(key).is_some_and(|v| {
+            !matches!(
+                v.trim().to_lowercase().as_str(),
+                "" | "0" | "no" | "false" | "none"
+            )
+        })
+    }
+}
+
+/// Percent-decoding of a path or query part.
+pub fn decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn version_tuple(v: &str) -> Option<(u32, u32)> {
+    let (a, b) = v.split_once('.')?;
+    Some((a.parse().ok()?, b.parse().ok()?))
+}
+
+/// Splits `/v1.41/containers/json` into the version and the rest.
+fn split_version(path: &str) -> Result<(Option<&str>, &str), ApiError> {
+    let Some(rest) = path.strip_prefix("/v") else {
+        return Ok((None, path));
+    };
+    let end = rest.find('/').unwrap_or(rest.len());
+    let v = &rest[..end];
+    if v.is_empty() || !v.bytes().all(|c| c.is_ascii_digit() || c == b'.') {
+        return Ok((None, path));
+    }
+    let (Some(asked), Some(min), Some(max)) = (
+        version_tuple(v),
+        version_tuple(MIN_API_VERSION),
+        version_tuple(API_VERSION),
+    ) else {
+        return Err(ApiError::bad_request(format!("invalid API version {v:?}")));
+    };
+    if asked < min {
+        return Err(ApiError::bad_request(format!("client version {v} is too old. Minimum supported API version is {MIN_API_VERSION}, please upgrade your client to a newer version")));
+    }
+    if asked > max {
+        return Err(ApiError::bad_request(format!(
+            "client version {v} is too new. Maximum supported API version is {API_VERSION}"
+        )));
+    }
+    Ok((Some(v), &rest[end..]))
+}
+
+/// Answers one request.
+pub async fn route(server: Arc<Server>, req: Request<Incoming>) -> Reply {
+    let path = decode(req.uri().path());
+    let (_, rest) = match split_version(&path) {
+        Ok(v) => v,
+        Err(e) => return crate::server::failed(&e),
+    };
+    let rest = rest.to_owned();
+    let query = Query::parse(req.uri().query());
+    let result = dispatch(server, req, &rest, query).await;
+    reply::with_headers(match result {
+        Ok(r) => r,
+        Err(e) => reply::error(&e),
+    })
+}
+
+async fn dispatch(server: Arc<Server>, req: Request<Incoming>, path: &str, q: Query) -> ApiResult {
+    let method = req.method().clone();
+    let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let m = |want: &Method| method == *want;
+    match (parts.as_slice(), &method) {
+        (["_ping"], &Method::GET) | (["_ping"], &Method::HEAD) => Ok(system::ping(&method)),
+        (["version"], &Method::GET) => system::version(&server).await,
+        (["info"], &Method::GET) => system::info(&server).await,
+        (["containers", "json"], &Method::GET) => containers::list(&server, &q).await,
+        (["containers", "create"], &Method::POST) => containers::create(&server, req, &q).await,
+        (["containers", id, "json"], &Method::GET) => containers::inspect(&server, id, &q).await,
+        (["containers", id, "start"], &Method::POST) => containers::start(&server, id).await,
+        (["containers", id, "wait"], &Method::POST) => containers::wait(&server, id, &q).await,
+        (["containers", id, "stop"], &Method::POST) => containers::stop(&server, id, &q).await,
+        (["containers", id, "restart"], &Method::POST) => containers::restart(&server, id, &q).await,
+        (["containers", id, "kill"], &Method::POST) => containers::kill(&server, id, &q).await,
+        (["containers", id, "logs"], &Method::GET) => containers::logs(&server, id, &q).await,
+        (["containers", id, "attach"], &Method::POST) => {
+            crate::attach::attach(server.clone(), req, id, &q).await
+        }
+        (["containers", id, "resize"], &Method::POST) => containers::resize(&server, id, &q).await,
+        (["containers", id], &Method::DELETE) => containers::remove(&server, id, &q).await,
+        (["images", "json"], &Method::GET) => images::list(&server, &q).await,
+        _ if m(&Method::GET) && path.starts_with("/images/") && path.ends_with("/json") => {
+            let name = &path["/images/".len()..path.len() - "/json".len()];
+            images::inspect(&server, name).await
+        }
+        // What a dockerd outside a swarm answers.
+        ([first, ..], _)
+            if matches!(
+                *first,
+                "swarm" | "services" | "nodes" | "tasks" | "secrets" | "configs"
+            ) =>
+        {
+            Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "This node is not a swarm manager. Use \"docker swarm init\" or \"docker swarm join\" to connect this node to swarm and try again.",
+            ))
+        }
+        _ => Err(ApiError::not_found("page not found")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_as_dockerd_checks_them() {
+        assert_eq!(
+            split_version("/v1.41/containers/json").unwrap(),
+            (Some("1.41"), "/containers/json")
+        );
+        assert_eq!(split_version("/_ping").unwrap(), (None, "/_ping"));
+        assert_eq!(split_version("/version").unwrap(), (None, "/version"));
+        assert_eq!(
+            split_version("/v1.45/x").unwrap_err().message,
+            "client version 1.45 is too new. Maximum supported API version is 1.41"
+        );
+        assert!(split_version("/v1.12/x")
+            .unwrap_err()
+            .message
+            .contains("is too old"));
+    }
+
+    #[test]
+    fn queries_decode_and_bools_read_as_dockerd() {
+        let q = Query::parse(Some("all=1&filters=%7B%22a%22%3A1%7D&x=False&y=&name=a+b"));
+        assert!(q.bool("all"));
+        assert!(!q.bool("x"));
+        assert!(!q.bool("y"));
+        assert!(!q.bool("missing"));
+        assert_eq!(q.get("filters"), Some("{\"a\":1}"));
+        assert_eq!(q.get("name"), Some("a b"));
+    }
+}
