@@ -65,14 +65,12 @@ pub async fn attach(server: Arc<Server>, req: Request<Incoming>, id: &str, q: &Q
     let running = matches!(c.state, State::Running | State::Starting);
     // Where the container's attach stream comes from.
     let stream_source: oneshot::Receiver<UnixStream> = if running {
-        let root = server.root.clone();
         let id = c.id.clone();
         let (tx, rx) = oneshot::channel();
         let stream = server
             .engine(move |e| Ok(attach::connect(e.bundle(&id).dir(), attach::SOCKET)?))
             .await?;
         let _ = tx.send(stream);
-        let _ = root;
         rx
     } else if c.state == State::Created {
         let (tx, rx) = oneshot::channel();
@@ -87,7 +85,7 @@ pub async fn attach(server: Arc<Server>, req: Request<Incoming>, id: &str, q: &Q
     } else {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
-            format!("You cannot attach to a stopped container, start it first"),
+            "You cannot attach to a stopped container, start it first",
         ));
     };
     tokio::spawn(async move {

@@ -452,7 +452,14 @@ fn wait_for(root: &std::path::Path, first: &Container, condition: &str) -> Resul
                     _ => {}
                 }
             }
-            Err(_) => return Ok(last),
+            // Gone (`--rm`): its exit code is in its `die` event.
+            Err(_) => {
+                return Ok(engine
+                    .last_exit_code(&first.id)
+                    .ok()
+                    .flatten()
+                    .unwrap_or(last))
+            }
         }
         std::thread::sleep(Duration::from_millis(20));
     }

@@ -24,4 +24,10 @@ impl Engine {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
+
+    /// The exit code of container `id`'s last exit, as its `die` event
+    /// recorded it: known after the container is gone (`--rm`).
+    pub fn last_exit_code(&self, id: &str) -> Result<Option<i32>> {
+        self.db.last_exit_code(id)
+    }
 }

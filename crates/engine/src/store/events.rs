@@ -162,6 +162,24 @@ impl Db {
         write().map_err(self.err())
     }
 
+    /// The exit code the newest `die` event of container `id` recorded
+    /// (what a container removed at its exit, `--rm`, leaves behind).
+    pub(crate) fn last_exit_code(&self, id: &str) -> Result<Option<i32>> {
+        let attributes: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT attributes FROM events WHERE type = 'container' AND action = 'die'
+                 AND actor = ?1 ORDER BY id DESC LIMIT 1",
+                params![id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.err())?;
+        Ok(attributes
+            .and_then(|a| serde_json::from_str::<serde_json::Value>(&a).ok())
+            .and_then(|a| a["exitCode"].as_str().and_then(|c| c.parse().ok())))
+    }
+
     /// The newest event's row id (0: none), where a follower starts.
     pub(crate) fn last_event_id(&self) -> Result<i64> {
         self.conn

@@ -1,0 +1,192 @@
+//! `berth serve` driven by the real docker CLI (Debian's docker.io):
+//! version negotiation, `run --rm` attached with exit codes and stderr,
+//! `run -d`, `ps`, `logs`, `inspect`, `stop`, `rm`, `images`, errors in
+//! dockerd's words, and the socket's permissions. The server runs in the
+//! test engine's namespaces on a socket in the test's temp dir.
+
+mod common;
+
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use berth_testutil::{output_within, require_root, COMMAND_TIMEOUT};
+use common::engine::{text, Engine};
+
+/// A `berth serve` for `e`, killed on drop.
+struct Serve {
+    child: Child,
+    socket: std::path::PathBuf,
+}
+
+impl Serve {
+    fn start(e: &Engine) -> Serve {
+        let socket = e.berth.dir.path().join("api.sock");
+        let log = e.berth.dir.path().join("serve.log");
+        let mut c = e.command(&["serve", "-H", &format!("unix://{}", socket.display())]);
+        c.stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap());
+        let mut child = c.spawn().expect("berth serve");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::os::unix::net::UnixStream::connect(&socket).is_err() {
+            let exited = child.try_wait().unwrap();
+            assert!(
+                exited.is_none() && Instant::now() < deadline,
+                "berth serve did not listen ({exited:?}): {}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Serve { child, socket }
+    }
+
+    fn docker(&self, args: &[&str]) -> Output {
+        let mut c = Command::new("docker");
+        c.env("DOCKER_HOST", format!("unix://{}", self.socket.display()))
+            .env(
+                "DOCKER_CONFIG",
+                self.socket.parent().unwrap().join("docker-config"),
+            )
+            .args(args);
+        output_within(&mut c, COMMAND_TIMEOUT)
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.docker(args);
+        assert!(
+            out.status.success(),
+            "docker {args:?}: {}\n{}",
+            out.status,
+            text(&out.stderr)
+        );
+        text(&out.stdout)
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn docker_cli_runs_lists_logs_and_removes_containers() {
+    require_root!();
+    assert!(
+        common::have_tool("docker"),
+        "the docker CLI is needed (apt-get install docker.io)"
+    );
+    let e = Engine::new("berth");
+    let s = Serve::start(&e);
+    let version = s.ok(&["version", "--format", "{{.Server.APIVersion}}"]);
+    assert_eq!(version.trim(), "1.41");
+
+    // Attached, with the container's exit code and its two streams.
+    let out = s.docker(&[
+        "run",
+        "--rm",
+        "bb:1",
+        "sh",
+        "-c",
+        "echo out; echo err >&2; exit 3",
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "out\n");
+    assert_eq!(text(&out.stderr), "err\n");
+    assert_eq!(s.ok(&["ps", "-aq"]), "", "--rm removed it");
+
+    // Detached, listed, logged, inspected, stopped, removed: the same
+    // objects berth's own CLI shows.
+    let id = s.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "api-web",
+        "bb:1",
+        "sh",
+        "-c",
+        "echo ready; sleep 300",
+    ]);
+    let id = id.trim();
+    assert_eq!(id.len(), 64);
+    assert_eq!(
+        s.ok(&["ps", "--format", "{{.Names}} {{.Image}}"]),
+        "api-web bb:1\n"
+    );
+    assert_eq!(e.ok(&["ps", "--format", "{{.Names}}"]), "api-web\n");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while s.ok(&["logs", "api-web"]) != "ready\n" {
+        assert!(Instant::now() < deadline, "no log line");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        s.ok(&["inspect", "-f", "{{.Id}} {{.State.Status}}", "api-web"]),
+        format!("{id} running\n")
+    );
+    s.ok(&["stop", "-t", "1", "api-web"]);
+    assert_eq!(
+        s.ok(&["inspect", "-f", "{{.State.Status}}", "api-web"]),
+        "exited\n"
+    );
+    s.ok(&["rm", "api-web"]);
+    assert_eq!(e.ok(&["ps", "-aq"]), "");
+
+    // Images as berth lists them.
+    assert_eq!(
+        s.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]),
+        "bb:1\n"
+    );
+
+    // dockerd's errors.
+    let out = s.docker(&["inspect", "nosuch"]);
+    assert_eq!(out.status.code(), Some(1));
+    // (the CLI's inspect tries every kind of object, as with dockerd)
+    assert!(
+        text(&out.stderr).contains("No such object: nosuch"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = s.docker(&["rm", "nosuch"]);
+    assert!(
+        text(&out.stderr).contains("Error response from daemon: No such container: nosuch"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn the_socket_is_root_only() {
+    require_root!();
+    let e = Engine::new("berth");
+    let s = Serve::start(&e);
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&s.socket).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    // An unprivileged user cannot connect: the docker CLI says so.
+    let dir = s.socket.parent().unwrap();
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = Command::new("setpriv")
+        .args([
+            "--reuid",
+            "65534",
+            "--regid",
+            "65534",
+            "--clear-groups",
+            "--",
+            "docker",
+        ])
+        .arg("-H")
+        .arg(format!("unix://{}", s.socket.display()))
+        .arg("version")
+        .env("HOME", "/tmp")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("permission denied"),
+        "{}",
+        text(&out.stderr)
+    );
+    let c = std::os::unix::net::UnixStream::connect(&s.socket);
+    assert!(c.is_ok(), "root connects");
+}
