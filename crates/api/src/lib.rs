@@ -20,6 +20,7 @@
 
 mod attach;
 mod containers;
+mod exec;
 mod images;
 mod listen;
 mod reply;

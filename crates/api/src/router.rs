@@ -138,6 +138,14 @@ async fn dispatch(server: Arc<Server>, req: Request<Incoming>, path: &str, q: Qu
         }
         (["containers", id, "resize"], &Method::POST) => containers::resize(&server, id, &q).await,
         (["containers", id], &Method::DELETE) => containers::remove(&server, id, &q).await,
+        (["containers", id, "exec"], &Method::POST) => crate::exec::create(&server, req, id).await,
+        (["exec", id, "start"], &Method::POST) => crate::exec::start(server.clone(), req, id).await,
+        (["exec", id, "json"], &Method::GET) => crate::exec::inspect(&server, id).await,
+        (["exec", id, "resize"], &Method::POST) => {
+            let rows = q.get("h").and_then(|v| v.parse().ok()).unwrap_or(0);
+            let cols = q.get("w").and_then(|v| v.parse().ok()).unwrap_or(0);
+            crate::exec::resize(&server, id, rows, cols).await
+        }
         (["images", "json"], &Method::GET) => images::list(&server, &q).await,
         _ if m(&Method::GET) && path.starts_with("/images/") && path.ends_with("/json") => {
             let name = &path["/images/".len()..path.len() - "/json".len()];

@@ -31,6 +31,8 @@ pub struct Server {
     /// run` attaches, then starts): `start` hands each the container's
     /// attach stream.
     pub pending_attaches: Mutex<HashMap<String, Vec<oneshot::Sender<StdUnixStream>>>>,
+    /// `docker exec`s, by exec id (in memory, as dockerd keeps them).
+    pub execs: crate::exec::Execs,
 }
 
 impl Server {
@@ -67,6 +69,7 @@ pub fn serve(opts: ServeOptions) -> Result<(), Error> {
         root: opts.root.clone(),
         runtime: opts.runtime.clone(),
         pending_attaches: Mutex::new(HashMap::new()),
+        execs: Mutex::new(HashMap::new()),
     });
     runtime.block_on(async move {
         let mut tasks = Vec::new();

@@ -1,7 +1,8 @@
 //! `berth serve` driven by the real docker CLI (Debian's docker.io):
 //! version negotiation, `run --rm` attached with exit codes and stderr,
 //! `run -d`, `ps`, `logs`, `inspect`, `stop`, `rm`, `images`, errors in
-//! dockerd's words, and the socket's permissions. The server runs in the
+//! `exec` (output, exit codes, stdin), dockerd's words, and the socket's
+//! permissions. The server runs in the
 //! test engine's namespaces on a socket in the test's temp dir.
 
 mod common;
@@ -123,6 +124,16 @@ fn docker_cli_runs_lists_logs_and_removes_containers() {
         s.ok(&["inspect", "-f", "{{.Id}} {{.State.Status}}", "api-web"]),
         format!("{id} running\n")
     );
+    // exec: output, exit code, stdin, a missing command's 127.
+    let out = s.docker(&["exec", "api-web", "sh", "-c", "echo in-exec; exit 4"]);
+    assert_eq!((out.status.code(), text(&out.stdout)), (Some(4), "in-exec\n".into()));
+    let mut c = Command::new("docker");
+    c.env("DOCKER_HOST", format!("unix://{}", s.socket.display()))
+        .env("DOCKER_CONFIG", s.socket.parent().unwrap().join("docker-config"))
+        .args(["exec", "-i", "api-web", "cat"]);
+    let out = berth_testutil::output_with_input(&mut c, b"piped\n", COMMAND_TIMEOUT);
+    assert_eq!(text(&out.stdout), "piped\n");
+    assert_eq!(s.docker(&["exec", "api-web", "nosuchcmd"]).status.code(), Some(127));
     s.ok(&["stop", "-t", "1", "api-web"]);
     assert_eq!(
         s.ok(&["inspect", "-f", "{{.State.Status}}", "api-web"]),

@@ -36,11 +36,13 @@ pub enum TerminalExec {
 /// its output out, pass on size changes, then `wait`.
 pub struct ExecTerminal {
     master: TerminalHandle,
-    pid: i32,
+    /// The exec'd process (a child of this process, a subreaper).
+    pub pid: i32,
 }
 
 /// The terminal's master side; cheap to clone into threads.
 #[derive(Clone)]
+#[derive(Debug)]
 pub struct TerminalHandle(Arc<File>);
 
 impl TerminalHandle {
