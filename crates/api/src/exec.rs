@@ -44,7 +44,11 @@ pub type Execs = Mutex<HashMap<String, ExecRecord>>;
 
 fn strings(v: &serde_json::Value) -> Vec<String> {
     v.as_array()
-        .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -63,7 +67,12 @@ pub async fn create(server: &Server, req: Request<Incoming>, id: &str) -> ApiRes
             format!("Container {} is not running", c.id),
         ));
     }
-    let text = |k: &str| body[k].as_str().filter(|s| !s.is_empty()).map(str::to_owned);
+    let text = |k: &str| {
+        body[k]
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
     let options = ExecOptions {
         args,
         env: strings(&body["Env"]),
@@ -282,7 +291,11 @@ where
             }
         };
         e.command
-            .stdin(if rec.attach_stdin { Stdio::piped() } else { Stdio::null() })
+            .stdin(if rec.attach_stdin {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = match e.command.spawn() {
@@ -303,14 +316,24 @@ where
             std::thread::spawn(move || {
                 let mut buf = vec![0u8; 32 * 1024];
                 while let Ok(n) = from.read(&mut buf) {
-                    if n == 0 || tx.blocking_send(Bytes::from(frame(stream, &buf[..n]))).is_err() {
+                    if n == 0
+                        || tx
+                            .blocking_send(Bytes::from(frame(stream, &buf[..n])))
+                            .is_err()
+                    {
                         break;
                     }
                 }
             })
         };
-        let out = child.stdout.take().map(|o| pump(Box::new(o), 1, tx.clone()));
-        let err = child.stderr.take().map(|o| pump(Box::new(o), 2, tx.clone()));
+        let out = child
+            .stdout
+            .take()
+            .map(|o| pump(Box::new(o), 1, tx.clone()));
+        let err = child
+            .stderr
+            .take()
+            .map(|o| pump(Box::new(o), 2, tx.clone()));
         drop(tx);
         let status = child.wait();
         for t in [out, err].into_iter().flatten() {

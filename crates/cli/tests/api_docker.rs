@@ -126,14 +126,23 @@ fn docker_cli_runs_lists_logs_and_removes_containers() {
     );
     // exec: output, exit code, stdin, a missing command's 127.
     let out = s.docker(&["exec", "api-web", "sh", "-c", "echo in-exec; exit 4"]);
-    assert_eq!((out.status.code(), text(&out.stdout)), (Some(4), "in-exec\n".into()));
+    assert_eq!(
+        (out.status.code(), text(&out.stdout)),
+        (Some(4), "in-exec\n".into())
+    );
     let mut c = Command::new("docker");
     c.env("DOCKER_HOST", format!("unix://{}", s.socket.display()))
-        .env("DOCKER_CONFIG", s.socket.parent().unwrap().join("docker-config"))
+        .env(
+            "DOCKER_CONFIG",
+            s.socket.parent().unwrap().join("docker-config"),
+        )
         .args(["exec", "-i", "api-web", "cat"]);
     let out = berth_testutil::output_with_input(&mut c, b"piped\n", COMMAND_TIMEOUT);
     assert_eq!(text(&out.stdout), "piped\n");
-    assert_eq!(s.docker(&["exec", "api-web", "nosuchcmd"]).status.code(), Some(127));
+    assert_eq!(
+        s.docker(&["exec", "api-web", "nosuchcmd"]).status.code(),
+        Some(127)
+    );
     s.ok(&["stop", "-t", "1", "api-web"]);
     assert_eq!(
         s.ok(&["inspect", "-f", "{{.State.Status}}", "api-web"]),

@@ -41,8 +41,7 @@ pub struct ExecTerminal {
 }
 
 /// The terminal's master side; cheap to clone into threads.
-#[derive(Clone)]
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct TerminalHandle(Arc<File>);
 
 impl TerminalHandle {
