@@ -23,6 +23,7 @@ mod containers;
 mod exec;
 mod images;
 mod listen;
+mod objects;
 mod reply;
 mod router;
 mod server;

@@ -10,7 +10,7 @@ use hyper::{Method, Request, StatusCode};
 
 use crate::reply::{self, ApiError, ApiResult, Reply};
 use crate::server::Server;
-use crate::{containers, images, system, API_VERSION, MIN_API_VERSION};
+use crate::{containers, images, objects, system, API_VERSION, MIN_API_VERSION};
 
 /// A request's query string, decoded.
 pub struct Query(Vec<(String, String)>);
@@ -146,7 +146,24 @@ async fn dispatch(server: Arc<Server>, req: Request<Incoming>, path: &str, q: Qu
             let cols = q.get("w").and_then(|v| v.parse().ok()).unwrap_or(0);
             crate::exec::resize(&server, id, rows, cols).await
         }
+        (["containers", id, "pause"], &Method::POST) => objects::pause(&server, id, true).await,
+        (["containers", id, "unpause"], &Method::POST) => objects::pause(&server, id, false).await,
+        (["containers", id, "rename"], &Method::POST) => objects::rename(&server, id, &q).await,
+        (["volumes"], &Method::GET) => objects::volumes(&server, &q).await,
+        (["volumes", "create"], &Method::POST) => objects::create_volume(&server, req).await,
+        (["volumes", name], &Method::GET) => objects::volume(&server, name).await,
+        (["volumes", name], &Method::DELETE) => objects::remove_volume(&server, name, &q).await,
+        (["networks"], &Method::GET) => objects::networks(&server).await,
+        (["networks", id], &Method::GET) => objects::network(&server, id).await,
+        (["networks", id], &Method::DELETE) => objects::remove_network(&server, id).await,
         (["images", "json"], &Method::GET) => images::list(&server, &q).await,
+        _ if m(&Method::POST) && path.starts_with("/images/") && path.ends_with("/tag") => {
+            let name = &path["/images/".len()..path.len() - "/tag".len()];
+            objects::tag(&server, name, &q).await
+        }
+        _ if m(&Method::DELETE) && path.starts_with("/images/") => {
+            objects::remove_image(&server, &path["/images/".len()..], &q).await
+        }
         _ if m(&Method::GET) && path.starts_with("/images/") && path.ends_with("/json") => {
             let name = &path["/images/".len()..path.len() - "/json".len()];
             images::inspect(&server, name).await

@@ -210,3 +210,52 @@ fn the_socket_is_root_only() {
     let c = std::os::unix::net::UnixStream::connect(&s.socket);
     assert!(c.is_ok(), "root connects");
 }
+
+#[test]
+fn docker_cli_manages_volumes_networks_tags_and_paused_containers() {
+    require_root!();
+    let e = Engine::new("berth");
+    let s = Serve::start(&e);
+    // Volumes: made, listed, inspected and removed as berth's CLI sees them.
+    assert_eq!(s.ok(&["volume", "create", "api-vol"]), "api-vol\n");
+    assert_eq!(e.ok(&["volume", "ls", "-q"]), "api-vol\n");
+    assert_eq!(s.ok(&["volume", "ls", "-q"]), "api-vol\n");
+    assert_eq!(
+        s.ok(&[
+            "volume",
+            "inspect",
+            "-f",
+            "{{.Driver}} {{.Name}}",
+            "api-vol"
+        ]),
+        "local api-vol\n"
+    );
+    s.ok(&["volume", "rm", "api-vol"]);
+    assert_eq!(e.ok(&["volume", "ls", "-q"]), "");
+    // Networks: the defaults berth has.
+    let nets = s.ok(&["network", "ls", "--format", "{{.Name}}"]);
+    assert!(nets.lines().any(|n| n == "bridge"), "{nets}");
+    assert_eq!(
+        s.ok(&["network", "inspect", "-f", "{{.Driver}}", "bridge"]),
+        "bridge\n"
+    );
+    // Tags and image removal.
+    s.ok(&["tag", "bb:1", "bb:api"]);
+    assert!(e
+        .ok(&["images", "--format", "{{.Tag}}"])
+        .lines()
+        .any(|t| t == "api"));
+    let out = s.ok(&["rmi", "bb:api"]);
+    assert!(out.contains("Untagged: bb:api"), "{out}");
+    // Pause, unpause, rename.
+    s.ok(&["run", "-d", "--name", "api-p", "bb:1", "sleep", "300"]);
+    s.ok(&["pause", "api-p"]);
+    assert_eq!(
+        s.ok(&["inspect", "-f", "{{.State.Status}}", "api-p"]),
+        "paused\n"
+    );
+    s.ok(&["unpause", "api-p"]);
+    s.ok(&["rename", "api-p", "api-q"]);
+    assert_eq!(e.ok(&["ps", "--format", "{{.Names}}"]), "api-q\n");
+    s.ok(&["rm", "-f", "api-q"]);
+}
