@@ -213,12 +213,7 @@ pub async fn start(server: Arc<Server>, req: Request<Incoming>, id: &str) -> Api
                 return;
             }
         };
-        let code = run(&s, &exec_id, &record, upgraded).await;
-        set(&s, &exec_id, |r| {
-            r.running = false;
-            r.exit_code = Some(code);
-            r.terminal = None;
-        });
+        run(&s, &exec_id, &record, upgraded).await;
     });
     Ok(Response::builder()
         .status(StatusCode::SWITCHING_PROTOCOLS)
@@ -229,9 +224,9 @@ pub async fn start(server: Arc<Server>, req: Request<Incoming>, id: &str) -> Api
         .expect("response"))
 }
 
-/// Runs the exec with its stdio on the hijacked connection; its exit
-/// code (126/127 when it could not start, as Docker's).
-async fn run<C>(server: &Arc<Server>, exec_id: &str, r: &ExecRecord, conn: C) -> i32
+/// Runs the exec with its stdio on the hijacked connection and records
+/// its exit code (126/127 when it could not start, as Docker's).
+async fn run<C>(server: &Arc<Server>, exec_id: &str, r: &ExecRecord, conn: C)
 where
     C: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
 {
@@ -370,7 +365,13 @@ where
         }
     }
     let code = worker.await.unwrap_or(126);
+    // Recorded before the connection ends: the docker CLI inspects the
+    // exec for its exit code as soon as it reads the end of the output.
+    set(server, exec_id, |r| {
+        r.running = false;
+        r.exit_code = Some(code);
+        r.terminal = None;
+    });
     let _ = wr.shutdown().await;
     input.abort();
-    code
 }
