@@ -15,7 +15,7 @@ use berth_engine::attach::{self, Frame};
 use berth_engine::State;
 use bytes::Bytes;
 use hyper::body::Incoming;
-use hyper::{Request, Response, StatusCode};
+use hyper::{Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
@@ -110,13 +110,7 @@ pub async fn attach(server: Arc<Server>, req: Request<Incoming>, id: &str, q: &Q
         )
         .await;
     });
-    Ok(Response::builder()
-        .status(StatusCode::SWITCHING_PROTOCOLS)
-        .header("Content-Type", "application/vnd.docker.raw-stream")
-        .header("Connection", "Upgrade")
-        .header("Upgrade", "tcp")
-        .body(reply::empty())
-        .expect("response"))
+    reply::upgraded()
 }
 
 /// Carries frames between the hijacked connection and the container's

@@ -11,7 +11,7 @@ use hyper::body::Incoming;
 use hyper::{Request, StatusCode};
 use serde_json::{json, Map, Value};
 
-use crate::reply::{self, ApiError, ApiResult};
+use crate::reply::{self, strings, ApiError, ApiResult};
 use crate::router::Query;
 use crate::server::Server;
 
@@ -40,16 +40,6 @@ pub async fn json_body(req: Request<Incoming>) -> Result<Value, ApiError> {
         return Err(ApiError::bad_request("got EOF while reading request body"));
     }
     serde_json::from_slice(&bytes).map_err(|e| ApiError::bad_request(e.to_string()))
-}
-
-fn strings(v: &Value) -> Vec<String> {
-    v.as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|s| s.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 fn text(v: &Value) -> Option<String> {
@@ -381,10 +371,7 @@ pub async fn start(server: &std::sync::Arc<Server>, id: &str) -> ApiResult {
             }
             reply::no_content()
         }
-        Ok(None) => Ok(hyper::Response::builder()
-            .status(StatusCode::NOT_MODIFIED)
-            .body(reply::empty())
-            .expect("response")),
+        Ok(None) => reply::not_modified(),
         Err(e) => Err(e),
     }
 }
@@ -489,10 +476,7 @@ pub async fn stop(server: &Server, id: &str, q: &Query) -> ApiResult {
     if was_running {
         reply::no_content()
     } else {
-        Ok(hyper::Response::builder()
-            .status(StatusCode::NOT_MODIFIED)
-            .body(reply::empty())
-            .expect("response"))
+        reply::not_modified()
     }
 }
 

@@ -14,7 +14,7 @@ use berth_engine::exec::ExecOptions;
 use berth_engine::ops::exec_session::TerminalExec;
 use bytes::Bytes;
 use hyper::body::Incoming;
-use hyper::{Request, Response, StatusCode};
+use hyper::{Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -22,7 +22,7 @@ use tokio::sync::mpsc;
 
 use crate::attach::frame;
 use crate::containers::json_body;
-use crate::reply::{self, ApiError, ApiResult};
+use crate::reply::{self, strings, ApiError, ApiResult};
 use crate::server::Server;
 
 /// One exec, as `/exec/{id}/json` shows it.
@@ -41,16 +41,6 @@ pub struct ExecRecord {
 }
 
 pub type Execs = Mutex<HashMap<String, ExecRecord>>;
-
-fn strings(v: &serde_json::Value) -> Vec<String> {
-    v.as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|s| s.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
-}
 
 /// `POST /containers/{id}/exec` → 201 `{"Id"}`.
 pub async fn create(server: &Server, req: Request<Incoming>, id: &str) -> ApiResult {
@@ -215,13 +205,7 @@ pub async fn start(server: Arc<Server>, req: Request<Incoming>, id: &str) -> Api
         };
         run(&s, &exec_id, &record, upgraded).await;
     });
-    Ok(Response::builder()
-        .status(StatusCode::SWITCHING_PROTOCOLS)
-        .header("Content-Type", "application/vnd.docker.raw-stream")
-        .header("Connection", "Upgrade")
-        .header("Upgrade", "tcp")
-        .body(reply::empty())
-        .expect("response"))
+    reply::upgraded()
 }
 
 /// Runs the exec with its stdio on the hijacked connection and records

@@ -106,6 +106,38 @@ pub fn no_content() -> ApiResult {
         .expect("response"))
 }
 
+/// 304, no body (start of a running container, stop of a stopped one).
+pub fn not_modified() -> ApiResult {
+    Ok(Response::builder()
+        .status(StatusCode::NOT_MODIFIED)
+        .body(empty())
+        .expect("response"))
+}
+
+/// `101 UPGRADED` to a raw stream (attach, exec start): the connection
+/// is the caller's once hyper has sent this.
+pub fn upgraded() -> ApiResult {
+    Ok(Response::builder()
+        .status(StatusCode::SWITCHING_PROTOCOLS)
+        .header("Content-Type", "application/vnd.docker.raw-stream")
+        .header("Connection", "Upgrade")
+        .header("Upgrade", "tcp")
+        .body(empty())
+        .expect("response"))
+}
+
+/// A JSON array of strings (`Cmd`, `Env`, ...) as a vector; anything else
+/// is empty.
+pub fn strings(v: &serde_json::Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 pub fn text(status: StatusCode, body: &'static str) -> Reply {
     Response::builder()
         .status(status)
