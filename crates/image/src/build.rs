@@ -9,11 +9,11 @@ use std::path::{Path, PathBuf};
 
 use crate::compression::decompress;
 use crate::digest::DigestReader;
-use crate::import::stage_json;
+use crate::import::stage_image;
 use crate::index::{CacheRecord, SnapshotKind};
 use crate::platform::Platform;
 use crate::reference::Reference;
-use crate::spec::{media, ContainerConfig, Descriptor, History, ImageConfig, Manifest, RootFs};
+use crate::spec::{media, ContainerConfig, Descriptor, History, ImageConfig, RootFs};
 use crate::store::{resolve_in, GcReport, ImageStore, Staging};
 use crate::{Digest, Error, Result};
 
@@ -111,18 +111,7 @@ pub fn record_step(
         h.empty_layer = i + 1 != lines || empty_layer;
         config.history.push(h);
     }
-    let config_raw = serde_json::to_vec(&config).map_err(|e| Error::json("image config", e))?;
-    let config_desc = stage_json(store, &mut staging, media::OCI_CONFIG, &config_raw)?;
-    let manifest = Manifest {
-        schema_version: 2,
-        media_type: Some(media::OCI_MANIFEST.into()),
-        config: config_desc.clone(),
-        layers,
-        annotations: Default::default(),
-        extra: Default::default(),
-    };
-    let manifest_raw = serde_json::to_vec(&manifest).map_err(|e| Error::json("manifest", e))?;
-    let manifest_desc = stage_json(store, &mut staging, media::OCI_MANIFEST, &manifest_raw)?;
+    let (config_desc, manifest_desc) = stage_image(store, &mut staging, &config, layers)?;
     store.commit_image_as(
         staging,
         manifest_desc,

@@ -6,7 +6,7 @@ use std::io::{self, Read, Write};
 
 use crate::compression::decompress;
 use crate::digest::DigestReader;
-use crate::import::{apply_change, stage_json};
+use crate::import::{apply_change, stage_image};
 use crate::reference::Reference;
 use crate::spec::{media, ContainerConfig, Descriptor, History, Manifest};
 use crate::store::{resolve_in, ImageStore, Staging};
@@ -80,25 +80,14 @@ pub fn commit(
         comment: opts.comment.clone().filter(|c| !c.is_empty()),
         empty_layer: false,
     });
-    let config_raw = serde_json::to_vec(&config).map_err(|e| Error::json("image config", e))?;
     let mut staging = Staging::default();
-    let config_desc = stage_json(store, &mut staging, media::OCI_CONFIG, &config_raw)?;
     let mut layers = oci_layers(&base_manifest);
     layers.push(Descriptor::new(
         media::OCI_LAYER_GZIP,
         layer_digest,
         layer_size,
     ));
-    let manifest = Manifest {
-        schema_version: 2,
-        media_type: Some(media::OCI_MANIFEST.into()),
-        config: config_desc.clone(),
-        layers,
-        annotations: Default::default(),
-        extra: Default::default(),
-    };
-    let manifest_raw = serde_json::to_vec(&manifest).map_err(|e| Error::json("manifest", e))?;
-    let manifest_desc = stage_json(store, &mut staging, media::OCI_MANIFEST, &manifest_raw)?;
+    let (config_desc, manifest_desc) = stage_image(store, &mut staging, &config, layers)?;
     staging.blobs.push(blob);
     staging.layers.extend(staged);
     let tags: Vec<Reference> = name.cloned().into_iter().collect();

@@ -170,23 +170,13 @@ pub fn import(
         }],
         ..Default::default()
     };
-    let config_raw = serde_json::to_vec(&config).map_err(|e| Error::json("image config", e))?;
     let mut staging = Staging::default();
-    let config_desc = stage_json(store, &mut staging, media::OCI_CONFIG, &config_raw)?;
-    let manifest = Manifest {
-        schema_version: 2,
-        media_type: Some(media::OCI_MANIFEST.into()),
-        config: config_desc.clone(),
-        layers: vec![Descriptor::new(
-            media::OCI_LAYER_GZIP,
-            layer_digest,
-            layer_size,
-        )],
-        annotations: Default::default(),
-        extra: Default::default(),
-    };
-    let manifest_raw = serde_json::to_vec(&manifest).map_err(|e| Error::json("manifest", e))?;
-    let manifest_desc = stage_json(store, &mut staging, media::OCI_MANIFEST, &manifest_raw)?;
+    let layers = vec![Descriptor::new(
+        media::OCI_LAYER_GZIP,
+        layer_digest,
+        layer_size,
+    )];
+    let (config_desc, manifest_desc) = stage_image(store, &mut staging, &config, layers)?;
     staging.blobs.push(layer);
     staging.layers.extend(staged);
     let tags: Vec<Reference> = name.cloned().into_iter().collect();
@@ -207,6 +197,29 @@ pub(crate) fn stage_json(
     let (digest, size) = ingest.finish()?;
     staging.blobs.push(ingest);
     Ok(Descriptor::new(media_type, digest, size))
+}
+
+/// Stages `config` and an OCI manifest of it with `layers`; returns the
+/// config's descriptor (its digest is the image id) and the manifest's.
+pub(crate) fn stage_image(
+    store: &ImageStore,
+    staging: &mut Staging,
+    config: &ImageConfig,
+    layers: Vec<Descriptor>,
+) -> Result<(Descriptor, Descriptor)> {
+    let config_raw = serde_json::to_vec(config).map_err(|e| Error::json("image config", e))?;
+    let config_desc = stage_json(store, staging, media::OCI_CONFIG, &config_raw)?;
+    let manifest = Manifest {
+        schema_version: 2,
+        media_type: Some(media::OCI_MANIFEST.into()),
+        config: config_desc.clone(),
+        layers,
+        annotations: Default::default(),
+        extra: Default::default(),
+    };
+    let manifest_raw = serde_json::to_vec(&manifest).map_err(|e| Error::json("manifest", e))?;
+    let manifest_desc = stage_json(store, staging, media::OCI_MANIFEST, &manifest_raw)?;
+    Ok((config_desc, manifest_desc))
 }
 
 #[cfg(test)]
