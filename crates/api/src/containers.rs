@@ -86,7 +86,7 @@ pub async fn list(server: &Server, q: &Query) -> ApiResult {
 
 /// One `/containers/json` entry, from the same inspect document `berth
 /// inspect` prints.
-fn summary(e: &Engine, c: &Container) -> Value {
+pub(crate) fn summary(e: &Engine, c: &Container) -> Value {
     let i = e.inspect_container(c, false);
     let created = berth_engine::image::time::parse_rfc3339(&c.created_at).unwrap_or(0);
     let command = c.config.args().join(" ");

@@ -10,7 +10,9 @@
 //! - `router.rs`: `/v1.41/...` version checks and the routing table;
 //! - `reply.rs`: JSON and error bodies, dockerd's status codes, streaming
 //!   bodies;
-//! - `system.rs`, `containers.rs`, `images.rs`: the endpoints;
+//! - `system.rs` (also `/system/df`), `containers.rs`, `images.rs`,
+//!   `networks.rs`, `objects.rs` (volumes, simple verbs), `events.rs`
+//!   (the streamed `/events`): the endpoints;
 //! - `attach.rs`: hijacked attach connections and Docker's multiplexed
 //!   stream format.
 //!
@@ -20,9 +22,11 @@
 
 mod attach;
 mod containers;
+mod events;
 mod exec;
 mod images;
 mod listen;
+mod networks;
 mod objects;
 mod reply;
 mod router;

@@ -3,13 +3,13 @@
 
 use std::collections::BTreeMap;
 
-use berth_engine::ops::volume::{VolumeCreate, VolumeFilters};
+use berth_engine::ops::volume::{VolumeCreate, VolumeFilters, VolumePruneFilter};
 use hyper::body::Incoming;
 use hyper::{Request, StatusCode};
 use serde_json::{json, Value};
 
 use crate::containers::{filters, json_body};
-use crate::reply::{self, ApiError, ApiResult};
+use crate::reply::{self, ApiResult};
 use crate::router::Query;
 use crate::server::Server;
 
@@ -141,36 +141,22 @@ pub async fn remove_volume(server: &Server, name: &str, q: &Query) -> ApiResult 
     reply::no_content()
 }
 
-/// `GET /networks`.
-pub async fn networks(server: &Server) -> ApiResult {
-    let list = server
-        .engine(|e| {
-            let nets = e.networks()?;
-            nets.iter()
-                .map(|n| Ok(e.inspect_network_json(n)?))
-                .collect::<Result<Vec<_>, ApiError>>()
-        })
-        .await?;
-    reply::ok_json(&Value::Array(list))
-}
-
-/// `GET /networks/{id}`.
-pub async fn network(server: &Server, id: &str) -> ApiResult {
-    let key = id.to_owned();
-    let v = server
+/// `POST /volumes/prune?filters=`: `{"VolumesDeleted", "SpaceReclaimed"}`.
+/// API 1.41 prunes every unused local volume (1.42 made anonymous ones
+/// the default, `all=true` for the rest): the engine's `all` filter.
+pub async fn prune_volumes(server: &Server, q: &Query) -> ApiResult {
+    let mut pairs = crate::networks::filter_pairs(q)?;
+    if !pairs.iter().any(|(k, _)| k == "all") {
+        pairs.push(("all".into(), "true".into()));
+    }
+    let pruned = server
         .engine(move |e| {
-            let n = e.network(&key)?;
-            Ok(e.inspect_network_json(&n)?)
+            let filter = VolumePruneFilter::new(&pairs)?;
+            Ok(e.prune_volumes(&filter)?)
         })
         .await?;
-    reply::ok_json(&v)
-}
-
-/// `DELETE /networks/{id}`.
-pub async fn remove_network(server: &Server, id: &str) -> ApiResult {
-    let key = id.to_owned();
-    server
-        .engine(move |e| Ok(e.remove_network(&key).map(drop)?))
-        .await?;
-    reply::no_content()
+    reply::ok_json(&json!({
+        "VolumesDeleted": pruned.names,
+        "SpaceReclaimed": pruned.bytes,
+    }))
 }

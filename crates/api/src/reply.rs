@@ -99,6 +99,14 @@ pub fn ok_json(value: &Value) -> ApiResult {
     Ok(json(StatusCode::OK, value))
 }
 
+/// 200 with no body (dockerd's `WriteHeader(http.StatusOK)`).
+pub fn ok_empty() -> ApiResult {
+    Ok(Response::builder()
+        .status(StatusCode::OK)
+        .body(empty())
+        .expect("response"))
+}
+
 pub fn no_content() -> ApiResult {
     Ok(Response::builder()
         .status(StatusCode::NO_CONTENT)

@@ -10,7 +10,7 @@ use hyper::{Method, Request, StatusCode};
 
 use crate::reply::{self, ApiError, ApiResult, Reply};
 use crate::server::Server;
-use crate::{containers, images, objects, system, API_VERSION, MIN_API_VERSION};
+use crate::{containers, images, networks, objects, system, API_VERSION, MIN_API_VERSION};
 
 /// A request's query string, decoded.
 pub struct Query(Vec<(String, String)>);
@@ -153,9 +153,18 @@ async fn dispatch(server: Arc<Server>, req: Request<Incoming>, path: &str, q: Qu
         (["volumes", "create"], &Method::POST) => objects::create_volume(&server, req).await,
         (["volumes", name], &Method::GET) => objects::volume(&server, name).await,
         (["volumes", name], &Method::DELETE) => objects::remove_volume(&server, name, &q).await,
-        (["networks"], &Method::GET) => objects::networks(&server).await,
-        (["networks", id], &Method::GET) => objects::network(&server, id).await,
-        (["networks", id], &Method::DELETE) => objects::remove_network(&server, id).await,
+        (["system", "df"], &Method::GET) => system::df(&server).await,
+        (["events"], &Method::GET) => crate::events::events(&server, &q).await,
+        (["volumes", "prune"], &Method::POST) => objects::prune_volumes(&server, &q).await,
+        (["networks"], &Method::GET) => networks::list(&server, &q).await,
+        (["networks", "create"], &Method::POST) => networks::create(&server, req).await,
+        (["networks", "prune"], &Method::POST) => networks::prune(&server, &q).await,
+        (["networks", id], &Method::GET) => networks::inspect(&server, id).await,
+        (["networks", id], &Method::DELETE) => networks::remove(&server, id).await,
+        (["networks", id, "connect"], &Method::POST) => networks::connect(&server, id, req).await,
+        (["networks", id, "disconnect"], &Method::POST) => {
+            networks::disconnect(&server, id, req).await
+        }
         (["images", "json"], &Method::GET) => images::list(&server, &q).await,
         _ if m(&Method::POST) && path.starts_with("/images/") && path.ends_with("/tag") => {
             let name = &path["/images/".len()..path.len() - "/tag".len()];

@@ -1,7 +1,7 @@
 //! `/_ping`, `/version`, `/info`: what clients read first.
 
 use hyper::{Method, Response, StatusCode};
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::reply::{self, ApiResult, Reply};
 use crate::server::Server;
@@ -119,4 +119,83 @@ pub async fn info(server: &Server) -> ApiResult {
         "SecurityOptions": ["name=seccomp,profile=default"],
         "Warnings": [],
     }))
+}
+
+/// `GET /system/df`: the same usage `berth system df` sums, as dockerd's
+/// `DiskUsage` (the docker CLI computes the table from it).
+pub async fn df(server: &Server) -> ApiResult {
+    let v = server
+        .engine(|e| {
+            let du = e.disk_usage()?;
+            let cache = e.build_cache_usage()?;
+            let images: Vec<Value> = du
+                .images
+                .iter()
+                .map(|i| {
+                    let tags: Vec<String> = i.tags.iter().map(|t| t.familiar()).collect();
+                    json!({
+                        "Id": i.id.to_string(),
+                        "ParentId": "",
+                        "RepoTags": tags,
+                        "RepoDigests": [],
+                        "Created": berth_engine::image::time::parse_rfc3339(&i.created).unwrap_or(0),
+                        "Size": i.size,
+                        "SharedSize": i.shared,
+                        "VirtualSize": i.size,
+                        "Labels": Value::Null,
+                        "Containers": i.containers,
+                    })
+                })
+                .collect();
+            let containers: Vec<Value> = du
+                .containers
+                .iter()
+                .map(|(c, rw)| {
+                    let mut row = crate::containers::summary(e, c);
+                    let (_, root_fs) = e.container_sizes(c);
+                    row["SizeRw"] = json!(rw);
+                    row["SizeRootFs"] = json!(root_fs);
+                    row
+                })
+                .collect();
+            let volumes: Vec<Value> = du
+                .volumes
+                .iter()
+                .map(|u| {
+                    let mut v = e.inspect_volume_json(&u.volume);
+                    v["UsageData"] = json!({
+                        "Size": u.size.map_or(-1, |s| s as i64),
+                        "RefCount": u.links,
+                    });
+                    v
+                })
+                .collect();
+            let build_cache: Vec<Value> = cache
+                .entries
+                .iter()
+                .map(|c| {
+                    json!({
+                        "ID": c.image.to_string(),
+                        "Parent": "",
+                        "Type": "regular",
+                        "Description": "build step image",
+                        "InUse": false,
+                        "Shared": false,
+                        "Size": c.size,
+                        "CreatedAt": c.recorded,
+                        "LastUsedAt": Value::Null,
+                        "UsageCount": 0,
+                    })
+                })
+                .collect();
+            Ok(json!({
+                "LayersSize": du.images_size,
+                "Images": images,
+                "Containers": containers,
+                "Volumes": volumes,
+                "BuildCache": build_cache,
+            }))
+        })
+        .await?;
+    reply::ok_json(&v)
 }

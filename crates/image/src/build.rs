@@ -266,6 +266,19 @@ pub struct CacheUsage {
     pub records: usize,
     /// Bytes of the layers only intermediate images use.
     pub size: u64,
+    /// One entry per intermediate image, oldest first: the bytes of the
+    /// cache-only layers first found in its chain (so they add up to
+    /// `size`), for the Engine API's `BuildCache` records.
+    pub entries: Vec<CacheEntry>,
+}
+
+/// One intermediate image in [`CacheUsage`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheEntry {
+    pub image: Digest,
+    /// When it was recorded (RFC 3339).
+    pub recorded: String,
+    pub size: u64,
 }
 
 /// Counts intermediate images and the layers only they use.
@@ -285,18 +298,32 @@ pub fn usage(store: &ImageStore) -> Result<CacheUsage> {
             );
         }
     }
-    let mut only_cache = std::collections::BTreeSet::new();
-    let mut records = 0;
-    for rec in state.images.values().filter(|r| r.intermediate) {
-        records += 1;
-        only_cache.extend(rec.chain.iter().filter(|c| !visible.contains(*c)).cloned());
-    }
-    let size = only_cache
+    let mut counted = std::collections::BTreeSet::new();
+    let mut intermediates: Vec<(&Digest, &crate::index::ImageRecord)> = state
+        .images
         .iter()
-        .filter_map(|c| state.snapshots.get(c.as_str()))
-        .map(|s| s.size)
-        .sum();
-    Ok(CacheUsage { records, size })
+        .filter(|(_, r)| r.intermediate)
+        .collect();
+    intermediates.sort_by(|a, b| a.1.recorded.cmp(&b.1.recorded));
+    let mut entries = Vec::new();
+    for (id, rec) in intermediates {
+        let mut own = 0;
+        for c in rec.chain.iter().filter(|c| !visible.contains(*c)) {
+            if counted.insert(c.clone()) {
+                own += state.snapshots.get(c.as_str()).map_or(0, |s| s.size);
+            }
+        }
+        entries.push(CacheEntry {
+            image: id.clone(),
+            recorded: rec.recorded.clone(),
+            size: own,
+        });
+    }
+    Ok(CacheUsage {
+        records: entries.len(),
+        size: entries.iter().map(|e| e.size).sum(),
+        entries,
+    })
 }
 
 /// `builder prune`: forgets the build cache and removes every

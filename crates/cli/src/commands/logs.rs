@@ -13,68 +13,7 @@ use berth_engine::Engine;
 use crate::args::LogsArgs;
 use crate::output::nanos;
 
-/// Docker's `--since`/`--until` values: RFC 3339 (with or without zone,
-/// seconds, time; no zone means UTC here), a unix time `SECS[.NANOS]`, or a
-/// Go duration (`10m`, `1h30m`) before `now`. Returns nanoseconds.
-pub fn parse_time(value: &str, now: i128) -> Result<i128> {
-    let v = value.trim();
-    if let Some(d) = parse_duration(v) {
-        return Ok(now - d);
-    }
-    if let Some((s, frac)) = v.split_once('.').or(Some((v, ""))) {
-        if !s.is_empty()
-            && s.bytes().all(|b| b.is_ascii_digit())
-            && frac.bytes().all(|b| b.is_ascii_digit())
-            && frac.len() <= 9
-        {
-            let secs: i128 = s.parse()?;
-            let nanos: i128 = format!("{frac:0<9}").parse()?;
-            return Ok(secs * 1_000_000_000 + nanos);
-        }
-    }
-    let full = match v.len() {
-        10 => format!("{v}T00:00:00Z"),
-        13 => format!("{v}:00:00Z"),
-        16 => format!("{v}:00Z"),
-        _ if v.len() >= 19 && !v[19..].contains(['Z', 'z', '+', '-']) => format!("{v}Z"),
-        _ => v.to_owned(),
-    };
-    if berth_engine::image::time::parse_rfc3339(&full).is_none() {
-        bail!("invalid value for \"since\"/\"until\": {value:?} is not an RFC 3339 time, a unix timestamp or a duration");
-    }
-    Ok(nanos(&full))
-}
-
-/// Go's `time.ParseDuration` (`300ms`, `1.5h`, `2h45m`), in nanoseconds.
-fn parse_duration(s: &str) -> Option<i128> {
-    let mut rest = s;
-    let mut total = 0f64;
-    if rest.is_empty() {
-        return None;
-    }
-    while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .filter(|&n| n > 0)?;
-        let n: f64 = rest[..num_len].parse().ok()?;
-        rest = &rest[num_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let scale = match &rest[..unit_len] {
-            "ns" => 1.0,
-            "us" | "µs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return None,
-        };
-        total += n * scale;
-        rest = &rest[unit_len..];
-    }
-    Some(total as i128)
-}
+pub use berth_engine::model::time::parse_time;
 
 /// Docker's `-t` prefix: RFC 3339 with nine fraction digits.
 fn timestamp(t: &str) -> String {
@@ -167,23 +106,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn times_like_docker() {
-        let now = nanos("2024-01-01T12:00:00Z");
-        assert_eq!(parse_time("10m", now).unwrap(), now - 600 * 1_000_000_000);
-        assert_eq!(
-            parse_time("1h30m", now).unwrap(),
-            now - 5400 * 1_000_000_000
-        );
-        assert_eq!(parse_time("1704110400", now).unwrap(), now);
-        assert_eq!(parse_time("1704110400.5", now).unwrap(), now + 500_000_000);
-        assert_eq!(parse_time("2024-01-01T12:00:00Z", now).unwrap(), now);
-        assert_eq!(parse_time("2024-01-01T13:00:00+01:00", now).unwrap(), now);
-        assert_eq!(parse_time("2024-01-01T12:00:00", now).unwrap(), now);
-        assert_eq!(
-            parse_time("2024-01-01", now).unwrap(),
-            now - 12 * 3600 * 1_000_000_000
-        );
-        assert!(parse_time("yesterday", now).is_err());
+    fn timestamps_like_docker() {
         assert_eq!(
             timestamp("2024-01-01T12:00:00.5Z"),
             "2024-01-01T12:00:00.500000000Z"

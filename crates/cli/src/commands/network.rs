@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use std::path::Path;
 
 use anyhow::{anyhow, bail, Result};
-use berth_engine::model::network::{Network, NetworkCreate, NetworkRequest};
+use berth_engine::model::network::{Network, NetworkCreate, NetworkFilters, NetworkRequest};
 use berth_engine::{Engine, Error};
 use serde_json::{json, Value};
 
@@ -41,15 +41,6 @@ fn pairs(items: &[String]) -> BTreeMap<String, String> {
 }
 
 fn create(root: &Path, a: NetworkCreateArgs) -> Result<()> {
-    if a.ipam_driver != "default" {
-        bail!("plugin \"{}\" not found", a.ipam_driver);
-    }
-    if a.scope.as_deref().is_some_and(|s| s != "local") {
-        bail!(
-            "berth networks are local: --scope {} is not supported",
-            a.scope.unwrap_or_default()
-        );
-    }
     let o = NetworkCreate {
         name: a.name,
         driver: a.driver,
@@ -60,6 +51,8 @@ fn create(root: &Path, a: NetworkCreateArgs) -> Result<()> {
         ipv6: a.ipv6.unwrap_or(false),
         options: pairs(&a.opt),
         labels: pairs(&a.label),
+        ipam_driver: a.ipam_driver,
+        scope: a.scope.unwrap_or_default(),
     };
     let mut engine = Engine::open(root)?;
     let n = engine.create_network(&o)?;
@@ -84,50 +77,17 @@ fn row(n: &Network, no_trunc: bool) -> Value {
     })
 }
 
-/// `network ls --filter`: Docker's keys; several values of one key are
-/// alternatives, different keys all have to match.
-fn matches(n: &Network, filters: &BTreeMap<String, Vec<String>>) -> bool {
-    filters.iter().all(|(key, values)| {
-        values.iter().any(|v| match key.as_str() {
-            "name" => n.name.contains(v.as_str()),
-            "id" => n.id.starts_with(v.as_str()),
-            "driver" => n.driver.as_str() == v,
-            "scope" => v == "local",
-            "type" => match v.as_str() {
-                "custom" => !n.is_predefined(),
-                "builtin" => n.is_predefined(),
-                _ => false,
-            },
-            "label" => match v.split_once('=') {
-                Some((k, val)) => n.labels.get(k).is_some_and(|x| x == val),
-                None => n.labels.contains_key(v.as_str()),
-            },
-            _ => false,
-        })
-    })
-}
-
 fn ls(root: &Path, a: NetworkLsArgs) -> Result<()> {
-    let mut filters: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut pairs = Vec::new();
     for f in &a.filters {
         let Some((k, v)) = f.split_once('=') else {
             bail!("bad format of filter (expected name=value)");
         };
-        if !["name", "id", "driver", "label", "scope", "type"].contains(&k) {
-            bail!("invalid filter '{k}'");
-        }
-        if k == "type" && v != "custom" && v != "builtin" {
-            bail!("invalid filter: 'type'='{v}'");
-        }
-        filters.entry(k.to_owned()).or_default().push(v.to_owned());
+        pairs.push((k.to_owned(), v.to_owned()));
     }
+    let filters = NetworkFilters::new(&pairs)?;
     let mut engine = Engine::open(root)?;
-    let mut networks: Vec<Network> = engine
-        .networks()?
-        .into_iter()
-        .filter(|n| matches(n, &filters))
-        .collect();
-    networks.sort_by(|a, b| a.name.cmp(&b.name));
+    let networks = engine.networks_filtered(&filters)?;
     let mut o = io::stdout().lock();
     if a.quiet {
         for n in &networks {

@@ -143,19 +143,14 @@ pub fn info(root: &Path, runtime: &str, a: FormatArgs) -> Result<()> {
 /// `prune --filter`: `until=TIME` (created before it; RFC 3339, unix
 /// time or a duration ago, as `logs --since`), `label=K[=V]`, `label!=K[=V]`.
 pub(super) fn prune_filter(filters: &[String]) -> Result<PruneFilter> {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as i128);
-    let mut filter = PruneFilter::default();
+    let mut pairs = Vec::new();
     for f in filters {
-        match f.split_once('=') {
-            Some(("until", t)) => filter.until = Some(super::logs::parse_time(t, now)?),
-            Some(("label!", l)) => filter.labels.push((false, l.to_owned())),
-            Some(("label", l)) => filter.labels.push((true, l.to_owned())),
-            _ => bail!("invalid filter '{f}' (prune takes until=, label= and label!=)"),
-        }
+        let Some((k, v)) = f.split_once('=') else {
+            bail!("invalid filter '{f}' (prune takes until=, label= and label!=)");
+        };
+        pairs.push((k.to_owned(), v.to_owned()));
     }
-    Ok(filter)
+    Ok(PruneFilter::new(&pairs)?)
 }
 
 pub(super) fn confirm(warning: &str) -> Result<bool> {

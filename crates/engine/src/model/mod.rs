@@ -12,6 +12,7 @@ pub mod restart;
 pub mod seccomp;
 pub mod security;
 pub mod stdio;
+pub mod time;
 
 pub use container::{
     generated_name, new_id, validate_name, validate_signal, Container, ContainerConfig, State,

@@ -613,6 +613,69 @@ pub struct NetworkCreate {
     pub ipv6: bool,
     pub options: BTreeMap<String, String>,
     pub labels: BTreeMap<String, String>,
+    /// `--ipam-driver`: empty or `default` (berth's own IPAM).
+    pub ipam_driver: String,
+    /// `--scope`: empty or `local`.
+    pub scope: String,
+}
+
+/// `network ls --filter` (and `GET /networks?filters=`): Docker's keys;
+/// several values of one key are alternatives, different keys all have
+/// to match.
+#[derive(Debug, Clone, Default)]
+pub struct NetworkFilters(BTreeMap<String, Vec<String>>);
+
+impl NetworkFilters {
+    /// `KEY=VALUE` pairs; an unknown key or `type` value is Docker's error.
+    pub fn new(pairs: &[(String, String)]) -> Result<NetworkFilters> {
+        let mut filters: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (k, v) in pairs {
+            if !["name", "id", "driver", "label", "scope", "type", "dangling"].contains(&k.as_str())
+            {
+                return Err(Error::BadRequest(format!("invalid filter '{k}'")));
+            }
+            if k == "type" && v != "custom" && v != "builtin" {
+                return Err(Error::BadRequest(format!("invalid filter: 'type'='{v}'")));
+            }
+            if k == "dangling" && !["true", "false", "1", "0"].contains(&v.as_str()) {
+                return Err(Error::BadRequest(format!("invalid filter 'dangling={v}'")));
+            }
+            filters.entry(k.clone()).or_default().push(v.clone());
+        }
+        Ok(NetworkFilters(filters))
+    }
+
+    /// `in_use`: whether containers are attached (for `dangling`).
+    pub fn matches(&self, n: &Network, in_use: bool) -> bool {
+        self.0.iter().all(|(key, values)| {
+            values.iter().any(|v| match key.as_str() {
+                "name" => n.name.contains(v.as_str()),
+                "id" => n.id.starts_with(v.as_str()),
+                "driver" => n.driver.as_str() == v,
+                "scope" => v == "local",
+                "type" => match v.as_str() {
+                    "custom" => !n.is_predefined(),
+                    "builtin" => n.is_predefined(),
+                    _ => false,
+                },
+                "label" => match v.split_once('=') {
+                    Some((k, val)) => n.labels.get(k).is_some_and(|x| x == val),
+                    None => n.labels.contains_key(v.as_str()),
+                },
+                // Docker: dangling networks are custom ones without containers.
+                "dangling" => {
+                    let dangling = !n.is_predefined() && !in_use;
+                    dangling == (v == "true" || v == "1")
+                }
+                _ => false,
+            })
+        })
+    }
+
+    /// Whether `matches` needs to know if a network is in use.
+    pub fn needs_use(&self) -> bool {
+        self.0.contains_key("dangling")
+    }
 }
 
 #[cfg(test)]

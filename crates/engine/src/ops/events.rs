@@ -115,6 +115,7 @@ impl Engine {
             past_only: o.until.is_some_and(|u| u < now),
             o,
             wake,
+            cancelled: None,
         })
     }
 }
@@ -129,9 +130,18 @@ pub struct Events<'a> {
     pending: std::vec::IntoIter<Event>,
     past_only: bool,
     wake: Option<Inotify>,
+    cancelled: Option<Box<dyn Fn() -> bool + Send + 'a>>,
 }
 
-impl Events<'_> {
+impl<'a> Events<'a> {
+    /// Ends the stream once `f` says so, checked whenever the follower
+    /// wakes (at least every `IDLE_POLL`): an API client that hung up
+    /// frees its thread even when nothing happens.
+    pub fn cancel_when(mut self, f: impl Fn() -> bool + Send + 'a) -> Self {
+        self.cancelled = Some(Box::new(f));
+        self
+    }
+
     /// Sleeps until a database write (or `IDLE_POLL`, or `until`).
     fn wait(&self) {
         let mut limit = IDLE_POLL;
@@ -179,6 +189,9 @@ impl Iterator for Events<'_> {
                 continue;
             }
             if self.past_only || self.o.until.is_some_and(|u| now_nanos() > u) {
+                return None;
+            }
+            if self.cancelled.as_ref().is_some_and(|f| f()) {
                 return None;
             }
             self.wait();

@@ -13,8 +13,8 @@ use serde_json::{json, Value};
 
 use crate::error::{Error, Result};
 use crate::model::network::{
-    Active, Allocation, DnsRecord, Driver, Endpoint, Network, NetworkCreate, NetworkRequest,
-    PublishedPort, DEFAULT_BRIDGE,
+    Active, Allocation, DnsRecord, Driver, Endpoint, Network, NetworkCreate, NetworkFilters,
+    NetworkRequest, PublishedPort, DEFAULT_BRIDGE,
 };
 use crate::model::State;
 use crate::ops::prune::PruneFilter;
@@ -41,6 +41,18 @@ impl Engine {
         if o.name.is_empty() {
             return Err(Error::BadRequest("network name cannot be empty".into()));
         }
+        if !o.ipam_driver.is_empty() && o.ipam_driver != "default" {
+            return Err(Error::BadRequest(format!(
+                "plugin \"{}\" not found",
+                o.ipam_driver
+            )));
+        }
+        if !o.scope.is_empty() && o.scope != "local" {
+            return Err(Error::BadRequest(format!(
+                "berth networks are local: --scope {} is not supported",
+                o.scope
+            )));
+        }
         self.ensure_default_networks()?;
         self.db.create_network(o, &host_reserved())
     }
@@ -49,6 +61,19 @@ impl Engine {
     pub fn networks(&mut self) -> Result<Vec<Network>> {
         self.ensure_default_networks()?;
         self.db.networks()
+    }
+
+    /// The networks `filters` selects, sorted by name (`network ls`).
+    pub fn networks_filtered(&mut self, filters: &NetworkFilters) -> Result<Vec<Network>> {
+        let mut out = Vec::new();
+        for n in self.networks()? {
+            let in_use = filters.needs_use() && !self.db.network_endpoints(&n.id)?.is_empty();
+            if filters.matches(&n, in_use) {
+                out.push(n);
+            }
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
     }
 
     /// A network by id, name or id prefix: "No such network: X".

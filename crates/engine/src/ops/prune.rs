@@ -17,6 +17,26 @@ pub struct PruneFilter {
 }
 
 impl PruneFilter {
+    /// `until=`, `label=` and `label!=` pairs (the CLI's `--filter`, the
+    /// API's `filters`); any other key is an error.
+    pub fn new(pairs: &[(String, String)]) -> Result<PruneFilter> {
+        let now = crate::model::event::now_nanos() as i128;
+        let mut filter = PruneFilter::default();
+        for (k, v) in pairs {
+            match k.as_str() {
+                "until" => filter.until = Some(crate::model::time::parse_time(v, now)?),
+                "label!" => filter.labels.push((false, v.clone())),
+                "label" => filter.labels.push((true, v.clone())),
+                _ => {
+                    return Err(crate::error::Error::BadRequest(format!(
+                        "invalid filter '{k}={v}' (prune takes until=, label= and label!=)"
+                    )))
+                }
+            }
+        }
+        Ok(filter)
+    }
+
     fn matches(&self, c: &Container) -> bool {
         self.matches_labels(&c.config.labels, &c.created_at)
     }

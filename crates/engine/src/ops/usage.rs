@@ -6,30 +6,12 @@ use std::path::Path;
 
 use crate::error::Result;
 use crate::model::Container;
-use crate::ops::images::{time, Digest, Reference};
+use crate::ops::images::{Digest, Reference};
 use crate::ops::prune::stopped;
 use crate::ops::volume::VolumeUsage;
 use crate::Engine;
 
-/// Nanoseconds since the epoch of an RFC 3339 time (0 when unparsable):
-/// record times carry a fraction with trailing zeros trimmed, so their
-/// strings do not sort as times.
-pub fn rfc3339_nanos(rfc3339: &str) -> i128 {
-    let Some(secs) = time::parse_rfc3339(rfc3339) else {
-        return 0;
-    };
-    let frac = rfc3339
-        .get(19..)
-        .and_then(|r| r.strip_prefix('.'))
-        .map(|r| {
-            r.chars()
-                .take_while(char::is_ascii_digit)
-                .collect::<String>()
-        })
-        .unwrap_or_default();
-    let frac: i128 = format!("{frac:0<9}")[..9].parse().unwrap_or(0);
-    i128::from(secs) * 1_000_000_000 + frac
-}
+pub use crate::model::time::rfc3339_nanos;
 
 /// Bytes under `dir` as Docker counts a writable layer: the size of
 /// everything but directories, links not followed.
