@@ -399,7 +399,11 @@ pub async fn wait(server: &std::sync::Arc<Server>, id: &str, q: &Query) -> ApiRe
     let (r, tx) = reply::stream(StatusCode::OK, "application/json");
     let root = server.root.clone();
     tokio::task::spawn_blocking(move || {
-        let code = wait_for(&root, &first, &condition);
+        let closed = tx.clone();
+        let code = wait_for(&root, &first, &condition, &|| closed.is_closed());
+        if tx.is_closed() {
+            return;
+        }
         let body = match code {
             Ok(code) => json!({ "StatusCode": code, "Error": null }),
             Err(m) => json!({ "StatusCode": -1, "Error": { "Message": m } }),
@@ -412,7 +416,14 @@ pub async fn wait(server: &std::sync::Arc<Server>, id: &str, q: &Query) -> ApiRe
 }
 
 /// Polls the container's record until `condition` holds; its exit code.
-fn wait_for(root: &std::path::Path, first: &Container, condition: &str) -> Result<i32, String> {
+/// Gives up when `gone` says the client hung up (its thread and database
+/// connection are not kept for a container that may run for days).
+fn wait_for(
+    root: &std::path::Path,
+    first: &Container,
+    condition: &str,
+    gone: &dyn Fn() -> bool,
+) -> Result<i32, String> {
     let engine = Engine::open(root).map_err(|e| e.to_string())?;
     let mut last = first.exit_code;
     let mut seen_running = matches!(
@@ -447,6 +458,9 @@ fn wait_for(root: &std::path::Path, first: &Container, condition: &str) -> Resul
                     .flatten()
                     .unwrap_or(last))
             }
+        }
+        if gone() {
+            return Err("the client hung up".into());
         }
         std::thread::sleep(Duration::from_millis(20));
     }

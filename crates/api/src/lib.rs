@@ -3,8 +3,9 @@
 //! against dockerd. Every handler calls the same `Engine` methods as the
 //! `berth` CLI; the server holds no rule of its own beyond the HTTP shapes.
 //!
-//! - `listen.rs`: `-H unix://PATH|tcp://127.0.0.1:PORT`, the socket's
-//!   permissions, refusing what is not safe (TCP off loopback without TLS);
+//! - `listen.rs`: `-H unix://PATH|tcp://IP:PORT|fd://`, refusing what is
+//!   not safe (TCP off loopback without client certificates); `tls.rs`
+//!   the rustls acceptor for TCP;
 //! - `server.rs`: the accept loop (hyper HTTP/1.1 with upgrades, one task
 //!   per connection), the shared state, engine calls on blocking threads;
 //! - `router.rs`: `/v1.41/...` version checks and the routing table;
@@ -32,8 +33,9 @@ mod reply;
 mod router;
 mod server;
 mod system;
+mod tls;
 
-pub use listen::{Listen, ServeOptions};
+pub use listen::{Listen, ServeOptions, TlsOptions};
 pub use server::serve;
 
 /// The API version berth speaks (the docker 20.10 CLI's; docker-py and

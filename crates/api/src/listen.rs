@@ -1,7 +1,8 @@
 //! Where `berth serve` listens, and how safely: a unix socket (default
-//! `/run/berth/berth.sock`, mode 0660, owned by root and `--group`), or
-//! TCP on a loopback address (anything else without TLS is refused at
-//! startup, as an open Docker port is a root shell for anyone).
+//! `/run/berth/berth.sock`, mode 0600, or 0660 with `--group`), sockets
+//! passed by systemd (`fd://`), or TCP. TCP off loopback is refused at
+//! startup unless clients must present a certificate (`--tlsverify`): an
+//! open Docker port is a root shell for anyone who reaches it.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -15,6 +16,18 @@ pub const DEFAULT_SOCKET: &str = "/run/berth/berth.sock";
 pub enum Listen {
     Unix(PathBuf),
     Tcp(SocketAddr),
+    /// `fd://` (every socket systemd passed) or `fd://N` (that one).
+    Fd(Option<i32>),
+}
+
+/// `--tlscert`/`--tlskey` (the server's identity) and `--tlscacert` with
+/// `--tlsverify` (clients must present a certificate it signed).
+#[derive(Debug, Clone)]
+pub struct TlsOptions {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    /// Client certificates are required and checked against this CA.
+    pub client_ca: Option<PathBuf>,
 }
 
 /// What `berth serve` was asked for.
@@ -26,6 +39,37 @@ pub struct ServeOptions {
     pub listen: Vec<Listen>,
     /// `--group`: the socket's group (read and write for it).
     pub group: Option<String>,
+    /// TLS for the TCP listeners.
+    pub tls: Option<TlsOptions>,
+}
+
+impl ServeOptions {
+    /// Refuses what is not safe before anything listens: a TCP address
+    /// off loopback unless clients are verified by certificate (the same
+    /// check applies to TCP sockets systemd passes, at bind time).
+    pub fn check(&self) -> Result<(), Error> {
+        for l in &self.listen {
+            if let Listen::Tcp(addr) = l {
+                check_tcp(addr, self.tls.as_ref())?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// TCP off loopback needs client certificates.
+pub fn check_tcp(addr: &SocketAddr, tls: Option<&TlsOptions>) -> Result<(), Error> {
+    if addr.ip().is_loopback() || tls.is_some_and(|t| t.client_ca.is_some()) {
+        return Ok(());
+    }
+    let how = if tls.is_some() {
+        "with TLS but without --tlsverify"
+    } else {
+        "without TLS"
+    };
+    Err(Error::Listen(format!(
+        "refusing to listen on {addr} {how}: anyone who reaches it gets root on this host (use --tlsverify with --tlscacert, a loopback address or a unix socket)"
+    )))
 }
 
 impl Listen {
@@ -47,15 +91,21 @@ impl Listen {
                 .trim_end_matches('/')
                 .parse()
                 .map_err(|_| Error::Listen(format!("invalid -H {h:?}: want tcp://IP:PORT")))?;
-            if !addr.ip().is_loopback() {
-                return Err(Error::Listen(format!(
-                    "refusing to listen on {addr} without TLS: anyone who reaches it gets root on this host (TLS is not supported yet; use a loopback address or a unix socket)"
-                )));
-            }
             return Ok(Listen::Tcp(addr));
         }
+        if let Some(n) = h.strip_prefix("fd://") {
+            if n.is_empty() {
+                return Ok(Listen::Fd(None));
+            }
+            return match n.parse::<i32>() {
+                Ok(fd) if fd >= 3 => Ok(Listen::Fd(Some(fd))),
+                _ => Err(Error::Listen(format!(
+                    "invalid -H {h:?}: want fd:// or fd://N (N >= 3, a socket systemd passed)"
+                ))),
+            };
+        }
         Err(Error::Listen(format!(
-            "invalid -H {h:?}: want unix:///PATH or tcp://127.0.0.1:PORT"
+            "invalid -H {h:?}: want unix:///PATH, tcp://IP:PORT or fd://"
         )))
     }
 }
@@ -78,11 +128,36 @@ mod tests {
             Listen::parse("tcp://127.0.0.1:2375").unwrap(),
             Listen::Tcp("127.0.0.1:2375".parse().unwrap())
         );
-        let open = Listen::parse("tcp://0.0.0.0:2375").unwrap_err().to_string();
+        assert_eq!(Listen::parse("fd://").unwrap(), Listen::Fd(None));
+        assert_eq!(Listen::parse("fd://3").unwrap(), Listen::Fd(Some(3)));
+        assert!(Listen::parse("fd://1").is_err());
+        let open = |tls: Option<TlsOptions>| ServeOptions {
+            root: "/r".into(),
+            runtime: "/rt".into(),
+            listen: vec![Listen::parse("tcp://0.0.0.0:2375").unwrap()],
+            group: None,
+            tls,
+        };
+        let err = open(None).check().unwrap_err().to_string();
         assert!(
-            open.starts_with("refusing to listen on 0.0.0.0:2375 without TLS"),
-            "{open}"
+            err.starts_with("refusing to listen on 0.0.0.0:2375 without TLS"),
+            "{err}"
         );
+        let server_only = TlsOptions {
+            cert: "c".into(),
+            key: "k".into(),
+            client_ca: None,
+        };
+        let err = open(Some(server_only.clone()))
+            .check()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("without --tlsverify"), "{err}");
+        let verified = TlsOptions {
+            client_ca: Some("ca".into()),
+            ..server_only
+        };
+        assert!(open(Some(verified)).check().is_ok());
         assert!(Listen::parse("unix://rel.sock").is_err());
         assert!(Listen::parse("http://x").is_err());
     }

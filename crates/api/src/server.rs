@@ -19,6 +19,7 @@ use hyper::{Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::oneshot;
+use tokio_rustls::TlsAcceptor;
 
 use crate::listen::{Listen, ServeOptions};
 use crate::reply::{self, ApiError};
@@ -52,12 +53,26 @@ impl Server {
     }
 }
 
+/// A listener ready to accept, whatever made it.
+enum Bound {
+    Unix(UnixListener),
+    Tcp(TcpListener, Option<TlsAcceptor>),
+}
+
 /// Serves the API on every listener until the process is stopped.
 pub fn serve(opts: ServeOptions) -> Result<(), Error> {
     let io = |what: &str| {
         let what = what.to_owned();
         move |source| Error::Io { what, source }
     };
+    opts.check()?;
+    // Taken before any thread starts (they edit the environment).
+    let mut passed = if opts.listen.iter().any(|l| matches!(l, Listen::Fd(_))) {
+        berth_sys::take_listen_fds().map_err(io("take the sockets systemd passed"))?
+    } else {
+        Vec::new()
+    };
+    let tls = opts.tls.as_ref().map(crate::tls::acceptor).transpose()?;
     // Opening the engine once up front: a bad root fails here, and the
     // reconcile runs before the first client.
     Engine::open(&opts.root).map_err(|e| Error::Listen(e.to_string()))?;
@@ -72,42 +87,128 @@ pub fn serve(opts: ServeOptions) -> Result<(), Error> {
         execs: Mutex::new(HashMap::new()),
     });
     runtime.block_on(async move {
-        let mut tasks = Vec::new();
+        let mut bound = Vec::new();
         for l in &opts.listen {
             match l {
                 Listen::Unix(path) => {
-                    let listener = bind_unix(path, opts.group.as_deref())?;
+                    bound.push(Bound::Unix(bind_unix(path, opts.group.as_deref())?));
                     tracing::info!(path = %path.display(), "listening");
-                    let s = server.clone();
-                    tasks.push(tokio::spawn(async move {
-                        loop {
-                            if let Ok((conn, _)) = listener.accept().await {
-                                spawn_connection(s.clone(), conn);
-                            }
-                        }
-                    }));
                 }
                 Listen::Tcp(addr) => {
                     let listener = TcpListener::bind(addr)
                         .await
                         .map_err(io(&format!("listen on {addr}")))?;
-                    tracing::info!(%addr, "listening");
-                    let s = server.clone();
-                    tasks.push(tokio::spawn(async move {
-                        loop {
-                            if let Ok((conn, _)) = listener.accept().await {
-                                spawn_connection(s.clone(), conn);
-                            }
-                        }
-                    }));
+                    tracing::info!(%addr, tls = tls.is_some(), "listening");
+                    bound.push(Bound::Tcp(listener, tls.clone()));
+                }
+                Listen::Fd(which) => {
+                    let fds = take_passed(&mut passed, *which)?;
+                    for fd in fds {
+                        bound.push(from_passed(fd, opts.tls.as_ref(), tls.as_ref())?);
+                    }
                 }
             }
+        }
+        let mut tasks = Vec::new();
+        for b in bound {
+            let s = server.clone();
+            tasks.push(tokio::spawn(async move {
+                match b {
+                    Bound::Unix(listener) => loop {
+                        if let Ok((conn, _)) = listener.accept().await {
+                            spawn_connection(s.clone(), conn);
+                        }
+                    },
+                    Bound::Tcp(listener, tls) => loop {
+                        let Ok((conn, _)) = listener.accept().await else {
+                            continue;
+                        };
+                        match tls.clone() {
+                            None => spawn_connection(s.clone(), conn),
+                            // The handshake runs in the connection's task,
+                            // so a slow client cannot hold the accept loop.
+                            Some(acceptor) => {
+                                let s = s.clone();
+                                tokio::spawn(async move {
+                                    match acceptor.accept(conn).await {
+                                        Ok(stream) => spawn_connection(s, stream),
+                                        Err(e) => tracing::debug!("TLS handshake: {e}"),
+                                    }
+                                });
+                            }
+                        }
+                    },
+                }
+            }));
         }
         for t in tasks {
             let _ = t.await;
         }
         Ok(())
     })
+}
+
+/// `fd://` takes every passed socket not taken yet, `fd://N` that one.
+fn take_passed(
+    passed: &mut Vec<std::os::fd::OwnedFd>,
+    which: Option<i32>,
+) -> Result<Vec<std::os::fd::OwnedFd>, Error> {
+    use std::os::fd::AsRawFd;
+    match which {
+        None if passed.is_empty() => Err(Error::Listen(
+            "-H fd://: no sockets were passed (LISTEN_FDS is not set for this process)".into(),
+        )),
+        None => Ok(std::mem::take(passed)),
+        Some(n) => match passed.iter().position(|f| f.as_raw_fd() == n) {
+            Some(i) => Ok(vec![passed.remove(i)]),
+            None => Err(Error::Listen(format!(
+                "-H fd://{n}: no such socket was passed (LISTEN_FDS)"
+            ))),
+        },
+    }
+}
+
+/// A passed socket as a listener: unix or TCP by its address family; a
+/// TCP one off loopback gets the same check as `-H tcp://`.
+fn from_passed(
+    fd: std::os::fd::OwnedFd,
+    tls_options: Option<&crate::listen::TlsOptions>,
+    tls: Option<&TlsAcceptor>,
+) -> Result<Bound, Error> {
+    use nix::sys::socket::{getsockname, AddressFamily, SockaddrLike, SockaddrStorage};
+    use std::os::fd::AsRawFd;
+    let io = |what: String| move |source| Error::Io { what, source };
+    let raw = fd.as_raw_fd();
+    let addr: SockaddrStorage = getsockname(raw)
+        .map_err(|e| io(format!("read the address of passed socket {raw}"))(e.into()))?;
+    match addr.family() {
+        Some(AddressFamily::Unix) => {
+            let l = std::os::unix::net::UnixListener::from(fd);
+            l.set_nonblocking(true)
+                .map_err(io(format!("use passed socket {raw}")))?;
+            tracing::info!(fd = raw, "listening (unix, passed)");
+            Ok(Bound::Unix(
+                UnixListener::from_std(l).map_err(io(format!("use passed socket {raw}")))?,
+            ))
+        }
+        Some(AddressFamily::Inet) | Some(AddressFamily::Inet6) => {
+            let l = std::net::TcpListener::from(fd);
+            let local = l
+                .local_addr()
+                .map_err(io(format!("read the address of passed socket {raw}")))?;
+            crate::listen::check_tcp(&local, tls_options)?;
+            l.set_nonblocking(true)
+                .map_err(io(format!("use passed socket {raw}")))?;
+            tracing::info!(fd = raw, addr = %local, "listening (tcp, passed)");
+            Ok(Bound::Tcp(
+                TcpListener::from_std(l).map_err(io(format!("use passed socket {raw}")))?,
+                tls.cloned(),
+            ))
+        }
+        other => Err(Error::Listen(format!(
+            "passed socket {raw} is neither a unix nor a TCP socket ({other:?})"
+        ))),
+    }
 }
 
 fn spawn_connection<S>(server: Arc<Server>, conn: S)

@@ -12,11 +12,13 @@ pub mod bpf;
 pub mod caps;
 pub mod fs;
 pub mod fsmount;
+mod listen_fds;
 pub mod nftables;
 pub mod seccomp;
 pub mod sysctl;
 
 pub use atomic::{replace_atomic, write_atomic, write_atomic_mode, write_atomic_with};
+pub use listen_fds::take_listen_fds;
 
 use std::ffi::CStr;
 use std::io;

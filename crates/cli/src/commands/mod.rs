@@ -151,11 +151,34 @@ fn serve(root: &std::path::Path, runtime: &str, a: ServeArgs) -> Result<()> {
         .iter()
         .map(|h| berth_api::Listen::parse(h))
         .collect::<Result<Vec<_>, _>>()?;
+    let verify = a.tlsverify || a.tlscacert.is_some();
+    let tls = if a.tls || verify || a.tlscert.is_some() || a.tlskey.is_some() {
+        let (Some(cert), Some(key)) = (a.tlscert, a.tlskey) else {
+            anyhow::bail!("TLS needs both --tlscert and --tlskey");
+        };
+        if verify && a.tlscacert.is_none() {
+            anyhow::bail!("--tlsverify needs --tlscacert (the CA that signs client certificates)");
+        }
+        if !listen
+            .iter()
+            .any(|l| matches!(l, berth_api::Listen::Tcp(_) | berth_api::Listen::Fd(_)))
+        {
+            anyhow::bail!("TLS applies to tcp:// listeners: give one with -H tcp://IP:PORT");
+        }
+        Some(berth_api::TlsOptions {
+            cert,
+            key,
+            client_ca: a.tlscacert,
+        })
+    } else {
+        None
+    };
     berth_api::serve(berth_api::ServeOptions {
         root: root.to_owned(),
         runtime: berth_engine::runtime::resolve(runtime)?,
         listen,
         group: a.group,
+        tls,
     })?;
     Ok(())
 }

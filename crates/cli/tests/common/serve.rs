@@ -36,6 +36,11 @@ impl Serve {
         Serve { child, socket }
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The environment a client needs to reach this server.
     pub fn env(&self) -> Vec<(&'static str, String)> {
         vec![
