@@ -10,7 +10,8 @@
 //! - `router.rs`: `/v1.41/...` version checks and the routing table;
 //! - `reply.rs`: JSON and error bodies, dockerd's status codes, streaming
 //!   bodies;
-//! - `system.rs`, `containers.rs`, `images.rs`: the endpoints;
+//! - `system.rs`, `containers.rs`, `images.rs` (+ `images/`), `build.rs`:
+//!   the endpoints;
 //! - `attach.rs`: hijacked attach connections and Docker's multiplexed
 //!   stream format.
 //!
@@ -19,6 +20,7 @@
 #![forbid(unsafe_code)]
 
 mod attach;
+mod build;
 mod containers;
 mod exec;
 mod images;

@@ -12,6 +12,7 @@ pub mod buildah;
 pub mod engine;
 pub mod lifecycle;
 pub mod oci_tree;
+pub mod serve;
 
 pub struct Berth {
     pub dir: TempDir,
