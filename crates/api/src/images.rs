@@ -6,7 +6,7 @@ pub mod archive;
 pub mod registry;
 pub mod stream;
 
-use berth_engine::image::CommitRequest;
+use berth_engine::image::{CommitRequest, ImageFilters};
 use hyper::body::Incoming;
 use hyper::{Request, StatusCode};
 use serde_json::{json, Value};
@@ -16,23 +16,22 @@ use crate::reply::{self, ApiError, ApiResult};
 use crate::router::Query;
 use crate::server::Server;
 
-/// `GET /images/json?all=`: intermediate build images only with `all`.
+/// `GET /images/json?all=&filters=`: intermediate build images only with
+/// `all`; Docker's filters (dangling, label, reference, before, since).
 pub async fn list(server: &Server, q: &Query) -> ApiResult {
     let all = q.bool("all");
-    let raw = filters(q)?;
-    if let Some(f) = raw.first() {
-        // `filters=` is not read yet: refused by name rather than ignored.
-        return Err(ApiError::bad_request(format!(
-            "image list filter {f:?} is not supported by berth serve yet"
-        )));
+    let mut raw = filters(q)?;
+    // API < 1.25: `filter=` is a reference pattern.
+    if let Some(f) = q.get("filter").filter(|f| !f.is_empty()) {
+        raw.push(format!("reference={f}"));
     }
     let rows = server
         .engine(move |e| {
-            let images = e.list_images()?;
+            let f = ImageFilters::parse(&raw)?;
+            let images = e.list_images_filtered(all, &f)?;
             let containers = e.list()?;
             Ok(images
                 .into_iter()
-                .filter(|i| all || !i.intermediate)
                 .map(|i| {
                     let id = i.id.to_string();
                     let tags: Vec<String> = i.tags.iter().map(|t| t.familiar()).collect();

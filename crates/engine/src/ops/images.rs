@@ -22,6 +22,8 @@ pub use berth_image::spec::{Descriptor, ImageConfig};
 pub use berth_image::store::Removed;
 pub use berth_image::{time, Digest};
 
+pub use crate::ops::image_list::ImageFilters;
+
 use crate::error::{Error, Result};
 use crate::model::{Container, State};
 use crate::Engine;
