@@ -1,7 +1,7 @@
 //! `berth serve`'s image endpoints driven by the real docker CLI: the
 //! classic `docker build` (COPY + RUN, then `docker run` of the result;
-//! a failing RUN), `history`, `save | load`, `commit`, `image prune`,
-//! `rmi`; `pull`/`push`/`login` against a local docker-registry.
+//! a failing RUN), `history`, `save | load`, `commit`, `import`, `image
+//! prune`, `rmi`; `pull`/`push`/`login` against a local docker-registry.
 
 mod common;
 
@@ -144,6 +144,25 @@ fn docker_cli_builds_runs_saves_loads_commits_and_prunes() {
     let pruned = s.ok(&["image", "prune", "-f"]);
     assert!(pruned.contains(dangling), "{pruned}");
     assert!(!s.docker(&["inspect", dangling]).status.success());
+
+    // import of a rootfs tar (`fromSrc=-`), with a change and a message.
+    let tar = common::rootfs_tar(e.berth.dir.path());
+    let imported = s.ok(&[
+        "import",
+        "-c",
+        "CMD [\"cat\", \"/etc/hello\"]",
+        "-m",
+        "imported by the api test",
+        tar.to_str().unwrap(),
+        "api-imported:1",
+    ]);
+    assert!(imported.trim().starts_with("sha256:"), "{imported}");
+    assert_eq!(
+        s.ok(&["run", "--rm", "api-imported:1"]),
+        "hello from berth\n"
+    );
+    let comments = s.ok(&["history", "--format", "{{.Comment}}", "api-imported:1"]);
+    assert!(comments.contains("imported by the api test"), "{comments}");
 
     // rmi: untagged and deleted.
     s.ok(&["rm", "api-commit"]);
