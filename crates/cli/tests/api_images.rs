@@ -204,6 +204,14 @@ fn docker_cli_pushes_pulls_and_logs_in_to_a_local_registry() {
     assert!(out.contains("v1: digest: sha256:"), "{out}");
     let again = s.ok(&["push", &name]);
     assert!(again.contains("Layer already exists"), "{again}");
+    // `push -a`: every local tag of the repository.
+    let repo = format!("{}/api/bb", reg.addr());
+    s.ok(&["tag", "bb:1", &format!("{repo}:v2")]);
+    let out = s.ok(&["push", "-a", &repo]);
+    assert!(
+        out.contains("v1: digest: sha256:") && out.contains("v2: digest: sha256:"),
+        "{out}"
+    );
 
     // Pulled back into a store without it: Docker's lines, same image.
     let id = s.ok(&["inspect", "-f", "{{.Id}}", &name]);

@@ -256,42 +256,64 @@ async fn import(
     .await
 }
 
-/// `POST /images/{name}/push?tag=`.
+/// `POST /images/{name}/push?tag=`. Without a tag (`push -a`), every
+/// local tag of the repository, as dockerd pushes them.
 pub async fn push(server: &Server, headers: &HeaderMap, name: &str, q: &Query) -> ApiResult {
     let text = match q.get("tag").filter(|t| !t.is_empty()) {
         Some(t) => format!("{name}:{t}"),
         None => name.to_owned(),
     };
-    let reference = Reference::parse(&text).map_err(bad)?;
-    if reference.digest.is_some() {
+    let named = Reference::parse_name_only(&text).map_err(bad)?;
+    if named.digest.is_some() {
         return Err(ApiError::bad_request(format!(
             "cannot push a digest reference: {text}"
         )));
     }
-    let mut access = RegistryAccess::daemon_default(domain(&reference));
+    let mut access = RegistryAccess::daemon_default(domain(&named));
     access.credentials = credentials(headers, "X-Registry-Auth");
     stream::respond(server, "application/json", move |e, sink| {
+        let references = match &named.tag {
+            Some(_) => vec![named.clone()],
+            None => {
+                let mut tags: Vec<Reference> = e
+                    .list_images()?
+                    .into_iter()
+                    .flat_map(|i| i.tags)
+                    .filter(|t| t.name == named.name && t.tag.is_some())
+                    .collect();
+                tags.sort_by(|a, b| a.tag.cmp(&b.tag));
+                if tags.is_empty() {
+                    return Err(ApiError::not_found(format!(
+                        "An image does not exist locally with the tag: {}",
+                        named.familiar_name()
+                    )));
+                }
+                tags
+            }
+        };
         let lines = Lines {
             sink: sink.clone(),
             direction: Direction::Push,
             header: json!({
-                "status": format!("The push refers to repository [{}]", reference.familiar_name()),
+                "status": format!("The push refers to repository [{}]", named.familiar_name()),
             }),
             started: AtomicBool::new(false),
         };
-        let pushed = e.push_image_with(&reference, &access, &lines)?;
-        lines.begin();
-        sink.status(
-            &format!(
-                "{}: digest: {} size: {}",
-                pushed.tag, pushed.digest, pushed.size
-            ),
-            None,
-        );
-        sink.json(&json!({
-            "progressDetail": {},
-            "aux": { "Tag": pushed.tag, "Digest": pushed.digest.to_string(), "Size": pushed.size },
-        }));
+        for reference in references {
+            let pushed = e.push_image_with(&reference, &access, &lines)?;
+            lines.begin();
+            sink.status(
+                &format!(
+                    "{}: digest: {} size: {}",
+                    pushed.tag, pushed.digest, pushed.size
+                ),
+                None,
+            );
+            sink.json(&json!({
+                "progressDetail": {},
+                "aux": { "Tag": pushed.tag, "Digest": pushed.digest.to_string(), "Size": pushed.size },
+            }));
+        }
         Ok(())
     })
     .await
