@@ -47,6 +47,8 @@ fn docker_cli_builds_runs_saves_loads_commits_and_prunes() {
         &[
             "-t",
             "api-built:1",
+            "--label",
+            "api.test=yes",
             "--iidfile",
             iid.to_str().unwrap(),
             ctx.to_str().unwrap(),
@@ -69,6 +71,14 @@ fn docker_cli_builds_runs_saves_loads_commits_and_prunes() {
         "{stdout}"
     );
     assert_eq!(s.ok(&["run", "--rm", "api-built:1"]), "built-hi\n");
+    // The image list's filters: the build's label, newer than its base.
+    let listed =
+        |filter: &str| s.ok(&["images", "--filter", filter, "--format", "{{.Repository}}"]);
+    assert_eq!(listed("label=api.test=yes"), "api-built\n");
+    assert_eq!(listed("label=api.test=no"), "");
+    assert_eq!(listed("since=bb:1"), "api-built\n");
+    assert_eq!(listed("before=api-built:1"), "bb\n");
+    assert_eq!(listed("reference=api-*"), "api-built\n");
 
     // A failing RUN: exit 1 and the builder's error.
     std::fs::write(

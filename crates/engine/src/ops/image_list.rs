@@ -59,6 +59,21 @@ pub fn reference_glob(pattern: &str, name: &str) -> bool {
     go(&p, &n)
 }
 
+/// An RFC 3339 time as seconds and nanoseconds, so that `before`/`since`
+/// order images made within one second as dockerd does.
+fn instant(rfc3339: &str) -> (i64, u32) {
+    let secs = berth_image::time::parse_rfc3339(rfc3339).unwrap_or(0);
+    let nanos = rfc3339
+        .get(19..)
+        .and_then(|r| r.strip_prefix('.'))
+        .map(|r| {
+            let digits: String = r.chars().take_while(char::is_ascii_digit).take(9).collect();
+            format!("{digits:0<9}").parse().unwrap_or(0)
+        })
+        .unwrap_or(0);
+    (secs, nanos)
+}
+
 /// `label=K` or `label=K=V` against an image's labels.
 fn label_matches(labels: &BTreeMap<String, String>, want: &str) -> bool {
     match want.split_once('=') {
@@ -73,12 +88,10 @@ impl Engine {
     /// shows only them).
     pub fn list_images_filtered(&self, all: bool, f: &ImageFilters) -> Result<Vec<ImageSummary>> {
         let images = self.list_images()?;
-        let created_of = |name: &str| -> Result<i64> {
+        let created_of = |name: &str| -> Result<(i64, u32)> {
             let (id, _) = self.images.resolve(name)?;
             let summary = images.iter().find(|i| i.id == id);
-            Ok(summary
-                .and_then(|i| berth_image::time::parse_rfc3339(&i.created))
-                .unwrap_or(0))
+            Ok(summary.map_or((0, 0), |i| instant(&i.created)))
         };
         let before = f
             .get("before")
@@ -119,7 +132,7 @@ impl Engine {
             {
                 continue;
             }
-            let created = berth_image::time::parse_rfc3339(&info.created).unwrap_or(0);
+            let created = instant(&info.created);
             if before.iter().any(|b| created >= *b) || since.iter().any(|s| created <= *s) {
                 continue;
             }
@@ -168,5 +181,12 @@ mod tests {
         assert!(label_matches(&labels, "a"));
         assert!(label_matches(&labels, "a=b"));
         assert!(!label_matches(&labels, "a=c"));
+    }
+
+    #[test]
+    fn creation_times_order_within_a_second() {
+        assert_eq!(instant("2024-01-02T03:04:05.5Z"), (1704164645, 500_000_000));
+        assert_eq!(instant("2024-01-02T03:04:05Z"), (1704164645, 0));
+        assert!(instant("2024-01-02T03:04:05.000000001Z") > instant("2024-01-02T03:04:05Z"));
     }
 }
