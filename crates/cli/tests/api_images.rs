@@ -80,6 +80,21 @@ fn docker_cli_builds_runs_saves_loads_commits_and_prunes() {
     assert_eq!(listed("before=api-built:1"), "bb\n");
     assert_eq!(listed("reference=api-*"), "api-built\n");
 
+    // Quiet: the id alone; the cache serves the layer steps again.
+    let out = build(&s, &["-q", ctx.to_str().unwrap()]);
+    let quiet_id = text(&out.stdout);
+    assert!(
+        out.status.success() && quiet_id.trim().starts_with("sha256:"),
+        "{quiet_id}\n{}",
+        text(&out.stderr)
+    );
+    let out = build(&s, &[ctx.to_str().unwrap()]);
+    assert!(
+        text(&out.stdout).contains(" ---> Using cache\n"),
+        "{}",
+        text(&out.stdout)
+    );
+
     // A failing RUN: exit 1 and the builder's error.
     std::fs::write(
         ctx.join("Dockerfile"),
