@@ -136,14 +136,16 @@ fn options(q: &Query) -> Result<(BuildOptions, String, bool), ApiError> {
 }
 
 /// `POST /build`. `rm`/`forcerm` are accepted: berth removes every step's
-/// container. `X-Registry-Config` is accepted; base images are pulled
-/// with the credentials `berth login` stored.
+/// container. Base images are pulled with `X-Registry-Config`'s
+/// credentials (else those `berth login` stored), reaching registries as
+/// dockerd does by default.
 pub async fn build(server: &Server, req: Request<Incoming>, q: &Query) -> ApiResult {
     let (options, dockerfile, quiet) = options(q)?;
     let cgroup_parent = q
         .get("cgroupparent")
         .filter(|c| !c.is_empty())
         .map(str::to_owned);
+    let credentials = crate::images::registry::registry_config(req.headers());
     let context = stream::spool_body(req).await?;
     let runtime = server.runtime.clone();
     let tags = options.tags.clone();
@@ -155,7 +157,9 @@ pub async fn build(server: &Server, req: Request<Incoming>, q: &Query) -> ApiRes
             options,
             runtime,
             cgroup_parent,
-            tls_verify: true,
+            // dockerd's: loopback registries insecure, others verified.
+            tls_verify: None,
+            credentials,
         };
         let built = e.build(request, &progress)?;
         let id = built.image.to_string();

@@ -1,7 +1,8 @@
 //! `berth serve`'s image endpoints driven by the real docker CLI: the
 //! classic `docker build` (COPY + RUN, then `docker run` of the result;
 //! a failing RUN), `history`, `save | load`, `commit`, `import`, `image
-//! prune`, `rmi`; `pull`/`push`/`login` against a local docker-registry.
+//! prune`, `rmi`; `pull`/`push`/`login` and a build from a private base
+//! image against local docker-registry instances.
 
 mod common;
 
@@ -286,4 +287,32 @@ fn docker_cli_pushes_pulls_and_logs_in_to_a_local_registry() {
     );
     let out = s.ok(&["push", &secret]);
     assert!(out.contains("1: digest: sha256:"), "{out}");
+
+    // A build from that registry's image: pulled with the credentials the
+    // CLI sends in X-Registry-Config, over the loopback's plain HTTP (no
+    // RUN: nothing may make networks on the host's network).
+    s.ok(&["rmi", &secret]);
+    let ctx = e.berth.dir.path().join("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        format!("FROM {secret}\nLABEL from=private\n"),
+    )
+    .unwrap();
+    let out = build(&s, &["-t", "api-from-private:1", ctx.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert_eq!(
+        s.ok(&[
+            "inspect",
+            "-f",
+            "{{.Config.Labels.from}}",
+            "api-from-private:1"
+        ]),
+        "private\n"
+    );
 }

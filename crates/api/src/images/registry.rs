@@ -3,6 +3,7 @@
 //! `pull_image_with`, `import_image`, `push_image_with` and
 //! `check_login`, with dockerd's JSON progress lines.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use base64::Engine as _;
@@ -23,14 +24,40 @@ use crate::server::Server;
 /// undecodable header is ignored (no credentials), and only a user name
 /// and password are used.
 pub fn credentials(headers: &HeaderMap, name: &str) -> Option<Credentials> {
+    auth_config(&header_json(headers, name)?)
+}
+
+/// `X-Registry-Config` (a build's): base64url JSON of `AuthConfig`s by
+/// registry, keyed by host as berth keys credentials. Undecodable
+/// entries are left out, as dockerd ignores them.
+pub fn registry_config(headers: &HeaderMap) -> BTreeMap<String, Credentials> {
+    let Some(Value::Object(m)) = header_json(headers, "X-Registry-Config") else {
+        return BTreeMap::new();
+    };
+    m.iter()
+        .filter_map(|(k, v)| Some((server_host(k), auth_config(v)?)))
+        .collect()
+}
+
+fn header_json(headers: &HeaderMap, name: &str) -> Option<Value> {
     let raw = headers.get(name)?.to_str().ok()?.trim();
     let bytes = base64::engine::general_purpose::URL_SAFE
         .decode(raw)
         .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(raw))
         .or_else(|_| base64::engine::general_purpose::STANDARD.decode(raw))
         .ok()?;
-    let v: Value = serde_json::from_slice(&bytes).ok()?;
-    auth_config(&v)
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// A server address as clients write it (`https://index.docker.io/v1/`,
+/// `127.0.0.1:5000`) → the registry host berth keys it by.
+fn server_host(address: &str) -> String {
+    // The docker CLI's name for Docker Hub.
+    if address.is_empty() || address.contains("index.docker.io") {
+        "docker.io".to_owned()
+    } else {
+        registry_host(address)
+    }
 }
 
 /// The user name and password of an `AuthConfig`: given, or in `auth`
@@ -329,12 +356,7 @@ pub async fn auth(server: &Server, req: Request<Incoming>) -> ApiResult {
         .get("serveraddress")
         .and_then(Value::as_str)
         .unwrap_or("");
-    // The docker CLI's name for Docker Hub.
-    let host = if address.is_empty() || address.contains("index.docker.io") {
-        "docker.io".to_owned()
-    } else {
-        registry_host(address)
-    };
+    let host = server_host(address);
     let tls_verify = RegistryAccess::daemon_default(&host).tls_verify;
     let checked = server
         .engine(move |e| match e.check_login(&host, tls_verify, creds) {
@@ -369,6 +391,18 @@ mod tests {
         assert!(credentials(&h, "X-Registry-Auth").is_none());
         h.insert("X-Registry-Auth", "not base64!".parse().unwrap());
         assert!(credentials(&h, "X-Registry-Auth").is_none());
+        h.insert(
+            "X-Registry-Config",
+            enc(r#"{"https://index.docker.io/v1/":{"username":"d","password":"h"},"127.0.0.1:5000":{"username":"l","password":"p"},"bad":{}}"#)
+                .parse()
+                .unwrap(),
+        );
+        let config = registry_config(&h);
+        assert_eq!(
+            config.keys().collect::<Vec<_>>(),
+            ["127.0.0.1:5000", "docker.io"]
+        );
+        assert_eq!(config["docker.io"].username, "d");
         let basic = base64::engine::general_purpose::STANDARD.encode("a:b:c");
         let c = auth_config(&json!({ "auth": basic })).unwrap();
         assert_eq!((c.username.as_str(), c.password.as_str()), ("a", "b:c"));

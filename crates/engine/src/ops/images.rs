@@ -306,6 +306,24 @@ impl Engine {
         tls_verify: bool,
         report: &mut dyn FnMut(PullStep<'_>),
     ) -> Result<()> {
+        let access = |_: &str| RegistryAccess {
+            tls_verify,
+            credentials: None,
+        };
+        self.ensure_image_with(image, policy, platform, &access, report)
+    }
+
+    /// `ensure_image` with the registry access `access` gives for the
+    /// image's registry (a build served by the API: dockerd's TLS
+    /// default, the request's credentials).
+    pub fn ensure_image_with(
+        &self,
+        image: &str,
+        policy: PullPolicy,
+        platform: Option<&Platform>,
+        access: &dyn Fn(&str) -> RegistryAccess,
+        report: &mut dyn FnMut(PullStep<'_>),
+    ) -> Result<()> {
         let local = self.images.resolve(image).ok();
         // The config is read only when a platform is asked for: `run`'s
         // latency matters.
@@ -352,8 +370,17 @@ impl Engine {
             reference: &reference,
             local: local.is_some(),
         });
+        let domain = reference
+            .name
+            .split_once('/')
+            .map_or(reference.name.as_str(), |(d, _)| d);
         let pulled = self
-            .pull_image(&reference, platform.cloned(), tls_verify, &registry::Quiet)
+            .pull_image_with(
+                &reference,
+                platform.cloned(),
+                &access(domain),
+                &registry::Quiet,
+            )
             .map_err(|e| match e {
                 Error::Image(source) => Error::Pull {
                     reference: reference.familiar(),
