@@ -37,6 +37,15 @@ impl Query {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Every value of a repeated key (`t`, `changes`, `names`), in order.
+    pub fn all(&self, key: &str) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
     /// dockerd's `BoolValue`: "", 0, no, false, none are false.
     pub fn bool(&self, key: &str) -> bool {
         self.get(key).is_some_and(|v| {
@@ -166,6 +175,28 @@ async fn dispatch(server: Arc<Server>, req: Request<Incoming>, path: &str, q: Qu
             networks::disconnect(&server, id, req).await
         }
         (["images", "json"], &Method::GET) => images::list(&server, &q).await,
+        (["images", "create"], &Method::POST) => images::registry::create(&server, req, &q).await,
+        (["images", "get"], &Method::GET) => {
+            let names = q.all("names").into_iter().map(str::to_owned).collect();
+            images::archive::save(&server, names).await
+        }
+        (["images", "load"], &Method::POST) => images::archive::load(&server, req, &q).await,
+        (["images", "prune"], &Method::POST) => images::prune(&server, &q).await,
+        (["commit"], &Method::POST) => images::commit(&server, req, &q).await,
+        (["auth"], &Method::POST) => images::registry::auth(&server, req).await,
+        (["build"], &Method::POST) => crate::build::build(&server, req, &q).await,
+        _ if m(&Method::POST) && path.starts_with("/images/") && path.ends_with("/push") => {
+            let name = &path["/images/".len()..path.len() - "/push".len()];
+            images::registry::push(&server, req.headers(), name, &q).await
+        }
+        _ if m(&Method::GET) && path.starts_with("/images/") && path.ends_with("/history") => {
+            let name = &path["/images/".len()..path.len() - "/history".len()];
+            images::history(&server, name).await
+        }
+        _ if m(&Method::GET) && path.starts_with("/images/") && path.ends_with("/get") => {
+            let name = &path["/images/".len()..path.len() - "/get".len()];
+            images::archive::save(&server, vec![name.to_owned()]).await
+        }
         _ if m(&Method::POST) && path.starts_with("/images/") && path.ends_with("/tag") => {
             let name = &path["/images/".len()..path.len() - "/tag".len()];
             objects::tag(&server, name, &q).await

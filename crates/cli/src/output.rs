@@ -442,23 +442,6 @@ pub fn now() -> i64 {
         .unwrap_or(0)
 }
 
-/// Go's `path.Match` for `--filter reference=`: `*` and `?` stop at `/`.
-pub fn glob(pattern: &str, name: &str) -> bool {
-    fn go(p: &[char], n: &[char]) -> bool {
-        match p.first() {
-            None => n.is_empty(),
-            Some('*') => (0..=n.len())
-                .take_while(|&i| i == 0 || n[i - 1] != '/')
-                .any(|i| go(&p[1..], &n[i..])),
-            Some('?') => n.first().is_some_and(|c| *c != '/') && go(&p[1..], &n[1..]),
-            Some(c) => n.first() == Some(c) && go(&p[1..], &n[1..]),
-        }
-    }
-    let p: Vec<char> = pattern.chars().collect();
-    let n: Vec<char> = name.chars().collect();
-    go(&p, &n)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -539,8 +522,5 @@ mod tests {
     fn tables_and_globs() {
         let t = tabulate(&["A\tBB\tC".into(), "long-name\tx\ty".into()]);
         assert_eq!(t, "A           BB        C\nlong-name   x         y\n");
-        assert!(glob("busy*", "busybox"));
-        assert!(!glob("*", "a/b"));
-        assert!(glob("*/*", "a/b"));
     }
 }

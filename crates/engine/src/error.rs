@@ -179,6 +179,11 @@ impl Error {
         }
     }
 
+    /// The registry refused the credentials (dockerd answers 401).
+    pub fn is_unauthorized(&self) -> bool {
+        matches!(self, Error::Image(e) if e.kind() == berth_image::ErrorKind::Unauthenticated)
+    }
+
     /// The exit code Docker's CLI uses for this error.
     pub fn exit_code(&self) -> u8 {
         match self {

@@ -725,6 +725,7 @@ pub fn layer_step(
     b.progress.start(vertex, name);
     if !b.opts.no_cache {
         if let Some(hit) = berth_image::build::cached(b.store, &key)? {
+            b.progress.image(vertex, &hit);
             state.recorded(hit, key);
             count(b, true);
             b.progress.done(vertex, true, started.elapsed());
@@ -738,6 +739,7 @@ pub fn layer_step(
         step: name.to_owned(),
         message: e.to_string(),
     })?;
+    b.progress.image(vertex, &image);
     state.recorded(image, key);
     count(b, false);
     b.progress.done(vertex, false, started.elapsed());

@@ -181,6 +181,12 @@ pub trait Progress: Sync {
     fn done(&self, id: usize, cached: bool, took: Duration);
     /// A note (a warning, `# syntax=` ignored).
     fn note(&self, text: &str);
+    /// The number of steps the build will show, once planned (the
+    /// classic builder's `Step N/M`).
+    fn planned(&self, _steps: usize) {}
+    /// Step `id`'s image: a `FROM`'s base, or what a layer step made or
+    /// found in the cache (the classic builder's ` ---> <id>`).
+    fn image(&self, _id: usize, _image: &Digest) {}
 }
 
 /// The finished build.
@@ -266,6 +272,12 @@ pub fn build(
         }
     }
     let plan = plan::Plan::new(&file, opts).map_err(|e| e.in_file(&opts.dockerfile_name))?;
+    progress.planned(
+        plan.needed
+            .iter()
+            .map(|i| plan.stages[*i].instructions.len() + 1)
+            .sum(),
+    );
     let b = Build {
         store,
         exec,

@@ -179,6 +179,9 @@ pub fn build_stage(b: &Build, plan: &Plan, index: usize) -> Result<Digest> {
     }
     state.image = base.clone();
     state.key = cache::base_key(base.as_ref(), &b.platform.architecture);
+    if let Some(id) = &base {
+        b.progress.image(vertex, id);
+    }
     b.progress.done(vertex, false, started.elapsed());
 
     let mut instructions: Vec<Instruction> = Vec::new();

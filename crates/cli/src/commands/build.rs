@@ -125,7 +125,8 @@ pub fn build(root: &Path, runtime: &str, a: BuildArgs) -> Result<()> {
         options,
         runtime: berth_engine::runtime::resolve(runtime)?,
         cgroup_parent: a.cgroup_parent.clone(),
-        tls_verify: true,
+        tls_verify: Some(true),
+        credentials: Default::default(),
     };
     let started = Instant::now();
     let result = engine.build(req, &progress);

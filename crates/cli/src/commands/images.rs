@@ -7,14 +7,15 @@ use std::io::{self, IsTerminal, Read, Write};
 
 use anyhow::{bail, Context, Result};
 use berth_engine::image::{
-    ArchiveFormat, ImageSummary, ImportOptions, Platform, PullPolicy, PullStep, Reference, Removed,
+    ArchiveFormat, ImageFilters, ImageSummary, ImportOptions, Platform, PullPolicy, PullStep,
+    Reference, Removed,
 };
 use berth_engine::Engine;
 use serde_json::{json, Value};
 
 use crate::args::*;
 use crate::output::{
-    created_at, created_since, glob, human_size, print_rows, write_file_atomic, Template,
+    created_at, created_since, human_size, print_rows, write_file_atomic, Template,
 };
 
 pub(super) fn out() -> io::StdoutLock<'static> {
@@ -90,47 +91,14 @@ fn image_rows(info: &ImageSummary, no_trunc: bool) -> Result<Vec<Value>> {
 }
 
 pub fn images(store: &Engine, a: ImagesArgs) -> Result<()> {
-    let mut patterns = Vec::new();
-    let mut dangling = None;
+    let mut filters = a.filters.clone();
     if let Some(r) = &a.reference {
-        patterns.push(r.clone());
+        filters.push(format!("reference={r}"));
     }
-    for f in &a.filters {
-        match f.split_once('=') {
-            Some(("reference", p)) => patterns.push(p.to_owned()),
-            Some(("dangling", v)) => dangling = Some(matches!(v, "true" | "1")),
-            _ => bail!(
-                "invalid filter '{f}' (berth supports reference=PATTERN and dangling=true|false)"
-            ),
-        }
-    }
+    let filters = ImageFilters::parse(&filters)?;
     let mut rows = Vec::new();
-    for info in store.list_images()? {
-        // Docker hides its builder's intermediate images unless -a.
-        if info.intermediate && !a.all {
-            continue;
-        }
-        if let Some(d) = dangling {
-            if info.tags.is_empty() != d {
-                continue;
-            }
-        }
-        for row in image_rows(&info, a.no_trunc)? {
-            let (repo, tag) = (
-                row["Repository"].as_str().unwrap_or(""),
-                row["Tag"].as_str().unwrap_or(""),
-            );
-            let matched = patterns.iter().all(|p| {
-                let p = p
-                    .strip_prefix("docker.io/")
-                    .map(|s| s.strip_prefix("library/").unwrap_or(s))
-                    .unwrap_or(p);
-                repo != "<none>" && (glob(p, repo) || glob(p, &format!("{repo}:{tag}")))
-            });
-            if matched {
-                rows.push(row);
-            }
-        }
+    for info in store.list_images_filtered(a.all, &filters)? {
+        rows.extend(image_rows(&info, a.no_trunc)?);
     }
     let mut o = out();
     if a.quiet {

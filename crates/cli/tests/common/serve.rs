@@ -5,7 +5,7 @@
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use berth_testutil::{output_within, COMMAND_TIMEOUT};
+use berth_testutil::{output_with_input, output_within, COMMAND_TIMEOUT};
 
 use super::engine::{text, Engine};
 
@@ -66,6 +66,10 @@ impl Serve {
 
     pub fn docker(&self, args: &[&str]) -> Output {
         output_within(&mut self.docker_command(args), COMMAND_TIMEOUT)
+    }
+
+    pub fn docker_with_input(&self, args: &[&str], input: &[u8]) -> Output {
+        output_with_input(&mut self.docker_command(args), input, COMMAND_TIMEOUT)
     }
 
     pub fn ok(&self, args: &[&str]) -> String {

@@ -4,6 +4,7 @@
 //! writable layer recorded, removed with its anonymous volumes); `COPY`
 //! and `ADD` write into a snapshot mounted under `<root>/build/mnt/`.
 
+use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -17,7 +18,7 @@ use berth_image::Digest;
 use crate::attach::Frame;
 use crate::error::{Error, Result};
 use crate::ops::create::CreateOptions;
-use crate::ops::images::PullPolicy;
+use crate::ops::images::{Credentials, PullPolicy, RegistryAccess};
 use crate::store::owner::ProcessId;
 use crate::Engine;
 
@@ -59,7 +60,13 @@ pub struct BuildRequest {
     pub runtime: PathBuf,
     /// `--cgroup-parent` of the `RUN` steps' containers.
     pub cgroup_parent: Option<String>,
-    pub tls_verify: bool,
+    /// How base images' registries are reached: verified HTTPS or not
+    /// (`berth build`), or `None` for dockerd's default per registry
+    /// (the API's builds, [`RegistryAccess::daemon_default`]).
+    pub tls_verify: Option<bool>,
+    /// Credentials for base images' registries by host, used instead of
+    /// the stored ones (the API's `X-Registry-Config`).
+    pub credentials: BTreeMap<String, Credentials>,
 }
 
 pub enum DockerfileSource {
@@ -121,6 +128,7 @@ impl Engine {
             runtime: req.runtime,
             cgroup_parent: req.cgroup_parent,
             tls_verify: req.tls_verify,
+            credentials: req.credentials,
         };
         builder::build(&self.images, &exec, progress, &context, &options)
             .map_err(|e| Error::Build(e.to_string()))
@@ -197,7 +205,8 @@ struct EngineExecutor {
     images: berth_image::ImageStore,
     runtime: PathBuf,
     cgroup_parent: Option<String>,
-    tls_verify: bool,
+    tls_verify: Option<bool>,
+    credentials: BTreeMap<String, Credentials>,
 }
 
 fn engine_error(e: Error) -> BuildError {
@@ -254,8 +263,19 @@ impl Executor for EngineExecutor {
         } else {
             PullPolicy::Missing
         };
+        let access = |domain: &str| {
+            let mut a = match self.tls_verify {
+                Some(tls_verify) => RegistryAccess {
+                    tls_verify,
+                    credentials: None,
+                },
+                None => RegistryAccess::daemon_default(domain),
+            };
+            a.credentials = self.credentials.get(domain).cloned();
+            a
+        };
         engine
-            .ensure_image(name, policy, Some(platform), self.tls_verify, &mut |_| {})
+            .ensure_image_with(name, policy, Some(platform), &access, &mut |_| {})
             .map_err(engine_error)?;
         Ok(engine.images.resolve(name)?.0)
     }

@@ -17,10 +17,12 @@ pub use berth_image::commit::CommitOptions;
 pub use berth_image::import::ImportOptions;
 pub use berth_image::platform::Platform;
 pub use berth_image::reference::Reference;
-pub use berth_image::registry::{Credentials, Event, Progress, Pulled, Pushed, Quiet};
+pub use berth_image::registry::{Credentials, Direction, Event, Progress, Pulled, Pushed, Quiet};
 pub use berth_image::spec::{Descriptor, ImageConfig};
 pub use berth_image::store::Removed;
 pub use berth_image::{time, Digest};
+
+pub use crate::ops::image_list::ImageFilters;
 
 use crate::error::{Error, Result};
 use crate::model::{Container, State};
@@ -82,6 +84,8 @@ pub struct ImageSummary {
     pub created: String,
     /// A build step's image (`images` shows it with `-a` only).
     pub intermediate: bool,
+    /// The config's labels.
+    pub labels: std::collections::BTreeMap<String, String>,
 }
 
 /// One step of an image's history, as its config records it (bottom
@@ -128,6 +132,47 @@ pub struct ImageRef {
     pub size: u64,
 }
 
+/// How a request reaches a registry: TLS verification, and credentials
+/// sent with it (the API's `X-Registry-Auth`) that take the place of the
+/// ones `login` stored.
+#[derive(Debug, Clone)]
+pub struct RegistryAccess {
+    pub tls_verify: bool,
+    pub credentials: Option<Credentials>,
+}
+
+impl RegistryAccess {
+    /// dockerd's default for a client that says nothing about TLS: its
+    /// `insecure-registries` default, the loopback network (HTTPS is
+    /// tried first, plain HTTP allowed), HTTPS verified elsewhere.
+    pub fn daemon_default(domain: &str) -> RegistryAccess {
+        let host = domain
+            .strip_prefix('[')
+            .and_then(|d| d.split_once(']'))
+            .map(|(h, _)| h)
+            .unwrap_or_else(|| domain.rsplit_once(':').map_or(domain, |(h, _)| h));
+        let loopback = host == "localhost"
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
+        RegistryAccess {
+            tls_verify: !loopback,
+            credentials: None,
+        }
+    }
+}
+
+/// Docker's `RepoDigests`: `name@digest` for each repository the image
+/// is tagged in, with the digest of the manifest it was recorded from.
+pub fn repo_digests(tags: &[Reference], manifest: &Digest) -> Vec<String> {
+    let mut v: Vec<String> = tags
+        .iter()
+        .map(|t| format!("{}@{manifest}", t.familiar_name()))
+        .collect();
+    v.dedup();
+    v
+}
+
 /// `https://host:5000/` → `host:5000`, as Docker keys its credentials.
 pub fn registry_host(server: &str) -> String {
     let s = server
@@ -139,8 +184,16 @@ pub fn registry_host(server: &str) -> String {
 
 impl Engine {
     fn registry_options(&self, tls_verify: bool) -> RegistryOptions {
+        self.access_options(&RegistryAccess {
+            tls_verify,
+            credentials: None,
+        })
+    }
+
+    fn access_options(&self, access: &RegistryAccess) -> RegistryOptions {
         let mut o = RegistryOptions::new(AuthFile::in_root(&self.root));
-        o.tls_verify = tls_verify;
+        o.tls_verify = access.tls_verify;
+        o.credentials = access.credentials.clone();
         o
     }
 
@@ -153,6 +206,21 @@ impl Engine {
         tls_verify: bool,
         progress: &dyn Progress,
     ) -> Result<Pulled> {
+        let access = RegistryAccess {
+            tls_verify,
+            credentials: None,
+        };
+        self.pull_image_with(reference, platform, &access, progress)
+    }
+
+    /// `pull` as the API asks for it: with the request's registry access.
+    pub fn pull_image_with(
+        &self,
+        reference: &Reference,
+        platform: Option<Platform>,
+        access: &RegistryAccess,
+        progress: &dyn Progress,
+    ) -> Result<Pulled> {
         let opts = PullOptions {
             platform,
             ..PullOptions::default()
@@ -160,7 +228,7 @@ impl Engine {
         let pulled = registry::pull(
             &self.images,
             reference,
-            &self.registry_options(tls_verify),
+            &self.access_options(access),
             &opts,
             progress,
         )?;
@@ -177,10 +245,24 @@ impl Engine {
         tls_verify: bool,
         progress: &dyn Progress,
     ) -> Result<Pushed> {
+        let access = RegistryAccess {
+            tls_verify,
+            credentials: None,
+        };
+        self.push_image_with(reference, &access, progress)
+    }
+
+    /// `push` as the API asks for it: with the request's registry access.
+    pub fn push_image_with(
+        &self,
+        reference: &Reference,
+        access: &RegistryAccess,
+        progress: &dyn Progress,
+    ) -> Result<Pushed> {
         let pushed = registry::push(
             &self.images,
             reference,
-            &self.registry_options(tls_verify),
+            &self.access_options(access),
             PUSH_CONCURRENCY,
             progress,
         )?;
@@ -193,6 +275,16 @@ impl Engine {
     /// stores them.
     pub fn login(&self, host: &str, tls_verify: bool, creds: Credentials) -> Result<()> {
         Ok(registry::login(
+            host,
+            &self.registry_options(tls_verify),
+            creds,
+        )?)
+    }
+
+    /// The API's `/auth`: checks the credentials with the registry `host`
+    /// without storing them (the client keeps its own).
+    pub fn check_login(&self, host: &str, tls_verify: bool, creds: Credentials) -> Result<()> {
+        Ok(registry::check_login(
             host,
             &self.registry_options(tls_verify),
             creds,
@@ -212,6 +304,24 @@ impl Engine {
         policy: PullPolicy,
         platform: Option<&Platform>,
         tls_verify: bool,
+        report: &mut dyn FnMut(PullStep<'_>),
+    ) -> Result<()> {
+        let access = |_: &str| RegistryAccess {
+            tls_verify,
+            credentials: None,
+        };
+        self.ensure_image_with(image, policy, platform, &access, report)
+    }
+
+    /// `ensure_image` with the registry access `access` gives for the
+    /// image's registry (a build served by the API: dockerd's TLS
+    /// default, the request's credentials).
+    pub fn ensure_image_with(
+        &self,
+        image: &str,
+        policy: PullPolicy,
+        platform: Option<&Platform>,
+        access: &dyn Fn(&str) -> RegistryAccess,
         report: &mut dyn FnMut(PullStep<'_>),
     ) -> Result<()> {
         let local = self.images.resolve(image).ok();
@@ -260,8 +370,17 @@ impl Engine {
             reference: &reference,
             local: local.is_some(),
         });
+        let domain = reference
+            .name
+            .split_once('/')
+            .map_or(reference.name.as_str(), |(d, _)| d);
         let pulled = self
-            .pull_image(&reference, platform.cloned(), tls_verify, &registry::Quiet)
+            .pull_image_with(
+                &reference,
+                platform.cloned(),
+                &access(domain),
+                &registry::Quiet,
+            )
             .map_err(|e| match e {
                 Error::Image(source) => Error::Pull {
                     reference: reference.familiar(),
@@ -294,12 +413,13 @@ impl Engine {
             .list()?
             .into_iter()
             .map(|info| {
-                let created = self
-                    .images
-                    .config(&info.id)
-                    .ok()
-                    .and_then(|(c, _)| c.created)
+                let config = self.images.config(&info.id).ok().map(|(c, _)| c);
+                let labels = config
+                    .as_ref()
+                    .and_then(|c| c.config.as_ref())
+                    .and_then(|c| c.labels.clone())
                     .unwrap_or_default();
+                let created = config.and_then(|c| c.created).unwrap_or_default();
                 ImageSummary {
                     id: info.id,
                     tags: info.tags,
@@ -307,6 +427,7 @@ impl Engine {
                     size: info.record.size,
                     created,
                     intermediate: info.record.intermediate,
+                    labels,
                 }
             })
             .collect())
@@ -553,6 +674,27 @@ mod tests {
             "invalid pull option: 'sometimes': must be one of \"always\", \"missing\" or \"never\""
         );
         assert_eq!(e.exit_code(), 125);
+    }
+
+    #[test]
+    fn loopback_registries_are_insecure_by_default_as_dockerd_has_them() {
+        for d in [
+            "127.0.0.1:5000",
+            "localhost:5000",
+            "localhost",
+            "[::1]:5000",
+            "127.3.0.1",
+        ] {
+            assert!(!RegistryAccess::daemon_default(d).tls_verify, "{d}");
+        }
+        for d in [
+            "docker.io",
+            "quay.io:443",
+            "10.0.0.1:5000",
+            "[fe80::1]:5000",
+        ] {
+            assert!(RegistryAccess::daemon_default(d).tls_verify, "{d}");
+        }
     }
 
     #[test]

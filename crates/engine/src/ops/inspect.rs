@@ -254,11 +254,7 @@ impl Engine {
     pub fn inspect_image_json(&self, name: &str) -> Result<Value> {
         let d = self.inspect_image(name)?;
         let (id, config, tags) = (&d.id, &d.config, &d.tags);
-        let mut repo_digests: Vec<String> = tags
-            .iter()
-            .map(|t| format!("{}@{}", t.familiar_name(), d.manifest.digest))
-            .collect();
-        repo_digests.dedup();
+        let repo_digests = crate::ops::images::repo_digests(tags, &d.manifest.digest);
         let lower: Vec<String> = d
             .lower_dirs
             .iter()

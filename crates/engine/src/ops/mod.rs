@@ -11,6 +11,7 @@ pub mod events;
 pub mod exec;
 pub mod exec_session;
 pub mod fs;
+pub mod image_list;
 pub mod images;
 pub mod info;
 pub mod inspect;

@@ -28,6 +28,9 @@ pub struct RegistryOptions {
     pub tls_verify: bool,
     /// Where `login` stored credentials.
     pub auth: AuthFile,
+    /// Credentials given with the request (the API's `X-Registry-Auth`),
+    /// used instead of the stored ones.
+    pub credentials: Option<Credentials>,
     /// Extra attempts after a transient failure (connection lost, 5xx,
     /// 429), with exponential backoff.
     pub retries: u32,
@@ -38,6 +41,7 @@ impl RegistryOptions {
         RegistryOptions {
             tls_verify: true,
             auth,
+            credentials: None,
             retries: 4,
         }
     }
@@ -88,7 +92,7 @@ impl Client {
         scopes: Vec<String>,
         credentials: Option<Credentials>,
     ) -> Result<Client> {
-        let credentials = match credentials {
+        let credentials = match credentials.or_else(|| opts.credentials.clone()) {
             Some(c) => Some(c),
             None => opts.auth.get(domain)?,
         };

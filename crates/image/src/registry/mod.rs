@@ -26,7 +26,7 @@ use std::sync::Mutex;
 
 pub use auth::{AuthFile, Credentials};
 pub use client::RegistryOptions;
-pub use progress::{Event, Progress, Quiet};
+pub use progress::{Direction, Event, Progress, Quiet};
 pub use pull::{pull, PullOptions, Pulled};
 pub use push::{push, Pushed};
 
@@ -54,13 +54,20 @@ pub(crate) fn split_name(r: &Reference) -> (&str, &str) {
 /// Checks credentials against a registry (a token from its realm, or a
 /// Basic-authenticated `GET /v2/`) and stores them.
 pub fn login(domain: &str, opts: &RegistryOptions, creds: Credentials) -> Result<()> {
-    let client = client::Client::connect_with(domain, opts, Vec::new(), Some(creds.clone()))?;
+    check_login(domain, opts, creds.clone())?;
+    opts.auth.store(domain, &creds)
+}
+
+/// Checks `creds` with the registry `domain` without storing them (the
+/// API's `/auth`: the client keeps its credentials).
+pub fn check_login(domain: &str, opts: &RegistryOptions, creds: Credentials) -> Result<()> {
+    let client = client::Client::connect_with(domain, opts, Vec::new(), Some(creds))?;
     let url = client.url("");
     let resp = client.send("GET", &url, &[], client::Payload::None)?;
     if !resp.status().is_success() {
         return Err(client.error(resp, "log in"));
     }
-    opts.auth.store(domain, &creds)
+    Ok(())
 }
 
 /// Runs `work` over `items` on up to `workers` threads; the first error

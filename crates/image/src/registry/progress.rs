@@ -25,6 +25,34 @@ pub enum Event {
     Mounted { from: String },
 }
 
+/// Which way blobs move: Docker's words differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Pull,
+    Push,
+}
+
+impl Event {
+    /// Docker's status for the event (`Pull complete`, `Layer already
+    /// exists`), or `None` for byte counts (`Downloading`/`Pushing`
+    /// with a progress bar).
+    pub fn docker_status(&self, direction: Direction) -> Option<String> {
+        use Direction::*;
+        Some(match (direction, self) {
+            (Pull, Event::Waiting { .. }) => "Pulling fs layer".into(),
+            (Push, Event::Waiting { .. }) => "Preparing".into(),
+            (Pull, Event::Exists) => "Already exists".into(),
+            (Push, Event::Exists) => "Layer already exists".into(),
+            (_, Event::Resuming { from }) => format!("Resuming from byte {from}"),
+            (_, Event::Bytes { .. }) => return None,
+            (_, Event::Downloaded) => "Download complete".into(),
+            (_, Event::Extracted) => "Pull complete".into(),
+            (_, Event::Pushed) => "Pushed".into(),
+            (_, Event::Mounted { from }) => format!("Mounted from {from}"),
+        })
+    }
+}
+
 pub trait Progress: Sync {
     fn event(&self, blob: &Digest, event: Event);
 }

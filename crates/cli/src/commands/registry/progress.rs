@@ -54,18 +54,9 @@ impl Display {
 
 /// Docker's word for an event, or `None` for byte counts.
 fn status(direction: Direction, event: &Event) -> Option<String> {
-    use Direction::*;
-    Some(match (direction, event) {
-        (Pull, Event::Waiting { .. }) => "Pulling fs layer".into(),
-        (Push, Event::Waiting { .. }) => "Preparing".into(),
-        (Pull, Event::Exists) => "Already exists".into(),
-        (Push, Event::Exists) => "Layer already exists".into(),
-        (_, Event::Resuming { from }) => format!("Resuming from byte {from}"),
-        (_, Event::Bytes { .. }) => return None,
-        (_, Event::Downloaded) => "Download complete".into(),
-        (_, Event::Extracted) => "Pull complete".into(),
-        (_, Event::Pushed) => "Pushed".into(),
-        (_, Event::Mounted { from }) => format!("Mounted from {from}"),
+    event.docker_status(match direction {
+        Direction::Pull => berth_engine::image::Direction::Pull,
+        Direction::Push => berth_engine::image::Direction::Push,
     })
 }
 
