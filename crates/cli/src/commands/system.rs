@@ -146,16 +146,9 @@ pub(super) fn prune_filter(filters: &[String]) -> Result<PruneFilter> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as i128);
-    let mut filter = PruneFilter::default();
-    for f in filters {
-        match f.split_once('=') {
-            Some(("until", t)) => filter.until = Some(super::logs::parse_time(t, now)?),
-            Some(("label!", l)) => filter.labels.push((false, l.to_owned())),
-            Some(("label", l)) => filter.labels.push((true, l.to_owned())),
-            _ => bail!("invalid filter '{f}' (prune takes until=, label= and label!=)"),
-        }
-    }
-    Ok(filter)
+    Ok(PruneFilter::parse(filters, |t| {
+        super::logs::parse_time(t, now).map_err(|e| e.to_string())
+    })?)
 }
 
 pub(super) fn confirm(warning: &str) -> Result<bool> {

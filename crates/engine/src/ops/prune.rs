@@ -1,7 +1,7 @@
 //! `container prune` and `system prune`: stopped containers (and, for the
 //! system, unused images) removed, with the bytes freed.
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::{Container, State};
 use crate::ops::images::Digest;
 use crate::ops::usage::rfc3339_nanos;
@@ -17,6 +17,35 @@ pub struct PruneFilter {
 }
 
 impl PruneFilter {
+    /// Prune's `KEY=VALUE` filters (the CLI's `--filter`s, the Engine API's
+    /// `filters=`): `until=` a Go duration before now or a time read by
+    /// `time` (nanoseconds since the epoch, or why not), `label=`,
+    /// `label!=`.
+    pub fn parse(
+        filters: &[String],
+        time: impl Fn(&str) -> std::result::Result<i128, String>,
+    ) -> Result<PruneFilter> {
+        let mut filter = PruneFilter::default();
+        for f in filters {
+            match f.split_once('=') {
+                Some(("until", t)) => {
+                    filter.until = Some(match berth_build::dockerfile::parse_duration(t) {
+                        Ok(d) => now_nanos() - i128::from(d),
+                        Err(_) => time(t).map_err(Error::BadRequest)?,
+                    })
+                }
+                Some(("label!", l)) => filter.labels.push((false, l.to_owned())),
+                Some(("label", l)) => filter.labels.push((true, l.to_owned())),
+                _ => {
+                    return Err(Error::BadRequest(format!(
+                        "invalid filter '{f}' (prune takes until=, label= and label!=)"
+                    )))
+                }
+            }
+        }
+        Ok(filter)
+    }
+
     fn matches(&self, c: &Container) -> bool {
         self.matches_labels(&c.config.labels, &c.created_at)
     }
@@ -37,6 +66,12 @@ impl PruneFilter {
                 has == *want
             })
     }
+}
+
+fn now_nanos() -> i128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i128)
 }
 
 /// What a prune removed.

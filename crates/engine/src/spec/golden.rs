@@ -96,6 +96,7 @@ fn s(v: &[&str]) -> Vec<String> {
 fn throttle(path: &str, rate: u64) -> Vec<ThrottleDevice> {
     vec![ThrottleDevice {
         path: path.into(),
+        host_path: String::new(),
         rate,
     }]
 }
@@ -239,6 +240,7 @@ pub(super) fn cases() -> Vec<Case> {
             sec(|s| {
                 s.devices = vec![Device {
                     path: "/dev/mynull".into(),
+                    host_path: String::new(),
                     kind: "c".into(),
                     major: 1,
                     minor: 3,
@@ -255,6 +257,7 @@ pub(super) fn cases() -> Vec<Case> {
                 s.privileged = true;
                 s.devices = vec![Device {
                     path: "/dev/null".into(),
+                    host_path: String::new(),
                     kind: "c".into(),
                     major: 1,
                     minor: 3,

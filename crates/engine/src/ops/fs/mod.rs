@@ -45,6 +45,18 @@ pub enum FileKind {
     Other,
 }
 
+/// A path's `lstat` in the container (the Engine API's archive stat).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathStat {
+    pub size: u64,
+    /// `st_mode`: type and permission bits.
+    pub mode: u32,
+    pub mtime: i64,
+    pub mtime_nsec: u32,
+    /// Where a symlink leads, resolved inside the root.
+    pub link_target: Option<String>,
+}
+
 /// The merged root filesystem of a container, held open.
 pub struct Rootfs {
     root: OwnedFd,
@@ -300,6 +312,34 @@ impl Rootfs {
             Err(nix::errno::Errno::ENOENT) | Err(nix::errno::Errno::ENOTDIR) => Ok(None),
             Err(e) => Err(Error::io("stat", path, e.into())),
         }
+    }
+
+    /// `lstat` of `path` (a final symlink not followed, its target
+    /// resolved); `None` if absent.
+    pub fn stat(&self, path: &str) -> Result<Option<PathStat>> {
+        let (parent, leaf) = match self.parent(path) {
+            Ok(p) => p,
+            Err(Error::Io { source, .. }) if is_absent(&source) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let st = match fstatat(&parent, leaf.as_c_str(), AtFlags::AT_SYMLINK_NOFOLLOW) {
+            Ok(st) => st,
+            Err(nix::errno::Errno::ENOENT) | Err(nix::errno::Errno::ENOTDIR) => return Ok(None),
+            Err(e) => return Err(Error::io("stat", path, e.into())),
+        };
+        let link_target = if kind_of(&st) == SFlag::S_IFLNK {
+            // A dangling link has no target to name.
+            self.resolve(path).ok()
+        } else {
+            None
+        };
+        Ok(Some(PathStat {
+            size: st.st_size as u64,
+            mode: st.st_mode,
+            mtime: st.st_mtime,
+            mtime_nsec: st.st_mtime_nsec as u32,
+            link_target,
+        }))
     }
 
     /// `path` with every symlink on it, the last one too, resolved inside
