@@ -74,6 +74,32 @@ fn is_default(key: &str, v: &Value) -> bool {
     }
 }
 
+/// The resource-like fields `docker update` may send that the engine
+/// cannot change: a non-default value is refused by name.
+pub fn refuse_unsupported_update(body: &Value) -> Result<(), ApiError> {
+    const FIELDS: &[&str] = &[
+        "OomKillDisable",
+        "DeviceCgroupRules",
+        "DeviceRequests",
+        "Devices",
+        "Ulimits",
+        "MemorySwappiness",
+        "KernelMemory",
+        "KernelMemoryTCP",
+        "CpuRealtimePeriod",
+        "CpuRealtimeRuntime",
+        "CpuCount",
+        "CpuPercent",
+        "IOMaximumIOps",
+        "IOMaximumBandwidth",
+        "BlkioWeightDevice",
+    ];
+    match FIELDS.iter().find(|k| !is_default(k, &body[**k])) {
+        Some(k) => Err(unsupported(k)),
+        None => Ok(()),
+    }
+}
+
 fn unsupported(field: &str) -> ApiError {
     ApiError::bad_request(format!("{field} is not supported by berth"))
 }

@@ -6,7 +6,7 @@ use hyper::body::Incoming;
 use hyper::Request;
 use serde_json::{json, Value};
 
-use super::create::resources;
+use super::create::{refuse_unsupported_update, resources};
 use super::{filters, json_body, text};
 use crate::reply::{self, ApiResult};
 use crate::router::Query;
@@ -31,6 +31,7 @@ pub async fn top(server: &Server, id: &str, q: &Query) -> ApiResult {
 /// "unchanged", as in `docker update`) and `RestartPolicy`.
 pub async fn update(server: &Server, req: Request<Incoming>, id: &str) -> ApiResult {
     let body = json_body(req).await?;
+    refuse_unsupported_update(&body)?;
     let change = resources(&body)?;
     let restart = text(&body["RestartPolicy"]["Name"]).map(|name| {
         match body["RestartPolicy"]["MaximumRetryCount"].as_u64() {

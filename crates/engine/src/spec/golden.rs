@@ -96,7 +96,6 @@ fn s(v: &[&str]) -> Vec<String> {
 fn throttle(path: &str, rate: u64) -> Vec<ThrottleDevice> {
     vec![ThrottleDevice {
         path: path.into(),
-        host_path: String::new(),
         rate,
     }]
 }

@@ -139,7 +139,6 @@ fn update_resources_shape() {
     let missing = crate::model::Resources {
         blkio_device_read_bps: vec![crate::model::ThrottleDevice {
             path: "/nonexistent".into(),
-            host_path: String::new(),
             rate: 1,
         }],
         ..Default::default()
