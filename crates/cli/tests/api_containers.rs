@@ -194,6 +194,18 @@ fn docker_run_flags_reach_the_container_and_inspect() {
     assert!(!used.starts_with("0B"), "{row}");
     assert_eq!(cols[3], "1", "{row}");
 
+    // Streamed: one object a second, each with the one before as precpu.
+    let objects = raw_stream(&s, "/v1.41/containers/api-res/stats?stream=1", 2);
+    assert_eq!(objects[0]["name"], "/api-res");
+    assert_eq!(
+        objects[1]["precpu_stats"]["cpu_usage"]["total_usage"],
+        objects[0]["cpu_stats"]["cpu_usage"]["total_usage"]
+    );
+    assert_eq!(objects[1]["preread"], objects[0]["read"]);
+    assert!(objects[1]["cpu_stats"]["system_cpu_usage"].as_u64().unwrap() > 0);
+    assert_eq!(objects[1]["memory_stats"]["limit"], 64 << 20);
+    assert_eq!(objects[1]["pids_stats"]["current"], 1);
+
     // top: ps's table of the container's processes.
     let top = s.ok(&["top", "api-res"]);
     assert!(top.lines().next().unwrap().contains("PID"), "{top}");
@@ -281,6 +293,14 @@ fn docker_diff_export_cp_prune_and_sizes() {
         s.ok(&["exec", "api-fs", "cat", "/tmp/f.txt", "/tmp/tree/a"]),
         "file content\nin tree\n"
     );
+    // Owned by the container's root, unless -a (copyUIDGID).
+    std::os::unix::fs::chown(d("f.txt"), Some(1234), Some(1234)).unwrap();
+    s.ok(&["cp", &d("f.txt"), "api-fs:/tmp/root-owned"]);
+    s.ok(&["cp", "-a", &d("f.txt"), "api-fs:/tmp/kept"]);
+    assert_eq!(
+        s.ok(&["exec", "api-fs", "stat", "-c", "%u:%g", "/tmp/root-owned", "/tmp/kept"]),
+        "0:0\n1234:1234\n"
+    );
     // cp out of it: a file, a directory.
     s.ok(&["cp", "api-fs:/added", &d("out.txt")]);
     assert_eq!(std::fs::read_to_string(d("out.txt")).unwrap(), "new\n");
@@ -340,6 +360,71 @@ fn docker_diff_export_cp_prune_and_sizes() {
     let out = s.ok(&["container", "prune", "-f"]);
     assert!(out.contains(id), "{out}");
     assert_eq!(e.ok(&["ps", "-aq"]), "");
+}
+
+#[test]
+fn docker_run_joins_a_network_with_aliases_and_an_address() {
+    require_root!();
+    let e = Engine::new("berth");
+    let s = Serve::start(&e);
+    e.ok(&["network", "create", "--subnet", "10.231.7.0/24", "api-net"]);
+    s.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "api-member",
+        "--network",
+        "api-net",
+        "--network-alias",
+        "web",
+        "--ip",
+        "10.231.7.9",
+        "bb:1",
+        "sleep",
+        "300",
+    ]);
+    let nets = json(&s.ok(&[
+        "inspect",
+        "-f",
+        "{{json .NetworkSettings.Networks}}",
+        "api-member",
+    ]));
+    let ep = &nets["api-net"];
+    assert_eq!(ep["IPAddress"], "10.231.7.9", "{nets}");
+    assert!(
+        ep["Aliases"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|x| x == "web")),
+        "{nets}"
+    );
+    // Links are not berth's: refused by name.
+    let err = s.fails(&["run", "--link", "api-member:m", "bb:1", "true"]);
+    assert!(err.contains("Links is not supported by berth"), "{err}");
+    s.ok(&["rm", "-f", "api-member"]);
+    e.ok(&["network", "rm", "api-net"]);
+}
+
+/// The first `n` JSON objects of a streamed (chunked) `GET path`.
+fn raw_stream(s: &Serve, path: &str, n: usize) -> Vec<Value> {
+    use std::io::{Read, Write};
+    let mut c = std::os::unix::net::UnixStream::connect(&s.socket).unwrap();
+    c.set_read_timeout(Some(COMMAND_TIMEOUT)).unwrap();
+    write!(c, "GET {path} HTTP/1.1\r\nHost: berth\r\n\r\n").unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 65536];
+    loop {
+        let objects: Vec<Value> = String::from_utf8_lossy(&got)
+            .split("\r\n")
+            .filter(|p| p.starts_with('{') && p.ends_with('\n'))
+            .map(json)
+            .collect();
+        if objects.len() >= n {
+            return objects;
+        }
+        let k = c.read(&mut buf).unwrap();
+        assert!(k > 0, "the stream ended: {}", String::from_utf8_lossy(&got));
+        got.extend_from_slice(&buf[..k]);
+    }
 }
 
 /// `POST /containers/NAME/attach?QUERY` as docker-compose sends it

@@ -78,6 +78,18 @@ pub struct Unpacked {
 
 /// Unpacks the layer tar `reader` into `dest`, an existing empty directory.
 pub fn unpack(reader: impl Read, dest: &Path, limits: &Limits) -> Result<Unpacked> {
+    unpack_as(reader, dest, limits, None)
+}
+
+/// [`unpack`] with every entry owned by `owner` (uid, gid) instead of the
+/// tar's owners when given (the Engine API's `docker cp` into a container
+/// without `copyUIDGID`: the container's root owns what is copied).
+pub fn unpack_as(
+    reader: impl Read,
+    dest: &Path,
+    limits: &Limits,
+    owner: Option<(u32, u32)>,
+) -> Result<Unpacked> {
     let what = dest.display().to_string();
     let layer_err = |reason: String| Error::BadLayer {
         layer: what.clone(),
@@ -97,6 +109,7 @@ pub fn unpack(reader: impl Read, dest: &Path, limits: &Limits) -> Result<Unpacke
         size: 0,
         entries: 0,
         limits: *limits,
+        owner,
     };
     let entries = archive
         .entries()
@@ -143,6 +156,7 @@ struct LayerWriter {
     size: u64,
     entries: u64,
     limits: Limits,
+    owner: Option<(u32, u32)>,
 }
 
 /// The metadata of one entry that we apply.
@@ -173,6 +187,7 @@ impl LayerWriter {
         };
         let uid = u32::try_from(num(header.uid(), "uid")?).map_err(|_| bad("uid out of range"))?;
         let gid = u32::try_from(num(header.gid(), "gid")?).map_err(|_| bad("gid out of range"))?;
+        let (uid, gid) = self.owner.unwrap_or((uid, gid));
         let mode = num(header.mode().map(u64::from), "mode")? as u32 & 0o7777;
         let mtime = num(header.mtime(), "mtime")? as i64;
         let device = (

@@ -213,10 +213,13 @@ impl Read for ChannelReader {
     }
 }
 
-/// `PUT /containers/{id}/archive?path=DIR`: the tar body unpacked into
-/// the directory `DIR` by the engine's safe unpacker.
+/// `PUT /containers/{id}/archive?path=DIR&copyUIDGID=`: the tar body
+/// unpacked into the directory `DIR` by the engine's safe unpacker, owned
+/// by the container's root unless `copyUIDGID` (dockerd's rule; berth has
+/// no user namespace, so its root is 0:0).
 pub async fn put(server: &Server, req: Request<Incoming>, id: &str, q: &Query) -> ApiResult {
     let path = path_param(q)?;
+    let owner = (!q.bool("copyUIDGID")).then_some((0, 0));
     let (tx, rx) = mpsc::channel::<Bytes>(16);
     let key = id.to_owned();
     let done = on_own_thread(server, move |e| {
@@ -233,7 +236,7 @@ pub async fn put(server: &Server, req: Request<Incoming>, id: &str, q: &Query) -
             rx,
             buf: Bytes::new(),
         };
-        rootfs.extract(&path, input)?;
+        rootfs.extract_as(&path, input, owner)?;
         Ok(())
     });
     let mut body = req.into_body();

@@ -377,9 +377,20 @@ impl Rootfs {
     /// with the image crate's safe unpacker (nothing written through a
     /// symlink, nothing outside the root).
     pub fn extract(&self, dir: &str, input: impl Read) -> Result<()> {
+        self.extract_as(dir, input, None)
+    }
+
+    /// [`Rootfs::extract`] with everything owned by `owner` (uid, gid)
+    /// when given, whatever the tar says.
+    pub fn extract_as(&self, dir: &str, input: impl Read, owner: Option<(u32, u32)>) -> Result<()> {
         let target = self.open(dir, OFlag::O_PATH | OFlag::O_DIRECTORY)?;
         let via = PathBuf::from(format!("/proc/self/fd/{}", target.as_raw_fd()));
-        berth_image::unpack::unpack(input, &via, &berth_image::unpack::Limits::default())?;
+        berth_image::unpack::unpack_as(
+            input,
+            &via,
+            &berth_image::unpack::Limits::default(),
+            owner,
+        )?;
         Ok(())
     }
 
