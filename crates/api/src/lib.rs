@@ -10,7 +10,8 @@
 //! - `router.rs`: `/v1.41/...` version checks and the routing table;
 //! - `reply.rs`: JSON and error bodies, dockerd's status codes, streaming
 //!   bodies;
-//! - `system.rs`, `containers.rs`, `images.rs`: the endpoints;
+//! - `system.rs`, `containers/` (create, stats, live, archive), `images.rs`:
+//!   the endpoints;
 //! - `attach.rs`: hijacked attach connections and Docker's multiplexed
 //!   stream format.
 //!

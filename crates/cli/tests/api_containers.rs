@@ -202,7 +202,12 @@ fn docker_run_flags_reach_the_container_and_inspect() {
         objects[0]["cpu_stats"]["cpu_usage"]["total_usage"]
     );
     assert_eq!(objects[1]["preread"], objects[0]["read"]);
-    assert!(objects[1]["cpu_stats"]["system_cpu_usage"].as_u64().unwrap() > 0);
+    assert!(
+        objects[1]["cpu_stats"]["system_cpu_usage"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
     assert_eq!(objects[1]["memory_stats"]["limit"], 64 << 20);
     assert_eq!(objects[1]["pids_stats"]["current"], 1);
 
@@ -298,7 +303,15 @@ fn docker_diff_export_cp_prune_and_sizes() {
     s.ok(&["cp", &d("f.txt"), "api-fs:/tmp/root-owned"]);
     s.ok(&["cp", "-a", &d("f.txt"), "api-fs:/tmp/kept"]);
     assert_eq!(
-        s.ok(&["exec", "api-fs", "stat", "-c", "%u:%g", "/tmp/root-owned", "/tmp/kept"]),
+        s.ok(&[
+            "exec",
+            "api-fs",
+            "stat",
+            "-c",
+            "%u:%g",
+            "/tmp/root-owned",
+            "/tmp/kept"
+        ]),
         "0:0\n1234:1234\n"
     );
     // cp out of it: a file, a directory.
