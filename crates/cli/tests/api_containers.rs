@@ -236,6 +236,34 @@ fn docker_run_flags_reach_the_container_and_inspect() {
     );
     s.ok(&["rm", "-f", "api-res"]);
 
+    // A restart policy given by update holds from the next exit on.
+    s.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "api-r",
+        "bb:1",
+        "sh",
+        "-c",
+        "sleep 2; exit 3",
+    ]);
+    s.ok(&["update", "--restart", "on-failure:1", "api-r"]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let st = e.ok(&[
+            "inspect",
+            "-f",
+            "{{.RestartCount}} {{.State.Status}}",
+            "api-r",
+        ]);
+        if st == "1 exited\n" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not restarted once: {st}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    s.ok(&["rm", "api-r"]);
+
     // What berth cannot do is refused by name, not ignored.
     let err = s.fails(&[
         "run",
