@@ -347,6 +347,12 @@ fn docker_diff_export_cp_prune_and_sizes() {
     assert_eq!(std::fs::read_to_string(d("out.txt")).unwrap(), "new\n");
     s.ok(&["cp", "api-fs:/tmp/tree", &d("back")]);
     assert_eq!(std::fs::read_to_string(d("back/a")).unwrap(), "in tree\n");
+    // A file berth bind-mounts from the bundle: what the container sees.
+    s.ok(&["cp", "api-fs:/etc/hostname", &d("hostname")]);
+    assert_eq!(
+        std::fs::read_to_string(d("hostname")).unwrap(),
+        s.ok(&["exec", "api-fs", "cat", "/etc/hostname"])
+    );
     // A missing path: dockerd's 404 (the 20.10 CLI words it itself).
     let err = s.fails(&["cp", "api-fs:/nope", &d("x")]);
     assert!(err.contains("/nope"), "{err}");

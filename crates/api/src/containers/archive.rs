@@ -113,7 +113,15 @@ fn stat_header(path: &str, st: &PathStat) -> String {
     base64::engine::general_purpose::STANDARD.encode(v.to_string())
 }
 
-/// The container's root with its volumes, and the stat of `path` in it.
+/// What a path names: a file of the container's root, or the bundle's
+/// file the container sees there through a bind mount (`/etc/hosts`).
+enum Source {
+    Root(Rootfs),
+    Bundle(std::path::PathBuf),
+}
+
+/// The container's root with its volumes, and the stat of `path` in it
+/// (through a final symlink not followed, as `berth cp`).
 fn open_and_stat(e: &Engine, key: &str, path: &str) -> Result<(Rootfs, PathStat), ApiError> {
     let c = e.find(key)?;
     let rootfs = e.rootfs_with_volumes(&c)?;
@@ -121,11 +129,29 @@ fn open_and_stat(e: &Engine, key: &str, path: &str) -> Result<(Rootfs, PathStat)
     Ok((rootfs, st))
 }
 
+/// [`open_and_stat`] for reading: a bind-mounted bundle file is read from
+/// the bundle (what the container sees), as `berth cp` reads it.
+fn source_and_stat(e: &Engine, key: &str, path: &str) -> Result<(Source, PathStat), ApiError> {
+    let (rootfs, st) = open_and_stat(e, key, path)?;
+    if st.link_target.is_none() {
+        let c = e.find(key)?;
+        let bundle_file = rootfs
+            .resolve(path)
+            .ok()
+            .and_then(|p| e.bind_mounted(&c, &p));
+        if let Some(file) = bundle_file {
+            let st = berth_engine::fs::stat_file(&file)?;
+            return Ok((Source::Bundle(file), st));
+        }
+    }
+    Ok((Source::Root(rootfs), st))
+}
+
 /// `HEAD /containers/{id}/archive?path=`: the stat header only.
 pub async fn head(server: &Server, id: &str, q: &Query) -> ApiResult {
     let path = path_param(q)?;
     let (key, p) = (id.to_owned(), path.clone());
-    let (_, st) = answer(on_own_thread(server, move |e| open_and_stat(e, &key, &p))).await?;
+    let (_, st) = answer(on_own_thread(server, move |e| source_and_stat(e, &key, &p))).await?;
     Ok(Response::builder()
         .status(StatusCode::OK)
         .header(STAT_HEADER, stat_header(&path, &st))
@@ -162,7 +188,7 @@ pub async fn get(server: &Server, id: &str, q: &Query) -> ApiResult {
     // The result channel is unused: the thread reports through `stat_tx`
     // and the body.
     drop(on_own_thread(server, move |e| {
-        let (rootfs, st) = match open_and_stat(e, &key, &p) {
+        let (source, st) = match source_and_stat(e, &key, &p) {
             Ok(v) => v,
             Err(err) => {
                 let _ = stat_tx.send(Err(err));
@@ -176,8 +202,12 @@ pub async fn get(server: &Server, id: &str, q: &Query) -> ApiResult {
             base_name(&p)
         };
         let mut out = io::BufWriter::with_capacity(64 << 10, ChannelWriter(tx));
+        let written = match source {
+            Source::Root(rootfs) => rootfs.archive(&p, &name, &mut out),
+            Source::Bundle(file) => berth_engine::fs::archive_file(&file, &name, &mut out),
+        };
         // An error now can only cut the stream short, as with dockerd.
-        if let Err(err) = rootfs.archive(&p, &name, &mut out).map_err(ApiError::from) {
+        if let Err(err) = written.map_err(ApiError::from) {
             tracing::debug!("archive of {p}: {}", err.message);
         }
         let _ = out.flush();

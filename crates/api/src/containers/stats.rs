@@ -40,8 +40,10 @@ pub async fn stats(server: &Server, id: &str, q: &Query) -> ApiResult {
             let now = berth_engine::image::time::now_rfc3339();
             let current = sample(&c).unwrap_or_default();
             // A single answer waits for a second reading (precpu), unless
-            // one-shot.
-            if !stream && !one_shot && previous.is_none() {
+            // one-shot or there is nothing to read (empty at once, as
+            // dockerd).
+            let running = c.state == berth_engine::State::Running;
+            if !stream && !one_shot && running && previous.is_none() {
                 previous = Some((current, now));
                 std::thread::sleep(INTERVAL);
                 continue;

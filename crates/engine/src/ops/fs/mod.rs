@@ -295,6 +295,34 @@ impl Engine {
     }
 }
 
+/// A tar of the host file `file` (one of the bundle's files a container
+/// sees through a bind mount, [`Engine::bind_mounted`]) named `name`.
+pub fn archive_file(file: &Path, name: &str, out: impl Write) -> Result<()> {
+    let (dir, leaf) = match (file.parent(), file.file_name()) {
+        (Some(d), Some(l)) => (d, l),
+        _ => return Err(Error::invalid("path", file.display().to_string())),
+    };
+    let dir = open_dir(dir)?;
+    let leaf = CString::new(leaf.as_encoded_bytes())
+        .map_err(|_| Error::invalid("path", file.display().to_string()))?;
+    let mut t = TarWriter::new(out, false);
+    t.entry(dir.as_fd(), &leaf, Path::new(name))?;
+    t.finish()
+}
+
+/// The [`PathStat`] of a host file ([`archive_file`]'s).
+pub fn stat_file(file: &Path) -> Result<PathStat> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::symlink_metadata(file).map_err(|e| Error::io("stat", file, e))?;
+    Ok(PathStat {
+        size: m.size(),
+        mode: m.mode(),
+        mtime: m.mtime(),
+        mtime_nsec: m.mtime_nsec() as u32,
+        link_target: None,
+    })
+}
+
 impl Rootfs {
     /// What `path` is, a final symlink not followed; `None` if absent.
     pub fn kind(&self, path: &str) -> Result<Option<FileKind>> {
