@@ -326,6 +326,12 @@ fn docker_diff_export_cp_prune_and_sizes() {
         s.ok(&["exec", "api-fs", "cat", "/tmp/f.txt", "/tmp/tree/a"]),
         "file content\nin tree\n"
     );
+    // A directory may not replace a file (noOverwriteDirNonDir).
+    std::fs::create_dir_all(d("clash/added")).unwrap();
+    std::fs::write(d("clash/added/x"), "x").unwrap();
+    let err = s.fails(&["cp", &d("clash/added"), "api-fs:/"]);
+    assert!(err.contains("cannot overwrite a non-directory with a directory"), "{err}");
+    assert_eq!(s.ok(&["exec", "api-fs", "cat", "/added"]), "new\n");
     // Owned by the container's root, unless -a (copyUIDGID).
     std::os::unix::fs::chown(d("f.txt"), Some(1234), Some(1234)).unwrap();
     s.ok(&["cp", &d("f.txt"), "api-fs:/tmp/root-owned"]);

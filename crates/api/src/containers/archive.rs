@@ -243,13 +243,16 @@ impl Read for ChannelReader {
     }
 }
 
-/// `PUT /containers/{id}/archive?path=DIR&copyUIDGID=`: the tar body
-/// unpacked into the directory `DIR` by the engine's safe unpacker, owned
-/// by the container's root unless `copyUIDGID` (dockerd's rule; berth has
-/// no user namespace, so its root is 0:0).
+/// `PUT /containers/{id}/archive?path=DIR&copyUIDGID=&noOverwriteDirNonDir=`:
+/// the tar body unpacked into the directory `DIR` by the engine's safe
+/// unpacker, owned by the container's root unless `copyUIDGID` (dockerd's
+/// rule; berth has no user namespace, so its root is 0:0).
 pub async fn put(server: &Server, req: Request<Incoming>, id: &str, q: &Query) -> ApiResult {
     let path = path_param(q)?;
-    let owner = (!q.bool("copyUIDGID")).then_some((0, 0));
+    let options = berth_engine::fs::ExtractOptions {
+        owner: (!q.bool("copyUIDGID")).then_some((0, 0)),
+        keep_kinds: q.bool("noOverwriteDirNonDir"),
+    };
     let (tx, rx) = mpsc::channel::<Bytes>(16);
     let key = id.to_owned();
     let done = on_own_thread(server, move |e| {
@@ -266,7 +269,7 @@ pub async fn put(server: &Server, req: Request<Incoming>, id: &str, q: &Query) -
             rx,
             buf: Bytes::new(),
         };
-        rootfs.extract_as(&path, input, owner)?;
+        rootfs.extract_with(&path, input, &options)?;
         Ok(())
     });
     let mut body = req.into_body();

@@ -33,6 +33,7 @@ use crate::error::{Error, Result};
 use crate::model::{Container, State};
 use crate::Engine;
 
+pub use berth_image::unpack::Options as ExtractOptions;
 pub use diff::{Change, ChangeKind};
 pub use tar::append_symlink;
 use tar::{write_layer_tar, CheckedStream, TarWriter};
@@ -405,19 +406,24 @@ impl Rootfs {
     /// with the image crate's safe unpacker (nothing written through a
     /// symlink, nothing outside the root).
     pub fn extract(&self, dir: &str, input: impl Read) -> Result<()> {
-        self.extract_as(dir, input, None)
+        self.extract_with(dir, input, &ExtractOptions::default())
     }
 
-    /// [`Rootfs::extract`] with everything owned by `owner` (uid, gid)
-    /// when given, whatever the tar says.
-    pub fn extract_as(&self, dir: &str, input: impl Read, owner: Option<(u32, u32)>) -> Result<()> {
+    /// [`Rootfs::extract`] with the unpacker's options (owner, no change
+    /// of a path's kind).
+    pub fn extract_with(
+        &self,
+        dir: &str,
+        input: impl Read,
+        options: &ExtractOptions,
+    ) -> Result<()> {
         let target = self.open(dir, OFlag::O_PATH | OFlag::O_DIRECTORY)?;
         let via = PathBuf::from(format!("/proc/self/fd/{}", target.as_raw_fd()));
-        berth_image::unpack::unpack_as(
+        berth_image::unpack::unpack_with(
             input,
             &via,
             &berth_image::unpack::Limits::default(),
-            owner,
+            options,
         )?;
         Ok(())
     }
