@@ -330,7 +330,10 @@ fn docker_diff_export_cp_prune_and_sizes() {
     std::fs::create_dir_all(d("clash/added")).unwrap();
     std::fs::write(d("clash/added/x"), "x").unwrap();
     let err = s.fails(&["cp", &d("clash/added"), "api-fs:/"]);
-    assert!(err.contains("cannot overwrite a non-directory with a directory"), "{err}");
+    assert!(
+        err.contains("cannot overwrite a non-directory with a directory"),
+        "{err}"
+    );
     assert_eq!(s.ok(&["exec", "api-fs", "cat", "/added"]), "new\n");
     // Owned by the container's root, unless -a (copyUIDGID).
     std::os::unix::fs::chown(d("f.txt"), Some(1234), Some(1234)).unwrap();

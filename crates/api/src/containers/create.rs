@@ -57,6 +57,8 @@ const UNSUPPORTED_HOST_CONFIG: &[&str] = &[
     "ReadonlyPaths",
     "Capabilities",
     "Annotations",
+    // The server's `--runtime` runs every container.
+    "Runtime",
 ];
 
 fn is_default(key: &str, v: &Value) -> bool {
@@ -299,6 +301,9 @@ fn security_options(hc: &Value) -> Result<SecurityOptions, ApiError> {
 fn network_options(body: &Value) -> Result<(Option<String>, NetworkOptions), ApiError> {
     let hc = &body["HostConfig"];
     let mut network = text(&hc["NetworkMode"]).filter(|n| n != "default");
+    if network.is_none() && body["NetworkDisabled"].as_bool().unwrap_or(false) {
+        network = Some("none".into());
+    }
     let mut net = NetworkOptions {
         dns: strings(&hc["Dns"]),
         dns_search: strings(&hc["DnsSearch"]),
