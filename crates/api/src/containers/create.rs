@@ -354,10 +354,13 @@ fn network_options(body: &Value) -> Result<(Option<String>, NetworkOptions), Api
                 "NetworkingConfig.EndpointsConfig.{name}.Links"
             )));
         }
-        if !is_default("DriverOpts", &ep["DriverOpts"]) {
-            return Err(unsupported(&format!(
-                "NetworkingConfig.EndpointsConfig.{name}.DriverOpts"
-            )));
+        for field in ["DriverOpts", "IPAMConfig.LinkLocalIPs"] {
+            let value = field.split('.').fold(ep, |v, k| &v[k]);
+            if !is_default(field, value) {
+                return Err(unsupported(&format!(
+                    "NetworkingConfig.EndpointsConfig.{name}.{field}"
+                )));
+            }
         }
         net.aliases = strings(&ep["Aliases"]);
         net.ip = text(&ep["IPAMConfig"]["IPv4Address"]);
@@ -481,5 +484,27 @@ mod tests {
                 format!("HostConfig.{k} is not supported by berth")
             );
         }
+    }
+
+    #[test]
+    fn the_endpoint_names_the_network_docker_py_joins() {
+        let mut b = plain();
+        b["HostConfig"]["NetworkMode"] = json!("default");
+        b["NetworkingConfig"] = json!({"EndpointsConfig": {"proj_default": {"Aliases": ["web"], "IPAMConfig": {}, "Links": []}}});
+        let o = create_options(&b).unwrap();
+        assert_eq!(o.network.as_deref(), Some("proj_default"));
+        assert_eq!(o.net.aliases, ["web"]);
+        assert_eq!(o.net.ip, None);
+        b["NetworkingConfig"]["EndpointsConfig"]["other"] = json!({});
+        let e = create_options(&b).unwrap_err();
+        assert_eq!(
+            e.message,
+            "Container cannot be connected to network endpoints: other, proj_default"
+        );
+        b["NetworkingConfig"] = json!({"EndpointsConfig": {"n": {"Links": ["a:b"]}}});
+        assert_eq!(
+            create_options(&b).unwrap_err().message,
+            "NetworkingConfig.EndpointsConfig.n.Links is not supported by berth"
+        );
     }
 }
