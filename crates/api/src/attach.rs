@@ -34,26 +34,6 @@ pub fn frame(stream: u8, data: &[u8]) -> Vec<u8> {
     out
 }
 
-/// `since`/`until`: `SECS`, `SECS.NANOS` or RFC 3339, as nanoseconds.
-pub fn timestamp(s: &str) -> Option<i128> {
-    if s.is_empty() {
-        return None;
-    }
-    if let Some((secs, frac)) = s.split_once('.') {
-        if let (Ok(secs), true) = (
-            secs.parse::<i128>(),
-            frac.bytes().all(|b| b.is_ascii_digit()),
-        ) {
-            let nanos: i128 = format!("{frac:0<9}")[..9].parse().unwrap_or(0);
-            return Some(secs * 1_000_000_000 + nanos);
-        }
-    }
-    if let Ok(secs) = s.parse::<i128>() {
-        return Some(secs * 1_000_000_000);
-    }
-    berth_engine::image::time::parse_rfc3339(s).map(|secs| secs as i128 * 1_000_000_000)
-}
-
 pub async fn attach(server: Arc<Server>, req: Request<Incoming>, id: &str, q: &Query) -> ApiResult {
     let key = id.to_owned();
     let c = server.engine(move |e| Ok(e.find(&key)?)).await?;
@@ -63,15 +43,31 @@ pub async fn attach(server: Arc<Server>, req: Request<Incoming>, id: &str, q: &Q
     let tty = c.config.stdio.tty;
     let stdin_once = c.config.stdio.stdin_once;
     let running = matches!(c.state, State::Running | State::Starting);
-    // Where the container's attach stream comes from.
-    let stream_source: oneshot::Receiver<UnixStream> = if running {
+    // `logs=1`: what the log holds so far goes first (before the live
+    // stream is connected, so a line may be missed, never doubled).
+    let logs = q.bool("logs");
+    let replay = if logs {
+        let c = c.clone();
+        server
+            .engine(move |e| Ok(log_replay(e, &c, want_stdout, want_stderr)))
+            .await?
+    } else {
+        Vec::new()
+    };
+    let live = q.bool("stream");
+    // Where the container's attach stream comes from (none when only the
+    // log is asked for, or the log of a container that is not running).
+    let ended = !running && c.state != State::Created;
+    let stream_source: Option<oneshot::Receiver<UnixStream>> = if !live || (logs && ended) {
+        None
+    } else if running {
         let id = c.id.clone();
         let (tx, rx) = oneshot::channel();
         let stream = server
             .engine(move |e| Ok(attach::connect(e.bundle(&id).dir(), attach::SOCKET)?))
             .await?;
         let _ = tx.send(stream);
-        rx
+        Some(rx)
     } else if c.state == State::Created {
         let (tx, rx) = oneshot::channel();
         server
@@ -81,7 +77,7 @@ pub async fn attach(server: Arc<Server>, req: Request<Incoming>, id: &str, q: &Q
             .entry(c.id.clone())
             .or_default()
             .push(tx);
-        rx
+        Some(rx)
     } else {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -96,7 +92,17 @@ pub async fn attach(server: Arc<Server>, req: Request<Incoming>, id: &str, q: &Q
                 return;
             }
         };
-        let Ok(stream) = stream_source.await else {
+        let mut upgraded = upgraded;
+        for chunk in &replay {
+            if upgraded.write_all(chunk).await.is_err() {
+                return;
+            }
+        }
+        let Some(source) = stream_source else {
+            let _ = upgraded.shutdown().await;
+            return;
+        };
+        let Ok(stream) = source.await else {
             return;
         };
         relay(
@@ -111,6 +117,40 @@ pub async fn attach(server: Arc<Server>, req: Request<Incoming>, id: &str, q: &Q
         .await;
     });
     reply::upgraded()
+}
+
+/// The container's log so far as attach output: framed, or raw for a
+/// TTY; nothing when its log driver keeps no log.
+fn log_replay(
+    e: &berth_engine::Engine,
+    c: &berth_engine::Container,
+    stdout: bool,
+    stderr: bool,
+) -> Vec<Bytes> {
+    let opts = berth_engine::ops::log_stream::LogsOptions {
+        since: None,
+        until: None,
+        tail: None,
+        follow: false,
+    };
+    let Ok(entries) = e.logs(c, &opts) else {
+        return Vec::new();
+    };
+    let tty = c.config.stdio.tty;
+    entries
+        .flatten()
+        .filter_map(|entry| {
+            let is_err = entry.stream == "stderr";
+            if (is_err && !stderr) || (!is_err && !stdout) {
+                return None;
+            }
+            Some(Bytes::from(if tty {
+                entry.text
+            } else {
+                frame(if is_err { 2 } else { 1 }, &entry.text)
+            }))
+        })
+        .collect()
 }
 
 /// Carries frames between the hijacked connection and the container's

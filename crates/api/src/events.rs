@@ -3,8 +3,6 @@
 //! per line. A client that hangs up ends the stream within the engine's
 //! idle poll, so no thread is left waiting for it.
 
-use berth_engine::model::event::now_nanos;
-use berth_engine::model::time::parse_time;
 use berth_engine::{Engine, EventFilters, EventsOptions};
 use bytes::Bytes;
 use hyper::StatusCode;
@@ -16,12 +14,8 @@ use crate::router::Query;
 use crate::server::Server;
 
 pub async fn events(server: &Server, q: &Query) -> ApiResult {
-    let now = i128::from(now_nanos());
     let time = |key: &str| -> Result<Option<i64>, ApiError> {
-        Ok(match q.get(key).filter(|v| !v.is_empty()) {
-            Some(v) => Some(parse_time(v, now)?.clamp(0, i64::MAX as i128) as i64),
-            None => None,
-        })
+        Ok(q.time(key)?.map(|t| t.clamp(0, i64::MAX as i128) as i64))
     };
     let options = EventsOptions {
         since: time("since")?,

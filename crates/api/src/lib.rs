@@ -11,9 +11,10 @@
 //! - `router.rs`: `/v1.41/...` version checks and the routing table;
 //! - `reply.rs`: JSON and error bodies, dockerd's status codes, streaming
 //!   bodies;
-//! - `system.rs` (also `/system/df`), `containers.rs`, `images.rs` (+
-//!   `images/`), `build.rs`, `networks.rs`, `objects.rs` (volumes, simple
-//!   verbs), `events.rs` (the streamed `/events`): the endpoints;
+//! - `system.rs` (also `/system/df`), `containers/` (create, stats,
+//!   live, archive), `images.rs` (+ `images/`), `build.rs`, `networks.rs`,
+//!   `objects.rs` (volumes, simple verbs), `events.rs` (the streamed
+//!   `/events`): the endpoints;
 //! - `attach.rs`: hijacked attach connections and Docker's multiplexed
 //!   stream format.
 //!

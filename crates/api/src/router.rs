@@ -46,6 +46,18 @@ impl Query {
             .collect()
     }
 
+    /// A `since`/`until` value (unix time, RFC 3339 or a duration ago, as
+    /// dockerd's `GetTimestamp`) in nanoseconds; a bad one is 400.
+    pub fn time(&self, key: &str) -> Result<Option<i128>, ApiError> {
+        match self.get(key).filter(|v| !v.is_empty()) {
+            None => Ok(None),
+            Some(v) => {
+                let now = i128::from(berth_engine::model::event::now_nanos());
+                Ok(Some(berth_engine::model::time::parse_time(v, now)?))
+            }
+        }
+    }
+
     /// dockerd's `BoolValue`: "", 0, no, false, none are false.
     pub fn bool(&self, key: &str) -> bool {
         self.get(key).is_some_and(|v| {
@@ -147,6 +159,25 @@ async fn dispatch(server: Arc<Server>, req: Request<Incoming>, path: &str, q: Qu
         }
         (["containers", id, "resize"], &Method::POST) => containers::resize(&server, id, &q).await,
         (["containers", id], &Method::DELETE) => containers::remove(&server, id, &q).await,
+        (["containers", "prune"], &Method::POST) => containers::live::prune(&server, &q).await,
+        (["containers", id, "stats"], &Method::GET) => {
+            containers::stats::stats(&server, id, &q).await
+        }
+        (["containers", id, "top"], &Method::GET) => containers::live::top(&server, id, &q).await,
+        (["containers", id, "update"], &Method::POST) => {
+            containers::live::update(&server, req, id).await
+        }
+        (["containers", id, "changes"], &Method::GET) => containers::live::changes(&server, id).await,
+        (["containers", id, "export"], &Method::GET) => containers::archive::export(&server, id).await,
+        (["containers", id, "archive"], &Method::HEAD) => {
+            containers::archive::head(&server, id, &q).await
+        }
+        (["containers", id, "archive"], &Method::GET) => {
+            containers::archive::get(&server, id, &q).await
+        }
+        (["containers", id, "archive"], &Method::PUT) => {
+            containers::archive::put(&server, req, id, &q).await
+        }
         (["containers", id, "exec"], &Method::POST) => crate::exec::create(&server, req, id).await,
         (["exec", id, "start"], &Method::POST) => crate::exec::start(server.clone(), req, id).await,
         (["exec", id, "json"], &Method::GET) => crate::exec::inspect(&server, id).await,

@@ -78,6 +78,28 @@ pub struct Unpacked {
 
 /// Unpacks the layer tar `reader` into `dest`, an existing empty directory.
 pub fn unpack(reader: impl Read, dest: &Path, limits: &Limits) -> Result<Unpacked> {
+    unpack_with(reader, dest, limits, &Options::default())
+}
+
+/// How [`unpack_with`] differs from a layer's unpack (the Engine API's
+/// `docker cp` into a container).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Every entry owned by (uid, gid) instead of the tar's owners
+    /// (`cp` without `copyUIDGID`: the container's root owns the copy).
+    pub owner: Option<(u32, u32)>,
+    /// An entry may not replace a directory with a non-directory or the
+    /// reverse (dockerd's `noOverwriteDirNonDir`).
+    pub keep_kinds: bool,
+}
+
+/// [`unpack`] with [`Options`].
+pub fn unpack_with(
+    reader: impl Read,
+    dest: &Path,
+    limits: &Limits,
+    options: &Options,
+) -> Result<Unpacked> {
     let what = dest.display().to_string();
     let layer_err = |reason: String| Error::BadLayer {
         layer: what.clone(),
@@ -97,6 +119,7 @@ pub fn unpack(reader: impl Read, dest: &Path, limits: &Limits) -> Result<Unpacke
         size: 0,
         entries: 0,
         limits: *limits,
+        options: *options,
     };
     let entries = archive
         .entries()
@@ -143,6 +166,7 @@ struct LayerWriter {
     size: u64,
     entries: u64,
     limits: Limits,
+    options: Options,
 }
 
 /// The metadata of one entry that we apply.
@@ -173,6 +197,7 @@ impl LayerWriter {
         };
         let uid = u32::try_from(num(header.uid(), "uid")?).map_err(|_| bad("uid out of range"))?;
         let gid = u32::try_from(num(header.gid(), "gid")?).map_err(|_| bad("gid out of range"))?;
+        let (uid, gid) = self.options.owner.unwrap_or((uid, gid));
         let mode = num(header.mode().map(u64::from), "mode")? as u32 & 0o7777;
         let mtime = num(header.mtime(), "mtime")? as i64;
         let device = (
@@ -429,7 +454,18 @@ impl LayerWriter {
             Err(Errno::ENOENT) => return Ok(false),
             Err(e) => return Err(self.fail(entry, "stat", e.into())),
         };
-        if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+        let existing_dir = st.st_mode & libc::S_IFMT == libc::S_IFDIR;
+        if self.options.keep_kinds && existing_dir != is_dir {
+            return Err(Error::BadEntry {
+                entry: entry.to_owned(),
+                reason: if existing_dir {
+                    "cannot overwrite a directory with a non-directory".into()
+                } else {
+                    "cannot overwrite a non-directory with a directory".into()
+                },
+            });
+        }
+        if existing_dir {
             if is_dir {
                 return Ok(true);
             }

@@ -96,6 +96,9 @@ pub struct Tmpfs {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Device {
     pub path: String,
+    /// The node on the host it was made from (inspect's `PathOnHost`).
+    #[serde(default)]
+    pub host_path: String,
     /// `c` or `b`.
     pub kind: String,
     pub major: u64,
@@ -196,6 +199,11 @@ fn security_opt(c: &mut SecurityConfig, opt: &str) -> Result<()> {
         }
         ("seccomp", Some("unconfined")) => c.seccomp = SeccompMode::Unconfined,
         ("seccomp", Some("builtin")) => c.seccomp = SeccompMode::Default,
+        // The profile's content: what the docker CLI sends dockerd (it
+        // reads the file itself).
+        ("seccomp", Some(json)) if json.trim_start().starts_with('{') => {
+            c.seccomp = SeccompMode::Custom(json.to_owned())
+        }
         ("seccomp", Some(path)) if !path.is_empty() => {
             let profile = std::fs::read_to_string(path).map_err(|e| Error::Invalid {
                 what: "--security-opt".into(),

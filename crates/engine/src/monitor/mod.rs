@@ -232,7 +232,10 @@ impl Monitor {
                 let _ = engine.network_release(c);
                 let _ = engine.volumes_release(c);
                 let _ = unmount(&bundle.rootfs());
-                let policy = c.config.restart;
+                // As recorded now: `update --restart` may have changed it.
+                let policy = engine
+                    .find(id)
+                    .map_or(c.config.restart, |c| c.config.restart);
                 let again = engine.db.owned_exited(id, me, code, "", &finished, |l| {
                     policy.restarts_after(code, l.manually_stopped, l.restart_count)
                 })?;

@@ -215,6 +215,16 @@ impl Engine {
             "NetworkSettings": self.network_settings(c),
             "Mounts": mounts(cfg),
         });
+        let host = &mut v["HostConfig"];
+        host["ShmSize"] = json!(if sec.shm_size == 0 {
+            64 << 20
+        } else {
+            sec.shm_size
+        });
+        host["Tmpfs"] = tmpfs(sec);
+        host["Devices"] = devices(sec);
+        host["Ulimits"] = ulimits(sec);
+        host["SecurityOpt"] = security_opt(sec);
         // Docker's HostConfig carries the limits (Memory, NanoCpus, ...).
         if let (Some(host), Ok(serde_json::Value::Object(limits))) = (
             v["HostConfig"].as_object_mut(),
@@ -279,6 +289,79 @@ impl Engine {
             "Metadata": {"LastTagTime": "0001-01-01T00:00:00Z"},
             "Descriptor": d.manifest,
         }))
+    }
+}
+
+/// Docker's `HostConfig.Tmpfs`: path → options.
+fn tmpfs(sec: &crate::model::SecurityConfig) -> Value {
+    if sec.tmpfs.is_empty() {
+        return Value::Null;
+    }
+    sec.tmpfs
+        .iter()
+        .map(|t| (t.destination.clone(), json!(t.options.join(","))))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
+/// `--device`s as Docker lists them (none for `--privileged`'s host
+/// devices, as Docker).
+fn devices(sec: &crate::model::SecurityConfig) -> Value {
+    if sec.privileged {
+        return json!([]);
+    }
+    sec.devices
+        .iter()
+        .map(|d| {
+            json!({
+                "PathOnHost": d.host_path,
+                "PathInContainer": d.path,
+                "CgroupPermissions": d.access,
+            })
+        })
+        .collect()
+}
+
+/// `--ulimit`s with Docker's names (`nofile`) and -1 for unlimited.
+fn ulimits(sec: &crate::model::SecurityConfig) -> Value {
+    if sec.ulimits.is_empty() {
+        return Value::Null;
+    }
+    let n = |v: u64| if v == u64::MAX { -1 } else { v as i64 };
+    sec.ulimits
+        .iter()
+        .map(|u| {
+            json!({
+                "Name": u.kind.trim_start_matches("RLIMIT_").to_lowercase(),
+                "Soft": n(u.soft),
+                "Hard": n(u.hard),
+            })
+        })
+        .collect()
+}
+
+/// `--security-opt`s in Docker's words, from the resolved settings.
+fn security_opt(sec: &crate::model::SecurityConfig) -> Value {
+    use crate::model::security::SeccompMode;
+    let mut out = Vec::new();
+    match &sec.seccomp {
+        SeccompMode::Default => {}
+        SeccompMode::Unconfined => out.push("seccomp=unconfined".to_owned()),
+        SeccompMode::Custom(profile) => out.push(format!("seccomp={profile}")),
+    }
+    if !sec.apparmor_profile.is_empty() {
+        out.push(format!("apparmor={}", sec.apparmor_profile));
+    }
+    if sec.no_new_privileges {
+        out.push("no-new-privileges".to_owned());
+    }
+    if sec.unconfined_paths {
+        out.push("systempaths=unconfined".to_owned());
+    }
+    if out.is_empty() {
+        Value::Null
+    } else {
+        json!(out)
     }
 }
 

@@ -9,6 +9,8 @@
 
 use std::path::Path;
 
+pub use berth_cgroups::{BlkioEntry, Stats as CgroupStats};
+
 use crate::error::{Error, Result};
 use crate::model::{Container, State};
 use crate::ops::cgroup::cgroup;
@@ -31,6 +33,25 @@ pub struct Sample {
     pub block_read: u64,
     pub block_write: u64,
     pub pids: u64,
+    /// The cgroup's numbers as read (the Engine API's `stats` shows them
+    /// in full); None when not running.
+    pub cgroup: Option<CgroupStats>,
+    /// Per interface but `lo`.
+    pub interfaces: Vec<Interface>,
+}
+
+/// One interface's counters from `/proc/<pid>/net/dev`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Interface {
+    pub name: String,
+    pub rx_bytes: u64,
+    pub rx_packets: u64,
+    pub rx_errors: u64,
+    pub rx_dropped: u64,
+    pub tx_bytes: u64,
+    pub tx_packets: u64,
+    pub tx_errors: u64,
+    pub tx_dropped: u64,
 }
 
 impl Sample {
@@ -62,7 +83,7 @@ pub fn sample(c: &Container) -> Result<Sample> {
         return Ok(Sample::default());
     }
     let cg = cgroup(c)?;
-    let st = cg.stats().map_err(|e| Error::Cgroup {
+    let st: CgroupStats = cg.stats().map_err(|e| Error::Cgroup {
         id: c.id.clone(),
         source: e,
     })?;
@@ -94,7 +115,9 @@ pub fn sample(c: &Container) -> Result<Sample> {
     } else {
         cg.pids().map_or(0, |p| p.len() as u64)
     };
-    let (net_rx, net_tx) = network(c.pid);
+    let interfaces = network(c.pid);
+    let net_rx = interfaces.iter().map(|i| i.rx_bytes).sum();
+    let net_tx = interfaces.iter().map(|i| i.tx_bytes).sum();
     Ok(Sample {
         cpu_total: st.cpu.usage.total,
         system_total,
@@ -110,6 +133,8 @@ pub fn sample(c: &Container) -> Result<Sample> {
         block_read,
         block_write,
         pids,
+        cgroup: Some(st),
+        interfaces,
     })
 }
 
@@ -153,11 +178,11 @@ pub(crate) fn host_memory() -> u64 {
         .map_or(0, |kb| kb * 1024)
 }
 
-/// Received and sent bytes of the container's interfaces but `lo`; zero
-/// when it shares the host's network namespace (Docker reports none then).
-fn network(pid: i32) -> (u64, u64) {
+/// The counters of the container's interfaces but `lo`; none when it
+/// shares the host's network namespace (Docker reports none then).
+fn network(pid: i32) -> Vec<Interface> {
     if pid <= 0 {
-        return (0, 0);
+        return Vec::new();
     }
     let ns = |p: &str| {
         std::fs::metadata(Path::new(p)).ok().map(|m| {
@@ -167,15 +192,15 @@ fn network(pid: i32) -> (u64, u64) {
     };
     let theirs = ns(&format!("/proc/{pid}/ns/net"));
     if theirs.is_none() || theirs == ns("/proc/self/ns/net") {
-        return (0, 0);
+        return Vec::new();
     }
     std::fs::read_to_string(format!("/proc/{pid}/net/dev"))
         .map(|t| parse_net_dev(&t))
-        .unwrap_or((0, 0))
+        .unwrap_or_default()
 }
 
-fn parse_net_dev(text: &str) -> (u64, u64) {
-    let (mut rx, mut tx) = (0, 0);
+fn parse_net_dev(text: &str) -> Vec<Interface> {
+    let mut out = Vec::new();
     for line in text.lines().skip(2) {
         let Some((name, rest)) = line.split_once(':') else {
             continue;
@@ -187,12 +212,21 @@ fn parse_net_dev(text: &str) -> (u64, u64) {
             .split_whitespace()
             .filter_map(|x| x.parse().ok())
             .collect();
-        if f.len() >= 9 {
-            rx += f[0];
-            tx += f[8];
+        if f.len() >= 12 {
+            out.push(Interface {
+                name: name.trim().to_owned(),
+                rx_bytes: f[0],
+                rx_packets: f[1],
+                rx_errors: f[2],
+                rx_dropped: f[3],
+                tx_bytes: f[8],
+                tx_packets: f[9],
+                tx_errors: f[10],
+                tx_dropped: f[11],
+            });
         }
     }
-    (rx, tx)
+    out
 }
 
 #[cfg(test)]
@@ -227,6 +261,11 @@ mod tests {
     #[test]
     fn net_dev() {
         let text = "Inter-|   Receive                            |  Transmit\n face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n    lo:     100       1    0    0    0     0          0         0      100       1    0    0    0     0       0          0\n  eth0:    2000      10    0    0    0     0          0         0      300       3    0    0    0     0       0          0\n";
-        assert_eq!(parse_net_dev(text), (2000, 300));
+        let list = parse_net_dev(text);
+        assert_eq!(list.len(), 1);
+        assert_eq!(
+            (list[0].name.as_str(), list[0].rx_bytes, list[0].tx_bytes),
+            ("eth0", 2000, 300)
+        );
     }
 }

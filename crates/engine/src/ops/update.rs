@@ -2,6 +2,7 @@
 //! through the runtime's `update --resources`, then records it.
 
 use crate::error::{Error, Result};
+use crate::model::restart::RestartPolicy;
 use crate::model::{Bandwidth, Container, Resources, State};
 use crate::spec;
 use crate::Engine;
@@ -46,6 +47,22 @@ impl Engine {
         if matches!(c.state, crate::model::State::Running) && c.pid > 0 {
             self.network_bandwidth_live(&c)?;
         }
+        self.db.set_config(&c.id, &c.config)?;
+        Ok(c)
+    }
+
+    /// `update --restart`: the new policy, recorded; the monitor reads it
+    /// at the container's next exit.
+    pub fn update_restart(&mut self, key: &str, policy: &str) -> Result<Container> {
+        let mut c = self.find(key)?;
+        let restart = RestartPolicy::parse(policy)?;
+        if c.config.auto_remove && !restart.is_none() {
+            return Err(Error::UpdateFailed {
+                id: c.id.clone(),
+                message: "Restart policy cannot be updated because AutoRemove is enabled for the container".into(),
+            });
+        }
+        c.config.restart = restart;
         self.db.set_config(&c.id, &c.config)?;
         Ok(c)
     }

@@ -239,6 +239,7 @@ pub(super) fn cases() -> Vec<Case> {
             sec(|s| {
                 s.devices = vec![Device {
                     path: "/dev/mynull".into(),
+                    host_path: String::new(),
                     kind: "c".into(),
                     major: 1,
                     minor: 3,
@@ -255,6 +256,7 @@ pub(super) fn cases() -> Vec<Case> {
                 s.privileged = true;
                 s.devices = vec![Device {
                     path: "/dev/null".into(),
+                    host_path: String::new(),
                     kind: "c".into(),
                     major: 1,
                     minor: 3,

@@ -30,6 +30,7 @@ fn golden_host() -> HostFacts {
         .iter()
         .map(|d| Device {
             path: d["path"].as_str().unwrap().into(),
+            host_path: String::new(),
             kind: d["type"].as_str().unwrap().into(),
             major: d["major"].as_u64().unwrap(),
             minor: d["minor"].as_u64().unwrap(),

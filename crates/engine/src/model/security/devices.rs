@@ -86,6 +86,7 @@ pub(crate) fn device(host: &Path, dest: &str, access: &str) -> Option<Device> {
     let rdev = m.rdev();
     Some(Device {
         path: dest.to_owned(),
+        host_path: host.display().to_string(),
         kind: kind.into(),
         major: nix::sys::stat::major(rdev),
         minor: nix::sys::stat::minor(rdev),

@@ -33,6 +33,7 @@ use crate::error::{Error, Result};
 use crate::model::{Container, State};
 use crate::Engine;
 
+pub use berth_image::unpack::Options as ExtractOptions;
 pub use diff::{Change, ChangeKind};
 pub use tar::append_symlink;
 use tar::{write_layer_tar, CheckedStream, TarWriter};
@@ -43,6 +44,18 @@ pub enum FileKind {
     Directory,
     Symlink,
     Other,
+}
+
+/// A path's `lstat` in the container (the Engine API's archive stat).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathStat {
+    pub size: u64,
+    /// `st_mode`: type and permission bits.
+    pub mode: u32,
+    pub mtime: i64,
+    pub mtime_nsec: u32,
+    /// Where a symlink leads, resolved inside the root.
+    pub link_target: Option<String>,
 }
 
 /// The merged root filesystem of a container, held open.
@@ -283,6 +296,34 @@ impl Engine {
     }
 }
 
+/// A tar of the host file `file` (one of the bundle's files a container
+/// sees through a bind mount, [`Engine::bind_mounted`]) named `name`.
+pub fn archive_file(file: &Path, name: &str, out: impl Write) -> Result<()> {
+    let (dir, leaf) = match (file.parent(), file.file_name()) {
+        (Some(d), Some(l)) => (d, l),
+        _ => return Err(Error::invalid("path", file.display().to_string())),
+    };
+    let dir = open_dir(dir)?;
+    let leaf = CString::new(leaf.as_encoded_bytes())
+        .map_err(|_| Error::invalid("path", file.display().to_string()))?;
+    let mut t = TarWriter::new(out, false);
+    t.entry(dir.as_fd(), &leaf, Path::new(name))?;
+    t.finish()
+}
+
+/// The [`PathStat`] of a host file ([`archive_file`]'s).
+pub fn stat_file(file: &Path) -> Result<PathStat> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::symlink_metadata(file).map_err(|e| Error::io("stat", file, e))?;
+    Ok(PathStat {
+        size: m.size(),
+        mode: m.mode(),
+        mtime: m.mtime(),
+        mtime_nsec: m.mtime_nsec() as u32,
+        link_target: None,
+    })
+}
+
 impl Rootfs {
     /// What `path` is, a final symlink not followed; `None` if absent.
     pub fn kind(&self, path: &str) -> Result<Option<FileKind>> {
@@ -300,6 +341,34 @@ impl Rootfs {
             Err(nix::errno::Errno::ENOENT) | Err(nix::errno::Errno::ENOTDIR) => Ok(None),
             Err(e) => Err(Error::io("stat", path, e.into())),
         }
+    }
+
+    /// `lstat` of `path` (a final symlink not followed, its target
+    /// resolved); `None` if absent.
+    pub fn stat(&self, path: &str) -> Result<Option<PathStat>> {
+        let (parent, leaf) = match self.parent(path) {
+            Ok(p) => p,
+            Err(Error::Io { source, .. }) if is_absent(&source) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let st = match fstatat(&parent, leaf.as_c_str(), AtFlags::AT_SYMLINK_NOFOLLOW) {
+            Ok(st) => st,
+            Err(nix::errno::Errno::ENOENT) | Err(nix::errno::Errno::ENOTDIR) => return Ok(None),
+            Err(e) => return Err(Error::io("stat", path, e.into())),
+        };
+        let link_target = if kind_of(&st) == SFlag::S_IFLNK {
+            // A dangling link has no target to name.
+            self.resolve(path).ok()
+        } else {
+            None
+        };
+        Ok(Some(PathStat {
+            size: st.st_size as u64,
+            mode: st.st_mode,
+            mtime: st.st_mtime,
+            mtime_nsec: st.st_mtime_nsec as u32,
+            link_target,
+        }))
     }
 
     /// `path` with every symlink on it, the last one too, resolved inside
@@ -337,9 +406,25 @@ impl Rootfs {
     /// with the image crate's safe unpacker (nothing written through a
     /// symlink, nothing outside the root).
     pub fn extract(&self, dir: &str, input: impl Read) -> Result<()> {
+        self.extract_with(dir, input, &ExtractOptions::default())
+    }
+
+    /// [`Rootfs::extract`] with the unpacker's options (owner, no change
+    /// of a path's kind).
+    pub fn extract_with(
+        &self,
+        dir: &str,
+        input: impl Read,
+        options: &ExtractOptions,
+    ) -> Result<()> {
         let target = self.open(dir, OFlag::O_PATH | OFlag::O_DIRECTORY)?;
         let via = PathBuf::from(format!("/proc/self/fd/{}", target.as_raw_fd()));
-        berth_image::unpack::unpack(input, &via, &berth_image::unpack::Limits::default())?;
+        berth_image::unpack::unpack_with(
+            input,
+            &via,
+            &berth_image::unpack::Limits::default(),
+            options,
+        )?;
         Ok(())
     }
 

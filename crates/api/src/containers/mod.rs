@@ -3,15 +3,22 @@
 
 use std::time::Duration;
 
+pub mod archive;
+mod create;
+pub mod live;
+pub mod stats;
+
 use berth_engine::ops::list::ContainerFilters;
-use berth_engine::{Container, CreateOptions, Engine, SecurityOptions, StdioConfig};
+use berth_engine::{Container, Engine};
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::{Request, StatusCode};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
-use crate::reply::{self, strings, ApiError, ApiResult};
+pub use create::create;
+
+use crate::reply::{self, ApiError, ApiResult};
 use crate::router::Query;
 use crate::server::Server;
 
@@ -69,16 +76,28 @@ pub fn filters(q: &Query) -> Result<Vec<String>, ApiError> {
     Ok(out)
 }
 
-/// `GET /containers/json`.
+/// `GET /containers/json` (`size=1`: `SizeRw`/`SizeRootFs`, as `ps -s`).
 pub async fn list(server: &Server, q: &Query) -> ApiResult {
     let all = q.bool("all");
+    let size = q.bool("size");
     let limit: i64 = q.get("limit").and_then(|l| l.parse().ok()).unwrap_or(-1);
     let raw = filters(q)?;
     let rows = server
         .engine(move |e| {
             let f = ContainerFilters::parse(&raw)?;
             let list = e.list_containers(all, limit, &f)?;
-            Ok(list.iter().map(|c| summary(e, c)).collect::<Vec<_>>())
+            Ok(list
+                .iter()
+                .map(|c| {
+                    let mut v = summary(e, c);
+                    if size {
+                        let (rw, rootfs) = e.container_sizes(c);
+                        v["SizeRw"] = json!(rw);
+                        v["SizeRootFs"] = json!(rootfs);
+                    }
+                    v
+                })
+                .collect::<Vec<_>>())
         })
         .await?;
     reply::ok_json(&Value::Array(rows))
@@ -143,198 +162,6 @@ pub async fn inspect(server: &Server, id: &str, q: &Query) -> ApiResult {
         })
         .await?;
     reply::ok_json(&v)
-}
-
-/// `POST /containers/create?name=`: dockerd's `Config` + `HostConfig`.
-pub async fn create(server: &Server, req: Request<Incoming>, q: &Query) -> ApiResult {
-    let body = json_body(req).await?;
-    let mut o = create_options(&body)?;
-    o.name = q.get("name").filter(|n| !n.is_empty()).map(str::to_owned);
-    o.runtime = server.runtime.clone();
-    let c = server.engine(move |e| Ok(e.create(&o)?)).await?;
-    Ok(reply::json(
-        StatusCode::CREATED,
-        &json!({ "Id": c.id, "Warnings": [] }),
-    ))
-}
-
-/// The `HostConfig` fields berth does not take yet: a non-default value is
-/// refused by name rather than ignored.
-const UNSUPPORTED_HOST_CONFIG: &[&str] = &[
-    "Memory",
-    "MemorySwap",
-    "MemoryReservation",
-    "NanoCpus",
-    "CpuShares",
-    "CpuPeriod",
-    "CpuQuota",
-    "CpusetCpus",
-    "PidsLimit",
-    "BlkioWeight",
-    "Devices",
-    "VolumesFrom",
-    "Links",
-    "Dns",
-    "DnsSearch",
-    "DnsOptions",
-    "ExtraHosts",
-    "Sysctls",
-    "Ulimits",
-    "Tmpfs",
-    "SecurityOpt",
-    "GroupAdd",
-    "PublishAllPorts",
-];
-
-fn is_default(v: &Value) -> bool {
-    match v {
-        Value::Null => true,
-        Value::Bool(b) => !b,
-        Value::Number(n) => n.as_f64() == Some(0.0),
-        Value::String(s) => s.is_empty(),
-        Value::Array(a) => a.is_empty(),
-        Value::Object(o) => o.is_empty(),
-    }
-}
-
-/// dockerd's create body as the engine's options.
-pub fn create_options(body: &Value) -> Result<CreateOptions, ApiError> {
-    let hc = &body["HostConfig"];
-    for key in UNSUPPORTED_HOST_CONFIG {
-        if !is_default(&hc[*key]) {
-            return Err(ApiError::bad_request(format!(
-                "HostConfig.{key} is not supported by berth serve yet (berth create takes it)"
-            )));
-        }
-    }
-    let image = text(&body["Image"]).ok_or_else(|| ApiError::bad_request("No image specified"))?;
-    // Docker's Entrypoint is a list; the engine's is one word with the
-    // rest given to the command.
-    let mut cmd = strings(&body["Cmd"]);
-    let entrypoint = match &body["Entrypoint"] {
-        Value::Array(a) if a.is_empty() => Some(String::new()),
-        Value::Array(_) => {
-            let mut words = strings(&body["Entrypoint"]);
-            let first = words.remove(0);
-            words.append(&mut cmd);
-            cmd = words;
-            Some(first)
-        }
-        Value::String(s) => Some(s.clone()),
-        _ => None,
-    };
-    let labels = body["Labels"]
-        .as_object()
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
-                .collect()
-        })
-        .unwrap_or_default();
-    let mut volumes = strings(&hc["Binds"]);
-    for v in body["Volumes"]
-        .as_object()
-        .map(Map::keys)
-        .into_iter()
-        .flatten()
-    {
-        volumes.push(v.clone());
-    }
-    let mounts = hc["Mounts"]
-        .as_array()
-        .map(|a| a.iter().map(mount_flag).collect::<Result<Vec<_>, _>>())
-        .transpose()?
-        .unwrap_or_default();
-    let network = text(&hc["NetworkMode"]).filter(|n| n != "default");
-    let mut net = berth_engine::NetworkOptions::default();
-    for (port, bindings) in hc["PortBindings"].as_object().into_iter().flatten() {
-        for b in bindings.as_array().into_iter().flatten() {
-            let ip = b["HostIp"].as_str().unwrap_or("");
-            let host = b["HostPort"].as_str().unwrap_or("");
-            net.publish.push(match (ip, host) {
-                ("", "") => port.clone(),
-                ("", h) => format!("{h}:{port}"),
-                (i, h) => format!("{i}:{h}:{port}"),
-            });
-        }
-    }
-    for (port, _) in body["ExposedPorts"].as_object().into_iter().flatten() {
-        net.expose.push(port.clone());
-    }
-    if let Some(h) = text(&body["Domainname"]) {
-        net.domainname = Some(h);
-    }
-    let restart = match text(&hc["RestartPolicy"]["Name"]) {
-        None => None,
-        Some(name) => match hc["RestartPolicy"]["MaximumRetryCount"].as_u64() {
-            Some(n) if n > 0 => Some(format!("{name}:{n}")),
-            _ => Some(name),
-        },
-    };
-    let security = SecurityOptions {
-        privileged: hc["Privileged"].as_bool().unwrap_or(false),
-        cap_add: strings(&hc["CapAdd"]),
-        cap_drop: strings(&hc["CapDrop"]),
-        read_only: hc["ReadonlyRootfs"].as_bool().unwrap_or(false),
-        init: hc["Init"].as_bool().unwrap_or(false),
-        oom_score_adj: hc["OomScoreAdj"]
-            .as_i64()
-            .filter(|n| *n != 0)
-            .map(|n| n as i32),
-        ..Default::default()
-    };
-    Ok(CreateOptions {
-        image,
-        cmd,
-        entrypoint,
-        env: strings(&body["Env"]),
-        working_dir: text(&body["WorkingDir"]),
-        user: text(&body["User"]),
-        hostname: text(&body["Hostname"]),
-        auto_remove: hc["AutoRemove"].as_bool().unwrap_or(false),
-        cgroup_parent: text(&hc["CgroupParent"]),
-        network,
-        net,
-        stdio: StdioConfig {
-            tty: body["Tty"].as_bool().unwrap_or(false),
-            open_stdin: body["OpenStdin"].as_bool().unwrap_or(false),
-            stdin_once: body["StdinOnce"].as_bool().unwrap_or(false),
-            console_size: None,
-        },
-        labels,
-        security,
-        restart,
-        stop_signal: text(&body["StopSignal"]),
-        stop_timeout: body["StopTimeout"].as_u64(),
-        log_driver: text(&hc["LogConfig"]["Type"]),
-        log_opts: hc["LogConfig"]["Config"]
-            .as_object()
-            .map(|m| {
-                m.iter()
-                    .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
-                    .collect()
-            })
-            .unwrap_or_default(),
-        volumes,
-        mounts,
-        ..Default::default()
-    })
-}
-
-/// A `HostConfig.Mounts` entry as the `--mount` flag.
-fn mount_flag(m: &Value) -> Result<String, ApiError> {
-    let mut parts = vec![format!("type={}", m["Type"].as_str().unwrap_or("volume"))];
-    if let Some(s) = text(&m["Source"]) {
-        parts.push(format!("source={s}"));
-    }
-    let target = text(&m["Target"]).ok_or_else(|| {
-        ApiError::bad_request("invalid mount config: field Target must not be empty")
-    })?;
-    parts.push(format!("target={target}"));
-    if m["ReadOnly"].as_bool().unwrap_or(false) {
-        parts.push("readonly".into());
-    }
-    Ok(parts.join(","))
 }
 
 /// `POST /containers/{id}/start`: 204, or 304 when already running. An
@@ -563,8 +390,8 @@ pub async fn logs(server: &Server, id: &str, q: &Query) -> ApiResult {
         ));
     }
     let opts = berth_engine::ops::log_stream::LogsOptions {
-        since: q.get("since").and_then(crate::attach::timestamp),
-        until: q.get("until").and_then(crate::attach::timestamp),
+        since: q.time("since")?,
+        until: q.time("until")?,
         tail: q.get("tail").and_then(|t| t.parse().ok()),
         follow: q.bool("follow"),
     };
