@@ -194,6 +194,8 @@ async fn dispatch(server: Arc<Server>, req: Request<Incoming>, path: &str, q: Qu
         (["volumes", name], &Method::GET) => objects::volume(&server, name).await,
         (["volumes", name], &Method::DELETE) => objects::remove_volume(&server, name, &q).await,
         (["system", "df"], &Method::GET) => system::df(&server).await,
+        // berth has no plugins: dockerd without any answers an empty list.
+        (["plugins"], &Method::GET) => reply::ok_json(&serde_json::json!([])),
         (["events"], &Method::GET) => crate::events::events(&server, &q).await,
         (["volumes", "prune"], &Method::POST) => objects::prune_volumes(&server, &q).await,
         (["networks"], &Method::GET) => networks::list(&server, &q).await,
