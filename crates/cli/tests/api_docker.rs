@@ -199,3 +199,54 @@ fn docker_cli_manages_volumes_networks_tags_and_paused_containers() {
     assert_eq!(e.ok(&["ps", "--format", "{{.Names}}"]), "api-q\n");
     s.ok(&["rm", "-f", "api-q"]);
 }
+
+#[test]
+fn docker_cli_exec_it_through_a_pty_and_attach() {
+    require_root!();
+    assert!(common::have_tool("script"), "script (util-linux) is needed");
+    let e = Engine::new("berth");
+    let s = Serve::start(&e);
+    s.ok(&["run", "-d", "-it", "--name", "api-tty", "bb:1", "sh"]);
+    // `docker exec -it` under a real terminal (script(1) gives it one):
+    // the process sees a TTY, its output comes back, its code is ours.
+    let mut c = Command::new("script");
+    c.envs(s.env()).args([
+        "-qec",
+        "docker exec -it api-tty sh -c 'test -t 0 && echo is-a-tty; exit 5'",
+        "/dev/null",
+    ]);
+    let out = berth_testutil::output_within(&mut c, COMMAND_TIMEOUT);
+    assert!(
+        text(&out.stdout).contains("is-a-tty"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
+    s.ok(&["rm", "-f", "api-tty"]);
+
+    // `docker attach` to a running container follows its output to the end
+    // and exits with its code. The container waits for /go, made once the
+    // attach had ample time to connect (attach replays nothing).
+    s.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "api-att",
+        "bb:1",
+        "sh",
+        "-c",
+        "while [ ! -e /go ]; do sleep 0.1; done; for i in 1 2 3; do echo line$i; done; exit 7",
+    ]);
+    let attach = s
+        .docker_command(&["attach", "api-att"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    s.ok(&["exec", "api-att", "touch", "/go"]);
+    let out = attach.wait_with_output().unwrap();
+    assert_eq!(text(&out.stdout), "line1\nline2\nline3\n");
+    assert_eq!(out.status.code(), Some(7), "{}", text(&out.stderr));
+    s.ok(&["rm", "api-att"]);
+}
