@@ -34,19 +34,41 @@ pub struct Server {
     pub pending_attaches: Mutex<HashMap<String, Vec<oneshot::Sender<StdUnixStream>>>>,
     /// `docker exec`s, by exec id (in memory, as dockerd keeps them).
     pub execs: crate::exec::Execs,
+    /// Engines not in use: a request takes one (its database connection
+    /// and page cache kept warm) or opens a new one, and gives it back.
+    pub idle: Arc<Mutex<Vec<Engine>>>,
 }
 
+/// Engines kept for reuse; more requests than this at once open their own.
+const IDLE_ENGINES: usize = 16;
+
 impl Server {
-    /// Runs `f` with an engine of its own on a blocking thread.
+    /// Runs `f` with an engine of its own on a blocking thread. A reused
+    /// engine is reconciled first, as `Engine::open` does for a new one
+    /// (and every `berth` command does), so a dead monitor's container is
+    /// seen as exited by the next request.
     pub async fn engine<T, F>(&self, f: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Engine) -> Result<T, ApiError> + Send + 'static,
     {
         let root = self.root.clone();
+        let idle = self.idle.clone();
         tokio::task::spawn_blocking(move || {
-            let mut e = Engine::open(&root)?;
-            f(&mut e)
+            let reused = idle.lock().expect("engine pool").pop();
+            let mut e = match reused {
+                Some(mut e) => {
+                    e.reconcile()?;
+                    e
+                }
+                None => Engine::open(&root)?,
+            };
+            let result = f(&mut e);
+            let mut pool = idle.lock().expect("engine pool");
+            if pool.len() < IDLE_ENGINES {
+                pool.push(e);
+            }
+            result
         })
         .await
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
@@ -85,6 +107,7 @@ pub fn serve(opts: ServeOptions) -> Result<(), Error> {
         runtime: opts.runtime.clone(),
         pending_attaches: Mutex::new(HashMap::new()),
         execs: Mutex::new(HashMap::new()),
+        idle: Arc::new(Mutex::new(Vec::new())),
     });
     runtime.block_on(async move {
         let mut bound = Vec::new();

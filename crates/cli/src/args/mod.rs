@@ -34,7 +34,7 @@ pub use volumes::*;
 #[command(
     name = "berth",
     version,
-    about = "A daemonless, Docker-compatible container engine (images for now)"
+    about = "A daemonless, Docker-compatible container engine"
 )]
 pub struct Cli {
     /// Where berth keeps its state (default /var/lib/berth).
