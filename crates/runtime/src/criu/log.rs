@@ -9,10 +9,18 @@ use std::path::Path;
 /// Summaries CRIU logs after the error that caused them.
 const SUMMARIES: &[&str] = &["Dumping FAILED", "Restoring FAILED", "Pre-dumping FAILED"];
 
-/// The first `Error` line of `text`, without its time stamp and source
-/// location.
+/// Errors CRIU logs and goes on after: raising its own RLIMIT_NOFILE
+/// without CAP_SYS_RESOURCE.
+const NOT_FATAL: &[&str] = &["rlimit: Can't setup RLIMIT_NOFILE"];
+
+/// The first `Error` line of `text` that caused the failure, without its
+/// time stamp and source location.
 pub fn error_line(text: &str) -> Option<String> {
-    let errors: Vec<String> = text.lines().filter_map(message_of_error).collect();
+    let errors: Vec<String> = text
+        .lines()
+        .filter_map(message_of_error)
+        .filter(|m| !NOT_FATAL.iter().any(|n| m.starts_with(n)))
+        .collect();
     errors
         .iter()
         .find(|m| !SUMMARIES.iter().any(|s| m.contains(s)))
@@ -65,6 +73,7 @@ mod tests {
     #[test]
     fn quotes_the_cause_not_the_summary() {
         let log = "(00.1) Dumping\n\
+                   (00.03) Error (criu/util.c:1534): rlimit: Can't setup RLIMIT_NOFILE for self: Operation not permitted\n\
                    (00.186005) Error (criu/files-reg.c:1790): Can't lookup mount=27 for fd=1 path=/tmp/out\n\
                    (00.186014) Error (criu/cr-dump.c:1698): Dump files (pid: 3148) failed with -1\n\
                    (00.245277) Error (criu/cr-dump.c:2128): Dumping FAILED.\n";
