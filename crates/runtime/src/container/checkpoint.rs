@@ -106,7 +106,9 @@ pub fn checkpoint(root: &Path, id: &str, opts: &CheckpointOptions) -> Result<()>
         ));
     }
     if opts.status_fd.is_some() {
-        return Err(Error::Unsupported("--status-fd (it only serves --lazy-pages)".into()));
+        return Err(Error::Unsupported(
+            "--status-fd (it only serves --lazy-pages)".into(),
+        ));
     }
     let plan = Plan::from_config(record.config.linux().as_ref())?;
     if !plan.has(LinuxNamespaceType::Mount) || record.rootfs_mount_id.is_some() {
@@ -125,7 +127,11 @@ pub fn checkpoint(root: &Path, id: &str, opts: &CheckpointOptions) -> Result<()>
         // Both need the kernel to track which pages changed since the
         // parent images (CRIU's track_mem).
         if let Some(why) = criu::dirty_tracking_refusal(&criu) {
-            let flag = if opts.pre_dump { "--pre-dump" } else { "--parent-path" };
+            let flag = if opts.pre_dump {
+                "--pre-dump"
+            } else {
+                "--parent-path"
+            };
             return Err(Error::HostLacks(format!(
                 "{flag} needs memory dirty tracking, which this kernel does not offer: CRIU says: {why}"
             )));
@@ -142,7 +148,14 @@ pub fn checkpoint(root: &Path, id: &str, opts: &CheckpointOptions) -> Result<()>
         o.set_work_dir_fd(std::os::fd::AsRawFd::as_raw_fd(w));
     }
     o.set_log_level(4);
-    o.set_log_file(if opts.pre_dump { "pre-dump.log" } else { "dump.log" }.into());
+    o.set_log_file(
+        if opts.pre_dump {
+            "pre-dump.log"
+        } else {
+            "dump.log"
+        }
+        .into(),
+    );
     o.set_root(record.rootfs.to_string_lossy().into_owned());
     o.set_pid(record.pid);
     o.set_leave_running(opts.leave_running);
@@ -164,12 +177,18 @@ pub fn checkpoint(root: &Path, id: &str, opts: &CheckpointOptions) -> Result<()>
         Criu_req_type::DUMP
     };
     if !opts.pre_dump {
-        for e in mounts::externals(&record.config, &plan, record.cgroup.as_ref(), &record.bundle) {
+        for e in mounts::externals(
+            &record.config,
+            &plan,
+            record.cgroup.as_ref(),
+            &record.bundle,
+        ) {
             let key = e.dest.to_string_lossy().into_owned();
             o.ext_mnt.push(ext_mount(&key, &key));
         }
         for path in mounts::masked_files(&record.config, record.pid) {
-            o.ext_mnt.push(ext_mount(&path.to_string_lossy(), "/dev/null"));
+            o.ext_mnt
+                .push(ext_mount(&path.to_string_lossy(), "/dev/null"));
         }
         write_descriptors(&opts.common.image_path, record.pid)?;
     }
@@ -181,7 +200,11 @@ pub fn checkpoint(root: &Path, id: &str, opts: &CheckpointOptions) -> Result<()>
         .work_path
         .as_ref()
         .unwrap_or(&opts.common.image_path)
-        .join(if opts.pre_dump { "pre-dump.log" } else { "dump.log" });
+        .join(if opts.pre_dump {
+            "pre-dump.log"
+        } else {
+            "dump.log"
+        });
     swrk::call(
         &criu,
         &req,
@@ -203,7 +226,8 @@ pub fn checkpoint(root: &Path, id: &str, opts: &CheckpointOptions) -> Result<()>
 pub(crate) fn refuse_unsupported(o: &CriuOptions) -> Result<()> {
     if o.lazy_pages {
         return Err(Error::Unsupported(
-            "--lazy-pages (restoring memory on demand through userfaultfd and a page server)".into(),
+            "--lazy-pages (restoring memory on demand through userfaultfd and a page server)"
+                .into(),
         ));
     }
     Ok(())
@@ -299,7 +323,17 @@ fn make_dir(path: &Path, what: &'static str) -> Result<fs::File> {
         .recursive(true)
         .mode(0o700)
         .create(path)
-        .map_err(|e| Error::io(if what == "image" { "create image directory" } else { "create work directory" }, path, e))?;
+        .map_err(|e| {
+            Error::io(
+                if what == "image" {
+                    "create image directory"
+                } else {
+                    "create work directory"
+                },
+                path,
+                e,
+            )
+        })?;
     fs::File::options()
         .read(true)
         .custom_flags(libc::O_DIRECTORY)
@@ -310,7 +344,9 @@ fn make_dir(path: &Path, what: &'static str) -> Result<fs::File> {
 /// `--parent-path` is relative to the image directory and must exist.
 fn check_parent(image: &Path, parent: &Path) -> Result<PathBuf> {
     if parent.is_absolute() {
-        return Err(Error::InvalidConfig("--parent-path must be relative (to --image-path)".into()));
+        return Err(Error::InvalidConfig(
+            "--parent-path must be relative (to --image-path)".into(),
+        ));
     }
     let real = image.join(parent);
     match fs::metadata(&real) {

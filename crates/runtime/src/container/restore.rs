@@ -31,7 +31,9 @@ use super::checkpoint::{
     DESCRIPTORS_FILE,
 };
 use super::create::{make_cgroup, write_pid_file};
-use crate::criu::proto::rpc::{Cgroup_root, Criu_opts, Criu_req, Criu_req_type, Inherit_fd, Join_namespace};
+use crate::criu::proto::rpc::{
+    Cgroup_root, Criu_opts, Criu_req, Criu_req_type, Inherit_fd, Join_namespace,
+};
 use crate::criu::{self, mounts, swrk};
 use crate::error::{Error, Result};
 use crate::hooks::{self, HookKind};
@@ -84,7 +86,8 @@ pub fn restore(root: &Path, id: &str, opts: RestoreOptions) -> Result<Restored> 
         .open(image_path)
         .map_err(|e| Error::io("open checkpoint image directory", image_path, e))?;
     let descriptors = read_descriptors(image_path)?;
-    let bundle = fs::canonicalize(&opts.bundle).map_err(|e| Error::io("open bundle", &opts.bundle, e))?;
+    let bundle =
+        fs::canonicalize(&opts.bundle).map_err(|e| Error::io("open bundle", &opts.bundle, e))?;
     let config::Config { spec, .. } = config::load(&bundle)?;
     let rootfs = config::rootfs(&spec, &bundle)?;
     let plan = Plan::from_config(spec.linux().as_ref())?;
@@ -94,7 +97,11 @@ pub fn restore(root: &Path, id: &str, opts: RestoreOptions) -> Result<Restored> 
             "restore of a container without a mount namespace of its own".into(),
         ));
     }
-    if plan.joins.iter().any(|(t, _)| *t == LinuxNamespaceType::Cgroup) {
+    if plan
+        .joins
+        .iter()
+        .any(|(t, _)| *t == LinuxNamespaceType::Cgroup)
+    {
         return Err(Error::Unsupported(
             "restore into a cgroup namespace joined by path (CRIU cannot join one)".into(),
         ));
@@ -106,7 +113,8 @@ pub fn restore(root: &Path, id: &str, opts: RestoreOptions) -> Result<Restored> 
         .unwrap_or(false);
     if terminal && opts.console_socket.is_none() && opts.console_fd.is_none() {
         return Err(Error::InvalidConfig(
-            "cannot allocate tty if berth-runtime will detach without setting console socket".into(),
+            "cannot allocate tty if berth-runtime will detach without setting console socket"
+                .into(),
         ));
     }
     if !terminal && opts.console_socket.is_some() {
@@ -115,10 +123,15 @@ pub fn restore(root: &Path, id: &str, opts: RestoreOptions) -> Result<Restored> 
         ));
     }
     let console = match (&opts.console_fd, &opts.console_socket) {
-        (Some(fd), _) => Some(fd.try_clone().map_err(|e| Error::sys("duplicate console socket", e))?),
-        (None, Some(path)) => Some(OwnedFd::from(
-            UnixStream::connect(path).map_err(|e| Error::io("connect to console socket", path, e))?,
-        )),
+        (Some(fd), _) => Some(
+            fd.try_clone()
+                .map_err(|e| Error::sys("duplicate console socket", e))?,
+        ),
+        (None, Some(path)) => {
+            Some(OwnedFd::from(UnixStream::connect(path).map_err(|e| {
+                Error::io("connect to console socket", path, e)
+            })?))
+        }
         (None, None) => None,
     };
     let criu = criu::find(opts.common.criu.as_deref(), root)?;
@@ -267,9 +280,15 @@ fn restore_in(
     common_opts(&mut o, &opts.common, spec)?;
 
     for e in mounts::externals(spec, plan, undo.cgroup.as_ref(), bundle) {
-        o.ext_mnt.push(ext_mount(&e.dest.to_string_lossy(), &e.source.to_string_lossy()));
+        o.ext_mnt.push(ext_mount(
+            &e.dest.to_string_lossy(),
+            &e.source.to_string_lossy(),
+        ));
     }
-    let masks = spec.linux().as_ref().and_then(|l| l.masked_paths().as_ref());
+    let masks = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.masked_paths().as_ref());
     if masks.is_some_and(|m| !m.is_empty()) {
         o.ext_mnt.push(ext_mount("/dev/null", "/dev/null"));
     }
@@ -289,7 +308,8 @@ fn restore_in(
         match t {
             LinuxNamespaceType::Network | LinuxNamespaceType::Pid => {
                 let f = fs::File::open(path).map_err(|e| Error::io("open namespace", path, e))?;
-                o.inherit_fd.push(inherit(ns_key(*t), 4 + ns_files.len() as i32));
+                o.inherit_fd
+                    .push(inherit(ns_key(*t), 4 + ns_files.len() as i32));
                 ns_files.push(f.into());
             }
             other => {
@@ -306,14 +326,17 @@ fn restore_in(
 
     let hooks = spec.hooks().as_ref();
     let prestart = hooks.and_then(|h| h.prestart().clone()).unwrap_or_default();
-    let create_runtime = hooks.and_then(|h| h.create_runtime().clone()).unwrap_or_default();
+    let create_runtime = hooks
+        .and_then(|h| h.create_runtime().clone())
+        .unwrap_or_default();
     let mut restored_pid: Option<i32> = None;
     let mut notify = |n: swrk::Notification| -> Result<()> {
         match n.script.as_str() {
             "setup-namespaces" => {
                 let mut r = record.clone();
                 r.pid = n.pid;
-                let state = serde_json::to_vec(&r.oci_state(dir, Status::Creating)).expect("state encodes");
+                let state =
+                    serde_json::to_vec(&r.oci_state(dir, Status::Creating)).expect("state encodes");
                 hooks::run_hooks(HookKind::Prestart, &prestart, &state)?;
                 hooks::run_hooks(HookKind::CreateRuntime, &create_runtime, &state)?;
             }
@@ -392,7 +415,9 @@ fn cgroup_roots(cg: &Cgroup) -> Vec<Cgroup_root> {
             None => cg.unified_path().map(Path::to_path_buf),
         };
         let Some(dir) = dir else { continue };
-        let Ok(rel) = dir.strip_prefix(&h.mount_point) else { continue };
+        let Ok(rel) = dir.strip_prefix(&h.mount_point) else {
+            continue;
+        };
         let path = Path::new("/").join(rel).to_string_lossy().into_owned();
         if h.is_unified() {
             // The unified hierarchy has no controller name: its root is
@@ -417,9 +442,8 @@ fn cgroup_roots(cg: &Cgroup) -> Vec<Cgroup_root> {
 fn read_descriptors(image: &Path) -> Result<Vec<String>> {
     let path = image.join(DESCRIPTORS_FILE);
     match fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
-            Error::InvalidConfig(format!("malformed {}: {e}", path.display()))
-        }),
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map_err(|e| Error::InvalidConfig(format!("malformed {}: {e}", path.display()))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
         Err(e) => Err(Error::io("read", &path, e)),
     }
@@ -469,11 +493,21 @@ fn make_mountpoints(spec: &Spec, rootfs: &Path, bundle: &Path) -> Result<()> {
         let file_source = m
             .source()
             .as_ref()
-            .map(|s| if s.is_absolute() { s.clone() } else { bundle.join(s) })
+            .map(|s| {
+                if s.is_absolute() {
+                    s.clone()
+                } else {
+                    bundle.join(s)
+                }
+            })
             .and_then(|s| fs::metadata(s).ok())
             .is_some_and(|meta| !meta.is_dir());
         let is_bind = m.typ().as_deref() == Some("bind")
-            || m.options().as_deref().unwrap_or_default().iter().any(|o| o == "bind" || o == "rbind");
+            || m.options()
+                .as_deref()
+                .unwrap_or_default()
+                .iter()
+                .any(|o| o == "bind" || o == "rbind");
         if is_bind && file_source {
             if let Some(parent) = dest.parent() {
                 root.mkdir_all(parent, 0o755)?;

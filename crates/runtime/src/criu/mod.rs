@@ -200,8 +200,8 @@ pub fn dirty_tracking_refusal(criu: &Criu) -> Option<String> {
     if out.status.success() {
         return None;
     }
-    let text = String::from_utf8_lossy(&out.stderr).into_owned()
-        + &String::from_utf8_lossy(&out.stdout);
+    let text =
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
     Some(
         log::warn_or_error_line(&text)
             .unwrap_or_else(|| "memory dirty tracking is not available".into()),

@@ -42,7 +42,12 @@ pub struct External {
 /// The container's external mounts. `cgroup` is the container's cgroup
 /// (the source of its v1 hierarchy binds), `bundle` resolves relative bind
 /// sources.
-pub fn externals(spec: &Spec, plan: &Plan, cgroup: Option<&Cgroup>, bundle: &Path) -> Vec<External> {
+pub fn externals(
+    spec: &Spec,
+    plan: &Plan,
+    cgroup: Option<&Cgroup>,
+    bundle: &Path,
+) -> Vec<External> {
     let mut out = Vec::new();
     let mut dev_mounted = false;
     for m in spec.mounts().as_deref().unwrap_or_default() {
@@ -118,7 +123,10 @@ fn cgroup_binds(dest: &Path, plan: &Plan, cgroup: Option<&Cgroup>) -> Vec<Extern
             }
             continue;
         }
-        let name = h.mount_point.strip_prefix(CGROUP_ROOT).unwrap_or(&h.mount_point);
+        let name = h
+            .mount_point
+            .strip_prefix(CGROUP_ROOT)
+            .unwrap_or(&h.mount_point);
         if name.as_os_str().is_empty() || h.is_unified() || (fresh && !userns) {
             continue;
         }

@@ -60,9 +60,7 @@ pub fn call(criu: &Criu, req: &Criu_req, mut call: Call<'_>) -> Result<Criu_resp
     let mut fds: Vec<&OwnedFd> = vec![&theirs];
     fds.extend_from_slice(call.extra_fds);
     berth_sys::pass_fds(&mut cmd, &fds).map_err(|e| Error::sys("pass descriptors to CRIU", e))?;
-    let child = cmd.spawn().map_err(|e| {
-        Error::io("run", &criu.path, e)
-    })?;
+    let child = cmd.spawn().map_err(|e| Error::io("run", &criu.path, e))?;
     drop(cmd);
     drop(theirs);
     let mut child = Reaped(Some(child));
@@ -74,7 +72,12 @@ pub fn call(criu: &Criu, req: &Criu_req, mut call: Call<'_>) -> Result<Criu_resp
     let resp = result?;
     if let Some(status) = status {
         if !status.success() && req.type_() != Criu_req_type::PRE_DUMP {
-            return Err(failure(call.action, call.log.as_deref(), None, &format!("CRIU exited with {status}")));
+            return Err(failure(
+                call.action,
+                call.log.as_deref(),
+                None,
+                &format!("CRIU exited with {status}"),
+            ));
         }
     }
     Ok(resp)
@@ -93,7 +96,12 @@ fn converse(sock: &OwnedFd, pid: i32, req: &Criu_req, call: &mut Call<'_>) -> Re
             .map_err(|e| Error::sys("read CRIU's answer", e))?;
         if bytes.is_empty() {
             return Err(ours.unwrap_or_else(|| {
-                failure(call.action, call.log.as_deref(), None, "CRIU closed its socket without an answer")
+                failure(
+                    call.action,
+                    call.log.as_deref(),
+                    None,
+                    "CRIU closed its socket without an answer",
+                )
             }));
         }
         let resp = Criu_resp::parse_from_bytes(&bytes)

@@ -276,7 +276,10 @@ fn reopen_dev_null() -> Result<()> {
         }
         let fdinfo = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).unwrap_or_default();
         let ours = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-        let mnt = fdinfo.lines().find_map(|l| l.strip_prefix("mnt_id:")).map(str::trim);
+        let mnt = fdinfo
+            .lines()
+            .find_map(|l| l.strip_prefix("mnt_id:"))
+            .map(str::trim);
         // Already the container's (a mount of its own namespace).
         if mnt.is_some_and(|m| ours.lines().any(|l| l.split(' ').next() == Some(m))) {
             continue;

@@ -1,0 +1,562 @@
+//! `checkpoint` and `restore` with a real CRIU (built from
+//! shared/third_party/criu by scripts/build-criu.sh; `.ci/run` puts it
+//! first in PATH): a counting process goes on counting with the same pid
+//! in its namespace, a 64 MiB heap and an open file's offset come back,
+//! `--leave-running` leaves it running, and the failures (CRIU refusing a
+//! checkpoint, a corrupted image) leave things as they were. Every test
+//! runs against runc too (`BERTH_TEST_RUNTIME=runc`, same CRIU), except
+//! where berth words things its own way.
+//!
+//! The containers' stdio is never a file of the test's temp dir: CRIU
+//! cannot dump a descriptor on a mount the container does not see (that
+//! is exactly the refusal test). They get pipes, as containerd gives them.
+
+mod common;
+
+use std::fs;
+use std::io::Read;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::*;
+
+/// The CRIU to use, passed as `--criu` to either runtime: `criu` on PATH,
+/// which must pass `criu check`. Missing or failing, the test is skipped
+/// (visibly) on a developer's machine and fails in CI.
+fn criu() -> Option<PathBuf> {
+    let found = std::env::var("PATH")
+        .unwrap_or_default()
+        .split(':')
+        .map(|d| Path::new(d).join("criu"))
+        .find(|p| p.is_file());
+    let why = match &found {
+        None => "no criu on PATH (scripts/build-criu.sh builds one)".to_string(),
+        Some(p) => {
+            let out = std::process::Command::new(p).arg("check").output();
+            match out {
+                Ok(o) if o.status.success() => return found,
+                Ok(o) => format!(
+                    "`{} check` fails here: {}",
+                    p.display(),
+                    String::from_utf8_lossy(&o.stderr).trim()
+                ),
+                Err(e) => format!("cannot run {}: {e}", p.display()),
+            }
+        }
+    };
+    if std::env::var_os("CI").is_some() {
+        panic!("checkpoint tests need CRIU in CI: {why}");
+    }
+    skipped(&why);
+    None
+}
+
+/// A pipe whose read end is drained into a string by a thread.
+struct PipeReader {
+    text: Arc<Mutex<String>>,
+}
+
+impl PipeReader {
+    /// The write end (for a container's stdout) and the reader.
+    fn new() -> (OwnedFd, PipeReader) {
+        let (r, w) = nix::unistd::pipe().expect("pipe");
+        let text = Arc::new(Mutex::new(String::new()));
+        let sink = text.clone();
+        std::thread::spawn(move || {
+            let mut f = fs::File::from(r);
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = f.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        (w, PipeReader { text })
+    }
+
+    fn numbers(&self) -> Vec<u64> {
+        self.text
+            .lock()
+            .unwrap()
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect()
+    }
+}
+
+/// `args` run with stdin on /dev/null and stdout and stderr on `out`
+/// (the runtime's own words go there too: read them with `text`).
+fn run_with_pipe(rt: &Runtime, args: &[&str], out: &OwnedFd) -> Output {
+    let o1 = out.try_clone().expect("dup pipe");
+    let o2 = out.try_clone().expect("dup pipe");
+    rt.spawn_with(args, move |c| {
+        c.stdout(Stdio::from(o1)).stderr(Stdio::from(o2));
+    })
+    .wait()
+}
+
+fn path_str(p: &Path) -> &str {
+    p.to_str().expect("UTF-8 test path")
+}
+
+/// `--criu <criu> checkpoint --image-path <img> [extra] <id>`.
+fn checkpoint(rt: &Runtime, criu: &Path, img: &Path, extra: &[&str], id: &str) -> Output {
+    let mut args = vec![
+        "--criu",
+        path_str(criu),
+        "checkpoint",
+        "--image-path",
+        path_str(img),
+    ];
+    args.extend_from_slice(extra);
+    args.push(id);
+    rt.cmd(&args)
+}
+
+/// `--criu <criu> restore -d --image-path <img> --bundle <b> <id>`, the
+/// restored process's stdout and stderr on `out`.
+fn restore(rt: &Runtime, criu: &Path, img: &Path, b: &Bundle, out: &OwnedFd) -> Output {
+    run_with_pipe(
+        rt,
+        &[
+            "--criu",
+            path_str(criu),
+            "restore",
+            "-d",
+            "--image-path",
+            path_str(img),
+            "--bundle",
+            path_str(b.path()),
+            b.id(),
+        ],
+        out,
+    )
+}
+
+/// The container's pid as its own pid namespace sees it (the last field
+/// of `NSpid`).
+fn pid_inside(host_pid: u64) -> String {
+    let status = fs::read_to_string(format!("/proc/{host_pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("NSpid:"))
+        .and_then(|v| v.split_whitespace().last())
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn read_number(p: &Path) -> u64 {
+    fs::read_to_string(p)
+        .unwrap_or_default()
+        .trim()
+        .parse()
+        .unwrap_or(0)
+}
+
+/// A counting container: `/data/count` (a bind mount of `data`) and
+/// stdout get 1, 2, 3, ... every 50 ms.
+fn counter_bundle(rt: &Runtime) -> (Bundle, PathBuf) {
+    let mut b = Bundle::new(rt);
+    let data = b.host_dir("data");
+    b.add_mount("/data", "bind", path_str(&data), &["rbind", "rw"]);
+    b.set_script(
+        "echo $$ > /data/pid; i=0; while :; do i=$((i+1)); echo $i > /data/count.new; \
+         mv /data/count.new /data/count; echo $i; sleep 0.05; done",
+    );
+    (b, data)
+}
+
+#[test]
+fn a_counter_goes_on_counting_after_checkpoint_and_restore() {
+    require_root!();
+    let Some(criu) = criu() else { return };
+    let rt = runtime();
+    let (b, data) = counter_bundle(&rt);
+    let count = data.join("count");
+    let (w1, first) = PipeReader::new();
+    run_with_pipe(
+        &rt,
+        &["run", "-d", "--bundle", path_str(b.path()), b.id()],
+        &w1,
+    )
+    .ok();
+    drop(w1);
+    assert!(wait_until(STATE_TIMEOUT, || read_number(&count) >= 5));
+    let before_pid = rt.state(b.id())["pid"].as_u64().unwrap();
+    assert_eq!(pid_inside(before_pid), "1");
+
+    let img = b.host_dir("image");
+    let out = checkpoint(&rt, &criu, &img, &[], b.id());
+    assert!(
+        out.success(),
+        "checkpoint failed:\n{out}\n{}",
+        dump_log(&img)
+    );
+    assert!(
+        img.join("inventory.img").exists(),
+        "no images in {}",
+        img.display()
+    );
+    // The processes are gone: the count stands still.
+    let frozen = read_number(&count);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(read_number(&count), frozen, "the container still counts");
+    match rt.try_state(b.id()) {
+        // berth keeps the stopped container (for `delete`, or a restore
+        // under its id); runc destroys it.
+        Ok(s) => assert_eq!(s["status"], "stopped", "{s}"),
+        Err(out) => assert_not_exist(&out, b.id()),
+    }
+    let last_before = *first
+        .numbers()
+        .last()
+        .expect("numbers before the checkpoint");
+
+    let (w2, second) = PipeReader::new();
+    let out = restore(&rt, &criu, &img, &b, &w2);
+    drop(w2);
+    assert!(
+        out.success(),
+        "restore failed:\n{out}\n{}",
+        restore_log(&img)
+    );
+    let s = rt.state(b.id());
+    assert_eq!(s["status"], "running", "{s}");
+    let pid = s["pid"].as_u64().unwrap();
+    assert_eq!(
+        pid_inside(pid),
+        "1",
+        "the restored init is not pid 1 inside"
+    );
+    assert_eq!(fs::read_to_string(data.join("pid")).unwrap().trim(), "1");
+    // The count goes on from where it stood, in the file and on the new
+    // stdout pipe (the old pipe was replaced by the restore's).
+    assert!(
+        wait_until(STATE_TIMEOUT, || read_number(&count) > frozen + 3),
+        "the restored container does not count: {} (was {frozen})",
+        read_number(&count)
+    );
+    assert!(wait_until(STATE_TIMEOUT, || second.numbers().len() >= 3));
+    let resumed = second.numbers()[0];
+    assert!(
+        resumed > last_before && resumed <= last_before + 2,
+        "restored stdout starts at {resumed}, the checkpoint was at {last_before}"
+    );
+    // The restored container is an ordinary one to the other commands.
+    let ps = rt.cmd(&["ps", "--format", "json", b.id()]).ok();
+    assert!(ps.stdout.contains(&pid.to_string()), "{ps}");
+    rt.kill(b.id(), "KILL").ok();
+    rt.wait_for_status(b.id(), "stopped", STATE_TIMEOUT);
+    rt.delete(b.id()).ok();
+    assert_not_exist(&rt.cmd(&["state", b.id()]), b.id());
+    assert!(
+        leftover_cgroups(&b).is_empty(),
+        "{:?}",
+        leftover_cgroups(&b)
+    );
+    assert!(
+        !mounted_under(rt.root()),
+        "a mount is left under the state root"
+    );
+}
+
+#[test]
+fn a_64_mib_heap_and_an_open_file_come_back() {
+    require_root!();
+    let Some(criu) = criu() else { return };
+    let rt = runtime();
+    let mut b = Bundle::new(&rt);
+    let data = b.host_dir("data");
+    b.add_mount("/data", "bind", path_str(&data), &["rbind", "rw"]);
+    fs::write(b.rootfs().join("lines.txt"), "first\nsecond\n").unwrap();
+    // 64 MiB of 'a' in a shell variable (touched: written by the shell),
+    // and lines.txt open on fd 3 with the first line read.
+    b.set_script(
+        "x=$(head -c 67108864 /dev/zero | tr '\\0' a); exec 3< /lines.txt; read -r one <&3; \
+         echo ready > /data/state; while [ ! -e /data/go ]; do sleep 0.05; done; \
+         read -r two <&3; echo \"${#x} ${x:0:3} ${x:67108861:3} $one $two\" > /data/out; \
+         sleep 1000",
+    );
+    let (w, _out) = PipeReader::new();
+    run_with_pipe(
+        &rt,
+        &["run", "-d", "--bundle", path_str(b.path()), b.id()],
+        &w,
+    )
+    .ok();
+    assert!(
+        wait_until(Duration::from_secs(60), || data.join("state").exists()),
+        "the container never filled its heap"
+    );
+    let img = b.host_dir("image");
+    let out = checkpoint(&rt, &criu, &img, &[], b.id());
+    assert!(
+        out.success(),
+        "checkpoint failed:\n{out}\n{}",
+        dump_log(&img)
+    );
+    let pages: u64 = fs::read_dir(&img)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("pages-"))
+        .map(|e| e.metadata().unwrap().len())
+        .sum();
+    assert!(pages >= 64 << 20, "only {pages} bytes of pages dumped");
+
+    let out = restore(&rt, &criu, &img, &b, &w);
+    assert!(
+        out.success(),
+        "restore failed:\n{out}\n{}",
+        restore_log(&img)
+    );
+    let pid = rt.state(b.id())["pid"].as_u64().unwrap();
+    let rss_kib: u64 = fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap();
+    assert!(rss_kib >= 64 * 1024, "restored RSS is {rss_kib} KiB");
+    fs::write(data.join("go"), "").unwrap();
+    assert!(wait_until(STATE_TIMEOUT, || data.join("out").exists()));
+    assert_eq!(
+        fs::read_to_string(data.join("out")).unwrap().trim(),
+        "67108864 aaa aaa first second"
+    );
+}
+
+#[test]
+fn leave_running_leaves_the_container_running() {
+    require_root!();
+    let Some(criu) = criu() else { return };
+    let rt = runtime();
+    let (b, data) = counter_bundle(&rt);
+    let count = data.join("count");
+    let (w, _out) = PipeReader::new();
+    run_with_pipe(
+        &rt,
+        &["run", "-d", "--bundle", path_str(b.path()), b.id()],
+        &w,
+    )
+    .ok();
+    assert!(wait_until(STATE_TIMEOUT, || read_number(&count) >= 3));
+    let pid = rt.state(b.id())["pid"].clone();
+    let img = b.host_dir("image");
+    let out = checkpoint(&rt, &criu, &img, &["--leave-running"], b.id());
+    assert!(
+        out.success(),
+        "checkpoint failed:\n{out}\n{}",
+        dump_log(&img)
+    );
+    assert!(img.join("inventory.img").exists());
+    let s = rt.state(b.id());
+    assert_eq!(s["status"], "running", "{s}");
+    assert_eq!(s["pid"], pid);
+    let n = read_number(&count);
+    assert!(
+        wait_until(STATE_TIMEOUT, || read_number(&count) > n + 3),
+        "the container stopped counting after --leave-running"
+    );
+}
+
+#[test]
+fn restore_from_a_corrupted_image_fails_and_leaves_nothing() {
+    require_root!();
+    let Some(criu) = criu() else { return };
+    let rt = runtime();
+    let (b, data) = counter_bundle(&rt);
+    let (w, _out) = PipeReader::new();
+    run_with_pipe(
+        &rt,
+        &["run", "-d", "--bundle", path_str(b.path()), b.id()],
+        &w,
+    )
+    .ok();
+    assert!(wait_until(STATE_TIMEOUT, || read_number(
+        &data.join("count")
+    ) >= 2));
+    let img = b.host_dir("image");
+    let out = checkpoint(&rt, &criu, &img, &[], b.id());
+    assert!(
+        out.success(),
+        "checkpoint failed:\n{out}\n{}",
+        dump_log(&img)
+    );
+    if rt.is_berth() {
+        rt.delete(b.id()).ok();
+    }
+    // The process tree's image is garbage now.
+    for e in fs::read_dir(&img).unwrap().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with("pstree") || name.starts_with("core-") {
+            fs::write(e.path(), b"\x01\x02garbage\xff\xff\xff\xff").unwrap();
+        }
+    }
+    let out = rt.cmd(&[
+        "--criu",
+        path_str(&criu),
+        "restore",
+        "-d",
+        "--image-path",
+        path_str(&img),
+        "--bundle",
+        path_str(b.path()),
+        b.id(),
+    ]);
+    assert!(!out.success(), "restore from garbage succeeded:\n{out}");
+    assert_not_exist(&rt.cmd(&["state", b.id()]), b.id());
+    assert!(
+        wait_until(STATE_TIMEOUT, || leftover_cgroups(&b).is_empty()),
+        "cgroup left: {:?}",
+        leftover_cgroups(&b)
+    );
+    assert!(
+        !mounted_under(rt.root()),
+        "a mount is left under the state root"
+    );
+    if rt.is_berth() {
+        assert_eq!(out.stderr_lines().len(), 1, "{out}");
+        let msg = error_message(&out);
+        assert!(
+            msg.contains("restore failed: CRIU: ") && msg.contains("restore.log"),
+            "{msg}"
+        );
+    }
+}
+
+#[test]
+fn a_checkpoint_criu_refuses_leaves_the_container_running() {
+    require_root!();
+    let Some(criu) = criu() else { return };
+    let rt = runtime();
+    let (b, data) = counter_bundle(&rt);
+    let count = data.join("count");
+    // The runtime's stdout and stderr are files of the test's temp dir,
+    // which the container inherits and cannot see: CRIU refuses to dump.
+    rt.run_detached(&b).ok();
+    assert!(wait_until(STATE_TIMEOUT, || read_number(&count) >= 2));
+    let img = b.host_dir("image");
+    let out = checkpoint(&rt, &criu, &img, &[], b.id());
+    assert!(!out.success(), "checkpoint succeeded:\n{out}");
+    if rt.is_berth() {
+        let msg = error_message(&out);
+        assert_eq!(out.stderr_lines().len(), 1, "{out}");
+        assert!(
+            msg.contains("checkpoint failed: CRIU: Can't lookup mount") && msg.contains("dump.log"),
+            "{msg}"
+        );
+    }
+    let s = rt.state(b.id());
+    assert_eq!(s["status"], "running", "{s}");
+    let n = read_number(&count);
+    assert!(
+        wait_until(STATE_TIMEOUT, || read_number(&count) > n + 3),
+        "the container stopped counting after a refused checkpoint"
+    );
+}
+
+#[test]
+fn pre_dump_and_lazy_pages_are_refused_with_the_reason() {
+    require_root!();
+    let Some(criu) = criu() else { return };
+    let rt = runtime();
+    if skip_unless_berth(&rt, "runc words these refusals its own way") {
+        return;
+    }
+    let (b, data) = counter_bundle(&rt);
+    let (w, _out) = PipeReader::new();
+    run_with_pipe(
+        &rt,
+        &["run", "-d", "--bundle", path_str(b.path()), b.id()],
+        &w,
+    )
+    .ok();
+    assert!(wait_until(STATE_TIMEOUT, || read_number(
+        &data.join("count")
+    ) >= 2));
+    let img = b.host_dir("image");
+    let tracking = std::process::Command::new(&criu)
+        .args(["check", "--feature", "mem_dirty_track"])
+        .output()
+        .unwrap()
+        .status
+        .success();
+    let out = checkpoint(&rt, &criu, &img, &["--pre-dump"], b.id());
+    if tracking {
+        assert!(out.success(), "pre-dump failed:\n{out}");
+    } else {
+        assert!(
+            !out.success(),
+            "pre-dump succeeded without dirty tracking:\n{out}"
+        );
+        let msg = error_message(&out);
+        assert!(
+            msg.contains("--pre-dump needs memory dirty tracking")
+                && msg.contains("Dirty tracking is OFF"),
+            "{msg}"
+        );
+    }
+    let out = checkpoint(&rt, &criu, &img, &["--lazy-pages"], b.id());
+    assert!(!out.success());
+    assert!(error_message(&out).contains("--lazy-pages"), "{out}");
+    assert_eq!(rt.status(b.id()).as_deref(), Some("running"));
+}
+
+#[test]
+fn a_missing_criu_is_one_line_and_changes_nothing() {
+    require_root!();
+    let rt = runtime();
+    if skip_unless_berth(&rt, "runc says \"exec: criu: not found\" its own way") {
+        return;
+    }
+    let (b, data) = counter_bundle(&rt);
+    let (w, _out) = PipeReader::new();
+    run_with_pipe(
+        &rt,
+        &["run", "-d", "--bundle", path_str(b.path()), b.id()],
+        &w,
+    )
+    .ok();
+    assert!(wait_until(STATE_TIMEOUT, || read_number(
+        &data.join("count")
+    ) >= 2));
+    let img = b.host_dir("image");
+    let missing = b.path().join("no-such-criu");
+    let out = checkpoint(&rt, &missing, &img, &[], b.id());
+    assert!(!out.success());
+    assert_eq!(out.stderr_lines().len(), 1, "{out}");
+    assert!(error_message(&out).contains("needs CRIU"), "{out}");
+    assert_eq!(rt.status(b.id()).as_deref(), Some("running"));
+}
+
+/// Whether any mount point lies under `dir` (the runtime's state root).
+fn mounted_under(dir: &Path) -> bool {
+    let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let dir = dir.to_string_lossy();
+    mounts
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .any(|m| m.starts_with(dir.as_ref()))
+}
+
+fn dump_log(img: &Path) -> String {
+    log_tail(&img.join("dump.log"))
+}
+
+fn restore_log(img: &Path) -> String {
+    log_tail(&img.join("restore.log"))
+}
+
+/// CRIU's last log lines, for a failed test's message.
+fn log_tail(p: &Path) -> String {
+    let text = fs::read_to_string(p).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    let from = lines.len().saturating_sub(15);
+    format!("{}:\n{}", p.display(), lines[from..].join("\n"))
+}
