@@ -569,7 +569,12 @@ pub fn run(args: Args) -> Result<u8> {
             return restore_container(root, &id, opts, detach, no_subreaper);
         }
         Command::Spec { bundle, rootless } => default_spec::write_spec(&bundle, rootless)?,
-        Command::Features => println!("{}", serde_json::to_string_pretty(&features::features())?),
+        Command::Features => {
+            let mut doc = features::features();
+            let criu = berth_runtime::criu::find(args.criu.as_deref(), root).ok();
+            features::add_checkpoint(&mut doc, criu.as_ref());
+            println!("{}", serde_json::to_string_pretty(&doc)?);
+        }
     }
     Ok(0)
 }

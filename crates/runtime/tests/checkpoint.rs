@@ -535,6 +535,27 @@ fn a_missing_criu_is_one_line_and_changes_nothing() {
     assert_eq!(rt.status(b.id()).as_deref(), Some("running"));
 }
 
+#[test]
+fn features_advertise_checkpoint_when_criu_works() {
+    require_root!();
+    let Some(criu) = criu() else { return };
+    let rt = runtime();
+    let out = rt.cmd(&["--criu", path_str(&criu), "features"]).ok();
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(
+        doc["annotations"]["org.opencontainers.runc.checkpoint.enabled"], "true",
+        "{doc}"
+    );
+    if rt.is_berth() {
+        let missing = rt.root().join("no-such-criu");
+        let out = rt.cmd(&["--criu", path_str(&missing), "features"]).ok();
+        let doc: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        assert!(doc["annotations"]
+            .get("org.opencontainers.runc.checkpoint.enabled")
+            .is_none());
+    }
+}
+
 /// Whether any mount point lies under `dir` (the runtime's state root).
 fn mounted_under(dir: &Path) -> bool {
     let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();

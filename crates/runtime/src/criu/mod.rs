@@ -93,9 +93,9 @@ pub fn find(explicit: Option<&Path>, state_root: &Path) -> Result<Criu> {
         Some(r) => r,
         None => {
             let r = check(&path, meta.size(), meta.mtime(), &kernel);
-            if let Ok(bytes) = serde_json::to_vec(&r) {
-                // Best effort: an unwritable root only costs a re-check.
-                let _ = fs::create_dir_all(state_root);
+            // Best effort, and never making the root (`features` runs
+            // before any container exists): a miss only costs a re-check.
+            if let (Ok(bytes), true) = (serde_json::to_vec(&r), state_root.is_dir()) {
                 let _ = berth_sys::replace_atomic(&cache, &bytes);
             }
             r
