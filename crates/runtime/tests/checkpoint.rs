@@ -536,6 +536,166 @@ fn a_missing_criu_is_one_line_and_changes_nothing() {
 }
 
 #[test]
+fn restore_puts_the_container_in_the_configs_cgroup() {
+    require_root!();
+    let Some(criu) = criu() else { return };
+    let rt = runtime();
+    let (mut b, data) = counter_bundle(&rt);
+    let count = data.join("count");
+    let (w, _out) = PipeReader::new();
+    run_with_pipe(
+        &rt,
+        &["run", "-d", "--bundle", path_str(b.path()), b.id()],
+        &w,
+    )
+    .ok();
+    assert!(wait_until(STATE_TIMEOUT, || read_number(&count) >= 2));
+    let img = b.host_dir("image");
+    let out = checkpoint(&rt, &criu, &img, &[], b.id());
+    assert!(
+        out.success(),
+        "checkpoint failed:\n{out}\n{}",
+        dump_log(&img)
+    );
+    if rt.is_berth() {
+        rt.delete(b.id()).ok();
+    }
+    let old = b.cgroup_path();
+    let moved = b.cgroup_parent().path_for("moved");
+    b.config_mut()["linux"]["cgroupsPath"] = serde_json::json!(moved);
+    let out = restore(&rt, &criu, &img, &b, &w);
+    assert!(
+        out.success(),
+        "restore failed:\n{out}\n{}",
+        restore_log(&img)
+    );
+    let pid = rt.state(b.id())["pid"].as_u64().unwrap() as u32;
+    let cgroups = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    for line in cgroups.lines() {
+        // Every hierarchy the container's cgroup is in (not the empty
+        // unified one of a hybrid host's v1 tests).
+        let path = line.splitn(3, ':').nth(2).unwrap_or_default();
+        if line.contains("memory")
+            || line.contains("pids")
+            || line.starts_with("0::") && cgroup_v2()
+        {
+            assert_eq!(path, moved, "restored into the wrong cgroup:\n{cgroups}");
+        }
+    }
+    assert!(CgroupParent::procs_of(&moved).contains(&pid));
+    assert!(
+        CgroupParent::dirs_of(&old).is_empty(),
+        "the old cgroup came back"
+    );
+    let n = read_number(&count);
+    assert!(wait_until(STATE_TIMEOUT, || read_number(&count) > n + 2));
+}
+
+#[test]
+fn a_network_namespace_joined_by_path_is_external() {
+    require_root!();
+    let Some(criu) = criu() else { return };
+    let holder = HostProcess::spawn(&["unshare", "--net", "sleep", "100"]);
+    let hpid = holder.pid();
+    assert!(wait_until(Duration::from_secs(5), || {
+        fs::read_link(format!("/proc/{hpid}/ns/net"))
+            .map(|l| l.to_string_lossy() != host_ns("net"))
+            .unwrap_or(false)
+    }));
+    let want = pid_ns(hpid, "net");
+    let rt = runtime();
+    let (mut b, data) = counter_bundle(&rt);
+    b.set_namespace("network", Some(&holder.ns_path("net")));
+    let count = data.join("count");
+    let (w, _out) = PipeReader::new();
+    run_with_pipe(
+        &rt,
+        &["run", "-d", "--bundle", path_str(b.path()), b.id()],
+        &w,
+    )
+    .ok();
+    assert!(wait_until(STATE_TIMEOUT, || read_number(&count) >= 2));
+    let img = b.host_dir("image");
+    let out = checkpoint(&rt, &criu, &img, &[], b.id());
+    assert!(
+        out.success(),
+        "checkpoint failed:\n{out}\n{}",
+        dump_log(&img)
+    );
+    let out = restore(&rt, &criu, &img, &b, &w);
+    assert!(
+        out.success(),
+        "restore failed:\n{out}\n{}",
+        restore_log(&img)
+    );
+    let pid = rt.state(b.id())["pid"].as_u64().unwrap() as u32;
+    assert_eq!(
+        pid_ns(pid, "net"),
+        want,
+        "the restored container left the joined netns"
+    );
+    let n = read_number(&count);
+    assert!(wait_until(STATE_TIMEOUT, || read_number(&count) > n + 2));
+}
+
+#[test]
+fn a_terminal_comes_back_through_the_console_socket() {
+    require_root!();
+    let Some(criu) = criu() else { return };
+    let rt = runtime();
+    let mut b = Bundle::new(&rt);
+    b.set_terminal(true).set_args(&["sh"]);
+    let sock = ConsoleSocket::listen(&b.path().join("c1.sock"));
+    rt.cmd(&[
+        "create",
+        "--bundle",
+        path_str(b.path()),
+        "--console-socket",
+        path_str(sock.path()),
+        b.id(),
+    ])
+    .ok();
+    let mut master = sock.recv_master(STATE_TIMEOUT);
+    let mut out = TerminalReader::new(master.try_clone().unwrap());
+    rt.start(b.id()).ok();
+    use std::io::Write;
+    master.write_all(b"X=kept; echo before-$((1+1))\n").unwrap();
+    out.wait_for("before-2", STATE_TIMEOUT);
+
+    let img = b.host_dir("image");
+    let out = checkpoint(&rt, &criu, &img, &[], b.id());
+    assert!(
+        out.success(),
+        "checkpoint failed:\n{out}\n{}",
+        dump_log(&img)
+    );
+    let sock2 = ConsoleSocket::listen(&b.path().join("c2.sock"));
+    let out = rt.cmd(&[
+        "--criu",
+        path_str(&criu),
+        "restore",
+        "-d",
+        "--image-path",
+        path_str(&img),
+        "--bundle",
+        path_str(b.path()),
+        "--console-socket",
+        path_str(sock2.path()),
+        b.id(),
+    ]);
+    assert!(
+        out.success(),
+        "restore failed:\n{out}\n{}",
+        restore_log(&img)
+    );
+    let mut master = sock2.recv_master(STATE_TIMEOUT);
+    let mut out = TerminalReader::new(master.try_clone().unwrap());
+    master.write_all(b"echo after-$X-$((2+3))\n").unwrap();
+    out.wait_for("after-kept-5", STATE_TIMEOUT);
+    assert_eq!(rt.status(b.id()).as_deref(), Some("running"));
+}
+
+#[test]
 fn features_advertise_checkpoint_when_criu_works() {
     require_root!();
     let Some(criu) = criu() else { return };
