@@ -251,6 +251,8 @@ fn a_counter_goes_on_counting_after_checkpoint_and_restore() {
     // The restored container is an ordinary one to the other commands.
     let ps = rt.cmd(&["ps", "--format", "json", b.id()]).ok();
     assert!(ps.stdout.contains(&pid.to_string()), "{ps}");
+    let exec = rt.exec(b.id(), &["cat", "/data/pid"]).ok();
+    assert_eq!(exec.stdout.trim(), "1", "{exec}");
     rt.kill(b.id(), "KILL").ok();
     rt.wait_for_status(b.id(), "stopped", STATE_TIMEOUT);
     rt.delete(b.id()).ok();
@@ -502,6 +504,14 @@ fn pre_dump_and_lazy_pages_are_refused_with_the_reason() {
             "{msg}"
         );
     }
+    fs::create_dir_all(img.join("parent")).unwrap();
+    let out = checkpoint(&rt, &criu, &img, &["--parent-path", "parent"], b.id());
+    if !tracking {
+        assert!(
+            error_message(&out).contains("--parent-path needs memory dirty tracking"),
+            "{out}"
+        );
+    }
     let out = checkpoint(&rt, &criu, &img, &["--lazy-pages"], b.id());
     assert!(!out.success());
     assert!(error_message(&out).contains("--lazy-pages"), "{out}");
@@ -693,6 +703,177 @@ fn a_terminal_comes_back_through_the_console_socket() {
     master.write_all(b"echo after-$X-$((2+3))\n").unwrap();
     out.wait_for("after-kept-5", STATE_TIMEOUT);
     assert_eq!(rt.status(b.id()).as_deref(), Some("running"));
+}
+
+#[test]
+fn a_foreground_restore_waits_and_relays_the_exit_code() {
+    require_root!();
+    let Some(criu) = criu() else { return };
+    let rt = runtime();
+    let (b, data) = counter_bundle(&rt);
+    let count = data.join("count");
+    let (w, _out) = PipeReader::new();
+    run_with_pipe(
+        &rt,
+        &["run", "-d", "--bundle", path_str(b.path()), b.id()],
+        &w,
+    )
+    .ok();
+    assert!(wait_until(STATE_TIMEOUT, || read_number(&count) >= 2));
+    let img = b.host_dir("image");
+    let out = checkpoint(&rt, &criu, &img, &[], b.id());
+    assert!(
+        out.success(),
+        "checkpoint failed:\n{out}\n{}",
+        dump_log(&img)
+    );
+    let pid_file = b.path().join("restored.pid");
+    let o1 = w.try_clone().unwrap();
+    let o2 = w.try_clone().unwrap();
+    let fg = rt.spawn_with(
+        &[
+            "--criu",
+            path_str(&criu),
+            "restore",
+            "--image-path",
+            path_str(&img),
+            "--bundle",
+            path_str(b.path()),
+            "--pid-file",
+            path_str(&pid_file),
+            b.id(),
+        ],
+        move |c| {
+            c.stdout(Stdio::from(o1)).stderr(Stdio::from(o2));
+        },
+    );
+    assert!(
+        wait_until(STATE_TIMEOUT, || rt.status(b.id()).as_deref()
+            == Some("running")),
+        "the foreground restore never ran the container"
+    );
+    let pid = rt.state(b.id())["pid"].as_u64().unwrap();
+    assert!(wait_until(STATE_TIMEOUT, || pid_file.exists()));
+    assert_eq!(
+        fs::read_to_string(&pid_file).unwrap().trim(),
+        pid.to_string()
+    );
+    let n = read_number(&count);
+    assert!(wait_until(STATE_TIMEOUT, || read_number(&count) > n + 2));
+    rt.kill(b.id(), "KILL").ok();
+    let out = fg.wait();
+    assert_eq!(out.code(), Some(128 + 9), "{out}");
+    // Like `run`, a foreground restore deletes the container it waited for.
+    assert_not_exist(&rt.cmd(&["state", b.id()]), b.id());
+}
+
+#[test]
+fn berth_options_work_path_parent_path_and_cgroup_modes() {
+    require_root!();
+    let Some(criu) = criu() else { return };
+    let rt = runtime();
+    if skip_unless_berth(
+        &rt,
+        "runc 1.1 has no --manage-cgroups-mode ignore and words refusals its own way",
+    ) {
+        return;
+    }
+    let (b, data) = counter_bundle(&rt);
+    let count = data.join("count");
+    let (w, _out) = PipeReader::new();
+    run_with_pipe(
+        &rt,
+        &["run", "-d", "--bundle", path_str(b.path()), b.id()],
+        &w,
+    )
+    .ok();
+    assert!(wait_until(STATE_TIMEOUT, || read_number(&count) >= 2));
+    let img = b.host_dir("image");
+    let work = b.path().join("work");
+    // --parent-path needs dirty tracking (as --pre-dump does), and must
+    // name a directory under the image path.
+    let out = checkpoint(&rt, &criu, &img, &["--parent-path", "/abs"], b.id());
+    assert!(
+        error_message(&out).contains("--parent-path must be relative"),
+        "{out}"
+    );
+    let out = checkpoint(
+        &rt,
+        &criu,
+        &img,
+        &["--manage-cgroups-mode", "bogus"],
+        b.id(),
+    );
+    assert!(
+        error_message(&out).contains("invalid --manage-cgroups-mode"),
+        "{out}"
+    );
+    let out = checkpoint(&rt, &criu, &img, &["--empty-ns", "pid"], b.id());
+    assert!(error_message(&out).contains("--empty-ns pid"), "{out}");
+    assert_eq!(rt.status(b.id()).as_deref(), Some("running"));
+
+    let out = checkpoint(
+        &rt,
+        &criu,
+        &img,
+        &[
+            "--work-path",
+            path_str(&work),
+            "--manage-cgroups-mode",
+            "ignore",
+            "--auto-dedup",
+            "--empty-ns",
+            "network",
+        ],
+        b.id(),
+    );
+    assert!(
+        out.success(),
+        "checkpoint failed:\n{out}\n{}",
+        log_tail(&work.join("dump.log"))
+    );
+    assert!(
+        work.join("dump.log").exists(),
+        "CRIU's log is not in --work-path"
+    );
+    let o1 = w.try_clone().unwrap();
+    let o2 = w.try_clone().unwrap();
+    let out = rt
+        .spawn_with(
+            &[
+                "--criu",
+                path_str(&criu),
+                "restore",
+                "-d",
+                "--no-subreaper",
+                "--no-pivot",
+                "--image-path",
+                path_str(&img),
+                "--work-path",
+                path_str(&work),
+                "--manage-cgroups-mode",
+                "ignore",
+                "--bundle",
+                path_str(b.path()),
+                b.id(),
+            ],
+            move |c| {
+                c.stdout(Stdio::from(o1)).stderr(Stdio::from(o2));
+            },
+        )
+        .wait();
+    assert!(
+        out.success(),
+        "restore failed:\n{out}\n{}",
+        log_tail(&work.join("restore.log"))
+    );
+    assert!(work.join("restore.log").exists());
+    // Without CRIU managing cgroups the tree still starts in the
+    // container's cgroup (CRIU itself was put there).
+    let pid = rt.state(b.id())["pid"].as_u64().unwrap() as u32;
+    assert!(CgroupParent::procs_of(&b.cgroup_path()).contains(&pid));
+    let n = read_number(&count);
+    assert!(wait_until(STATE_TIMEOUT, || read_number(&count) > n + 2));
 }
 
 #[test]
