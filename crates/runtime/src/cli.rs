@@ -562,7 +562,6 @@ pub fn run(args: Args) -> Result<u8> {
                 pid_file,
                 console_socket,
                 console_fd: None,
-                detach,
                 lsm_profile,
                 lsm_mount_context,
             };

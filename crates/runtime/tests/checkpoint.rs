@@ -543,6 +543,60 @@ fn a_missing_criu_is_one_line_and_changes_nothing() {
     assert_eq!(out.stderr_lines().len(), 1, "{out}");
     assert!(error_message(&out).contains("needs CRIU"), "{out}");
     assert_eq!(rt.status(b.id()).as_deref(), Some("running"));
+
+    // Too old, or failing `criu check` on this kernel (Debian 12's 3.17
+    // on Linux >= 6.13): refused with CRIU's own reason.
+    let old = fake_criu(&b, "old-criu", "3.14", "Looks good.", 0);
+    let out = checkpoint(&rt, &old, &img, &[], b.id());
+    assert!(error_message(&out).contains("CRIU 3.14 at"), "{out}");
+    assert!(error_message(&out).contains("too old"), "{out}");
+    let broken = fake_criu(
+        &b,
+        "broken-criu",
+        "3.17.1",
+        "Error (criu/vdso.c:1) vdso: Unexpected rt vDSO area bounds\nError (criu/cr-check.c:2): Looks bad.",
+        1,
+    );
+    let out = checkpoint(&rt, &broken, &img, &[], b.id());
+    let msg = error_message(&out);
+    assert!(
+        msg.contains("does not work on this kernel") && msg.contains("criu check"),
+        "{out}"
+    );
+    assert_eq!(rt.status(b.id()).as_deref(), Some("running"));
+
+    // A restore that cannot find CRIU leaves nothing either.
+    let out = rt.cmd(&[
+        "--criu",
+        path_str(&missing),
+        "restore",
+        "-d",
+        "--image-path",
+        path_str(&img),
+        "--bundle",
+        path_str(b.path()),
+        "other",
+    ]);
+    assert!(!out.success());
+    assert!(error_message(&out).contains("needs CRIU"), "{out}");
+    assert_not_exist(&rt.cmd(&["state", "other"]), "other");
+}
+
+/// A script that answers `--version` with `version` and `check` with
+/// `check_says` on stderr and exit code `check_code`.
+fn fake_criu(b: &Bundle, name: &str, version: &str, check_says: &str, check_code: i32) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = b.path().join(name);
+    fs::write(
+        &path,
+        format!(
+            "#!/bin/sh\ncase \"$1\" in\n--version) echo 'Version: {version}';;\n\
+             check) printf '{check_says}\\n' >&2; exit {check_code};;\nesac\n"
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+    path
 }
 
 #[test]

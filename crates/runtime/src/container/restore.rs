@@ -55,8 +55,6 @@ pub struct RestoreOptions {
     /// An already connected console socket (the foreground `restore` of a
     /// container with a terminal keeps the other end).
     pub console_fd: Option<OwnedFd>,
-    /// `--detach`: only used to word the terminal checks as `create` does.
-    pub detach: bool,
     pub lsm_profile: Option<String>,
     pub lsm_mount_context: Option<String>,
 }
