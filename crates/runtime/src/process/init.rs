@@ -284,11 +284,15 @@ fn reopen_dev_null() -> Result<()> {
         if mnt.is_some_and(|m| ours.lines().any(|l| l.split(' ').next() == Some(m))) {
             continue;
         }
-        let file = std::fs::File::options()
+        // A /dev/null the container cannot open (a rootfs mounted nodev)
+        // leaves the host's in place, as before.
+        let Ok(file) = std::fs::File::options()
             .read(true)
             .write(true)
             .open("/dev/null")
-            .map_err(|e| Error::io("open", "/dev/null", e))?;
+        else {
+            continue;
+        };
         berth_sys::dup_onto(file.as_fd(), fd).map_err(|e| Error::sys("reopen /dev/null", e))?;
     }
     Ok(())
