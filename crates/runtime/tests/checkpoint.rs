@@ -976,3 +976,33 @@ fn log_tail(p: &Path) -> String {
     let from = lines.len().saturating_sub(15);
     format!("{}:\n{}", p.display(), lines[from..].join("\n"))
 }
+
+#[test]
+fn podman_checkpoints_and_restores_through_the_runtime() {
+    require_root!();
+    let Some(_criu) = criu() else { return };
+    let Some(pm) = Podman::start(&runtime()) else {
+        return;
+    };
+    let out_dir = pm.host_dir("counter");
+    let vol = format!("{}:/out", out_dir.display());
+    let id = pm.run_detached(
+        &["-v", &vol],
+        "i=0; while true; do i=$((i+1)); echo $i > /out/n; sleep 0.05; done",
+    );
+    let n = out_dir.join("n");
+    assert!(wait_until(STATE_TIMEOUT, || read_number(&n) >= 3));
+    let out = pm.cmd(&["container", "checkpoint", &id]);
+    assert!(out.success(), "podman checkpoint failed:\n{out}");
+    assert_eq!(pm.status(&id), "exited");
+    let frozen = read_number(&n);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(read_number(&n), frozen);
+    let out = pm.cmd(&["container", "restore", &id]);
+    assert!(out.success(), "podman restore failed:\n{out}");
+    assert_eq!(pm.status(&id), "running");
+    assert!(
+        wait_until(STATE_TIMEOUT, || read_number(&n) > frozen + 3),
+        "the restored container does not count"
+    );
+}
