@@ -1006,3 +1006,74 @@ fn podman_checkpoints_and_restores_through_the_runtime() {
         "the restored container does not count"
     );
 }
+
+#[test]
+/// containerd 1.6's `ctr task checkpoint` (its runc shim calls the
+/// runtime's `checkpoint` with the container's stdio on FIFOs). Restoring
+/// goes through checkpoint images in containerd's content store, which
+/// this test does not cover.
+fn containerd_checkpoints_through_the_runtime() {
+    require_root!();
+    let Some(_criu) = criu() else { return };
+    if !Path::new("/usr/bin/containerd").exists() {
+        if std::env::var_os("CI").is_some() {
+            panic!("containerd is not installed");
+        }
+        skipped("containerd is not installed");
+        return;
+    }
+    let rt = runtime();
+    let ctrd = Containerd::start(rt.bin());
+    ctrd.import_busybox();
+    let id = unique_id("ctr-cr");
+    let out_dir = ctrd.dir().join("counter");
+    fs::create_dir_all(&out_dir).unwrap();
+    let mount = format!(
+        "type=bind,src={},dst=/out,options=rbind:rw",
+        out_dir.display()
+    );
+    let out = ctrd.run(
+        &id,
+        &["-d", "--mount", &mount],
+        &[
+            "sh",
+            "-c",
+            "i=0; while true; do i=$((i+1)); echo $i > /out/n; sleep 0.05; done",
+        ],
+    );
+    assert!(out.success(), "ctr run -d failed:\n{out}\n{}", ctrd.log());
+    let n = out_dir.join("n");
+    assert!(wait_until(STATE_TIMEOUT, || read_number(&n) >= 3));
+    let img = ctrd.dir().join("image");
+    let work = ctrd.dir().join("work");
+    let out = ctrd.ctr(&[
+        "task",
+        "checkpoint",
+        "--exit",
+        "--image-path",
+        path_str(&img),
+        "--work-path",
+        path_str(&work),
+        &id,
+    ]);
+    assert!(
+        out.success(),
+        "ctr task checkpoint failed:\n{out}\n{}",
+        ctrd.log()
+    );
+    assert!(img.join("inventory.img").exists(), "{out}");
+    let frozen = read_number(&n);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        read_number(&n),
+        frozen,
+        "still counting after checkpoint --exit"
+    );
+    let tasks = ctrd.ctr(&["task", "ls"]).ok();
+    let line = tasks
+        .stdout
+        .lines()
+        .find(|l| l.starts_with(&id))
+        .unwrap_or_default();
+    assert!(!line.contains("RUNNING"), "{tasks}");
+}
