@@ -325,6 +325,20 @@ pub enum Command {
     Features,
 }
 
+/// Go's flag parsers take a long flag after one dash, and containerd's
+/// go-runc passes `restore -no-subreaper` so: read it as `--no-subreaper`.
+pub fn go_style_flags(
+    args: impl Iterator<Item = std::ffi::OsString>,
+) -> impl Iterator<Item = std::ffi::OsString> {
+    args.map(|a| {
+        if a == "-no-subreaper" {
+            "--no-subreaper".into()
+        } else {
+            a
+        }
+    })
+}
+
 /// Runs the command; returns the process exit code.
 pub fn run(args: Args) -> Result<u8> {
     if args.systemd_cgroup {

@@ -1008,11 +1008,10 @@ fn podman_checkpoints_and_restores_through_the_runtime() {
 }
 
 #[test]
-/// containerd 1.6's `ctr task checkpoint` (its runc shim calls the
-/// runtime's `checkpoint` with the container's stdio on FIFOs). Restoring
-/// goes through checkpoint images in containerd's content store, which
-/// this test does not cover.
-fn containerd_checkpoints_through_the_runtime() {
+/// containerd 1.6 drives the runtime through its runc shim (stdio on
+/// pipes): `ctr task checkpoint --exit` to an image path, and a checkpoint
+/// into its content store restored live.
+fn containerd_checkpoints_and_restores_through_the_runtime() {
     require_root!();
     let Some(_criu) = criu() else { return };
     if !Path::new("/usr/bin/containerd").exists() {
@@ -1076,4 +1075,60 @@ fn containerd_checkpoints_through_the_runtime() {
         .find(|l| l.starts_with(&id))
         .unwrap_or_default();
     assert!(!line.contains("RUNNING"), "{tasks}");
+
+    // `ctr container checkpoint --task`: pause, `checkpoint
+    // --leave-running` into containerd's content store, resume; then the
+    // container goes and `ctr container restore --live` brings it back
+    // through the shim's `restore --detach ... -no-subreaper`.
+    ctrd.ctr(&["task", "rm", &id]).ok();
+    let id2 = format!("{id}-2");
+    let out = ctrd.run(
+        &id2,
+        &["-d", "--mount", &mount],
+        &[
+            "sh",
+            "-c",
+            "i=1000; while true; do i=$((i+1)); echo $i > /out/n; sleep 0.05; done",
+        ],
+    );
+    assert!(out.success(), "ctr run -d failed:\n{out}\n{}", ctrd.log());
+    assert!(wait_until(STATE_TIMEOUT, || read_number(&n) >= 1003));
+    let out = ctrd.ctr(&["container", "checkpoint", "--task", &id2, "berth/cp:1"]);
+    assert!(
+        out.success(),
+        "ctr container checkpoint failed:\n{out}\n{}",
+        ctrd.log()
+    );
+    let before = read_number(&n);
+    assert!(
+        wait_until(STATE_TIMEOUT, || read_number(&n) > before + 2),
+        "the task does not run on after its checkpoint"
+    );
+    ctrd.ctr(&["task", "kill", "-s", "KILL", &id2]).ok();
+    assert!(wait_until(STATE_TIMEOUT, || {
+        let t = ctrd.ctr(&["task", "ls"]).ok().stdout;
+        !t.lines()
+            .any(|l| l.starts_with(&id2) && l.contains("RUNNING"))
+    }));
+    ctrd.ctr(&["task", "rm", &id2]).ok();
+    ctrd.ctr(&["container", "rm", &id2]).ok();
+    let gone = read_number(&n);
+    let out = ctrd.ctr(&["container", "restore", "--live", &id2, "berth/cp:1"]);
+    assert!(
+        out.success(),
+        "ctr container restore failed:\n{out}\n{}",
+        ctrd.log()
+    );
+    let tasks = ctrd.ctr(&["task", "ls"]).ok();
+    assert!(
+        tasks
+            .stdout
+            .lines()
+            .any(|l| l.starts_with(&id2) && l.contains("RUNNING")),
+        "{tasks}"
+    );
+    assert!(
+        wait_until(STATE_TIMEOUT, || read_number(&n) > gone + 3),
+        "the restored task does not count"
+    );
 }
