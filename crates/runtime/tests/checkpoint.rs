@@ -1132,3 +1132,90 @@ fn containerd_checkpoints_and_restores_through_the_runtime() {
         "the restored task does not count"
     );
 }
+
+#[test]
+fn an_established_tcp_connection_survives_with_tcp_established() {
+    require_root!();
+    let Some(criu) = criu() else { return };
+    // A network namespace the test makes (loopback up), which the
+    // container joins by path: it outlives the checkpoint, as a network
+    // set up by the engine or CNI does.
+    let holder = HostProcess::spawn(&[
+        "unshare",
+        "--net",
+        "sh",
+        "-c",
+        "ip link set lo up && exec sleep 100",
+    ]);
+    let hpid = holder.pid();
+    assert!(wait_until(Duration::from_secs(5), || {
+        fs::read_to_string(format!("/proc/{hpid}/cmdline")).is_ok_and(|c| c.starts_with("sleep"))
+    }));
+    let rt = runtime();
+    let (mut b, data) = counter_bundle(&rt);
+    b.set_namespace("network", Some(&holder.ns_path("net")));
+    // A server and a client in the container, one connection between
+    // them over which the client sends 1, 2, 3, ...
+    b.set_script(
+        "nc -l -p 5000 -e sh -c 'cat > /data/recv' & sleep 0.3; \
+         i=0; while :; do i=$((i+1)); echo $i; sleep 0.05; done | nc 127.0.0.1 5000",
+    );
+    let recv = data.join("recv");
+    let last = || {
+        fs::read_to_string(&recv)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.parse::<u64>().ok())
+            .collect::<Vec<_>>()
+    };
+    let (w, _out) = PipeReader::new();
+    run_with_pipe(
+        &rt,
+        &["run", "-d", "--bundle", path_str(b.path()), b.id()],
+        &w,
+    )
+    .ok();
+    assert!(
+        wait_until(STATE_TIMEOUT, || last().len() >= 5),
+        "no data over the connection"
+    );
+    let img = b.host_dir("image");
+    let out = checkpoint(&rt, &criu, &img, &["--tcp-established"], b.id());
+    assert!(
+        out.success(),
+        "checkpoint failed:\n{out}\n{}",
+        dump_log(&img)
+    );
+    let at = last().len();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(last().len(), at, "data still flows after the checkpoint");
+    let out = run_with_pipe(
+        &rt,
+        &[
+            "--criu",
+            path_str(&criu),
+            "restore",
+            "-d",
+            "--tcp-established",
+            "--image-path",
+            path_str(&img),
+            "--bundle",
+            path_str(b.path()),
+            b.id(),
+        ],
+        &w,
+    );
+    assert!(
+        out.success(),
+        "restore failed:\n{out}\n{}",
+        restore_log(&img)
+    );
+    assert!(
+        wait_until(STATE_TIMEOUT, || last().len() > at + 5),
+        "the connection does not carry data after the restore"
+    );
+    // Same connection, same stream: no number lost or repeated.
+    let got = last();
+    let want: Vec<u64> = (1..=got.len() as u64).collect();
+    assert_eq!(got, want, "the stream has a gap or a repeat");
+}
