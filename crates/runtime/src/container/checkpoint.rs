@@ -224,6 +224,12 @@ pub fn checkpoint(root: &Path, id: &str, opts: &CheckpointOptions) -> Result<()>
 
 /// What neither command can do here, refused by name.
 pub(crate) fn refuse_unsupported(o: &CriuOptions) -> Result<()> {
+    if crate::rootless::unprivileged() {
+        return Err(Error::Unsupported(
+            "checkpoint/restore without root (CRIU needs CAP_SYS_ADMIN and more on the host)"
+                .into(),
+        ));
+    }
     if o.lazy_pages {
         return Err(Error::Unsupported(
             "--lazy-pages (restoring memory on demand through userfaultfd and a page server)"
