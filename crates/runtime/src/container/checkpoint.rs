@@ -161,7 +161,9 @@ pub fn checkpoint(root: &Path, id: &str, opts: &CheckpointOptions) -> Result<()>
     o.set_leave_running(opts.leave_running);
     o.set_orphan_pts_master(true);
     common_opts(&mut o, &opts.common, &record.config)?;
-    o.set_freeze_cgroup_if(record.cgroup.as_ref());
+    if let Some(dir) = freeze_cgroup(record.cgroup.as_ref()) {
+        o.set_freeze_cgroup(dir);
+    }
     for (t, path) in &plan.joins {
         if matches!(t, LinuxNamespaceType::Network | LinuxNamespaceType::Pid) {
             o.external.push(external_ns(*t, path)?);
@@ -276,23 +278,15 @@ pub(crate) fn common_opts(o: &mut Criu_opts, c: &CriuOptions, spec: &Spec) -> Re
     Ok(())
 }
 
-trait FreezeCgroup {
-    fn set_freeze_cgroup_if(&mut self, cg: Option<&berth_cgroups::Cgroup>);
-}
-
-impl FreezeCgroup for Criu_opts {
-    /// CRIU freezes the tree through the cgroup freezer (v1 `freezer`, or
-    /// the v2 directory) instead of stopping each task with ptrace.
-    fn set_freeze_cgroup_if(&mut self, cg: Option<&berth_cgroups::Cgroup>) {
-        let Some(cg) = cg else { return };
-        let dir = match cg.mode() {
-            berth_cgroups::Mode::V2 => cg.unified_path().map(Path::to_path_buf),
-            _ => cg.path_of("freezer"),
-        };
-        if let Some(dir) = dir {
-            self.set_freeze_cgroup(dir.to_string_lossy().into_owned());
-        }
-    }
+/// The cgroup CRIU freezes the tree through (v1 `freezer`, or the v2
+/// directory) instead of stopping each task with ptrace.
+fn freeze_cgroup(cg: Option<&berth_cgroups::Cgroup>) -> Option<String> {
+    let cg = cg?;
+    let dir = match cg.mode() {
+        berth_cgroups::Mode::V2 => cg.unified_path().map(Path::to_path_buf),
+        _ => cg.path_of("freezer"),
+    };
+    dir.map(|d| d.to_string_lossy().into_owned())
 }
 
 pub(crate) fn ext_mount(key: &str, val: &str) -> Ext_mount_map {
