@@ -365,6 +365,34 @@ fn leave_running_leaves_the_container_running() {
         wait_until(STATE_TIMEOUT, || read_number(&count) > n + 3),
         "the container stopped counting after --leave-running"
     );
+    // Its id is taken: a restore under it fails and touches nothing.
+    let out = restore(&rt, &criu, &img, &b, &w);
+    assert!(
+        !out.success(),
+        "restore onto a running container's id succeeded"
+    );
+    let s = rt.state(b.id());
+    assert_eq!(s["status"], "running", "{s}");
+    assert_eq!(s["pid"], pid);
+    if rt.is_berth() {
+        let out = rt.cmd(&[
+            "--criu",
+            path_str(&criu),
+            "restore",
+            "-d",
+            "--image-path",
+            path_str(&img),
+            "--bundle",
+            path_str(b.path()),
+            b.id(),
+        ]);
+        assert_eq!(
+            error_message(&out),
+            format!("container with id exists: {}", b.id())
+        );
+    }
+    let n = read_number(&count);
+    assert!(wait_until(STATE_TIMEOUT, || read_number(&count) > n + 2));
 }
 
 #[test]
