@@ -277,7 +277,7 @@ pub enum Command {
         /// Dump memory only and leave the container running (needs dirty tracking)
         #[arg(long)]
         pre_dump: bool,
-        /// ADDRESS:PORT of a CRIU page server (not supported)
+        /// ADDRESS:PORT of a CRIU page server to send the memory pages to
         #[arg(long)]
         page_server: Option<String>,
         /// Fd CRIU writes \0 to when lazy pages are ready (not supported)

@@ -1248,3 +1248,89 @@ fn an_established_tcp_connection_survives_with_tcp_established() {
     let want: Vec<u64> = (1..=got.len() as u64).collect();
     assert_eq!(got, want, "the stream has a gap or a repeat");
 }
+
+#[test]
+fn page_server_receives_the_memory_pages() {
+    require_root!();
+    let Some(criu) = criu() else { return };
+    let rt = runtime();
+    let (b, data) = counter_bundle(&rt);
+    let count = data.join("count");
+    let (w, _out) = PipeReader::new();
+    run_with_pipe(
+        &rt,
+        &["run", "-d", "--bundle", path_str(b.path()), b.id()],
+        &w,
+    )
+    .ok();
+    assert!(wait_until(STATE_TIMEOUT, || read_number(&count) >= 2));
+    // A CRIU page server, as on a migration's destination, on a free port.
+    let pages = b.host_dir("pages");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    let _server = HostProcess::spawn(&[
+        path_str(&criu),
+        "page-server",
+        "--images-dir",
+        path_str(&pages),
+        "--address",
+        "127.0.0.1",
+        "--port",
+        &port,
+    ]);
+    let addr = format!("127.0.0.1:{port}");
+    // Listening (it serves one connection: no probe may connect).
+    let hex = format!(":{:04X}", port.parse::<u16>().unwrap());
+    assert!(
+        wait_until(STATE_TIMEOUT, || {
+            fs::read_to_string("/proc/net/tcp").is_ok_and(|t| {
+                t.lines().any(|l| {
+                    let f: Vec<&str> = l.split_whitespace().collect();
+                    f.len() > 3 && f[1].ends_with(&hex) && f[3] == "0A"
+                })
+            })
+        }),
+        "the page server never listened"
+    );
+    let img = b.host_dir("image");
+    let out = checkpoint(&rt, &criu, &img, &["--page-server", &addr], b.id());
+    assert!(
+        out.success(),
+        "checkpoint failed:\n{out}\n{}",
+        dump_log(&img)
+    );
+    let sent: Vec<_> = fs::read_dir(&pages)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("pages-") || n.starts_with("pagemap-"))
+        .collect();
+    assert!(
+        sent.iter().any(|n| n.starts_with("pages-")),
+        "nothing sent: {sent:?}"
+    );
+    assert!(
+        !fs::read_dir(&img)
+            .unwrap()
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with("pages-")),
+        "pages were written locally too"
+    );
+    // The destination has the pages, the source the rest: together they
+    // restore.
+    for n in &sent {
+        fs::copy(pages.join(n), img.join(n)).unwrap();
+    }
+    let out = restore(&rt, &criu, &img, &b, &w);
+    assert!(
+        out.success(),
+        "restore failed:\n{out}\n{}",
+        restore_log(&img)
+    );
+    let n = read_number(&count);
+    assert!(wait_until(STATE_TIMEOUT, || read_number(&count) > n + 2));
+}

@@ -12,7 +12,9 @@ use std::path::{Path, PathBuf};
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
 use super::Container;
-use crate::criu::proto::rpc::{Criu_cg_mode, Criu_opts, Criu_req, Criu_req_type, Ext_mount_map};
+use crate::criu::proto::rpc::{
+    Criu_cg_mode, Criu_opts, Criu_page_server_info, Criu_req, Criu_req_type, Ext_mount_map,
+};
 use crate::criu::{self, mounts, swrk};
 use crate::error::{Error, Result};
 use crate::namespaces::Plan;
@@ -100,11 +102,6 @@ pub fn checkpoint(root: &Path, id: &str, opts: &CheckpointOptions) -> Result<()>
     }
     let record = c.record()?;
     refuse_unsupported(&opts.common)?;
-    if opts.page_server.is_some() {
-        return Err(Error::Unsupported(
-            "--page-server (sending the memory pages to a CRIU page server)".into(),
-        ));
-    }
     if opts.status_fd.is_some() {
         return Err(Error::Unsupported(
             "--status-fd (it only serves --lazy-pages)".into(),
@@ -169,6 +166,9 @@ pub fn checkpoint(root: &Path, id: &str, opts: &CheckpointOptions) -> Result<()>
             o.external.push(external_ns(*t, path)?);
         }
     }
+    if let Some(ps) = &opts.page_server {
+        o.ps = Some(page_server(ps)?).into();
+    }
     if let Some(parent) = &parent {
         o.set_parent_img(parent.to_string_lossy().into_owned());
         o.set_track_mem(true);
@@ -222,6 +222,22 @@ pub fn checkpoint(root: &Path, id: &str, opts: &CheckpointOptions) -> Result<()>
         mark_checkpointed(&c.dir)?;
     }
     Ok(())
+}
+
+/// `--page-server ADDRESS:PORT`: CRIU sends the memory pages there (a
+/// `criu page-server` on the destination) instead of the image directory.
+fn page_server(text: &str) -> Result<Criu_page_server_info> {
+    let bad = || Error::InvalidConfig(format!("invalid --page-server {text:?}: want ADDRESS:PORT"));
+    let (addr, port) = text.rsplit_once(':').ok_or_else(bad)?;
+    let addr = addr.trim_start_matches('[').trim_end_matches(']');
+    let port: i32 = port.parse().map_err(|_| bad())?;
+    if addr.is_empty() || !(1..=65535).contains(&port) {
+        return Err(bad());
+    }
+    let mut ps = Criu_page_server_info::new();
+    ps.set_address(addr.to_string());
+    ps.set_port(port);
+    Ok(ps)
 }
 
 /// What neither command can do here, refused by name.
