@@ -154,6 +154,8 @@ json=$(cd "$repo" && cargo test --workspace --no-run --message-format=json-rende
 # directories: nothing of cgroups) run on the host only; `berth build`'s
 # own tests are CLI tests (crates/cli/tests/build_*.rs), host only as well:
 # a RUN step is an engine container, which engine_resources covers here.
+# The runtime's checkpoint/restore tests (crates/runtime/tests/checkpoint.rs)
+# run on the host only, where .ci/run builds CRIU for the host's kernel.
 mapfile -t bins < <(printf '%s\n' "$json" \
     | grep '"reason":"compiler-artifact"' \
     | grep '"profile":{[^}]*"test":true' \
@@ -162,6 +164,7 @@ mapfile -t bins < <(printf '%s\n' "$json" \
     | grep -v '"manifest_path":"[^"]*/crates/volume/Cargo.toml"' \
     | grep -v '"manifest_path":"[^"]*/crates/build/Cargo.toml"' \
     | grep -vP '"executable":"[^"]*/deps/idmapped_mounts-[^/"]*"' \
+    | grep -vP '"executable":"[^"]*/deps/checkpoint-[^/"]*"' \
     | grep -vP '"manifest_path":"[^"]*/crates/cli/Cargo.toml".*"executable":"[^"]*/deps/(?!engine_resources-)[^/"]*"' \
     | grep -o '"executable":"[^"]*"' | sed 's/^"executable":"\(.*\)"$/\1/')
 [ ${#bins[@]} -gt 0 ] || { echo "test-in-v2vm: no test binaries built" >&2; exit 2; }

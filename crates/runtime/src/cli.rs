@@ -5,7 +5,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context as _, Result};
-use berth_runtime::container::{self, CreateOptions, ExecOptions};
+use berth_runtime::container::{
+    self, CgroupsMode, CheckpointOptions, CreateOptions, CriuOptions, ExecOptions, RestoreOptions,
+};
 use berth_runtime::{default_spec, features, rootless, supervise};
 use clap::{Parser, Subcommand, ValueEnum};
 use oci_spec::runtime::{Capability, Process};
@@ -42,6 +44,9 @@ pub struct Args {
     /// Rootless mode: true, false or auto
     #[arg(long, num_args = 0..=1, default_missing_value = "true")]
     pub rootless: Option<String>,
+    /// The CRIU binary for checkpoint and restore [default: criu on PATH]
+    #[arg(long)]
+    pub criu: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -116,6 +121,41 @@ pub struct UpdateArgs {
     pub kernel_memory: Option<i64>,
     #[arg(long, hide = true, allow_hyphen_values = true, value_parser = parse_bytes)]
     pub kernel_memory_tcp: Option<i64>,
+}
+
+/// The flags `checkpoint` and `restore` share (runc's names).
+#[derive(clap::Args)]
+pub struct CriuArgs {
+    /// Path for the CRIU image files [default: ./checkpoint]
+    #[arg(long)]
+    pub image_path: Option<PathBuf>,
+    /// Path for CRIU's work files and logs [default: the image path]
+    #[arg(long)]
+    pub work_path: Option<PathBuf>,
+    /// Allow open TCP connections
+    #[arg(long)]
+    pub tcp_established: bool,
+    /// Allow external unix sockets
+    #[arg(long)]
+    pub ext_unix_sk: bool,
+    /// Allow shell jobs
+    #[arg(long)]
+    pub shell_job: bool,
+    /// Handle file locks
+    #[arg(long)]
+    pub file_locks: bool,
+    /// cgroups mode: soft (default), full, strict or ignore
+    #[arg(long)]
+    pub manage_cgroups_mode: Option<String>,
+    /// Create a namespace but do not restore its properties (network)
+    #[arg(long)]
+    pub empty_ns: Vec<String>,
+    /// Enable auto deduplication of memory images
+    #[arg(long)]
+    pub auto_dedup: bool,
+    /// Restore memory lazily through userfaultfd (not supported)
+    #[arg(long)]
+    pub lazy_pages: bool,
 }
 
 #[derive(Subcommand)]
@@ -223,6 +263,56 @@ pub enum Command {
         #[arg(long, default_value = "5s", value_parser = parse_duration)]
         interval: std::time::Duration,
     },
+    /// Checkpoint a running container with CRIU
+    Checkpoint {
+        id: String,
+        #[command(flatten)]
+        criu: CriuArgs,
+        /// Path of the previous (pre-dump) images, relative to the image path
+        #[arg(long)]
+        parent_path: Option<PathBuf>,
+        /// Leave the process running after checkpointing
+        #[arg(long)]
+        leave_running: bool,
+        /// Dump memory only and leave the container running (needs dirty tracking)
+        #[arg(long)]
+        pre_dump: bool,
+        /// ADDRESS:PORT of a CRIU page server to send the memory pages to
+        #[arg(long)]
+        page_server: Option<String>,
+        /// Fd CRIU writes \0 to when lazy pages are ready (not supported)
+        #[arg(long, allow_hyphen_values = true)]
+        status_fd: Option<i32>,
+    },
+    /// Restore a container from a CRIU checkpoint
+    Restore {
+        id: String,
+        #[command(flatten)]
+        criu: CriuArgs,
+        /// Bundle directory (default: the current directory)
+        #[arg(short, long, default_value = ".")]
+        bundle: PathBuf,
+        /// Do not wait for the container's process
+        #[arg(short, long)]
+        detach: bool,
+        #[arg(long)]
+        pid_file: Option<PathBuf>,
+        /// Unix socket that receives the pty master of a terminal
+        #[arg(long)]
+        console_socket: Option<PathBuf>,
+        /// Do not become the subreaper of the container's orphans
+        #[arg(long)]
+        no_subreaper: bool,
+        /// Accepted for runc's sake: CRIU sets up the restored root itself
+        #[arg(long)]
+        no_pivot: bool,
+        /// LSM profile TYPE:NAME for the restored processes (not supported)
+        #[arg(long)]
+        lsm_profile: Option<String>,
+        /// LSM mount context (not supported)
+        #[arg(long)]
+        lsm_mount_context: Option<String>,
+    },
     /// Write a default config.json into the bundle
     Spec {
         #[arg(short, long, default_value = ".")]
@@ -233,6 +323,20 @@ pub enum Command {
     },
     /// Print the features this runtime supports (OCI features document)
     Features,
+}
+
+/// Go's flag parsers take a long flag after one dash, and containerd's
+/// go-runc passes `restore -no-subreaper` so: read it as `--no-subreaper`.
+pub fn go_style_flags(
+    args: impl Iterator<Item = std::ffi::OsString>,
+) -> impl Iterator<Item = std::ffi::OsString> {
+    args.map(|a| {
+        if a == "-no-subreaper" {
+            "--no-subreaper".into()
+        } else {
+            a
+        }
+    })
 }
 
 /// Runs the command; returns the process exit code.
@@ -435,8 +539,55 @@ pub fn run(args: Args) -> Result<u8> {
                 })?;
             }
         }
+        Command::Checkpoint {
+            id,
+            criu,
+            parent_path,
+            leave_running,
+            pre_dump,
+            page_server,
+            status_fd,
+        } => {
+            let opts = CheckpointOptions {
+                common: criu_options(criu, args.criu)?,
+                parent_path,
+                leave_running,
+                pre_dump,
+                page_server,
+                status_fd: status_fd.filter(|fd| *fd >= 0),
+            };
+            container::checkpoint(root, &id, &opts)?;
+        }
+        Command::Restore {
+            id,
+            criu,
+            bundle,
+            detach,
+            pid_file,
+            console_socket,
+            no_subreaper,
+            no_pivot: _,
+            lsm_profile,
+            lsm_mount_context,
+        } => {
+            let opts = RestoreOptions {
+                common: criu_options(criu, args.criu)?,
+                bundle,
+                pid_file,
+                console_socket,
+                console_fd: None,
+                lsm_profile,
+                lsm_mount_context,
+            };
+            return restore_container(root, &id, opts, detach, no_subreaper);
+        }
         Command::Spec { bundle, rootless } => default_spec::write_spec(&bundle, rootless)?,
-        Command::Features => println!("{}", serde_json::to_string_pretty(&features::features())?),
+        Command::Features => {
+            let mut doc = features::features();
+            let criu = berth_runtime::criu::find(args.criu.as_deref(), root).ok();
+            features::add_checkpoint(&mut doc, criu.as_ref());
+            println!("{}", serde_json::to_string_pretty(&doc)?);
+        }
     }
     Ok(0)
 }
@@ -510,6 +661,69 @@ fn run_container(
     if !keep {
         container::delete(root, &id, true)?;
     }
+    Ok(code.clamp(0, 255) as u8)
+}
+
+fn criu_options(c: CriuArgs, criu: Option<PathBuf>) -> Result<CriuOptions> {
+    let image_path = match c.image_path {
+        Some(p) => p,
+        None => std::env::current_dir()
+            .context("cannot find the current directory for the default --image-path")?
+            .join("checkpoint"),
+    };
+    Ok(CriuOptions {
+        criu,
+        image_path,
+        work_path: c.work_path,
+        tcp_established: c.tcp_established,
+        ext_unix_sk: c.ext_unix_sk,
+        shell_job: c.shell_job,
+        file_locks: c.file_locks,
+        manage_cgroups_mode: c
+            .manage_cgroups_mode
+            .as_deref()
+            .map(CgroupsMode::parse)
+            .transpose()?,
+        empty_ns: c.empty_ns,
+        auto_dedup: c.auto_dedup,
+        lazy_pages: c.lazy_pages,
+    })
+}
+
+/// `restore`: like `run`, the runtime stays and waits (as subreaper unless
+/// `--no-subreaper`), relaying the exit code, unless `--detach`; with a
+/// terminal and no console socket it holds the pty itself.
+fn restore_container(
+    root: &Path,
+    id: &str,
+    mut opts: RestoreOptions,
+    detach: bool,
+    no_subreaper: bool,
+) -> Result<u8> {
+    let foreground_tty = !detach && opts.console_socket.is_none() && wants_terminal(&opts.bundle);
+    let signals = if detach {
+        None
+    } else {
+        Some(supervise::prepare_with(!no_subreaper)?)
+    };
+    let mut our_end = None;
+    if foreground_tty {
+        let (a, b) = std::os::unix::net::UnixStream::pair()
+            .context("failed to create console socket pair")?;
+        opts.console_fd = Some(b.into());
+        our_end = Some(a);
+    }
+    let restored = container::restore(root, id, opts)?;
+    let master = match &our_end {
+        Some(sock) => Some(berth_runtime::console::recv_fd(std::os::fd::AsFd::as_fd(
+            sock,
+        ))?),
+        None => None,
+    };
+    let Some(signals) = signals else { return Ok(0) };
+    let code = supervise::wait(restored.pid, &signals, master)?;
+    // As runc does after a foreground restore (and `run`): gone with it.
+    container::delete(root, id, true)?;
     Ok(code.clamp(0, 255) as u8)
 }
 

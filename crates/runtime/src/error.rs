@@ -64,6 +64,9 @@ pub enum Error {
     /// worded for the user.
     #[error("{0}")]
     Container(String),
+    /// CRIU failed (checkpoint, restore): the cause in CRIU's words.
+    #[error("{0}")]
+    Criu(String),
 }
 
 impl Error {

@@ -24,6 +24,13 @@ pub const OCI_VERSION_MAX: &str = oci_spec::runtime::VERSION;
 /// The annotation carrying berth's version in the features document.
 pub const VERSION_ANNOTATION: &str = "io.github.berth.version";
 
+/// runc's word that `checkpoint` and `restore` work (clients such as
+/// Podman read it); berth says it only when a usable CRIU is there.
+pub const CHECKPOINT_ANNOTATION: &str = "org.opencontainers.runc.checkpoint.enabled";
+
+/// The version of the CRIU that `checkpoint` and `restore` would use.
+pub const CRIU_VERSION_ANNOTATION: &str = "io.github.berth.criu.version";
+
 /// Hook names, in lifecycle order.
 pub const HOOK_NAMES: &[&str] = &[
     "prestart",
@@ -116,6 +123,15 @@ pub const NAMESPACES: &[&str] = &[
 /// Every capability the kernel defines, indexed by its number (the table
 /// the engine uses too).
 pub const CAPABILITY_NAMES: &[&str] = &berth_sys::caps::NAMES;
+
+/// Adds the checkpoint annotations to a features document when `criu`
+/// passed its checks (see [`crate::criu::find`]).
+pub fn add_checkpoint(doc: &mut Value, criu: Option<&crate::criu::Criu>) {
+    if let Some(c) = criu {
+        doc["annotations"][CHECKPOINT_ANNOTATION] = json!("true");
+        doc["annotations"][CRIU_VERSION_ANNOTATION] = json!(c.version.to_string());
+    }
+}
 
 /// The features document. Keys come out sorted (serde_json's map order),
 /// which JSON readers do not care about.

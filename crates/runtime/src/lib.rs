@@ -19,6 +19,7 @@ pub mod apparmor;
 pub mod config;
 pub mod console;
 pub mod container;
+pub mod criu;
 pub mod default_spec;
 pub mod error;
 pub mod features;

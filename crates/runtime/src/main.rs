@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let args = cli::Args::parse();
+    let args = cli::Args::parse_from(cli::go_style_flags(std::env::args_os()));
     let logger = log::Logger::init(args.log.as_deref(), args.log_format, args.debug);
     match cli::run(args) {
         Ok(code) => ExitCode::from(code),

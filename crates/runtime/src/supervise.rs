@@ -33,8 +33,16 @@ const FORWARDED: &[Signal] = &[
 /// container's process is forked, so no SIGCHLD is lost; the forked
 /// processes restore an empty mask themselves.
 pub fn prepare() -> Result<SigSet> {
-    nix::sys::prctl::set_child_subreaper(true)
-        .map_err(|e| Error::sys("become child subreaper", e))?;
+    prepare_with(true)
+}
+
+/// [`prepare`], choosing whether to become the subreaper of the
+/// container's orphans (`restore --no-subreaper` does not).
+pub fn prepare_with(subreaper: bool) -> Result<SigSet> {
+    if subreaper {
+        nix::sys::prctl::set_child_subreaper(true)
+            .map_err(|e| Error::sys("become child subreaper", e))?;
+    }
     let mut set = SigSet::empty();
     set.add(Signal::SIGCHLD);
     for s in FORWARDED {

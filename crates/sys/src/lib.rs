@@ -10,6 +10,7 @@
 mod atomic;
 pub mod bpf;
 pub mod caps;
+mod command;
 pub mod fs;
 pub mod fsmount;
 mod listen_fds;
@@ -18,6 +19,7 @@ pub mod seccomp;
 pub mod sysctl;
 
 pub use atomic::{replace_atomic, write_atomic, write_atomic_mode, write_atomic_with};
+pub use command::pass_fds;
 pub use listen_fds::take_listen_fds;
 
 use std::ffi::CStr;

@@ -352,7 +352,7 @@ fn refuse_shared_rootfs(dir: &StateDir, rootfs: &Path) -> Result<()> {
 /// Resolves, creates and configures the container's cgroup. When it is
 /// `optional` and the kernel refuses us, the container goes without one,
 /// unless `resources` holds limits: those are a clear error then.
-fn make_cgroup(
+pub(crate) fn make_cgroup(
     path: Option<&str>,
     id: &str,
     resources: Option<&LinuxResources>,

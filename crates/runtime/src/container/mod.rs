@@ -1,7 +1,9 @@
 //! Containers as the runtime's commands see them: one file per operation
-//! (create, start, kill, delete, exec, pause, ps, list), each a small block
+//! (create, start, kill, delete, exec, pause, ps, list,
+//! checkpoint, restore), each a small block
 //! over a locked [`Container`].
 
+mod checkpoint;
 mod create;
 mod delete;
 mod events;
@@ -10,6 +12,7 @@ mod kill;
 mod list;
 mod pause;
 mod ps;
+mod restore;
 mod start;
 mod update;
 
@@ -18,6 +21,7 @@ use std::path::Path;
 
 use nix::fcntl::Flock;
 
+pub use checkpoint::{checkpoint, CgroupsMode, CheckpointOptions, CriuOptions};
 pub use create::{create, CreateOptions};
 pub use delete::delete;
 pub use events::{stats, watch, Event};
@@ -26,6 +30,7 @@ pub use kill::{kill, parse_signal};
 pub use list::{list, ListEntry};
 pub use pause::{pause, resume};
 pub use ps::pids;
+pub use restore::{restore, RestoreOptions, Restored};
 pub use start::start;
 pub use update::update;
 

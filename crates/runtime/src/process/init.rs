@@ -155,6 +155,7 @@ fn setup(args: &InitArgs<'_>, chan: &Channel) -> Result<Never> {
     }
     if args.plan.has(LinuxNamespaceType::Mount) {
         rootfs::pivot(args.rootfs, args.no_pivot)?;
+        reopen_dev_null()?;
     } else {
         crate::shared_mounts::enter(args.rootfs)?;
     }
@@ -171,6 +172,13 @@ fn setup(args: &InitArgs<'_>, chan: &Channel) -> Result<Never> {
         let slave = console::create_and_send(socket.as_fd(), process)?;
         bind_console(&slave)?;
         console::attach(slave)?;
+    } else {
+        // A session of its own, as runc's init makes one: the container
+        // is not part of the caller's session (a terminal's signals go to
+        // the runtime, which forwards them), and CRIU can checkpoint it
+        // without --shell-job (a session leader outside the container's
+        // pid namespace would need it).
+        nix::unistd::setsid().map_err(|e| Error::sys("create session", e))?;
     }
     rootfs::finish(&ctx)?;
 
@@ -245,6 +253,49 @@ fn maps_root(spec: &Spec) -> bool {
     };
     has_zero(linux.and_then(|l| l.uid_mappings().as_ref()))
         && has_zero(linux.and_then(|l| l.gid_mappings().as_ref()))
+}
+
+/// Stdio on the host's `/dev/null` is reopened on the container's own, as
+/// runc does: a descriptor on a mount the container cannot see is one
+/// CRIU cannot checkpoint ("Can't lookup mount"), and the container's
+/// process has no business holding the host's `/dev`.
+fn reopen_dev_null() -> Result<()> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let Ok(null) = std::fs::metadata("/dev/null") else {
+        return Ok(());
+    };
+    if !null.file_type().is_char_device() {
+        return Ok(());
+    }
+    for fd in 0..3 {
+        let Ok(meta) = std::fs::metadata(format!("/proc/self/fd/{fd}")) else {
+            continue;
+        };
+        if !meta.file_type().is_char_device() || meta.rdev() != null.rdev() {
+            continue;
+        }
+        let fdinfo = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).unwrap_or_default();
+        let ours = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        let mnt = fdinfo
+            .lines()
+            .find_map(|l| l.strip_prefix("mnt_id:"))
+            .map(str::trim);
+        // Already the container's (a mount of its own namespace).
+        if mnt.is_some_and(|m| ours.lines().any(|l| l.split(' ').next() == Some(m))) {
+            continue;
+        }
+        // A /dev/null the container cannot open (a rootfs mounted nodev)
+        // leaves the host's in place, as before.
+        let Ok(file) = std::fs::File::options()
+            .read(true)
+            .write(true)
+            .open("/dev/null")
+        else {
+            continue;
+        };
+        berth_sys::dup_onto(file.as_fd(), fd).map_err(|e| Error::sys("reopen /dev/null", e))?;
+    }
+    Ok(())
 }
 
 /// `/dev/console` is the container's terminal (as runc sets it up).
