@@ -195,9 +195,20 @@ fn docker_cli_follows_events() {
     require_root!();
     let e = Engine::new("berth");
     let s = Serve::start(&e);
+    // Following from a second ago: the stream replays from there, so no
+    // event is lost while the client is still connecting (a follower
+    // without `--since` starts wherever the server is when it connects).
+    let start = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        - 1;
+    let start = start.to_string();
     let mut follower = s
         .docker_command(&[
             "events",
+            "--since",
+            &start,
             "--filter",
             "type=container",
             "--format",
@@ -216,8 +227,6 @@ fn docker_cli_follows_events() {
             }
         }
     });
-    // The stream is open once its headers came: give the CLI a moment by
-    // waiting until a first event shows up, retrying a harmless create.
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut seen = Vec::new();
     s.ok(&["run", "--name", "api-ev", "bb:1", "true"]);
