@@ -3,6 +3,7 @@
 
 mod attach;
 mod build;
+mod checkpoint;
 mod containers;
 mod events;
 mod exec;
@@ -113,6 +114,8 @@ pub fn run(cli: Cli) -> Result<()> {
             command: SystemCommand::Prune(a),
         } => system::system_prune(&cli.root, a),
         Command::ContainerPrune(a) => system::container_prune(&cli.root, a),
+        Command::ContainerCheckpoint(a) => checkpoint::container_checkpoint(&cli.root, a),
+        Command::ContainerRestore(a) => checkpoint::container_restore(&cli.root, a),
         Command::Update(a) => live::update(&cli.root, a),
         Command::Pause(a) => live::pause(&cli.root, &a.containers),
         Command::Unpause(a) => live::unpause(&cli.root, &a.containers),

@@ -13,6 +13,13 @@
 //! started it (recorded as the owner, [`crate::ops::recover`]), and every
 //! later write checks it still owns it.
 //!
+//! Started with `--restore-from DIR` (`container restore`), its first
+//! launch is the runtime's `restore --detach` from the checkpoint in DIR
+//! instead of `create` + `start`: everything around it (rootfs, volumes,
+//! network, stdio, log, exit, restart policy) is the same path, so a
+//! restored container is monitored as a started one. A later restart by
+//! its policy is a fresh start (the checkpoint is used up).
+//!
 //! It reports to whoever started it through its stdout, a pipe: one line
 //! `started <pid>` or `error <exit code> <message>`, and later
 //! `exited <code>` once the log is complete.
@@ -34,15 +41,17 @@ use crate::logfile::LogWriter;
 use crate::model::restart::Backoff;
 use crate::model::{Container, State};
 use crate::ops::cgroup::record_exit;
+use crate::ops::start::MonitorArgs as Args;
 use crate::ops::unmount;
-use crate::runtime::{command_exit_code, last_line};
+use crate::runtime::{command_exit_code, last_line, CriuPaths};
 use crate::store::owner::{self, ProcessId};
 use crate::Engine;
 
 /// Detaches from the command that started it, then runs the container.
 /// Returns the process's exit code (the starter waits for it: 0 once the
 /// detached child exists).
-pub fn main(root: &Path, id: &str) -> i32 {
+pub fn main(args: &Args) -> i32 {
+    let (root, id) = (args.root.as_path(), args.id.as_str());
     // Whatever the CLI's caller left open (a test harness's output pipe,
     // ...) must not be held for the container's lifetime. Ours are 0-2.
     if let Err(e) = berth_sys::close_from(3) {
@@ -65,7 +74,7 @@ pub fn main(root: &Path, id: &str) -> i32 {
         return 1;
     }
     let mut report = io::stdout();
-    match Monitor::run(root, id, &mut report) {
+    match Monitor::run(root, id, args.restore.as_ref(), &mut report) {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("monitor {id}: {e}");
@@ -74,20 +83,11 @@ pub fn main(root: &Path, id: &str) -> i32 {
     }
 }
 
-/// `berth-monitor [--root ROOT] ID`: the monitor's own command line (it
-/// is started only by berth).
-pub fn parse_args(args: &[String]) -> Option<(std::path::PathBuf, String)> {
-    let mut root = std::path::PathBuf::from("/var/lib/berth");
-    let mut id = None;
-    let mut args = args.iter();
-    while let Some(a) = args.next() {
-        match a.as_str() {
-            "--root" => root = args.next()?.into(),
-            _ if id.is_none() && !a.starts_with('-') => id = Some(a.clone()),
-            _ => return None,
-        }
-    }
-    Some((root, id?))
+/// `berth-monitor [--root ROOT] [--restore-from DIR --work-path W
+/// [--tcp-established]] ID`: the monitor's own command line (it is
+/// started only by berth, [`crate::ops::start`]).
+pub fn parse_args(args: &[String]) -> Option<Args> {
+    Args::parse(args)
 }
 
 struct Monitor;
@@ -95,7 +95,12 @@ struct Monitor;
 impl Monitor {
     /// Takes the container over from the command that started it, then
     /// runs it until it exits for good (see [`Self::lifecycle`]).
-    fn run(root: &Path, id: &str, report: &mut (impl Write + Send)) -> Result<()> {
+    fn run(
+        root: &Path,
+        id: &str,
+        restore: Option<&CriuPaths>,
+        report: &mut (impl Write + Send),
+    ) -> Result<()> {
         // Its threads are few and mostly asleep: one arena is enough.
         berth_sys::single_malloc_arena();
         nix::sys::prctl::set_child_subreaper(true).map_err(|e| Error::Monitor {
@@ -128,7 +133,7 @@ impl Monitor {
             Ok(Some((engine, c)))
         })?;
         match claimed {
-            Some((engine, c)) => Self::lifecycle(root, engine, &c, me, report),
+            Some((engine, c)) => Self::lifecycle(root, engine, &c, me, restore, report),
             None => Ok(()),
         }
     }
@@ -144,6 +149,7 @@ impl Monitor {
         engine: Engine,
         c: &Container,
         me: ProcessId,
+        restore: Option<&CriuPaths>,
         report: &mut (impl Write + Send),
     ) -> Result<()> {
         let id = &c.id;
@@ -160,10 +166,12 @@ impl Monitor {
                     Some(e) => e,
                     None => Engine::open_unreconciled(root)?,
                 };
+                // The first launch of a restore; restarts start afresh.
+                let restoring = restore.filter(|_| first);
                 // A container that never ran has no runtime state to clear
                 // before `create` (a failed start or a reconcile deleted it).
                 let fresh = first && c.started_at.is_empty() && c.error.is_empty();
-                let (pid, resolver) = match Self::launch(&mut engine, c, &hub, fresh) {
+                let (pid, resolver) = match Self::launch(&mut engine, c, &hub, fresh, restoring) {
                     Ok(launched) => launched,
                     Err(e) => {
                         let deleted = runtime.delete(id, true).is_ok();
@@ -172,8 +180,13 @@ impl Monitor {
                         let _ = unmount(&bundle.rootfs());
                         let code = i32::from(e.exit_code());
                         // A first start that fails leaves the container
-                        // `created` (Docker's); a restart that fails, `exited`.
-                        let state = if first { State::Created } else { State::Exited };
+                        // `created` (Docker's); a restart or a restore
+                        // that fails, `exited` (with its checkpoint kept).
+                        let state = if first && restoring.is_none() {
+                            State::Created
+                        } else {
+                            State::Exited
+                        };
                         if !engine
                             .db
                             .owned_failed(id, me, state, code, &e.to_string())?
@@ -193,7 +206,10 @@ impl Monitor {
                     }
                 };
                 let now = berth_image::time::now_rfc3339();
-                if !engine.db.owned_running(id, me, pid, &now)? {
+                if !engine
+                    .db
+                    .owned_running(id, me, pid, &now, restoring.is_some())?
+                {
                     // Taken over meanwhile: what we started is not ours to run.
                     let _ = runtime.delete(id, true);
                     let _ = wait_for(pid);
@@ -269,6 +285,10 @@ impl Monitor {
 
     /// Mount, the network's addresses and `/etc` files, `create`, the
     /// network's kernel objects, the output pump (with the log), `start`.
+    /// With `restore`, the runtime's `restore --detach` takes the place of
+    /// `create` + `start`: the restored processes run from its return, in
+    /// the empty network namespace CRIU made (as runc's), which gets the
+    /// container's links and addresses right after.
     /// Returns the init's pid and the container's resolver (user
     /// networks), which lives as long as the container.
     fn launch(
@@ -276,6 +296,7 @@ impl Monitor {
         c: &Container,
         hub: &Arc<stdio::Hub>,
         fresh: bool,
+        restore: Option<&CriuPaths>,
     ) -> Result<(i32, Option<Resolver>)> {
         let id = &c.id;
         let bundle = engine.bundle(id);
@@ -288,21 +309,32 @@ impl Monitor {
         let runtime = engine.runtime_for(c);
         std::fs::create_dir_all(&runtime.root)
             .map_err(|e| Error::io("create", &runtime.root, e))?;
-        // A leftover from a monitor that died: the id must be free.
-        if !fresh {
+        // A leftover from a monitor that died, or the stopped state a
+        // checkpoint leaves: the id must be free.
+        if !fresh || restore.is_some() {
             let _ = runtime.delete(id, true);
         }
 
         let mut stdio = hub.prepare(bundle.dir())?;
         let pid_file = bundle.file("init.pid");
         let _ = std::fs::remove_file(&pid_file);
+        let command = if restore.is_some() {
+            "restore"
+        } else {
+            "create"
+        };
         let status = {
             let console = stdio.console_socket();
-            let mut cmd = runtime.create_command(id, bundle.dir(), &pid_file, console.as_deref());
+            let mut cmd = match restore {
+                Some(criu) => {
+                    runtime.restore_command(id, bundle.dir(), &pid_file, console.as_deref(), criu)
+                }
+                None => runtime.create_command(id, bundle.dir(), &pid_file, console.as_deref()),
+            };
             stdio.configure(&mut cmd);
             let mut child = cmd.spawn().map_err(|source| Error::RuntimeSpawn {
                 runtime: runtime.path.clone(),
-                command: "create",
+                command,
                 source,
             })?;
             // `cmd` (our copies of the write ends) drops here.
@@ -319,7 +351,7 @@ impl Monitor {
                 Some(exit_code) => Error::Command { message, exit_code },
                 None => Error::Runtime {
                     runtime: runtime_name(&runtime.path),
-                    command: "create",
+                    command,
                     message,
                 },
             });
@@ -340,6 +372,10 @@ impl Monitor {
         };
         let log = LogWriter::open(bundle.dir(), id, &c.config.log)?;
         stdio.started(log)?;
+        if restore.is_some() {
+            // Restored processes already run: there is nothing to start.
+            return Ok((pid, resolver));
+        }
         if let Err(e) = runtime.start(id) {
             let _ = runtime.kill(id, "KILL");
             let _ = wait_for(pid);

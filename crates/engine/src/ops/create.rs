@@ -148,6 +148,7 @@ impl Engine {
             finished_at: String::new(),
             paused: false,
             oom_killed: false,
+            checkpoint: Default::default(),
         };
         // Check the spec before anything is recorded (bad user, ...).
         let spec = spec::for_create(&c, self.bundle(&id).dir())?;

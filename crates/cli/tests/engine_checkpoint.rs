@@ -1,0 +1,223 @@
+//! Checkpoint and restore through the engine (`container checkpoint` /
+//! `container restore`), as root, with a real CRIU (built by
+//! scripts/build-criu.sh; `.ci/run` puts it first in PATH). Without a
+//! usable CRIU the tests fail in CI and skip visibly elsewhere. Each test
+//! has its own root, names and cgroup parent.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use berth_testutil::{output_within, require_root, COMMAND_TIMEOUT};
+use common::engine::{name, Engine};
+use common::lifecycle::wait_for;
+
+/// A usable `criu` on PATH (`criu check` passes), or a visible skip
+/// (a failure in CI).
+fn have_criu() -> bool {
+    let found = std::env::var("PATH")
+        .unwrap_or_default()
+        .split(':')
+        .map(|d| Path::new(d).join("criu"))
+        .find(|p| p.is_file());
+    let why = match &found {
+        None => "no criu on PATH (scripts/build-criu.sh builds one)".to_string(),
+        Some(p) => match std::process::Command::new(p).arg("check").output() {
+            Ok(o) if o.status.success() => return true,
+            Ok(o) => format!(
+                "`{} check` fails here: {}",
+                p.display(),
+                String::from_utf8_lossy(&o.stderr).trim()
+            ),
+            Err(e) => format!("cannot run {}: {e}", p.display()),
+        },
+    };
+    if std::env::var_os("CI").is_some() {
+        panic!("checkpoint tests need CRIU in CI: {why}");
+    }
+    berth_testutil::skipped(&why);
+    false
+}
+
+/// A counter in a child of the container's init: each line is
+/// `<its pid> <count>`, ten a second.
+const COUNTER: &str = "sh -c 'i=0; while :; do i=$((i+1)); echo $$ $i; sleep 0.1; done' & wait";
+
+/// The log's `(pid, count)` lines.
+fn counts(e: &Engine, n: &str) -> Vec<(u32, u64)> {
+    e.ok(&["logs", n])
+        .lines()
+        .filter_map(|l| {
+            let (p, c) = l.split_once(' ')?;
+            Some((p.parse().ok()?, c.parse().ok()?))
+        })
+        .collect()
+}
+
+fn wait_for_count(e: &Engine, n: &str, at_least: u64) -> Vec<(u32, u64)> {
+    wait_for(&format!("{n} to count to {at_least}"), || {
+        let c = counts(e, n);
+        (c.last().is_some_and(|l| l.1 >= at_least)).then_some(c)
+    })
+}
+
+#[test]
+fn a_counter_survives_checkpoint_and_restore_in_place() {
+    require_root!();
+    if !have_criu() {
+        return;
+    }
+    let e = Engine::new("berth");
+    let n = name("ckcount");
+    // `--restart always`: the checkpoint's exit must not restart it.
+    e.ok(&[
+        "run",
+        "-d",
+        "--restart",
+        "always",
+        "--name",
+        &n,
+        "bb:1",
+        "sh",
+        "-c",
+        COUNTER,
+    ]);
+    let before = wait_for_count(&e, &n, 5);
+    let pid = before[0].0;
+
+    assert_eq!(e.ok(&["container", "checkpoint", &n]), format!("{n}\n"));
+    let v = e.inspect(&n);
+    assert_eq!(v["State"]["Status"], "exited", "{v}");
+    assert_eq!(v["State"]["Checkpointed"], true, "{v}");
+    assert_ne!(v["State"]["CheckpointedAt"], "0001-01-01T00:00:00Z", "{v}");
+    assert_eq!(v["State"]["Restored"], false, "{v}");
+    let at_checkpoint = counts(&e, &n);
+    let last = *at_checkpoint.last().unwrap();
+    // Not restarted by its policy, not counting.
+    std::thread::sleep(Duration::from_millis(700));
+    assert_eq!(e.inspect(&n)["State"]["Status"], "exited");
+    assert_eq!(counts(&e, &n), at_checkpoint);
+
+    assert_eq!(e.ok(&["container", "restore", &n]), format!("{n}\n"));
+    let v = e.inspect(&n);
+    assert_eq!(v["State"]["Status"], "running", "{v}");
+    assert_eq!(v["State"]["Restored"], true, "{v}");
+    assert_eq!(v["State"]["Checkpointed"], false, "{v}");
+    assert_ne!(v["State"]["RestoredAt"], "0001-01-01T00:00:00Z", "{v}");
+    assert!(e.ok(&["ps", "--filter", &format!("name={n}")]).contains(&n));
+    // The same log file goes on: the count continues from where it was,
+    // in the same process (same pid in the container's namespace).
+    let after = wait_for_count(&e, &n, last.1 + 5);
+    let resumed = &after[at_checkpoint.len()..];
+    assert_eq!(resumed[0].1, last.1 + 1, "{after:?}");
+    assert!(after.iter().all(|(p, _)| *p == pid), "{after:?}");
+    // The monitor owns it as a started container: exec works, and a
+    // stop ends it for good with the exit recorded.
+    assert_eq!(e.ok(&["exec", &n, "echo", "hi"]), "hi\n");
+    e.ok(&["stop", "-t", "1", &n]);
+    let v = e.inspect(&n);
+    assert_eq!(v["State"]["Status"], "exited", "{v}");
+    assert_eq!(e.ok(&["wait", &n]), format!("{}\n", v["State"]["ExitCode"]));
+    // The restored checkpoint is used up (Podman's default).
+    let out = e.run(&["container", "restore", &n]);
+    assert_eq!(out.status.code(), Some(125));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("a complete checkpoint for this container cannot be found"),
+        "{err}"
+    );
+}
+
+#[test]
+fn leave_running_keeps_it_running_and_restore_onto_it_is_refused() {
+    require_root!();
+    if !have_criu() {
+        return;
+    }
+    let e = Engine::new("berth");
+    let n = name("ckleave");
+    e.ok(&["run", "-d", "--name", &n, "bb:1", "sh", "-c", COUNTER]);
+    wait_for_count(&e, &n, 3);
+    assert_eq!(
+        e.ok(&["container", "checkpoint", "--leave-running", &n]),
+        format!("{n}\n")
+    );
+    let v = e.inspect(&n);
+    assert_eq!(v["State"]["Status"], "running", "{v}");
+    assert_eq!(v["State"]["Checkpointed"], false, "{v}");
+    assert_ne!(v["State"]["CheckpointedAt"], "0001-01-01T00:00:00Z", "{v}");
+    let now = counts(&e, &n).last().unwrap().1;
+    wait_for_count(&e, &n, now + 3);
+
+    let out = e.run(&["container", "restore", &n]);
+    assert_eq!(out.status.code(), Some(125));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("is running or paused, cannot restore: container state improper"),
+        "{err}"
+    );
+    assert_eq!(e.inspect(&n)["State"]["Status"], "running");
+
+    // Stopped, the --leave-running checkpoint restores (Podman's way).
+    e.ok(&["stop", "-t", "1", &n]);
+    e.ok(&["container", "restore", &n]);
+    assert_eq!(e.inspect(&n)["State"]["Restored"], true);
+    let c = counts(&e, &n);
+    wait_for_count(&e, &n, c.last().unwrap().1 + 3);
+}
+
+#[test]
+fn a_missing_criu_is_one_line_and_the_container_runs_on() {
+    require_root!();
+    let e = Engine::new("berth");
+    let n = name("cknocriu");
+    e.ok(&["run", "-d", "--name", &n, "bb:1", "sleep", "1000"]);
+    let mut c = e.command(&["container", "checkpoint", &n]);
+    // No criu on this PATH (Debian's, which cannot run on this kernel,
+    // would be in /usr/sbin).
+    c.env("PATH", "/usr/bin:/bin");
+    assert!(!Path::new("/usr/bin/criu").exists() && !Path::new("/bin/criu").exists());
+    let out = output_within(&mut c, COMMAND_TIMEOUT);
+    assert_eq!(out.status.code(), Some(125));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("CRIU"), "{err}");
+    let v = e.inspect(&n);
+    assert_eq!(v["State"]["Status"], "running", "{v}");
+    assert_eq!(v["State"]["Checkpointed"], false, "{v}");
+    // Its restart policy and a later stop behave as before.
+    e.ok(&["stop", "-t", "1", &n]);
+}
+
+#[test]
+fn refusals_name_what_is_not_done() {
+    require_root!();
+    let e = Engine::new("berth");
+    let n = name("ckrefuse");
+    e.ok(&["run", "-d", "--name", &n, "bb:1", "sleep", "1000"]);
+    // The default bridge: its namespace comes back empty.
+    let out = e.run(&["container", "checkpoint", "--tcp-established", &n]);
+    assert_eq!(out.status.code(), Some(125));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("--tcp-established is not supported"), "{err}");
+    assert_eq!(e.inspect(&n)["State"]["Status"], "running");
+    // A container that was never checkpointed.
+    e.ok(&["stop", "-t", "1", &n]);
+    let out = e.run(&["container", "restore", &n]);
+    assert_eq!(out.status.code(), Some(125));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("a complete checkpoint for this container cannot be found"),
+        "{err}"
+    );
+    // Not running: Podman's words.
+    let out = e.run(&["container", "checkpoint", &n]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("\"exited\" is not running, cannot checkpoint"),
+        "{err}"
+    );
+}
