@@ -221,3 +221,82 @@ fn refusals_name_what_is_not_done() {
         "{err}"
     );
 }
+
+#[test]
+fn docker_checkpoint_create_ls_rm_and_start_from_one() {
+    require_root!();
+    if !have_criu() {
+        return;
+    }
+    let e = Engine::new("berth");
+    let n = name("ckdocker");
+    e.ok(&["run", "-d", "--name", &n, "bb:1", "sh", "-c", COUNTER]);
+    wait_for_count(&e, &n, 3);
+    assert_eq!(e.ok(&["checkpoint", "ls", &n]), "CHECKPOINT NAME\n");
+    // --leave-running first, then one that stops it.
+    assert_eq!(
+        e.ok(&["checkpoint", "create", "--leave-running", &n, "cp1"]),
+        "cp1\n"
+    );
+    assert_eq!(e.inspect(&n)["State"]["Status"], "running");
+    let out = e.run(&["checkpoint", "create", "--leave-running", &n, "cp1"]);
+    assert_eq!(out.status.code(), Some(125));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "checkpoint with name cp1 already exists for container {n}"
+        )),
+        "{err}"
+    );
+    let out = e.run(&["checkpoint", "create", &n, "../x"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("Invalid checkpoint ID (../x)"),
+        "{out:?}"
+    );
+    assert_eq!(e.ok(&["checkpoint", "create", &n, "cp2"]), "cp2\n");
+    let v = e.inspect(&n);
+    assert_eq!(v["State"]["Status"], "exited", "{v}");
+    let last = counts(&e, &n).last().unwrap().1;
+    assert_eq!(
+        e.ok(&["checkpoint", "ls", &n]),
+        "CHECKPOINT NAME\ncp1\ncp2\n"
+    );
+    let out = e.run(&["checkpoint", "create", &n, "cp3"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(&format!("Container {n} not running")),
+        "{out:?}"
+    );
+
+    // start --checkpoint restores it, prints nothing, keeps the checkpoint.
+    assert_eq!(e.ok(&["start", "--checkpoint", "cp2", &n]), "");
+    assert_eq!(e.inspect(&n)["State"]["Restored"], true);
+    let after = wait_for_count(&e, &n, last + 3);
+    assert!(
+        after.windows(2).all(|w| w[1].1 == w[0].1 + 1),
+        "the count skipped or restarted: {after:?}"
+    );
+    assert_eq!(
+        e.ok(&["checkpoint", "ls", &n]),
+        "CHECKPOINT NAME\ncp1\ncp2\n"
+    );
+    // From the --leave-running one, after a stop: back to its count.
+    e.ok(&["stop", "-t", "1", &n]);
+    let out = e.run(&["start", "--checkpoint", "nope", &n]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains(&format!("checkpoint nope does not exist for container {n}")),
+        "{out:?}"
+    );
+    e.ok(&["start", "--checkpoint", "cp1", &n]);
+    assert_eq!(e.inspect(&n)["State"]["Status"], "running");
+    e.ok(&["stop", "-t", "1", &n]);
+
+    e.ok(&["checkpoint", "rm", &n, "cp1"]);
+    assert_eq!(e.ok(&["checkpoint", "ls", &n]), "CHECKPOINT NAME\ncp2\n");
+    let out = e.run(&["checkpoint", "rm", &n, "cp1"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains(&format!("checkpoint cp1 does not exist for container {n}")),
+        "{out:?}"
+    );
+}

@@ -27,3 +27,45 @@ pub struct ContainerRestoreArgs {
     #[command(flatten)]
     pub containers: ContainersArgs,
 }
+
+/// `berth checkpoint ...` (Docker's experimental commands).
+#[derive(Debug, clap::Subcommand)]
+pub enum CheckpointCommand {
+    /// Create a checkpoint from a running container
+    Create(CheckpointCreateArgs),
+    /// List checkpoints for a container
+    #[command(alias = "list")]
+    Ls(CheckpointLsArgs),
+    /// Remove a checkpoint
+    #[command(alias = "remove")]
+    Rm(CheckpointRmArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CheckpointCreateArgs {
+    /// Use a custom checkpoint storage directory
+    #[arg(long)]
+    pub checkpoint_dir: Option<std::path::PathBuf>,
+    /// Leave the container running after checkpoint
+    #[arg(long)]
+    pub leave_running: bool,
+    pub container: String,
+    pub checkpoint: String,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckpointLsArgs {
+    /// Use a custom checkpoint storage directory
+    #[arg(long)]
+    pub checkpoint_dir: Option<std::path::PathBuf>,
+    pub container: String,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckpointRmArgs {
+    /// Use a custom checkpoint storage directory
+    #[arg(long)]
+    pub checkpoint_dir: Option<std::path::PathBuf>,
+    pub container: String,
+    pub checkpoint: String,
+}

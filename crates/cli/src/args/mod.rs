@@ -161,6 +161,11 @@ pub enum Command {
         #[command(subcommand)]
         command: NetworkCommand,
     },
+    /// Manage checkpoints
+    Checkpoint {
+        #[command(subcommand)]
+        command: CheckpointCommand,
+    },
     /// Manage volumes
     Volume {
         #[command(subcommand)]

@@ -84,6 +84,9 @@ pub fn run(cli: Cli) -> Result<()> {
         } => inspect(&engine()?, a),
         Command::Run(a) => containers::run(&cli.root, &cli.runtime, a),
         Command::Create(a) => containers::create_cmd(&cli.root, &cli.runtime, a),
+        Command::Start(a) if a.checkpoint.is_some() || a.checkpoint_dir.is_some() => {
+            checkpoint::start(&cli.root, a)
+        }
         Command::Start(a) if !a.attach && !a.interactive => {
             containers::start(&cli.root, a.containers)
         }
@@ -132,6 +135,7 @@ pub fn run(cli: Cli) -> Result<()> {
         } => prune(&engine()?, a),
         Command::Network { command } => network::run(&cli.root, command),
         Command::Volume { command } => volumes::run(&cli.root, command),
+        Command::Checkpoint { command } => checkpoint::run(&cli.root, command),
         Command::Build(a)
         | Command::Builder {
             command: BuilderCommand::Build(a),

@@ -8,6 +8,11 @@
 //! checkpoint is made in `checkpoint.new/` and renamed into place only
 //! when CRIU succeeded, so a refused one leaves the previous one whole.
 //!
+//! Docker's experimental named checkpoints (`checkpoint create/ls/rm`,
+//! `start --checkpoint`) are directories `checkpoints/<NAME>/` of the same
+//! shape (or `<--checkpoint-dir>/<NAME>/`); a restore keeps them, as
+//! Docker does.
+//!
 //! A checkpoint that stops the container (not `--leave-running`) first
 //! marks its next exit as not to be restarted (as a `stop` does); the
 //! runtime's checkpoint then ends the init and the monitor records the
@@ -56,6 +61,14 @@ pub struct RestoreOptions {
     pub keep: bool,
 }
 
+/// Where Docker's named checkpoints go: the container's `checkpoints/`, or
+/// `--checkpoint-dir`.
+#[derive(Debug, Clone, Default)]
+pub struct NamedCheckpoint<'a> {
+    pub name: &'a str,
+    pub dir: Option<&'a Path>,
+}
+
 /// `berth-checkpoint.json`: what the restore must repeat.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Metadata {
@@ -85,6 +98,99 @@ impl Engine {
             let _ = std::fs::remove_dir_all(&dir);
         }
         Ok(started)
+    }
+
+    /// `checkpoint create [--leave-running] [--checkpoint-dir D] C NAME`
+    /// (Docker's).
+    pub fn checkpoint_create(
+        &self,
+        key: &str,
+        at: &NamedCheckpoint,
+        opts: &CheckpointOptions,
+    ) -> Result<()> {
+        let c = self.find(key)?;
+        if c.state != State::Running {
+            return Err(Error::StateConflict(format!(
+                "Container {} not running",
+                c.name
+            )));
+        }
+        validate_checkpoint_name(at.name)?;
+        let dir = self.named_dir(&c, at);
+        if dir.is_dir() {
+            return Err(Error::StateConflict(format!(
+                "checkpoint with name {} already exists for container {}",
+                at.name, c.name
+            )));
+        }
+        if let Some(parent) = dir.parent() {
+            make_private_dir(parent)?;
+        }
+        self.checkpoint_to(&c, &dir, opts)
+    }
+
+    /// `checkpoint ls [--checkpoint-dir D] C`: the names, sorted.
+    pub fn checkpoint_list(&self, key: &str, dir: Option<&Path>) -> Result<Vec<String>> {
+        let c = self.find(key)?;
+        let base = self.named_base(&c, dir);
+        let entries = match std::fs::read_dir(&base) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(Error::io("read", &base, e)),
+        };
+        let mut names: Vec<String> = entries
+            .flatten()
+            .filter(|e| e.path().join(METADATA).is_file())
+            .filter_map(|e| e.file_name().into_string().ok())
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
+    /// `checkpoint rm [--checkpoint-dir D] C NAME`.
+    pub fn checkpoint_remove(&self, key: &str, at: &NamedCheckpoint) -> Result<()> {
+        let c = self.find(key)?;
+        validate_checkpoint_name(at.name)?;
+        let dir = self.named_dir(&c, at);
+        if !dir.is_dir() {
+            return Err(Error::Missing(format!(
+                "checkpoint {} does not exist for container {}",
+                at.name, c.name
+            )));
+        }
+        std::fs::remove_dir_all(&dir).map_err(|e| Error::io("remove", &dir, e))?;
+        let _ = std::fs::remove_dir_all(with_suffix(&dir, ".work"));
+        Ok(())
+    }
+
+    /// `start --checkpoint NAME [--checkpoint-dir D] C`: a restore from a
+    /// named checkpoint, which stays (Docker's).
+    pub fn start_from_checkpoint(
+        &mut self,
+        key: &str,
+        at: &NamedCheckpoint,
+    ) -> Result<Option<Started>> {
+        let c = self.find(key)?;
+        validate_checkpoint_name(at.name)?;
+        let dir = self.named_dir(&c, at);
+        if !dir.is_dir() {
+            return Err(Error::Missing(format!(
+                "checkpoint {} does not exist for container {}",
+                at.name, c.name
+            )));
+        }
+        self.restore_from(&c, &dir, false)
+    }
+
+    fn named_base(&self, c: &Container, dir: Option<&Path>) -> PathBuf {
+        match dir {
+            Some(d) => d.to_owned(),
+            None => self.bundle(&c.id).file("checkpoints"),
+        }
+    }
+
+    fn named_dir(&self, c: &Container, at: &NamedCheckpoint) -> PathBuf {
+        self.named_base(c, at.dir).join(at.name)
     }
 
     /// Dumps `c` into `dir` (replaced only on success).
@@ -224,6 +330,33 @@ fn read_metadata(dir: &Path) -> Result<Metadata> {
     })?;
     serde_json::from_slice(&bytes)
         .map_err(|e| Error::invalid(file.display().to_string(), e.to_string()))
+}
+
+/// Docker's rule for a checkpoint's name (a directory name, never a path).
+fn validate_checkpoint_name(name: &str) -> Result<()> {
+    let b = name.as_bytes();
+    let ok = b.len() >= 2
+        && b[0].is_ascii_alphanumeric()
+        && b[1..]
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || b"_.-".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        // Docker's words.
+        Err(Error::BadRequest(format!(
+            "Invalid checkpoint ID ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+        )))
+    }
+}
+
+fn make_private_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| Error::io("create", dir, e))
 }
 
 fn with_suffix(dir: &Path, suffix: &str) -> PathBuf {
