@@ -42,7 +42,7 @@ fn have_criu() -> bool {
 
 /// A counter in a child of the container's init: each line is
 /// `<its pid> <count>`, ten a second.
-const COUNTER: &str = "sh -c 'i=0; while :; do i=$((i+1)); echo $$ $i; sleep 0.1; done' & wait";
+const COUNTER: &str = "sh -c 'i=0; while :; do i=$((i+1)); echo $$ $i; sleep 0.1; done' & wait $!";
 
 /// The log's `(pid, count)` lines.
 fn counts(e: &Engine, n: &str) -> Vec<(u32, u64)> {
@@ -299,4 +299,99 @@ fn docker_checkpoint_create_ls_rm_and_start_from_one() {
             .contains(&format!("checkpoint cp1 does not exist for container {n}")),
         "{out:?}"
     );
+}
+
+#[test]
+fn a_restore_from_a_corrupted_checkpoint_is_one_line_and_leaves_it_exited() {
+    require_root!();
+    if !have_criu() {
+        return;
+    }
+    let e = Engine::new("berth");
+    let n = name("ckcorrupt");
+    e.ok(&[
+        "run", "-d", "--name", &n, "-p", "8080", "bb:1", "sh", "-c", COUNTER,
+    ]);
+    wait_for_count(&e, &n, 2);
+    e.ok(&["container", "checkpoint", &n]);
+    let id = common::lifecycle::id_of(&e, &n);
+    let images = e.berth.root.join("containers").join(&id).join("checkpoint");
+    for entry in std::fs::read_dir(&images).unwrap().flatten() {
+        let f = entry.file_name().to_string_lossy().into_owned();
+        if f.starts_with("pstree") || f.starts_with("core-") {
+            std::fs::write(entry.path(), b"\x01\x02garbage\xff\xff\xff\xff").unwrap();
+        }
+    }
+    let out = e.run(&["container", "restore", &n]);
+    assert_eq!(out.status.code(), Some(125));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("restore failed: CRIU: "), "{err}");
+    let v = e.inspect(&n);
+    assert_eq!(v["State"]["Status"], "exited", "{v}");
+    assert_eq!(v["State"]["Checkpointed"], true, "{v}");
+    assert!(
+        v["State"]["Error"].as_str().unwrap().contains("CRIU"),
+        "{v}"
+    );
+    // Nothing left: no runtime state, mount, address or port.
+    assert!(!e.berth.root.join("runtime").join(&id).exists());
+    assert!(
+        e.mounts_under_root().is_empty(),
+        "{:?}",
+        e.mounts_under_root()
+    );
+    assert_eq!(e.ok(&["port", &n]), "");
+    // It starts afresh (Docker's start), counting from 1.
+    e.ok(&["start", &n]);
+    let c = wait_for_count(&e, &n, 1);
+    assert!(c.iter().any(|(_, count)| *count == 1));
+}
+
+#[test]
+fn a_restored_container_keeps_its_restart_policy_and_attach() {
+    require_root!();
+    if !have_criu() {
+        return;
+    }
+    let e = Engine::new("berth");
+    let n = name("ckpolicy");
+    e.ok(&[
+        "run",
+        "-d",
+        "--restart",
+        "on-failure",
+        "--name",
+        &n,
+        "bb:1",
+        "sh",
+        "-c",
+        COUNTER,
+    ]);
+    let before = wait_for_count(&e, &n, 2);
+    e.ok(&["container", "checkpoint", &n]);
+    e.ok(&["container", "restore", &n]);
+    // attach: the restored output reaches a client.
+    let mut attach = e.command(&["attach", "--no-stdin", &n]);
+    attach.stdout(std::process::Stdio::piped());
+    let mut child = attach.spawn().unwrap();
+    let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut reader, &mut line).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let (pid, count) = line.trim().split_once(' ').unwrap();
+    assert_eq!(pid.parse::<u32>().unwrap(), before[0].0, "{line}");
+    assert!(count.parse::<u64>().unwrap() > before.last().unwrap().1);
+    // The counter ends by a signal: the init's `wait` returns 143, a
+    // failure its policy restarts (afresh, not from the checkpoint).
+    e.ok(&["exec", &n, "kill", &before[0].0.to_string()]);
+    wait_for("a restart", || {
+        let v = e.inspect(&n);
+        (v["RestartCount"] == 1 && v["State"]["Status"] == "running").then_some(())
+    });
+    assert_eq!(e.inspect(&n)["State"]["Restored"], false);
+    let log = counts(&e, &n);
+    let restarted = log.iter().rposition(|(_, c)| *c == 1).unwrap();
+    assert!(restarted > 0, "{log:?}");
 }
