@@ -395,3 +395,70 @@ fn a_restored_container_keeps_its_restart_policy_and_attach() {
     let restarted = log.iter().rposition(|(_, c)| *c == 1).unwrap();
     assert!(restarted > 0, "{log:?}");
 }
+
+#[test]
+fn an_exported_checkpoint_restores_under_a_new_name_in_another_root() {
+    require_root!();
+    if !have_criu() {
+        return;
+    }
+    // Two roots, each with a network namespace of its own: two hosts.
+    let a = Engine::new("berth");
+    let b = Engine::new("berth");
+    let n = name("ckexport");
+    let script = format!("echo moved > /data.txt; rm /etc/hello; {COUNTER}");
+    a.ok(&["run", "-d", "--name", &n, "bb:1", "sh", "-c", &script]);
+    let before = wait_for_count(&a, &n, 3);
+    let file = a.berth.dir.join("export.tar.gz");
+    let file = file.to_str().unwrap();
+    assert_eq!(
+        a.ok(&["container", "checkpoint", "--export", file, &n]),
+        format!("{n}\n")
+    );
+    assert_eq!(a.inspect(&n)["State"]["Checkpointed"], true);
+    let last = counts(&a, &n).last().unwrap().1;
+    // The same image (same id) on the other side.
+    let image = a.berth.dir.join("bb.tar");
+    let image = image.to_str().unwrap();
+    a.ok(&["save", "-o", image, "bb:1"]);
+    b.ok(&["load", "-i", image]);
+
+    let m = name("ckimported");
+    let id = b.ok(&["container", "restore", "--import", file, "--name", &m]);
+    let v = b.inspect(&m);
+    assert_eq!(v["Id"].as_str().unwrap(), id.trim(), "{v}");
+    assert_eq!(v["State"]["Status"], "running", "{v}");
+    assert_eq!(v["State"]["Restored"], true, "{v}");
+    // The count goes on in the same process, in the new log.
+    let after = wait_for_count(&b, &m, last + 3);
+    assert_eq!(after[0].1, last + 1, "{after:?}");
+    assert!(after.iter().all(|(p, _)| *p == before[0].0), "{after:?}");
+    // The writable layer came along: a new file and a deletion.
+    assert_eq!(b.ok(&["exec", &m, "cat", "/data.txt"]), "moved\n");
+    let out = b.run(&["exec", &m, "cat", "/etc/hello"]);
+    assert!(!out.status.success(), "{out:?}");
+
+    // A name in use: one line, nothing left behind.
+    let out = b.run(&["container", "restore", "--import", file, "--name", &m]);
+    assert_eq!(out.status.code(), Some(125));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("is already in use"), "{err}");
+    assert_eq!(b.ok(&["ps", "-aq"]).lines().count(), 1);
+    let leftovers: Vec<_> = std::fs::read_dir(b.berth.root.join("containers"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .filter(|f| f.to_string_lossy().starts_with(".import-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+
+    // A root without the image: named, nothing left.
+    let c = Engine::new("berth");
+    let out = c.run(&["container", "restore", "--import", file]);
+    assert_eq!(out.status.code(), Some(125));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("is not in this berth root"), "{err}");
+    assert_eq!(c.ok(&["ps", "-aq"]), "");
+}

@@ -12,6 +12,9 @@ pub struct ContainerCheckpointArgs {
     /// Checkpoint a container with established TCP connections
     #[arg(long)]
     pub tcp_established: bool,
+    /// Export the checkpoint, the configuration and the rootfs changes to a tar.gz file
+    #[arg(short = 'e', long)]
+    pub export: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub containers: ContainersArgs,
 }
@@ -24,8 +27,14 @@ pub struct ContainerRestoreArgs {
     /// Keep the checkpoint's images after the restore
     #[arg(short = 'k', long)]
     pub keep: bool,
-    #[command(flatten)]
-    pub containers: ContainersArgs,
+    /// Restore a new container from an exported checkpoint (tar.gz)
+    #[arg(short = 'i', long)]
+    pub import: Option<std::path::PathBuf>,
+    /// The name of the container restored with --import
+    #[arg(short = 'n', long)]
+    pub name: Option<String>,
+    /// The containers (none with --import)
+    pub containers: Vec<String>,
 }
 
 /// `berth checkpoint ...` (Docker's experimental commands).

@@ -5,7 +5,9 @@
 use std::path::Path;
 
 use anyhow::{bail, Result};
-use berth_engine::ops::checkpoint::{CheckpointOptions, NamedCheckpoint, RestoreOptions};
+use berth_engine::ops::checkpoint::{
+    CheckpointOptions, ImportOptions, NamedCheckpoint, RestoreOptions,
+};
 use berth_engine::Engine;
 
 use crate::args::{CheckpointCommand, ContainerCheckpointArgs, ContainerRestoreArgs, StartArgs};
@@ -22,6 +24,7 @@ pub fn run(root: &Path, command: CheckpointCommand) -> Result<()> {
             let opts = CheckpointOptions {
                 leave_running: a.leave_running,
                 tcp_established: false,
+                export: None,
             };
             engine.checkpoint_create(&a.container, &at, &opts)?;
             println!("{}", a.checkpoint);
@@ -74,9 +77,13 @@ pub fn start(root: &Path, a: StartArgs) -> Result<()> {
 
 pub fn container_checkpoint(root: &Path, a: ContainerCheckpointArgs) -> Result<()> {
     let engine = Engine::open(root)?;
+    if a.export.is_some() && a.containers.containers.len() > 1 {
+        bail!("--export can only be used with one container");
+    }
     let opts = CheckpointOptions {
         leave_running: a.leave_running,
         tcp_established: a.tcp_established,
+        export: a.export,
     };
     each(&a.containers.containers, |key| {
         engine.checkpoint(key, &opts)?;
@@ -84,13 +91,35 @@ pub fn container_checkpoint(root: &Path, a: ContainerCheckpointArgs) -> Result<(
     })
 }
 
-pub fn container_restore(root: &Path, a: ContainerRestoreArgs) -> Result<()> {
+/// `container restore C...`, or `--import FILE [--name N]` (Podman
+/// prints the new container's id).
+pub fn container_restore(root: &Path, runtime: &str, a: ContainerRestoreArgs) -> Result<()> {
     let mut engine = Engine::open(root)?;
     let opts = RestoreOptions {
         tcp_established: a.tcp_established,
         keep: a.keep,
     };
-    each(&a.containers.containers, |key| {
+    if let Some(file) = a.import {
+        if !a.containers.is_empty() {
+            bail!("--import restores a new container: give no container with it");
+        }
+        let import = ImportOptions {
+            file,
+            name: a.name,
+            runtime: berth_engine::runtime::resolve(runtime)?,
+            restore: opts,
+        };
+        let (c, _) = engine.restore_import(&import)?;
+        println!("{}", c.id);
+        return Ok(());
+    }
+    if a.name.is_some() {
+        bail!("--name can only be used with --import");
+    }
+    if a.containers.is_empty() {
+        bail!("restore needs at least one container, or --import FILE");
+    }
+    each(&a.containers, |key| {
         engine.restore(key, &opts)?;
         Ok(())
     })

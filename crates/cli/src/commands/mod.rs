@@ -118,7 +118,7 @@ pub fn run(cli: Cli) -> Result<()> {
         } => system::system_prune(&cli.root, a),
         Command::ContainerPrune(a) => system::container_prune(&cli.root, a),
         Command::ContainerCheckpoint(a) => checkpoint::container_checkpoint(&cli.root, a),
-        Command::ContainerRestore(a) => checkpoint::container_restore(&cli.root, a),
+        Command::ContainerRestore(a) => checkpoint::container_restore(&cli.root, &cli.runtime, a),
         Command::Update(a) => live::update(&cli.root, a),
         Command::Pause(a) => live::pause(&cli.root, &a.containers),
         Command::Unpause(a) => live::unpause(&cli.root, &a.containers),

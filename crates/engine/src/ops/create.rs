@@ -172,7 +172,7 @@ impl Engine {
 
     /// Inserts the record under `name`, or a generated name (another one
     /// on a clash).
-    fn record(
+    pub(crate) fn record(
         &mut self,
         c: &mut Container,
         name: Option<&str>,

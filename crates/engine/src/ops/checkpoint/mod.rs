@@ -29,6 +29,8 @@
 //! back, established TCP connections cannot: `--tcp-established` is
 //! refused for a container with a network namespace of its own.
 
+mod archive;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -39,6 +41,8 @@ use crate::model::{Container, NetworkMode, State};
 use crate::ops::start::Started;
 use crate::runtime::CriuPaths;
 use crate::Engine;
+
+pub use archive::ImportOptions;
 
 /// The in-place checkpoint's directory in the container's directory.
 const IN_PLACE: &str = "checkpoint";
@@ -51,6 +55,9 @@ pub struct CheckpointOptions {
     pub leave_running: bool,
     /// `--tcp-established`: checkpoint established TCP connections.
     pub tcp_established: bool,
+    /// `--export FILE`: also write the portable archive
+    /// ([`archive`]).
+    pub export: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -82,8 +89,14 @@ impl Engine {
     /// `container checkpoint [--leave-running] [--tcp-established] C`.
     pub fn checkpoint(&self, key: &str, opts: &CheckpointOptions) -> Result<Container> {
         let c = self.find(key)?;
+        if opts.export.is_some() {
+            self.check_exportable(&c)?;
+        }
         let dir = self.bundle(&c.id).file(IN_PLACE);
         self.checkpoint_to(&c, &dir, opts)?;
+        if let Some(file) = &opts.export {
+            self.export_checkpoint(&c, &dir, file)?;
+        }
         self.find(&c.id)
     }
 
