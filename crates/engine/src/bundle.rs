@@ -353,6 +353,7 @@ mod tests {
             finished_at: String::new(),
             paused: false,
             oom_killed: false,
+            checkpoint: Default::default(),
         };
         bundle.write_network_files(&c, &[], None).unwrap();
         let first = fs::read_to_string(bundle.file("resolv.conf")).unwrap();

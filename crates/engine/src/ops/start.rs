@@ -205,3 +205,43 @@ impl MonitorArgs {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::MonitorArgs;
+    use crate::runtime::CriuPaths;
+
+    fn round_trip(a: &MonitorArgs) -> Option<MonitorArgs> {
+        let args: Vec<String> = a
+            .to_args()
+            .into_iter()
+            .map(|s| s.into_string().unwrap())
+            .collect();
+        MonitorArgs::parse(&args)
+    }
+
+    #[test]
+    fn monitor_args_read_back_what_start_writes() {
+        let start = MonitorArgs {
+            root: "/var/lib/berth".into(),
+            id: "abc".into(),
+            restore: None,
+        };
+        assert_eq!(round_trip(&start), Some(start));
+        let restore = MonitorArgs {
+            root: "/r".into(),
+            id: "abc".into(),
+            restore: Some(CriuPaths {
+                image: "/r/containers/abc/checkpoint".into(),
+                work: "/r/containers/abc/checkpoint.work".into(),
+                tcp_established: true,
+            }),
+        };
+        assert_eq!(round_trip(&restore), Some(restore));
+        // Half a restore request is no request.
+        let half = ["--restore-from", "/x", "abc"].map(String::from);
+        assert_eq!(MonitorArgs::parse(&half), None);
+        let tcp_alone = ["--tcp-established", "abc"].map(String::from);
+        assert_eq!(MonitorArgs::parse(&tcp_alone), None);
+    }
+}
