@@ -462,3 +462,54 @@ fn an_exported_checkpoint_restores_under_a_new_name_in_another_root() {
     assert!(err.contains("is not in this berth root"), "{err}");
     assert_eq!(c.ok(&["ps", "-aq"]), "");
 }
+
+#[test]
+fn a_restore_asks_for_the_address_the_checkpoint_had() {
+    require_root!();
+    if !have_criu() {
+        return;
+    }
+    let e = Engine::new("berth");
+    let first = name("ckfirst");
+    let n = name("ckaddr");
+    e.ok(&["run", "-d", "--name", &first, "bb:1", "sleep", "1000"]);
+    e.ok(&["run", "-d", "--name", &n, "bb:1", "sh", "-c", COUNTER]);
+    wait_for_count(&e, &n, 2);
+    let ip = |c: &str| {
+        e.ok(&["inspect", "-f", "{{.NetworkSettings.IPAddress}}", c])
+            .trim()
+            .to_owned()
+    };
+    let address = ip(&n);
+    assert_ne!(address, "");
+    e.ok(&["container", "checkpoint", &n]);
+    // The lower address is free now: a plain start would take it.
+    e.ok(&["rm", "-f", &first]);
+    e.ok(&["container", "restore", &n]);
+    assert_eq!(ip(&n), address);
+    // The restored namespace has it, with its default route.
+    let inside = e.ok(&["exec", &n, "ip", "-4", "addr", "show", "eth0"]);
+    assert!(inside.contains(&format!("inet {address}/")), "{inside}");
+    let routes = e.ok(&["exec", &n, "ip", "route"]);
+    assert!(routes.contains("default via"), "{routes}");
+
+    // Taken meanwhile (two new containers take the two free addresses):
+    // the restore fails in one line, the container stays exited with its
+    // checkpoint.
+    e.ok(&["container", "checkpoint", &n]);
+    let (t1, t2) = (name("ckthief"), name("ckthief"));
+    e.ok(&["run", "-d", "--name", &t1, "bb:1", "sleep", "1000"]);
+    e.ok(&["run", "-d", "--name", &t2, "bb:1", "sleep", "1000"]);
+    assert!([ip(&t1), ip(&t2)].contains(&address));
+    let out = e.run(&["container", "restore", &n]);
+    assert_eq!(out.status.code(), Some(125));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    let v = e.inspect(&n);
+    assert_eq!(v["State"]["Status"], "exited", "{v}");
+    assert_eq!(v["State"]["Checkpointed"], true, "{v}");
+    // Freed again, it restores.
+    e.ok(&["rm", "-f", &t1, &t2]);
+    e.ok(&["container", "restore", &n]);
+    assert_eq!(ip(&n), address);
+}

@@ -168,10 +168,22 @@ impl Monitor {
                 };
                 // The first launch of a restore; restarts start afresh.
                 let restoring = restore.filter(|_| first);
+                // A restore asks for the addresses the checkpoint had.
+                let pinned = match restoring {
+                    Some(r) => Some(engine.pin_addresses(c, &r.image)),
+                    None => None,
+                };
+                let launched = match pinned {
+                    Some(Ok(p)) => Ok(p),
+                    Some(Err(e)) => Err(e),
+                    None => Ok(c.clone()),
+                };
                 // A container that never ran has no runtime state to clear
                 // before `create` (a failed start or a reconcile deleted it).
                 let fresh = first && c.started_at.is_empty() && c.error.is_empty();
-                let (pid, resolver) = match Self::launch(&mut engine, c, &hub, fresh, restoring) {
+                let (pid, resolver) = match launched
+                    .and_then(|c| Self::launch(&mut engine, &c, &hub, fresh, restoring))
+                {
                     Ok(launched) => launched,
                     Err(e) => {
                         let deleted = runtime.delete(id, true).is_ok();

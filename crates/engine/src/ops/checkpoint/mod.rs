@@ -83,6 +83,20 @@ struct Metadata {
     created_at: String,
     tcp_established: bool,
     leave_running: bool,
+    /// The container's addresses when it was dumped: the restore asks for
+    /// the same ones (its network identity).
+    #[serde(default)]
+    endpoints: Vec<SavedEndpoint>,
+}
+
+/// One network's addresses at the checkpoint.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct SavedEndpoint {
+    /// The network's name (as the container's requests name it).
+    network: String,
+    ipv4: Option<std::net::Ipv4Addr>,
+    ipv6: Option<std::net::Ipv6Addr>,
+    mac: String,
 }
 
 impl Engine {
@@ -238,6 +252,8 @@ impl Engine {
                 "exited"
             )));
         }
+        // While it runs its endpoint rows exist; the exit frees them.
+        let endpoints = self.saved_endpoints(c)?;
         let runtime = self.runtime_for(c);
         if let Err(e) = runtime.checkpoint(&c.id, &paths, opts.leave_running) {
             // The runtime left the container running as it was.
@@ -252,6 +268,7 @@ impl Engine {
             created_at: now.clone(),
             tcp_established: opts.tcp_established,
             leave_running: opts.leave_running,
+            endpoints,
         };
         let bytes = serde_json::to_vec_pretty(&meta).expect("metadata serializes");
         let file = new.join(METADATA);
@@ -306,6 +323,53 @@ impl Engine {
             )));
         }
         Ok(started)
+    }
+}
+
+impl Engine {
+    fn saved_endpoints(&self, c: &Container) -> Result<Vec<SavedEndpoint>> {
+        self.db
+            .endpoints(&c.id)?
+            .into_iter()
+            .map(|ep| {
+                Ok(SavedEndpoint {
+                    network: self.db.network(&ep.network_id)?.name,
+                    ipv4: ep.ipv4,
+                    ipv6: ep.ipv6,
+                    mac: ep.mac,
+                })
+            })
+            .collect()
+    }
+
+    /// For the monitor's restore: `c` with its network requests asking
+    /// for the addresses (and MACs) it had at the checkpoint in `dir`, so
+    /// the restored processes find their own address again. An address
+    /// taken meanwhile fails the restore (Docker's address-in-use error).
+    pub(crate) fn pin_addresses(&self, c: &Container, dir: &Path) -> Result<Container> {
+        let meta = read_metadata(dir)?;
+        let mut pinned = c.clone();
+        if meta.endpoints.is_empty() {
+            return Ok(pinned);
+        }
+        let requests = self.requested_networks(&c.config.networks, &c.config.network_mode)?;
+        pinned.config.networks = requests
+            .into_iter()
+            .map(|(id, mut r)| {
+                let saved = meta.endpoints.iter().find(|s| {
+                    s.network == r.name || self.db.network(&s.network).is_ok_and(|n| n.id == id)
+                });
+                if let Some(s) = saved {
+                    r.ip = s.ipv4;
+                    r.ip6 = s.ipv6;
+                    if !s.mac.is_empty() {
+                        r.mac = Some(s.mac.clone());
+                    }
+                }
+                r
+            })
+            .collect();
+        Ok(pinned)
     }
 }
 
