@@ -196,8 +196,18 @@ fn refusals_name_what_is_not_done() {
     require_root!();
     let e = Engine::new("berth");
     let n = name("ckrefuse");
-    e.ok(&["run", "-d", "--name", &n, "bb:1", "sleep", "1000"]);
-    // The default bridge: its namespace comes back empty.
+    e.ok(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--name",
+        &n,
+        "bb:1",
+        "sleep",
+        "1000",
+    ]);
+    // `none`: its namespace comes back empty, without loopback.
     let out = e.run(&["container", "checkpoint", "--tcp-established", &n]);
     assert_eq!(out.status.code(), Some(125));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -512,4 +522,66 @@ fn a_restore_asks_for_the_address_the_checkpoint_had() {
     e.ok(&["rm", "-f", &t1, &t2]);
     e.ok(&["container", "restore", &n]);
     assert_eq!(ip(&n), address);
+}
+
+/// Kept for the lead: `--tcp-established` is refused on the bridge for
+/// now. With the refusal lifted, this passes when run by hand (the count
+/// goes on over the same connection) but not under this harness, where
+/// the restored client and server sit idle with empty queues after a few
+/// lines (docs/checkpoint.md, "Networking").
+#[test]
+#[ignore = "--tcp-established on the bridge is refused until this passes (docs/checkpoint.md)"]
+fn an_established_connection_over_the_bridge_survives_with_tcp_established() {
+    require_root!();
+    if !have_criu() {
+        return;
+    }
+    let e = Engine::new("berth");
+    let (srv, cli) = (name("cksrv"), name("ckcli"));
+    // The server logs each line it receives; the client sends a count.
+    e.ok(&[
+        "run",
+        "-d",
+        "--name",
+        &srv,
+        "bb:1",
+        "nc",
+        "-l",
+        "-p",
+        "9000",
+        "-e",
+        "sh",
+        "-c",
+        "while read l; do echo got $l; done >&2",
+    ]);
+    let ip = e.ok(&["inspect", "-f", "{{.NetworkSettings.IPAddress}}", &srv]);
+    let ip = ip.trim();
+    let send =
+        format!("sleep 0.3; i=0; while :; do i=$((i+1)); echo $i; sleep 0.1; done | nc {ip} 9000");
+    e.ok(&["run", "-d", "--name", &cli, "bb:1", "sh", "-c", &send]);
+    let received = |at_least: u64| {
+        wait_for(&format!("the server to receive {at_least}"), || {
+            let got: Vec<u64> = e
+                .ok(&["logs", &srv])
+                .lines()
+                .chain(String::from_utf8_lossy(&e.run(&["logs", &srv]).stderr).lines())
+                .filter_map(|l| l.strip_prefix("got ")?.parse().ok())
+                .collect();
+            (got.last().is_some_and(|l| *l >= at_least)).then_some(got)
+        })
+    };
+    let before = received(3);
+    e.ok(&["container", "checkpoint", "--tcp-established", &srv]);
+    assert_eq!(e.inspect(&srv)["State"]["Status"], "exited");
+    e.ok(&["container", "restore", &srv]);
+    assert_eq!(e.inspect(&srv)["State"]["Restored"], true);
+    // The same connection goes on: every number once, in order, past the
+    // checkpoint (what the client sent meanwhile is retransmitted).
+    let last = *before.last().unwrap();
+    let after = received(last + 10);
+    assert!(
+        after.iter().enumerate().all(|(i, n)| *n == i as u64 + 1),
+        "{after:?}"
+    );
+    assert_eq!(e.inspect(&cli)["State"]["Status"], "running");
 }

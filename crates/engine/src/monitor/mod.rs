@@ -316,8 +316,24 @@ impl Monitor {
         let _ = unmount(&rootfs);
         engine.images.mount(id, &rootfs)?;
         engine.volumes_prepare(c, &rootfs)?;
-        bundle.write_for_start(c, &rootfs, engine.join_network_namespace(c)?)?;
+        let netns = engine.join_network_namespace(c)?;
+        bundle.write_for_start(c, &rootfs, netns.clone())?;
         let attachment = engine.network_prepare(c)?;
+        // A restore's network is set up from the runtime's createRuntime
+        // hook, before CRIU restores the sockets (see `restore_hook`).
+        let hook = match restore {
+            Some(_) if !attachment.is_empty() => {
+                let socket = crate::attach::BoundSocket::bind(bundle.dir(), RESTORE_HOOK_SOCKET)?;
+                socket
+                    .listener
+                    .set_nonblocking(true)
+                    .map_err(|e| Error::io("configure", bundle.file(RESTORE_HOOK_SOCKET), e))?;
+                bundle.write_for_restore(c, &rootfs, netns, restore_hook_spec(&socket)?)?;
+                Some(socket)
+            }
+            _ => None,
+        };
+        let mut plumbed = None;
         let runtime = engine.runtime_for(c);
         std::fs::create_dir_all(&runtime.root)
             .map_err(|e| Error::io("create", &runtime.root, e))?;
@@ -350,10 +366,39 @@ impl Monitor {
                 source,
             })?;
             // `cmd` (our copies of the write ends) drops here.
-            child
-                .wait()
-                .map_err(|e| Error::io("wait for", &runtime.path, e))?
+            match &hook {
+                None => child
+                    .wait()
+                    .map_err(|e| Error::io("wait for", &runtime.path, e))?,
+                Some(socket) => loop {
+                    // The hook's one request, while the runtime restores.
+                    match socket.listener.accept() {
+                        Ok((conn, _)) => {
+                            plumbed = Some(answer_restore_hook(engine, c, &attachment, conn));
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                        Err(e) => {
+                            let _ = child.kill();
+                            let _ = child.wait();
+                            return Err(Error::io(
+                                "accept on",
+                                bundle.file(RESTORE_HOOK_SOCKET),
+                                e,
+                            ));
+                        }
+                    }
+                    if let Some(status) = child
+                        .try_wait()
+                        .map_err(|e| Error::io("wait for", &runtime.path, e))?
+                    {
+                        break status;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                },
+            }
         };
+        drop(hook);
+        let _ = std::fs::remove_file(bundle.file(RESTORE_HOOK_SOCKET));
         if !status.success() {
             // The runtime's error is on the container's stderr pipe; the
             // init is gone, so read what is there without blocking.
@@ -374,7 +419,14 @@ impl Monitor {
             .parse()
             .map_err(|_| Error::invalid("pid file", pid_file.display().to_string()))?;
 
-        let resolver = match engine.network_plumb(c, pid, &attachment) {
+        let plumbed = match plumbed {
+            // Done from the hook (its failure failed the restore); the
+            // connections are back: let the packets through.
+            Some(Ok(resolver)) => restore_lock(c, pid, false).map(|()| resolver),
+            Some(Err(e)) => Err(e),
+            None => engine.network_plumb(c, pid, &attachment),
+        };
+        let resolver = match plumbed {
             Ok(r) => r,
             Err(e) => {
                 let _ = runtime.kill(id, "KILL");
@@ -404,6 +456,112 @@ impl Monitor {
             });
         }
         Ok((pid, resolver))
+    }
+}
+
+/// The socket in the container's directory the restore hook reaches the
+/// monitor through.
+const RESTORE_HOOK_SOCKET: &str = "restore-hook.sock";
+
+/// `berth-monitor restore-hook SOCKET` as a `createRuntime` hook.
+fn restore_hook_spec(socket: &crate::attach::BoundSocket) -> Result<oci_spec::runtime::Hook> {
+    let exe = std::env::current_exe().map_err(|e| Error::io("find", "/proc/self/exe", e))?;
+    oci_spec::runtime::HookBuilder::default()
+        .path(exe)
+        .args(vec![
+            "berth-monitor".to_owned(),
+            "restore-hook".to_owned(),
+            socket.proc_path(),
+        ])
+        .timeout(30)
+        .build()
+        .map_err(|e| Error::invalid("restore hook", e.to_string()))
+}
+
+/// Plumbs the restored namespace of the init the hook names, and tells the
+/// hook how it went (`ok`, or `error <why>`, which fails the restore).
+fn answer_restore_hook(
+    engine: &mut Engine,
+    c: &Container,
+    attachment: &crate::ops::network_attach::Attachment,
+    conn: std::os::unix::net::UnixStream,
+) -> Result<Option<Resolver>> {
+    let _ = conn.set_nonblocking(false);
+    let mut line = String::new();
+    let read = io::BufRead::read_line(&mut io::BufReader::new(&conn), &mut line);
+    let result = match (read, line.trim().parse::<i32>()) {
+        (Ok(_), Ok(pid)) if pid > 0 => {
+            // Still until the sockets are back (see `restore_lock`).
+            restore_lock(c, pid, true).and_then(|()| engine.network_plumb(c, pid, attachment))
+        }
+        _ => Err(Error::Monitor {
+            id: c.id.clone(),
+            message: format!("the restore hook sent {line:?}"),
+        }),
+    };
+    let reply = match &result {
+        Ok(_) => "ok\n".to_owned(),
+        Err(e) => format!("error {}\n", one_line(&e.to_string())),
+    };
+    let _ = (&conn).write_all(reply.as_bytes());
+    result
+}
+
+/// Locks (or unlocks) the restored init's network namespace: nothing in or
+/// out while CRIU puts its TCP connections back.
+fn restore_lock(c: &Container, pid: i32, lock: bool) -> Result<()> {
+    let path = format!("/proc/{pid}/ns/net");
+    let netns = std::fs::File::open(&path).map_err(|e| Error::io("open", &path, e))?;
+    let done = berth_net::netlink::in_netns(netns.as_fd(), || {
+        if lock {
+            berth_net::nft::restore_lock::lock()
+        } else {
+            berth_net::nft::restore_lock::unlock()
+        }
+    });
+    let what = if lock { "lock" } else { "unlock" };
+    match done {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(Error::Network(format!(
+            "cannot {what} the restored network of container {}: {e}",
+            c.id
+        ))),
+        Err(e) => Err(Error::Network(format!(
+            "cannot enter the restored network of container {}: {e}",
+            c.id
+        ))),
+    }
+}
+
+/// The hook's side (`berth-monitor restore-hook SOCKET`): reads the OCI
+/// state on stdin, sends the restored init's pid to the monitor and waits
+/// for its network to be set up. Exit 0 when it was.
+pub fn restore_hook(socket: &str) -> i32 {
+    #[derive(serde::Deserialize)]
+    struct State {
+        pid: i32,
+    }
+    let run = || -> std::result::Result<(), String> {
+        let state: State = serde_json::from_reader(io::stdin())
+            .map_err(|e| format!("cannot read the container's state: {e}"))?;
+        let mut conn = std::os::unix::net::UnixStream::connect(socket)
+            .map_err(|e| format!("cannot reach the monitor at {socket}: {e}"))?;
+        writeln!(conn, "{}", state.pid).map_err(|e| format!("cannot write to the monitor: {e}"))?;
+        let mut reply = String::new();
+        io::BufRead::read_line(&mut io::BufReader::new(&conn), &mut reply)
+            .map_err(|e| format!("cannot read the monitor's reply: {e}"))?;
+        match reply.trim_end().strip_prefix("error ") {
+            None if reply.trim_end() == "ok" => Ok(()),
+            None => Err(format!("the monitor replied {reply:?}")),
+            Some(why) => Err(why.to_owned()),
+        }
+    };
+    match run() {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("{e}");
+            1
+        }
     }
 }
 
