@@ -169,13 +169,8 @@ impl Monitor {
                 // The first launch of a restore; restarts start afresh.
                 let restoring = restore.filter(|_| first);
                 // A restore asks for the addresses the checkpoint had.
-                let pinned = match restoring {
-                    Some(r) => Some(engine.pin_addresses(c, &r.image)),
-                    None => None,
-                };
-                let launched = match pinned {
-                    Some(Ok(p)) => Ok(p),
-                    Some(Err(e)) => Err(e),
+                let launched = match restoring {
+                    Some(r) => engine.pin_addresses(c, &r.image),
                     None => Ok(c.clone()),
                 };
                 // A container that never ran has no runtime state to clear
