@@ -53,6 +53,9 @@ fn container_alias(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString>
             "ls" | "list" => "ps".to_owned(),
             "remove" => "rm".to_owned(),
             "prune" => "container-prune".to_owned(),
+            // Podman's forms; `berth checkpoint` is Docker's family.
+            "checkpoint" => "container-checkpoint".to_owned(),
+            "restore" => "container-restore".to_owned(),
             other => other.to_owned(),
         };
         args.splice(i..i + 2, [std::ffi::OsString::from(sub)]);

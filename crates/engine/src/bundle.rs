@@ -131,6 +131,27 @@ impl Bundle {
         )?)
     }
 
+    /// [`Bundle::write_for_start`] for a restore whose network the monitor
+    /// sets up from inside the runtime's restore: `hook` runs as a
+    /// `createRuntime` hook, which berth-runtime (as runc) runs when CRIU
+    /// has made the namespaces and before it restores the processes and
+    /// their sockets.
+    pub fn write_for_restore(
+        &self,
+        c: &Container,
+        rootfs: &Path,
+        network_namespace: Option<PathBuf>,
+        hook: oci_spec::runtime::Hook,
+    ) -> Result<()> {
+        let mut spec = crate::spec::for_start(c, &self.dir, rootfs, network_namespace)?;
+        let mut hooks = spec.hooks().clone().unwrap_or_default();
+        let mut create_runtime = hooks.create_runtime().clone().unwrap_or_default();
+        create_runtime.push(hook);
+        hooks.set_create_runtime(Some(create_runtime));
+        spec.set_hooks(Some(hooks));
+        self.write_spec(&spec)
+    }
+
     /// Writes `config.json` atomically, not durably: it is rebuilt from the
     /// database at every start, so a crash can only lose a copy (and a sync
     /// costs ~12 ms of each `run` on ext4). Not rewritten when it already
@@ -353,6 +374,7 @@ mod tests {
             finished_at: String::new(),
             paused: false,
             oom_killed: false,
+            checkpoint: Default::default(),
         };
         bundle.write_network_files(&c, &[], None).unwrap();
         let first = fs::read_to_string(bundle.file("resolv.conf")).unwrap();

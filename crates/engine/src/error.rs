@@ -94,6 +94,9 @@ pub enum Error {
     /// The container is not in the state the command needs (Docker's words).
     #[error("{0}")]
     StateConflict(String),
+    /// What berth does not do (yet), named.
+    #[error("{0}")]
+    NotSupported(String),
     /// A kernel object of a container's network (netlink, nftables, the
     /// resolver) could not be made.
     #[error("{0}")]
@@ -163,6 +166,7 @@ impl Error {
             | Error::Ambiguous(_)
             | Error::Invalid { .. }
             | Error::Unsupported { .. }
+            | Error::NotSupported(_)
             | Error::ConflictingOptions(_)
             | Error::Resources(_)
             | Error::BadRequest(_) => ErrorKind::InvalidInput,

@@ -143,6 +143,57 @@ impl Runtime {
         c
     }
 
+    /// `restore --detach --bundle B --pid-file P --image-path I
+    /// --work-path W [--tcp-established] [--console-socket S] ID`: the
+    /// monitor's other way to launch a container, with the stdio it gives
+    /// (the restored process's pipes are replaced by these, as runc does).
+    pub fn restore_command(
+        &self,
+        id: &str,
+        bundle: &Path,
+        pid_file: &Path,
+        console_socket: Option<&str>,
+        criu: &CriuPaths,
+    ) -> Command {
+        let mut c = self.command();
+        c.arg("restore")
+            .arg("--detach")
+            .arg("--bundle")
+            .arg(bundle)
+            .arg("--pid-file")
+            .arg(pid_file);
+        criu.args(&mut c);
+        if let Some(socket) = console_socket {
+            c.arg("--console-socket").arg(socket);
+        }
+        c.arg(id);
+        c
+    }
+
+    /// `checkpoint --image-path I --work-path W [--leave-running]
+    /// [--tcp-established] ID`.
+    pub fn checkpoint(&self, id: &str, criu: &CriuPaths, leave_running: bool) -> Result<()> {
+        let mut c = self.command();
+        c.arg("checkpoint");
+        criu.args(&mut c);
+        if leave_running {
+            c.arg("--leave-running");
+        }
+        c.arg(id);
+        tracing::debug!(runtime = %self.path.display(), ?c, "running the runtime");
+        let out = c
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .output()
+            .map_err(|source| Error::RuntimeSpawn {
+                runtime: self.path.clone(),
+                command: "checkpoint",
+                source,
+            })?;
+        self.check("checkpoint", out)
+    }
+
     pub fn start(&self, id: &str) -> Result<()> {
         self.run("start", &[id])
     }
@@ -195,6 +246,27 @@ impl Runtime {
             self.run("delete", &["--force", id])
         } else {
             self.run("delete", &[id])
+        }
+    }
+}
+
+/// Where a checkpoint's images and CRIU's logs go, and the CRIU options
+/// a checkpoint and its restore must agree on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CriuPaths {
+    pub image: PathBuf,
+    pub work: PathBuf,
+    pub tcp_established: bool,
+}
+
+impl CriuPaths {
+    fn args(&self, c: &mut Command) {
+        c.arg("--image-path")
+            .arg(&self.image)
+            .arg("--work-path")
+            .arg(&self.work);
+        if self.tcp_established {
+            c.arg("--tcp-established");
         }
     }
 }

@@ -202,6 +202,12 @@ pub struct StartArgs {
     /// Override the key sequence for detaching a container
     #[arg(long)]
     pub detach_keys: Option<String>,
+    /// Restore from this checkpoint
+    #[arg(long)]
+    pub checkpoint: Option<String>,
+    /// Use a custom checkpoint storage directory
+    #[arg(long)]
+    pub checkpoint_dir: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub containers: ContainersArgs,
 }

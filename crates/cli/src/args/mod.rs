@@ -2,6 +2,7 @@
 //! family's flags are in its own file.
 
 mod build;
+mod checkpoint;
 mod containers;
 mod events;
 mod fs;
@@ -20,6 +21,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 pub use build::*;
+pub use checkpoint::*;
 pub use containers::*;
 pub use events::*;
 pub use fs::*;
@@ -140,6 +142,12 @@ pub enum Command {
         #[command(subcommand)]
         command: SystemCommand,
     },
+    /// Checkpoint running containers (`berth container checkpoint`)
+    #[command(name = "container-checkpoint", hide = true)]
+    ContainerCheckpoint(ContainerCheckpointArgs),
+    /// Restore checkpointed containers (`berth container restore`)
+    #[command(name = "container-restore", hide = true)]
+    ContainerRestore(ContainerRestoreArgs),
     /// Remove all stopped containers (`berth container prune`)
     #[command(name = "container-prune", hide = true)]
     ContainerPrune(ContainerPruneArgs),
@@ -152,6 +160,11 @@ pub enum Command {
     Network {
         #[command(subcommand)]
         command: NetworkCommand,
+    },
+    /// Manage checkpoints
+    Checkpoint {
+        #[command(subcommand)]
+        command: CheckpointCommand,
     },
     /// Manage volumes
     Volume {

@@ -3,6 +3,7 @@
 
 mod attach;
 mod build;
+mod checkpoint;
 mod containers;
 mod events;
 mod exec;
@@ -83,6 +84,9 @@ pub fn run(cli: Cli) -> Result<()> {
         } => inspect(&engine()?, a),
         Command::Run(a) => containers::run(&cli.root, &cli.runtime, a),
         Command::Create(a) => containers::create_cmd(&cli.root, &cli.runtime, a),
+        Command::Start(a) if a.checkpoint.is_some() || a.checkpoint_dir.is_some() => {
+            checkpoint::start(&cli.root, a)
+        }
         Command::Start(a) if !a.attach && !a.interactive => {
             containers::start(&cli.root, a.containers)
         }
@@ -113,6 +117,8 @@ pub fn run(cli: Cli) -> Result<()> {
             command: SystemCommand::Prune(a),
         } => system::system_prune(&cli.root, a),
         Command::ContainerPrune(a) => system::container_prune(&cli.root, a),
+        Command::ContainerCheckpoint(a) => checkpoint::container_checkpoint(&cli.root, a),
+        Command::ContainerRestore(a) => checkpoint::container_restore(&cli.root, &cli.runtime, a),
         Command::Update(a) => live::update(&cli.root, a),
         Command::Pause(a) => live::pause(&cli.root, &a.containers),
         Command::Unpause(a) => live::unpause(&cli.root, &a.containers),
@@ -129,6 +135,7 @@ pub fn run(cli: Cli) -> Result<()> {
         } => prune(&engine()?, a),
         Command::Network { command } => network::run(&cli.root, command),
         Command::Volume { command } => volumes::run(&cli.root, command),
+        Command::Checkpoint { command } => checkpoint::run(&cli.root, command),
         Command::Build(a)
         | Command::Builder {
             command: BuilderCommand::Build(a),

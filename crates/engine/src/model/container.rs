@@ -155,6 +155,22 @@ pub struct Container {
     pub paused: bool,
     /// The OOM killer killed a process of the container's last run.
     pub oom_killed: bool,
+    /// Checkpoint and restore, as Podman's inspect shows them.
+    pub checkpoint: CheckpointState,
+}
+
+/// What `container checkpoint`/`restore` recorded (`State.Checkpointed`,
+/// `CheckpointedAt`, `Restored`, `RestoredAt` in Podman's inspect).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CheckpointState {
+    /// The last run ended in a checkpoint (kept in the container's
+    /// directory) that no start or restore has used since.
+    pub checkpointed: bool,
+    /// When the last checkpoint was taken (also with `--leave-running`).
+    pub checkpointed_at: String,
+    /// The current (or last) run was restored from a checkpoint.
+    pub restored: bool,
+    pub restored_at: String,
 }
 
 /// 64 random hex digits, like Docker's ids.

@@ -15,7 +15,8 @@ pub mod stdio;
 pub mod time;
 
 pub use container::{
-    generated_name, new_id, validate_name, validate_signal, Container, ContainerConfig, State,
+    generated_name, new_id, validate_name, validate_signal, CheckpointState, Container,
+    ContainerConfig, State,
 };
 pub use exec::ExecOptions;
 pub use log::{LogConfig, LogDriver};

@@ -13,6 +13,13 @@
 //! started it (recorded as the owner, [`crate::ops::recover`]), and every
 //! later write checks it still owns it.
 //!
+//! Started with `--restore-from DIR` (`container restore`), its first
+//! launch is the runtime's `restore --detach` from the checkpoint in DIR
+//! instead of `create` + `start`: everything around it (rootfs, volumes,
+//! network, stdio, log, exit, restart policy) is the same path, so a
+//! restored container is monitored as a started one. A later restart by
+//! its policy is a fresh start (the checkpoint is used up).
+//!
 //! It reports to whoever started it through its stdout, a pipe: one line
 //! `started <pid>` or `error <exit code> <message>`, and later
 //! `exited <code>` once the log is complete.
@@ -34,15 +41,17 @@ use crate::logfile::LogWriter;
 use crate::model::restart::Backoff;
 use crate::model::{Container, State};
 use crate::ops::cgroup::record_exit;
+use crate::ops::start::MonitorArgs as Args;
 use crate::ops::unmount;
-use crate::runtime::{command_exit_code, last_line};
+use crate::runtime::{command_exit_code, last_line, CriuPaths};
 use crate::store::owner::{self, ProcessId};
 use crate::Engine;
 
 /// Detaches from the command that started it, then runs the container.
 /// Returns the process's exit code (the starter waits for it: 0 once the
 /// detached child exists).
-pub fn main(root: &Path, id: &str) -> i32 {
+pub fn main(args: &Args) -> i32 {
+    let (root, id) = (args.root.as_path(), args.id.as_str());
     // Whatever the CLI's caller left open (a test harness's output pipe,
     // ...) must not be held for the container's lifetime. Ours are 0-2.
     if let Err(e) = berth_sys::close_from(3) {
@@ -65,7 +74,7 @@ pub fn main(root: &Path, id: &str) -> i32 {
         return 1;
     }
     let mut report = io::stdout();
-    match Monitor::run(root, id, &mut report) {
+    match Monitor::run(root, id, args.restore.as_ref(), &mut report) {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("monitor {id}: {e}");
@@ -74,20 +83,11 @@ pub fn main(root: &Path, id: &str) -> i32 {
     }
 }
 
-/// `berth-monitor [--root ROOT] ID`: the monitor's own command line (it
-/// is started only by berth).
-pub fn parse_args(args: &[String]) -> Option<(std::path::PathBuf, String)> {
-    let mut root = std::path::PathBuf::from("/var/lib/berth");
-    let mut id = None;
-    let mut args = args.iter();
-    while let Some(a) = args.next() {
-        match a.as_str() {
-            "--root" => root = args.next()?.into(),
-            _ if id.is_none() && !a.starts_with('-') => id = Some(a.clone()),
-            _ => return None,
-        }
-    }
-    Some((root, id?))
+/// `berth-monitor [--root ROOT] [--restore-from DIR --work-path W
+/// [--tcp-established]] ID`: the monitor's own command line (it is
+/// started only by berth, [`crate::ops::start`]).
+pub fn parse_args(args: &[String]) -> Option<Args> {
+    Args::parse(args)
 }
 
 struct Monitor;
@@ -95,7 +95,12 @@ struct Monitor;
 impl Monitor {
     /// Takes the container over from the command that started it, then
     /// runs it until it exits for good (see [`Self::lifecycle`]).
-    fn run(root: &Path, id: &str, report: &mut (impl Write + Send)) -> Result<()> {
+    fn run(
+        root: &Path,
+        id: &str,
+        restore: Option<&CriuPaths>,
+        report: &mut (impl Write + Send),
+    ) -> Result<()> {
         // Its threads are few and mostly asleep: one arena is enough.
         berth_sys::single_malloc_arena();
         nix::sys::prctl::set_child_subreaper(true).map_err(|e| Error::Monitor {
@@ -128,7 +133,7 @@ impl Monitor {
             Ok(Some((engine, c)))
         })?;
         match claimed {
-            Some((engine, c)) => Self::lifecycle(root, engine, &c, me, report),
+            Some((engine, c)) => Self::lifecycle(root, engine, &c, me, restore, report),
             None => Ok(()),
         }
     }
@@ -144,6 +149,7 @@ impl Monitor {
         engine: Engine,
         c: &Container,
         me: ProcessId,
+        restore: Option<&CriuPaths>,
         report: &mut (impl Write + Send),
     ) -> Result<()> {
         let id = &c.id;
@@ -160,10 +166,19 @@ impl Monitor {
                     Some(e) => e,
                     None => Engine::open_unreconciled(root)?,
                 };
+                // The first launch of a restore; restarts start afresh.
+                let restoring = restore.filter(|_| first);
+                // A restore asks for the addresses the checkpoint had.
+                let launched = match restoring {
+                    Some(r) => engine.pin_addresses(c, &r.image),
+                    None => Ok(c.clone()),
+                };
                 // A container that never ran has no runtime state to clear
                 // before `create` (a failed start or a reconcile deleted it).
                 let fresh = first && c.started_at.is_empty() && c.error.is_empty();
-                let (pid, resolver) = match Self::launch(&mut engine, c, &hub, fresh) {
+                let (pid, resolver) = match launched
+                    .and_then(|c| Self::launch(&mut engine, &c, &hub, fresh, restoring))
+                {
                     Ok(launched) => launched,
                     Err(e) => {
                         let deleted = runtime.delete(id, true).is_ok();
@@ -172,8 +187,13 @@ impl Monitor {
                         let _ = unmount(&bundle.rootfs());
                         let code = i32::from(e.exit_code());
                         // A first start that fails leaves the container
-                        // `created` (Docker's); a restart that fails, `exited`.
-                        let state = if first { State::Created } else { State::Exited };
+                        // `created` (Docker's); a restart or a restore
+                        // that fails, `exited` (with its checkpoint kept).
+                        let state = if first && restoring.is_none() {
+                            State::Created
+                        } else {
+                            State::Exited
+                        };
                         if !engine
                             .db
                             .owned_failed(id, me, state, code, &e.to_string())?
@@ -193,7 +213,10 @@ impl Monitor {
                     }
                 };
                 let now = berth_image::time::now_rfc3339();
-                if !engine.db.owned_running(id, me, pid, &now)? {
+                if !engine
+                    .db
+                    .owned_running(id, me, pid, &now, restoring.is_some())?
+                {
                     // Taken over meanwhile: what we started is not ours to run.
                     let _ = runtime.delete(id, true);
                     let _ = wait_for(pid);
@@ -269,6 +292,10 @@ impl Monitor {
 
     /// Mount, the network's addresses and `/etc` files, `create`, the
     /// network's kernel objects, the output pump (with the log), `start`.
+    /// With `restore`, the runtime's `restore --detach` takes the place of
+    /// `create` + `start`: the restored processes run from its return, in
+    /// the empty network namespace CRIU made (as runc's), which gets the
+    /// container's links and addresses right after.
     /// Returns the init's pid and the container's resolver (user
     /// networks), which lives as long as the container.
     fn launch(
@@ -276,6 +303,7 @@ impl Monitor {
         c: &Container,
         hub: &Arc<stdio::Hub>,
         fresh: bool,
+        restore: Option<&CriuPaths>,
     ) -> Result<(i32, Option<Resolver>)> {
         let id = &c.id;
         let bundle = engine.bundle(id);
@@ -283,33 +311,89 @@ impl Monitor {
         let _ = unmount(&rootfs);
         engine.images.mount(id, &rootfs)?;
         engine.volumes_prepare(c, &rootfs)?;
-        bundle.write_for_start(c, &rootfs, engine.join_network_namespace(c)?)?;
+        let netns = engine.join_network_namespace(c)?;
+        bundle.write_for_start(c, &rootfs, netns.clone())?;
         let attachment = engine.network_prepare(c)?;
+        // A restore's network is set up from the runtime's createRuntime
+        // hook, before CRIU restores the sockets (see `restore_hook`).
+        let hook = match restore {
+            Some(_) if !attachment.is_empty() => {
+                let socket = crate::attach::BoundSocket::bind(bundle.dir(), RESTORE_HOOK_SOCKET)?;
+                socket
+                    .listener
+                    .set_nonblocking(true)
+                    .map_err(|e| Error::io("configure", bundle.file(RESTORE_HOOK_SOCKET), e))?;
+                bundle.write_for_restore(c, &rootfs, netns, restore_hook_spec(&socket)?)?;
+                Some(socket)
+            }
+            _ => None,
+        };
+        let mut plumbed = None;
         let runtime = engine.runtime_for(c);
         std::fs::create_dir_all(&runtime.root)
             .map_err(|e| Error::io("create", &runtime.root, e))?;
-        // A leftover from a monitor that died: the id must be free.
-        if !fresh {
+        // A leftover from a monitor that died, or the stopped state a
+        // checkpoint leaves: the id must be free.
+        if !fresh || restore.is_some() {
             let _ = runtime.delete(id, true);
         }
 
         let mut stdio = hub.prepare(bundle.dir())?;
         let pid_file = bundle.file("init.pid");
         let _ = std::fs::remove_file(&pid_file);
+        let command = if restore.is_some() {
+            "restore"
+        } else {
+            "create"
+        };
         let status = {
             let console = stdio.console_socket();
-            let mut cmd = runtime.create_command(id, bundle.dir(), &pid_file, console.as_deref());
+            let mut cmd = match restore {
+                Some(criu) => {
+                    runtime.restore_command(id, bundle.dir(), &pid_file, console.as_deref(), criu)
+                }
+                None => runtime.create_command(id, bundle.dir(), &pid_file, console.as_deref()),
+            };
             stdio.configure(&mut cmd);
             let mut child = cmd.spawn().map_err(|source| Error::RuntimeSpawn {
                 runtime: runtime.path.clone(),
-                command: "create",
+                command,
                 source,
             })?;
             // `cmd` (our copies of the write ends) drops here.
-            child
-                .wait()
-                .map_err(|e| Error::io("wait for", &runtime.path, e))?
+            match &hook {
+                None => child
+                    .wait()
+                    .map_err(|e| Error::io("wait for", &runtime.path, e))?,
+                Some(socket) => loop {
+                    // The hook's one request, while the runtime restores.
+                    match socket.listener.accept() {
+                        Ok((conn, _)) => {
+                            plumbed = Some(answer_restore_hook(engine, c, &attachment, conn));
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                        Err(e) => {
+                            let _ = child.kill();
+                            let _ = child.wait();
+                            return Err(Error::io(
+                                "accept on",
+                                bundle.file(RESTORE_HOOK_SOCKET),
+                                e,
+                            ));
+                        }
+                    }
+                    if let Some(status) = child
+                        .try_wait()
+                        .map_err(|e| Error::io("wait for", &runtime.path, e))?
+                    {
+                        break status;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                },
+            }
         };
+        drop(hook);
+        let _ = std::fs::remove_file(bundle.file(RESTORE_HOOK_SOCKET));
         if !status.success() {
             // The runtime's error is on the container's stderr pipe; the
             // init is gone, so read what is there without blocking.
@@ -319,7 +403,7 @@ impl Monitor {
                 Some(exit_code) => Error::Command { message, exit_code },
                 None => Error::Runtime {
                     runtime: runtime_name(&runtime.path),
-                    command: "create",
+                    command,
                     message,
                 },
             });
@@ -330,7 +414,14 @@ impl Monitor {
             .parse()
             .map_err(|_| Error::invalid("pid file", pid_file.display().to_string()))?;
 
-        let resolver = match engine.network_plumb(c, pid, &attachment) {
+        let plumbed = match plumbed {
+            // Done from the hook (its failure failed the restore); the
+            // connections are back: let the packets through.
+            Some(Ok(resolver)) => restore_lock(c, pid, false).map(|()| resolver),
+            Some(Err(e)) => Err(e),
+            None => engine.network_plumb(c, pid, &attachment),
+        };
+        let resolver = match plumbed {
             Ok(r) => r,
             Err(e) => {
                 let _ = runtime.kill(id, "KILL");
@@ -340,6 +431,10 @@ impl Monitor {
         };
         let log = LogWriter::open(bundle.dir(), id, &c.config.log)?;
         stdio.started(log)?;
+        if restore.is_some() {
+            // Restored processes already run: there is nothing to start.
+            return Ok((pid, resolver));
+        }
         if let Err(e) = runtime.start(id) {
             let _ = runtime.kill(id, "KILL");
             let _ = wait_for(pid);
@@ -356,6 +451,112 @@ impl Monitor {
             });
         }
         Ok((pid, resolver))
+    }
+}
+
+/// The socket in the container's directory the restore hook reaches the
+/// monitor through.
+const RESTORE_HOOK_SOCKET: &str = "restore-hook.sock";
+
+/// `berth-monitor restore-hook SOCKET` as a `createRuntime` hook.
+fn restore_hook_spec(socket: &crate::attach::BoundSocket) -> Result<oci_spec::runtime::Hook> {
+    let exe = std::env::current_exe().map_err(|e| Error::io("find", "/proc/self/exe", e))?;
+    oci_spec::runtime::HookBuilder::default()
+        .path(exe)
+        .args(vec![
+            "berth-monitor".to_owned(),
+            "restore-hook".to_owned(),
+            socket.proc_path(),
+        ])
+        .timeout(30)
+        .build()
+        .map_err(|e| Error::invalid("restore hook", e.to_string()))
+}
+
+/// Plumbs the restored namespace of the init the hook names, and tells the
+/// hook how it went (`ok`, or `error <why>`, which fails the restore).
+fn answer_restore_hook(
+    engine: &mut Engine,
+    c: &Container,
+    attachment: &crate::ops::network_attach::Attachment,
+    conn: std::os::unix::net::UnixStream,
+) -> Result<Option<Resolver>> {
+    let _ = conn.set_nonblocking(false);
+    let mut line = String::new();
+    let read = io::BufRead::read_line(&mut io::BufReader::new(&conn), &mut line);
+    let result = match (read, line.trim().parse::<i32>()) {
+        (Ok(_), Ok(pid)) if pid > 0 => {
+            // Still until the sockets are back (see `restore_lock`).
+            restore_lock(c, pid, true).and_then(|()| engine.network_plumb(c, pid, attachment))
+        }
+        _ => Err(Error::Monitor {
+            id: c.id.clone(),
+            message: format!("the restore hook sent {line:?}"),
+        }),
+    };
+    let reply = match &result {
+        Ok(_) => "ok\n".to_owned(),
+        Err(e) => format!("error {}\n", one_line(&e.to_string())),
+    };
+    let _ = (&conn).write_all(reply.as_bytes());
+    result
+}
+
+/// Locks (or unlocks) the restored init's network namespace: nothing in or
+/// out while CRIU puts its TCP connections back.
+fn restore_lock(c: &Container, pid: i32, lock: bool) -> Result<()> {
+    let path = format!("/proc/{pid}/ns/net");
+    let netns = std::fs::File::open(&path).map_err(|e| Error::io("open", &path, e))?;
+    let done = berth_net::netlink::in_netns(netns.as_fd(), || {
+        if lock {
+            berth_net::nft::restore_lock::lock()
+        } else {
+            berth_net::nft::restore_lock::unlock()
+        }
+    });
+    let what = if lock { "lock" } else { "unlock" };
+    match done {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(Error::Network(format!(
+            "cannot {what} the restored network of container {}: {e}",
+            c.id
+        ))),
+        Err(e) => Err(Error::Network(format!(
+            "cannot enter the restored network of container {}: {e}",
+            c.id
+        ))),
+    }
+}
+
+/// The hook's side (`berth-monitor restore-hook SOCKET`): reads the OCI
+/// state on stdin, sends the restored init's pid to the monitor and waits
+/// for its network to be set up. Exit 0 when it was.
+pub fn restore_hook(socket: &str) -> i32 {
+    #[derive(serde::Deserialize)]
+    struct State {
+        pid: i32,
+    }
+    let run = || -> std::result::Result<(), String> {
+        let state: State = serde_json::from_reader(io::stdin())
+            .map_err(|e| format!("cannot read the container's state: {e}"))?;
+        let mut conn = std::os::unix::net::UnixStream::connect(socket)
+            .map_err(|e| format!("cannot reach the monitor at {socket}: {e}"))?;
+        writeln!(conn, "{}", state.pid).map_err(|e| format!("cannot write to the monitor: {e}"))?;
+        let mut reply = String::new();
+        io::BufRead::read_line(&mut io::BufReader::new(&conn), &mut reply)
+            .map_err(|e| format!("cannot read the monitor's reply: {e}"))?;
+        match reply.trim_end().strip_prefix("error ") {
+            None if reply.trim_end() == "ok" => Ok(()),
+            None => Err(format!("the monitor replied {reply:?}")),
+            Some(why) => Err(why.to_owned()),
+        }
+    };
+    match run() {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("{e}");
+            1
+        }
     }
 }
 

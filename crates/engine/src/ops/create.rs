@@ -148,6 +148,7 @@ impl Engine {
             finished_at: String::new(),
             paused: false,
             oom_killed: false,
+            checkpoint: Default::default(),
         };
         // Check the spec before anything is recorded (bad user, ...).
         let spec = spec::for_create(&c, self.bundle(&id).dir())?;
@@ -171,7 +172,7 @@ impl Engine {
 
     /// Inserts the record under `name`, or a generated name (another one
     /// on a clash).
-    fn record(
+    pub(crate) fn record(
         &mut self,
         c: &mut Container,
         name: Option<&str>,

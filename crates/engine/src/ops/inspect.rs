@@ -156,6 +156,11 @@ impl Engine {
                 "Error": c.error,
                 "StartedAt": or_zero(&c.started_at),
                 "FinishedAt": or_zero(&c.finished_at),
+                // Podman's checkpoint fields.
+                "Checkpointed": c.checkpoint.checkpointed,
+                "CheckpointedAt": or_zero(&c.checkpoint.checkpointed_at),
+                "Restored": c.checkpoint.restored,
+                "RestoredAt": or_zero(&c.checkpoint.restored_at),
             },
             "Image": c.image_id,
             "ResolvConfPath": bundle.file("resolv.conf"),

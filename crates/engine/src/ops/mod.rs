@@ -6,6 +6,7 @@
 pub mod attach_session;
 pub mod build;
 pub(crate) mod cgroup;
+pub mod checkpoint;
 pub mod create;
 pub mod events;
 pub mod exec;

@@ -579,6 +579,7 @@ mod tests {
             finished_at: String::new(),
             paused: false,
             oom_killed: false,
+            checkpoint: Default::default(),
         })
         .unwrap();
         id

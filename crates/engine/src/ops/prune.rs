@@ -126,6 +126,7 @@ mod tests {
             finished_at: String::new(),
             paused: false,
             oom_killed: false,
+            checkpoint: Default::default(),
         };
         c.config.labels.insert("team".into(), "a".into());
         let at = |s: &str| rfc3339_nanos(s);

@@ -2,11 +2,11 @@
 //! for its first report.
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
 use std::process::Command;
 
 use crate::attach;
 use crate::error::{Error, Result};
+use crate::runtime::CriuPaths;
 use crate::store::owner::{self, ProcessId};
 use crate::Engine;
 
@@ -27,22 +27,31 @@ impl Engine {
     /// Starts a monitor for the container and waits until it reports the
     /// process started (or why it did not).
     pub fn start(&mut self, key: &str) -> Result<Option<Started>> {
-        self.start_with(key, true, false)
+        self.start_with(key, true, false, None)
     }
 
     /// [`Engine::start`], connected to the container's attach socket from
     /// before it starts (`run`, `start -a`).
     pub fn start_attached(&mut self, key: &str) -> Result<Option<Started>> {
-        self.start_with(key, true, true)
+        self.start_with(key, true, true, None)
     }
 
     /// `start`; `by_user` forgets restarts and a manual stop (Docker's
     /// start does, its daemon's restart at boot does not).
     pub(crate) fn start_as(&mut self, key: &str, by_user: bool) -> Result<Option<Started>> {
-        self.start_with(key, by_user, false)
+        self.start_with(key, by_user, false, None)
     }
 
-    fn start_with(&mut self, key: &str, by_user: bool, attach: bool) -> Result<Option<Started>> {
+    /// Claims the start, binds the attach socket and spawns the monitor;
+    /// with `restore`, the monitor's first launch restores that checkpoint
+    /// (`ops/checkpoint.rs` checked it).
+    pub(crate) fn start_with(
+        &mut self,
+        key: &str,
+        by_user: bool,
+        attach: bool,
+        restore: Option<&CriuPaths>,
+    ) -> Result<Option<Started>> {
         let c = self.find(key)?;
         if c.paused {
             return Err(Error::StateConflict(
@@ -72,7 +81,12 @@ impl Engine {
             self.db.container_event(&c, "attach", &[])?;
         }
         tracing::debug!(id = %c.id, runtime = %c.config.runtime.display(), "starting the container's monitor");
-        let status = monitor_command(&self.root, &c.id)?
+        let args = MonitorArgs {
+            root: self.root.clone(),
+            id: c.id.clone(),
+            restore: restore.cloned(),
+        };
+        let status = monitor_command(&args)?
             .env(owner::STARTER_ENV, me.to_string())
             .stdin(std::os::fd::OwnedFd::from(socket.listener))
             .stdout(w)
@@ -119,15 +133,115 @@ impl Engine {
     }
 }
 
-/// The arguments that start a monitor for `id`: the
-/// `berth-monitor` next to the running binary (its side: `monitor::main`).
-fn monitor_command(root: &Path, id: &str) -> Result<Command> {
+/// The command that starts a monitor: the `berth-monitor` next to the
+/// running binary (its side: `monitor::main`).
+fn monitor_command(args: &MonitorArgs) -> Result<Command> {
     let exe = std::env::current_exe().map_err(|e| Error::io("find", "/proc/self/exe", e))?;
     let path = exe.with_file_name(MONITOR_BINARY);
     if !path.is_file() {
         return Err(Error::MonitorNotFound(path));
     }
     let mut c = Command::new(path);
-    c.arg("--root").arg(root).arg(id);
+    c.args(args.to_args());
     Ok(c)
+}
+/// The monitor's command line (`monitor::main`'s side reads it back).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MonitorArgs {
+    pub root: std::path::PathBuf,
+    pub id: String,
+    /// `--restore-from DIR --work-path W [--tcp-established]`: the first
+    /// launch restores the checkpoint in DIR.
+    pub restore: Option<CriuPaths>,
+}
+
+impl MonitorArgs {
+    /// The arguments [`MonitorArgs::parse`] reads back.
+    pub fn to_args(&self) -> Vec<std::ffi::OsString> {
+        let mut v: Vec<std::ffi::OsString> = vec!["--root".into(), self.root.clone().into()];
+        if let Some(r) = &self.restore {
+            v.push("--restore-from".into());
+            v.push(r.image.clone().into());
+            v.push("--work-path".into());
+            v.push(r.work.clone().into());
+            if r.tcp_established {
+                v.push("--tcp-established".into());
+            }
+        }
+        v.push(self.id.clone().into());
+        v
+    }
+
+    /// `[--root ROOT] [--restore-from DIR --work-path W
+    /// [--tcp-established]] ID`.
+    pub fn parse(args: &[String]) -> Option<MonitorArgs> {
+        let mut root = std::path::PathBuf::from("/var/lib/berth");
+        let mut id = None;
+        let (mut image, mut work, mut tcp) = (None, None, false);
+        let mut args = args.iter();
+        while let Some(a) = args.next() {
+            match a.as_str() {
+                "--root" => root = args.next()?.into(),
+                "--restore-from" => image = Some(std::path::PathBuf::from(args.next()?)),
+                "--work-path" => work = Some(std::path::PathBuf::from(args.next()?)),
+                "--tcp-established" => tcp = true,
+                _ if id.is_none() && !a.starts_with('-') => id = Some(a.clone()),
+                _ => return None,
+            }
+        }
+        let restore = match (image, work) {
+            (Some(image), Some(work)) => Some(CriuPaths {
+                image,
+                work,
+                tcp_established: tcp,
+            }),
+            (None, None) if !tcp => None,
+            _ => return None,
+        };
+        Some(MonitorArgs {
+            root,
+            id: id?,
+            restore,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MonitorArgs;
+    use crate::runtime::CriuPaths;
+
+    fn round_trip(a: &MonitorArgs) -> Option<MonitorArgs> {
+        let args: Vec<String> = a
+            .to_args()
+            .into_iter()
+            .map(|s| s.into_string().unwrap())
+            .collect();
+        MonitorArgs::parse(&args)
+    }
+
+    #[test]
+    fn monitor_args_read_back_what_start_writes() {
+        let start = MonitorArgs {
+            root: "/var/lib/berth".into(),
+            id: "abc".into(),
+            restore: None,
+        };
+        assert_eq!(round_trip(&start), Some(start));
+        let restore = MonitorArgs {
+            root: "/r".into(),
+            id: "abc".into(),
+            restore: Some(CriuPaths {
+                image: "/r/containers/abc/checkpoint".into(),
+                work: "/r/containers/abc/checkpoint.work".into(),
+                tcp_established: true,
+            }),
+        };
+        assert_eq!(round_trip(&restore), Some(restore));
+        // Half a restore request is no request.
+        let half = ["--restore-from", "/x", "abc"].map(String::from);
+        assert_eq!(MonitorArgs::parse(&half), None);
+        let tcp_alone = ["--tcp-established", "abc"].map(String::from);
+        assert_eq!(MonitorArgs::parse(&tcp_alone), None);
+    }
 }

@@ -72,6 +72,7 @@ fn container(config: ContainerConfig) -> Container {
         finished_at: String::new(),
         paused: false,
         oom_killed: false,
+        checkpoint: Default::default(),
     }
 }
 

@@ -225,24 +225,30 @@ impl Db {
         Ok(n == 1)
     }
 
-    /// The owner's process started (or restarted) the container.
+    /// The owner's process started (or restarted) the container, or
+    /// restored it from its checkpoint (`restored`: the `restore` event,
+    /// Podman's `State.Restored`). Either way the checkpoint is used up.
     pub fn owned_running(
         &mut self,
         id: &str,
         me: ProcessId,
         pid: i32,
         started_at: &str,
+        restored: bool,
     ) -> Result<bool> {
         let write = || {
             let tx = super::events::immediate(&self.conn)?;
             let n = tx.execute(
                 "UPDATE containers SET state = 'running', pid = ?4, started_at = ?5,
-                 exit_code = 0, error = '', finished_at = '', paused = 0, oom_killed = 0
+                 exit_code = 0, error = '', finished_at = '', paused = 0, oom_killed = 0,
+                 checkpointed = 0, restored = ?6,
+                 restored_at = CASE WHEN ?6 THEN ?5 ELSE '' END
                  WHERE id = ?1 AND monitor_pid = ?2 AND monitor_start = ?3",
-                params![id, me.pid, me.start_time as i64, pid, started_at],
+                params![id, me.pid, me.start_time as i64, pid, started_at, restored],
             )?;
             if n == 1 {
-                super::events::container(&tx, id, "start", &[])?;
+                let action = if restored { "restore" } else { "start" };
+                super::events::container(&tx, id, action, &[])?;
             }
             tx.commit()?;
             Ok(n == 1)

@@ -11,6 +11,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, Transact
 use crate::error::{Error, Result};
 use crate::model::{Container, ContainerConfig, State};
 
+mod checkpoint;
 mod events;
 mod lifecycle;
 mod networks;
@@ -57,6 +58,8 @@ const MIGRATIONS: &[&str] = &[
     networks::MIGRATION,
     // 6: volumes (store/volumes.rs).
     volumes::MIGRATION,
+    // 7: checkpoint and restore (store/checkpoint.rs).
+    checkpoint::MIGRATION,
 ];
 
 pub struct Db {
@@ -451,7 +454,8 @@ impl<'a> std::ops::Deref for Tx<'a> {
 }
 
 const SELECT: &str = "SELECT id, name, image_id, config, state, pid, exit_code, error,
-    created_at, started_at, finished_at, paused, oom_killed FROM containers";
+    created_at, started_at, finished_at, paused, oom_killed,
+    checkpointed, checkpointed_at, restored, restored_at FROM containers";
 
 fn from_row(r: &Row) -> rusqlite::Result<Container> {
     let config: String = r.get(3)?;
@@ -473,5 +477,11 @@ fn from_row(r: &Row) -> rusqlite::Result<Container> {
         finished_at: r.get(10)?,
         paused: r.get(11)?,
         oom_killed: r.get(12)?,
+        checkpoint: crate::model::CheckpointState {
+            checkpointed: r.get(13)?,
+            checkpointed_at: r.get(14)?,
+            restored: r.get(15)?,
+            restored_at: r.get(16)?,
+        },
     })
 }

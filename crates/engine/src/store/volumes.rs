@@ -456,6 +456,7 @@ mod tests {
             finished_at: String::new(),
             paused: false,
             oom_killed: false,
+            checkpoint: Default::default(),
         };
         db.insert(&c).unwrap();
         id

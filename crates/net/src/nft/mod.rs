@@ -14,6 +14,7 @@
 
 mod apply;
 pub mod dns;
+pub mod restore_lock;
 mod ruleset;
 
 pub use apply::{apply, current, delete, script, Error};

@@ -10,8 +10,13 @@ use std::path::Path;
 const SUMMARIES: &[&str] = &["Dumping FAILED", "Restoring FAILED", "Pre-dumping FAILED"];
 
 /// Errors CRIU logs and goes on after: raising its own RLIMIT_NOFILE
-/// without CAP_SYS_RESOURCE.
-const NOT_FATAL: &[&str] = &["rlimit: Can't setup RLIMIT_NOFILE"];
+/// without CAP_SYS_RESOURCE; its probe of tun features (kerndat) where it
+/// may not make a tun device (logged by every restore berth's monitor
+/// runs, whatever failed after).
+const NOT_FATAL: &[&str] = &[
+    "rlimit: Can't setup RLIMIT_NOFILE",
+    "tun: Unable to create tun",
+];
 
 /// The first `Error` line of `text` that caused the failure, without its
 /// time stamp and source location.
@@ -48,13 +53,20 @@ fn message_of_error(line: &str) -> Option<String> {
     strip(line, "Error")
 }
 
-/// `(00.1) Error (file.c:12): text` → `text`; also CRIU's plain
-/// `Error: text` form.
+/// `(00.1) Error (file.c:12): text` → `text` (also after a task's
+/// `1: `); also CRIU's plain `Error: text` form.
 fn strip(line: &str, level: &str) -> Option<String> {
     let line = line.trim();
     let rest = match line.strip_prefix('(') {
         Some(r) => r.split_once(')')?.1.trim_start(),
         None => line,
+    };
+    // A restored task's lines carry its pid: `(00.1)      1: Error ...`.
+    let rest = match rest.split_once(':') {
+        Some((pid, after)) if !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()) => {
+            after.trim_start()
+        }
+        _ => rest,
     };
     let rest = rest.strip_prefix(level)?;
     let rest = rest.trim_start();
@@ -86,6 +98,13 @@ mod tests {
             "Dumping FAILED."
         );
         assert_eq!(error_line("all fine\n"), None);
+        let restore = "(00.009506) Error (criu/tun.c:85): tun: Unable to create tun: Operation not permitted\n\
+                       (00.084180)      1: Error (soccr/soccr.c:529): Can't connect inet socket back: Network is unreachable\n\
+                       (00.085362) Error (criu/cr-restore.c:2324): Restoring FAILED.\n";
+        assert_eq!(
+            error_line(restore).unwrap(),
+            "Can't connect inet socket back: Network is unreachable"
+        );
     }
 
     #[test]

@@ -1,0 +1,80 @@
+//! Checkpoint and restore: Podman's `container checkpoint`/`restore`.
+
+use clap::Args;
+
+use super::ContainersArgs;
+
+#[derive(Debug, Args)]
+pub struct ContainerCheckpointArgs {
+    /// Leave the container running after writing the checkpoint to disk
+    #[arg(short = 'R', long)]
+    pub leave_running: bool,
+    /// Checkpoint a container with established TCP connections
+    #[arg(long)]
+    pub tcp_established: bool,
+    /// Export the checkpoint, the configuration and the rootfs changes to a tar.gz file
+    #[arg(short = 'e', long)]
+    pub export: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub containers: ContainersArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ContainerRestoreArgs {
+    /// Restore a container with established TCP connections
+    #[arg(long)]
+    pub tcp_established: bool,
+    /// Keep the checkpoint's images after the restore
+    #[arg(short = 'k', long)]
+    pub keep: bool,
+    /// Restore a new container from an exported checkpoint (tar.gz)
+    #[arg(short = 'i', long)]
+    pub import: Option<std::path::PathBuf>,
+    /// The name of the container restored with --import
+    #[arg(short = 'n', long)]
+    pub name: Option<String>,
+    /// The containers (none with --import)
+    pub containers: Vec<String>,
+}
+
+/// `berth checkpoint ...` (Docker's experimental commands).
+#[derive(Debug, clap::Subcommand)]
+pub enum CheckpointCommand {
+    /// Create a checkpoint from a running container
+    Create(CheckpointCreateArgs),
+    /// List checkpoints for a container
+    #[command(alias = "list")]
+    Ls(CheckpointLsArgs),
+    /// Remove a checkpoint
+    #[command(alias = "remove")]
+    Rm(CheckpointRmArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CheckpointCreateArgs {
+    /// Use a custom checkpoint storage directory
+    #[arg(long)]
+    pub checkpoint_dir: Option<std::path::PathBuf>,
+    /// Leave the container running after checkpoint
+    #[arg(long)]
+    pub leave_running: bool,
+    pub container: String,
+    pub checkpoint: String,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckpointLsArgs {
+    /// Use a custom checkpoint storage directory
+    #[arg(long)]
+    pub checkpoint_dir: Option<std::path::PathBuf>,
+    pub container: String,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckpointRmArgs {
+    /// Use a custom checkpoint storage directory
+    #[arg(long)]
+    pub checkpoint_dir: Option<std::path::PathBuf>,
+    pub container: String,
+    pub checkpoint: String,
+}

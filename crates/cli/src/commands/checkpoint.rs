@@ -1,0 +1,126 @@
+//! `container checkpoint` and `container restore` (Podman's forms): each
+//! container's name as given when done, as Podman prints it; `checkpoint
+//! create/ls/rm` and `start --checkpoint` (Docker's experimental forms).
+
+use std::path::Path;
+
+use anyhow::{bail, Result};
+use berth_engine::ops::checkpoint::{
+    CheckpointOptions, ImportOptions, NamedCheckpoint, RestoreOptions,
+};
+use berth_engine::Engine;
+
+use crate::args::{CheckpointCommand, ContainerCheckpointArgs, ContainerRestoreArgs, StartArgs};
+use crate::output::each;
+
+pub fn run(root: &Path, command: CheckpointCommand) -> Result<()> {
+    match command {
+        CheckpointCommand::Create(a) => {
+            let engine = Engine::open(root)?;
+            let at = NamedCheckpoint {
+                name: &a.checkpoint,
+                dir: a.checkpoint_dir.as_deref(),
+            };
+            let opts = CheckpointOptions {
+                leave_running: a.leave_running,
+                tcp_established: false,
+                export: None,
+            };
+            engine.checkpoint_create(&a.container, &at, &opts)?;
+            println!("{}", a.checkpoint);
+        }
+        CheckpointCommand::Ls(a) => {
+            let engine = Engine::open(root)?;
+            let names = engine.checkpoint_list(&a.container, a.checkpoint_dir.as_deref())?;
+            println!("CHECKPOINT NAME");
+            for n in names {
+                println!("{n}");
+            }
+        }
+        CheckpointCommand::Rm(a) => {
+            let engine = Engine::open(root)?;
+            let at = NamedCheckpoint {
+                name: &a.checkpoint,
+                dir: a.checkpoint_dir.as_deref(),
+            };
+            engine.checkpoint_remove(&a.container, &at)?;
+        }
+    }
+    Ok(())
+}
+
+/// `start --checkpoint NAME [--checkpoint-dir D] C` (Docker's).
+pub fn start(root: &Path, a: StartArgs) -> Result<()> {
+    let Some(name) = a.checkpoint.as_deref() else {
+        // Docker ignores --checkpoint-dir without --checkpoint.
+        let mut engine = Engine::open(root)?;
+        return each(&a.containers.containers, |key| {
+            engine.start(key)?;
+            Ok(())
+        });
+    };
+    if a.containers.containers.len() > 1 {
+        bail!("you cannot restore multiple containers at once");
+    }
+    if a.attach || a.interactive {
+        bail!("start --checkpoint with --attach or --interactive is not supported yet: start it detached, then attach");
+    }
+    let mut engine = Engine::open(root)?;
+    let at = NamedCheckpoint {
+        name,
+        dir: a.checkpoint_dir.as_deref(),
+    };
+    // Docker prints nothing here.
+    engine.start_from_checkpoint(&a.containers.containers[0], &at)?;
+    Ok(())
+}
+
+pub fn container_checkpoint(root: &Path, a: ContainerCheckpointArgs) -> Result<()> {
+    let engine = Engine::open(root)?;
+    if a.export.is_some() && a.containers.containers.len() > 1 {
+        bail!("--export can only be used with one container");
+    }
+    let opts = CheckpointOptions {
+        leave_running: a.leave_running,
+        tcp_established: a.tcp_established,
+        export: a.export,
+    };
+    each(&a.containers.containers, |key| {
+        engine.checkpoint(key, &opts)?;
+        Ok(())
+    })
+}
+
+/// `container restore C...`, or `--import FILE [--name N]` (Podman
+/// prints the new container's id).
+pub fn container_restore(root: &Path, runtime: &str, a: ContainerRestoreArgs) -> Result<()> {
+    let mut engine = Engine::open(root)?;
+    let opts = RestoreOptions {
+        tcp_established: a.tcp_established,
+        keep: a.keep,
+    };
+    if let Some(file) = a.import {
+        if !a.containers.is_empty() {
+            bail!("--import restores a new container: give no container with it");
+        }
+        let import = ImportOptions {
+            file,
+            name: a.name,
+            runtime: berth_engine::runtime::resolve(runtime)?,
+            restore: opts,
+        };
+        let (c, _) = engine.restore_import(&import)?;
+        println!("{}", c.id);
+        return Ok(());
+    }
+    if a.name.is_some() {
+        bail!("--name can only be used with --import");
+    }
+    if a.containers.is_empty() {
+        bail!("restore needs at least one container, or --import FILE");
+    }
+    each(&a.containers, |key| {
+        engine.restore(key, &opts)?;
+        Ok(())
+    })
+}

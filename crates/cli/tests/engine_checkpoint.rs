@@ -1,0 +1,589 @@
+//! Checkpoint and restore through the engine (`container checkpoint` /
+//! `container restore`), as root, with a real CRIU (built by
+//! scripts/build-criu.sh; `.ci/run` puts it first in PATH). Without a
+//! usable CRIU the tests fail in CI and skip visibly elsewhere. Each test
+//! has its own root, names and cgroup parent.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use berth_testutil::{output_within, require_root, COMMAND_TIMEOUT};
+use common::engine::{name, Engine};
+use common::lifecycle::wait_for;
+
+/// A usable `criu` on PATH (`criu check` passes), or a visible skip
+/// (a failure in CI).
+fn have_criu() -> bool {
+    let found = std::env::var("PATH")
+        .unwrap_or_default()
+        .split(':')
+        .map(|d| Path::new(d).join("criu"))
+        .find(|p| p.is_file());
+    let why = match &found {
+        None => "no criu on PATH (scripts/build-criu.sh builds one)".to_string(),
+        Some(p) => match std::process::Command::new(p).arg("check").output() {
+            Ok(o) if o.status.success() => return true,
+            Ok(o) => format!(
+                "`{} check` fails here: {}",
+                p.display(),
+                String::from_utf8_lossy(&o.stderr).trim()
+            ),
+            Err(e) => format!("cannot run {}: {e}", p.display()),
+        },
+    };
+    if std::env::var_os("CI").is_some() {
+        panic!("checkpoint tests need CRIU in CI: {why}");
+    }
+    berth_testutil::skipped(&why);
+    false
+}
+
+/// A counter in a child of the container's init: each line is
+/// `<its pid> <count>`, ten a second.
+const COUNTER: &str = "sh -c 'i=0; while :; do i=$((i+1)); echo $$ $i; sleep 0.1; done' & wait $!";
+
+/// The log's `(pid, count)` lines.
+fn counts(e: &Engine, n: &str) -> Vec<(u32, u64)> {
+    e.ok(&["logs", n])
+        .lines()
+        .filter_map(|l| {
+            let (p, c) = l.split_once(' ')?;
+            Some((p.parse().ok()?, c.parse().ok()?))
+        })
+        .collect()
+}
+
+fn wait_for_count(e: &Engine, n: &str, at_least: u64) -> Vec<(u32, u64)> {
+    wait_for(&format!("{n} to count to {at_least}"), || {
+        let c = counts(e, n);
+        (c.last().is_some_and(|l| l.1 >= at_least)).then_some(c)
+    })
+}
+
+#[test]
+fn a_counter_survives_checkpoint_and_restore_in_place() {
+    require_root!();
+    if !have_criu() {
+        return;
+    }
+    let e = Engine::new("berth");
+    let n = name("ckcount");
+    // `--restart always`: the checkpoint's exit must not restart it.
+    e.ok(&[
+        "run",
+        "-d",
+        "--restart",
+        "always",
+        "--name",
+        &n,
+        "bb:1",
+        "sh",
+        "-c",
+        COUNTER,
+    ]);
+    let before = wait_for_count(&e, &n, 5);
+    let pid = before[0].0;
+
+    assert_eq!(e.ok(&["container", "checkpoint", &n]), format!("{n}\n"));
+    let v = e.inspect(&n);
+    assert_eq!(v["State"]["Status"], "exited", "{v}");
+    assert_eq!(v["State"]["Checkpointed"], true, "{v}");
+    assert_ne!(v["State"]["CheckpointedAt"], "0001-01-01T00:00:00Z", "{v}");
+    assert_eq!(v["State"]["Restored"], false, "{v}");
+    let at_checkpoint = counts(&e, &n);
+    let last = *at_checkpoint.last().unwrap();
+    // Not restarted by its policy, not counting.
+    std::thread::sleep(Duration::from_millis(700));
+    assert_eq!(e.inspect(&n)["State"]["Status"], "exited");
+    assert_eq!(counts(&e, &n), at_checkpoint);
+
+    assert_eq!(e.ok(&["container", "restore", &n]), format!("{n}\n"));
+    let v = e.inspect(&n);
+    assert_eq!(v["State"]["Status"], "running", "{v}");
+    assert_eq!(v["State"]["Restored"], true, "{v}");
+    assert_eq!(v["State"]["Checkpointed"], false, "{v}");
+    assert_ne!(v["State"]["RestoredAt"], "0001-01-01T00:00:00Z", "{v}");
+    assert!(e.ok(&["ps", "--filter", &format!("name={n}")]).contains(&n));
+    // The same log file goes on: the count continues from where it was,
+    // in the same process (same pid in the container's namespace).
+    let after = wait_for_count(&e, &n, last.1 + 5);
+    let resumed = &after[at_checkpoint.len()..];
+    assert_eq!(resumed[0].1, last.1 + 1, "{after:?}");
+    assert!(after.iter().all(|(p, _)| *p == pid), "{after:?}");
+    // The monitor owns it as a started container: exec works, and a
+    // stop ends it for good with the exit recorded.
+    assert_eq!(e.ok(&["exec", &n, "echo", "hi"]), "hi\n");
+    e.ok(&["stop", "-t", "1", &n]);
+    let v = e.inspect(&n);
+    assert_eq!(v["State"]["Status"], "exited", "{v}");
+    assert_eq!(e.ok(&["wait", &n]), format!("{}\n", v["State"]["ExitCode"]));
+    // The restored checkpoint is used up (Podman's default).
+    let out = e.run(&["container", "restore", &n]);
+    assert_eq!(out.status.code(), Some(125));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("a complete checkpoint for this container cannot be found"),
+        "{err}"
+    );
+}
+
+#[test]
+fn leave_running_keeps_it_running_and_restore_onto_it_is_refused() {
+    require_root!();
+    if !have_criu() {
+        return;
+    }
+    let e = Engine::new("berth");
+    let n = name("ckleave");
+    e.ok(&["run", "-d", "--name", &n, "bb:1", "sh", "-c", COUNTER]);
+    wait_for_count(&e, &n, 3);
+    assert_eq!(
+        e.ok(&["container", "checkpoint", "--leave-running", &n]),
+        format!("{n}\n")
+    );
+    let v = e.inspect(&n);
+    assert_eq!(v["State"]["Status"], "running", "{v}");
+    assert_eq!(v["State"]["Checkpointed"], false, "{v}");
+    assert_ne!(v["State"]["CheckpointedAt"], "0001-01-01T00:00:00Z", "{v}");
+    let now = counts(&e, &n).last().unwrap().1;
+    wait_for_count(&e, &n, now + 3);
+
+    let out = e.run(&["container", "restore", &n]);
+    assert_eq!(out.status.code(), Some(125));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("is running or paused, cannot restore: container state improper"),
+        "{err}"
+    );
+    assert_eq!(e.inspect(&n)["State"]["Status"], "running");
+
+    // Stopped, the --leave-running checkpoint restores (Podman's way).
+    e.ok(&["stop", "-t", "1", &n]);
+    e.ok(&["container", "restore", &n]);
+    assert_eq!(e.inspect(&n)["State"]["Restored"], true);
+    let c = counts(&e, &n);
+    wait_for_count(&e, &n, c.last().unwrap().1 + 3);
+}
+
+#[test]
+fn a_missing_criu_is_one_line_and_the_container_runs_on() {
+    require_root!();
+    let e = Engine::new("berth");
+    let n = name("cknocriu");
+    e.ok(&["run", "-d", "--name", &n, "bb:1", "sleep", "1000"]);
+    let mut c = e.command(&["container", "checkpoint", &n]);
+    // No criu on this PATH (Debian's, which cannot run on this kernel,
+    // would be in /usr/sbin).
+    c.env("PATH", "/usr/bin:/bin");
+    assert!(!Path::new("/usr/bin/criu").exists() && !Path::new("/bin/criu").exists());
+    let out = output_within(&mut c, COMMAND_TIMEOUT);
+    assert_eq!(out.status.code(), Some(125));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("CRIU"), "{err}");
+    let v = e.inspect(&n);
+    assert_eq!(v["State"]["Status"], "running", "{v}");
+    assert_eq!(v["State"]["Checkpointed"], false, "{v}");
+    // Its restart policy and a later stop behave as before.
+    e.ok(&["stop", "-t", "1", &n]);
+}
+
+#[test]
+fn refusals_name_what_is_not_done() {
+    require_root!();
+    let e = Engine::new("berth");
+    let n = name("ckrefuse");
+    e.ok(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--name",
+        &n,
+        "bb:1",
+        "sleep",
+        "1000",
+    ]);
+    // `none`: its namespace comes back empty, without loopback.
+    let out = e.run(&["container", "checkpoint", "--tcp-established", &n]);
+    assert_eq!(out.status.code(), Some(125));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("--tcp-established is not supported"), "{err}");
+    assert_eq!(e.inspect(&n)["State"]["Status"], "running");
+    // A container that was never checkpointed.
+    e.ok(&["stop", "-t", "1", &n]);
+    let out = e.run(&["container", "restore", &n]);
+    assert_eq!(out.status.code(), Some(125));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("a complete checkpoint for this container cannot be found"),
+        "{err}"
+    );
+    // Not running: Podman's words.
+    let out = e.run(&["container", "checkpoint", &n]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("\"exited\" is not running, cannot checkpoint"),
+        "{err}"
+    );
+}
+
+#[test]
+fn docker_checkpoint_create_ls_rm_and_start_from_one() {
+    require_root!();
+    if !have_criu() {
+        return;
+    }
+    let e = Engine::new("berth");
+    let n = name("ckdocker");
+    e.ok(&["run", "-d", "--name", &n, "bb:1", "sh", "-c", COUNTER]);
+    wait_for_count(&e, &n, 3);
+    assert_eq!(e.ok(&["checkpoint", "ls", &n]), "CHECKPOINT NAME\n");
+    // --leave-running first, then one that stops it.
+    assert_eq!(
+        e.ok(&["checkpoint", "create", "--leave-running", &n, "cp1"]),
+        "cp1\n"
+    );
+    assert_eq!(e.inspect(&n)["State"]["Status"], "running");
+    let out = e.run(&["checkpoint", "create", "--leave-running", &n, "cp1"]);
+    assert_eq!(out.status.code(), Some(125));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "checkpoint with name cp1 already exists for container {n}"
+        )),
+        "{err}"
+    );
+    let out = e.run(&["checkpoint", "create", &n, "../x"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("Invalid checkpoint ID (../x)"),
+        "{out:?}"
+    );
+    assert_eq!(e.ok(&["checkpoint", "create", &n, "cp2"]), "cp2\n");
+    let v = e.inspect(&n);
+    assert_eq!(v["State"]["Status"], "exited", "{v}");
+    let last = counts(&e, &n).last().unwrap().1;
+    assert_eq!(
+        e.ok(&["checkpoint", "ls", &n]),
+        "CHECKPOINT NAME\ncp1\ncp2\n"
+    );
+    let out = e.run(&["checkpoint", "create", &n, "cp3"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(&format!("Container {n} not running")),
+        "{out:?}"
+    );
+
+    // start --checkpoint restores it, prints nothing, keeps the checkpoint.
+    assert_eq!(e.ok(&["start", "--checkpoint", "cp2", &n]), "");
+    assert_eq!(e.inspect(&n)["State"]["Restored"], true);
+    let after = wait_for_count(&e, &n, last + 3);
+    assert!(
+        after.windows(2).all(|w| w[1].1 == w[0].1 + 1),
+        "the count skipped or restarted: {after:?}"
+    );
+    assert_eq!(
+        e.ok(&["checkpoint", "ls", &n]),
+        "CHECKPOINT NAME\ncp1\ncp2\n"
+    );
+    // From the --leave-running one, after a stop: back to its count.
+    e.ok(&["stop", "-t", "1", &n]);
+    let out = e.run(&["start", "--checkpoint", "nope", &n]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains(&format!("checkpoint nope does not exist for container {n}")),
+        "{out:?}"
+    );
+    e.ok(&["start", "--checkpoint", "cp1", &n]);
+    assert_eq!(e.inspect(&n)["State"]["Status"], "running");
+    e.ok(&["stop", "-t", "1", &n]);
+
+    e.ok(&["checkpoint", "rm", &n, "cp1"]);
+    assert_eq!(e.ok(&["checkpoint", "ls", &n]), "CHECKPOINT NAME\ncp2\n");
+    let out = e.run(&["checkpoint", "rm", &n, "cp1"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains(&format!("checkpoint cp1 does not exist for container {n}")),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn a_restore_from_a_corrupted_checkpoint_is_one_line_and_leaves_it_exited() {
+    require_root!();
+    if !have_criu() {
+        return;
+    }
+    let e = Engine::new("berth");
+    let n = name("ckcorrupt");
+    e.ok(&[
+        "run", "-d", "--name", &n, "-p", "8080", "bb:1", "sh", "-c", COUNTER,
+    ]);
+    wait_for_count(&e, &n, 2);
+    e.ok(&["container", "checkpoint", &n]);
+    let id = common::lifecycle::id_of(&e, &n);
+    let images = e.berth.root.join("containers").join(&id).join("checkpoint");
+    for entry in std::fs::read_dir(&images).unwrap().flatten() {
+        let f = entry.file_name().to_string_lossy().into_owned();
+        if f.starts_with("pstree") || f.starts_with("core-") {
+            std::fs::write(entry.path(), b"\x01\x02garbage\xff\xff\xff\xff").unwrap();
+        }
+    }
+    let out = e.run(&["container", "restore", &n]);
+    assert_eq!(out.status.code(), Some(125));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("restore failed: CRIU: "), "{err}");
+    let v = e.inspect(&n);
+    assert_eq!(v["State"]["Status"], "exited", "{v}");
+    assert_eq!(v["State"]["Checkpointed"], true, "{v}");
+    assert!(
+        v["State"]["Error"].as_str().unwrap().contains("CRIU"),
+        "{v}"
+    );
+    // Nothing left: no runtime state, mount, address or port.
+    assert!(!e.berth.root.join("runtime").join(&id).exists());
+    assert!(
+        e.mounts_under_root().is_empty(),
+        "{:?}",
+        e.mounts_under_root()
+    );
+    assert_eq!(e.ok(&["port", &n]), "");
+    // It starts afresh (Docker's start), counting from 1.
+    e.ok(&["start", &n]);
+    let c = wait_for_count(&e, &n, 1);
+    assert!(c.iter().any(|(_, count)| *count == 1));
+}
+
+#[test]
+fn a_restored_container_keeps_its_restart_policy_and_attach() {
+    require_root!();
+    if !have_criu() {
+        return;
+    }
+    let e = Engine::new("berth");
+    let n = name("ckpolicy");
+    e.ok(&[
+        "run",
+        "-d",
+        "--restart",
+        "on-failure",
+        "--name",
+        &n,
+        "bb:1",
+        "sh",
+        "-c",
+        COUNTER,
+    ]);
+    let before = wait_for_count(&e, &n, 2);
+    e.ok(&["container", "checkpoint", &n]);
+    e.ok(&["container", "restore", &n]);
+    // attach: the restored output reaches a client.
+    let mut attach = e.command(&["attach", "--no-stdin", &n]);
+    attach.stdout(std::process::Stdio::piped());
+    let mut child = attach.spawn().unwrap();
+    let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut reader, &mut line).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let (pid, count) = line.trim().split_once(' ').unwrap();
+    assert_eq!(pid.parse::<u32>().unwrap(), before[0].0, "{line}");
+    assert!(count.parse::<u64>().unwrap() > before.last().unwrap().1);
+    // The counter ends by a signal: the init's `wait` returns 143, a
+    // failure its policy restarts (afresh, not from the checkpoint).
+    // (The exec may die with the container it ends: 137.)
+    let out = e.run(&["exec", &n, "kill", &before[0].0.to_string()]);
+    assert!(matches!(out.status.code(), Some(0 | 137)), "{out:?}");
+    wait_for("a restart", || {
+        let v = e.inspect(&n);
+        (v["RestartCount"] == 1 && v["State"]["Status"] == "running").then_some(())
+    });
+    assert_eq!(e.inspect(&n)["State"]["Restored"], false);
+    let log = counts(&e, &n);
+    let restarted = log.iter().rposition(|(_, c)| *c == 1).unwrap();
+    assert!(restarted > 0, "{log:?}");
+}
+
+#[test]
+fn an_exported_checkpoint_restores_under_a_new_name_in_another_root() {
+    require_root!();
+    if !have_criu() {
+        return;
+    }
+    // Two roots, each with a network namespace of its own: two hosts.
+    let a = Engine::new("berth");
+    let b = Engine::new("berth");
+    let n = name("ckexport");
+    let script = format!("echo moved > /data.txt; rm /etc/hello; {COUNTER}");
+    a.ok(&["run", "-d", "--name", &n, "bb:1", "sh", "-c", &script]);
+    let before = wait_for_count(&a, &n, 3);
+    let file = a.berth.dir.join("export.tar.gz");
+    let file = file.to_str().unwrap();
+    assert_eq!(
+        a.ok(&["container", "checkpoint", "--export", file, &n]),
+        format!("{n}\n")
+    );
+    assert_eq!(a.inspect(&n)["State"]["Checkpointed"], true);
+    let last = counts(&a, &n).last().unwrap().1;
+    // The same image (same id) on the other side.
+    let image = a.berth.dir.join("bb.tar");
+    let image = image.to_str().unwrap();
+    a.ok(&["save", "-o", image, "bb:1"]);
+    b.ok(&["load", "-i", image]);
+
+    let m = name("ckimported");
+    let id = b.ok(&["container", "restore", "--import", file, "--name", &m]);
+    let v = b.inspect(&m);
+    assert_eq!(v["Id"].as_str().unwrap(), id.trim(), "{v}");
+    assert_eq!(v["State"]["Status"], "running", "{v}");
+    assert_eq!(v["State"]["Restored"], true, "{v}");
+    // The count goes on in the same process, in the new log.
+    let after = wait_for_count(&b, &m, last + 3);
+    assert_eq!(after[0].1, last + 1, "{after:?}");
+    assert!(after.iter().all(|(p, _)| *p == before[0].0), "{after:?}");
+    // The writable layer came along: a new file and a deletion.
+    assert_eq!(b.ok(&["exec", &m, "cat", "/data.txt"]), "moved\n");
+    let out = b.run(&["exec", &m, "cat", "/etc/hello"]);
+    assert!(!out.status.success(), "{out:?}");
+
+    // A name in use: one line, nothing left behind.
+    let out = b.run(&["container", "restore", "--import", file, "--name", &m]);
+    assert_eq!(out.status.code(), Some(125));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("is already in use"), "{err}");
+    assert_eq!(b.ok(&["ps", "-aq"]).lines().count(), 1);
+    let leftovers: Vec<_> = std::fs::read_dir(b.berth.root.join("containers"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .filter(|f| f.to_string_lossy().starts_with(".import-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+
+    // A root without the image: named, nothing left.
+    let c = Engine::new("berth");
+    let out = c.run(&["container", "restore", "--import", file]);
+    assert_eq!(out.status.code(), Some(125));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("is not in this berth root"), "{err}");
+    assert_eq!(c.ok(&["ps", "-aq"]), "");
+}
+
+#[test]
+fn a_restore_asks_for_the_address_the_checkpoint_had() {
+    require_root!();
+    if !have_criu() {
+        return;
+    }
+    let e = Engine::new("berth");
+    let first = name("ckfirst");
+    let n = name("ckaddr");
+    e.ok(&["run", "-d", "--name", &first, "bb:1", "sleep", "1000"]);
+    e.ok(&["run", "-d", "--name", &n, "bb:1", "sh", "-c", COUNTER]);
+    wait_for_count(&e, &n, 2);
+    let ip = |c: &str| {
+        e.ok(&["inspect", "-f", "{{.NetworkSettings.IPAddress}}", c])
+            .trim()
+            .to_owned()
+    };
+    let address = ip(&n);
+    assert_ne!(address, "");
+    e.ok(&["container", "checkpoint", &n]);
+    // The lower address is free now: a plain start would take it.
+    e.ok(&["rm", "-f", &first]);
+    e.ok(&["container", "restore", &n]);
+    assert_eq!(ip(&n), address);
+    // The restored namespace has it, with its default route.
+    let inside = e.ok(&["exec", &n, "ip", "-4", "addr", "show", "eth0"]);
+    assert!(inside.contains(&format!("inet {address}/")), "{inside}");
+    let routes = e.ok(&["exec", &n, "ip", "route"]);
+    assert!(routes.contains("default via"), "{routes}");
+
+    // Taken meanwhile (two new containers take the two free addresses):
+    // the restore fails in one line, the container stays exited with its
+    // checkpoint.
+    e.ok(&["container", "checkpoint", &n]);
+    let (t1, t2) = (name("ckthief"), name("ckthief"));
+    e.ok(&["run", "-d", "--name", &t1, "bb:1", "sleep", "1000"]);
+    e.ok(&["run", "-d", "--name", &t2, "bb:1", "sleep", "1000"]);
+    assert!([ip(&t1), ip(&t2)].contains(&address));
+    let out = e.run(&["container", "restore", &n]);
+    assert_eq!(out.status.code(), Some(125));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    let v = e.inspect(&n);
+    assert_eq!(v["State"]["Status"], "exited", "{v}");
+    assert_eq!(v["State"]["Checkpointed"], true, "{v}");
+    // Freed again, it restores.
+    e.ok(&["rm", "-f", &t1, &t2]);
+    e.ok(&["container", "restore", &n]);
+    assert_eq!(ip(&n), address);
+}
+
+/// Kept for the lead: `--tcp-established` is refused on the bridge for
+/// now. With the refusal lifted, this passes when run by hand (the count
+/// goes on over the same connection) but not under this harness, where
+/// the restored client and server sit idle with empty queues after a few
+/// lines (docs/checkpoint.md, "Networking").
+#[test]
+#[ignore = "--tcp-established on the bridge is refused until this passes (docs/checkpoint.md)"]
+fn an_established_connection_over_the_bridge_survives_with_tcp_established() {
+    require_root!();
+    if !have_criu() {
+        return;
+    }
+    let e = Engine::new("berth");
+    let (srv, cli) = (name("cksrv"), name("ckcli"));
+    // The server logs each line it receives; the client sends a count.
+    e.ok(&[
+        "run",
+        "-d",
+        "--name",
+        &srv,
+        "bb:1",
+        "nc",
+        "-l",
+        "-p",
+        "9000",
+        "-e",
+        "sh",
+        "-c",
+        "while read l; do echo got $l; done >&2",
+    ]);
+    let ip = e.ok(&["inspect", "-f", "{{.NetworkSettings.IPAddress}}", &srv]);
+    let ip = ip.trim();
+    let send =
+        format!("sleep 0.3; i=0; while :; do i=$((i+1)); echo $i; sleep 0.1; done | nc {ip} 9000");
+    e.ok(&["run", "-d", "--name", &cli, "bb:1", "sh", "-c", &send]);
+    let received = |at_least: u64| {
+        wait_for(&format!("the server to receive {at_least}"), || {
+            let got: Vec<u64> = e
+                .ok(&["logs", &srv])
+                .lines()
+                .chain(String::from_utf8_lossy(&e.run(&["logs", &srv]).stderr).lines())
+                .filter_map(|l| l.strip_prefix("got ")?.parse().ok())
+                .collect();
+            (got.last().is_some_and(|l| *l >= at_least)).then_some(got)
+        })
+    };
+    let before = received(3);
+    e.ok(&["container", "checkpoint", "--tcp-established", &srv]);
+    assert_eq!(e.inspect(&srv)["State"]["Status"], "exited");
+    e.ok(&["container", "restore", &srv]);
+    assert_eq!(e.inspect(&srv)["State"]["Restored"], true);
+    // The same connection goes on: every number once, in order, past the
+    // checkpoint (what the client sent meanwhile is retransmitted).
+    let last = *before.last().unwrap();
+    let after = received(last + 10);
+    assert!(
+        after.iter().enumerate().all(|(i, n)| *n == i as u64 + 1),
+        "{after:?}"
+    );
+    assert_eq!(e.inspect(&cli)["State"]["Status"], "running");
+}
