@@ -8,75 +8,13 @@
 
 mod common;
 
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use berth_testutil::{output_within, require_root, COMMAND_TIMEOUT};
+use berth_testutil::{require_root, COMMAND_TIMEOUT};
 use common::engine::{text, Engine};
+use common::serve::Serve;
 use serde_json::Value;
-
-/// A `berth serve` for `e`, killed on drop.
-struct Serve {
-    child: Child,
-    socket: std::path::PathBuf,
-}
-
-impl Serve {
-    fn start(e: &Engine) -> Serve {
-        let socket = e.berth.dir.path().join("api.sock");
-        let log = e.berth.dir.path().join("serve.log");
-        let mut c = e.command(&["serve", "-H", &format!("unix://{}", socket.display())]);
-        c.stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap());
-        let mut child = c.spawn().expect("berth serve");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::os::unix::net::UnixStream::connect(&socket).is_err() {
-            let exited = child.try_wait().unwrap();
-            assert!(
-                exited.is_none() && Instant::now() < deadline,
-                "berth serve did not listen ({exited:?}): {}",
-                std::fs::read_to_string(&log).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Serve { child, socket }
-    }
-
-    fn docker(&self, args: &[&str]) -> Output {
-        let mut c = Command::new("docker");
-        c.env("DOCKER_HOST", format!("unix://{}", self.socket.display()))
-            .env(
-                "DOCKER_CONFIG",
-                self.socket.parent().unwrap().join("docker-config"),
-            )
-            .args(args);
-        output_within(&mut c, COMMAND_TIMEOUT)
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.docker(args);
-        assert!(
-            out.status.success(),
-            "docker {args:?}: {}\n{}",
-            out.status,
-            text(&out.stderr)
-        );
-        text(&out.stdout)
-    }
-
-    fn fails(&self, args: &[&str]) -> String {
-        let out = self.docker(args);
-        assert!(!out.status.success(), "docker {args:?} succeeded");
-        text(&out.stderr)
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn json(s: &str) -> Value {
     serde_json::from_str(s).unwrap_or_else(|e| panic!("{e}: {s}"))
@@ -382,7 +320,7 @@ fn docker_diff_export_cp_prune_and_sizes() {
     let id = s.ok(&["inspect", "-f", "{{.Id}}", "api-fs"]);
     let id = id.trim();
     // No thread of the server kept the mount.
-    let pid = s.child.id();
+    let pid = s.pid();
     for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
         let info =
             std::fs::read_to_string(task.unwrap().path().join("mountinfo")).unwrap_or_default();

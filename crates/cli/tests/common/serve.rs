@@ -82,6 +82,13 @@ impl Serve {
         );
         text(&out.stdout)
     }
+
+    /// `docker ARGS` that must fail; its stderr.
+    pub fn fails(&self, args: &[&str]) -> String {
+        let out = self.docker(args);
+        assert!(!out.status.success(), "docker {args:?} succeeded");
+        text(&out.stderr)
+    }
 }
 
 impl Drop for Serve {
