@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use berth_engine::ops::checkpoint::{
     CheckpointOptions, ImportOptions, NamedCheckpoint, RestoreOptions,
 };
@@ -104,12 +104,18 @@ pub fn container_restore(root: &Path, runtime: &str, a: ContainerRestoreArgs) ->
             bail!("--import restores a new container: give no container with it");
         }
         let import = ImportOptions {
-            file,
             name: a.name,
             runtime: berth_engine::runtime::resolve(runtime)?,
             restore: opts,
         };
-        let (c, _) = engine.restore_import(&import)?;
+        // `-` is standard input: what `berth migrate` streams into.
+        let (c, _) = if file == Path::new("-") {
+            engine.restore_import(std::io::stdin().lock(), "standard input", &import)?
+        } else {
+            let f = std::fs::File::open(&file)
+                .with_context(|| format!("failed to open {}", file.display()))?;
+            engine.restore_import(f, &file.display().to_string(), &import)?
+        };
         println!("{}", c.id);
         return Ok(());
     }

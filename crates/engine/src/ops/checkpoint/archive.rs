@@ -51,7 +51,6 @@ struct Exported {
 /// `container restore --import FILE`.
 #[derive(Debug, Clone)]
 pub struct ImportOptions {
-    pub file: PathBuf,
     /// `--name`: else the exported container's name.
     pub name: Option<String>,
     /// The runtime the new container uses (the importing side's).
@@ -78,8 +77,27 @@ impl Engine {
     }
 
     /// Writes `file` from the checkpoint in `dir` and the container's
-    /// writable layer.
+    /// writable layer (beside it, renamed into place).
     pub(super) fn export_checkpoint(&self, c: &Container, dir: &Path, file: &Path) -> Result<()> {
+        // The export's own error, not the temp file's wrapping of it.
+        let mut failed = None;
+        let written = berth_sys::write_atomic_with(file, 0o600, |f| -> io::Result<()> {
+            self.write_export(c, dir, f).map_err(|e| {
+                let short = io::Error::other(e.to_string());
+                failed = Some(e);
+                short
+            })
+        });
+        match (written, failed) {
+            (Ok(()), _) => Ok(()),
+            (Err(_), Some(e)) => Err(e),
+            (Err(e), None) => Err(Error::io("write", file, e)),
+        }
+    }
+
+    /// Streams the export of the checkpoint in `dir` to `out` (a file, or
+    /// the pipe into a migration's destination).
+    pub(crate) fn write_export(&self, c: &Container, dir: &Path, out: impl Write) -> Result<()> {
         let meta = Exported {
             version: VERSION,
             name: c.name.clone(),
@@ -93,49 +111,58 @@ impl Engine {
         let written = (|| -> Result<()> {
             let (upper, _) = self.layers(c)?;
             let mut layer = Engine::layer_stream(upper)?;
-            let mut out = File::create(&diff).map_err(|e| Error::io("create", &diff, e))?;
-            io::copy(&mut layer, &mut out).map_err(|e| Error::io("write", &diff, e))?;
+            let mut f = File::create(&diff).map_err(|e| Error::io("create", &diff, e))?;
+            io::copy(&mut layer, &mut f).map_err(|e| Error::io("write", &diff, e))?;
             let mut names: Vec<PathBuf> = std::fs::read_dir(dir)
                 .map_err(|e| Error::io("read", dir, e))?
                 .map(|e| e.map(|e| e.path()))
                 .collect::<io::Result<_>>()
                 .map_err(|e| Error::io("read", dir, e))?;
             names.sort();
-            berth_sys::write_atomic_with(file, 0o600, |f| -> io::Result<()> {
-                let gz = flate2::write::GzEncoder::new(f, flate2::Compression::fast());
-                let mut t = tar::Builder::new(gz);
-                let mut header = tar::Header::new_gnu();
-                header.set_size(meta.len() as u64);
-                header.set_mode(0o600);
-                header.set_mtime(
-                    std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .map_or(0, |d| d.as_secs()),
-                );
-                header.set_entry_type(tar::EntryType::Regular);
-                t.append_data(&mut header, EXPORT_META, meta.as_slice())?;
-                for path in &names {
-                    if !path.is_file() {
-                        continue;
-                    }
-                    let name = Path::new(CHECKPOINT_DIR).join(path.file_name().expect("an entry"));
-                    t.append_path_with_name(path, name)?;
+            let gz = flate2::write::GzEncoder::new(out, flate2::Compression::fast());
+            let mut t = tar::Builder::new(gz);
+            let stream = |e| Error::io("write", "the checkpoint export", e);
+            let mut header = tar::Header::new_gnu();
+            header.set_size(meta.len() as u64);
+            header.set_mode(0o600);
+            header.set_mtime(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs()),
+            );
+            header.set_entry_type(tar::EntryType::Regular);
+            t.append_data(&mut header, EXPORT_META, meta.as_slice())
+                .map_err(stream)?;
+            for path in &names {
+                if !path.is_file() {
+                    continue;
                 }
-                t.append_path_with_name(&diff, ROOTFS_DIFF)?;
-                t.into_inner()?.finish()?.flush()
-            })
-            .map_err(|e| Error::io("write", file, e))
+                let name = Path::new(CHECKPOINT_DIR).join(path.file_name().expect("an entry"));
+                t.append_path_with_name(path, name).map_err(stream)?;
+            }
+            t.append_path_with_name(&diff, ROOTFS_DIFF)
+                .map_err(stream)?;
+            t.into_inner()
+                .and_then(|gz| gz.finish())
+                .and_then(|mut out| out.flush())
+                .map_err(stream)
         })();
         let _ = std::fs::remove_file(&diff);
         written
     }
 
     /// `container restore --import FILE [--name N]`: a new container from
-    /// the export, restored. Returns it and its start.
-    pub fn restore_import(&mut self, o: &ImportOptions) -> Result<(Container, Option<Started>)> {
+    /// the export read from `input` (a file, or standard input: `what`
+    /// names it in errors), restored. Returns it and its start.
+    pub fn restore_import(
+        &mut self,
+        input: impl Read,
+        what: &str,
+        o: &ImportOptions,
+    ) -> Result<(Container, Option<Started>)> {
         let id = model::new_id()?;
         let staging = self.containers_dir().join(format!(".import-{id}"));
-        let result = self.import_staged(&id, &staging, o);
+        let result = self.import_staged(&id, &staging, input, what, o);
         let _ = std::fs::remove_dir_all(&staging);
         result
     }
@@ -144,9 +171,11 @@ impl Engine {
         &mut self,
         id: &str,
         staging: &Path,
+        input: impl Read,
+        what: &str,
         o: &ImportOptions,
     ) -> Result<(Container, Option<Started>)> {
-        let exported = unpack_archive(&o.file, staging)?;
+        let exported = unpack_archive(input, what, staging)?;
         let name = o.name.clone().unwrap_or_else(|| exported.name.clone());
         model::validate_name(&name)?;
         let (image_id, _) = self.images.resolve(&exported.image_id).map_err(|_| {
@@ -224,14 +253,13 @@ impl Engine {
 
 /// Extracts the archive's three parts into `staging`, refusing anything
 /// else (an entry outside them, a link, a nested path).
-fn unpack_archive(file: &Path, staging: &Path) -> Result<Exported> {
+fn unpack_archive(f: impl Read, what: &str, staging: &Path) -> Result<Exported> {
     let not_export = |why: String| {
         Error::invalid(
             "checkpoint archive",
-            format!("{} is not a berth checkpoint export: {why}", file.display()),
+            format!("{what} is not a berth checkpoint export: {why}"),
         )
     };
-    let f = File::open(file).map_err(|e| Error::io("open", file, e))?;
     let checkpoint = staging.join(CHECKPOINT_DIR);
     std::fs::create_dir_all(&checkpoint).map_err(|e| Error::io("create", &checkpoint, e))?;
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(f));
