@@ -108,6 +108,10 @@ pub enum Error {
     /// A build failed (the builder's one line).
     #[error("{0}")]
     Build(String),
+    /// A migration failed: what the destination said, and where the
+    /// container is now.
+    #[error("{0}")]
+    Migration(String),
     #[error("cgroup of container {id}")]
     Cgroup {
         id: String,

@@ -78,3 +78,19 @@ pub struct CheckpointRmArgs {
     pub container: String,
     pub checkpoint: String,
 }
+
+/// `berth migrate C DEST`.
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// The container's name at the destination (default: its own)
+    #[arg(short = 'n', long)]
+    pub name: Option<String>,
+    /// Remove the container here once the destination runs it
+    #[arg(long)]
+    pub rm: bool,
+    /// The running container
+    pub container: String,
+    /// A command running berth at the destination ('ssh host berth',
+    /// 'berth --root DIR'), or a local berth root's directory
+    pub destination: String,
+}

@@ -148,6 +148,8 @@ pub enum Command {
     /// Restore checkpointed containers (`berth container restore`)
     #[command(name = "container-restore", hide = true)]
     ContainerRestore(ContainerRestoreArgs),
+    /// Move a running container to another berth root (its processes and memory, through a checkpoint)
+    Migrate(MigrateArgs),
     /// Remove all stopped containers (`berth container prune`)
     #[command(name = "container-prune", hide = true)]
     ContainerPrune(ContainerPruneArgs),

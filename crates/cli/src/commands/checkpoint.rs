@@ -6,11 +6,13 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use berth_engine::ops::checkpoint::{
-    CheckpointOptions, ImportOptions, NamedCheckpoint, RestoreOptions,
+    CheckpointOptions, Destination, ImportOptions, MigrateOptions, NamedCheckpoint, RestoreOptions,
 };
 use berth_engine::Engine;
 
-use crate::args::{CheckpointCommand, ContainerCheckpointArgs, ContainerRestoreArgs, StartArgs};
+use crate::args::{
+    CheckpointCommand, ContainerCheckpointArgs, ContainerRestoreArgs, MigrateArgs, StartArgs,
+};
 use crate::output::each;
 
 pub fn run(root: &Path, command: CheckpointCommand) -> Result<()> {
@@ -129,4 +131,22 @@ pub fn container_restore(root: &Path, runtime: &str, a: ContainerRestoreArgs) ->
         engine.restore(key, &opts)?;
         Ok(())
     })
+}
+
+/// `migrate C DEST`: prints the container's id at the destination.
+pub fn migrate(root: &Path, a: MigrateArgs) -> Result<()> {
+    let mut engine = Engine::open(root)?;
+    let opts = MigrateOptions {
+        destination: Destination::parse(&a.destination),
+        name: a.name,
+        remove: a.rm,
+    };
+    let m = engine.migrate(&a.container, &opts)?;
+    tracing::debug!(
+        downtime_ms = m.downtime.as_millis() as u64,
+        image_sent = m.image_sent,
+        "migrated"
+    );
+    println!("{}", m.id);
+    Ok(())
 }

@@ -119,6 +119,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::ContainerPrune(a) => system::container_prune(&cli.root, a),
         Command::ContainerCheckpoint(a) => checkpoint::container_checkpoint(&cli.root, a),
         Command::ContainerRestore(a) => checkpoint::container_restore(&cli.root, &cli.runtime, a),
+        Command::Migrate(a) => checkpoint::migrate(&cli.root, a),
         Command::Update(a) => live::update(&cli.root, a),
         Command::Pause(a) => live::pause(&cli.root, &a.containers),
         Command::Unpause(a) => live::unpause(&cli.root, &a.containers),

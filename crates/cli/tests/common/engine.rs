@@ -151,6 +151,20 @@ impl Engine {
         self.in_namespace(c)
     }
 
+    /// This engine's berth as a shell command line (program and
+    /// arguments quoted; berth's arguments go after it): the destination
+    /// of a `berth migrate` from another engine, as `ssh host berth`
+    /// would be.
+    pub fn command_line(&self) -> String {
+        let c = self.command(&[]);
+        assert!(c.get_envs().next().is_none(), "no environment to carry");
+        std::iter::once(c.get_program())
+            .chain(c.get_args())
+            .map(|a| format!("'{}'", a.to_str().unwrap().replace('\'', "'\\''")))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
     pub fn run(&self, args: &[&str]) -> Output {
         output_within(&mut self.command(args), COMMAND_TIMEOUT)
     }

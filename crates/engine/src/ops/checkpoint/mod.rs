@@ -30,6 +30,7 @@
 //! refused for a container with a network namespace of its own.
 
 mod archive;
+mod migrate;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -43,6 +44,7 @@ use crate::runtime::CriuPaths;
 use crate::Engine;
 
 pub use archive::ImportOptions;
+pub use migrate::{Destination, MigrateOptions, Migrated};
 
 /// The in-place checkpoint's directory in the container's directory.
 const IN_PLACE: &str = "checkpoint";
