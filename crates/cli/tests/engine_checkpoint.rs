@@ -207,13 +207,6 @@ fn refusals_name_what_is_not_done() {
         "sleep",
         "1000",
     ]);
-    // `none`: its namespace comes back empty, without loopback.
-    let out = e.run(&["container", "checkpoint", "--tcp-established", &n]);
-    assert_eq!(out.status.code(), Some(125));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.contains("--tcp-established is not supported"), "{err}");
-    assert_eq!(e.inspect(&n)["State"]["Status"], "running");
     // A container that was never checkpointed.
     e.ok(&["stop", "-t", "1", &n]);
     let out = e.run(&["container", "restore", &n]);
@@ -230,6 +223,44 @@ fn refusals_name_what_is_not_done() {
         err.contains("\"exited\" is not running, cannot checkpoint"),
         "{err}"
     );
+}
+
+#[test]
+fn established_connections_are_dumped_and_come_back_closed_with_tcp_close() {
+    require_root!();
+    if !have_criu() {
+        return;
+    }
+    let e = Engine::new("berth");
+    let n = name("cktcpclose");
+    // A connection inside the container (on the bridge) and a counter.
+    let script = format!(
+        "sleep 1000 | nc -l -p 7000 >/dev/null & sleep 0.3; sleep 1000 | nc 127.0.0.1 7000 >/dev/null & {COUNTER}"
+    );
+    e.ok(&["run", "-d", "--name", &n, "bb:1", "sh", "-c", &script]);
+    let before = wait_for_count(&e, &n, 5);
+    // Without --tcp-established CRIU refuses: one line, it runs on.
+    let out = e.run(&["container", "checkpoint", &n]);
+    assert_eq!(out.status.code(), Some(125), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("Connected TCP socket"), "{err}");
+    assert_eq!(e.inspect(&n)["State"]["Status"], "running");
+    // Dumped with them; restoring them on the bridge is refused by name.
+    e.ok(&["container", "checkpoint", "--tcp-established", &n]);
+    let out = e.run(&["container", "restore", &n]);
+    assert_eq!(out.status.code(), Some(125), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("--tcp-close restores them closed"), "{err}");
+    assert_eq!(e.inspect(&n)["State"]["Status"], "exited");
+    // Closed: the count goes on, the connection's ends see it closed.
+    let last = counts(&e, &n).last().unwrap().1;
+    e.ok(&["container", "restore", "--tcp-close", &n]);
+    let after = wait_for_count(&e, &n, last + 3);
+    assert!(after.iter().all(|(p, _)| *p == before[0].0), "{after:?}");
+    let ps = e.ok(&["exec", &n, "ps", "-o", "args"]);
+    assert!(!ps.lines().any(|l| l.starts_with("nc ")), "{ps}");
 }
 
 #[test]

@@ -172,12 +172,21 @@ impl Runtime {
 
     /// `checkpoint --image-path I --work-path W [--leave-running]
     /// [--tcp-established] ID`.
-    pub fn checkpoint(&self, id: &str, criu: &CriuPaths, leave_running: bool) -> Result<()> {
+    pub fn checkpoint(
+        &self,
+        id: &str,
+        criu: &CriuPaths,
+        leave_running: bool,
+        skip_in_flight: bool,
+    ) -> Result<()> {
         let mut c = self.command();
         c.arg("checkpoint");
         criu.args(&mut c);
         if leave_running {
             c.arg("--leave-running");
+        }
+        if skip_in_flight {
+            c.arg("--tcp-skip-in-flight");
         }
         c.arg(id);
         tracing::debug!(runtime = %self.path.display(), ?c, "running the runtime");
@@ -257,6 +266,8 @@ pub struct CriuPaths {
     pub image: PathBuf,
     pub work: PathBuf,
     pub tcp_established: bool,
+    /// A restore's `--tcp-close`: the dumped connections come back closed.
+    pub tcp_close: bool,
 }
 
 impl CriuPaths {
@@ -267,6 +278,9 @@ impl CriuPaths {
             .arg(&self.work);
         if self.tcp_established {
             c.arg("--tcp-established");
+        }
+        if self.tcp_close {
+            c.arg("--tcp-close");
         }
     }
 }

@@ -274,6 +274,9 @@ pub enum Command {
         /// Leave the process running after checkpointing
         #[arg(long)]
         leave_running: bool,
+        /// Drop TCP connections not yet accepted instead of refusing to dump (their clients retry)
+        #[arg(long)]
+        tcp_skip_in_flight: bool,
         /// Dump memory only and leave the container running (needs dirty tracking)
         #[arg(long)]
         pre_dump: bool,
@@ -312,6 +315,9 @@ pub enum Command {
         /// LSM mount context (not supported)
         #[arg(long)]
         lsm_mount_context: Option<String>,
+        /// Close the checkpoint's established TCP connections instead of restoring them
+        #[arg(long)]
+        tcp_close: bool,
     },
     /// Write a default config.json into the bundle
     Spec {
@@ -544,6 +550,7 @@ pub fn run(args: Args) -> Result<u8> {
             criu,
             parent_path,
             leave_running,
+            tcp_skip_in_flight,
             pre_dump,
             page_server,
             status_fd,
@@ -552,6 +559,7 @@ pub fn run(args: Args) -> Result<u8> {
                 common: criu_options(criu, args.criu)?,
                 parent_path,
                 leave_running,
+                tcp_skip_in_flight,
                 pre_dump,
                 page_server,
                 status_fd: status_fd.filter(|fd| *fd >= 0),
@@ -569,6 +577,7 @@ pub fn run(args: Args) -> Result<u8> {
             no_pivot: _,
             lsm_profile,
             lsm_mount_context,
+            tcp_close,
         } => {
             let opts = RestoreOptions {
                 common: criu_options(criu, args.criu)?,
@@ -578,6 +587,7 @@ pub fn run(args: Args) -> Result<u8> {
                 console_fd: None,
                 lsm_profile,
                 lsm_mount_context,
+                tcp_close,
             };
             return restore_container(root, &id, opts, detach, no_subreaper);
         }

@@ -12,6 +12,9 @@ pub struct ContainerCheckpointArgs {
     /// Checkpoint a container with established TCP connections
     #[arg(long)]
     pub tcp_established: bool,
+    /// Skip in-flight TCP connections (not yet accepted; their clients retry)
+    #[arg(long)]
+    pub tcp_skip_in_flight: bool,
     /// Export the checkpoint, the configuration and the rootfs changes to a tar.gz file
     #[arg(short = 'e', long)]
     pub export: Option<std::path::PathBuf>,
@@ -27,6 +30,9 @@ pub struct ContainerRestoreArgs {
     /// Keep the checkpoint's images after the restore
     #[arg(short = 'k', long)]
     pub keep: bool,
+    /// Close the checkpoint's established TCP connections instead of restoring them
+    #[arg(long)]
+    pub tcp_close: bool,
     /// Restore a new container from an exported checkpoint (tar.gz)
     #[arg(short = 'i', long)]
     pub import: Option<std::path::PathBuf>,

@@ -25,8 +25,7 @@ pub fn run(root: &Path, command: CheckpointCommand) -> Result<()> {
             };
             let opts = CheckpointOptions {
                 leave_running: a.leave_running,
-                tcp_established: false,
-                export: None,
+                ..Default::default()
             };
             engine.checkpoint_create(&a.container, &at, &opts)?;
             println!("{}", a.checkpoint);
@@ -85,6 +84,7 @@ pub fn container_checkpoint(root: &Path, a: ContainerCheckpointArgs) -> Result<(
     let opts = CheckpointOptions {
         leave_running: a.leave_running,
         tcp_established: a.tcp_established,
+        tcp_skip_in_flight: a.tcp_skip_in_flight,
         export: a.export,
     };
     each(&a.containers.containers, |key| {
@@ -100,6 +100,7 @@ pub fn container_restore(root: &Path, runtime: &str, a: ContainerRestoreArgs) ->
     let opts = RestoreOptions {
         tcp_established: a.tcp_established,
         keep: a.keep,
+        tcp_close: a.tcp_close,
     };
     if let Some(file) = a.import {
         if !a.containers.is_empty() {

@@ -167,17 +167,20 @@ impl MonitorArgs {
             if r.tcp_established {
                 v.push("--tcp-established".into());
             }
+            if r.tcp_close {
+                v.push("--tcp-close".into());
+            }
         }
         v.push(self.id.clone().into());
         v
     }
 
     /// `[--root ROOT] [--restore-from DIR --work-path W
-    /// [--tcp-established]] ID`.
+    /// [--tcp-established] [--tcp-close]] ID`.
     pub fn parse(args: &[String]) -> Option<MonitorArgs> {
         let mut root = std::path::PathBuf::from("/var/lib/berth");
         let mut id = None;
-        let (mut image, mut work, mut tcp) = (None, None, false);
+        let (mut image, mut work, mut tcp, mut close) = (None, None, false, false);
         let mut args = args.iter();
         while let Some(a) = args.next() {
             match a.as_str() {
@@ -185,6 +188,7 @@ impl MonitorArgs {
                 "--restore-from" => image = Some(std::path::PathBuf::from(args.next()?)),
                 "--work-path" => work = Some(std::path::PathBuf::from(args.next()?)),
                 "--tcp-established" => tcp = true,
+                "--tcp-close" => close = true,
                 _ if id.is_none() && !a.starts_with('-') => id = Some(a.clone()),
                 _ => return None,
             }
@@ -194,8 +198,9 @@ impl MonitorArgs {
                 image,
                 work,
                 tcp_established: tcp,
+                tcp_close: close,
             }),
-            (None, None) if !tcp => None,
+            (None, None) if !tcp && !close => None,
             _ => return None,
         };
         Some(MonitorArgs {
@@ -235,6 +240,7 @@ mod tests {
                 image: "/r/containers/abc/checkpoint".into(),
                 work: "/r/containers/abc/checkpoint.work".into(),
                 tcp_established: true,
+                tcp_close: true,
             }),
         };
         assert_eq!(round_trip(&restore), Some(restore));

@@ -85,6 +85,9 @@ pub struct CheckpointOptions {
     /// Relative to the image path: the images of a previous pre-dump.
     pub parent_path: Option<PathBuf>,
     pub leave_running: bool,
+    /// `--tcp-skip-in-flight`: connections in a listener's queue, not yet
+    /// accepted, are left out (CRIU refuses to dump them otherwise).
+    pub tcp_skip_in_flight: bool,
     pub pre_dump: bool,
     pub page_server: Option<String>,
     pub status_fd: Option<i32>,
@@ -156,6 +159,7 @@ pub fn checkpoint(root: &Path, id: &str, opts: &CheckpointOptions) -> Result<()>
     o.set_root(record.rootfs.to_string_lossy().into_owned());
     o.set_pid(record.pid);
     o.set_leave_running(opts.leave_running);
+    o.set_tcp_skip_in_flight(opts.tcp_skip_in_flight);
     o.set_orphan_pts_master(true);
     common_opts(&mut o, &opts.common, &record.config)?;
     if let Some(dir) = freeze_cgroup(record.cgroup.as_ref()) {

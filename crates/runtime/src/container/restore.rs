@@ -57,6 +57,9 @@ pub struct RestoreOptions {
     pub console_fd: Option<OwnedFd>,
     pub lsm_profile: Option<String>,
     pub lsm_mount_context: Option<String>,
+    /// `--tcp-close` (Podman's, CRIU's): the dumped connections come back
+    /// closed, so nothing needs the peer or the old network.
+    pub tcp_close: bool,
 }
 
 /// The restored container's init (the caller's child).
@@ -276,6 +279,7 @@ fn restore_in(
     o.set_root(criu_root.to_string_lossy().into_owned());
     o.set_orphan_pts_master(true);
     common_opts(&mut o, &opts.common, spec)?;
+    o.set_tcp_close(opts.tcp_close);
 
     for e in mounts::externals(spec, plan, undo.cgroup.as_ref(), bundle) {
         o.ext_mnt.push(ext_mount(

@@ -233,7 +233,7 @@ impl Engine {
             return Err(e);
         }
         self.db.created(id)?;
-        match self.restore_from(&c, &images, o.restore.tcp_established) {
+        match self.restore_from(&c, &images, &o.restore) {
             Ok(started) => {
                 if !o.restore.keep {
                     let _ = std::fs::remove_dir_all(&images);

@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::{CheckpointOptions, IN_PLACE};
+use super::{CheckpointOptions, RestoreOptions, IN_PLACE};
 use crate::error::{Error, Result};
 use crate::model::{Container, NetworkMode};
 use crate::ops::images::ArchiveFormat;
@@ -129,10 +129,22 @@ impl Engine {
         let image_sent = self.send_image(&c, dest)?;
 
         let began = Instant::now();
-        let opts = CheckpointOptions::default();
+        // A service keeps being asked while it moves: its connections are
+        // dumped and come back closed there (`--tcp-close`; their clients
+        // reconnect), one not yet accepted is dropped (its client
+        // retries), rather than failing the dump.
+        let opts = CheckpointOptions {
+            tcp_established: true,
+            tcp_skip_in_flight: true,
+            ..Default::default()
+        };
         let dir = self.bundle(&c.id).file(IN_PLACE);
         self.checkpoint_to(&c, &dir, &opts)?;
         let c = self.find(&c.id)?;
+        let back_here = RestoreOptions {
+            tcp_close: true,
+            ..Default::default()
+        };
         match self.stream_to(&c, &name, dest) {
             Ok(id) => {
                 let downtime = began.elapsed();
@@ -147,11 +159,12 @@ impl Engine {
                     downtime,
                 })
             }
-            Err(e) => match self.restore(&c.id, &Default::default()) {
+            // Its connections come back closed here too.
+            Err(e) => match self.restore(&c.id, &back_here) {
                 Ok(_) => Err(Error::Migration(format!("{e}; {} runs here again", c.name))),
                 Err(back) => Err(Error::Migration(format!(
                     "{e}; restoring {} here failed too ({back}): its checkpoint is kept, \
-                     `berth container restore {}` retries",
+                     `berth container restore --tcp-close {}` retries",
                     c.name, c.name
                 ))),
             },
@@ -244,7 +257,15 @@ impl Engine {
     fn stream_to(&self, c: &Container, name: &str, dest: &Destination) -> Result<String> {
         let dir = self.bundle(&c.id).file(IN_PLACE);
         let mut child = dest
-            .command(&["container", "restore", "--import", "-", "--name", name])?
+            .command(&[
+                "container",
+                "restore",
+                "--import",
+                "-",
+                "--tcp-close",
+                "--name",
+                name,
+            ])?
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -57,6 +57,9 @@ pub struct CheckpointOptions {
     pub leave_running: bool,
     /// `--tcp-established`: checkpoint established TCP connections.
     pub tcp_established: bool,
+    /// `--tcp-skip-in-flight`: leave out connections not yet accepted
+    /// (CRIU refuses to dump a listener with any otherwise).
+    pub tcp_skip_in_flight: bool,
     /// `--export FILE`: also write the portable archive
     /// ([`archive`]).
     pub export: Option<PathBuf>,
@@ -68,6 +71,9 @@ pub struct RestoreOptions {
     pub tcp_established: bool,
     /// `--keep`: keep the checkpoint's images after the restore.
     pub keep: bool,
+    /// `--tcp-close`: a checkpoint's established connections come back
+    /// closed (their clients reconnect).
+    pub tcp_close: bool,
 }
 
 /// Where Docker's named checkpoints go: the container's `checkpoints/`, or
@@ -121,7 +127,7 @@ impl Engine {
     pub fn restore(&mut self, key: &str, opts: &RestoreOptions) -> Result<Option<Started>> {
         let c = self.find(key)?;
         let dir = self.bundle(&c.id).file(IN_PLACE);
-        let started = self.restore_from(&c, &dir, opts.tcp_established)?;
+        let started = self.restore_from(&c, &dir, opts)?;
         if !opts.keep {
             // Podman's default: a restored checkpoint is used up.
             let _ = std::fs::remove_dir_all(&dir);
@@ -208,7 +214,7 @@ impl Engine {
                 at.name, c.name
             )));
         }
-        self.restore_from(&c, &dir, false)
+        self.restore_from(&c, &dir, &RestoreOptions::default())
     }
 
     fn named_base(&self, c: &Container, dir: Option<&Path>) -> PathBuf {
@@ -236,9 +242,6 @@ impl Engine {
                 "cannot checkpoint containers that have been started with '--rm'".into(),
             ));
         }
-        if opts.tcp_established {
-            refuse_tcp_established(c)?;
-        }
         let new = with_suffix(dir, ".new");
         let work = with_suffix(dir, ".work");
         let _ = std::fs::remove_dir_all(&new);
@@ -247,6 +250,7 @@ impl Engine {
             image: new.clone(),
             work,
             tcp_established: opts.tcp_established,
+            tcp_close: false,
         };
         if !opts.leave_running && !self.db.begin_checkpoint(&c.id)? {
             return Err(Error::StateConflict(format!(
@@ -257,7 +261,9 @@ impl Engine {
         // While it runs its endpoint rows exist; the exit frees them.
         let endpoints = self.saved_endpoints(c)?;
         let runtime = self.runtime_for(c);
-        if let Err(e) = runtime.checkpoint(&c.id, &paths, opts.leave_running) {
+        if let Err(e) =
+            runtime.checkpoint(&c.id, &paths, opts.leave_running, opts.tcp_skip_in_flight)
+        {
             // The runtime left the container running as it was.
             if !opts.leave_running {
                 self.db.checkpoint_refused(&c.id)?;
@@ -294,7 +300,7 @@ impl Engine {
         &mut self,
         c: &Container,
         dir: &Path,
-        tcp_established: bool,
+        opts: &RestoreOptions,
     ) -> Result<Option<Started>> {
         if matches!(
             c.state,
@@ -307,14 +313,15 @@ impl Engine {
             )));
         }
         let meta = read_metadata(dir)?;
-        let tcp_established = tcp_established || meta.tcp_established;
-        if tcp_established {
+        let tcp_established = opts.tcp_established || meta.tcp_established;
+        if tcp_established && !opts.tcp_close {
             refuse_tcp_established(c)?;
         }
         let paths = CriuPaths {
             image: dir.to_owned(),
             work: with_suffix(dir, ".work"),
             tcp_established,
+            tcp_close: opts.tcp_close,
         };
         let started = self.start_with(&c.id, true, false, Some(&paths))?;
         if started.is_none() {
@@ -378,16 +385,18 @@ impl Engine {
 /// CRIU brings the network namespace back empty. The monitor sets it up
 /// (same addresses) from the runtime's createRuntime hook, under a drop-all
 /// lock, before CRIU reconnects the sockets; that resumed connections over
-/// the bridge in runs by hand but not yet reliably under the tests, so
-/// `--tcp-established` stays refused for a namespace of the container's
-/// own. `host` and `container:` keep their namespace.
+/// the bridge in runs by hand but not yet reliably under the tests, so a
+/// restore of established connections stays refused for a namespace of
+/// the container's own (dumping them is fine: `--tcp-close` restores them
+/// closed). `host` and `container:` keep their namespace.
 fn refuse_tcp_established(c: &Container) -> Result<()> {
     match c.config.network() {
         NetworkMode::Host | NetworkMode::Container(_) => Ok(()),
         _ => Err(Error::NotSupported(format!(
-            "--tcp-established is not supported yet for a container with a network namespace of its own \
-             (network {}): berth restores the namespace empty and sets it up again, and resuming \
-             established connections that way is not reliable yet",
+            "restoring established TCP connections (--tcp-established) is not supported yet for a container \
+             with a network namespace of its own (network {}): berth restores the namespace empty and sets \
+             it up again, and resuming connections that way is not reliable yet; --tcp-close restores \
+             them closed",
             match c.config.network_mode.as_str() {
                 "" => "none",
                 m => m,
