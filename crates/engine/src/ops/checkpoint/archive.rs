@@ -75,7 +75,6 @@ pub struct ImportOptions {
 
 impl Engine {
     /// What an export cannot carry, refused before the checkpoint.
-    #[allow(dead_code)] // `berth migrate`'s (it exports with volumes' files)
     pub(crate) fn check_exportable(&self, c: &Container) -> Result<()> {
         self.check_exportable_with(c, false)
     }
@@ -121,7 +120,6 @@ impl Engine {
 
     /// Streams the export of the checkpoint in `dir` to `out` (a file, or
     /// the pipe into a migration's destination).
-    #[allow(dead_code)] // `berth migrate`'s
     pub(crate) fn write_export(&self, c: &Container, dir: &Path, out: impl Write) -> Result<()> {
         self.write_export_with(c, dir, out, false)
     }
