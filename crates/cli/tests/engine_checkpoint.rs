@@ -618,3 +618,387 @@ fn an_established_connection_over_the_bridge_survives_with_tcp_established() {
     );
     assert_eq!(e.inspect(&cli)["State"]["Status"], "running");
 }
+
+/// Saves `bb:1` from `a` and loads it into `b`: the same image id on the
+/// importing side (each test root makes its own).
+fn same_image(a: &Engine, b: &Engine) {
+    let image = a.berth.dir.join("bb.tar");
+    let image = image.to_str().unwrap();
+    if !Path::new(image).exists() {
+        a.ok(&["save", "-o", image, "bb:1"]);
+    }
+    b.ok(&["load", "-i", image]);
+}
+
+/// The mount of `v` (inspect) at `destination`.
+fn mount_at(v: &serde_json::Value, destination: &str) -> serde_json::Value {
+    v["Mounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["Destination"] == destination)
+        .unwrap_or_else(|| panic!("no mount at {destination}: {v}"))
+        .clone()
+}
+
+/// One line on stderr, exit 125, containing `what`.
+fn fails_with(out: &std::process::Output, what: &str) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(125), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains(what), "{err}");
+}
+
+#[test]
+fn an_export_carries_named_and_anonymous_volumes_with_their_files() {
+    require_root!();
+    if !have_criu() {
+        return;
+    }
+    let a = Engine::new("berth");
+    let b = Engine::new("berth");
+    let n = name("ckvols");
+    let vol = name("ckvolnamed");
+    a.ok(&["volume", "create", "--label", "kept=yes", &vol]);
+    let script = format!(
+        "echo one > /named/a; mkdir /named/d; echo two > /named/d/b; ln -s d/b /named/l; \
+         echo three > /anon/c; {COUNTER}"
+    );
+    let named = format!("{vol}:/named");
+    a.ok(&[
+        "run", "-d", "--name", &n, "-v", &named, "-v", "/anon", "bb:1", "sh", "-c", &script,
+    ]);
+    wait_for_count(&a, &n, 3);
+    let anon = mount_at(&a.inspect(&n), "/anon")["Name"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let file = a.berth.dir.join("export.tar.gz");
+    let file = file.to_str().unwrap();
+    a.ok(&["container", "checkpoint", "--export", file, &n]);
+    let last = counts(&a, &n).last().unwrap().1;
+    same_image(&a, &b);
+
+    let m = name("ckvolsin");
+    b.ok(&["container", "restore", "--import", file, "--name", &m]);
+    assert_eq!(b.inspect(&m)["State"]["Status"], "running");
+    wait_for_count(&b, &m, last + 2);
+    // The named volume: made here with its label and its files.
+    assert_eq!(
+        b.ok(&["exec", &m, "cat", "/named/a", "/named/d/b", "/named/l"]),
+        "one\ntwo\ntwo\n"
+    );
+    assert_eq!(b.ok(&["exec", &m, "readlink", "/named/l"]), "d/b\n");
+    let v: serde_json::Value = serde_json::from_str(&b.ok(&["volume", "inspect", &vol])).unwrap();
+    assert_eq!(v[0]["Labels"]["kept"], "yes", "{v}");
+    let mnt = mount_at(&b.inspect(&m), "/named");
+    assert_eq!(mnt["Name"], vol.as_str());
+    assert!(
+        mnt["Source"]
+            .as_str()
+            .unwrap()
+            .starts_with(b.berth.root.to_str().unwrap()),
+        "{mnt}"
+    );
+    // The anonymous one: the new container's own, under a new name.
+    assert_eq!(b.ok(&["exec", &m, "cat", "/anon/c"]), "three\n");
+    let anon2 = mount_at(&b.inspect(&m), "/anon")["Name"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(anon2, anon);
+    let v: serde_json::Value = serde_json::from_str(&b.ok(&["volume", "inspect", &anon2])).unwrap();
+    assert!(
+        v[0]["Labels"]
+            .as_object()
+            .unwrap()
+            .contains_key("com.docker.volume.anonymous"),
+        "{v}"
+    );
+
+    // Again: the named volume exists now (Podman's refusal), nothing left.
+    let volumes = b.ok(&["volume", "ls", "-q"]);
+    let out = b.run(&[
+        "container",
+        "restore",
+        "--import",
+        file,
+        "--name",
+        &name("ckvolsagain"),
+    ]);
+    fails_with(
+        &out,
+        &format!("volume with name {vol} already exists. Use --ignore-volumes"),
+    );
+    assert_eq!(b.ok(&["ps", "-aq"]).lines().count(), 1);
+    assert_eq!(b.ok(&["volume", "ls", "-q"]), volumes);
+
+    // --ignore-volumes: the existing volume is used as it is, the
+    // anonymous one is new and empty. (The import asks for the exported
+    // address, which the first holds while it runs.)
+    b.ok(&["exec", &m, "sh", "-c", "echo changed > /named/a"]);
+    b.ok(&["stop", "-t", "1", &m]);
+    let k = name("ckvolsign");
+    b.ok(&[
+        "container",
+        "restore",
+        "--import",
+        file,
+        "--ignore-volumes",
+        "--name",
+        &k,
+    ]);
+    assert_eq!(b.ok(&["exec", &k, "cat", "/named/a"]), "changed\n");
+    assert_eq!(b.ok(&["exec", &k, "ls", "-A", "/anon"]), "");
+    assert_ne!(mount_at(&b.inspect(&k), "/anon")["Name"], anon2.as_str());
+}
+
+#[test]
+fn an_import_with_a_missing_bind_source_or_a_hostile_volume_leaves_nothing() {
+    require_root!();
+    if !have_criu() {
+        return;
+    }
+    let a = Engine::new("berth");
+    let b = Engine::new("berth");
+    let n = name("ckhostile");
+    let vol = name("ckhostilevol");
+    let bind = a.berth.dir.join("bindsrc");
+    std::fs::create_dir_all(&bind).unwrap();
+    std::fs::write(bind.join("f"), "bound\n").unwrap();
+    let bind_flag = format!("{}:/bind", bind.display());
+    let vol_flag = format!("{vol}:/data");
+
+    // A volume whose files are elsewhere: refused before the checkpoint.
+    let opt = name("ckoptvol");
+    a.ok(&[
+        "volume",
+        "create",
+        "--opt",
+        "type=tmpfs",
+        "--opt",
+        "device=tmpfs",
+        &opt,
+    ]);
+    let t = name("cktmpfsvol");
+    let opt_flag = format!("{opt}:/t");
+    a.ok(&[
+        "run", "-d", "--name", &t, "-v", &opt_flag, "bb:1", "sleep", "1000",
+    ]);
+    let file = a.berth.dir.join("opt.tar.gz");
+    let out = a.run(&[
+        "container",
+        "checkpoint",
+        "--export",
+        file.to_str().unwrap(),
+        &t,
+    ]);
+    fails_with(&out, &format!("--export of volume {opt} is not supported"));
+    assert_eq!(a.inspect(&t)["State"]["Status"], "running");
+    assert!(!file.exists());
+    a.ok(&["rm", "-f", &t]);
+
+    let script = format!("echo kept > /data/x; {COUNTER}");
+    a.ok(&[
+        "run", "-d", "--name", &n, "-v", &vol_flag, "-v", &bind_flag, "bb:1", "sh", "-c", &script,
+    ]);
+    wait_for_count(&a, &n, 3);
+    let file = a.berth.dir.join("export.tar.gz");
+    let file = file.to_str().unwrap();
+    a.ok(&["container", "checkpoint", "--export", file, &n]);
+    same_image(&a, &b);
+
+    // The volume's tar rewritten with an entry outside the volume.
+    let work = a.berth.dir.join("hostile");
+    std::fs::create_dir_all(work.join("x/y")).unwrap();
+    let script = format!(
+        "set -e; cd {w}; mkdir ex; tar -xzf {file} -C ex; echo escaped > x/escape.txt; \
+         cd x/y; tar -cPf ../../ex/volumes/{vol}.tar ../escape.txt; cd ../../ex; \
+         tar -czf ../hostile.tar.gz *",
+        w = work.display()
+    );
+    let out = std::process::Command::new("sh")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let hostile = work.join("hostile.tar.gz");
+    let out = b.run(&[
+        "container",
+        "restore",
+        "--import",
+        hostile.to_str().unwrap(),
+    ]);
+    fails_with(&out, &format!("importing volume {vol}"));
+    assert_eq!(b.ok(&["ps", "-aq"]), "");
+    assert_eq!(b.ok(&["volume", "ls", "-q"]), "");
+    let volumes = b.berth.root.join("volumes");
+    let escaped: Vec<_> = walk(&volumes)
+        .into_iter()
+        .filter(|p| p.ends_with("escape.txt"))
+        .collect();
+    assert!(escaped.is_empty(), "{escaped:?}");
+
+    // A bind source missing on this side: one line, before anything.
+    std::fs::remove_dir_all(&bind).unwrap();
+    let out = b.run(&["container", "restore", "--import", file]);
+    fails_with(
+        &out,
+        &format!(
+            "bind mount source path does not exist on this host: {}",
+            bind.display()
+        ),
+    );
+    assert_eq!(b.ok(&["ps", "-aq"]), "");
+    assert_eq!(b.ok(&["volume", "ls", "-q"]), "");
+    // The same line for a restore in place; the checkpoint stays.
+    let out = a.run(&["container", "restore", &n]);
+    fails_with(
+        &out,
+        &format!(
+            "bind mount source path does not exist on this host: {}",
+            bind.display()
+        ),
+    );
+    let v = a.inspect(&n);
+    assert_eq!(v["State"]["Status"], "exited", "{v}");
+    assert_eq!(v["State"]["Checkpointed"], true, "{v}");
+
+    // With the source back it imports, the bind's files being the host's.
+    std::fs::create_dir_all(&bind).unwrap();
+    std::fs::write(bind.join("f"), "here\n").unwrap();
+    let m = name("ckhostilein");
+    b.ok(&["container", "restore", "--import", file, "--name", &m]);
+    assert_eq!(
+        b.ok(&["exec", &m, "cat", "/data/x", "/bind/f"]),
+        "kept\nhere\n"
+    );
+
+    // --ignore-volumes at export: the volume travels empty.
+    a.ok(&["container", "restore", &n]);
+    let file2 = a.berth.dir.join("novols.tar.gz");
+    let file2 = file2.to_str().unwrap();
+    a.ok(&[
+        "container",
+        "checkpoint",
+        "--export",
+        file2,
+        "--ignore-volumes",
+        &n,
+    ]);
+    let c = Engine::new("berth");
+    same_image(&a, &c);
+    let k = name("ckhostileign");
+    c.ok(&["container", "restore", "--import", file2, "--name", &k]);
+    assert_eq!(c.ok(&["exec", &k, "ls", "-A", "/data"]), "");
+    assert_eq!(c.ok(&["volume", "ls", "-q"]).trim(), vol);
+}
+
+/// Every path under `dir` (none if it is missing).
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
+            out.extend(walk(&p));
+        }
+        out.push(p);
+    }
+    out
+}
+
+/// [`fetch`]-like loop from the engine's namespace with the host's busybox.
+fn host_get(e: &Engine, url: &str) -> String {
+    let out = e.host_sh(&format!(
+        "for i in $(seq 50); do timeout 2 busybox wget -q -O - {url} && exit 0; sleep 0.1; done; exit 1"
+    ));
+    assert!(
+        out.status.success(),
+        "{url}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn publish_at_import_replaces_the_exported_ports() {
+    require_root!();
+    if !have_criu() {
+        return;
+    }
+    let a = Engine::new("berth");
+    let b = Engine::new("berth");
+    let n = name("ckpublish");
+    a.ok(&[
+        "run", "-d", "--name", &n, "-p", "18081:80", "bb:1", "httpd", "-f", "-p", "80", "-h",
+        "/etc",
+    ]);
+    assert_eq!(
+        host_get(&a, "http://127.0.0.1:18081/hello"),
+        "hello from berth\n"
+    );
+    let file = a.berth.dir.join("export.tar.gz");
+    let file = file.to_str().unwrap();
+    a.ok(&["container", "checkpoint", "--export", file, &n]);
+    same_image(&a, &b);
+
+    // Without -p: the exported mapping.
+    let m = name("ckpubsame");
+    b.ok(&["container", "restore", "--import", file, "--name", &m]);
+    assert_eq!(
+        host_get(&b, "http://127.0.0.1:18081/hello"),
+        "hello from berth\n"
+    );
+    let ports = b.inspect(&m)["NetworkSettings"]["Ports"]["80/tcp"].to_string();
+    assert!(ports.contains("\"18081\""), "{ports}");
+
+    // With -p: those replace it (run's syntax, a range too). The first
+    // goes (the import asks for the exported address).
+    b.ok(&["stop", "-t", "1", &m]);
+    let k = name("ckpubnew");
+    b.ok(&[
+        "container",
+        "restore",
+        "--import",
+        file,
+        "--name",
+        &k,
+        "-p",
+        "18090-18091:80",
+    ]);
+    let ports = b.inspect(&k)["NetworkSettings"]["Ports"]["80/tcp"].to_string();
+    assert!(!ports.contains("\"18081\""), "{ports}");
+    let port = b.inspect(&k)["NetworkSettings"]["Ports"]["80/tcp"][0]["HostPort"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(port == "18090" || port == "18091", "{port}");
+    assert_eq!(
+        host_get(&b, &format!("http://127.0.0.1:{port}/hello")),
+        "hello from berth\n"
+    );
+
+    // run -p's own error, nothing left; -p without --import refused.
+    let out = b.run(&[
+        "container",
+        "restore",
+        "--import",
+        file,
+        "--name",
+        &name("ckpubbad"),
+        "-p",
+        "80:99999",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(125), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert_eq!(b.ok(&["ps", "-aq"]).lines().count(), 2);
+    let out = b.run(&["container", "restore", "-p", "80:80", &m]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--publish can only be used with --import")
+    );
+}

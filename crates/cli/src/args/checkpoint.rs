@@ -18,6 +18,9 @@ pub struct ContainerCheckpointArgs {
     /// Export the checkpoint, the configuration and the rootfs changes to a tar.gz file
     #[arg(short = 'e', long)]
     pub export: Option<std::path::PathBuf>,
+    /// Do not export the content of the container's volumes (with --export)
+    #[arg(long)]
+    pub ignore_volumes: bool,
     #[command(flatten)]
     pub containers: ContainersArgs,
 }
@@ -39,6 +42,12 @@ pub struct ContainerRestoreArgs {
     /// The name of the container restored with --import
     #[arg(short = 'n', long)]
     pub name: Option<String>,
+    /// Do not restore the content of the exported volumes (with --import)
+    #[arg(long)]
+    pub ignore_volumes: bool,
+    /// Publish a container's port, or a range of ports, to the host, instead of the exported ones (with --import)
+    #[arg(short = 'p', long = "publish")]
+    pub publish: Vec<String>,
     /// The containers (none with --import)
     pub containers: Vec<String>,
 }

@@ -81,11 +81,15 @@ pub fn container_checkpoint(root: &Path, a: ContainerCheckpointArgs) -> Result<(
     if a.export.is_some() && a.containers.containers.len() > 1 {
         bail!("--export can only be used with one container");
     }
+    if a.ignore_volumes && a.export.is_none() {
+        bail!("--ignore-volumes can only be used with --export");
+    }
     let opts = CheckpointOptions {
         leave_running: a.leave_running,
         tcp_established: a.tcp_established,
         tcp_skip_in_flight: a.tcp_skip_in_flight,
         export: a.export,
+        ignore_volumes: a.ignore_volumes,
     };
     each(&a.containers.containers, |key| {
         engine.checkpoint(key, &opts)?;
@@ -93,8 +97,8 @@ pub fn container_checkpoint(root: &Path, a: ContainerCheckpointArgs) -> Result<(
     })
 }
 
-/// `container restore C...`, or `--import FILE [--name N]` (Podman
-/// prints the new container's id).
+/// `container restore C...`, or `--import FILE [--name N]
+/// [--ignore-volumes] [-p P...]` (Podman prints the new container's id).
 pub fn container_restore(root: &Path, runtime: &str, a: ContainerRestoreArgs) -> Result<()> {
     let mut engine = Engine::open(root)?;
     let opts = RestoreOptions {
@@ -108,6 +112,8 @@ pub fn container_restore(root: &Path, runtime: &str, a: ContainerRestoreArgs) ->
         }
         let import = ImportOptions {
             name: a.name,
+            ignore_volumes: a.ignore_volumes,
+            publish: a.publish,
             runtime: berth_engine::runtime::resolve(runtime)?,
             restore: opts,
         };
@@ -124,6 +130,12 @@ pub fn container_restore(root: &Path, runtime: &str, a: ContainerRestoreArgs) ->
     }
     if a.name.is_some() {
         bail!("--name can only be used with --import");
+    }
+    if a.ignore_volumes {
+        bail!("--ignore-volumes can only be used with --import");
+    }
+    if !a.publish.is_empty() {
+        bail!("--publish can only be used with --import");
     }
     if a.containers.is_empty() {
         bail!("restore needs at least one container, or --import FILE");

@@ -329,6 +329,21 @@ impl Db {
         })
     }
 
+    /// A volume made now (row and directory), or None when the name is
+    /// taken: for a caller that must own the volume it fills (a
+    /// checkpoint import), with no window between the check and the make.
+    pub fn create_new_volume(&mut self, dirs: &VolumeDirs, v: &Volume) -> Result<Option<Volume>> {
+        self.immediate(|tx| {
+            if get(tx, &v.name).map_err(tx.err())?.is_some() {
+                return Ok(None);
+            }
+            let mut made = NewDirs::default();
+            let v = ensure_volume(tx, dirs, v, &mut made)?;
+            made.keep();
+            Ok(Some(v))
+        })
+    }
+
     /// A volume by name; None when there is none.
     pub fn volume(&self, name: &str) -> Result<Option<Volume>> {
         get(&self.conn, name).map_err(self.err())

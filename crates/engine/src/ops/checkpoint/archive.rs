@@ -4,10 +4,11 @@
 //! image).
 //!
 //! The archive is a gzipped tar of: `berth-export.json` (the container's
-//! name, image, resolved configuration), `checkpoint/` (CRIU's images and
-//! berth's record, flat files), and `rootfs-diff.tar` (the writable
-//! layer in OCI layer form: whiteouts as `.wh.` files). It is written
-//! beside its destination and renamed into place.
+//! name, image, resolved configuration, its volumes), `checkpoint/`
+//! (CRIU's images and berth's record, flat files), `rootfs-diff.tar` (the
+//! writable layer in OCI layer form: whiteouts as `.wh.` files) and
+//! `volumes/<name>.tar` (each volume's files, [`super::volumes`]). It is
+//! written beside its destination and renamed into place.
 //!
 //! An import makes a new container (new id; the name given or the
 //! exported one) on the same image, which must be present with the same
@@ -15,7 +16,9 @@
 //! layer into its fresh writable layer, and restores it. If anything
 //! fails, the new container is removed again: nothing is left behind.
 //!
-//! Not carried (refused by name at export): volumes' content, a joined
+//! `--publish` at import replaces the exported port mappings (Podman's).
+//! Bind mounts' files are not carried: their sources must exist on the
+//! importing side. Not carried (refused by name at export): a joined
 //! network namespace (`--network container:`). The log starts anew in
 //! the new container.
 
@@ -25,17 +28,21 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+mod unpack;
+
+use super::volumes::{self, ExportedVolume};
 use super::{RestoreOptions, IN_PLACE};
 use crate::error::{Error, Result};
-use crate::model::{self, Container, ContainerConfig, MountKind, NetworkMode, State};
+use crate::model::{self, Container, ContainerConfig, NetworkMode, State};
 use crate::ops::start::Started;
 use crate::Engine;
 
 const EXPORT_META: &str = "berth-export.json";
 const ROOTFS_DIFF: &str = "rootfs-diff.tar";
 const CHECKPOINT_DIR: &str = "checkpoint";
-/// The newest layout this berth reads and the one it writes.
-const VERSION: u32 = 1;
+/// The newest layout this berth reads; it writes 1 (no volumes, which older
+/// berths read) or 2 (with volumes, which they would mistake).
+const VERSION: u32 = 2;
 
 /// `berth-export.json`.
 #[derive(Debug, Serialize, Deserialize)]
@@ -46,13 +53,21 @@ struct Exported {
     image_id: String,
     created_at: String,
     config: ContainerConfig,
+    #[serde(default)]
+    volumes: Vec<ExportedVolume>,
 }
 
 /// `container restore --import FILE`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ImportOptions {
     /// `--name`: else the exported container's name.
     pub name: Option<String>,
+    /// `--ignore-volumes`: no volume's files restored; the volumes are
+    /// used if they exist, else created empty.
+    pub ignore_volumes: bool,
+    /// `-p/--publish` as `run` takes them: when given, they replace the
+    /// exported port mappings (Podman's).
+    pub publish: Vec<String>,
     /// The runtime the new container uses (the importing side's).
     pub runtime: PathBuf,
     pub restore: RestoreOptions,
@@ -60,13 +75,14 @@ pub struct ImportOptions {
 
 impl Engine {
     /// What an export cannot carry, refused before the checkpoint.
-    pub(super) fn check_exportable(&self, c: &Container) -> Result<()> {
-        if let Some(m) = c.config.mounts.iter().find(|m| m.kind == MountKind::Volume) {
-            return Err(Error::NotSupported(format!(
-                "--export of a container with volumes is not supported yet (volume {} at {})",
-                m.name, m.destination
-            )));
-        }
+    pub(crate) fn check_exportable(&self, c: &Container) -> Result<()> {
+        self.check_exportable_with(c, false)
+    }
+
+    /// [`Engine::check_exportable`]; `ignore_volumes`: without the
+    /// volumes' files (`--ignore-volumes`).
+    pub(crate) fn check_exportable_with(&self, c: &Container, ignore_volumes: bool) -> Result<()> {
+        self.exported_volumes(c, ignore_volumes)?;
         if let NetworkMode::Container(other) = c.config.network() {
             return Err(Error::NotSupported(format!(
                 "--export of a container that joins another's network namespace \
@@ -78,15 +94,22 @@ impl Engine {
 
     /// Writes `file` from the checkpoint in `dir` and the container's
     /// writable layer (beside it, renamed into place).
-    pub(super) fn export_checkpoint(&self, c: &Container, dir: &Path, file: &Path) -> Result<()> {
+    pub(super) fn export_checkpoint(
+        &self,
+        c: &Container,
+        dir: &Path,
+        file: &Path,
+        ignore_volumes: bool,
+    ) -> Result<()> {
         // The export's own error, not the temp file's wrapping of it.
         let mut failed = None;
         let written = berth_sys::write_atomic_with(file, 0o600, |f| -> io::Result<()> {
-            self.write_export(c, dir, f).map_err(|e| {
-                let short = io::Error::other(e.to_string());
-                failed = Some(e);
-                short
-            })
+            self.write_export_with(c, dir, f, ignore_volumes)
+                .map_err(|e| {
+                    let short = io::Error::other(e.to_string());
+                    failed = Some(e);
+                    short
+                })
         });
         match (written, failed) {
             (Ok(()), _) => Ok(()),
@@ -98,14 +121,28 @@ impl Engine {
     /// Streams the export of the checkpoint in `dir` to `out` (a file, or
     /// the pipe into a migration's destination).
     pub(crate) fn write_export(&self, c: &Container, dir: &Path, out: impl Write) -> Result<()> {
+        self.write_export_with(c, dir, out, false)
+    }
+
+    /// [`Engine::write_export`]; `ignore_volumes`: the volumes are listed
+    /// without their files.
+    pub(crate) fn write_export_with(
+        &self,
+        c: &Container,
+        dir: &Path,
+        out: impl Write,
+        ignore_volumes: bool,
+    ) -> Result<()> {
+        let volumes = self.exported_volumes(c, ignore_volumes)?;
         let meta = Exported {
-            version: VERSION,
+            version: if volumes.is_empty() { 1 } else { VERSION },
             name: c.name.clone(),
             image_id: c.image_id.clone(),
             created_at: c.created_at.clone(),
             config: c.config.clone(),
+            volumes,
         };
-        let meta = serde_json::to_vec_pretty(&meta).expect("the record serializes");
+        let bytes = serde_json::to_vec_pretty(&meta).expect("the record serializes");
         // The layer tar first, as a file: a tar entry needs its size.
         let diff = self.bundle(&c.id).file("rootfs-diff.tar.tmp");
         let written = (|| -> Result<()> {
@@ -123,7 +160,7 @@ impl Engine {
             let mut t = tar::Builder::new(gz);
             let stream = |e| Error::io("write", "the checkpoint export", e);
             let mut header = tar::Header::new_gnu();
-            header.set_size(meta.len() as u64);
+            header.set_size(bytes.len() as u64);
             header.set_mode(0o600);
             header.set_mtime(
                 std::time::SystemTime::now()
@@ -131,7 +168,7 @@ impl Engine {
                     .map_or(0, |d| d.as_secs()),
             );
             header.set_entry_type(tar::EntryType::Regular);
-            t.append_data(&mut header, EXPORT_META, meta.as_slice())
+            t.append_data(&mut header, EXPORT_META, bytes.as_slice())
                 .map_err(stream)?;
             for path in &names {
                 if !path.is_file() {
@@ -142,6 +179,7 @@ impl Engine {
             }
             t.append_path_with_name(&diff, ROOTFS_DIFF)
                 .map_err(stream)?;
+            self.append_volumes(c, &meta.volumes, &mut t)?;
             t.into_inner()
                 .and_then(|gz| gz.finish())
                 .and_then(|mut out| out.flush())
@@ -175,7 +213,7 @@ impl Engine {
         what: &str,
         o: &ImportOptions,
     ) -> Result<(Container, Option<Started>)> {
-        let exported = unpack_archive(input, what, staging)?;
+        let exported = unpack::unpack_archive(input, what, staging)?;
         let name = o.name.clone().unwrap_or_else(|| exported.name.clone());
         model::validate_name(&name)?;
         let (image_id, _) = self.images.resolve(&exported.image_id).map_err(|_| {
@@ -198,10 +236,44 @@ impl Engine {
             }
             _ => {}
         }
+        volumes::check_bind_sources(&config)?;
+        if !o.publish.is_empty() {
+            republish(&mut config, &o.publish)?;
+        }
+        let mut created = Vec::new();
+        let result = (|| {
+            self.import_volumes(
+                &mut config,
+                &exported.volumes,
+                staging,
+                o.ignore_volumes,
+                &mut created,
+            )?;
+            self.import_container(id, &name, &image_id.to_string(), config, staging, o)
+        })();
+        if result.is_err() {
+            // After the container is gone: nothing uses them now.
+            self.remove_imported_volumes(&created);
+        }
+        result
+    }
+
+    /// Records the new container with `config`, fills its writable layer
+    /// and checkpoint from `staging` and restores it; removes it again if
+    /// anything fails.
+    fn import_container(
+        &mut self,
+        id: &str,
+        name: &str,
+        image_id: &str,
+        config: ContainerConfig,
+        staging: &Path,
+        o: &ImportOptions,
+    ) -> Result<(Container, Option<Started>)> {
         let mut c = Container {
             id: id.to_owned(),
             name: String::new(),
-            image_id: image_id.to_string(),
+            image_id: image_id.to_owned(),
             config,
             state: State::Created,
             pid: 0,
@@ -216,23 +288,23 @@ impl Engine {
         };
         let bundle = self.bundle(id);
         let spec = crate::spec::for_create(&c, bundle.dir())?;
-        self.record(&mut c, Some(&name), &[])?;
+        self.record(&mut c, Some(name), &[])?;
         let images = bundle.file(IN_PLACE);
         let made = (|| -> Result<()> {
-            self.images.prepare(id, &image_id.to_string())?;
+            self.images.prepare(id, image_id)?;
             bundle.write(&c, &spec)?;
             let (upper, _) = self.layers(&c)?;
             let diff = staging.join(ROOTFS_DIFF);
             let layer = File::open(&diff).map_err(|e| Error::io("open", &diff, e))?;
             berth_image::unpack::unpack(layer, &upper, &berth_image::unpack::Limits::default())?;
             let from = staging.join(CHECKPOINT_DIR);
-            std::fs::rename(&from, &images).map_err(|e| Error::io("move", &from, e))
+            std::fs::rename(&from, &images).map_err(|e| Error::io("move", &from, e))?;
+            self.db.created(id)
         })();
         if let Err(e) = made {
             let _ = self.remove_files(&c);
             return Err(e);
         }
-        self.db.created(id)?;
         match self.restore_from(&c, &images, &o.restore) {
             Ok(started) => {
                 if !o.restore.keep {
@@ -251,76 +323,33 @@ impl Engine {
     }
 }
 
-/// Extracts the archive's three parts into `staging`, refusing anything
-/// else (an entry outside them, a link, a nested path).
-fn unpack_archive(f: impl Read, what: &str, staging: &Path) -> Result<Exported> {
-    let not_export = |why: String| {
-        Error::invalid(
-            "checkpoint archive",
-            format!("{what} is not a berth checkpoint export: {why}"),
-        )
-    };
-    let checkpoint = staging.join(CHECKPOINT_DIR);
-    std::fs::create_dir_all(&checkpoint).map_err(|e| Error::io("create", &checkpoint, e))?;
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(f));
-    let mut meta = None;
-    let mut diff = false;
-    let entries = archive
-        .entries()
-        .map_err(|e| not_export(format!("cannot read it: {e}")))?;
-    for entry in entries {
-        let mut entry = entry.map_err(|e| not_export(format!("cannot read it: {e}")))?;
-        let path = entry
-            .path()
-            .map_err(|e| not_export(format!("bad entry name: {e}")))?
-            .into_owned();
-        let kind = entry.header().entry_type();
-        if kind.is_dir() && path == Path::new(CHECKPOINT_DIR) {
-            continue;
+/// `--publish` at import: `run -p`'s parser; the mappings replace the
+/// exported ones (Podman's), and their container ports are exposed as
+/// `run` exposes them.
+fn republish(config: &mut ContainerConfig, publish: &[String]) -> Result<()> {
+    match config.network() {
+        NetworkMode::Bridge | NetworkMode::User(_) => {}
+        _ => {
+            return Err(Error::BadRequest(format!(
+            "--publish at import needs a container on a bridge or user network, not --network {}",
+            config.network_mode
+        )))
         }
-        if !kind.is_file() {
-            return Err(not_export(format!(
-                "{} is not a regular file",
-                path.display()
-            )));
-        }
-        let text = path.to_string_lossy().into_owned();
-        let dest = if text == EXPORT_META {
-            let mut bytes = Vec::new();
-            (&mut entry)
-                .take(16 << 20)
-                .read_to_end(&mut bytes)
-                .map_err(|e| not_export(format!("cannot read {EXPORT_META}: {e}")))?;
-            let m: Exported = serde_json::from_slice(&bytes)
-                .map_err(|e| not_export(format!("{EXPORT_META}: {e}")))?;
-            if m.version > VERSION {
-                return Err(not_export(format!(
-                    "its layout version {} is newer than this berth reads ({VERSION})",
-                    m.version
-                )));
-            }
-            meta = Some(m);
-            continue;
-        } else if text == ROOTFS_DIFF {
-            diff = true;
-            staging.join(ROOTFS_DIFF)
-        } else {
-            let mut parts = path.components();
-            match (parts.next(), parts.next(), parts.next()) {
-                (
-                    Some(std::path::Component::Normal(d)),
-                    Some(std::path::Component::Normal(name)),
-                    None,
-                ) if d == CHECKPOINT_DIR => checkpoint.join(name),
-                _ => return Err(not_export(format!("unexpected entry {text}"))),
-            }
-        };
-        let mut out = File::create(&dest).map_err(|e| Error::io("create", &dest, e))?;
-        io::copy(&mut entry, &mut out).map_err(|e| Error::io("write", &dest, e))?;
     }
-    let meta = meta.ok_or_else(|| not_export(format!("no {EXPORT_META}")))?;
-    if !diff {
-        return Err(not_export(format!("no {ROOTFS_DIFF}")));
+    let mut mappings = Vec::new();
+    for p in publish {
+        mappings.extend(
+            berth_net::portspec::parse_publish(p).map_err(|e| Error::BadRequest(e.to_string()))?,
+        );
     }
-    Ok(meta)
+    for p in &mappings {
+        config.expose.push(berth_net::portspec::ExposedPort {
+            port: p.container_port,
+            protocol: p.protocol,
+        });
+    }
+    config.expose.sort();
+    config.expose.dedup();
+    config.publish = mappings;
+    Ok(())
 }

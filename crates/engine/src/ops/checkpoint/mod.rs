@@ -31,6 +31,7 @@
 
 mod archive;
 mod migrate;
+mod volumes;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -63,6 +64,9 @@ pub struct CheckpointOptions {
     /// `--export FILE`: also write the portable archive
     /// ([`archive`]).
     pub export: Option<PathBuf>,
+    /// `--ignore-volumes`: the export lists the container's volumes
+    /// without their files.
+    pub ignore_volumes: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -112,12 +116,12 @@ impl Engine {
     pub fn checkpoint(&self, key: &str, opts: &CheckpointOptions) -> Result<Container> {
         let c = self.find(key)?;
         if opts.export.is_some() {
-            self.check_exportable(&c)?;
+            self.check_exportable_with(&c, opts.ignore_volumes)?;
         }
         let dir = self.bundle(&c.id).file(IN_PLACE);
         self.checkpoint_to(&c, &dir, opts)?;
         if let Some(file) = &opts.export {
-            self.export_checkpoint(&c, &dir, file)?;
+            self.export_checkpoint(&c, &dir, file, opts.ignore_volumes)?;
         }
         self.find(&c.id)
     }
@@ -313,6 +317,8 @@ impl Engine {
             )));
         }
         let meta = read_metadata(dir)?;
+        // CRIU's own words for it are `mnt-v2: Failed to open_tree ...`.
+        volumes::check_bind_sources(&c.config)?;
         let tcp_established = opts.tcp_established || meta.tcp_established;
         if tcp_established && !opts.tcp_close {
             refuse_tcp_established(c)?;

@@ -36,6 +36,7 @@ use crate::Engine;
 pub use berth_image::unpack::Options as ExtractOptions;
 pub use diff::{Change, ChangeKind};
 pub use tar::append_symlink;
+pub(crate) use tar::write_dir_tar;
 use tar::{write_layer_tar, CheckedStream, TarWriter};
 
 /// What a path in the container is (a final symlink not followed).

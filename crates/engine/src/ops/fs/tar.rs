@@ -25,6 +25,15 @@ pub(super) fn write_layer_tar(upper: &Path, out: impl Write) -> Result<()> {
     t.finish()
 }
 
+/// Writes the directory `dir`'s content as a plain tar (names relative
+/// to it, links not followed): a volume's files in a checkpoint export.
+pub(crate) fn write_dir_tar(dir: &Path, out: impl Write) -> Result<()> {
+    let root = open_dir(dir)?;
+    let mut t = TarWriter::new(out, false);
+    t.children(root.as_fd(), Path::new(""))?;
+    t.finish()
+}
+
 /// The read end of a tar another thread writes: its end is an error if
 /// the writer failed, so a half-written layer is never taken as whole.
 pub(super) struct CheckedStream {
