@@ -9,6 +9,7 @@ use berth_testutil::{output_with_input, output_within, status_within, TempDir, C
 
 pub mod build;
 pub mod buildah;
+pub mod criu;
 pub mod engine;
 pub mod lifecycle;
 pub mod oci_tree;
