@@ -7,7 +7,7 @@
 
 mod common;
 
-use berth_testutil::require_root;
+use berth_testutil::{output_within, require_root, COMMAND_TIMEOUT};
 use common::criu::have_criu;
 use common::engine::{name, text, Engine};
 use common::lifecycle::wait_for;
@@ -16,6 +16,10 @@ use common::serve::Serve;
 /// A counter in a child of the container's init: each line is
 /// `<its pid> <count>`, ten a second.
 const COUNTER: &str = "sh -c 'i=0; while :; do i=$((i+1)); echo $$ $i; sleep 0.1; done' & wait $!";
+
+/// [`COUNTER`] until `/stop` exists, then exit 0.
+const STOPPABLE: &str =
+    "sh -c 'i=0; while [ ! -e /stop ]; do i=$((i+1)); echo $$ $i; sleep 0.1; done' & wait $!";
 
 fn require_docker() {
     assert!(
@@ -164,6 +168,40 @@ fn docker_checkpoint_create_ls_rm_and_start_from_one() {
     );
     // What the server did is what `berth` sees.
     assert_eq!(e.ok(&["checkpoint", "ls", &n]), "CHECKPOINT NAME\ncp2\n");
+}
+
+#[test]
+fn docker_start_attached_from_a_checkpoint_gets_the_restored_output() {
+    require_root!();
+    require_docker();
+    if !have_criu() {
+        return;
+    }
+    let e = Engine::new("berth");
+    let s = Serve::start_with(&e, &["--experimental"]);
+    let n = name("apickat");
+    s.ok(&["run", "-d", "--name", &n, "bb:1", "sh", "-c", STOPPABLE]);
+    wait_for_count(&s, &n, 3);
+    assert_eq!(s.ok(&["checkpoint", "create", &n, "cp1"]), "cp1\n");
+    let last = counts(&s, &n).last().unwrap().1;
+    // `start -a` attaches to the exited container, then restores it: the
+    // attach gets the restored process's output until it exits.
+    let mut start = s.docker_command(&["start", "-a", "--checkpoint", "cp1", &n]);
+    let attached = std::thread::spawn(move || output_within(&mut start, COMMAND_TIMEOUT));
+    wait_for_count(&s, &n, last + 3);
+    s.ok(&["exec", &n, "touch", "/stop"]);
+    let out = attached.join().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let streamed: Vec<u64> = text(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_once(' ')?.1.parse().ok())
+        .collect();
+    assert_eq!(streamed.first(), Some(&(last + 1)), "{streamed:?}");
+    assert!(
+        streamed.windows(2).all(|w| w[1] == w[0] + 1),
+        "the count skipped or restarted: {streamed:?}"
+    );
+    assert_eq!(state(&s, &n), "exited\n");
 }
 
 #[test]

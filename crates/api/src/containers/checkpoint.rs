@@ -113,7 +113,8 @@ pub async fn remove(server: &Server, id: &str, name: &str, q: &Query) -> ApiResu
 }
 
 /// `POST /containers/{id}/start?checkpoint=NAME[&checkpoint-dir=D]`: the
-/// container restored from that checkpoint, which stays; 204.
+/// container restored from that checkpoint, which stays; 204. An attach
+/// made before (`docker start -a --checkpoint`) gets its stream.
 pub async fn start(server: &Arc<Server>, id: &str, name: &str, q: &Query) -> ApiResult {
     if !server.experimental {
         // dockerd's words and status.
@@ -129,31 +130,33 @@ pub async fn start(server: &Arc<Server>, id: &str, name: &str, q: &Query) -> Api
             move |e| Ok(e.find(&key)?)
         })
         .await?;
-    // `docker start -a --checkpoint`: the engine's restore does not hand
-    // out the attach stream yet (as `berth start -a --checkpoint`). The
-    // waiting attaches are dropped, which ends them.
+    // `docker start -a --checkpoint` attached first: the restore hands
+    // the first waiting attach the container's stream, as a start does.
     let waiting = server
         .pending_attaches
         .lock()
         .expect("attach table")
         .remove(&c.id)
         .unwrap_or_default();
-    if !waiting.is_empty() {
-        return Err(ApiError::bad_request(
-            "start --checkpoint with --attach or --interactive is not supported yet: start it detached, then attach",
-        ));
-    }
+    let attach = !waiting.is_empty();
     let name = name.to_owned();
-    server
+    let started = server
         .engine(move |e| {
             let at = NamedCheckpoint {
                 name: &name,
                 dir: dir.as_deref(),
             };
-            e.start_from_checkpoint(&key, &at)?;
-            Ok(())
+            let s = if attach {
+                e.start_from_checkpoint_attached(&key, &at)?
+            } else {
+                e.start_from_checkpoint(&key, &at)?
+            };
+            Ok(s.and_then(|s| s.attach))
         })
         .await?;
+    if let (Some(stream), Some(first)) = (started, waiting.into_iter().next()) {
+        let _ = first.send(stream);
+    }
     reply::no_content()
 }
 
