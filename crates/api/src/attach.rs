@@ -3,9 +3,10 @@
 //! multiplexed stream format (an 8-byte header per chunk: stream, three
 //! zero bytes, big-endian length), or raw for a TTY container, and the
 //! client's input to the container's stdin. It ends when the container
-//! exits. For a container not started yet (`docker run` attaches first),
-//! the connection waits for `start` to hand it the container's attach
-//! stream (the monitor's `attach.sock`, see berth-engine's `attach.rs`).
+//! exits. For a container not running (`docker run` and `docker start
+//! -a` attach first), the connection waits for `start` to hand it the
+//! container's attach stream (the monitor's `attach.sock`, see
+//! berth-engine's `attach.rs`).
 
 use std::io::Write;
 use std::os::unix::net::UnixStream;
@@ -68,7 +69,9 @@ pub async fn attach(server: Arc<Server>, req: Request<Incoming>, id: &str, q: &Q
             .await?;
         let _ = tx.send(stream);
         Some(rx)
-    } else if c.state == State::Created {
+    } else if matches!(c.state, State::Created | State::Exited) {
+        // Waits for the next start, as dockerd's attach does (`docker
+        // start -a` attaches to the exited container, then starts it).
         let (tx, rx) = oneshot::channel();
         server
             .pending_attaches
@@ -79,9 +82,13 @@ pub async fn attach(server: Arc<Server>, req: Request<Incoming>, id: &str, q: &Q
             .push(tx);
         Some(rx)
     } else {
+        // Restarting: dockerd's words.
         return Err(ApiError::new(
             StatusCode::CONFLICT,
-            "You cannot attach to a stopped container, start it first",
+            format!(
+                "container {} is restarting, wait until the container is running",
+                c.name
+            ),
         ));
     };
     tokio::spawn(async move {

@@ -12,7 +12,7 @@
 //! - `reply.rs`: JSON and error bodies, dockerd's status codes, streaming
 //!   bodies;
 //! - `system.rs` (also `/system/df`), `containers/` (create, stats,
-//!   live, archive), `images.rs` (+ `images/`), `build.rs`, `networks.rs`,
+//!   live, archive, checkpoint (`--experimental`)), `images.rs` (+ `images/`), `build.rs`, `networks.rs`,
 //!   `objects.rs` (volumes, simple verbs), `events.rs` (the streamed
 //!   `/events`): the endpoints;
 //! - `attach.rs`: hijacked attach connections and Docker's multiplexed

@@ -41,6 +41,9 @@ pub struct ServeOptions {
     pub group: Option<String>,
     /// TLS for the TCP listeners.
     pub tls: Option<TlsOptions>,
+    /// `--experimental`: serve Docker's experimental endpoints (the
+    /// checkpoints) and say so, as `dockerd --experimental` does.
+    pub experimental: bool,
 }
 
 impl ServeOptions {
@@ -137,6 +140,7 @@ mod tests {
             listen: vec![Listen::parse("tcp://0.0.0.0:2375").unwrap()],
             group: None,
             tls,
+            experimental: false,
         };
         let err = open(None).check().unwrap_err().to_string();
         assert!(

@@ -58,14 +58,18 @@ impl From<berth_engine::Error> for ApiError {
 
 pub type ApiResult = Result<Reply, ApiError>;
 
-/// dockerd's headers on every response.
-pub fn with_headers(mut r: Reply) -> Reply {
+/// dockerd's headers on every response. `Docker-Experimental: true`
+/// (`--experimental`) is what makes the docker CLI offer `checkpoint` and
+/// `start --checkpoint`.
+pub fn with_headers(mut r: Reply, experimental: bool) -> Reply {
     let h = r.headers_mut();
     h.insert("Api-Version", API_VERSION.parse().expect("header value"));
     h.insert("Ostype", "linux".parse().expect("header value"));
     h.insert(
         "Docker-Experimental",
-        "false".parse().expect("header value"),
+        if experimental { "true" } else { "false" }
+            .parse()
+            .expect("header value"),
     );
     h.insert(
         "Server",

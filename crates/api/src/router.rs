@@ -126,15 +126,19 @@ pub async fn route(server: Arc<Server>, req: Request<Incoming>) -> Reply {
     let path = decode(req.uri().path());
     let (_, rest) = match split_version(&path) {
         Ok(v) => v,
-        Err(e) => return crate::server::failed(&e),
+        Err(e) => return crate::server::failed(&server, &e),
     };
     let rest = rest.to_owned();
     let query = Query::parse(req.uri().query());
+    let experimental = server.experimental;
     let result = dispatch(server, req, &rest, query).await;
-    reply::with_headers(match result {
-        Ok(r) => r,
-        Err(e) => reply::error(&e),
-    })
+    reply::with_headers(
+        match result {
+            Ok(r) => r,
+            Err(e) => reply::error(&e),
+        },
+        experimental,
+    )
 }
 
 async fn dispatch(server: Arc<Server>, req: Request<Incoming>, path: &str, q: Query) -> ApiResult {
@@ -148,7 +152,7 @@ async fn dispatch(server: Arc<Server>, req: Request<Incoming>, path: &str, q: Qu
         (["containers", "json"], &Method::GET) => containers::list(&server, &q).await,
         (["containers", "create"], &Method::POST) => containers::create(&server, req, &q).await,
         (["containers", id, "json"], &Method::GET) => containers::inspect(&server, id, &q).await,
-        (["containers", id, "start"], &Method::POST) => containers::start(&server, id).await,
+        (["containers", id, "start"], &Method::POST) => containers::start(&server, id, &q).await,
         (["containers", id, "wait"], &Method::POST) => containers::wait(&server, id, &q).await,
         (["containers", id, "stop"], &Method::POST) => containers::stop(&server, id, &q).await,
         (["containers", id, "restart"], &Method::POST) => containers::restart(&server, id, &q).await,
@@ -177,6 +181,15 @@ async fn dispatch(server: Arc<Server>, req: Request<Incoming>, path: &str, q: Qu
         }
         (["containers", id, "archive"], &Method::PUT) => {
             containers::archive::put(&server, req, id, &q).await
+        }
+        (["containers", id, "checkpoints"], &Method::GET) => {
+            containers::checkpoint::list(&server, id, &q).await
+        }
+        (["containers", id, "checkpoints"], &Method::POST) => {
+            containers::checkpoint::create(&server, req, id).await
+        }
+        (["containers", id, "checkpoints", name], &Method::DELETE) => {
+            containers::checkpoint::remove(&server, id, name, &q).await
         }
         (["containers", id, "exec"], &Method::POST) => crate::exec::create(&server, req, id).await,
         (["exec", id, "start"], &Method::POST) => crate::exec::start(server.clone(), req, id).await,

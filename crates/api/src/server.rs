@@ -37,6 +37,8 @@ pub struct Server {
     /// Engines not in use: a request takes one (its database connection
     /// and page cache kept warm) or opens a new one, and gives it back.
     pub idle: Arc<Mutex<Vec<Engine>>>,
+    /// `--experimental` (the checkpoint endpoints; `Docker-Experimental`).
+    pub experimental: bool,
 }
 
 /// Engines kept for reuse; more requests than this at once open their own.
@@ -108,6 +110,7 @@ pub fn serve(opts: ServeOptions) -> Result<(), Error> {
         pending_attaches: Mutex::new(HashMap::new()),
         execs: Mutex::new(HashMap::new()),
         idle: Arc::new(Mutex::new(Vec::new())),
+        experimental: opts.experimental,
     });
     runtime.block_on(async move {
         let mut bound = Vec::new();
@@ -292,6 +295,6 @@ fn bind_unix(path: &Path, group: Option<&str>) -> Result<UnixListener, Error> {
 }
 
 /// The reply to a request that failed before a handler answered.
-pub fn failed(e: &ApiError) -> reply::Reply {
-    reply::with_headers(reply::error(e))
+pub fn failed(server: &Server, e: &ApiError) -> reply::Reply {
+    reply::with_headers(reply::error(e), server.experimental)
 }

@@ -58,7 +58,7 @@ pub async fn version(server: &Server) -> ApiResult {
                 "Arch": arch(),
                 "Os": "linux",
                 "KernelVersion": facts.kernel_version,
-                "Experimental": "false",
+                "Experimental": server.experimental.to_string(),
             },
         }, {
             "Name": facts.runtime_name,
@@ -73,6 +73,7 @@ pub async fn version(server: &Server) -> ApiResult {
         "Os": "linux",
         "Arch": arch(),
         "KernelVersion": facts.kernel_version,
+        "Experimental": server.experimental,
         "BuildTime": "",
     }))
 }
@@ -115,6 +116,8 @@ pub async fn info(server: &Server) -> ApiResult {
         "DefaultRuntime": i.runtime_name,
         "Swarm": { "NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive", "ControlAvailable": false, "Error": "", "RemoteManagers": null },
         "LiveRestoreEnabled": false,
+        // What `docker info` prints as `Experimental:`.
+        "ExperimentalBuild": server.experimental,
         "Isolation": "",
         "SecurityOptions": ["name=seccomp,profile=default"],
         "Warnings": [],

@@ -39,6 +39,29 @@ fn docker_cli_runs_lists_logs_and_removes_containers() {
     assert_eq!(text(&out.stdout), "out\n");
     assert_eq!(text(&out.stderr), "err\n");
     assert_eq!(s.ok(&["ps", "-aq"]), "", "--rm removed it");
+    // `start -a` of an exited container: attached before the start, its
+    // output and exit code again.
+    let out = s.docker(&[
+        "run",
+        "--name",
+        "api-again",
+        "bb:1",
+        "sh",
+        "-c",
+        "echo again; exit 2",
+    ]);
+    assert_eq!(
+        (out.status.code(), text(&out.stdout)),
+        (Some(2), "again\n".into())
+    );
+    let out = s.docker(&["start", "-a", "api-again"]);
+    assert_eq!(
+        (out.status.code(), text(&out.stdout)),
+        (Some(2), "again\n".into()),
+        "{}",
+        text(&out.stderr)
+    );
+    s.ok(&["rm", "api-again"]);
 
     // Detached, listed, logged, inspected, stopped, removed: the same
     // objects berth's own CLI shows.

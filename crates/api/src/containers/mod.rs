@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 pub mod archive;
+pub mod checkpoint;
 mod create;
 pub mod live;
 pub mod stats;
@@ -165,8 +166,13 @@ pub async fn inspect(server: &Server, id: &str, q: &Query) -> ApiResult {
 }
 
 /// `POST /containers/{id}/start`: 204, or 304 when already running. An
-/// attach connection waiting for this container gets its stream.
-pub async fn start(server: &std::sync::Arc<Server>, id: &str) -> ApiResult {
+/// attach connection waiting for this container gets its stream. With
+/// `checkpoint=NAME`, a restore from that checkpoint ([`checkpoint`]);
+/// `checkpoint-dir` alone is ignored, as `berth start` ignores it.
+pub async fn start(server: &std::sync::Arc<Server>, id: &str, q: &Query) -> ApiResult {
+    if let Some(name) = q.get("checkpoint").filter(|n| !n.is_empty()) {
+        return checkpoint::start(server, id, name, q).await;
+    }
     let key = id.to_owned();
     let c = server
         .engine({

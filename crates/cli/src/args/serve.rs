@@ -27,4 +27,7 @@ pub struct ServeArgs {
     /// The server's private key (PEM)
     #[arg(long, value_name = "FILE")]
     pub tlskey: Option<PathBuf>,
+    /// Serve Docker's experimental endpoints (checkpoint create/ls/rm, start --checkpoint), as dockerd --experimental
+    #[arg(long)]
+    pub experimental: bool,
 }

@@ -187,6 +187,7 @@ fn serve(root: &std::path::Path, runtime: &str, a: ServeArgs) -> Result<()> {
         listen,
         group: a.group,
         tls,
+        experimental: a.experimental,
     })?;
     Ok(())
 }

@@ -17,9 +17,17 @@ pub struct Serve {
 
 impl Serve {
     pub fn start(e: &Engine) -> Serve {
+        Serve::start_with(e, &[])
+    }
+
+    /// `berth serve` with more flags (`--experimental`).
+    pub fn start_with(e: &Engine, flags: &[&str]) -> Serve {
         let socket = e.berth.dir.path().join("api.sock");
         let log = e.berth.dir.path().join("serve.log");
-        let mut c = e.command(&["serve", "-H", &format!("unix://{}", socket.display())]);
+        let host = format!("unix://{}", socket.display());
+        let mut args = vec!["serve", "-H", &host];
+        args.extend_from_slice(flags);
+        let mut c = e.command(&args);
         c.stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap());
         let mut child = c.spawn().expect("berth serve");
@@ -88,6 +96,28 @@ impl Serve {
         let out = self.docker(args);
         assert!(!out.status.success(), "docker {args:?} succeeded");
         text(&out.stderr)
+    }
+
+    /// One raw HTTP/1.1 request (`"GET /path"`) with a JSON body on a
+    /// fresh connection: the status and the body.
+    pub fn request(&self, head: &str, body: &str) -> (u16, String) {
+        use std::io::{Read, Write};
+        let mut c = std::os::unix::net::UnixStream::connect(&self.socket).unwrap();
+        c.set_read_timeout(Some(COMMAND_TIMEOUT)).unwrap();
+        let req = format!(
+            "{head} HTTP/1.1\r\nHost: berth\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        c.write_all(req.as_bytes()).unwrap();
+        let mut out = String::new();
+        let _ = c.read_to_string(&mut out);
+        let status = out
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("no HTTP status in {out:?}"));
+        let body = out.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+        (status, body.to_owned())
     }
 }
 

@@ -209,6 +209,26 @@ impl Engine {
         key: &str,
         at: &NamedCheckpoint,
     ) -> Result<Option<Started>> {
+        self.start_from_checkpoint_with(key, at, false)
+    }
+
+    /// [`Engine::start_from_checkpoint`], connected to the container's
+    /// attach socket from before the restore (as
+    /// [`Engine::start_attached`]): `start -a --checkpoint`.
+    pub fn start_from_checkpoint_attached(
+        &mut self,
+        key: &str,
+        at: &NamedCheckpoint,
+    ) -> Result<Option<Started>> {
+        self.start_from_checkpoint_with(key, at, true)
+    }
+
+    fn start_from_checkpoint_with(
+        &mut self,
+        key: &str,
+        at: &NamedCheckpoint,
+        attach: bool,
+    ) -> Result<Option<Started>> {
         let c = self.find(key)?;
         validate_checkpoint_name(at.name)?;
         let dir = self.named_dir(&c, at);
@@ -218,7 +238,7 @@ impl Engine {
                 at.name, c.name
             )));
         }
-        self.restore_from(&c, &dir, &RestoreOptions::default())
+        self.restore_from_with(&c, &dir, &RestoreOptions::default(), attach)
     }
 
     fn named_base(&self, c: &Container, dir: Option<&Path>) -> PathBuf {
@@ -306,6 +326,18 @@ impl Engine {
         dir: &Path,
         opts: &RestoreOptions,
     ) -> Result<Option<Started>> {
+        self.restore_from_with(c, dir, opts, false)
+    }
+
+    /// [`Engine::restore_from`]; with `attach`, connected to the attach
+    /// socket before the restore.
+    fn restore_from_with(
+        &mut self,
+        c: &Container,
+        dir: &Path,
+        opts: &RestoreOptions,
+        attach: bool,
+    ) -> Result<Option<Started>> {
         if matches!(
             c.state,
             State::Running | State::Starting | State::Restarting
@@ -329,7 +361,7 @@ impl Engine {
             tcp_established,
             tcp_close: opts.tcp_close,
         };
-        let started = self.start_with(&c.id, true, false, Some(&paths))?;
+        let started = self.start_with(&c.id, true, attach, Some(&paths))?;
         if started.is_none() {
             // Claimed meanwhile by another start.
             return Err(Error::StateConflict(format!(
