@@ -77,6 +77,9 @@ pub struct MigrateOptions {
     pub name: Option<String>,
     /// `--rm`: remove the source container once the destination runs it.
     pub remove: bool,
+    /// `-p`: the ports published there instead of the container's own
+    /// (`run -p`'s syntax, checked there).
+    pub publish: Vec<String>,
 }
 
 /// What a migration did.
@@ -145,7 +148,7 @@ impl Engine {
             tcp_close: true,
             ..Default::default()
         };
-        match self.stream_to(&c, &name, dest) {
+        match self.stream_to(&c, &name, &o.publish, dest) {
             Ok(id) => {
                 let downtime = began.elapsed();
                 // The checkpoint lives on there now: no second copy here.
@@ -195,6 +198,18 @@ impl Engine {
                 "a container named {name} exists at the destination {}: give --name",
                 dest.describe()
             )));
+        }
+        // The import refuses a volume it would fill that exists (Podman's
+        // rule): found here, before the container stops.
+        for v in self.exported_volumes(c, false)? {
+            if !v.anonymous && probe(&["volume", "inspect", &v.name])?.status.success() {
+                return Err(Error::Migration(format!(
+                    "volume {} exists at the destination {}: its files would not be restored there \
+                     (remove it there first)",
+                    v.name,
+                    dest.describe()
+                )));
+            }
         }
         if let NetworkMode::User(net) = c.config.network() {
             if !probe(&["network", "inspect", net])?.status.success() {
@@ -254,18 +269,28 @@ impl Engine {
     }
 
     /// Streams `c`'s export into the destination's import; its new id.
-    fn stream_to(&self, c: &Container, name: &str, dest: &Destination) -> Result<String> {
+    fn stream_to(
+        &self,
+        c: &Container,
+        name: &str,
+        publish: &[String],
+        dest: &Destination,
+    ) -> Result<String> {
         let dir = self.bundle(&c.id).file(IN_PLACE);
+        let mut args = vec![
+            "container",
+            "restore",
+            "--import",
+            "-",
+            "--tcp-close",
+            "--name",
+            name,
+        ];
+        for p in publish {
+            args.extend(["--publish", p.as_str()]);
+        }
         let mut child = dest
-            .command(&[
-                "container",
-                "restore",
-                "--import",
-                "-",
-                "--tcp-close",
-                "--name",
-                name,
-            ])?
+            .command(&args)?
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
