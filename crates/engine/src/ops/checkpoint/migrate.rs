@@ -142,19 +142,34 @@ impl Engine {
             ..Default::default()
         };
         let dir = self.bundle(&c.id).file(IN_PLACE);
-        self.checkpoint_to(&c, &dir, &opts)?;
-        let c = self.find(&c.id)?;
+        // The export needs only the images, the upper directory and the
+        // volumes: it streams while the monitor records the exit here.
+        self.dump_to(&c, &dir, &opts)?;
+        tracing::debug!(ms = began.elapsed().as_millis() as u64, "dumped");
         let back_here = RestoreOptions {
             tcp_close: true,
             ..Default::default()
         };
-        match self.stream_to(&c, &name, &o.publish, dest) {
+        let streamed = self.stream_to(&c, &name, &o.publish, dest);
+        let downtime = began.elapsed();
+        // A restore here (or --rm) needs the exit recorded; a slow record
+        // is no failure of a move that happened.
+        let recorded = self.wait_exit_recorded(&c, &opts);
+        if streamed.is_err() {
+            recorded?;
+        }
+        let c = self.find(&c.id)?;
+        match streamed {
             Ok(id) => {
-                let downtime = began.elapsed();
                 // The checkpoint lives on there now: no second copy here.
                 let _ = std::fs::remove_dir_all(&dir);
                 if o.remove {
-                    self.remove(&c.id, false, false)?;
+                    self.remove(&c.id, false, false).map_err(|e| {
+                        Error::Migration(format!(
+                            "{} runs at the destination as {id}, but removing it here failed: {e}",
+                            c.name
+                        ))
+                    })?;
                 }
                 Ok(Migrated {
                     id,
@@ -298,6 +313,7 @@ impl Engine {
             .map_err(|e| Error::io("run", dest.describe(), e))?;
         let stdin = child.stdin.take().expect("piped");
         let written = self.write_export(c, &dir, stdin);
+        tracing::debug!("export sent");
         // The destination's own error says more than a broken pipe.
         let id = finish(child, dest, "the restore")?;
         written?;
