@@ -197,7 +197,7 @@ pub fn checkpoint(root: &Path, id: &str, opts: &CheckpointOptions) -> Result<()>
             o.ext_mnt
                 .push(ext_mount(&path.to_string_lossy(), "/dev/null"));
         }
-        write_descriptors(&opts.common.image_path, &record)?;
+        write_descriptors(&opts.common.image_path, record)?;
     }
     let mut req = Criu_req::new();
     req.set_type(kind);
