@@ -10,57 +10,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use berth_testutil::{output_within, require_root, COMMAND_TIMEOUT};
+use common::checkpoint::{counts, have_criu, wait_for_count, COUNTER};
 use common::engine::{name, Engine};
 use common::lifecycle::wait_for;
-
-/// A usable `criu` on PATH (`criu check` passes), or a visible skip
-/// (a failure in CI).
-fn have_criu() -> bool {
-    let found = std::env::var("PATH")
-        .unwrap_or_default()
-        .split(':')
-        .map(|d| Path::new(d).join("criu"))
-        .find(|p| p.is_file());
-    let why = match &found {
-        None => "no criu on PATH (scripts/build-criu.sh builds one)".to_string(),
-        Some(p) => match std::process::Command::new(p).arg("check").output() {
-            Ok(o) if o.status.success() => return true,
-            Ok(o) => format!(
-                "`{} check` fails here: {}",
-                p.display(),
-                String::from_utf8_lossy(&o.stderr).trim()
-            ),
-            Err(e) => format!("cannot run {}: {e}", p.display()),
-        },
-    };
-    if std::env::var_os("CI").is_some() {
-        panic!("checkpoint tests need CRIU in CI: {why}");
-    }
-    berth_testutil::skipped(&why);
-    false
-}
-
-/// A counter in a child of the container's init: each line is
-/// `<its pid> <count>`, ten a second.
-const COUNTER: &str = "sh -c 'i=0; while :; do i=$((i+1)); echo $$ $i; sleep 0.1; done' & wait $!";
-
-/// The log's `(pid, count)` lines.
-fn counts(e: &Engine, n: &str) -> Vec<(u32, u64)> {
-    e.ok(&["logs", n])
-        .lines()
-        .filter_map(|l| {
-            let (p, c) = l.split_once(' ')?;
-            Some((p.parse().ok()?, c.parse().ok()?))
-        })
-        .collect()
-}
-
-fn wait_for_count(e: &Engine, n: &str, at_least: u64) -> Vec<(u32, u64)> {
-    wait_for(&format!("{n} to count to {at_least}"), || {
-        let c = counts(e, n);
-        (c.last().is_some_and(|l| l.1 >= at_least)).then_some(c)
-    })
-}
 
 #[test]
 fn a_counter_survives_checkpoint_and_restore_in_place() {

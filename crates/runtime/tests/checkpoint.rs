@@ -469,6 +469,71 @@ fn leave_running_leaves_the_container_running() {
     assert!(wait_until(STATE_TIMEOUT, || read_number(&count) > n + 2));
 }
 
+/// A paused container (its cgroup frozen: v1 `freezer.state`, v2
+/// `cgroup.freeze`) is checkpointed through the cgroup it is frozen in,
+/// as `ctr container checkpoint --task` does: CRIU leaves it as it found
+/// it, and a restore of that image runs.
+#[test]
+fn a_paused_container_stays_paused_through_a_leave_running_checkpoint() {
+    require_root!();
+    let Some(criu) = criu() else { return };
+    let rt = runtime();
+    let (b, data) = counter_bundle(&rt);
+    let count = data.join("count");
+    let (w, _out) = PipeReader::new();
+    run_with_pipe(
+        &rt,
+        &["run", "-d", "--bundle", path_str(b.path()), b.id()],
+        &w,
+    )
+    .ok();
+    assert!(wait_until(STATE_TIMEOUT, || read_number(&count) >= 2));
+    rt.cmd(&["pause", b.id()]).ok();
+    let frozen = read_number(&count);
+    let img = b.host_dir("image");
+    let out = checkpoint(&rt, &criu, &img, &["--leave-running"], b.id());
+    assert!(
+        out.success(),
+        "checkpoint failed:\n{out}\n{}",
+        dump_log(&img)
+    );
+    assert_eq!(rt.status(b.id()).as_deref(), Some("paused"));
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(read_number(&count), frozen, "the paused container counts");
+    rt.cmd(&["resume", b.id()]).ok();
+    assert!(
+        wait_until(STATE_TIMEOUT, || read_number(&count) > frozen),
+        "the container does not count after resume"
+    );
+    rt.kill(b.id(), "KILL").ok();
+    rt.wait_for_status(b.id(), "stopped", STATE_TIMEOUT);
+    rt.delete(b.id()).ok();
+    let (w2, second) = PipeReader::new();
+    let out = restore(&rt, &criu, &img, &b, &w2);
+    drop(w2);
+    assert!(
+        out.success(),
+        "restore failed:\n{out}\n{}",
+        restore_log(&img)
+    );
+    // Not paused: the image's tree was frozen by the dump, not by the
+    // container's state (runc's too).
+    assert_eq!(rt.status(b.id()).as_deref(), Some("running"));
+    assert!(
+        wait_until(STATE_TIMEOUT, || second.numbers().len() >= 3),
+        "the restored container does not count"
+    );
+    // It goes on from the pause (the file may lag stdout by one line).
+    let resumed = second.numbers()[0];
+    assert!(
+        (frozen..=frozen + 1).contains(&resumed),
+        "restored stdout starts at {resumed}, the pause was at {frozen}"
+    );
+    rt.kill(b.id(), "KILL").ok();
+    rt.wait_for_status(b.id(), "stopped", STATE_TIMEOUT);
+    rt.delete(b.id()).ok();
+}
+
 #[test]
 fn restore_from_a_corrupted_image_fails_and_leaves_nothing() {
     require_root!();
@@ -566,7 +631,7 @@ fn a_checkpoint_criu_refuses_leaves_the_container_running() {
 }
 
 #[test]
-fn pre_dump_and_lazy_pages_are_refused_with_the_reason() {
+fn pre_dumps_need_dirty_tracking_and_lazy_pages_are_refused() {
     require_root!();
     let Some(criu) = criu() else { return };
     let rt = runtime();
@@ -585,16 +650,18 @@ fn pre_dump_and_lazy_pages_are_refused_with_the_reason() {
         &data.join("count")
     ) >= 2));
     let img = b.host_dir("image");
+    let out = checkpoint(&rt, &criu, &img, &["--lazy-pages"], b.id());
+    assert!(!out.success());
+    assert!(error_message(&out).contains("--lazy-pages"), "{out}");
+    assert_eq!(rt.status(b.id()).as_deref(), Some("running"));
     let tracking = std::process::Command::new(&criu)
         .args(["check", "--feature", "mem_dirty_track"])
         .output()
         .unwrap()
         .status
         .success();
-    let out = checkpoint(&rt, &criu, &img, &["--pre-dump"], b.id());
-    if tracking {
-        assert!(out.success(), "pre-dump failed:\n{out}");
-    } else {
+    if !tracking {
+        let out = checkpoint(&rt, &criu, &img, &["--pre-dump"], b.id());
         assert!(
             !out.success(),
             "pre-dump succeeded without dirty tracking:\n{out}"
@@ -605,19 +672,46 @@ fn pre_dump_and_lazy_pages_are_refused_with_the_reason() {
                 && msg.contains("Dirty tracking is OFF"),
             "{msg}"
         );
-    }
-    fs::create_dir_all(img.join("parent")).unwrap();
-    let out = checkpoint(&rt, &criu, &img, &["--parent-path", "parent"], b.id());
-    if !tracking {
+        fs::create_dir_all(img.join("parent")).unwrap();
+        let out = checkpoint(&rt, &criu, &img, &["--parent-path", "parent"], b.id());
         assert!(
             error_message(&out).contains("--parent-path needs memory dirty tracking"),
             "{out}"
         );
+        assert_eq!(rt.status(b.id()).as_deref(), Some("running"));
+        return;
     }
-    let out = checkpoint(&rt, &criu, &img, &["--lazy-pages"], b.id());
-    assert!(!out.success());
-    assert!(error_message(&out).contains("--lazy-pages"), "{out}");
+    // Where the kernel tracks dirty memory (the cgroup v2 guest's does):
+    // a pre-dump leaves it running, a dump against it (runc's relative
+    // --parent-path) writes only what changed, and the two restore.
+    let pre = img.join("pre");
+    let full = img.join("full");
+    fs::create_dir_all(&pre).unwrap();
+    fs::create_dir_all(&full).unwrap();
+    let out = checkpoint(&rt, &criu, &pre, &["--pre-dump"], b.id());
+    assert!(out.success(), "pre-dump failed:\n{out}\n{}", dump_log(&pre));
     assert_eq!(rt.status(b.id()).as_deref(), Some("running"));
+    let at_pre = read_number(&data.join("count"));
+    assert!(wait_until(STATE_TIMEOUT, || read_number(
+        &data.join("count")
+    ) > at_pre));
+    let out = checkpoint(&rt, &criu, &full, &["--parent-path", "../pre"], b.id());
+    assert!(out.success(), "dump failed:\n{out}\n{}", dump_log(&full));
+    let frozen = read_number(&data.join("count"));
+    let (w2, _out2) = PipeReader::new();
+    let out = restore(&rt, &criu, &full, &b, &w2);
+    assert!(
+        out.success(),
+        "restore failed:\n{out}\n{}",
+        restore_log(&full)
+    );
+    assert!(
+        wait_until(STATE_TIMEOUT, || read_number(&data.join("count")) > frozen),
+        "the container restored from an incremental dump does not count"
+    );
+    rt.kill(b.id(), "KILL").ok();
+    rt.wait_for_status(b.id(), "stopped", STATE_TIMEOUT);
+    rt.delete(b.id()).ok();
 }
 
 #[test]

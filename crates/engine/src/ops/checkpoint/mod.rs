@@ -254,6 +254,25 @@ impl Engine {
 
     /// Dumps `c` into `dir` (replaced only on success).
     fn checkpoint_to(&self, c: &Container, dir: &Path, opts: &CheckpointOptions) -> Result<()> {
+        self.dump_to(c, dir, opts)?;
+        self.wait_exit_recorded(c, opts)
+    }
+
+    /// The dump ends the init (SIGKILL by CRIU): the monitor records that
+    /// exit (and cleans up) on its own time; this waits for its record.
+    fn wait_exit_recorded(&self, c: &Container, opts: &CheckpointOptions) -> Result<()> {
+        if !opts.leave_running && !self.wait_not_running(&c.id, Duration::from_secs(30))? {
+            return Err(Error::Monitor {
+                id: c.id.clone(),
+                message: "the container's exit after its checkpoint was not recorded within 30s"
+                    .into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// [`Engine::checkpoint_to`] without waiting for the exit's record.
+    fn dump_to(&self, c: &Container, dir: &Path, opts: &CheckpointOptions) -> Result<()> {
         if c.state != State::Running {
             // Podman's words.
             return Err(Error::StateConflict(format!(
@@ -308,14 +327,6 @@ impl Engine {
         replace_dir(&new, dir)?;
         self.db
             .record_checkpoint(&c.id, &now, !opts.leave_running)?;
-        // The monitor records the exit the dump caused.
-        if !opts.leave_running && !self.wait_not_running(&c.id, Duration::from_secs(30))? {
-            return Err(Error::Monitor {
-                id: c.id.clone(),
-                message: "the container's exit after its checkpoint was not recorded within 30s"
-                    .into(),
-            });
-        }
         Ok(())
     }
 
