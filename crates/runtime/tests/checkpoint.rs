@@ -268,6 +268,79 @@ fn a_counter_goes_on_counting_after_checkpoint_and_restore() {
     );
 }
 
+/// `args` with stdin on /dev/null, stdout on `out` and stderr on `err`.
+fn run_with_pipes(rt: &Runtime, args: &[&str], out: &OwnedFd, err: &OwnedFd) -> Output {
+    let o = out.try_clone().expect("dup pipe");
+    let e = err.try_clone().expect("dup pipe");
+    rt.spawn_with(args, move |c| {
+        c.stdout(Stdio::from(o)).stderr(Stdio::from(e));
+    })
+    .wait()
+}
+
+/// The init moves its stdout onto its stderr (`exec 1>&2`) before the
+/// checkpoint: restored (twice), it still writes to the new stderr, and
+/// the new stdout gets nothing (the stdio is recorded as it was given,
+/// not as fds 0-2 stand at the dump: both on one pipe, they would both go
+/// to the new stdout).
+#[test]
+fn stdout_and_stderr_come_back_in_their_places() {
+    require_root!();
+    let Some(criu) = criu() else { return };
+    let rt = runtime();
+    let mut b = Bundle::new(&rt);
+    b.set_script("exec 1>&2; i=0; while :; do i=$((i+1)); echo $i; sleep 0.05; done");
+    let (o, out) = PipeReader::new();
+    let (e, err) = PipeReader::new();
+    let args = ["run", "-d", "--bundle", path_str(b.path()), b.id()];
+    run_with_pipes(&rt, &args, &o, &e).ok();
+    drop((o, e));
+    assert!(wait_until(STATE_TIMEOUT, || err.numbers().len() >= 3));
+    let mut last = 0;
+    for round in 0..2 {
+        let img = b.host_dir(&format!("image{round}"));
+        let done = checkpoint(&rt, &criu, &img, &[], b.id());
+        assert!(
+            done.success(),
+            "checkpoint failed:\n{done}\n{}",
+            dump_log(&img)
+        );
+        let (o, out2) = PipeReader::new();
+        let (e, err2) = PipeReader::new();
+        let args = [
+            "--criu",
+            path_str(&criu),
+            "restore",
+            "-d",
+            "--image-path",
+            path_str(&img),
+            "--bundle",
+            path_str(b.path()),
+            b.id(),
+        ];
+        let done = run_with_pipes(&rt, &args, &o, &e);
+        drop((o, e));
+        assert!(
+            done.success(),
+            "restore failed:\n{done}\n{}",
+            restore_log(&img)
+        );
+        assert!(
+            wait_until(STATE_TIMEOUT, || err2.numbers().len() >= 3),
+            "round {round}: nothing on the new stderr; stdout has {:?}",
+            out2.numbers()
+        );
+        let resumed = err2.numbers()[0];
+        assert!(resumed > last, "round {round}: {resumed} after {last}");
+        last = *err2.numbers().last().unwrap();
+        assert_eq!(out2.numbers(), Vec::<u64>::new(), "round {round}");
+    }
+    assert_eq!(out.numbers(), Vec::<u64>::new());
+    rt.kill(b.id(), "KILL").ok();
+    rt.wait_for_status(b.id(), "stopped", STATE_TIMEOUT);
+    rt.delete(b.id()).ok();
+}
+
 #[test]
 fn a_64_mib_heap_and_an_open_file_come_back() {
     require_root!();
