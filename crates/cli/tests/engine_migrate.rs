@@ -192,3 +192,60 @@ fn a_failed_destination_leaves_the_container_running_here() {
         b.mounts_under_root()
     );
 }
+
+/// The `got N` lines of the container's stderr.
+fn got(e: &Engine, n: &str) -> Vec<u64> {
+    let out = e.run(&["logs", n]);
+    String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .filter_map(|l| l.strip_prefix("got ")?.parse().ok())
+        .collect()
+}
+
+fn wait_for_got(e: &Engine, n: &str, at_least: u64) -> Vec<u64> {
+    common::lifecycle::wait_for(&format!("{n} to get {at_least}"), || {
+        let g = got(e, n);
+        (g.last().is_some_and(|l| *l >= at_least)).then_some(g)
+    })
+}
+
+#[test]
+fn with_tcp_established_a_connection_goes_on_at_the_destination() {
+    require_root!();
+    if !have_criu() {
+        return;
+    }
+    let a = Engine::new("berth");
+    let b = Engine::new("berth");
+    let n = name("migtcp");
+    // A server and a client over loopback inside the container: both
+    // ends move, so the connection can go on. The server logs what it
+    // gets on stderr (its stdout is the connection).
+    let script = "nc -l -p 9000 -e sh -c 'while read l; do echo got $l; done >&2' & sleep 0.3; \
+                  i=0; while :; do i=$((i+1)); echo $i; sleep 0.1; done | nc 127.0.0.1 9000";
+    a.ok(&["run", "-d", "--name", &n, "bb:1", "sh", "-c", script]);
+    wait_for_got(&a, &n, 3);
+    a.ok(&["migrate", "--tcp-established", &n, &b.command_line()]);
+    let last = *got(&a, &n).last().unwrap();
+    let after = wait_for_got(&b, &n, last + 5);
+    // The same connection: the count goes on where it stopped, nothing
+    // lost, nothing twice.
+    let expected: Vec<u64> = (last + 1..=*after.last().unwrap()).collect();
+    assert_eq!(after, expected);
+    // Refused by name before anything stops where it cannot work.
+    let m = name("migtcpnone");
+    a.ok(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--name",
+        &m,
+        "bb:1",
+        "sleep",
+        "1000",
+    ]);
+    let err = one_line_error(&a.run(&["migrate", "--tcp-established", &m, &b.command_line()]));
+    assert!(err.contains("--tcp-close"), "{err}");
+    assert_eq!(a.inspect(&m)["State"]["Status"], "running");
+}

@@ -106,6 +106,9 @@ pub struct MigrateArgs {
     /// Publish ports at the destination instead of the container's own (as run -p)
     #[arg(short = 'p', long)]
     pub publish: Vec<String>,
+    /// Keep established TCP connections open at the destination (else they come back closed)
+    #[arg(long)]
+    pub tcp_established: bool,
     /// The running container
     pub container: String,
     /// A command running berth at the destination ('ssh host berth',

@@ -154,6 +154,7 @@ pub fn migrate(root: &Path, a: MigrateArgs) -> Result<()> {
         name: a.name,
         remove: a.rm,
         publish: a.publish,
+        tcp_established: a.tcp_established,
     };
     let m = engine.migrate(&a.container, &opts)?;
     tracing::debug!(

@@ -80,6 +80,9 @@ pub struct MigrateOptions {
     /// `-p`: the ports published there instead of the container's own
     /// (`run -p`'s syntax, checked there).
     pub publish: Vec<String>,
+    /// `--tcp-established`: the connections come back open there (their
+    /// peers must reach the address at the destination), not closed.
+    pub tcp_established: bool,
 }
 
 /// What a migration did.
@@ -125,6 +128,9 @@ impl Engine {
         self.check_exportable(&c)?;
         let name = o.name.clone().unwrap_or_else(|| c.name.clone());
         crate::model::validate_name(&name)?;
+        if o.tcp_established {
+            super::refuse_tcp_established(&c)?;
+        }
         let dest = &o.destination;
         // Before anything stops: the destination answers, the name is
         // free, the network exists, the image is there.
@@ -133,9 +139,9 @@ impl Engine {
 
         let began = Instant::now();
         // A service keeps being asked while it moves: its connections are
-        // dumped and come back closed there (`--tcp-close`; their clients
-        // reconnect), one not yet accepted is dropped (its client
-        // retries), rather than failing the dump.
+        // dumped (and come back closed there unless `--tcp-established`:
+        // their clients reconnect), one not yet accepted is dropped (its
+        // client retries), rather than failing the dump.
         let opts = CheckpointOptions {
             tcp_established: true,
             tcp_skip_in_flight: true,
@@ -146,11 +152,14 @@ impl Engine {
         // volumes: it streams while the monitor records the exit here.
         self.dump_to(&c, &dir, &opts)?;
         tracing::debug!(ms = began.elapsed().as_millis() as u64, "dumped");
+        // Back here the address and its routes are the same: connections
+        // come back open, except where nothing can restore them (`none`).
         let back_here = RestoreOptions {
-            tcp_close: true,
+            tcp_established: true,
+            tcp_close: matches!(c.config.network(), NetworkMode::None),
             ..Default::default()
         };
-        let streamed = self.stream_to(&c, &name, &o.publish, dest);
+        let streamed = self.stream_to(&c, &name, o, dest);
         let downtime = began.elapsed();
         // A restore here (or --rm) needs the exit recorded; a slow record
         // is no failure of a move that happened.
@@ -177,12 +186,11 @@ impl Engine {
                     downtime,
                 })
             }
-            // Its connections come back closed here too.
             Err(e) => match self.restore(&c.id, &back_here) {
                 Ok(_) => Err(Error::Migration(format!("{e}; {} runs here again", c.name))),
                 Err(back) => Err(Error::Migration(format!(
                     "{e}; restoring {} here failed too ({back}): its checkpoint is kept, \
-                     `berth container restore --tcp-close {}` retries",
+                     `berth container restore {}` retries",
                     c.name, c.name
                 ))),
             },
@@ -288,20 +296,25 @@ impl Engine {
         &self,
         c: &Container,
         name: &str,
-        publish: &[String],
+        o: &MigrateOptions,
         dest: &Destination,
     ) -> Result<String> {
         let dir = self.bundle(&c.id).file(IN_PLACE);
+        let connections = if o.tcp_established {
+            "--tcp-established"
+        } else {
+            "--tcp-close"
+        };
         let mut args = vec![
             "container",
             "restore",
             "--import",
             "-",
-            "--tcp-close",
+            connections,
             "--name",
             name,
         ];
-        for p in publish {
+        for p in &o.publish {
             args.extend(["--publish", p.as_str()]);
         }
         let mut child = dest

@@ -438,7 +438,7 @@ impl Engine {
 /// gets nothing back but its loopback, so connections are not restored
 /// there (`--tcp-close` restores them closed). `host` and `container:`
 /// keep their namespace.
-fn refuse_tcp_established(c: &Container) -> Result<()> {
+pub(super) fn refuse_tcp_established(c: &Container) -> Result<()> {
     match c.config.network() {
         NetworkMode::None => Err(Error::NotSupported(
             "restoring established TCP connections (--tcp-established) is not supported for a container \
