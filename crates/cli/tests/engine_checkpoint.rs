@@ -226,6 +226,56 @@ fn refusals_name_what_is_not_done() {
 }
 
 #[test]
+fn a_restored_none_container_has_its_loopback_up() {
+    require_root!();
+    if !have_criu() {
+        return;
+    }
+    let e = Engine::new("berth");
+    let n = name("cknone");
+    // `nc -l` prints what it got; `sleep` holds it open meanwhile.
+    e.ok(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--name",
+        &n,
+        "bb:1",
+        "sh",
+        "-c",
+        "sleep 1000 | nc -l -p 7000",
+    ]);
+    // Listening (port 7000 is 1B58, state 0A) before the dump.
+    wait_for("nc to listen", || {
+        let tcp = e.ok(&["exec", &n, "cat", "/proc/net/tcp"]);
+        tcp.contains(":1B58 00000000:0000 0A").then_some(())
+    });
+    e.ok(&["container", "checkpoint", &n]);
+    e.ok(&["container", "restore", &n]);
+    // CRIU made the namespace empty; the restore hook brought `lo` up.
+    let links = e.ok(&["exec", &n, "ip", "-o", "link"]);
+    assert_eq!(links.lines().count(), 1, "{links}");
+    assert!(
+        links.starts_with("1: lo: <LOOPBACK,UP,LOWER_UP>"),
+        "{links}"
+    );
+    let addrs = e.ok(&["exec", &n, "ip", "-o", "addr"]);
+    assert!(addrs.contains("inet 127.0.0.1/8"), "{addrs}");
+    // The restored listener answers on localhost.
+    e.ok(&[
+        "exec",
+        &n,
+        "sh",
+        "-c",
+        "for i in $(seq 50); do echo hi | nc 127.0.0.1 7000 && exit 0; sleep 0.1; done; exit 1",
+    ]);
+    wait_for("the restored server to print what it got", || {
+        (e.ok(&["logs", &n]) == "hi\n").then_some(())
+    });
+}
+
+#[test]
 fn established_connections_are_dumped_and_come_back_closed_with_tcp_close() {
     require_root!();
     if !have_criu() {
@@ -340,6 +390,64 @@ fn docker_checkpoint_create_ls_rm_and_start_from_one() {
             .contains(&format!("checkpoint cp1 does not exist for container {n}")),
         "{out:?}"
     );
+}
+
+#[test]
+fn start_attached_from_a_checkpoint_streams_the_count_to_its_end() {
+    require_root!();
+    if !have_criu() {
+        return;
+    }
+    let e = Engine::new("berth");
+    let n = name("ckattach");
+    // Counts to 3, waits for /go (checkpointed there, so the dump cannot
+    // race the end), counts on to 30 and exits 3.
+    let counter = "sh -c 'i=0; while [ $i -lt 30 ]; do i=$((i+1)); echo $$ $i; \
+        if [ $i -eq 3 ]; then while [ ! -e /go ]; do sleep 0.1; done; fi; sleep 0.05; done; \
+        exit 3' & wait $!";
+    e.ok(&["run", "-d", "--name", &n, "bb:1", "sh", "-c", counter]);
+    wait_for_count(&e, &n, 3);
+    assert_eq!(e.ok(&["checkpoint", "create", &n, "cp1"]), "cp1\n");
+    let out = e.run(&["start", "-a", "--checkpoint", "nope", &n]);
+    assert_eq!(out.status.code(), Some(125), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains(&format!("checkpoint nope does not exist for container {n}")),
+        "{err}"
+    );
+    // Attached before the restore: the session gets the restored output
+    // until the exit, whose code is the container's.
+    let mut start = e.command(&["start", "-a", "--checkpoint", "cp1", &n]);
+    let attached = std::thread::spawn(move || output_within(&mut start, COMMAND_TIMEOUT));
+    wait_for("the restore", || {
+        let v = e.inspect(&n);
+        (v["State"]["Restored"] == true && v["State"]["Status"] == "running").then_some(())
+    });
+    e.ok(&["exec", &n, "touch", "/go"]);
+    let out = attached.join().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let streamed: Vec<(u32, u64)> = stdout
+        .lines()
+        .filter_map(|l| {
+            let (p, c) = l.split_once(' ')?;
+            Some((p.parse().ok()?, c.parse().ok()?))
+        })
+        .collect();
+    let before = counts(&e, &n)[0].0;
+    let expected: Vec<(u32, u64)> = (4..=30).map(|c| (before, c)).collect();
+    assert_eq!(streamed, expected, "{stdout}");
+    wait_for("the exit recorded", || {
+        let v = e.inspect(&n);
+        (v["State"]["Status"] == "exited").then_some(v)
+    });
+    assert_eq!(e.inspect(&n)["State"]["ExitCode"], 3);
 }
 
 #[test]
