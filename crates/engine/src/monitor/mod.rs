@@ -317,7 +317,8 @@ impl Monitor {
         // A restore's network is set up from the runtime's createRuntime
         // hook, before CRIU restores the sockets (see `restore_hook`): a
         // `none` container's too, whose `lo` comes back down (CRIU makes
-        // the namespace empty) and whose sockets may be bound to it.
+        // the namespace empty), so that it is up before the restored
+        // processes run again.
         let hook = match restore {
             Some(_) if !attachment.is_empty() => {
                 let socket = crate::attach::BoundSocket::bind(bundle.dir(), RESTORE_HOOK_SOCKET)?;
