@@ -3,7 +3,7 @@
 # `berth migrate` moves it between two berth roots, each in a network
 # namespace of its own standing for a host.
 #
-#   bench/migrate.sh [-n ROUNDS] [-m MIB] [-d DIR] BERTH
+#   bench/migrate.sh [-n ROUNDS] [-m MIB] [-d DIR] [-P] BERTH
 #
 # BERTH is the binary to measure (target/release/berth; berth-runtime and
 # berth-monitor beside it). CRIU is what scripts/build-criu.sh prints, else
@@ -25,20 +25,31 @@
 # prints berth's own measure (from the dump's start to the destination's
 # restore returning: `--log-level debug`'s `migrated downtime_ms`) and
 # the whole command's time (which includes the checks before the dump).
+# Each round also moves the service once while nobody asks it ("idle":
+# the time of the `migrate` command).
+#
+# With -P, Podman (with runc and the same CRIU) moves the same service
+# between two Podman stores, each in a namespace of its own, the way
+# Podman migrates: `container checkpoint --export FILE` there, `container
+# restore --import FILE` here (the image loaded into both stores first),
+# idle only: Debian's Podman 4.3 has no `--tcp-skip-in-flight` nor
+# `--tcp-close`, so it cannot dump a service while it is being asked.
+# The ratio is berth's idle migrate over Podman's two commands.
 # Round 0 is a warm-up and not counted. Everything it starts is removed
 # on exit, even a failed one.
 set -uo pipefail
-ROUNDS=5 MIB=16 DIR=/var/tmp
-while getopts n:m:d: o; do
+ROUNDS=5 MIB=16 DIR=/var/tmp PODMAN=
+while getopts n:m:d:P o; do
     case $o in
         n) ROUNDS=$OPTARG ;;
         m) MIB=$OPTARG ;;
         d) DIR=$OPTARG ;;
+        P) PODMAN=$(command -v podman) || { echo "migrate.sh: -P needs podman" >&2; exit 2; } ;;
         *) exit 2 ;;
     esac
 done
 shift $((OPTIND - 1))
-[ $# -ge 1 ] || { echo "usage: migrate.sh [-n ROUNDS] [-m MIB] [-d DIR] BERTH" >&2; exit 2; }
+[ $# -ge 1 ] || { echo "usage: migrate.sh [-n ROUNDS] [-m MIB] [-d DIR] [-P] BERTH" >&2; exit 2; }
 [ "$(id -u)" = 0 ] || { echo "migrate.sh: needs root" >&2; exit 2; }
 BERTH=$(realpath "$1")
 for p in python3 /bin/busybox ip; do
@@ -53,17 +64,30 @@ W=$(mktemp -d "$DIR/migbench.XXXXXX")
 NSA=berth-migbench-$$-a NSB=berth-migbench-$$-b
 NAME=svc
 berth() { local ns=$1 root=$2; shift 2; nsenter --net="/run/netns/$ns" "$BERTH" --root "$W/root-$root" "$@"; }
+# Podman's stores pa and pb, in namespaces ...-pa and ...-pb.
+podman() {
+    local x=$1; shift
+    nsenter --net="/run/netns/berth-migbench-$$-p$x" "$PODMAN" --root "$W/podman-$x" \
+        --runroot "$W/podman-run-$x" --runtime runc --cgroup-manager cgroupfs "$@"
+}
 cleanup() {
     for x in a b; do
         berth "berth-migbench-$$-$x" $x rm -f $NAME >/dev/null 2>&1
         ip netns del "berth-migbench-$$-$x" 2>/dev/null
+        if [ -n "$PODMAN" ] && [ -d "$W/podman-$x" ]; then
+            podman $x rm -f -a >/dev/null 2>&1
+            podman $x system reset -f >/dev/null 2>&1
+        fi
+        ip netns del "berth-migbench-$$-p$x" 2>/dev/null
     done
     grep -o " $W[^ ]*" /proc/self/mountinfo | sort -r | while read -r m; do umount -l "$m"; done
     rm -rf "$W"
 }
 trap cleanup EXIT
-for ns in $NSA $NSB; do
-    ip netns add "$ns" && ip netns exec "$ns" ip link set lo up || exit 1
+spaces="a b"
+[ -z "$PODMAN" ] || spaces="a b pa pb"
+for x in $spaces; do
+    ip netns add "berth-migbench-$$-$x" && ip netns exec "berth-migbench-$$-$x" ip link set lo up || exit 1
 done
 
 mkdir -p "$W/rootfs/bin" "$W/rootfs/etc" "$W/rootfs/tmp"
@@ -126,40 +150,85 @@ answering() {
     return 1
 }
 
-probe_ms=() berth_ms=() total_ms=()
-from=a to=b
-answering $NSA || exit 1
-for round in $(seq 0 "$ROUNDS"); do
-    for _ in 1 2; do
-        nsf=$NSA nst=$NSB
-        [ $from = b ] && nsf=$NSB nst=$NSA
+ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
+
+# One berth migration of the service from root $1 to root $2; with $3
+# (probe) under the prober. Sets LAST (printed line) and the times.
+berth_move() {
+    local from=$1 to=$2 probed=${3:-} nsf=berth-migbench-$$-$1 nst=berth-migbench-$$-$2 probe t0 log
+    if [ -n "$probed" ]; then
         rm -f "$W/probe.ready"
         python3 "$W/probe.py" "$IP" "$nsf" "$nst" "$W/probe.ready" > "$W/probe.out" &
         probe=$!
         for _ in $(seq 100); do [ -e "$W/probe.ready" ] && break; sleep 0.05; done
-        [ -e "$W/probe.ready" ] || { echo "migrate.sh: the prober did not start" >&2; exit 1; }
-        t0=$(date +%s%N)
-        log=$(berth $nsf $from --log-level debug migrate $NAME "nsenter --net=/run/netns/$nst $BERTH --root $W/root-$to" 2>&1 >/dev/null) ||
-            { echo "migrate.sh: migrate $from -> $to failed: $log" >&2; exit 1; }
-        t1=$(date +%s%N)
-        answering $nst || exit 1
-        wait $probe
-        ms=$(cat "$W/probe.out")
-        own=$(printf '%s\n' "$log" | grep -o 'downtime_ms=[0-9]*' | cut -d= -f2)
-        # The stopped source goes: the name is free for the way back.
-        berth $nsf $from rm $NAME >/dev/null || exit 1
-        if [ "$round" -gt 0 ]; then
-            probe_ms+=("$ms") berth_ms+=("$own") total_ms+=($(((t1 - t0) / 1000000)))
-        fi
-        printf 'round %d %s -> %s: downtime %s ms (berth: %s ms), migrate %d ms\n' \
-            "$round" $from $to "$ms" "$own" $(((t1 - t0) / 1000000))
-        tmp=$from from=$to to=$tmp
-    done
+        [ -e "$W/probe.ready" ] || { echo "migrate.sh: the prober did not start" >&2; return 1; }
+    fi
+    t0=$(date +%s%N)
+    log=$(berth $nsf $from --log-level debug migrate $NAME "nsenter --net=/run/netns/$nst $BERTH --root $W/root-$to" 2>&1 >/dev/null) ||
+        { echo "migrate.sh: migrate $from -> $to failed: $log" >&2; return 1; }
+    MOVE_MS=$(ms_since "$t0")
+    answering "$nst" || return 1
+    OWN_MS=$(printf '%s\n' "$log" | grep -o 'downtime_ms=[0-9]*' | cut -d= -f2)
+    PROBE_MS=
+    if [ -n "$probed" ]; then
+        wait "$probe"
+        PROBE_MS=$(cat "$W/probe.out")
+    fi
+    # The stopped source goes: the name is free for the way back.
+    berth $nsf $from rm $NAME >/dev/null
+}
+
+# The same move by Podman: checkpoint --export there, restore --import here.
+podman_move() {
+    local from=$1 to=$2 t0
+    t0=$(date +%s%N)
+    podman $from container checkpoint --export "$W/podman.tar.gz" $NAME >/dev/null &&
+        podman $to container restore --import "$W/podman.tar.gz" >/dev/null ||
+        { echo "migrate.sh: podman's move $from -> $to failed" >&2; return 1; }
+    MOVE_MS=$(ms_since "$t0")
+    answering "berth-migbench-$$-p$to" || return 1
+    podman $from rm $NAME >/dev/null && rm -f "$W/podman.tar.gz"
+}
+
+if [ -n "$PODMAN" ]; then
+    berth $NSA a save bb:mig > "$W/bb.tar" || exit 1
+    for x in a b; do podman $x load -q -i "$W/bb.tar" >/dev/null 2>&1 || exit 1; done
+    podman a run -d --name $NAME --ulimit nofile=20000:20000 --ulimit nproc=4096:4096 \
+        docker.io/library/bb:mig sh -c "$SCRIPT" >/dev/null || exit 1
+    PIP=$(podman a inspect --format '{{.NetworkSettings.IPAddress}}' $NAME)
+fi
+
+probe_ms=() own_ms=() probed_ms=() idle_ms=() podman_ms=()
+answering $NSA || exit 1
+for round in $(seq 0 "$ROUNDS"); do
+    berth_move a b || exit 1
+    line="round $round: berth idle $MOVE_MS ms (own $OWN_MS)"
+    [ "$round" -gt 0 ] && idle_ms+=("$MOVE_MS")
+    berth_move b a probe || exit 1
+    line+=", asked: downtime $PROBE_MS ms (own $OWN_MS, command $MOVE_MS)"
+    [ "$round" -gt 0 ] && probe_ms+=("$PROBE_MS") own_ms+=("$OWN_MS") probed_ms+=("$MOVE_MS")
+    if [ -n "$PODMAN" ]; then
+        save=$IP IP=$PIP
+        for dir in "a b" "b a"; do
+            podman_move $dir || exit 1
+            line+=", podman $MOVE_MS ms"
+            [ "$round" -gt 0 ] && podman_ms+=("$MOVE_MS")
+        done
+        IP=$save
+    fi
+    echo "$line"
 done
 
 stats() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {printf "min %d  median %d  max %d", a[1], a[int((NR+1)/2)], a[NR]}'; }
+median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 echo
-echo "migration of a ${MIB} MiB httpd container between two roots, $((ROUNDS * 2)) samples:"
-echo "  downtime (no answer), ms:      $(stats "${probe_ms[@]}")"
-echo "  berth's dump->restored, ms:    $(stats "${berth_ms[@]}")"
-echo "  whole migrate command, ms:     $(stats "${total_ms[@]}")"
+echo "migration of a ${MIB} MiB httpd container between two roots, $ROUNDS rounds:"
+echo "  asked every 5 ms: downtime (no answer), ms:  $(stats "${probe_ms[@]}")"
+echo "                    berth's dump->restored, ms: $(stats "${own_ms[@]}")"
+echo "                    whole migrate command, ms:  $(stats "${probed_ms[@]}")"
+echo "  idle: berth migrate, ms:                       $(stats "${idle_ms[@]}")"
+if [ -n "$PODMAN" ]; then
+    echo "  idle: podman checkpoint --export + restore --import, ms: $(stats "${podman_ms[@]}")"
+    awk -v b="$(median "${idle_ms[@]}")" -v p="$(median "${podman_ms[@]}")" \
+        'BEGIN {printf "  berth / podman (medians): %.2f\n", b / p}'
+fi

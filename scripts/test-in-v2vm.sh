@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the test binaries (unit and integration) of the crates runtime,
-# cgroups, sys, engine, testutil and init (not net or volume), and of the cli crate only
-# engine_resources (none of the image crate: see below), as root on a pure
+# cgroups, sys, engine, testutil and init (not net or volume), and of the cli
+# crate only engine_resources and two of engine_checkpoint's tests (none of
+# the image crate: see below), as root on a pure
 # cgroup v2 guest (../shared/tools/cgv2vm), the layout most users have and
 # a v1/hybrid host cannot show, with AppArmor and loop block devices, which
 # the CI host lacks. Builds on the host, boots the guest once, runs the
@@ -27,13 +28,27 @@
 #   V2VM               the launcher (default ../shared/tools/cgv2vm/run-in-v2vm.sh beside the repo)
 #   V2VM_CPUS, V2VM_MEM   guest size (default: this machine's CPUs, 4096 MiB)
 #   V2VM_BIN_TIMEOUT   seconds one test binary may run in the guest (default 900)
+#   PATH               `criu` on it is the CRIU the checkpoint tests use (the
+#                      guest shares this machine's root, so its libraries
+#                      too); without one, scripts/build-criu.sh's (built once).
 #
 # The doctests are not run here: they are not binaries cargo can hand over,
 # and scripts/test.sh runs them.
 set -euo pipefail
 
-# Inside the guest: run the binaries named before `--`, passing what follows
-# to each, and report.
+# The checkpoint tests the guest runs (why: below, where the binaries are
+# chosen). Of the runtime's (crates/runtime/tests/checkpoint.rs), all but
+# these (libtest --skip patterns); of the engine's
+# (crates/cli/tests/engine_checkpoint.rs), only these (exact names).
+ck_runtime_skip=(podman_ containerd_ a_64_mib_heap_)
+ck_engine_only=(
+    a_counter_survives_checkpoint_and_restore_in_place
+    an_exported_checkpoint_restores_under_a_new_name_in_another_root
+)
+
+# Inside the guest: run the binaries named after the filter (the libtest
+# filter, or empty) and before `--`, passing the filter and what follows to
+# each, and report.
 if [ "${1:-}" = --in-guest ]; then
     shift
     # The guest's init chroots into its root instead of moving it onto /
@@ -50,6 +65,8 @@ if [ "${1:-}" = --in-guest ]; then
             sh "$root_at" bash "$0" --in-guest "$@"
     fi
     cd "$CARGO_TARGET_DIR"
+    filter=$1
+    shift
     bins=()
     while [ $# -gt 0 ] && [ "$1" != -- ]; do bins+=("$1"); shift; done
     [ $# -eq 0 ] || shift
@@ -76,24 +93,52 @@ if [ "${1:-}" = --in-guest ]; then
     # Networks (the default bridge of every engine test): a Debian host
     # loads these on first use (request_module); this guest's kernel cannot
     # reach a modprobe, so they are loaded here, as loop is.
-    modprobe -a nfnetlink nf_tables nf_conntrack nf_nat nft_chain_nat nft_nat \
+    modprobe -a nfnetlink nf_tables nf_conntrack nf_conntrack_netlink nf_nat nft_chain_nat nft_nat \
         nft_masq nft_ct nft_fib nft_fib_inet nft_fib_ipv4 nft_fib_ipv6 \
-        bridge veth macvlan sch_tbf || {
+        bridge veth macvlan sch_tbf \
+        tun unix_diag inet_diag tcp_diag udp_diag netlink_diag af_packet_diag || {
         echo "test-in-v2vm: cannot load the network modules" >&2
         exit 1
     }
+    # CRIU (the checkpoint tests): the same binary as on the host. Its
+    # `criu check` needs the socket diag modules and tun loaded above, and
+    # a dump of a network namespace nf_conntrack_netlink (without it
+    # nfnetlink answers EINVAL: "-22 reported by netlink").
+    criu=$(command -v criu) || { echo "test-in-v2vm: no criu on PATH" >&2; exit 1; }
+    if ! criu_says=$(criu check 2>&1); then
+        echo "test-in-v2vm: \`$criu check\` fails on the guest's kernel:" >&2
+        echo "$criu_says" >&2
+        exit 1
+    fi
     ls /sys/block | grep -q '^loop' || { echo "test-in-v2vm: no loop block devices" >&2; exit 1; }
     echo "guest: $(uname -r), $(nproc) CPUs, cgroup2 controllers: $(cat /sys/fs/cgroup/cgroup.subtree_control)"
     echo "guest: LSMs $(cat /sys/kernel/security/lsm), block devices: $(ls /sys/block | tr '\n' ' ')"
     echo "guest: $(busybox | head -n1)"
     echo "guest: $(runc --version | head -n1)"
+    echo "guest: CRIU $("$criu" --version | sed -n 's/^Version: //p') at $criu"
     limit=${V2VM_BIN_TIMEOUT:-900}
     failed=()
     for bin in "${bins[@]}"; do
         name=${bin#"$CARGO_TARGET_DIR"/}
         echo
+        # The checkpoint binaries run their chosen tests only (above).
+        run=(${filter:+"$filter"})
+        case "$name" in
+            */deps/checkpoint-*)
+                for t in "${ck_runtime_skip[@]}"; do run+=(--skip "$t"); done ;;
+            */deps/engine_checkpoint-*)
+                run=()
+                for t in "${ck_engine_only[@]}"; do
+                    [[ $t == *"$filter"* ]] && run+=("$t")
+                done
+                if [ ${#run[@]} -eq 0 ]; then
+                    echo "=== $name: none of its guest tests matches '$filter'"
+                    continue
+                fi
+                run+=(--exact) ;;
+        esac
         echo "=== $name ($SECONDS s)"
-        "$bin" "$@" &
+        "$bin" "${run[@]}" "$@" &
         pid=$!
         # A hung test shows what it waits for, then dies.
         (
@@ -154,8 +199,18 @@ json=$(cd "$repo" && cargo test --workspace --no-run --message-format=json-rende
 # directories: nothing of cgroups) run on the host only; `berth build`'s
 # own tests are CLI tests (crates/cli/tests/build_*.rs), host only as well:
 # a RUN step is an engine container, which engine_resources covers here.
-# The runtime's checkpoint/restore tests (crates/runtime/tests/checkpoint.rs)
-# run on the host only, where .ci/run builds CRIU for the host's kernel.
+# Checkpoint/restore (CRIU) on v2 freezes through the container's cgroup2
+# directory (cgroup.freeze), restores into the cgroupsPath's (CRIU's
+# cgroup roots) and removes it afterwards: the runtime's checkpoint tests
+# run here, with the same CRIU 4.2 as the host's (see the guest part for
+# the modules it needs), less three (ck_runtime_skip, ~60 s each under
+# emulation, nothing of cgroups: Podman's and containerd's command flows,
+# which drive the runtime as the other tests do, and the 64 MiB heap, a
+# memory copy), and of the engine's the in-place counter and the export
+# restored in a second root (ck_engine_only: the engine's cgroup parent,
+# the monitor adopting the restored tree); the rest run on the host. The
+# guest's kernel tracks dirty memory, which the host's does not: the
+# incremental checkpoint (--pre-dump, --parent-path) runs only here.
 mapfile -t bins < <(printf '%s\n' "$json" \
     | grep '"reason":"compiler-artifact"' \
     | grep '"profile":{[^}]*"test":true' \
@@ -164,15 +219,21 @@ mapfile -t bins < <(printf '%s\n' "$json" \
     | grep -v '"manifest_path":"[^"]*/crates/volume/Cargo.toml"' \
     | grep -v '"manifest_path":"[^"]*/crates/build/Cargo.toml"' \
     | grep -vP '"executable":"[^"]*/deps/idmapped_mounts-[^/"]*"' \
-    | grep -vP '"executable":"[^"]*/deps/checkpoint-[^/"]*"' \
-    | grep -vP '"manifest_path":"[^"]*/crates/cli/Cargo.toml".*"executable":"[^"]*/deps/(?!engine_resources-)[^/"]*"' \
+    | grep -vP '"manifest_path":"[^"]*/crates/cli/Cargo.toml".*"executable":"[^"]*/deps/(?!engine_resources-|engine_checkpoint-)[^/"]*"' \
     | grep -o '"executable":"[^"]*"' | sed 's/^"executable":"\(.*\)"$/\1/')
 [ ${#bins[@]} -gt 0 ] || { echo "test-in-v2vm: no test binaries built" >&2; exit 2; }
 
-args=()
-if [ $# -gt 0 ] && [ "$1" != -- ]; then args+=("$1"); shift; fi
+filter=
+if [ $# -gt 0 ] && [ "$1" != -- ]; then filter=$1; shift; fi
 [ "${1:-}" != -- ] || shift
-args+=("$@")
+args=("$@")
+
+# The CRIU of the checkpoint tests: criu on PATH, else the one
+# scripts/build-criu.sh builds (.ci/run has built it and put it in PATH).
+if ! command -v criu >/dev/null; then
+    criu_bin=$("$here/build-criu.sh")
+    PATH="$(dirname "$criu_bin"):$PATH"
+fi
 
 export CI=1 BERTH_REQUIRE_ROOT=1 BERTH_REQUIRE_CGROUP=v2
 # The guest has AppArmor (Debian's kernel) and loop block devices: the
@@ -193,6 +254,6 @@ export RUST_BACKTRACE=${RUST_BACKTRACE:-1}
 cd "$(dirname "$BERTH_SKIP_LEDGER")"
 rc=0
 "$vm" --cpus "${V2VM_CPUS:-$(nproc)}" --mem "${V2VM_MEM:-4096}" \
-    bash "$here/test-in-v2vm.sh" --in-guest "${bins[@]}" -- "${args[@]}" || rc=$?
+    bash "$here/test-in-v2vm.sh" --in-guest "$filter" "${bins[@]}" -- "${args[@]}" || rc=$?
 "$repo/.ci/check-skips" guest "$BERTH_SKIP_LEDGER" || rc=$((rc ? rc : 1))
 exit "$rc"

@@ -10,57 +10,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use berth_testutil::{output_within, require_root, COMMAND_TIMEOUT};
+use common::checkpoint::{counts, have_criu, wait_for_count, COUNTER};
 use common::engine::{name, Engine};
 use common::lifecycle::wait_for;
-
-/// A usable `criu` on PATH (`criu check` passes), or a visible skip
-/// (a failure in CI).
-fn have_criu() -> bool {
-    let found = std::env::var("PATH")
-        .unwrap_or_default()
-        .split(':')
-        .map(|d| Path::new(d).join("criu"))
-        .find(|p| p.is_file());
-    let why = match &found {
-        None => "no criu on PATH (scripts/build-criu.sh builds one)".to_string(),
-        Some(p) => match std::process::Command::new(p).arg("check").output() {
-            Ok(o) if o.status.success() => return true,
-            Ok(o) => format!(
-                "`{} check` fails here: {}",
-                p.display(),
-                String::from_utf8_lossy(&o.stderr).trim()
-            ),
-            Err(e) => format!("cannot run {}: {e}", p.display()),
-        },
-    };
-    if std::env::var_os("CI").is_some() {
-        panic!("checkpoint tests need CRIU in CI: {why}");
-    }
-    berth_testutil::skipped(&why);
-    false
-}
-
-/// A counter in a child of the container's init: each line is
-/// `<its pid> <count>`, ten a second.
-const COUNTER: &str = "sh -c 'i=0; while :; do i=$((i+1)); echo $$ $i; sleep 0.1; done' & wait $!";
-
-/// The log's `(pid, count)` lines.
-fn counts(e: &Engine, n: &str) -> Vec<(u32, u64)> {
-    e.ok(&["logs", n])
-        .lines()
-        .filter_map(|l| {
-            let (p, c) = l.split_once(' ')?;
-            Some((p.parse().ok()?, c.parse().ok()?))
-        })
-        .collect()
-}
-
-fn wait_for_count(e: &Engine, n: &str, at_least: u64) -> Vec<(u32, u64)> {
-    wait_for(&format!("{n} to count to {at_least}"), || {
-        let c = counts(e, n);
-        (c.last().is_some_and(|l| l.1 >= at_least)).then_some(c)
-    })
-}
 
 #[test]
 fn a_counter_survives_checkpoint_and_restore_in_place() {
@@ -308,14 +260,31 @@ fn established_connections_are_dumped_and_come_back_closed_with_tcp_close() {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("Connected TCP socket"), "{err}");
     assert_eq!(e.inspect(&n)["State"]["Status"], "running");
-    // Dumped with them; restoring them on the bridge is refused by name.
-    e.ok(&["container", "checkpoint", "--tcp-established", &n]);
-    let out = e.run(&["container", "restore", &n]);
+    // On network none, restoring them open is refused by name.
+    let m = name("cktcpnone");
+    e.ok(&[
+        "run",
+        "-d",
+        "--name",
+        &m,
+        "--network",
+        "none",
+        "bb:1",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    wait_for_count(&e, &m, 3);
+    e.ok(&["container", "checkpoint", "--tcp-established", &m]);
+    let out = e.run(&["container", "restore", &m]);
     assert_eq!(out.status.code(), Some(125), "{out:?}");
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("--tcp-close restores them closed"), "{err}");
-    assert_eq!(e.inspect(&n)["State"]["Status"], "exited");
+    assert_eq!(e.inspect(&m)["State"]["Status"], "exited");
+    e.ok(&["rm", "-f", &m]);
+    // Dumped with them on the bridge, restored closed.
+    e.ok(&["container", "checkpoint", "--tcp-established", &n]);
     // Closed: the count goes on, the connection's ends see it closed.
     let last = counts(&e, &n).last().unwrap().1;
     e.ok(&["container", "restore", "--tcp-close", &n]);
@@ -677,24 +646,41 @@ fn a_restore_asks_for_the_address_the_checkpoint_had() {
     assert_eq!(ip(&n), address);
 }
 
-/// Kept for the lead: `--tcp-established` is refused on the bridge for
-/// now. With the refusal lifted, this passes when run by hand (the count
-/// goes on over the same connection) but not under this harness, where
-/// the restored client and server sit idle with empty queues after a few
-/// lines (docs/checkpoint.md, "Networking").
 #[test]
-#[ignore = "--tcp-established on the bridge is refused until this passes (docs/checkpoint.md)"]
 fn an_established_connection_over_the_bridge_survives_with_tcp_established() {
     require_root!();
     if !have_criu() {
         return;
     }
+    established_connection_survives(&Engine::new("berth"), None);
+}
+
+#[test]
+fn an_established_connection_on_a_user_network_survives_with_tcp_established() {
+    require_root!();
+    if !have_criu() {
+        return;
+    }
     let e = Engine::new("berth");
+    let net = name("cktcpnet");
+    e.ok(&["network", "create", &net]);
+    established_connection_survives(&e, Some(&net));
+}
+
+/// A client streams a count to a server on `network` (the default bridge
+/// if None); the server is checkpointed with its connection and restored:
+/// the same connection goes on.
+fn established_connection_survives(e: &Engine, network: Option<&str>) {
     let (srv, cli) = (name("cksrv"), name("ckcli"));
-    // The server logs each line it receives; the client sends a count.
-    e.ok(&[
-        "run",
-        "-d",
+    let mut run = vec!["run", "-d"];
+    if let Some(net) = network {
+        run.extend(["--network", net]);
+    }
+    // The server logs each line it receives on its stderr (`>&2` leaves
+    // its fds 1 and 2 on the stderr pipe: the restore must still give
+    // stdout and stderr back in their places). The client sends a count.
+    let mut server = run.clone();
+    server.extend([
         "--name",
         &srv,
         "bb:1",
@@ -707,17 +693,25 @@ fn an_established_connection_over_the_bridge_survives_with_tcp_established() {
         "-c",
         "while read l; do echo got $l; done >&2",
     ]);
-    let ip = e.ok(&["inspect", "-f", "{{.NetworkSettings.IPAddress}}", &srv]);
-    let ip = ip.trim();
+    e.ok(&server);
+    let ip = e.inspect(&srv)["NetworkSettings"]["Networks"]
+        .as_object()
+        .and_then(|n| n.values().next())
+        .and_then(|n| n["IPAddress"].as_str())
+        .unwrap()
+        .to_owned();
     let send =
         format!("sleep 0.3; i=0; while :; do i=$((i+1)); echo $i; sleep 0.1; done | nc {ip} 9000");
-    e.ok(&["run", "-d", "--name", &cli, "bb:1", "sh", "-c", &send]);
+    let mut client = run.clone();
+    client.extend(["--name", &cli, "bb:1", "sh", "-c", &send]);
+    e.ok(&client);
+    // Everything the server logged, from its stderr only.
     let received = |at_least: u64| {
         wait_for(&format!("the server to receive {at_least}"), || {
-            let got: Vec<u64> = e
-                .ok(&["logs", &srv])
+            let out = e.run(&["logs", &srv]);
+            assert!(out.stdout.is_empty(), "{out:?}");
+            let got: Vec<u64> = String::from_utf8_lossy(&out.stderr)
                 .lines()
-                .chain(String::from_utf8_lossy(&e.run(&["logs", &srv]).stderr).lines())
                 .filter_map(|l| l.strip_prefix("got ")?.parse().ok())
                 .collect();
             (got.last().is_some_and(|l| *l >= at_least)).then_some(got)

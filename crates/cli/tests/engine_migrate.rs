@@ -12,7 +12,7 @@ use common::engine::{name, Engine};
 /// A web server and a counter: `GET /` answers `hello <name>`.
 fn service(n: &str) -> String {
     format!(
-        "mkdir /www && echo hello {n} > /www/index.html && httpd -f -p 8080 -h /www & {COUNTER}"
+        "mkdir -p /www && echo hello {n} > /www/index.html && httpd -f -p 8080 -h /www & {COUNTER}"
     )
 }
 
@@ -35,8 +35,17 @@ fn one_line_error(out: &std::process::Output) -> String {
     err
 }
 
+/// `GET url` from the engine's namespace (its host side), retried while
+/// the port's rules come up.
+fn host_get(e: &Engine, url: &str) -> String {
+    let out = e.host_sh(&format!(
+        "for i in $(seq 50); do timeout 2 busybox wget -q -O - {url} && exit 0; sleep 0.1; done; exit 1"
+    ));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 #[test]
-fn a_running_service_migrates_with_its_processes_address_and_image() {
+fn a_running_service_migrates_with_its_processes_address_image_and_volume() {
     require_root!();
     if !have_criu() {
         return;
@@ -44,7 +53,22 @@ fn a_running_service_migrates_with_its_processes_address_and_image() {
     let a = Engine::new("berth");
     let b = Engine::new("berth");
     let n = name("migrated");
-    a.ok(&["run", "-d", "--name", &n, "bb:1", "sh", "-c", &service(&n)]);
+    let vol = name("migvol");
+    let script = format!("echo kept > /data/f; {}", service(&n));
+    a.ok(&[
+        "run",
+        "-d",
+        "--name",
+        &n,
+        "-v",
+        &format!("{vol}:/data"),
+        "-p",
+        "18086:8080",
+        "bb:1",
+        "sh",
+        "-c",
+        &script,
+    ]);
     let before = wait_for_count(&a, &n, 3);
     let address = ip(&a, &n);
     assert_eq!(get(&a, &address), format!("hello {n}\n"));
@@ -56,7 +80,8 @@ fn a_running_service_migrates_with_its_processes_address_and_image() {
         image
     );
 
-    let id = a.ok(&["migrate", &n, &b.command_line()]);
+    // Published there on another port.
+    let id = a.ok(&["migrate", "-p", "18087:8080", &n, &b.command_line()]);
     let id = id.trim();
     let v = b.inspect(&n);
     assert_eq!(v["Id"], id, "{v}");
@@ -71,6 +96,13 @@ fn a_running_service_migrates_with_its_processes_address_and_image() {
     // Its network identity: the same address, answering there.
     assert_eq!(ip(&b, &n), address);
     assert_eq!(get(&b, &address), format!("hello {n}\n"));
+    assert_eq!(
+        host_get(&b, "http://127.0.0.1:18087/"),
+        format!("hello {n}\n")
+    );
+    // The volume came along with its files.
+    assert_eq!(b.ok(&["exec", &n, "cat", "/data/f"]), "kept\n");
+    assert_eq!(b.ok(&["volume", "ls", "-q"]).trim(), vol);
     // The source is stopped, its checkpoint gone with it.
     let s = a.inspect(&n);
     assert_eq!(s["State"]["Status"], "exited", "{s}");
@@ -93,6 +125,15 @@ fn a_running_service_migrates_with_its_processes_address_and_image() {
     );
     assert_eq!(b.inspect(&n)["State"]["Status"], "running");
     assert_eq!(b.inspect(&n)["State"]["Checkpointed"], false);
+    // Nor may a volume be there that the move would fill.
+    a.ok(&["rm", &n]);
+    let err = one_line_error(&b.run(&["migrate", &n, &a.command_line()]));
+    assert!(
+        err.contains(&format!("volume {vol} exists at the destination")),
+        "{err}"
+    );
+    assert_eq!(b.inspect(&n)["State"]["Checkpointed"], false);
+    a.ok(&["volume", "rm", &vol]);
     // Under another name, removing it here: the image is there already.
     let m = name("back");
     let counted = counts(&b, &n).last().unwrap().1;
@@ -103,6 +144,7 @@ fn a_running_service_migrates_with_its_processes_address_and_image() {
     assert!(back.iter().all(|(p, _)| *p == before[0].0), "{back:?}");
     assert_eq!(get(&a, &ip(&a, &m)), format!("hello {n}\n"));
     assert_eq!(a.inspect(&m)["Image"], image);
+    assert_eq!(a.ok(&["exec", &m, "cat", "/data/f"]), "kept\n");
 }
 
 #[test]

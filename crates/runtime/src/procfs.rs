@@ -24,6 +24,18 @@ fn read_stat(pid: i32) -> Option<Stat> {
 }
 
 /// The start time of `pid` in clock ticks since boot.
+/// What fds 0, 1 and 2 of `pid` (`self` for this process) point at, as
+/// their `/proc/<pid>/fd` links read (`/dev/null` for a closed one).
+pub fn stdio_links(pid: &str) -> Vec<String> {
+    (0..3)
+        .map(|n| {
+            std::fs::read_link(format!("/proc/{pid}/fd/{n}"))
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_else(|_| "/dev/null".into())
+        })
+        .collect()
+}
+
 pub fn start_time(pid: i32) -> Option<u64> {
     read_stat(pid).map(|s| s.start_time)
 }

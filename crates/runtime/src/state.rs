@@ -72,6 +72,13 @@ pub struct Record {
     /// detaches (see [`crate::shared_mounts`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rootfs_mount_id: Option<u64>,
+    /// What the init's stdin, stdout and stderr were when it was made
+    /// (`pipe:[N]`, a path...): a checkpoint records these (runc's
+    /// `external_descriptors`), not what fds 0-2 point at by then, which the
+    /// process may have swapped (`exec 1>&2`): two fds on one pipe would
+    /// make the restore hand one new pipe to both.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub external_descriptors: Vec<String>,
 }
 
 /// The OCI state document, as `state` prints it and hooks read it.

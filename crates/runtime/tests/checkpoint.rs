@@ -268,6 +268,79 @@ fn a_counter_goes_on_counting_after_checkpoint_and_restore() {
     );
 }
 
+/// `args` with stdin on /dev/null, stdout on `out` and stderr on `err`.
+fn run_with_pipes(rt: &Runtime, args: &[&str], out: &OwnedFd, err: &OwnedFd) -> Output {
+    let o = out.try_clone().expect("dup pipe");
+    let e = err.try_clone().expect("dup pipe");
+    rt.spawn_with(args, move |c| {
+        c.stdout(Stdio::from(o)).stderr(Stdio::from(e));
+    })
+    .wait()
+}
+
+/// The init moves its stdout onto its stderr (`exec 1>&2`) before the
+/// checkpoint: restored (twice), it still writes to the new stderr, and
+/// the new stdout gets nothing (the stdio is recorded as it was given,
+/// not as fds 0-2 stand at the dump: both on one pipe, they would both go
+/// to the new stdout).
+#[test]
+fn stdout_and_stderr_come_back_in_their_places() {
+    require_root!();
+    let Some(criu) = criu() else { return };
+    let rt = runtime();
+    let mut b = Bundle::new(&rt);
+    b.set_script("exec 1>&2; i=0; while :; do i=$((i+1)); echo $i; sleep 0.05; done");
+    let (o, out) = PipeReader::new();
+    let (e, err) = PipeReader::new();
+    let args = ["run", "-d", "--bundle", path_str(b.path()), b.id()];
+    run_with_pipes(&rt, &args, &o, &e).ok();
+    drop((o, e));
+    assert!(wait_until(STATE_TIMEOUT, || err.numbers().len() >= 3));
+    let mut last = 0;
+    for round in 0..2 {
+        let img = b.host_dir(&format!("image{round}"));
+        let done = checkpoint(&rt, &criu, &img, &[], b.id());
+        assert!(
+            done.success(),
+            "checkpoint failed:\n{done}\n{}",
+            dump_log(&img)
+        );
+        let (o, out2) = PipeReader::new();
+        let (e, err2) = PipeReader::new();
+        let args = [
+            "--criu",
+            path_str(&criu),
+            "restore",
+            "-d",
+            "--image-path",
+            path_str(&img),
+            "--bundle",
+            path_str(b.path()),
+            b.id(),
+        ];
+        let done = run_with_pipes(&rt, &args, &o, &e);
+        drop((o, e));
+        assert!(
+            done.success(),
+            "restore failed:\n{done}\n{}",
+            restore_log(&img)
+        );
+        assert!(
+            wait_until(STATE_TIMEOUT, || err2.numbers().len() >= 3),
+            "round {round}: nothing on the new stderr; stdout has {:?}",
+            out2.numbers()
+        );
+        let resumed = err2.numbers()[0];
+        assert!(resumed > last, "round {round}: {resumed} after {last}");
+        last = *err2.numbers().last().unwrap();
+        assert_eq!(out2.numbers(), Vec::<u64>::new(), "round {round}");
+    }
+    assert_eq!(out.numbers(), Vec::<u64>::new());
+    rt.kill(b.id(), "KILL").ok();
+    rt.wait_for_status(b.id(), "stopped", STATE_TIMEOUT);
+    rt.delete(b.id()).ok();
+}
+
 #[test]
 fn a_64_mib_heap_and_an_open_file_come_back() {
     require_root!();
@@ -396,6 +469,71 @@ fn leave_running_leaves_the_container_running() {
     assert!(wait_until(STATE_TIMEOUT, || read_number(&count) > n + 2));
 }
 
+/// A paused container (its cgroup frozen: v1 `freezer.state`, v2
+/// `cgroup.freeze`) is checkpointed through the cgroup it is frozen in,
+/// as `ctr container checkpoint --task` does: CRIU leaves it as it found
+/// it, and a restore of that image runs.
+#[test]
+fn a_paused_container_stays_paused_through_a_leave_running_checkpoint() {
+    require_root!();
+    let Some(criu) = criu() else { return };
+    let rt = runtime();
+    let (b, data) = counter_bundle(&rt);
+    let count = data.join("count");
+    let (w, _out) = PipeReader::new();
+    run_with_pipe(
+        &rt,
+        &["run", "-d", "--bundle", path_str(b.path()), b.id()],
+        &w,
+    )
+    .ok();
+    assert!(wait_until(STATE_TIMEOUT, || read_number(&count) >= 2));
+    rt.cmd(&["pause", b.id()]).ok();
+    let frozen = read_number(&count);
+    let img = b.host_dir("image");
+    let out = checkpoint(&rt, &criu, &img, &["--leave-running"], b.id());
+    assert!(
+        out.success(),
+        "checkpoint failed:\n{out}\n{}",
+        dump_log(&img)
+    );
+    assert_eq!(rt.status(b.id()).as_deref(), Some("paused"));
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(read_number(&count), frozen, "the paused container counts");
+    rt.cmd(&["resume", b.id()]).ok();
+    assert!(
+        wait_until(STATE_TIMEOUT, || read_number(&count) > frozen),
+        "the container does not count after resume"
+    );
+    rt.kill(b.id(), "KILL").ok();
+    rt.wait_for_status(b.id(), "stopped", STATE_TIMEOUT);
+    rt.delete(b.id()).ok();
+    let (w2, second) = PipeReader::new();
+    let out = restore(&rt, &criu, &img, &b, &w2);
+    drop(w2);
+    assert!(
+        out.success(),
+        "restore failed:\n{out}\n{}",
+        restore_log(&img)
+    );
+    // Not paused: the image's tree was frozen by the dump, not by the
+    // container's state (runc's too).
+    assert_eq!(rt.status(b.id()).as_deref(), Some("running"));
+    assert!(
+        wait_until(STATE_TIMEOUT, || second.numbers().len() >= 3),
+        "the restored container does not count"
+    );
+    // It goes on from the pause (the file may lag stdout by one line).
+    let resumed = second.numbers()[0];
+    assert!(
+        (frozen..=frozen + 1).contains(&resumed),
+        "restored stdout starts at {resumed}, the pause was at {frozen}"
+    );
+    rt.kill(b.id(), "KILL").ok();
+    rt.wait_for_status(b.id(), "stopped", STATE_TIMEOUT);
+    rt.delete(b.id()).ok();
+}
+
 #[test]
 fn restore_from_a_corrupted_image_fails_and_leaves_nothing() {
     require_root!();
@@ -493,7 +631,7 @@ fn a_checkpoint_criu_refuses_leaves_the_container_running() {
 }
 
 #[test]
-fn pre_dump_and_lazy_pages_are_refused_with_the_reason() {
+fn pre_dumps_need_dirty_tracking_and_lazy_pages_are_refused() {
     require_root!();
     let Some(criu) = criu() else { return };
     let rt = runtime();
@@ -512,16 +650,18 @@ fn pre_dump_and_lazy_pages_are_refused_with_the_reason() {
         &data.join("count")
     ) >= 2));
     let img = b.host_dir("image");
+    let out = checkpoint(&rt, &criu, &img, &["--lazy-pages"], b.id());
+    assert!(!out.success());
+    assert!(error_message(&out).contains("--lazy-pages"), "{out}");
+    assert_eq!(rt.status(b.id()).as_deref(), Some("running"));
     let tracking = std::process::Command::new(&criu)
         .args(["check", "--feature", "mem_dirty_track"])
         .output()
         .unwrap()
         .status
         .success();
-    let out = checkpoint(&rt, &criu, &img, &["--pre-dump"], b.id());
-    if tracking {
-        assert!(out.success(), "pre-dump failed:\n{out}");
-    } else {
+    if !tracking {
+        let out = checkpoint(&rt, &criu, &img, &["--pre-dump"], b.id());
         assert!(
             !out.success(),
             "pre-dump succeeded without dirty tracking:\n{out}"
@@ -532,19 +672,46 @@ fn pre_dump_and_lazy_pages_are_refused_with_the_reason() {
                 && msg.contains("Dirty tracking is OFF"),
             "{msg}"
         );
-    }
-    fs::create_dir_all(img.join("parent")).unwrap();
-    let out = checkpoint(&rt, &criu, &img, &["--parent-path", "parent"], b.id());
-    if !tracking {
+        fs::create_dir_all(img.join("parent")).unwrap();
+        let out = checkpoint(&rt, &criu, &img, &["--parent-path", "parent"], b.id());
         assert!(
             error_message(&out).contains("--parent-path needs memory dirty tracking"),
             "{out}"
         );
+        assert_eq!(rt.status(b.id()).as_deref(), Some("running"));
+        return;
     }
-    let out = checkpoint(&rt, &criu, &img, &["--lazy-pages"], b.id());
-    assert!(!out.success());
-    assert!(error_message(&out).contains("--lazy-pages"), "{out}");
+    // Where the kernel tracks dirty memory (the cgroup v2 guest's does):
+    // a pre-dump leaves it running, a dump against it (runc's relative
+    // --parent-path) writes only what changed, and the two restore.
+    let pre = img.join("pre");
+    let full = img.join("full");
+    fs::create_dir_all(&pre).unwrap();
+    fs::create_dir_all(&full).unwrap();
+    let out = checkpoint(&rt, &criu, &pre, &["--pre-dump"], b.id());
+    assert!(out.success(), "pre-dump failed:\n{out}\n{}", dump_log(&pre));
     assert_eq!(rt.status(b.id()).as_deref(), Some("running"));
+    let at_pre = read_number(&data.join("count"));
+    assert!(wait_until(STATE_TIMEOUT, || read_number(
+        &data.join("count")
+    ) > at_pre));
+    let out = checkpoint(&rt, &criu, &full, &["--parent-path", "../pre"], b.id());
+    assert!(out.success(), "dump failed:\n{out}\n{}", dump_log(&full));
+    let frozen = read_number(&data.join("count"));
+    let (w2, _out2) = PipeReader::new();
+    let out = restore(&rt, &criu, &full, &b, &w2);
+    assert!(
+        out.success(),
+        "restore failed:\n{out}\n{}",
+        restore_log(&full)
+    );
+    assert!(
+        wait_until(STATE_TIMEOUT, || read_number(&data.join("count")) > frozen),
+        "the container restored from an incremental dump does not count"
+    );
+    rt.kill(b.id(), "KILL").ok();
+    rt.wait_for_status(b.id(), "stopped", STATE_TIMEOUT);
+    rt.delete(b.id()).ok();
 }
 
 #[test]

@@ -103,6 +103,9 @@ pub struct MigrateArgs {
     /// Remove the container here once the destination runs it
     #[arg(long)]
     pub rm: bool,
+    /// Publish ports at the destination instead of the container's own (as run -p)
+    #[arg(short = 'p', long)]
+    pub publish: Vec<String>,
     /// The running container
     pub container: String,
     /// A command running berth at the destination ('ssh host berth',

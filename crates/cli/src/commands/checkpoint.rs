@@ -154,6 +154,7 @@ pub fn migrate(root: &Path, a: MigrateArgs) -> Result<()> {
         destination: Destination::parse(&a.destination),
         name: a.name,
         remove: a.rm,
+        publish: a.publish,
     };
     let m = engine.migrate(&a.container, &opts)?;
     tracing::debug!(

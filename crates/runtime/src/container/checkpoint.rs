@@ -18,7 +18,8 @@ use crate::criu::proto::rpc::{
 use crate::criu::{self, mounts, swrk};
 use crate::error::{Error, Result};
 use crate::namespaces::Plan;
-use crate::state::{StateDir, Status};
+use crate::procfs;
+use crate::state::{Record, StateDir, Status};
 
 /// The file in the image directory that names the init's stdio as it was
 /// (`pipe:[1234]`, `/dev/null`, ...), for restore to replace the pipes by
@@ -196,7 +197,7 @@ pub fn checkpoint(root: &Path, id: &str, opts: &CheckpointOptions) -> Result<()>
             o.ext_mnt
                 .push(ext_mount(&path.to_string_lossy(), "/dev/null"));
         }
-        write_descriptors(&opts.common.image_path, record.pid)?;
+        write_descriptors(&opts.common.image_path, record)?;
     }
     let mut req = Criu_req::new();
     req.set_type(kind);
@@ -379,15 +380,13 @@ fn check_parent(image: &Path, parent: &Path) -> Result<PathBuf> {
     }
 }
 
-/// Records what the init's stdin, stdout and stderr were.
-fn write_descriptors(image: &Path, pid: i32) -> Result<()> {
-    let fds: Vec<String> = (0..3)
-        .map(|n| {
-            fs::read_link(format!("/proc/{pid}/fd/{n}"))
-                .map(|p| p.to_string_lossy().into_owned())
-                .unwrap_or_else(|_| "/dev/null".into())
-        })
-        .collect();
+/// Records what the init's stdin, stdout and stderr were when it was made
+/// (what they are now for a record from before berth kept them).
+fn write_descriptors(image: &Path, record: &Record) -> Result<()> {
+    let fds = match record.external_descriptors.len() {
+        3 => record.external_descriptors.clone(),
+        _ => procfs::stdio_links(&record.pid.to_string()),
+    };
     let path = image.join(DESCRIPTORS_FILE);
     let bytes = serde_json::to_vec(&fds).expect("strings encode");
     berth_sys::replace_atomic(&path, &bytes).map_err(|e| Error::io("write", &path, e))

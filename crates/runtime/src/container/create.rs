@@ -212,6 +212,7 @@ fn create_in(
         own_pid_namespace: plan.has(LinuxNamespaceType::Pid),
         config: spec.clone(),
         rootfs_mount_id: None,
+        external_descriptors: Vec::new(),
     };
     // Saved before the init exists, so that `delete` can clean up after a
     // create killed at any point.
@@ -290,6 +291,8 @@ fn create_in(
     record.cgroup = made.cgroup.clone();
     record.pid = pid;
     record.pid_start_time = procfs::start_time(pid).unwrap_or(0);
+    // The init still has the stdio it was given (it waits for `Proceed`).
+    record.external_descriptors = procfs::stdio_links(&pid.to_string());
     dir.save(&record)?;
     let state_json = |status: Status| {
         serde_json::to_string(&record.oci_state(dir, status)).expect("state encodes")

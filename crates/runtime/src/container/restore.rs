@@ -244,6 +244,7 @@ fn restore_in(
         own_pid_namespace: plan.has(LinuxNamespaceType::Pid),
         config: spec.clone(),
         rootfs_mount_id: None,
+        external_descriptors: Vec::new(),
     };
     dir.save(&record)?;
 
@@ -390,6 +391,8 @@ fn restore_in(
     undo.pid = Some(pid);
     record.pid = pid;
     record.pid_start_time = procfs::start_time(pid).unwrap_or(0);
+    // CRIU gave the restored init ours in place of the dumped ones.
+    record.external_descriptors = procfs::stdio_links("self");
     dir.save(&record)?;
     if let Some(path) = &opts.pid_file {
         write_pid_file(path, pid)?;

@@ -214,6 +214,7 @@ impl Engine {
         o: &ImportOptions,
     ) -> Result<(Container, Option<Started>)> {
         let exported = unpack::unpack_archive(input, what, staging)?;
+        tracing::debug!("import read");
         let name = o.name.clone().unwrap_or_else(|| exported.name.clone());
         model::validate_name(&name)?;
         let (image_id, _) = self.images.resolve(&exported.image_id).map_err(|_| {
@@ -305,6 +306,7 @@ impl Engine {
             let _ = self.remove_files(&c);
             return Err(e);
         }
+        tracing::debug!("import staged; restoring");
         match self.restore_from(&c, &images, &o.restore) {
             Ok(started) => {
                 if !o.restore.keep {

@@ -77,6 +77,9 @@ pub struct MigrateOptions {
     pub name: Option<String>,
     /// `--rm`: remove the source container once the destination runs it.
     pub remove: bool,
+    /// `-p`: the ports published there instead of the container's own
+    /// (`run -p`'s syntax, checked there).
+    pub publish: Vec<String>,
 }
 
 /// What a migration did.
@@ -139,19 +142,34 @@ impl Engine {
             ..Default::default()
         };
         let dir = self.bundle(&c.id).file(IN_PLACE);
-        self.checkpoint_to(&c, &dir, &opts)?;
-        let c = self.find(&c.id)?;
+        // The export needs only the images, the upper directory and the
+        // volumes: it streams while the monitor records the exit here.
+        self.dump_to(&c, &dir, &opts)?;
+        tracing::debug!(ms = began.elapsed().as_millis() as u64, "dumped");
         let back_here = RestoreOptions {
             tcp_close: true,
             ..Default::default()
         };
-        match self.stream_to(&c, &name, dest) {
+        let streamed = self.stream_to(&c, &name, &o.publish, dest);
+        let downtime = began.elapsed();
+        // A restore here (or --rm) needs the exit recorded; a slow record
+        // is no failure of a move that happened.
+        let recorded = self.wait_exit_recorded(&c, &opts);
+        if streamed.is_err() {
+            recorded?;
+        }
+        let c = self.find(&c.id)?;
+        match streamed {
             Ok(id) => {
-                let downtime = began.elapsed();
                 // The checkpoint lives on there now: no second copy here.
                 let _ = std::fs::remove_dir_all(&dir);
                 if o.remove {
-                    self.remove(&c.id, false, false)?;
+                    self.remove(&c.id, false, false).map_err(|e| {
+                        Error::Migration(format!(
+                            "{} runs at the destination as {id}, but removing it here failed: {e}",
+                            c.name
+                        ))
+                    })?;
                 }
                 Ok(Migrated {
                     id,
@@ -195,6 +213,18 @@ impl Engine {
                 "a container named {name} exists at the destination {}: give --name",
                 dest.describe()
             )));
+        }
+        // The import refuses a volume it would fill that exists (Podman's
+        // rule): found here, before the container stops.
+        for v in self.exported_volumes(c, false)? {
+            if !v.anonymous && probe(&["volume", "inspect", &v.name])?.status.success() {
+                return Err(Error::Migration(format!(
+                    "volume {} exists at the destination {}: its files would not be restored there \
+                     (remove it there first)",
+                    v.name,
+                    dest.describe()
+                )));
+            }
         }
         if let NetworkMode::User(net) = c.config.network() {
             if !probe(&["network", "inspect", net])?.status.success() {
@@ -254,18 +284,28 @@ impl Engine {
     }
 
     /// Streams `c`'s export into the destination's import; its new id.
-    fn stream_to(&self, c: &Container, name: &str, dest: &Destination) -> Result<String> {
+    fn stream_to(
+        &self,
+        c: &Container,
+        name: &str,
+        publish: &[String],
+        dest: &Destination,
+    ) -> Result<String> {
         let dir = self.bundle(&c.id).file(IN_PLACE);
+        let mut args = vec![
+            "container",
+            "restore",
+            "--import",
+            "-",
+            "--tcp-close",
+            "--name",
+            name,
+        ];
+        for p in publish {
+            args.extend(["--publish", p.as_str()]);
+        }
         let mut child = dest
-            .command(&[
-                "container",
-                "restore",
-                "--import",
-                "-",
-                "--tcp-close",
-                "--name",
-                name,
-            ])?
+            .command(&args)?
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -273,6 +313,7 @@ impl Engine {
             .map_err(|e| Error::io("run", dest.describe(), e))?;
         let stdin = child.stdin.take().expect("piped");
         let written = self.write_export(c, &dir, stdin);
+        tracing::debug!("export sent");
         // The destination's own error says more than a broken pipe.
         let id = finish(child, dest, "the restore")?;
         written?;

@@ -254,6 +254,25 @@ impl Engine {
 
     /// Dumps `c` into `dir` (replaced only on success).
     fn checkpoint_to(&self, c: &Container, dir: &Path, opts: &CheckpointOptions) -> Result<()> {
+        self.dump_to(c, dir, opts)?;
+        self.wait_exit_recorded(c, opts)
+    }
+
+    /// The dump ends the init (SIGKILL by CRIU): the monitor records that
+    /// exit (and cleans up) on its own time; this waits for its record.
+    fn wait_exit_recorded(&self, c: &Container, opts: &CheckpointOptions) -> Result<()> {
+        if !opts.leave_running && !self.wait_not_running(&c.id, Duration::from_secs(30))? {
+            return Err(Error::Monitor {
+                id: c.id.clone(),
+                message: "the container's exit after its checkpoint was not recorded within 30s"
+                    .into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// [`Engine::checkpoint_to`] without waiting for the exit's record.
+    fn dump_to(&self, c: &Container, dir: &Path, opts: &CheckpointOptions) -> Result<()> {
         if c.state != State::Running {
             // Podman's words.
             return Err(Error::StateConflict(format!(
@@ -308,14 +327,6 @@ impl Engine {
         replace_dir(&new, dir)?;
         self.db
             .record_checkpoint(&c.id, &now, !opts.leave_running)?;
-        // The monitor records the exit the dump caused.
-        if !opts.leave_running && !self.wait_not_running(&c.id, Duration::from_secs(30))? {
-            return Err(Error::Monitor {
-                id: c.id.clone(),
-                message: "the container's exit after its checkpoint was not recorded within 30s"
-                    .into(),
-            });
-        }
         Ok(())
     }
 
@@ -420,26 +431,22 @@ impl Engine {
     }
 }
 
-/// CRIU brings the network namespace back empty. The monitor sets it up
-/// (same addresses) from the runtime's createRuntime hook, under a drop-all
-/// lock, before CRIU reconnects the sockets; that resumed connections over
-/// the bridge in runs by hand but not yet reliably under the tests, so a
-/// restore of established connections stays refused for a namespace of
-/// the container's own (dumping them is fine: `--tcp-close` restores them
-/// closed). `host` and `container:` keep their namespace.
+/// CRIU brings the network namespace back empty. For `bridge` and user
+/// networks the monitor sets it up again (same addresses and MAC) from the
+/// runtime's createRuntime hook, under a drop-all lock, before CRIU
+/// reconnects the sockets, so their connections resume. A `none` namespace
+/// gets nothing back but its loopback, so connections are not restored
+/// there (`--tcp-close` restores them closed). `host` and `container:`
+/// keep their namespace.
 fn refuse_tcp_established(c: &Container) -> Result<()> {
     match c.config.network() {
-        NetworkMode::Host | NetworkMode::Container(_) => Ok(()),
-        _ => Err(Error::NotSupported(format!(
-            "restoring established TCP connections (--tcp-established) is not supported yet for a container \
-             with a network namespace of its own (network {}): berth restores the namespace empty and sets \
-             it up again, and resuming connections that way is not reliable yet; --tcp-close restores \
-             them closed",
-            match c.config.network_mode.as_str() {
-                "" => "none",
-                m => m,
-            }
-        ))),
+        NetworkMode::None => Err(Error::NotSupported(
+            "restoring established TCP connections (--tcp-established) is not supported for a container \
+             on network none: its namespace is restored with nothing to route them; --tcp-close restores \
+             them closed"
+                .to_owned(),
+        )),
+        _ => Ok(()),
     }
 }
 
