@@ -178,6 +178,114 @@ fn refusals_name_what_is_not_done() {
 }
 
 #[test]
+fn a_restored_none_container_has_its_loopback_up() {
+    require_root!();
+    if !have_criu() {
+        return;
+    }
+    let e = Engine::new("berth");
+    let n = name("cknone");
+    // A server bound to 127.0.0.1 (the image's /etc/hello), which CRIU can
+    // restore only once `lo` is up again.
+    e.ok(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--name",
+        &n,
+        "bb:1",
+        "httpd",
+        "-f",
+        "-p",
+        "127.0.0.1:7000",
+        "-h",
+        "/etc",
+    ]);
+    // Listening (127.0.0.1:7000 is 0100007F:1B58, state 0A) before the
+    // dump.
+    wait_for("httpd to listen", || {
+        let tcp = e.ok(&["exec", &n, "cat", "/proc/net/tcp"]);
+        tcp.lines()
+            .any(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                f.len() > 3 && f[1] == "0100007F:1B58" && f[3] == "0A"
+            })
+            .then_some(())
+    });
+    e.ok(&["container", "checkpoint", &n]);
+    e.ok(&["container", "restore", &n]);
+    // CRIU made the namespace empty; the restore hook brought `lo` up.
+    let links = e.ok(&["exec", &n, "ip", "-o", "link"]);
+    assert_eq!(links.lines().count(), 1, "{links}");
+    assert!(
+        links.starts_with("1: lo: <LOOPBACK,UP,LOWER_UP>"),
+        "{links}"
+    );
+    let addrs = e.ok(&["exec", &n, "ip", "-o", "addr"]);
+    assert!(addrs.contains("inet 127.0.0.1/8"), "{addrs}");
+    // The restored listener answers on localhost.
+    assert_eq!(
+        e.ok(&[
+            "exec",
+            &n,
+            "wget",
+            "-q",
+            "-O",
+            "-",
+            "http://127.0.0.1:7000/hello"
+        ]),
+        "hello from berth\n"
+    );
+}
+
+#[test]
+fn a_loopback_connection_on_network_none_survives_with_tcp_established() {
+    require_root!();
+    if !have_criu() {
+        return;
+    }
+    let e = Engine::new("berth");
+    let n = name("cknonetcp");
+    // A client streams a count to a server on 127.0.0.1, both inside.
+    let script = "nc -l -p 9000 -e sh -c 'while read l; do echo got $l; done' & sleep 0.3; \
+        i=0; while :; do i=$((i+1)); echo $i; sleep 0.1; done | nc 127.0.0.1 9000";
+    e.ok(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--name",
+        &n,
+        "bb:1",
+        "sh",
+        "-c",
+        script,
+    ]);
+    let received = |at_least: u64| {
+        wait_for(&format!("the server to receive {at_least}"), || {
+            let got: Vec<u64> = e
+                .ok(&["logs", &n])
+                .lines()
+                .filter_map(|l| l.strip_prefix("got ")?.parse().ok())
+                .collect();
+            (got.last().is_some_and(|l| *l >= at_least)).then_some(got)
+        })
+    };
+    let before = received(3);
+    e.ok(&["container", "checkpoint", "--tcp-established", &n]);
+    // `lo` is up again (from the restore hook) before CRIU reconnects.
+    e.ok(&["container", "restore", &n]);
+    let last = *before.last().unwrap();
+    let after = received(last + 10);
+    assert_eq!(after[0], 1, "{after:?}");
+    assert!(
+        after.windows(2).all(|w| w[1] == w[0] + 1),
+        "a number lost or repeated: {after:?}"
+    );
+}
+
+#[test]
 fn established_connections_are_dumped_and_come_back_closed_with_tcp_close() {
     require_root!();
     if !have_criu() {
@@ -198,29 +306,6 @@ fn established_connections_are_dumped_and_come_back_closed_with_tcp_close() {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("Connected TCP socket"), "{err}");
     assert_eq!(e.inspect(&n)["State"]["Status"], "running");
-    // On network none, restoring them open is refused by name.
-    let m = name("cktcpnone");
-    e.ok(&[
-        "run",
-        "-d",
-        "--name",
-        &m,
-        "--network",
-        "none",
-        "bb:1",
-        "sh",
-        "-c",
-        &script,
-    ]);
-    wait_for_count(&e, &m, 3);
-    e.ok(&["container", "checkpoint", "--tcp-established", &m]);
-    let out = e.run(&["container", "restore", &m]);
-    assert_eq!(out.status.code(), Some(125), "{out:?}");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.contains("--tcp-close restores them closed"), "{err}");
-    assert_eq!(e.inspect(&m)["State"]["Status"], "exited");
-    e.ok(&["rm", "-f", &m]);
     // Dumped with them on the bridge, restored closed.
     e.ok(&["container", "checkpoint", "--tcp-established", &n]);
     // Closed: the count goes on, the connection's ends see it closed.
@@ -309,6 +394,64 @@ fn docker_checkpoint_create_ls_rm_and_start_from_one() {
             .contains(&format!("checkpoint cp1 does not exist for container {n}")),
         "{out:?}"
     );
+}
+
+#[test]
+fn start_attached_from_a_checkpoint_streams_the_count_to_its_end() {
+    require_root!();
+    if !have_criu() {
+        return;
+    }
+    let e = Engine::new("berth");
+    let n = name("ckattach");
+    // Counts to 3, waits for /go (checkpointed there, so the dump cannot
+    // race the end), counts on to 30 and exits 3.
+    let counter = "sh -c 'i=0; while [ $i -lt 30 ]; do i=$((i+1)); echo $$ $i; \
+        if [ $i -eq 3 ]; then while [ ! -e /go ]; do sleep 0.1; done; fi; sleep 0.05; done; \
+        exit 3' & wait $!";
+    e.ok(&["run", "-d", "--name", &n, "bb:1", "sh", "-c", counter]);
+    wait_for_count(&e, &n, 3);
+    assert_eq!(e.ok(&["checkpoint", "create", &n, "cp1"]), "cp1\n");
+    let out = e.run(&["start", "-a", "--checkpoint", "nope", &n]);
+    assert_eq!(out.status.code(), Some(125), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains(&format!("checkpoint nope does not exist for container {n}")),
+        "{err}"
+    );
+    // Attached before the restore: the session gets the restored output
+    // until the exit, whose code is the container's.
+    let mut start = e.command(&["start", "-a", "--checkpoint", "cp1", &n]);
+    let attached = std::thread::spawn(move || output_within(&mut start, COMMAND_TIMEOUT));
+    wait_for("the restore", || {
+        let v = e.inspect(&n);
+        (v["State"]["Restored"] == true && v["State"]["Status"] == "running").then_some(())
+    });
+    e.ok(&["exec", &n, "touch", "/go"]);
+    let out = attached.join().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let streamed: Vec<(u32, u64)> = stdout
+        .lines()
+        .filter_map(|l| {
+            let (p, c) = l.split_once(' ')?;
+            Some((p.parse().ok()?, c.parse().ok()?))
+        })
+        .collect();
+    let before = counts(&e, &n)[0].0;
+    let expected: Vec<(u32, u64)> = (4..=30).map(|c| (before, c)).collect();
+    assert_eq!(streamed, expected, "{stdout}");
+    wait_for("the exit recorded", || {
+        let v = e.inspect(&n);
+        (v["State"]["Status"] == "exited").then_some(v)
+    });
+    assert_eq!(e.inspect(&n)["State"]["ExitCode"], 3);
 }
 
 #[test]

@@ -141,6 +141,79 @@ fn default_bridge_has_addresses_but_no_names() {
     assert!(!out.status.success(), "{}", text(&out.stdout));
 }
 
+/// Sends `hi` to 127.0.0.1:7000 until a server takes it (it may still be
+/// starting), at most ~5 s. busybox `nc` ends at its input's end.
+const SEND_HI_TO_LOCALHOST: &str =
+    "for i in $(seq 50); do echo hi | nc 127.0.0.1 7000 && exit 0; sleep 0.1; done; exit 1";
+
+/// A `--network none` container has `lo` up with 127.0.0.1 and nothing
+/// else, a server on localhost answers inside it, and a container joining
+/// its namespace (`container:`) sees the same.
+fn none_has_its_loopback_up(runtime: &'static str) {
+    let e = Engine::new(runtime);
+    let server = name("none");
+    // `nc -l` prints what it got.
+    e.ok(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--name",
+        &server,
+        "bb:1",
+        "sh",
+        "-c",
+        "sleep 100 | nc -l -p 7000",
+    ]);
+    let links = e.ok(&["exec", &server, "ip", "-o", "link"]);
+    assert_eq!(links.lines().count(), 1, "{links}");
+    assert!(
+        links.starts_with("1: lo: <LOOPBACK,UP,LOWER_UP>"),
+        "{links}"
+    );
+    let addrs = e.ok(&["exec", &server, "ip", "-o", "addr"]);
+    assert!(addrs.contains("inet 127.0.0.1/8"), "{addrs}");
+    assert!(addrs.lines().all(|l| l.starts_with("1: lo")), "{addrs}");
+    let joined = e.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        &format!("container:{server}"),
+        "bb:1",
+        "ip",
+        "-o",
+        "addr",
+    ]);
+    assert!(joined.contains("inet 127.0.0.1/8"), "{joined}");
+    e.ok(&["exec", &server, "sh", "-c", SEND_HI_TO_LOCALHOST]);
+    // (`sleep` holds the container after `nc` ends.)
+    wait_for("the server to print what it got", || {
+        (e.ok(&["logs", &server]) == "hi\n").then_some(())
+    });
+}
+
+#[test]
+fn none_has_its_loopback_up_and_answering() {
+    require_root!();
+    none_has_its_loopback_up("berth");
+}
+
+#[test]
+fn none_has_its_loopback_up_with_runc() {
+    require_root!();
+    if common::have_tool("runc") {
+        none_has_its_loopback_up("runc");
+    }
+}
+
+#[test]
+fn none_has_its_loopback_up_with_crun() {
+    require_root!();
+    if common::have_tool("crun") {
+        none_has_its_loopback_up("crun");
+    }
+}
+
 fn published_port(runtime: &'static str) {
     let e = Engine::new(runtime);
     let server = name("srv");

@@ -45,9 +45,7 @@ impl Netns {
 
     /// `lo` up, as a container's is once attached.
     fn lo_up(&self) {
-        let mut nl = self.netlink();
-        let lo = nl.link("lo").unwrap().expect("lo");
-        nl.set_up(lo.index).unwrap();
+        netlink::loopback_up(&mut self.netlink()).unwrap();
     }
 }
 
@@ -306,6 +304,23 @@ fn concurrent_bridge_ensures_agree() {
         .filter(|(i, a)| *i == indexes[0] && *a == net("10.79.0.1/16"))
         .count();
     assert_eq!(gateways, 1, "{addrs:?}");
+}
+
+#[test]
+fn loopback_up_gives_a_new_namespace_its_localhost() {
+    require_root!();
+    let ns = Netns::new();
+    let mut nl = ns.netlink();
+    let lo = nl.link("lo").unwrap().expect("lo");
+    assert!(!lo.up, "a new namespace's lo starts down");
+    assert!(nl.addresses().unwrap().is_empty());
+    netlink::loopback_up(&mut nl).unwrap();
+    assert!(nl.link("lo").unwrap().expect("lo").up);
+    let addrs = nl.addresses().unwrap();
+    assert!(addrs.contains(&(lo.index, net("127.0.0.1/8"))), "{addrs:?}");
+    tcp_roundtrip(&ns, "127.0.0.1:0".parse().unwrap(), &ns);
+    // Again: already up is no error (a restore's hook may find it so).
+    netlink::loopback_up(&mut nl).unwrap();
 }
 
 #[test]

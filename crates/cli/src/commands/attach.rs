@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::{anyhow, bail, Result};
 use berth_engine::attach::Frame;
+use berth_engine::ops::checkpoint::NamedCheckpoint;
 use berth_engine::ops::exec_session::terminal_size;
 use berth_engine::{Container, Engine};
 use nix::sys::signal::{SigSet, Signal};
@@ -316,7 +317,9 @@ pub fn run_foreground(
     exit_of(root, &c.id, end)
 }
 
-/// `start [-a] [-i] C...`.
+/// `start [-a] [-i] [--checkpoint NAME [--checkpoint-dir D]] C...`: with
+/// a checkpoint the container is restored from it instead of started, and
+/// the session gets the restored output.
 pub fn start(root: &Path, a: StartArgs) -> Result<()> {
     if a.containers.containers.len() > 1 {
         bail!("you cannot start and attach multiple containers at once");
@@ -327,7 +330,18 @@ pub fn start(root: &Path, a: StartArgs) -> Result<()> {
     let stdin = a.interactive && cfg.open_stdin;
     let detach_keys = parse_detach_keys(a.detach_keys.as_deref().unwrap_or(DEFAULT_DETACH_KEYS))?;
     check_tty_input(cfg.tty, stdin)?;
-    let Some(started) = engine.start_attached(&c.id)? else {
+    let started = match a.checkpoint.as_deref() {
+        // (A restore onto a running container is refused, not attached.)
+        Some(name) => {
+            let at = NamedCheckpoint {
+                name,
+                dir: a.checkpoint_dir.as_deref(),
+            };
+            engine.start_from_checkpoint_attached(&c.id, &at)?
+        }
+        None => engine.start_attached(&c.id)?,
+    };
+    let Some(started) = started else {
         // Already running: Docker attaches to it.
         let stream = engine.connect_attach(&c)?;
         let opts = Options {

@@ -50,7 +50,7 @@ pub fn run(root: &Path, command: CheckpointCommand) -> Result<()> {
     Ok(())
 }
 
-/// `start --checkpoint NAME [--checkpoint-dir D] C` (Docker's).
+/// `start [-a] [-i] --checkpoint NAME [--checkpoint-dir D] C` (Docker's).
 pub fn start(root: &Path, a: StartArgs) -> Result<()> {
     let Some(name) = a.checkpoint.as_deref() else {
         // Docker ignores --checkpoint-dir without --checkpoint.
@@ -64,7 +64,8 @@ pub fn start(root: &Path, a: StartArgs) -> Result<()> {
         bail!("you cannot restore multiple containers at once");
     }
     if a.attach || a.interactive {
-        bail!("start --checkpoint with --attach or --interactive is not supported yet: start it detached, then attach");
+        // As `start -a`/`-ai`, the restore taking the fresh start's place.
+        return crate::commands::attach::start(root, a);
     }
     let mut engine = Engine::open(root)?;
     let at = NamedCheckpoint {

@@ -315,7 +315,10 @@ impl Monitor {
         bundle.write_for_start(c, &rootfs, netns.clone())?;
         let attachment = engine.network_prepare(c)?;
         // A restore's network is set up from the runtime's createRuntime
-        // hook, before CRIU restores the sockets (see `restore_hook`).
+        // hook, before CRIU restores the sockets (see `restore_hook`): a
+        // `none` container's too, whose `lo` comes back down (CRIU makes
+        // the namespace empty), so that it is up before the restored
+        // processes run again.
         let hook = match restore {
             Some(_) if !attachment.is_empty() => {
                 let socket = crate::attach::BoundSocket::bind(bundle.dir(), RESTORE_HOOK_SOCKET)?;
@@ -417,7 +420,10 @@ impl Monitor {
         let plumbed = match plumbed {
             // Done from the hook (its failure failed the restore); the
             // connections are back: let the packets through.
-            Some(Ok(resolver)) => restore_lock(c, pid, false).map(|()| resolver),
+            Some(Ok(resolver)) if locks(&attachment) => {
+                restore_lock(c, pid, false).map(|()| resolver)
+            }
+            Some(Ok(resolver)) => Ok(resolver),
             Some(Err(e)) => Err(e),
             None => engine.network_plumb(c, pid, &attachment),
         };
@@ -487,7 +493,12 @@ fn answer_restore_hook(
     let result = match (read, line.trim().parse::<i32>()) {
         (Ok(_), Ok(pid)) if pid > 0 => {
             // Still until the sockets are back (see `restore_lock`).
-            restore_lock(c, pid, true).and_then(|()| engine.network_plumb(c, pid, attachment))
+            let locked = if locks(attachment) {
+                restore_lock(c, pid, true)
+            } else {
+                Ok(())
+            };
+            locked.and_then(|()| engine.network_plumb(c, pid, attachment))
         }
         _ => Err(Error::Monitor {
             id: c.id.clone(),
@@ -500,6 +511,12 @@ fn answer_restore_hook(
     };
     let _ = (&conn).write_all(reply.as_bytes());
     result
+}
+
+/// A restored namespace with endpoints is locked while its connections
+/// come back; `lo` alone (`none`) has no peer to draw a reset from.
+fn locks(attachment: &crate::ops::network_attach::Attachment) -> bool {
+    !attachment.endpoints.is_empty()
 }
 
 /// Locks (or unlocks) the restored init's network namespace: nothing in or

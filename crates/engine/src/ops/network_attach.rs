@@ -34,18 +34,25 @@ pub struct Attachment {
     pub endpoints: Vec<Endpoint>,
     /// The servers the container's resolver forwards to.
     pub upstreams: Vec<SocketAddr>,
+    /// `none`: the container's own namespace without endpoints, where
+    /// only `lo` comes up (bridge and user networks bring it up with
+    /// their first endpoint).
+    pub loopback_only: bool,
 }
 
 impl Attachment {
+    /// Nothing to do in the container's namespace: `host` and
+    /// `container:` (not its own namespace).
     pub fn is_empty(&self) -> bool {
-        self.endpoints.is_empty()
+        self.endpoints.is_empty() && !self.loopback_only
     }
 }
 
 impl Engine {
     /// Before `create`: the container's addresses and published ports
     /// (one database transaction), and its `hosts`/`resolv.conf`. For
-    /// `none`, `host` and `container:` only the files.
+    /// `none`, `host` and `container:` only the files (and, for `none`,
+    /// the note that its `lo` comes up).
     pub(crate) fn network_prepare(&mut self, c: &Container) -> Result<Attachment> {
         let bundle = self.bundle(&c.id);
         let requests: Vec<NetworkRequest> = self
@@ -59,7 +66,10 @@ impl Engine {
             if let Some(gateway) = self.host_gateway(c)? {
                 bundle.write_network_files(c, &[], Some(gateway))?;
             }
-            return Ok(Attachment::default());
+            return Ok(Attachment {
+                loopback_only: mode.private_netns(),
+                ..Attachment::default()
+            });
         }
         let ports = self.ports_to_publish(c);
         let allocation = self.allocate_network(&c.id, &requests, &ports)?;
@@ -78,6 +88,7 @@ impl Engine {
             let upstreams = bundle.write_network_files(c, &addrs, gateway)?;
             Ok(Attachment {
                 endpoints: allocation.endpoints,
+                loopback_only: false,
                 upstreams: upstreams
                     .iter()
                     .map(|u| SocketAddr::new(u.addr, 53))
@@ -92,8 +103,8 @@ impl Engine {
 
     /// After `create`, before `start`: the kernel objects for each
     /// endpoint in the init's network namespace, the nft table, and the
-    /// resolver at 127.0.0.11 for user networks. On error nothing made
-    /// here is left (the caller releases the rows).
+    /// resolver at 127.0.0.11 for user networks; for `none` only `lo` up.
+    /// On error nothing made here is left (the caller releases the rows).
     pub(crate) fn network_plumb(
         &mut self,
         c: &Container,
@@ -104,6 +115,11 @@ impl Engine {
             return Ok(None);
         }
         let netns = open_netns(pid).map_err(|e| init_gone(c, pid, e))?;
+        if a.endpoints.is_empty() {
+            let mut inner = Netlink::open_in(netns.as_fd()).map_err(net_error)?;
+            netlink::loopback_up(&mut inner).map_err(net_error)?;
+            return Ok(None);
+        }
         let mut host = Netlink::open().map_err(net_error)?;
         let mut made = Vec::new();
         let result = (|| -> Result<Option<Resolver>> {

@@ -378,6 +378,17 @@ impl Netlink {
     }
 }
 
+/// Brings `lo` up in the namespace `nl` belongs to; the kernel gives it
+/// 127.0.0.1/8 (and ::1 with IPv6) as it comes up. A new namespace's `lo`
+/// is down: a container with its own namespace gets it up whatever its
+/// network (`none` included, as Docker's).
+pub fn loopback_up(nl: &mut Netlink) -> Result<()> {
+    let lo = nl
+        .link("lo")?
+        .ok_or_else(|| Error::Invalid("the container's namespace has no lo".into()))?;
+    nl.set_up(lo.index)
+}
+
 /// Inside a container's namespace (`inner`): `lo` up, `ifname` up, its
 /// `addresses`, and a default route through each of `gateways`.
 pub(crate) fn configure_inside(
@@ -386,10 +397,7 @@ pub(crate) fn configure_inside(
     addresses: &[IpNet],
     gateways: &[IpAddr],
 ) -> Result<()> {
-    let lo = inner
-        .link("lo")?
-        .ok_or_else(|| Error::Invalid("the container's namespace has no lo".into()))?;
-    inner.set_up(lo.index)?;
+    loopback_up(inner)?;
     let link = inner.link(ifname)?.ok_or_else(|| {
         Error::Invalid(format!(
             "{ifname} is missing from the container's namespace right after it was made"

@@ -128,9 +128,6 @@ impl Engine {
         self.check_exportable(&c)?;
         let name = o.name.clone().unwrap_or_else(|| c.name.clone());
         crate::model::validate_name(&name)?;
-        if o.tcp_established {
-            super::refuse_tcp_established(&c)?;
-        }
         let dest = &o.destination;
         // Before anything stops: the destination answers, the name is
         // free, the network exists, the image is there.
@@ -153,10 +150,9 @@ impl Engine {
         self.dump_to(&c, &dir, &opts)?;
         tracing::debug!(ms = began.elapsed().as_millis() as u64, "dumped");
         // Back here the address and its routes are the same: connections
-        // come back open, except where nothing can restore them (`none`).
+        // come back open.
         let back_here = RestoreOptions {
             tcp_established: true,
-            tcp_close: matches!(c.config.network(), NetworkMode::None),
             ..Default::default()
         };
         let streamed = self.stream_to(&c, &name, o, dest);

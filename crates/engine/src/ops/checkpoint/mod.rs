@@ -39,7 +39,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::model::{Container, NetworkMode, State};
+use crate::model::{Container, State};
 use crate::ops::start::Started;
 use crate::runtime::CriuPaths;
 use crate::Engine;
@@ -362,10 +362,11 @@ impl Engine {
         let meta = read_metadata(dir)?;
         // CRIU's own words for it are `mnt-v2: Failed to open_tree ...`.
         volumes::check_bind_sources(&c.config)?;
+        // CRIU brings the network namespace back empty; the monitor sets it
+        // up again from the runtime's createRuntime hook before CRIU
+        // reconnects the sockets (`lo` alone for `none`), so connections
+        // resume on every network.
         let tcp_established = opts.tcp_established || meta.tcp_established;
-        if tcp_established && !opts.tcp_close {
-            refuse_tcp_established(c)?;
-        }
         let paths = CriuPaths {
             image: dir.to_owned(),
             work: with_suffix(dir, ".work"),
@@ -428,25 +429,6 @@ impl Engine {
             })
             .collect();
         Ok(pinned)
-    }
-}
-
-/// CRIU brings the network namespace back empty. For `bridge` and user
-/// networks the monitor sets it up again (same addresses and MAC) from the
-/// runtime's createRuntime hook, under a drop-all lock, before CRIU
-/// reconnects the sockets, so their connections resume. A `none` namespace
-/// gets nothing back but its loopback, so connections are not restored
-/// there (`--tcp-close` restores them closed). `host` and `container:`
-/// keep their namespace.
-pub(super) fn refuse_tcp_established(c: &Container) -> Result<()> {
-    match c.config.network() {
-        NetworkMode::None => Err(Error::NotSupported(
-            "restoring established TCP connections (--tcp-established) is not supported for a container \
-             on network none: its namespace is restored with nothing to route them; --tcp-close restores \
-             them closed"
-                .to_owned(),
-        )),
-        _ => Ok(()),
     }
 }
 
