@@ -140,7 +140,13 @@ fn options(q: &Query) -> Result<(BuildOptions, String, bool), ApiError> {
 /// credentials (else those `berth login` stored), reaching registries as
 /// dockerd does by default.
 pub async fn build(server: &Server, req: Request<Incoming>, q: &Query) -> ApiResult {
-    let (options, dockerfile, quiet) = options(q)?;
+    let (options, dockerfile, quiet) = match options(q) {
+        Ok(o) => o,
+        Err(e) => {
+            stream::discard_body(req, 64 << 20).await;
+            return Err(e);
+        }
+    };
     let cgroup_parent = q
         .get("cgroupparent")
         .filter(|c| !c.is_empty())

@@ -131,6 +131,23 @@ where
 /// The request body in an unlinked temporary file, read to its end
 /// (dockerd reads a build's context before it answers), positioned at
 /// its start.
+/// Reads and drops up to `limit` bytes of a body a request is refused
+/// for before it was read: a client still sending it (`docker build`'s
+/// context) would get a broken pipe, not the refusal, if the connection
+/// closed under it (dockerd's Go server drains too).
+pub async fn discard_body(req: Request<Incoming>, limit: u64) {
+    let mut body = req.into_body();
+    let mut seen = 0u64;
+    while let Some(Ok(frame)) = body.frame().await {
+        if let Some(data) = frame.data_ref() {
+            seen += data.len() as u64;
+            if seen > limit {
+                return;
+            }
+        }
+    }
+}
+
 pub async fn spool_body(req: Request<Incoming>) -> Result<std::fs::File, ApiError> {
     let io = |e: std::io::Error| {
         ApiError::new(
