@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use berth_testutil::{output_within, require_root, COMMAND_TIMEOUT};
-use common::checkpoint::{counts, have_criu, wait_for_count, COUNTER};
+use common::checkpoint::{counts, have_criu, host_get, wait_for_count, COUNTER};
 use common::engine::{name, Engine};
 use common::lifecycle::wait_for;
 
@@ -1045,19 +1045,6 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
         out.push(p);
     }
     out
-}
-
-/// [`fetch`]-like loop from the engine's namespace with the host's busybox.
-fn host_get(e: &Engine, url: &str) -> String {
-    let out = e.host_sh(&format!(
-        "for i in $(seq 50); do timeout 2 busybox wget -q -O - {url} && exit 0; sleep 0.1; done; exit 1"
-    ));
-    assert!(
-        out.status.success(),
-        "{url}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 #[test]

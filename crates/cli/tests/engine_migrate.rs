@@ -6,7 +6,7 @@
 mod common;
 
 use berth_testutil::require_root;
-use common::checkpoint::{counts, have_criu, wait_for_count, COUNTER};
+use common::checkpoint::{counts, have_criu, host_get, wait_for_count, COUNTER};
 use common::engine::{name, Engine};
 
 /// A web server and a counter: `GET /` answers `hello <name>`.
@@ -33,15 +33,6 @@ fn one_line_error(out: &std::process::Output) -> String {
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(err.lines().count(), 1, "{err}");
     err
-}
-
-/// `GET url` from the engine's namespace (its host side), retried while
-/// the port's rules come up.
-fn host_get(e: &Engine, url: &str) -> String {
-    let out = e.host_sh(&format!(
-        "for i in $(seq 50); do timeout 2 busybox wget -q -O - {url} && exit 0; sleep 0.1; done; exit 1"
-    ));
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 #[test]

@@ -56,3 +56,17 @@ pub fn wait_for_count(e: &Engine, n: &str, at_least: u64) -> Vec<(u32, u64)> {
         (c.last().is_some_and(|l| l.1 >= at_least)).then_some(c)
     })
 }
+
+/// `GET url` from the engine's namespace (its host side), retried while a
+/// restored container's ports come up; fails the test if it never answers.
+pub fn host_get(e: &Engine, url: &str) -> String {
+    let out = e.host_sh(&format!(
+        "for i in $(seq 50); do timeout 2 busybox wget -q -O - {url} && exit 0; sleep 0.1; done; exit 1"
+    ));
+    assert!(
+        out.status.success(),
+        "{url}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
